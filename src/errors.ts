@@ -1,0 +1,135 @@
+/**
+ * The closed set of named errors of dask-mpi-ts. Each has a stable `code` that tests and users
+ * can match on, a lower-case message that names the offending value, and an optional `cause`.
+ */
+
+export type ErrorCode =
+  | "ERR_COMM_CLOSED"
+  | "ERR_PROTOCOL"
+  | "ERR_HANDSHAKE"
+  | "ERR_TIMEOUT"
+  | "ERR_CONFIG"
+  | "ERR_MPI"
+  | "ERR_WORLD_TOO_SMALL"
+  | "ERR_WORKER_DIED"
+  | "ERR_REMOTE_TASK"
+  | "ERR_ADDON_LOAD"
+  | "ERR_CANCELLED";
+
+export class DaskError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The peer went away, or this side closed the connection. */
+export class CommClosedError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_COMM_CLOSED", message, options);
+  }
+}
+
+/** Bytes or messages that break the wire protocol (bad frame, bad msgpack, unknown op). */
+export class ProtocolError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_PROTOCOL", message, options);
+  }
+}
+
+/** The peer did not prove knowledge of the cluster secret (or stalled doing so). */
+export class HandshakeError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_HANDSHAKE", message, options);
+  }
+}
+
+/** A bounded wait ran past its deadline. */
+export class TimeoutError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_TIMEOUT", message, options);
+  }
+}
+
+/** A flag, option or configuration value is invalid; the message names it and its source. */
+export class ConfigError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_CONFIG", message, options);
+  }
+}
+
+/** An MPI call returned an error (MPI_ERRORS_RETURN is set, so MPI never aborts silently). */
+export class MpiError extends DaskError {
+  readonly mpiClass: number;
+  readonly mpiString: string;
+  readonly rank: number;
+  constructor(message: string, info: { mpiClass: number; mpiString: string; rank: number }, options?: { cause?: unknown }) {
+    super("ERR_MPI", message, options);
+    this.mpiClass = info.mpiClass;
+    this.mpiString = info.mpiString;
+    this.rank = info.rank;
+  }
+}
+
+/** The MPI world has fewer ranks than the chosen mode needs. */
+export class WorldTooSmallError extends DaskError {
+  readonly size: number;
+  readonly needed: number;
+  constructor(size: number, needed: number, mode: string) {
+    super(
+      "ERR_WORLD_TOO_SMALL",
+      `${mode} needs at least ${needed} MPI ranks, got ${size}: run with mpirun -np ${needed} or more`,
+    );
+    this.size = size;
+    this.needed = needed;
+  }
+}
+
+/** A worker process ended while it held work. */
+export class WorkerDiedError extends DaskError {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  constructor(message: string, info: { exitCode: number | null; signal: string | null }, options?: { cause?: unknown }) {
+    super("ERR_WORKER_DIED", message, options);
+    this.exitCode = info.exitCode;
+    this.signal = info.signal;
+  }
+}
+
+/** A task raised on a worker; carries the remote message, stack and the task key. */
+export class RemoteTaskError extends DaskError {
+  readonly key: string;
+  readonly remoteName: string;
+  readonly remoteMessage: string;
+  readonly remoteStack: string;
+  constructor(key: string, remote: { name: string; message: string; stack: string }) {
+    super("ERR_REMOTE_TASK", `task ${JSON.stringify(key)} failed: ${remote.name}: ${remote.message}`);
+    this.key = key;
+    this.remoteName = remote.name;
+    this.remoteMessage = remote.message;
+    this.remoteStack = remote.stack;
+  }
+}
+
+/** The native MPI addon could not be loaded; lists every path tried and how to build it. */
+export class AddonLoadError extends DaskError {
+  readonly tried: string[];
+  constructor(message: string, tried: string[], options?: { cause?: unknown }) {
+    super("ERR_ADDON_LOAD", message, options);
+    this.tried = tried;
+  }
+}
+
+/** A future or wait was cancelled (client closed, task cancelled). */
+export class CancelledError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_CANCELLED", message, options);
+  }
+}
+
+/** Error text for logs and messages, without assuming the thrown value is an Error. */
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
