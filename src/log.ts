@@ -28,7 +28,7 @@ export function rootLogger(): Logger {
 }
 
 /** Set fields (rank, role) and level on the root logger, for every child made afterwards. */
-export function configureLogger(fields: { rank?: number; role?: string; level?: LevelWithSilent }): Logger {
+export function configureLogger(fields: { level?: LevelWithSilent; [field: string]: unknown }): Logger {
   const { level, ...base } = fields;
   const parent = rootLogger();
   root = Object.keys(base).length ? parent.child(base) : parent;

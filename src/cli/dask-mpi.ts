@@ -1,0 +1,102 @@
+/**
+ * `dask-mpi-ts`: run under mpirun. Rank 0 becomes the scheduler; with a SCRIPT, rank 1 runs it
+ * as the client and the other ranks are workers; without, ranks 1.. are workers and clients
+ * connect from outside through --scheduler-file.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Client } from "../client/client.js";
+import { setDefaultClient } from "../client/default.js";
+import { parseDuration, parseMemoryLimit } from "../config/units.js";
+import { ConfigError, describeError } from "../errors.js";
+import { LOG_LEVELS } from "../log.js";
+import type { LevelWithSilent } from "pino";
+import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
+import { type FlagSpec, helpText, parseFlags, portNumber, positiveInt } from "./args.js";
+import { runNoScheduler } from "./no-scheduler.js";
+
+export const FLAGS: FlagSpec[] = [
+  { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the scheduler's address (and secret, mode 0600) here for outside clients" },
+  { name: "scheduler-port", type: "string", valueName: "PORT", help: "port of the scheduler (default: random)" },
+  { name: "scheduler-address", type: "string", valueName: "ADDR", help: "with --no-scheduler: the scheduler to join (tcp://host:port)" },
+  { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0 (default: that of the default route)" },
+  { name: "nthreads", type: "string", valueName: "N", help: "task threads per worker", default: "1" },
+  { name: "memory-limit", type: "string", valueName: "LIMIT", help: "per-worker memory: 10GB, 10GiB, 0.25 of the node, auto, or 0/none", default: "auto" },
+  { name: "local-directory", type: "string", valueName: "DIR", help: "node-local directory for worker files" },
+  { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
+  { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
+  { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
+  { name: "death-timeout", type: "string", valueName: "DURATION", help: "a worker without a scheduler this long exits (30s, 5m, ...)", default: "60s" },
+  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, default: "info" },
+  { name: "help", type: "boolean", help: "show this help and exit" },
+];
+
+const USAGE = "mpirun -np N dask-mpi-ts [options] [SCRIPT [ARGS...]]";
+const DESCRIPTION = [
+  "Start a dask-mpi-ts cluster inside an MPI job: rank 0 runs the scheduler, the other ranks",
+  "run workers. With SCRIPT, rank 1 runs it as the client (getClient() returns a connected",
+  "client) and mpirun exits with the script's status.",
+].join("\n");
+
+export interface DaskMpiArgs {
+  cluster: ClusterOptions;
+  noScheduler: boolean;
+  schedulerAddress?: string;
+  script?: string;
+  scriptArgs: string[];
+}
+
+export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
+  const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: true });
+  if (flags.help) return "help";
+  const logLevel = flags["log-level"] as string;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  }
+  const cluster: ClusterOptions = {
+    schedulerFile: flags["scheduler-file"] as string | undefined,
+    schedulerPort: portNumber(flags["scheduler-port"], "scheduler-port"),
+    interface: flags.interface as string | undefined,
+    nthreads: positiveInt(flags.nthreads, "nthreads"),
+    memoryLimit: parseMemoryLimit(flags["memory-limit"] as string, {}, "--memory-limit"),
+    localDirectory: flags["local-directory"] as string | undefined,
+    nanny: flags.nanny as boolean,
+    name: flags.name as string | undefined,
+    deathTimeoutMs: parseDuration(flags["death-timeout"] as string, "--death-timeout"),
+    logLevel: logLevel as LevelWithSilent,
+  };
+  const noScheduler = flags.scheduler === false;
+  const schedulerAddress = flags["scheduler-address"] as string | undefined;
+  if (noScheduler && !schedulerAddress && !cluster.schedulerFile) {
+    throw new ConfigError("--no-scheduler needs --scheduler-file or --scheduler-address to find the scheduler");
+  }
+  const [script, ...scriptArgs] = positionals;
+  if (script && noScheduler) throw new ConfigError(`a client SCRIPT (${JSON.stringify(script)}) needs a scheduler: drop --no-scheduler`);
+  return { cluster, noScheduler, schedulerAddress, script, scriptArgs };
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  let args: DaskMpiArgs | "help";
+  try {
+    args = parseDaskMpiArgs(argv);
+  } catch (err) {
+    process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
+    process.exit(2);
+  }
+  if (args === "help") {
+    process.stdout.write(helpText(USAGE, DESCRIPTION, FLAGS));
+    return;
+  }
+  try {
+    if (args.noScheduler) return await runNoScheduler(args);
+    const started = await startRank(args.cluster, { clientRank: args.script !== undefined, what: args.script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
+    if (started.role !== "client") return await exitAfter(started);
+    const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
+    setDefaultClient(client);
+    const script = path.resolve(args.script!);
+    process.argv = [process.argv[0]!, script, ...args.scriptArgs];
+    await import(pathToFileURL(script).href);
+  } catch (err) {
+    failRank(err);
+  }
+}

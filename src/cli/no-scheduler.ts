@@ -1,0 +1,35 @@
+/** `dask-mpi-ts --no-scheduler`: every rank is a worker joining an existing scheduler. */
+import { configureLogger } from "../log.js";
+import { ConfigError, TimeoutError } from "../errors.js";
+import { Mpi } from "../mpi/addon.js";
+import { MpiJob } from "../mpi/job.js";
+import { exitAfter, runWorker } from "../mpi/roles.js";
+import { readSchedulerFile } from "../scheduler/scheduler-file.js";
+import type { DaskMpiArgs } from "./dask-mpi.js";
+
+export async function runNoScheduler(args: DaskMpiArgs): Promise<never> {
+  const mpi = Mpi.load();
+  mpi.init();
+  const job = new MpiJob(mpi, undefined);
+  configureLogger({ rank: job.rank, role: "worker", level: args.cluster.logLevel });
+  job.installExitHook();
+  const { address, secret } = await findScheduler(args);
+  return exitAfter({ job, role: "worker", address, secret, done: runWorker(job, args.cluster, address, secret) });
+}
+
+async function findScheduler(args: DaskMpiArgs): Promise<{ address: string; secret: string }> {
+  if (args.schedulerAddress) {
+    const secret = process.env.DASK_MPI_TS_SECRET;
+    if (!secret) throw new ConfigError("--scheduler-address needs the cluster secret in DASK_MPI_TS_SECRET (or use --scheduler-file)");
+    return { address: args.schedulerAddress, secret };
+  }
+  const file = args.cluster.schedulerFile!;
+  const timeout = args.cluster.deathTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const content = readSchedulerFile(file);
+    if (content) return { address: content.address, secret: content.secret };
+    if (Date.now() > deadline) throw new TimeoutError(`scheduler file ${file} did not appear within the death timeout (${timeout} ms)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

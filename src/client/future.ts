@@ -1,0 +1,43 @@
+/** A handle on one task's result, living on a worker until the last future for it is gone. */
+import type { Client } from "./client.js";
+
+export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
+
+const registry = new FinalizationRegistry<{ client: Client; key: string }>(({ client, key }) => {
+  if (!client.closed) client.releaseKey(key);
+});
+
+export class Future<T = unknown> {
+  readonly key: string;
+  readonly client: Client;
+  #released = false;
+
+  constructor(key: string, client: Client) {
+    this.key = key;
+    this.client = client;
+    registry.register(this, { client, key }, this);
+  }
+
+  get status(): FutureStatus {
+    return this.#released ? "cancelled" : this.client.statusOf(this.key);
+  }
+
+  /** True once the task finished or erred. */
+  done(): boolean {
+    const s = this.status;
+    return s === "finished" || s === "error";
+  }
+
+  /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */
+  result(options: { timeout?: number } = {}): Promise<T> {
+    return this.client.gather(this, options);
+  }
+
+  /** Let go of the result: once no future holds the key, the cluster forgets it. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    registry.unregister(this);
+    this.client.releaseKey(this.key);
+  }
+}

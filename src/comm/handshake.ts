@@ -1,0 +1,83 @@
+/**
+ * Mutual challenge/response proving both ends know the cluster secret, run on every new
+ * connection before any other op is accepted:
+ *
+ *   server -> { op: "hello", nonce: S }
+ *   client -> { op: "auth", mac: HMAC(secret, "client" S), nonce: C }
+ *   server -> { op: "welcome", mac: HMAC(secret, "server" C) }
+ *
+ * Compared in constant time; the secret itself never crosses the wire and is never logged.
+ * Until it succeeds, frames are capped at PRE_AUTH_MAX_FRAME; a stall past the deadline closes.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { HandshakeError, describeError } from "../errors.js";
+import { Op } from "../protocol/ops.js";
+import { type Comm, DEFAULT_MAX_FRAME, type Message } from "./tcp.js";
+
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+const NONCE_BYTES = 32;
+
+/** A new random cluster secret (hex). */
+export function newSecret(): string {
+  return randomBytes(32).toString("hex");
+}
+
+function mac(secret: string, role: "client" | "server", nonce: Uint8Array): Buffer {
+  return createHmac("sha256", secret).update(role).update(nonce).digest();
+}
+
+function macMatches(expected: Buffer, got: unknown): boolean {
+  return got instanceof Uint8Array && got.length === expected.length && timingSafeEqual(expected, got);
+}
+
+function expectOp(m: Message, op: string): void {
+  if (m.op !== op) throw new HandshakeError(`expected ${op} during the handshake, got ${JSON.stringify(m.op)}`);
+}
+
+async function run(comm: Comm, timeoutMs: number, steps: (deadline: number) => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  try {
+    await steps(deadline);
+  } catch (err) {
+    comm.abort(`handshake failed: ${describeError(err)}`);
+    throw err instanceof HandshakeError
+      ? err
+      : new HandshakeError(`handshake with ${comm.peer} failed: ${describeError(err)}`, { cause: err });
+  }
+  comm.setMaxFrameBytes(DEFAULT_MAX_FRAME);
+}
+
+const left = (deadline: number) => Math.max(1, deadline - Date.now());
+
+/** Server side: challenge the peer; resolves once it proved the secret, else aborts the comm. */
+export function acceptHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<void> {
+  return run(comm, timeoutMs, async (deadline) => {
+    const nonce = randomBytes(NONCE_BYTES);
+    comm.send({ op: Op.hello, nonce });
+    const auth = await comm.recv(left(deadline));
+    expectOp(auth, Op.auth);
+    if (!macMatches(mac(secret, "client", nonce), auth.mac)) {
+      throw new HandshakeError(`peer ${comm.peer} does not know the cluster secret`);
+    }
+    if (!(auth.nonce instanceof Uint8Array) || auth.nonce.length !== NONCE_BYTES) {
+      throw new HandshakeError(`peer ${comm.peer} sent a malformed nonce`);
+    }
+    comm.send({ op: Op.welcome, mac: mac(secret, "server", auth.nonce) });
+  });
+}
+
+/** Client side: answer the challenge and check that the server knows the secret too. */
+export function offerHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<void> {
+  return run(comm, timeoutMs, async (deadline) => {
+    const hello = await comm.recv(left(deadline));
+    expectOp(hello, Op.hello);
+    if (!(hello.nonce instanceof Uint8Array)) throw new HandshakeError(`server ${comm.peer} sent a malformed nonce`);
+    const nonce = randomBytes(NONCE_BYTES);
+    comm.send({ op: Op.auth, mac: mac(secret, "client", hello.nonce), nonce });
+    const welcome = await comm.recv(left(deadline));
+    expectOp(welcome, Op.welcome);
+    if (!macMatches(mac(secret, "server", nonce), welcome.mac)) {
+      throw new HandshakeError(`server ${comm.peer} does not know the cluster secret`);
+    }
+  });
+}

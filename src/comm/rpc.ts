@@ -1,0 +1,129 @@
+/**
+ * Requests and one-way messages over a Comm. A request carries `rid`; the handler's return
+ * value (or thrown error) goes back as `{ op: "reply", rid, ok, value | error }`. Messages
+ * without `rid` are one-way. An op with no handler is a protocol error: the comm is closed.
+ *
+ * `holdLoop: "while-busy"` keeps the event loop alive only while a request is outstanding or
+ * someone holds the endpoint (a client waiting for a result), so a program that is done exits.
+ */
+import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { Op, toWireError, type WireError } from "../protocol/ops.js";
+import type { Comm, Message } from "./tcp.js";
+
+export type Handler = (msg: Message, rpc: Rpc) => unknown;
+
+export interface RpcOptions {
+  holdLoop?: "always" | "while-busy";
+}
+
+/** An error the remote handler threw, rebuilt on this side. */
+export class RemoteError extends Error {
+  readonly remote: WireError;
+  constructor(remote: WireError) {
+    super(remote.message);
+    this.name = remote.name;
+    this.remote = remote;
+  }
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Rpc {
+  readonly comm: Comm;
+  #handlers: Record<string, Handler>;
+  #pending = new Map<number, Pending>();
+  #nextRid = 1;
+  #holds = 0;
+  #whileBusy: boolean;
+
+  constructor(comm: Comm, handlers: Record<string, Handler>, options: RpcOptions = {}) {
+    this.comm = comm;
+    this.#handlers = handlers;
+    this.#whileBusy = options.holdLoop === "while-busy";
+    if (this.#whileBusy) comm.socket.unref();
+    comm.onClose((err) => {
+      for (const p of this.#pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(err);
+      }
+      this.#pending.clear();
+    });
+    comm.setHandler((m) => this.#onMessage(m));
+  }
+
+  get closed(): boolean {
+    return this.comm.closed;
+  }
+
+  send(msg: Message): void {
+    this.comm.send(msg);
+  }
+
+  /** Send a request and wait for its reply, at most `timeoutMs`. */
+  request<T = unknown>(msg: Message, timeoutMs: number): Promise<T> {
+    if (this.comm.closed) return Promise.reject(new CommClosedError(`cannot send ${msg.op}: connection to ${this.comm.peer} is closed`));
+    const rid = this.#nextRid++;
+    this.hold();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        reject(new TimeoutError(`no reply to ${msg.op} from ${this.comm.peer} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(rid, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.comm.send({ ...msg, rid });
+    }).finally(() => this.release());
+  }
+
+  /** Keep the event loop alive (while-busy mode) until the matching release(). */
+  hold(): void {
+    if (this.#holds++ === 0 && this.#whileBusy) this.comm.socket.ref();
+  }
+
+  release(): void {
+    if (this.#holds > 0 && --this.#holds === 0 && this.#whileBusy) this.comm.socket.unref();
+  }
+
+  close(reason: string): void {
+    this.comm.close(reason);
+  }
+
+  #onMessage(m: Message): void {
+    if (m.op === Op.reply) {
+      const p = typeof m.rid === "number" ? this.#pending.get(m.rid) : undefined;
+      if (!p) return; // a reply that arrived after its timeout
+      this.#pending.delete(m.rid as number);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new RemoteError(m.error as WireError));
+      return;
+    }
+    const handler = Object.hasOwn(this.#handlers, m.op) ? this.#handlers[m.op] : undefined;
+    if (!handler) throw new ProtocolError(`unknown op ${JSON.stringify(m.op)} from ${this.comm.peer}`);
+    const rid = m.rid;
+    if (rid === undefined) {
+      const r = handler(m, this);
+      if (r instanceof Promise) r.catch((err) => this.#oneWayFailed(m.op, err));
+      return;
+    }
+    if (typeof rid !== "number") throw new ProtocolError(`request ${m.op} has a non-numeric rid`);
+    Promise.resolve()
+      .then(() => handler(m, this))
+      .then(
+        (value) => this.#reply({ op: Op.reply, rid, ok: true, value }),
+        (err) => this.#reply({ op: Op.reply, rid, ok: false, error: toWireError(err) }),
+      );
+  }
+
+  #reply(msg: Message): void {
+    if (!this.comm.closed) this.comm.send(msg);
+  }
+
+  #oneWayFailed(op: string, err: unknown): void {
+    logger("rpc").warn({ op, peer: this.comm.peer, err: describeError(err) }, "one-way message handler failed");
+  }
+}

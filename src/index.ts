@@ -1,0 +1,21 @@
+/** dask-mpi-ts: the public surface. Importing this module never loads the MPI addon. */
+export { Client, type SubmitOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { Future, type FutureStatus } from "./client/future.js";
+export { getClient } from "./client/default.js";
+export { initialize, type InitializeOptions } from "./mpi/initialize.js";
+export {
+  DaskError,
+  CommClosedError,
+  ProtocolError,
+  HandshakeError,
+  TimeoutError,
+  ConfigError,
+  MpiError,
+  WorldTooSmallError,
+  WorkerDiedError,
+  RemoteTaskError,
+  AddonLoadError,
+  CancelledError,
+} from "./errors.js";
+export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
+export { Worker, type WorkerOptions } from "./worker/worker.js";

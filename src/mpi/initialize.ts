@@ -1,0 +1,36 @@
+/**
+ * initialize(): for programs started as `mpirun -np N node app.js`. Rank 0 becomes the
+ * scheduler and ranks >= 2 workers; they never return (they exit when the job ends), unless
+ * `exit: false`, where they resolve `null` once the cluster has shut down. Rank 1 gets a
+ * connected Client; when its program ends, however it ends, the whole job ends with its status.
+ */
+import { Client } from "../client/client.js";
+import { setDefaultClient } from "../client/default.js";
+import { type ClusterOptions, failRank, startRank } from "./roles.js";
+
+export interface InitializeOptions extends ClusterOptions {
+  /** Non-client ranks exit when the job ends (default), or with false return null. */
+  exit?: boolean;
+}
+
+/**
+ * @example
+ * const client = await initialize({ interface: "ib0", nthreads: 1 });
+ * const total = await client.gather(client.map((x: number) => x * x, [1, 2, 3]));
+ */
+export async function initialize(options: InitializeOptions = {}): Promise<Client | null> {
+  try {
+    const started = await startRank(options, { clientRank: true, what: "initialize()" });
+    if (started.role === "client") {
+      const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
+      setDefaultClient(client);
+      return client;
+    }
+    const own = await started.done!;
+    if (own !== 0) process.exit(own);
+    if (options.exit === false) return null;
+    process.exit(await started.job.clientEnded());
+  } catch (err) {
+    failRank(err);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * One rank's view of an MPI-launched cluster: bootstrap (broadcast of the scheduler's address
+ * and secret from rank 0, then a barrier) and the end protocol that makes mpirun return with
+ * an exit code that tells the truth.
+ *
+ * End protocol. In modes with a client rank (rank 1 runs the user's program) every other rank
+ * keeps one broadcast rooted at rank 1 outstanding from the start; rank 1 completes it with
+ * its exit status when its program ends, however it ends (normal end, process.exit, uncaught
+ * error) — synchronously, from its 'exit' handler. Then:
+ * - status 0: all ranks meet in a barrier (bounded) and call MPI_Finalize; mpirun exits 0;
+ * - status n: ranks clean up and MPI_Abort(n), the one way both launchers report n.
+ * A rank that fails by itself aborts with its own status. Every wait has a deadline, past which
+ * the rank aborts, so mpirun always returns.
+ */
+import { TimeoutError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { Mpi, type MpiRequest } from "./addon.js";
+
+export interface BootstrapRecord {
+  address: string;
+  secret: string;
+  error?: string;
+}
+
+const END_BARRIER_TIMEOUT_MS = 15_000;
+const END_POLL_MS = 20;
+const log = () => logger("mpi");
+
+export class MpiJob {
+  readonly mpi: Mpi;
+  readonly rank: number;
+  readonly size: number;
+  /** Rank that runs the user's program, if any. */
+  readonly clientRank: number | undefined;
+  #endSignal: MpiRequest | undefined;
+  #ending = false;
+  /** Synchronous clean-up to run before this rank leaves (kill children, remove files). */
+  #cleanups: Array<() => void> = [];
+
+  constructor(mpi: Mpi, clientRank: number | undefined) {
+    this.mpi = mpi;
+    this.rank = mpi.rank;
+    this.size = mpi.size;
+    this.clientRank = clientRank;
+  }
+
+  onCleanup(fn: () => void): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Rank 0 provides the record; everyone gets it. Then a barrier, then roles start. */
+  async bootstrap(provide: () => Promise<BootstrapRecord>): Promise<BootstrapRecord> {
+    let record: BootstrapRecord | undefined;
+    let payload: Buffer | null = null;
+    if (this.rank === 0) {
+      try {
+        record = await provide();
+      } catch (err) {
+        record = { address: "", secret: "", error: describeError(err) };
+      }
+      payload = Buffer.from(JSON.stringify(record));
+    }
+    const bytes = await this.mpi.bcast(payload, 0, { timeoutMs: 120_000 });
+    record = JSON.parse(bytes.toString("utf8")) as BootstrapRecord;
+    if (record.error) return record;
+    await this.mpi.barrier({ timeoutMs: 120_000 });
+    if (this.clientRank !== undefined && this.rank !== this.clientRank) {
+      this.#endSignal = this.mpi.startBcast(null, this.clientRank);
+    }
+    return record;
+  }
+
+  /** Resolves with the client rank's exit status once its program has ended (0 without one). */
+  clientEnded(): Promise<number> {
+    const req = this.#endSignal;
+    if (!req) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const poll = () => {
+        const got = req.test();
+        if (got) resolve(decodeStatus(got));
+        else setTimeout(poll, END_POLL_MS);
+      };
+      poll();
+    });
+  }
+
+  /**
+   * Install the exit hook: from now on, whenever this process exits, run the end protocol.
+   * On the client rank it announces the exit status; elsewhere it waits for that status.
+   */
+  installExitHook(): void {
+    process.on("exit", (code) => this.endSync(code));
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.on(sig, () => {
+        // mpirun is ending the job: clean up what would outlive us, skip MPI, go
+        this.#ending = true;
+        this.#runCleanups();
+        process.exit(128 + (sig === "SIGINT" ? 2 : 15));
+      });
+    }
+  }
+
+  /** The end protocol, synchronous: safe in an 'exit' handler. Never returns on abort. */
+  endSync(code: number): void {
+    if (this.#ending || this.mpi.finalized) return;
+    this.#ending = true;
+    this.#runCleanups();
+    let status = code;
+    try {
+      if (this.rank === this.clientRank) {
+        const req = this.mpi.startBcast(encodeStatus(code), this.rank);
+        if (!req.waitSync(END_BARRIER_TIMEOUT_MS)) throw new TimeoutError("announcing the exit status timed out");
+      } else if (this.#endSignal && code === 0) {
+        const got = this.#endSignal.waitSync(END_BARRIER_TIMEOUT_MS);
+        if (!got) throw new TimeoutError(`rank ${this.clientRank} did not end within ${END_BARRIER_TIMEOUT_MS} ms`);
+        status = decodeStatus(got);
+      }
+      if (status !== 0 && this.rank !== this.clientRank) this.mpi.abort(status);
+      const barrier = this.mpi.startBarrier();
+      const met = barrier.waitSync(END_BARRIER_TIMEOUT_MS) !== undefined;
+      if (status !== 0) this.mpi.abort(status);
+      if (!met) throw new TimeoutError(`not every rank reached the final barrier within ${END_BARRIER_TIMEOUT_MS} ms`);
+      this.mpi.finalize();
+    } catch (err) {
+      log().error({ err: describeError(err), reason: "end protocol failed" }, "aborting the MPI job");
+      this.mpi.abort(status || 1);
+    }
+  }
+
+  #runCleanups(): void {
+    for (const fn of this.#cleanups.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // best effort: the process is leaving
+      }
+    }
+  }
+}
+
+function encodeStatus(code: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(code | 0, 0);
+  return b;
+}
+
+function decodeStatus(b: Buffer): number {
+  return b.length >= 4 ? b.readInt32LE(0) : 1;
+}

@@ -1,0 +1,135 @@
+/**
+ * What each rank does once MPI is up: rank 0 the scheduler, the client rank (if any) the
+ * user's program, every other rank a worker (under a nanny unless told not to fork).
+ * Shared by the `dask-mpi-ts` command and initialize().
+ */
+import { newSecret } from "../comm/handshake.js";
+import { WorldTooSmallError, describeError } from "../errors.js";
+import { configureLogger, logger } from "../log.js";
+import type { LevelWithSilent } from "pino";
+import { Nanny } from "../nanny/nanny.js";
+import { Scheduler } from "../scheduler/server.js";
+import { Worker, type WorkerOptions } from "../worker/worker.js";
+import { Mpi } from "./addon.js";
+import { MpiJob } from "./job.js";
+
+export interface ClusterOptions {
+  schedulerFile?: string;
+  schedulerPort?: number;
+  interface?: string;
+  nthreads?: number;
+  memoryLimit?: number;
+  localDirectory?: string;
+  nanny?: boolean;
+  /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
+  name?: string;
+  deathTimeoutMs?: number;
+  logLevel?: LevelWithSilent;
+}
+
+export type Role = "scheduler" | "client" | "worker";
+
+export interface Started {
+  job: MpiJob;
+  role: Role;
+  address: string;
+  secret: string;
+  /** Resolves with this rank's exit status once its role is over (scheduler and workers). */
+  done?: Promise<number>;
+}
+
+const log = () => logger("mpi");
+
+/** Init MPI, check the world size, bootstrap, and start this rank's role. */
+export async function startRank(opts: ClusterOptions, mode: { clientRank: boolean; what: string }): Promise<Started> {
+  const mpi = Mpi.load();
+  mpi.init();
+  const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
+  const needed = mode.clientRank ? 3 : 2;
+  const role: Role = job.rank === 0 ? "scheduler" : mode.clientRank && job.rank === 1 ? "client" : "worker";
+  configureLogger({ rank: job.rank, role, level: opts.logLevel });
+  if (job.size < needed) {
+    // every rank sees the same size, so every rank says so and leaves the same way
+    process.stderr.write(`dask-mpi-ts: error: ${new WorldTooSmallError(job.size, needed, mode.what).message}\n`);
+    mpi.finalize();
+    process.exit(1);
+  }
+  job.installExitHook();
+
+  let scheduler: Scheduler | undefined;
+  const record = await job.bootstrap(async () => {
+    scheduler = await Scheduler.start({
+      secret: newSecret(),
+      port: opts.schedulerPort,
+      interface: opts.interface,
+      schedulerFile: opts.schedulerFile,
+    });
+    return { address: scheduler.address, secret: scheduler.secret };
+  });
+  if (record.error) throw new Error(`the scheduler on rank 0 could not start: ${record.error}`);
+  const started: Started = { job, role, address: record.address, secret: record.secret };
+
+  if (scheduler) {
+    const s = scheduler;
+    job.onCleanup(() => s.removeSchedulerFile());
+    const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
+    started.done = Promise.race([s.closed.then(() => 0), clientEnded]).then(async (status) => {
+      await s.close(status === 0 ? "job finished" : `client rank exited with status ${status}`);
+      return status;
+    });
+  } else if (role === "worker") {
+    started.done = runWorker(job, opts, record.address, record.secret);
+  }
+  return started;
+}
+
+export async function runWorker(job: MpiJob, opts: ClusterOptions, address: string, secret: string): Promise<number> {
+  const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
+  const workerOptions: WorkerOptions = {
+    schedulerAddress: address,
+    secret,
+    name,
+    nthreads: opts.nthreads ?? 1,
+    memoryLimit: opts.memoryLimit ?? 0,
+    interface: opts.interface,
+    deathTimeoutMs: opts.deathTimeoutMs,
+  };
+  let ended: Promise<{ ok: boolean; reason: string }>;
+  let stop: (reason: string) => Promise<unknown>;
+  if (opts.nanny ?? true) {
+    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank } });
+    job.onCleanup(() => nanny.killNow());
+    ended = nanny.closed;
+    stop = (r) => nanny.close(r);
+  } else {
+    const worker = await Worker.start(workerOptions);
+    ended = worker.closed.then((reason) => ({ ok: worker.cleanExit, reason }));
+    stop = (r) => worker.close(r);
+  }
+  const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
+  const first = await Promise.race([ended.then((r) => ({ kind: "ended" as const, r })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
+  if (first.kind === "client") {
+    await stop(`client rank exited with status ${first.s}`);
+    return first.s;
+  }
+  if (!first.r.ok) {
+    log().error({ reason: first.r.reason }, "worker ended with an error");
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * Leave the process once the role is over: with a client rank, after its program ended (its
+ * status becomes ours), so the exit hook's final barrier pairs with rank 1's.
+ */
+export async function exitAfter(started: Started): Promise<never> {
+  const own = await started.done!;
+  process.exit(own !== 0 ? own : await started.job.clientEnded());
+}
+
+/** Report a start-up failure on this rank and leave with a non-zero status. */
+export function failRank(err: unknown): never {
+  process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,157 @@
+/**
+ * The nanny: supervises one worker in a child process and restarts it when it crashes.
+ *
+ * The child gets its options (including the secret) over IPC, never on its command line, and
+ * an environment without the MPI launcher's variables (a child that saw them would try to
+ * join the MPI job and hang it). The child exits when the IPC channel closes, so it never
+ * outlives the nanny; stopping it escalates: ask, SIGTERM, SIGKILL, and always reap.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { WorkerDiedError } from "../errors.js";
+import { logger } from "../log.js";
+import { launcherEnvKeys } from "../mpi/launcher-env.js";
+import type { Status } from "../status.js";
+import type { WorkerOptions } from "../worker/worker.js";
+import type { ChildMessage, NannyMessage } from "./ipc.js";
+
+const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
+const log = () => logger("nanny");
+
+export interface NannyOptions {
+  worker: WorkerOptions;
+  /** Fields for the child's log lines (e.g. the MPI rank). */
+  log?: Record<string, string | number>;
+  /** Restarts allowed within `restartWindowMs` before the nanny gives up (default 5 in 60 s). */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  /** How long a child may take to start (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+export class Nanny {
+  status: Status = "init";
+  /** Address of the current worker child. */
+  workerAddress = "";
+  #opts: NannyOptions;
+  #child: ChildProcess | undefined;
+  #restarts: number[] = [];
+  #closed: Promise<{ ok: boolean; reason: string }>;
+  #resolveClosed!: (r: { ok: boolean; reason: string }) => void;
+
+  private constructor(opts: NannyOptions) {
+    this.#opts = opts;
+    this.#closed = new Promise((r) => (this.#resolveClosed = r));
+  }
+
+  static async start(opts: NannyOptions): Promise<Nanny> {
+    const n = new Nanny(opts);
+    n.status = "starting";
+    await n.#spawn();
+    n.status = "running";
+    return n;
+  }
+
+  /** Resolves when supervision ends: ok when the worker closed on request. */
+  get closed(): Promise<{ ok: boolean; reason: string }> {
+    return this.#closed;
+  }
+
+  /** PID of the current child, for tests and process trees. */
+  get childPid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  #spawn(): Promise<void> {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of launcherEnvKeys(env)) delete env[k];
+    const child = fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+    this.#child = child;
+    let closedOnPurpose: { ok: boolean; reason: string } | undefined;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new WorkerDiedError(`worker process did not start within ${this.#opts.startTimeoutMs ?? 60_000} ms`, { exitCode: null, signal: "SIGKILL" }));
+      }, this.#opts.startTimeoutMs ?? 60_000);
+      child.on("message", (m: ChildMessage) => {
+        if (m.type === "ready") {
+          started = true;
+          clearTimeout(timer);
+          this.workerAddress = m.address;
+          resolve();
+        } else if (m.type === "closing") {
+          closedOnPurpose = { ok: m.clean, reason: m.reason };
+        } else if (m.type === "start-failed" && !started) {
+          clearTimeout(timer);
+          closedOnPurpose = { ok: false, reason: m.reason };
+          reject(new WorkerDiedError(`worker failed to start: ${m.reason}`, { exitCode: null, signal: null }));
+        }
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        if (this.#child === child) this.#child = undefined;
+        if (!started) {
+          if (!closedOnPurpose) reject(new WorkerDiedError(`worker process exited during start-up (code ${code}, signal ${signal})`, { exitCode: code, signal }));
+          this.#finish(closedOnPurpose ?? { ok: false, reason: `worker exited during start-up (code ${code}, signal ${signal})` });
+          return;
+        }
+        if (closedOnPurpose || this.status === "closing") {
+          this.#finish(closedOnPurpose ?? { ok: true, reason: "nanny closed" });
+          return;
+        }
+        this.#restart(code, signal);
+      });
+      child.send({ type: "start", options: this.#opts.worker, log: this.#opts.log ?? {} } satisfies NannyMessage);
+    });
+  }
+
+  #restart(code: number | null, signal: NodeJS.Signals | null): void {
+    const now = Date.now();
+    const window = this.#opts.restartWindowMs ?? 60_000;
+    this.#restarts = this.#restarts.filter((t) => now - t < window);
+    if (this.#restarts.length >= (this.#opts.maxRestarts ?? 5)) {
+      const reason = `worker died ${this.#restarts.length + 1} times within ${window} ms (last: code ${code}, signal ${signal}); not restarting`;
+      log().error({ reason }, "nanny giving up");
+      this.#finish({ ok: false, reason });
+      return;
+    }
+    this.#restarts.push(now);
+    log().warn({ code, signal, reason: "worker process died" }, "restarting worker");
+    this.#spawn().catch((err) => this.#finish({ ok: false, reason: String(err?.message ?? err) }));
+  }
+
+  #finish(r: { ok: boolean; reason: string }): void {
+    if (this.status === "closed") return;
+    this.status = "closed";
+    this.#resolveClosed(r);
+  }
+
+  /** Stop the worker: ask it, then SIGTERM, then SIGKILL; resolves once it is reaped. */
+  async close(reason: string, timeoutMs = 5000): Promise<void> {
+    if (this.status === "closed") return;
+    this.status = "closing";
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.#finish({ ok: true, reason });
+      return;
+    }
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    if (child.connected) child.send({ type: "close", reason } satisfies NannyMessage);
+    if (!(await within(timeoutMs))) {
+      child.kill("SIGTERM");
+      if (!(await within(2000))) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    }
+    this.#finish({ ok: true, reason });
+  }
+
+  /** Synchronous last resort (signal handlers, process exit): kill the child now. */
+  killNow(): void {
+    this.status = "closing";
+    this.#child?.kill("SIGKILL");
+  }
+}

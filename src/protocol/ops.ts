@@ -1,0 +1,46 @@
+/** Every wire op, in one place. Messages are msgpack maps `{ op, ...fields }`. */
+export const Op = {
+  // handshake (comm/handshake.ts)
+  hello: "hello",
+  auth: "auth",
+  welcome: "welcome",
+  // request/response plumbing (comm/rpc.ts)
+  reply: "reply",
+  // scheduler <- worker
+  registerWorker: "register-worker",
+  heartbeat: "heartbeat",
+  taskFinished: "task-finished",
+  taskErred: "task-erred",
+  // scheduler -> worker
+  computeTask: "compute-task",
+  freeKeys: "free-keys",
+  closeWorker: "close-worker",
+  // scheduler <- client
+  registerClient: "register-client",
+  updateGraph: "update-graph",
+  releaseKeys: "release-keys",
+  whoHas: "who-has",
+  identity: "identity",
+  shutdown: "shutdown",
+  // scheduler -> client
+  keyInMemory: "key-in-memory",
+  keyErred: "key-erred",
+  keyLost: "key-lost",
+  schedulerClosing: "scheduler-closing",
+  // worker <- client or peer
+  getData: "get-data",
+} as const;
+
+export type OpName = (typeof Op)[keyof typeof Op];
+
+/** Error as it travels on the wire. */
+export interface WireError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack ?? "" };
+  return { name: "Error", message: String(err), stack: "" };
+}

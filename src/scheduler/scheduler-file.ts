@@ -1,0 +1,71 @@
+/**
+ * The scheduler file: how clients and workers outside the MPI job find the scheduler.
+ * JSON `{ type, id, address, services, started, secret }`, written atomically (temp file +
+ * rename) with mode 0600 because it holds the cluster secret; removed on clean shutdown.
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fs, readFileSync, statSync, unlinkSync } from "node:fs";
+import path from "node:path";
+import { ConfigError } from "../errors.js";
+
+export interface SchedulerFileContent {
+  type: "Scheduler";
+  id: string;
+  address: string;
+  services: Record<string, string>;
+  started: number;
+  secret: string;
+}
+
+export async function writeSchedulerFile(file: string, content: SchedulerFileContent): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await fs.writeFile(tmp, JSON.stringify(content, null, 2) + "\n", { mode: 0o600 });
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Remove the file if it is still ours (a newer scheduler may have replaced it). */
+export function removeSchedulerFileSync(file: string, id: string): void {
+  try {
+    const current = JSON.parse(readFileSync(file, "utf8")) as Partial<SchedulerFileContent>;
+    if (current.id === id) unlinkSync(file);
+  } catch {
+    // already gone, unreadable, or raced with another remover: nothing of ours to remove
+  }
+}
+
+/**
+ * Read and check a scheduler file. Returns undefined while it does not exist (callers wait);
+ * throws ConfigError for a file that others can read or that is not a scheduler file.
+ */
+export function readSchedulerFile(file: string): SchedulerFileContent | undefined {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if ((st.mode & 0o077) !== 0) {
+      throw new ConfigError(
+        `scheduler file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); it holds the cluster secret: run chmod 600 ${file}`,
+      );
+    }
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let content: Partial<SchedulerFileContent>;
+  try {
+    content = JSON.parse(text) as Partial<SchedulerFileContent>;
+  } catch {
+    // a writer that is not atomic may be mid-write; treat as not there yet
+    return undefined;
+  }
+  if (typeof content.address !== "string" || typeof content.secret !== "string") {
+    throw new ConfigError(`scheduler file ${file} has no address or secret: is it a dask-mpi-ts scheduler file?`);
+  }
+  return content as SchedulerFileContent;
+}

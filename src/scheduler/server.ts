@@ -1,0 +1,286 @@
+/**
+ * The scheduler process's I/O shell: accepts authenticated connections, turns messages into
+ * SchedulerState events, and carries out the instructions those return.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { serve } from "../comm/connect.js";
+import { chooseHost } from "../comm/interfaces.js";
+import { formatAddress } from "../comm/address.js";
+import { Rpc } from "../comm/rpc.js";
+import type { Comm, Message, TcpListener } from "../comm/tcp.js";
+import { ProtocolError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { Op } from "../protocol/ops.js";
+import { type Instruction, SchedulerState, type TaskSpec, type WorkerInfo } from "./state.js";
+import { removeSchedulerFileSync, writeSchedulerFile } from "./scheduler-file.js";
+import type { Status } from "../status.js";
+
+export interface SchedulerOptions {
+  /** Cluster secret every connection must prove. */
+  secret: string;
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  interface?: string;
+  host?: string;
+  /** Where to write the scheduler file for outside clients and workers. */
+  schedulerFile?: string;
+  /** A worker silent this long is removed (default 30 s). */
+  workerTtlMs?: number;
+}
+
+const log = () => logger("scheduler");
+const CLOSE_WORKERS_TIMEOUT_MS = 5000;
+
+type Peer = { kind: "unknown" } | { kind: "worker"; address: string } | { kind: "client"; id: string };
+
+export class Scheduler {
+  readonly id = `Scheduler-${randomUUID()}`;
+  readonly state = new SchedulerState();
+  readonly secret: string;
+  address = "";
+  status: Status = "init";
+  #opts: SchedulerOptions;
+  #listener: TcpListener | undefined;
+  #workerRpc = new Map<string, Rpc>();
+  #clientRpc = new Map<string, Rpc>();
+  #peers = new Set<Rpc>();
+  #ttlTimer: NodeJS.Timeout | undefined;
+  #closed: Promise<void>;
+  #resolveClosed!: () => void;
+  #stimulus = 0;
+
+  private constructor(opts: SchedulerOptions) {
+    this.#opts = opts;
+    this.secret = opts.secret;
+    this.#closed = new Promise((r) => (this.#resolveClosed = r));
+  }
+
+  /** Listen, write the scheduler file if asked, and serve. */
+  static async start(opts: SchedulerOptions): Promise<Scheduler> {
+    const s = new Scheduler(opts);
+    await s.#start();
+    return s;
+  }
+
+  /** Resolves once the scheduler has closed (e.g. after a client's shutdown()). */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  async #start(): Promise<void> {
+    this.status = "starting";
+    const { bind, advertise } = chooseHost(this.#opts);
+    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm));
+    this.address = formatAddress(advertise, this.#listener.port);
+    if (this.#opts.schedulerFile) {
+      await writeSchedulerFile(this.#opts.schedulerFile, {
+        type: "Scheduler",
+        id: this.id,
+        address: this.address,
+        services: {},
+        started: Date.now() / 1000,
+        secret: this.secret,
+      });
+    }
+    const ttl = this.#opts.workerTtlMs ?? 30_000;
+    this.#ttlTimer = setInterval(() => this.#checkTtl(ttl), Math.min(1000, ttl)).unref();
+    this.status = "running";
+    log().info({ address: this.address, schedulerFile: this.#opts.schedulerFile }, "scheduler listening");
+  }
+
+  #sid(what: string): string {
+    return `${what}-${++this.#stimulus}`;
+  }
+
+  #accept(comm: Comm): void {
+    if (this.status !== "running") {
+      comm.close("scheduler is closing");
+      return;
+    }
+    let peer: Peer = { kind: "unknown" };
+    const asWorker = (): string => {
+      if (peer.kind !== "worker") throw new ProtocolError(`${comm.peer} sent a worker op before registering as a worker`);
+      return peer.address;
+    };
+    const asClient = (): string => {
+      if (peer.kind !== "client") throw new ProtocolError(`${comm.peer} sent a client op before registering as a client`);
+      return peer.id;
+    };
+    const rpc: Rpc = new Rpc(comm, {
+      [Op.registerWorker]: (m) => {
+        const info = parseWorkerInfo(m);
+        for (const ws of this.state.workers.values()) {
+          if (ws.name === info.name) throw new Error(`worker name ${JSON.stringify(info.name)} is already in use by ${ws.address}`);
+        }
+        if (this.state.workers.has(info.address)) throw new Error(`worker address ${info.address} is already registered`);
+        peer = { kind: "worker", address: info.address };
+        this.#workerRpc.set(info.address, rpc);
+        log().info({ worker: info.address, name: info.name, nthreads: info.nthreads }, "worker added");
+        this.#run(this.state.addWorker(info, Date.now()));
+        return { address: this.address, id: this.id };
+      },
+      [Op.heartbeat]: (m) => this.state.heartbeat(asWorker(), (m.metrics as Record<string, unknown>) ?? {}, Date.now()),
+      [Op.taskFinished]: (m) => {
+        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), this.#sid("task-finished")));
+      },
+      [Op.taskErred]: (m) => {
+        const error = m.error as { name: string; message: string; stack: string };
+        this.#run(this.state.taskErred(asWorker(), str(m, "key"), error, this.#sid("task-erred")));
+      },
+      [Op.registerClient]: (m) => {
+        const id = str(m, "id");
+        peer = { kind: "client", id };
+        this.#clientRpc.set(id, rpc);
+        this.state.addClient(id);
+        return { address: this.address, id: this.id };
+      },
+      [Op.updateGraph]: (m) => {
+        const client = asClient();
+        this.#run(this.state.updateGraph(client, parseTasks(m.tasks), this.#sid("update-graph")));
+      },
+      [Op.releaseKeys]: (m) => {
+        this.#run(this.state.releaseKeys(asClient(), strList(m.keys, "keys"), this.#sid("release-keys")));
+      },
+      [Op.whoHas]: (m) => this.state.whoHas(strList(m.keys, "keys")),
+      [Op.identity]: () => this.identity(),
+      [Op.shutdown]: async () => {
+        log().info({ reason: "client requested shutdown" }, "scheduler shutting down");
+        await this.#closeWorkers("scheduler shutdown requested by a client");
+        setImmediate(() => void this.close("client requested shutdown"));
+        return "ok";
+      },
+    });
+    this.#peers.add(rpc);
+    comm.onClose(() => {
+      this.#peers.delete(rpc);
+      if (peer.kind === "worker") {
+        const address = peer.address;
+        this.#workerRpc.delete(address);
+        if (this.state.workers.has(address)) {
+          log().info({ worker: address, reason: "connection closed" }, "worker removed");
+          this.#run(this.state.removeWorker(address, this.#sid("worker-lost")));
+        }
+      } else if (peer.kind === "client") {
+        this.#clientRpc.delete(peer.id);
+        this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
+      }
+    });
+  }
+
+  /** Carry out what the state machine asked for. */
+  #run(instructions: Instruction[]): void {
+    for (const ins of instructions) {
+      const rpc = ins.type === "send-worker" ? this.#workerRpc.get(ins.worker) : this.#clientRpc.get(ins.client);
+      if (rpc && !rpc.closed) rpc.send(ins.msg);
+    }
+  }
+
+  #checkTtl(ttlMs: number): void {
+    const now = Date.now();
+    for (const ws of [...this.state.workers.values()]) {
+      if (now - ws.lastSeen <= ttlMs) continue;
+      log().warn({ worker: ws.address, reason: `no heartbeat for ${ttlMs} ms` }, "worker removed");
+      this.#workerRpc.get(ws.address)?.close(`no heartbeat for ${ttlMs} ms`);
+      this.#run(this.state.removeWorker(ws.address, this.#sid("worker-ttl")));
+    }
+  }
+
+  identity(): Record<string, unknown> {
+    const workers: Record<string, unknown> = {};
+    for (const ws of this.state.workers.values()) {
+      workers[ws.address] = {
+        name: ws.name,
+        host: ws.host,
+        nthreads: ws.nthreads,
+        memoryLimit: ws.memoryLimit,
+        pid: ws.pid,
+        processing: ws.processing.size,
+        inMemory: ws.hasWhat.size,
+        metrics: ws.metrics,
+      };
+    }
+    return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), workers };
+  }
+
+  /** Ask every worker to close and wait (bounded) until they have disconnected. */
+  async #closeWorkers(reason: string): Promise<void> {
+    const rpcs = [...this.#workerRpc.values()];
+    const gone = rpcs.map((rpc) => new Promise<void>((r) => rpc.comm.onClose(() => r())));
+    for (const rpc of rpcs) if (!rpc.closed) rpc.send({ op: Op.closeWorker, reason });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CLOSE_WORKERS_TIMEOUT_MS)));
+    const late = await Promise.race([Promise.all(gone).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) log().warn({ reason, timeoutMs: CLOSE_WORKERS_TIMEOUT_MS }, "some workers did not close in time");
+  }
+
+  /** Close workers, clients and the listener; remove the scheduler file. Idempotent. */
+  async close(reason: string): Promise<void> {
+    if (this.status === "closing" || this.status === "closed") return this.#closed;
+    this.status = "closing";
+    try {
+      clearInterval(this.#ttlTimer);
+      await this.#closeWorkers(reason);
+      for (const rpc of this.#peers) {
+        if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });
+        rpc.close(reason);
+      }
+      await this.#listener?.close();
+      if (this.#opts.schedulerFile) removeSchedulerFileSync(this.#opts.schedulerFile, this.id);
+    } catch (err) {
+      log().warn({ reason, err: describeError(err) }, "error while closing the scheduler");
+    } finally {
+      this.status = "closed";
+      log().info({ reason }, "scheduler closed");
+      this.#resolveClosed();
+    }
+    return this.#closed;
+  }
+
+  /** Synchronous last-resort cleanup for signal handlers: remove the scheduler file. */
+  removeSchedulerFile(): void {
+    if (this.#opts.schedulerFile) removeSchedulerFileSync(this.#opts.schedulerFile, this.id);
+  }
+}
+
+// ---- message validation (hot-path messages are checked, wrong types close the connection) ----
+
+function str(m: Message, field: string): string {
+  const v = m[field];
+  if (typeof v !== "string") throw new ProtocolError(`${m.op}: ${field} must be a string, got ${typeof v}`);
+  return v;
+}
+
+function num(m: Message, field: string): number {
+  const v = m[field];
+  if (typeof v !== "number") throw new ProtocolError(`${m.op}: ${field} must be a number, got ${typeof v}`);
+  return v;
+}
+
+function strList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ProtocolError(`${field} must be a list of strings`);
+  return v as string[];
+}
+
+function parseWorkerInfo(m: Message): WorkerInfo {
+  return {
+    address: str(m, "address"),
+    name: str(m, "name"),
+    host: str(m, "host"),
+    nthreads: num(m, "nthreads"),
+    memoryLimit: num(m, "memoryLimit"),
+    pid: num(m, "pid"),
+  };
+}
+
+function parseTasks(v: unknown): TaskSpec[] {
+  if (!Array.isArray(v)) throw new ProtocolError("update-graph: tasks must be a list");
+  return v.map((t: Record<string, unknown>) => {
+    if (typeof t?.key !== "string" || typeof t.fn !== "string" || !(t.args instanceof Uint8Array)) {
+      throw new ProtocolError("update-graph: each task needs a string key, a string fn and binary args");
+    }
+    const workers = t.workers === undefined || t.workers === null ? undefined : strList(t.workers, "workers");
+    return { key: t.key, fn: t.fn, args: t.args, workers, allowOtherWorkers: t.allowOtherWorkers === true };
+  });
+}
