@@ -110,14 +110,17 @@ export class MpiJob {
       if (this.rank === this.clientRank) {
         const req = this.mpi.startBcast(encodeStatus(code), this.rank);
         if (!req.waitSync(END_BARRIER_TIMEOUT_MS)) throw new TimeoutError("announcing the exit status timed out");
-      } else if (this.#endSignal && code === 0) {
-        const got = this.#endSignal.waitSync(END_BARRIER_TIMEOUT_MS);
-        if (!got) throw new TimeoutError(`rank ${this.clientRank} did not end within ${END_BARRIER_TIMEOUT_MS} ms`);
+      } else if (this.#endSignal) {
+        const got = this.#endSignal.done || code === 0 ? this.#endSignal.waitSync(END_BARRIER_TIMEOUT_MS) : undefined;
+        // a failure of this rank's own (not the client's status) ends the job at once
+        if (!got) this.mpi.abort(code || 1);
         status = decodeStatus(got);
+      } else if (code !== 0) {
+        this.mpi.abort(code);
       }
-      if (status !== 0 && this.rank !== this.clientRank) this.mpi.abort(status);
-      const barrier = this.mpi.startBarrier();
-      const met = barrier.waitSync(END_BARRIER_TIMEOUT_MS) !== undefined;
+      // the job's status is known to all: meet, so every rank has cleaned up (and its output
+      // has drained) before anyone aborts or finalizes
+      const met = this.mpi.startBarrier().waitSync(END_BARRIER_TIMEOUT_MS) !== undefined;
       if (status !== 0) this.mpi.abort(status);
       if (!met) throw new TimeoutError(`not every rank reached the final barrier within ${END_BARRIER_TIMEOUT_MS} ms`);
       this.mpi.finalize();

@@ -34,9 +34,9 @@ export class FrameDecoder {
     this.#maxFrameBytes = n;
   }
 
-  /** Bytes held that do not yet make a whole frame. */
+  /** Bytes received that do not yet make a whole frame (header included). */
   get pendingBytes(): number {
-    return this.#buffered;
+    return this.#buffered + (this.#expected >= 0 ? HEADER_BYTES : 0);
   }
 
   /** Feed bytes; returns the whole payloads they complete, in order. Throws ProtocolError. */
@@ -61,6 +61,7 @@ export class FrameDecoder {
   }
 
   #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     let result: Buffer;
     const first = this.#chunks[0]!;
     if (first.length >= n) {

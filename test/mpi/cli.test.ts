@@ -1,0 +1,142 @@
+// Black-box scenarios of `mpirun -np N dask-mpi-ts ...` under every available MPI launcher.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Client } from "../../src/index.js";
+import { BIN, FIXTURE, freePort, tempDir } from "../helpers/cluster.js";
+import { type Launcher, launcherFromEnv } from "../helpers/mpi.js";
+import { childPids, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
+
+function launch(l: Launcher, np: number, args: string[]) {
+  return spawnProc(l.command, [...l.args(np), process.execPath, ...args]);
+}
+
+for (const launcher of launcherFromEnv()) {
+  describe(`dask-mpi-ts under ${launcher.name}`, function () {
+    this.timeout(60_000);
+    let tmp: ReturnType<typeof tempDir>;
+    let client: Client | undefined;
+    beforeEach(() => {
+      tmp = tempDir();
+    });
+    afterEach(async () => {
+      await client?.close();
+      client = undefined;
+      await cleanupProcs();
+      tmp.remove();
+    });
+
+    async function startCluster(extra: string[] = [], np = 4) {
+      const file = path.join(tmp.dir, "sched.json");
+      const proc = launch(launcher, np, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", ...extra]);
+      await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 20_000, proc });
+      client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
+      await client.waitForWorkers(np - 1, { timeout: 20_000 });
+      return { proc, file, client };
+    }
+
+    it("serves an outside client through the scheduler file, then shuts down cleanly", async () => {
+      const { proc, file, client: c } = await startCluster();
+      const info = await c.schedulerInfo();
+      assert.equal(Object.keys(info.workers).length, 3);
+      assert.equal(await c.submit((x: number) => x + 1, 10).result(), 11);
+      const squares = await c.gather(c.map((x: number) => x * x, Array.from({ length: 1000 }, (_, i) => i)));
+      assert.equal(squares.length, 1000);
+      assert.equal(squares[999], 999 * 999);
+      // --interface lo: everything advertised is on loopback
+      assert.match(info.address, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      for (const addr of Object.keys(info.workers)) assert.match(addr, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+      const mode = readFileSync(file).length > 0 ? (await import("node:fs")).statSync(file).mode & 0o777 : 0;
+      assert.equal(mode, 0o600);
+      await c.shutdown();
+      const { code } = await exitWithin(proc, 20_000);
+      assert.equal(code, 0, proc.stderr);
+      assert.equal(existsSync(file), false, "scheduler file removed on clean shutdown");
+      assert.doesNotMatch(proc.stderr, /"level":(50|60)/, "no error-level log lines on a normal run");
+    });
+
+    it("--no-nanny runs tasks without any rank forking", async () => {
+      const { proc, client: c } = await startCluster(["--no-nanny"]);
+      assert.equal(await c.submit((x: number) => x + 1, 10).result(), 11);
+      const info = await c.schedulerInfo();
+      for (const w of Object.values(info.workers)) {
+        assert.deepEqual(childPids(w.pid), [], `worker rank ${w.name} (pid ${w.pid}) has child processes`);
+      }
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("the nanny restarts a worker killed with SIGKILL", async () => {
+      const { proc, client: c } = await startCluster();
+      const before = Object.values((await c.schedulerInfo()).workers).find((w) => w.name === "2")!;
+      process.kill(before.pid, "SIGKILL");
+      await waitFor(
+        "worker 2 to come back with a new process",
+        async () => {
+          const ws = Object.values((await c.schedulerInfo()).workers);
+          return ws.length === 3 && ws.some((w) => w.name === "2" && w.pid !== before.pid);
+        },
+        { timeoutMs: 20_000, proc },
+      );
+      assert.equal(await c.submit((x: number) => x + 1, 41, { workers: ["2"] }).result(), 42);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("--scheduler-port puts the scheduler on that port", async () => {
+      const port = await freePort();
+      const { proc, file, client: c } = await startCluster(["--scheduler-port", String(port)]);
+      assert.equal(JSON.parse(readFileSync(file, "utf8")).address, `tcp://127.0.0.1:${port}`);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("ignores a stale scheduler file from an earlier run and overwrites it", async () => {
+      const file = path.join(tmp.dir, "sched.json");
+      const stale = { type: "Scheduler", id: "old", address: "tcp://127.0.0.1:9", services: {}, started: 0, secret: "old" };
+      writeFileSync(file, JSON.stringify(stale), { mode: 0o600 });
+      const proc = launch(launcher, 4, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo"]);
+      await waitFor("the scheduler file to be replaced", () => existsSync(file) && JSON.parse(readFileSync(file, "utf8")).id !== "old", {
+        timeoutMs: 20_000,
+        proc,
+      });
+      client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
+      await client.waitForWorkers(3, { timeout: 20_000 });
+      assert.equal(await client.submit((x: number) => x + 1, 1).result(), 2);
+      await client.shutdown();
+      assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("one rank is too small: a clear message and a non-zero exit", async () => {
+      const proc = launch(launcher, 1, [BIN("dask-mpi-ts"), "--scheduler-file", path.join(tmp.dir, "f.json")]);
+      const { code } = await exitWithin(proc, 15_000);
+      assert.notEqual(code, 0);
+      assert.match(proc.stderr, /needs at least 2 MPI ranks, got 1/);
+    });
+
+    it("--interface nosuch0 fails naming the interfaces that exist", async () => {
+      const proc = launch(launcher, 2, [BIN("dask-mpi-ts"), "--interface", "nosuch0"]);
+      const { code } = await exitWithin(proc, 15_000);
+      assert.notEqual(code, 0);
+      assert.match(proc.stderr, /network interface "nosuch0" does not exist; interfaces here: .*\blo\b/);
+    });
+
+    it("bad flags fail on every rank with a message naming the value", async () => {
+      const proc = launch(launcher, 2, [BIN("dask-mpi-ts"), "--nthreads", "zero"]);
+      const { code } = await exitWithin(proc, 15_000);
+      assert.notEqual(code, 0);
+      assert.match(proc.stderr, /--nthreads must be a positive integer, got "zero"/);
+    });
+
+    for (const status of [0, 3]) {
+      it(`runs SCRIPT on rank 1 and exits with its status (${status})`, async () => {
+        const proc = launch(launcher, 4, [BIN("dask-mpi-ts"), "--interface", "lo", FIXTURE("script-client"), String(status)]);
+        const { code } = await exitWithin(proc, 30_000);
+        assert.equal(code, status, proc.stderr);
+        const line = proc.stdout.split("\n").find((l) => l.startsWith("{"));
+        assert.ok(line, `script output missing:\n${proc.stdout}\n${proc.stderr}`);
+        assert.deepEqual(JSON.parse(line), { one: 11, workers: ["2", "3"], argv: [String(status)] });
+      });
+    }
+  });
+}
