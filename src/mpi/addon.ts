@@ -308,7 +308,14 @@ export class Mpi {
     if (this.info) return this.info;
     const n = callNative(() => this.native.init(this.native.threadLevels.funneled));
     const info: MpiInitInfo = { ...n, libraryVersion: this.libraryVersion };
-    checkWorldMatchesLauncher({ size: info.size, libraryVersion: info.libraryVersion, addonPath: this.addonPath }, detectLauncher());
+    try {
+      checkWorldMatchesLauncher({ size: info.size, libraryVersion: info.libraryVersion, addonPath: this.addonPath }, detectLauncher());
+    } catch (err) {
+      // A singleton's MPI_Finalize is local: end it cleanly (Open MPI's singleton runs a helper
+      // daemon). A larger mismatched world could hang in the collective finalize: leave it.
+      if (info.size === 1) callNative(() => this.native.finalize());
+      throw err;
+    }
     this.info = info;
     return info;
   }
