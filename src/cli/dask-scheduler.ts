@@ -1,0 +1,51 @@
+/**
+ * `dask-scheduler-ts`: a standalone scheduler that workers and clients find through a shared
+ * scheduler file (for qsub/sbatch deployments without MPI). Exits 0 on SIGINT/SIGTERM after
+ * closing its workers and removing the file.
+ */
+import { newSecret } from "../comm/handshake.js";
+import { describeError } from "../errors.js";
+import { configureLogger, LOG_LEVELS } from "../log.js";
+import type { LevelWithSilent } from "pino";
+import { Scheduler } from "../scheduler/server.js";
+import { type FlagSpec, helpText, parseFlags, portNumber } from "./args.js";
+import { ConfigError } from "../errors.js";
+
+const FLAGS: FlagSpec[] = [
+  { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the address and secret here (mode 0600) for workers and clients" },
+  { name: "port", type: "string", valueName: "PORT", help: "port to listen on (default: random)" },
+  { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
+  { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0" },
+  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, default: "info" },
+  { name: "help", type: "boolean", help: "show this help and exit" },
+];
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  let scheduler: Scheduler;
+  try {
+    const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: false });
+    if (flags.help) {
+      process.stdout.write(helpText("dask-scheduler-ts [options]", "Run a dask-mpi-ts scheduler.", FLAGS));
+      return;
+    }
+    if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const level = flags["log-level"] as string;
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+    configureLogger({ role: "scheduler", level: level as LevelWithSilent });
+    scheduler = await Scheduler.start({
+      secret: process.env.DASK_MPI_TS_SECRET || newSecret(),
+      port: portNumber(flags.port, "port"),
+      host: flags.host as string | undefined,
+      interface: flags.interface as string | undefined,
+      schedulerFile: flags["scheduler-file"] as string | undefined,
+    });
+  } catch (err) {
+    process.stderr.write(`dask-scheduler-ts: error: ${describeError(err)}\n`);
+    process.exit(1);
+  }
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => void scheduler.close(`received ${sig}`));
+  }
+  await scheduler.closed;
+  process.exit(0);
+}
