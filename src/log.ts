@@ -32,7 +32,11 @@ export function configureLogger(fields: { level?: LevelWithSilent; [field: strin
   const { level, ...base } = fields;
   const parent = rootLogger();
   root = Object.keys(base).length ? parent.child(base) : parent;
-  if (level) root.level = level;
+  if (level) {
+    root.level = level;
+    // processes started from here on (nanny children) log at the same level
+    process.env.DASK_MPI_TS_LOG_LEVEL = level;
+  }
   return root;
 }
 
