@@ -120,7 +120,7 @@ function main() {
   const required = !atInstall || process.env.DASK_MPI_TS_REQUIRE_ADDON === "1";
   const fail = (message) => {
     if (required) {
-      console.error(`build-addon: error: ${message}`);
+      console.error(`build-addon: error: ${message}\nbuild-addon: ${INSTALL_HINT}`);
       process.exit(1);
     }
     console.warn(
@@ -144,7 +144,7 @@ function main() {
   }
   const mpicc = mpiCompiler();
   const mpiccPath = findExecutable(mpicc);
-  if (!mpiccPath) fail(`no MPI compiler wrapper ${JSON.stringify(mpicc)} found${process.env.MPICC ? " (from MPICC)" : " on PATH"}: ${INSTALL_HINT}`);
+  if (!mpiccPath) fail(`no MPI compiler wrapper ${JSON.stringify(mpicc)} found${process.env.MPICC ? " (from MPICC)" : " on PATH"}`);
 
   const out = path.resolve(packageRoot, opts.out);
   const env = { ...process.env, MPICC: mpicc };

@@ -40,6 +40,8 @@ interface BasicResult {
   bigLength: number;
   bigSha256: string;
   small: string;
+  syncBcast: string | null;
+  syncBarrierBytes: number | null;
   pendingRequests: number;
   finalized: boolean;
   loadMs: number;
@@ -69,6 +71,8 @@ function checkBasic(launcher: Launcher, r: RunResult, addonPath: string | undefi
     assert.equal(x.bigLength, 100_000);
     assert.equal(x.bigSha256, sha);
     assert.equal(x.small, "hello from rank 2 of 3");
+    assert.equal(x.syncBcast, "sync from rank 1", "startBcast().waitSync()");
+    assert.equal(x.syncBarrierBytes, 0, "startBarrier().waitSync() gives an empty Buffer");
     assert.equal(x.pendingRequests, 0);
     assert.equal(x.finalized, true);
   }
@@ -84,7 +88,7 @@ for (const launcher of launchers) {
   describe(`mpi addon under ${launcher.name} (${path.basename(launcher.command)})`, function () {
     this.timeout(60_000);
 
-    it("3 ranks: world and node info, a 100 KB bcast from root 0, a bcast from root 2, barrier, finalize", async function () {
+    it("3 ranks: world and node info, a 100 KB bcast from root 0, a bcast from root 2, barrier, waitSync, finalize", async function () {
       const r = await runMpi(launcher, 3, [node, fixture("addon-basic")], { timeoutMs: 30_000 });
       const rs = checkBasic(launcher, r, launcher.addonPath);
       const slowest = Math.max(...rs.map((x) => x.loadMs + x.initMs));
