@@ -16,6 +16,9 @@
 namespace daskmpi {
 namespace {
 
+// Duplicate of MPI_COMM_WORLD for signals (see Init); lives until MPI_Finalize.
+MPI_Comm g_signal_comm = MPI_COMM_NULL;
+
 bool IsInitialized(Napi::Env env) {
   int flag = 0;
   Check(env, MPI_Initialized(&flag), "MPI_Initialized");
@@ -75,6 +78,10 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   g_world_rank = rank;
   Check(env, MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
 
+  // A private duplicate of the world for long-lived signals (e.g. "the client rank ended"):
+  // collectives on it never interleave with the program's own collectives on the world.
+  if (g_signal_comm == MPI_COMM_NULL) Check(env, MPI_Comm_dup(MPI_COMM_WORLD, &g_signal_comm), "MPI_Comm_dup");
+
   // The node-local communicator inherits MPI_ERRORS_RETURN from MPI_COMM_WORLD.
   MPI_Comm node = MPI_COMM_NULL;
   Check(env, MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
@@ -106,26 +113,34 @@ Napi::Value Initialized(const Napi::CallbackInfo& info) { return Napi::Boolean::
 
 Napi::Value Finalized(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), IsFinalized(info.Env())); }
 
-// ibcast(data: Buffer | null, root) -> Request. `data` is read on the root only; its length
-// must be <= kBcastMaxBytes (checked in TS, re-checked here).
+// ibcast(data: Buffer | null, root, maxBytes, channel) -> Request. `data` is read on the root
+// only; its length must be <= maxBytes, and every rank must pass the same maxBytes (the frame
+// size) and channel (0: MPI_COMM_WORLD, 1: the private signal communicator). Checked in TS,
+// re-checked here.
 Napi::Value Ibcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireActive(env, "bcast");
   int root = info[1].As<Napi::Number>().Int32Value();
+  double max_arg = info[2].As<Napi::Number>().DoubleValue();
+  if (!(max_arg >= 0 && max_arg <= static_cast<double>(kBcastMaxBytes))) {
+    throw Napi::RangeError::New(env, "bcast frame size must be 0.." + std::to_string(kBcastMaxBytes) + " bytes");
+  }
+  size_t max_bytes = static_cast<size_t>(max_arg);
+  MPI_Comm comm = info[3].As<Napi::Number>().Int32Value() == 1 ? g_signal_comm : MPI_COMM_WORLD;
   auto op = std::make_unique<PendingOp>();
   op->kind = Kind::kBcast;
-  op->frame.assign(kBcastHeaderBytes + kBcastMaxBytes, 0);
+  op->frame.assign(kBcastHeaderBytes + max_bytes, 0);
   if (root == g_world_rank) {
     if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "bcast data must be a Buffer on the root rank");
     auto data = info[0].As<Napi::Buffer<uint8_t>>();
     size_t len = data.Length();
-    if (len > kBcastMaxBytes) {
-      throw Napi::RangeError::New(env, "bcast data must be at most " + std::to_string(kBcastMaxBytes) + " bytes, got " + std::to_string(len));
+    if (len > max_bytes) {
+      throw Napi::RangeError::New(env, "bcast data must be at most " + std::to_string(max_bytes) + " bytes, got " + std::to_string(len));
     }
     for (size_t i = 0; i < kBcastHeaderBytes; i++) op->frame[i] = static_cast<uint8_t>(static_cast<uint64_t>(len) >> (8 * i));
     if (len) std::memcpy(op->frame.data() + kBcastHeaderBytes, data.Data(), len);
   }
-  Check(env, MPI_Ibcast(op->frame.data(), static_cast<int>(op->frame.size()), MPI_BYTE, root, MPI_COMM_WORLD, &op->request), "MPI_Ibcast");
+  Check(env, MPI_Ibcast(op->frame.data(), static_cast<int>(op->frame.size()), MPI_BYTE, root, comm, &op->request), "MPI_Ibcast");
   return Request::Wrap(env, std::move(op));
 }
 

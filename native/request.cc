@@ -61,9 +61,9 @@ Napi::Value Request::Result(Napi::Env env) {
   const uint8_t* f = op_->frame.data();
   uint64_t len = 0;
   for (size_t i = 0; i < kBcastHeaderBytes; i++) len |= static_cast<uint64_t>(f[i]) << (8 * i);
-  if (len > kBcastMaxBytes) {
+  if (len > op_->frame.size() - kBcastHeaderBytes) {
     throw Napi::RangeError::New(env, "broadcast frame carries a length of " + std::to_string(len) +
-                                         " bytes, above the limit of " + std::to_string(kBcastMaxBytes));
+                                         " bytes, more than its frame of " + std::to_string(op_->frame.size() - kBcastHeaderBytes));
   }
   return Napi::Buffer<uint8_t>::Copy(env, f + kBcastHeaderBytes, static_cast<size_t>(len));
 }

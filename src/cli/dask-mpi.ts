@@ -5,8 +5,6 @@
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Client } from "../client/client.js";
-import { setDefaultClient } from "../client/default.js";
 import { parseDuration, parseMemoryLimit } from "../config/units.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
@@ -91,6 +89,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (args.noScheduler) return await runNoScheduler(args);
     const started = await startRank(args.cluster, { clientRank: args.script !== undefined, what: args.script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
     if (started.role !== "client") return await exitAfter(started);
+    const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
     const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
     setDefaultClient(client);
     const script = path.resolve(args.script!);

@@ -52,7 +52,8 @@ export interface NativeAddon {
   libraryVersion(): string;
   initialized(): boolean;
   finalized(): boolean;
-  ibcast(data: Buffer | null, root: number): NativeRequest;
+  /** maxBytes: frame size, the same on every rank; channel 0 = MPI_COMM_WORLD, 1 = the private signal communicator. */
+  ibcast(data: Buffer | null, root: number, maxBytes: number, channel: 0 | 1): NativeRequest;
   ibarrier(): NativeRequest;
   abort(code: number): never;
   finalize(): void;
@@ -120,6 +121,20 @@ export function validateTimeout(timeoutMs: unknown, name = "timeoutMs"): number 
 }
 
 /** The bytes to broadcast from the root, as a Buffer view (no copy). */
+export interface BcastOptions {
+  /** Frame size in bytes, the same on every rank (default and limit: bcastMaxBytes, 1 MiB). */
+  maxBytes?: number;
+  /** "world" (default) or "signal", a private duplicate of the world. */
+  channel?: "world" | "signal";
+}
+
+export function validateMaxBytes(maxBytes: unknown, limit: number): number {
+  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 0 || maxBytes > limit) {
+    throw new RangeError(`bcast maxBytes must be an integer from 0 to ${limit}, got ${String(maxBytes)}`);
+  }
+  return maxBytes;
+}
+
 export function validateBcastData(data: unknown, isRoot: boolean, root: number, maxBytes: number): Buffer | null {
   if (!isRoot) return null;
   if (!(data instanceof Uint8Array)) {
@@ -346,15 +361,19 @@ export class Mpi {
   }
 
   /**
-   * Starts a broadcast of up to {@link bcastMaxBytes} bytes from `root` (data required there,
-   * ignored elsewhere). Every rank must start its collectives in the same order. The request
-   * may stay outstanding as long as needed (e.g. a shutdown signal).
+   * Starts a broadcast of up to `maxBytes` (default and limit {@link bcastMaxBytes}) bytes from
+   * `root` (data required there, ignored elsewhere). Every rank must pass the same `maxBytes`
+   * and `channel`, and start its collectives on a channel in the same order. `channel:
+   * "signal"` uses a private duplicate of the world, so a long-outstanding signal (e.g. "the
+   * client rank ended") never interleaves with the program's own collectives.
    */
-  startBcast(data: Uint8Array | null, root: number): MpiRequest {
+  startBcast(data: Uint8Array | null, root: number, opts: BcastOptions = {}): MpiRequest {
     const world = this.world;
     validateRoot(root, world.size);
-    const bytes = validateBcastData(data, world.rank === root, root, this.native.bcastMaxBytes);
-    return this.track(callNative(() => this.native.ibcast(bytes, root)));
+    const maxBytes = validateMaxBytes(opts.maxBytes ?? this.native.bcastMaxBytes, this.native.bcastMaxBytes);
+    const bytes = validateBcastData(data, world.rank === root, root, maxBytes);
+    const channel = opts.channel === "signal" ? 1 : 0;
+    return this.track(callNative(() => this.native.ibcast(bytes, root, maxBytes, channel)));
   }
 
   /** Starts a barrier (MPI_Ibarrier). */
@@ -368,9 +387,9 @@ export class Mpi {
    * @param opts.timeoutMs deadline, default 60 000 ms; past it a TimeoutError (the MPI request
    *   itself cannot be cancelled and stays outstanding).
    */
-  bcast(data: Uint8Array | null, root: number, opts: { timeoutMs?: number } = {}): Promise<Buffer> {
+  bcast(data: Uint8Array | null, root: number, opts: BcastOptions & { timeoutMs?: number } = {}): Promise<Buffer> {
     const timeoutMs = validateTimeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, "bcast timeoutMs");
-    const request = this.startBcast(data, root);
+    const request = this.startBcast(data, root, opts);
     return poll(request, timeoutMs, `bcast from root ${root}`);
   }
 

@@ -4,8 +4,7 @@
  * `exit: false`, where they resolve `null` once the cluster has shut down. Rank 1 gets a
  * connected Client; when its program ends, however it ends, the whole job ends with its status.
  */
-import { Client } from "../client/client.js";
-import { setDefaultClient } from "../client/default.js";
+import type { Client } from "../client/client.js";
 import { type ClusterOptions, failRank, startRank } from "./roles.js";
 
 export interface InitializeOptions extends ClusterOptions {
@@ -22,6 +21,7 @@ export async function initialize(options: InitializeOptions = {}): Promise<Clien
   try {
     const started = await startRank(options, { clientRank: true, what: "initialize()" });
     if (started.role === "client") {
+      const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
       const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
       setDefaultClient(client);
       return client;

@@ -23,6 +23,10 @@ export interface BootstrapRecord {
 }
 
 const END_BARRIER_TIMEOUT_MS = 15_000;
+/** The bootstrap record is small (address, secret, maybe an error); a small frame is fast. */
+const BOOTSTRAP_MAX_BYTES = 16 * 1024;
+/** The end signal: a 4-byte status on the private signal communicator. */
+const SIGNAL = { maxBytes: 4, channel: "signal" } as const;
 const END_POLL_MS = 20;
 const log = () => logger("mpi");
 
@@ -60,12 +64,15 @@ export class MpiJob {
       }
       payload = Buffer.from(JSON.stringify(record));
     }
-    const bytes = await this.mpi.bcast(payload, 0, { timeoutMs: 120_000 });
+    if (payload && payload.length > BOOTSTRAP_MAX_BYTES) {
+      payload = Buffer.from(JSON.stringify({ address: "", secret: "", error: `bootstrap record too large (${payload.length} bytes)` }));
+    }
+    const bytes = await this.mpi.bcast(payload, 0, { timeoutMs: 120_000, maxBytes: BOOTSTRAP_MAX_BYTES });
     record = JSON.parse(bytes.toString("utf8")) as BootstrapRecord;
     if (record.error) return record;
     await this.mpi.barrier({ timeoutMs: 120_000 });
     if (this.clientRank !== undefined && this.rank !== this.clientRank) {
-      this.#endSignal = this.mpi.startBcast(null, this.clientRank);
+      this.#endSignal = this.mpi.startBcast(null, this.clientRank, SIGNAL);
     }
     return record;
   }
@@ -90,6 +97,11 @@ export class MpiJob {
    */
   installExitHook(): void {
     process.on("exit", (code) => this.endSync(code));
+    // Node may print an uncaught error only after 'exit' handlers ran, and this one can end in
+    // MPI_Abort: say what failed first, or it is never seen
+    process.on("uncaughtExceptionMonitor", (err) => {
+      process.stderr.write(`dask-mpi-ts: uncaught error on rank ${this.rank}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    });
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       process.on(sig, () => {
         // mpirun is ending the job: clean up what would outlive us, skip MPI, go
@@ -108,7 +120,7 @@ export class MpiJob {
     let status = code;
     try {
       if (this.rank === this.clientRank) {
-        const req = this.mpi.startBcast(encodeStatus(code), this.rank);
+        const req = this.mpi.startBcast(encodeStatus(code), this.rank, SIGNAL);
         if (!req.waitSync(END_BARRIER_TIMEOUT_MS)) throw new TimeoutError("announcing the exit status timed out");
       } else if (this.#endSignal) {
         const got = this.#endSignal.done || code === 0 ? this.#endSignal.waitSync(END_BARRIER_TIMEOUT_MS) : undefined;

@@ -3,14 +3,15 @@
  * user's program, every other rank a worker (under a nanny unless told not to fork).
  * Shared by the `dask-mpi-ts` command and initialize().
  */
-import { newSecret } from "../comm/handshake.js";
 import { WorldTooSmallError, describeError } from "../errors.js";
-import { configureLogger, logger } from "../log.js";
+import { configureLogger, currentLogLevel, logger } from "../log.js";
 import type { LevelWithSilent } from "pino";
 import { Nanny } from "../nanny/nanny.js";
-import { Scheduler } from "../scheduler/server.js";
-import { Worker, type WorkerOptions } from "../worker/worker.js";
+import type { Scheduler } from "../scheduler/server.js";
+import type { WorkerOptions } from "../worker/worker.js";
 import { Mpi } from "./addon.js";
+import { detectLauncher } from "./launcher-env.js";
+import type { ChildProcess } from "node:child_process";
 import { MpiJob } from "./job.js";
 
 export interface ClusterOptions {
@@ -42,6 +43,11 @@ const log = () => logger("mpi");
 
 /** Init MPI, check the world size, bootstrap, and start this rank's role. */
 export async function startRank(opts: ClusterOptions, mode: { clientRank: boolean; what: string }): Promise<Started> {
+  // a rank that will be a worker starts its nanny's child first, so that the child's start-up
+  // overlaps MPI_Init (the launcher's environment tells the rank before MPI does)
+  const expected = detectLauncher().rank;
+  const firstWorker = mode.clientRank ? 2 : 1;
+  const child = (opts.nanny ?? true) && expected !== undefined && expected >= firstWorker ? Nanny.prefork() : undefined;
   const mpi = Mpi.load();
   mpi.init();
   const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
@@ -55,9 +61,13 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
     process.exit(1);
   }
   job.installExitHook();
+  log().debug({ uptimeMs: Math.round(performance.now()), size: job.size }, "mpi initialized");
 
   let scheduler: Scheduler | undefined;
+  // role modules are loaded by the ranks that need them: start-up time is CPU time shared
+  // by every rank on the node
   const record = await job.bootstrap(async () => {
+    const [{ Scheduler }, { newSecret }] = await Promise.all([import("../scheduler/server.js"), import("../comm/handshake.js")]);
     scheduler = await Scheduler.start({
       secret: newSecret(),
       port: opts.schedulerPort,
@@ -66,6 +76,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
     });
     return { address: scheduler.address, secret: scheduler.secret };
   });
+  log().debug({ uptimeMs: Math.round(performance.now()) }, "bootstrap done");
   if (record.error) throw new Error(`the scheduler on rank 0 could not start: ${record.error}`);
   const started: Started = { job, role, address: record.address, secret: record.secret };
 
@@ -78,12 +89,13 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       return status;
     });
   } else if (role === "worker") {
-    started.done = runWorker(job, opts, record.address, record.secret);
+    started.done = runWorker(job, opts, record.address, record.secret, child);
   }
+  if (role !== "worker") child?.kill();
   return started;
 }
 
-export async function runWorker(job: MpiJob, opts: ClusterOptions, address: string, secret: string): Promise<number> {
+export async function runWorker(job: MpiJob, opts: ClusterOptions, address: string, secret: string, child?: ChildProcess): Promise<number> {
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
   const workerOptions: WorkerOptions = {
     schedulerAddress: address,
@@ -97,11 +109,12 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
   let ended: Promise<{ ok: boolean; reason: string }>;
   let stop: (reason: string) => Promise<unknown>;
   if (opts.nanny ?? true) {
-    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank } });
+    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank, level: currentLogLevel() }, child });
     job.onCleanup(() => nanny.killNow());
     ended = nanny.closed;
     stop = (r) => nanny.close(r);
   } else {
+    const { Worker } = await import("../worker/worker.js");
     const worker = await Worker.start(workerOptions);
     ended = worker.closed.then((reason) => ({ ok: worker.cleanExit, reason }));
     stop = (r) => worker.close(r);

@@ -25,6 +25,8 @@ export interface NannyOptions {
   /** Restarts allowed within `restartWindowMs` before the nanny gives up (default 5 in 60 s). */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /** A child from Nanny.prefork() to use for the first worker. */
+  child?: ChildProcess;
   /** How long a child may take to start (default 60 s). */
   startTimeoutMs?: number;
 }
@@ -62,10 +64,20 @@ export class Nanny {
     return this.#child?.pid;
   }
 
-  #spawn(): Promise<void> {
+  /**
+   * Start a worker child now, before its options are known (the MPI bootstrap is still
+   * running), so that its start-up overlaps MPI_Init; hand it to start() as `child`.
+   * Forking before MPI_Init also keeps every trace of MPI out of the child.
+   */
+  static prefork(): ChildProcess {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of launcherEnvKeys(env)) delete env[k];
-    const child = fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+    return fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+  }
+
+  #spawn(): Promise<void> {
+    const child = this.#opts.child && this.#restarts.length === 0 && !this.#child ? this.#opts.child : Nanny.prefork();
+    this.#opts.child = undefined;
     this.#child = child;
     let closedOnPurpose: { ok: boolean; reason: string } | undefined;
     return new Promise<void>((resolve, reject) => {

@@ -3,7 +3,14 @@
  * Records (msgpackr's structure extension) are off: every message decodes on its own, so a
  * peer that connects late or restarts never depends on structures it did not see.
  */
-import { Packr } from "msgpackr";
+import { createRequire } from "node:module";
+import type { Packr as PackrType } from "msgpackr";
+
+// msgpackr's optional native string extractor costs ~25 ms of start-up per process (and
+// thread) for a gain only on very large string-heavy messages; our big values are binary.
+// Its single-file CommonJS build also loads faster than the ESM tree.
+process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= "true";
+const { Packr } = createRequire(import.meta.url)("msgpackr") as { Packr: typeof PackrType };
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 

@@ -113,7 +113,8 @@ export class Worker {
         );
         this.#scheduler = rpc;
         comm.onClose((err) => this.#schedulerLost(err.message));
-        log().info({ address: this.address, name: this.name, scheduler: this.#opts.schedulerAddress }, "worker registered");
+        // info-level news of workers comes from the scheduler ("worker added"), once per cluster
+        log().debug({ address: this.address, name: this.name, scheduler: this.#opts.schedulerAddress }, "worker registered");
         return;
       } catch (err) {
         lastError = err;
@@ -228,7 +229,7 @@ export class Worker {
       log().warn({ reason, err: describeError(err) }, "error while closing the worker");
     } finally {
       this.status = "closed";
-      log().info({ name: this.name, reason }, "worker closed");
+      log().debug({ name: this.name, reason }, "worker closed");
       this.#resolveClosed(this.#closeReason);
     }
     return this.#closed;
