@@ -2,10 +2,14 @@
 // thread; collectives are non-blocking (MPI_Ibcast, MPI_Ibarrier) and polled from JS, so
 // MPI_THREAD_FUNNELED suffices and the event loop never waits inside MPI. The TS surface is
 // declared in src/mpi/addon.ts, which validates arguments before they reach this file.
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <napi.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -162,6 +166,28 @@ Napi::Value Abort(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(env, "MPI_Abort returned without ending the process");
 }
 
+// markInheritedFdsCloexec() -> count: sets FD_CLOEXEC on every open descriptor above 2, so
+// that processes this rank starts (the nanny's worker) do not hold the launcher's sockets and
+// pipes (hydra's PMI_FD, Open MPI's): a launcher waits for every holder before it returns.
+// Descriptors handed to a child on purpose (its stdio, its IPC channel) are dup2'ed into place
+// by libuv, which clears the flag on the child's copy. Needs no MPI.
+Napi::Value MarkInheritedFdsCloexec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) throw Napi::Error::New(env, std::string("cannot list /proc/self/fd: ") + std::strerror(errno));
+  int own = dirfd(dir);
+  int marked = 0;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || end == e->d_name || fd <= 2 || fd == own) continue;
+    int flags = fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC) && fcntl(static_cast<int>(fd), F_SETFD, flags | FD_CLOEXEC) == 0) marked++;
+  }
+  closedir(dir);
+  return Napi::Number::New(env, marked);
+}
+
 Napi::Value Finalize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (IsInitialized(env) && !IsFinalized(env)) Check(env, MPI_Finalize(), "MPI_Finalize");
@@ -184,6 +210,7 @@ Napi::Object ModuleInit(Napi::Env env, Napi::Object exports) {
   exports.Set("ibarrier", Napi::Function::New(env, Ibarrier, "ibarrier"));
   exports.Set("abort", Napi::Function::New(env, Abort, "abort"));
   exports.Set("finalize", Napi::Function::New(env, Finalize, "finalize"));
+  exports.Set("markInheritedFdsCloexec", Napi::Function::New(env, MarkInheritedFdsCloexec, "markInheritedFdsCloexec"));
   exports.Set("Request", Request::Define(env));
   return exports;
 }

@@ -52,6 +52,7 @@ export interface NativeAddon {
   libraryVersion(): string;
   initialized(): boolean;
   finalized(): boolean;
+  markInheritedFdsCloexec(): number;
   /** maxBytes: frame size, the same on every rank; channel 0 = MPI_COMM_WORLD, 1 = the private signal communicator. */
   ibcast(data: Buffer | null, root: number, maxBytes: number, channel: 0 | 1): NativeRequest;
   ibarrier(): NativeRequest;
@@ -412,6 +413,14 @@ export class Mpi {
   /** MPI_Finalize; idempotent, and a no-op when MPI was never initialised. */
   finalize(): void {
     callNative(() => this.native.finalize());
+  }
+
+  /**
+   * Marks every inherited descriptor above 2 close-on-exec, so child processes do not hold
+   * the launcher's sockets (launchers wait for every holder). Needs no MPI; returns how many.
+   */
+  markInheritedFdsCloexec(): number {
+    return callNative(() => this.native.markInheritedFdsCloexec());
   }
 
   /** Outstanding requests started here and not yet seen done. */

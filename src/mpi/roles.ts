@@ -47,8 +47,10 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
   // overlaps MPI_Init (the launcher's environment tells the rank before MPI does)
   const expected = detectLauncher().rank;
   const firstWorker = mode.clientRank ? 2 : 1;
-  const child = (opts.nanny ?? true) && expected !== undefined && expected >= firstWorker ? Nanny.prefork() : undefined;
   const mpi = Mpi.load();
+  const forks = (opts.nanny ?? true) && expected !== undefined && expected >= firstWorker;
+  if (forks) mpi.markInheritedFdsCloexec();
+  const child = forks ? Nanny.prefork() : undefined;
   mpi.init();
   const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
   const needed = mode.clientRank ? 3 : 2;
@@ -109,7 +111,11 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
   let ended: Promise<{ ok: boolean; reason: string }>;
   let stop: (reason: string) => Promise<unknown>;
   if (opts.nanny ?? true) {
-    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank, level: currentLogLevel() }, child });
+    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank, level: currentLogLevel() },
+      child,
+      // MPI opened descriptors of its own since the first fork: keep restarted children clear
+      beforeFork: () => job.mpi.markInheritedFdsCloexec(),
+    });
     job.onCleanup(() => nanny.killNow());
     ended = nanny.closed;
     stop = (r) => nanny.close(r);

@@ -25,6 +25,8 @@ export interface NannyOptions {
   /** Restarts allowed within `restartWindowMs` before the nanny gives up (default 5 in 60 s). */
   maxRestarts?: number;
   restartWindowMs?: number;
+  /** Called before each fork (e.g. to mark the MPI launcher's descriptors close-on-exec). */
+  beforeFork?: () => void;
   /** A child from Nanny.prefork() to use for the first worker. */
   child?: ChildProcess;
   /** How long a child may take to start (default 60 s). */
@@ -76,7 +78,11 @@ export class Nanny {
   }
 
   #spawn(): Promise<void> {
-    const child = this.#opts.child && this.#restarts.length === 0 && !this.#child ? this.#opts.child : Nanny.prefork();
+    let child = this.#opts.child;
+    if (!child) {
+      this.#opts.beforeFork?.();
+      child = Nanny.prefork();
+    }
     this.#opts.child = undefined;
     this.#child = child;
     let closedOnPurpose: { ok: boolean; reason: string } | undefined;

@@ -7,6 +7,12 @@ import { BIN, FIXTURE, freePort, tempDir } from "../helpers/cluster.js";
 import { type Launcher, launcherFromEnv } from "../helpers/mpi.js";
 import { childPids, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 
+function parentPid(pid: number): number {
+  // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")"
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
 function launch(l: Launcher, np: number, args: string[]) {
   return spawnProc(l.command, [...l.args(np), process.execPath, ...args]);
 }
@@ -127,6 +133,32 @@ for (const launcher of launcherFromEnv()) {
       assert.notEqual(code, 0);
       assert.match(proc.stderr, /--nthreads must be a positive integer, got "zero"/);
     });
+
+    it("kill -9 of a worker rank ends the job, and no process of it is left", async () => {
+      const { proc, client: c } = await startCluster();
+      const child = Object.values((await c.schedulerInfo()).workers).find((w) => w.name === "2")!;
+      const rank = parentPid(child.pid); // with the nanny, the rank is the worker's parent
+      process.kill(rank, "SIGKILL");
+      const { code } = await exitWithin(proc, 20_000);
+      assert.notEqual(code, 0);
+      // afterEach's leak check fails the test if the nanny's child (or anything) outlived it
+    });
+
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      it(`${signal} to mpirun (Ctrl-C) ends every rank and removes the scheduler file`, async () => {
+        const { proc, file } = await startCluster();
+        await client!.close();
+        client = undefined;
+        proc.child.kill(signal);
+        const { code, signal: sig } = await exitWithin(proc, 20_000);
+        assert.ok(code !== 0 || sig !== null, "mpirun reported the interruption");
+        // Open MPI signals every rank and waits before SIGKILL, so rank 0 removes its file;
+        // hydra SIGKILLs the rest as soon as one rank has exited, so there it is best effort
+        // (a stale file is harmless: see the stale-file test)
+        if (launcher.name === "openmpi") await waitFor("the scheduler file to be removed", () => !existsSync(file), { timeoutMs: 5000 });
+        // and the leak check in afterEach proves that no rank or nanny child outlived mpirun
+      });
+    }
 
     for (const status of [0, 3]) {
       it(`runs SCRIPT on rank 1 and exits with its status (${status})`, async () => {
