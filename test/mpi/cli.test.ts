@@ -61,10 +61,11 @@ for (const launcher of launcherFromEnv()) {
       assert.doesNotMatch(proc.stderr, /"level":(50|60)/, "no error-level log lines on a normal run");
     });
 
-    it("--no-nanny runs tasks without any rank forking", async () => {
-      const { proc, client: c } = await startCluster(["--no-nanny"]);
+    it("--no-nanny runs tasks without any rank forking; --name prefixes worker names", async () => {
+      const { proc, client: c } = await startCluster(["--no-nanny", "--name", "w"]);
       assert.equal(await c.submit((x: number) => x + 1, 10).result(), 11);
       const info = await c.schedulerInfo();
+      assert.deepEqual(Object.values(info.workers).map((w) => w.name).sort(), ["w-1", "w-2", "w-3"]);
       for (const w of Object.values(info.workers)) {
         assert.deepEqual(childPids(w.pid), [], `worker rank ${w.name} (pid ${w.pid}) has child processes`);
       }
