@@ -3,7 +3,9 @@
  * belongs to the user's script (`dask-mpi-ts [flags] app.js --input data/`).
  * Every flag has help text; unknown flags and bad values fail with a message naming them.
  */
+import type { LevelWithSilent } from "pino";
 import { ConfigError } from "../errors.js";
+import { LOG_LEVELS } from "../log.js";
 
 export interface FlagSpec {
   name: string;
@@ -89,4 +91,12 @@ export function portNumber(value: string | boolean | undefined, flag: string): n
   const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(n >= 0 && n < 65536)) throw new ConfigError(`--${flag} must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A --log-level value. */
+export function logLevel(value: string | boolean | undefined, flag = "log-level"): LevelWithSilent {
+  if (typeof value !== "string" || !(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`--${flag} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as LevelWithSilent;
 }

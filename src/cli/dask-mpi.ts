@@ -8,9 +8,8 @@ import { pathToFileURL } from "node:url";
 import { parseDuration, parseMemoryLimit } from "../config/units.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
-import type { LevelWithSilent } from "pino";
 import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
-import { type FlagSpec, helpText, parseFlags, portNumber, positiveInt } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, portNumber, positiveInt } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
 
 export const FLAGS: FlagSpec[] = [
@@ -47,10 +46,6 @@ export interface DaskMpiArgs {
 export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
   const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: true });
   if (flags.help) return "help";
-  const logLevel = flags["log-level"] as string;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
-  }
   const cluster: ClusterOptions = {
     schedulerFile: flags["scheduler-file"] as string | undefined,
     schedulerPort: portNumber(flags["scheduler-port"], "scheduler-port"),
@@ -61,7 +56,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     nanny: flags.nanny as boolean,
     name: flags.name as string | undefined,
     deathTimeoutMs: parseDuration(flags["death-timeout"] as string, "--death-timeout"),
-    logLevel: logLevel as LevelWithSilent,
+    logLevel: logLevel(flags["log-level"]),
   };
   const noScheduler = flags.scheduler === false;
   const schedulerAddress = flags["scheduler-address"] as string | undefined;

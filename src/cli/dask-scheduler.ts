@@ -6,9 +6,8 @@
 import { newSecret } from "../comm/handshake.js";
 import { describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
-import type { LevelWithSilent } from "pino";
 import { Scheduler } from "../scheduler/server.js";
-import { type FlagSpec, helpText, parseFlags, portNumber } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
 import { ConfigError } from "../errors.js";
 
 const FLAGS: FlagSpec[] = [
@@ -29,9 +28,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       return;
     }
     if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const level = flags["log-level"] as string;
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
-    configureLogger({ role: "scheduler", level: level as LevelWithSilent });
+    configureLogger({ role: "scheduler", level: logLevel(flags["log-level"]) });
     scheduler = await Scheduler.start({
       secret: process.env.DASK_MPI_TS_SECRET || newSecret(),
       port: portNumber(flags.port, "port"),

@@ -5,11 +5,10 @@
 import { parseDuration, parseMemoryLimit } from "../config/units.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
-import type { LevelWithSilent } from "pino";
 import { Nanny } from "../nanny/nanny.js";
-import { readSchedulerFile } from "../scheduler/scheduler-file.js";
+import { waitForSchedulerFile } from "../scheduler/scheduler-file.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
-import { type FlagSpec, helpText, parseFlags, positiveInt } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, positiveInt } from "./args.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
@@ -32,9 +31,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       process.stdout.write(helpText(USAGE, "Run a dask-mpi-ts worker. The secret comes from the scheduler file or DASK_MPI_TS_SECRET.", FLAGS));
       return;
     }
-    const level = flags["log-level"] as string;
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
-    configureLogger({ role: "worker", level: level as LevelWithSilent });
+    configureLogger({ role: "worker", level: logLevel(flags["log-level"]) });
     const deathTimeoutMs = parseDuration(flags["death-timeout"] as string, "--death-timeout");
     const { address, secret } = await locate(flags["scheduler-file"] as string | undefined, positionals[0], deathTimeoutMs);
     const options: WorkerOptions = {
@@ -71,11 +68,5 @@ async function locate(file: string | undefined, address: string | undefined, tim
     return { address, secret };
   }
   if (!file) throw new ConfigError("give the scheduler's address or --scheduler-file");
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const c = readSchedulerFile(file);
-    if (c) return { address: c.address, secret: c.secret };
-    if (Date.now() > deadline) throw new ConfigError(`scheduler file ${file} did not appear within the death timeout (${timeoutMs} ms)`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitForSchedulerFile(file, timeoutMs);
 }

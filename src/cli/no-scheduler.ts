@@ -1,10 +1,10 @@
 /** `dask-mpi-ts --no-scheduler`: every rank is a worker joining an existing scheduler. */
 import { configureLogger } from "../log.js";
-import { ConfigError, TimeoutError } from "../errors.js";
+import { ConfigError } from "../errors.js";
 import { Mpi } from "../mpi/addon.js";
 import { MpiJob } from "../mpi/job.js";
 import { exitAfter, runWorker } from "../mpi/roles.js";
-import { readSchedulerFile } from "../scheduler/scheduler-file.js";
+import { waitForSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { DaskMpiArgs } from "./dask-mpi.js";
 
 export async function runNoScheduler(args: DaskMpiArgs): Promise<never> {
@@ -23,13 +23,5 @@ async function findScheduler(args: DaskMpiArgs): Promise<{ address: string; secr
     if (!secret) throw new ConfigError("--scheduler-address needs the cluster secret in DASK_MPI_TS_SECRET (or use --scheduler-file)");
     return { address: args.schedulerAddress, secret };
   }
-  const file = args.cluster.schedulerFile!;
-  const timeout = args.cluster.deathTimeoutMs ?? 60_000;
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const content = readSchedulerFile(file);
-    if (content) return { address: content.address, secret: content.secret };
-    if (Date.now() > deadline) throw new TimeoutError(`scheduler file ${file} did not appear within the death timeout (${timeout} ms)`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitForSchedulerFile(args.cluster.schedulerFile!, args.cluster.deathTimeoutMs ?? 60_000);
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs, readFileSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError, TimeoutError } from "../errors.js";
 
 export interface SchedulerFileContent {
   type: "Scheduler";
@@ -68,4 +68,15 @@ export function readSchedulerFile(file: string): SchedulerFileContent | undefine
     throw new ConfigError(`scheduler file ${file} has no address or secret: is it a dask-mpi-ts scheduler file?`);
   }
   return content as SchedulerFileContent;
+}
+
+/** Wait (polling) until the scheduler file exists and is valid, at most `timeoutMs`. */
+export async function waitForSchedulerFile(file: string, timeoutMs: number): Promise<SchedulerFileContent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const content = readSchedulerFile(file);
+    if (content) return content;
+    if (Date.now() > deadline) throw new TimeoutError(`scheduler file ${file} did not appear within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
