@@ -28,6 +28,14 @@ export class Future<T = unknown> {
     return s === "finished" || s === "error";
   }
 
+  /**
+   * Resolves once the task is finished, erred or cancelled (never rejects; look at `status`).
+   * Keeps the event loop alive while waiting.
+   */
+  whenDone(options: { timeout?: number } = {}): Promise<void> {
+    return this.client.waitKey(this.key, options.timeout ?? 24 * 3600_000).catch(() => {});
+  }
+
   /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */
   result(options: { timeout?: number } = {}): Promise<T> {
     return this.client.gather(this, options);
