@@ -1,0 +1,175 @@
+// wait(), asCompleted() and progress() against a real in-process cluster over TCP.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { CancelledError, Client, RemoteTaskError, Scheduler, TimeoutError, Worker } from "../../src/index.js";
+import { asCompleted, wait } from "../../src/client/wait.js";
+import { progress } from "../../src/client/progress.js";
+import { ROOT } from "../helpers/cluster.js";
+import { spawnProc } from "../helpers/proc.js";
+import path from "node:path";
+
+const secret = "test-secret-0123456789";
+const sleep = async (ms: number) => {
+  await new Promise((r) => setTimeout(r, ms));
+  return ms;
+};
+const fail = async (ms: number) => {
+  await new Promise((r) => setTimeout(r, ms));
+  throw new Error(`failed after ${ms} ms`);
+};
+
+describe("wait, asCompleted and progress (in-process cluster)", function () {
+  this.timeout(30_000);
+  let scheduler: Scheduler;
+  let worker: Worker;
+  let client: Client;
+
+  // a thread runs one task at a time, and released tasks still run to the end: enough threads
+  // that the slow tasks of earlier tests do not delay later ones
+  before(async () => {
+    scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
+    worker = await Worker.start({ schedulerAddress: scheduler.address, secret, name: "w", host: "127.0.0.1", nthreads: 8 });
+    client = await Client.connect(scheduler.address, { secret });
+    await client.waitForWorkers(1, { timeout: 5000 });
+  });
+
+  after(async () => {
+    await client.close();
+    await worker.close("test over");
+    await scheduler.close("test over");
+  });
+
+  it("wait: ALL_COMPLETED waits for every future, erred ones included", async () => {
+    const fs = [client.submit(sleep, 50), client.submit(sleep, 150), client.submit(fail, 20)];
+    const { done, notDone } = await wait(fs);
+    assert.deepEqual(done, fs);
+    assert.deepEqual(notDone, []);
+    assert.deepEqual(fs.map((f) => f.status), ["finished", "finished", "error"]);
+    assert.deepEqual(await wait([]), { done: [], notDone: [] });
+  });
+
+  it("wait: FIRST_COMPLETED returns once one is done", async () => {
+    const fast = client.submit(sleep, 30);
+    const slow = client.submit(sleep, 1500);
+    const t0 = Date.now();
+    const { done, notDone } = await wait([slow, fast], { returnWhen: "FIRST_COMPLETED" });
+    assert.ok(Date.now() - t0 < 1000, "returned before the slow task finished");
+    assert.deepEqual(done, [fast]);
+    assert.deepEqual(notDone, [slow]);
+    slow.release();
+  });
+
+  it("wait: FIRST_EXCEPTION returns at the first error, else when all are done", async () => {
+    const slow = client.submit(sleep, 1500);
+    const bad = client.submit(fail, 50);
+    const ok = client.submit(sleep, 10);
+    const { done, notDone } = await wait([slow, bad, ok], { returnWhen: "FIRST_EXCEPTION" });
+    assert.deepEqual(new Set(done), new Set([bad, ok]));
+    assert.deepEqual(notDone, [slow]);
+    await assert.rejects(bad.result(), RemoteTaskError);
+    slow.release();
+    const fine = [client.submit(sleep, 20), client.submit(sleep, 60)];
+    assert.deepEqual((await wait(fine, { returnWhen: "FIRST_EXCEPTION" })).done, fine);
+  });
+
+  it("wait: a timeout rejects with TimeoutError; a cancelled future with CancelledError", async () => {
+    const slow = client.submit(sleep, 1500);
+    const fast = client.submit(sleep, 10);
+    const t0 = Date.now();
+    await assert.rejects(wait([fast, slow], { timeout: 300 }), (err: unknown) => {
+      assert.ok(err instanceof TimeoutError);
+      assert.equal(err.code, "ERR_TIMEOUT");
+      assert.equal(err.message, "wait timed out after 300 ms with 1 of 2 futures not done");
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 1000);
+    await assert.rejects(wait([slow], { timeout: 100, returnWhen: "FIRST_COMPLETED" }), { code: "ERR_TIMEOUT" });
+    slow.release();
+    await assert.rejects(wait([slow, fast]), (err: unknown) => {
+      assert.ok(err instanceof CancelledError);
+      assert.equal(err.message, `wait found cancelled futures: ${JSON.stringify(slow.key)}`);
+      return true;
+    });
+    await assert.rejects(wait([fast], { returnWhen: "ANY" as never }), { name: "TypeError", message: /^returnWhen must be one of ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, got "ANY"/ });
+  });
+
+  it("asCompleted yields in completion order, with results when asked", async () => {
+    const fs = [600, 50, 300].map((ms) => client.submit(sleep, ms));
+    const order: number[] = [];
+    for await (const f of asCompleted(fs)) order.push(fs.indexOf(f));
+    assert.deepEqual(order, [1, 2, 0]);
+    // already-done futures come first, in input order
+    const pairs: Array<[string, number]> = [];
+    for await (const [f, v] of asCompleted(fs, { withResults: true })) pairs.push([f.key, v]);
+    assert.deepEqual(pairs, fs.map((f, i) => [f.key, [600, 50, 300][i]]));
+  });
+
+  it("asCompleted with results throws a failed task's error; breaking out early is fine", async () => {
+    const fs = [client.submit(sleep, 200), client.submit(fail, 20)];
+    await assert.rejects(
+      (async () => {
+        for await (const _ of asCompleted(fs, { withResults: true }));
+      })(),
+      (err: unknown) => err instanceof RemoteTaskError && err.remoteMessage === "failed after 20 ms",
+    );
+    const more = [client.submit(sleep, 20), client.submit(sleep, 2000)];
+    for await (const f of asCompleted(more)) {
+      assert.equal(f, more[0]);
+      break;
+    }
+    more[1]!.release();
+  });
+
+  it("progress writes nothing to a stream that is not a terminal, and resolves when all are done", async () => {
+    let written = "";
+    const stream = { write: (s: string) => ((written += s), true), isTTY: false } as unknown as NodeJS.WritableStream;
+    const fs = client.map(sleep, [20, 40, 60]);
+    await progress(fs, { stream });
+    assert.ok(fs.every((f) => f.status === "finished"));
+    assert.equal(written, "");
+  });
+
+  it("progress draws in place on a TTY up to 100%", async () => {
+    let written = "";
+    const stream = { write: (s: string) => ((written += s), true), isTTY: true, columns: 80 } as unknown as NodeJS.WritableStream;
+    const fs = [...client.map(sleep, [20, 40, 60]), client.submit(fail, 10)];
+    await progress(fs, { stream, interval: 10 });
+    const frames = written.split("\r").filter(Boolean);
+    assert.ok(frames.length >= 2);
+    assert.match(frames.at(-1)!, /^\[#{40}\] 4\/4 100% \| \d+\.\d s \| \d+\.\d\/s \| 1 erred\x1b\[K\n$/);
+    assert.match(frames[0]!, /^\[-{40}\] 0\/4   0% /);
+  });
+
+  describe("progress in a real pseudo-terminal", () => {
+    const fixture = path.join(ROOT, "dist/test/integration/fixtures/progress-app.js");
+    const env = { DASK_MPI_TS_LOG_LEVEL: "silent" };
+    let hasScript = true;
+    before(function () {
+      try {
+        execFileSync("script", ["--version"], { stdio: "ignore" });
+      } catch {
+        hasScript = false;
+        this.skip(); // util-linux script(1) missing: apt-get install bsdutils
+      }
+    });
+
+    it("under script(1) the bar redraws and reaches 12/12 100%", async () => {
+      assert.ok(hasScript);
+      const p = spawnProc("script", ["-qfec", `${JSON.stringify(process.execPath)} ${JSON.stringify(fixture)}`, "/dev/null"], { env });
+      const { code } = await p.exited;
+      assert.equal(code, 0, p.stderr);
+      const frames = p.stdout.split("\r").filter((s) => s.startsWith("["));
+      assert.ok(frames.length >= 2, `several redraws: ${JSON.stringify(p.stdout)}`);
+      assert.match(p.stdout, /\] 12\/12 100% \| \d+\.\d s \| \d+\.\d\/s/);
+      assert.match(p.stdout, /ok\r?\n/);
+    });
+
+    it("with stderr piped it writes nothing", async () => {
+      const p = spawnProc(process.execPath, [fixture], { env });
+      const { code } = await p.exited;
+      assert.equal(code, 0, p.stderr);
+      assert.equal(p.stderr, "");
+      assert.equal(p.stdout, "ok\n");
+    });
+  });
+});
