@@ -14,7 +14,8 @@ export type ErrorCode =
   | "ERR_WORKER_DIED"
   | "ERR_REMOTE_TASK"
   | "ERR_ADDON_LOAD"
-  | "ERR_CANCELLED";
+  | "ERR_CANCELLED"
+  | "ERR_KILLED_WORKER";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -104,12 +105,29 @@ export class RemoteTaskError extends DaskError {
   readonly remoteName: string;
   readonly remoteMessage: string;
   readonly remoteStack: string;
-  constructor(key: string, remote: { name: string; message: string; stack: string }) {
-    super("ERR_REMOTE_TASK", `task ${JSON.stringify(key)} failed: ${remote.name}: ${remote.message}`);
+  /** Set when the task did not run because this dependency failed. */
+  readonly failedDependency: string | undefined;
+  constructor(key: string, remote: { name: string; message: string; stack: string }, failedDependency?: string) {
+    super(
+      "ERR_REMOTE_TASK",
+      failedDependency
+        ? `task ${JSON.stringify(key)} failed because its dependency ${JSON.stringify(failedDependency)} failed: ${remote.name}: ${remote.message}`
+        : `task ${JSON.stringify(key)} failed: ${remote.name}: ${remote.message}`,
+    );
     this.key = key;
+    this.failedDependency = failedDependency;
     this.remoteName = remote.name;
     this.remoteMessage = remote.message;
     this.remoteStack = remote.stack;
+  }
+}
+
+/** A task was running on `allowed-failures` workers that died: it is taken to be the cause. */
+export class KilledWorkerError extends DaskError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super("ERR_KILLED_WORKER", message);
+    this.key = key;
   }
 }
 

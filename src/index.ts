@@ -1,5 +1,8 @@
 /** dask-mpi-ts: the public surface. Importing this module never loads the MPI addon. */
-export { Client, type SubmitOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { Client, KeyRef, ref, type SubmitOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { remote, type RemoteFunction, type WireFunction } from "./client/functions.js";
+export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
+export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus } from "./client/future.js";
 export { getClient } from "./client/default.js";
 export { initialize, type InitializeOptions } from "./mpi/initialize.js";
@@ -14,6 +17,7 @@ export {
   WorldTooSmallError,
   WorkerDiedError,
   RemoteTaskError,
+  KilledWorkerError,
   AddonLoadError,
   CancelledError,
 } from "./errors.js";

@@ -1,30 +1,50 @@
 /**
- * The client: submits tasks, tracks their futures, and gathers results straight from the
- * workers that hold them. It keeps the event loop alive only while it waits for something,
- * so a program that is done with its cluster exits without an explicit close().
+ * The client: submits tasks and graphs, tracks their futures, scatters data straight to
+ * workers and gathers results straight from the workers that hold them. It keeps the event
+ * loop alive only while it waits for something, so a program that is done with its cluster
+ * exits without an explicit close().
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { connect } from "../comm/connect.js";
-import { Rpc } from "../comm/rpc.js";
-import { CancelledError, CommClosedError, ConfigError, RemoteTaskError, TimeoutError, describeError } from "../errors.js";
+import { RemoteError, Rpc } from "../comm/rpc.js";
+import {
+  CancelledError,
+  CommClosedError,
+  ConfigError,
+  KilledWorkerError,
+  RemoteTaskError,
+  TimeoutError,
+  describeError,
+} from "../errors.js";
 import { logger } from "../log.js";
-import { decode, encode } from "../protocol/msgpack.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
+import { decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { TaskSpec } from "../scheduler/state.js";
+import { type Versions, versions } from "../version.js";
+import { encodeFunction } from "./functions.js";
 import { Future, type FutureStatus } from "./future.js";
 
 /** Per-task options, given as the last argument of submit() or the third of map(). */
 export interface SubmitOptions {
-  /** Explicit key (default: function name plus a random id). */
+  /** Explicit key (default: function name plus a hash of function and arguments, or random). */
   key?: string;
+  /** Same function and arguments give the same key, so the work is shared (default true). */
+  pure?: boolean;
+  /** Higher runs first (default 0). */
+  priority?: number;
+  /** Reruns after a task error (default 0). */
+  retries?: number;
   /** Worker names or addresses this task may run on. */
   workers?: string[];
-  /** With `workers`: run elsewhere when none of those exists. */
+  /** With `workers`: run elsewhere when none of those can. */
   allowOtherWorkers?: boolean;
+  /** Abstract resources the task needs while it runs, e.g. { GPU: 1 } (workers offer them with --resources). */
+  resources?: Record<string, number>;
 }
 
-const OPTION_KEYS = new Set(["key", "workers", "allowOtherWorkers"]);
+const OPTION_KEYS = new Set(["key", "pure", "priority", "retries", "workers", "allowOtherWorkers", "resources"]);
 
 export interface ConnectOptions {
   /** Cluster secret; default from the scheduler file or DASK_MPI_TS_SECRET. */
@@ -33,11 +53,26 @@ export interface ConnectOptions {
   timeout?: number;
 }
 
-export type ConnectTarget = string | ({ schedulerFile: string } & ConnectOptions) | ({ address: string } & ConnectOptions);
+export type ConnectTarget =
+  | string
+  | ({ schedulerFile: string } & ConnectOptions)
+  | ({ address: string } & ConnectOptions)
+  | { schedulerAddress: string; secret: string };
+
+/** A reference to another key of the same graph, for submitGraph(). */
+export class KeyRef {
+  constructor(readonly key: string) {}
+}
+/** `ref("a")` inside submitGraph's argument lists stands for the value of task "a". */
+export const ref = (key: string): KeyRef => new KeyRef(key);
+
+registerKeyRefClass(Future, (f) => f.key);
+registerKeyRefClass(KeyRef, (r) => r.key);
 
 interface KeyState {
   status: FutureStatus;
   error?: WireError;
+  because?: string;
   /** Futures alive for this key in this client. */
   refs: number;
   waiters: Array<() => void>;
@@ -64,25 +99,26 @@ export class Client {
   }
 
   /**
-   * Connect to a scheduler by address (`"tcp://host:port"`) or scheduler file.
+   * Connect to a scheduler by address (`"tcp://host:port"`), scheduler file, or cluster object.
    * @example const client = await Client.connect({ schedulerFile: "sched.json" });
    */
   static async connect(target: ConnectTarget, options: ConnectOptions = {}): Promise<Client> {
-    const opts = typeof target === "string" ? { ...options, address: target } : { ...options, ...target };
-    const timeout = opts.timeout ?? 30_000;
+    const opts: Record<string, unknown> =
+      typeof target === "string" ? { ...options, address: target } : "schedulerAddress" in target ? { ...options, address: target.schedulerAddress, secret: target.secret } : { ...options, ...target };
+    const timeout = (opts.timeout as number | undefined) ?? 30_000;
     const deadline = Date.now() + timeout;
     let lastError: unknown;
     do {
       try {
         let address: string;
-        let secret = opts.secret ?? process.env.DASK_MPI_TS_SECRET;
-        if ("schedulerFile" in opts) {
+        let secret = (opts.secret as string | undefined) ?? process.env.DASK_MPI_TS_SECRET;
+        if (typeof opts.schedulerFile === "string") {
           const content = readSchedulerFile(opts.schedulerFile);
           if (!content) throw new CommClosedError(`scheduler file ${opts.schedulerFile} does not exist yet`);
           address = content.address;
-          secret = opts.secret ?? content.secret;
+          secret = (opts.secret as string | undefined) ?? content.secret;
         } else {
-          address = opts.address;
+          address = opts.address as string;
         }
         if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
         return await Client.#open(address, secret, Math.max(1, deadline - Date.now()));
@@ -102,8 +138,9 @@ export class Client {
       comm,
       {
         [Op.keyInMemory]: (m) => client!.#setStatus(m.key as string, "finished"),
-        [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError),
+        [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
         [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
+        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled"),
         [Op.schedulerClosing]: () => {},
       },
       { holdLoop: "while-busy" },
@@ -117,12 +154,13 @@ export class Client {
   // ---- submitting ---------------------------------------------------------------------------
 
   /**
-   * Run `fn(...args)` on a worker. `fn` must be self-contained: it is shipped as source.
-   * A trailing plain object whose keys are all SubmitOptions keys, given beyond the function's
-   * declared parameters, is taken as options.
+   * Run `fn(...args)` on a worker. `fn` is shipped as source (it must be self-contained) or is
+   * a `remote()` module export. Arguments may be futures, or contain them at any depth: the
+   * task gets their values. A trailing plain object whose keys are all SubmitOptions keys,
+   * given beyond the function's declared parameters, is taken as options.
    * @example const f = client.submit((a: number, b: number) => a + b, 1, 2, { key: "add-1" });
    */
-  submit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: [...A] | [...A, SubmitOptions]): Future<Awaited<R>> {
+  submit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: [...ArgsOf<A>] | [...ArgsOf<A>, SubmitOptions]): Future<Awaited<R>> {
     let args: unknown[] = rest;
     let options: SubmitOptions = {};
     const last = rest[rest.length - 1];
@@ -134,31 +172,52 @@ export class Client {
   }
 
   /** Run `fn(item)` for each item; one future per item. */
-  map<T, R>(fn: (item: T) => R | Promise<R>, items: Iterable<T>, options: Omit<SubmitOptions, "key"> = {}): Array<Future<Awaited<R>>> {
-    return Array.from(items, (item) => this.#submit(fn, [item], options));
+  map<T, R>(fn: (item: T) => R | Promise<R>, items: Iterable<T | Future<T>>, options: Omit<SubmitOptions, "key"> = {}): Array<Future<Awaited<R>>> {
+    const wire = encodeFunction(fn);
+    return Array.from(items, (item) => this.#submit(fn, [item], options, wire));
   }
 
-  #submit(fn: (...args: never[]) => unknown, args: unknown[], options: SubmitOptions): Future<never> {
+  /**
+   * Submit a whole graph in one message: `{ key: [fn, ...args] }`, where `ref("other")` (or a
+   * Future) stands for another task's value. Returns a future per key.
+   * @example const fs = client.submitGraph({ a: [(x) => x + 1, 1], b: [(x, y) => x * y, ref("a"), 10] });
+   */
+  submitGraph(graph: Record<string, [(...args: never[]) => unknown, ...unknown[]]>, options: Omit<SubmitOptions, "key" | "pure"> = {}): Record<string, Future<unknown>> {
+    const out: Record<string, Future<unknown>> = {};
+    for (const [key, [fn, ...args]] of Object.entries(graph)) out[key] = this.#submit(fn, args, { ...options, key });
+    return out;
+  }
+
+  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = encodeFunction(fn)): Future<never> {
     this.#checkOpen();
-    if (typeof fn !== "function") throw new TypeError(`submit needs a function, got ${typeof fn}`);
-    if (options.workers !== undefined && !(Array.isArray(options.workers) && options.workers.every((w) => typeof w === "string"))) {
-      throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(options.workers)}`);
-    }
-    const key = options.key ?? `${fn.name || "lambda"}-${randomUUID()}`;
+    checkOptions(options);
+    const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES);
+    const name = (typeof fn === "function" && fn.name) || "lambda";
+    const key = options.key ?? `${name}-${options.pure === false ? randomUUID() : tokenize(wire, head, raws)}`;
     const known = this.#keys.get(key);
-    if (!known) this.#keys.set(key, { status: "pending", refs: 0, waiters: [] });
-    this.#graph.push({
-      key,
-      fn: fn.toString(),
-      args: encode(args),
-      workers: options.workers,
-      allowOtherWorkers: options.allowOtherWorkers,
-    });
+    if (!known) {
+      this.#keys.set(key, { status: "pending", refs: 0, waiters: [] });
+      this.#graph.push({
+        key,
+        fn: wire,
+        args: [head, ...raws],
+        deps,
+        workers: options.workers,
+        allowOtherWorkers: options.allowOtherWorkers,
+        priority: options.priority,
+        retries: options.retries,
+        resources: options.resources,
+      });
+      this.#scheduleFlush();
+    }
+    return this.#future(key);
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flushGraph());
     }
-    return this.#future(key);
   }
 
   #flushGraph(): void {
@@ -173,6 +232,45 @@ export class Client {
     return new Future(key, this);
   }
 
+  /**
+   * Put values on workers directly (not through the scheduler); returns a future per value.
+   * @param options.workers where to put them (names or addresses; default: spread over all)
+   * @param options.broadcast put every value on every (chosen) worker
+   */
+  async scatter<T>(value: T, options?: ScatterOptions): Promise<Future<T>>;
+  async scatter<T>(values: T[], options?: ScatterOptions): Promise<Array<Future<T>>>;
+  async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
+    this.#checkOpen();
+    const list = Array.isArray(values) ? values : [values];
+    const info = await this.schedulerInfo();
+    let targets = Object.entries(info.workers).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
+    if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
+    targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);
+    const perWorker = new Map<string, Record<string, Buffer[]>>();
+    const keys = list.map((v, i) => {
+      const { head, raws } = encodeWithRaws(v, RAW_PART_BYTES);
+      const key = `${typeName(v)}-${randomUUID()}`;
+      const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
+      const to = options.broadcast ? targets : [targets[i % targets.length]!];
+      for (const [addr] of to) {
+        const data = perWorker.get(addr) ?? {};
+        data[key] = parts;
+        perWorker.set(addr, data);
+      }
+      this.#keys.set(key, { status: "pending", refs: 0, waiters: [] });
+      return key;
+    });
+    await Promise.all(
+      [...perWorker].map(async ([addr, data]) => {
+        const rpc = await this.#worker(addr);
+        const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data }, 10 * REQUEST_TIMEOUT_MS);
+        this.#scheduler.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
+      }),
+    );
+    const futures = keys.map((k) => this.#future(k) as Future<T>);
+    return Array.isArray(values) ? futures : futures[0]!;
+  }
+
   // ---- results ------------------------------------------------------------------------------
 
   /** Status of a key as this client knows it. @internal */
@@ -180,24 +278,23 @@ export class Client {
     return this.#keys.get(key)?.status ?? "cancelled";
   }
 
-  /** Wait until the key is finished or erred (or the client closes), at most `timeoutMs`. @internal */
+  /** Wait until the key is finished, erred or cancelled, at most `timeoutMs`. @internal */
   async waitKey(key: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     const ks = this.#keys.get(key);
     if (!ks) throw new CancelledError(`future ${JSON.stringify(key)} was released`);
     if (ks.status !== "pending") return;
     this.#scheduler.hold();
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const i = ks.waiters.indexOf(done);
-          if (i >= 0) ks.waiters.splice(i, 1);
-          reject(new TimeoutError(`future ${JSON.stringify(key)} not done within ${timeoutMs} ms`));
-        }, Math.max(1, deadline - Date.now()));
         const done = () => {
           clearTimeout(timer);
           resolve();
         };
+        const timer = setTimeout(() => {
+          const i = ks.waiters.indexOf(done);
+          if (i >= 0) ks.waiters.splice(i, 1);
+          reject(new TimeoutError(`future ${JSON.stringify(key)} not done within ${timeoutMs} ms`));
+        }, timeoutMs);
         ks.waiters.push(done);
       });
     } finally {
@@ -218,19 +315,37 @@ export class Client {
       this.#checkOpen();
       const todo = keys.filter((k) => !values.has(k));
       await Promise.all(todo.map((k) => this.waitKey(k, Math.max(1, deadline - Date.now()))));
-      for (const k of todo) {
-        const ks = this.#keys.get(k)!;
-        if (ks.status === "error") throw new RemoteTaskError(k, ks.error ?? { name: "Error", message: "unknown error", stack: "" });
-        if (ks.status === "cancelled") throw new CancelledError(`future ${JSON.stringify(k)} was cancelled`);
-      }
-      const fetched = await this.#fetch(todo.filter((k) => this.#keys.get(k)!.status === "finished"));
+      for (const k of todo) this.#throwIfFailed(k);
+      const fetched = await this.#fetch(todo.filter((k) => this.#keys.get(k)?.status === "finished"));
       for (const [k, v] of fetched) values.set(k, v);
       if (values.size < keys.length) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
-        await new Promise((r) => setTimeout(r, 50));
+        // a holder died between the news and the fetch: the scheduler is recomputing it
+        this.#scheduler.hold();
+        await new Promise((r) => setTimeout(r, 20));
+        this.#scheduler.release();
       }
     }
     return futures.map((f) => values.get(f.key) as T);
+  }
+
+  #throwIfFailed(key: string): void {
+    const ks = this.#keys.get(key);
+    if (!ks || ks.status === "cancelled") throw new CancelledError(`future ${JSON.stringify(key)} was cancelled`);
+    if (ks.status !== "error") return;
+    const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
+    if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
+    throw new RemoteTaskError(key, remote, ks.because);
+  }
+
+  /** The error of a failed future (undefined while pending or after success). @internal */
+  errorOf(key: string): Error | undefined {
+    try {
+      this.#throwIfFailed(key);
+      return undefined;
+    } catch (err) {
+      return this.#keys.get(key)?.status === "error" ? (err as Error) : undefined;
+    }
   }
 
   /** Fetch whatever of `keys` can be fetched now; a key whose holder failed is left out. */
@@ -240,16 +355,19 @@ export class Client {
     const whoHas = await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS);
     const byWorker = new Map<string, string[]>();
     for (const k of keys) {
-      const holder = whoHas[k]?.[0];
+      const holders = whoHas[k];
+      const holder = holders?.[Math.floor(Math.random() * holders.length)];
       if (!holder) continue; // lost meanwhile: the scheduler is recomputing it
-      byWorker.set(holder, [...(byWorker.get(holder) ?? []), k]);
+      let list = byWorker.get(holder);
+      if (!list) byWorker.set(holder, (list = []));
+      list.push(k);
     }
     await Promise.all(
       [...byWorker].map(async ([worker, ks]) => {
         try {
           const rpc = await this.#worker(worker);
-          const data = await rpc.request<Record<string, Uint8Array>>({ op: Op.getData, keys: ks }, REQUEST_TIMEOUT_MS);
-          for (const k of ks) out.set(k, decode(data[k]!));
+          const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: ks }, REQUEST_TIMEOUT_MS);
+          for (const [k, parts] of Object.entries(reply.data)) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
         } catch (err) {
           log().debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
         }
@@ -272,11 +390,12 @@ export class Client {
     return p;
   }
 
-  #setStatus(key: string, status: FutureStatus, error?: WireError): void {
+  #setStatus(key: string, status: FutureStatus, error?: WireError, because?: string): void {
     const ks = this.#keys.get(key);
     if (!ks) return;
     ks.status = status;
     ks.error = error;
+    ks.because = because;
     if (status !== "pending") for (const w of ks.waiters.splice(0)) w();
   }
 
@@ -288,6 +407,14 @@ export class Client {
     ks.status = "cancelled";
     for (const w of ks.waiters.splice(0)) w();
     if (!this.#scheduler.closed) this.#scheduler.send({ op: Op.releaseKeys, keys: [key] });
+  }
+
+  /** Cancel futures: the cluster stops and forgets their work, for every client. */
+  async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
+    const list = Array.isArray(futures) ? futures : [futures];
+    this.#flushGraph();
+    for (const f of list) this.#setStatus(f.key, "cancelled");
+    if (!this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: list.map((f) => f.key) });
   }
 
   // ---- cluster ------------------------------------------------------------------------------
@@ -311,6 +438,82 @@ export class Client {
       this.#scheduler.release();
     }
     throw new TimeoutError(`only ${have} of ${n} workers arrived within ${timeout} ms`);
+  }
+
+  /**
+   * Run `fn(...args)` on every worker's main thread (or those named in `options.workers`);
+   * results keyed by worker address. A worker whose call fails rejects the whole call.
+   * @example await client.run(() => process.pid)   // { "tcp://...": 1234, ... }
+   */
+  async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
+    this.#checkOpen();
+    const last = rest[rest.length - 1];
+    const opts = isRunOptions(last) && rest.length > fn.length ? (rest.pop() as RunOptions) : {};
+    const { head, raws } = encodeWithRaws(rest, RAW_PART_BYTES);
+    const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
+      { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
+      (opts.timeout ?? 60_000) + 5000,
+    );
+    const out: Record<string, Awaited<R>> = {};
+    for (const [addr, r] of Object.entries(replies)) {
+      if (!r.ok) throw new RemoteTaskError(`run on ${addr}`, r.error!);
+      out[addr] = decodeWithRaws(r.value![0]!, r.value!.slice(1)) as Awaited<R>;
+    }
+    return out;
+  }
+
+  /**
+   * Run `fn(...args, { scheduler })` in the scheduler's process, e.g. to start a service next to
+   * it; `scheduler` gives its `address` and `identity()`.
+   */
+  async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
+    this.#checkOpen();
+    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES);
+    try {
+      const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
+      return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
+    } catch (err) {
+      if (err instanceof RemoteError) throw new RemoteTaskError("run-on-scheduler", err.remote);
+      throw err;
+    }
+  }
+
+  /** Retire workers gracefully: their unique results move to other workers, then they close. */
+  retireWorkers(workers: string[]): Promise<string[]> {
+    this.#checkOpen();
+    return this.#scheduler.request({ op: Op.retireWorkers, workers }, 10 * REQUEST_TIMEOUT_MS);
+  }
+
+  /** Cancel all work and forget all results; workers get fresh task threads. */
+  async restart(): Promise<void> {
+    this.#checkOpen();
+    await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
+  }
+
+  /** The history of a key's states on the scheduler (stimulus id, from, to, time). */
+  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number }>> {
+    return this.#scheduler.request({ op: Op.story, key }, REQUEST_TIMEOUT_MS);
+  }
+
+  /**
+   * Versions of this client, the scheduler and every worker; logs a warning (or throws, with
+   * `check: true`) when they disagree.
+   */
+  async getVersions(options: { check?: boolean } = {}): Promise<{ client: Versions; scheduler: Versions; workers: Record<string, Versions> }> {
+    const r = await this.#scheduler.request<{ scheduler: Versions; workers: Record<string, Versions> }>({ op: Op.versions }, REQUEST_TIMEOUT_MS);
+    const mine = versions();
+    const mismatches: string[] = [];
+    for (const [who, v] of [["scheduler", r.scheduler] as const, ...Object.entries(r.workers)]) {
+      for (const k of ["dask-mpi-ts", "node"] as const) {
+        if (v[k] !== mine[k]) mismatches.push(`${who} has ${k} ${v[k]}, this client ${mine[k]}`);
+      }
+    }
+    if (mismatches.length) {
+      const message = `mismatched versions: ${mismatches.join("; ")}`;
+      if (options.check) throw new ConfigError(message);
+      log().warn({ mismatches }, message);
+    }
+    return { client: mine, ...r };
   }
 
   /** Close the scheduler and all its workers (launchers then exit 0), then this client. */
@@ -353,6 +556,19 @@ export class Client {
   }
 }
 
+/** An argument may be given as a value or as a future of it. */
+type ArgsOf<A extends unknown[]> = { [I in keyof A]: A[I] | Future<A[I]> };
+
+export interface ScatterOptions {
+  workers?: string[];
+  broadcast?: boolean;
+}
+
+interface RunOptions {
+  workers?: string[];
+  timeout?: number;
+}
+
 export interface WorkerSummary {
   name: string;
   host: string;
@@ -361,11 +577,48 @@ export interface WorkerSummary {
   pid: number;
   processing: number;
   inMemory: number;
+  resources: Record<string, number>;
   metrics: Record<string, unknown>;
 }
 
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
 function isOptions(v: unknown): v is SubmitOptions {
-  if (typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  if (!isPlain(v)) return false;
   const keys = Object.keys(v);
   return keys.length > 0 && keys.every((k) => OPTION_KEYS.has(k));
+}
+
+function isRunOptions(v: unknown): v is RunOptions {
+  if (!isPlain(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length > 0 && keys.every((k) => k === "workers" || k === "timeout");
+}
+
+function checkOptions(o: SubmitOptions): void {
+  if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
+    throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
+  }
+  if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
+  if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
+    throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);
+  }
+  if (o.resources !== undefined && !(isPlain(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
+    throw new TypeError(`resources must map names to non-negative numbers, got ${JSON.stringify(o.resources)}`);
+  }
+}
+
+/** Deterministic key part for a pure task: a hash of the function and its encoded arguments. */
+function tokenize(fn: unknown, head: Uint8Array, raws: Uint8Array[]): string {
+  const h = createHash("sha1").update(JSON.stringify(fn)).update(head);
+  for (const r of raws) h.update(r);
+  return h.digest("hex").slice(0, 24);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return (v as object).constructor?.name?.toLowerCase() || "object";
 }

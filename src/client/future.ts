@@ -41,6 +41,16 @@ export class Future<T = unknown> {
     return this.client.gather(this, options);
   }
 
+  /** The error if the task failed, else undefined. */
+  exception(): Error | undefined {
+    return this.client.errorOf(this.key);
+  }
+
+  /** Stop the work and forget the result, for every client that wanted it. */
+  cancel(): Promise<void> {
+    return this.client.cancel(this);
+  }
+
   /** Let go of the result: once no future holds the key, the cluster forgets it. */
   release(): void {
     if (this.#released) return;

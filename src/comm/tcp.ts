@@ -6,8 +6,7 @@
  * A malformed frame or message closes this connection only, with a logged reason.
  */
 import net from "node:net";
-import { FrameDecoder, encodeFrame } from "../protocol/frames.js";
-import { decode, encode } from "../protocol/msgpack.js";
+import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
 import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { formatAddress, parseAddress } from "./address.js";
@@ -95,17 +94,15 @@ export class Comm {
     if (this.#closeError || this.#outbox.length === 0) return;
     const batch = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox;
     this.#outbox = [];
-    let payload: Buffer;
+    let parts: Uint8Array[];
     try {
-      payload = encode(batch);
+      parts = encodeMessage(batch);
     } catch (err) {
       this.abort(`could not encode outgoing message: ${describeError(err)}`);
       return;
     }
-    const [header, body] = encodeFrame(payload);
     this.socket.cork();
-    this.socket.write(header);
-    this.socket.write(body);
+    for (const p of parts) this.socket.write(p);
     this.socket.uncork();
   }
 
@@ -142,7 +139,7 @@ export class Comm {
     for (const payload of payloads) {
       let value: unknown;
       try {
-        value = decode(payload);
+        value = decodeMessage(payload);
       } catch (err) {
         this.#protocolFailure(new ProtocolError(`malformed msgpack from ${this.peer}: ${describeError(err)}`));
         return;

@@ -1,9 +1,12 @@
 /**
  * Length-prefixed frames: a 4-byte big-endian length, then that many bytes of payload.
+ * A message's payload is `[u32 headLength][u32 rawCount][u32 rawLength]*` then the msgpack
+ * head, then each raw part at an 8-byte aligned offset (so typed arrays can be views of it).
  * `FrameDecoder` is a byte state machine fed arbitrary chunks (as they come off a socket);
  * it emits whole payloads and fails fast on a frame larger than its cap, before buffering it.
  */
 import { ProtocolError } from "../errors.js";
+import { decodeWithRaws, encodeWithRaws } from "./msgpack.js";
 
 export const HEADER_BYTES = 4;
 /** Largest payload a 32-bit header can describe. */
@@ -83,4 +86,51 @@ export class FrameDecoder {
     this.#buffered -= n;
     return result;
   }
+}
+
+/** Binary values of this size or more travel as raw parts, never copied into msgpack. */
+export const RAW_PART_BYTES = 64 * 1024;
+
+const pad8 = (n: number) => (8 - (n % 8)) % 8;
+const ZEROS = Buffer.alloc(8);
+
+/** A message as the buffers to write: frame header, part table, head, raw parts (not copied). */
+export function encodeMessage(value: unknown): Uint8Array[] {
+  const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+  const table = Buffer.allocUnsafe(8 + 4 * raws.length);
+  table.writeUInt32BE(head.length, 0);
+  table.writeUInt32BE(raws.length, 4);
+  raws.forEach((r, i) => table.writeUInt32BE(r.byteLength, 8 + 4 * i));
+  const parts: Uint8Array[] = [table, head];
+  let length = table.length + head.length;
+  for (const r of raws) {
+    const pad = pad8(length);
+    if (pad) parts.push(ZEROS.subarray(0, pad));
+    parts.push(r);
+    length += pad + r.byteLength;
+  }
+  const [header] = encodeFrame(Buffer.alloc(0));
+  header!.writeUInt32BE(length, 0);
+  if (length > MAX_FRAME_LIMIT) throw new ProtocolError(`message of ${length} bytes is larger than a frame can carry`);
+  return [header!, ...parts];
+}
+
+/** Decode one frame's payload; raw parts come back as views of it (no copy). */
+export function decodeMessage(payload: Buffer): unknown {
+  if (payload.length < 8) throw new ProtocolError(`frame of ${payload.length} bytes is too short for a message`);
+  const headLength = payload.readUInt32BE(0);
+  const count = payload.readUInt32BE(4);
+  let offset = 8 + 4 * count;
+  if (offset + headLength > payload.length) throw new ProtocolError("message head runs past the end of its frame");
+  const head = payload.subarray(offset, offset + headLength);
+  offset += headLength;
+  const raws: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = payload.readUInt32BE(8 + 4 * i);
+    offset += pad8(offset);
+    if (offset + n > payload.length) throw new ProtocolError("raw part runs past the end of its frame");
+    raws.push(payload.subarray(offset, offset + n));
+    offset += n;
+  }
+  return decodeWithRaws(head, raws);
 }

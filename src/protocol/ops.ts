@@ -22,13 +22,27 @@ export const Op = {
   whoHas: "who-has",
   identity: "identity",
   shutdown: "shutdown",
+  addKeys: "add-keys",
+  cancelKeys: "cancel-keys",
+  story: "story",
+  runOnScheduler: "run-on-scheduler",
+  broadcast: "broadcast",
+  retireWorkers: "retire-workers",
+  restart: "restart",
+  versions: "versions",
   // scheduler -> client
+  keyCancelled: "key-cancelled",
   keyInMemory: "key-in-memory",
   keyErred: "key-erred",
   keyLost: "key-lost",
   schedulerClosing: "scheduler-closing",
-  // worker <- client or peer
+  missingData: "missing-data",
+  addReplica: "add-replica",
+  // worker <- client, peer or scheduler
   getData: "get-data",
+  putData: "put-data",
+  run: "run",
+  replicateTo: "replicate-to",
 } as const;
 
 export type OpName = (typeof Op)[keyof typeof Op];

@@ -11,7 +11,12 @@ import { Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { ProtocolError, describeError } from "../errors.js";
 import { logger } from "../log.js";
-import { Op } from "../protocol/ops.js";
+import { Op, toWireError } from "../protocol/ops.js";
+import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
+import { RemoteError } from "../comm/rpc.js";
+import { resolveTaskFunction } from "../worker/functions.js";
+import { type Versions, versions } from "../version.js";
 import { type Instruction, SchedulerState, type TaskSpec, type WorkerInfo } from "./state.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "./scheduler-file.js";
 import type { Status } from "../status.js";
@@ -49,6 +54,8 @@ export class Scheduler {
   #closed: Promise<void>;
   #resolveClosed!: () => void;
   #stimulus = 0;
+  #workerVersions = new Map<string, Versions>();
+  #retiring = new Set<string>();
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -116,13 +123,24 @@ export class Scheduler {
         if (this.state.workers.has(info.address)) throw new Error(`worker address ${info.address} is already registered`);
         peer = { kind: "worker", address: info.address };
         this.#workerRpc.set(info.address, rpc);
+        this.#workerVersions.set(info.address, (m.versions as Versions) ?? {});
         log().info({ worker: info.address, name: info.name, nthreads: info.nthreads }, "worker added");
         this.#run(this.state.addWorker(info, Date.now()));
         return { address: this.address, id: this.id };
       },
-      [Op.heartbeat]: (m) => this.state.heartbeat(asWorker(), (m.metrics as Record<string, unknown>) ?? {}, Date.now()),
+      [Op.heartbeat]: (m) => {
+        this.state.heartbeat(asWorker(), (m.metrics as Record<string, unknown>) ?? {}, Date.now());
+        return "ok"; // the reply is the scheduler's heartbeat to the worker
+      },
       [Op.taskFinished]: (m) => {
-        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), this.#sid("task-finished")));
+        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished")));
+      },
+      [Op.missingData]: (m) => {
+        this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m.holders, "holders"), this.#sid("missing-data")));
+      },
+      [Op.addReplica]: (m) => {
+        const w = asWorker();
+        for (const k of strList(m.keys, "keys")) this.state.addReplica(k, w);
       },
       [Op.taskErred]: (m) => {
         const error = m.error as { name: string; message: string; stack: string };
@@ -142,8 +160,44 @@ export class Scheduler {
       [Op.releaseKeys]: (m) => {
         this.#run(this.state.releaseKeys(asClient(), strList(m.keys, "keys"), this.#sid("release-keys")));
       },
+      [Op.addKeys]: (m) => {
+        const entries = (m.keys as Array<{ key: string; nbytes: number }>) ?? [];
+        this.#run(this.state.addData(asClient(), str(m, "worker"), entries, this.#sid("scatter")));
+      },
+      [Op.cancelKeys]: (m) => {
+        asClient();
+        this.#run(this.state.cancelKeys(strList(m.keys, "keys"), this.#sid("cancel")));
+      },
       [Op.whoHas]: (m) => this.state.whoHas(strList(m.keys, "keys")),
       [Op.identity]: () => this.identity(),
+      [Op.story]: (m) => this.state.story(str(m, "key")),
+      [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#workerVersions) }),
+      [Op.runOnScheduler]: async (m) => {
+        const fn = await resolveTaskFunction(m.fn);
+        const parts = m.args as Buffer[];
+        const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
+        const value = await fn(...args, { scheduler: this });
+        const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+        return [head, ...raws];
+      },
+      [Op.broadcast]: async (m) => {
+        const targets = m.workers ? this.#resolveWorkers(strList(m.workers, "workers")) : [...this.#workerRpc.keys()];
+        const out: Record<string, unknown> = {};
+        await Promise.all(
+          targets.map(async (addr) => {
+            const w = this.#workerRpc.get(addr);
+            if (!w) return;
+            try {
+              out[addr] = { ok: true, value: await w.request({ op: Op.run, fn: m.fn, args: m.args }, Number(m.timeout ?? 60_000)) };
+            } catch (err) {
+              out[addr] = { ok: false, error: toWireError(err instanceof RemoteError ? err.remote : err) };
+            }
+          }),
+        );
+        return out;
+      },
+      [Op.retireWorkers]: (m) => this.retireWorkers(strList(m.workers, "workers")),
+      [Op.restart]: () => this.#restart(),
       [Op.shutdown]: async () => {
         log().info({ reason: "client requested shutdown" }, "scheduler shutting down");
         await this.#closeWorkers("scheduler shutdown requested by a client");
@@ -157,9 +211,11 @@ export class Scheduler {
       if (peer.kind === "worker") {
         const address = peer.address;
         this.#workerRpc.delete(address);
+        this.#workerVersions.delete(address);
         if (this.state.workers.has(address)) {
-          log().info({ worker: address, reason: "connection closed" }, "worker removed");
-          this.#run(this.state.removeWorker(address, this.#sid("worker-lost")));
+          const retired = this.#retiring.delete(address);
+          log().info({ worker: address, reason: retired ? "retired" : "connection closed" }, "worker removed");
+          this.#run(this.state.removeWorker(address, this.#sid("worker-lost"), { died: !retired }));
         }
       } else if (peer.kind === "client") {
         this.#clientRpc.delete(peer.id);
@@ -174,6 +230,44 @@ export class Scheduler {
       const rpc = ins.type === "send-worker" ? this.#workerRpc.get(ins.worker) : this.#clientRpc.get(ins.client);
       if (rpc && !rpc.closed) rpc.send(ins.msg);
     }
+  }
+
+  /** Worker names or addresses -> addresses of connected workers. */
+  #resolveWorkers(names: string[]): string[] {
+    const out: string[] = [];
+    for (const ws of this.state.workers.values()) if (names.includes(ws.name) || names.includes(ws.address)) out.push(ws.address);
+    return out;
+  }
+
+  /**
+   * Retire workers gracefully: no new tasks, results only they hold are copied to the other
+   * workers first, then they are asked to close. Returns the retired addresses.
+   */
+  async retireWorkers(names: string[]): Promise<string[]> {
+    const targets = this.#resolveWorkers(names);
+    this.state.setClosing(targets);
+    for (const addr of targets) {
+      const keep = [...this.state.workers.values()].filter((w) => !w.closing);
+      const unique = this.state.uniqueKeys(addr).map((t) => t.spec.key);
+      if (unique.length && keep.length) {
+        const to = keep.reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
+        await this.#workerRpc.get(addr)?.request({ op: Op.replicateTo, target: to.address, keys: unique }, 120_000);
+      }
+      this.#retiring.add(addr);
+      const rpc = this.#workerRpc.get(addr);
+      const gone = new Promise<void>((r) => (rpc ? rpc.comm.onClose(() => r()) : r()));
+      rpc?.send({ op: Op.closeWorker, reason: "retired" });
+      await Promise.race([gone, new Promise((r) => setTimeout(r, CLOSE_WORKERS_TIMEOUT_MS).unref())]);
+    }
+    return targets;
+  }
+
+  /** Forget all tasks (every future is cancelled) and give the workers fresh threads. */
+  async #restart(): Promise<string> {
+    const keys = [...this.state.tasks.keys()];
+    this.#run(this.state.cancelKeys(keys, this.#sid("restart")));
+    await Promise.all([...this.#workerRpc.values()].map((w) => w.request({ op: Op.restart }, 30_000).catch(() => {})));
+    return "ok";
   }
 
   #checkTtl(ttlMs: number): void {
@@ -271,16 +365,17 @@ function parseWorkerInfo(m: Message): WorkerInfo {
     nthreads: num(m, "nthreads"),
     memoryLimit: num(m, "memoryLimit"),
     pid: num(m, "pid"),
+    resources: (m.resources as Record<string, number>) ?? {},
   };
 }
 
+/** update-graph's tasks; checked once per message, shapes only (the hot path). */
 function parseTasks(v: unknown): TaskSpec[] {
   if (!Array.isArray(v)) throw new ProtocolError("update-graph: tasks must be a list");
-  return v.map((t: Record<string, unknown>) => {
-    if (typeof t?.key !== "string" || typeof t.fn !== "string" || !(t.args instanceof Uint8Array)) {
-      throw new ProtocolError("update-graph: each task needs a string key, a string fn and binary args");
+  for (const t of v as Array<Record<string, unknown>>) {
+    if (typeof t?.key !== "string" || !Array.isArray(t.args) || !Array.isArray(t.deps)) {
+      throw new ProtocolError("update-graph: each task needs a string key, args parts and a deps list");
     }
-    const workers = t.workers === undefined || t.workers === null ? undefined : strList(t.workers, "workers");
-    return { key: t.key, fn: t.fn, args: t.args, workers, allowOtherWorkers: t.allowOtherWorkers === true };
-  });
+  }
+  return v as TaskSpec[];
 }

@@ -1,21 +1,37 @@
 /**
- * The scheduler's pure state machine: workers, tasks and who wants them. It does no I/O.
- * Each event method takes a stimulus id and returns Instructions (messages to send) as data;
- * the server (scheduler/server.ts) carries them out.
+ * The scheduler's pure state machine: workers, the task graph and who needs what. No I/O.
+ * Event methods take a stimulus id and return Instructions (messages to send) as data; the
+ * server (scheduler/server.ts) carries them out.
+ *
+ * Task states have Dask's meanings:
+ *   released   known (spec kept for lineage), no result anywhere, not needed now
+ *   waiting    needed; some dependency is not in memory yet
+ *   queued     needed and runnable; waits on the scheduler for a worker slot
+ *   processing sent to a worker
+ *   memory     result held by one or more workers
+ *   erred      failed (itself, or a dependency did)
+ *   forgotten  removed from the graph
  *
  * Invariants:
- * - a task is in exactly one state; `processing` tasks have `processingOn` set and appear in
- *   that worker's `processing` set; `memory` tasks have a non-empty `whoHas`.
  * - every state change goes through #transition, which consults the TRANSITIONS table and
- *   appends to the task's story, so `story(key)` tells how it got where it is.
- * - a task no client wants is released and forgotten; results on workers are freed with it.
+ *   appends to the task's story (stimulus id, from, to), so `story(key)` tells its history;
+ * - a task is *needed* while a client wants it or a dependent waits for it; a task in memory
+ *   that is no longer needed is released (its data freed on the workers), and a released task
+ *   that no client wants and no task depends on is forgotten;
+ * - `processing` tasks have `processingOn` set and sit in that worker's `processing` set;
+ *   `memory` tasks have a non-empty `whoHas`; `queued` tasks have all dependencies in memory.
+ *
+ * Placement: among workers with a free slot (and satisfying restrictions and resources), the
+ * one holding the most bytes of the task's dependencies, else the least occupied. Slots per
+ * worker adapt to measured task durations (per key prefix): fast tasks get a deeper pipeline,
+ * slow ones only ~2 per thread, so root tasks queue on the scheduler instead of flooding.
  */
-import type { WireError } from "../protocol/ops.js";
-import { Op } from "../protocol/ops.js";
 import type { Message } from "../comm/tcp.js";
+import { Op, type WireError } from "../protocol/ops.js";
 
 export const TaskState = {
   released: "released",
+  waiting: "waiting",
   queued: "queued",
   processing: "processing",
   memory: "memory",
@@ -24,16 +40,23 @@ export const TaskState = {
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 
-/** What a client submits for one task. */
+/** What a client submits for one task. Function and arguments are opaque to the scheduler. */
 export interface TaskSpec {
   key: string;
-  /** Function source (shipped) */
-  fn: string;
-  /** msgpack-encoded argument list, opaque to the scheduler */
-  args: Uint8Array;
-  /** Worker names or addresses the task may run on. */
+  fn: unknown;
+  /** encoded arguments: [head, ...raws] */
+  args: Uint8Array[];
+  /** keys of the futures inside the arguments */
+  deps: string[];
+  /** worker names or addresses the task may run on */
   workers?: string[];
   allowOtherWorkers?: boolean;
+  /** higher runs first (default 0) */
+  priority?: number;
+  /** times to rerun after a task error (default 0) */
+  retries?: number;
+  /** abstract resources the task holds while it runs, e.g. { GPU: 1 } */
+  resources?: Record<string, number>;
 }
 
 export interface TaskRecord {
@@ -43,7 +66,17 @@ export interface TaskRecord {
   whoHas: Set<string>;
   nbytes: number;
   error?: WireError;
+  /** key of the task whose failure this is, when a dependency failed */
+  erredBecause?: string;
   wantedBy: Set<string>;
+  dependencies: Set<TaskRecord>;
+  dependents: Set<TaskRecord>;
+  /** dependents that still need this task's result */
+  waiters: Set<TaskRecord>;
+  /** workers that died while running it */
+  suspicious: number;
+  retriesLeft: number;
+  seq: number;
   story: Array<{ stimulusId: string; from: TaskState; to: TaskState; at: number }>;
 }
 
@@ -54,74 +87,124 @@ export interface WorkerInfo {
   nthreads: number;
   memoryLimit: number;
   pid: number;
+  resources?: Record<string, number>;
 }
 
 export interface WorkerRecord extends WorkerInfo {
-  processing: Set<string>;
-  hasWhat: Set<string>;
+  processing: Set<TaskRecord>;
+  hasWhat: Set<TaskRecord>;
+  nbytes: number;
   lastSeen: number;
   metrics: Record<string, unknown>;
+  /** resources in use by processing tasks */
+  used: Record<string, number>;
+  /** retiring: gets no new tasks */
+  closing: boolean;
 }
 
 export type Instruction =
   | { type: "send-worker"; worker: string; msg: Message }
   | { type: "send-client"; client: string; msg: Message };
 
-/** Tasks in flight per thread before the rest wait on the scheduler. */
-export const SATURATION = 2;
+export interface SchedulerStateOptions {
+  /** workers a task may kill before it errs with KilledWorker (Dask's allowed-failures) */
+  allowedFailures?: number;
+}
+
+/** Slots per thread when a task prefix's duration is unknown or long. */
+export const MIN_SATURATION = 2;
+/** Cap on slots per thread for very fast tasks. */
+export const MAX_SATURATION = 256;
+/** How much queued work (seconds) a worker's pipeline should hold. */
+const PIPELINE_SECONDS = 0.02;
 const STORY_LIMIT = 32;
 
-type Transition = (state: SchedulerState, task: TaskRecord, stimulusId: string) => void;
+type Transition = (s: SchedulerState, t: TaskRecord, stimulusId: string) => void;
 
 const TRANSITIONS = new Map<string, Transition>([
-  ["released->queued", (s, t) => s.enqueue(t)],
+  ["released->waiting", (s, t, sid) => s.toWaiting(t, sid)],
+  ["released->erred", (s, t, sid) => s.erred(t, sid)],
+  ["waiting->queued", (s, t) => s.enqueue(t)],
+  ["waiting->released", (s, t) => s.unwait(t)],
+  ["waiting->erred", (s, t, sid) => s.erred(t, sid)],
   ["queued->processing", () => {}],
-  ["processing->memory", (s, t) => s.notifyClients(t, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes })],
-  ["processing->erred", (s, t) => s.notifyClients(t, { op: Op.keyErred, key: t.spec.key, error: t.error })],
-  ["processing->queued", (s, t) => s.enqueue(t)],
-  ["memory->queued", (s, t) => {
-    s.notifyClients(t, { op: Op.keyLost, key: t.spec.key });
-    s.enqueue(t);
-  }],
   ["queued->released", (s, t) => s.dequeue(t)],
-  ["processing->released", () => {}],
-  ["memory->released", () => {}],
+  ["queued->waiting", (s, t, sid) => {
+    s.dequeue(t);
+    s.toWaiting(t, sid);
+  }],
+  ["queued->erred", (s, t, sid) => {
+    s.dequeue(t);
+    s.erred(t, sid);
+  }],
+  ["processing->memory", (s, t, sid) => s.inMemory(t, sid)],
+  ["processing->erred", (s, t, sid) => s.erred(t, sid)],
+  ["processing->queued", (s, t) => s.enqueue(t)],
+  ["processing->waiting", (s, t, sid) => s.toWaiting(t, sid)],
+  ["processing->released", (s, t) => s.unwait(t)],
+  ["memory->released", (s, t) => s.freeData(t)],
+  ["memory->waiting", (s, t, sid) => s.toWaiting(t, sid)],
   ["erred->released", () => {}],
-  ["released->forgotten", (s, t) => s.tasks.delete(t.spec.key)],
+  ["released->forgotten", (s, t) => s.forget(t)],
+  ["erred->forgotten", (s, t) => s.forget(t)],
 ]);
 
 export class SchedulerState {
   readonly workers = new Map<string, WorkerRecord>();
   readonly tasks = new Map<string, TaskRecord>();
   readonly clients = new Set<string>();
-  #queue: string[] = [];
+  readonly allowedFailures: number;
+  /** EWMA of compute seconds per key prefix */
+  readonly durations = new Map<string, number>();
+  /** queued tasks, highest priority then oldest first */
+  #queue = new TaskHeap();
   #out: Instruction[] = [];
+  #seq = 0;
+
+  constructor(opts: SchedulerStateOptions = {}) {
+    this.allowedFailures = opts.allowedFailures ?? 3;
+  }
 
   // ---- events -------------------------------------------------------------------------------
 
   addWorker(info: WorkerInfo, now: number): Instruction[] {
-    this.workers.set(info.address, { ...info, processing: new Set(), hasWhat: new Set(), lastSeen: now, metrics: {} });
+    this.workers.set(info.address, {
+      ...info,
+      processing: new Set(),
+      hasWhat: new Set(),
+      nbytes: 0,
+      lastSeen: now,
+      metrics: {},
+      used: {},
+      closing: false,
+    });
     this.#fill(`add-worker-${info.name}`);
     return this.#flush();
   }
 
-  /** A worker left or died: rerun what it was computing, recompute what it held if wanted. */
-  removeWorker(address: string, stimulusId: string): Instruction[] {
+  /** A worker left or died: rerun what it was computing; recompute what only it held. */
+  removeWorker(address: string, stimulusId: string, opts: { died?: boolean } = {}): Instruction[] {
     const ws = this.workers.get(address);
     if (!ws) return [];
     this.workers.delete(address);
-    for (const key of ws.processing) {
-      const t = this.tasks.get(key);
-      if (t && t.state === TaskState.processing && t.processingOn === address) {
-        t.processingOn = undefined;
-        this.#transition(t, TaskState.queued, stimulusId);
+    for (const t of ws.processing) {
+      if (t.state !== TaskState.processing || t.processingOn !== address) continue;
+      this.#stopProcessing(t, ws);
+      if (opts.died ?? true) t.suspicious++;
+      if (t.suspicious >= this.allowedFailures) {
+        t.error = {
+          name: "KilledWorkerError",
+          message: `task ${JSON.stringify(t.spec.key)} was running on ${t.suspicious} workers that died (allowed-failures is ${this.allowedFailures}); it is probably what kills them`,
+          stack: "",
+        };
+        this.#transition(t, TaskState.erred, stimulusId);
+      } else {
+        this.#transition(t, this.#ready(t) ? TaskState.queued : TaskState.waiting, stimulusId);
       }
     }
-    for (const key of ws.hasWhat) {
-      const t = this.tasks.get(key);
-      if (!t) continue;
+    for (const t of ws.hasWhat) {
       t.whoHas.delete(address);
-      if (t.state === TaskState.memory && t.whoHas.size === 0) this.#transition(t, TaskState.queued, stimulusId);
+      if (t.state === TaskState.memory && t.whoHas.size === 0) this.#lost(t, stimulusId);
     }
     this.#fill(stimulusId);
     return this.#flush();
@@ -141,41 +224,109 @@ export class SchedulerState {
 
   removeClient(client: string, stimulusId: string): Instruction[] {
     this.clients.delete(client);
-    const keys = [...this.tasks.values()].filter((t) => t.wantedBy.has(client)).map((t) => t.spec.key);
+    const keys: string[] = [];
+    for (const t of this.tasks.values()) if (t.wantedBy.has(client)) keys.push(t.spec.key);
     return this.releaseKeys(client, keys, stimulusId);
   }
 
-  /** New tasks from a client; a key already known just gains a wanter (and its current news). */
+  /**
+   * New tasks from a client (dependencies first or in any order within one batch). A key that
+   * is already known just gains the client as a wanter, and the client hears its news.
+   */
   updateGraph(client: string, specs: TaskSpec[], stimulusId: string): Instruction[] {
+    const fresh: TaskRecord[] = [];
     for (const spec of specs) {
-      let t = this.tasks.get(spec.key);
-      if (t) {
-        t.wantedBy.add(client);
-        if (t.state === TaskState.memory) this.#sendClient(client, { op: Op.keyInMemory, key: spec.key, nbytes: t.nbytes });
-        if (t.state === TaskState.erred) this.#sendClient(client, { op: Op.keyErred, key: spec.key, error: t.error });
-        continue;
-      }
-      t = { spec, state: TaskState.released, whoHas: new Set(), nbytes: 0, wantedBy: new Set([client]), story: [] };
+      const known = this.tasks.get(spec.key);
+      if (known && known.state !== TaskState.forgotten) continue;
+      const t: TaskRecord = {
+        spec,
+        state: TaskState.released,
+        whoHas: new Set(),
+        nbytes: 0,
+        wantedBy: new Set(),
+        dependencies: new Set(),
+        dependents: new Set(),
+        waiters: new Set(),
+        suspicious: 0,
+        retriesLeft: spec.retries ?? 0,
+        seq: this.#seq++,
+        story: [],
+      };
       this.tasks.set(spec.key, t);
-      this.#transition(t, TaskState.queued, stimulusId);
+      fresh.push(t);
+    }
+    for (const t of fresh) {
+      for (const depKey of t.spec.deps) {
+        const dep = this.tasks.get(depKey);
+        if (!dep) {
+          t.error = { name: "KeyError", message: `dependency ${JSON.stringify(depKey)} of ${JSON.stringify(t.spec.key)} is unknown to the scheduler (released?)`, stack: "" };
+          continue;
+        }
+        t.dependencies.add(dep);
+        dep.dependents.add(t);
+      }
+    }
+    for (const spec of specs) {
+      const t = this.tasks.get(spec.key)!;
+      t.wantedBy.add(client);
+      if (t.state === TaskState.memory) this.#sendClient(client, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes });
+      else if (t.state === TaskState.erred) this.#sendClient(client, this.#erredMsg(t));
+      else if (t.state === TaskState.released) {
+        if (t.error) this.#transition(t, TaskState.erred, stimulusId);
+        else this.#transition(t, TaskState.waiting, stimulusId);
+      }
     }
     this.#fill(stimulusId);
     return this.#flush();
   }
 
-  taskFinished(worker: string, key: string, nbytes: number, stimulusId: string): Instruction[] {
-    const t = this.tasks.get(key);
+  /** Data put on a worker directly by a client (scatter): the keys are in memory there. */
+  addData(client: string, worker: string, entries: Array<{ key: string; nbytes: number }>, stimulusId: string): Instruction[] {
     const ws = this.workers.get(worker);
-    ws?.processing.delete(key);
-    if (!t || t.state !== TaskState.processing || t.processingOn !== worker) {
-      // a result nobody waits for any more (released, or rerun elsewhere): free it there
-      if (ws && !(t && t.state === TaskState.memory)) this.#sendWorker(worker, { op: Op.freeKeys, keys: [key] });
-      else if (ws && t) this.#addReplica(t, ws);
-    } else {
-      t.processingOn = undefined;
+    for (const { key, nbytes } of entries) {
+      let t = this.tasks.get(key);
+      if (!t) {
+        t = {
+          spec: { key, fn: null, args: [], deps: [] },
+          state: TaskState.released,
+          whoHas: new Set(),
+          nbytes,
+          wantedBy: new Set(),
+          dependencies: new Set(),
+          dependents: new Set(),
+          waiters: new Set(),
+          suspicious: 0,
+          retriesLeft: 0,
+          seq: this.#seq++,
+          story: [],
+        };
+        this.tasks.set(key, t);
+      }
+      t.wantedBy.add(client);
       t.nbytes = nbytes;
       if (ws) this.#addReplica(t, ws);
+      if (t.state !== TaskState.memory && ws) {
+        this.#record(t, TaskState.memory, stimulusId);
+        this.#dependentsMayRun(t, stimulusId);
+      }
+      this.#sendClient(client, { op: Op.keyInMemory, key, nbytes });
+    }
+    this.#fill(stimulusId);
+    return this.#flush();
+  }
+
+  taskFinished(worker: string, key: string, nbytes: number, durationS: number, stimulusId: string): Instruction[] {
+    const t = this.tasks.get(key);
+    const ws = this.workers.get(worker);
+    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
+      this.#stopProcessing(t, ws);
+      this.#recordDuration(key, durationS);
+      t.nbytes = nbytes;
+      this.#addReplica(t, ws);
       this.#transition(t, TaskState.memory, stimulusId);
+    } else if (ws) {
+      // a result nobody waits for here any more (released, or rescheduled): free it there
+      this.#sendWorker(worker, { op: Op.freeKeys, keys: [key] });
     }
     this.#fill(stimulusId);
     return this.#flush();
@@ -183,37 +334,84 @@ export class SchedulerState {
 
   taskErred(worker: string, key: string, error: WireError, stimulusId: string): Instruction[] {
     const t = this.tasks.get(key);
-    this.workers.get(worker)?.processing.delete(key);
-    if (t && t.state === TaskState.processing && t.processingOn === worker) {
-      t.processingOn = undefined;
-      t.error = error;
-      this.#transition(t, TaskState.erred, stimulusId);
+    const ws = this.workers.get(worker);
+    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
+      this.#stopProcessing(t, ws);
+      if (t.retriesLeft > 0) {
+        t.retriesLeft--;
+        this.#transition(t, TaskState.queued, stimulusId);
+      } else {
+        t.error = error;
+        this.#transition(t, TaskState.erred, stimulusId);
+      }
     }
     this.#fill(stimulusId);
     return this.#flush();
   }
 
-  /** The client no longer wants these keys; keys nobody wants are released and forgotten. */
-  releaseKeys(client: string, keys: string[], stimulusId: string): Instruction[] {
-    for (const key of keys) {
-      const t = this.tasks.get(key);
-      if (!t || !t.wantedBy.delete(client) || t.wantedBy.size > 0) continue;
-      const holders = [...t.whoHas];
-      for (const w of holders) {
-        this.workers.get(w)?.hasWhat.delete(key);
-        this.#sendWorker(w, { op: Op.freeKeys, keys: [key] });
+  /** A worker could not get a dependency from any holder: treat those copies as gone. */
+  missingData(worker: string, key: string, missing: string, holders: string[], stimulusId: string): Instruction[] {
+    const dep = this.tasks.get(missing);
+    if (dep) {
+      for (const h of holders) {
+        dep.whoHas.delete(h);
+        this.workers.get(h)?.hasWhat.delete(dep);
       }
-      if (t.state === TaskState.processing && t.processingOn) {
-        this.workers.get(t.processingOn)?.processing.delete(key);
-        this.#sendWorker(t.processingOn, { op: Op.freeKeys, keys: [key] });
-      }
-      t.whoHas.clear();
-      t.processingOn = undefined;
-      this.#transition(t, TaskState.released, stimulusId);
-      this.#transition(t, TaskState.forgotten, stimulusId);
+      if (dep.state === TaskState.memory && dep.whoHas.size === 0) this.#lost(dep, stimulusId);
+    }
+    const t = this.tasks.get(key);
+    const ws = this.workers.get(worker);
+    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
+      this.#stopProcessing(t, ws);
+      this.#transition(t, this.#ready(t) ? TaskState.queued : TaskState.waiting, stimulusId);
     }
     this.#fill(stimulusId);
     return this.#flush();
+  }
+
+  /** The client no longer wants these keys. */
+  releaseKeys(client: string, keys: string[], stimulusId: string): Instruction[] {
+    for (const key of keys) {
+      const t = this.tasks.get(key);
+      if (!t || !t.wantedBy.delete(client)) continue;
+      this.#maybeRelease(t, stimulusId);
+    }
+    this.#fill(stimulusId);
+    return this.#flush();
+  }
+
+  /** Cancel: every client stops wanting these keys; running work on them is dropped. */
+  cancelKeys(keys: string[], stimulusId: string): Instruction[] {
+    for (const key of keys) {
+      const t = this.tasks.get(key);
+      if (!t) continue;
+      for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyCancelled, key });
+      t.wantedBy.clear();
+      this.#maybeRelease(t, stimulusId);
+    }
+    this.#fill(stimulusId);
+    return this.#flush();
+  }
+
+  /** Stop giving tasks to these workers (they are retiring). */
+  setClosing(addresses: string[]): void {
+    for (const a of addresses) {
+      const ws = this.workers.get(a);
+      if (ws) ws.closing = true;
+    }
+  }
+
+  /** Keys held only by `address` among the workers, for retirement. */
+  uniqueKeys(address: string): TaskRecord[] {
+    const ws = this.workers.get(address);
+    return ws ? [...ws.hasWhat].filter((t) => t.whoHas.size === 1) : [];
+  }
+
+  /** A worker got a copy of a key (replication during retirement). */
+  addReplica(key: string, address: string): void {
+    const t = this.tasks.get(key);
+    const ws = this.workers.get(address);
+    if (t && ws && t.state === TaskState.memory) this.#addReplica(t, ws);
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -228,19 +426,92 @@ export class SchedulerState {
     return this.tasks.get(key)?.story ?? [];
   }
 
+  /** Counts of tasks per state. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.tasks.values()) out[t.state] = (out[t.state] ?? 0) + 1;
+    return out;
+  }
+
   // ---- used by the transition table ----------------------------------------------------------
 
+  toWaiting(t: TaskRecord, stimulusId: string): void {
+    for (const dep of t.dependencies) {
+      if (dep.state === TaskState.erred) {
+        this.#failFrom(t, dep, stimulusId);
+        return;
+      }
+    }
+    let ready = true;
+    for (const dep of t.dependencies) {
+      if (dep.state !== TaskState.memory) {
+        ready = false;
+        dep.waiters.add(t);
+        if (dep.state === TaskState.released) this.#transition(dep, TaskState.waiting, stimulusId);
+      } else {
+        dep.waiters.add(t);
+      }
+    }
+    if (ready && t.state === TaskState.waiting) this.#transition(t, TaskState.queued, stimulusId);
+  }
+
   enqueue(t: TaskRecord): void {
-    this.#queue.push(t.spec.key);
+    this.#queue.push(t);
   }
 
   dequeue(t: TaskRecord): void {
-    const i = this.#queue.indexOf(t.spec.key);
-    if (i >= 0) this.#queue.splice(i, 1);
+    this.#queue.remove(t);
   }
 
-  notifyClients(t: TaskRecord, msg: Message): void {
-    for (const c of t.wantedBy) this.#sendClient(c, msg);
+  /** A task no longer runs towards a result: its dependencies stop waiting for it. */
+  unwait(t: TaskRecord): void {
+    for (const dep of t.dependencies) {
+      dep.waiters.delete(t);
+      this.#maybeRelease(dep, "unwait");
+    }
+  }
+
+  inMemory(t: TaskRecord, stimulusId: string): void {
+    for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes });
+    this.#dependentsMayRun(t, stimulusId);
+    // its own inputs are no longer needed for it
+    for (const dep of t.dependencies) {
+      dep.waiters.delete(t);
+      this.#maybeRelease(dep, stimulusId);
+    }
+    this.#maybeRelease(t, stimulusId);
+  }
+
+  erred(t: TaskRecord, stimulusId: string): void {
+    for (const c of t.wantedBy) this.#sendClient(c, this.#erredMsg(t));
+    for (const dep of t.dependencies) {
+      dep.waiters.delete(t);
+      this.#maybeRelease(dep, stimulusId);
+    }
+    for (const dependent of [...t.dependents]) {
+      if (dependent.state === TaskState.waiting || dependent.state === TaskState.queued) this.#failFrom(dependent, t, stimulusId);
+    }
+  }
+
+  freeData(t: TaskRecord): void {
+    for (const a of t.whoHas) {
+      const ws = this.workers.get(a);
+      if (ws) {
+        ws.hasWhat.delete(t);
+        ws.nbytes -= t.nbytes;
+      }
+      this.#sendWorker(a, { op: Op.freeKeys, keys: [t.spec.key] });
+    }
+    t.whoHas.clear();
+  }
+
+  forget(t: TaskRecord): void {
+    this.tasks.delete(t.spec.key);
+    for (const dep of t.dependencies) {
+      dep.dependents.delete(t);
+      dep.waiters.delete(t);
+      this.#maybeRelease(dep, "forget");
+    }
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -249,62 +520,186 @@ export class SchedulerState {
     const from = t.state;
     const fn = TRANSITIONS.get(`${from}->${to}`);
     if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.spec.key} (${stimulusId})`);
-    t.state = to;
-    t.story.push({ stimulusId, from, to, at: Date.now() });
-    if (t.story.length > STORY_LIMIT) t.story.shift();
+    this.#record(t, to, stimulusId);
     fn(this, t, stimulusId);
   }
 
-  #addReplica(t: TaskRecord, ws: WorkerRecord): void {
-    t.whoHas.add(ws.address);
-    ws.hasWhat.add(t.spec.key);
+  #record(t: TaskRecord, to: TaskState, stimulusId: string): void {
+    t.story.push({ stimulusId, from: t.state, to, at: Date.now() });
+    if (t.story.length > STORY_LIMIT) t.story.shift();
+    t.state = to;
   }
 
-  /** Give queued tasks to workers with free slots, least occupied first. */
+  #ready(t: TaskRecord): boolean {
+    for (const dep of t.dependencies) if (dep.state !== TaskState.memory) return false;
+    return true;
+  }
+
+  #failFrom(t: TaskRecord, cause: TaskRecord, stimulusId: string): void {
+    t.error = cause.error;
+    t.erredBecause = cause.erredBecause ?? cause.spec.key;
+    this.#transition(t, TaskState.erred, stimulusId);
+  }
+
+  #erredMsg(t: TaskRecord): Message {
+    return { op: Op.keyErred, key: t.spec.key, error: t.error, because: t.erredBecause };
+  }
+
+  /** Release a task nobody needs; forget it when nothing refers to it either. */
+  #maybeRelease(t: TaskRecord, stimulusId: string): void {
+    if (t.wantedBy.size > 0 || t.waiters.size > 0) return;
+    switch (t.state) {
+      case TaskState.processing: {
+        const ws = t.processingOn ? this.workers.get(t.processingOn) : undefined;
+        if (ws) {
+          this.#stopProcessing(t, ws);
+          this.#sendWorker(ws.address, { op: Op.freeKeys, keys: [t.spec.key] });
+        }
+        this.#transition(t, TaskState.released, stimulusId);
+        break;
+      }
+      case TaskState.waiting:
+      case TaskState.queued:
+      case TaskState.memory:
+      case TaskState.erred:
+        this.#transition(t, TaskState.released, stimulusId);
+        break;
+    }
+    if (t.state === TaskState.released && t.dependents.size === 0) this.#transition(t, TaskState.forgotten, stimulusId);
+  }
+
+  #dependentsMayRun(t: TaskRecord, stimulusId: string): void {
+    for (const dependent of t.dependents) {
+      if (dependent.state === TaskState.waiting && this.#ready(dependent)) this.#transition(dependent, TaskState.queued, stimulusId);
+    }
+  }
+
+  /** A result in memory lost its last copy: recompute it if needed, and hold its dependents. */
+  #lost(t: TaskRecord, stimulusId: string): void {
+    for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyLost, key: t.spec.key });
+    if (t.wantedBy.size > 0 || t.waiters.size > 0) {
+      if (t.spec.fn === null) {
+        // scattered data has no lineage to recompute from
+        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.spec.key)} was lost with its worker`, stack: "" };
+        this.#record(t, TaskState.erred, stimulusId);
+        this.erred(t, stimulusId);
+        return;
+      }
+      this.#transition(t, TaskState.waiting, stimulusId);
+    } else {
+      this.#transition(t, TaskState.released, stimulusId);
+    }
+    // dependents that were about to run (or running) with it wait for it again
+    for (const dependent of t.dependents) {
+      if (dependent.state === TaskState.processing && dependent.processingOn) {
+        const ws = this.workers.get(dependent.processingOn);
+        if (ws) {
+          this.#stopProcessing(dependent, ws);
+          this.#sendWorker(ws.address, { op: Op.freeKeys, keys: [dependent.spec.key] });
+        }
+        this.#transition(dependent, TaskState.waiting, stimulusId);
+      } else if (dependent.state === TaskState.queued) {
+        this.#transition(dependent, TaskState.waiting, stimulusId);
+      }
+    }
+    if (t.state === TaskState.released && t.dependents.size === 0) this.#transition(t, TaskState.forgotten, stimulusId);
+  }
+
+  #stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
+    ws.processing.delete(t);
+    for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
+    t.processingOn = undefined;
+  }
+
+  #addReplica(t: TaskRecord, ws: WorkerRecord): void {
+    if (t.whoHas.has(ws.address)) return;
+    t.whoHas.add(ws.address);
+    ws.hasWhat.add(t);
+    ws.nbytes += t.nbytes;
+  }
+
+  #prefix(key: string): string {
+    const i = key.indexOf("-");
+    return i > 0 ? key.slice(0, i) : key;
+  }
+
+  #recordDuration(key: string, seconds: number): void {
+    if (!(seconds >= 0)) return;
+    const p = this.#prefix(key);
+    const old = this.durations.get(p);
+    this.durations.set(p, old === undefined ? seconds : 0.7 * old + 0.3 * seconds);
+  }
+
+  /** Slots per thread for a task: deep pipelines for fast tasks, ~2 for slow or unknown ones. */
+  #saturation(t: TaskRecord): number {
+    const d = this.durations.get(this.#prefix(t.spec.key));
+    if (d === undefined) return MIN_SATURATION;
+    return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
+  }
+
+  /** Give queued tasks to workers with free slots, best placement first. */
   #fill(stimulusId: string): void {
-    if (this.#queue.length === 0 || this.workers.size === 0) return;
-    const remaining: string[] = [];
-    for (let i = 0; i < this.#queue.length; i++) {
-      const key = this.#queue[i]!;
-      const t = this.tasks.get(key);
-      if (!t || t.state !== TaskState.queued) continue;
+    if (this.#queue.size === 0 || this.workers.size === 0) return;
+    const skipped: TaskRecord[] = [];
+    let t: TaskRecord | undefined;
+    while ((t = this.#queue.pop())) {
       const ws = this.#pickWorker(t);
       if (!ws) {
-        remaining.push(key);
-        // an unrestricted task that finds no slot means every worker is full
-        if (!t.spec.workers) {
-          remaining.push(...this.#queue.slice(i + 1));
-          break;
-        }
+        skipped.push(t);
+        // an unconstrained task that finds no slot means every worker is full
+        if (!t.spec.workers && !t.spec.resources) break;
         continue;
       }
-      ws.processing.add(key);
+      ws.processing.add(t);
+      for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
       t.processingOn = ws.address;
-      this.#transition(t, TaskState.processing, stimulusId);
-      this.#sendWorker(ws.address, { op: Op.computeTask, key, fn: t.spec.fn, args: t.spec.args });
+      this.#record(t, TaskState.processing, stimulusId);
+      const whoHas: Record<string, string[]> = {};
+      for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];
+      this.#sendWorker(ws.address, {
+        op: Op.computeTask,
+        key: t.spec.key,
+        fn: t.spec.fn,
+        args: t.spec.args,
+        whoHas,
+        priority: t.spec.priority ?? 0,
+      });
     }
-    this.#queue = remaining;
+    for (const s of skipped) this.#queue.push(s);
   }
 
   #pickWorker(t: TaskRecord): WorkerRecord | undefined {
     const allowed = t.spec.workers;
-    let best = this.#leastOccupied((ws) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address));
-    if (!best && allowed && t.spec.allowOtherWorkers) best = this.#leastOccupied(() => true);
-    return best;
+    const fits = (ws: WorkerRecord) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address);
+    return this.#best(t, fits) ?? (allowed && t.spec.allowOtherWorkers ? this.#best(t, () => true) : undefined);
   }
 
-  #leastOccupied(ok: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
+  #best(t: TaskRecord, ok: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
+    const slots = this.#saturation(t);
     let best: WorkerRecord | undefined;
+    let bestBytes = -1;
     let bestLoad = Infinity;
     for (const ws of this.workers.values()) {
-      if (ws.processing.size >= ws.nthreads * SATURATION || !ok(ws)) continue;
+      if (ws.closing || ws.processing.size >= ws.nthreads * slots || !ok(ws) || !this.#hasResources(ws, t)) continue;
+      let bytes = 0;
+      for (const dep of t.dependencies) if (dep.whoHas.has(ws.address)) bytes += dep.nbytes;
       const load = ws.processing.size / ws.nthreads;
-      if (load < bestLoad) {
+      if (bytes > bestBytes || (bytes === bestBytes && load < bestLoad)) {
         best = ws;
+        bestBytes = bytes;
         bestLoad = load;
       }
     }
     return best;
+  }
+
+  #hasResources(ws: WorkerRecord, t: TaskRecord): boolean {
+    const need = t.spec.resources;
+    if (!need) return true;
+    for (const [r, n] of Object.entries(need)) {
+      if ((ws.resources?.[r] ?? 0) - (ws.used[r] ?? 0) < n) return false;
+    }
+    return true;
   }
 
   #sendWorker(worker: string, msg: Message): void {
@@ -319,5 +714,82 @@ export class SchedulerState {
     const out = this.#out;
     this.#out = [];
     return out;
+  }
+}
+
+/** Binary heap of queued tasks: higher priority first, then submission order. O(log n). */
+class TaskHeap {
+  #items: TaskRecord[] = [];
+  #index = new Map<TaskRecord, number>();
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  push(t: TaskRecord): void {
+    if (this.#index.has(t)) return;
+    this.#items.push(t);
+    this.#index.set(t, this.#items.length - 1);
+    this.#up(this.#items.length - 1);
+  }
+
+  pop(): TaskRecord | undefined {
+    if (!this.#items.length) return undefined;
+    const top = this.#items[0]!;
+    this.#removeAt(0);
+    return top;
+  }
+
+  remove(t: TaskRecord): void {
+    const i = this.#index.get(t);
+    if (i !== undefined) this.#removeAt(i);
+  }
+
+  #removeAt(i: number): void {
+    this.#index.delete(this.#items[i]!);
+    const last = this.#items.pop()!;
+    if (i < this.#items.length) {
+      this.#items[i] = last;
+      this.#index.set(last, i);
+      this.#down(i);
+      this.#up(i);
+    }
+  }
+
+  #before(a: TaskRecord, b: TaskRecord): boolean {
+    const pa = a.spec.priority ?? 0;
+    const pb = b.spec.priority ?? 0;
+    return pa !== pb ? pa > pb : a.seq < b.seq;
+  }
+
+  #swap(i: number, j: number): void {
+    const a = this.#items[i]!;
+    const b = this.#items[j]!;
+    this.#items[i] = b;
+    this.#items[j] = a;
+    this.#index.set(b, i);
+    this.#index.set(a, j);
+  }
+
+  #up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#before(this.#items[i]!, this.#items[p]!)) break;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+
+  #down(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.#items.length && this.#before(this.#items[l]!, this.#items[m]!)) m = l;
+      if (r < this.#items.length && this.#before(this.#items[r]!, this.#items[m]!)) m = r;
+      if (m === i) break;
+      this.#swap(i, m);
+      i = m;
+    }
   }
 }

@@ -1,24 +1,36 @@
 /**
- * A pool of `nthreads` task threads. Each runs one task at a time; a thread that dies (a task
- * called process.exit in it, or ran out of heap) fails its task and is replaced.
+ * A pool of `nthreads` task threads. Tasks queue here; an idle thread takes a batch (a fair
+ * share of the queue, at most MAX_BATCH), so trivial tasks cost one message per batch rather
+ * than per task. A thread that dies (a task called process.exit in it, or ran out of heap)
+ * fails the tasks it held and is replaced.
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { TaskRequest, TaskResponse } from "./task-thread.js";
+import type { ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
+const MAX_BATCH = 64;
+
+export interface PoolTask {
+  fn: unknown;
+  args: Uint8Array[];
+  deps: Record<string, Uint8Array[]>;
+}
+
+type Done = (r: ThreadResult) => void;
 
 interface Slot {
   thread: Thread;
-  busy?: { id: number; resolve: (r: TaskResponse) => void };
+  held: Map<number, Done>;
 }
 
 export class TaskPool {
   #slots: Slot[] = [];
   #idle: Slot[] = [];
-  #waiting: Array<{ req: TaskRequest; resolve: (r: TaskResponse) => void }> = [];
+  #queue: Array<{ task: ThreadTask; done: Done }> = [];
   #nextId = 1;
   #closed = false;
+  #scheduled = false;
 
   constructor(nthreads: number) {
     for (let i = 0; i < nthreads; i++) this.#spawn();
@@ -28,14 +40,17 @@ export class TaskPool {
     return this.#slots.length;
   }
 
-  /** Run one task; resolves with its encoded result or its error, never rejects. */
-  run(fn: string, args: Uint8Array): Promise<TaskResponse> {
-    return new Promise((resolve) => {
-      const req: TaskRequest = { id: this.#nextId++, fn, args };
-      const slot = this.#idle.pop();
-      if (slot) this.#start(slot, req, resolve);
-      else this.#waiting.push({ req, resolve });
-    });
+  /** Queue one task; `done` gets its result or error (never throws). */
+  run(task: PoolTask, done: Done): void {
+    this.#queue.push({ task: { id: this.#nextId++, ...task }, done });
+    // dispatch once per turn, so tasks arriving together share batches
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#dispatch();
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -45,32 +60,34 @@ export class TaskPool {
     this.#idle = [];
   }
 
+  #dispatch(): void {
+    while (this.#queue.length && this.#idle.length) {
+      const slot = this.#idle.pop()!;
+      const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1)));
+      const batch = this.#queue.splice(0, share);
+      for (const b of batch) slot.held.set(b.task.id, b.done);
+      slot.thread.postMessage(batch.map((b) => b.task));
+    }
+  }
+
   #spawn(): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread };
-    thread.on("message", (res: TaskResponse) => {
-      const busy = slot.busy;
-      if (!busy || busy.id !== res.id) return;
-      slot.busy = undefined;
-      busy.resolve(res);
-      this.#next(slot);
+    const slot: Slot = { thread, held: new Map() };
+    thread.on("message", (results: ThreadResult[]) => {
+      for (const r of results) {
+        const done = slot.held.get(r.id);
+        slot.held.delete(r.id);
+        done?.(r);
+      }
+      if (slot.held.size === 0) {
+        this.#idle.push(slot);
+        this.#dispatch();
+      }
     });
     thread.on("error", (err) => this.#died(slot, `task thread failed: ${err.message}`));
     thread.on("exit", (code) => this.#died(slot, `task thread exited with code ${code}`));
     this.#slots.push(slot);
     this.#idle.push(slot);
-  }
-
-  #start(slot: Slot, req: TaskRequest, resolve: (r: TaskResponse) => void): void {
-    slot.busy = { id: req.id, resolve };
-    // copy: the args may be a view into a larger socket buffer that must not be detached
-    slot.thread.postMessage(req);
-  }
-
-  #next(slot: Slot): void {
-    const w = this.#waiting.shift();
-    if (w) this.#start(slot, w.req, w.resolve);
-    else this.#idle.push(slot);
   }
 
   #died(slot: Slot, message: string): void {
@@ -79,11 +96,10 @@ export class TaskPool {
     this.#slots.splice(i, 1);
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    const busy = slot.busy;
-    slot.busy = undefined;
-    if (busy) busy.resolve({ id: busy.id, ok: false, error: { name: "WorkerThreadError", message, stack: "" } });
+    for (const [id, done] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
+    slot.held.clear();
     if (this.#closed) return;
     this.#spawn();
-    this.#next(this.#idle.pop()!);
+    this.#dispatch();
   }
 }

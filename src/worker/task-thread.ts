@@ -1,39 +1,87 @@
 /**
- * Body of one task thread (worker_threads). Receives { id, fn, args }, runs fn(...args),
- * and posts back the msgpack-encoded result (its buffer transferred, not cloned) or the error.
- * User data is decoded and encoded here, never on the worker's main thread.
+ * Body of one task thread (worker_threads). Receives batches of tasks, runs them one after
+ * the other, and posts the results back: encoded here (user values are never decoded on the
+ * worker's main thread), with large binaries transferred rather than copied.
  */
 import { parentPort } from "node:worker_threads";
-import { decode, encode } from "../protocol/msgpack.js";
-import { toWireError } from "../protocol/ops.js";
-import { compileFunction } from "./compile.js";
+import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
+import { toWireError, type WireError } from "../protocol/ops.js";
+import { resolveTaskFunction } from "./functions.js";
 
-export interface TaskRequest {
+export interface ThreadTask {
   id: number;
-  fn: string;
-  args: Uint8Array;
+  fn: unknown;
+  /** encoded arguments: head, then raw parts */
+  args: Uint8Array[];
+  /** encoded values of the dependencies, by key */
+  deps: Record<string, Uint8Array[]>;
 }
 
-export type TaskResponse =
-  | { id: number; ok: true; bytes: Uint8Array }
-  | { id: number; ok: false; error: { name: string; message: string; stack: string } };
+export type ThreadResult =
+  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
+  | { id: number; ok: false; error: WireError; durationS: number };
+
+/** Post accumulated results at least this often while a batch runs. */
+const FLUSH_MS = 2;
 
 const port = parentPort!;
 
-port.on("message", async (req: TaskRequest) => {
-  let res: TaskResponse;
-  try {
-    const fn = compileFunction(req.fn);
-    const args = decode(req.args);
-    if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
-    const value = await fn(...args);
-    // copy out of msgpackr's reusable buffer into one we can transfer
-    const bytes = new Uint8Array(encode(value));
-    res = { id: req.id, ok: true, bytes };
-    port.postMessage(res, [bytes.buffer]);
-    return;
-  } catch (err) {
-    res = { id: req.id, ok: false, error: toWireError(err) };
+port.on("message", async (batch: ThreadTask[]) => {
+  let results: ThreadResult[] = [];
+  let transfer: ArrayBuffer[] = [];
+  let lastFlush = performance.now();
+  const flush = () => {
+    if (!results.length) return;
+    port.postMessage(results, transfer);
+    results = [];
+    transfer = [];
+    lastFlush = performance.now();
+  };
+  for (const task of batch) {
+    const t0 = performance.now();
+    try {
+      const value = await run(task);
+      const { parts, moved } = encodeResult(value);
+      results.push({ id: task.id, ok: true, parts, durationS: (performance.now() - t0) / 1000 });
+      transfer.push(...moved);
+    } catch (err) {
+      results.push({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
+    }
+    if (performance.now() - lastFlush > FLUSH_MS) flush();
   }
-  port.postMessage(res);
+  flush();
 });
+
+async function run(task: ThreadTask): Promise<unknown> {
+  const fn = await resolveTaskFunction(task.fn);
+  const decoded = new Map<string, unknown>();
+  const resolve = (key: string): unknown => {
+    if (!decoded.has(key)) {
+      const parts = task.deps[key];
+      if (!parts) throw new Error(`dependency ${JSON.stringify(key)} did not reach the task thread`);
+      decoded.set(key, decodeWithRaws(parts[0]!, parts.slice(1), resolve));
+    }
+    return decoded.get(key);
+  };
+  const args = decodeWithRaws(task.args[0]!, task.args.slice(1), resolve);
+  if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
+  return fn(...args);
+}
+
+/** Encode a result; raw parts that own their whole buffer are moved, others copied. */
+function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
+  const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+  const moved = new Set<ArrayBuffer>();
+  const parts: Uint8Array[] = [head];
+  for (const r of raws) {
+    const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
+    if (whole && !moved.has(r.buffer as ArrayBuffer)) {
+      moved.add(r.buffer as ArrayBuffer);
+      parts.push(r);
+    } else {
+      parts.push(new Uint8Array(r)); // a slice of something bigger (or shared): copy
+    }
+  }
+  return { parts, moved: [...moved] };
+}

@@ -1,7 +1,8 @@
 /**
- * A worker: registers with the scheduler, runs tasks on its thread pool, keeps results
- * (encoded) and serves them to clients and peers from its own authenticated listener.
- * Its main thread only moves bytes; user values are decoded on task threads and clients.
+ * A worker: the I/O shell around WorkerState. Registers with the scheduler, runs tasks on its
+ * thread pool, fetches dependencies straight from the peers that hold them, and serves its
+ * results to clients and peers from its own authenticated listener. Its main thread only
+ * moves bytes; user values are decoded on task threads and clients.
  */
 import { hostname } from "node:os";
 import { connect, serve } from "../comm/connect.js";
@@ -11,9 +12,14 @@ import { Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
+import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import { versions } from "../version.js";
+import { resolveTaskFunction } from "./functions.js";
+import { type ComputeTask, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
 
 export interface WorkerOptions {
   schedulerAddress: string;
@@ -24,6 +30,8 @@ export interface WorkerOptions {
   memoryLimit?: number;
   interface?: string;
   host?: string;
+  /** Abstract resources this worker offers, e.g. { GPU: 1 }. */
+  resources?: Record<string, number>;
   /** Give up after this long without a scheduler (default 60 s). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
@@ -31,25 +39,23 @@ export interface WorkerOptions {
 
 const log = () => logger("worker");
 const RETRY_MS = 250;
-
-interface Queued {
-  key: string;
-  fn: string;
-  args: Uint8Array;
-}
+/** Tasks handed to the pool per thread at once; the pool batches them to threads. */
+const SLOTS_PER_THREAD = 64;
+const PEER_TIMEOUT_MS = 30_000;
 
 export class Worker {
   status: Status = "init";
   address = "";
   readonly name: string;
   readonly nthreads: number;
-  readonly data = new Map<string, Buffer>();
+  readonly state: WorkerState;
+  /** Bytes this worker sent to and received from peers and clients, for tests and metrics. */
+  readonly bytes = { sentToPeers: 0, receivedFromPeers: 0 };
   #opts: WorkerOptions;
   #pool: TaskPool | undefined;
   #listener: TcpListener | undefined;
   #scheduler: Rpc | undefined;
-  #ready: Queued[] = [];
-  #executing = new Set<string>();
+  #peers = new Map<string, Promise<Rpc>>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
@@ -61,6 +67,7 @@ export class Worker {
     this.#opts = opts;
     this.name = opts.name ?? "";
     this.nthreads = opts.nthreads ?? 1;
+    this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -74,6 +81,11 @@ export class Worker {
       throw err;
     }
     return w;
+  }
+
+  /** Results held here (encoded), by key. */
+  get data(): Map<string, Stored> {
+    return this.state.data;
   }
 
   /** Resolves with the reason once the worker has closed. */
@@ -108,6 +120,8 @@ export class Worker {
             nthreads: this.nthreads,
             memoryLimit: this.#opts.memoryLimit ?? 0,
             pid: process.pid,
+            resources: this.#opts.resources ?? {},
+            versions: versions(),
           },
           Math.max(1, deadline - Date.now()),
         );
@@ -128,25 +142,90 @@ export class Worker {
 
   #schedulerRpc(comm: Comm): Rpc {
     return new Rpc(comm, {
-      [Op.computeTask]: (m) => {
-        const key = m.key;
-        if (typeof key !== "string" || typeof m.fn !== "string" || !(m.args instanceof Uint8Array)) {
-          throw new ProtocolError("compute-task needs a string key, a string fn and binary args");
-        }
-        this.#ready.push({ key, fn: m.fn, args: m.args });
-        this.#drain();
-      },
-      [Op.freeKeys]: (m) => {
-        for (const key of m.keys as string[]) {
-          this.data.delete(key);
-          this.#executing.delete(key);
-          const i = this.#ready.findIndex((q) => q.key === key);
-          if (i >= 0) this.#ready.splice(i, 1);
-        }
-      },
+      [Op.computeTask]: (m) => this.#do(this.state.computeTask(parseComputeTask(m))),
+      [Op.freeKeys]: (m) => this.#do(this.state.freeKeys(m.keys as string[])),
       [Op.closeWorker]: (m) => void this.close(`scheduler asked: ${String(m.reason ?? "")}`),
       [Op.schedulerClosing]: () => {},
+      [Op.run]: (m) => this.#runHere(m),
+      [Op.replicateTo]: (m) => this.#replicateTo(m.target as string, m.keys as string[]),
+      [Op.restart]: async () => {
+        // forget everything and start from fresh task threads (a stuck task dies with its thread)
+        this.state.reset();
+        const old = this.#pool;
+        this.#pool = new TaskPool(this.nthreads);
+        await old?.close();
+        return "ok";
+      },
     });
+  }
+
+  /** Carry out what the state machine asked for. */
+  #do(instructions: WorkerInstruction[]): void {
+    for (const ins of instructions) {
+      if (ins.type === "send") {
+        const rpc = this.#scheduler;
+        if (rpc && !rpc.closed) rpc.send(ins.msg);
+      } else if (ins.type === "fetch") {
+        void this.#fetch(ins.worker, ins.keys);
+      } else {
+        const key = ins.key;
+        this.#pool!.run({ fn: ins.fn, args: ins.args, deps: ins.deps }, (r) => {
+          if (r.ok) {
+            const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+            this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
+          } else {
+            this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
+          }
+        });
+      }
+    }
+  }
+
+  async #fetch(worker: string, keys: string[]): Promise<void> {
+    try {
+      const rpc = await this.#peer(worker);
+      const reply = await rpc.request<{ data: Record<string, Stored>; missing: string[] }>({ op: Op.getData, keys }, PEER_TIMEOUT_MS);
+      for (const v of Object.values(reply.data)) this.bytes.receivedFromPeers += storedBytes(v);
+      this.#do(this.state.fetchDone(worker, reply.data, reply.missing));
+    } catch (err) {
+      log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
+      this.#do(this.state.fetchFailed(worker, keys));
+    }
+  }
+
+  #peer(address: string): Promise<Rpc> {
+    let p = this.#peers.get(address);
+    if (!p) {
+      p = connect(address, this.#opts.secret, 10_000).then((comm) => {
+        comm.onClose(() => this.#peers.delete(address));
+        return new Rpc(comm, {});
+      });
+      p.catch(() => this.#peers.delete(address));
+      this.#peers.set(address, p);
+    }
+    return p;
+  }
+
+  /** client.run(): a function on this worker's main thread, with its arguments. */
+  async #runHere(m: Message): Promise<Buffer[]> {
+    const fn = await resolveTaskFunction(m.fn);
+    const parts = m.args as Buffer[];
+    const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
+    const value = await fn(...args);
+    const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+    return [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
+  }
+
+  /** Retirement: hand copies of `keys` to `target` (it stores them and tells the scheduler). */
+  async #replicateTo(target: string, keys: string[]): Promise<string[]> {
+    const data: Record<string, Stored> = {};
+    for (const k of keys) {
+      const v = this.state.data.get(k);
+      if (v) data[k] = v;
+    }
+    const rpc = await this.#peer(target);
+    await rpc.request({ op: Op.putData, data, report: true }, PEER_TIMEOUT_MS);
+    return Object.keys(data);
   }
 
   #schedulerLost(reason: string): void {
@@ -155,44 +234,22 @@ export class Worker {
     this.#scheduler = undefined;
     // results and running work belonged to the old registration: the scheduler has
     // rescheduled them, so start clean
-    this.data.clear();
-    this.#ready = [];
-    this.#executing.clear();
+    this.state.reset();
     this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000)).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
     });
   }
 
-  #drain(): void {
-    while (this.#ready.length > 0 && this.#executing.size < this.nthreads && this.#pool) {
-      const task = this.#ready.shift()!;
-      this.#executing.add(task.key);
-      void this.#pool.run(task.fn, task.args).then((res) => {
-        const rpc = this.#scheduler;
-        if (!this.#executing.delete(task.key) || !rpc || rpc.closed) {
-          this.#drain();
-          return; // freed or rescheduled while running
-        }
-        if (res.ok) {
-          const bytes = Buffer.from(res.bytes.buffer, res.bytes.byteOffset, res.bytes.byteLength);
-          this.data.set(task.key, bytes);
-          rpc.send({ op: Op.taskFinished, key: task.key, nbytes: bytes.length });
-        } else {
-          rpc.send({ op: Op.taskErred, key: task.key, error: res.error });
-        }
-        this.#drain();
-      });
-    }
-  }
-
   #sendHeartbeat(): void {
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
     const mem = process.memoryUsage();
+    let stored = 0;
+    for (const v of this.state.data.values()) stored += storedBytes(v);
     rpc.send({
       op: Op.heartbeat,
-      metrics: { executing: this.#executing.size, ready: this.#ready.length, inMemory: this.data.size, rss: mem.rss },
+      metrics: { executing: this.state.executing, ready: this.state.readyCount, inMemory: this.state.data.size, storedBytes: stored, rss: mem.rss, ...this.bytes },
     });
   }
 
@@ -201,15 +258,28 @@ export class Worker {
       [Op.getData]: (m: Message) => {
         const keys = m.keys;
         if (!Array.isArray(keys)) throw new ProtocolError("get-data: keys must be a list");
-        const out: Record<string, Buffer> = {};
+        const data: Record<string, Stored> = {};
         const missing: string[] = [];
         for (const k of keys as string[]) {
-          const v = this.data.get(k);
-          if (v) out[k] = v;
-          else missing.push(k);
+          const v = this.state.data.get(k);
+          if (v) {
+            data[k] = v;
+            this.bytes.sentToPeers += storedBytes(v);
+          } else missing.push(k);
         }
-        if (missing.length) throw new Error(`worker ${this.address} does not hold ${missing.map((k) => JSON.stringify(k)).join(", ")}`);
-        return out;
+        return { data, missing };
+      },
+      [Op.putData]: (m: Message) => {
+        const data = m.data as Record<string, Stored>;
+        if (typeof data !== "object" || data === null) throw new ProtocolError("put-data: data must be a map");
+        const keys = Object.keys(data);
+        for (const k of keys) {
+          this.bytes.receivedFromPeers += storedBytes(data[k]!);
+          this.state.putData(k, data[k]!);
+        }
+        // replication: the scheduler learns of the new copies from us
+        if (m.report) this.#scheduler?.send({ op: Op.addReplica, keys });
+        return { nbytes: Object.fromEntries(keys.map((k) => [k, storedBytes(data[k]!)])) };
       },
     });
   }
@@ -222,9 +292,10 @@ export class Worker {
     try {
       clearInterval(this.#heartbeat);
       this.#scheduler?.close(reason);
+      for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});
       await this.#pool?.close();
       await this.#listener?.close();
-      this.data.clear();
+      this.state.reset();
     } catch (err) {
       log().warn({ reason, err: describeError(err) }, "error while closing the worker");
     } finally {
@@ -234,4 +305,11 @@ export class Worker {
     }
     return this.#closed;
   }
+}
+
+function parseComputeTask(m: Message): ComputeTask {
+  if (typeof m.key !== "string" || !Array.isArray(m.args) || typeof m.whoHas !== "object" || m.whoHas === null) {
+    throw new ProtocolError("compute-task needs a string key, args parts and whoHas");
+  }
+  return { key: m.key, fn: m.fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
 }

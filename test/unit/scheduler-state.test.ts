@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { type Instruction, SATURATION, SchedulerState, type TaskSpec } from "../../src/scheduler/state.js";
+import { type Instruction, MIN_SATURATION, SchedulerState, type TaskSpec } from "../../src/scheduler/state.js";
 
-const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: new Uint8Array([0x90]), ...extra });
-const worker = (name: string, nthreads = 1) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads, memoryLimit: 0, pid: 1 });
+const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
+const worker = (name: string, nthreads = 1, resources?: Record<string, number>) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads, memoryLimit: 0, pid: 1, resources });
 const computes = (ins: Instruction[]) =>
   ins.filter((i) => i.type === "send-worker" && i.msg.op === "compute-task").map((i) => [(i as { worker: string }).worker, i.msg.key]);
+const toClient = (ins: Instruction[], op: string) => ins.filter((i) => i.type === "send-client" && i.msg.op === op).map((i) => i.msg.key);
 
 describe("scheduler state machine", () => {
   it("queues tasks until a worker arrives, then fills its slots only", () => {
@@ -13,7 +14,7 @@ describe("scheduler state machine", () => {
     assert.deepEqual(computes(s.updateGraph("c", [spec("a"), spec("b"), spec("c")], "s1")), []);
     assert.equal(s.tasks.get("a")!.state, "queued");
     const ins = s.addWorker(worker("1"), 0);
-    assert.equal(computes(ins).length, SATURATION);
+    assert.equal(computes(ins).length, MIN_SATURATION);
     assert.equal(s.tasks.get("c")!.state, "queued");
   });
 
@@ -21,22 +22,66 @@ describe("scheduler state machine", () => {
     const s = new SchedulerState();
     s.addWorker(worker("1"), 0);
     s.updateGraph("c", [spec("a"), spec("b"), spec("c")], "s1");
-    const ins = s.taskFinished("tcp://w1:1", "a", 8, "s2");
+    const ins = s.taskFinished("tcp://w1:1", "a", 8, 0.5, "s2");
     assert.deepEqual(ins.find((i) => i.type === "send-client")?.msg, { op: "key-in-memory", key: "a", nbytes: 8 });
     assert.deepEqual(computes(ins), [["tcp://w1:1", "c"]]);
     assert.deepEqual(s.whoHas(["a"]), { a: ["tcp://w1:1"] });
     assert.deepEqual(
       s.story("a").map((e) => `${e.from}->${e.to}`),
-      ["released->queued", "queued->processing", "processing->memory"],
+      ["released->waiting", "waiting->queued", "queued->processing", "processing->memory"],
     );
   });
 
-  it("honours worker restrictions by name", () => {
+  it("fast tasks get a deeper pipeline per worker than slow or unknown ones", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", Array.from({ length: 100 }, (_, i) => spec(`inc-${i}`)), "s1");
+    const more = s.taskFinished("tcp://w1:1", "inc-0", 1, 0.0001, "s2");
+    assert.ok(computes(more).length > 10, `a 100 us task prefix gets many slots, got ${computes(more).length}`);
+  });
+
+  it("runs a dependency first and sends the dependent with the dependency's holders", () => {
     const s = new SchedulerState();
     s.addWorker(worker("1"), 0);
     s.addWorker(worker("2"), 0);
-    const ins = s.updateGraph("c", [spec("p", { workers: ["2"] })], "s1");
-    assert.deepEqual(computes(ins), [["tcp://w2:1", "p"]]);
+    let ins = s.updateGraph("c", [spec("x"), spec("y", { deps: ["x"] })], "s1");
+    assert.deepEqual(computes(ins).map((c) => c[1]), ["x"]);
+    assert.equal(s.tasks.get("y")!.state, "waiting");
+    const xOn = String(computes(ins)[0]![0]);
+    ins = s.taskFinished(xOn, "x", 1000, 0.1, "s2");
+    const send = ins.find((i) => i.type === "send-worker" && i.msg.op === "compute-task")!;
+    assert.equal((send as { worker: string }).worker, xOn, "placed where its dependency's bytes are");
+    assert.deepEqual(send.msg.whoHas, { x: [xOn] });
+    // the client lets go of x: it is kept while y needs it, then released and freed
+    s.releaseKeys("c", ["x"], "s3");
+    assert.equal(s.tasks.get("x")!.state, "memory");
+    ins = s.taskFinished(xOn, "y", 8, 0.1, "s3");
+    assert.ok(ins.some((i) => i.type === "send-worker" && i.msg.op === "free-keys" && (i.msg.keys as string[]).includes("x")));
+    assert.equal(s.tasks.get("x")!.state, "released");
+    s.releaseKeys("c", ["y"], "s4");
+    assert.equal(s.tasks.size, 0, "everything forgotten once y is released");
+  });
+
+  it("an error propagates to dependents, and retries rerun a failing task", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a", { retries: 1 }), spec("b", { deps: ["a"] })], "s1");
+    const err = { name: "Error", message: "boom", stack: "" };
+    let ins = s.taskErred("tcp://w1:1", "a", err, "s2");
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "a"]], "one retry");
+    ins = s.taskErred("tcp://w1:1", "a", err, "s3");
+    assert.deepEqual(toClient(ins, "key-erred").sort(), ["a", "b"]);
+    assert.equal(ins.find((i) => i.msg.key === "b" && i.msg.op === "key-erred")!.msg.because, "a");
+  });
+
+  it("honours worker restrictions by name, and resources", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2", 1, { GPU: 1 }), 0);
+    assert.deepEqual(computes(s.updateGraph("c", [spec("p", { workers: ["1"] })], "s1")), [["tcp://w1:1", "p"]]);
+    const ins = s.updateGraph("c", [spec("g1", { resources: { GPU: 1 } }), spec("g2", { resources: { GPU: 1 } })], "s2");
+    assert.deepEqual(computes(ins), [["tcp://w2:1", "g1"]], "one GPU: one task at a time");
+    assert.deepEqual(computes(s.taskFinished("tcp://w2:1", "g1", 1, 0.1, "s3")), [["tcp://w2:1", "g2"]]);
   });
 
   it("a task restricted to a missing worker waits, unless allowOtherWorkers", () => {
@@ -47,38 +92,46 @@ describe("scheduler state machine", () => {
     assert.deepEqual(computes(s.addWorker(worker("9"), 0)), [["tcp://w9:1", "p"]]);
   });
 
-  it("reruns a dead worker's tasks and recomputes results it held", () => {
+  it("higher priority runs first", () => {
+    const s = new SchedulerState();
+    s.updateGraph("c", [spec("low"), spec("high", { priority: 10 })], "s1");
+    assert.deepEqual(computes(s.addWorker(worker("1"), 0)).map((c) => c[1]), ["high", "low"]);
+  });
+
+  it("reruns a dead worker's tasks and recomputes results only it held, with their lineage", () => {
     const s = new SchedulerState();
     s.addWorker(worker("1"), 0);
-    s.updateGraph("c", [spec("a"), spec("b")], "s1");
-    s.taskFinished("tcp://w1:1", "a", 1, "s2");
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] })], "s1");
+    s.taskFinished("tcp://w1:1", "a", 1, 0.1, "s2");
     const ins = s.removeWorker("tcp://w1:1", "s3");
-    assert.ok(ins.some((i) => i.type === "send-client" && i.msg.op === "key-lost" && i.msg.key === "a"));
-    assert.equal(s.tasks.get("a")!.state, "queued");
-    assert.equal(s.tasks.get("b")!.state, "queued");
-    assert.deepEqual(computes(s.addWorker(worker("2"), 0)).map((c) => c[1]).sort(), ["a", "b"]);
+    assert.equal(s.tasks.get("b")!.state, "waiting");
+    assert.ok(["waiting", "queued"].includes(s.tasks.get("a")!.state), "a is recomputed for b");
+    assert.deepEqual(toClient(ins, "key-lost"), ["a"], "the client hears that its result is being recomputed");
+    const again = s.addWorker(worker("2"), 0);
+    assert.deepEqual(computes(again).map((c) => c[1]), ["a"]);
   });
 
-  it("an error goes to the client; released keys are freed on workers and forgotten", () => {
-    const s = new SchedulerState();
-    s.addWorker(worker("1"), 0);
-    s.updateGraph("c", [spec("a"), spec("e")], "s1");
-    const err = { name: "Error", message: "boom", stack: "" };
-    assert.deepEqual(s.taskErred("tcp://w1:1", "e", err, "s2").find((i) => i.type === "send-client")?.msg, { op: "key-erred", key: "e", error: err });
-    s.taskFinished("tcp://w1:1", "a", 1, "s3");
-    const ins = s.releaseKeys("c", ["a", "e"], "s4");
-    assert.ok(ins.some((i) => i.type === "send-worker" && i.msg.op === "free-keys"));
-    assert.equal(s.tasks.size, 0);
+  it("a task whose workers keep dying errs with KilledWorkerError after allowed-failures deaths", () => {
+    const s = new SchedulerState({ allowedFailures: 3 });
+    s.updateGraph("c", [spec("bad")], "s1");
+    let ins: Instruction[] = [];
+    for (let i = 0; i < 3; i++) {
+      s.addWorker(worker(String(i)), 0);
+      ins = s.removeWorker(`tcp://w${i}:1`, `death-${i}`);
+    }
+    assert.equal(s.tasks.get("bad")!.state, "erred");
+    assert.equal(ins.find((i) => i.msg.op === "key-erred")!.msg.error && (ins.find((i) => i.msg.op === "key-erred")!.msg.error as { name: string }).name, "KilledWorkerError");
   });
 
-  it("a key shared by two clients lives until both release it", () => {
+  it("a key shared by two clients lives until both release it; cancel drops it for all", () => {
     const s = new SchedulerState();
     s.addWorker(worker("1"), 0);
     s.updateGraph("c1", [spec("k")], "s1");
     s.updateGraph("c2", [spec("k")], "s2");
     s.removeClient("c1", "s3");
     assert.equal(s.tasks.get("k")!.state, "processing");
-    s.removeClient("c2", "s4");
+    const ins = s.cancelKeys(["k"], "s4");
+    assert.deepEqual(toClient(ins, "key-cancelled"), ["k"]);
     assert.equal(s.tasks.has("k"), false);
   });
 });
