@@ -556,8 +556,10 @@ export class Client {
   }
 }
 
-/** An argument may be given as a value or as a future of it. */
-type ArgsOf<A extends unknown[]> = { [I in keyof A]: A[I] | Future<A[I]> };
+/** A value, a future of it, or (for objects and arrays) the same shape with futures inside. */
+export type Futurable<T> = T | Future<T> | (T extends object ? { [K in keyof T]: Futurable<T[K]> } : never);
+/** Each argument may be given as a value, a future of it, or a structure holding futures. */
+type ArgsOf<A extends unknown[]> = { [I in keyof A]: Futurable<A[I]> };
 
 export interface ScatterOptions {
   workers?: string[];

@@ -56,6 +56,9 @@ let rawSink: Uint8Array[] | undefined;
 let rawThreshold = Infinity;
 let rawSource: Uint8Array[] | undefined;
 
+/** The bytes as a Buffer view (decoding on a task thread gives plain Uint8Arrays). */
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 function bytesOf(v: ArrayBufferView | ArrayBuffer): Uint8Array {
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -94,7 +97,8 @@ for (let code = KINDS.length - 1; code >= 0; code--) {
       out.set(bytes, 2);
       return out;
     },
-    unpack(data: Buffer): unknown {
+    unpack(bytes: Uint8Array): unknown {
+      const data = asBuffer(bytes);
       if (data.length < 2) throw new ProtocolError("truncated binary value");
       if (data[1] === REF) {
         const raw = rawSource?.[data.readUInt32LE(2)];
@@ -112,6 +116,12 @@ for (let code = KINDS.length - 1; code >= 0; code--) {
 let keySink: Set<string> | undefined;
 let keySource: ((key: string) => unknown) | undefined;
 
+function unpackKeyRef(data: Uint8Array): unknown {
+  const key = asBuffer(data).toString("utf8");
+  if (!keySource) throw new ProtocolError(`a reference to ${JSON.stringify(key)} arrived where none can be resolved`);
+  return keySource(key);
+}
+
 /**
  * Have instances of `Class` (the client's Future) packed as references to their key: packing
  * collects the keys (see `encodeWithRaws`), unpacking replaces them by their values.
@@ -125,13 +135,15 @@ export function registerKeyRefClass<T>(Class: new (...args: never[]) => T, keyOf
       keySink?.add(key);
       return Buffer.from(key, "utf8");
     },
-    unpack(data: Buffer): unknown {
-      const key = data.toString("utf8");
-      if (!keySource) throw new ProtocolError(`a reference to ${JSON.stringify(key)} arrived where none can be resolved`);
-      return keySource(key);
-    },
+    unpack: unpackKeyRef,
   });
 }
+
+/** A key reference made without the client (a process that only decodes still knows the type). */
+export class KeyReference {
+  constructor(readonly key: string) {}
+}
+registerKeyRefClass(KeyReference, (r) => r.key);
 
 // ---- encoding ----------------------------------------------------------------------------------
 

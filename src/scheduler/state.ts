@@ -77,6 +77,8 @@ export interface TaskRecord {
   suspicious: number;
   retriesLeft: number;
   seq: number;
+  /** order in which it was last sent to a worker */
+  dispatched: number;
   story: Array<{ stimulusId: string; from: TaskState; to: TaskState; at: number }>;
 }
 
@@ -160,6 +162,7 @@ export class SchedulerState {
   #queue = new TaskHeap();
   #out: Instruction[] = [];
   #seq = 0;
+  #dispatches = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
     this.allowedFailures = opts.allowedFailures ?? 3;
@@ -187,10 +190,14 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (!ws) return [];
     this.workers.delete(address);
-    for (const t of ws.processing) {
+    // a worker runs its tasks in the order they were sent: the oldest `nthreads` in flight are
+    // the ones that were running when it died (the rest were waiting their turn: innocent)
+    const inFlight = [...ws.processing].sort((a, b) => a.dispatched - b.dispatched);
+    const running = new Set(inFlight.slice(0, ws.nthreads));
+    for (const t of inFlight) {
       if (t.state !== TaskState.processing || t.processingOn !== address) continue;
       this.#stopProcessing(t, ws);
-      if (opts.died ?? true) t.suspicious++;
+      if ((opts.died ?? true) && running.has(t)) t.suspicious++;
       if (t.suspicious >= this.allowedFailures) {
         t.error = {
           name: "KilledWorkerError",
@@ -250,6 +257,7 @@ export class SchedulerState {
         suspicious: 0,
         retriesLeft: spec.retries ?? 0,
         seq: this.#seq++,
+        dispatched: 0,
         story: [],
       };
       this.tasks.set(spec.key, t);
@@ -298,6 +306,7 @@ export class SchedulerState {
           suspicious: 0,
           retriesLeft: 0,
           seq: this.#seq++,
+          dispatched: 0,
           story: [],
         };
         this.tasks.set(key, t);
@@ -653,6 +662,7 @@ export class SchedulerState {
       ws.processing.add(t);
       for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
       t.processingOn = ws.address;
+      t.dispatched = ++this.#dispatches;
       this.#record(t, TaskState.processing, stimulusId);
       const whoHas: Record<string, string[]> = {};
       for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];

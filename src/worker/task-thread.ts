@@ -22,8 +22,12 @@ export type ThreadResult =
   | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
   | { id: number; ok: false; error: WireError; durationS: number };
 
-/** Post accumulated results at least this often while a batch runs. */
-const FLUSH_MS = 2;
+/**
+ * Post accumulated results at least this often while a batch runs. Zero: every result leaves
+ * as soon as it is ready, so that if a task kills the process, the results before it are not
+ * lost with it and the scheduler can tell which task was running (KilledWorker).
+ */
+const FLUSH_MS = 0;
 
 const port = parentPort!;
 
@@ -48,7 +52,7 @@ port.on("message", async (batch: ThreadTask[]) => {
     } catch (err) {
       results.push({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
     }
-    if (performance.now() - lastFlush > FLUSH_MS) flush();
+    if (performance.now() - lastFlush >= FLUSH_MS) flush();
   }
   flush();
 });

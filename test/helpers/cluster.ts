@@ -27,3 +27,34 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+import { existsSync } from "node:fs";
+import { type Proc, spawnProc, waitFor } from "./proc.js";
+
+export interface ProcessCluster {
+  file: string;
+  scheduler: Proc;
+  workers: Proc[];
+}
+
+/**
+ * A scheduler and workers as separate processes (dask-scheduler-ts, dask-worker-ts) on
+ * loopback, meeting through a scheduler file in `dir`. Processes are killed by cleanupProcs().
+ */
+export async function startProcessCluster(dir: string, opts: { workers: number; nthreads?: number; nanny?: boolean }): Promise<ProcessCluster> {
+  const file = path.join(dir, "sched.json");
+  const env = { DASK_MPI_TS_LOG_LEVEL: "warn" };
+  const scheduler = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo"], { env });
+  await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 15_000, proc: scheduler });
+  const workers = Array.from({ length: opts.workers }, (_, i) =>
+    spawnProc(
+      process.execPath,
+      [
+        BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--name", `w${i}`,
+        "--nthreads", String(opts.nthreads ?? 1), opts.nanny === false ? "--no-nanny" : "--nanny",
+      ],
+      { env },
+    ),
+  );
+  return { file, scheduler, workers };
+}
