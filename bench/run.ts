@@ -76,8 +76,8 @@ if (cases.length) {
   const perCase = { throughput: 120_000 + runs * 150_000, latency: 60_000 + runs * 30_000, tree: 60_000 + runs * 120_000, transfer: 60_000 + runs * 60_000 };
   const ours: Partial<Record<(typeof cases)[number], unknown>> = {};
   for (const c of cases) ours[c] = await attempt(`dask-mpi-ts ${c}`, () => runCase(c, perCase[c]));
-  const tcp = cases.includes("transfer")
-    ? await attempt("raw tcp", async () => parseResult<{ mibs: number[] }>(await run(process.execPath, [dist("tcp/sender")], 90_000), "raw tcp"))
+  const tcp = cases.includes("transfer") || cases.includes("latency")
+    ? await attempt("raw tcp", async () => parseResult<{ mibs: number[]; pingUs: number[] }>(await run(process.execPath, [dist("tcp/sender")], 90_000), "raw tcp"))
     : undefined;
 
   let dask: Dask | undefined;
@@ -125,6 +125,7 @@ if (cases.length) {
     const l = ours.latency as Latency | undefined;
     row("latency round trip", "p50 us", l?.p50, dask?.latency?.p50, l ? `<= 150: ${verdict(median(l.p50) <= 150)}` : "");
     row("latency round trip", "p99 us", l?.p99, dask?.latency?.p99);
+    row("raw TCP 1-byte ping-pong (Node)", "p50 us", tcp?.pingUs, undefined, "floor of one hop");
   }
   if (cases.includes("tree")) {
     const t = ours.tree as Tree | NA | undefined;
@@ -147,7 +148,7 @@ if (cases.length) {
       dask?.transfer?.w2w,
       w2wOfTcp === undefined ? "" : `${ofTcp(tt!.w2w)} (>= 70%): ${verdict(w2wOfTcp >= 0.7)}`,
     );
-    row("raw TCP 127.0.0.1 (Node)", "MiB/s", tcp?.mibs, undefined, "ceiling");
+    row("raw TCP 256 MiB (Node)", "MiB/s", tcp?.mibs, undefined, "ceiling");
   }
 
   console.log(`\ncases: mpirun -np 4 dask-mpi-ts (scheduler, client, 2 workers); dask-mpi-ts: median of ${runs} runs`);

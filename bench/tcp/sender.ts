@@ -3,12 +3,13 @@
  * repetition, connects over 127.0.0.1, writes one 256 MiB Buffer and waits for the receiver's
  * one-byte answer that all of it arrived. Prints MiB/s per repetition. This is the most two
  * Node processes on this machine can move over loopback TCP: the ceiling for worker-to-worker.
+ * Then 1,000 one-byte ping-pongs on the receiver's echo port: the floor for a round trip.
  */
 import { fork } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { emit, now, runs } from "../fixtures/common.js";
+import { emit, now, percentile, runs } from "../fixtures/common.js";
 
 const MIB = 256;
 const bytes = MIB * 1024 * 1024;
@@ -20,8 +21,8 @@ const deadline = setTimeout(() => {
   process.exit(1);
 }, 60_000);
 
-const port = await new Promise<number>((resolve, reject) => {
-  receiver.once("message", (m) => resolve((m as { port: number }).port));
+const { port, echoPort } = await new Promise<{ port: number; echoPort: number }>((resolve, reject) => {
+  receiver.once("message", (m) => resolve(m as { port: number; echoPort: number }));
   receiver.once("exit", (code) => reject(new Error(`receiver exited with ${code} before listening`)));
 });
 const payload = Buffer.alloc(bytes, 7);
@@ -43,6 +44,25 @@ function once(): Promise<number> {
 await once(); // warm-up
 const mibs: number[] = [];
 for (let r = 0; r < runs(); r++) mibs.push(await once());
+
+/** p50 of one-byte round trips, in microseconds. */
+async function pingPong(n: number): Promise<number> {
+  const socket = net.connect(echoPort, "127.0.0.1");
+  socket.setNoDelay(true);
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = now();
+    socket.write(Buffer.of(i & 255));
+    await new Promise((resolve) => socket.once("data", resolve));
+    times.push((now() - t0) * 1000);
+  }
+  socket.destroy();
+  return percentile(times.slice(100), 50);
+}
+
+const pingUs: number[] = [];
+for (let r = 0; r < runs(); r++) pingUs.push(await pingPong(1_100));
 clearTimeout(deadline);
 receiver.disconnect();
-emit({ mibs });
+emit({ mibs, pingUs });
