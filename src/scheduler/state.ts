@@ -79,6 +79,8 @@ export interface TaskRecord {
   seq: number;
   /** order in which it was last sent to a worker */
   dispatched: number;
+  /** position in the scheduler's queue, -1 when not queued */
+  heapIndex: number;
   story: Array<{ stimulusId: string; from: TaskState; to: TaskState; at: number }>;
 }
 
@@ -258,6 +260,7 @@ export class SchedulerState {
         retriesLeft: spec.retries ?? 0,
         seq: this.#seq++,
         dispatched: 0,
+        heapIndex: -1,
         story: [],
       };
       this.tasks.set(spec.key, t);
@@ -307,6 +310,7 @@ export class SchedulerState {
           retriesLeft: 0,
           seq: this.#seq++,
           dispatched: 0,
+          heapIndex: -1,
           story: [],
         };
         this.tasks.set(key, t);
@@ -651,14 +655,15 @@ export class SchedulerState {
     if (this.#queue.size === 0 || this.workers.size === 0) return;
     const skipped: TaskRecord[] = [];
     let t: TaskRecord | undefined;
-    while ((t = this.#queue.pop())) {
+    while ((t = this.#queue.peek())) {
       const ws = this.#pickWorker(t);
       if (!ws) {
-        skipped.push(t);
         // an unconstrained task that finds no slot means every worker is full
         if (!t.spec.workers && !t.spec.resources) break;
+        skipped.push(this.#queue.pop()!);
         continue;
       }
+      this.#queue.pop();
       ws.processing.add(t);
       for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
       t.processingOn = ws.address;
@@ -727,42 +732,46 @@ export class SchedulerState {
   }
 }
 
-/** Binary heap of queued tasks: higher priority first, then submission order. O(log n). */
+/**
+ * Binary heap of queued tasks: higher priority first, then submission order. O(log n).
+ * A task's position lives on the task itself (`heapIndex`, -1 when not queued).
+ */
 class TaskHeap {
   #items: TaskRecord[] = [];
-  #index = new Map<TaskRecord, number>();
 
   get size(): number {
     return this.#items.length;
   }
 
+  peek(): TaskRecord | undefined {
+    return this.#items[0];
+  }
+
   push(t: TaskRecord): void {
-    if (this.#index.has(t)) return;
+    if (t.heapIndex >= 0) return;
+    t.heapIndex = this.#items.length;
     this.#items.push(t);
-    this.#index.set(t, this.#items.length - 1);
-    this.#up(this.#items.length - 1);
+    this.#up(t.heapIndex);
   }
 
   pop(): TaskRecord | undefined {
-    if (!this.#items.length) return undefined;
-    const top = this.#items[0]!;
-    this.#removeAt(0);
+    const top = this.#items[0];
+    if (top) this.#removeAt(0);
     return top;
   }
 
   remove(t: TaskRecord): void {
-    const i = this.#index.get(t);
-    if (i !== undefined) this.#removeAt(i);
+    if (t.heapIndex >= 0) this.#removeAt(t.heapIndex);
   }
 
   #removeAt(i: number): void {
-    this.#index.delete(this.#items[i]!);
+    this.#items[i]!.heapIndex = -1;
     const last = this.#items.pop()!;
     if (i < this.#items.length) {
       this.#items[i] = last;
-      this.#index.set(last, i);
+      last.heapIndex = i;
       this.#down(i);
-      this.#up(i);
+      this.#up(last.heapIndex);
     }
   }
 
@@ -777,8 +786,8 @@ class TaskHeap {
     const b = this.#items[j]!;
     this.#items[i] = b;
     this.#items[j] = a;
-    this.#index.set(b, i);
-    this.#index.set(a, j);
+    b.heapIndex = i;
+    a.heapIndex = j;
   }
 
   #up(i: number): void {

@@ -75,8 +75,10 @@ async function run(task: ThreadTask): Promise<unknown> {
 
 /** Encode a result; raw parts that own their whole buffer are moved, others copied. */
 function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
-  const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
-  const moved = new Set<ArrayBuffer>();
+  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+  // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
+  const head = new Uint8Array(pooled);
+  const moved = new Set<ArrayBuffer>([head.buffer]);
   const parts: Uint8Array[] = [head];
   for (const r of raws) {
     const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;

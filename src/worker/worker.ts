@@ -169,7 +169,7 @@ export class Worker {
         void this.#fetch(ins.worker, ins.keys);
       } else {
         const key = ins.key;
-        this.#pool!.run({ fn: ins.fn, args: ins.args, deps: ins.deps }, (r) => {
+        this.#pool!.run({ fn: ins.fn, args: ins.args.map(exact), deps: mapValues(ins.deps, (parts) => parts.map(exact)) }, (r) => {
           if (r.ok) {
             const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
             this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
@@ -312,4 +312,19 @@ function parseComputeTask(m: Message): ComputeTask {
     throw new ProtocolError("compute-task needs a string key, args parts and whoHas");
   }
   return { key: m.key, fn: m.fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
+}
+
+/**
+ * The bytes in a buffer of their own. Values decoded off a socket are views into the whole
+ * frame, and postMessage clones a view's entire ArrayBuffer: without this, every task sent to
+ * a thread would copy its message's whole frame.
+ */
+function exact(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
+function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
+  const out: Record<string, B> = {};
+  for (const k in o) out[k] = f(o[k]!);
+  return out;
 }
