@@ -12,7 +12,7 @@
  *   BENCH_ONLY=startup,throughput,latency,tree,transfer   sections to run (default: all)
  *   BENCH_RUNS=N        repetitions (default 7 for start-up, 3 for the cases)
  *   BENCH_DASK_RUNS=N   repetitions on Python Dask (default 1: its 50k-task run alone takes ~2 min)
- *   BENCH_DASK=0        skip Python Dask
+ *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
  * Every process is bounded by a timeout; a failed case shows as "failed" and the bench exits 1.
  */
 import path from "node:path";
@@ -31,7 +31,8 @@ if (unknown.length) {
 const selected = (s: Section) => !only || only.includes(s);
 const runs = runsOr(3);
 const daskRuns = Number(process.env.BENCH_DASK_RUNS) > 0 ? Number(process.env.BENCH_DASK_RUNS) : 1;
-const PYTHON = "/usr/bin/python3";
+/** The Python that must have `distributed`; BENCH_PYTHON overrides it (e.g. to test the fallback). */
+const PYTHON = process.env.BENCH_PYTHON ?? "/usr/bin/python3";
 
 const failures: string[] = [];
 let exitCode = 0;
@@ -55,7 +56,7 @@ if (selected("startup")) {
   console.log(`\nstart-up: time from mpirun -np 4 to the first result on rank 1, ${startupRuns} runs each (ms)\n`);
   console.log(
     rows
-      ? table(["mode", "median", "range", "of baseline"], rows.map((r) => [r.mode, fmt(r.median), `${r.min}-${r.max}`, `x${r.ofBaseline.toFixed(2)}`]), "l")
+      ? table(["mode", "median", "range", "of baseline"], rows.map((r) => [r.mode, fmt(r.median), `${fmt(r.min)}-${fmt(r.max)}`, `x${r.ofBaseline.toFixed(2)}`]), "l")
       : "failed (see below)",
   );
 }
@@ -153,6 +154,7 @@ if (cases.length) {
 
   console.log(`\ncases: mpirun -np 4 dask-mpi-ts (scheduler, client, 2 workers); dask-mpi-ts: median of ${runs} runs`);
   console.log(daskNote);
+  console.log("ours/Dask: above 1 is better for tasks/s and MiB/s, below 1 is better for us and ms");
   console.log("targets: map+gather >= 50,000 tasks/s; median round trip <= 150 us; worker->worker >= 70% of raw TCP\n");
   console.log(table(["case", "metric", "dask-mpi-ts", "range", "Dask", "ours/Dask", "target"], rows, "llrrrrl"));
 }
