@@ -100,3 +100,15 @@ export function logLevel(value: string | boolean | undefined, flag = "log-level"
   }
   return value as LevelWithSilent;
 }
+
+/** `--resources "GPU=2,MEM=1e9"` (or space-separated) -> { GPU: 2, MEM: 1e9 }. */
+export function resources(value: string | boolean | undefined, flag = "resources"): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const item of String(value).split(/[,\s]+/).filter(Boolean)) {
+    const m = /^([A-Za-z_][\w-]*)=(\d+(?:\.\d+)?(?:e\d+)?)$/.exec(item);
+    if (!m) throw new ConfigError(`--${flag} takes NAME=NUMBER pairs like GPU=2, got ${JSON.stringify(item)}`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}

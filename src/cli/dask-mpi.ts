@@ -9,7 +9,7 @@ import { parseDuration, parseMemoryLimit } from "../config/units.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
 import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, portNumber, positiveInt } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, portNumber, positiveInt, resources } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
 
 export const FLAGS: FlagSpec[] = [
@@ -20,6 +20,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "nthreads", type: "string", valueName: "N", help: "task threads per worker", default: "1" },
   { name: "memory-limit", type: "string", valueName: "LIMIT", help: "per-worker memory: 10GB, 10GiB, 0.25 of the node, auto, or 0/none", default: "auto" },
   { name: "local-directory", type: "string", valueName: "DIR", help: "node-local directory for worker files" },
+  { name: "resources", type: "string", valueName: "SPEC", help: 'abstract resources each worker offers, e.g. "GPU=1"' },
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
   { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
@@ -54,6 +55,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     memoryLimit: parseMemoryLimit(flags["memory-limit"] as string, {}, "--memory-limit"),
     localDirectory: flags["local-directory"] as string | undefined,
     nanny: flags.nanny as boolean,
+    resources: resources(flags.resources),
     name: flags.name as string | undefined,
     deathTimeoutMs: parseDuration(flags["death-timeout"] as string, "--death-timeout"),
     logLevel: logLevel(flags["log-level"]),

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
   name?: string;
   deathTimeoutMs?: number;
+  /** Abstract resources each worker offers, e.g. { GPU: 1 }. */
+  resources?: Record<string, number>;
   logLevel?: LevelWithSilent;
 }
 
@@ -106,6 +108,7 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
     nthreads: opts.nthreads ?? 1,
     memoryLimit: opts.memoryLimit ?? 0,
     interface: opts.interface,
+    resources: opts.resources,
     deathTimeoutMs: opts.deathTimeoutMs,
   };
   let ended: Promise<{ ok: boolean; reason: string }>;

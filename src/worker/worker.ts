@@ -42,6 +42,8 @@ const RETRY_MS = 250;
 /** Tasks handed to the pool per thread at once; the pool batches them to threads. */
 const SLOTS_PER_THREAD = 64;
 const PEER_TIMEOUT_MS = 30_000;
+/** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
+const SCHEDULER_SILENCE_MS = 15_000;
 
 export class Worker {
   status: Status = "init";
@@ -247,10 +249,19 @@ export class Worker {
     const mem = process.memoryUsage();
     let stored = 0;
     for (const v of this.state.data.values()) stored += storedBytes(v);
-    rpc.send({
-      op: Op.heartbeat,
-      metrics: { executing: this.state.executing, ready: this.state.readyCount, inMemory: this.state.data.size, storedBytes: stored, rss: mem.rss, ...this.bytes },
-    });
+    // a request: the scheduler's reply is its heartbeat to us; a scheduler that stops
+    // answering (hung, or its host gone without a TCP reset) counts as lost
+    rpc
+      .request(
+        {
+          op: Op.heartbeat,
+          metrics: { executing: this.state.executing, ready: this.state.readyCount, inMemory: this.state.data.size, storedBytes: stored, rss: mem.rss, ...this.bytes },
+        },
+        SCHEDULER_SILENCE_MS,
+      )
+      .catch((err) => {
+        if (rpc === this.#scheduler && !rpc.closed) rpc.comm.abort(`scheduler did not answer a heartbeat: ${describeError(err)}`);
+      });
   }
 
   #acceptPeer(comm: Comm): void {
@@ -300,7 +311,8 @@ export class Worker {
       log().warn({ reason, err: describeError(err) }, "error while closing the worker");
     } finally {
       this.status = "closed";
-      log().debug({ name: this.name, reason }, "worker closed");
+      if (this.cleanExit) log().debug({ name: this.name, reason }, "worker closed");
+      else log().error({ name: this.name, reason }, "worker giving up");
       this.#resolveClosed(this.#closeReason);
     }
     return this.#closed;

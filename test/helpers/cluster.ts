@@ -41,7 +41,10 @@ export interface ProcessCluster {
  * A scheduler and workers as separate processes (dask-scheduler-ts, dask-worker-ts) on
  * loopback, meeting through a scheduler file in `dir`. Processes are killed by cleanupProcs().
  */
-export async function startProcessCluster(dir: string, opts: { workers: number; nthreads?: number; nanny?: boolean }): Promise<ProcessCluster> {
+export async function startProcessCluster(
+  dir: string,
+  opts: { workers: number; nthreads?: number; nanny?: boolean; workerArgs?: (i: number) => string[] },
+): Promise<ProcessCluster> {
   const file = path.join(dir, "sched.json");
   const env = { DASK_MPI_TS_LOG_LEVEL: "warn" };
   const scheduler = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo"], { env });
@@ -52,6 +55,7 @@ export async function startProcessCluster(dir: string, opts: { workers: number; 
       [
         BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--name", `w${i}`,
         "--nthreads", String(opts.nthreads ?? 1), opts.nanny === false ? "--no-nanny" : "--nanny",
+        ...(opts.workerArgs?.(i) ?? []),
       ],
       { env },
     ),

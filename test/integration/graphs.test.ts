@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { Client, KilledWorkerError, type Future } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
-import { cleanupProcs, waitFor } from "../helpers/proc.js";
+import { cleanupProcs, exitWithin, waitFor } from "../helpers/proc.js";
 
 /** Pairwise sums, layer by layer, down to one future. */
 function treeSum(client: Client, leaves: Array<Future<number>>): Future<number> {
@@ -33,8 +33,8 @@ describe("task graphs on real processes", function () {
     tmp.remove();
   });
 
-  async function cluster(workers = 2, nthreads = 1) {
-    const c = await startProcessCluster(tmp.dir, { workers, nthreads });
+  async function cluster(workers = 2, nthreads = 1, workerArgs?: (i: number) => string[]) {
+    const c = await startProcessCluster(tmp.dir, { workers, nthreads, workerArgs });
     client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
     await client.waitForWorkers(workers, { timeout: 20_000 });
     return { ...c, client };
@@ -183,5 +183,24 @@ describe("task graphs on real processes", function () {
     assert.equal(slow.status, "cancelled");
     const v = await c.getVersions({ check: true });
     assert.equal(v.scheduler.node, process.version);
+  });
+
+  it("tasks needing a resource run only where it is offered (--resources GPU=1)", async () => {
+    const { client: c } = await cluster(2, 2, (i) => (i === 1 ? ["--resources", "GPU=1"] : []));
+    const info = await c.schedulerInfo();
+    const gpuWorker = Object.values(info.workers).find((w) => w.name === "w1")!;
+    const pids = await c.gather(c.map((i: number) => [i, process.pid], [1, 2, 3, 4], { resources: { GPU: 1 } }));
+    for (const [, pid] of pids) assert.equal(pid, gpuWorker.pid);
+  });
+
+  it("workers exit after --death-timeout once the scheduler is gone", async () => {
+    const c = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, workerArgs: () => ["--death-timeout", "2s"] });
+    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+    await client.waitForWorkers(1, { timeout: 20_000 });
+    c.scheduler.child.kill("SIGKILL");
+    const { code, ms } = await exitWithin(c.workers[0]!, 15_000);
+    assert.notEqual(code, 0, "a worker that lost its scheduler exits non-zero");
+    assert.ok(ms < 12_000, `exited after ${ms} ms`);
+    assert.match(c.workers[0]!.stderr, /could not register with the scheduler/);
   });
 });

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { WorkerState, type WorkerInstruction } from "../../src/worker/state-machine.js";
+
+const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, priority });
+const ops = (ins: WorkerInstruction[]) =>
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : `execute ${i.key}`));
+const value = (s: string) => [Buffer.from(s)];
+
+describe("worker state machine", () => {
+  it("runs a task whose inputs are here and reports its result", () => {
+    const w = new WorkerState(1);
+    assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0.01 })), ["send task-finished a"]);
+    assert.ok(w.data.has("a"));
+  });
+
+  it("holds tasks beyond its slots and runs them as slots free, by priority", () => {
+    const w = new WorkerState(1);
+    w.computeTask(task("a"));
+    assert.deepEqual(ops(w.computeTask(task("low", {}, 0))), []);
+    assert.deepEqual(ops(w.computeTask(task("high", {}, 5))), []);
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0 })), ["send task-finished a", "execute high"]);
+  });
+
+  it("fetches missing dependencies from a holder, grouped per peer, then runs", () => {
+    const w = new WorkerState(2);
+    const ins = w.computeTask(task("c", { x: ["tcp://p:1"], y: ["tcp://p:1"] }));
+    assert.deepEqual(ops(ins), ["fetch tcp://p:1 x,y"]);
+    // a second task needing x does not fetch it again
+    assert.deepEqual(ops(w.computeTask(task("d", { x: ["tcp://p:1"] }))), []);
+    const done = w.fetchDone("tcp://p:1", { x: value("X"), y: value("Y") }, []);
+    assert.deepEqual(ops(done).sort(), ["execute c", "execute d", "send add-replica x,y"]);
+    const exec = done.find((i) => i.type === "execute" && i.key === "c") as Extract<WorkerInstruction, { type: "execute" }>;
+    assert.deepEqual(Object.keys(exec.deps).sort(), ["x", "y"]);
+  });
+
+  it("tries the next holder when one fails, and tells the scheduler when all did", () => {
+    const w = new WorkerState(1);
+    assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://a:1", "tcp://b:1"] }))), ["fetch tcp://a:1 x"]);
+    assert.deepEqual(ops(w.fetchFailed("tcp://a:1", ["x"])), ["fetch tcp://b:1 x"]);
+    assert.deepEqual(ops(w.fetchDone("tcp://b:1", {}, ["x"])), ["send missing-data c"]);
+    assert.equal(w.tasks.size, 0);
+  });
+
+  it("discards the result of a task freed while it ran, and frees its slot", () => {
+    const w = new WorkerState(1);
+    w.computeTask(task("a"));
+    w.computeTask(task("b"));
+    assert.deepEqual(ops(w.freeKeys(["a"])), []);
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0 })), ["execute b"]);
+    assert.equal(w.data.has("a"), false);
+  });
+
+  it("reports task errors", () => {
+    const w = new WorkerState(1);
+    w.computeTask(task("e"));
+    const ins = w.executed("e", { ok: false, error: { name: "Error", message: "boom", stack: "" }, durationS: 0 });
+    assert.deepEqual(ops(ins), ["send task-erred e"]);
+  });
+});
