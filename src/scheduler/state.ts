@@ -125,6 +125,17 @@ const STORY_LIMIT = 32;
 
 type Transition = (s: SchedulerState, t: TaskRecord, stimulusId: string) => void;
 
+/**
+ * The shared empty set of tasks without dependencies, dependents or waiters (most tasks of a
+ * big map): never added to, so a graph of 100k independent tasks allocates no sets for them.
+ */
+const NONE: Set<TaskRecord> = new Set();
+
+function link(t: TaskRecord, field: "dependencies" | "dependents" | "waiters", other: TaskRecord): void {
+  if (t[field] === NONE) t[field] = new Set();
+  t[field].add(other);
+}
+
 const TRANSITIONS = new Map<string, Transition>([
   ["released->waiting", (s, t, sid) => s.toWaiting(t, sid)],
   ["released->erred", (s, t, sid) => s.erred(t, sid)],
@@ -253,9 +264,9 @@ export class SchedulerState {
         whoHas: new Set(),
         nbytes: 0,
         wantedBy: new Set(),
-        dependencies: new Set(),
-        dependents: new Set(),
-        waiters: new Set(),
+        dependencies: NONE,
+        dependents: NONE,
+        waiters: NONE,
         suspicious: 0,
         retriesLeft: spec.retries ?? 0,
         seq: this.#seq++,
@@ -273,8 +284,8 @@ export class SchedulerState {
           t.error = { name: "KeyError", message: `dependency ${JSON.stringify(depKey)} of ${JSON.stringify(t.spec.key)} is unknown to the scheduler (released?)`, stack: "" };
           continue;
         }
-        t.dependencies.add(dep);
-        dep.dependents.add(t);
+        link(t, "dependencies", dep);
+        link(dep, "dependents", t);
       }
     }
     for (const spec of specs) {
@@ -303,9 +314,9 @@ export class SchedulerState {
           whoHas: new Set(),
           nbytes,
           wantedBy: new Set(),
-          dependencies: new Set(),
-          dependents: new Set(),
-          waiters: new Set(),
+          dependencies: NONE,
+          dependents: NONE,
+          waiters: NONE,
           suspicious: 0,
           retriesLeft: 0,
           seq: this.#seq++,
@@ -459,10 +470,10 @@ export class SchedulerState {
     for (const dep of t.dependencies) {
       if (dep.state !== TaskState.memory) {
         ready = false;
-        dep.waiters.add(t);
+        link(dep, "waiters", t);
         if (dep.state === TaskState.released) this.#transition(dep, TaskState.waiting, stimulusId);
       } else {
-        dep.waiters.add(t);
+        link(dep, "waiters", t);
       }
     }
     if (ready && t.state === TaskState.waiting) this.#transition(t, TaskState.queued, stimulusId);
