@@ -75,6 +75,8 @@ interface KeyState {
   because?: string;
   /** Futures alive for this key in this client. */
   refs: number;
+  /** a small result that came with the news (encoded parts) */
+  value?: Buffer[];
   waiters: Array<() => void>;
 }
 
@@ -137,7 +139,11 @@ export class Client {
     const rpc = new Rpc(
       comm,
       {
-        [Op.keyInMemory]: (m) => client!.#setStatus(m.key as string, "finished"),
+        [Op.keyInMemory]: (m) => {
+          const ks = client!.#keys.get(m.key as string);
+          if (ks && Array.isArray(m.value)) ks.value = m.value as Buffer[];
+          client!.#setStatus(m.key as string, "finished");
+        },
         [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
         [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
         [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled"),
@@ -349,8 +355,14 @@ export class Client {
   }
 
   /** Fetch whatever of `keys` can be fetched now; a key whose holder failed is left out. */
-  async #fetch(keys: string[]): Promise<Map<string, unknown>> {
+  async #fetch(wanted: string[]): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
+    const keys: string[] = [];
+    for (const k of wanted) {
+      const parts = this.#keys.get(k)?.value;
+      if (parts) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
+      else keys.push(k);
+    }
     if (!keys.length) return out;
     const whoHas = await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS);
     const byWorker = new Map<string, string[]>();
@@ -393,6 +405,7 @@ export class Client {
   #setStatus(key: string, status: FutureStatus, error?: WireError, because?: string): void {
     const ks = this.#keys.get(key);
     if (!ks) return;
+    if (status !== "finished") ks.value = undefined;
     ks.status = status;
     ks.error = error;
     ks.because = because;

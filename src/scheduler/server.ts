@@ -133,7 +133,7 @@ export class Scheduler {
         return "ok"; // the reply is the scheduler's heartbeat to the worker
       },
       [Op.taskFinished]: (m) => {
-        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished")));
+        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
       },
       [Op.missingData]: (m) => {
         this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m.holders, "holders"), this.#sid("missing-data")));

@@ -174,6 +174,8 @@ export class SchedulerState {
   /** queued tasks, highest priority then oldest first */
   #queue = new TaskHeap();
   #out: Instruction[] = [];
+  /** the small result of the task now entering memory, for its clients */
+  #inline: unknown;
   #seq = 0;
   #dispatches = 0;
 
@@ -339,7 +341,8 @@ export class SchedulerState {
     return this.#flush();
   }
 
-  taskFinished(worker: string, key: string, nbytes: number, durationS: number, stimulusId: string): Instruction[] {
+  /** `value`: a small result's encoded parts, passed on to the clients (not kept here). */
+  taskFinished(worker: string, key: string, nbytes: number, durationS: number, stimulusId: string, value?: unknown): Instruction[] {
     const t = this.tasks.get(key);
     const ws = this.workers.get(worker);
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
@@ -347,7 +350,9 @@ export class SchedulerState {
       this.#recordDuration(key, durationS);
       t.nbytes = nbytes;
       this.#addReplica(t, ws);
+      this.#inline = value;
       this.#transition(t, TaskState.memory, stimulusId);
+      this.#inline = undefined;
     } else if (ws) {
       // a result nobody waits for here any more (released, or rescheduled): free it there
       this.#sendWorker(worker, { op: Op.freeKeys, keys: [key] });
@@ -496,7 +501,8 @@ export class SchedulerState {
   }
 
   inMemory(t: TaskRecord, stimulusId: string): void {
-    for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes });
+    const holder = t.whoHas.values().next().value;
+    for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes, value: this.#inline, worker: holder });
     this.#dependentsMayRun(t, stimulusId);
     // its own inputs are no longer needed for it
     for (const dep of t.dependencies) {

@@ -16,6 +16,9 @@
 import type { Message } from "../comm/tcp.js";
 import { Op, type WireError } from "../protocol/ops.js";
 
+/** Results up to this size travel with task-finished and key-in-memory. */
+export const INLINE_RESULT_BYTES = 1024;
+
 /** A value as stored: encoded head then raw parts (large binaries). */
 export type Stored = Buffer[];
 
@@ -128,7 +131,10 @@ export class WorkerState {
       this.#release(t);
       if (result.ok) {
         this.data.set(key, result.value);
-        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: storedBytes(result.value), duration: result.durationS } });
+        const nbytes = storedBytes(result.value);
+        // a small result rides along, so a waiting client needs no extra round trips to get it
+        const inline = nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
+        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes, duration: result.durationS, value: inline } });
       } else {
         this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error } });
       }

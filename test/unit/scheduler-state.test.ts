@@ -23,7 +23,8 @@ describe("scheduler state machine", () => {
     s.addWorker(worker("1"), 0);
     s.updateGraph("c", [spec("a"), spec("b"), spec("c")], "s1");
     const ins = s.taskFinished("tcp://w1:1", "a", 8, 0.5, "s2");
-    assert.deepEqual(ins.find((i) => i.type === "send-client")?.msg, { op: "key-in-memory", key: "a", nbytes: 8 });
+    const news = ins.find((i) => i.type === "send-client")!.msg;
+    assert.deepEqual([news.op, news.key, news.nbytes, news.worker], ["key-in-memory", "a", 8, "tcp://w1:1"]);
     assert.deepEqual(computes(ins), [["tcp://w1:1", "c"]]);
     assert.deepEqual(s.whoHas(["a"]), { a: ["tcp://w1:1"] });
     assert.deepEqual(
