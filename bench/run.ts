@@ -53,10 +53,20 @@ async function attempt<T>(what: string, f: () => Promise<T>): Promise<T | undefi
 if (selected("startup")) {
   const startupRuns = runsOr(7);
   const rows = await attempt("startup", () => startup(startupRuns));
+  for (const r of rows ?? []) {
+    if (r.failed) {
+      failures.push(`startup ${r.mode}: ${r.failed} of ${startupRuns + 1} runs failed; the first:\n${r.error}`);
+      exitCode = 1;
+    }
+  }
   console.log(`\nstart-up: time from mpirun -np 4 to the first result on rank 1, ${startupRuns} runs each (ms)\n`);
   console.log(
     rows
-      ? table(["mode", "median", "range", "of baseline"], rows.map((r) => [r.mode, fmt(r.median), `${fmt(r.min)}-${fmt(r.max)}`, `x${r.ofBaseline.toFixed(2)}`]), "l")
+      ? table(
+          ["mode", "median", "range", "of baseline", "failed runs"],
+          rows.map((r) => [r.mode, fmt(r.median), `${fmt(r.min)}-${fmt(r.max)}`, `x${r.ofBaseline.toFixed(2)}`, r.failed ? String(r.failed) : ""]),
+          "l",
+        )
       : "failed (see below)",
   );
 }

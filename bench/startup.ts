@@ -20,6 +20,9 @@ export interface StartupRow {
   min: number;
   max: number;
   ofBaseline: number;
+  /** Runs that failed (not in the figures), and the first failure's output. */
+  failed: number;
+  error?: string;
 }
 
 export async function startup(runs: number): Promise<StartupRow[]> {
@@ -31,11 +34,22 @@ export async function startup(runs: number): Promise<StartupRow[]> {
   ];
   const rows: StartupRow[] = [];
   for (const [mode, args] of modes) {
-    await once(args); // warm the file cache
     const times: number[] = [];
-    for (let i = 0; i < runs; i++) times.push(await once(args));
-    const m = median(times);
-    rows.push({ mode, median: m, min: Math.min(...times), max: Math.max(...times), ofBaseline: m / (rows[0]?.median ?? m) });
+    let failed = 0;
+    let error: string | undefined;
+    // The first run only warms the file cache. A failed run is counted, not fatal: the other
+    // runs and modes still give their figures.
+    for (let i = 0; i <= runs; i++) {
+      try {
+        const t = await once(args);
+        if (i > 0) times.push(t);
+      } catch (err) {
+        failed++;
+        error ??= err instanceof Error ? err.message : String(err);
+      }
+    }
+    const m = times.length ? median(times) : NaN;
+    rows.push({ mode, median: m, min: Math.min(...times), max: Math.max(...times), ofBaseline: m / (rows[0]?.median ?? m), failed, error });
   }
   return rows;
 }
