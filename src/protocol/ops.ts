@@ -37,6 +37,7 @@ export const Op = {
   keyLost: "key-lost",
   schedulerClosing: "scheduler-closing",
   missingData: "missing-data",
+  executing: "executing",
   addReplica: "add-replica",
   // worker <- client, peer or scheduler
   getData: "get-data",

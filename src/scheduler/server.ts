@@ -135,6 +135,7 @@ export class Scheduler {
       [Op.taskFinished]: (m) => {
         this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
       },
+      [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
       [Op.missingData]: (m) => {
         this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m.holders, "holders"), this.#sid("missing-data")));
       },

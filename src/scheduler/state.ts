@@ -77,8 +77,8 @@ export interface TaskRecord {
   suspicious: number;
   retriesLeft: number;
   seq: number;
-  /** order in which it was last sent to a worker */
-  dispatched: number;
+  /** on a thread of its worker (told by the worker), while processing */
+  running: boolean;
   /** position in the scheduler's queue, -1 when not queued */
   heapIndex: number;
   story: Array<{ stimulusId: string; from: TaskState; to: TaskState; at: number }>;
@@ -177,7 +177,6 @@ export class SchedulerState {
   /** the small result of the task now entering memory, for its clients */
   #inline: unknown;
   #seq = 0;
-  #dispatches = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
     this.allowedFailures = opts.allowedFailures ?? 3;
@@ -205,14 +204,11 @@ export class SchedulerState {
     const ws = this.workers.get(address);
     if (!ws) return [];
     this.workers.delete(address);
-    // a worker runs its tasks in the order they were sent: the oldest `nthreads` in flight are
-    // the ones that were running when it died (the rest were waiting their turn: innocent)
-    const inFlight = [...ws.processing].sort((a, b) => a.dispatched - b.dispatched);
-    const running = new Set(inFlight.slice(0, ws.nthreads));
-    for (const t of inFlight) {
+    for (const t of [...ws.processing]) {
       if (t.state !== TaskState.processing || t.processingOn !== address) continue;
+      // only tasks that were on a thread can have killed it; the rest were waiting their turn
+      if ((opts.died ?? true) && t.running) t.suspicious++;
       this.#stopProcessing(t, ws);
-      if ((opts.died ?? true) && running.has(t)) t.suspicious++;
       if (t.suspicious >= this.allowedFailures) {
         t.error = {
           name: "KilledWorkerError",
@@ -230,6 +226,14 @@ export class SchedulerState {
     }
     this.#fill(stimulusId);
     return this.#flush();
+  }
+
+  /** The worker handed these tasks to its threads: if it dies now, they are suspects. */
+  executing(address: string, keys: string[]): void {
+    for (const key of keys) {
+      const t = this.tasks.get(key);
+      if (t && t.state === TaskState.processing && t.processingOn === address) t.running = true;
+    }
   }
 
   heartbeat(address: string, metrics: Record<string, unknown>, now: number): void {
@@ -272,7 +276,7 @@ export class SchedulerState {
         suspicious: 0,
         retriesLeft: spec.retries ?? 0,
         seq: this.#seq++,
-        dispatched: 0,
+        running: false,
         heapIndex: -1,
         story: [],
       };
@@ -322,7 +326,7 @@ export class SchedulerState {
           suspicious: 0,
           retriesLeft: 0,
           seq: this.#seq++,
-          dispatched: 0,
+          running: false,
           heapIndex: -1,
           story: [],
         };
@@ -637,6 +641,7 @@ export class SchedulerState {
 
   #stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
     ws.processing.delete(t);
+    t.running = false;
     for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
     t.processingOn = undefined;
   }
@@ -684,7 +689,6 @@ export class SchedulerState {
       ws.processing.add(t);
       for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
       t.processingOn = ws.address;
-      t.dispatched = ++this.#dispatches;
       this.#record(t, TaskState.processing, stimulusId);
       const whoHas: Record<string, string[]> = {};
       for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];

@@ -12,6 +12,7 @@ const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url)
 const MAX_BATCH = 64;
 
 export interface PoolTask {
+  key: string;
   fn: unknown;
   args: Uint8Array[];
   deps: Record<string, Uint8Array[]>;
@@ -27,12 +28,16 @@ interface Slot {
 export class TaskPool {
   #slots: Slot[] = [];
   #idle: Slot[] = [];
-  #queue: Array<{ task: ThreadTask; done: Done }> = [];
+  #queue: Array<{ task: ThreadTask & { key: string }; done: Done }> = [];
   #nextId = 1;
   #closed = false;
   #scheduled = false;
 
-  constructor(nthreads: number) {
+  #onDispatch: (keys: string[]) => void;
+
+  /** `onDispatch`: told the keys of each batch as it goes to a thread (they may now run). */
+  constructor(nthreads: number, onDispatch: (keys: string[]) => void = () => {}) {
+    this.#onDispatch = onDispatch;
     for (let i = 0; i < nthreads; i++) this.#spawn();
   }
 
@@ -66,7 +71,8 @@ export class TaskPool {
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1)));
       const batch = this.#queue.splice(0, share);
       for (const b of batch) slot.held.set(b.task.id, b.done);
-      slot.thread.postMessage(batch.map((b) => b.task));
+      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t));
+      this.#onDispatch(batch.map((b) => b.task.key));
     }
   }
 

@@ -97,7 +97,7 @@ export class Worker {
 
   async #start(): Promise<void> {
     this.status = "starting";
-    this.#pool = new TaskPool(this.nthreads);
+    this.#pool = this.#newPool();
     const { bind, advertise } = chooseHost(this.#opts);
     this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm));
     this.address = formatAddress(advertise, this.#listener.port);
@@ -154,10 +154,18 @@ export class Worker {
         // forget everything and start from fresh task threads (a stuck task dies with its thread)
         this.state.reset();
         const old = this.#pool;
-        this.#pool = new TaskPool(this.nthreads);
+        this.#pool = this.#newPool();
         await old?.close();
         return "ok";
       },
+    });
+  }
+
+  /** Threads, and the scheduler told which tasks went to them (so it knows who ran when we die). */
+  #newPool(): TaskPool {
+    return new TaskPool(this.nthreads, (keys) => {
+      const rpc = this.#scheduler;
+      if (rpc && !rpc.closed) rpc.send({ op: Op.executing, keys });
     });
   }
 
@@ -171,7 +179,7 @@ export class Worker {
         void this.#fetch(ins.worker, ins.keys);
       } else {
         const key = ins.key;
-        this.#pool!.run({ fn: ins.fn, args: ins.args.map(exact), deps: mapValues(ins.deps, (parts) => parts.map(exact)) }, (r) => {
+        this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps: mapValues(ins.deps, (parts) => parts.map(exact)) }, (r) => {
           if (r.ok) {
             const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
             this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));

@@ -118,10 +118,21 @@ describe("scheduler state machine", () => {
     let ins: Instruction[] = [];
     for (let i = 0; i < 3; i++) {
       s.addWorker(worker(String(i)), 0);
+      s.executing(`tcp://w${i}:1`, ["bad"]);
       ins = s.removeWorker(`tcp://w${i}:1`, `death-${i}`);
     }
     assert.equal(s.tasks.get("bad")!.state, "erred");
     assert.equal(ins.find((i) => i.msg.op === "key-erred")!.msg.error && (ins.find((i) => i.msg.op === "key-erred")!.msg.error as { name: string }).name, "KilledWorkerError");
+  });
+
+  it("a worker's death counts only against the tasks that were on its threads", () => {
+    const s = new SchedulerState({ allowedFailures: 1 });
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("running"), spec("waiting-its-turn")], "s1");
+    s.executing("tcp://w1:1", ["running"]);
+    s.removeWorker("tcp://w1:1", "death");
+    assert.equal(s.tasks.get("running")!.state, "erred");
+    assert.equal(s.tasks.get("waiting-its-turn")!.state, "queued");
   });
 
   it("a key shared by two clients lives until both release it; cancel drops it for all", () => {
