@@ -17,6 +17,8 @@ import type { ChildMessage, NannyMessage } from "./ipc.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
+/** Resolves when a child has exited, made at fork time so that no exit can be missed. */
+const exits = new WeakMap<ChildProcess, Promise<void>>();
 
 export interface NannyOptions {
   worker: WorkerOptions;
@@ -74,7 +76,11 @@ export class Nanny {
   static prefork(): ChildProcess {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of launcherEnvKeys(env)) delete env[k];
-    return fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+    const child = fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
+    // a send to a child that just died fails with EPIPE; its exit is handled where it matters
+    child.on("error", () => {});
+    exits.set(child, new Promise((r) => child.once("exit", () => r())));
+    return child;
   }
 
   #spawn(): Promise<void> {
@@ -120,7 +126,7 @@ export class Nanny {
         }
         this.#restart(code, signal);
       });
-      child.send({ type: "start", options: this.#opts.worker, log: this.#opts.log ?? {} } satisfies NannyMessage);
+      child.send({ type: "start", options: this.#opts.worker, log: this.#opts.log ?? {} } satisfies NannyMessage, () => {});
     });
   }
 
@@ -154,9 +160,9 @@ export class Nanny {
       this.#finish({ ok: true, reason });
       return;
     }
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const exited = exits.get(child)!;
     const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
-    if (child.connected) child.send({ type: "close", reason } satisfies NannyMessage);
+    if (child.connected) child.send({ type: "close", reason } satisfies NannyMessage, () => {});
     if (!(await within(timeoutMs))) {
       child.kill("SIGTERM");
       if (!(await within(2000))) {
