@@ -52,6 +52,11 @@ export class Comm {
     this.#decoder.setMaxFrameBytes(n);
   }
 
+  /** Big incoming frames go to shared memory (see FrameDecoder.sharedFrames). */
+  useSharedFrames(): void {
+    this.#decoder.sharedFrames = true;
+  }
+
   /** Route messages to `handler` from now on (queued ones first). */
   setHandler(handler: MessageHandler): void {
     this.#handler = handler;

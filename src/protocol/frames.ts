@@ -21,12 +21,18 @@ export function encodeFrame(payload: Uint8Array): Buffer[] {
   return [header, payload as Buffer];
 }
 
+/** Frames of this size or more are assembled in a SharedArrayBuffer. */
+export const SHARED_FRAME_BYTES = 1024 * 1024;
+
 export class FrameDecoder {
   #maxFrameBytes: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** Length of the frame being read, or -1 while reading a header. */
   #expected = -1;
+
+  /** Assemble big frames in shared memory (a worker's task threads then read them in place). */
+  sharedFrames = false;
 
   constructor(maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes;
@@ -72,7 +78,8 @@ export class FrameDecoder {
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);
     } else {
-      result = Buffer.allocUnsafe(n);
+      // a big frame lands in shared memory: task threads can then read its values in place
+      result = this.sharedFrames && n >= SHARED_FRAME_BYTES ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);
       let offset = 0;
       while (offset < n) {
         const c = this.#chunks[0]!;

@@ -5,7 +5,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
-import { RAW_PART_BYTES } from "../protocol/frames.js";
+import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
 import { toWireError, type WireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "./functions.js";
 
@@ -81,6 +81,13 @@ function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer
   const moved = new Set<ArrayBuffer>([head.buffer]);
   const parts: Uint8Array[] = [head];
   for (const r of raws) {
+    if (r.byteLength >= SHARED_FRAME_BYTES) {
+      // big: one copy into shared memory, so later tasks on this worker use it without copies
+      const shared = new Uint8Array(new SharedArrayBuffer(r.byteLength));
+      shared.set(r);
+      parts.push(shared);
+      continue;
+    }
     const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
     if (whole && !moved.has(r.buffer as ArrayBuffer)) {
       moved.add(r.buffer as ArrayBuffer);

@@ -112,6 +112,7 @@ export class Worker {
     while (Date.now() < deadline && this.status !== "closing" && this.status !== "closed") {
       try {
         const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())));
+        comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         await rpc.request(
           {
@@ -207,6 +208,7 @@ export class Worker {
     let p = this.#peers.get(address);
     if (!p) {
       p = connect(address, this.#opts.secret, 10_000).then((comm) => {
+        comm.useSharedFrames();
         comm.onClose(() => this.#peers.delete(address));
         return new Rpc(comm, {});
       });
@@ -273,6 +275,7 @@ export class Worker {
   }
 
   #acceptPeer(comm: Comm): void {
+    comm.useSharedFrames();
     new Rpc(comm, {
       [Op.getData]: (m: Message) => {
         const keys = m.keys;
@@ -337,9 +340,12 @@ function parseComputeTask(m: Message): ComputeTask {
 /**
  * The bytes in a buffer of their own. Values decoded off a socket are views into the whole
  * frame, and postMessage clones a view's entire ArrayBuffer: without this, every task sent to
- * a thread would copy its message's whole frame.
+ * a thread would copy its message's whole frame. Big frames are in shared memory, which
+ * postMessage shares instead.
  */
 function exact(b: Uint8Array): Uint8Array {
+  // shared memory is shared, not copied, by postMessage: pass it as it is
+  if (b.buffer instanceof SharedArrayBuffer) return b;
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
 
