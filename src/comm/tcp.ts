@@ -16,6 +16,10 @@ export type MessageHandler = (msg: Message, comm: Comm) => void;
 
 /** Frames allowed before the peer has authenticated: enough for the handshake, no more. */
 export const PRE_AUTH_MAX_FRAME = 4096;
+/** A connection that just wrote waits this long before its next write (batching under load). */
+const FLUSH_INTERVAL_MS = 1;
+/** A write of this many messages or more marks the connection busy. */
+const BUSY_BATCH = 16;
 /** Default cap on an authenticated frame. */
 export const DEFAULT_MAX_FRAME = 512 * 1024 * 1024;
 
@@ -28,6 +32,8 @@ export class Comm {
   #decoder: FrameDecoder;
   #outbox: Message[] = [];
   #flushScheduled = false;
+  #lastFlush = -Infinity;
+  #lastBatch = 0;
   #handler: MessageHandler | undefined;
   #inbox: Message[] = [];
   #waiter: ((m: Message | undefined) => void) | undefined;
@@ -89,14 +95,21 @@ export class Comm {
     this.#outbox.push(msg);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      // a quiet connection writes at the end of this turn (latency); a busy one (its last
+      // write carried many messages) at most once per FLUSH_INTERVAL_MS, so thousands of
+      // small messages share a few system calls
+      const wait = this.#lastBatch >= BUSY_BATCH ? this.#lastFlush + FLUSH_INTERVAL_MS - performance.now() : 0;
+      if (wait <= 0) setImmediate(() => this.#flush());
+      else setTimeout(() => this.#flush(), wait);
     }
   }
 
   /** Write queued messages now (used before closing). */
   #flush(): void {
     this.#flushScheduled = false;
+    this.#lastFlush = performance.now();
     if (this.#closeError || this.#outbox.length === 0) return;
+    this.#lastBatch = this.#outbox.length;
     const batch = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox;
     this.#outbox = [];
     let parts: Uint8Array[];
