@@ -23,7 +23,7 @@ import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { TaskSpec } from "../scheduler/state.js";
 import { type Versions, versions } from "../version.js";
-import { encodeFunction } from "./functions.js";
+import { type WireFunction, encodeFunction } from "./functions.js";
 import { Future, type FutureStatus } from "./future.js";
 
 /** Per-task options, given as the last argument of submit() or the third of map(). */
@@ -92,6 +92,7 @@ export class Client {
   #graph: TaskSpec[] = [];
   #flushScheduled = false;
   #workerRpcs = new Map<string, Promise<Rpc>>();
+  #functions = new Map<string, WireFunction>();
   #closed = false;
 
   private constructor(address: string, secret: string, rpc: Rpc) {
@@ -179,7 +180,7 @@ export class Client {
 
   /** Run `fn(item)` for each item; one future per item. */
   map<T, R>(fn: (item: T) => R | Promise<R>, items: Iterable<T | Future<T>>, options: Omit<SubmitOptions, "key"> = {}): Array<Future<Awaited<R>>> {
-    const wire = encodeFunction(fn);
+    const wire = this.#encodeFunction(fn);
     return Array.from(items, (item) => this.#submit(fn, [item], options, wire));
   }
 
@@ -194,7 +195,7 @@ export class Client {
     return out;
   }
 
-  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = encodeFunction(fn)): Future<never> {
+  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn)): Future<never> {
     this.#checkOpen();
     checkOptions(options);
     const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES);
@@ -226,11 +227,35 @@ export class Client {
     }
   }
 
+  /** Send the tasks of this turn in one message, each distinct function once. */
   #flushGraph(): void {
     this.#flushScheduled = false;
     const tasks = this.#graph;
     this.#graph = [];
-    if (tasks.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.updateGraph, tasks });
+    if (!tasks.length || this.#scheduler.closed) return;
+    const functions: unknown[] = [];
+    const index = new Map<unknown, number>();
+    const wire = tasks.map((t) => {
+      let i = index.get(t.fn);
+      if (i === undefined) index.set(t.fn, (i = functions.push(t.fn) - 1));
+      return { ...t, fn: i };
+    });
+    this.#scheduler.send({ op: Op.updateGraph, functions, tasks: wire });
+  }
+
+  /**
+   * One wire form per distinct function (by content: a lambda written in a loop is a new
+   * object each time round, with the same source), so it is sent once per message.
+   */
+  #encodeFunction(fn: unknown): WireFunction {
+    const w = encodeFunction(fn);
+    const text = w.kind === "source" ? w.source : `${w.url}#${w.name}`;
+    let canonical = this.#functions.get(text);
+    if (!canonical) {
+      if (this.#functions.size >= 10_000) this.#functions.clear(); // bound it; only sharing is lost
+      this.#functions.set(text, (canonical = w));
+    }
+    return canonical;
   }
 
   #future(key: string): Future<never> {

@@ -55,6 +55,9 @@ export class Scheduler {
   #resolveClosed!: () => void;
   #stimulus = 0;
   #workerVersions = new Map<string, Versions>();
+  #functionIds = new Map<object, number>();
+  #functionsByText = new Map<string, object>();
+  #functionsSent = new WeakMap<Rpc, Set<number>>();
   #retiring = new Set<string>();
 
   private constructor(opts: SchedulerOptions) {
@@ -156,7 +159,7 @@ export class Scheduler {
       },
       [Op.updateGraph]: (m) => {
         const client = asClient();
-        this.#run(this.state.updateGraph(client, parseTasks(m.tasks), this.#sid("update-graph")));
+        this.#run(this.state.updateGraph(client, parseTasks(m.tasks, this.#canonicalFunctions(m.functions)), this.#sid("update-graph")));
       },
       [Op.releaseKeys]: (m) => {
         this.#run(this.state.releaseKeys(asClient(), strList(m.keys, "keys"), this.#sid("release-keys")));
@@ -229,7 +232,37 @@ export class Scheduler {
   #run(instructions: Instruction[]): void {
     for (const ins of instructions) {
       const rpc = ins.type === "send-worker" ? this.#workerRpc.get(ins.worker) : this.#clientRpc.get(ins.client);
-      if (rpc && !rpc.closed) rpc.send(ins.msg);
+      if (!rpc || rpc.closed) continue;
+      if (ins.msg.op === Op.computeTask) this.#shareFunction(rpc, ins.msg);
+      rpc.send(ins.msg);
+    }
+  }
+
+  /**
+   * One object per distinct function (by content) for the scheduler's life, whichever message
+   * brought it: functions are then sent to each worker once and named by number after that.
+   */
+  #canonicalFunctions(functions: unknown): unknown[] {
+    if (!Array.isArray(functions)) throw new ProtocolError("update-graph: functions must be a list");
+    return functions.map((f) => {
+      const text = JSON.stringify(f);
+      let canonical = this.#functionsByText.get(text);
+      if (!canonical) this.#functionsByText.set(text, (canonical = f as object));
+      return canonical;
+    });
+  }
+
+  /** A function goes to each worker once; compute-task then names it by number. */
+  #shareFunction(rpc: Rpc, msg: Message): void {
+    const fn = msg.fn as object;
+    let id = this.#functionIds.get(fn);
+    if (id === undefined) this.#functionIds.set(fn, (id = this.#functionIds.size + 1));
+    let sent = this.#functionsSent.get(rpc);
+    if (!sent) this.#functionsSent.set(rpc, (sent = new Set()));
+    msg.fn = id;
+    if (!sent.has(id)) {
+      sent.add(id);
+      msg.fnDef = fn;
     }
   }
 
@@ -370,13 +403,18 @@ function parseWorkerInfo(m: Message): WorkerInfo {
   };
 }
 
-/** update-graph's tasks; checked once per message, shapes only (the hot path). */
-function parseTasks(v: unknown): TaskSpec[] {
+/**
+ * update-graph's tasks; shapes checked once per message (the hot path). Each task's `fn` is an
+ * index into the message's `functions`, replaced here by that (shared) function object.
+ */
+function parseTasks(v: unknown, functions: unknown): TaskSpec[] {
   if (!Array.isArray(v)) throw new ProtocolError("update-graph: tasks must be a list");
+  if (!Array.isArray(functions)) throw new ProtocolError("update-graph: functions must be a list");
   for (const t of v as Array<Record<string, unknown>>) {
-    if (typeof t?.key !== "string" || !Array.isArray(t.args) || !Array.isArray(t.deps)) {
-      throw new ProtocolError("update-graph: each task needs a string key, args parts and a deps list");
+    if (typeof t?.key !== "string" || !Array.isArray(t.args) || !Array.isArray(t.deps) || typeof t.fn !== "number" || !(t.fn in functions)) {
+      throw new ProtocolError("update-graph: each task needs a string key, args parts, a deps list and a function index");
     }
+    t.fn = functions[t.fn as number];
   }
   return v as TaskSpec[];
 }

@@ -58,6 +58,8 @@ export class Worker {
   #listener: TcpListener | undefined;
   #scheduler: Rpc | undefined;
   #peers = new Map<string, Promise<Rpc>>();
+  /** task functions by the number the scheduler gave them */
+  #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
@@ -145,7 +147,13 @@ export class Worker {
 
   #schedulerRpc(comm: Comm): Rpc {
     return new Rpc(comm, {
-      [Op.computeTask]: (m) => this.#do(this.state.computeTask(parseComputeTask(m))),
+      [Op.computeTask]: (m) => {
+        // functions come once per connection, then by number
+        if (m.fnDef !== undefined) this.#functions.set(m.fn as number, m.fnDef);
+        const fn = this.#functions.get(m.fn as number);
+        if (fn === undefined) throw new ProtocolError(`compute-task names function ${String(m.fn)}, which was never sent`);
+        this.#do(this.state.computeTask(parseComputeTask(m, fn)));
+      },
       [Op.freeKeys]: (m) => this.#do(this.state.freeKeys(m.keys as string[])),
       [Op.closeWorker]: (m) => void this.close(`scheduler asked: ${String(m.reason ?? "")}`),
       [Op.schedulerClosing]: () => {},
@@ -244,6 +252,7 @@ export class Worker {
     if (this.status === "closing" || this.status === "closed") return;
     log().warn({ reason }, "lost the scheduler; reconnecting until the death timeout");
     this.#scheduler = undefined;
+    this.#functions.clear();
     // results and running work belonged to the old registration: the scheduler has
     // rescheduled them, so start clean
     this.state.reset();
@@ -330,11 +339,11 @@ export class Worker {
   }
 }
 
-function parseComputeTask(m: Message): ComputeTask {
+function parseComputeTask(m: Message, fn: unknown): ComputeTask {
   if (typeof m.key !== "string" || !Array.isArray(m.args) || typeof m.whoHas !== "object" || m.whoHas === null) {
     throw new ProtocolError("compute-task needs a string key, args parts and whoHas");
   }
-  return { key: m.key, fn: m.fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
+  return { key: m.key, fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
 }
 
 /**
