@@ -50,3 +50,30 @@ describe("frame codec", () => {
     assert.throws(() => decode(Buffer.from([0x92, 0x01])), /Unexpected end/);
   });
 });
+
+describe("messages with raw parts", () => {
+  it("large binaries travel as aligned raw parts and come back as views, not copies", async () => {
+    const { encodeMessage, decodeMessage, RAW_PART_BYTES } = await import("../../src/protocol/frames.js");
+    const big = new Float64Array(RAW_PART_BYTES); // 8 x the threshold
+    big[12345] = 42.5;
+    const msg = { op: "x", small: Buffer.from([1, 2, 3]), nested: { big, bytes: Buffer.alloc(RAW_PART_BYTES + 1, 7) } };
+    const parts = encodeMessage(msg);
+    assert.ok(parts.some((p) => p.buffer === big.buffer), "the array itself is one of the parts written (no copy)");
+    const frame = Buffer.concat(parts);
+    const payload = frame.subarray(4); // FrameDecoder strips the length header
+    const out = decodeMessage(Buffer.from(payload)) as typeof msg;
+    assert.ok(out.nested.big instanceof Float64Array);
+    assert.equal(out.nested.big[12345], 42.5);
+    assert.equal(out.nested.big.length, big.length);
+    assert.ok(Buffer.isBuffer(out.small) && out.small.equals(Buffer.from([1, 2, 3])));
+    assert.equal(out.nested.bytes.length, RAW_PART_BYTES + 1);
+    assert.equal(out.nested.bytes[RAW_PART_BYTES], 7);
+  });
+
+  it("rejects a frame whose part table runs past its end", async () => {
+    const { decodeMessage } = await import("../../src/protocol/frames.js");
+    const bad = Buffer.alloc(12);
+    bad.writeUInt32BE(100, 0); // head of 100 bytes in a 12-byte frame
+    assert.throws(() => decodeMessage(bad), { code: "ERR_PROTOCOL" });
+  });
+});
