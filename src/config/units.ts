@@ -40,11 +40,18 @@ export function parseMemoryLimit(
   return bytes;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, "": 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+// Milliseconds per unit; a bare number is seconds. Includes the longer spellings Dask's
+// parse_timedelta accepts ("5 minutes", "1 day", "500us").
+const DURATION_UNITS: Record<string, number> = {
+  "": 1000, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000,
+  ns: 1e-6, us: 1e-3, millisecond: 1, milliseconds: 1, sec: 1000, second: 1000, seconds: 1000,
+  mins: 60_000, minute: 60_000, minutes: 60_000, hr: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000, w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+};
 
-/** `"30s"`, `"5m"`, `"2h"`, `"250ms"`, or a plain number of seconds -> milliseconds. */
+/** `"30s"`, `"5m"`, `"2h"`, `"250ms"`, `"5 minutes"`, or a plain number of seconds -> milliseconds. */
 export function parseDuration(text: string, what = "duration"): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/.exec(text.toLowerCase());
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/.exec(text.toLowerCase());
   const unit = m ? DURATION_UNITS[m[2]!] : undefined;
   if (!m || unit === undefined) {
     throw new ConfigError(`${what} must be a duration like 30s, 5m or 2h, got ${JSON.stringify(text)}`);

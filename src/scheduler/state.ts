@@ -14,7 +14,8 @@
  *
  * Invariants:
  * - every state change goes through #transition, which consults the TRANSITIONS table and
- *   appends to the task's story (stimulus id, from, to), so `story(key)` tells its history;
+ *   appends to the transition log (key, stimulus id, from, to, time) — like Dask's, one bounded
+ *   log for all tasks, so `story(key)` tells a key's recent history at no per-task cost;
  * - a task is *needed* while a client wants it or a dependent waits for it; a task in memory
  *   that is no longer needed is released (its data freed on the workers), and a released task
  *   that no client wants and no task depends on is forgotten;
@@ -81,7 +82,6 @@ export interface TaskRecord {
   running: boolean;
   /** position in the scheduler's queue, -1 when not queued */
   heapIndex: number;
-  story: Array<{ stimulusId: string; from: TaskState; to: TaskState; at: number }>;
 }
 
 export interface WorkerInfo {
@@ -121,7 +121,8 @@ export const MIN_SATURATION = 2;
 export const MAX_SATURATION = 256;
 /** How much queued work (seconds) a worker's pipeline should hold. */
 const PIPELINE_SECONDS = 0.02;
-const STORY_LIMIT = 32;
+/** Transitions kept for story(): Dask keeps 100,000 too. */
+const TRANSITION_LOG_SIZE = 100_000;
 
 type Transition = (s: SchedulerState, t: TaskRecord, stimulusId: string) => void;
 
@@ -174,6 +175,7 @@ export class SchedulerState {
   /** queued tasks, highest priority then oldest first */
   #queue = new TaskHeap();
   #out: Instruction[] = [];
+  #log = new TransitionLog(TRANSITION_LOG_SIZE);
   /** the small result of the task now entering memory, for its clients */
   #inline: unknown;
   #seq = 0;
@@ -278,7 +280,6 @@ export class SchedulerState {
         seq: this.#seq++,
         running: false,
         heapIndex: -1,
-        story: [],
       };
       this.tasks.set(spec.key, t);
       fresh.push(t);
@@ -328,8 +329,7 @@ export class SchedulerState {
           seq: this.#seq++,
           running: false,
           heapIndex: -1,
-          story: [],
-        };
+          };
         this.tasks.set(key, t);
       }
       t.wantedBy.add(client);
@@ -455,8 +455,9 @@ export class SchedulerState {
     return out;
   }
 
-  story(key: string): TaskRecord["story"] {
-    return this.tasks.get(key)?.story ?? [];
+  /** The key's transitions still in the log, oldest first. */
+  story(key: string): StoryEntry[] {
+    return this.#log.story(key);
   }
 
   /** Counts of tasks per state. */
@@ -559,8 +560,7 @@ export class SchedulerState {
   }
 
   #record(t: TaskRecord, to: TaskState, stimulusId: string): void {
-    t.story.push({ stimulusId, from: t.state, to, at: Date.now() });
-    if (t.story.length > STORY_LIMIT) t.story.shift();
+    this.#log.add(t.spec.key, stimulusId, t.state, to);
     t.state = to;
   }
 
@@ -749,6 +749,53 @@ export class SchedulerState {
   #flush(): Instruction[] {
     const out = this.#out;
     this.#out = [];
+    return out;
+  }
+}
+
+export interface StoryEntry {
+  stimulusId: string;
+  from: TaskState;
+  to: TaskState;
+  at: number;
+}
+
+/** A ring of the last `size` transitions, in parallel arrays (no object per entry). */
+class TransitionLog {
+  #keys: string[];
+  #stimuli: string[];
+  #from: TaskState[];
+  #to: TaskState[];
+  #at: Float64Array;
+  #next = 0;
+  #count = 0;
+
+  constructor(readonly size: number) {
+    this.#keys = new Array<string>(size);
+    this.#stimuli = new Array<string>(size);
+    this.#from = new Array<TaskState>(size);
+    this.#to = new Array<TaskState>(size);
+    this.#at = new Float64Array(size);
+  }
+
+  add(key: string, stimulusId: string, from: TaskState, to: TaskState): void {
+    const i = this.#next;
+    this.#keys[i] = key;
+    this.#stimuli[i] = stimulusId;
+    this.#from[i] = from;
+    this.#to[i] = to;
+    this.#at[i] = Date.now();
+    this.#next = (i + 1) % this.size;
+    if (this.#count < this.size) this.#count++;
+  }
+
+  story(key: string): StoryEntry[] {
+    const out: StoryEntry[] = [];
+    const start = (this.#next - this.#count + this.size) % this.size;
+    for (let n = 0; n < this.#count; n++) {
+      const i = (start + n) % this.size;
+      if (this.#keys[i] === key) out.push({ stimulusId: this.#stimuli[i]!, from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! });
+    }
     return out;
   }
 }
