@@ -34,11 +34,15 @@ interface NativeRequest {
   readonly done: boolean;
 }
 
+/** What the native init() reports (see MpiInitInfo for the meaning of each field). */
 interface NativeInitInfo {
+  /** MPI had been initialised by the host program before init() (not by this wrapper). */
   alreadyInitialized: boolean;
+  /** The thread level MPI provided (MPI_THREAD_FUNNELED was requested). */
   threadLevel: number;
   rank: number;
   size: number;
+  /** Rank and size among the ranks sharing this node (MPI_COMM_TYPE_SHARED). */
   localRank: number;
   localSize: number;
   processorName: string;
@@ -218,17 +222,7 @@ export function loadNativeAddon(opts: { addonPath?: string } = {}): { addon: Nat
 // ---- the wrapper ----------------------------------------------------------------------------
 
 /** What {@link Mpi.init} found out about this process's MPI world. */
-export interface MpiInitInfo {
-  /** MPI had been initialised by the host program before init() (not by this wrapper). */
-  alreadyInitialized: boolean;
-  /** The thread level MPI provided (MPI_THREAD_FUNNELED was requested). */
-  threadLevel: number;
-  rank: number;
-  size: number;
-  /** Rank and size among the ranks sharing this node (MPI_COMM_TYPE_SHARED). */
-  localRank: number;
-  localSize: number;
-  processorName: string;
+export interface MpiInitInfo extends NativeInitInfo {
   /** MPI_Get_library_version, e.g. "Open MPI v4.1.4, package: Debian OpenMPI, ...". */
   libraryVersion: string;
 }
