@@ -112,3 +112,11 @@ export function resources(value: string | boolean | undefined, flag = "resources
   }
   return out;
 }
+
+/** A memory threshold: a fraction in (0, 1], or false to turn it off. */
+export function fraction(value: string | boolean | undefined, flag: string): number | false {
+  if (value === "false" || value === false) return false;
+  const n = typeof value === "string" && /^(0?\.\d+|1(\.0*)?)$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0 && n <= 1)) throw new ConfigError(`--${flag} must be a fraction between 0 and 1 or false, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -8,7 +8,7 @@ import { configureLogger, LOG_LEVELS } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
 import { waitForSchedulerFile } from "../scheduler/scheduler-file.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, positiveInt, resources } from "./args.js";
+import { type FlagSpec, fraction, helpText, logLevel, parseFlags, positiveInt, resources } from "./args.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
@@ -16,6 +16,8 @@ const FLAGS: FlagSpec[] = [
   { name: "memory-limit", type: "string", valueName: "LIMIT", help: "10GB, 10GiB, 0.25 of the node, auto, or 0/none", default: "auto" },
   { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise" },
+  { name: "memory-pause", type: "string", valueName: "FRACTION", help: "pause above this fraction of the memory limit, or false", default: "0.8" },
+  { name: "memory-terminate", type: "string", valueName: "FRACTION", help: "the nanny restarts the worker above this fraction, or false", default: "0.95" },
   { name: "resources", type: "string", valueName: "SPEC", help: 'abstract resources this worker offers, e.g. "GPU=2,MEM=1e9"' },
   { name: "nanny", type: "boolean", default: true, help: "supervise the worker in a child process (--no-nanny never forks)" },
   { name: "death-timeout", type: "string", valueName: "DURATION", help: "exit after this long without a scheduler", default: "60s" },
@@ -43,6 +45,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       memoryLimit: parseMemoryLimit(flags["memory-limit"] as string),
       interface: flags.interface as string | undefined,
       resources: resources(flags.resources),
+      memory: { pause: fraction(flags["memory-pause"], "memory-pause"), terminate: fraction(flags["memory-terminate"], "memory-terminate") },
       deathTimeoutMs,
     };
     let ok: boolean;

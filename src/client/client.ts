@@ -617,6 +617,8 @@ export interface WorkerSummary {
   pid: number;
   processing: number;
   inMemory: number;
+  /** "running", "paused" (memory above its pause threshold) or "closing" (retiring) */
+  status: string;
   resources: Record<string, number>;
   metrics: Record<string, unknown>;
 }

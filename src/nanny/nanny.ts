@@ -14,6 +14,7 @@ import { launcherEnvKeys } from "../mpi/launcher-env.js";
 import type { Status } from "../status.js";
 import type { WorkerOptions } from "../worker/worker.js";
 import type { ChildMessage, NannyMessage } from "./ipc.js";
+import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
@@ -42,6 +43,7 @@ export class Nanny {
   #opts: NannyOptions;
   #child: ChildProcess | undefined;
   #restarts: number[] = [];
+  #memoryTimer: NodeJS.Timeout | undefined;
   #closed: Promise<{ ok: boolean; reason: string }>;
   #resolveClosed!: (r: { ok: boolean; reason: string }) => void;
 
@@ -51,11 +53,24 @@ export class Nanny {
   }
 
   static async start(opts: NannyOptions): Promise<Nanny> {
-    const n = new Nanny(opts);
+    const n = new Nanny({ ...opts, worker: { ...opts.worker, supervised: true } });
     n.status = "starting";
     await n.#spawn();
     n.status = "running";
+    const limit = opts.worker.memoryLimit ?? 0;
+    if (limit > 0) n.#memoryTimer = setInterval(() => n.#checkMemory(limit), opts.worker.memoryMonitorMs ?? 100).unref();
     return n;
+  }
+
+  /** The worker's memory above its terminate threshold: kill it, to be restarted fresh. */
+  #checkMemory(limit: number): void {
+    const child = this.#child;
+    if (!child?.pid || this.status !== "running") return;
+    const rss = residentBytes(child.pid);
+    if (rss === undefined) return;
+    if (memoryState(rss, limit, { ...DEFAULT_THRESHOLDS, ...this.#opts.worker.memory }) !== "terminate") return;
+    log().warn({ rss, limit, reason: "memory above the terminate threshold" }, "restarting worker");
+    child.kill("SIGKILL");
   }
 
   /** Resolves when supervision ends: ok when the worker closed on request. */
@@ -148,6 +163,7 @@ export class Nanny {
   #finish(r: { ok: boolean; reason: string }): void {
     if (this.status === "closed") return;
     this.status = "closed";
+    clearInterval(this.#memoryTimer);
     this.#resolveClosed(r);
   }
 

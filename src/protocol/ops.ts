@@ -38,6 +38,7 @@ export const Op = {
   schedulerClosing: "scheduler-closing",
   missingData: "missing-data",
   executing: "executing",
+  workerStatus: "worker-status",
   addReplica: "add-replica",
   // worker <- client, peer or scheduler
   getData: "get-data",

@@ -139,6 +139,12 @@ export class Scheduler {
         this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
       },
       [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
+      [Op.workerStatus]: (m) => {
+        const w = asWorker();
+        const paused = m.status === "paused";
+        log().info({ worker: w, status: paused ? "paused" : "running", reason: String(m.reason ?? "") }, paused ? "worker paused" : "worker resumed");
+        this.#run(this.state.setPaused(w, paused, this.#sid("worker-status")));
+      },
       [Op.missingData]: (m) => {
         this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m.holders, "holders"), this.#sid("missing-data")));
       },
@@ -324,6 +330,7 @@ export class Scheduler {
         memoryLimit: ws.memoryLimit,
         pid: ws.pid,
         processing: ws.processing.size,
+        status: ws.paused ? "paused" : ws.closing ? "closing" : "running",
         inMemory: ws.hasWhat.size,
         metrics: ws.metrics,
       };

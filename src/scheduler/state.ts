@@ -104,6 +104,8 @@ export interface WorkerRecord extends WorkerInfo {
   used: Record<string, number>;
   /** retiring: gets no new tasks */
   closing: boolean;
+  /** over its memory's pause threshold: gets no new tasks until it says otherwise */
+  paused: boolean;
 }
 
 export type Instruction =
@@ -196,6 +198,7 @@ export class SchedulerState {
       metrics: {},
       used: {},
       closing: false,
+      paused: false,
     });
     this.#fill(`add-worker-${info.name}`);
     return this.#flush();
@@ -423,6 +426,14 @@ export class SchedulerState {
       this.#maybeRelease(t, stimulusId);
     }
     this.#fill(stimulusId);
+    return this.#flush();
+  }
+
+  /** A worker paused (memory above its pause threshold) or resumed; resuming fills it again. */
+  setPaused(address: string, paused: boolean, stimulusId: string): Instruction[] {
+    const ws = this.workers.get(address);
+    if (ws) ws.paused = paused;
+    if (!paused) this.#fill(stimulusId);
     return this.#flush();
   }
 
@@ -716,7 +727,7 @@ export class SchedulerState {
     let bestBytes = -1;
     let bestLoad = Infinity;
     for (const ws of this.workers.values()) {
-      if (ws.closing || ws.processing.size >= ws.nthreads * slots || !ok(ws) || !this.#hasResources(ws, t)) continue;
+      if (ws.closing || ws.paused || ws.processing.size >= ws.nthreads * slots || !ok(ws) || !this.#hasResources(ws, t)) continue;
       let bytes = 0;
       for (const dep of t.dependencies) if (dep.whoHas.has(ws.address)) bytes += dep.nbytes;
       const load = ws.processing.size / ws.nthreads;

@@ -59,6 +59,7 @@ export class WorkerState {
   /** some task had a non-zero priority: keep the ready list sorted */
   #prioritized = false;
   #executing = 0;
+  #paused = false;
   #slots: number;
   #out: WorkerInstruction[] = [];
 
@@ -246,7 +247,19 @@ export class WorkerState {
     }
   }
 
+  /** Paused (memory above the pause threshold): tasks wait until resumed. */
+  setPaused(paused: boolean): WorkerInstruction[] {
+    this.#paused = paused;
+    this.#run();
+    return this.#flush();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   #run(): void {
+    if (this.#paused) return;
     if (this.#prioritized && this.#ready.length > 1) this.#ready.sort((a, b) => b.priority - a.priority);
     while (this.#ready.length && this.#executing < this.#slots) {
       const t = this.#ready.shift()!;

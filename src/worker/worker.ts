@@ -17,6 +17,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
 import { type ComputeTask, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
@@ -32,6 +33,12 @@ export interface WorkerOptions {
   host?: string;
   /** Abstract resources this worker offers, e.g. { GPU: 1 }. */
   resources?: Record<string, number>;
+  /** Thresholds as fractions of memoryLimit (Dask's names and defaults). */
+  memory?: Partial<MemoryThresholds>;
+  /** How often memory is measured (default 100 ms). */
+  memoryMonitorMs?: number;
+  /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
+  supervised?: boolean;
   /** Give up after this long without a scheduler (default 60 s). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
@@ -61,6 +68,7 @@ export class Worker {
   /** task functions by the number the scheduler gave them */
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
+  #memoryTimer: NodeJS.Timeout | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
@@ -105,6 +113,7 @@ export class Worker {
     this.address = formatAddress(advertise, this.#listener.port);
     await this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000));
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
+    if (this.#opts.memoryLimit) this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? 100).unref();
     this.status = "running";
   }
 
@@ -116,6 +125,9 @@ export class Worker {
         const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())));
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
+        // tasks may arrive in the same frame as the registration's reply, before the await
+        // below returns: whatever they send must go out on this connection
+        this.#scheduler = rpc;
         await rpc.request(
           {
             op: Op.registerWorker,
@@ -130,13 +142,13 @@ export class Worker {
           },
           Math.max(1, deadline - Date.now()),
         );
-        this.#scheduler = rpc;
         comm.onClose((err) => this.#schedulerLost(err.message));
         // info-level news of workers comes from the scheduler ("worker added"), once per cluster
         log().debug({ address: this.address, name: this.name, scheduler: this.#opts.schedulerAddress }, "worker registered");
         return;
       } catch (err) {
         lastError = err;
+        this.#scheduler = undefined;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
@@ -262,6 +274,24 @@ export class Worker {
     });
   }
 
+  /** Pause above the pause threshold, resume below it; above terminate, close (no nanny). */
+  #checkMemory(): void {
+    const limit = this.#opts.memoryLimit ?? 0;
+    const rss = process.memoryUsage.rss();
+    const state = memoryState(rss, limit, { ...DEFAULT_THRESHOLDS, ...this.#opts.memory });
+    if (state === "terminate" && !this.#opts.supervised) {
+      this.cleanExit = false;
+      void this.close(`memory use ${rss} bytes is above the terminate threshold of the ${limit}-byte limit`);
+      return;
+    }
+    const paused = state !== "ok";
+    if (paused === this.state.paused) return;
+    const reason = `memory use ${rss} bytes of a ${limit}-byte limit`;
+    log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
+    this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
+    this.#do(this.state.setPaused(paused));
+  }
+
   #sendHeartbeat(): void {
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
@@ -322,6 +352,7 @@ export class Worker {
     this.#closeReason = reason;
     try {
       clearInterval(this.#heartbeat);
+      clearInterval(this.#memoryTimer);
       this.#scheduler?.close(reason);
       for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});
       await this.#pool?.close();
