@@ -29,7 +29,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
-const USAGE = "mpirun -np N dask-mpi-ts [options] [SCRIPT [ARGS...]]";
+const USAGE = "mpirun -np N dask-mpi-ts [options] [SCRIPT [ARGS...]]   |   dask-mpi-ts config [--describe]";
 const DESCRIPTION = [
   "Start a dask-mpi-ts cluster inside an MPI job: rank 0 runs the scheduler, the other ranks",
   "run workers. With SCRIPT, rank 1 runs it as the client (getClient() returns a connected",
@@ -71,6 +71,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
+  if (argv[0] === "config") return printConfig(argv.slice(1));
   let args: DaskMpiArgs | "help";
   try {
     args = parseDaskMpiArgs(argv);
@@ -94,5 +95,20 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     await import(pathToFileURL(script).href);
   } catch (err) {
     failRank(err);
+  }
+}
+
+/**
+ * `dask-mpi-ts config [--describe]`: the merged configuration, one key a line, and where each
+ * value came from. (The config layer is loaded only here for now: zod costs ~100 ms to import,
+ * which the start-up path of every rank cannot afford yet.)
+ */
+async function printConfig(argv: string[]): Promise<void> {
+  try {
+    const { loadConfig, explainConfig } = await import("../config/index.js");
+    process.stdout.write(explainConfig(loadConfig(), { descriptions: argv.includes("--describe") }));
+  } catch (err) {
+    process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
+    process.exit(2);
   }
 }
