@@ -16,6 +16,9 @@ const FLAGS: FlagSpec[] = [
   { name: "memory-limit", type: "string", valueName: "LIMIT", help: "10GB, 10GiB, 0.25 of the node, auto, or 0/none", default: "auto" },
   { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise" },
+  { name: "memory-target", type: "string", valueName: "FRACTION", help: "spill least-recently-used results to disk above this fraction of the memory limit, or false", default: "0.6" },
+  { name: "memory-spill", type: "string", valueName: "FRACTION", help: "spill by measured process memory above this fraction, or false", default: "0.7" },
+  { name: "local-directory", type: "string", valueName: "DIR", help: "where spilled results go (a subdirectory per worker; default: the temp directory)" },
   { name: "memory-pause", type: "string", valueName: "FRACTION", help: "pause above this fraction of the memory limit, or false", default: "0.8" },
   { name: "memory-terminate", type: "string", valueName: "FRACTION", help: "the nanny restarts the worker above this fraction, or false", default: "0.95" },
   { name: "resources", type: "string", valueName: "SPEC", help: 'abstract resources this worker offers, e.g. "GPU=2,MEM=1e9"' },
@@ -45,7 +48,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       memoryLimit: parseMemoryLimit(flags["memory-limit"] as string),
       interface: flags.interface as string | undefined,
       resources: resources(flags.resources),
-      memory: { pause: fraction(flags["memory-pause"], "memory-pause"), terminate: fraction(flags["memory-terminate"], "memory-terminate") },
+      memory: {
+        target: fraction(flags["memory-target"], "memory-target"),
+        spill: fraction(flags["memory-spill"], "memory-spill"),
+        pause: fraction(flags["memory-pause"], "memory-pause"),
+        terminate: fraction(flags["memory-terminate"], "memory-terminate"),
+      },
+      localDirectory: flags["local-directory"] as string | undefined,
       deathTimeoutMs,
     };
     let ok: boolean;

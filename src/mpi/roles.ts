@@ -109,6 +109,7 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
     memoryLimit: opts.memoryLimit ?? 0,
     interface: opts.interface,
     resources: opts.resources,
+    localDirectory: opts.localDirectory,
     deathTimeoutMs: opts.deathTimeoutMs,
   };
   let ended: Promise<{ ok: boolean; reason: string }>;

@@ -22,7 +22,14 @@ export const INLINE_RESULT_BYTES = 1024;
 /** A value as stored: encoded head then raw parts (large binaries). */
 export type Stored = Buffer[];
 
-export function storedBytes(s: Stored): number {
+/**
+ * What the data map holds: a value in memory, or an opaque stand-in for one the I/O layer put
+ * elsewhere (spilled to disk); the state machine only passes such values on.
+ */
+export type Held = Stored | { readonly nbytes: number };
+
+export function storedBytes(s: Held): number {
+  if (!Array.isArray(s)) return s.nbytes;
   let n = 0;
   for (const b of s) n += b.length;
   return n;
@@ -45,10 +52,10 @@ interface WTask extends ComputeTask {
 export type WorkerInstruction =
   | { type: "send"; msg: Message }
   | { type: "fetch"; worker: string; keys: string[] }
-  | { type: "execute"; key: string; fn: unknown; args: Buffer[]; deps: Record<string, Stored> };
+  | { type: "execute"; key: string; fn: unknown; args: Buffer[]; deps: Record<string, Held> };
 
 export class WorkerState {
-  readonly data = new Map<string, Stored>();
+  readonly data = new Map<string, Held>();
   readonly tasks = new Map<string, WTask>();
   /** dependency key -> the peer it is being fetched from */
   readonly inFlight = new Map<string, string>();
@@ -265,7 +272,7 @@ export class WorkerState {
       const t = this.#ready.shift()!;
       t.state = "executing";
       this.#executing++;
-      const deps: Record<string, Stored> = {};
+      const deps: Record<string, Held> = {};
       for (const dep of Object.keys(t.whoHas)) {
         const d = this.data.get(dep);
         if (d) deps[dep] = d;

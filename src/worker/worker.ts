@@ -4,7 +4,7 @@
  * results to clients and peers from its own authenticated listener. Its main thread only
  * moves bytes; user values are decoded on task threads and clients.
  */
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { connect, serve } from "../comm/connect.js";
 import { formatAddress } from "../comm/address.js";
 import { chooseHost } from "../comm/interfaces.js";
@@ -20,7 +20,10 @@ import { TaskPool } from "./executor.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
-import { type ComputeTask, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
+import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
+import { SpillDirectory, Spilled } from "./spill.js";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
 
 export interface WorkerOptions {
   schedulerAddress: string;
@@ -39,6 +42,8 @@ export interface WorkerOptions {
   memoryMonitorMs?: number;
   /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
   supervised?: boolean;
+  /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
+  localDirectory?: string;
   /** Give up after this long without a scheduler (default 60 s). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
@@ -69,6 +74,7 @@ export class Worker {
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
+  #spill: SpillDirectory | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
@@ -95,9 +101,63 @@ export class Worker {
     return w;
   }
 
-  /** Results held here (encoded), by key. */
-  get data(): Map<string, Stored> {
+  /** Results held here (encoded, or spilled), by key. */
+  get #thresholds(): MemoryThresholds {
+    return { ...DEFAULT_THRESHOLDS, ...this.#opts.memory };
+  }
+
+  get data(): Map<string, Held> {
     return this.state.data;
+  }
+
+  /** A held value's bytes, read back from disk if it was spilled (it is then in memory again). */
+  #value(key: string): Stored | undefined {
+    const v = this.state.data.get(key);
+    if (!(v instanceof Spilled)) return v as Stored | undefined;
+    const value = this.#spill!.read(v);
+    this.#spill!.remove(v);
+    this.state.data.set(key, value);
+    return value;
+  }
+
+  /** Mark as recently used: the data map's order is the spilling order (oldest first). */
+  #touch(key: string): void {
+    const v = this.state.data.get(key);
+    if (v === undefined) return;
+    this.state.data.delete(key);
+    this.state.data.set(key, v);
+  }
+
+  /**
+   * Move least-recently-used results to disk: while managed bytes are above `target`, and,
+   * while the process's memory is above `spill`, as many bytes as it is over.
+   */
+  #spillIfNeeded(rss: number): void {
+    const spill = this.#spill;
+    const limit = this.#opts.memoryLimit ?? 0;
+    if (!spill || !(limit > 0)) return;
+    const t = this.#thresholds;
+    let managed = 0;
+    for (const v of this.state.data.values()) if (!(v instanceof Spilled)) managed += storedBytes(v);
+    let toFree = 0;
+    if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
+    if (t.spill !== false) toFree = Math.max(toFree, rss - t.spill * limit);
+    if (toFree <= 0) return;
+    for (const [key, v] of this.state.data) {
+      if (toFree <= 0) break;
+      if (v instanceof Spilled) continue;
+      const s = spill.write(key, v as Stored);
+      this.state.data.set(key, s); // same key: keeps its place in the order
+      toFree -= s.nbytes;
+    }
+  }
+
+  /** Drop files of keys that are being freed. */
+  #unspill(keys: Iterable<string>): void {
+    for (const k of keys) {
+      const v = this.state.data.get(k);
+      if (v instanceof Spilled) this.#spill?.remove(v);
+    }
   }
 
   /** Resolves with the reason once the worker has closed. */
@@ -108,6 +168,11 @@ export class Worker {
   async #start(): Promise<void> {
     this.status = "starting";
     this.#pool = this.#newPool();
+    const t = this.#thresholds;
+    if ((this.#opts.memoryLimit ?? 0) > 0 && (t.target !== false || t.spill !== false)) {
+      const base = this.#opts.localDirectory ?? tmpdir();
+      this.#spill = new SpillDirectory(path.join(base, `dask-worker-${process.pid}-${randomBytes(4).toString("hex")}`));
+    }
     const { bind, advertise } = chooseHost(this.#opts);
     this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm));
     this.address = formatAddress(advertise, this.#listener.port);
@@ -166,14 +231,17 @@ export class Worker {
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${String(m.fn)}, which was never sent`);
         this.#do(this.state.computeTask(parseComputeTask(m, fn)));
       },
-      [Op.freeKeys]: (m) => this.#do(this.state.freeKeys(m.keys as string[])),
+      [Op.freeKeys]: (m) => {
+        this.#unspill(m.keys as string[]);
+        this.#do(this.state.freeKeys(m.keys as string[]));
+      },
       [Op.closeWorker]: (m) => void this.close(`scheduler asked: ${String(m.reason ?? "")}`),
       [Op.schedulerClosing]: () => {},
       [Op.run]: (m) => this.#runHere(m),
       [Op.replicateTo]: (m) => this.#replicateTo(m.target as string, m.keys as string[]),
       [Op.restart]: async () => {
         // forget everything and start from fresh task threads (a stuck task dies with its thread)
-        this.state.reset();
+        this.#resetData();
         const old = this.#pool;
         this.#pool = this.#newPool();
         await old?.close();
@@ -200,10 +268,16 @@ export class Worker {
         void this.#fetch(ins.worker, ins.keys);
       } else {
         const key = ins.key;
-        this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps: mapValues(ins.deps, (parts) => parts.map(exact)) }, (r) => {
+        const deps: Record<string, Uint8Array[]> = {};
+        for (const dep of Object.keys(ins.deps)) {
+          this.#touch(dep);
+          deps[dep] = (this.#value(dep) ?? []).map(exact);
+        }
+        this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
           if (r.ok) {
             const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
             this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
+            this.#spillIfNeeded(process.memoryUsage.rss());
           } else {
             this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
           }
@@ -252,7 +326,7 @@ export class Worker {
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
     const data: Record<string, Stored> = {};
     for (const k of keys) {
-      const v = this.state.data.get(k);
+      const v = this.#value(k);
       if (v) data[k] = v;
     }
     const rpc = await this.#peer(target);
@@ -267,7 +341,7 @@ export class Worker {
     this.#functions.clear();
     // results and running work belonged to the old registration: the scheduler has
     // rescheduled them, so start clean
-    this.state.reset();
+    this.#resetData();
     this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000)).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
@@ -278,7 +352,8 @@ export class Worker {
   #checkMemory(): void {
     const limit = this.#opts.memoryLimit ?? 0;
     const rss = process.memoryUsage.rss();
-    const state = memoryState(rss, limit, { ...DEFAULT_THRESHOLDS, ...this.#opts.memory });
+    this.#spillIfNeeded(rss);
+    const state = memoryState(rss, limit, this.#thresholds);
     if (state === "terminate" && !this.#opts.supervised) {
       this.cleanExit = false;
       void this.close(`memory use ${rss} bytes is above the terminate threshold of the ${limit}-byte limit`);
@@ -292,19 +367,34 @@ export class Worker {
     this.#do(this.state.setPaused(paused));
   }
 
+  /** Forget all data, in memory and on disk. */
+  #resetData(): void {
+    this.#unspill(this.state.data.keys());
+    this.state.reset();
+  }
+
   #sendHeartbeat(): void {
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
     const mem = process.memoryUsage();
     let stored = 0;
-    for (const v of this.state.data.values()) stored += storedBytes(v);
+    for (const v of this.state.data.values()) if (!(v instanceof Spilled)) stored += storedBytes(v);
     // a request: the scheduler's reply is its heartbeat to us; a scheduler that stops
     // answering (hung, or its host gone without a TCP reset) counts as lost
     rpc
       .request(
         {
           op: Op.heartbeat,
-          metrics: { executing: this.state.executing, ready: this.state.readyCount, inMemory: this.state.data.size, storedBytes: stored, rss: mem.rss, ...this.bytes },
+          metrics: {
+            executing: this.state.executing,
+            ready: this.state.readyCount,
+            inMemory: this.state.data.size,
+            storedBytes: stored,
+            spilledBytes: this.#spill?.bytes ?? 0,
+            paused: this.state.paused,
+            rss: mem.rss,
+            ...this.bytes,
+          },
         },
         SCHEDULER_SILENCE_MS,
       )
@@ -322,7 +412,8 @@ export class Worker {
         const data: Record<string, Stored> = {};
         const missing: string[] = [];
         for (const k of keys as string[]) {
-          const v = this.state.data.get(k);
+          this.#touch(k);
+          const v = this.#value(k);
           if (v) {
             data[k] = v;
             this.bytes.sentToPeers += storedBytes(v);
@@ -357,7 +448,8 @@ export class Worker {
       for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});
       await this.#pool?.close();
       await this.#listener?.close();
-      this.state.reset();
+      this.#spill?.close();
+      this.#resetData();
     } catch (err) {
       log().warn({ reason, err: describeError(err) }, "error while closing the worker");
     } finally {
@@ -389,8 +481,3 @@ function exact(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
 
-function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
-  const out: Record<string, B> = {};
-  for (const k in o) out[k] = f(o[k]!);
-  return out;
-}

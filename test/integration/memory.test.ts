@@ -1,9 +1,11 @@
 // Memory limits on real worker processes: pause above `pause`, the nanny's restart above
 // `terminate` (and KilledWorkerError for a task that always does that).
 import assert from "node:assert/strict";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { Client, KilledWorkerError } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
-import { cleanupProcs, waitFor } from "../helpers/proc.js";
+import { cleanupProcs, exitWithin, waitFor } from "../helpers/proc.js";
 
 describe("memory limits on real processes", function () {
   this.timeout(120_000);
@@ -62,5 +64,80 @@ describe("memory limits on real processes", function () {
     const pid = await client.submit(() => process.pid, { workers: ["w0"], allowOtherWorkers: true }).result({ timeout: 20_000 });
     const w1 = Object.values((await client.schedulerInfo()).workers).find((w) => w.name === "w1")!;
     assert.equal(pid, w1.pid);
+  });
+});
+
+describe("spilling to the local directory", function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let client: Client | undefined;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await cleanupProcs();
+    tmp.remove();
+  });
+
+  const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
+
+  it("results past target spill to files, come back intact, and the files go with the worker", async () => {
+    const local = path.join(tmp.dir, "local");
+    const c = await startProcessCluster(tmp.dir, {
+      workers: 1,
+      workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local],
+    });
+    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+    await client.waitForWorkers(1, { timeout: 20_000 });
+    const parts = client.map(make, [1, 2, 3, 4, 5, 6]); // 192 MiB held, target is 100 MB
+    await Promise.all(parts.map((p) => p.whenDone()));
+    const files = await waitFor(
+      "spill files",
+      () => {
+        const dirs = existsSync(local) ? readdirSync(local) : [];
+        const n = dirs.reduce((acc, d) => acc + readdirSync(path.join(local, d)).length, 0);
+        return n >= 2 ? n : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.ok(files >= 2, `${files} files spilled`);
+    // read back: by the client, and by a task on the worker
+    const back = await client.gather(parts);
+    back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1));
+    const sums = await client.gather(client.map((a: Float64Array) => a[7]! * 2, parts));
+    assert.deepEqual(sums, [2, 4, 6, 8, 10, 12]);
+    await client.shutdown();
+    client = undefined;
+    await exitWithin(c.workers[0]!, 15_000);
+    assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
+  });
+
+  it("with spilling off, an unwritable local directory is never touched and the work finishes", async () => {
+    // unwritable even for root: its parent is a regular file
+    const notADir = path.join(tmp.dir, "not-a-directory");
+    writeFileSync(notADir, "");
+    const c = await startProcessCluster(tmp.dir, {
+      workers: 1,
+      workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "false", "--memory-spill", "false", "--local-directory", path.join(notADir, "sub")],
+    });
+    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+    await client.waitForWorkers(1, { timeout: 20_000 });
+    const parts = client.map(make, [1, 2, 3]);
+    assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
+    assert.doesNotMatch(c.workers[0]!.stderr, /not writable/);
+  });
+
+  it("with spilling on, an unwritable local directory is a clear start-up error", async () => {
+    const notADir = path.join(tmp.dir, "not-a-directory");
+    writeFileSync(notADir, "");
+    const c = await startProcessCluster(tmp.dir, {
+      workers: 1,
+      workerArgs: () => ["--no-nanny", "--memory-limit", "2GB", "--local-directory", path.join(notADir, "sub")],
+    });
+    const { code } = await exitWithin(c.workers[0]!, 15_000);
+    assert.notEqual(code, 0);
+    assert.match(c.workers[0]!.stderr, /local directory .*not-a-directory\/sub\/dask-worker-\d+-\w+ is not writable/);
   });
 });
