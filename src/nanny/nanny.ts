@@ -15,6 +15,8 @@ import type { Status } from "../status.js";
 import type { WorkerOptions } from "../worker/worker.js";
 import type { ChildMessage, NannyMessage } from "./ipc.js";
 import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
+import { spillDirectory } from "../worker/spill.js";
+import { rmSync } from "node:fs";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
@@ -129,6 +131,8 @@ export class Nanny {
       });
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
+        // a worker that died did not remove its spill files
+        if (child.pid) rmSync(spillDirectory(this.#opts.worker.localDirectory, child.pid), { recursive: true, force: true });
         if (this.#child === child) this.#child = undefined;
         if (!started) {
           if (!closedOnPurpose) reject(new WorkerDiedError(`worker process exited during start-up (code ${code}, signal ${signal})`, { exitCode: code, signal }));

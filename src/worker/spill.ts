@@ -5,10 +5,19 @@
  * removed when their key is freed, and the directory when the worker closes.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
 import type { Stored } from "./state-machine.js";
+
+/**
+ * The spill directory of the worker process `pid`: one per process, so that a nanny can remove
+ * the directory of a worker that died without cleaning up.
+ */
+export function spillDirectory(localDirectory: string | undefined, pid: number): string {
+  return path.join(localDirectory ?? tmpdir(), `dask-worker-${pid}`);
+}
 
 /** What stays in the data map for a spilled value. */
 export class Spilled {

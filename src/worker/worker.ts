@@ -4,7 +4,7 @@
  * results to clients and peers from its own authenticated listener. Its main thread only
  * moves bytes; user values are decoded on task threads and clients.
  */
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { connect, serve } from "../comm/connect.js";
 import { formatAddress } from "../comm/address.js";
 import { chooseHost } from "../comm/interfaces.js";
@@ -21,9 +21,7 @@ import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
 import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
-import { SpillDirectory, Spilled } from "./spill.js";
-import { randomBytes } from "node:crypto";
-import path from "node:path";
+import { SpillDirectory, Spilled, spillDirectory } from "./spill.js";
 
 export interface WorkerOptions {
   schedulerAddress: string;
@@ -170,8 +168,7 @@ export class Worker {
     this.#pool = this.#newPool();
     const t = this.#thresholds;
     if ((this.#opts.memoryLimit ?? 0) > 0 && (t.target !== false || t.spill !== false)) {
-      const base = this.#opts.localDirectory ?? tmpdir();
-      this.#spill = new SpillDirectory(path.join(base, `dask-worker-${process.pid}-${randomBytes(4).toString("hex")}`));
+      this.#spill = new SpillDirectory(spillDirectory(this.#opts.localDirectory, process.pid));
     }
     const { bind, advertise } = chooseHost(this.#opts);
     this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm));

@@ -55,6 +55,8 @@ export async function startProcessCluster(
       [
         BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--name", `w${i}`,
         "--nthreads", String(opts.nthreads ?? 1), opts.nanny === false ? "--no-nanny" : "--nanny",
+        // spill directories of killed workers stay inside the test's directory
+        "--local-directory", dir,
         ...(opts.workerArgs?.(i) ?? []),
       ],
       { env },

@@ -34,7 +34,7 @@ for (const launcher of launcherFromEnv()) {
 
     async function startCluster(extra: string[] = [], np = 4) {
       const file = path.join(tmp.dir, "sched.json");
-      const proc = launch(launcher, np, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", ...extra]);
+      const proc = launch(launcher, np, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", "--local-directory", tmp.dir, ...extra]);
       await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 20_000, proc });
       client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
       await client.waitForWorkers(np - 1, { timeout: 20_000 });
