@@ -21,6 +21,9 @@ const FLAGS: FlagSpec[] = [
   { name: "local-directory", type: "string", valueName: "DIR", help: "where spilled results go (a subdirectory per worker; default: the temp directory)" },
   { name: "memory-pause", type: "string", valueName: "FRACTION", help: "pause above this fraction of the memory limit, or false", default: "0.8" },
   { name: "memory-terminate", type: "string", valueName: "FRACTION", help: "the nanny restarts the worker above this fraction, or false", default: "0.95" },
+  { name: "lifetime", type: "string", valueName: "DURATION", help: "retire gracefully after this long (e.g. 30m): no new tasks, results move to other workers" },
+  { name: "lifetime-stagger", type: "string", valueName: "DURATION", help: "random +/- spread of --lifetime, so workers do not all leave at once", default: "0s" },
+  { name: "lifetime-restart", type: "boolean", help: "after retiring, start a fresh worker (needs the nanny)" },
   { name: "resources", type: "string", valueName: "SPEC", help: 'abstract resources this worker offers, e.g. "GPU=2,MEM=1e9"' },
   { name: "nanny", type: "boolean", default: true, help: "supervise the worker in a child process (--no-nanny never forks)" },
   { name: "death-timeout", type: "string", valueName: "DURATION", help: "exit after this long without a scheduler", default: "60s" },
@@ -55,11 +58,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         terminate: fraction(flags["memory-terminate"], "memory-terminate"),
       },
       localDirectory: flags["local-directory"] as string | undefined,
+      lifetimeMs: flags.lifetime === undefined ? undefined : parseDuration(flags.lifetime as string, "--lifetime"),
+      lifetimeStaggerMs: parseDuration(flags["lifetime-stagger"] as string, "--lifetime-stagger"),
       deathTimeoutMs,
     };
     let ok: boolean;
     if (flags.nanny) {
-      const nanny = await Nanny.start({ worker: options });
+      const nanny = await Nanny.start({ worker: options, restartAfterRetire: flags["lifetime-restart"] === true });
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void nanny.close(`received ${sig}`));
       ok = (await nanny.closed).ok;
     } else {

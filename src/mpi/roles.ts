@@ -27,6 +27,10 @@ export interface ClusterOptions {
   deathTimeoutMs?: number;
   /** Abstract resources each worker offers, e.g. { GPU: 1 }. */
   resources?: Record<string, number>;
+  /** Workers retire after this long (± stagger); with restart, their nanny starts fresh ones. */
+  lifetimeMs?: number;
+  lifetimeStaggerMs?: number;
+  lifetimeRestart?: boolean;
   logLevel?: LevelWithSilent;
 }
 
@@ -110,6 +114,8 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
     interface: opts.interface,
     resources: opts.resources,
     localDirectory: opts.localDirectory,
+    lifetimeMs: opts.lifetimeMs,
+    lifetimeStaggerMs: opts.lifetimeStaggerMs,
     deathTimeoutMs: opts.deathTimeoutMs,
   };
   let ended: Promise<{ ok: boolean; reason: string }>;

@@ -6,4 +6,4 @@ export type NannyMessage = { type: "start"; options: WorkerOptions; log: Record<
 export type ChildMessage =
   | { type: "ready"; address: string }
   | { type: "start-failed"; reason: string }
-  | { type: "closing"; reason: string; clean: boolean };
+  | { type: "closing"; reason: string; clean: boolean; retired: boolean };

@@ -27,6 +27,8 @@ export interface NannyOptions {
   worker: WorkerOptions;
   /** Fields for the child's log lines (e.g. the MPI rank). */
   log?: Record<string, string | number>;
+  /** After the worker retires (its lifetime), start a fresh one (`--lifetime-restart`). */
+  restartAfterRetire?: boolean;
   /** Restarts allowed within `restartWindowMs` before the nanny gives up (default 5 in 60 s). */
   maxRestarts?: number;
   restartWindowMs?: number;
@@ -109,6 +111,7 @@ export class Nanny {
     this.#opts.child = undefined;
     this.#child = child;
     let closedOnPurpose: { ok: boolean; reason: string } | undefined;
+    let retiredToRestart = false;
     return new Promise<void>((resolve, reject) => {
       let started = false;
       const timer = setTimeout(() => {
@@ -123,6 +126,7 @@ export class Nanny {
           resolve();
         } else if (m.type === "closing") {
           closedOnPurpose = { ok: m.clean, reason: m.reason };
+          if (m.retired && this.#opts.restartAfterRetire && this.status === "running") retiredToRestart = true;
         } else if (m.type === "start-failed" && !started) {
           clearTimeout(timer);
           closedOnPurpose = { ok: false, reason: m.reason };
@@ -137,6 +141,11 @@ export class Nanny {
         if (!started) {
           if (!closedOnPurpose) reject(new WorkerDiedError(`worker process exited during start-up (code ${code}, signal ${signal})`, { exitCode: code, signal }));
           this.#finish(closedOnPurpose ?? { ok: false, reason: `worker exited during start-up (code ${code}, signal ${signal})` });
+          return;
+        }
+        if (retiredToRestart) {
+          log().info({ reason: "lifetime restart" }, "starting a fresh worker");
+          this.#spawn().catch((err) => this.#finish({ ok: false, reason: String(err?.message ?? err) }));
           return;
         }
         if (closedOnPurpose || this.status === "closing") {

@@ -30,7 +30,7 @@ process.on("message", async (m: NannyMessage) => {
     }
     const w = worker!;
     void w.closed.then(async (reason) => {
-      send({ type: "closing", reason, clean: w.cleanExit });
+      send({ type: "closing", reason, clean: w.cleanExit, retired: w.retired });
       await finish(w.cleanExit ? 0 : 1);
     });
     send({ type: "ready", address: w.address });

@@ -36,6 +36,8 @@ export interface SchedulerOptions {
 
 const log = () => logger("scheduler");
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
+/** How long a retiring worker may take to finish what it is running. */
+const RETIRE_DRAIN_MS = 60_000;
 
 type Peer = { kind: "unknown" } | { kind: "worker"; address: string } | { kind: "client"; id: string };
 
@@ -287,6 +289,12 @@ export class Scheduler {
     const targets = this.#resolveWorkers(names);
     this.state.setClosing(targets);
     for (const addr of targets) {
+      // let what it is running finish (bounded), so that nothing is computed twice
+      const deadline = Date.now() + RETIRE_DRAIN_MS;
+      while ((this.state.workers.get(addr)?.processing.size ?? 0) > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (!this.state.workers.has(addr)) continue;
       const keep = [...this.state.workers.values()].filter((w) => !w.closing);
       const unique = this.state.uniqueKeys(addr).map((t) => t.spec.key);
       if (unique.length && keep.length) {

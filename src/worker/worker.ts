@@ -40,6 +40,12 @@ export interface WorkerOptions {
   memoryMonitorMs?: number;
   /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
   supervised?: boolean;
+  /**
+   * Retire gracefully after this long (± `lifetimeStaggerMs`, so that a batch of workers do
+   * not all leave at once): no new tasks, running ones finish, results move to other workers.
+   */
+  lifetimeMs?: number;
+  lifetimeStaggerMs?: number;
   /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
   localDirectory?: string;
   /** Give up after this long without a scheduler (default 60 s). */
@@ -72,12 +78,15 @@ export class Worker {
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
   #spill: SpillDirectory | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
   /** True when close() came from the scheduler or the owner, not from losing the scheduler. */
   cleanExit = true;
+  /** It retired (lifetime), rather than being closed. */
+  retired = false;
 
   private constructor(opts: WorkerOptions) {
     this.#opts = opts;
@@ -175,6 +184,11 @@ export class Worker {
     this.address = formatAddress(advertise, this.#listener.port);
     await this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000));
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
+    if (this.#opts.lifetimeMs) {
+      const stagger = this.#opts.lifetimeStaggerMs ?? 0;
+      const after = Math.max(0, this.#opts.lifetimeMs + (Math.random() * 2 - 1) * stagger);
+      this.#lifetimeTimer = setTimeout(() => this.retire(`lifetime of ${this.#opts.lifetimeMs} ms reached`), after);
+    }
     if (this.#opts.memoryLimit) this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? 100).unref();
     this.status = "running";
   }
@@ -433,6 +447,15 @@ export class Worker {
     });
   }
 
+  /** Ask the scheduler to retire this worker (it closes us once our results live elsewhere). */
+  retire(reason: string): void {
+    log().info({ name: this.name, reason }, "retiring");
+    this.retired = true;
+    const rpc = this.#scheduler;
+    if (rpc && !rpc.closed) rpc.send({ op: Op.retireWorkers, workers: [this.address] });
+    else void this.close(reason);
+  }
+
   /** Stop tasks, close connections and the listener. Idempotent. */
   async close(reason: string): Promise<string> {
     if (this.status === "closing" || this.status === "closed") return this.#closed;
@@ -441,6 +464,7 @@ export class Worker {
     try {
       clearInterval(this.#heartbeat);
       clearInterval(this.#memoryTimer);
+      clearTimeout(this.#lifetimeTimer);
       this.#scheduler?.close(reason);
       for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});
       await this.#pool?.close();

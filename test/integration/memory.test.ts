@@ -1,7 +1,7 @@
 // Memory limits on real worker processes: pause above `pause`, the nanny's restart above
 // `terminate` (and KilledWorkerError for a task that always does that).
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client, KilledWorkerError } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
@@ -139,5 +139,49 @@ describe("spilling to the local directory", function () {
     const { code } = await exitWithin(c.workers[0]!, 15_000);
     assert.notEqual(code, 0);
     assert.match(c.workers[0]!.stderr, /local directory .*not-a-directory\/sub\/dask-worker-\d+ is not writable/);
+  });
+});
+
+describe("worker lifetimes", function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let client: Client | undefined;
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await cleanupProcs();
+    tmp.remove();
+  });
+
+  it("--lifetime 3s --lifetime-stagger 1s --lifetime-restart: results survive, nothing runs twice", async () => {
+    const c = await startProcessCluster(tmp.dir, {
+      workers: 3,
+      workerArgs: () => ["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"],
+    });
+    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+    await client.waitForWorkers(3, { timeout: 20_000 });
+    const log = path.join(tmp.dir, "executions.log");
+    const futures = client.map(
+      async (spec: { i: number; log: string }) => {
+        const { appendFileSync } = await import("node:fs");
+        appendFileSync(spec.log, `${spec.i}\n`);
+        const end = Date.now() + 120;
+        while (Date.now() < end);
+        return spec.i * spec.i;
+      },
+      Array.from({ length: 200 }, (_, i) => ({ i, log })),
+    );
+    const values = await client.gather(futures, { timeout: 90_000 });
+    assert.deepEqual(values, Array.from({ length: 200 }, (_, i) => i * i));
+    const runs = readFileSync(log, "utf8").trim().split("\n").map(Number);
+    const twice = runs.filter((i, k) => runs.indexOf(i) !== k);
+    assert.deepEqual(twice, [], "no task ran twice");
+    assert.equal(runs.length, 200);
+    // workers did come and go meanwhile: at least one restarted (a new process under the same name)
+    assert.match(c.workers.map((w) => w.stderr).join(""), /retiring/);
+    await client.waitForWorkers(3, { timeout: 20_000 });
   });
 });
