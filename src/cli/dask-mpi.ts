@@ -47,6 +47,15 @@ export interface DaskMpiArgs {
   scriptArgs: string[];
 }
 
+/**
+ * A --memory-limit checked now, so that a bad value fails on every rank at once, but kept as
+ * text: "auto" is resolved per node once MPI says how many ranks share it.
+ */
+function checkedMemoryLimit(text: string): string {
+  parseMemoryLimit(text, {}, "--memory-limit");
+  return text;
+}
+
 export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
   const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: true });
   if (flags.help) return "help";
@@ -55,7 +64,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     schedulerPort: portNumber(flags["scheduler-port"], "scheduler-port"),
     interface: flags.interface as string | undefined,
     nthreads: positiveInt(flags.nthreads, "nthreads"),
-    memoryLimit: parseMemoryLimit(flags["memory-limit"] as string, {}, "--memory-limit"),
+    memoryLimit: checkedMemoryLimit(flags["memory-limit"] as string),
     localDirectory: flags["local-directory"] as string | undefined,
     nanny: flags.nanny as boolean,
     resources: resources(flags.resources),

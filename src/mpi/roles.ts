@@ -10,6 +10,7 @@ import { Nanny } from "../nanny/nanny.js";
 import type { Scheduler } from "../scheduler/server.js";
 import type { WorkerOptions } from "../worker/worker.js";
 import { Mpi } from "./addon.js";
+import { parseMemoryLimit } from "../config/units.js";
 import { detectLauncher } from "./launcher-env.js";
 import type { ChildProcess } from "node:child_process";
 import { MpiJob } from "./job.js";
@@ -19,7 +20,8 @@ export interface ClusterOptions {
   schedulerPort?: number;
   interface?: string;
   nthreads?: number;
-  memoryLimit?: number;
+  /** Per-worker limit: bytes, or text as --memory-limit takes it ("auto" divides the node's memory among its ranks). */
+  memoryLimit?: number | string;
   localDirectory?: string;
   nanny?: boolean;
   /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
@@ -110,7 +112,11 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, address: stri
     secret,
     name,
     nthreads: opts.nthreads ?? 1,
-    memoryLimit: opts.memoryLimit ?? 0,
+    memoryLimit:
+      typeof opts.memoryLimit === "string"
+        ? // every rank on the node counts: a slight underestimate of each worker's share where the scheduler or client rank shares it
+          parseMemoryLimit(opts.memoryLimit, { workersOnNode: job.mpi.localSize }, "--memory-limit")
+        : (opts.memoryLimit ?? 0),
     interface: opts.interface,
     resources: opts.resources,
     localDirectory: opts.localDirectory,

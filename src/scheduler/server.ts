@@ -295,8 +295,14 @@ export class Scheduler {
         await new Promise((r) => setTimeout(r, 20));
       }
       if (!this.state.workers.has(addr)) continue;
-      const keep = [...this.state.workers.values()].filter((w) => !w.closing);
       const unique = this.state.uniqueKeys(addr).map((t) => t.spec.key);
+      // results need a worker that stays: when all are retiring at once (a batch of workers
+      // reaching their lifetime), wait a while for one to join (e.g. a restarted worker)
+      let keep = [...this.state.workers.values()].filter((w) => !w.closing);
+      while (unique.length && !keep.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        keep = [...this.state.workers.values()].filter((w) => !w.closing);
+      }
       if (unique.length && keep.length) {
         const to = keep.reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
         await this.#workerRpc.get(addr)?.request({ op: Op.replicateTo, target: to.address, keys: unique }, 120_000);
