@@ -139,8 +139,14 @@ export class Nanny {
         if (child.pid) rmSync(spillDirectory(this.#opts.worker.localDirectory, child.pid), { recursive: true, force: true });
         if (this.#child === child) this.#child = undefined;
         if (!started) {
-          if (!closedOnPurpose) reject(new WorkerDiedError(`worker process exited during start-up (code ${code}, signal ${signal})`, { exitCode: code, signal }));
-          this.#finish(closedOnPurpose ?? { ok: false, reason: `worker exited during start-up (code ${code}, signal ${signal})` });
+          if (closedOnPurpose || this.status === "closing") {
+            // it said why it could not start (or we are closing): that is final
+            reject(new WorkerDiedError(`worker process exited during start-up (code ${code}, signal ${signal})`, { exitCode: code, signal }));
+            this.#finish(closedOnPurpose ?? { ok: false, reason: `worker exited during start-up (code ${code}, signal ${signal})` });
+          } else {
+            // killed while starting (it may already have registered): a crash like any other
+            this.#restart(code, signal).then(resolve, reject);
+          }
           return;
         }
         if (retiredToRestart) {
@@ -152,13 +158,14 @@ export class Nanny {
           this.#finish(closedOnPurpose ?? { ok: true, reason: "nanny closed" });
           return;
         }
-        this.#restart(code, signal);
+        this.#restart(code, signal).catch(() => {}); // giving up is reported through `closed`
       });
       child.send({ type: "start", options: this.#opts.worker, log: this.#opts.log ?? {} } satisfies NannyMessage, () => {});
     });
   }
 
-  #restart(code: number | null, signal: NodeJS.Signals | null): void {
+  /** Start a new child after a crash, within the crash-loop bound; resolves when it is ready. */
+  #restart(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const now = Date.now();
     const window = this.#opts.restartWindowMs ?? 60_000;
     this.#restarts = this.#restarts.filter((t) => now - t < window);
@@ -166,11 +173,13 @@ export class Nanny {
       const reason = `worker died ${this.#restarts.length + 1} times within ${window} ms (last: code ${code}, signal ${signal}); not restarting`;
       log().error({ reason }, "nanny giving up");
       this.#finish({ ok: false, reason });
-      return;
+      return Promise.reject(new WorkerDiedError(reason, { exitCode: code, signal }));
     }
     this.#restarts.push(now);
     log().warn({ code, signal, reason: "worker process died" }, "restarting worker");
-    this.#spawn().catch((err) => this.#finish({ ok: false, reason: String(err?.message ?? err) }));
+    const ready = this.#spawn();
+    ready.catch((err) => this.#finish({ ok: false, reason: String(err?.message ?? err) }));
+    return ready;
   }
 
   #finish(r: { ok: boolean; reason: string }): void {
