@@ -7,10 +7,11 @@ import { Client, KilledWorkerError } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs, exitWithin, waitFor } from "../helpers/proc.js";
 
-describe("memory limits on real processes", function () {
+let tmp: ReturnType<typeof tempDir>;
+let client: Client | undefined;
+
+describe("worker memory (real processes)", function () {
   this.timeout(120_000);
-  let tmp: ReturnType<typeof tempDir>;
-  let client: Client | undefined;
   beforeEach(() => {
     tmp = tempDir();
   });
@@ -21,167 +22,143 @@ describe("memory limits on real processes", function () {
     tmp.remove();
   });
 
-  it("a task that grows past terminate is restarted by the nanny and ends as KilledWorkerError; others finish", async () => {
-    // w0 has a 300 MB limit (terminate at 95%); w1 has no limit
-    const c = await startProcessCluster(tmp.dir, { workers: 2, workerArgs: (i) => ["--memory-limit", i === 0 ? "300MB" : "0"] });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(2, { timeout: 20_000 });
-    const hog = client.submit(
-      async () => {
-        const b = Buffer.alloc(400e6, 1); // resident: zero-filled, then written
-        await new Promise((r) => setTimeout(r, 3000));
-        return b.length;
-      },
-      { workers: ["w0"] },
-    );
-    const others = client.map((x: number) => x * 2, [1, 2, 3], { workers: ["w1"] });
-    assert.deepEqual(await client.gather(others), [2, 4, 6]);
-    await assert.rejects(hog.result({ timeout: 90_000 }), (err: unknown) => {
-      assert.ok(err instanceof KilledWorkerError, String(err));
-      return true;
+  describe("memory limits", function () {
+    it("a task that grows past terminate is restarted by the nanny and ends as KilledWorkerError; others finish", async () => {
+      // w0 has a 300 MB limit (terminate at 95%); w1 has no limit
+      const c = await startProcessCluster(tmp.dir, { workers: 2, workerArgs: (i) => ["--memory-limit", i === 0 ? "300MB" : "0"] });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const hog = client.submit(
+        async () => {
+          const b = Buffer.alloc(400e6, 1); // resident: zero-filled, then written
+          await new Promise((r) => setTimeout(r, 3000));
+          return b.length;
+        },
+        { workers: ["w0"] },
+      );
+      const others = client.map((x: number) => x * 2, [1, 2, 3], { workers: ["w1"] });
+      assert.deepEqual(await client.gather(others), [2, 4, 6]);
+      await assert.rejects(hog.result({ timeout: 90_000 }), (err: unknown) => {
+        assert.ok(err instanceof KilledWorkerError, String(err));
+        return true;
+      });
+      assert.match(c.workers[0]!.stderr, /memory above the terminate threshold/);
+      await client.waitForWorkers(2, { timeout: 20_000 });
     });
-    assert.match(c.workers[0]!.stderr, /memory above the terminate threshold/);
-    await client.waitForWorkers(2, { timeout: 20_000 });
-  });
 
-  it("a worker above its pause threshold is paused: the scheduler sends work elsewhere", async () => {
-    // w0: 1 GB limit, pause at 20% (200 MB), terminate off
-    const c = await startProcessCluster(tmp.dir, {
-      workers: 2,
-      workerArgs: (i) => (i === 0 ? ["--memory-limit", "1GB", "--memory-pause", "0.2", "--memory-terminate", "false"] : ["--memory-limit", "0"]),
+    it("a worker above its pause threshold is paused: the scheduler sends work elsewhere", async () => {
+      // w0: 1 GB limit, pause at 20% (200 MB), terminate off
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 2,
+        workerArgs: (i) => (i === 0 ? ["--memory-limit", "1GB", "--memory-pause", "0.2", "--memory-terminate", "false"] : ["--memory-limit", "0"]),
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const big = client.submit(() => Buffer.alloc(300e6, 1), { workers: ["w0"] });
+      await big.whenDone({ timeout: 30_000 });
+      await waitFor(
+        "w0 to report itself paused",
+        async () => Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w0")?.status === "paused",
+        { timeoutMs: 15_000 },
+      );
+      assert.match(c.workers[0]!.stderr, /pausing: memory above the pause threshold/);
+      // loose restriction: prefers w0, but w0 is paused, so w1 does it
+      const pid = await client.submit(() => process.pid, { workers: ["w0"], allowOtherWorkers: true }).result({ timeout: 20_000 });
+      const w1 = Object.values((await client.schedulerInfo()).workers).find((w) => w.name === "w1")!;
+      assert.equal(pid, w1.pid);
     });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(2, { timeout: 20_000 });
-    const big = client.submit(() => Buffer.alloc(300e6, 1), { workers: ["w0"] });
-    await big.whenDone({ timeout: 30_000 });
-    await waitFor(
-      "w0 to report itself paused",
-      async () => Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w0")?.status === "paused",
-      { timeoutMs: 15_000 },
-    );
-    assert.match(c.workers[0]!.stderr, /pausing: memory above the pause threshold/);
-    // loose restriction: prefers w0, but w0 is paused, so w1 does it
-    const pid = await client.submit(() => process.pid, { workers: ["w0"], allowOtherWorkers: true }).result({ timeout: 20_000 });
-    const w1 = Object.values((await client.schedulerInfo()).workers).find((w) => w.name === "w1")!;
-    assert.equal(pid, w1.pid);
-  });
-});
-
-describe("spilling to the local directory", function () {
-  this.timeout(120_000);
-  let tmp: ReturnType<typeof tempDir>;
-  let client: Client | undefined;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(async () => {
-    await client?.close();
-    client = undefined;
-    await cleanupProcs();
-    tmp.remove();
   });
 
-  const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
+  describe("spilling to the local directory", function () {
+    const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
 
-  it("results past target spill to files, come back intact, and the files go with the worker", async () => {
-    const local = path.join(tmp.dir, "local");
-    const c = await startProcessCluster(tmp.dir, {
-      workers: 1,
-      workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local],
+    it("results past target spill to files, come back intact, and the files go with the worker", async () => {
+      const local = path.join(tmp.dir, "local");
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 1,
+        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local],
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(1, { timeout: 20_000 });
+      const parts = client.map(make, [1, 2, 3, 4, 5, 6]); // 192 MiB held, target is 100 MB
+      await Promise.all(parts.map((p) => p.whenDone()));
+      const files = await waitFor(
+        "spill files",
+        () => {
+          const dirs = existsSync(local) ? readdirSync(local) : [];
+          const n = dirs.reduce((acc, d) => acc + readdirSync(path.join(local, d)).length, 0);
+          return n >= 2 ? n : undefined;
+        },
+        { timeoutMs: 10_000 },
+      );
+      assert.ok(files >= 2, `${files} files spilled`);
+      // read back: by the client, and by a task on the worker
+      const back = await client.gather(parts);
+      back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1));
+      const sums = await client.gather(client.map((a: Float64Array) => a[7]! * 2, parts));
+      assert.deepEqual(sums, [2, 4, 6, 8, 10, 12]);
+      await client.shutdown();
+      client = undefined;
+      await exitWithin(c.workers[0]!, 15_000);
+      assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
     });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(1, { timeout: 20_000 });
-    const parts = client.map(make, [1, 2, 3, 4, 5, 6]); // 192 MiB held, target is 100 MB
-    await Promise.all(parts.map((p) => p.whenDone()));
-    const files = await waitFor(
-      "spill files",
-      () => {
-        const dirs = existsSync(local) ? readdirSync(local) : [];
-        const n = dirs.reduce((acc, d) => acc + readdirSync(path.join(local, d)).length, 0);
-        return n >= 2 ? n : undefined;
-      },
-      { timeoutMs: 10_000 },
-    );
-    assert.ok(files >= 2, `${files} files spilled`);
-    // read back: by the client, and by a task on the worker
-    const back = await client.gather(parts);
-    back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1));
-    const sums = await client.gather(client.map((a: Float64Array) => a[7]! * 2, parts));
-    assert.deepEqual(sums, [2, 4, 6, 8, 10, 12]);
-    await client.shutdown();
-    client = undefined;
-    await exitWithin(c.workers[0]!, 15_000);
-    assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
-  });
 
-  it("with spilling off, an unwritable local directory is never touched and the work finishes", async () => {
-    // unwritable even for root: its parent is a regular file
-    const notADir = path.join(tmp.dir, "not-a-directory");
-    writeFileSync(notADir, "");
-    const c = await startProcessCluster(tmp.dir, {
-      workers: 1,
-      workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "false", "--memory-spill", "false", "--local-directory", path.join(notADir, "sub")],
+    it("with spilling off, an unwritable local directory is never touched and the work finishes", async () => {
+      // unwritable even for root: its parent is a regular file
+      const notADir = path.join(tmp.dir, "not-a-directory");
+      writeFileSync(notADir, "");
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 1,
+        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "false", "--memory-spill", "false", "--local-directory", path.join(notADir, "sub")],
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(1, { timeout: 20_000 });
+      const parts = client.map(make, [1, 2, 3]);
+      assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
+      assert.doesNotMatch(c.workers[0]!.stderr, /not writable/);
     });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(1, { timeout: 20_000 });
-    const parts = client.map(make, [1, 2, 3]);
-    assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
-    assert.doesNotMatch(c.workers[0]!.stderr, /not writable/);
-  });
 
-  it("with spilling on, an unwritable local directory is a clear start-up error", async () => {
-    const notADir = path.join(tmp.dir, "not-a-directory");
-    writeFileSync(notADir, "");
-    const c = await startProcessCluster(tmp.dir, {
-      workers: 1,
-      workerArgs: () => ["--no-nanny", "--memory-limit", "2GB", "--local-directory", path.join(notADir, "sub")],
+    it("with spilling on, an unwritable local directory is a clear start-up error", async () => {
+      const notADir = path.join(tmp.dir, "not-a-directory");
+      writeFileSync(notADir, "");
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 1,
+        workerArgs: () => ["--no-nanny", "--memory-limit", "2GB", "--local-directory", path.join(notADir, "sub")],
+      });
+      const { code } = await exitWithin(c.workers[0]!, 15_000);
+      assert.notEqual(code, 0);
+      assert.match(c.workers[0]!.stderr, /local directory .*not-a-directory\/sub\/dask-worker-\d+ is not writable/);
     });
-    const { code } = await exitWithin(c.workers[0]!, 15_000);
-    assert.notEqual(code, 0);
-    assert.match(c.workers[0]!.stderr, /local directory .*not-a-directory\/sub\/dask-worker-\d+ is not writable/);
-  });
-});
-
-describe("worker lifetimes", function () {
-  this.timeout(120_000);
-  let tmp: ReturnType<typeof tempDir>;
-  let client: Client | undefined;
-  beforeEach(() => {
-    tmp = tempDir();
-  });
-  afterEach(async () => {
-    await client?.close();
-    client = undefined;
-    await cleanupProcs();
-    tmp.remove();
   });
 
-  it("--lifetime 3s --lifetime-stagger 1s --lifetime-restart: results survive, nothing runs twice", async () => {
-    const c = await startProcessCluster(tmp.dir, {
-      workers: 3,
-      workerArgs: () => ["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"],
+  describe("worker lifetimes", function () {
+    it("--lifetime 3s --lifetime-stagger 1s --lifetime-restart: results survive, nothing runs twice", async () => {
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 3,
+        workerArgs: () => ["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"],
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(3, { timeout: 20_000 });
+      const log = path.join(tmp.dir, "executions.log");
+      const futures = client.map(
+        async (spec: { i: number; log: string }) => {
+          const { appendFileSync } = await import("node:fs");
+          appendFileSync(spec.log, `${spec.i}\n`);
+          const end = Date.now() + 120;
+          while (Date.now() < end);
+          return spec.i * spec.i;
+        },
+        Array.from({ length: 200 }, (_, i) => ({ i, log })),
+      );
+      const values = await client.gather(futures, { timeout: 90_000 });
+      assert.deepEqual(values, Array.from({ length: 200 }, (_, i) => i * i));
+      const runs = readFileSync(log, "utf8").trim().split("\n").map(Number);
+      const twice = runs.filter((i, k) => runs.indexOf(i) !== k);
+      assert.deepEqual(twice, [], "no task ran twice");
+      assert.equal(runs.length, 200);
+      // workers did come and go meanwhile: at least one restarted (a new process under the same name)
+      assert.match(c.workers.map((w) => w.stderr).join(""), /retiring/);
+      await client.waitForWorkers(3, { timeout: 20_000 });
     });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(3, { timeout: 20_000 });
-    const log = path.join(tmp.dir, "executions.log");
-    const futures = client.map(
-      async (spec: { i: number; log: string }) => {
-        const { appendFileSync } = await import("node:fs");
-        appendFileSync(spec.log, `${spec.i}\n`);
-        const end = Date.now() + 120;
-        while (Date.now() < end);
-        return spec.i * spec.i;
-      },
-      Array.from({ length: 200 }, (_, i) => ({ i, log })),
-    );
-    const values = await client.gather(futures, { timeout: 90_000 });
-    assert.deepEqual(values, Array.from({ length: 200 }, (_, i) => i * i));
-    const runs = readFileSync(log, "utf8").trim().split("\n").map(Number);
-    const twice = runs.filter((i, k) => runs.indexOf(i) !== k);
-    assert.deepEqual(twice, [], "no task ran twice");
-    assert.equal(runs.length, 200);
-    // workers did come and go meanwhile: at least one restarted (a new process under the same name)
-    assert.match(c.workers.map((w) => w.stderr).join(""), /retiring/);
-    await client.waitForWorkers(3, { timeout: 20_000 });
   });
 });
