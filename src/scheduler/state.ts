@@ -233,7 +233,7 @@ export class SchedulerState {
     return this.#flush();
   }
 
-  /** The worker handed these tasks to its threads: if it dies now, they are suspects. */
+  /** The worker's threads started these tasks: if it dies now, they are the suspects. */
   executing(address: string, keys: string[]): void {
     for (const key of keys) {
       const t = this.tasks.get(key);

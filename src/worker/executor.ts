@@ -22,7 +22,8 @@ type Done = (r: ThreadResult) => void;
 
 interface Slot {
   thread: Thread;
-  held: Map<number, Done>;
+  /** the batch on this thread, in the order it runs it */
+  held: Map<number, { key: string; done: Done }>;
 }
 
 export class TaskPool {
@@ -33,11 +34,14 @@ export class TaskPool {
   #closed = false;
   #scheduled = false;
 
-  #onDispatch: (keys: string[]) => void;
+  #onStart: (key: string) => void;
 
-  /** `onDispatch`: told the keys of each batch as it goes to a thread (they may now run). */
-  constructor(nthreads: number, onDispatch: (keys: string[]) => void = () => {}) {
-    this.#onDispatch = onDispatch;
+  /**
+   * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
+   * so a task starts when the one before it has reported (or when the batch arrives).
+   */
+  constructor(nthreads: number, onStart: (key: string) => void = () => {}) {
+    this.#onStart = onStart;
     for (let i = 0; i < nthreads; i++) this.#spawn();
   }
 
@@ -70,9 +74,9 @@ export class TaskPool {
       const slot = this.#idle.pop()!;
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1)));
       const batch = this.#queue.splice(0, share);
-      for (const b of batch) slot.held.set(b.task.id, b.done);
+      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done });
       slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t));
-      this.#onDispatch(batch.map((b) => b.task.key));
+      this.#onStart(batch[0]!.task.key);
     }
   }
 
@@ -81,11 +85,13 @@ export class TaskPool {
     const slot: Slot = { thread, held: new Map() };
     thread.on("message", (results: ThreadResult[]) => {
       for (const r of results) {
-        const done = slot.held.get(r.id);
+        const held = slot.held.get(r.id);
         slot.held.delete(r.id);
-        done?.(r);
+        held?.done(r);
       }
-      if (slot.held.size === 0) {
+      const next = slot.held.values().next();
+      if (!next.done) this.#onStart(next.value.key);
+      else {
         this.#idle.push(slot);
         this.#dispatch();
       }
@@ -102,7 +108,7 @@ export class TaskPool {
     this.#slots.splice(i, 1);
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    for (const [id, done] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
+    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
     slot.held.clear();
     if (this.#closed) return;
     this.#spawn();

@@ -261,11 +261,11 @@ export class Worker {
     });
   }
 
-  /** Threads, and the scheduler told which tasks went to them (so it knows who ran when we die). */
+  /** Threads, and the scheduler told which task each is running (so it knows who ran when we die). */
   #newPool(): TaskPool {
-    return new TaskPool(this.nthreads, (keys) => {
+    return new TaskPool(this.nthreads, (key) => {
       const rpc = this.#scheduler;
-      if (rpc && !rpc.closed) rpc.send({ op: Op.executing, keys });
+      if (rpc && !rpc.closed) rpc.send({ op: Op.executing, keys: [key] });
     });
   }
 
