@@ -99,7 +99,12 @@ export class TaskPool {
     thread.on("error", (err) => this.#died(slot, `task thread failed: ${err.message}`));
     thread.on("exit", (code) => this.#died(slot, `task thread exited with code ${code}`));
     this.#slots.push(slot);
-    this.#idle.push(slot);
+    // a thread takes tasks once it is up: until then they wait here, not counted as started
+    thread.once("online", () => {
+      if (!this.#slots.includes(slot)) return;
+      this.#idle.push(slot);
+      this.#dispatch();
+    });
   }
 
   #died(slot: Slot, message: string): void {
