@@ -137,7 +137,8 @@ export class Worker {
 
   /**
    * Move least-recently-used results to disk: while managed bytes are above `target`, and,
-   * while the process's memory is above `spill`, as many bytes as it is over.
+   * while the process's memory is above `spill`, as many bytes as it is over. Runs on the
+   * memory monitor's tick (it walks all results: not per task).
    */
   #spillIfNeeded(rss: number): void {
     const spill = this.#spill;
@@ -288,7 +289,6 @@ export class Worker {
           if (r.ok) {
             const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
             this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
-            this.#spillIfNeeded(process.memoryUsage.rss());
           } else {
             this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
           }
