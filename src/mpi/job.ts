@@ -37,6 +37,7 @@ export class MpiJob {
   /** Rank that runs the user's program, if any. */
   readonly clientRank: number | undefined;
   #endSignal: MpiRequest | undefined;
+  #clientEnded: Promise<number> | undefined;
   #ending = false;
   /** Synchronous clean-up to run before this rank leaves (kill children, remove files). */
   #cleanups: Array<() => void> = [];
@@ -79,9 +80,10 @@ export class MpiJob {
 
   /** Resolves with the client rank's exit status once its program has ended (0 without one). */
   clientEnded(): Promise<number> {
-    const req = this.#endSignal;
-    if (!req) return Promise.resolve(0);
-    return new Promise((resolve) => {
+    // one poller however many wait (the role and the exit path both do)
+    this.#clientEnded ??= new Promise((resolve) => {
+      const req = this.#endSignal;
+      if (!req) return resolve(0);
       const poll = () => {
         const got = req.test();
         if (got) resolve(decodeStatus(got));
@@ -89,6 +91,7 @@ export class MpiJob {
       };
       poll();
     });
+    return this.#clientEnded;
   }
 
   /**
