@@ -88,7 +88,7 @@ if (cases.length) {
   const ours: Partial<Record<(typeof cases)[number], unknown>> = {};
   for (const c of cases) ours[c] = await attempt(`dask-mpi-ts ${c}`, () => runCase(c, perCase[c]));
   const tcp = cases.includes("transfer") || cases.includes("latency")
-    ? await attempt("raw tcp", async () => parseResult<{ mibs: number[]; pingUs: number[] }>(await run(process.execPath, [dist("tcp/sender")], 90_000), "raw tcp"))
+    ? await attempt("raw tcp", async () => parseResult<{ mibs: number[]; keptMibs: number[]; pingUs: number[] }>(await run(process.execPath, [dist("tcp/sender")], 90_000), "raw tcp"))
     : undefined;
 
   let dask: Dask | undefined;
@@ -160,6 +160,8 @@ if (cases.length) {
       w2wOfTcp === undefined ? "" : `${ofTcp(tt!.w2w)} (>= 70%): ${verdict(w2wOfTcp >= 0.7)}`,
     );
     row("raw TCP 256 MiB (Node)", "MiB/s", tcp?.mibs, undefined, "ceiling");
+    const kept = tcp ? median(tcp.keptMibs) : undefined;
+    row("raw TCP 256 MiB into new memory", "MiB/s", tcp?.keptMibs, undefined, kept && ceiling ? `${Math.round((100 * kept) / ceiling)}% of TCP: a receiver that keeps the bytes` : "");
   }
 
   console.log(`\ncases: mpirun -np 4 dask-mpi-ts (scheduler, client, 2 workers); dask-mpi-ts: median of ${runs} runs`);

@@ -24,12 +24,20 @@ export function encodeFrame(payload: Uint8Array): Buffer[] {
 /** Frames of this size or more are assembled in a SharedArrayBuffer. */
 export const SHARED_FRAME_BYTES = 1024 * 1024;
 
+/** A frame at least this big is copied into its own buffer as its bytes arrive. */
+const ASSEMBLE_BYTES = 64 * 1024;
+
 export class FrameDecoder {
   #maxFrameBytes: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** Length of the frame being read, or -1 while reading a header. */
   #expected = -1;
+  /**
+   * A big frame being assembled: each chunk is copied in as it arrives (while it is still in
+   * cache, and without holding the frame twice), instead of all at once at its end.
+   */
+  #assembly: { frame: Buffer; filled: number } | undefined;
 
   /** Assemble big frames in shared memory (a worker's task threads then read them in place). */
   sharedFrames = false;
@@ -45,13 +53,29 @@ export class FrameDecoder {
 
   /** Bytes received that do not yet make a whole frame (header included). */
   get pendingBytes(): number {
-    return this.#buffered + (this.#expected >= 0 ? HEADER_BYTES : 0);
+    return this.#buffered + (this.#assembly?.filled ?? 0) + (this.#expected >= 0 ? HEADER_BYTES : 0);
   }
 
-  /** Feed bytes; returns the whole payloads they complete, in order. Throws ProtocolError. */
-  push(chunk: Buffer): Buffer[] {
+  /**
+   * Feed bytes; returns the whole payloads they complete, in order. Throws ProtocolError.
+   * `transient`: the chunk's memory is reused after this call (a socket's static read buffer),
+   * so whatever is kept or returned is copied out of it.
+   */
+  push(chunk: Buffer, transient = false): Buffer[] {
     const out: Buffer[] = [];
-    this.#chunks.push(chunk);
+    const a = this.#assembly;
+    if (a) {
+      const k = Math.min(chunk.length, a.frame.length - a.filled);
+      a.frame.set(k === chunk.length ? chunk : chunk.subarray(0, k), a.filled);
+      a.filled += k;
+      if (a.filled < a.frame.length) return out;
+      out.push(a.frame);
+      this.#assembly = undefined;
+      this.#expected = -1;
+      if (k === chunk.length) return out;
+      chunk = chunk.subarray(k);
+    }
+    this.#chunks.push(transient ? Buffer.from(chunk) : chunk);
     this.#buffered += chunk.length;
     for (;;) {
       if (this.#expected < 0) {
@@ -62,29 +86,41 @@ export class FrameDecoder {
         }
         this.#expected = length;
       }
-      if (this.#buffered < this.#expected) break;
+      if (this.#buffered < this.#expected) {
+        if (this.#expected >= ASSEMBLE_BYTES) {
+          const filled = this.#buffered;
+          const frame = this.#take(filled, this.#newFrame(this.#expected));
+          this.#assembly = { frame, filled };
+        }
+        break;
+      }
       out.push(this.#take(this.#expected));
       this.#expected = -1;
     }
     return out;
   }
 
-  #take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
+  /** A big frame lands in shared memory when asked: task threads then read its values in place. */
+  #newFrame(n: number): Buffer {
+    return this.sharedFrames && n >= SHARED_FRAME_BYTES ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);
+  }
+
+  /** The next n buffered bytes: a view when one chunk holds them, else copied into `into`. */
+  #take(n: number, into?: Buffer): Buffer {
+    if (n === 0 && !into) return Buffer.alloc(0);
     let result: Buffer;
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      result = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
+    const first = this.#chunks[0];
+    if (!into && first!.length >= n) {
+      result = first!.subarray(0, n);
+      if (first!.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first!.subarray(n);
     } else {
-      // a big frame lands in shared memory: task threads can then read its values in place
-      result = this.sharedFrames && n >= SHARED_FRAME_BYTES ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);
+      result = into ?? this.#newFrame(n);
       let offset = 0;
       while (offset < n) {
         const c = this.#chunks[0]!;
         const k = Math.min(c.length, n - offset);
-        c.copy(result, offset, 0, k);
+        result.set(k === c.length ? c : c.subarray(0, k), offset);
         offset += k;
         if (k === c.length) this.#chunks.shift();
         else this.#chunks[0] = c.subarray(k);

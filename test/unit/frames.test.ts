@@ -31,6 +31,34 @@ describe("frame codec", () => {
     assert.deepEqual(d.push(f.subarray(7)).map(String), ["hello world"]);
   });
 
+  it("assembles big frames as their bytes arrive, from reused read buffers, in shared memory when asked", () => {
+    for (const shared of [false, true]) {
+      const d = new FrameDecoder(8 * 1024 * 1024);
+      d.sharedFrames = shared;
+      const big = Buffer.alloc(3 * 1024 * 1024 + 5);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+      const small = [Buffer.from("before"), Buffer.from("after"), Buffer.alloc(70_000, 9)];
+      const bytes = Buffer.concat([frame(small[0]!), frame(big), frame(small[1]!), frame(small[2]!)]);
+      // one static buffer, overwritten between pushes, like a socket's onread buffer
+      const reused = Buffer.alloc(65_536);
+      const out: Buffer[] = [];
+      let step = 1;
+      for (let off = 0; off < bytes.length; off += step, step = (step * 3 + 1) % 65_536 || 1) {
+        const n = Math.min(step, bytes.length - off);
+        bytes.copy(reused, 0, off, off + n);
+        out.push(...d.push(reused.subarray(0, n), true));
+        reused.fill(0xee);
+      }
+      assert.equal(out.length, 4);
+      assert.equal(String(out[0]), "before");
+      assert.ok(out[1]!.equals(big), "the big frame is intact");
+      assert.equal(out[1]!.buffer instanceof SharedArrayBuffer, shared);
+      assert.equal(String(out[2]), "after");
+      assert.ok(out[3]!.equals(small[2]!));
+      assert.equal(d.pendingBytes, 0);
+    }
+  });
+
   it("rejects an oversized frame from its header alone, naming both sizes", () => {
     const d = new FrameDecoder(100);
     const header = Buffer.alloc(4);
