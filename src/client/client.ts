@@ -444,7 +444,7 @@ export class Client {
     this.#keys.delete(key);
     ks.status = "cancelled";
     for (const w of ks.waiters.splice(0)) w();
-    if (!this.#scheduler.closed) this.#scheduler.send({ op: Op.releaseKeys, keys: [key] });
+    if (!this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
   /** Cancel futures: the cluster stops and forgets their work, for every client. */

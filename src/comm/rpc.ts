@@ -64,6 +64,16 @@ export class Rpc {
     this.comm.send(msg);
   }
 
+  /** See Comm.sendKey. */
+  sendKey(op: string, key: string): void {
+    this.comm.sendKey(op, key);
+  }
+
+  /** See Comm.unsendKey. */
+  unsendKey(op: string, key: string): void {
+    this.comm.unsendKey(op, key);
+  }
+
   /** Send a request and wait for its reply, at most `timeoutMs`. */
   request<T = unknown>(msg: Message, timeoutMs: number): Promise<T> {
     if (this.comm.closed) return Promise.reject(new CommClosedError(`cannot send ${msg.op}: connection to ${this.comm.peer} is closed`));

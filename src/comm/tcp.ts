@@ -31,6 +31,10 @@ export class Comm {
   readonly peer: string;
   #decoder: FrameDecoder;
   #outbox: Message[] = [];
+  /** The message sendKey() is filling, while it is the last one queued. */
+  #keyList: Message | undefined;
+  /** Messages made by sendKey() in this batch (unsendKey may empty them: they are then dropped). */
+  #keyLists = new Set<Message>();
   #flushScheduled = false;
   #lastFlush = -Infinity;
   #lastBatch = 0;
@@ -109,10 +113,47 @@ export class Comm {
     }
   }
 
+  /**
+   * Queue `key` for a `{ op, keys: [...] }` message: keys queued one after another in a turn
+   * share one message (thousands of released futures make one release-keys, not thousands).
+   * Order with other messages is kept: a key joins the last queued message only if that is a
+   * list of the same op.
+   */
+  sendKey(op: string, key: string): void {
+    const last = this.#outbox[this.#outbox.length - 1];
+    if (last !== undefined && last === this.#keyList && last.op === op) (last.keys as string[]).push(key);
+    else {
+      const m: Message = { op, keys: [key] };
+      this.send(m);
+      this.#keyList = m;
+      this.#keyLists.add(m);
+    }
+  }
+
+  /** Take back a key queued by sendKey that has not been written yet (if it is still there). */
+  unsendKey(op: string, key: string): void {
+    for (const m of this.#keyLists) {
+      if (m.op !== op) continue;
+      const j = (m.keys as string[]).lastIndexOf(key);
+      if (j >= 0) {
+        (m.keys as string[]).splice(j, 1);
+        return;
+      }
+    }
+  }
+
   /** Write queued messages now (used before closing). */
   #flush(): void {
     this.#flushScheduled = false;
     this.#lastFlush = performance.now();
+    this.#keyList = undefined;
+    if (this.#keyLists.size) {
+      const lists = this.#keyLists;
+      this.#keyLists = new Set();
+      for (const m of lists) {
+        if ((m.keys as string[]).length === 0) this.#outbox.splice(this.#outbox.indexOf(m), 1);
+      }
+    }
     if (this.#closeError || this.#outbox.length === 0) return;
     this.#lastBatch = this.#outbox.length;
     const batch = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox;
@@ -203,6 +244,7 @@ export class Comm {
     if (this.#closeError) return;
     this.#closeError = new CommClosedError(`connection to ${this.peer} closed: ${reason}`);
     this.#outbox = [];
+    this.#keyLists.clear();
     this.#waiter?.(undefined);
     const listeners = this.#closeListeners.splice(0);
     for (const l of listeners) l(this.#closeError);

@@ -242,7 +242,9 @@ export class Scheduler {
       const rpc = ins.type === "send-worker" ? this.#workerRpc.get(ins.worker) : this.#clientRpc.get(ins.client);
       if (!rpc || rpc.closed) continue;
       if (ins.msg.op === Op.computeTask) this.#shareFunction(rpc, ins.msg);
-      rpc.send(ins.msg);
+      // frees of one key each, in a row, travel as one list
+      if (ins.msg.op === Op.freeKeys && (ins.msg.keys as string[]).length === 1) rpc.sendKey(Op.freeKeys, (ins.msg.keys as string[])[0]!);
+      else rpc.send(ins.msg);
     }
   }
 

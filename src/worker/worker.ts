@@ -262,11 +262,15 @@ export class Worker {
     });
   }
 
-  /** Threads, and the scheduler told which task each is running (so it knows who ran when we die). */
+  /**
+   * Threads, and the scheduler told which task each is running (so it knows who ran when we
+   * die). A task that is done before the next write is taken back from that list: a quick task
+   * costs no `executing` message at all.
+   */
   #newPool(): TaskPool {
     return new TaskPool(this.nthreads, (key) => {
       const rpc = this.#scheduler;
-      if (rpc && !rpc.closed) rpc.send({ op: Op.executing, keys: [key] });
+      if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
     });
   }
 
@@ -286,6 +290,7 @@ export class Worker {
           deps[dep] = (this.#value(dep) ?? []).map(exact);
         }
         this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
+          this.#scheduler?.unsendKey(Op.executing, key);
           if (r.ok) {
             const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
             this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
