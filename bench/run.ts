@@ -15,6 +15,7 @@
  *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
  * Every process is bounded by a timeout; a failed case shows as "failed" and the bench exits 1.
  */
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { dist, median, parseResult, root, run, runCase, runsOr } from "./runner.js";
 import { startup } from "./startup.js";
@@ -76,7 +77,7 @@ if (selected("startup")) {
 const cases = (["throughput", "latency", "tree", "transfer"] as const).filter(selected);
 
 type NA = { na: string };
-type Throughput = Record<"10000" | "50000", number[]>;
+type Throughput = Record<"10000" | "50000", number[]> & { cpuUsPerTask?: { client: number; scheduler: number; workers: number } };
 type Latency = { p50: number[]; p99: number[] };
 type Tree = { ms: number[]; tasks: number };
 type Transfer = { c2w: number[]; scatterMs: number[]; w2w: number[] };
@@ -130,6 +131,14 @@ if (cases.length) {
     for (const n of ["10000", "50000"] as const) {
       const m = t ? median(t[n]) : undefined;
       row(`throughput ${Number(n) / 1000}k`, "tasks/s", t?.[n], dask?.throughput?.[n], m === undefined ? "" : `>= 50,000: ${verdict(m >= 50_000)}`);
+    }
+    const c = t?.cpuUsPerTask;
+    if (c) {
+      // all four processes share the machine: its cores divided by the CPU a task costs in all
+      const total = c.client + c.scheduler + c.workers;
+      const cores = availableParallelism();
+      row("CPU per task, all processes", "us", [total], undefined, `client ${fmt(c.client)} + scheduler ${fmt(c.scheduler)} + workers ${fmt(c.workers)}`);
+      row(`  => bound on ${cores} cores`, "tasks/s", [(cores * 1e6) / total], undefined, "cores / CPU per task");
     }
   }
   if (cases.includes("latency")) {
