@@ -6,11 +6,13 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { connect } from "../comm/connect.js";
+import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import {
   CancelledError,
   CommClosedError,
   ConfigError,
+  HandshakeError,
   KilledWorkerError,
   RemoteTaskError,
   TimeoutError,
@@ -51,6 +53,8 @@ export interface ConnectOptions {
   secret?: string;
   /** How long to wait for the scheduler (and its file) to be there; default 30 s. */
   timeout?: number;
+  /** PEM files for a tls:// scheduler (and its workers): this client's certificate, key and the CA. */
+  tls?: TlsFiles;
 }
 
 export type ConnectTarget =
@@ -87,6 +91,7 @@ export class Client {
   readonly id = `Client-${randomUUID()}`;
   readonly schedulerAddress: string;
   #secret: string;
+  #tls: TlsContext | undefined;
   #scheduler: Rpc;
   #keys = new Map<string, KeyState>();
   #graph: TaskSpec[] = [];
@@ -95,7 +100,8 @@ export class Client {
   #functions = new Map<string, WireFunction>();
   #closed = false;
 
-  private constructor(address: string, secret: string, rpc: Rpc) {
+  private constructor(address: string, secret: string, rpc: Rpc, tls: TlsContext | undefined) {
+    this.#tls = tls;
     this.schedulerAddress = address;
     this.#secret = secret;
     this.#scheduler = rpc;
@@ -109,6 +115,7 @@ export class Client {
     const opts: Record<string, unknown> =
       typeof target === "string" ? { ...options, address: target } : "schedulerAddress" in target ? { ...options, address: target.schedulerAddress, secret: target.secret } : { ...options, ...target };
     const timeout = (opts.timeout as number | undefined) ?? 30_000;
+    const tls = opts.tls ? loadTls(opts.tls as TlsFiles) : undefined;
     const deadline = Date.now() + timeout;
     let lastError: unknown;
     do {
@@ -124,9 +131,10 @@ export class Client {
           address = opts.address as string;
         }
         if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
-        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()));
+        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls);
       } catch (err) {
-        if (err instanceof ConfigError) throw err;
+        // a wrong secret or certificate does not get better by waiting
+        if (err instanceof ConfigError || err instanceof HandshakeError) throw err;
         lastError = err;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -134,8 +142,8 @@ export class Client {
     throw new TimeoutError(`could not connect to the scheduler within ${timeout} ms: ${describeError(lastError)}`, { cause: lastError });
   }
 
-  static async #open(address: string, secret: string, timeoutMs: number): Promise<Client> {
-    const comm = await connect(address, secret, Math.min(timeoutMs, 10_000));
+  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined): Promise<Client> {
+    const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), tls);
     let client: Client | undefined;
     const rpc = new Rpc(
       comm,
@@ -152,7 +160,7 @@ export class Client {
       },
       { holdLoop: "while-busy" },
     );
-    client = new Client(address, secret, rpc);
+    client = new Client(address, secret, rpc, tls);
     comm.onClose(() => client!.#lost());
     await rpc.request({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
     return client;
@@ -416,7 +424,7 @@ export class Client {
   #worker(address: string): Promise<Rpc> {
     let p = this.#workerRpcs.get(address);
     if (!p) {
-      p = connect(address, this.#secret, 10_000).then((comm) => {
+      p = connect(address, this.#secret, 10_000, this.#tls).then((comm) => {
         const rpc = new Rpc(comm, {}, { holdLoop: "while-busy" });
         comm.onClose(() => this.#workerRpcs.delete(address));
         return rpc;

@@ -1,21 +1,21 @@
-/** `tcp://host:port` addresses: parse and format. */
+/** `tcp://host:port` and `tls://host:port` addresses: parse and format. */
 import { ConfigError } from "../errors.js";
 
 export interface HostPort {
-  scheme: "tcp";
+  scheme: "tcp" | "tls";
   host: string;
   port: number;
 }
 
 export function parseAddress(address: string): HostPort {
-  const m = /^(?:(tcp):\/\/)?(\[[0-9a-fA-F:]+\]|[^:/\s]+):(\d{1,5})$/.exec(address);
+  const m = /^(?:(tcp|tls):\/\/)?(\[[0-9a-fA-F:]+\]|[^:/\s]+):(\d{1,5})$/.exec(address);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port > 0 && port < 65536)) {
-    throw new ConfigError(`scheduler address must look like tcp://host:port, got ${JSON.stringify(address)}`);
+    throw new ConfigError(`address must look like tcp://host:port or tls://host:port, got ${JSON.stringify(address)}`);
   }
-  return { scheme: "tcp", host: m[2]!.replace(/^\[|\]$/g, ""), port };
+  return { scheme: m[1] === "tls" ? "tls" : "tcp", host: m[2]!.replace(/^\[|\]$/g, ""), port };
 }
 
-export function formatAddress(host: string, port: number): string {
-  return `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
+export function formatAddress(host: string, port: number, scheme: "tcp" | "tls" = "tcp"): string {
+  return `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

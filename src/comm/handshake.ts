@@ -10,7 +10,7 @@
  * Until it succeeds, frames are capped at PRE_AUTH_MAX_FRAME; a stall past the deadline closes.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { HandshakeError, describeError } from "../errors.js";
+import { CommClosedError, HandshakeError, describeError } from "../errors.js";
 import { Op } from "../protocol/ops.js";
 import { type Comm, DEFAULT_MAX_FRAME, type Message } from "./tcp.js";
 
@@ -74,7 +74,14 @@ export function offerHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAKE
     if (!(hello.nonce instanceof Uint8Array)) throw new HandshakeError(`server ${comm.peer} sent a malformed nonce`);
     const nonce = randomBytes(NONCE_BYTES);
     comm.send({ op: Op.auth, mac: mac(secret, "client", hello.nonce), nonce });
-    const welcome = await comm.recv(left(deadline));
+    let welcome: Message;
+    try {
+      welcome = await comm.recv(left(deadline));
+    } catch (err) {
+      if (!(err instanceof CommClosedError)) throw err;
+      // servers hang up on a wrong proof without saying why (they tell strangers nothing)
+      throw new HandshakeError(`${comm.peer} closed the connection after checking our proof of the cluster secret: is the secret (or scheduler file) the right one?`);
+    }
     expectOp(welcome, Op.welcome);
     if (!macMatches(mac(secret, "server", nonce), welcome.mac)) {
       throw new HandshakeError(`server ${comm.peer} does not know the cluster secret`);

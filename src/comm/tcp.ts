@@ -6,10 +6,12 @@
  * A malformed frame or message closes this connection only, with a logged reason.
  */
 import net from "node:net";
+import tls from "node:tls";
 import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
-import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { formatAddress, parseAddress } from "./address.js";
+import { type TlsContext, tlsOptions } from "./tls.js";
 
 export type Message = { op: string; [field: string]: unknown };
 export type MessageHandler = (msg: Message, comm: Comm) => void;
@@ -263,55 +265,83 @@ function isMessage(m: unknown): m is Message {
  */
 let readBuffer: Buffer | undefined;
 
-/** Open a TCP connection to `tcp://host:port` within `timeoutMs`. */
-export function connectTcp(address: string, timeoutMs: number): Promise<Comm> {
-  const { host, port } = parseAddress(address);
+/**
+ * Open a connection to `tcp://host:port` or `tls://host:port` within `timeoutMs`. A tls://
+ * address needs `tls`; the peer's certificate must be signed by its CA.
+ */
+export function connectTcp(address: string, timeoutMs: number, tlsContext?: TlsContext): Promise<Comm> {
+  const { scheme, host, port } = parseAddress(address);
+  if (scheme === "tls" && !tlsContext) {
+    return Promise.reject(new ConfigError(`${address} is a TLS address: give --tls-cert, --tls-key and --tls-ca (or the tls option) to reach it`));
+  }
   return new Promise((resolve, reject) => {
     const reader: { deliver?: (chunk: Buffer) => void } = {};
-    readBuffer ??= Buffer.allocUnsafe(64 * 1024);
-    const socket = net.connect({
-      host,
-      port,
-      onread: {
-        buffer: readBuffer,
-        callback: (n, buf) => {
-          reader.deliver?.((buf as Buffer).subarray(0, n));
-          return true;
+    let socket: net.Socket;
+    if (scheme === "tls") {
+      socket = tls.connect({ host, port, ...tlsOptions(tlsContext!) });
+    } else {
+      readBuffer ??= Buffer.allocUnsafe(64 * 1024);
+      socket = net.connect({
+        host,
+        port,
+        onread: {
+          buffer: readBuffer,
+          callback: (n, buf) => {
+            reader.deliver?.((buf as Buffer).subarray(0, n));
+            return true;
+          },
         },
-      },
-    });
+      });
+    }
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new TimeoutError(`could not connect to ${address} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once("connect", () => {
+    socket.once(scheme === "tls" ? "secureConnect" : "connect", () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
-      resolve(new Comm(socket, PRE_AUTH_MAX_FRAME, reader));
+      resolve(scheme === "tls" ? new Comm(socket) : new Comm(socket, PRE_AUTH_MAX_FRAME, reader));
     });
-    socket.once("error", (err) => {
+    socket.once("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new CommClosedError(`could not connect to ${address}: ${err.message}`, { cause: err }));
+      // a certificate the other side will not accept, or one we do not: retrying cannot help
+      if (scheme === "tls" && /CERT|SSL|TLS|SIGNATURE|ISSUER/.test(err.code ?? "")) {
+        reject(new HandshakeError(`TLS with ${address} failed: ${err.message} (${err.code}); are --tls-cert/--tls-key signed by the cluster's CA, and --tls-ca that CA?`, { cause: err }));
+      } else {
+        reject(new CommClosedError(`could not connect to ${address}: ${err.message}`, { cause: err }));
+      }
     });
   });
 }
 
 export interface TcpListener {
-  /** The address that was bound, e.g. tcp://0.0.0.0:8786. */
+  /** The host that was bound, e.g. 0.0.0.0. */
   readonly boundHost: string;
   readonly port: number;
   close(): Promise<void>;
 }
 
-/** Listen on host:port (port 0 = random); every accepted socket becomes a Comm. */
-export function listenTcp(host: string, port: number, onComm: (comm: Comm) => void): Promise<TcpListener> {
+/**
+ * Listen on host:port (port 0 = random); every accepted socket becomes a Comm. With `tls`,
+ * peers must present a certificate its CA signed; those that do not are logged and dropped.
+ */
+export function listenTcp(host: string, port: number, onComm: (comm: Comm) => void, tlsContext?: TlsContext): Promise<TcpListener> {
   return new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
+    const accepted = (socket: net.Socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
       onComm(new Comm(socket));
-    });
+    };
+    let server: net.Server;
+    if (tlsContext) {
+      server = tls.createServer({ ...tlsOptions(tlsContext), requestCert: true, handshakeTimeout: 5000 }, accepted);
+      server.on("tlsClientError", (err, socket) => {
+        log().warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message }, "refused a TLS connection");
+      });
+    } else {
+      server = net.createServer(accepted);
+    }
     server.once("error", (err: NodeJS.ErrnoException) => {
       reject(new CommClosedError(`could not listen on ${formatAddress(host, port)}: ${err.message}`, { cause: err }));
     });

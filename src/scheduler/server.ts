@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { serve } from "../comm/connect.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { formatAddress } from "../comm/address.js";
+import { type TlsFiles, loadTls } from "../comm/tls.js";
 import { Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { ProtocolError, describeError } from "../errors.js";
@@ -32,6 +33,8 @@ export interface SchedulerOptions {
   schedulerFile?: string;
   /** A worker silent this long is removed (default 30 s). */
   workerTtlMs?: number;
+  /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
+  tls?: TlsFiles;
 }
 
 const log = () => logger("scheduler");
@@ -83,8 +86,9 @@ export class Scheduler {
   async #start(): Promise<void> {
     this.status = "starting";
     const { bind, advertise } = chooseHost(this.#opts);
-    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm));
-    this.address = formatAddress(advertise, this.#listener.port);
+    const tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), tls);
+    this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
     if (this.#opts.schedulerFile) {
       await writeSchedulerFile(this.#opts.schedulerFile, {
         type: "Scheduler",

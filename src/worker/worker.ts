@@ -7,6 +7,7 @@
 import { hostname } from "node:os";
 import { connect, serve } from "../comm/connect.js";
 import { formatAddress } from "../comm/address.js";
+import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
@@ -51,6 +52,8 @@ export interface WorkerOptions {
   /** Give up after this long without a scheduler (default 60 s). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
+  /** TLS PEM files: the worker listens on tls:// and reaches tls:// peers and scheduler with them. */
+  tls?: TlsFiles;
 }
 
 const log = () => logger("worker");
@@ -71,6 +74,7 @@ export class Worker {
   readonly bytes = { sentToPeers: 0, receivedFromPeers: 0 };
   #opts: WorkerOptions;
   #pool: TaskPool | undefined;
+  #tls: TlsContext | undefined;
   #listener: TcpListener | undefined;
   #scheduler: Rpc | undefined;
   #peers = new Map<string, Promise<Rpc>>();
@@ -181,8 +185,9 @@ export class Worker {
       this.#spill = new SpillDirectory(spillDirectory(this.#opts.localDirectory, process.pid));
     }
     const { bind, advertise } = chooseHost(this.#opts);
-    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm));
-    this.address = formatAddress(advertise, this.#listener.port);
+    this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#tls);
+    this.address = formatAddress(advertise, this.#listener.port, this.#tls ? "tls" : "tcp");
     await this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000));
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
     if (this.#opts.lifetimeMs) {
@@ -199,7 +204,7 @@ export class Worker {
     let lastError: unknown;
     while (Date.now() < deadline && this.status !== "closing" && this.status !== "closed") {
       try {
-        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())));
+        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())), this.#tls);
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -317,7 +322,7 @@ export class Worker {
   #peer(address: string): Promise<Rpc> {
     let p = this.#peers.get(address);
     if (!p) {
-      p = connect(address, this.#opts.secret, 10_000).then((comm) => {
+      p = connect(address, this.#opts.secret, 10_000, this.#tls).then((comm) => {
         comm.useSharedFrames();
         comm.onClose(() => this.#peers.delete(address));
         return new Rpc(comm, {});

@@ -49,6 +49,6 @@ describe("command line and units", () => {
 
   it("parses addresses and rejects malformed ones", () => {
     assert.deepEqual(parseAddress("tcp://10.1.2.3:8786"), { scheme: "tcp", host: "10.1.2.3", port: 8786 });
-    assert.throws(() => parseAddress("tcp://host"), /scheduler address must look like tcp:\/\/host:port, got "tcp:\/\/host"/);
+    assert.throws(() => parseAddress("tcp://host"), /address must look like tcp:\/\/host:port or tls:\/\/host:port, got "tcp:\/\/host"/);
   });
 });
