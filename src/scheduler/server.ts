@@ -4,10 +4,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { serve } from "../comm/connect.js";
+import { connect, serve } from "../comm/connect.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { formatAddress } from "../comm/address.js";
-import { type TlsFiles, loadTls } from "../comm/tls.js";
+import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { ProtocolError, describeError } from "../errors.js";
@@ -41,6 +41,8 @@ const log = () => logger("scheduler");
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
+/** How long the scheduler tries to connect back to a registering worker. */
+const PROBE_TIMEOUT_MS = 5000;
 
 type Peer = { kind: "unknown" } | { kind: "worker"; address: string } | { kind: "client"; id: string };
 
@@ -64,6 +66,7 @@ export class Scheduler {
   #functionsByText = new Map<string, object>();
   #functionsSent = new WeakMap<Rpc, Set<number>>();
   #retiring = new Set<string>();
+  #tls: TlsContext | undefined;
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -86,7 +89,7 @@ export class Scheduler {
   async #start(): Promise<void> {
     this.status = "starting";
     const { bind, advertise } = chooseHost(this.#opts);
-    const tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    const tls = (this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined);
     this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), tls);
     this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
     if (this.#opts.schedulerFile) {
@@ -124,12 +127,18 @@ export class Scheduler {
       return peer.id;
     };
     const rpc: Rpc = new Rpc(comm, {
-      [Op.registerWorker]: (m) => {
+      [Op.registerWorker]: async (m) => {
         const info = parseWorkerInfo(m);
-        for (const ws of this.state.workers.values()) {
-          if (ws.name === info.name) throw new Error(`worker name ${JSON.stringify(info.name)} is already in use by ${ws.address}`);
-        }
-        if (this.state.workers.has(info.address)) throw new Error(`worker address ${info.address} is already registered`);
+        const checkUnique = () => {
+          for (const ws of this.state.workers.values()) {
+            if (ws.name === info.name) throw new Error(`worker name ${JSON.stringify(info.name)} is already in use by ${ws.address}`);
+          }
+          if (this.state.workers.has(info.address)) throw new Error(`worker address ${info.address} is already registered`);
+        };
+        checkUnique();
+        await this.#probe(info.address);
+        if (comm.closed) return undefined;
+        checkUnique();
         peer = { kind: "worker", address: info.address };
         this.#workerRpc.set(info.address, rpc);
         this.#workerVersions.set(info.address, (m.versions as Versions) ?? {});
@@ -238,6 +247,23 @@ export class Scheduler {
         this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       }
     });
+  }
+
+  /**
+   * A worker is only as good as the address it advertises: the scheduler connects back to it
+   * once (handshake included) before accepting it, so a worker listening on a network the
+   * others cannot reach (the wrong --interface) is refused with a reason instead of failing
+   * every transfer later.
+   */
+  async #probe(address: string): Promise<void> {
+    try {
+      const comm = await connect(address, this.secret, PROBE_TIMEOUT_MS, this.#tls);
+      comm.close("reachability checked");
+    } catch (err) {
+      throw new Error(
+        `the scheduler cannot reach this worker at ${address} (${describeError(err)}): a worker must listen where the scheduler and the other workers can connect; check --interface, --host or --contact-address`,
+      );
+    }
   }
 
   /** Carry out what the state machine asked for. */

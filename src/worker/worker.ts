@@ -9,9 +9,9 @@ import { connect, serve } from "../comm/connect.js";
 import { formatAddress } from "../comm/address.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { chooseHost } from "../comm/interfaces.js";
-import { Rpc } from "../comm/rpc.js";
+import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
-import { ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -229,8 +229,10 @@ export class Worker {
         log().debug({ address: this.address, name: this.name, scheduler: this.#opts.schedulerAddress }, "worker registered");
         return;
       } catch (err) {
-        lastError = err;
         this.#scheduler = undefined;
+        // the scheduler answered and said no (name taken, address unreachable): final
+        if (err instanceof RemoteError) throw new ConfigError(`the scheduler at ${this.#opts.schedulerAddress} refused this worker: ${err.message}`);
+        lastError = err;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
