@@ -5,7 +5,8 @@
  * moves bytes; user values are decoded on task threads and clients.
  */
 import { hostname } from "node:os";
-import { connect, serve } from "../comm/connect.js";
+import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
 import { formatAddress } from "../comm/address.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { Rpc } from "../comm/rpc.js";
@@ -27,8 +28,9 @@ export interface WorkerOptions {
   schedulerAddress: string;
   secret: string;
   name?: string;
+  /** Task threads (default 1). */
   nthreads?: number;
-  /** Bytes; 0 = no limit (enforced by a later issue). */
+  /** Bytes; 0 = no limit (default). */
   memoryLimit?: number;
   interface?: string;
   host?: string;
@@ -38,6 +40,8 @@ export interface WorkerOptions {
   memory?: Partial<MemoryThresholds>;
   /** How often memory is measured (default 100 ms). */
   memoryMonitorMs?: number;
+  /** Stop spilling once this many bytes are on disk; false (default) = no cap. */
+  maxSpillBytes?: number | false;
   /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
   supervised?: boolean;
   /**
@@ -48,15 +52,19 @@ export interface WorkerOptions {
   lifetimeStaggerMs?: number;
   /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
   localDirectory?: string;
-  /** Give up after this long without a scheduler (default 60 s). */
+  /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
+  /** Connection settings (defaults: the configuration's). */
+  comm?: CommOptions;
 }
 
 const log = () => logger("worker");
+const DEFAULTS = DEFAULT_CONFIG.distributed;
 const RETRY_MS = 250;
 /** Tasks handed to the pool per thread at once; the pool batches them to threads. */
 const SLOTS_PER_THREAD = 64;
+/** A peer's reply to get-data or put-data may take this long. */
 const PEER_TIMEOUT_MS = 30_000;
 /** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
 const SCHEDULER_SILENCE_MS = 15_000;
@@ -91,7 +99,7 @@ export class Worker {
   private constructor(opts: WorkerOptions) {
     this.#opts = opts;
     this.name = opts.name ?? "";
-    this.nthreads = opts.nthreads ?? 1;
+    this.nthreads = opts.nthreads ?? DEFAULTS.worker.nthreads;
     this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
@@ -108,11 +116,20 @@ export class Worker {
     return w;
   }
 
-  /** Results held here (encoded, or spilled), by key. */
   get #thresholds(): MemoryThresholds {
     return { ...DEFAULT_THRESHOLDS, ...this.#opts.memory };
   }
 
+  get #comm(): CommOptions {
+    return this.#opts.comm ?? DEFAULT_COMM;
+  }
+
+  /** When a worker without a scheduler gives up (the death timeout from now). */
+  #deathDeadline(): number {
+    return Date.now() + (this.#opts.deathTimeoutMs ?? DEFAULTS.deploy["death-timeout"] ?? Infinity);
+  }
+
+  /** Results held here (encoded, or spilled), by key. */
   get data(): Map<string, Held> {
     return this.state.data;
   }
@@ -137,8 +154,9 @@ export class Worker {
 
   /**
    * Move least-recently-used results to disk: while managed bytes are above `target`, and,
-   * while the process's memory is above `spill`, as many bytes as it is over. Runs on the
-   * memory monitor's tick (it walks all results: not per task).
+   * while the process's memory is above `spill`, as many bytes as it is over; never past
+   * `maxSpillBytes` on disk. Runs on the memory monitor's tick (it walks all results: not per
+   * task).
    */
   #spillIfNeeded(rss: number): void {
     const spill = this.#spill;
@@ -151,9 +169,11 @@ export class Worker {
     if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
     if (t.spill !== false) toFree = Math.max(toFree, rss - t.spill * limit);
     if (toFree <= 0) return;
+    const maxSpill = this.#opts.maxSpillBytes ?? DEFAULTS.worker.memory["max-spill"];
     for (const [key, v] of this.state.data) {
       if (toFree <= 0) break;
       if (v instanceof Spilled) continue;
+      if (maxSpill !== false && spill.bytes + storedBytes(v) > maxSpill) break;
       const s = spill.write(key, v as Stored);
       this.state.data.set(key, s); // same key: keeps its place in the order
       toFree -= s.nbytes;
@@ -181,16 +201,18 @@ export class Worker {
       this.#spill = new SpillDirectory(spillDirectory(this.#opts.localDirectory, process.pid));
     }
     const { bind, advertise } = chooseHost(this.#opts);
-    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm));
+    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port);
-    await this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000));
+    await this.#connectScheduler(this.#deathDeadline());
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
     if (this.#opts.lifetimeMs) {
       const stagger = this.#opts.lifetimeStaggerMs ?? 0;
       const after = Math.max(0, this.#opts.lifetimeMs + (Math.random() * 2 - 1) * stagger);
       this.#lifetimeTimer = setTimeout(() => this.retire(`lifetime of ${this.#opts.lifetimeMs} ms reached`), after);
     }
-    if (this.#opts.memoryLimit) this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? 100).unref();
+    if (this.#opts.memoryLimit) {
+      this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? DEFAULTS.worker.memory["monitor-interval"]).unref();
+    }
     this.status = "running";
   }
 
@@ -199,7 +221,8 @@ export class Worker {
     let lastError: unknown;
     while (Date.now() < deadline && this.status !== "closing" && this.status !== "closed") {
       try {
-        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())));
+        const timeout = Math.max(1, Math.min(this.#comm.connectTimeoutMs, deadline - Date.now()));
+        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, timeout, this.#comm);
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -312,7 +335,7 @@ export class Worker {
   #peer(address: string): Promise<Rpc> {
     let p = this.#peers.get(address);
     if (!p) {
-      p = connect(address, this.#opts.secret, 10_000).then((comm) => {
+      p = connect(address, this.#opts.secret, this.#comm.connectTimeoutMs, this.#comm).then((comm) => {
         comm.useSharedFrames();
         comm.onClose(() => this.#peers.delete(address));
         return new Rpc(comm, {});
@@ -353,7 +376,7 @@ export class Worker {
     // results and running work belonged to the old registration: the scheduler has
     // rescheduled them, so start clean
     this.#resetData();
-    this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000)).catch((err) => {
+    this.#connectScheduler(this.#deathDeadline()).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
     });
