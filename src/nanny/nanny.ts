@@ -9,7 +9,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG } from "../config/defaults.js";
-import { WorkerDiedError } from "../errors.js";
+import { WorkerDiedError, describeError } from "../errors.js";
 import { currentLogSettings, logger } from "../log.js";
 import { launcherEnvKeys } from "../mpi/launcher-env.js";
 import type { Status } from "../status.js";
@@ -140,8 +140,7 @@ export class Nanny {
       });
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
-        // a worker that died did not remove its spill files
-        if (child.pid) rmSync(spillDirectory(this.#opts.worker.localDirectory, child.pid), { recursive: true, force: true });
+        if (child.pid) this.#removeSpillDirectory(child.pid);
         if (this.#child === child) this.#child = undefined;
         if (!started) {
           if (closedOnPurpose || this.status === "closing") {
@@ -168,6 +167,17 @@ export class Nanny {
       const logFields = { ...currentLogSettings(), ...this.#opts.log };
       child.send({ type: "start", options: this.#opts.worker, log: logFields } satisfies NannyMessage, () => {});
     });
+  }
+
+  /** A worker that died did not remove its spill files; failing to is worth a line, not the nanny. */
+  #removeSpillDirectory(pid: number): void {
+    const dir = spillDirectory(this.#opts.worker, pid);
+    if (!dir) return;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      log().warn({ dir, err: describeError(err) }, "could not remove a dead worker's spill directory");
+    }
   }
 
   /** Start a new child after a crash, within the crash-loop bound; resolves when it is ready. */

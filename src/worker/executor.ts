@@ -6,7 +6,7 @@
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { ThreadResult, ThreadTask } from "./task-thread.js";
+import type { ThreadMessage, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 const MAX_BATCH = 64;
@@ -66,6 +66,11 @@ export class TaskPool {
     }
   }
 
+  /** Ask every thread to collect its garbage (between or during its tasks' turns). */
+  collectGarbage(): void {
+    for (const slot of this.#slots) if (slot.online) slot.thread.postMessage({ type: "gc" } satisfies ThreadMessage);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#slots.map((s) => s.thread.terminate()));
@@ -82,7 +87,7 @@ export class TaskPool {
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
       for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done });
-      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t));
+      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }

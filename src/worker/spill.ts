@@ -9,14 +9,21 @@ import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
+import { DEFAULT_THRESHOLDS, type MemoryThresholds } from "./memory.js";
 import type { Stored } from "./state-machine.js";
 
 /**
- * The spill directory of the worker process `pid`: one per process, so that a nanny can remove
- * the directory of a worker that died without cleaning up.
+ * The spill directory of the worker process `pid`, one per process so that a nanny can remove
+ * the directory of a worker that died without cleaning up; undefined for a worker that never
+ * spills (no memory limit, or target and spill both false), which must not touch the disk.
  */
-export function spillDirectory(localDirectory: string | undefined, pid: number): string {
-  return path.join(localDirectory ?? tmpdir(), `dask-worker-${pid}`);
+export function spillDirectory(
+  worker: { localDirectory?: string; memoryLimit?: number; memory?: Partial<MemoryThresholds> },
+  pid: number,
+): string | undefined {
+  const t = { ...DEFAULT_THRESHOLDS, ...worker.memory };
+  if (!((worker.memoryLimit ?? 0) > 0) || (t.target === false && t.spill === false)) return undefined;
+  return path.join(worker.localDirectory ?? tmpdir(), `dask-worker-${pid}`);
 }
 
 /** What stays in the data map for a spilled value. */

@@ -18,6 +18,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import { collectGarbage } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
@@ -68,6 +69,8 @@ const SLOTS_PER_THREAD = 64;
 const PEER_TIMEOUT_MS = 30_000;
 /** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
 const SCHEDULER_SILENCE_MS = 15_000;
+/** Above pause, garbage is collected at most this often (a full collection of every thread). */
+const COLLECT_EVERY_MS = 1000;
 
 export class Worker {
   status: Status = "init";
@@ -86,6 +89,7 @@ export class Worker {
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
+  #lastCollection = -Infinity;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #spill: SpillDirectory | undefined;
   #closed: Promise<string>;
@@ -196,10 +200,8 @@ export class Worker {
   async #start(): Promise<void> {
     this.status = "starting";
     this.#pool = this.#newPool();
-    const t = this.#thresholds;
-    if ((this.#opts.memoryLimit ?? 0) > 0 && (t.target !== false || t.spill !== false)) {
-      this.#spill = new SpillDirectory(spillDirectory(this.#opts.localDirectory, process.pid));
-    }
+    const dir = spillDirectory(this.#opts, process.pid);
+    if (dir) this.#spill = new SpillDirectory(dir);
     const { bind, advertise } = chooseHost(this.#opts);
     this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port);
@@ -388,6 +390,9 @@ export class Worker {
     const rss = process.memoryUsage.rss();
     this.#spillIfNeeded(rss);
     const state = memoryState(rss, limit, this.#thresholds);
+    // above pause, what is over may be garbage (freed results, a finished task's temporaries):
+    // collect, and decide on the next tick's measurement
+    if (state !== "ok" && this.#collectGarbage()) return;
     if (state === "terminate" && !this.#opts.supervised) {
       this.cleanExit = false;
       void this.close(`memory use ${rss} bytes is above the terminate threshold of the ${limit}-byte limit`);
@@ -399,6 +404,16 @@ export class Worker {
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
     this.#do(this.state.setPaused(paused));
+  }
+
+  /** A collection on this thread and every task thread, unless there was one within COLLECT_EVERY_MS. */
+  #collectGarbage(): boolean {
+    const now = performance.now();
+    if (now - this.#lastCollection < COLLECT_EVERY_MS) return false;
+    this.#lastCollection = now;
+    collectGarbage();
+    this.#pool?.collectGarbage();
+    return true;
   }
 
   /** Forget all data, in memory and on disk. */

@@ -103,19 +103,53 @@ describe("worker memory (real processes)", function () {
       assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
     });
 
-    it("with spilling off, an unwritable local directory is never touched and the work finishes", async () => {
+    it("with spilling off and an unwritable local directory: nothing is written, the worker pauses, resumes once results go, and the work finishes", async () => {
       // unwritable even for root: its parent is a regular file
       const notADir = path.join(tmp.dir, "not-a-directory");
       writeFileSync(notADir, "");
+      // pause at 30% of 1 GB; with nowhere to spill, pause is what protects the worker
       const c = await startProcessCluster(tmp.dir, {
         workers: 1,
-        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "false", "--memory-spill", "false", "--local-directory", path.join(notADir, "sub")],
+        workerArgs: () => [
+          "--memory-limit", "1GB", "--memory-target", "false", "--memory-spill", "false", "--memory-pause", "0.3", "--memory-terminate", "false",
+          "--local-directory", path.join(notADir, "sub"),
+        ],
       });
       client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
       await client.waitForWorkers(1, { timeout: 20_000 });
-      const parts = client.map(make, [1, 2, 3]);
+      const status = async () => Object.values((await client!.schedulerInfo()).workers)[0]?.status;
+      const parts = client.map(make, [1, 2, 3]); // 96 MiB: below pause
       assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
-      assert.doesNotMatch(c.workers[0]!.stderr, /not writable/);
+
+      // a 400 MB result takes it over pause: the scheduler hears that it paused
+      const big = client.submit(() => Buffer.alloc(400e6, 1));
+      await big.whenDone({ timeout: 30_000 });
+      await waitFor("the worker to pause", async () => (await status()) === "paused", { timeoutMs: 15_000, proc: c.workers[0] });
+      // work submitted now waits on the scheduler (queued, never sent to the paused worker)
+      const later = client.map(() => Date.now(), [1, 2, 3], { pure: false });
+      await waitFor(
+        "the scheduler to queue the new tasks",
+        async () => (await Promise.all(later.map((f) => client!.story(f.key)))).every((s) => s.at(-1)?.to === "queued"),
+        { timeoutMs: 10_000 },
+      );
+      assert.equal(await status(), "paused");
+
+      // the client lets go of the big result: freed, the worker is below pause again and resumes
+      const released = Date.now();
+      big.release();
+      // promptly: a paused worker collects garbage (V8 alone may hold freed memory for many seconds)
+      await waitFor("the worker to resume", async () => (await status()) === "running", { timeoutMs: 5000, proc: c.workers[0] });
+      const ran = await client.gather(later, { timeout: 20_000 });
+      for (const at of ran) assert.ok(at >= released, "a task ran while the worker was paused");
+      assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
+      assert.match(c.workers[0]!.stderr, /pausing: memory above the pause threshold/);
+      assert.match(c.workers[0]!.stderr, /resuming: memory below the pause threshold/);
+      assert.doesNotMatch(c.workers[0]!.stderr, /not writable|spill directory/);
+      assert.equal(existsSync(path.join(notADir, "sub")), false);
+      // and it leaves cleanly: its nanny has no spill directory to remove
+      await client.shutdown();
+      client = undefined;
+      assert.equal((await exitWithin(c.workers[0]!, 15_000)).code, 0, c.workers[0]!.stderr);
     });
 
     it("with spilling on, an unwritable local directory is a clear start-up error", async () => {
