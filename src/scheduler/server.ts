@@ -155,6 +155,12 @@ export class Scheduler {
         this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
       },
       [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
+      [Op.unregisterWorker]: (m) => {
+        // it is leaving, not retiring: what it ran is suspect, as if it had died
+        const w = asWorker();
+        log().warn({ worker: w, reason: String(m.reason ?? "") }, "worker removed");
+        this.#run(this.state.removeWorker(w, this.#sid("worker-unregister"), { died: true }));
+      },
       [Op.workerStatus]: (m) => {
         const w = asWorker();
         const paused = m.status === "paused";

@@ -384,7 +384,7 @@ export class Worker {
     });
   }
 
-  /** Pause above the pause threshold, resume below it; above terminate, close (no nanny). */
+  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). */
   #checkMemory(): void {
     const limit = this.#opts.memoryLimit ?? 0;
     const rss = process.memoryUsage.rss();
@@ -394,8 +394,13 @@ export class Worker {
     // collect, and decide on the next tick's measurement
     if (state !== "ok" && this.#collectGarbage()) return;
     if (state === "terminate" && !this.#opts.supervised) {
+      // nobody will restart it: tell the scheduler why it goes (it reschedules the running
+      // tasks at once, counting them as suspects), then close and exit non-zero
+      const reason = `memory use ${rss} bytes is above the terminate threshold (${this.#thresholds.terminate} of the ${limit}-byte limit), and there is no nanny to restart the worker`;
+      const rpc = this.#scheduler;
+      if (rpc && !rpc.closed) rpc.send({ op: Op.unregisterWorker, reason });
       this.cleanExit = false;
-      void this.close(`memory use ${rss} bytes is above the terminate threshold of the ${limit}-byte limit`);
+      void this.close(reason);
       return;
     }
     const paused = state !== "ok";

@@ -46,6 +46,42 @@ describe("worker memory (real processes)", function () {
       await client.waitForWorkers(2, { timeout: 20_000 });
     });
 
+    it("--no-nanny above terminate: the worker tells the scheduler, which reschedules at once, and exits non-zero saying why", async () => {
+      // w0 (no nanny, 300 MB limit) is the only one where the task grows; w1 has no limit
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 2,
+        nanny: false,
+        workerArgs: (i) => ["--memory-limit", i === 0 ? "300MB" : "0"],
+        workerEnv: (i) => (i === 0 ? { DASK_MPI_TS_TEST_HOG: "1" } : {}),
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const t0 = Date.now();
+      const f = client.submit(
+        async () => {
+          if (process.env.DASK_MPI_TS_TEST_HOG) {
+            const b = Buffer.alloc(400e6, 1);
+            await new Promise((r) => setTimeout(r, 60_000)); // holds it: only leaving frees it
+            return b.length;
+          }
+          return process.pid;
+        },
+        { workers: ["w0"], allowOtherWorkers: true },
+      );
+      const pid = await f.result({ timeout: 30_000 });
+      const w1 = Object.values((await client.schedulerInfo()).workers).find((w) => w.name === "w1")!;
+      assert.equal(pid, w1.pid, "the task was rescheduled to w1");
+      // promptly: not after a heartbeat timeout (30 s) nor after the task's minute
+      assert.ok(Date.now() - t0 < 15_000, `rescheduled after ${Date.now() - t0} ms`);
+      assert.deepEqual(Object.values((await client.schedulerInfo()).workers).map((w) => w.name), ["w1"]);
+      const { code } = await exitWithin(c.workers[0]!, 10_000);
+      assert.equal(code, 1);
+      const why = /memory use \d+ bytes is above the terminate threshold \(0\.95 of the 300000000-byte limit\), and there is no nanny to restart the worker/;
+      assert.match(c.workers[0]!.stderr, why);
+      assert.match(c.scheduler.stderr, /"msg":"worker removed"/);
+      assert.match(c.scheduler.stderr, why);
+    });
+
     it("a worker above its pause threshold is paused: the scheduler sends work elsewhere", async () => {
       // w0: 1 GB limit, pause at 20% (200 MB), terminate off
       const c = await startProcessCluster(tmp.dir, {
