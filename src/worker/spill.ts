@@ -1,10 +1,12 @@
 /**
  * Spilling: results moved out of memory into files under the worker's local directory, and
  * read back when needed. One file per key: `[u32 partCount][u32 length]*` then the parts.
- * Reads are synchronous (a value is needed right then, by a task or a peer); files are
+ * Reads are asynchronous: a peer, client or task waits for a value on disk, the worker's
+ * event loop does not. Writes are synchronous, on the memory monitor's tick. Files are
  * removed when their key is freed, and the directory when the worker closes.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -73,8 +75,8 @@ export class SpillDirectory {
     return new Spilled(file, nbytes);
   }
 
-  read(s: Spilled): Stored {
-    const all = readFileSync(s.file);
+  async read(s: Spilled): Promise<Stored> {
+    const all = await readFile(s.file);
     const count = all.readUInt32LE(0);
     let offset = 4 + 4 * count;
     const parts: Buffer[] = [];

@@ -15,7 +15,7 @@ import { ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { Op } from "../protocol/ops.js";
+import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
 import { collectGarbage } from "./gc.js";
@@ -92,6 +92,8 @@ export class Worker {
   #lastCollection = -Infinity;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #spill: SpillDirectory | undefined;
+  /** Spilled values being read back, by key. */
+  #readingBack = new Map<string, Promise<Stored | undefined>>();
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
@@ -138,14 +140,53 @@ export class Worker {
     return this.state.data;
   }
 
-  /** A held value's bytes, read back from disk if it was spilled (it is then in memory again). */
-  #value(key: string): Stored | undefined {
-    const v = this.state.data.get(key);
-    if (!(v instanceof Spilled)) return v as Stored | undefined;
-    const value = this.#spill!.read(v);
-    this.#spill!.remove(v);
-    this.state.data.set(key, value);
-    return value;
+  /**
+   * Held values' bytes by key (marked as recently used), and the keys not held. Synchronous
+   * unless some are spilled: those are read back from disk without blocking the event loop
+   * (and are in memory again). Tasks, peers and clients all take values through here.
+   */
+  #values(keys: Iterable<string>): Found | Promise<Found> {
+    const found: Found = { data: {}, missing: [] };
+    const reads: Promise<void>[] = [];
+    for (const k of keys) {
+      this.#touch(k);
+      const v = this.state.data.get(k);
+      if (v instanceof Spilled) {
+        reads.push(this.#readBack(k, v).then((stored) => void (stored ? (found.data[k] = stored) : found.missing.push(k))));
+      } else if (v) {
+        found.data[k] = v as Stored;
+      } else {
+        found.missing.push(k);
+      }
+    }
+    return reads.length ? Promise.all(reads).then(() => found) : found;
+  }
+
+  /**
+   * A spilled value back from its file into memory; concurrent requests share one read. A
+   * key freed while it was being read reads as missing.
+   */
+  #readBack(key: string, spilled: Spilled): Promise<Stored | undefined> {
+    let reading = this.#readingBack.get(key);
+    if (!reading) {
+      const stillHeld = () => this.state.data.get(key) === spilled;
+      reading = this.#spill!.read(spilled)
+        .then(
+          (value) => {
+            if (!stillHeld()) return undefined;
+            this.#spill!.remove(spilled);
+            this.state.data.set(key, value); // same key: keeps its place in the order
+            return value;
+          },
+          (err) => {
+            if (!stillHeld()) return undefined; // its file went with it
+            throw err;
+          },
+        )
+        .finally(() => this.#readingBack.delete(key));
+      this.#readingBack.set(key, reading);
+    }
+    return reading;
   }
 
   /** Mark as recently used: the data map's order is the spilling order (oldest first). */
@@ -304,22 +345,32 @@ export class Worker {
       } else if (ins.type === "fetch") {
         void this.#fetch(ins.worker, ins.keys);
       } else {
-        const key = ins.key;
-        const deps: Record<string, Uint8Array[]> = {};
-        for (const dep of Object.keys(ins.deps)) {
-          this.#touch(dep);
-          deps[dep] = (this.#value(dep) ?? []).map(exact);
+        const found = this.#values(Object.keys(ins.deps));
+        if (found instanceof Promise) {
+          found.then(
+            (f) => this.#execute(ins, f),
+            (err) => this.#do(this.state.executed(ins.key, { ok: false, error: toWireError(err), durationS: 0 })),
+          );
+        } else {
+          this.#execute(ins, found);
         }
-        this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
-          if (r.ok) {
-            const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-            this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
-          } else {
-            this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
-          }
-        });
       }
     }
+  }
+
+  /** Run a task on the pool with its dependencies' values. */
+  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found): void {
+    const key = ins.key;
+    const deps: Record<string, Uint8Array[]> = {};
+    for (const dep of Object.keys(ins.deps)) deps[dep] = (found.data[dep] ?? []).map(exact);
+    this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
+      if (r.ok) {
+        const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+        this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
+      } else {
+        this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
+      }
+    });
   }
 
   async #fetch(worker: string, keys: string[]): Promise<void> {
@@ -360,11 +411,7 @@ export class Worker {
 
   /** Retirement: hand copies of `keys` to `target` (it stores them and tells the scheduler). */
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
-    const data: Record<string, Stored> = {};
-    for (const k of keys) {
-      const v = this.#value(k);
-      if (v) data[k] = v;
-    }
+    const { data } = await this.#values(keys);
     const rpc = await this.#peer(target);
     await rpc.request({ op: Op.putData, data, report: true }, PEER_TIMEOUT_MS);
     return Object.keys(data);
@@ -463,17 +510,12 @@ export class Worker {
       [Op.getData]: (m: Message) => {
         const keys = m.keys;
         if (!Array.isArray(keys)) throw new ProtocolError("get-data: keys must be a list");
-        const data: Record<string, Stored> = {};
-        const missing: string[] = [];
-        for (const k of keys as string[]) {
-          this.#touch(k);
-          const v = this.#value(k);
-          if (v) {
-            data[k] = v;
-            this.bytes.sentToPeers += storedBytes(v);
-          } else missing.push(k);
-        }
-        return { data, missing };
+        const reply = (found: Found): Found => {
+          for (const v of Object.values(found.data)) this.bytes.sentToPeers += storedBytes(v);
+          return found;
+        };
+        const found = this.#values(keys as string[]);
+        return found instanceof Promise ? found.then(reply) : reply(found);
       },
       [Op.putData]: (m: Message) => {
         const data = m.data as Record<string, Stored>;
@@ -524,6 +566,12 @@ export class Worker {
     }
     return this.#closed;
   }
+}
+
+/** Values a worker holds, by key, and the keys it does not hold. */
+interface Found {
+  data: Record<string, Stored>;
+  missing: string[];
 }
 
 function parseComputeTask(m: Message, fn: unknown): ComputeTask {

@@ -108,15 +108,19 @@ describe("worker memory (real processes)", function () {
   describe("spilling to the local directory", function () {
     const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
 
-    it("results past target spill to files, come back intact, and the files go with the worker", async () => {
+    it("results past target spill to files, come back intact (to clients, tasks and peers at once), and the files go with the worker", async () => {
       const local = path.join(tmp.dir, "local");
+      // w0 spills; w1 (no limit) fetches from it
       const c = await startProcessCluster(tmp.dir, {
-        workers: 1,
-        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local],
+        workers: 2,
+        workerArgs: (i) =>
+          i === 0
+            ? ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local]
+            : ["--memory-limit", "0"],
       });
       client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-      await client.waitForWorkers(1, { timeout: 20_000 });
-      const parts = client.map(make, [1, 2, 3, 4, 5, 6]); // 192 MiB held, target is 100 MB
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const parts = client.map(make, [1, 2, 3, 4, 5, 6], { workers: ["w0"] }); // 192 MiB held, target is 100 MB
       await Promise.all(parts.map((p) => p.whenDone()));
       const files = await waitFor(
         "spill files",
@@ -128,11 +132,29 @@ describe("worker memory (real processes)", function () {
         { timeoutMs: 10_000 },
       );
       assert.ok(files >= 2, `${files} files spilled`);
-      // read back: by the client, and by a task on the worker
-      const back = await client.gather(parts);
-      back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1));
-      const sums = await client.gather(client.map((a: Float64Array) => a[7]! * 2, parts));
-      assert.deepEqual(sums, [2, 4, 6, 8, 10, 12]);
+      // read back (asynchronously) by two clients' gathers, tasks on w0 and a peer, all at once:
+      // reads of one key are shared, and each gets the right bytes
+      const check = (back: Float64Array[]) =>
+        back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1, `part ${i}`));
+      const [back1, back2, here, there] = await Promise.all([
+        client.gather(parts),
+        client.gather(parts),
+        client.gather(client.map((a: Float64Array) => a[7]! * 2, parts, { workers: ["w0"] })),
+        // another function, so another key: computed on w1, which fetches the parts from w0
+        client.gather(client.map((a: Float64Array) => 2 * a[a.length - 1]!, parts, { workers: ["w1"] })),
+      ]);
+      check(back1);
+      check(back2);
+      assert.deepEqual(here, [2, 4, 6, 8, 10, 12]);
+      assert.deepEqual(there, [2, 4, 6, 8, 10, 12]);
+      await waitFor(
+        "w1 to report the parts it fetched from w0",
+        async () => {
+          const w1 = Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w1");
+          return Number(w1?.metrics.receivedFromPeers ?? 0) >= 6 * 32 * 2 ** 20;
+        },
+        { timeoutMs: 10_000 },
+      );
       await client.shutdown();
       client = undefined;
       await exitWithin(c.workers[0]!, 15_000);
