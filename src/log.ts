@@ -1,17 +1,23 @@
 /**
  * One root pino logger per process, writing synchronously to stderr (buffered lines are lost
  * when mpirun kills a rank). Base fields: rank, role, pid, hostname. Components take children.
+ * Lines are JSON, or with `logging.format: pretty` one human-readable line each.
  *
  * pino itself is loaded on the first line that is actually written: loading it costs ~50 ms
  * of CPU, and on a busy node at start-up every process that logs nothing (workers, nannies
  * and the client rank on a normal run) should not pay it.
  */
+import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type { LevelWithSilent, Logger as PinoLogger } from "pino";
+import { DEFAULT_CONFIG } from "./config/defaults.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const LEVEL_VALUES: Record<LevelWithSilent, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+
+export type LogFormat = "json" | "pretty";
 
 type LogMethod = (obj: Record<string, unknown>, msg: string) => void;
 
@@ -25,34 +31,55 @@ export interface Logger {
   trace: LogMethod;
 }
 
+/** The level a parent process handed down (launchers set it for what they start), else the default. */
 function envLevel(): LevelWithSilent {
   const v = process.env.DASK_MPI_TS_LOG_LEVEL;
-  return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LevelWithSilent) : "info";
+  return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LevelWithSilent) : DEFAULT_CONFIG.logging.level;
 }
 
 let level: LevelWithSilent = envLevel();
+let format: LogFormat = DEFAULT_CONFIG.logging.format;
 let baseFields: Record<string, unknown> = {};
 let root: PinoLogger | undefined;
+/** Bumped by configureLogger: component loggers then make new children (new fields, format). */
+let generation = 0;
 
 function pinoRoot(): PinoLogger {
   if (!root) {
     const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
-    root = pino({ level: "trace", base: { pid: process.pid, hostname: hostname() } }, pino.destination({ fd: 2, sync: true }));
+    const destination = format === "pretty" ? { write: (line: string) => void writeSync(2, prettyLine(line)) } : pino.destination({ fd: 2, sync: true });
+    root = pino({ level: "trace", base: { pid: process.pid, hostname: hostname() } }, destination);
   }
   return root;
+}
+
+/**
+ * One pino JSON line as `time LEVEL role rank component: msg key=value ...`.
+ * @example prettyLine('{"level":40,"time":0,"role":"worker","rank":2,"component":"worker","msg":"pausing","rss":5}')
+ *   // "1970-01-01T00:00:00.000Z WARN  worker 2 worker: pausing rss=5\n"
+ */
+export function prettyLine(json: string): string {
+  const { level: n, time, msg, role, rank, component, pid: _pid, hostname: _host, ...fields } = JSON.parse(json) as Record<string, unknown>;
+  const who = [role, rank, component].filter((v) => v !== undefined).join(" ");
+  const rest = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  return `${new Date(time as number).toISOString()} ${(LEVEL_NAMES[n as number] ?? String(n)).padEnd(5)} ${who}: ${String(msg)}${rest.join("")}\n`;
 }
 
 class ComponentLogger implements Logger {
   #component: string;
   #pino: PinoLogger | undefined;
+  #generation = -1;
   constructor(component: string) {
     this.#component = component;
   }
   #write(at: LevelWithSilent, obj: Record<string, unknown>, msg: string): void {
     if (LEVEL_VALUES[at] < LEVEL_VALUES[level]) return;
-    // fields set by configureLogger after this logger was made still apply
-    this.#pino ??= pinoRoot().child({ ...baseFields, component: this.#component });
-    this.#pino[at as Exclude<LevelWithSilent, "silent">](obj, msg);
+    // fields and format set by configureLogger after this logger was made still apply
+    if (this.#generation !== generation) {
+      this.#pino = pinoRoot().child({ ...baseFields, component: this.#component });
+      this.#generation = generation;
+    }
+    this.#pino![at as Exclude<LevelWithSilent, "silent">](obj, msg);
   }
   fatal: LogMethod = (o, m) => this.#write("fatal", o, m);
   error: LogMethod = (o, m) => this.#write("error", o, m);
@@ -62,10 +89,15 @@ class ComponentLogger implements Logger {
   trace: LogMethod = (o, m) => this.#write("trace", o, m);
 }
 
-/** Set fields (rank, role) and the level for every line written from now on. */
-export function configureLogger(fields: { level?: LevelWithSilent; [field: string]: unknown }): void {
-  const { level: newLevel, ...base } = fields;
+/** Set fields (rank, role), the level and the format for every line written from now on. */
+export function configureLogger(fields: { level?: LevelWithSilent; format?: LogFormat; [field: string]: unknown }): void {
+  const { level: newLevel, format: newFormat, ...base } = fields;
   baseFields = { ...baseFields, ...base };
+  generation++;
+  if (newFormat && newFormat !== format) {
+    format = newFormat;
+    root = undefined;
+  }
   if (newLevel) {
     level = newLevel;
     // processes started from here on (nanny children) log at the same level
@@ -73,9 +105,9 @@ export function configureLogger(fields: { level?: LevelWithSilent; [field: strin
   }
 }
 
-/** The level in force (e.g. to hand to a child process). */
-export function currentLogLevel(): LevelWithSilent {
-  return level;
+/** The level and format in force, to hand to a child process. */
+export function currentLogSettings(): { level: LevelWithSilent; format: LogFormat } {
+  return { level, format };
 }
 
 /** A logger for one component, e.g. `logger("scheduler")`. Cheap: pino loads on first use. */

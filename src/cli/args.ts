@@ -13,7 +13,10 @@ export interface FlagSpec {
   type: "string" | "boolean";
   help: string;
   valueName?: string;
+  /** Only for flags that are not configuration keys (those default to the key's value). */
   default?: string | boolean;
+  /** The configuration key this flag overrides, shown in --help as `[key]`. */
+  config?: string;
 }
 
 export interface Parsed {
@@ -70,7 +73,7 @@ export function parseFlags(argv: string[], specs: FlagSpec[], opts: { stopAtPosi
 export function helpText(usage: string, description: string, specs: FlagSpec[]): string {
   const rows = specs.map((s) => {
     const left = s.type === "boolean" ? (s.default === true ? `--${s.name} / --no-${s.name}` : `--${s.name}`) : `--${s.name} ${s.valueName ?? "VALUE"}`;
-    const def = s.default !== undefined && s.type === "string" ? ` (default ${s.default})` : "";
+    const def = s.config ? ` [${s.config}]` : s.default !== undefined && s.type === "string" ? ` (default ${s.default})` : "";
     return { left, right: s.help + def };
   });
   const width = Math.max(...rows.map((r) => r.left.length)) + 2;
@@ -94,7 +97,8 @@ export function portNumber(value: string | boolean | undefined, flag: string): n
 }
 
 /** A --log-level value. */
-export function logLevel(value: string | boolean | undefined, flag = "log-level"): LevelWithSilent {
+export function logLevel(value: string | boolean | undefined, flag = "log-level"): LevelWithSilent | undefined {
+  if (value === undefined) return undefined;
   if (typeof value !== "string" || !(LOG_LEVELS as readonly string[]).includes(value)) {
     throw new ConfigError(`--${flag} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
   }
@@ -114,7 +118,8 @@ export function resources(value: string | boolean | undefined, flag = "resources
 }
 
 /** A memory threshold: a fraction in (0, 1], or false to turn it off. */
-export function fraction(value: string | boolean | undefined, flag: string): number | false {
+export function fraction(value: string | boolean | undefined, flag: string): number | false | undefined {
+  if (value === undefined) return undefined;
   if (value === "false" || value === false) return false;
   const n = typeof value === "string" && /^(0?\.\d+|1(\.0*)?)$/.test(value) ? Number(value) : NaN;
   if (!(n > 0 && n <= 1)) throw new ConfigError(`--${flag} must be a fraction between 0 and 1 or false, got ${JSON.stringify(value)}`);

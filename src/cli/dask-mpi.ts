@@ -5,30 +5,23 @@
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseDuration, parseMemoryLimit } from "../config/units.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
 import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, portNumber, positiveInt, resources } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
+import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 
 export const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the scheduler's address (and secret, mode 0600) here for outside clients" },
   { name: "scheduler-port", type: "string", valueName: "PORT", help: "port of the scheduler (default: random)" },
   { name: "scheduler-address", type: "string", valueName: "ADDR", help: "with --no-scheduler: the scheduler to join (tcp://host:port)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0 (default: that of the default route)" },
-  { name: "nthreads", type: "string", valueName: "N", help: "task threads per worker", default: "1" },
-  { name: "memory-limit", type: "string", valueName: "LIMIT", help: "per-worker memory: 10GB, 10GiB, 0.25 of the node, auto, or 0/none", default: "auto" },
-  { name: "local-directory", type: "string", valueName: "DIR", help: "node-local directory for worker files" },
-  { name: "resources", type: "string", valueName: "SPEC", help: 'abstract resources each worker offers, e.g. "GPU=1"' },
-  { name: "lifetime", type: "string", valueName: "DURATION", help: "workers retire gracefully after this long (results move to other workers)" },
-  { name: "lifetime-stagger", type: "string", valueName: "DURATION", help: "random +/- spread of --lifetime", default: "0s" },
-  { name: "lifetime-restart", type: "boolean", help: "after retiring, a worker's nanny starts a fresh one" },
+  ...WORKER_FLAGS,
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
   { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
-  { name: "death-timeout", type: "string", valueName: "DURATION", help: "a worker without a scheduler this long exits (30s, 5m, ...)", default: "60s" },
-  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, default: "info" },
+  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
@@ -37,6 +30,11 @@ const DESCRIPTION = [
   "Start a dask-mpi-ts cluster inside an MPI job: rank 0 runs the scheduler, the other ranks",
   "run workers. With SCRIPT, rank 1 runs it as the client (getClient() returns a connected",
   "client) and mpirun exits with the script's status.",
+  "",
+  "A flag overrides the configuration key in [brackets]; the configuration is the defaults,",
+  "then ~/.config/dask-mpi-ts/*.yaml, then the file or directory in DASK_MPI_TS_CONFIG, then",
+  "DASK_MPI_TS_<KEY> variables (DASK_MPI_TS_DISTRIBUTED__WORKER__NTHREADS=4). `dask-mpi-ts",
+  "config` shows it, with where each value came from.",
 ].join("\n");
 
 export interface DaskMpiArgs {
@@ -47,32 +45,16 @@ export interface DaskMpiArgs {
   scriptArgs: string[];
 }
 
-/**
- * A --memory-limit checked now, so that a bad value fails on every rank at once, but kept as
- * text: "auto" is resolved per node once MPI says how many ranks share it.
- */
-function checkedMemoryLimit(text: string): string {
-  parseMemoryLimit(text, {}, "--memory-limit");
-  return text;
-}
-
 export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
   const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: true });
   if (flags.help) return "help";
   const cluster: ClusterOptions = {
+    ...workerGiven(flags),
     schedulerFile: flags["scheduler-file"] as string | undefined,
     schedulerPort: portNumber(flags["scheduler-port"], "scheduler-port"),
     interface: flags.interface as string | undefined,
-    nthreads: positiveInt(flags.nthreads, "nthreads"),
-    memoryLimit: checkedMemoryLimit(flags["memory-limit"] as string),
-    localDirectory: flags["local-directory"] as string | undefined,
     nanny: flags.nanny as boolean,
-    resources: resources(flags.resources),
-    lifetimeMs: flags.lifetime === undefined ? undefined : parseDuration(flags.lifetime as string, "--lifetime"),
-    lifetimeStaggerMs: parseDuration(flags["lifetime-stagger"] as string, "--lifetime-stagger"),
-    lifetimeRestart: flags["lifetime-restart"] === true,
     name: flags.name as string | undefined,
-    deathTimeoutMs: parseDuration(flags["death-timeout"] as string, "--death-timeout"),
     logLevel: logLevel(flags["log-level"]),
   };
   const noScheduler = flags.scheduler === false;
@@ -115,8 +97,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
 /**
  * `dask-mpi-ts config [--describe]`: the merged configuration, one key a line, and where each
- * value came from. (The config layer is loaded only here for now: zod costs ~100 ms to import,
- * which the start-up path of every rank cannot afford yet.)
+ * value came from (flags are not part of it: they apply to the launch they are given to).
  */
 async function printConfig(argv: string[]): Promise<void> {
   try {

@@ -1,21 +1,22 @@
 /**
  * `dask-scheduler-ts`: a standalone scheduler that workers and clients find through a shared
- * scheduler file (for qsub/sbatch deployments without MPI). Exits 0 on SIGINT/SIGTERM after
- * closing its workers and removing the file.
+ * scheduler file (for qsub/sbatch deployments without MPI). Exits 0 on SIGINT/SIGTERM (or
+ * after distributed.scheduler.idle-timeout) after closing its workers and removing the file.
  */
 import { newSecret } from "../comm/handshake.js";
-import { describeError } from "../errors.js";
+import { logSettings, schedulerSettings } from "../config/settings.js";
+import { startupConfig } from "../config/startup.js";
+import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
 import { Scheduler } from "../scheduler/server.js";
 import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
-import { ConfigError } from "../errors.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the address and secret here (mode 0600) for workers and clients" },
   { name: "port", type: "string", valueName: "PORT", help: "port to listen on (default: random)" },
   { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0" },
-  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, default: "info" },
+  { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
@@ -24,14 +25,18 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
     const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: false });
     if (flags.help) {
-      process.stdout.write(helpText("dask-scheduler-ts [options]", "Run a dask-mpi-ts scheduler.", FLAGS));
+      const description = "Run a dask-mpi-ts scheduler. A flag overrides the configuration key in [brackets] (see `dask-mpi-ts config`).";
+      process.stdout.write(helpText("dask-scheduler-ts [options]", description, FLAGS));
       return;
     }
     if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    configureLogger({ role: "scheduler", level: logLevel(flags["log-level"]) });
+    const port = portNumber(flags.port, "port");
+    const config = await startupConfig();
+    configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]) }) });
     scheduler = await Scheduler.start({
+      ...schedulerSettings(config),
       secret: process.env.DASK_MPI_TS_SECRET || newSecret(),
-      port: portNumber(flags.port, "port"),
+      port,
       host: flags.host as string | undefined,
       interface: flags.interface as string | undefined,
       schedulerFile: flags["scheduler-file"] as string | undefined,

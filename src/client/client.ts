@@ -5,7 +5,7 @@
  * exits without an explicit close().
  */
 import { createHash, randomUUID } from "node:crypto";
-import { connect } from "../comm/connect.js";
+import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import {
@@ -143,7 +143,7 @@ export class Client {
   }
 
   static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined): Promise<Client> {
-    const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), tls);
+    const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls });
     let client: Client | undefined;
     const rpc = new Rpc(
       comm,
@@ -424,7 +424,7 @@ export class Client {
   #worker(address: string): Promise<Rpc> {
     let p = this.#workerRpcs.get(address);
     if (!p) {
-      p = connect(address, this.#secret, 10_000, this.#tls).then((comm) => {
+      p = connect(address, this.#secret, 10_000, { ...DEFAULT_COMM, tls: this.#tls }).then((comm) => {
         const rpc = new Rpc(comm, {}, { holdLoop: "while-busy" });
         comm.onClose(() => this.#workerRpcs.delete(address));
         return rpc;

@@ -12,9 +12,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { CommClosedError, HandshakeError, describeError } from "../errors.js";
 import { Op } from "../protocol/ops.js";
-import { type Comm, DEFAULT_MAX_FRAME, type Message } from "./tcp.js";
+import type { Comm, Message } from "./tcp.js";
 
-export const HANDSHAKE_TIMEOUT_MS = 5000;
 const NONCE_BYTES = 32;
 
 /** A new random cluster secret (hex). */
@@ -34,8 +33,14 @@ function expectOp(m: Message, op: string): void {
   if (m.op !== op) throw new HandshakeError(`expected ${op} during the handshake, got ${JSON.stringify(m.op)}`);
 }
 
-async function run(comm: Comm, timeoutMs: number, steps: (deadline: number) => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** How long the handshake may take, and the frame cap once it succeeded. */
+export interface HandshakeLimits {
+  timeoutMs: number;
+  maxFrameBytes: number;
+}
+
+async function run(comm: Comm, limits: HandshakeLimits, steps: (deadline: number) => Promise<void>): Promise<void> {
+  const deadline = Date.now() + limits.timeoutMs;
   try {
     await steps(deadline);
   } catch (err) {
@@ -44,14 +49,14 @@ async function run(comm: Comm, timeoutMs: number, steps: (deadline: number) => P
       ? err
       : new HandshakeError(`handshake with ${comm.peer} failed: ${describeError(err)}`, { cause: err });
   }
-  comm.setMaxFrameBytes(DEFAULT_MAX_FRAME);
+  comm.setMaxFrameBytes(limits.maxFrameBytes);
 }
 
 const left = (deadline: number) => Math.max(1, deadline - Date.now());
 
 /** Server side: challenge the peer; resolves once it proved the secret, else aborts the comm. */
-export function acceptHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<void> {
-  return run(comm, timeoutMs, async (deadline) => {
+export function acceptHandshake(comm: Comm, secret: string, limits: HandshakeLimits): Promise<void> {
+  return run(comm, limits, async (deadline) => {
     const nonce = randomBytes(NONCE_BYTES);
     comm.send({ op: Op.hello, nonce });
     const auth = await comm.recv(left(deadline));
@@ -67,8 +72,8 @@ export function acceptHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAK
 }
 
 /** Client side: answer the challenge and check that the server knows the secret too. */
-export function offerHandshake(comm: Comm, secret: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<void> {
-  return run(comm, timeoutMs, async (deadline) => {
+export function offerHandshake(comm: Comm, secret: string, limits: HandshakeLimits): Promise<void> {
+  return run(comm, limits, async (deadline) => {
     const hello = await comm.recv(left(deadline));
     expectOp(hello, Op.hello);
     if (!(hello.nonce instanceof Uint8Array)) throw new HandshakeError(`server ${comm.peer} sent a malformed nonce`);

@@ -22,8 +22,6 @@ export const PRE_AUTH_MAX_FRAME = 4096;
 const FLUSH_INTERVAL_MS = 1;
 /** A write of this many messages or more marks the connection busy. */
 const BUSY_BATCH = 16;
-/** Default cap on an authenticated frame. */
-export const DEFAULT_MAX_FRAME = 512 * 1024 * 1024;
 
 const log = () => logger("comm");
 

@@ -15,15 +15,11 @@
  * Runs on every MPI rank at start-up, so it does only this: list one or two directories, read
  * the few files, scan the environment, one zod parse. No network, no node probing.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import { loadAll, YAMLException } from "js-yaml";
 import { ConfigError } from "../errors.js";
 import { type Config, configKeys, configSchema, type RawConfig } from "./schema.js";
-
-export const ENV_PREFIX = "DASK_MPI_TS_";
-export const ENV_CONFIG_PATH = "DASK_MPI_TS_CONFIG";
+import { configFiles, envConfigPath, type SourceOptions } from "./sources.js";
 
 /** One caller-supplied value, e.g. from a flag: `{ path: "distributed.worker.nthreads", value: 4, source: "--nthreads" }`. */
 export interface ConfigOverride {
@@ -35,11 +31,7 @@ export interface ConfigOverride {
   source?: string;
 }
 
-export interface LoadConfigOptions {
-  /** Home directory holding `.config/dask-mpi-ts/`; default `os.homedir()`. */
-  home?: string;
-  /** Environment to read `DASK_MPI_TS_*` from; default `process.env`. */
-  env?: Record<string, string | undefined>;
+export interface LoadConfigOptions extends SourceOptions {
   /** Applied last: a list of single values, or a nested object (source `"override"`). */
   overrides?: readonly ConfigOverride[] | Record<string, unknown>;
 }
@@ -78,13 +70,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const merge = (source: unknown, origin: string, at: string[] = []): void =>
     mergeInto(raw, origins, source, at, origin);
 
-  const files = yamlFiles(join(options.home ?? homedir(), ".config", "dask-mpi-ts"), false);
-  const named = env[ENV_CONFIG_PATH];
-  if (named) files.push(...yamlFiles(resolve(named), true));
+  const files = configFiles(options);
   for (const file of files) merge(readYaml(file), file);
 
   for (const name of Object.keys(env).sort()) {
-    const path = envPath(name);
+    const path = envConfigPath(name);
     if (path) merge(envValue(env[name]!), `env ${name}`, path);
   }
 
@@ -145,23 +135,6 @@ function getPath(tree: unknown, path: string[]): unknown {
   return path.reduce<unknown>((node, k) => (isMapping(node) ? node[k] : undefined), tree);
 }
 
-/** The `*.yaml`/`*.yml` files of a directory sorted by name, or the one file named. */
-function yamlFiles(path: string, named: boolean): string[] {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !named) return [];
-    const what = named ? `${ENV_CONFIG_PATH} names ${path}, which` : `config directory ${path}`;
-    throw new ConfigError(`${what} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  if (!isDir) return [path];
-  return readdirSync(path)
-    .filter((f) => /\.ya?ml$/i.test(f))
-    .sort()
-    .map((f) => join(path, f));
-}
-
 function readYaml(file: string): unknown {
   let text: string;
   try {
@@ -180,14 +153,6 @@ function readYaml(file: string): unknown {
   }
   if (docs.length > 1) throw new ConfigError(`config file ${file} holds ${docs.length} yaml documents; expected one`);
   return docs[0] ?? null;
-}
-
-/** `DASK_MPI_TS_DISTRIBUTED__WORKER__MEMORY_LIMIT` -> `["distributed", "worker", "memory-limit"]`. */
-function envPath(name: string): string[] | undefined {
-  if (!name.startsWith(ENV_PREFIX) || name === ENV_CONFIG_PATH) return undefined;
-  const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__");
-  // only variables naming a config section: DASK_MPI_TS_SECRET, DASK_MPI_TS_ADDON etc. are not config
-  return configKeys().sections.get("")!.includes(path[0]!.replaceAll("_", "-")) ? path : undefined;
 }
 
 /** Environment values are YAML scalars, as in Dask: `false`, `0.5`, `"10GB"`, `[a, b]`; else the text. */

@@ -3,6 +3,8 @@
  * scheduler and ranks >= 2 workers; they never return (they exit when the job ends), unless
  * `exit: false`, where they resolve `null` once the cluster has shut down. Rank 1 gets a
  * connected Client; when its program ends, however it ends, the whole job ends with its status.
+ * Options given here win over the configuration (YAML files, DASK_MPI_TS_CONFIG, DASK_MPI_TS_*
+ * variables), which wins over the defaults; a bad configuration value fails every rank.
  */
 import type { Client } from "../client/client.js";
 import { type ClusterOptions, failRank, startRank } from "./roles.js";

@@ -3,36 +3,32 @@
  * user's program, every other rank a worker (under a nanny unless told not to fork).
  * Shared by the `dask-mpi-ts` command and initialize().
  */
-import { WorldTooSmallError, describeError } from "../errors.js";
-import { configureLogger, currentLogLevel, logger } from "../log.js";
+import type { ChildProcess } from "node:child_process";
 import type { LevelWithSilent } from "pino";
+import { type WorkerGiven, type WorkerSettings, logSettings, schedulerSettings, workerSettings } from "../config/settings.js";
+import { type StartupConfig, startupConfig } from "../config/startup.js";
+import { WorldTooSmallError, describeError } from "../errors.js";
+import { configureLogger, logger } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
 import type { Scheduler } from "../scheduler/server.js";
 import type { WorkerOptions } from "../worker/worker.js";
 import { Mpi } from "./addon.js";
-import { parseMemoryLimit } from "../config/units.js";
 import { detectLauncher } from "./launcher-env.js";
-import type { ChildProcess } from "node:child_process";
 import { MpiJob } from "./job.js";
 
-export interface ClusterOptions {
+/**
+ * Options of an MPI-launched cluster. Worker settings left out come from the configuration
+ * (`~/.config/dask-mpi-ts/*.yaml`, DASK_MPI_TS_CONFIG, DASK_MPI_TS_* variables), else its
+ * defaults: `nthreads` 1, `memoryLimit` "auto" (the node's memory divided among its ranks).
+ */
+export interface ClusterOptions extends WorkerGiven {
   schedulerFile?: string;
   schedulerPort?: number;
   interface?: string;
-  nthreads?: number;
-  /** Per-worker limit: bytes, or text as --memory-limit takes it ("auto" divides the node's memory among its ranks). */
-  memoryLimit?: number | string;
-  localDirectory?: string;
+  /** Supervise each worker in a child process (default true). */
   nanny?: boolean;
   /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
   name?: string;
-  deathTimeoutMs?: number;
-  /** Abstract resources each worker offers, e.g. { GPU: 1 }. */
-  resources?: Record<string, number>;
-  /** Workers retire after this long (± stagger); with restart, their nanny starts fresh ones. */
-  lifetimeMs?: number;
-  lifetimeStaggerMs?: number;
-  lifetimeRestart?: boolean;
   logLevel?: LevelWithSilent;
 }
 
@@ -49,8 +45,12 @@ export interface Started {
 
 const log = () => logger("mpi");
 
-/** Init MPI, check the world size, bootstrap, and start this rank's role. */
+/**
+ * Load the configuration, init MPI, check the world size, bootstrap, and start this rank's
+ * role. A bad configuration fails every rank alike, before MPI_Init.
+ */
 export async function startRank(opts: ClusterOptions, mode: { clientRank: boolean; what: string }): Promise<Started> {
+  const config = await startupConfig();
   // a rank that will be a worker starts its nanny's child first, so that the child's start-up
   // overlaps MPI_Init (the launcher's environment tells the rank before MPI does)
   const expected = detectLauncher().rank;
@@ -63,7 +63,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
   const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
   const needed = mode.clientRank ? 3 : 2;
   const role: Role = job.rank === 0 ? "scheduler" : mode.clientRank && job.rank === 1 ? "client" : "worker";
-  configureLogger({ rank: job.rank, role, level: opts.logLevel });
+  configureLogger({ rank: job.rank, role, ...logSettings(config, opts) });
   if (job.size < needed) {
     // every rank sees the same size, so every rank says so and leaves the same way
     process.stderr.write(`dask-mpi-ts: error: ${new WorldTooSmallError(job.size, needed, mode.what).message}\n`);
@@ -83,6 +83,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       port: opts.schedulerPort,
       interface: opts.interface,
       schedulerFile: opts.schedulerFile,
+      ...schedulerSettings(config),
     });
     return { address: scheduler.address, secret: scheduler.secret };
   });
@@ -99,35 +100,25 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       return status;
     });
   } else if (role === "worker") {
-    started.done = runWorker(job, opts, record.address, record.secret, child);
+    started.done = runWorker(job, opts, nodeWorkerSettings(config, opts, job), record.address, record.secret, child);
   }
   if (role !== "worker") child?.kill();
   return started;
 }
 
-export async function runWorker(job: MpiJob, opts: ClusterOptions, address: string, secret: string, child?: ChildProcess): Promise<number> {
+/** This rank's worker settings: the options over the configuration, for this node. */
+export function nodeWorkerSettings(config: StartupConfig, opts: ClusterOptions, job: MpiJob): WorkerSettings {
+  // every rank on the node counts: a slight underestimate of each worker's share where the scheduler or client rank shares it
+  return workerSettings(config, opts, { workersOnNode: job.mpi.localSize });
+}
+
+export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: WorkerSettings, address: string, secret: string, child?: ChildProcess): Promise<number> {
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
-  const workerOptions: WorkerOptions = {
-    schedulerAddress: address,
-    secret,
-    name,
-    nthreads: opts.nthreads ?? 1,
-    memoryLimit:
-      typeof opts.memoryLimit === "string"
-        ? // every rank on the node counts: a slight underestimate of each worker's share where the scheduler or client rank shares it
-          parseMemoryLimit(opts.memoryLimit, { workersOnNode: job.mpi.localSize }, "--memory-limit")
-        : (opts.memoryLimit ?? 0),
-    interface: opts.interface,
-    resources: opts.resources,
-    localDirectory: opts.localDirectory,
-    lifetimeMs: opts.lifetimeMs,
-    lifetimeStaggerMs: opts.lifetimeStaggerMs,
-    deathTimeoutMs: opts.deathTimeoutMs,
-  };
+  const workerOptions: WorkerOptions = { schedulerAddress: address, secret, name, interface: opts.interface, ...settings.worker };
   let ended: Promise<{ ok: boolean; reason: string }>;
   let stop: (reason: string) => Promise<unknown>;
   if (opts.nanny ?? true) {
-    const nanny = await Nanny.start({ worker: workerOptions, log: { rank: job.rank, level: currentLogLevel() },
+    const nanny = await Nanny.start({ worker: workerOptions, ...settings.nanny, log: { rank: job.rank },
       child,
       // MPI opened descriptors of its own since the first fork: keep restarted children clear
       beforeFork: () => job.mpi.markInheritedFdsCloexec(),

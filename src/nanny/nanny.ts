@@ -8,8 +8,9 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { WorkerDiedError } from "../errors.js";
-import { logger } from "../log.js";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
+import { WorkerDiedError, describeError } from "../errors.js";
+import { currentLogSettings, logger } from "../log.js";
 import { launcherEnvKeys } from "../mpi/launcher-env.js";
 import type { Status } from "../status.js";
 import type { WorkerOptions } from "../worker/worker.js";
@@ -20,12 +21,13 @@ import { rmSync } from "node:fs";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
+const DEFAULTS = DEFAULT_CONFIG.distributed;
 /** Resolves when a child has exited, made at fork time so that no exit can be missed. */
 const exits = new WeakMap<ChildProcess, Promise<void>>();
 
 export interface NannyOptions {
   worker: WorkerOptions;
-  /** Fields for the child's log lines (e.g. the MPI rank). */
+  /** Fields for the child's log lines (e.g. the MPI rank); it logs at this process's level and format. */
   log?: Record<string, string | number>;
   /** After the worker retires (its lifetime), start a fresh one (`--lifetime-restart`). */
   restartAfterRetire?: boolean;
@@ -62,7 +64,10 @@ export class Nanny {
     await n.#spawn();
     n.status = "running";
     const limit = opts.worker.memoryLimit ?? 0;
-    if (limit > 0) n.#memoryTimer = setInterval(() => n.#checkMemory(limit), opts.worker.memoryMonitorMs ?? 100).unref();
+    if (limit > 0) {
+      const every = opts.worker.memoryMonitorMs ?? DEFAULTS.worker.memory["monitor-interval"];
+      n.#memoryTimer = setInterval(() => n.#checkMemory(limit), every).unref();
+    }
     return n;
   }
 
@@ -135,8 +140,7 @@ export class Nanny {
       });
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
-        // a worker that died did not remove its spill files
-        if (child.pid) rmSync(spillDirectory(this.#opts.worker.localDirectory, child.pid), { recursive: true, force: true });
+        if (child.pid) this.#removeSpillDirectory(child.pid);
         if (this.#child === child) this.#child = undefined;
         if (!started) {
           if (closedOnPurpose || this.status === "closing") {
@@ -160,16 +164,28 @@ export class Nanny {
         }
         this.#restart(code, signal).catch(() => {}); // giving up is reported through `closed`
       });
-      child.send({ type: "start", options: this.#opts.worker, log: this.#opts.log ?? {} } satisfies NannyMessage, () => {});
+      const logFields = { ...currentLogSettings(), ...this.#opts.log };
+      child.send({ type: "start", options: this.#opts.worker, log: logFields } satisfies NannyMessage, () => {});
     });
+  }
+
+  /** A worker that died did not remove its spill files; failing to is worth a line, not the nanny. */
+  #removeSpillDirectory(pid: number): void {
+    const dir = spillDirectory(this.#opts.worker, pid);
+    if (!dir) return;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      log().warn({ dir, err: describeError(err) }, "could not remove a dead worker's spill directory");
+    }
   }
 
   /** Start a new child after a crash, within the crash-loop bound; resolves when it is ready. */
   #restart(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const now = Date.now();
-    const window = this.#opts.restartWindowMs ?? 60_000;
+    const window = this.#opts.restartWindowMs ?? DEFAULTS.nanny["restart-window"];
     this.#restarts = this.#restarts.filter((t) => now - t < window);
-    if (this.#restarts.length >= (this.#opts.maxRestarts ?? 5)) {
+    if (this.#restarts.length >= (this.#opts.maxRestarts ?? DEFAULTS.nanny["max-restarts"])) {
       const reason = `worker died ${this.#restarts.length + 1} times within ${window} ms (last: code ${code}, signal ${signal}); not restarting`;
       log().error({ reason }, "nanny giving up");
       this.#finish({ ok: false, reason });

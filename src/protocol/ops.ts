@@ -11,6 +11,8 @@ export const Op = {
   heartbeat: "heartbeat",
   taskFinished: "task-finished",
   taskErred: "task-erred",
+  /** a worker leaving on its own (memory above terminate without a nanny), with the reason */
+  unregisterWorker: "unregister-worker",
   // scheduler -> worker
   computeTask: "compute-task",
   freeKeys: "free-keys",

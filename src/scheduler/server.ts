@@ -4,7 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { connect, serve } from "../comm/connect.js";
+import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { formatAddress } from "../comm/address.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
@@ -31,13 +32,20 @@ export interface SchedulerOptions {
   host?: string;
   /** Where to write the scheduler file for outside clients and workers. */
   schedulerFile?: string;
-  /** A worker silent this long is removed (default 30 s). */
-  workerTtlMs?: number;
+  /** A worker silent this long is removed (default 30 s; null = never). */
+  workerTtlMs?: number | null;
+  /** Workers a task may take down with it before it errs with KilledWorkerError (default 3). */
+  allowedFailures?: number;
+  /** Close after this long with no task to run or running (default null = never). */
+  idleTimeoutMs?: number | null;
+  /** Connection settings (defaults: the configuration's). */
+  comm?: CommOptions;
   /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
   tls?: TlsFiles;
 }
 
 const log = () => logger("scheduler");
+const DEFAULTS = DEFAULT_CONFIG.distributed.scheduler;
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
@@ -48,7 +56,7 @@ type Peer = { kind: "unknown" } | { kind: "worker"; address: string } | { kind: 
 
 export class Scheduler {
   readonly id = `Scheduler-${randomUUID()}`;
-  readonly state = new SchedulerState();
+  readonly state: SchedulerState;
   readonly secret: string;
   address = "";
   status: Status = "init";
@@ -58,6 +66,9 @@ export class Scheduler {
   #clientRpc = new Map<string, Rpc>();
   #peers = new Set<Rpc>();
   #ttlTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Since when nothing has happened, and the transition count then (idle-timeout). */
+  #idle = { since: 0, transitions: -1 };
   #closed: Promise<void>;
   #resolveClosed!: () => void;
   #stimulus = 0;
@@ -71,6 +82,7 @@ export class Scheduler {
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
     this.secret = opts.secret;
+    this.state = new SchedulerState({ allowedFailures: opts.allowedFailures });
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -86,11 +98,15 @@ export class Scheduler {
     return this.#closed;
   }
 
+  get #comm(): CommOptions {
+    return { ...(this.#opts.comm ?? DEFAULT_COMM), tls: this.#tls };
+  }
+
   async #start(): Promise<void> {
     this.status = "starting";
     const { bind, advertise } = chooseHost(this.#opts);
     const tls = (this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined);
-    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), tls);
+    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
     if (this.#opts.schedulerFile) {
       await writeSchedulerFile(this.#opts.schedulerFile, {
@@ -102,8 +118,10 @@ export class Scheduler {
         secret: this.secret,
       });
     }
-    const ttl = this.#opts.workerTtlMs ?? 30_000;
-    this.#ttlTimer = setInterval(() => this.#checkTtl(ttl), Math.min(1000, ttl)).unref();
+    const ttl = this.#opts.workerTtlMs === undefined ? DEFAULTS["worker-ttl"] : this.#opts.workerTtlMs;
+    if (ttl !== null) this.#ttlTimer = setInterval(() => this.#checkTtl(ttl), Math.min(1000, ttl)).unref();
+    const idle = this.#opts.idleTimeoutMs === undefined ? DEFAULTS["idle-timeout"] : this.#opts.idleTimeoutMs;
+    if (idle !== null) this.#idleTimer = setInterval(() => this.#checkIdle(idle), Math.min(1000, idle)).unref();
     this.status = "running";
     log().info({ address: this.address, schedulerFile: this.#opts.schedulerFile }, "scheduler listening");
   }
@@ -154,6 +172,12 @@ export class Scheduler {
         this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
       },
       [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
+      [Op.unregisterWorker]: (m) => {
+        // it is leaving, not retiring: what it ran is suspect, as if it had died
+        const w = asWorker();
+        log().warn({ worker: w, reason: String(m.reason ?? "") }, "worker removed");
+        this.#run(this.state.removeWorker(w, this.#sid("worker-unregister"), { died: true }));
+      },
       [Op.workerStatus]: (m) => {
         const w = asWorker();
         const paused = m.status === "paused";
@@ -257,7 +281,7 @@ export class Scheduler {
    */
   async #probe(address: string): Promise<void> {
     try {
-      const comm = await connect(address, this.secret, PROBE_TIMEOUT_MS, this.#tls);
+      const comm = await connect(address, this.secret, PROBE_TIMEOUT_MS, this.#comm);
       comm.close("reachability checked");
     } catch (err) {
       throw new Error(
@@ -366,6 +390,22 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Close once nothing has happened for `timeoutMs`: no task queued or running, and no task
+   * changed state since the last check (so work that came and went between checks counts).
+   */
+  #checkIdle(timeoutMs: number): void {
+    const now = Date.now();
+    const transitions = this.state.transitions;
+    if (transitions !== this.#idle.transitions || !this.state.idle()) {
+      this.#idle = { since: now, transitions };
+    } else if (now - this.#idle.since >= timeoutMs && this.status === "running") {
+      const reason = `idle for ${timeoutMs} ms (distributed.scheduler.idle-timeout)`;
+      log().info({ reason }, "scheduler shutting down");
+      void this.close(reason);
+    }
+  }
+
   identity(): Record<string, unknown> {
     const workers: Record<string, unknown> = {};
     for (const ws of this.state.workers.values()) {
@@ -402,6 +442,7 @@ export class Scheduler {
     this.status = "closing";
     try {
       clearInterval(this.#ttlTimer);
+      clearInterval(this.#idleTimer);
       await this.#closeWorkers(reason);
       for (const rpc of this.#peers) {
         if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });

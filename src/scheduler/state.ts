@@ -28,6 +28,7 @@
  * slow ones only ~2 per thread, so root tasks queue on the scheduler instead of flooding.
  */
 import type { Message } from "../comm/tcp.js";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
 import { Op, type WireError } from "../protocol/ops.js";
 
 export const TaskState = {
@@ -172,6 +173,8 @@ export class SchedulerState {
   readonly tasks = new Map<string, TaskRecord>();
   readonly clients = new Set<string>();
   readonly allowedFailures: number;
+  /** Task state changes so far: a scheduler watching for idleness compares counts. */
+  transitions = 0;
   /** EWMA of compute seconds per key prefix */
   readonly durations = new Map<string, number>();
   /** queued tasks, highest priority then oldest first */
@@ -183,7 +186,7 @@ export class SchedulerState {
   #seq = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
-    this.allowedFailures = opts.allowedFailures ?? 3;
+    this.allowedFailures = opts.allowedFailures ?? DEFAULT_CONFIG.distributed.scheduler["allowed-failures"];
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -471,6 +474,13 @@ export class SchedulerState {
     return this.#log.story(key);
   }
 
+  /** No task is queued or running (those waiting on others wait on one of these). */
+  idle(): boolean {
+    if (this.#queue.size > 0) return false;
+    for (const ws of this.workers.values()) if (ws.processing.size > 0) return false;
+    return true;
+  }
+
   /** Counts of tasks per state. */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -571,6 +581,7 @@ export class SchedulerState {
   }
 
   #record(t: TaskRecord, to: TaskState, stimulusId: string): void {
+    this.transitions++;
     this.#log.add(t.spec.key, stimulusId, t.state, to);
     t.state = to;
   }

@@ -6,7 +6,7 @@
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { ThreadResult, ThreadTask } from "./task-thread.js";
+import type { ThreadMessage, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 const MAX_BATCH = 64;
@@ -22,6 +22,8 @@ type Done = (r: ThreadResult) => void;
 
 interface Slot {
   thread: Thread;
+  /** up and taking batches */
+  online: boolean;
   /** the batch on this thread, in the order it runs it */
   held: Map<number, { key: string; done: Done }>;
 }
@@ -29,6 +31,8 @@ interface Slot {
 export class TaskPool {
   #slots: Slot[] = [];
   #idle: Slot[] = [];
+  /** threads not yet up: they get their share too */
+  #starting = 0;
   #queue: Array<{ task: ThreadTask & { key: string }; done: Done }> = [];
   #nextId = 1;
   #closed = false;
@@ -62,27 +66,36 @@ export class TaskPool {
     }
   }
 
+  /** Ask every thread to collect its garbage (between or during its tasks' turns). */
+  collectGarbage(): void {
+    for (const slot of this.#slots) if (slot.online) slot.thread.postMessage({ type: "gc" } satisfies ThreadMessage);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#slots.map((s) => s.thread.terminate()));
     this.#slots = [];
     this.#idle = [];
+    this.#starting = 0;
   }
 
   #dispatch(): void {
     while (this.#queue.length && this.#idle.length) {
       const slot = this.#idle.pop()!;
-      const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1)));
+      // a fair share among the threads that can take work, counting those still starting: the
+      // first thread up must not take the whole queue when the others are a moment away
+      const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
       for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done });
-      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t));
+      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
 
   #spawn(): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, held: new Map() };
+    const slot: Slot = { thread, online: false, held: new Map() };
+    this.#starting++;
     thread.on("message", (results: ThreadResult[]) => {
       for (const r of results) {
         const held = slot.held.get(r.id);
@@ -102,6 +115,8 @@ export class TaskPool {
     // a thread takes tasks once it is up: until then they wait here, not counted as started
     thread.once("online", () => {
       if (!this.#slots.includes(slot)) return;
+      slot.online = true;
+      this.#starting--;
       this.#idle.push(slot);
       this.#dispatch();
     });
@@ -111,6 +126,7 @@ export class TaskPool {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
     this.#slots.splice(i, 1);
+    if (!slot.online) this.#starting--;
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
     for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });

@@ -5,6 +5,7 @@
  * (`target` and `spill` govern spilling to disk.) Pure: measured bytes in, a state out.
  */
 import { readFileSync } from "node:fs";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
 
 export interface MemoryThresholds {
   target: number | false;
@@ -13,7 +14,8 @@ export interface MemoryThresholds {
   terminate: number | false;
 }
 
-export const DEFAULT_THRESHOLDS: MemoryThresholds = { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95 };
+const { target, spill, pause, terminate } = DEFAULT_CONFIG.distributed.worker.memory;
+export const DEFAULT_THRESHOLDS: MemoryThresholds = { target, spill, pause, terminate };
 
 export type MemoryState = "ok" | "paused" | "terminate";
 

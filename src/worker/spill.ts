@@ -1,22 +1,31 @@
 /**
  * Spilling: results moved out of memory into files under the worker's local directory, and
  * read back when needed. One file per key: `[u32 partCount][u32 length]*` then the parts.
- * Reads are synchronous (a value is needed right then, by a task or a peer); files are
+ * Reads are asynchronous: a peer, client or task waits for a value on disk, the worker's
+ * event loop does not. Writes are synchronous, on the memory monitor's tick. Files are
  * removed when their key is freed, and the directory when the worker closes.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
+import { DEFAULT_THRESHOLDS, type MemoryThresholds } from "./memory.js";
 import type { Stored } from "./state-machine.js";
 
 /**
- * The spill directory of the worker process `pid`: one per process, so that a nanny can remove
- * the directory of a worker that died without cleaning up.
+ * The spill directory of the worker process `pid`, one per process so that a nanny can remove
+ * the directory of a worker that died without cleaning up; undefined for a worker that never
+ * spills (no memory limit, or target and spill both false), which must not touch the disk.
  */
-export function spillDirectory(localDirectory: string | undefined, pid: number): string {
-  return path.join(localDirectory ?? tmpdir(), `dask-worker-${pid}`);
+export function spillDirectory(
+  worker: { localDirectory?: string; memoryLimit?: number; memory?: Partial<MemoryThresholds> },
+  pid: number,
+): string | undefined {
+  const t = { ...DEFAULT_THRESHOLDS, ...worker.memory };
+  if (!((worker.memoryLimit ?? 0) > 0) || (t.target === false && t.spill === false)) return undefined;
+  return path.join(worker.localDirectory ?? tmpdir(), `dask-worker-${pid}`);
 }
 
 /** What stays in the data map for a spilled value. */
@@ -66,8 +75,8 @@ export class SpillDirectory {
     return new Spilled(file, nbytes);
   }
 
-  read(s: Spilled): Stored {
-    const all = readFileSync(s.file);
+  async read(s: Spilled): Promise<Stored> {
+    const all = await readFile(s.file);
     const count = all.readUInt32LE(0);
     let offset = 4 + 4 * count;
     const parts: Buffer[] = [];

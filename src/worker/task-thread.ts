@@ -8,6 +8,7 @@ import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
 import { toWireError, type WireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "./functions.js";
+import { collectGarbage } from "./gc.js";
 
 export interface ThreadTask {
   id: number;
@@ -17,6 +18,9 @@ export interface ThreadTask {
   /** encoded values of the dependencies, by key */
   deps: Record<string, Uint8Array[]>;
 }
+
+/** What the pool sends a thread: a batch to run, or a request to collect garbage. */
+export type ThreadMessage = ThreadTask[] | { type: "gc" };
 
 export type ThreadResult =
   | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
@@ -31,7 +35,8 @@ const FLUSH_MS = 0;
 
 const port = parentPort!;
 
-port.on("message", async (batch: ThreadTask[]) => {
+port.on("message", async (batch: ThreadMessage) => {
+  if (!Array.isArray(batch)) return collectGarbage();
   let results: ThreadResult[] = [];
   let transfer: ArrayBuffer[] = [];
   let lastFlush = performance.now();

@@ -5,7 +5,8 @@
  * moves bytes; user values are decoded on task threads and clients.
  */
 import { hostname } from "node:os";
-import { connect, serve } from "../comm/connect.js";
+import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
+import { DEFAULT_CONFIG } from "../config/defaults.js";
 import { formatAddress } from "../comm/address.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { chooseHost } from "../comm/interfaces.js";
@@ -15,9 +16,10 @@ import { ConfigError, ProtocolError, TimeoutError, describeError } from "../erro
 import { logger } from "../log.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { Op } from "../protocol/ops.js";
+import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import { collectGarbage } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
@@ -28,8 +30,9 @@ export interface WorkerOptions {
   schedulerAddress: string;
   secret: string;
   name?: string;
+  /** Task threads (default 1). */
   nthreads?: number;
-  /** Bytes; 0 = no limit (enforced by a later issue). */
+  /** Bytes; 0 = no limit (default). */
   memoryLimit?: number;
   interface?: string;
   host?: string;
@@ -39,6 +42,8 @@ export interface WorkerOptions {
   memory?: Partial<MemoryThresholds>;
   /** How often memory is measured (default 100 ms). */
   memoryMonitorMs?: number;
+  /** Stop spilling once this many bytes are on disk; false (default) = no cap. */
+  maxSpillBytes?: number | false;
   /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
   supervised?: boolean;
   /**
@@ -49,20 +54,26 @@ export interface WorkerOptions {
   lifetimeStaggerMs?: number;
   /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
   localDirectory?: string;
-  /** Give up after this long without a scheduler (default 60 s). */
+  /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
   deathTimeoutMs?: number;
   heartbeatMs?: number;
   /** TLS PEM files: the worker listens on tls:// and reaches tls:// peers and scheduler with them. */
   tls?: TlsFiles;
+  /** Connection settings (defaults: the configuration's). */
+  comm?: CommOptions;
 }
 
 const log = () => logger("worker");
+const DEFAULTS = DEFAULT_CONFIG.distributed;
 const RETRY_MS = 250;
 /** Tasks handed to the pool per thread at once; the pool batches them to threads. */
 const SLOTS_PER_THREAD = 64;
+/** A peer's reply to get-data or put-data may take this long. */
 const PEER_TIMEOUT_MS = 30_000;
 /** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
 const SCHEDULER_SILENCE_MS = 15_000;
+/** Above pause, garbage is collected at most this often (a full collection of every thread). */
+const COLLECT_EVERY_MS = 1000;
 
 export class Worker {
   status: Status = "init";
@@ -82,8 +93,11 @@ export class Worker {
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
+  #lastCollection = -Infinity;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #spill: SpillDirectory | undefined;
+  /** Spilled values being read back, by key. */
+  #readingBack = new Map<string, Promise<Stored | undefined>>();
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
@@ -95,7 +109,7 @@ export class Worker {
   private constructor(opts: WorkerOptions) {
     this.#opts = opts;
     this.name = opts.name ?? "";
-    this.nthreads = opts.nthreads ?? 1;
+    this.nthreads = opts.nthreads ?? DEFAULTS.worker.nthreads;
     this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
@@ -112,23 +126,71 @@ export class Worker {
     return w;
   }
 
-  /** Results held here (encoded, or spilled), by key. */
   get #thresholds(): MemoryThresholds {
     return { ...DEFAULT_THRESHOLDS, ...this.#opts.memory };
   }
 
+  get #comm(): CommOptions {
+    return { ...(this.#opts.comm ?? DEFAULT_COMM), tls: this.#tls };
+  }
+
+  /** When a worker without a scheduler gives up (the death timeout from now). */
+  #deathDeadline(): number {
+    return Date.now() + (this.#opts.deathTimeoutMs ?? DEFAULTS.deploy["death-timeout"] ?? Infinity);
+  }
+
+  /** Results held here (encoded, or spilled), by key. */
   get data(): Map<string, Held> {
     return this.state.data;
   }
 
-  /** A held value's bytes, read back from disk if it was spilled (it is then in memory again). */
-  #value(key: string): Stored | undefined {
-    const v = this.state.data.get(key);
-    if (!(v instanceof Spilled)) return v as Stored | undefined;
-    const value = this.#spill!.read(v);
-    this.#spill!.remove(v);
-    this.state.data.set(key, value);
-    return value;
+  /**
+   * Held values' bytes by key (marked as recently used), and the keys not held. Synchronous
+   * unless some are spilled: those are read back from disk without blocking the event loop
+   * (and are in memory again). Tasks, peers and clients all take values through here.
+   */
+  #values(keys: Iterable<string>): Found | Promise<Found> {
+    const found: Found = { data: {}, missing: [] };
+    const reads: Promise<void>[] = [];
+    for (const k of keys) {
+      this.#touch(k);
+      const v = this.state.data.get(k);
+      if (v instanceof Spilled) {
+        reads.push(this.#readBack(k, v).then((stored) => void (stored ? (found.data[k] = stored) : found.missing.push(k))));
+      } else if (v) {
+        found.data[k] = v as Stored;
+      } else {
+        found.missing.push(k);
+      }
+    }
+    return reads.length ? Promise.all(reads).then(() => found) : found;
+  }
+
+  /**
+   * A spilled value back from its file into memory; concurrent requests share one read. A
+   * key freed while it was being read reads as missing.
+   */
+  #readBack(key: string, spilled: Spilled): Promise<Stored | undefined> {
+    let reading = this.#readingBack.get(key);
+    if (!reading) {
+      const stillHeld = () => this.state.data.get(key) === spilled;
+      reading = this.#spill!.read(spilled)
+        .then(
+          (value) => {
+            if (!stillHeld()) return undefined;
+            this.#spill!.remove(spilled);
+            this.state.data.set(key, value); // same key: keeps its place in the order
+            return value;
+          },
+          (err) => {
+            if (!stillHeld()) return undefined; // its file went with it
+            throw err;
+          },
+        )
+        .finally(() => this.#readingBack.delete(key));
+      this.#readingBack.set(key, reading);
+    }
+    return reading;
   }
 
   /** Mark as recently used: the data map's order is the spilling order (oldest first). */
@@ -141,8 +203,9 @@ export class Worker {
 
   /**
    * Move least-recently-used results to disk: while managed bytes are above `target`, and,
-   * while the process's memory is above `spill`, as many bytes as it is over. Runs on the
-   * memory monitor's tick (it walks all results: not per task).
+   * while the process's memory is above `spill`, as many bytes as it is over; never past
+   * `maxSpillBytes` on disk. Runs on the memory monitor's tick (it walks all results: not per
+   * task).
    */
   #spillIfNeeded(rss: number): void {
     const spill = this.#spill;
@@ -155,9 +218,11 @@ export class Worker {
     if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
     if (t.spill !== false) toFree = Math.max(toFree, rss - t.spill * limit);
     if (toFree <= 0) return;
+    const maxSpill = this.#opts.maxSpillBytes ?? DEFAULTS.worker.memory["max-spill"];
     for (const [key, v] of this.state.data) {
       if (toFree <= 0) break;
       if (v instanceof Spilled) continue;
+      if (maxSpill !== false && spill.bytes + storedBytes(v) > maxSpill) break;
       const s = spill.write(key, v as Stored);
       this.state.data.set(key, s); // same key: keeps its place in the order
       toFree -= s.nbytes;
@@ -180,22 +245,22 @@ export class Worker {
   async #start(): Promise<void> {
     this.status = "starting";
     this.#pool = this.#newPool();
-    const t = this.#thresholds;
-    if ((this.#opts.memoryLimit ?? 0) > 0 && (t.target !== false || t.spill !== false)) {
-      this.#spill = new SpillDirectory(spillDirectory(this.#opts.localDirectory, process.pid));
-    }
+    const dir = spillDirectory(this.#opts, process.pid);
+    if (dir) this.#spill = new SpillDirectory(dir);
     const { bind, advertise } = chooseHost(this.#opts);
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
-    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#tls);
+    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port, this.#tls ? "tls" : "tcp");
-    await this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000));
+    await this.#connectScheduler(this.#deathDeadline());
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
     if (this.#opts.lifetimeMs) {
       const stagger = this.#opts.lifetimeStaggerMs ?? 0;
       const after = Math.max(0, this.#opts.lifetimeMs + (Math.random() * 2 - 1) * stagger);
       this.#lifetimeTimer = setTimeout(() => this.retire(`lifetime of ${this.#opts.lifetimeMs} ms reached`), after);
     }
-    if (this.#opts.memoryLimit) this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? 100).unref();
+    if (this.#opts.memoryLimit) {
+      this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? DEFAULTS.worker.memory["monitor-interval"]).unref();
+    }
     this.status = "running";
   }
 
@@ -204,7 +269,8 @@ export class Worker {
     let lastError: unknown;
     while (Date.now() < deadline && this.status !== "closing" && this.status !== "closed") {
       try {
-        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, Math.max(1, Math.min(5000, deadline - Date.now())), this.#tls);
+        const timeout = Math.max(1, Math.min(this.#comm.connectTimeoutMs, deadline - Date.now()));
+        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, timeout, this.#comm);
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -290,23 +356,33 @@ export class Worker {
       } else if (ins.type === "fetch") {
         void this.#fetch(ins.worker, ins.keys);
       } else {
-        const key = ins.key;
-        const deps: Record<string, Uint8Array[]> = {};
-        for (const dep of Object.keys(ins.deps)) {
-          this.#touch(dep);
-          deps[dep] = (this.#value(dep) ?? []).map(exact);
+        const found = this.#values(Object.keys(ins.deps));
+        if (found instanceof Promise) {
+          found.then(
+            (f) => this.#execute(ins, f),
+            (err) => this.#do(this.state.executed(ins.key, { ok: false, error: toWireError(err), durationS: 0 })),
+          );
+        } else {
+          this.#execute(ins, found);
         }
-        this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
-          this.#scheduler?.unsendKey(Op.executing, key);
-          if (r.ok) {
-            const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-            this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
-          } else {
-            this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
-          }
-        });
       }
     }
+  }
+
+  /** Run a task on the pool with its dependencies' values. */
+  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found): void {
+    const key = ins.key;
+    const deps: Record<string, Uint8Array[]> = {};
+    for (const dep of Object.keys(ins.deps)) deps[dep] = (found.data[dep] ?? []).map(exact);
+    this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
+      this.#scheduler?.unsendKey(Op.executing, key);
+      if (r.ok) {
+        const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+        this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
+      } else {
+        this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
+      }
+    });
   }
 
   async #fetch(worker: string, keys: string[]): Promise<void> {
@@ -324,7 +400,7 @@ export class Worker {
   #peer(address: string): Promise<Rpc> {
     let p = this.#peers.get(address);
     if (!p) {
-      p = connect(address, this.#opts.secret, 10_000, this.#tls).then((comm) => {
+      p = connect(address, this.#opts.secret, this.#comm.connectTimeoutMs, this.#comm).then((comm) => {
         comm.useSharedFrames();
         comm.onClose(() => this.#peers.delete(address));
         return new Rpc(comm, {});
@@ -347,11 +423,7 @@ export class Worker {
 
   /** Retirement: hand copies of `keys` to `target` (it stores them and tells the scheduler). */
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
-    const data: Record<string, Stored> = {};
-    for (const k of keys) {
-      const v = this.#value(k);
-      if (v) data[k] = v;
-    }
+    const { data } = await this.#values(keys);
     const rpc = await this.#peer(target);
     await rpc.request({ op: Op.putData, data, report: true }, PEER_TIMEOUT_MS);
     return Object.keys(data);
@@ -365,21 +437,29 @@ export class Worker {
     // results and running work belonged to the old registration: the scheduler has
     // rescheduled them, so start clean
     this.#resetData();
-    this.#connectScheduler(Date.now() + (this.#opts.deathTimeoutMs ?? 60_000)).catch((err) => {
+    this.#connectScheduler(this.#deathDeadline()).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
     });
   }
 
-  /** Pause above the pause threshold, resume below it; above terminate, close (no nanny). */
+  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). */
   #checkMemory(): void {
     const limit = this.#opts.memoryLimit ?? 0;
     const rss = process.memoryUsage.rss();
     this.#spillIfNeeded(rss);
     const state = memoryState(rss, limit, this.#thresholds);
+    // above pause, what is over may be garbage (freed results, a finished task's temporaries):
+    // collect, and decide on the next tick's measurement
+    if (state !== "ok" && this.#collectGarbage()) return;
     if (state === "terminate" && !this.#opts.supervised) {
+      // nobody will restart it: tell the scheduler why it goes (it reschedules the running
+      // tasks at once, counting them as suspects), then close and exit non-zero
+      const reason = `memory use ${rss} bytes is above the terminate threshold (${this.#thresholds.terminate} of the ${limit}-byte limit), and there is no nanny to restart the worker`;
+      const rpc = this.#scheduler;
+      if (rpc && !rpc.closed) rpc.send({ op: Op.unregisterWorker, reason });
       this.cleanExit = false;
-      void this.close(`memory use ${rss} bytes is above the terminate threshold of the ${limit}-byte limit`);
+      void this.close(reason);
       return;
     }
     const paused = state !== "ok";
@@ -388,6 +468,16 @@ export class Worker {
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
     this.#do(this.state.setPaused(paused));
+  }
+
+  /** A collection on this thread and every task thread, unless there was one within COLLECT_EVERY_MS. */
+  #collectGarbage(): boolean {
+    const now = performance.now();
+    if (now - this.#lastCollection < COLLECT_EVERY_MS) return false;
+    this.#lastCollection = now;
+    collectGarbage();
+    this.#pool?.collectGarbage();
+    return true;
   }
 
   /** Forget all data, in memory and on disk. */
@@ -432,17 +522,12 @@ export class Worker {
       [Op.getData]: (m: Message) => {
         const keys = m.keys;
         if (!Array.isArray(keys)) throw new ProtocolError("get-data: keys must be a list");
-        const data: Record<string, Stored> = {};
-        const missing: string[] = [];
-        for (const k of keys as string[]) {
-          this.#touch(k);
-          const v = this.#value(k);
-          if (v) {
-            data[k] = v;
-            this.bytes.sentToPeers += storedBytes(v);
-          } else missing.push(k);
-        }
-        return { data, missing };
+        const reply = (found: Found): Found => {
+          for (const v of Object.values(found.data)) this.bytes.sentToPeers += storedBytes(v);
+          return found;
+        };
+        const found = this.#values(keys as string[]);
+        return found instanceof Promise ? found.then(reply) : reply(found);
       },
       [Op.putData]: (m: Message) => {
         const data = m.data as Record<string, Stored>;
@@ -493,6 +578,12 @@ export class Worker {
     }
     return this.#closed;
   }
+}
+
+/** Values a worker holds, by key, and the keys it does not hold. */
+interface Found {
+  data: Record<string, Stored>;
+  missing: string[];
 }
 
 function parseComputeTask(m: Message, fn: unknown): ComputeTask {

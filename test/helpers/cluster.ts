@@ -43,23 +43,35 @@ export interface ProcessCluster {
  */
 export async function startProcessCluster(
   dir: string,
-  opts: { workers: number; nthreads?: number; nanny?: boolean; workerArgs?: (i: number) => string[] },
+  opts: {
+    workers: number;
+    /** --nthreads for every worker; without it the configuration decides (default 1). */
+    nthreads?: number;
+    nanny?: boolean;
+    workerArgs?: (i: number) => string[];
+    /** Environment of one worker (e.g. configuration variables), over the cluster's. */
+    workerEnv?: (i: number) => NodeJS.ProcessEnv;
+    schedulerEnv?: NodeJS.ProcessEnv;
+  },
 ): Promise<ProcessCluster> {
   const file = path.join(dir, "sched.json");
   const env = { DASK_MPI_TS_LOG_LEVEL: "warn" };
-  const scheduler = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo"], { env });
+  const scheduler = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo"], {
+    env: { ...env, ...opts.schedulerEnv },
+  });
   await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 15_000, proc: scheduler });
   const workers = Array.from({ length: opts.workers }, (_, i) =>
     spawnProc(
       process.execPath,
       [
         BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--name", `w${i}`,
-        "--nthreads", String(opts.nthreads ?? 1), opts.nanny === false ? "--no-nanny" : "--nanny",
+        ...(opts.nthreads === undefined ? [] : ["--nthreads", String(opts.nthreads)]),
+        opts.nanny === false ? "--no-nanny" : "--nanny",
         // spill directories of killed workers stay inside the test's directory
         "--local-directory", dir,
         ...(opts.workerArgs?.(i) ?? []),
       ],
-      { env },
+      { env: { ...env, ...opts.workerEnv?.(i) } },
     ),
   );
   return { file, scheduler, workers };

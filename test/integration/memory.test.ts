@@ -46,6 +46,42 @@ describe("worker memory (real processes)", function () {
       await client.waitForWorkers(2, { timeout: 20_000 });
     });
 
+    it("--no-nanny above terminate: the worker tells the scheduler, which reschedules at once, and exits non-zero saying why", async () => {
+      // w0 (no nanny, 300 MB limit) is the only one where the task grows; w1 has no limit
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 2,
+        nanny: false,
+        workerArgs: (i) => ["--memory-limit", i === 0 ? "300MB" : "0"],
+        workerEnv: (i) => (i === 0 ? { DASK_MPI_TS_TEST_HOG: "1" } : {}),
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const t0 = Date.now();
+      const f = client.submit(
+        async () => {
+          if (process.env.DASK_MPI_TS_TEST_HOG) {
+            const b = Buffer.alloc(400e6, 1);
+            await new Promise((r) => setTimeout(r, 60_000)); // holds it: only leaving frees it
+            return b.length;
+          }
+          return process.pid;
+        },
+        { workers: ["w0"], allowOtherWorkers: true },
+      );
+      const pid = await f.result({ timeout: 30_000 });
+      const w1 = Object.values((await client.schedulerInfo()).workers).find((w) => w.name === "w1")!;
+      assert.equal(pid, w1.pid, "the task was rescheduled to w1");
+      // promptly: not after a heartbeat timeout (30 s) nor after the task's minute
+      assert.ok(Date.now() - t0 < 15_000, `rescheduled after ${Date.now() - t0} ms`);
+      assert.deepEqual(Object.values((await client.schedulerInfo()).workers).map((w) => w.name), ["w1"]);
+      const { code } = await exitWithin(c.workers[0]!, 10_000);
+      assert.equal(code, 1);
+      const why = /memory use \d+ bytes is above the terminate threshold \(0\.95 of the 300000000-byte limit\), and there is no nanny to restart the worker/;
+      assert.match(c.workers[0]!.stderr, why);
+      assert.match(c.scheduler.stderr, /"msg":"worker removed"/);
+      assert.match(c.scheduler.stderr, why);
+    });
+
     it("a worker above its pause threshold is paused: the scheduler sends work elsewhere", async () => {
       // w0: 1 GB limit, pause at 20% (200 MB), terminate off
       const c = await startProcessCluster(tmp.dir, {
@@ -72,15 +108,19 @@ describe("worker memory (real processes)", function () {
   describe("spilling to the local directory", function () {
     const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
 
-    it("results past target spill to files, come back intact, and the files go with the worker", async () => {
+    it("results past target spill to files, come back intact (to clients, tasks and peers at once), and the files go with the worker", async () => {
       const local = path.join(tmp.dir, "local");
+      // w0 spills; w1 (no limit) fetches from it
       const c = await startProcessCluster(tmp.dir, {
-        workers: 1,
-        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local],
+        workers: 2,
+        workerArgs: (i) =>
+          i === 0
+            ? ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local]
+            : ["--memory-limit", "0"],
       });
       client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-      await client.waitForWorkers(1, { timeout: 20_000 });
-      const parts = client.map(make, [1, 2, 3, 4, 5, 6]); // 192 MiB held, target is 100 MB
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const parts = client.map(make, [1, 2, 3, 4, 5, 6], { workers: ["w0"] }); // 192 MiB held, target is 100 MB
       await Promise.all(parts.map((p) => p.whenDone()));
       const files = await waitFor(
         "spill files",
@@ -92,30 +132,82 @@ describe("worker memory (real processes)", function () {
         { timeoutMs: 10_000 },
       );
       assert.ok(files >= 2, `${files} files spilled`);
-      // read back: by the client, and by a task on the worker
-      const back = await client.gather(parts);
-      back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1));
-      const sums = await client.gather(client.map((a: Float64Array) => a[7]! * 2, parts));
-      assert.deepEqual(sums, [2, 4, 6, 8, 10, 12]);
+      // read back (asynchronously) by two clients' gathers, tasks on w0 and a peer, all at once:
+      // reads of one key are shared, and each gets the right bytes
+      const check = (back: Float64Array[]) =>
+        back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a[0] === i + 1 && a[a.length - 1] === i + 1, `part ${i}`));
+      const [back1, back2, here, there] = await Promise.all([
+        client.gather(parts),
+        client.gather(parts),
+        client.gather(client.map((a: Float64Array) => a[7]! * 2, parts, { workers: ["w0"] })),
+        // another function, so another key: computed on w1, which fetches the parts from w0
+        client.gather(client.map((a: Float64Array) => 2 * a[a.length - 1]!, parts, { workers: ["w1"] })),
+      ]);
+      check(back1);
+      check(back2);
+      assert.deepEqual(here, [2, 4, 6, 8, 10, 12]);
+      assert.deepEqual(there, [2, 4, 6, 8, 10, 12]);
+      await waitFor(
+        "w1 to report the parts it fetched from w0",
+        async () => {
+          const w1 = Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w1");
+          return Number(w1?.metrics.receivedFromPeers ?? 0) >= 6 * 32 * 2 ** 20;
+        },
+        { timeoutMs: 10_000 },
+      );
       await client.shutdown();
       client = undefined;
       await exitWithin(c.workers[0]!, 15_000);
       assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
     });
 
-    it("with spilling off, an unwritable local directory is never touched and the work finishes", async () => {
+    it("with spilling off and an unwritable local directory: nothing is written, the worker pauses, resumes once results go, and the work finishes", async () => {
       // unwritable even for root: its parent is a regular file
       const notADir = path.join(tmp.dir, "not-a-directory");
       writeFileSync(notADir, "");
+      // pause at 30% of 1 GB; with nowhere to spill, pause is what protects the worker
       const c = await startProcessCluster(tmp.dir, {
         workers: 1,
-        workerArgs: () => ["--memory-limit", "2GB", "--memory-target", "false", "--memory-spill", "false", "--local-directory", path.join(notADir, "sub")],
+        workerArgs: () => [
+          "--memory-limit", "1GB", "--memory-target", "false", "--memory-spill", "false", "--memory-pause", "0.3", "--memory-terminate", "false",
+          "--local-directory", path.join(notADir, "sub"),
+        ],
       });
       client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
       await client.waitForWorkers(1, { timeout: 20_000 });
-      const parts = client.map(make, [1, 2, 3]);
+      const status = async () => Object.values((await client!.schedulerInfo()).workers)[0]?.status;
+      const parts = client.map(make, [1, 2, 3]); // 96 MiB: below pause
       assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
-      assert.doesNotMatch(c.workers[0]!.stderr, /not writable/);
+
+      // a 400 MB result takes it over pause: the scheduler hears that it paused
+      const big = client.submit(() => Buffer.alloc(400e6, 1));
+      await big.whenDone({ timeout: 30_000 });
+      await waitFor("the worker to pause", async () => (await status()) === "paused", { timeoutMs: 15_000, proc: c.workers[0] });
+      // work submitted now waits on the scheduler (queued, never sent to the paused worker)
+      const later = client.map(() => Date.now(), [1, 2, 3], { pure: false });
+      await waitFor(
+        "the scheduler to queue the new tasks",
+        async () => (await Promise.all(later.map((f) => client!.story(f.key)))).every((s) => s.at(-1)?.to === "queued"),
+        { timeoutMs: 10_000 },
+      );
+      assert.equal(await status(), "paused");
+
+      // the client lets go of the big result: freed, the worker is below pause again and resumes
+      const released = Date.now();
+      big.release();
+      // promptly: a paused worker collects garbage (V8 alone may hold freed memory for many seconds)
+      await waitFor("the worker to resume", async () => (await status()) === "running", { timeoutMs: 5000, proc: c.workers[0] });
+      const ran = await client.gather(later, { timeout: 20_000 });
+      for (const at of ran) assert.ok(at >= released, "a task ran while the worker was paused");
+      assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);
+      assert.match(c.workers[0]!.stderr, /pausing: memory above the pause threshold/);
+      assert.match(c.workers[0]!.stderr, /resuming: memory below the pause threshold/);
+      assert.doesNotMatch(c.workers[0]!.stderr, /not writable|spill directory/);
+      assert.equal(existsSync(path.join(notADir, "sub")), false);
+      // and it leaves cleanly: its nanny has no spill directory to remove
+      await client.shutdown();
+      client = undefined;
+      assert.equal((await exitWithin(c.workers[0]!, 15_000)).code, 0, c.workers[0]!.stderr);
     });
 
     it("with spilling on, an unwritable local directory is a clear start-up error", async () => {
@@ -135,7 +227,7 @@ describe("worker memory (real processes)", function () {
     it("--lifetime 3s --lifetime-stagger 1s --lifetime-restart: results survive, nothing runs twice", async () => {
       const c = await startProcessCluster(tmp.dir, {
         workers: 3,
-        workerArgs: () => ["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"],
+        workerArgs: () => ["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart", "--log-level", "info"],
       });
       client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
       await client.waitForWorkers(3, { timeout: 20_000 });
@@ -157,7 +249,7 @@ describe("worker memory (real processes)", function () {
       assert.deepEqual(twice, [], "no task ran twice");
       assert.equal(runs.length, 200);
       // workers did come and go meanwhile: at least one restarted (a new process under the same name)
-      assert.match(c.workers.map((w) => w.stderr).join(""), /retiring/);
+      assert.match(c.workers.map((w) => w.stderr).join(""), /retiring/); // an info line: see --log-level above
       await client.waitForWorkers(3, { timeout: 20_000 });
     });
   });

@@ -13,8 +13,8 @@ function parentPid(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
-function launch(l: Launcher, np: number, args: string[]) {
-  return spawnProc(l.command, [...l.args(np), process.execPath, ...args]);
+function launch(l: Launcher, np: number, args: string[], env?: Record<string, string>) {
+  return spawnProc(l.command, [...l.args(np, { env }), process.execPath, ...args]);
 }
 
 for (const launcher of launcherFromEnv()) {
@@ -32,9 +32,9 @@ for (const launcher of launcherFromEnv()) {
       tmp.remove();
     });
 
-    async function startCluster(extra: string[] = [], np = 4) {
+    async function startCluster(extra: string[] = [], np = 4, env?: Record<string, string>) {
       const file = path.join(tmp.dir, "sched.json");
-      const proc = launch(launcher, np, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", "--local-directory", tmp.dir, ...extra]);
+      const proc = launch(launcher, np, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", "--local-directory", tmp.dir, ...extra], env);
       await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 20_000, proc });
       client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
       await client.waitForWorkers(np - 1, { timeout: 20_000 });
@@ -133,6 +133,28 @@ for (const launcher of launcherFromEnv()) {
       const { code } = await exitWithin(proc, 15_000);
       assert.notEqual(code, 0);
       assert.match(proc.stderr, /--nthreads must be a positive integer, got "zero"/);
+    });
+
+    it("worker settings come from the configuration (DASK_MPI_TS_CONFIG, env), flags over it", async () => {
+      const config = path.join(tmp.dir, "site.yaml");
+      writeFileSync(config, "distributed:\n  worker:\n    nthreads: 2\n    memory-limit: 1GB\n    resources: {GPU: 1}\n");
+      const env = { DASK_MPI_TS_CONFIG: config, DASK_MPI_TS_DISTRIBUTED__WORKER__MEMORY_LIMIT: "0.5GB" };
+      const { proc, client: c } = await startCluster(["--nthreads", "3"], 3, env);
+      const workers = Object.values((await c.schedulerInfo()).workers);
+      assert.deepEqual(workers.map((w) => [w.nthreads, w.memoryLimit]), [[3, 500e6], [3, 500e6]]);
+      // the file's resources reached the workers: a task needing a GPU runs
+      assert.equal(await c.submit((x: number) => x + 1, 1, { resources: { GPU: 1 } }).result({ timeout: 20_000 }), 2);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("a bad configuration value fails every rank naming key, value and source; mpirun exits non-zero", async () => {
+      const config = path.join(tmp.dir, "bad.yaml");
+      writeFileSync(config, "distributed:\n  nanny:\n    max-restarts: -1\n");
+      const proc = launch(launcher, 3, [BIN("dask-mpi-ts"), "--interface", "lo"], { DASK_MPI_TS_CONFIG: config });
+      const { code } = await exitWithin(proc, 20_000);
+      assert.notEqual(code, 0);
+      assert.ok(proc.stderr.includes(`distributed.nanny.max-restarts must be a non-negative integer, got -1 (from ${config})`), proc.stderr);
     });
 
     it("kill -9 of a worker rank ends the job, and no process of it is left", async () => {

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configKeys, configSchema, explainConfig, loadConfig, type LoadConfigOptions } from "../../src/config/index.js";
+import { configKeys, configSchema, DEFAULT_CONFIG, explainConfig, loadConfig, startupConfig, type LoadConfigOptions } from "../../src/config/index.js";
+import { logSettings, schedulerSettings, workerSettings } from "../../src/config/settings.js";
+import { configSourcesExist } from "../../src/config/sources.js";
 import { ConfigError } from "../../src/errors.js";
 
 describe("configuration", () => {
@@ -258,5 +260,127 @@ describe("configuration", () => {
     const open = lines.map((l) => l.lastIndexOf("("));
     assert.equal(new Set(open).size, 1); // sources line up
     assert.match(explainConfig(load(), { descriptions: true }), /^# task threads per worker\ndistributed\.worker\.nthreads = 1 /m);
+  });
+
+  describe("at start-up (launchers)", () => {
+    it("the zod-free defaults table is the schema's parsed defaults", () => {
+      // defaults are decided in the schema; defaults.ts is its copy for the fast path
+      assert.deepEqual(DEFAULT_CONFIG, configSchema.parse({}));
+    });
+
+    it("finds sources without parsing them: files, DASK_MPI_TS_CONFIG, config variables only", () => {
+      assert.equal(configSourcesExist({ home, env: {} }), false);
+      assert.equal(configSourcesExist({ home: join(home, "nonexistent"), env: {} }), false);
+      assert.equal(configSourcesExist({ home, env: { DASK_MPI_TS_SECRET: "x", DASK_MPI_TS_LOG_LEVEL: "warn", DASK_MPI_TS_ADDON: "/a.node" } }), false);
+      write(join(userDir, "notes.txt"), "not config");
+      assert.equal(configSourcesExist({ home, env: {} }), false);
+      assert.equal(configSourcesExist({ home, env: { DASK_MPI_TS_CONFIG: join(home, "missing.yaml") } }), true);
+      assert.equal(configSourcesExist({ home, env: { DASK_MPI_TS_DISTRIBUTED__WORKER__NTHREADS: "2" } }), true);
+      assert.equal(configSourcesExist({ home, env: { DASK_MPI_TS_LOGGING__LEVEL: "warn" } }), true);
+      write(join(userDir, "w.yml"), "logging: {}\n");
+      assert.equal(configSourcesExist({ home, env: {} }), true);
+    });
+
+    it("startupConfig: the defaults without a source, else the validated merge with origins", async () => {
+      const none = await startupConfig({ home, env: {} });
+      assert.equal(none.values, DEFAULT_CONFIG);
+      assert.deepEqual(none.origins, {});
+      const file = write(join(userDir, "w.yaml"), "distributed:\n  worker:\n    nthreads: 3\n");
+      const c = await startupConfig({ home, env: { DASK_MPI_TS_DISTRIBUTED__DEPLOY__DEATH_TIMEOUT: "5s" } });
+      assert.equal(c.values.distributed.worker.nthreads, 3);
+      assert.equal(c.values.distributed.deploy["death-timeout"], 5000);
+      assert.equal(c.origins["distributed.worker.nthreads"], file);
+      write(file, "distributed:\n  worker:\n    nthreads: many\n");
+      await assert.rejects(startupConfig({ home, env: {} }), {
+        code: "ERR_CONFIG",
+        message: `distributed.worker.nthreads must be a positive integer, got "many" (from ${file})`,
+      });
+    });
+
+    it("worker, nanny and scheduler options: what the launcher was given, else the configuration", async () => {
+      const node = { workersOnNode: 1 };
+      const defaults = workerSettings(await startupConfig({ home, env: {} }), {}, node);
+      assert.deepEqual(defaults.nanny, { maxRestarts: 5, restartWindowMs: 60_000, restartAfterRetire: false });
+      assert.equal(defaults.worker.nthreads, 1);
+      assert.deepEqual(defaults.worker.memory, { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95 });
+      assert.equal(defaults.worker.deathTimeoutMs, 60_000);
+      assert.equal(defaults.worker.lifetimeMs, undefined);
+      assert.equal(defaults.worker.localDirectory, undefined);
+      assert.deepEqual(defaults.worker.comm, { connectTimeoutMs: 30_000, handshakeTimeoutMs: 5000, maxFrameBytes: 512 * 2 ** 20 });
+
+      write(join(userDir, "w.yaml"), [
+        "distributed:",
+        "  worker:",
+        "    nthreads: 3",
+        "    memory-limit: 1GB",
+        "    local-directory: /scratch",
+        "    resources: {GPU: 2}",
+        "    lifetime: {duration: 10m, stagger: 1m, restart: true}",
+        "    memory: {target: false, spill: false, pause: 0.5, monitor-interval: 50ms, max-spill: 1GiB}",
+        "  nanny: {max-restarts: 2, restart-window: 10s}",
+        "  scheduler: {allowed-failures: 1, worker-ttl: null, idle-timeout: 1h}",
+        "  comm: {timeouts: {connect: 3s}, handshake-timeout: 1s, max-frame-size: 1MiB}",
+        "  deploy: {death-timeout: null}",
+        "",
+      ].join("\n"));
+      const config = await startupConfig({ home, env: {} });
+      const s = workerSettings(config, {}, node);
+      assert.deepEqual(s.nanny, { maxRestarts: 2, restartWindowMs: 10_000, restartAfterRetire: true });
+      assert.deepEqual(s.worker, {
+        nthreads: 3,
+        memoryLimit: 1e9,
+        memory: { target: false, spill: false, pause: 0.5, terminate: 0.95 },
+        memoryMonitorMs: 50,
+        maxSpillBytes: 2 ** 30,
+        localDirectory: "/scratch",
+        resources: { GPU: 2 },
+        lifetimeMs: 600_000,
+        lifetimeStaggerMs: 60_000,
+        deathTimeoutMs: Infinity, // null: never give up
+        comm: { connectTimeoutMs: 3000, handshakeTimeoutMs: 1000, maxFrameBytes: 2 ** 20 },
+      });
+      assert.deepEqual(schedulerSettings(config), {
+        allowedFailures: 1,
+        workerTtlMs: null,
+        idleTimeoutMs: 3_600_000,
+        comm: { connectTimeoutMs: 3000, handshakeTimeoutMs: 1000, maxFrameBytes: 2 ** 20 },
+      });
+
+      const given = workerSettings(config, {
+        nthreads: 4, memoryLimit: "2GB", memory: { pause: 0.9, target: undefined }, localDirectory: "/tmp/x",
+        lifetimeMs: 1000, lifetimeRestart: false, deathTimeoutMs: 5000,
+      }, node);
+      assert.equal(given.worker.nthreads, 4);
+      assert.equal(given.worker.memoryLimit, 2e9);
+      assert.deepEqual(given.worker.memory, { target: false, spill: false, pause: 0.9, terminate: 0.95 });
+      assert.equal(given.worker.localDirectory, "/tmp/x");
+      assert.equal(given.worker.lifetimeMs, 1000);
+      assert.equal(given.worker.lifetimeStaggerMs, 60_000);
+      assert.equal(given.worker.deathTimeoutMs, 5000);
+      assert.equal(given.nanny.restartAfterRetire, false);
+    });
+
+    it("a memory limit is resolved for the node, and one too big for it names its source", async () => {
+      const file = write(join(userDir, "w.yaml"), "distributed:\n  worker:\n    memory-limit: auto\n");
+      const config = await startupConfig({ home, env: {} });
+      const { totalmem } = await import("node:os");
+      assert.equal(workerSettings(config, {}, { workersOnNode: 4 }).worker.memoryLimit, Math.floor(totalmem() / 4));
+      write(file, "distributed:\n  worker:\n    memory-limit: 1PB\n");
+      const big = await startupConfig({ home, env: {} });
+      assert.throws(() => workerSettings(big, {}, { workersOnNode: 1 }), {
+        code: "ERR_CONFIG",
+        message: `distributed.worker.memory-limit 1PB is more than this node's memory (${totalmem()} bytes) (from ${file})`,
+      });
+      assert.throws(() => workerSettings(big, { memoryLimit: "1PB" }, { workersOnNode: 1 }), /^ConfigError: --memory-limit 1PB is more than/);
+    });
+
+    it("log level: --log-level, else a configured level, else the inherited one (DASK_MPI_TS_LOG_LEVEL)", async () => {
+      const none = await startupConfig({ home, env: {} });
+      assert.deepEqual(logSettings(none, {}), { level: undefined, format: "json" });
+      assert.deepEqual(logSettings(none, { logLevel: "debug" }), { level: "debug", format: "json" });
+      const set = await startupConfig({ home, env: { DASK_MPI_TS_LOGGING__LEVEL: "warn", DASK_MPI_TS_LOGGING__FORMAT: "pretty" } });
+      assert.deepEqual(logSettings(set, {}), { level: "warn", format: "pretty" });
+      assert.deepEqual(logSettings(set, { logLevel: "error" }), { level: "error", format: "pretty" });
+    });
   });
 });

@@ -1,0 +1,43 @@
+/**
+ * The schema's defaults, already parsed (durations in ms, sizes in bytes), without zod: what
+ * every process starts from when no configuration source exists, and what the runtime falls
+ * back on for options it is not given. Importing zod costs ~100 ms of CPU per process, which
+ * the start-up of every MPI rank cannot afford.
+ *
+ * The schema (schema.ts) is where defaults are decided; this table is its parsed copy, and a
+ * unit test fails if the two differ (`configSchema.parse({})` must deep-equal it).
+ */
+import type { Config } from "./schema.js";
+
+const jobqueue = (): Config["jobqueue"]["slurm"] => ({
+  name: "dask-worker",
+  cores: null,
+  memory: null,
+  processes: null,
+  queue: null,
+  account: null,
+  walltime: "00:30:00",
+  interface: null,
+  "job-extra-directives": [],
+  "job-script-prologue": [],
+});
+
+/** `configSchema.parse({})`, written out. Treat as read-only. */
+export const DEFAULT_CONFIG: Config = {
+  distributed: {
+    worker: {
+      nthreads: 1,
+      "memory-limit": "auto",
+      "local-directory": null,
+      resources: {},
+      lifetime: { duration: null, stagger: 0, restart: false },
+      memory: { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95, "monitor-interval": 100, "max-spill": false },
+    },
+    nanny: { "max-restarts": 5, "restart-window": 60_000 },
+    scheduler: { "allowed-failures": 3, "worker-ttl": 30_000, "idle-timeout": null },
+    comm: { timeouts: { connect: 30_000 }, "max-frame-size": 512 * 2 ** 20, "handshake-timeout": 5000 },
+    deploy: { "death-timeout": 60_000 },
+  },
+  logging: { level: "info", format: "json" },
+  jobqueue: { slurm: jobqueue(), pbs: jobqueue(), sge: jobqueue(), lsf: jobqueue() },
+};

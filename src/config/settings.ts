@@ -1,0 +1,113 @@
+/**
+ * What the launchers (`dask-mpi-ts`, initialize(), `dask-worker-ts`, `dask-scheduler-ts`)
+ * take from the configuration: the one mapping from config keys to the options of the
+ * scheduler, the workers and their nannies, with what the launcher was given directly (flags,
+ * initialize() options) winning over the configuration. Pure, and zod-free.
+ */
+import type { CommOptions } from "../comm/connect.js";
+import { ConfigError } from "../errors.js";
+import type { LevelWithSilent } from "pino";
+import type { LogFormat } from "../log.js";
+import type { NannyOptions } from "../nanny/nanny.js";
+import type { SchedulerOptions } from "../scheduler/server.js";
+import type { MemoryThresholds } from "../worker/memory.js";
+import type { WorkerOptions } from "../worker/worker.js";
+import { originOf, type StartupConfig } from "./startup.js";
+import { parseMemoryLimit } from "./units.js";
+
+/** Worker settings a launcher was given directly; undefined = not given (the configuration decides). */
+export interface WorkerGiven {
+  nthreads?: number;
+  /** Per-worker limit: bytes, or text as --memory-limit takes it ("auto" divides the node's memory among its worker processes). */
+  memoryLimit?: number | string;
+  /** Thresholds as fractions of the memory limit, each `false` to turn it off. */
+  memory?: Partial<MemoryThresholds>;
+  localDirectory?: string;
+  /** Abstract resources each worker offers, e.g. { GPU: 1 }. */
+  resources?: Record<string, number>;
+  /** Workers retire after this long (± stagger); with restart, their nanny starts fresh ones. */
+  lifetimeMs?: number;
+  lifetimeStaggerMs?: number;
+  lifetimeRestart?: boolean;
+  deathTimeoutMs?: number;
+}
+
+/** The parts of a worker's and its nanny's options that come from the configuration. */
+export interface WorkerSettings {
+  worker: Required<Pick<WorkerOptions, "nthreads" | "memoryLimit" | "memory" | "memoryMonitorMs" | "maxSpillBytes" | "resources" | "lifetimeStaggerMs" | "deathTimeoutMs" | "comm">> &
+    Pick<WorkerOptions, "localDirectory" | "lifetimeMs">;
+  nanny: Required<Pick<NannyOptions, "maxRestarts" | "restartWindowMs" | "restartAfterRetire">>;
+}
+
+const MEMORY_LIMIT = "distributed.worker.memory-limit";
+
+/**
+ * Worker and nanny options: `given` over the configuration. A memory limit as text is
+ * resolved for this node (`workersOnNode` worker processes share it).
+ */
+export function workerSettings(config: StartupConfig, given: WorkerGiven, node: { workersOnNode: number }): WorkerSettings {
+  const c = config.values.distributed;
+  const w = c.worker;
+  const limit = given.memoryLimit ?? w["memory-limit"];
+  let memoryLimit: number;
+  if (typeof limit === "number") {
+    memoryLimit = limit;
+  } else if (given.memoryLimit !== undefined) {
+    memoryLimit = parseMemoryLimit(limit, node, "--memory-limit");
+  } else {
+    // the schema checked the text; only the node can say that it is too much
+    try {
+      memoryLimit = parseMemoryLimit(limit, node, MEMORY_LIMIT);
+    } catch (err) {
+      throw new ConfigError(`${(err as Error).message} (from ${originOf(config, MEMORY_LIMIT)})`, { cause: err });
+    }
+  }
+  const m = w.memory;
+  return {
+    worker: {
+      nthreads: given.nthreads ?? w.nthreads,
+      memoryLimit,
+      memory: { target: m.target, spill: m.spill, pause: m.pause, terminate: m.terminate, ...defined(given.memory ?? {}) },
+      memoryMonitorMs: m["monitor-interval"],
+      maxSpillBytes: m["max-spill"],
+      localDirectory: given.localDirectory ?? w["local-directory"] ?? undefined,
+      resources: given.resources ?? w.resources,
+      lifetimeMs: given.lifetimeMs ?? w.lifetime.duration ?? undefined,
+      lifetimeStaggerMs: given.lifetimeStaggerMs ?? w.lifetime.stagger,
+      deathTimeoutMs: given.deathTimeoutMs ?? c.deploy["death-timeout"] ?? Infinity,
+      comm: commSettings(config),
+    },
+    nanny: {
+      maxRestarts: c.nanny["max-restarts"],
+      restartWindowMs: c.nanny["restart-window"],
+      restartAfterRetire: given.lifetimeRestart ?? w.lifetime.restart,
+    },
+  };
+}
+
+/** The parts of the scheduler's options that come from the configuration. */
+export function schedulerSettings(config: StartupConfig): Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs" | "comm">> {
+  const s = config.values.distributed.scheduler;
+  return { allowedFailures: s["allowed-failures"], workerTtlMs: s["worker-ttl"], idleTimeoutMs: s["idle-timeout"], comm: commSettings(config) };
+}
+
+function commSettings(config: StartupConfig): CommOptions {
+  const c = config.values.distributed.comm;
+  return { connectTimeoutMs: c.timeouts.connect, handshakeTimeoutMs: c["handshake-timeout"], maxFrameBytes: c["max-frame-size"] };
+}
+
+/**
+ * The logger's level and format. The level is `given` (--log-level), else the configuration's
+ * when a source set it, else left as it is: DASK_MPI_TS_LOG_LEVEL, which launchers hand down
+ * to the processes they start, stands in for the default.
+ */
+export function logSettings(config: StartupConfig, given: { logLevel?: LevelWithSilent }): { level?: LevelWithSilent; format: LogFormat } {
+  const { logging } = config.values;
+  const level = given.logLevel ?? (originOf(config, "logging.level") === "default" ? undefined : logging.level);
+  return { level, format: logging.format };
+}
+
+/** `o` without its undefined fields, so that spreading it overrides only what was given. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
