@@ -36,8 +36,9 @@ export function netnsUnavailable(): string | undefined {
 }
 
 /**
- * Hosts by name; `mgmt` lists those that also get the management network. The first host
- * gets a default route through fast0 (so "no --interface" has a default route to follow).
+ * Hosts by name; `mgmt` lists those that also get the management network. The last host
+ * gets a default route through fast0 (so "no --interface" has a default route to follow);
+ * the others reach only the networks they are on.
  */
 export function createNetwork(names: string[], opts: { mgmt: string[] }): TestNetwork {
   const id = (process.pid % 10_000).toString(36);
@@ -60,6 +61,9 @@ export function createNetwork(names: string[], opts: { mgmt: string[] }): TestNe
       }
     }
   };
+  // leftovers of an earlier run killed before its cleanup (same pid, same names)
+  names.forEach((name, i) => (hosts[name] = { name, ns: `dmt-${id}-${name}`, fast: `${net(1)}.${i + 1}` }));
+  remove();
   try {
     for (const b of Object.values(bridges)) {
       ip("link", "add", b, "type", "bridge");
@@ -80,7 +84,7 @@ export function createNetwork(names: string[], opts: { mgmt: string[] }): TestNe
       };
       attach("fast", host.fast);
       if (opts.mgmt.includes(name)) attach("mgmt", (host.mgmt = `${net(2)}.${i + 1}`));
-      if (i === 0) ip("-n", ns, "route", "add", "default", "dev", "fast0");
+      if (i === names.length - 1) ip("-n", ns, "route", "add", "default", "dev", "fast0");
     });
   } catch (err) {
     remove();

@@ -33,8 +33,8 @@ describe("separate hosts (network namespaces)", function () {
     const [cmd, ...prefix] = network.on(host);
     return spawnProc(cmd!, [...prefix, process.execPath, ...args], { env: { ...env, ...extraEnv } });
   };
-  const startScheduler = async (file: string, args: string[]) => {
-    const scheduler = run("sched", [BIN("dask-scheduler-ts"), "--scheduler-file", file, ...args]);
+  const startScheduler = async (file: string, args: string[], host = "sched") => {
+    const scheduler = run(host, [BIN("dask-scheduler-ts"), "--scheduler-file", file, ...args]);
     await waitFor("the scheduler file", () => {
       try {
         return JSON.parse(readFileSync(file, "utf8")) as { address: string };
@@ -61,8 +61,8 @@ describe("separate hosts (network namespaces)", function () {
 
   it("with no --interface, the scheduler advertises its default route's address, not 127.0.0.1", async () => {
     const file = path.join(tmp.dir, "default.json");
-    const { address } = await startScheduler(file, []);
-    assert.equal(address.replace(/:\d+$/, ""), `tcp://${network.hosts.sched!.fast}`);
+    const { address } = await startScheduler(file, [], "client");
+    assert.equal(address.replace(/:\d+$/, ""), `tcp://${network.hosts.client!.fast}`);
   });
 
   it("a worker on the wrong network (--interface mgmt0, which the scheduler cannot reach) is refused with the reason", async () => {
@@ -76,7 +76,7 @@ describe("separate hosts (network namespaces)", function () {
   });
 
   it("an unknown interface, or one without IPv4, fails naming the interfaces that exist", async () => {
-    const worker = run("w1", [BIN("dask-worker-ts"), "tcp://10.0.0.1:1", "--interface", "ib0", "--no-nanny"]);
+    const worker = run("w1", [BIN("dask-worker-ts"), "tcp://10.0.0.1:1", "--interface", "ib0", "--no-nanny"], { DASK_MPI_TS_SECRET: "s" });
     const { code } = await exitWithin(worker, 15_000);
     assert.notEqual(code, 0);
     assert.match(worker.stderr, /network interface "ib0" does not exist; interfaces here: fast0, lo, mgmt0/);
