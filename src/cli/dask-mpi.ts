@@ -11,6 +11,7 @@ import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/role
 import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
+import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 
 export const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the scheduler's address (and secret, mode 0600) here for outside clients" },
@@ -18,6 +19,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "scheduler-address", type: "string", valueName: "ADDR", help: "with --no-scheduler: the scheduler to join (tcp://host:port)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0 (default: that of the default route)" },
   ...WORKER_FLAGS,
+  ...TLS_FLAGS,
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
   { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
@@ -53,6 +55,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     schedulerFile: flags["scheduler-file"] as string | undefined,
     schedulerPort: portNumber(flags["scheduler-port"], "scheduler-port"),
     interface: flags.interface as string | undefined,
+    tls: tlsGiven(flags),
     nanny: flags.nanny as boolean,
     name: flags.name as string | undefined,
     logLevel: logLevel(flags["log-level"]),
@@ -85,7 +88,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const started = await startRank(args.cluster, { clientRank: args.script !== undefined, what: args.script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
     if (started.role !== "client") return await exitAfter(started);
     const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
-    const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
+    const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000, tls: args.cluster.tls });
     setDefaultClient(client);
     const script = path.resolve(args.script!);
     process.argv = [process.argv[0]!, script, ...args.scriptArgs];

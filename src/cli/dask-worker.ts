@@ -1,5 +1,6 @@
 /**
- * `dask-worker-ts`: a standalone worker joining a scheduler by address or scheduler file.
+ * `dask-worker-ts`: standalone workers joining a scheduler by address or scheduler file (the
+ * qsub/sbatch array-job pattern: start them in any order, before or after the scheduler).
  * Settings not given as flags come from the configuration (see `dask-mpi-ts config`).
  */
 import { logSettings, workerSettings } from "../config/settings.js";
@@ -7,16 +8,22 @@ import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
-import { waitForSchedulerFile } from "../scheduler/scheduler-file.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
-import { type FlagSpec, helpText, logLevel, parseFlags } from "./args.js";
+import { type FlagSpec, helpText, logLevel, parseFlags, positiveInt } from "./args.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
+import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
+import { parseAddress } from "../comm/address.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
-  { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address)" },
+  { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address; with --nworkers, NAME-0, NAME-1, ...)" },
+  { name: "nworkers", type: "string", valueName: "N", help: "worker processes this command runs (default 1)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise" },
+  { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
+  { name: "listen-address", type: "string", valueName: "ADDR", help: "bind here instead, e.g. tcp://0.0.0.0:9000 (one worker only when a port is given)" },
+  { name: "contact-address", type: "string", valueName: "ADDR", help: "advertise this address to the scheduler and peers (NAT, port forwarding)" },
   ...WORKER_FLAGS,
+  ...TLS_FLAGS,
   { name: "nanny", type: "boolean", default: true, help: "supervise the worker in a child process (--no-nanny never forks)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
   { name: "help", type: "boolean", help: "show this help and exit" },
@@ -36,41 +43,60 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       return;
     }
     const given = workerGiven(flags);
+    const nworkers = positiveInt(flags.nworkers, "nworkers") ?? 1;
+    const listen = flags["listen-address"] as string | undefined;
+    const contact = flags["contact-address"] as string | undefined;
+    if (listen) parseAddress(listen);
+    if (contact) parseAddress(contact);
+    if (nworkers > 1 && (contact || (listen && parseAddress(listen).port !== 0))) {
+      throw new ConfigError(`--nworkers ${nworkers} cannot share one ${contact ? "--contact-address" : "--listen-address port"}: start one command per worker`);
+    }
+    const tls = tlsGiven(flags);
     const config = await startupConfig();
     configureLogger({ role: "worker", ...logSettings(config, { logLevel: logLevel(flags["log-level"]) }) });
-    const settings = workerSettings(config, given, { workersOnNode: 1 });
-    const { address, secret } = await locate(flags["scheduler-file"] as string | undefined, positionals[0], settings.worker.deathTimeoutMs);
-    const options: WorkerOptions = {
-      schedulerAddress: address,
-      secret,
-      name: flags.name as string | undefined,
+    const settings = workerSettings(config, given, { workersOnNode: nworkers });
+    const base: WorkerOptions = {
+      ...target(flags["scheduler-file"] as string | undefined, positionals),
       interface: flags.interface as string | undefined,
+      host: flags.host as string | undefined,
+      listenAddress: listen,
+      contactAddress: contact,
+      tls,
       ...settings.worker,
     };
-    let ok: boolean;
-    if (flags.nanny) {
-      const nanny = await Nanny.start({ worker: options, ...settings.nanny });
-      for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void nanny.close(`received ${sig}`));
-      ok = (await nanny.closed).ok;
-    } else {
-      const worker = await Worker.start(options);
-      for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void worker.close(`received ${sig}`));
-      await worker.closed;
-      ok = worker.cleanExit;
-    }
-    process.exit(ok ? 0 : 1);
+    const name = flags.name as string | undefined;
+    const options = Array.from({ length: nworkers }, (_, i) => ({ ...base, name: name !== undefined && nworkers > 1 ? `${name}-${i}` : name }));
+    // every worker (or nanny) of this command ends on a signal; the command's status is 0 only
+    // if all of them ended cleanly
+    const ends = await Promise.all(
+      options.map(async (o) => {
+        if (flags.nanny) {
+          const nanny = await Nanny.start({ worker: o, ...settings.nanny });
+          for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void nanny.close(`received ${sig}`));
+          return nanny.closed.then((r) => r.ok);
+        }
+        const worker = await Worker.start(o);
+        for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void worker.close(`received ${sig}`));
+        return worker.closed.then(() => worker.cleanExit);
+      }),
+    );
+    const oks = await Promise.all(ends);
+    process.exit(oks.every(Boolean) ? 0 : 1);
   } catch (err) {
     process.stderr.write(`dask-worker-ts: error: ${describeError(err)}\n`);
     process.exit(1);
   }
 }
 
-async function locate(file: string | undefined, address: string | undefined, timeoutMs: number): Promise<{ address: string; secret: string }> {
-  if (address) {
-    const secret = process.env.DASK_MPI_TS_SECRET;
-    if (!secret) throw new ConfigError(`connecting to ${address} needs the cluster secret in DASK_MPI_TS_SECRET (or use --scheduler-file)`);
-    return { address, secret };
-  }
-  if (!file) throw new ConfigError("give the scheduler's address or --scheduler-file");
-  return waitForSchedulerFile(file, timeoutMs);
+/** The scheduler to join: an address (the secret from DASK_MPI_TS_SECRET) or a scheduler file. */
+function target(file: string | undefined, positionals: string[]): Pick<WorkerOptions, "schedulerAddress" | "secret" | "schedulerFile"> {
+  if (positionals.length > 1) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const address = positionals[0];
+  if (address && file) throw new ConfigError("give the scheduler's address or --scheduler-file, not both");
+  if (file) return { schedulerFile: file };
+  if (!address) throw new ConfigError("give the scheduler's address or --scheduler-file");
+  parseAddress(address);
+  const secret = process.env.DASK_MPI_TS_SECRET;
+  if (!secret) throw new ConfigError(`connecting to ${address} needs the cluster secret in DASK_MPI_TS_SECRET (or use --scheduler-file)`);
+  return { schedulerAddress: address, secret };
 }

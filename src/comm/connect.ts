@@ -38,13 +38,14 @@ export async function connect(address: string, secret: string, timeoutMs: number
  * Listen on host:port; each connection must pass the handshake before `onComm` sees it.
  * Failed or stalled handshakes are closed and logged with their reason; serving goes on.
  */
-export function serve(host: string, port: number, secret: string, onComm: (comm: Comm) => void, opts: CommOptions = DEFAULT_COMM): Promise<TcpListener> {
+/** `secret` may be a function: a worker that joins a restarted scheduler takes on its new secret. */
+export function serve(host: string, port: number, secret: string | (() => string), onComm: (comm: Comm) => void, opts: CommOptions = DEFAULT_COMM): Promise<TcpListener> {
   const limits = { timeoutMs: opts.handshakeTimeoutMs, maxFrameBytes: opts.maxFrameBytes };
   return listenTcp(
     host,
     port,
     (comm) => {
-      acceptHandshake(comm, secret, limits).then(
+      acceptHandshake(comm, typeof secret === "string" ? secret : secret(), limits).then(
         () => onComm(comm),
         (err) => logger("comm").warn({ peer: comm.peer, reason: describeError(err) }, "refused unauthenticated connection"),
       );

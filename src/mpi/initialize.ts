@@ -24,7 +24,7 @@ export async function initialize(options: InitializeOptions = {}): Promise<Clien
     const started = await startRank(options, { clientRank: true, what: "initialize()" });
     if (started.role === "client") {
       const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
-      const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000 });
+      const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000, tls: options.tls });
       setDefaultClient(client);
       return client;
     }

@@ -3,6 +3,7 @@
  * user's program, every other rank a worker (under a nanny unless told not to fork).
  * Shared by the `dask-mpi-ts` command and initialize().
  */
+import type { TlsFiles } from "../comm/tls.js";
 import type { ChildProcess } from "node:child_process";
 import type { LevelWithSilent } from "pino";
 import { type WorkerGiven, type WorkerSettings, logSettings, schedulerSettings, workerSettings } from "../config/settings.js";
@@ -25,6 +26,8 @@ export interface ClusterOptions extends WorkerGiven {
   schedulerFile?: string;
   schedulerPort?: number;
   interface?: string;
+  /** PEM files: the whole cluster (scheduler, workers, client rank) speaks tls://. */
+  tls?: TlsFiles;
   /** Supervise each worker in a child process (default true). */
   nanny?: boolean;
   /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
@@ -82,6 +85,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       secret: newSecret(),
       port: opts.schedulerPort,
       interface: opts.interface,
+      tls: opts.tls,
       schedulerFile: opts.schedulerFile,
       ...schedulerSettings(config),
     });
@@ -114,7 +118,7 @@ export function nodeWorkerSettings(config: StartupConfig, opts: ClusterOptions, 
 
 export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: WorkerSettings, address: string, secret: string, child?: ChildProcess): Promise<number> {
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
-  const workerOptions: WorkerOptions = { schedulerAddress: address, secret, name, interface: opts.interface, ...settings.worker };
+  const workerOptions: WorkerOptions = { schedulerAddress: address, secret, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
   let ended: Promise<{ ok: boolean; reason: string }>;
   let stop: (reason: string) => Promise<unknown>;
   if (opts.nanny ?? true) {

@@ -7,12 +7,13 @@
 import { hostname } from "node:os";
 import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
 import { DEFAULT_CONFIG } from "../config/defaults.js";
-import { formatAddress } from "../comm/address.js";
+import { formatAddress, parseAddress } from "../comm/address.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
-import { ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import { logger } from "../log.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -27,8 +28,14 @@ import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstr
 import { SpillDirectory, Spilled, spillDirectory } from "./spill.js";
 
 export interface WorkerOptions {
-  schedulerAddress: string;
-  secret: string;
+  /**
+   * The scheduler: its address and the cluster secret, or a scheduler file, read again before
+   * every attempt to connect (so a worker waits for a file that is not there yet, gets past a
+   * stale one, and follows a restarted scheduler that wrote a new one).
+   */
+  schedulerAddress?: string;
+  secret?: string;
+  schedulerFile?: string;
   name?: string;
   /** Task threads (default 1). */
   nthreads?: number;
@@ -36,6 +43,10 @@ export interface WorkerOptions {
   memoryLimit?: number;
   interface?: string;
   host?: string;
+  /** Bind here instead (`tcp://0.0.0.0:9000`; port 0 = any), e.g. behind NAT with contactAddress. */
+  listenAddress?: string;
+  /** Advertise this address to the scheduler and peers instead of the one bound. */
+  contactAddress?: string;
   /** Abstract resources this worker offers, e.g. { GPU: 1 }. */
   resources?: Record<string, number>;
   /** Thresholds as fractions of memoryLimit (Dask's names and defaults). */
@@ -86,6 +97,9 @@ export class Worker {
   #opts: WorkerOptions;
   #pool: TaskPool | undefined;
   #tls: TlsContext | undefined;
+  /** The scheduler connected to last, and the secret of its cluster (a file may change them). */
+  #schedulerAddress: string;
+  #secret: string;
   #listener: TcpListener | undefined;
   #scheduler: Rpc | undefined;
   #peers = new Map<string, Promise<Rpc>>();
@@ -107,7 +121,12 @@ export class Worker {
   retired = false;
 
   private constructor(opts: WorkerOptions) {
+    if (!opts.schedulerFile && !(opts.schedulerAddress && opts.secret)) {
+      throw new ConfigError("a worker needs the scheduler's address and the cluster secret, or a scheduler file");
+    }
     this.#opts = opts;
+    this.#schedulerAddress = opts.schedulerAddress ?? "";
+    this.#secret = opts.secret ?? "";
     this.name = opts.name ?? "";
     this.nthreads = opts.nthreads ?? DEFAULTS.worker.nthreads;
     this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
@@ -247,10 +266,13 @@ export class Worker {
     this.#pool = this.#newPool();
     const dir = spillDirectory(this.#opts, process.pid);
     if (dir) this.#spill = new SpillDirectory(dir);
-    const { bind, advertise } = chooseHost(this.#opts);
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
-    this.#listener = await serve(bind, 0, this.#opts.secret, (comm) => this.#acceptPeer(comm), this.#comm);
-    this.address = formatAddress(advertise, this.#listener.port, this.#tls ? "tls" : "tcp");
+    const scheme = this.#tls ? "tls" : "tcp";
+    const { bind, advertise } = chooseHost(this.#opts);
+    const listen = this.#opts.listenAddress ? parseAddress(this.#opts.listenAddress) : { host: bind, port: 0 };
+    this.#listener = await serve(listen.host, listen.port, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
+    const host = listen.host === "0.0.0.0" || listen.host === "::" ? advertise : listen.host;
+    this.address = this.#opts.contactAddress ?? formatAddress(host, this.#listener.port, scheme);
     await this.#connectScheduler(this.#deathDeadline());
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
     if (this.#opts.lifetimeMs) {
@@ -269,8 +291,19 @@ export class Worker {
     let lastError: unknown;
     while (Date.now() < deadline && this.status !== "closing" && this.status !== "closed") {
       try {
+        const target = this.#target();
         const timeout = Math.max(1, Math.min(this.#comm.connectTimeoutMs, deadline - Date.now()));
-        const comm = await connect(this.#opts.schedulerAddress, this.#opts.secret, timeout, this.#comm);
+        let comm: Comm;
+        try {
+          comm = await connect(target.address, target.secret, timeout, this.#comm);
+        } catch (err) {
+          if (err instanceof HandshakeError || !this.#opts.schedulerFile) throw err;
+          throw new CommClosedError(
+            `scheduler file ${this.#opts.schedulerFile} names ${target.address}, which does not answer (${describeError(err)}): a stale file from an earlier run?`,
+          );
+        }
+        this.#schedulerAddress = target.address;
+        this.#secret = target.secret;
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -292,19 +325,30 @@ export class Worker {
         );
         comm.onClose((err) => this.#schedulerLost(err.message));
         // info-level news of workers comes from the scheduler ("worker added"), once per cluster
-        log().debug({ address: this.address, name: this.name, scheduler: this.#opts.schedulerAddress }, "worker registered");
+        log().debug({ address: this.address, name: this.name, scheduler: this.#schedulerAddress }, "worker registered");
         return;
       } catch (err) {
         this.#scheduler = undefined;
         // the scheduler answered and said no (name taken, address unreachable): final
-        if (err instanceof RemoteError) throw new ConfigError(`the scheduler at ${this.#opts.schedulerAddress} refused this worker: ${err.message}`);
+        if (err instanceof RemoteError) throw new ConfigError(`the scheduler at ${this.#schedulerAddress} refused this worker: ${err.message}`);
+        // a file others can read, or that is no scheduler file: waiting cannot fix it
+        if (err instanceof ConfigError) throw err;
         lastError = err;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
     throw new TimeoutError(
-      `worker could not register with the scheduler at ${this.#opts.schedulerAddress} before its death timeout: ${describeError(lastError)}`,
+      `worker could not register with the scheduler ${this.#opts.schedulerFile ? `of ${this.#opts.schedulerFile}` : `at ${this.#schedulerAddress}`} before its death timeout: ${describeError(lastError)}`,
     );
+  }
+
+  /** Where the scheduler is now: the given address, or what the scheduler file says. */
+  #target(): { address: string; secret: string } {
+    const file = this.#opts.schedulerFile;
+    if (!file) return { address: this.#schedulerAddress, secret: this.#secret };
+    const content = readSchedulerFile(file);
+    if (!content) throw new CommClosedError(`scheduler file ${file} does not exist (yet)`);
+    return { address: content.address, secret: content.secret };
   }
 
   #schedulerRpc(comm: Comm): Rpc {
@@ -400,7 +444,7 @@ export class Worker {
   #peer(address: string): Promise<Rpc> {
     let p = this.#peers.get(address);
     if (!p) {
-      p = connect(address, this.#opts.secret, this.#comm.connectTimeoutMs, this.#comm).then((comm) => {
+      p = connect(address, this.#secret, this.#comm.connectTimeoutMs, this.#comm).then((comm) => {
         comm.useSharedFrames();
         comm.onClose(() => this.#peers.delete(address));
         return new Rpc(comm, {});
