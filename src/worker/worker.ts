@@ -12,7 +12,7 @@ import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { chooseHost } from "../comm/interfaces.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
-import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import { logger } from "../log.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
@@ -297,7 +297,8 @@ export class Worker {
         try {
           comm = await connect(target.address, target.secret, timeout, this.#comm);
         } catch (err) {
-          if (err instanceof HandshakeError || !this.#opts.schedulerFile) throw err;
+          // nothing listening (or answering) there: say that the file may be stale
+          if (!(err instanceof CommClosedError || err instanceof TimeoutError) || !this.#opts.schedulerFile) throw err;
           throw new CommClosedError(
             `scheduler file ${this.#opts.schedulerFile} names ${target.address}, which does not answer (${describeError(err)}): a stale file from an earlier run?`,
           );
