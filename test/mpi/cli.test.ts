@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "../../src/index.js";
 import { BIN, FIXTURE, freePort, tempDir } from "../helpers/cluster.js";
+import { makeCerts } from "../helpers/certs.js";
 import { type Launcher, launcherFromEnv } from "../helpers/mpi.js";
 import { childPids, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 
@@ -88,6 +89,20 @@ for (const launcher of launcherFromEnv()) {
       assert.equal(await c.submit((x: number) => x + 1, 41, { workers: ["2"] }).result(), 42);
       await c.shutdown();
       assert.equal((await exitWithin(proc, 20_000)).code, 0, proc.stderr);
+    });
+
+    it("--tls-cert/--tls-key/--tls-ca: the whole job speaks tls://, and an outside client needs the certificates", async () => {
+      const certs = makeCerts(tmp.dir, "mpi");
+      const file = path.join(tmp.dir, "tls.json");
+      const proc = launch(launcher, 3, [BIN("dask-mpi-ts"), "--scheduler-file", file, "--interface", "lo", "--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.ca]);
+      await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 20_000, proc });
+      assert.match(JSON.parse(readFileSync(file, "utf8")).address, /^tls:\/\//);
+      await assert.rejects(Client.connect({ schedulerFile: file, timeout: 2000 }), /is a TLS address/);
+      client = await Client.connect({ schedulerFile: file, timeout: 20_000, tls: certs });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      assert.deepEqual(await client.gather(client.map((x: number) => x * 2, [1, 2, 3])), [2, 4, 6]);
+      await client.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0);
     });
 
     it("--scheduler-port puts the scheduler on that port", async () => {
