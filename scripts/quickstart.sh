@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs=(openmpi-bin libopenmpi-dev cmake g++ make python3)
+pkgs=(openmpi-bin libopenmpi-dev cmake g++ make python3 procps iproute2 openssl)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
