@@ -7,7 +7,8 @@ import { newSecret } from "../comm/handshake.js";
 import { logSettings, schedulerSettings } from "../config/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
-import { configureLogger, LOG_LEVELS, logger } from "../log.js";
+import { configureLogger, LOG_LEVELS } from "../log.js";
+import { parseDashboardAddress } from "../dashboard/server.js";
 import { Scheduler } from "../scheduler/server.js";
 import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
@@ -19,7 +20,8 @@ const FLAGS: FlagSpec[] = [
   { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0" },
   { name: "idle-timeout", type: "string", valueName: "DURATION", help: "shut down after this long with no task to run (e.g. 1h)", config: "distributed.scheduler.idle-timeout" },
-  { name: "dashboard-address", type: "string", valueName: "ADDR", help: "where the dashboard will listen, e.g. :8787 (reserved: there is no dashboard yet)" },
+  { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where the dashboard listens: :8787 (default), host:port; a taken port falls back to a free one" },
+  { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: nothing listens but the scheduler)" },
   ...TLS_FLAGS,
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
   { name: "help", type: "boolean", help: "show this help and exit" },
@@ -37,18 +39,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const port = portNumber(flags.port, "port");
     const idle = flags["idle-timeout"] === undefined ? undefined : parseDuration(flags["idle-timeout"] as string, "--idle-timeout");
-    const dashboard = flags["dashboard-address"] as string | undefined;
-    if (dashboard !== undefined && !/^([^:\s]*):(\d{1,5})$|^\d{1,5}$/.test(dashboard)) {
-      throw new ConfigError(`--dashboard-address must look like :8787 or host:8787, got ${JSON.stringify(dashboard)}`);
-    }
+    const dashboard = flags.dashboard ? (flags["dashboard-address"] as string) : undefined;
+    if (dashboard !== undefined) parseDashboardAddress(dashboard);
     const tls = tlsGiven(flags);
     const config = await startupConfig();
     configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]) }) });
-    if (dashboard !== undefined) logger("scheduler").warn({ dashboardAddress: dashboard }, "--dashboard-address is accepted but there is no dashboard yet");
     scheduler = await Scheduler.start({
       ...schedulerSettings(config),
       ...(idle === undefined ? {} : { idleTimeoutMs: idle }),
       tls,
+      dashboardAddress: dashboard,
       secret: process.env.DASK_MPI_TS_SECRET || newSecret(),
       port,
       host: flags.host as string | undefined,

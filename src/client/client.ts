@@ -90,6 +90,8 @@ const log = () => logger("client");
 export class Client {
   readonly id = `Client-${randomUUID()}`;
   readonly schedulerAddress: string;
+  /** The scheduler's dashboard (`http://host:8787/status`), when it runs one. */
+  dashboardLink: string | undefined;
   #secret: string;
   #tls: TlsContext | undefined;
   #scheduler: Rpc;
@@ -162,7 +164,8 @@ export class Client {
     );
     client = new Client(address, secret, rpc, tls);
     comm.onClose(() => client!.#lost());
-    await rpc.request({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
+    const reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
+    client.dashboardLink = reply?.services?.dashboard;
     return client;
   }
 

@@ -26,6 +26,8 @@ export interface ClusterOptions extends WorkerGiven {
   schedulerFile?: string;
   schedulerPort?: number;
   interface?: string;
+  /** Where rank 0 serves the dashboard (default ":8787"); false = no dashboard. */
+  dashboardAddress?: string | false;
   /** PEM files: the whole cluster (scheduler, workers, client rank) speaks tls://. */
   tls?: TlsFiles;
   /** Supervise each worker in a child process (default true). */
@@ -86,6 +88,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       port: opts.schedulerPort,
       interface: opts.interface,
       tls: opts.tls,
+      dashboardAddress: opts.dashboardAddress === false ? undefined : (opts.dashboardAddress ?? ":8787"),
       schedulerFile: opts.schedulerFile,
       ...schedulerSettings(config),
     });

@@ -19,6 +19,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { RemoteError } from "../comm/rpc.js";
 import { resolveTaskFunction } from "../worker/functions.js";
 import { type Versions, versions } from "../version.js";
+import type { Dashboard } from "../dashboard/server.js";
 import { type Instruction, SchedulerState, type TaskSpec, type WorkerInfo } from "./state.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "./scheduler-file.js";
 import type { Status } from "../status.js";
@@ -42,6 +43,11 @@ export interface SchedulerOptions {
   comm?: CommOptions;
   /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
   tls?: TlsFiles;
+  /**
+   * Serve the dashboard here (`:8787`, `host:8787`; a taken port falls back to a free one with
+   * a warning); undefined = no dashboard. The launchers default to `:8787`.
+   */
+  dashboardAddress?: string;
 }
 
 const log = () => logger("scheduler");
@@ -78,6 +84,9 @@ export class Scheduler {
   #functionsSent = new WeakMap<Rpc, Set<number>>();
   #retiring = new Set<string>();
   #tls: TlsContext | undefined;
+  #dashboard: Dashboard | undefined;
+  /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
+  readonly services: Record<string, string> = {};
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -108,12 +117,18 @@ export class Scheduler {
     const tls = (this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined);
     this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
+    if (this.#opts.dashboardAddress) {
+      const { Dashboard } = await import("../dashboard/server.js");
+      this.#dashboard = await Dashboard.start(this, this.#opts.dashboardAddress, bind, advertise);
+      this.services.dashboard = this.#dashboard.url;
+      log().info({ dashboard: this.#dashboard.url }, "dashboard at");
+    }
     if (this.#opts.schedulerFile) {
       await writeSchedulerFile(this.#opts.schedulerFile, {
         type: "Scheduler",
         id: this.id,
         address: this.address,
-        services: {},
+        services: this.services,
         started: Date.now() / 1000,
         secret: this.secret,
       });
@@ -169,7 +184,11 @@ export class Scheduler {
         return "ok"; // the reply is the scheduler's heartbeat to the worker
       },
       [Op.taskFinished]: (m) => {
-        this.#run(this.state.taskFinished(asWorker(), str(m, "key"), num(m, "nbytes"), Number(m.duration ?? 0), this.#sid("task-finished"), m.value));
+        const worker = asWorker();
+        const key = str(m, "key");
+        const duration = Number(m.duration ?? 0);
+        if (this.#dashboard?.watched) this.#dashboard.taskFinished(key, worker, duration, Date.now());
+        this.#run(this.state.taskFinished(worker, key, num(m, "nbytes"), duration, this.#sid("task-finished"), m.value));
       },
       [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
       [Op.unregisterWorker]: (m) => {
@@ -200,7 +219,7 @@ export class Scheduler {
         peer = { kind: "client", id };
         this.#clientRpc.set(id, rpc);
         this.state.addClient(id);
-        return { address: this.address, id: this.id };
+        return { address: this.address, id: this.id, services: this.services };
       },
       [Op.updateGraph]: (m) => {
         const client = asClient();
@@ -421,7 +440,7 @@ export class Scheduler {
         metrics: ws.metrics,
       };
     }
-    return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), workers };
+    return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers };
   }
 
   /** Ask every worker to close and wait (bounded) until they have disconnected. */
@@ -443,6 +462,7 @@ export class Scheduler {
     try {
       clearInterval(this.#ttlTimer);
       clearInterval(this.#idleTimer);
+      await this.#dashboard?.close();
       await this.#closeWorkers(reason);
       for (const rpc of this.#peers) {
         if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });

@@ -177,6 +177,11 @@ export class SchedulerState {
   transitions = 0;
   /** EWMA of compute seconds per key prefix */
   readonly durations = new Map<string, number>();
+  /** Tasks computed so far per key prefix (a task group: its function's name), and in all. */
+  readonly finishedByPrefix = new Map<string, number>();
+  finished = 0;
+  /** Tasks that erred on a worker (not counting dependents failed by them). */
+  failed = 0;
   /** queued tasks, highest priority then oldest first */
   #queue = new TaskHeap();
   #out: Instruction[] = [];
@@ -358,6 +363,9 @@ export class SchedulerState {
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
       this.#stopProcessing(t, ws);
       this.#recordDuration(key, durationS);
+      this.finished++;
+      const prefix = this.prefixOf(key);
+      this.finishedByPrefix.set(prefix, (this.finishedByPrefix.get(prefix) ?? 0) + 1);
       t.nbytes = nbytes;
       this.#addReplica(t, ws);
       this.#inline = value;
@@ -381,6 +389,7 @@ export class SchedulerState {
         this.#transition(t, TaskState.queued, stimulusId);
       } else {
         t.error = error;
+        this.failed++;
         this.#transition(t, TaskState.erred, stimulusId);
       }
     }
@@ -675,21 +684,22 @@ export class SchedulerState {
     ws.nbytes += t.nbytes;
   }
 
-  #prefix(key: string): string {
+  /** A key's task group: the part before the first "-" (the function's name, for submitted tasks). */
+  prefixOf(key: string): string {
     const i = key.indexOf("-");
     return i > 0 ? key.slice(0, i) : key;
   }
 
   #recordDuration(key: string, seconds: number): void {
     if (!(seconds >= 0)) return;
-    const p = this.#prefix(key);
+    const p = this.prefixOf(key);
     const old = this.durations.get(p);
     this.durations.set(p, old === undefined ? seconds : 0.7 * old + 0.3 * seconds);
   }
 
   /** Slots per thread for a task: deep pipelines for fast tasks, ~2 for slow or unknown ones. */
   #saturation(t: TaskRecord): number {
-    const d = this.durations.get(this.#prefix(t.spec.key));
+    const d = this.durations.get(this.prefixOf(t.spec.key));
     if (d === undefined) return MIN_SATURATION;
     return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
   }

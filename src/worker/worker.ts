@@ -97,6 +97,7 @@ export class Worker {
   #opts: WorkerOptions;
   #pool: TaskPool | undefined;
   #tls: TlsContext | undefined;
+  #lastCpu: { us: number; at: number } | undefined;
   /** The scheduler connected to last, and the secret of its cluster (a file may change them). */
   #schedulerAddress: string;
   #secret: string;
@@ -535,6 +536,11 @@ export class Worker {
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
     const mem = process.memoryUsage();
+    // CPU of the whole process (all task threads), as percent of one core since the last beat
+    const cpu = process.cpuUsage();
+    const now = performance.now();
+    const cpuPercent = this.#lastCpu ? (100 * (cpu.user + cpu.system - this.#lastCpu.us)) / (1000 * Math.max(1, now - this.#lastCpu.at)) : 0;
+    this.#lastCpu = { us: cpu.user + cpu.system, at: now };
     let stored = 0;
     for (const v of this.state.data.values()) if (!(v instanceof Spilled)) stored += storedBytes(v);
     // a request: the scheduler's reply is its heartbeat to us; a scheduler that stops
@@ -551,6 +557,7 @@ export class Worker {
             spilledBytes: this.#spill?.bytes ?? 0,
             paused: this.state.paused,
             rss: mem.rss,
+            cpu: cpuPercent,
             ...this.bytes,
           },
         },

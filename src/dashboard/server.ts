@@ -1,0 +1,160 @@
+/**
+ * The scheduler's HTTP endpoint: the live page (`/status`), its data (`/api/snapshot`, pushed
+ * once a second on `/api/events` as Server-Sent Events), `/metrics` for Prometheus and
+ * `/health`. Read-only: nothing here changes the cluster. Nothing is computed while nobody
+ * watches: snapshots are made only for connected pages, and the task stream is recorded only
+ * while a page is open.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConfigError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import type { SchedulerState } from "../scheduler/state.js";
+import { Metrics } from "./metrics.js";
+import { PAGE } from "./page.js";
+import { TaskStream, snapshot } from "./snapshot.js";
+
+const log = () => logger("dashboard");
+const PUSH_MS = 1000;
+const STREAM_WINDOW_MS = 10_000;
+
+/** `:8787`, `8787` or `host:8787` -> host ("" = the scheduler's) and port. */
+export function parseDashboardAddress(text: string): { host: string; port: number } {
+  const m = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port < 65536) || /\s|\//.test(m[1] ?? "")) {
+    throw new ConfigError(`dashboard address must look like :8787 or host:8787, got ${JSON.stringify(text)}`);
+  }
+  return { host: (m[1] ?? "").replace(/^\[|\]$/g, ""), port };
+}
+
+export interface DashboardSource {
+  state: SchedulerState;
+  address: string;
+}
+
+export class Dashboard {
+  readonly url: string;
+  #server: http.Server;
+  #source: DashboardSource;
+  #metrics: Metrics;
+  #stream = new TaskStream();
+  #watchers = new Set<http.ServerResponse>();
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(server: http.Server, url: string, source: DashboardSource) {
+    this.#server = server;
+    this.url = url;
+    this.#source = source;
+    this.#metrics = new Metrics(source.state);
+  }
+
+  /**
+   * Listen on `address` (host "" = `bindHost`); if its port is taken, on a free one, with a
+   * warning. The URL names `advertiseHost`.
+   */
+  static async start(source: DashboardSource, address: string, bindHost: string, advertiseHost: string): Promise<Dashboard> {
+    const { host, port } = parseDashboardAddress(address);
+    const bind = host || bindHost;
+    let dashboard: Dashboard | undefined;
+    const server = http.createServer((req, res) => dashboard!.#handle(req, res));
+    const listen = (p: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(p, bind, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    try {
+      await listen(port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0) {
+        throw new ConfigError(`the dashboard cannot listen on ${bind}:${port}: ${describeError(err)}`);
+      }
+      await listen(0);
+      log().warn({ wanted: port, port: (server.address() as AddressInfo).port }, "dashboard port is taken; listening on another one");
+    }
+    const actual = (server.address() as AddressInfo).port;
+    const shown = host && host !== "0.0.0.0" && host !== "::" ? host : advertiseHost;
+    dashboard = new Dashboard(server, `http://${shown.includes(":") ? `[${shown}]` : shown}:${actual}/status`, source);
+    return dashboard;
+  }
+
+  /** Someone has the page open: finished tasks are worth recording for its task stream. */
+  get watched(): boolean {
+    return this.#watchers.size > 0;
+  }
+
+  taskFinished(key: string, worker: string, durationS: number, now: number): void {
+    const group = this.#source.state.prefixOf(key);
+    this.#stream.record({ group, worker, start: now - Math.max(0, durationS) * 1000, stop: now });
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#metrics.close();
+    for (const w of this.#watchers) w.end();
+    this.#watchers.clear();
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #snapshot() {
+    const now = Date.now();
+    return snapshot(this.#source.state, now, this.#stream.since(now - STREAM_WINDOW_MS));
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "only GET\n");
+    switch (path) {
+      case "/":
+        res.writeHead(302, { location: "/status" }).end();
+        return;
+      case "/status":
+        return send(res, 200, "text/html; charset=utf-8", PAGE);
+      case "/health":
+        return send(res, 200, "text/plain", "ok\n");
+      case "/api/info":
+        return send(res, 200, "application/json", JSON.stringify({ address: this.#source.address, dashboard: this.url }));
+      case "/api/snapshot":
+        return send(res, 200, "application/json", JSON.stringify(this.#snapshot()));
+      case "/api/events":
+        return this.#subscribe(res);
+      case "/metrics":
+        this.#metrics.text().then(
+          ({ body, contentType }) => send(res, 200, contentType, body),
+          (err) => send(res, 500, "text/plain", `metrics failed: ${describeError(err)}\n`),
+        );
+        return;
+      default:
+        return send(res, 404, "text/plain", `no page ${path}\n`);
+    }
+  }
+
+  #subscribe(res: http.ServerResponse): void {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    this.#watchers.add(res);
+    res.on("close", () => {
+      this.#watchers.delete(res);
+      if (!this.#watchers.size) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+        this.#stream.clear();
+      }
+    });
+    const push = (to: Iterable<http.ServerResponse>) => {
+      const data = `data: ${JSON.stringify(this.#snapshot())}\n\n`;
+      for (const w of to) w.write(data);
+    };
+    push([res]);
+    this.#timer ??= setInterval(() => push(this.#watchers), PUSH_MS).unref();
+  }
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) }).end(body);
+}
