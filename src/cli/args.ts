@@ -105,6 +105,13 @@ export function logLevel(value: string | boolean | undefined, flag = "log-level"
   return value as LevelWithSilent;
 }
 
+/** `--log-format json|pretty`. */
+export function logFormat(value: string | boolean | undefined): "json" | "pretty" | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "json" && value !== "pretty") throw new ConfigError(`--log-format must be json or pretty, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** `--resources "GPU=2,MEM=1e9"` (or space-separated) -> { GPU: 2, MEM: 1e9 }. */
 export function resources(value: string | boolean | undefined, flag = "resources"): Record<string, number> | undefined {
   if (value === undefined) return undefined;

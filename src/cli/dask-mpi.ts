@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
 import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
+import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
@@ -26,6 +26,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
+  { name: "log-format", type: "string", valueName: "FORMAT", help: "json (default when stderr is not a terminal) or pretty", config: "logging.format" },
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
@@ -62,6 +63,7 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     nanny: flags.nanny as boolean,
     name: flags.name as string | undefined,
     logLevel: logLevel(flags["log-level"]),
+    logFormat: logFormat(flags["log-format"]),
   };
   const noScheduler = flags.scheduler === false;
   const schedulerAddress = flags["scheduler-address"] as string | undefined;

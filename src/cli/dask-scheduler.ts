@@ -10,7 +10,7 @@ import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
 import { parseDashboardAddress } from "../dashboard/server.js";
 import { Scheduler } from "../scheduler/server.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, portNumber } from "./args.js";
+import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 import { parseDuration } from "../config/units.js";
 
@@ -24,6 +24,7 @@ const FLAGS: FlagSpec[] = [
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: nothing listens but the scheduler)" },
   ...TLS_FLAGS,
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
+  { name: "log-format", type: "string", valueName: "FORMAT", help: "json (default when stderr is not a terminal) or pretty", config: "logging.format" },
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
@@ -43,7 +44,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (dashboard !== undefined) parseDashboardAddress(dashboard);
     const tls = tlsGiven(flags);
     const config = await startupConfig();
-    configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]) }) });
+    configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]), logFormat: logFormat(flags["log-format"]) }) });
     scheduler = await Scheduler.start({
       ...schedulerSettings(config),
       ...(idle === undefined ? {} : { idleTimeoutMs: idle }),

@@ -9,7 +9,7 @@ import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
 import { Worker, type WorkerOptions } from "../worker/worker.js";
-import { type FlagSpec, helpText, logLevel, parseFlags, positiveInt } from "./args.js";
+import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, positiveInt } from "./args.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 import { parseAddress } from "../comm/address.js";
@@ -26,6 +26,7 @@ const FLAGS: FlagSpec[] = [
   ...TLS_FLAGS,
   { name: "nanny", type: "boolean", default: true, help: "supervise the worker in a child process (--no-nanny never forks)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
+  { name: "log-format", type: "string", valueName: "FORMAT", help: "json (default when stderr is not a terminal) or pretty", config: "logging.format" },
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
@@ -53,7 +54,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const tls = tlsGiven(flags);
     const config = await startupConfig();
-    configureLogger({ role: "worker", ...logSettings(config, { logLevel: logLevel(flags["log-level"]) }) });
+    configureLogger({ role: "worker", ...logSettings(config, { logLevel: logLevel(flags["log-level"]), logFormat: logFormat(flags["log-format"]) }) });
     const settings = workerSettings(config, given, { workersOnNode: nworkers });
     const base: WorkerOptions = {
       ...target(flags["scheduler-file"] as string | undefined, positionals),

@@ -101,10 +101,12 @@ function commSettings(config: StartupConfig): CommOptions {
  * when a source set it, else left as it is: DASK_MPI_TS_LOG_LEVEL, which launchers hand down
  * to the processes they start, stands in for the default.
  */
-export function logSettings(config: StartupConfig, given: { logLevel?: LevelWithSilent }): { level?: LevelWithSilent; format: LogFormat } {
+export function logSettings(config: StartupConfig, given: { logLevel?: LevelWithSilent; logFormat?: LogFormat }): { level?: LevelWithSilent; format: LogFormat } {
   const { logging } = config.values;
   const level = given.logLevel ?? (originOf(config, "logging.level") === "default" ? undefined : logging.level);
-  return { level, format: logging.format };
+  // unless someone chose: human-readable lines for a person at a terminal, JSON for files
+  const format = given.logFormat ?? (originOf(config, "logging.format") === "default" && process.stderr.isTTY ? "pretty" : logging.format);
+  return { level, format };
 }
 
 /** `o` without its undefined fields, so that spreading it overrides only what was given. */

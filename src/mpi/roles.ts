@@ -35,6 +35,7 @@ export interface ClusterOptions extends WorkerGiven {
   /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
   name?: string;
   logLevel?: LevelWithSilent;
+  logFormat?: "json" | "pretty";
 }
 
 export type Role = "scheduler" | "client" | "worker";
