@@ -21,7 +21,7 @@ import { dist, median, parseResult, root, run, runCase, runsOr } from "./runner.
 import { startup } from "./startup.js";
 import { fmt, table } from "./table.js";
 
-const SECTIONS = ["startup", "throughput", "latency", "tree", "transfer"] as const;
+const SECTIONS = ["startup", "throughput", "latency", "tree", "transfer", "dashboard"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -74,18 +74,19 @@ if (selected("startup")) {
 
 // ---- cases ---------------------------------------------------------------------------------
 
-const cases = (["throughput", "latency", "tree", "transfer"] as const).filter(selected);
+const cases = (["throughput", "latency", "tree", "transfer", "dashboard"] as const).filter(selected);
 
 type NA = { na: string };
 type Throughput = Record<"10000" | "50000", number[]> & { cpuUsPerTask?: { client: number; scheduler: number; workers: number } };
 type Latency = { p50: number[]; p99: number[] };
 type Tree = { ms: number[]; tasks: number };
 type Transfer = { c2w: number[]; scatterMs: number[]; w2w: number[] };
+type Watched = { without: number[]; watched: number[] };
 type Dask = { version: string; throughput?: Throughput; latency?: Latency; tree?: Tree; transfer?: Transfer };
 
 if (cases.length) {
   // One cluster at a time: ours (one mpirun per case), the TCP pair, then Python Dask.
-  const perCase = { throughput: 120_000 + runs * 150_000, latency: 60_000 + runs * 30_000, tree: 60_000 + runs * 120_000, transfer: 60_000 + runs * 60_000 };
+  const perCase = { throughput: 120_000 + runs * 150_000, latency: 60_000 + runs * 30_000, tree: 60_000 + runs * 120_000, transfer: 60_000 + runs * 60_000, dashboard: 90_000 + runs * 60_000 };
   const ours: Partial<Record<(typeof cases)[number], unknown>> = {};
   for (const c of cases) ours[c] = await attempt(`dask-mpi-ts ${c}`, () => runCase(c, perCase[c]));
   const tcp = cases.includes("transfer") || cases.includes("latency")
@@ -171,6 +172,13 @@ if (cases.length) {
     row("raw TCP 256 MiB (Node)", "MiB/s", tcp?.mibs, undefined, "ceiling");
     const kept = tcp ? median(tcp.keptMibs) : undefined;
     row("raw TCP 256 MiB into new memory", "MiB/s", tcp?.keptMibs, undefined, kept && ceiling ? `${Math.round((100 * kept) / ceiling)}% of TCP: a receiver that keeps the bytes` : "");
+  }
+
+  if (cases.includes("dashboard")) {
+    const d = ours.dashboard as Watched | NA | undefined;
+    const ratio = d && !na(d) ? median(d.watched) / median(d.without) : undefined;
+    row("10k tasks, nobody watching", "tasks/s", na(d) ? `n/a (${d.na})` : d?.without, undefined, "");
+    row("10k tasks, dashboard open", "tasks/s", na(d) ? "n/a" : d?.watched, undefined, ratio === undefined ? "" : `x${ratio.toFixed(2)} of unwatched (Chromium shares the cores)`);
   }
 
   console.log(`\ncases: mpirun -np 4 dask-mpi-ts (scheduler, client, 2 workers); dask-mpi-ts: median of ${runs} runs`);

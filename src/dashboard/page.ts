@@ -37,7 +37,7 @@ export const PAGE = `<!doctype html>
   <section><h2>Progress by task group</h2>
     <div class="legend"><span style="background:var(--done)"></span>done<span style="background:var(--mem)"></span>in memory<span style="background:var(--proc)"></span>processing<span style="background:var(--wait)"></span>waiting<span style="background:var(--err)"></span>erred</div>
     <table id="groups"><thead><tr><th>group</th><th></th><th>done</th><th>memory</th><th>processing</th><th>waiting</th><th>erred</th></tr></thead><tbody></tbody></table></section>
-  <section><h2>Task stream (last 10 s)</h2><canvas id="stream"></canvas></section>
+  <section><h2>Task stream (last 10 s, sampled)</h2><canvas id="stream"></canvas></section>
 </main>
 <script>
 "use strict";
@@ -70,7 +70,9 @@ function render(s) {
   drawStream(s);
 }
 
+let stream = [];
 function drawStream(s) {
+  stream = stream.concat(s.stream).filter((e) => e.stop >= s.time - 10000);
   const c = $("stream"), ctx = c.getContext("2d");
   const w = c.width = c.clientWidth * devicePixelRatio, h = c.height = c.clientHeight * devicePixelRatio;
   ctx.clearRect(0, 0, w, h);
@@ -78,7 +80,7 @@ function drawStream(s) {
   const rowH = h / Math.max(1, names.length), end = s.time, span = 10000, x = (t) => w * (1 - (end - t) / span);
   ctx.font = (11 * devicePixelRatio) + "px system-ui"; ctx.fillStyle = "#6b7385";
   s.workers.forEach((wk, i) => ctx.fillText(wk.name, 4, i * rowH + 12 * devicePixelRatio));
-  for (const e of s.stream) {
+  for (const e of stream) {
     const row = names.indexOf(e.worker); if (row < 0) continue;
     ctx.fillStyle = colorOf(e.group);
     ctx.fillRect(x(e.start), row * rowH + 16 * devicePixelRatio, Math.max(1, x(e.stop) - x(e.start)), rowH - 20 * devicePixelRatio);

@@ -17,6 +17,8 @@ import { TaskStream, snapshot } from "./snapshot.js";
 const log = () => logger("dashboard");
 const PUSH_MS = 1000;
 const STREAM_WINDOW_MS = 10_000;
+/** Task-stream entries per push at most: pages keep their own 10 s window from the pushes. */
+const STREAM_PER_PUSH = 1000;
 
 /** `:8787`, `8787` or `host:8787` -> host ("" = the scheduler's) and port. */
 export function parseDashboardAddress(text: string): { host: string; port: number } {
@@ -41,6 +43,8 @@ export class Dashboard {
   #stream = new TaskStream();
   #watchers = new Set<http.ServerResponse>();
   #timer: NodeJS.Timeout | undefined;
+  /** When the last push to pages was made: each push carries the stream entries since. */
+  #pushedAt = 0;
 
   private constructor(server: http.Server, url: string, source: DashboardSource) {
     this.#server = server;
@@ -102,9 +106,10 @@ export class Dashboard {
     });
   }
 
-  #snapshot() {
+  /** The state, with the task stream of the last 10 s (or, for pushes, since the last push). */
+  #snapshot(since?: number) {
     const now = Date.now();
-    return snapshot(this.#source.state, now, this.#stream.since(now - STREAM_WINDOW_MS));
+    return snapshot(this.#source.state, now, this.#stream.since(since ?? now - STREAM_WINDOW_MS, STREAM_PER_PUSH));
   }
 
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -146,12 +151,15 @@ export class Dashboard {
         this.#stream.clear();
       }
     });
-    const push = (to: Iterable<http.ServerResponse>) => {
-      const data = `data: ${JSON.stringify(this.#snapshot())}\n\n`;
-      for (const w of to) w.write(data);
-    };
-    push([res]);
-    this.#timer ??= setInterval(() => push(this.#watchers), PUSH_MS).unref();
+    // a new page gets the last 10 s; every page then gets what happened since the last push
+    res.write(`data: ${JSON.stringify(this.#snapshot())}\n\n`);
+    this.#timer ??= setInterval(() => {
+      const since = this.#pushedAt;
+      this.#pushedAt = Date.now();
+      const data = `data: ${JSON.stringify(this.#snapshot(since))}\n\n`;
+      for (const w of this.#watchers) w.write(data);
+    }, PUSH_MS).unref();
+    if (this.#watchers.size === 1) this.#pushedAt = Date.now();
   }
 }
 

@@ -119,10 +119,16 @@ export class TaskStream {
     this.#next = (this.#next + 1) % this.capacity;
   }
 
-  /** Entries that stopped at or after `since`, oldest first. */
-  since(since: number): StreamEntry[] {
+  /**
+   * Entries that stopped after `since`, oldest first, thinned evenly to at most `max` (a page
+   * drawing 10 s of a fast cluster needs a sample, not every task).
+   */
+  since(since: number, max = Infinity): StreamEntry[] {
     const ordered = this.#entries.length < this.capacity ? this.#entries : [...this.#entries.slice(this.#next), ...this.#entries.slice(0, this.#next)];
-    return ordered.filter((e) => e.stop >= since);
+    const recent = ordered.filter((e) => e.stop > since);
+    if (recent.length <= max) return recent;
+    const step = recent.length / max;
+    return Array.from({ length: max }, (_, i) => recent[Math.floor(i * step)]!);
   }
 
   clear(): void {
