@@ -114,12 +114,14 @@ export class Scheduler {
   async #start(): Promise<void> {
     this.status = "starting";
     const { bind, advertise } = chooseHost(this.#opts);
+    // the dashboard's modules load while the scheduler's socket opens (start-up time matters)
+    const dashboardModule = this.#opts.dashboardAddress ? import("../dashboard/server.js") : undefined;
     const tls = (this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined);
     this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
-    if (this.#opts.dashboardAddress) {
-      const { Dashboard } = await import("../dashboard/server.js");
-      this.#dashboard = await Dashboard.start(this, this.#opts.dashboardAddress, bind, advertise);
+    if (dashboardModule) {
+      const { Dashboard } = await dashboardModule;
+      this.#dashboard = await Dashboard.start(this, this.#opts.dashboardAddress!, bind, advertise);
       this.services.dashboard = this.#dashboard.url;
       log().info({ dashboard: this.#dashboard.url }, "dashboard at");
     }
