@@ -6,9 +6,12 @@
  *   node scripts/build-addon.mjs --gyp           # node-gyp -> build/gyp/Release/dask_mpi_ts.node
  *   node scripts/build-addon.mjs --out DIR       # either one -> DIR/Release/dask_mpi_ts.node
  *   MPICC=mpicc.mpich node scripts/build-addon.mjs --out build/mpich   # an MPICH build beside it
+ *   node scripts/build-addon.mjs --drmaa [--gyp]   # the DRMAA binding -> build/drmaa/Release/dask_drmaa.node
  *
  * Environment: MPICC (MPI compiler wrapper, default mpicc), DASK_MPI_TS_BUILD_DIR (same as
- * --out), DASK_MPI_TS_REQUIRE_ADDON=1 (fail instead of warn at `npm install`).
+ * --out), DASK_MPI_TS_REQUIRE_ADDON=1 (fail instead of warn at `npm install`); for --drmaa,
+ * DRMAA_INCLUDE_DIR (where drmaa.h is; default: the usual places) and
+ * DASK_MPI_TS_REQUIRE_DRMAA=1. The DRMAA binding is built only where a drmaa.h is found.
  *
  * As the package's `install` script the addon is optional: without an MPI compiler, or when the
  * build fails, it prints a warning and exits 0, because the scheduler-file modes need no MPI.
@@ -26,17 +29,18 @@ const ADDON_FILE = "dask_mpi_ts.node";
 const INSTALL_HINT = "install MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), then run: npm run build:addon";
 
 function parseArgs(argv) {
-  const opts = { gyp: false, out: process.env.DASK_MPI_TS_BUILD_DIR || undefined };
+  const opts = { gyp: false, drmaa: false, out: process.env.DASK_MPI_TS_BUILD_DIR || undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--gyp") opts.gyp = true;
     else if (a === "--cmake") opts.gyp = false;
+    else if (a === "--drmaa") opts.drmaa = true;
     else if (a === "--out") opts.out = argv[++i];
     else if (a.startsWith("--out=")) opts.out = a.slice("--out=".length);
     else if (a === "--help" || a === "-h") opts.help = true;
     else throw new Error(`unknown argument ${JSON.stringify(a)} (expected --gyp, --out DIR, --help)`);
   }
-  if (opts.out === undefined || opts.out === "") opts.out = opts.gyp ? "build/gyp" : "build";
+  if (opts.out === undefined || opts.out === "") opts.out = opts.drmaa ? "build/drmaa" : opts.gyp ? "build/gyp" : "build";
   return opts;
 }
 
@@ -115,6 +119,58 @@ function smokeTest(addon) {
   return execFileSync(process.execPath, ["-e", code], { encoding: "utf8", env: { ...process.env, UCX_MEM_EVENTS: process.env.UCX_MEM_EVENTS || "no" } });
 }
 
+/** Directory of drmaa.h: DRMAA_INCLUDE_DIR, else where Grid Engine and others put it. */
+function drmaaInclude() {
+  const dirs = process.env.DRMAA_INCLUDE_DIR ? [process.env.DRMAA_INCLUDE_DIR] : ["/usr/lib/gridengine-drmaa/include", "/usr/include", "/usr/local/include", "/usr/include/drmaa"];
+  return dirs.find((d) => fs.existsSync(path.join(d, "drmaa.h")));
+}
+
+const DRMAA_HINT =
+  "install a DRMAA library and its header (Debian/Ubuntu with Grid Engine: apt-get install gridengine-drmaa-dev), or set DRMAA_INCLUDE_DIR to the directory of drmaa.h, then run: npm run build:drmaa";
+
+/** The DRMAA binding: optional at install (most sites have no DRMAA), built only with a drmaa.h. */
+function buildDrmaa(opts) {
+  const atInstall = process.env.npm_lifecycle_event === "install";
+  const required = !atInstall || process.env.DASK_MPI_TS_REQUIRE_DRMAA === "1";
+  const include = drmaaInclude();
+  if (!include) {
+    if (required) {
+      console.error(`build-addon: error: no drmaa.h found${process.env.DRMAA_INCLUDE_DIR ? ` in DRMAA_INCLUDE_DIR=${process.env.DRMAA_INCLUDE_DIR}` : ""}\nbuild-addon: ${DRMAA_HINT}`);
+      process.exit(1);
+    }
+    return; // nothing to say: DRMAACluster explains what to install when someone uses it
+  }
+  const out = path.resolve(packageRoot, opts.out);
+  const file = "dask_drmaa.node";
+  try {
+    let built;
+    if (opts.gyp) {
+      const dir = path.join(packageRoot, "native", "drmaa");
+      const nodedir = path.resolve(process.execPath, "../..");
+      run(process.execPath, [nodeGypScript(), "rebuild", `--nodedir=${nodedir}`, `--drmaa_include=${include}`, "-j", String(os.availableParallelism())], { cwd: dir });
+      built = path.join(out, "Release", file);
+      fs.mkdirSync(path.dirname(built), { recursive: true });
+      fs.copyFileSync(path.join(dir, "build", "Release", file), built);
+      fs.rmSync(path.join(dir, "build"), { recursive: true, force: true });
+    } else {
+      if (!findExecutable("cmake")) throw new Error("cmake not found on PATH (apt-get install cmake), or build with node-gyp: --gyp");
+      const require = createRequire(path.join(packageRoot, "package.json"));
+      const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
+      run(process.execPath, [cmakeJs, "build", "-d", path.join(packageRoot, "native", "drmaa"), "-O", out, `--CDDRMAA_INCLUDE_DIR=${include}`, "-p", String(os.availableParallelism())], { cwd: packageRoot });
+      built = path.join(out, "Release", file);
+    }
+    execFileSync(process.execPath, ["-e", `require(${JSON.stringify(built)}).load`], { stdio: "pipe" });
+    console.log(`build-addon: built ${built} with ${opts.gyp ? "node-gyp" : "cmake-js"} (drmaa.h from ${include})`);
+  } catch (err) {
+    const message = `the DRMAA binding did not build: ${err.message}`;
+    if (required) {
+      console.error(`build-addon: error: ${message}`);
+      process.exit(1);
+    }
+    console.warn(`build-addon: warning: ${message}; DRMAACluster will not work until it does (npm run build:drmaa)`);
+  }
+}
+
 function main() {
   const atInstall = process.env.npm_lifecycle_event === "install";
   const required = !atInstall || process.env.DASK_MPI_TS_REQUIRE_ADDON === "1";
@@ -139,9 +195,10 @@ function main() {
     process.exit(2);
   }
   if (opts.help) {
-    console.log("usage: node scripts/build-addon.mjs [--gyp] [--out DIR]   (env MPICC, DASK_MPI_TS_BUILD_DIR)");
+    console.log("usage: node scripts/build-addon.mjs [--drmaa] [--gyp] [--out DIR]   (env MPICC, DASK_MPI_TS_BUILD_DIR, DRMAA_INCLUDE_DIR)");
     return;
   }
+  if (opts.drmaa) return buildDrmaa(opts);
   const mpicc = mpiCompiler();
   const mpiccPath = findExecutable(mpicc);
   if (!mpiccPath) fail(`no MPI compiler wrapper ${JSON.stringify(mpicc)} found${process.env.MPICC ? " (from MPICC)" : " on PATH"}`);

@@ -15,7 +15,9 @@ export type ErrorCode =
   | "ERR_REMOTE_TASK"
   | "ERR_ADDON_LOAD"
   | "ERR_CANCELLED"
-  | "ERR_KILLED_WORKER";
+  | "ERR_KILLED_WORKER"
+  | "ERR_DRMAA"
+  | "ERR_DRMAA_UNAVAILABLE";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -55,6 +57,26 @@ export class TimeoutError extends DaskError {
 }
 
 /** A flag, option or configuration value is invalid; the message names it and its source. */
+/** A DRMAA call failed: `codeName` is DRMAA's (DRMAA_ERRNO_DENIED_BY_DRM, ...), `diagnosis` the resource manager's text. */
+export class DrmaaError extends DaskError {
+  readonly drmaaCode: number;
+  readonly codeName: string;
+  readonly diagnosis: string;
+  constructor(message: string, details: { drmaaCode: number; codeName: string; diagnosis: string }, options?: { cause?: unknown }) {
+    super("ERR_DRMAA", message, options);
+    this.drmaaCode = details.drmaaCode;
+    this.codeName = details.codeName;
+    this.diagnosis = details.diagnosis;
+  }
+}
+
+/** The DRMAA binding or library is not there; the message says what to install and set. */
+export class DrmaaUnavailableError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_DRMAA_UNAVAILABLE", message, options);
+  }
+}
+
 export class ConfigError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_CONFIG", message, options);
