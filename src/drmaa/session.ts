@@ -87,6 +87,14 @@ export function loadDrmaa(): Binding {
       failures.push(describeError(err));
     }
   }
+  if (failures.some((f) => f.includes("static TLS"))) {
+    // Grid Engine's libdrmaa pulls in libjemalloc, whose thread-local storage cannot be added
+    // to a process that is already running unless glibc reserved room for it at start
+    throw new DrmaaUnavailableError(
+      `the DRMAA library needs more static thread-local storage than this process reserved (${failures.find((f) => f.includes("static TLS"))}): ` +
+        "start node with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=16384 in its environment (or LD_PRELOAD=<path of libjemalloc.so.2>)",
+    );
+  }
   throw new DrmaaUnavailableError(`no DRMAA library could be opened (${failures.join("; ")}). ${INSTALL}`);
 }
 
