@@ -298,6 +298,17 @@ Napi::Value Control(const Napi::CallbackInfo& info) {
                         [](Napi::Env env) { return env.Undefined(); }));
 }
 
+// controlSync(jobId, action): the same, on this thread, for process exit (nothing can be awaited
+// there); errors are returned as the code name, not thrown, since there is no one to catch them.
+Napi::Value ControlSync(const Napi::CallbackInfo& info) {
+  RequireLoaded(info.Env());
+  std::string id = info[0].As<Napi::String>();
+  int action = info[1].As<Napi::Number>();
+  char d[DRMAA_ERROR_STRING_BUFFER] = {0};
+  int rc = api.control(id.c_str(), action, d, sizeof d);
+  return rc == DRMAA_ERRNO_SUCCESS ? info.Env().Undefined() : Napi::String::New(info.Env(), CodeName(rc) + ": " + d).As<Napi::Value>();
+}
+
 // wait(jobId, timeoutSeconds) -> Promise<{ jobId, exited, exitStatus, signaled, termSignal, aborted }>
 Napi::Value Wait(const Napi::CallbackInfo& info) {
   RequireLoaded(info.Env());
@@ -370,6 +381,7 @@ Napi::Object Initialize(Napi::Env env, Napi::Object exports) {
   exports.Set("runBulkJobs", Napi::Function::New(env, RunBulkJobs));
   exports.Set("jobPs", Napi::Function::New(env, JobPs));
   exports.Set("control", Napi::Function::New(env, Control));
+  exports.Set("controlSync", Napi::Function::New(env, ControlSync));
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

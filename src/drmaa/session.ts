@@ -53,6 +53,7 @@ interface Binding {
   runBulkJobs(t: JobTemplate, start: number, end: number, incr: number): Promise<string[]>;
   jobPs(id: string): Promise<number>;
   control(id: string, action: number): Promise<void>;
+  controlSync(id: string, action: number): string | undefined;
   wait(id: string, timeoutS: number): Promise<JobExit>;
   info(): { drmSystem: string; implementation: string; contact: string; version: string };
 }
@@ -151,6 +152,11 @@ export class DrmaaSession {
 
   control(jobId: string, action: JobAction): Promise<void> {
     return call(() => this.#b.control(jobId, ACTIONS[action]));
+  }
+
+  /** control(), synchronously, for process exit; returns the failure instead of throwing. */
+  controlSync(jobId: string, action: JobAction): string | undefined {
+    return this.#closed ? "session closed" : this.#b.controlSync(jobId, ACTIONS[action]);
   }
 
   /** Wait at most `timeoutS` seconds for the job to end (DrmaaError DRMAA_ERRNO_EXIT_TIMEOUT if not). */
