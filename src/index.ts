@@ -24,7 +24,7 @@ export {
 } from "./errors.js";
 export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
-export { JobQueueCluster, type JobInfo, type ClusterOnlyOptions } from "./jobqueue/cluster.js";
+export { JobQueueCluster, type JobInfo } from "./jobqueue/cluster.js";
 export { SLURMCluster } from "./jobqueue/slurm.js";
 export { PBSCluster } from "./jobqueue/pbs.js";
 export { SGECluster } from "./jobqueue/sge.js";

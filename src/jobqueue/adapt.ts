@@ -27,7 +27,8 @@ export const UNKNOWN_TASK_DURATION_S = 0.5;
 /**
  * Workers the pending work calls for: its expected seconds over `targetDurationS`, no more
  * than there are tasks, in workers of `threadsPerWorker` threads; at least one while tasks
- * wait and there is no worker; and never fewer than the busy workers (only idle ones go).
+ * wait and there is no worker. Fewer workers than there are only by closing idle ones, and
+ * only as many as leave room for what is stored (Dask's workers_to_close).
  */
 export function adaptiveTarget(w: Workload, o: { targetDurationS: number; threadsPerWorker: number }): number {
   const tasks = w.queuedTasks + w.processingTasks;
@@ -35,7 +36,30 @@ export function adaptiveTarget(w: Workload, o: { targetDurationS: number; thread
   const perWorker = w.workers > 0 ? w.nthreads / w.workers : o.threadsPerWorker;
   let target = Math.ceil(threads / perWorker);
   if (w.queuedTasks > 0 && w.workers === 0) target = Math.max(1, target);
-  return Math.max(target, w.workers - w.idleWorkers.length);
+  return Math.max(target, w.workers - closableWorkers(w));
+}
+
+/** Room the workers that stay must have for the stored results, as a multiple of their bytes (Dask's memory_ratio). */
+const MEMORY_RATIO = 2;
+
+/**
+ * How many of the idle workers (fewest bytes first) can go while the memory limits of the
+ * workers that stay add up to MEMORY_RATIO times the bytes stored: with results held, the
+ * last worker never goes (they would be lost, and recomputed at once).
+ */
+export function closableWorkers(w: Workload): number {
+  if (w.nbytes === 0) return w.idleWorkers.length;
+  let { unlimited, memoryLimit } = w;
+  let closable = 0;
+  for (const i of w.idleWorkers) {
+    const u = unlimited - (i.memoryLimit === 0 ? 1 : 0);
+    const m = memoryLimit - i.memoryLimit;
+    if (!(u > 0 || m >= MEMORY_RATIO * w.nbytes)) break;
+    unlimited = u;
+    memoryLimit = m;
+    closable++;
+  }
+  return closable;
 }
 
 /** Scale-down recommendations in a row so far. */

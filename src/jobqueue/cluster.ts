@@ -40,12 +40,6 @@ const STATUS_INTERVAL_MS = 5000;
 /** close() waits this long for cancelled jobs to leave the queue. */
 const CLOSE_WAIT_MS = 30_000;
 
-/** Options only the cluster object takes (not in job scripts). */
-export interface ClusterOnlyOptions {
-  /** Milliseconds (or "5s") between asking the queue about the jobs; default 5 s. */
-  jobStatusInterval?: number | string;
-}
-
 /** A job as `cluster.jobs()` reports it. */
 export interface JobInfo {
   id: string;
@@ -122,7 +116,7 @@ export class JobQueueCluster {
   }
 
   /** Resolve options (explicit > `jobqueue.<system>.*` > defaults), start the scheduler, and build the cluster. */
-  protected static async startCluster<T extends JobQueueCluster>(ctor: new (init: ClusterInit) => T, system: JobSystem, options: AnyJobQueueOptions & ClusterOnlyOptions): Promise<T> {
+  protected static async startCluster<T extends JobQueueCluster>(ctor: new (init: ClusterInit) => T, system: JobSystem, options: AnyJobQueueOptions): Promise<T> {
     const config = await startupConfig();
     const section = config.values.jobqueue[system.name];
     let spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
@@ -276,9 +270,9 @@ export class JobQueueCluster {
     const views: JobView[] = [...this.#jobs.values()]
       .filter((j) => j.state !== "closing")
       .map((j) => ({ id: j.id, state: j.state as JobState, workers: workers.get(j.id) ?? [], seq: j.seq }));
-    const plan = planScale(views, target, this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S).idleWorkers);
+    const plan = planScale(views, target, this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S).idleWorkers.map((w) => w.name));
     for (let i = 0; i < plan.submit; i++) await this.#submit();
-    await Promise.all(plan.close.map((id) => this.#closeJob(id, workers.get(id) ?? [])));
+    if (plan.close.length) await this.#closeJobs(plan.close, workers);
   }
 
   async #submit(): Promise<void> {
@@ -298,13 +292,17 @@ export class JobQueueCluster {
     log().info({ job: id, system: this.system.name }, "job submitted");
   }
 
-  /** Retire the job's workers (their results move to workers that stay), then cancel it. */
-  async #closeJob(id: string, workers: string[]): Promise<void> {
-    const job = this.#jobs.get(id);
-    if (!job) return;
-    job.state = "closing";
-    if (workers.length) await this.scheduler.retireWorkers(workers);
-    await this.#cancel([id]);
+  /**
+   * Retire the jobs' workers (results only they hold move to the workers that stay), then
+   * cancel the jobs. When no worker stays, there is nowhere to move results to: the jobs are
+   * cancelled at once, and what only their workers held is lost (as after any worker loss).
+   */
+  async #closeJobs(ids: string[], workers: Map<string, string[]>): Promise<void> {
+    for (const id of ids) this.#jobs.get(id)!.state = "closing";
+    const names = ids.flatMap((id) => workers.get(id) ?? []);
+    const staying = this.scheduler.state.workers.size - names.length;
+    if (names.length && staying > 0) await this.scheduler.retireWorkers(names);
+    await this.#cancel(ids);
   }
 
   async #cancel(ids: string[]): Promise<void> {

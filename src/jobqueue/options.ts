@@ -58,6 +58,8 @@ export interface JobQueueOptions {
   resourceSpec?: string;
   /** Pattern finding the job id in the submit command's output: a named group `id`, else the first group. */
   jobIdPattern?: RegExp | string;
+  /** Milliseconds (or "5s") between asking the queue about the jobs (squeue, qstat, bjobs); default 5 s. Not in dask-jobqueue. */
+  jobStatusInterval?: number | string;
 }
 
 export interface SLURMOptions extends JobQueueOptions {

@@ -123,8 +123,13 @@ export interface Workload {
   processingSeconds: number;
   workers: number;
   nthreads: number;
-  /** names of workers running nothing, least useful to keep first (fewest bytes held) */
-  idleWorkers: string[];
+  /** bytes of results the workers hold */
+  nbytes: number;
+  /** the workers' memory limits added up, and how many workers have none */
+  memoryLimit: number;
+  unlimited: number;
+  /** workers running nothing (and not retiring), fewest bytes held first; memoryLimit 0 = none */
+  idleWorkers: Array<{ name: string; nbytes: number; memoryLimit: number }>;
 }
 
 export interface SchedulerStateOptions {
@@ -513,14 +518,20 @@ export class SchedulerState {
     let processingTasks = 0;
     let nthreads = 0;
     const idle: WorkerRecord[] = [];
+    let nbytes = 0;
+    let memoryLimit = 0;
+    let unlimited = 0;
     for (const ws of this.workers.values()) {
       nthreads += ws.nthreads;
+      nbytes += ws.nbytes;
+      if (ws.memoryLimit > 0) memoryLimit += ws.memoryLimit;
+      else unlimited++;
       processingTasks += ws.processing.size;
       for (const t of ws.processing) processingSeconds += expected(t);
       if (ws.processing.size === 0 && !ws.closing) idle.push(ws);
     }
-    const idleWorkers = idle.sort((a, b) => a.nbytes - b.nbytes).map((ws) => ws.name);
-    return { queuedTasks: this.#queue.size, queuedSeconds, processingTasks, processingSeconds, workers: this.workers.size, nthreads, idleWorkers };
+    const idleWorkers = idle.sort((a, b) => a.nbytes - b.nbytes).map((ws) => ({ name: ws.name, nbytes: ws.nbytes, memoryLimit: ws.memoryLimit }));
+    return { queuedTasks: this.#queue.size, queuedSeconds, processingTasks, processingSeconds, workers: this.workers.size, nthreads, nbytes, memoryLimit, unlimited, idleWorkers };
   }
 
   /** Counts of tasks per state. */

@@ -203,7 +203,9 @@ Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time
 });
 
 describe("job-queue scaling decisions", () => {
-  const work = (w: Partial<Workload>): Workload => ({ queuedTasks: 0, queuedSeconds: 0, processingTasks: 0, processingSeconds: 0, workers: 0, nthreads: 0, idleWorkers: [], ...w });
+  const work = (w: Partial<Workload>): Workload => ({
+    queuedTasks: 0, queuedSeconds: 0, processingTasks: 0, processingSeconds: 0, workers: 0, nthreads: 0, nbytes: 0, memoryLimit: 0, unlimited: 0, idleWorkers: [], ...w,
+  });
   const t = { targetDurationS: 5, threadsPerWorker: 1 };
 
   it("adaptiveTarget: expected seconds over the target duration, capped by the tasks, in workers", () => {
@@ -213,7 +215,18 @@ describe("job-queue scaling decisions", () => {
     assert.equal(adaptiveTarget(work({ queuedTasks: 3, queuedSeconds: 3000 }), t), 3, "a few long tasks ask for no more than one thread each");
     assert.equal(adaptiveTarget(work({ queuedTasks: 100, queuedSeconds: 50 }), { targetDurationS: 5, threadsPerWorker: 4 }), 3);
     assert.equal(adaptiveTarget(work({ queuedTasks: 100, queuedSeconds: 50, workers: 2, nthreads: 8 }), t), 3, "the threads of the workers there");
-    assert.equal(adaptiveTarget(work({ processingTasks: 2, processingSeconds: 0.2, workers: 4, nthreads: 4, idleWorkers: ["a", "b"] }), t), 2, "only idle workers go");
+    const idle = (name: string, nbytes = 0, memoryLimit = 1e9) => ({ name, nbytes, memoryLimit });
+    assert.equal(adaptiveTarget(work({ processingTasks: 2, processingSeconds: 0.2, workers: 4, nthreads: 4, memoryLimit: 4e9, idleWorkers: [idle("a"), idle("b")] }), t), 2, "only idle workers go");
+  });
+
+  it("adaptiveTarget: idle workers holding results go only while the others have twice the room for them", () => {
+    const idle = (name: string, nbytes = 0, memoryLimit = 1e9) => ({ name, nbytes, memoryLimit });
+    const held = (nbytes: number, limits: number[]) =>
+      adaptiveTarget(work({ workers: limits.length, nthreads: limits.length, nbytes, memoryLimit: limits.reduce((a, b) => a + b, 0), unlimited: limits.filter((l) => l === 0).length, idleWorkers: limits.map((l, i) => idle(`w${i}`, nbytes / limits.length, l)) }), t);
+    assert.equal(held(0, [1e9, 1e9, 1e9]), 0);
+    assert.equal(held(100, [1e9, 1e9, 1e9]), 1, "the last worker keeps the results (else they would be lost and recomputed)");
+    assert.equal(held(0.8e9, [1e9, 1e9, 1e9]), 2, "2 x 0.8 GB needs two 1 GB workers");
+    assert.equal(held(100, [0, 0]), 1, "workers without a limit: one stays");
   });
 
   it("adaptStep: up at once (to at most maximum), down only after waitCount recommendations in a row", () => {

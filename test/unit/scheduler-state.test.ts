@@ -152,7 +152,9 @@ describe("scheduler state machine", () => {
   it("workload() sums expected seconds of queued and processing tasks from measured durations", () => {
     const s = new SchedulerState();
     s.updateGraph("c", Array.from({ length: 6 }, (_, i) => spec(`slow-${i}`)), "s1");
-    assert.deepEqual(s.workload(0.5), { queuedTasks: 6, queuedSeconds: 3, processingTasks: 0, processingSeconds: 0, workers: 0, nthreads: 0, idleWorkers: [] });
+    assert.deepEqual(s.workload(0.5), {
+      queuedTasks: 6, queuedSeconds: 3, processingTasks: 0, processingSeconds: 0, workers: 0, nthreads: 0, nbytes: 0, memoryLimit: 0, unlimited: 0, idleWorkers: [],
+    });
     s.addWorker(worker("1", 1), 0);
     s.addWorker(worker("2", 1), 0);
     // each takes MIN_SATURATION tasks; one finishes after 2 s, so the prefix is known to take 2 s
@@ -163,11 +165,11 @@ describe("scheduler state machine", () => {
     assert.equal(w.processingSeconds, 8);
     assert.equal(w.queuedTasks, 1);
     assert.equal(w.queuedSeconds, 2);
-    assert.deepEqual([w.workers, w.nthreads, w.idleWorkers], [2, 2, []]);
+    assert.deepEqual([w.workers, w.nthreads, w.nbytes, w.unlimited, w.idleWorkers], [2, 2, 8, 2, []]);
     const idle = new SchedulerState();
     idle.addWorker(worker("a"), 0);
     idle.addWorker(worker("b"), 0);
     idle.setClosing(["tcp://wb:1"]);
-    assert.deepEqual(idle.workload(0.5).idleWorkers, ["a"], "a retiring worker is not offered again");
+    assert.deepEqual(idle.workload(0.5).idleWorkers, [{ name: "a", nbytes: 0, memoryLimit: 0 }], "a retiring worker is not offered again");
   });
 });
