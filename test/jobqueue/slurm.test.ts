@@ -45,7 +45,7 @@ describe("job-queue clusters on real SLURM [jobqueue]", function () {
   const create = (extra: Parameters<typeof SLURMCluster.create>[0] = {}) =>
     SLURMCluster.create({ cores: 1, memory: "512MB", interface: "lo", deathTimeout: 10, logDirectory: tmp.dir, sharedTempDirectory: tmp.dir, jobStatusInterval: 300, ...extra });
 
-  it("scale(2): two jobs, two workers join and compute a map; scale(0): the jobs leave squeue", async () => {
+  it("scale(2): two jobs, two workers join and compute a map; scale(1) retires one keeping its results; scale(0): the jobs leave squeue", async () => {
     cluster = await create();
     assert.match(cluster.jobScript(), /^#SBATCH --mem=489M$/m);
     await cluster.scale(2);
@@ -58,7 +58,18 @@ describe("job-queue clusters on real SLURM [jobqueue]", function () {
       const names = Object.values((await client.schedulerInfo()).workers).map((w) => w.name).sort();
       assert.deepEqual(names, ids.map((id) => `dask-worker-${id}`).sort(), "each worker is named after its job");
       assert.ok(taggedPids(tag).length >= 4, "the leak check sees the jobs' processes (2 nannies, 2 workers)");
-      assert.deepEqual(await client.gather(client.map((x: number) => x * x, Array.from({ length: 20 }, (_, i) => i))), Array.from({ length: 20 }, (_, i) => i * i));
+      const squares = client.map((x: number) => x * x, Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(await client.gather(squares), Array.from({ length: 20 }, (_, i) => i * i));
+      // scale(1) retires one worker gracefully: the results it held move to the other one
+      const keys = squares.map((f) => f.key);
+      const state = cluster.scheduler.state;
+      assert.equal(new Set(Object.values(state.whoHas(keys)).flat()).size, 2, "both workers hold results");
+      await cluster.scale(1);
+      assert.equal(cluster.jobs().filter((j) => j.state !== "closing").length, 1);
+      assert.ok(keys.every((k) => state.tasks.get(k)?.state === "memory"), "no result was lost (none is being recomputed)");
+      assert.equal(new Set(Object.values(state.whoHas(keys)).flat()).size, 1, "the worker that stays holds them all");
+      assert.deepEqual(await client.gather(squares, { timeout: 10_000 }), Array.from({ length: 20 }, (_, i) => i * i));
+      await waitFor("one job left", () => squeueIds().filter((id) => ids.includes(id)).length === 1, { timeoutMs: 30_000 });
       await cluster.scale(0);
       await waitFor("the jobs to leave squeue", gone(ids), { timeoutMs: 30_000 });
       await waitFor("the cluster to forget them", () => cluster!.jobs().length === 0, { timeoutMs: 10_000 });
