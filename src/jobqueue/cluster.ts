@@ -310,8 +310,11 @@ export class JobQueueCluster {
       await runCommand(this.system.cancel(ids), "job cancellation");
       log().info({ jobs: ids, reason: this.status === "running" ? "scaled down" : "cluster closed" }, "jobs cancelled");
     } catch (err) {
-      // most often jobs that had ended already; the next poll tells
-      log().warn({ jobs: ids, err: describeError(err) }, "job cancellation failed");
+      // most often jobs that ended meanwhile (workers told to close do): only a job the queue
+      // still lists is a failure
+      await this.#poll();
+      const left = ids.filter((id) => this.#jobs.has(id));
+      if (left.length) log().warn({ jobs: left, err: describeError(err) }, "job cancellation failed");
     }
   }
 

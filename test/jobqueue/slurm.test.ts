@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Client, JobQueueError, SLURMCluster } from "../../src/index.js";
 import { ROOT, tempDir } from "../helpers/cluster.js";
 import { TAG_VAR, cleanupProcs, spawnProc, taggedPids, waitFor } from "../helpers/proc.js";
-import { ensureSlurm, squeueIds } from "../helpers/slurm.js";
+import { ensureSlurm, squeueIds } from "../helpers/queues.js";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 
