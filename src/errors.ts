@@ -16,6 +16,7 @@ export type ErrorCode =
   | "ERR_ADDON_LOAD"
   | "ERR_CANCELLED"
   | "ERR_KILLED_WORKER"
+  | "ERR_JOB_QUEUE"
   | "ERR_DRMAA"
   | "ERR_DRMAA_UNAVAILABLE";
 
@@ -166,6 +167,24 @@ export class AddonLoadError extends DaskError {
 export class CancelledError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_CANCELLED", message, options);
+  }
+}
+
+/**
+ * A job-queue command (sbatch, qsub, bsub, scancel, ...) failed, or its output could not be
+ * understood; carries the command line, its exit code and what the queue system said.
+ */
+export class JobQueueError extends DaskError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  readonly stdout: string;
+  constructor(message: string, info: { command: string; exitCode: number | null; stderr: string; stdout: string }, options?: { cause?: unknown }) {
+    super("ERR_JOB_QUEUE", message, options);
+    this.command = info.command;
+    this.exitCode = info.exitCode;
+    this.stderr = info.stderr;
+    this.stdout = info.stdout;
   }
 }
 

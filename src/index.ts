@@ -20,6 +20,14 @@ export {
   KilledWorkerError,
   AddonLoadError,
   CancelledError,
+  JobQueueError,
 } from "./errors.js";
 export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
+export { JobQueueCluster, type JobInfo } from "./jobqueue/cluster.js";
+export { SLURMCluster } from "./jobqueue/slurm.js";
+export { PBSCluster } from "./jobqueue/pbs.js";
+export { SGECluster } from "./jobqueue/sge.js";
+export { LSFCluster } from "./jobqueue/lsf.js";
+export type { JobQueueOptions, SLURMOptions, LSFOptions } from "./jobqueue/options.js";
+export type { AdaptOptions } from "./jobqueue/adapt.js";

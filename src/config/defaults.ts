@@ -9,17 +9,26 @@
  */
 import type { Config } from "./schema.js";
 
-const jobqueue = (): Config["jobqueue"]["slurm"] => ({
+const jobqueue = (walltime = "00:30:00") => ({
   name: "dask-worker",
   cores: null,
   memory: null,
   processes: null,
   queue: null,
   account: null,
-  walltime: "00:30:00",
+  project: null,
+  walltime,
   interface: null,
+  "death-timeout": 60_000,
+  "local-directory": null,
+  "shared-temp-directory": null,
+  "worker-extra-args": [],
+  shebang: "#!/usr/bin/env bash",
   "job-extra-directives": [],
+  "job-directives-skip": [],
   "job-script-prologue": [],
+  "log-directory": null,
+  "scheduler-options": { interface: null, host: null, port: 0 },
 });
 
 /** `configSchema.parse({})`, written out. Treat as read-only. */
@@ -39,5 +48,10 @@ export const DEFAULT_CONFIG: Config = {
     deploy: { "death-timeout": 60_000 },
   },
   logging: { level: "info", format: "json" },
-  jobqueue: { slurm: jobqueue(), pbs: jobqueue(), sge: jobqueue(), lsf: jobqueue() },
+  jobqueue: {
+    slurm: { ...jobqueue(), "job-cpu": null, "job-mem": null },
+    pbs: { ...jobqueue(), "resource-spec": null },
+    sge: { ...jobqueue(), "resource-spec": null },
+    lsf: { ...jobqueue("00:30"), ncpus: null, mem: null, "lsf-units": null, "use-stdin": true },
+  },
 };

@@ -62,23 +62,41 @@ function section<S extends z.ZodRawShape>(shape: S) {
   return z.strictObject(shape).prefault({} as never);
 }
 
-function jobqueue(system: string) {
+/**
+ * One job-queue system's section: dask-jobqueue's keys (jobqueue.yaml) where they mean the
+ * same, hyphenated. `extra` holds the keys only that system has.
+ */
+function jobqueue<S extends z.ZodRawShape>(system: string, directive: string, walltime: string, extra: S) {
   return section({
     name: key(nonEmpty, "dask-worker", "a non-empty string", `${system} job name`),
     cores: key(positiveInt.nullable(), null, "a positive integer or null", "cores per job"),
     memory: key(size.nullable(), null, `${SIZE}, or null`, "memory per job (bytes in the parsed config)"),
-    processes: key(positiveInt.nullable(), null, "a positive integer or null", "worker processes per job (cores are divided among them)"),
+    processes: key(positiveInt.nullable(), null, "a positive integer or null", "worker processes per job (cores are divided among them); null = about the square root of cores"),
     queue: key(nonEmpty.nullable(), null, "a queue name or null", `${system} queue (partition) to submit to`),
     account: key(nonEmpty.nullable(), null, "an account name or null", "account (project) charged for the job"),
+    project: key(nonEmpty.nullable(), null, "a project name or null", "project charged for the job (the same as account)"),
     walltime: key(
       z.string().regex(/^(\d+-)?\d+(:\d{1,2}){0,2}$/).nullable(),
-      "00:30:00",
+      walltime,
       'a walltime like "01:30:00" or "2-00:00:00", or null',
       "job walltime",
     ),
     interface: key(nonEmpty.nullable(), null, "a network interface name or null", "network interface workers listen on (e.g. ib0)"),
-    "job-extra-directives": key(strings, [], "a list of strings", `extra #${system.toUpperCase()} lines in the job script`),
+    "death-timeout": key(duration.nullable(), "60s", `${DURATION}, or null`, "a job's workers exit after this long without their scheduler (the cluster's process)"),
+    "local-directory": key(nonEmpty.nullable(), null, "a directory path or null", "node-local directory the workers spill to, e.g. $TMPDIR"),
+    "shared-temp-directory": key(nonEmpty.nullable(), null, "a directory path or null", "directory on a file system the jobs see, for the scheduler file; null = the current directory"),
+    "worker-extra-args": key(strings, [], "a list of strings", "extra dask-worker-ts arguments"),
+    shebang: key(nonEmpty, "#!/usr/bin/env bash", "a non-empty string", "first line of the job script"),
+    "job-extra-directives": key(strings, [], "a list of strings", `extra ${directive} lines in the job script`),
+    "job-directives-skip": key(strings, [], "a list of strings", `generated ${directive} lines containing any of these are left out`),
     "job-script-prologue": key(strings, [], "a list of strings", "shell lines run before the workers start"),
+    "log-directory": key(nonEmpty.nullable(), null, "a directory path or null", "where the job's output and error files go"),
+    "scheduler-options": section({
+      interface: key(nonEmpty.nullable(), null, "a network interface name or null", "interface the scheduler listens on (default: the workers' interface)"),
+      host: key(nonEmpty.nullable(), null, "a host name or address, or null", "address the scheduler listens on and advertises"),
+      port: key(count, 0, "a port number (0 = any free port)", "port the scheduler listens on"),
+    }),
+    ...extra,
   });
 }
 
@@ -145,10 +163,22 @@ export const configSchema = z.strictObject({
     format: key(z.enum(["json", "pretty"]), "json", '"json" or "pretty"', "json lines, or human-readable lines"),
   }),
   jobqueue: section({
-    slurm: jobqueue("slurm"),
-    pbs: jobqueue("pbs"),
-    sge: jobqueue("sge"),
-    lsf: jobqueue("lsf"),
+    slurm: jobqueue("slurm", "#SBATCH", "00:30:00", {
+      "job-cpu": key(positiveInt.nullable(), null, "a positive integer or null", "--cpus-per-task of each job; null = cores"),
+      "job-mem": key(nonEmpty.nullable(), null, 'a SLURM memory like "20G", or null', "--mem of each job; null = memory"),
+    }),
+    pbs: jobqueue("pbs", "#PBS", "00:30:00", {
+      "resource-spec": key(nonEmpty.nullable(), null, "a resource list or null", "#PBS -l of each job; null = select=1:ncpus=<cores>:mem=<memory>"),
+    }),
+    sge: jobqueue("sge", "#$", "00:30:00", {
+      "resource-spec": key(nonEmpty.nullable(), null, "a resource list or null", "#$ -l of each job, e.g. h_vmem=10G"),
+    }),
+    lsf: jobqueue("lsf", "#BSUB", "00:30", {
+      ncpus: key(positiveInt.nullable(), null, "a positive integer or null", "#BSUB -n of each job; null = cores"),
+      mem: key(size.nullable(), null, `${SIZE}, or null`, "#BSUB -M of each job; null = memory"),
+      "lsf-units": key(z.enum(["kb", "mb", "gb", "tb", "pb", "eb"]).nullable(), null, 'one of "kb", "mb", "gb", "tb", "pb", "eb", or null', "LSF_UNIT_FOR_LIMITS of the cluster; null = read from lsf.conf, else kb"),
+      "use-stdin": key(z.boolean(), true, "true or false", "submit with bsub < script instead of bsub script"),
+    }),
   }),
 });
 

@@ -113,6 +113,25 @@ export type Instruction =
   | { type: "send-worker"; worker: string; msg: Message }
   | { type: "send-client"; client: string; msg: Message };
 
+/** What workload() reports: the scheduler's pending work, for adaptive scaling. */
+export interface Workload {
+  /** tasks runnable but waiting on the scheduler for a worker slot */
+  queuedTasks: number;
+  /** their expected compute seconds (measured per key prefix, else the unknown-task duration) */
+  queuedSeconds: number;
+  processingTasks: number;
+  processingSeconds: number;
+  workers: number;
+  nthreads: number;
+  /** bytes of results the workers hold */
+  nbytes: number;
+  /** the workers' memory limits added up, and how many workers have none */
+  memoryLimit: number;
+  unlimited: number;
+  /** workers running nothing (and not retiring), fewest bytes held first; memoryLimit 0 = none */
+  idleWorkers: Array<{ name: string; nbytes: number; memoryLimit: number }>;
+}
+
 export interface SchedulerStateOptions {
   /** workers a task may kill before it errs with KilledWorker (Dask's allowed-failures) */
   allowedFailures?: number;
@@ -124,6 +143,8 @@ export const MIN_SATURATION = 2;
 export const MAX_SATURATION = 256;
 /** How much queued work (seconds) a worker's pipeline should hold. */
 const PIPELINE_SECONDS = 0.02;
+/** Queued tasks workload() looks at (Dask's adaptive_target samples 100 too). */
+const QUEUE_SAMPLE = 100;
 /** Transitions kept for story(): Dask keeps 100,000 too. */
 const TRANSITION_LOG_SIZE = 100_000;
 
@@ -490,6 +511,38 @@ export class SchedulerState {
     return true;
   }
 
+  /**
+   * The pending work adaptive scaling sizes the cluster by (Dask's adaptive_target inputs):
+   * expected seconds of compute queued and processing, from the measured duration of each
+   * task's key prefix, or `unknownDurationS` for a prefix never seen finishing. The queue is
+   * sampled (its first 100 tasks, scaled up), so the cost does not grow with a huge backlog.
+   */
+  workload(unknownDurationS: number): Workload {
+    const expected = (t: TaskRecord) => this.durations.get(this.#prefix(t.spec.key)) ?? unknownDurationS;
+    const sample = this.#queue.first(QUEUE_SAMPLE);
+    let queuedSeconds = 0;
+    for (const t of sample) queuedSeconds += expected(t);
+    if (sample.length) queuedSeconds *= this.#queue.size / sample.length;
+    let processingSeconds = 0;
+    let processingTasks = 0;
+    let nthreads = 0;
+    const idle: WorkerRecord[] = [];
+    let nbytes = 0;
+    let memoryLimit = 0;
+    let unlimited = 0;
+    for (const ws of this.workers.values()) {
+      nthreads += ws.nthreads;
+      nbytes += ws.nbytes;
+      if (ws.memoryLimit > 0) memoryLimit += ws.memoryLimit;
+      else unlimited++;
+      processingTasks += ws.processing.size;
+      for (const t of ws.processing) processingSeconds += expected(t);
+      if (ws.processing.size === 0 && !ws.closing) idle.push(ws);
+    }
+    const idleWorkers = idle.sort((a, b) => a.nbytes - b.nbytes).map((ws) => ({ name: ws.name, nbytes: ws.nbytes, memoryLimit: ws.memoryLimit }));
+    return { queuedTasks: this.#queue.size, queuedSeconds, processingTasks, processingSeconds, workers: this.workers.size, nthreads, nbytes, memoryLimit, unlimited, idleWorkers };
+  }
+
   /** Counts of tasks per state. */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -845,6 +898,11 @@ class TaskHeap {
 
   peek(): TaskRecord | undefined {
     return this.#items[0];
+  }
+
+  /** Up to n queued tasks, in heap (not priority) order. */
+  first(n: number): TaskRecord[] {
+    return this.#items.slice(0, n);
   }
 
   push(t: TaskRecord): void {

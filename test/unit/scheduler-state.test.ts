@@ -146,4 +146,30 @@ describe("scheduler state machine", () => {
     assert.deepEqual(toClient(ins, "key-cancelled"), ["k"]);
     assert.equal(s.tasks.has("k"), false);
   });
+
+  // protects adaptive scaling's inputs: queued and processing work in expected seconds, from
+  // measured durations per key prefix, and which workers are idle
+  it("workload() sums expected seconds of queued and processing tasks from measured durations", () => {
+    const s = new SchedulerState();
+    s.updateGraph("c", Array.from({ length: 6 }, (_, i) => spec(`slow-${i}`)), "s1");
+    assert.deepEqual(s.workload(0.5), {
+      queuedTasks: 6, queuedSeconds: 3, processingTasks: 0, processingSeconds: 0, workers: 0, nthreads: 0, nbytes: 0, memoryLimit: 0, unlimited: 0, idleWorkers: [],
+    });
+    s.addWorker(worker("1", 1), 0);
+    s.addWorker(worker("2", 1), 0);
+    // each takes MIN_SATURATION tasks; one finishes after 2 s, so the prefix is known to take 2 s
+    const onW1 = [...s.workers.get("tcp://w1:1")!.processing].map((t) => t.spec.key);
+    s.taskFinished("tcp://w1:1", onW1[0]!, 8, 2, "s2");
+    const w = s.workload(0.5);
+    assert.equal(w.processingTasks, 4);
+    assert.equal(w.processingSeconds, 8);
+    assert.equal(w.queuedTasks, 1);
+    assert.equal(w.queuedSeconds, 2);
+    assert.deepEqual([w.workers, w.nthreads, w.nbytes, w.unlimited, w.idleWorkers], [2, 2, 8, 2, []]);
+    const idle = new SchedulerState();
+    idle.addWorker(worker("a"), 0);
+    idle.addWorker(worker("b"), 0);
+    idle.setClosing(["tcp://wb:1"]);
+    assert.deepEqual(idle.workload(0.5).idleWorkers, [{ name: "a", nbytes: 0, memoryLimit: 0 }], "a retiring worker is not offered again");
+  });
 });

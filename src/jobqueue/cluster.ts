@@ -1,0 +1,398 @@
+/**
+ * The job-queue cluster: a scheduler in this process, and workers in batch jobs that find it
+ * through the scheduler file. It submits, tracks (from the queue's own listing), scales,
+ * adapts and cancels jobs; the decisions are adapt.ts's, the texts job-script.ts's and the
+ * queue system's specifics a JobSystem's.
+ *
+ * Invariants:
+ * - operations that change the set of jobs (scale, an adapt step, a status poll) run one at
+ *   a time, in order (#serial), so a decision never works from a half-applied one;
+ * - a job counts towards the planned workers from its submission until it is closing, pending
+ *   in the queue or not; it counts as workers only once they have joined the scheduler;
+ * - a job is forgotten only when the queue no longer lists it;
+ * - every job submitted is cancelled by close(), or at process exit (synchronously).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { constants, tmpdir, userInfo } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { newSecret } from "../comm/handshake.js";
+import { schedulerSettings } from "../config/settings.js";
+import { startupConfig } from "../config/startup.js";
+import { parseDuration } from "../config/units.js";
+import { ConfigError, JobQueueError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { Scheduler } from "../scheduler/server.js";
+import type { Status } from "../status.js";
+import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
+import { runCommand, runCommandSync } from "./commands.js";
+import { renderJobScript } from "./job-script.js";
+import { type AnyJobQueueOptions, type JobSpec, resolveJobSpec } from "./options.js";
+import { type JobState, type JobSystem, lookupJob, parseJobId } from "./system.js";
+
+/** The worker entry point the jobs run, by absolute path (jobs do not depend on PATH). */
+export const WORKER_ENTRY = fileURLToPath(new URL("../../../bin/dask-worker-ts.js", import.meta.url));
+
+const log = () => logger("jobqueue");
+/** How often the queue is asked about the jobs, unless jobStatusInterval says otherwise. */
+const STATUS_INTERVAL_MS = 5000;
+/** close() waits this long for cancelled jobs to leave the queue. */
+const CLOSE_WAIT_MS = 30_000;
+
+/** A job as `cluster.jobs()` reports it. */
+export interface JobInfo {
+  id: string;
+  /** pending/running/ending as the queue last said; closing once the cluster is ending it */
+  state: JobState | "closing";
+  /** names of its workers connected to the scheduler */
+  workers: string[];
+}
+
+interface JobRecord {
+  id: string;
+  state: JobState | "closing";
+  seq: number;
+}
+
+/** An adapt() in force. */
+interface AdaptRun {
+  timer: NodeJS.Timeout;
+  opts: { minimum: number; maximum: number; waitCount: number; targetDurationS: number };
+  memory: AdaptMemory;
+  /** a step is queued or running: the timer skips */
+  busy: boolean;
+}
+
+/** What startCluster hands the constructor. */
+export interface ClusterInit {
+  system: JobSystem;
+  spec: JobSpec;
+  scheduler: Scheduler;
+  schedulerFile: string;
+  scriptDir: string;
+  statusIntervalMs: number;
+}
+
+/**
+ * The base of SLURMCluster, PBSCluster, SGECluster and LSFCluster; create one with their
+ * `create()`. `Client.connect(cluster)` connects to its scheduler.
+ */
+export class JobQueueCluster {
+  readonly system: JobSystem;
+  /** The resolved options every job runs with. */
+  readonly spec: JobSpec;
+  /** The scheduler, running in this process. */
+  readonly scheduler: Scheduler;
+  /** Where the jobs read the scheduler's address and secret (mode 0600; removed by close()). */
+  readonly schedulerFile: string;
+  status: Status = "running";
+  #script: string;
+  #scriptPath: string;
+  #scriptDir: string;
+  #jobs = new Map<string, JobRecord>();
+  #seq = 0;
+  #chain: Promise<unknown> = Promise.resolve();
+  #pollTimer: NodeJS.Timeout;
+  #adapt: AdaptRun | undefined;
+  #closed: Promise<void> | undefined;
+  #user = userInfo().username;
+
+  /** Use the subclasses' `create()`. */
+  constructor(init: ClusterInit) {
+    this.system = init.system;
+    this.spec = init.spec;
+    this.scheduler = init.scheduler;
+    this.schedulerFile = init.schedulerFile;
+    this.#scriptDir = init.scriptDir;
+    this.#script = renderJobScript(init.system, init.spec, { schedulerFile: init.schedulerFile });
+    this.#scriptPath = path.join(init.scriptDir, "job.sh");
+    writeFileSync(this.#scriptPath, this.#script, { mode: 0o600 });
+    this.#pollTimer = setInterval(() => {
+      if (this.#jobs.size) void this.#serial(() => this.#poll());
+    }, init.statusIntervalMs).unref();
+    live.add(this);
+    installExitHooks();
+  }
+
+  /** Resolve options (explicit > `jobqueue.<system>.*` > defaults), start the scheduler, and build the cluster. */
+  protected static async startCluster<T extends JobQueueCluster>(ctor: new (init: ClusterInit) => T, system: JobSystem, options: AnyJobQueueOptions): Promise<T> {
+    const config = await startupConfig();
+    const section = config.values.jobqueue[system.name];
+    let spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
+    spec = system.localDefaults?.(spec) ?? spec;
+    const so = { ...section["scheduler-options"], ...options.schedulerOptions };
+    const dir = options.sharedTempDirectory ?? section["shared-temp-directory"] ?? process.cwd();
+    const schedulerFile = path.resolve(options.schedulerOptions?.schedulerFile ?? path.join(dir, `.dask-jobqueue-ts-${spec.name}-${randomBytes(4).toString("hex")}.json`));
+    if (spec.logDirectory !== null) mkdirSync(spec.logDirectory, { recursive: true });
+    const statusIntervalMs = interval(options.jobStatusInterval, "jobStatusInterval") ?? STATUS_INTERVAL_MS;
+    const host = so.host ?? undefined;
+    const scheduler = await Scheduler.start({
+      secret: newSecret(),
+      // the workers' interface, unless the scheduler is told where to listen
+      interface: so.interface ?? (host ? undefined : (spec.interface ?? undefined)),
+      host,
+      port: so.port ?? 0,
+      schedulerFile,
+      ...schedulerSettings(config),
+    });
+    try {
+      return new ctor({ system, spec, scheduler, schedulerFile, scriptDir: mkdtempSync(path.join(tmpdir(), "dask-jobqueue-ts-")), statusIntervalMs });
+    } catch (err) {
+      await scheduler.close("cluster could not start");
+      throw err;
+    }
+  }
+
+  /** The scheduler's address (with `secret`, what Client.connect(cluster) uses). */
+  get schedulerAddress(): string {
+    return this.scheduler.address;
+  }
+
+  get secret(): string {
+    return this.scheduler.secret;
+  }
+
+  /** The exact script every job of this cluster runs. */
+  jobScript(): string {
+    return this.#script;
+  }
+
+  /** The cluster's jobs, as last seen in the queue, with their connected workers. */
+  jobs(): JobInfo[] {
+    const workers = this.#workersByJob();
+    return [...this.#jobs.values()].map((j) => ({ id: j.id, state: j.state, workers: workers.get(j.id) ?? [] }));
+  }
+
+  /**
+   * Scale to `n` workers (jobs of `processes` workers each, rounded up) or to `{ jobs }`.
+   * Scaling down closes jobs without joined workers first, then idle ones, retiring their
+   * workers gracefully (results move to the workers that stay) before cancelling the job.
+   * Stops adapt(). Rejects with JobQueueError when the queue refuses a job.
+   */
+  scale(target: number | { jobs: number }): Promise<void> {
+    const jobs = typeof target === "number" ? Math.ceil(count(target, "scale(n)") / this.spec.processes) : count(target.jobs, "scale({ jobs })");
+    this.#stopAdapt();
+    return this.#serial(() => this.#scaleJobs(jobs));
+  }
+
+  /**
+   * Let the pending work size the cluster between `minimum` and `maximum` workers, deciding
+   * every `interval` (Dask's Adaptive: up at once, down after `waitCount` decisions in a row).
+   * Replaces an earlier adapt(); scale() stops it.
+   */
+  adapt(options: AdaptOptions = {}): void {
+    this.#stopAdapt();
+    const minimum = count(options.minimum ?? ADAPT_DEFAULTS.minimum, "minimum");
+    const maximum = options.maximum ?? ADAPT_DEFAULTS.maximum;
+    if (!(maximum >= minimum)) throw new ConfigError(`adapt maximum must be at least minimum (${minimum}), got ${maximum}`);
+    const waitCount = count(options.waitCount ?? ADAPT_DEFAULTS.waitCount, "waitCount");
+    const intervalMs = interval(options.interval, "interval") ?? ADAPT_DEFAULTS.intervalMs;
+    const targetDurationS = (interval(options.targetDuration, "targetDuration", 1000) ?? ADAPT_DEFAULTS.targetDurationS * 1000) / 1000;
+    if (!(intervalMs > 0) || !(targetDurationS > 0)) throw new ConfigError(`adapt interval and targetDuration must be more than 0, got ${options.interval} and ${options.targetDuration}`);
+    const a: AdaptRun = {
+      opts: { minimum, maximum, waitCount, targetDurationS },
+      memory: { downCount: 0 },
+      busy: false,
+      timer: setInterval(() => {
+        if (a.busy) return;
+        a.busy = true;
+        void this.#serial(() => this.#adaptOnce(a)).finally(() => (a.busy = false));
+      }, intervalMs).unref(),
+    };
+    this.#adapt = a;
+  }
+
+  /**
+   * Close the scheduler (its workers are told to close), cancel every job and wait (bounded)
+   * until the queue no longer lists them; remove the scheduler file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.status = "closing";
+    this.#stopAdapt();
+    clearInterval(this.#pollTimer);
+    try {
+      await this.#chain.catch(() => {});
+      await this.scheduler.close("job-queue cluster closed");
+      const ids = [...this.#jobs.keys()];
+      if (ids.length) await this.#cancel(ids);
+      const deadline = Date.now() + CLOSE_WAIT_MS;
+      while (this.#jobs.size && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        await this.#poll();
+      }
+      if (this.#jobs.size) log().warn({ jobs: [...this.#jobs.keys()], reason: `still listed ${CLOSE_WAIT_MS} ms after scancel/qdel/bkill` }, "jobs did not leave the queue");
+    } finally {
+      rmSync(this.#scriptDir, { recursive: true, force: true });
+      live.delete(this);
+      this.status = "closed";
+    }
+  }
+
+  /** Cancel every job now, synchronously (process exit). */
+  cancelAllSync(): void {
+    const ids = [...this.#jobs.keys()];
+    if (ids.length) runCommandSync(this.system.cancel(ids));
+    this.scheduler.removeSchedulerFile();
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(fn, fn);
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  #stopAdapt(): void {
+    if (this.#adapt) clearInterval(this.#adapt.timer);
+    this.#adapt = undefined;
+  }
+
+  /** Connected workers' names by job id. */
+  #workersByJob(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const ws of this.scheduler.state.workers.values()) {
+      const id = jobOfWorker(ws.name, this.spec.name, this.spec.processes);
+      if (id === undefined) continue;
+      const job = [...this.#jobs.keys()].find((j) => j === id || j.split(".")[0] === id.split(".")[0]);
+      if (job) out.set(job, [...(out.get(job) ?? []), ws.name]);
+    }
+    return out;
+  }
+
+  async #scaleJobs(target: number): Promise<void> {
+    if (this.status !== "running") return;
+    const workers = this.#workersByJob();
+    const views: JobView[] = [...this.#jobs.values()]
+      .filter((j) => j.state !== "closing")
+      .map((j) => ({ id: j.id, state: j.state as JobState, workers: workers.get(j.id) ?? [], seq: j.seq }));
+    const plan = planScale(views, target, this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S).idleWorkers.map((w) => w.name));
+    for (let i = 0; i < plan.submit; i++) await this.#submit();
+    if (plan.close.length) await this.#closeJobs(plan.close, workers);
+  }
+
+  async #submit(): Promise<void> {
+    const cmd = this.system.submit(this.#scriptPath, this.#script, this.spec);
+    const { stdout } = await runCommand(cmd, "job submission");
+    const pattern = this.spec.jobIdPattern ?? this.system.jobIdPattern;
+    const id = parseJobId(stdout, pattern);
+    if (id === undefined) {
+      throw new JobQueueError(`job submission printed no job id matching ${pattern}: ${JSON.stringify(stdout.trim())} (set jobIdPattern)`, {
+        command: cmd.argv.join(" "),
+        exitCode: 0,
+        stderr: "",
+        stdout,
+      });
+    }
+    this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq });
+    log().info({ job: id, system: this.system.name }, "job submitted");
+  }
+
+  /**
+   * Retire the jobs' workers (results only they hold move to the workers that stay), then
+   * cancel the jobs. When no worker stays, there is nowhere to move results to: the jobs are
+   * cancelled at once, and what only their workers held is lost (as after any worker loss).
+   */
+  async #closeJobs(ids: string[], workers: Map<string, string[]>): Promise<void> {
+    for (const id of ids) this.#jobs.get(id)!.state = "closing";
+    const names = ids.flatMap((id) => workers.get(id) ?? []);
+    const staying = this.scheduler.state.workers.size - names.length;
+    if (names.length && staying > 0) await this.scheduler.retireWorkers(names);
+    await this.#cancel(ids);
+  }
+
+  async #cancel(ids: string[]): Promise<void> {
+    try {
+      await runCommand(this.system.cancel(ids), "job cancellation");
+      log().info({ jobs: ids, reason: this.status === "running" ? "scaled down" : "cluster closed" }, "jobs cancelled");
+    } catch (err) {
+      // most often jobs that ended meanwhile (workers told to close do): only a job the queue
+      // still lists is a failure
+      await this.#poll();
+      const left = ids.filter((id) => this.#jobs.has(id));
+      if (left.length) log().warn({ jobs: left, err: describeError(err) }, "job cancellation failed");
+    }
+  }
+
+  /** Ask the queue about the jobs: update their states, forget those it no longer lists. */
+  async #poll(): Promise<void> {
+    let listing: Map<string, JobState>;
+    try {
+      listing = this.system.parseStatus((await runCommand(this.system.status(this.#user), "job status")).stdout);
+    } catch (err) {
+      if (err instanceof JobQueueError && this.system.noJobs?.(err.stderr)) {
+        listing = new Map();
+      } else {
+        log().warn({ err: describeError(err) }, "job status failed");
+        return;
+      }
+    }
+    for (const job of [...this.#jobs.values()]) {
+      const state = lookupJob(listing, job.id);
+      if (state === undefined) {
+        this.#jobs.delete(job.id);
+        log().info({ job: job.id, reason: job.state === "closing" ? "cancelled" : "ended" }, "job left the queue");
+      } else if (job.state !== "closing") {
+        job.state = state;
+      }
+    }
+  }
+
+  async #adaptOnce(a: AdaptRun): Promise<void> {
+    if (this.#adapt !== a || this.status !== "running") return;
+    const workload = this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S);
+    const target = adaptiveTarget(workload, { targetDurationS: a.opts.targetDurationS, threadsPerWorker: this.spec.threadsPerWorker });
+    const planned = [...this.#jobs.values()].filter((j) => j.state !== "closing").length * this.spec.processes;
+    const step = adaptStep(target, planned, a.opts, a.memory);
+    a.memory = step.memory;
+    if (step.scaleTo === null) return;
+    log().info({ workers: step.scaleTo, planned, queued: workload.queuedTasks, processing: workload.processingTasks }, "adapt scaling");
+    try {
+      await this.#scaleJobs(Math.ceil(step.scaleTo / this.spec.processes));
+    } catch (err) {
+      log().warn({ err: describeError(err) }, "adapt could not scale");
+    }
+  }
+}
+
+function count(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${what} must be a non-negative integer, got ${JSON.stringify(n)}`);
+  return n;
+}
+
+/** A number of milliseconds (times `unit` when the option counts seconds), or a duration text. */
+function interval(v: number | string | undefined, what: string, unit = 1): number | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === "string" ? parseDuration(v, what) : v * unit;
+}
+
+// ---- process exit: cancel every live cluster's jobs ----------------------------------------
+
+const live = new Set<JobQueueCluster>();
+let hooksInstalled = false;
+
+function cancelLive(): void {
+  for (const c of live) c.cancelAllSync();
+  live.clear();
+}
+
+/**
+ * Jobs must not outlive the program that submitted them: at exit, and on a terminating
+ * signal nobody else handles (the default would kill the process without an exit event).
+ */
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on("exit", cancelLive);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    if (process.listenerCount(sig) > 0) continue;
+    process.once(sig, () => {
+      cancelLive();
+      process.exit(128 + constants.signals[sig]);
+    });
+  }
+}

@@ -1,0 +1,58 @@
+/** SLURM: sbatch / squeue / scancel, `#SBATCH` directives, memory in SLURM's units. */
+import { JobQueueCluster } from "./cluster.js";
+import type { SLURMOptions } from "./options.js";
+import { type JobState, type JobSystem, tableRows } from "./system.js";
+
+/**
+ * Bytes as `--mem` takes them, rounded up: SLURM's K/M/G are KiB/MiB/GiB.
+ * @example slurmMemory(28e9) // "27G"
+ */
+export function slurmMemory(n: number): string {
+  for (const [unit, size] of [["G", 2 ** 30], ["M", 2 ** 20]] as const) if (n >= size) return `${Math.ceil(n / size)}${unit}`;
+  return `${Math.max(1, Math.ceil(n / 1024))}K`;
+}
+
+const PENDING = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SUSPENDED"]);
+
+export const slurm: JobSystem = {
+  name: "slurm",
+  className: "SLURMCluster",
+  directive: "#SBATCH",
+  jobIdVar: "SLURM_JOB_ID",
+  header(s) {
+    const d = (x: string) => `#SBATCH ${x}`;
+    return [
+      d(`-J ${s.jobName}`),
+      ...(s.logDirectory === null ? [] : [d(`-e ${s.logDirectory}/${s.jobName}-%J.err`), d(`-o ${s.logDirectory}/${s.jobName}-%J.out`)]),
+      ...(s.queue === null ? [] : [d(`-p ${s.queue}`)]),
+      ...(s.account === null ? [] : [d(`-A ${s.account}`)]),
+      d("-n 1"),
+      d(`--cpus-per-task=${s.jobCpu ?? s.cores}`),
+      d(`--mem=${s.jobMem ?? slurmMemory(s.memory)}`),
+      ...(s.walltime === null ? [] : [d(`-t ${s.walltime}`)]),
+    ];
+  },
+  submit: (path) => ({ argv: ["sbatch", "--parsable", path] }),
+  cancel: (ids) => ({ argv: ["scancel", ...ids] }),
+  status: (user) => ({ argv: ["squeue", "--noheader", "--format=%i %T", `--user=${user}`] }),
+  // --parsable prints "id" or "id;cluster" as its last line; site banners may come before it
+  jobIdPattern: /^(?<id>\d+)(?:;\S+)?\s*$/m,
+  parseStatus(stdout) {
+    const out = new Map<string, JobState>();
+    for (const [id, st = ""] of tableRows(stdout)) out.set(id!, st === "RUNNING" ? "running" : PENDING.has(st) ? "pending" : "ending");
+    return out;
+  },
+};
+
+/**
+ * Workers as SLURM jobs; the scheduler runs in this process.
+ * @example
+ * const cluster = await SLURMCluster.create({ cores: 8, memory: "28GB", queue: "regular", walltime: "01:00:00" });
+ * await cluster.scale(4);
+ * const client = await Client.connect(cluster);
+ */
+export class SLURMCluster extends JobQueueCluster {
+  static create(options: SLURMOptions = {}): Promise<SLURMCluster> {
+    return JobQueueCluster.startCluster(SLURMCluster, slurm, options);
+  }
+}

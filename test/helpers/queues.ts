@@ -1,0 +1,43 @@
+/**
+ * Real queue systems for the job-queue tests, single-node, started by .ci/slurm-setup.sh and
+ * .ci/sge-setup.sh (they install the packages if missing and are idempotent). Under CI=true a
+ * queue system must come up (its tests fail otherwise); a developer without it, or with
+ * DASK_MPI_TS_SKIP_JOBQUEUE=1, gets the tests skipped with the reason.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { userInfo } from "node:os";
+import path from "node:path";
+import { ROOT } from "./cluster.js";
+
+const onPath = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+/** Undefined when the queue system is up; else why its tests are skipped. Throws under CI when it cannot be started. */
+function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: string }): string | undefined {
+  if (process.env.DASK_MPI_TS_SKIP_JOBQUEUE === "1") return "DASK_MPI_TS_SKIP_JOBQUEUE=1";
+  const ci = process.env.CI === "true";
+  if (!ci && !onPath(q.submit)) return `${q.submit} is not installed (CI=true installs and starts ${q.name} with ${q.setup})`;
+  if (!ci && process.getuid?.() !== 0 && spawnSync(q.probe[0]!, q.probe.slice(1)).status !== 0) return `${q.name} is not running and only root can start it (${q.setup})`;
+  const r = spawnSync("bash", [path.join(ROOT, q.setup)], { encoding: "utf8", timeout: 900_000 });
+  if (r.status !== 0) {
+    const why = `${q.setup} failed (status ${r.status}): ${(r.stderr || String(r.error ?? "")).trim().split("\n").slice(-10).join("\n")}`;
+    if (ci) throw new Error(why);
+    return why;
+  }
+  return undefined;
+}
+
+export const ensureSlurm = () => ensureQueue({ name: "SLURM", submit: "sbatch", probe: ["sinfo", "-h"], setup: ".ci/slurm-setup.sh" });
+export const ensureSge = () => ensureQueue({ name: "Grid Engine", submit: "qsub", probe: ["qstat", "-f"], setup: ".ci/sge-setup.sh" });
+
+/** Ids of the jobs SLURM lists now (any state). */
+export function squeueIds(): string[] {
+  return execFileSync("squeue", ["--noheader", "--format=%i"], { encoding: "utf8" }).split("\n").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Ids of this user's jobs Grid Engine lists now (any state). */
+export function qstatIds(): string[] {
+  return execFileSync("qstat", ["-u", userInfo().username], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0] ?? "")
+    .filter((f) => /^\d+$/.test(f));
+}

@@ -1,0 +1,79 @@
+// Job-queue clusters on a real single-node Grid Engine (Son of Grid Engine 8.1.9): scale up,
+// compute, scale down, close, and a job qsub rejects.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Client, JobQueueError, SGECluster } from "../../src/index.js";
+import { tempDir } from "../helpers/cluster.js";
+import { TAG_VAR, taggedPids, waitFor } from "../helpers/proc.js";
+import { ensureSge, qstatIds } from "../helpers/queues.js";
+
+const gone = (ids: string[]) => () => !qstatIds().some((id) => ids.includes(id));
+
+describe("job-queue clusters on real Grid Engine [jobqueue]", function () {
+  this.timeout(90_000);
+  const tmp = tempDir("dask-mpi-ts-sge-");
+  let tag = "";
+  let cluster: SGECluster | undefined;
+
+  before(function () {
+    this.timeout(900_000);
+    const skip = ensureSge();
+    if (skip) {
+      console.log(`      skipped: ${skip}`);
+      this.skip();
+    }
+  });
+
+  beforeEach(() => {
+    tag = randomUUID();
+    process.env[TAG_VAR] = tag;
+  });
+
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+    delete process.env[TAG_VAR];
+    await waitFor("the jobs' processes to end", () => taggedPids(tag).length === 0, { timeoutMs: 15_000 });
+  });
+
+  after(() => tmp.remove());
+
+  // Grid Engine does not hand the submit environment on: the test's tag goes with -v
+  const create = (extra: Parameters<typeof SGECluster.create>[0] = {}) =>
+    SGECluster.create({
+      cores: 1, memory: "512MiB", interface: "lo", deathTimeout: 10, logDirectory: tmp.dir, sharedTempDirectory: tmp.dir, jobStatusInterval: 300,
+      jobExtraDirectives: [`-v ${TAG_VAR}`], ...extra,
+    });
+
+  it("scale(2): two jobs, two workers join and compute; scale(1) ends one job, close() the other, none left in qstat", async () => {
+    cluster = await create();
+    assert.match(cluster.jobScript(), /^#\$ -N dask-worker\n#\$ -l h_rt=00:30:00\n/m);
+    await cluster.scale(2);
+    const ids = cluster.jobs().map((j) => j.id);
+    assert.equal(ids.length, 2);
+    const client = await Client.connect(cluster);
+    try {
+      await client.waitForWorkers(2, { timeout: 60_000 });
+      const names = Object.values((await client.schedulerInfo()).workers).map((w) => w.name).sort();
+      assert.deepEqual(names, ids.map((id) => `dask-worker-${id}`).sort());
+      assert.ok(taggedPids(tag).length >= 4, "the leak check sees the jobs' processes");
+      assert.deepEqual(await client.gather(client.map((x: number) => x + 1, [1, 2, 3, 4, 5])), [2, 3, 4, 5, 6]);
+      await cluster.scale(1);
+      await waitFor("one job left", () => qstatIds().filter((id) => ids.includes(id)).length === 1, { timeoutMs: 30_000 });
+    } finally {
+      await client.close();
+    }
+    const c = cluster;
+    cluster = undefined;
+    await c.close();
+    assert.ok(gone(ids)(), `no job left in qstat, got ${qstatIds().join(", ")}`);
+  });
+
+  it("a job qsub rejects fails scale() with the command, exit code and qsub's error", async () => {
+    cluster = await create({ queue: "no-such.q" });
+    const err = await cluster.scale(1).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof JobQueueError, `got ${err}`);
+    assert.equal(err.exitCode, 1);
+    assert.match(err.message, /^job submission failed: `qsub \S+job\.sh` exited with code 1: Unable to run job: Job was rejected because job requests unknown queue "no-such.q"/);
+  });
+});
