@@ -518,7 +518,7 @@ export class SchedulerState {
    * sampled (its first 100 tasks, scaled up), so the cost does not grow with a huge backlog.
    */
   workload(unknownDurationS: number): Workload {
-    const expected = (t: TaskRecord) => this.durations.get(this.#prefix(t.spec.key)) ?? unknownDurationS;
+    const expected = (t: TaskRecord) => this.durations.get(this.prefixOf(t.spec.key)) ?? unknownDurationS;
     const sample = this.#queue.first(QUEUE_SAMPLE);
     let queuedSeconds = 0;
     for (const t of sample) queuedSeconds += expected(t);
