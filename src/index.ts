@@ -21,6 +21,8 @@ export {
   AddonLoadError,
   CancelledError,
   JobQueueError,
+  DrmaaError,
+  DrmaaUnavailableError,
 } from "./errors.js";
 export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
@@ -29,5 +31,7 @@ export { SLURMCluster } from "./jobqueue/slurm.js";
 export { PBSCluster } from "./jobqueue/pbs.js";
 export { SGECluster } from "./jobqueue/sge.js";
 export { LSFCluster } from "./jobqueue/lsf.js";
+export { DRMAACluster, type DRMAAOptions } from "./jobqueue/drmaa.js";
+export { DrmaaSession, type JobTemplate, type JobStatus, type JobExit } from "./drmaa/session.js";
 export type { JobQueueOptions, SLURMOptions, LSFOptions } from "./jobqueue/options.js";
 export type { AdaptOptions } from "./jobqueue/adapt.js";

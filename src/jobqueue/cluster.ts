@@ -64,6 +64,73 @@ interface AdaptRun {
   busy: boolean;
 }
 
+/**
+ * How a cluster submits, follows and cancels its jobs: by the queue system's commands
+ * (CommandJobs, the default) or by a library such as DRMAA.
+ */
+export interface JobBackend {
+  /** Submit one job running `scriptPath`; resolves with its id, rejects with what the queue said. */
+  submit(scriptPath: string, script: string): Promise<string>;
+  /** The states of these jobs; a job missing from the answer has left the queue. Rejects if the queue cannot be asked. */
+  states(ids: string[]): Promise<Map<string, JobState>>;
+  cancel(ids: string[]): Promise<void>;
+  /** For process exit: best effort, synchronous. */
+  cancelSync(ids: string[]): void;
+  close?(): Promise<void>;
+}
+
+/** Jobs through the queue system's commands (sbatch/squeue/scancel, qsub/qstat/qdel, ...). */
+export class CommandJobs implements JobBackend {
+  readonly #system: JobSystem;
+  readonly #spec: JobSpec;
+  readonly #user = userInfo().username;
+
+  constructor(system: JobSystem, spec: JobSpec) {
+    this.#system = system;
+    this.#spec = spec;
+  }
+
+  async submit(scriptPath: string, script: string): Promise<string> {
+    const cmd = this.#system.submit(scriptPath, script, this.#spec);
+    const { stdout } = await runCommand(cmd, "job submission");
+    const pattern = this.#spec.jobIdPattern ?? this.#system.jobIdPattern;
+    const id = parseJobId(stdout, pattern);
+    if (id === undefined) {
+      throw new JobQueueError(`job submission printed no job id matching ${pattern}: ${JSON.stringify(stdout.trim())} (set jobIdPattern)`, {
+        command: cmd.argv.join(" "),
+        exitCode: 0,
+        stderr: "",
+        stdout,
+      });
+    }
+    return id;
+  }
+
+  async states(ids: string[]): Promise<Map<string, JobState>> {
+    let listing: Map<string, JobState>;
+    try {
+      listing = this.#system.parseStatus((await runCommand(this.#system.status(this.#user), "job status")).stdout);
+    } catch (err) {
+      if (!(err instanceof JobQueueError && this.#system.noJobs?.(err.stderr))) throw err;
+      listing = new Map();
+    }
+    const out = new Map<string, JobState>();
+    for (const id of ids) {
+      const state = lookupJob(listing, id);
+      if (state !== undefined) out.set(id, state);
+    }
+    return out;
+  }
+
+  async cancel(ids: string[]): Promise<void> {
+    await runCommand(this.#system.cancel(ids), "job cancellation");
+  }
+
+  cancelSync(ids: string[]): void {
+    runCommandSync(this.#system.cancel(ids));
+  }
+}
+
 /** What startCluster hands the constructor. */
 export interface ClusterInit {
   system: JobSystem;
@@ -72,6 +139,7 @@ export interface ClusterInit {
   schedulerFile: string;
   scriptDir: string;
   statusIntervalMs: number;
+  backend: JobBackend;
 }
 
 /**
@@ -96,7 +164,7 @@ export class JobQueueCluster {
   #pollTimer: NodeJS.Timeout;
   #adapt: AdaptRun | undefined;
   #closed: Promise<void> | undefined;
-  #user = userInfo().username;
+  #backend: JobBackend;
 
   /** Use the subclasses' `create()`. */
   constructor(init: ClusterInit) {
@@ -105,6 +173,7 @@ export class JobQueueCluster {
     this.scheduler = init.scheduler;
     this.schedulerFile = init.schedulerFile;
     this.#scriptDir = init.scriptDir;
+    this.#backend = init.backend;
     this.#script = renderJobScript(init.system, init.spec, { schedulerFile: init.schedulerFile });
     this.#scriptPath = path.join(init.scriptDir, "job.sh");
     writeFileSync(this.#scriptPath, this.#script, { mode: 0o600 });
@@ -116,7 +185,12 @@ export class JobQueueCluster {
   }
 
   /** Resolve options (explicit > `jobqueue.<system>.*` > defaults), start the scheduler, and build the cluster. */
-  protected static async startCluster<T extends JobQueueCluster>(ctor: new (init: ClusterInit) => T, system: JobSystem, options: AnyJobQueueOptions): Promise<T> {
+  protected static async startCluster<T extends JobQueueCluster>(
+    ctor: new (init: ClusterInit) => T,
+    system: JobSystem,
+    options: AnyJobQueueOptions,
+    backend: (spec: JobSpec) => JobBackend | Promise<JobBackend> = (spec) => new CommandJobs(system, spec),
+  ): Promise<T> {
     const config = await startupConfig();
     const section = config.values.jobqueue[system.name];
     let spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
@@ -137,7 +211,8 @@ export class JobQueueCluster {
       ...schedulerSettings(config),
     });
     try {
-      return new ctor({ system, spec, scheduler, schedulerFile, scriptDir: mkdtempSync(path.join(tmpdir(), "dask-jobqueue-ts-")), statusIntervalMs });
+      const jobs = await backend(spec);
+      return new ctor({ system, spec, scheduler, schedulerFile, scriptDir: mkdtempSync(path.join(tmpdir(), "dask-jobqueue-ts-")), statusIntervalMs, backend: jobs });
     } catch (err) {
       await scheduler.close("cluster could not start");
       throw err;
@@ -226,7 +301,8 @@ export class JobQueueCluster {
         await new Promise((r) => setTimeout(r, 250));
         await this.#poll();
       }
-      if (this.#jobs.size) log().warn({ jobs: [...this.#jobs.keys()], reason: `still listed ${CLOSE_WAIT_MS} ms after scancel/qdel/bkill` }, "jobs did not leave the queue");
+      if (this.#jobs.size) log().warn({ jobs: [...this.#jobs.keys()], reason: `still listed ${CLOSE_WAIT_MS} ms after cancelling them` }, "jobs did not leave the queue");
+      await this.#backend.close?.();
     } finally {
       rmSync(this.#scriptDir, { recursive: true, force: true });
       live.delete(this);
@@ -237,7 +313,7 @@ export class JobQueueCluster {
   /** Cancel every job now, synchronously (process exit). */
   cancelAllSync(): void {
     const ids = [...this.#jobs.keys()];
-    if (ids.length) runCommandSync(this.system.cancel(ids));
+    if (ids.length) this.#backend.cancelSync(ids);
     this.scheduler.removeSchedulerFile();
   }
 
@@ -276,18 +352,7 @@ export class JobQueueCluster {
   }
 
   async #submit(): Promise<void> {
-    const cmd = this.system.submit(this.#scriptPath, this.#script, this.spec);
-    const { stdout } = await runCommand(cmd, "job submission");
-    const pattern = this.spec.jobIdPattern ?? this.system.jobIdPattern;
-    const id = parseJobId(stdout, pattern);
-    if (id === undefined) {
-      throw new JobQueueError(`job submission printed no job id matching ${pattern}: ${JSON.stringify(stdout.trim())} (set jobIdPattern)`, {
-        command: cmd.argv.join(" "),
-        exitCode: 0,
-        stderr: "",
-        stdout,
-      });
-    }
+    const id = await this.#backend.submit(this.#scriptPath, this.#script);
     this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq });
     log().info({ job: id, system: this.system.name }, "job submitted");
   }
@@ -307,7 +372,7 @@ export class JobQueueCluster {
 
   async #cancel(ids: string[]): Promise<void> {
     try {
-      await runCommand(this.system.cancel(ids), "job cancellation");
+      await this.#backend.cancel(ids);
       log().info({ jobs: ids, reason: this.status === "running" ? "scaled down" : "cluster closed" }, "jobs cancelled");
     } catch (err) {
       // most often jobs that ended meanwhile (workers told to close do): only a job the queue
@@ -322,17 +387,13 @@ export class JobQueueCluster {
   async #poll(): Promise<void> {
     let listing: Map<string, JobState>;
     try {
-      listing = this.system.parseStatus((await runCommand(this.system.status(this.#user), "job status")).stdout);
+      listing = await this.#backend.states([...this.#jobs.keys()]);
     } catch (err) {
-      if (err instanceof JobQueueError && this.system.noJobs?.(err.stderr)) {
-        listing = new Map();
-      } else {
-        log().warn({ err: describeError(err) }, "job status failed");
-        return;
-      }
+      log().warn({ err: describeError(err) }, "job status failed");
+      return;
     }
     for (const job of [...this.#jobs.values()]) {
-      const state = lookupJob(listing, job.id);
+      const state = listing.get(job.id);
       if (state === undefined) {
         this.#jobs.delete(job.id);
         log().info({ job: job.id, reason: job.state === "closing" ? "cancelled" : "ended" }, "job left the queue");
