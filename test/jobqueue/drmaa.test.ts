@@ -11,6 +11,7 @@ import { TAG_VAR, cleanupProcs, exitWithin, spawnProc, taggedPids, waitFor } fro
 import { ensureSge, qstatIds } from "../helpers/queues.js";
 
 const APP = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-app.js");
+const SESSION = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-session.js");
 const BINDING = path.join(ROOT, "build/drmaa/Release/dask_drmaa.node");
 // Grid Engine's libdrmaa brings libjemalloc, which needs static TLS reserved at start
 const DRMAA_ENV = { GLIBC_TUNABLES: "glibc.rtld.optional_static_tls=16384", SGE_ROOT: "/var/lib/gridengine", SGE_CELL: "default", DASK_MPI_TS_LOG_LEVEL: "warn" };
@@ -28,29 +29,53 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
     assert.match(p.stdout, /^DrmaaUnavailableError: the DRMAA binding is not built .*apt-get install gridengine-drmaa-dev.*npm run build:drmaa.*DRMAA_LIBRARY_PATH/);
   });
 
-  it("scale(2) through DRMAA: two workers compute; scale(0): the jobs leave qstat; close(); a rejected job is a DrmaaError", async function () {
-    this.timeout(900_000);
+  /** Run a fixture under the environment DRMAA needs; its STEP lines by key. */
+  async function runFixture(file: string, timeoutMs: number): Promise<{ step: (k: string) => any; tag: string }> {
+    const tag = randomUUID();
+    const p = spawnProc(process.execPath, [file, tmp.dir, tag, TAG_VAR], { env: DRMAA_ENV });
+    const { code } = await exitWithin(p, timeoutMs);
+    assert.equal(code, 0, `${p.stdout}\n${p.stderr}`);
+    const steps = p.stdout.split("\n").filter((l) => l.startsWith("STEP ")).map((l) => JSON.parse(l.slice(5)) as Record<string, any>);
+    return { step: (k) => steps.find((s) => k in s)?.[k], tag };
+  }
+
+  function skipWithoutSge(ctx: Mocha.Context): void {
     const skip = ensureSge() ?? (existsSync(BINDING) ? undefined : process.env.CI ? undefined : "the DRMAA binding is not built (npm run build:drmaa)");
     if (skip) {
       console.log(`      skipped: ${skip}`);
-      this.skip();
+      ctx.skip();
     }
     assert.ok(existsSync(BINDING), "CI builds the DRMAA binding (.ci/run)");
-    const tag = randomUUID();
-    const app = spawnProc(process.execPath, [APP, tmp.dir, tag, TAG_VAR], { env: DRMAA_ENV });
-    const { code } = await exitWithin(app, 110_000);
-    assert.equal(code, 0, `${app.stdout}\n${app.stderr}`);
-    const steps = app.stdout.split("\n").filter((l) => l.startsWith("STEP ")).map((l) => JSON.parse(l.slice(5)) as Record<string, any>);
-    const step = (k: string) => steps.find((s) => k in s)?.[k];
+  }
+
+  it("DrmaaSession: exit status through wait (the event loop runs meanwhile), bulk jobs, a timed-out wait, suspend/resume, terminate, an unknown job", async function () {
+    this.timeout(900_000);
+    skipWithoutSge(this);
+    const { step, tag } = await runFixture(SESSION, 110_000);
+    assert.equal(step("info").version, "1.0");
+    assert.deepEqual({ exited: step("exit").exited, exitStatus: step("exit").exitStatus }, { exited: true, exitStatus: 3 });
+    assert.ok(step("ticks") > 0, "timers fired while wait() waited");
+    assert.equal(step("bulk").length, 2);
+    assert.equal(step("timedOut"), "DRMAA_ERRNO_EXIT_TIMEOUT");
+    assert.equal(step("suspended"), "user-suspended");
+    assert.equal(step("resumed"), "running");
+    for (const e of step("ended")) assert.ok(e.signaled || e.aborted, JSON.stringify(e));
+    assert.equal(step("invalid"), "DRMAA_ERRNO_INVALID_JOB");
+    await waitFor("the jobs' processes to end", () => taggedPids(tag).length === 0, { timeoutMs: 15_000 });
+  });
+
+  it("scale(2) through DRMAA: two workers compute; scale(0): the jobs leave qstat; close(); a rejected job is a DrmaaError", async function () {
+    this.timeout(900_000);
+    skipWithoutSge(this);
+    const { step, tag } = await runFixture(APP, 110_000);
     const rejected = step("rejected");
     assert.equal(rejected?.name, "DrmaaError", JSON.stringify(rejected));
     assert.equal(rejected.codeName, "DRMAA_ERRNO_DENIED_BY_DRM");
     assert.match(rejected.diagnosis, /unknown resource "nosuchresource"/);
     const ids = step("submitted") as string[];
     assert.equal(ids.length, 2);
-    const done = steps.find((s) => "names" in s)!;
-    assert.deepEqual(done.names, ids.map((id) => `dask-worker-${id}`).sort());
-    assert.deepEqual(done.values, [2, 4, 6]);
+    assert.deepEqual(step("names"), ids.map((id) => `dask-worker-${id}`).sort());
+    assert.deepEqual(step("values"), [2, 4, 6]);
     assert.deepEqual(step("afterScale0"), []);
     assert.equal(step("closed"), true);
     assert.ok(!qstatIds().some((id) => ids.includes(id)), "no job of the cluster is left in qstat");
