@@ -78,6 +78,8 @@ export class Scheduler {
   #functionsSent = new WeakMap<Rpc, Set<number>>();
   #retiring = new Set<string>();
   #tls: TlsContext | undefined;
+  /** closeWhenFirstClientLeaves(): waiting for that client (undefined), or its id once it came */
+  #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -198,6 +200,10 @@ export class Scheduler {
       [Op.registerClient]: (m) => {
         const id = str(m, "id");
         peer = { kind: "client", id };
+        if (this.#jobClient && this.#jobClient.id === undefined) {
+          clearTimeout(this.#jobClient.timer);
+          this.#jobClient.id = id;
+        }
         this.#clientRpc.set(id, rpc);
         this.state.addClient(id);
         return { address: this.address, id: this.id };
@@ -267,6 +273,7 @@ export class Scheduler {
           this.#run(this.state.removeWorker(address, this.#sid("worker-lost"), { died: !retired }));
         }
       } else if (peer.kind === "client") {
+        if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
         this.#clientRpc.delete(peer.id);
         this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       }
@@ -443,6 +450,7 @@ export class Scheduler {
     try {
       clearInterval(this.#ttlTimer);
       clearInterval(this.#idleTimer);
+      clearTimeout(this.#jobClient?.timer);
       await this.#closeWorkers(reason);
       for (const rpc of this.#peers) {
         if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });
@@ -458,6 +466,16 @@ export class Scheduler {
       this.#resolveClosed();
     }
     return this.#closed;
+  }
+
+  /**
+   * For launchers whose job is one client program (srun dask-mpi-ts --no-mpi SCRIPT): close
+   * once the first client to register has gone (its process ended, however it ended), or if
+   * none registers within `connectTimeoutMs`.
+   */
+  closeWhenFirstClientLeaves(connectTimeoutMs: number): void {
+    const timer = setTimeout(() => void this.close(`no client connected within ${connectTimeoutMs} ms`), connectTimeoutMs);
+    this.#jobClient = { timer };
   }
 
   /** Synchronous last-resort cleanup for signal handlers: remove the scheduler file. */
