@@ -97,14 +97,14 @@ export class MpiError extends DaskError {
   }
 }
 
-/** The MPI world has fewer ranks than the chosen mode needs. */
+/** The MPI world (or srun's tasks) has fewer ranks than the chosen mode needs. */
 export class WorldTooSmallError extends DaskError {
   readonly size: number;
   readonly needed: number;
-  constructor(size: number, needed: number, mode: string) {
+  constructor(size: number, needed: number, mode: string, launch: { unit: string; command: string } = { unit: "MPI ranks", command: "mpirun -np" }) {
     super(
       "ERR_WORLD_TOO_SMALL",
-      `${mode} needs at least ${needed} MPI ranks, got ${size}: run with mpirun -np ${needed} or more`,
+      `${mode} needs at least ${needed} ${launch.unit}, got ${size}: run with ${launch.command} ${needed} or more`,
     );
     this.size = size;
     this.needed = needed;

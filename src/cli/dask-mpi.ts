@@ -10,6 +10,7 @@ import { LOG_LEVELS } from "../log.js";
 import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { runNoScheduler } from "./no-scheduler.js";
+import { runWithoutMpi } from "./srun-runner.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 
@@ -23,6 +24,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where rank 0 serves the dashboard: :8787 (default), host:port; a taken port falls back to a free one" },
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: none)" },
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
+  { name: "mpi", type: "boolean", default: true, help: "--no-mpi: under srun without MPI, roles from SLURM_PROCID/SLURM_NTASKS; the tasks meet through --scheduler-file" },
   { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
@@ -45,6 +47,8 @@ const DESCRIPTION = [
 export interface DaskMpiArgs {
   cluster: ClusterOptions;
   noScheduler: boolean;
+  /** roles from srun's environment, not MPI */
+  noMpi: boolean;
   schedulerAddress?: string;
   script?: string;
   scriptArgs: string[];
@@ -72,7 +76,9 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
   }
   const [script, ...scriptArgs] = positionals;
   if (script && noScheduler) throw new ConfigError(`a client SCRIPT (${JSON.stringify(script)}) needs a scheduler: drop --no-scheduler`);
-  return { cluster, noScheduler, schedulerAddress, script, scriptArgs };
+  const noMpi = flags.mpi === false;
+  if (noMpi && noScheduler) throw new ConfigError("--no-mpi and --no-scheduler do not go together: under --no-mpi task 0 is the scheduler; workers joining another scheduler are dask-worker-ts");
+  return { cluster, noScheduler, noMpi, schedulerAddress, script, scriptArgs };
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -90,6 +96,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   try {
     if (args.noScheduler) return await runNoScheduler(args);
+    if (args.noMpi) return await runWithoutMpi(args);
     const started = await startRank(args.cluster, { clientRank: args.script !== undefined, what: args.script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
     if (started.role !== "client") return await exitAfter(started);
     const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);

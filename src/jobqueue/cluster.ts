@@ -236,7 +236,11 @@ export class JobQueueCluster {
   /** The cluster's jobs, as last seen in the queue, with their connected workers. */
   jobs(): JobInfo[] {
     const workers = this.#workersByJob();
-    return [...this.#jobs.values()].map((j) => ({ id: j.id, state: j.state, workers: workers.get(j.id) ?? [] }));
+    return [...this.#jobs.values()].map((j) => {
+      const joined = workers.get(j.id) ?? [];
+      // a job whose workers joined runs, whatever the last poll said
+      return { id: j.id, state: j.state === "pending" && joined.length ? "running" : j.state, workers: joined };
+    });
   }
 
   /**

@@ -67,10 +67,28 @@ export function detectLauncher(env: Env = process.env): LauncherEnv {
       rank: int(env.SLURM_PROCID),
       size: int(env.SLURM_STEP_NUM_TASKS) ?? int(env.SLURM_NTASKS),
       localRank: int(env.SLURM_LOCALID),
+      localSize: slurmTasksOnNode(env.SLURM_STEP_TASKS_PER_NODE ?? env.SLURM_TASKS_PER_NODE, int(env.SLURM_NODEID)),
     });
   }
   if (env.PMIX_RANK !== undefined) return defined({ launcher: "openmpi", rank: int(env.PMIX_RANK) });
   return { launcher: "none" };
+}
+
+/**
+ * This node's task count from Slurm's compressed per-node list: "2(x3),1" is 2 tasks on each
+ * of the first 3 nodes, then 1; `nodeId` counts from 0 (SLURM_NODEID).
+ * @example slurmTasksOnNode("2(x3),1", 3) // 1
+ */
+export function slurmTasksOnNode(list: string | undefined, nodeId: number | undefined): number | undefined {
+  if (list === undefined || nodeId === undefined) return undefined;
+  let node = 0;
+  for (const part of list.split(",")) {
+    const m = /^(\d+)(?:\(x(\d+)\))?$/.exec(part.trim());
+    if (!m) return undefined;
+    node += m[2] === undefined ? 1 : Number(m[2]);
+    if (nodeId < node) return Number(m[1]);
+  }
+  return undefined;
 }
 
 /**

@@ -87,6 +87,8 @@ export class Scheduler {
   #dashboard: Dashboard | undefined;
   /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
   readonly services: Record<string, string> = {};
+  /** closeWhenFirstClientLeaves(): waiting for that client (undefined), or its id once it came */
+  #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -219,6 +221,10 @@ export class Scheduler {
       [Op.registerClient]: (m) => {
         const id = str(m, "id");
         peer = { kind: "client", id };
+        if (this.#jobClient && this.#jobClient.id === undefined) {
+          clearTimeout(this.#jobClient.timer);
+          this.#jobClient.id = id;
+        }
         this.#clientRpc.set(id, rpc);
         this.state.addClient(id);
         return { address: this.address, id: this.id, services: this.services };
@@ -288,6 +294,7 @@ export class Scheduler {
           this.#run(this.state.removeWorker(address, this.#sid("worker-lost"), { died: !retired }));
         }
       } else if (peer.kind === "client") {
+        if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
         this.#clientRpc.delete(peer.id);
         this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       }
@@ -465,6 +472,7 @@ export class Scheduler {
       clearInterval(this.#ttlTimer);
       clearInterval(this.#idleTimer);
       await this.#dashboard?.close();
+      clearTimeout(this.#jobClient?.timer);
       await this.#closeWorkers(reason);
       for (const rpc of this.#peers) {
         if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });
@@ -480,6 +488,16 @@ export class Scheduler {
       this.#resolveClosed();
     }
     return this.#closed;
+  }
+
+  /**
+   * For launchers whose job is one client program (srun dask-mpi-ts --no-mpi SCRIPT): close
+   * once the first client to register has gone (its process ended, however it ended), or if
+   * none registers within `connectTimeoutMs`.
+   */
+  closeWhenFirstClientLeaves(connectTimeoutMs: number): void {
+    const timer = setTimeout(() => void this.close(`no client connected within ${connectTimeoutMs} ms`), connectTimeoutMs);
+    this.#jobClient = { timer };
   }
 
   /** Synchronous last-resort cleanup for signal handlers: remove the scheduler file. */

@@ -45,10 +45,10 @@ describe("job-queue clusters on real Grid Engine [jobqueue]", function () {
       jobExtraDirectives: [`-v ${TAG_VAR}`], ...extra,
     });
 
-  it("scale(2): two jobs, two workers join and compute; scale(1) ends one job, close() the other, none left in qstat", async () => {
+  it("scale({ jobs: 2 }): two jobs, two workers join and compute; scale(1) ends one job, close() the other, none left in qstat", async () => {
     cluster = await create();
     assert.match(cluster.jobScript(), /^#\$ -N dask-worker\n#\$ -l h_rt=00:30:00\n/m);
-    await cluster.scale(2);
+    await cluster.scale({ jobs: 2 });
     const ids = cluster.jobs().map((j) => j.id);
     assert.equal(ids.length, 2);
     const client = await Client.connect(cluster);

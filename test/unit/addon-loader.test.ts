@@ -15,7 +15,7 @@ import {
   validateRoot,
   validateTimeout,
 } from "../../src/mpi/addon.js";
-import { checkWorldMatchesLauncher, describeMpi, detectLauncher, launcherEnvKeys, mpiFamily } from "../../src/mpi/launcher-env.js";
+import { checkWorldMatchesLauncher, describeMpi, detectLauncher, launcherEnvKeys, mpiFamily, slurmTasksOnNode } from "../../src/mpi/launcher-env.js";
 
 const OMPI_VERSION = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4, May 26, 2022";
 const MPICH_VERSION = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\nMPICH Device:\tch4:ucx";
@@ -172,6 +172,11 @@ describe("launcher environment", function () {
   it("Slurm srun (also with --mpi=pmix / pmi2 variables)", function () {
     const base = { SLURM_PROCID: "5", SLURM_NTASKS: "16", SLURM_STEP_NUM_TASKS: "8", SLURM_STEP_ID: "0", SLURM_LOCALID: "1" };
     assert.deepEqual(detectLauncher(base), { launcher: "slurm", rank: 5, size: 8, localRank: 1 });
+    // srun --no-mpi divides "auto" memory among this node's tasks
+    assert.equal(detectLauncher({ ...base, SLURM_STEP_TASKS_PER_NODE: "3(x2),2", SLURM_NODEID: "2" }).localSize, 2);
+    assert.deepEqual([0, 1, 2, 3].map((n) => slurmTasksOnNode("3(x2),2", n)), [3, 3, 2, undefined]);
+    assert.equal(slurmTasksOnNode("4", 0), 4);
+    assert.equal(slurmTasksOnNode("garbage", 0), undefined);
     assert.equal(detectLauncher({ ...base, PMIX_RANK: "5" }).launcher, "slurm");
     assert.equal(detectLauncher({ ...base, PMI_RANK: "5", PMI_SIZE: "8", PMI_FD: "7" }).launcher, "slurm");
   });

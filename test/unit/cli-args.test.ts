@@ -21,6 +21,7 @@ describe("command line and units", () => {
     assert.throws(() => parseDaskMpiArgs(["--memory-limit", "lots"]), /--memory-limit must be a size like 10GB/);
     assert.throws(() => parseDaskMpiArgs(["--no-scheduler"]), /--no-scheduler needs --scheduler-file or --scheduler-address/);
     assert.throws(() => parseDaskMpiArgs(["--death-timeout", "soon"]), /--death-timeout must be a duration/);
+    assert.throws(() => parseDaskMpiArgs(["--no-mpi", "--no-scheduler", "--scheduler-file", "f"]), /--no-mpi and --no-scheduler do not go together/);
   });
 
   it("parses sizes, memory limits and durations as Dask users write them", () => {
