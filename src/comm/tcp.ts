@@ -6,7 +6,6 @@
  * A malformed frame or message closes this connection only, with a logged reason.
  */
 import net from "node:net";
-import tls from "node:tls";
 import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
 import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -267,16 +266,18 @@ let readBuffer: Buffer | undefined;
  * Open a connection to `tcp://host:port` or `tls://host:port` within `timeoutMs`. A tls://
  * address needs `tls`; the peer's certificate must be signed by its CA.
  */
-export function connectTcp(address: string, timeoutMs: number, tlsContext?: TlsContext): Promise<Comm> {
+export async function connectTcp(address: string, timeoutMs: number, tlsContext?: TlsContext): Promise<Comm> {
   const { scheme, host, port } = parseAddress(address);
   if (scheme === "tls" && !tlsContext) {
-    return Promise.reject(new ConfigError(`${address} is a TLS address: give --tls-cert, --tls-key and --tls-ca (or the tls option) to reach it`));
+    throw new ConfigError(`${address} is a TLS address: give --tls-cert, --tls-key and --tls-ca (or the tls option) to reach it`);
   }
+  // node:tls loads only where TLS is used (it costs start-up time on every rank)
+  const tls = scheme === "tls" ? await import("node:tls") : undefined;
   return new Promise((resolve, reject) => {
     const reader: { deliver?: (chunk: Buffer) => void } = {};
     let socket: net.Socket;
     if (scheme === "tls") {
-      socket = tls.connect({ host, port, ...tlsOptions(tlsContext!) });
+      socket = tls!.connect({ host, port, ...tlsOptions(tlsContext!) });
     } else {
       readBuffer ??= Buffer.allocUnsafe(64 * 1024);
       socket = net.connect({
@@ -323,7 +324,8 @@ export interface TcpListener {
  * Listen on host:port (port 0 = random); every accepted socket becomes a Comm. With `tls`,
  * peers must present a certificate its CA signed; those that do not are logged and dropped.
  */
-export function listenTcp(host: string, port: number, onComm: (comm: Comm) => void, tlsContext?: TlsContext): Promise<TcpListener> {
+export async function listenTcp(host: string, port: number, onComm: (comm: Comm) => void, tlsContext?: TlsContext): Promise<TcpListener> {
+  const tls = tlsContext ? await import("node:tls") : undefined;
   return new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>();
     const accepted = (socket: net.Socket) => {
@@ -332,7 +334,7 @@ export function listenTcp(host: string, port: number, onComm: (comm: Comm) => vo
       onComm(new Comm(socket));
     };
     let server: net.Server;
-    if (tlsContext) {
+    if (tls && tlsContext) {
       server = tls.createServer({ ...tlsOptions(tlsContext), requestCert: true, handshakeTimeout: 5000 }, accepted);
       server.on("tlsClientError", (err, socket) => {
         log().warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message }, "refused a TLS connection");
