@@ -3,11 +3,13 @@
  * class reaches any resource manager with a DRMAA library (tested on Grid Engine). Jobs run the
  * same script as the other clusters (its directive lines are comments to DRMAA); resources go
  * in `nativeSpecification`, in the resource manager's own syntax. Job states come from
- * drmaa_job_ps, cancellation is drmaa_control(TERMINATE).
+ * drmaa_job_ps, cancellation is drmaa_control(TERMINATE). The session lives in a DRMAA agent
+ * process (drmaa/agent.ts), started with what the library needs, which also cancels the jobs
+ * if this program dies.
  */
 import { DrmaaError } from "../errors.js";
-import { logger } from "../log.js";
-import { DrmaaSession, type JobStatus, type JobTemplate } from "../drmaa/session.js";
+import { RemoteDrmaaSession } from "../drmaa/remote.js";
+import type { JobStatus, JobTemplate } from "../drmaa/session.js";
 import { type JobBackend, JobQueueCluster } from "./cluster.js";
 import { lsf } from "./lsf.js";
 import type { JobQueueOptions, JobSpec, SystemName } from "./options.js";
@@ -41,14 +43,13 @@ const STATES: Partial<Record<JobStatus, JobState>> = {
   // done and failed: the job has left
 };
 
-const log = () => logger("jobqueue");
 
 /** Jobs through a DRMAA session. */
 class DrmaaJobs implements JobBackend {
-  readonly #session: DrmaaSession;
+  readonly #session: RemoteDrmaaSession;
   readonly #template: Omit<JobTemplate, "args">;
 
-  constructor(session: DrmaaSession, spec: JobSpec, nativeSpecification: string | undefined, env: Record<string, string> | undefined) {
+  constructor(session: RemoteDrmaaSession, spec: JobSpec, nativeSpecification: string | undefined, env: Record<string, string> | undefined) {
     this.#session = session;
     this.#template = {
       remoteCommand: "/bin/sh",
@@ -92,12 +93,8 @@ class DrmaaJobs implements JobBackend {
     );
   }
 
-  cancelSync(ids: string[]): void {
-    for (const id of ids) {
-      const failed = this.#session.controlSync(id, "terminate");
-      if (failed && !failed.startsWith("DRMAA_ERRNO_INVALID_JOB")) log().warn({ job: id, err: failed }, "could not cancel a job at exit");
-    }
-  }
+  /** Process exit: the agent sees this process go and terminates the jobs itself. */
+  cancelSync(): void {}
 
   close(): Promise<void> {
     return this.#session.close();
@@ -112,7 +109,7 @@ export class DRMAACluster extends JobQueueCluster {
    */
   static async create(options: DRMAAOptions = {}): Promise<DRMAACluster> {
     const { nativeSpecification, contact, system = "sge", env, ...rest } = options;
-    const session = await DrmaaSession.open(contact);
+    const session = await RemoteDrmaaSession.open(contact);
     try {
       return await JobQueueCluster.startCluster(DRMAACluster, SYSTEMS[system], rest, (spec) => new DrmaaJobs(session, spec, nativeSpecification, env));
     } catch (err) {

@@ -12,9 +12,13 @@ import { ensureSge, qstatIds } from "../helpers/queues.js";
 
 const APP = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-app.js");
 const SESSION = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-session.js");
+const ORPHAN = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-orphan.js");
 const BINDING = path.join(ROOT, "build/drmaa/Release/dask_drmaa.node");
-// Grid Engine's libdrmaa brings libjemalloc, which needs static TLS reserved at start
-const DRMAA_ENV = { GLIBC_TUNABLES: "glibc.rtld.optional_static_tls=16384", SGE_ROOT: "/var/lib/gridengine", SGE_CELL: "default", DASK_MPI_TS_LOG_LEVEL: "warn" };
+// a Grid Engine user's environment (settings.sh); nothing DRMAA-specific: DRMAACluster's agent
+// process gets the static TLS Grid Engine's libdrmaa needs on its own
+const SGE_ENV = { SGE_ROOT: "/var/lib/gridengine", SGE_CELL: "default", DASK_MPI_TS_LOG_LEVEL: "warn" };
+// DrmaaSession in the program's own process: glibc must reserve the static TLS at start
+const IN_PROCESS_ENV = { ...SGE_ENV, GLIBC_TUNABLES: "glibc.rtld.optional_static_tls=16384" };
 
 describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
   this.timeout(120_000);
@@ -30,9 +34,9 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
   });
 
   /** Run a fixture under the environment DRMAA needs; its STEP lines by key. */
-  async function runFixture(file: string, timeoutMs: number): Promise<{ step: (k: string) => any; tag: string }> {
+  async function runFixture(file: string, timeoutMs: number, env: Record<string, string>): Promise<{ step: (k: string) => any; tag: string }> {
     const tag = randomUUID();
-    const p = spawnProc(process.execPath, [file, tmp.dir, tag, TAG_VAR], { env: DRMAA_ENV });
+    const p = spawnProc(process.execPath, [file, tmp.dir, tag, TAG_VAR], { env });
     const { code } = await exitWithin(p, timeoutMs);
     assert.equal(code, 0, `${p.stdout}\n${p.stderr}`);
     const steps = p.stdout.split("\n").filter((l) => l.startsWith("STEP ")).map((l) => JSON.parse(l.slice(5)) as Record<string, any>);
@@ -51,7 +55,7 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
   it("DrmaaSession: exit status through wait (the event loop runs meanwhile), bulk jobs, a timed-out wait, suspend/resume, terminate, an unknown job", async function () {
     this.timeout(900_000);
     skipWithoutSge(this);
-    const { step, tag } = await runFixture(SESSION, 110_000);
+    const { step, tag } = await runFixture(SESSION, 110_000, IN_PROCESS_ENV);
     assert.equal(step("info").version, "1.0");
     assert.deepEqual({ exited: step("exit").exited, exitStatus: step("exit").exitStatus }, { exited: true, exitStatus: 3 });
     assert.ok(step("ticks") > 0, "timers fired while wait() waited");
@@ -67,7 +71,7 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
   it("scale(2) through DRMAA: two workers compute; scale(0): the jobs leave qstat; close(); a rejected job is a DrmaaError", async function () {
     this.timeout(900_000);
     skipWithoutSge(this);
-    const { step, tag } = await runFixture(APP, 110_000);
+    const { step, tag } = await runFixture(APP, 110_000, SGE_ENV);
     const rejected = step("rejected");
     assert.equal(rejected?.name, "DrmaaError", JSON.stringify(rejected));
     assert.equal(rejected.codeName, "DRMAA_ERRNO_DENIED_BY_DRM");
@@ -80,5 +84,19 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
     assert.equal(step("closed"), true);
     assert.ok(!qstatIds().some((id) => ids.includes(id)), "no job of the cluster is left in qstat");
     await waitFor("the jobs' processes to end", () => taggedPids(tag).length === 0, { timeoutMs: 15_000 });
+  });
+
+  it("a DRMAACluster program killed with SIGKILL leaves no job behind: its DRMAA agent cancels them", async function () {
+    this.timeout(900_000);
+    skipWithoutSge(this);
+    const p = spawnProc(process.execPath, [ORPHAN, tmp.dir], { env: SGE_ENV });
+    const ids = await waitFor("the job's id", () => {
+      const m = /JOBS (\[.*\])/.exec(p.stdout);
+      return m ? (JSON.parse(m[1]!) as string[]) : undefined;
+    }, { timeoutMs: 60_000, proc: p });
+    assert.equal(ids.length, 1);
+    assert.ok(qstatIds().includes(ids[0]!), "the job is in qstat");
+    p.child.kill("SIGKILL");
+    await waitFor("the job to leave qstat", () => !qstatIds().includes(ids[0]!), { timeoutMs: 30_000 });
   });
 });
