@@ -1,6 +1,5 @@
 /** The TLS flags every launcher takes: all three together, or none (plain tcp://). */
-import type { TlsFiles } from "../comm/tls.js";
-import { ConfigError } from "../errors.js";
+import { type TlsFiles, tlsFiles } from "../comm/tls.js";
 import type { FlagSpec, Parsed } from "./args.js";
 
 export const TLS_FLAGS: FlagSpec[] = [
@@ -11,9 +10,5 @@ export const TLS_FLAGS: FlagSpec[] = [
 
 /** The TLS files given, or undefined for none; a partial set fails naming what is missing. */
 export function tlsGiven(flags: Parsed["flags"]): TlsFiles | undefined {
-  const files = { cert: flags["tls-cert"], key: flags["tls-key"], ca: flags["tls-ca"] } as Record<keyof TlsFiles, string | undefined>;
-  const missing = TLS_FLAGS.filter((f) => flags[f.name] === undefined).map((f) => `--${f.name}`);
-  if (missing.length === 3) return undefined;
-  if (missing.length) throw new ConfigError(`TLS needs --tls-cert, --tls-key and --tls-ca together; missing ${missing.join(", ")}`);
-  return files as TlsFiles;
+  return tlsFiles({ cert: flags["tls-cert"] as string | undefined, key: flags["tls-key"] as string | undefined, ca: flags["tls-ca"] as string | undefined });
 }

@@ -30,8 +30,6 @@ export class Comm {
   readonly peer: string;
   #decoder: FrameDecoder;
   #outbox: Message[] = [];
-  /** The message sendKey() is filling, while it is the last one queued. */
-  #keyList: Message | undefined;
   /** Messages made by sendKey() in this batch (unsendKey may empty them: they are then dropped). */
   #keyLists = new Set<Message>();
   #flushScheduled = false;
@@ -120,11 +118,10 @@ export class Comm {
    */
   sendKey(op: string, key: string): void {
     const last = this.#outbox[this.#outbox.length - 1];
-    if (last !== undefined && last === this.#keyList && last.op === op) (last.keys as string[]).push(key);
+    if (last !== undefined && last.op === op && this.#keyLists.has(last)) (last.keys as string[]).push(key);
     else {
       const m: Message = { op, keys: [key] };
       this.send(m);
-      this.#keyList = m;
       this.#keyLists.add(m);
     }
   }
@@ -145,7 +142,6 @@ export class Comm {
   #flush(): void {
     this.#flushScheduled = false;
     this.#lastFlush = performance.now();
-    this.#keyList = undefined;
     if (this.#keyLists.size) {
       const lists = this.#keyLists;
       this.#keyLists = new Set();

@@ -23,14 +23,21 @@ export interface TlsContext {
 
 const FLAG = { cert: "--tls-cert", key: "--tls-key", ca: "--tls-ca" } as const;
 
+/** All three files, or none (undefined: plain tcp://); a partial set fails naming what is missing. */
+export function tlsFiles(files: Partial<TlsFiles>): TlsFiles | undefined {
+  const keys = Object.keys(FLAG) as Array<keyof TlsFiles>;
+  const missing = keys.filter((k) => !files[k]).map((k) => FLAG[k]);
+  if (missing.length === keys.length) return undefined;
+  if (missing.length) throw new ConfigError(`TLS needs --tls-cert, --tls-key and --tls-ca together; missing ${missing.join(", ")}`);
+  return files as TlsFiles;
+}
+
 /** Read the three files, failing with the flag and path of one that is missing or not PEM. */
-export function loadTls(files: Partial<TlsFiles>): TlsContext {
+export function loadTls(given: Partial<TlsFiles>): TlsContext {
+  const files = tlsFiles(given);
+  if (!files) throw new ConfigError("TLS needs --tls-cert, --tls-key and --tls-ca together; none was given");
   const read = (which: keyof TlsFiles): Buffer => {
     const file = files[which];
-    if (!file) {
-      const missing = (Object.keys(FLAG) as Array<keyof TlsFiles>).filter((k) => !files[k]).map((k) => FLAG[k]);
-      throw new ConfigError(`TLS needs --tls-cert, --tls-key and --tls-ca together; missing ${missing.join(", ")}`);
-    }
     let pem: Buffer;
     try {
       pem = readFileSync(file);

@@ -5,11 +5,11 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { SchedulerState } from "../scheduler/state.js";
+import { num } from "./snapshot.js";
 
 const LOOP_RESOLUTION_MS = 10;
 /** A sample of the delay histogram, less the sampling interval it includes, in seconds. */
 const lag = (ns: number): number => Math.max(0, (ns || 0) / 1e9 - LOOP_RESOLUTION_MS / 1e3);
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 
 export class Metrics {
   #state: SchedulerState;

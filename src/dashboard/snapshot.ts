@@ -47,7 +47,8 @@ export interface Snapshot {
   stream: StreamEntry[];
 }
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+/** A reported metric as a number (0 when a worker has not said, or said something else). */
+export const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 
 export function snapshot(state: SchedulerState, now: number, stream: StreamEntry[]): Snapshot {
   const workers: WorkerRow[] = [];

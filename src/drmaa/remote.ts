@@ -103,11 +103,6 @@ export class RemoteDrmaaSession {
     return this.#call("wait", [jobId, timeoutS]) as Promise<JobExit>;
   }
 
-  /** At exit nothing can be awaited: the agent sees its parent go and terminates the jobs itself. */
-  controlSync(): undefined {
-    return undefined;
-  }
-
   async close(): Promise<void> {
     if (this.#exited) return;
     await this.#call("close", []);

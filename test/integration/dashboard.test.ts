@@ -10,6 +10,7 @@ import { Client } from "../../src/index.js";
 import { BIN, ROOT, freePort, tempDir } from "../helpers/cluster.js";
 import { browserUnavailable, launchBrowser } from "../helpers/browser.js";
 import { cleanupProcs, type Proc, spawnProc, waitFor } from "../helpers/proc.js";
+import { skipIf } from "../helpers/skip.js";
 
 type Services = { address: string; services: { dashboard?: string } };
 
@@ -104,11 +105,7 @@ describe("dashboard (real processes)", function () {
   });
 
   it("a real browser sees worker rows and progress move while a computation runs (screenshot in test-output/)", async function () {
-    const why = browserUnavailable();
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    skipIf(this, browserUnavailable());
     const { file, info } = await cluster("browser", ["--dashboard-address", "127.0.0.1:0"]);
     const client = await Client.connect({ schedulerFile: file });
     const browser = await launchBrowser();

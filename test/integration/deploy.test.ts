@@ -66,9 +66,17 @@ describe("scheduler-file deployments (dask-scheduler-ts, dask-worker-ts)", funct
     const file = path.join(tmp.dir, "stale.json");
     const dead = await freePort();
     writeFileSync(file, JSON.stringify({ type: "Scheduler", id: "old", address: `tcp://127.0.0.1:${dead}`, services: {}, started: 0, secret: "old-secret" }), { mode: 0o600 });
+    // what listens at the stale address now is not a scheduler: it hangs up on every
+    // connection, which shows that the workers are trying it (and keep trying)
+    let tries = 0;
+    const impostor = net.createServer((c) => {
+      tries++;
+      c.destroy();
+    });
+    await new Promise<void>((r) => impostor.listen(dead, "127.0.0.1", r));
     const workers = ["s0", "s1"].map((n) => worker(["--scheduler-file", file, "--name", n, "--no-nanny", "--death-timeout", "60s"]));
-    // they are waiting, not failing
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor("the workers to try the stale address again and again", () => tries >= 6, { timeoutMs: 20_000 });
+    impostor.close();
     for (const w of workers) assert.equal(w.exitCode(), undefined, w.stderr);
     const first = scheduler(file);
     await waitFor("the new scheduler file", () => existsSync(file) && !readFileSync(file, "utf8").includes('"old"'), { timeoutMs: 15_000, proc: first });

@@ -6,6 +6,7 @@ import path from "node:path";
 import { BIN, ROOT, tempDir } from "../helpers/cluster.js";
 import { type TestNetwork, createNetwork, netnsUnavailable } from "../helpers/netns.js";
 import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
+import { skipIf } from "../helpers/skip.js";
 
 const CLIENT = path.join(ROOT, "dist/test/integration/fixtures/graph-client.js");
 const env = { DASK_MPI_TS_LOG_LEVEL: "info" };
@@ -17,10 +18,7 @@ describe("separate hosts (network namespaces)", function () {
   const tmp = tempDir();
 
   before(function () {
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    skipIf(this, why);
     network = createNetwork(["sched", "w1", "w2", "client"], { mgmt: ["w1", "w2"] });
   });
   afterEach(cleanupProcs);

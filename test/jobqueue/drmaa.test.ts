@@ -9,6 +9,7 @@ import path from "node:path";
 import { ROOT, tempDir } from "../helpers/cluster.js";
 import { TAG_VAR, cleanupProcs, exitWithin, spawnProc, taggedPids, waitFor } from "../helpers/proc.js";
 import { ensureSge, qstatIds } from "../helpers/queues.js";
+import { skipIf } from "../helpers/skip.js";
 
 const APP = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-app.js");
 const SESSION = path.join(ROOT, "dist/test/jobqueue/fixtures/drmaa-session.js");
@@ -43,18 +44,15 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
     return { step: (k) => steps.find((s) => k in s)?.[k], tag };
   }
 
-  function skipWithoutSge(ctx: Mocha.Context): void {
-    const skip = ensureSge() ?? (existsSync(BINDING) ? undefined : process.env.CI ? undefined : "the DRMAA binding is not built (npm run build:drmaa)");
-    if (skip) {
-      console.log(`      skipped: ${skip}`);
-      ctx.skip();
-    }
+  /** The tests below need Grid Engine and the binding; CI has both, and says so if not. */
+  function needSge(ctx: Mocha.Context): void {
+    skipIf(ctx, ensureSge() ?? (existsSync(BINDING) || process.env.CI ? undefined : "the DRMAA binding is not built (npm run build:drmaa)"));
     assert.ok(existsSync(BINDING), "CI builds the DRMAA binding (.ci/run)");
   }
 
   it("DrmaaSession: exit status through wait (the event loop runs meanwhile), bulk jobs, a timed-out wait, suspend/resume, terminate, an unknown job", async function () {
     this.timeout(900_000);
-    skipWithoutSge(this);
+    needSge(this);
     const { step, tag } = await runFixture(SESSION, 110_000, IN_PROCESS_ENV);
     assert.equal(step("info").version, "1.0");
     assert.deepEqual({ exited: step("exit").exited, exitStatus: step("exit").exitStatus }, { exited: true, exitStatus: 3 });
@@ -70,7 +68,7 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
 
   it("scale(2) through DRMAA: two workers compute; scale(0): the jobs leave qstat; close(); a rejected job is a DrmaaError", async function () {
     this.timeout(900_000);
-    skipWithoutSge(this);
+    needSge(this);
     const { step, tag } = await runFixture(APP, 110_000, SGE_ENV);
     const rejected = step("rejected");
     assert.equal(rejected?.name, "DrmaaError", JSON.stringify(rejected));
@@ -88,7 +86,7 @@ describe("DRMAACluster on real Grid Engine [jobqueue]", function () {
 
   it("a DRMAACluster program killed with SIGKILL leaves no job behind: its DRMAA agent cancels them", async function () {
     this.timeout(900_000);
-    skipWithoutSge(this);
+    needSge(this);
     const p = spawnProc(process.execPath, [ORPHAN, tmp.dir], { env: SGE_ENV });
     const ids = await waitFor("the job's id", () => {
       const m = /JOBS (\[.*\])/.exec(p.stdout);

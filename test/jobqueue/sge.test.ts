@@ -6,6 +6,7 @@ import { Client, JobQueueError, SGECluster } from "../../src/index.js";
 import { tempDir } from "../helpers/cluster.js";
 import { TAG_VAR, taggedPids, waitFor } from "../helpers/proc.js";
 import { ensureSge, qstatIds } from "../helpers/queues.js";
+import { skipIf } from "../helpers/skip.js";
 
 const gone = (ids: string[]) => () => !qstatIds().some((id) => ids.includes(id));
 
@@ -17,11 +18,7 @@ describe("job-queue clusters on real Grid Engine [jobqueue]", function () {
 
   before(function () {
     this.timeout(900_000);
-    const skip = ensureSge();
-    if (skip) {
-      console.log(`      skipped: ${skip}`);
-      this.skip();
-    }
+    skipIf(this, ensureSge());
   });
 
   beforeEach(() => {

@@ -8,6 +8,7 @@ import { TAG_VAR, cleanupProcs, spawnProc, taggedPids, waitFor } from "../helper
 import { ensureSlurm, squeueIds } from "../helpers/queues.js";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { skipIf } from "../helpers/skip.js";
 
 const gone = (ids: string[]) => () => !squeueIds().some((id) => ids.includes(id));
 
@@ -19,11 +20,7 @@ describe("job-queue clusters on real SLURM [jobqueue]", function () {
 
   before(function () {
     this.timeout(900_000);
-    const skip = ensureSlurm();
-    if (skip) {
-      console.log(`      skipped: ${skip}`);
-      this.skip();
-    }
+    skipIf(this, ensureSlurm());
   });
 
   // every worker process of a test's jobs carries its tag (sbatch hands the environment on)

@@ -6,6 +6,7 @@ import path from "node:path";
 import { BIN, ROOT, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs, exitWithin, spawnProc } from "../helpers/proc.js";
 import { ensureSlurm } from "../helpers/queues.js";
+import { skipIf } from "../helpers/skip.js";
 
 const SCRIPT = path.join(ROOT, "dist/test/jobqueue/fixtures/srun-script.js");
 
@@ -14,11 +15,7 @@ describe("srun dask-mpi-ts --no-mpi (real SLURM) [jobqueue]", function () {
   const tmp = tempDir("dask-mpi-ts-srun-");
   before(function () {
     this.timeout(900_000);
-    const skip = ensureSlurm();
-    if (skip) {
-      console.log(`      skipped: ${skip}`);
-      this.skip();
-    }
+    skipIf(this, ensureSlurm());
   });
   afterEach(cleanupProcs);
   after(() => tmp.remove());
