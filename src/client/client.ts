@@ -630,7 +630,7 @@ export class Client {
     log().warn({ scheduler: this.schedulerAddress, reason: announced ?? reason, reconnectTimeout: windowMs }, "lost the scheduler");
     const giveUp = () => {
       if (this.#closed) return;
-      this.#lostError = schedulerLostError(this.schedulerAddress, reason, Date.now() - since, announced);
+      this.#lostError = schedulerLostError(this.schedulerAddress, reason, { windowMs, waitedMs: Date.now() - since }, announced);
       this.#lost();
     };
     if (windowMs > 0) setTimeout(giveUp, windowMs).unref();

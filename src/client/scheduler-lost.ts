@@ -18,19 +18,21 @@ export function checkReconnectTimeout(v: unknown): number {
 
 /**
  * @param reason why the connection ended (the comm's close reason)
+ * @param wait the reconnect window and how long the client did wait
  * @param announced the reason the scheduler gave when it announced its own shutdown, if it did
  */
-export function schedulerLostError(address: string, reason: string, waitedMs: number, announced?: string): SchedulerLostError {
+export function schedulerLostError(address: string, reason: string, wait: { windowMs: number; waitedMs: number }, announced?: string): SchedulerLostError {
+  const { windowMs, waitedMs } = wait;
   const what = announced !== undefined ? `closed (it announced: ${announced})` : `was lost (${reason})`;
   const waited =
     announced !== undefined
       ? "it shut down on purpose, so the client did not wait for it"
-      : waitedMs > 0
-        ? `the client waited ${waitedMs} ms for it to come back (reconnectTimeout)`
+      : windowMs > 0
+        ? `the client waited ${waitedMs} ms for it to come back (reconnectTimeout ${windowMs} ms)`
         : "the client did not wait for it (reconnectTimeout 0)";
   return new SchedulerLostError(
-    `the scheduler at ${address} ${what}; ${waited}; work that was pending is lost. ` +
-      `Check that the scheduler process is still running (its log, the batch job's state, an out-of-memory kill) ` +
+    `the scheduler at ${address} ${what}; ${waited}; work that was pending is lost: ` +
+      `check that the scheduler process is still running (its log, the batch job's state, an out-of-memory kill) ` +
       `and that this host can reach ${address}; then connect a new client and submit again`,
     { address, waitedMs },
   );
