@@ -73,7 +73,9 @@ export function splitMapArguments<O>(rest: unknown[], names: ReadonlySet<string>
   let iterables = rest;
   const last = rest[rest.length - 1];
   const kind = classify(last, names);
-  if (kind === "options") {
+  if (rest.length > 1 && last === undefined) {
+    iterables = rest.slice(0, -1); // options left out by a wrapper that passes them on
+  } else if (kind === "options") {
     options = last as O;
     iterables = rest.slice(0, -1);
   } else if (kind === "ambiguous") {

@@ -15,6 +15,7 @@ describe("client arguments: options versus data", () => {
     const bare = Object.assign(Object.create(null) as object, { pure: false });
     assert.equal(map([1], bare).options, bare, "a null-prototype object of option names is options");
     assert.deepEqual(map([1], {}).iterables, [[1]], "{} is options with nothing set");
+    assert.deepEqual(map([1], undefined), { iterables: [[1]], options: {} }, "options passed on as undefined");
   });
 
   it("map: anything that is neither an iterable nor options throws a TypeError saying how to pass options", () => {
