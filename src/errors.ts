@@ -15,6 +15,7 @@ export type ErrorCode =
   | "ERR_REMOTE_TASK"
   | "ERR_ADDON_LOAD"
   | "ERR_CANCELLED"
+  | "ERR_SCHEDULER_LOST"
   | "ERR_KILLED_WORKER"
   | "ERR_JOB_QUEUE"
   | "ERR_DRMAA"
@@ -167,6 +168,21 @@ export class AddonLoadError extends DaskError {
 export class CancelledError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_CANCELLED", message, options);
+  }
+}
+
+/**
+ * The client lost its scheduler (the connection closed, or the scheduler stopped answering) and
+ * it did not come back within the client's reconnect window: work in flight cannot finish.
+ */
+export class SchedulerLostError extends DaskError {
+  readonly address: string;
+  /** How long the client waited for the scheduler before giving up (ms). */
+  readonly waitedMs: number;
+  constructor(message: string, info: { address: string; waitedMs: number }, options?: { cause?: unknown }) {
+    super("ERR_SCHEDULER_LOST", message, options);
+    this.address = info.address;
+    this.waitedMs = info.waitedMs;
   }
 }
 

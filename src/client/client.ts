@@ -15,6 +15,7 @@ import {
   HandshakeError,
   KilledWorkerError,
   RemoteTaskError,
+  type SchedulerLostError,
   TimeoutError,
   describeError,
 } from "../errors.js";
@@ -25,10 +26,12 @@ import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { TaskSpec } from "../scheduler/state.js";
 import { type Versions, versions } from "../version.js";
+import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, isPlainObject, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "./functions.js";
+import { checkReconnectTimeout, schedulerLostError } from "./scheduler-lost.js";
 import { Future, type FutureStatus } from "./future.js";
 
-/** Per-task options, given as the last argument of submit() or the third of map(). */
+/** Per-task options, given as the last argument of submit() or map(). */
 export interface SubmitOptions {
   /** Explicit key (default: function name plus a hash of function and arguments, or random). */
   key?: string;
@@ -46,7 +49,8 @@ export interface SubmitOptions {
   resources?: Record<string, number>;
 }
 
-const OPTION_KEYS = new Set(["key", "pure", "priority", "retries", "workers", "allowOtherWorkers", "resources"]);
+/** Options of map(): those of submit(), with `key` a prefix for every task's key or one key per task. */
+export type MapOptions = Omit<SubmitOptions, "key"> & { key?: string | string[] };
 
 export interface ConnectOptions {
   /** Cluster secret; default from the scheduler file or DASK_MPI_TS_SECRET. */
@@ -55,6 +59,11 @@ export interface ConnectOptions {
   timeout?: number;
   /** PEM files for a tls:// scheduler (and its workers): this client's certificate, key and the CA. */
   tls?: TlsFiles;
+  /**
+   * After the scheduler's connection is lost, how long (ms) pending futures wait for it before
+   * they reject with SchedulerLostError; default 10 s, 0 fails them at once.
+   */
+  reconnectTimeout?: number;
 }
 
 export type ConnectTarget =
@@ -101,9 +110,17 @@ export class Client {
   #workerRpcs = new Map<string, Promise<Rpc>>();
   #functions = new Map<string, WireFunction>();
   #closed = false;
+  #reconnectMs: number;
+  /** Why the scheduler said it was closing (scheduler-closing), if it did. */
+  #closingReason: string | undefined;
+  /** Since when the scheduler is gone (connection lost without close()). */
+  #lostSince: number | undefined;
+  /** What pending futures and later calls reject with once the scheduler is given up. */
+  #lostError: SchedulerLostError | undefined;
 
-  private constructor(address: string, secret: string, rpc: Rpc, tls: TlsContext | undefined) {
+  private constructor(address: string, secret: string, rpc: Rpc, tls: TlsContext | undefined, reconnectMs: number) {
     this.#tls = tls;
+    this.#reconnectMs = reconnectMs;
     this.schedulerAddress = address;
     this.#secret = secret;
     this.#scheduler = rpc;
@@ -118,6 +135,7 @@ export class Client {
       typeof target === "string" ? { ...options, address: target } : "schedulerAddress" in target ? { ...options, address: target.schedulerAddress, secret: target.secret } : { ...options, ...target };
     const timeout = (opts.timeout as number | undefined) ?? 30_000;
     const tls = opts.tls ? loadTls(opts.tls as TlsFiles) : undefined;
+    const reconnectMs = checkReconnectTimeout(opts.reconnectTimeout);
     const deadline = Date.now() + timeout;
     let lastError: unknown;
     do {
@@ -133,7 +151,7 @@ export class Client {
           address = opts.address as string;
         }
         if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
-        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls);
+        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls, reconnectMs);
       } catch (err) {
         // a wrong secret or certificate does not get better by waiting
         if (err instanceof ConfigError || err instanceof HandshakeError) throw err;
@@ -144,7 +162,7 @@ export class Client {
     throw new TimeoutError(`could not connect to the scheduler within ${timeout} ms: ${describeError(lastError)}`, { cause: lastError });
   }
 
-  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined): Promise<Client> {
+  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined, reconnectMs: number): Promise<Client> {
     const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls });
     let client: Client | undefined;
     const rpc = new Rpc(
@@ -158,12 +176,12 @@ export class Client {
         [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
         [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
         [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled"),
-        [Op.schedulerClosing]: () => {},
+        [Op.schedulerClosing]: (m) => void (client!.#closingReason = String(m.reason ?? "no reason given")),
       },
       { holdLoop: "while-busy" },
     );
-    client = new Client(address, secret, rpc, tls);
-    comm.onClose(() => client!.#lost());
+    client = new Client(address, secret, rpc, tls, reconnectMs);
+    comm.onClose((err) => client!.#schedulerGone(err.message));
     const reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
     client.dashboardLink = reply?.services?.dashboard;
     return client;
@@ -175,24 +193,33 @@ export class Client {
    * Run `fn(...args)` on a worker. `fn` is shipped as source (it must be self-contained) or is
    * a `remote()` module export. Arguments may be futures, or contain them at any depth: the
    * task gets their values. A trailing plain object whose keys are all SubmitOptions keys,
-   * given beyond the function's declared parameters, is taken as options.
+   * given beyond the function's declared parameters, is taken as options; one that mixes option
+   * keys with others throws a TypeError (end with `{}` to pass such an object as an argument).
    * @example const f = client.submit((a: number, b: number) => a + b, 1, 2, { key: "add-1" });
    */
   submit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: [...ArgsOf<A>] | [...ArgsOf<A>, SubmitOptions]): Future<Awaited<R>> {
-    let args: unknown[] = rest;
-    let options: SubmitOptions = {};
-    const last = rest[rest.length - 1];
-    if (rest.length > fn.length && isOptions(last)) {
-      options = last;
-      args = rest.slice(0, -1);
-    }
+    const { args, options } = splitTrailingOptions<SubmitOptions>("submit", rest, fn.length, SUBMIT_OPTION_KEYS);
     return this.#submit(fn, args, options);
   }
 
-  /** Run `fn(item)` for each item; one future per item. */
-  map<T, R>(fn: (item: T) => R | Promise<R>, items: Iterable<T | Future<T>>, options: Omit<SubmitOptions, "key"> = {}): Array<Future<Awaited<R>>> {
+  /**
+   * Run `fn(x, y, ...)` for the items of one or more iterables taken in step, stopping at the
+   * shortest (as Dask's `map(func, *iterables)`); one future per call. Items may be futures.
+   * A last plain object whose keys are all option names is options (`key` is a prefix, or a
+   * list of keys); a last argument that is neither an iterable nor options throws a TypeError.
+   * @example client.map((x: number, y: number) => x + y, [1, 2, 3], [10, 20, 30], { priority: 1 })
+   */
+  map<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: MapArgs<A>): Array<Future<Awaited<R>>> {
+    const { iterables, options } = splitMapArguments<MapOptions>(rest, SUBMIT_OPTION_KEYS);
+    const { key, ...common } = options;
+    if (key !== undefined && typeof key !== "string" && !(Array.isArray(key) && key.every((k) => typeof k === "string"))) {
+      throw new TypeError(`map's key option must be a prefix string or a list of keys, got ${JSON.stringify(key)}`);
+    }
+    const rows = [...zipIterables(iterables)];
+    if (Array.isArray(key) && key.length !== rows.length) throw new TypeError(`map got ${key.length} keys for ${rows.length} tasks`);
     const wire = this.#encodeFunction(fn);
-    return Array.from(items, (item) => this.#submit(fn, [item], options, wire));
+    const prefix = typeof key === "string" ? key : undefined;
+    return rows.map((args, i) => this.#submit(fn, args, { ...common, key: Array.isArray(key) ? key[i] : undefined }, wire, prefix));
   }
 
   /**
@@ -206,11 +233,11 @@ export class Client {
     return out;
   }
 
-  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn)): Future<never> {
+  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn), prefix?: string): Future<never> {
     this.#checkOpen();
     checkOptions(options);
     const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES);
-    const name = (typeof fn === "function" && fn.name) || "lambda";
+    const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     const key = options.key ?? `${name}-${options.pure === false ? randomUUID() : tokenize(wire, head, raws)}`;
     const known = this.#keys.get(key);
     if (!known) {
@@ -373,7 +400,7 @@ export class Client {
 
   #throwIfFailed(key: string): void {
     const ks = this.#keys.get(key);
-    if (!ks || ks.status === "cancelled") throw new CancelledError(`future ${JSON.stringify(key)} was cancelled`);
+    if (!ks || ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled`);
     if (ks.status !== "error") return;
     const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
     if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
@@ -496,9 +523,8 @@ export class Client {
    */
   async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
     this.#checkOpen();
-    const last = rest[rest.length - 1];
-    const opts = isRunOptions(last) && rest.length > fn.length ? (rest.pop() as RunOptions) : {};
-    const { head, raws } = encodeWithRaws(rest, RAW_PART_BYTES);
+    const { args, options: opts } = splitTrailingOptions<RunOptions>("run", rest, fn.length, RUN_OPTION_KEYS);
+    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES);
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
@@ -591,6 +617,26 @@ export class Client {
     return this.#closed;
   }
 
+  /**
+   * The scheduler's connection ended without close(). Pending work waits the reconnect window
+   * (not when the scheduler announced its shutdown), then fails with SchedulerLostError.
+   * Reconnecting and taking over (re-register, resubmit what is pending) would plug in here.
+   */
+  #schedulerGone(reason: string): void {
+    if (this.#closed || this.#lostSince !== undefined) return;
+    const since = (this.#lostSince = Date.now());
+    const announced = this.#closingReason;
+    const windowMs = announced === undefined ? this.#reconnectMs : 0;
+    log().warn({ scheduler: this.schedulerAddress, reason: announced ?? reason, reconnectTimeout: windowMs }, "lost the scheduler");
+    const giveUp = () => {
+      if (this.#closed) return;
+      this.#lostError = schedulerLostError(this.schedulerAddress, reason, { windowMs, waitedMs: Date.now() - since }, announced);
+      this.#lost();
+    };
+    if (windowMs > 0) setTimeout(giveUp, windowMs).unref();
+    else giveUp();
+  }
+
   #lost(): void {
     this.#closed = true;
     for (const [key, ks] of this.#keys) {
@@ -601,7 +647,7 @@ export class Client {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new CommClosedError(`client ${this.id} is closed`);
+    if (this.#closed) throw this.#lostError ?? new CommClosedError(`client ${this.id} is closed`);
   }
 }
 
@@ -609,6 +655,10 @@ export class Client {
 export type Futurable<T> = T | Future<T> | (T extends object ? { [K in keyof T]: Futurable<T[K]> } : never);
 /** Each argument may be given as a value, a future of it, or a structure holding futures. */
 type ArgsOf<A extends unknown[]> = { [I in keyof A]: Futurable<A[I]> };
+/** map() takes, for each parameter, an iterable of its values (or of futures of them). */
+type IterablesOf<A extends unknown[]> = { [I in keyof A]: Iterable<Futurable<A[I]>> };
+/** Iterables beyond the function's parameters are zipped too (their items are extra arguments). */
+type MapArgs<A extends unknown[]> = [...IterablesOf<A>, ...Array<Iterable<unknown>>] | [...IterablesOf<A>, ...Array<Iterable<unknown>>, MapOptions];
 
 export interface ScatterOptions {
   workers?: string[];
@@ -634,22 +684,6 @@ export interface WorkerSummary {
   metrics: Record<string, unknown>;
 }
 
-function isPlain(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-}
-
-function isOptions(v: unknown): v is SubmitOptions {
-  if (!isPlain(v)) return false;
-  const keys = Object.keys(v);
-  return keys.length > 0 && keys.every((k) => OPTION_KEYS.has(k));
-}
-
-function isRunOptions(v: unknown): v is RunOptions {
-  if (!isPlain(v)) return false;
-  const keys = Object.keys(v);
-  return keys.length > 0 && keys.every((k) => k === "workers" || k === "timeout");
-}
-
 function checkOptions(o: SubmitOptions): void {
   if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
     throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
@@ -658,7 +692,7 @@ function checkOptions(o: SubmitOptions): void {
   if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
     throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);
   }
-  if (o.resources !== undefined && !(isPlain(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
+  if (o.resources !== undefined && !(isPlainObject(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
     throw new TypeError(`resources must map names to non-negative numbers, got ${JSON.stringify(o.resources)}`);
   }
 }

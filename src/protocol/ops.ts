@@ -1,4 +1,6 @@
 /** Every wire op, in one place. Messages are msgpack maps `{ op, ...fields }`. */
+import { inspect } from "node:util";
+
 export const Op = {
   // handshake (comm/handshake.ts)
   hello: "hello",
@@ -60,5 +62,6 @@ export interface WireError {
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack ?? "" };
-  return { name: "Error", message: String(err), stack: "" };
+  // a thrown non-Error (`throw { code: 42 }`) keeps its content, not "[object Object]"
+  return { name: "Error", message: typeof err === "string" ? err : inspect(err, { depth: 2, breakLength: Infinity }), stack: "" };
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs, readFileSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, TimeoutError } from "../errors.js";
+import { ConfigError, TimeoutError, describeError } from "../errors.js";
 
 export interface SchedulerFileContent {
   type: "Scheduler";
@@ -41,7 +41,8 @@ export function removeSchedulerFileSync(file: string, id: string): void {
 
 /**
  * Read and check a scheduler file. Returns undefined while it does not exist (callers wait);
- * throws ConfigError for a file that others can read or that is not a scheduler file.
+ * throws ConfigError for a file that others can read or that is not a scheduler file. The file
+ * is written atomically, so content that does not parse is corruption, never "not written yet".
  */
 export function readSchedulerFile(file: string): SchedulerFileContent | undefined {
   let text: string;
@@ -57,17 +58,23 @@ export function readSchedulerFile(file: string): SchedulerFileContent | undefine
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  let content: Partial<SchedulerFileContent>;
+  let content: unknown;
   try {
-    content = JSON.parse(text) as Partial<SchedulerFileContent>;
-  } catch {
-    // a writer that is not atomic may be mid-write; treat as not there yet
-    return undefined;
+    content = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(
+      `scheduler file ${file} is corrupt: not valid JSON (${describeError(err)}; ${text.length} bytes); remove it and restart the scheduler that writes it`,
+      { cause: err },
+    );
   }
-  if (typeof content.address !== "string" || typeof content.secret !== "string") {
-    throw new ConfigError(`scheduler file ${file} has no address or secret: is it a dask-mpi-ts scheduler file?`);
+  const c = (typeof content === "object" && content !== null ? content : {}) as Partial<SchedulerFileContent>;
+  const missing = (["address", "secret"] as const).filter((k) => typeof c[k] !== "string" || c[k] === "");
+  if (missing.length) {
+    throw new ConfigError(
+      `scheduler file ${file} has no ${missing.join(" or ")} (${Array.isArray(content) ? "an array" : typeof content === "object" && content ? `keys: ${Object.keys(content).join(", ") || "none"}` : `a JSON ${content === null ? "null" : typeof content}`}): is it a dask-mpi-ts scheduler file?`,
+    );
   }
-  return content as SchedulerFileContent;
+  return c as SchedulerFileContent;
 }
 
 /** Wait (polling) until the scheduler file exists and is valid, at most `timeoutMs`. */

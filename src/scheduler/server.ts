@@ -266,7 +266,8 @@ export class Scheduler {
             try {
               out[addr] = { ok: true, value: await w.request({ op: Op.run, fn: m.fn, args: m.args }, Number(m.timeout ?? 60_000)) };
             } catch (err) {
-              out[addr] = { ok: false, error: toWireError(err instanceof RemoteError ? err.remote : err) };
+              // the worker's own error as it sent it (name, message, stack), or why we got none
+              out[addr] = { ok: false, error: err instanceof RemoteError ? err.remote : toWireError(err) };
             }
           }),
         );

@@ -1,0 +1,166 @@
+// Client contracts a Dask user relies on (issue 12): map over several iterables, the options
+// rule, errors of run()/runOnScheduler() as thrown, a lost scheduler named as such, and a
+// corrupt scheduler file reported at once. Real processes and real TCP on 127.0.0.1.
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Client, RemoteTaskError, Scheduler, Worker } from "../../src/index.js";
+import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
+import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
+
+const secret = "test-secret-0123456789";
+
+describe("client contracts (issue 12)", function () {
+  this.timeout(60_000);
+
+  describe("in-process cluster", () => {
+    let scheduler: Scheduler;
+    let workers: Worker[];
+    let client: Client;
+
+    before(async () => {
+      scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
+      workers = await Promise.all(["a", "b"].map((name) => Worker.start({ schedulerAddress: scheduler.address, secret, name, host: "127.0.0.1", nthreads: 2 })));
+      client = await Client.connect(scheduler.address, { secret });
+      await client.waitForWorkers(2, { timeout: 10_000 });
+    });
+
+    after(async () => {
+      await client.close();
+      await Promise.all(workers.map((w) => w.close("test over")));
+      await scheduler.close("test over");
+    });
+
+    // 12.1: map(fn, xs, ys) zips, as Dask's map(func, *iterables); it used to take ys as options
+    it("map zips several iterables (arrays, Sets, generators, futures inside), stopping at the shortest", async () => {
+      assert.deepEqual(await client.gather(client.map((x: number, y: number) => x + y, [1, 2, 3], [10, 20])), [11, 22]);
+      function* gen() {
+        for (let i = 0; ; i++) yield i * 100;
+      }
+      const tens = client.map((x: number) => x * 10, [1, 2, 3]);
+      const sums = client.map((a: number, b: number, c: number) => a + b + c, new Set([1, 2, 3]), gen(), tens, { workers: ["b"], pure: false });
+      assert.deepEqual(await client.gather(sums), [11, 122, 233]);
+      const onB = workers.find((w) => w.name === "b")!;
+      for (const f of sums) assert.ok(onB.data.has(f.key), `options after the iterables still apply: ${f.key} is on worker b`);
+      const named = client.map((x: number) => x, [1, 2], { key: "sq" });
+      assert.ok(named.every((f) => /^sq-/.test(f.key)) && named[0]!.key !== named[1]!.key, `a key is a prefix: ${named.map((f) => f.key)}`);
+    });
+
+    // 12.1: an ambiguous last argument throws instead of becoming options or a NaN
+    it("map and submit throw a TypeError on an ambiguous or non-iterable argument", () => {
+      const bad: unknown[] = [[1, 2], 5];
+      assert.throws(() => (client.map as (...a: unknown[]) => unknown)((x: number) => x, ...bad), { name: "TypeError", message: /argument 3 is the number 5/ });
+      assert.throws(() => client.map((x: number, o: object) => [x, o], [1], { workers: ["a"], scale: 2 } as never), { name: "TypeError", message: /mixes option names \(workers\) with other keys \(scale\)/ });
+      assert.throws(() => client.submit((...xs: unknown[]) => xs, { key: "k", value: 1 }), { name: "TypeError", message: /^submit: .*mixes option names \(key\)/ });
+    });
+
+    it("submit passes an option-like object as an argument when {} follows it", async () => {
+      assert.deepEqual(await client.submit((...xs: unknown[]) => xs, { key: "k", value: 1 }, {}).result(), [{ key: "k", value: 1 }]);
+    });
+
+    // 12.5: run() used to give "Error: [object Object]" for an error thrown on a worker
+    it("run() and runOnScheduler() keep the remote error's name, message and stack", async () => {
+      await assert.rejects(
+        client.run(function failsOnWorker() {
+          throw new RangeError("worker says no: 7");
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof RemoteTaskError, String(err));
+          assert.equal(err.remoteName, "RangeError");
+          assert.equal(err.remoteMessage, "worker says no: 7");
+          assert.match(err.remoteStack, /RangeError: worker says no: 7\n\s+at failsOnWorker/);
+          assert.match(err.message, /RangeError: worker says no: 7/);
+          assert.doesNotMatch(err.message, /\[object Object\]/);
+          return true;
+        },
+      );
+      await assert.rejects(
+        client.runOnScheduler(function failsOnScheduler() {
+          throw new TypeError("scheduler says no");
+        }),
+        (err: unknown) => err instanceof RemoteTaskError && err.remoteName === "TypeError" && err.remoteMessage === "scheduler says no" && /at failsOnScheduler/.test(err.remoteStack),
+      );
+      // a thrown non-Error keeps its content
+      await assert.rejects(
+        client.run(() => {
+          throw { code: 42 };
+        }),
+        (err: unknown) => err instanceof RemoteTaskError && err.remoteMessage === "{ code: 42 }",
+      );
+    });
+  });
+
+  describe("separate processes", () => {
+    const tmp = tempDir();
+    afterEach(cleanupProcs);
+    after(() => tmp.remove());
+
+    // 12.6: a scheduler killed with SIGKILL used to fail pending futures with "was cancelled"
+    it("a lost scheduler fails pending futures with SchedulerLostError after the reconnect window", async () => {
+      const c = await startProcessCluster(tmp.dir, { workers: 1, nanny: false });
+      const waiting = await Client.connect({ schedulerFile: c.file, reconnectTimeout: 1500 });
+      const impatient = await Client.connect({ schedulerFile: c.file, reconnectTimeout: 0 });
+      try {
+        await waiting.waitForWorkers(1, { timeout: 30_000 });
+        const address = waiting.schedulerAddress;
+        const slow = () => new Promise((r) => setTimeout(r, 120_000));
+        const f = waiting.submit(slow, { pure: false });
+        const g = impatient.submit(slow, { pure: false });
+        await waitFor("both tasks to run", async () => (await waiting.story(f.key)).some((s) => s.to === "processing") && (await impatient.story(g.key)).some((s) => s.to === "processing"), { timeoutMs: 20_000 });
+        const killedAt = Date.now();
+        c.scheduler.child.kill("SIGKILL");
+        const [ef, eg] = await Promise.all([f.result().then(() => undefined, (e: unknown) => e), g.result().then(() => undefined, (e: unknown) => e)]);
+        const waited = Date.now() - killedAt;
+        for (const [err, ms] of [[ef, 1500], [eg, 0]] as const) {
+          assert.ok(err instanceof Error, `rejected: ${String(err)}`);
+          assert.equal(err.name, "SchedulerLostError", err.stack);
+          assert.equal((err as Error & { code: string }).code, "ERR_SCHEDULER_LOST");
+          assert.ok(err.message.includes(`the scheduler at ${address} was lost (connection to ${address.replace("tcp://", "")} closed`), err.message);
+          assert.match(err.message, ms ? /the client waited \d+ ms for it to come back \(reconnectTimeout 1500 ms\)/ : /did not wait for it \(reconnectTimeout 0\)/);
+          assert.match(err.message, /work that was pending is lost: check that the scheduler process is still running .* and that this host can reach tcp:/);
+        }
+        assert.ok(waited >= 1500, `the patient client waited its window (${waited} ms)`);
+        assert.ok((ef as Error & { waitedMs: number }).waitedMs >= 1500);
+        // the client is done: new calls say why
+        assert.throws(() => waiting.submit((x: number) => x, 1), { name: "SchedulerLostError" });
+      } finally {
+        await waiting.close();
+        await impatient.close();
+      }
+    });
+
+    // 12.7: a corrupt file was reported as "does not exist yet" after the whole timeout
+    it("Client.connect fails at once on a corrupt scheduler file, naming it and what is wrong", async () => {
+      const cases: Array<[string, RegExp]> = [
+        ['{"address": "tcp://127.0.0.1:1", "secret": ', /is corrupt: not valid JSON/],
+        ["null", /has no address or secret \(a JSON null\)/],
+        ['{"type": "Scheduler", "secret": "s"}', /has no address \(keys: type, secret\)/],
+      ];
+      for (const [i, [text, wrong]] of cases.entries()) {
+        const file = path.join(tmp.dir, `corrupt-${i}.json`);
+        writeFileSync(file, text, { mode: 0o600 });
+        await assert.rejects(Client.connect({ schedulerFile: file, timeout: 45_000 }), (err: unknown) => {
+          assert.ok(err instanceof Error && (err as Error & { code: string }).code === "ERR_CONFIG", String(err));
+          assert.ok(err.message.includes(`scheduler file ${file}`), err.message);
+          assert.match(err.message, wrong);
+          return true;
+        });
+      }
+    });
+
+    it("dask-worker-ts exits non-zero at once on a corrupt scheduler file, with the reason and no stack trace", async () => {
+      const file = path.join(tmp.dir, "corrupt-worker.json");
+      writeFileSync(file, "{ not json", { mode: 0o600 });
+      for (const nanny of ["--no-nanny", "--nanny"]) {
+        const w = spawnProc(process.execPath, [BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", nanny, "--death-timeout", "120s", "--local-directory", tmp.dir], {
+          env: { DASK_MPI_TS_LOG_LEVEL: "warn" },
+        });
+        const { code } = await exitWithin(w, 45_000);
+        assert.equal(code, 1, w.stderr);
+        assert.ok(w.stderr.includes(`dask-worker-ts: error: `) && w.stderr.includes(`scheduler file ${file} is corrupt: not valid JSON`), `${nanny}: ${w.stderr}`);
+        assert.doesNotMatch(w.stderr, /\n\s+at /, "no stack trace");
+      }
+      assert.ok(existsSync(file), "the file is left for the user to look at");
+    });
+  });
+});
