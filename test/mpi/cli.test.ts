@@ -230,6 +230,46 @@ for (const launcher of launcherFromEnv()) {
       assertGaveUpOutput(proc.stdout, proc.stderr);
     });
 
+    // issue 12, point 9, as reported: with the default restart limit (5), kill -9 one worker's
+    // process each time its nanny brings it back, during a 5,000-task graph, until the nanny
+    // gives up at the 6th death; the graph still completes and the job ends 0
+    it("kill -9 of one worker until its nanny gives up, during a 5,000-task graph: the graph completes, mpirun exits 0", async function () {
+      this.timeout(120_000);
+      // a long window, so that slow restarts on a loaded machine still count as one crash loop;
+      // allowed-failures as in the integration chaos test: a task may be on the victim each time
+      const env = { DASK_MPI_TS_DISTRIBUTED__NANNY__RESTART_WINDOW: "600s", DASK_MPI_TS_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES: "20" };
+      const { proc, client: c } = await startCluster([], 4, env);
+      const n = 5000;
+      const futures = c.map(
+        (x: number) => {
+          const end = Date.now() + 1;
+          while (Date.now() < end);
+          return x;
+        },
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      let last = 0;
+      for (let death = 1; death <= 6; death++) {
+        const w = await waitFor(
+          `worker 1's life ${death}`,
+          async () => Object.values((await c.schedulerInfo()).workers).find((x) => x.name === "1" && x.pid !== last),
+          { timeoutMs: 30_000, proc },
+        );
+        last = w.pid;
+        process.kill(w.pid, "SIGKILL");
+      }
+      const values = await c.gather(futures);
+      assert.equal(values.reduce((a, b) => a + b, 0), (n * (n + 1)) / 2);
+      const info = await waitFor("the scheduler to list worker 1 as failed", async () => {
+        const i = await c.schedulerInfo();
+        return i.failedWorkers?.length ? i : undefined;
+      }, { timeoutMs: 20_000, proc });
+      assert.deepEqual(info.failedWorkers.map((f) => f.name), ["1"]);
+      assert.match(info.failedWorkers[0]!.reason, /^worker died 6 times within 600000 ms/);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0, proc.stderr);
+    });
+
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       it(`${signal} to mpirun (Ctrl-C) ends every rank, leaving no process behind`, async () => {
         const { proc } = await startCluster();
