@@ -495,8 +495,11 @@ export class Client {
 
   // ---- cluster ------------------------------------------------------------------------------
 
-  /** Scheduler address and the workers it knows, keyed by worker address. */
-  schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary> }> {
+  /**
+   * Scheduler address and the workers it knows, keyed by worker address; `failedWorkers`: those
+   * that left because they could not go on (an MPI rank whose nanny gave up), with the reason.
+   */
+  schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: Array<{ name: string; host: string; reason: string; time: number }> }> {
     this.#checkOpen();
     return this.#scheduler.request({ op: Op.identity }, REQUEST_TIMEOUT_MS);
   }

@@ -138,7 +138,7 @@ export const configSchema = z.strictObject({
       }),
     }),
     nanny: section({
-      "max-restarts": key(count, 5, "a non-negative integer", "restarts within restart-window after which the nanny gives up and exits non-zero"),
+      "max-restarts": key(count, 5, "a non-negative integer", "restarts within restart-window after which the nanny gives up: its worker leaves the cluster (an MPI rank stays in the job, idle)"),
       "restart-window": key(duration, "60s", DURATION, "window over which max-restarts is counted"),
     }),
     scheduler: section({

@@ -16,6 +16,7 @@ import type { WorkerOptions } from "../worker/worker.js";
 import { Mpi } from "./addon.js";
 import { detectLauncher } from "./launcher-env.js";
 import { MpiJob } from "./job.js";
+import { stayIdle } from "./leave.js";
 
 /**
  * Options of an MPI-launched cluster. Worker settings left out come from the configuration
@@ -147,8 +148,9 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
     return first.s;
   }
   if (!first.r.ok) {
-    log().error({ reason: first.r.reason }, "worker ended with an error");
-    return 1;
+    // one failing worker must not end the job: leave the cluster, stay in the job (leave.ts)
+    log().error({ worker: name, reason: first.r.reason }, "worker failed; its rank leaves the cluster and stays idle until the job ends");
+    return stayIdle(job, { address, secret, tls: opts.tls }, { name, reason: first.r.reason });
   }
   return 0;
 }

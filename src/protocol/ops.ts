@@ -15,6 +15,8 @@ export const Op = {
   taskErred: "task-erred",
   /** a worker leaving on its own (memory above terminate without a nanny), with the reason */
   unregisterWorker: "unregister-worker",
+  /** a worker's MPI rank: its worker cannot go on (the nanny gave up), with the reason */
+  workerFailed: "worker-failed",
   // scheduler -> worker
   computeTask: "compute-task",
   freeKeys: "free-keys",

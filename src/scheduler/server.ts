@@ -57,6 +57,17 @@ const CLOSE_WORKERS_TIMEOUT_MS = 5000;
 const RETIRE_DRAIN_MS = 60_000;
 /** How long the scheduler tries to connect back to a registering worker. */
 const PROBE_TIMEOUT_MS = 5000;
+/** Failed workers remembered for schedulerInfo(): the latest ones. */
+const FAILED_WORKERS_KEPT = 100;
+
+/** A worker that cannot go on (its nanny gave up), as its MPI rank reported it. */
+export interface FailedWorker {
+  name: string;
+  host: string;
+  reason: string;
+  /** When it was reported, seconds since the epoch. */
+  time: number;
+}
 
 type Peer = { kind: "unknown" } | { kind: "worker"; address: string } | { kind: "client"; id: string };
 
@@ -83,6 +94,7 @@ export class Scheduler {
   #functionsByText = new Map<string, object>();
   #functionsSent = new WeakMap<Rpc, Set<number>>();
   #retiring = new Set<string>();
+  #failedWorkers: FailedWorker[] = [];
   #tls: TlsContext | undefined;
   #dashboard: Dashboard | undefined;
   /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
@@ -200,6 +212,13 @@ export class Scheduler {
         const w = asWorker();
         log().warn({ worker: w, reason: String(m.reason ?? "") }, "worker removed");
         this.#run(this.state.removeWorker(w, this.#sid("worker-unregister"), { died: true }));
+      },
+      [Op.workerFailed]: (m) => {
+        // its connection closed when its process died: it is no longer among the workers
+        const failed: FailedWorker = { name: str(m, "name"), host: str(m, "host"), reason: str(m, "reason"), time: Date.now() / 1000 };
+        log().error({ worker: failed.name, host: failed.host, reason: failed.reason }, "worker failed and left the cluster");
+        if (this.#failedWorkers.push(failed) > FAILED_WORKERS_KEPT) this.#failedWorkers.shift();
+        return "ok";
       },
       [Op.workerStatus]: (m) => {
         const w = asWorker();
@@ -450,7 +469,7 @@ export class Scheduler {
         metrics: ws.metrics,
       };
     }
-    return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers };
+    return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers, failedWorkers: this.#failedWorkers };
   }
 
   /** Ask every worker to close and wait (bounded) until they have disconnected. */

@@ -5,6 +5,7 @@ import path from "node:path";
 import { Client } from "../../src/index.js";
 import { BIN, FIXTURE, freePort, tempDir } from "../helpers/cluster.js";
 import { makeCerts } from "../helpers/certs.js";
+import { GIVE_UP_AT_FIRST_DEATH, assertGaveUpOutput, assertSchedulerLoggedFailure } from "../helpers/give-up.js";
 import { type Launcher, launcherFromEnv } from "../helpers/mpi.js";
 import { childPids, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 
@@ -180,6 +181,93 @@ for (const launcher of launcherFromEnv()) {
       const { code } = await exitWithin(proc, 20_000);
       assert.notEqual(code, 0);
       // afterEach's leak check fails the test if the nanny's child (or anything) outlived it
+    });
+
+    // issue 12, point 9: one crash-looping worker must not end the job. Its nanny gives up
+    // (max-restarts 0: at the first death), its rank leaves the cluster and stays in the job,
+    // idle; the graph completes on the other workers (results the dead worker held are
+    // recomputed); the scheduler logs the failure at error level and lists it; the job still
+    // ends with the client's status (0).
+    it("a worker whose nanny gives up leaves the cluster, its rank idles; the graph completes and mpirun exits 0", async () => {
+      const { proc, client: c } = await startCluster([], 4, GIVE_UP_AT_FIRST_DEATH);
+      const n = 2000;
+      const squares = c.map(
+        (x: number) => {
+          const end = Date.now() + 1;
+          while (Date.now() < end);
+          return x * x;
+        },
+        Array.from({ length: n }, (_, i) => i),
+      );
+      const victim = await waitFor(
+        "worker 2 to hold results",
+        async () => Object.values((await c.schedulerInfo()).workers).find((w) => w.name === "2" && w.inMemory > 0),
+        { timeoutMs: 20_000, proc },
+      );
+      const rank = parentPid(victim.pid); // with the nanny, the rank is the worker's parent
+      process.kill(victim.pid, "SIGKILL");
+      // the job goes on: every result, including those the dead worker held
+      const values = await c.gather(squares);
+      assert.equal(values.reduce((a, b) => a + b, 0), ((n - 1) * n * (2 * n - 1)) / 6);
+      const info = await waitFor("the scheduler to list worker 2 as failed", async () => {
+        const i = await c.schedulerInfo();
+        return i.failedWorkers?.length ? i : undefined;
+      }, { timeoutMs: 20_000, proc });
+      assert.deepEqual(info.failedWorkers.map((f) => f.name), ["2"]);
+      assert.match(info.failedWorkers[0]!.reason, /worker died 1 times within 60000 ms .*not restarting/);
+      // the rank is still in the job and started no new worker
+      assert.ok(existsSync(`/proc/${rank}`), "the rank of the failed worker is still alive");
+      assert.deepEqual(Object.values(info.workers).map((w) => w.name).sort(), ["1", "3"]);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0, proc.stderr);
+      assertSchedulerLoggedFailure(proc.stderr, "2");
+    });
+
+    it("with SCRIPT: a worker whose nanny gives up leaves the cluster; the script's graph completes and mpirun exits 0", async () => {
+      const proc = launch(launcher, 4, [BIN("dask-mpi-ts"), "--interface", "lo", "--local-directory", tmp.dir, FIXTURE("give-up-client")], GIVE_UP_AT_FIRST_DEATH);
+      const { code } = await exitWithin(proc, 50_000);
+      assert.equal(code, 0, proc.stderr);
+      assertGaveUpOutput(proc.stdout, proc.stderr);
+    });
+
+    // issue 12, point 9, as reported: with the default restart limit (5), kill -9 one worker's
+    // process each time its nanny brings it back, during a 5,000-task graph, until the nanny
+    // gives up at the 6th death; the graph still completes and the job ends 0
+    it("kill -9 of one worker until its nanny gives up, during a 5,000-task graph: the graph completes, mpirun exits 0", async function () {
+      this.timeout(120_000);
+      // a long window, so that slow restarts on a loaded machine still count as one crash loop;
+      // allowed-failures as in the integration chaos test: a task may be on the victim each time
+      const env = { DASK_MPI_TS_DISTRIBUTED__NANNY__RESTART_WINDOW: "600s", DASK_MPI_TS_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES: "20" };
+      const { proc, client: c } = await startCluster([], 4, env);
+      const n = 5000;
+      const futures = c.map(
+        (x: number) => {
+          const end = Date.now() + 1;
+          while (Date.now() < end);
+          return x;
+        },
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      let last = 0;
+      for (let death = 1; death <= 6; death++) {
+        const w = await waitFor(
+          `worker 1's life ${death}`,
+          async () => Object.values((await c.schedulerInfo()).workers).find((x) => x.name === "1" && x.pid !== last),
+          { timeoutMs: 30_000, proc },
+        );
+        last = w.pid;
+        process.kill(w.pid, "SIGKILL");
+      }
+      const values = await c.gather(futures);
+      assert.equal(values.reduce((a, b) => a + b, 0), (n * (n + 1)) / 2);
+      const info = await waitFor("the scheduler to list worker 1 as failed", async () => {
+        const i = await c.schedulerInfo();
+        return i.failedWorkers?.length ? i : undefined;
+      }, { timeoutMs: 20_000, proc });
+      assert.deepEqual(info.failedWorkers.map((f) => f.name), ["1"]);
+      assert.match(info.failedWorkers[0]!.reason, /^worker died 6 times within 600000 ms/);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0, proc.stderr);
     });
 
     for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -1,6 +1,7 @@
 // `mpirun -np N node app.js` where app.js calls initialize().
 import assert from "node:assert/strict";
 import { FIXTURE } from "../helpers/cluster.js";
+import { GIVE_UP_AT_FIRST_DEATH, assertGaveUpOutput } from "../helpers/give-up.js";
 import { type Launcher, launcherFromEnv } from "../helpers/mpi.js";
 import { cleanupProcs, exitWithin, spawnProc } from "../helpers/proc.js";
 
@@ -53,6 +54,15 @@ for (const launcher of launcherFromEnv()) {
         .map((o) => o.afterBarrier)
         .sort();
       assert.deepEqual(ranks, [0, 1, 2, 3]);
+    });
+
+    // issue 12, point 9: a worker rank whose nanny gives up stays in the job, idle, and takes
+    // part in the end protocol; the graph completes on the other worker; exit 0
+    it("a worker whose nanny gives up leaves the cluster; rank 1's graph completes and the job exits 0", async () => {
+      const proc = spawnProc(launcher.command, [...launcher.args(4, { env: GIVE_UP_AT_FIRST_DEATH }), process.execPath, FIXTURE("give-up-client"), "init"]);
+      const { code } = await exitWithin(proc, 50_000);
+      assert.equal(code, 0, proc.stderr);
+      assertGaveUpOutput(proc.stdout, proc.stderr);
     });
 
     it("two ranks are too few: every rank says so and the job exits non-zero", async () => {
