@@ -76,6 +76,7 @@ registerKeyRefClass(KeyRef, (r) => r.key);
 interface KeyState {
   status: FutureStatus;
   error?: WireError;
+  /** erred: the key of the failed dependency; cancelled: why it was cancelled */
   because?: string;
   /** Futures alive for this key in this client. */
   refs: number;
@@ -157,7 +158,7 @@ export class Client {
         },
         [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
         [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
-        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled"),
+        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled", undefined, m.reason as string | undefined),
         [Op.schedulerClosing]: () => {},
       },
       { holdLoop: "while-busy" },
@@ -359,7 +360,10 @@ export class Client {
       await Promise.all(todo.map((k) => this.waitKey(k, Math.max(1, deadline - Date.now()))));
       for (const k of todo) this.#throwIfFailed(k);
       const fetched = await this.#fetch(todo.filter((k) => this.#keys.get(k)?.status === "finished"));
-      for (const [k, v] of fetched) values.set(k, v);
+      for (const [k, v] of fetched) {
+        this.#throwIfFailed(k); // cancelled while its value was on its way: the value is void
+        values.set(k, v);
+      }
       if (values.size < keys.length) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
@@ -373,7 +377,7 @@ export class Client {
 
   #throwIfFailed(key: string): void {
     const ks = this.#keys.get(key);
-    if (!ks || ks.status === "cancelled") throw new CancelledError(`future ${JSON.stringify(key)} was cancelled`);
+    if (!ks || ks.status === "cancelled") throw new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks?.because ? `: ${ks.because}` : ""}`);
     if (ks.status !== "error") return;
     const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
     if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
@@ -441,6 +445,8 @@ export class Client {
   #setStatus(key: string, status: FutureStatus, error?: WireError, because?: string): void {
     const ks = this.#keys.get(key);
     if (!ks) return;
+    // cancelled is final: news of the cancelled task still on its way (its result) is void
+    if (ks.status === "cancelled" && status !== "cancelled") return;
     if (status !== "finished") ks.value = undefined;
     ks.status = status;
     ks.error = error;
@@ -539,8 +545,8 @@ export class Client {
     await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
   }
 
-  /** The history of a key's states on the scheduler (stimulus id, from, to, time). */
-  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number }>> {
+  /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
+  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
     return this.#scheduler.request({ op: Op.story, key }, REQUEST_TIMEOUT_MS);
   }
 
