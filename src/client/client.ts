@@ -464,7 +464,7 @@ export class Client {
     if (!this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
-  /** Cancel futures: the cluster stops and forgets their work, for every client. */
+  /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
     this.#flushGraph();

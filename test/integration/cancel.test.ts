@@ -115,7 +115,12 @@ describe("cancel on real processes", function () {
     assert.equal(existsSync(f.ranB), false, "no dependent ever ran");
 
     // and the cluster goes on working
-    assert.equal(await client.submit((x: number) => x * 2, 21).result(), 42);
+    const kept = client.submit((x: number) => x * 2, 21);
+    assert.equal(await kept.result(), 42);
+    // restart cancels every future, saying why
+    await client.restart();
+    assert.equal(kept.status, "cancelled");
+    await assert.rejects(kept.result(), { name: "CancelledError", message: `future ${JSON.stringify(kept.key)} was cancelled: the cluster was restarted` });
   });
 
   // Regression (issue 12, point 2): a future cancelled while the news of its result was already
