@@ -85,6 +85,7 @@ registerKeyRefClass(KeyRef, (r) => r.key);
 interface KeyState {
   status: FutureStatus;
   error?: WireError;
+  /** erred: the key of the failed dependency; cancelled: why it was cancelled */
   because?: string;
   /** Futures alive for this key in this client. */
   refs: number;
@@ -175,7 +176,7 @@ export class Client {
         },
         [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
         [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
-        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled"),
+        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled", undefined, m.reason as string | undefined),
         [Op.schedulerClosing]: (m) => void (client!.#closingReason = String(m.reason ?? "no reason given")),
       },
       { holdLoop: "while-busy" },
@@ -386,7 +387,10 @@ export class Client {
       await Promise.all(todo.map((k) => this.waitKey(k, Math.max(1, deadline - Date.now()))));
       for (const k of todo) this.#throwIfFailed(k);
       const fetched = await this.#fetch(todo.filter((k) => this.#keys.get(k)?.status === "finished"));
-      for (const [k, v] of fetched) values.set(k, v);
+      for (const [k, v] of fetched) {
+        this.#throwIfFailed(k); // cancelled while its value was on its way: the value is void
+        values.set(k, v);
+      }
       if (values.size < keys.length) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
@@ -400,7 +404,7 @@ export class Client {
 
   #throwIfFailed(key: string): void {
     const ks = this.#keys.get(key);
-    if (!ks || ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled`);
+    if (!ks || ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks?.because ? `: ${ks.because}` : ""}`);
     if (ks.status !== "error") return;
     const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
     if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
@@ -468,6 +472,8 @@ export class Client {
   #setStatus(key: string, status: FutureStatus, error?: WireError, because?: string): void {
     const ks = this.#keys.get(key);
     if (!ks) return;
+    // cancelled is final: news of the cancelled task still on its way (its result) is void
+    if (ks.status === "cancelled" && status !== "cancelled") return;
     if (status !== "finished") ks.value = undefined;
     ks.status = status;
     ks.error = error;
@@ -485,7 +491,7 @@ export class Client {
     if (!this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
-  /** Cancel futures: the cluster stops and forgets their work, for every client. */
+  /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
     this.#flushGraph();
@@ -568,8 +574,8 @@ export class Client {
     await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
   }
 
-  /** The history of a key's states on the scheduler (stimulus id, from, to, time). */
-  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number }>> {
+  /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
+  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
     return this.#scheduler.request({ op: Op.story, key }, REQUEST_TIMEOUT_MS);
   }
 

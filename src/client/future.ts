@@ -46,7 +46,10 @@ export class Future<T = unknown> {
     return this.client.errorOf(this.key);
   }
 
-  /** Stop the work and forget the result, for every client that wanted it. */
+  /**
+   * Stop the work and forget the result, for every client that wanted it, and the same for
+   * every task that depends on this one: their futures end "cancelled" too.
+   */
   cancel(): Promise<void> {
     return this.client.cancel(this);
   }

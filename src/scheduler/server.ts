@@ -260,8 +260,7 @@ export class Scheduler {
         this.#run(this.state.addData(asClient(), str(m, "worker"), entries, this.#sid("scatter")));
       },
       [Op.cancelKeys]: (m) => {
-        asClient();
-        this.#run(this.state.cancelKeys(strList(m.keys, "keys"), this.#sid("cancel")));
+        this.#run(this.state.cancelKeys(strList(m.keys, "keys"), this.#sid("cancel"), `${asClient()} cancelled it`));
       },
       [Op.whoHas]: (m) => this.state.whoHas(strList(m.keys, "keys")),
       [Op.identity]: () => this.identity(),
@@ -422,8 +421,7 @@ export class Scheduler {
 
   /** Forget all tasks (every future is cancelled) and give the workers fresh threads. */
   async #restart(): Promise<string> {
-    const keys = [...this.state.tasks.keys()];
-    this.#run(this.state.cancelKeys(keys, this.#sid("restart")));
+    this.#run(this.state.cancelAll("the cluster was restarted", this.#sid("restart")));
     await Promise.all([...this.#workerRpc.values()].map((w) => w.request({ op: Op.restart }, 30_000).catch(() => {})));
     return "ok";
   }

@@ -12,6 +12,11 @@
  *   erred      failed (itself, or a dependency did)
  *   forgotten  removed from the graph
  *
+ * Cancelling (Dask's cancel) is no state of its own: a cancelled key and, recursively, every
+ * task that depends on it are released (their clients hear key-cancelled with the reason) and
+ * forgotten, dependents first, through the same transitions; a result a worker sends later for
+ * such a key is dropped and freed there, and the story records that it was.
+ *
  * Invariants:
  * - every state change goes through #transition, which consults the TRANSITIONS table and
  *   appends to the transition log (key, stimulus id, from, to, time) — like Dask's, one bounded
@@ -161,11 +166,33 @@ function link(t: TaskRecord, field: "dependencies" | "dependents" | "waiters", o
   t[field].add(other);
 }
 
+/**
+ * `root` and every task that depends on it, directly or not, each once, dependents before the
+ * tasks they depend on (an iterative depth-first post-order: chains may be long).
+ */
+function withDependents(root: TaskRecord): TaskRecord[] {
+  const out: TaskRecord[] = [];
+  const seen = new Set<TaskRecord>([root]);
+  const stack: Array<{ t: TaskRecord; next: Iterator<TaskRecord> }> = [{ t: root, next: root.dependents.values() }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const step = top.next.next();
+    if (step.done) {
+      out.push(top.t);
+      stack.pop();
+    } else if (!seen.has(step.value)) {
+      seen.add(step.value);
+      stack.push({ t: step.value, next: step.value.dependents.values() });
+    }
+  }
+  return out;
+}
+
 const TRANSITIONS = new Map<string, Transition>([
   ["released->waiting", (s, t, sid) => s.toWaiting(t, sid)],
   ["released->erred", (s, t, sid) => s.erred(t, sid)],
   ["waiting->queued", (s, t) => s.enqueue(t)],
-  ["waiting->released", (s, t) => s.unwait(t)],
+  ["waiting->released", (s, t, sid) => s.unwait(t, sid)],
   ["waiting->erred", (s, t, sid) => s.erred(t, sid)],
   ["queued->processing", () => {}],
   ["queued->released", (s, t) => s.dequeue(t)],
@@ -181,12 +208,15 @@ const TRANSITIONS = new Map<string, Transition>([
   ["processing->erred", (s, t, sid) => s.erred(t, sid)],
   ["processing->queued", (s, t) => s.enqueue(t)],
   ["processing->waiting", (s, t, sid) => s.toWaiting(t, sid)],
-  ["processing->released", (s, t) => s.unwait(t)],
+  ["processing->released", (s, t, sid) => {
+    s.unassign(t);
+    s.unwait(t, sid);
+  }],
   ["memory->released", (s, t) => s.freeData(t)],
   ["memory->waiting", (s, t, sid) => s.toWaiting(t, sid)],
   ["erred->released", () => {}],
-  ["released->forgotten", (s, t) => s.forget(t)],
-  ["erred->forgotten", (s, t) => s.forget(t)],
+  ["released->forgotten", (s, t, sid) => s.forget(t, sid)],
+  ["erred->forgotten", (s, t, sid) => s.forget(t, sid)],
 ]);
 
 export class SchedulerState {
@@ -316,20 +346,25 @@ export class SchedulerState {
       this.tasks.set(spec.key, t);
       fresh.push(t);
     }
+    // a task on a key the scheduler does not know (cancelled, or released) can never run
+    const orphans = new Map<TaskRecord, string>();
     for (const t of fresh) {
       for (const depKey of t.spec.deps) {
         const dep = this.tasks.get(depKey);
         if (!dep) {
-          t.error = { name: "KeyError", message: `dependency ${JSON.stringify(depKey)} of ${JSON.stringify(t.spec.key)} is unknown to the scheduler (released?)`, stack: "" };
+          if (!orphans.has(t)) orphans.set(t, depKey);
           continue;
         }
         link(t, "dependencies", dep);
         link(dep, "dependents", t);
       }
     }
+    const doomed = new Set<TaskRecord>();
+    for (const t of orphans.keys()) for (const d of withDependents(t)) doomed.add(d);
     for (const spec of specs) {
       const t = this.tasks.get(spec.key)!;
       t.wantedBy.add(client);
+      if (doomed.has(t)) continue;
       if (t.state === TaskState.memory) this.#sendClient(client, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes });
       else if (t.state === TaskState.erred) this.#sendClient(client, this.#erredMsg(t));
       else if (t.state === TaskState.released) {
@@ -337,6 +372,7 @@ export class SchedulerState {
         else this.#transition(t, TaskState.waiting, stimulusId);
       }
     }
+    for (const [t, depKey] of orphans) this.#cancel(t, `it depends on ${JSON.stringify(depKey)}, which the scheduler does not know (cancelled or released)`, stimulusId);
     this.#fill(stimulusId);
     return this.#flush();
   }
@@ -392,9 +428,11 @@ export class SchedulerState {
       this.#inline = value;
       this.#transition(t, TaskState.memory, stimulusId);
       this.#inline = undefined;
-    } else if (ws) {
-      // a result nobody waits for here any more (released, or rescheduled): free it there
-      this.#sendWorker(worker, { op: Op.freeKeys, keys: [key] });
+    } else {
+      // a result nobody waits for from this worker any more (cancelled, released, rescheduled):
+      // it goes to no one, and is freed there
+      this.#dropped(key, t, worker, "result", stimulusId);
+      if (ws) this.#sendWorker(worker, { op: Op.freeKeys, keys: [key] });
     }
     this.#fill(stimulusId);
     return this.#flush();
@@ -413,6 +451,8 @@ export class SchedulerState {
         this.failed++;
         this.#transition(t, TaskState.erred, stimulusId);
       }
+    } else {
+      this.#dropped(key, t, worker, "error", stimulusId);
     }
     this.#fill(stimulusId);
     return this.#flush();
@@ -449,15 +489,23 @@ export class SchedulerState {
     return this.#flush();
   }
 
-  /** Cancel: every client stops wanting these keys; running work on them is dropped. */
-  cancelKeys(keys: string[], stimulusId: string): Instruction[] {
+  /**
+   * Cancel these keys and, recursively, every task that depends on them, for every client:
+   * each client that wanted one hears key-cancelled with `reason` (or, for a dependent, which
+   * cancelled key it depends on); running work is stopped and results are freed.
+   */
+  cancelKeys(keys: string[], stimulusId: string, reason = "cancelled"): Instruction[] {
     for (const key of keys) {
       const t = this.tasks.get(key);
-      if (!t) continue;
-      for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyCancelled, key });
-      t.wantedBy.clear();
-      this.#maybeRelease(t, stimulusId);
+      if (t) this.#cancel(t, reason, stimulusId);
     }
+    this.#fill(stimulusId);
+    return this.#flush();
+  }
+
+  /** Cancel every task, all for the same reason (a restart). */
+  cancelAll(reason: string, stimulusId: string): Instruction[] {
+    for (const t of [...this.tasks.values()]) if (t.state !== TaskState.forgotten) this.#cancel(t, reason, stimulusId, reason);
     this.#fill(stimulusId);
     return this.#flush();
   }
@@ -581,11 +629,19 @@ export class SchedulerState {
   }
 
   /** A task no longer runs towards a result: its dependencies stop waiting for it. */
-  unwait(t: TaskRecord): void {
+  unwait(t: TaskRecord, stimulusId: string): void {
     for (const dep of t.dependencies) {
       dep.waiters.delete(t);
-      this.#maybeRelease(dep, "unwait");
+      this.#maybeRelease(dep, stimulusId);
     }
+  }
+
+  /** A processing task is taken back from its worker, which drops it (and any result of it). */
+  unassign(t: TaskRecord): void {
+    const ws = t.processingOn ? this.workers.get(t.processingOn) : undefined;
+    if (!ws) return;
+    this.#stopProcessing(t, ws);
+    this.#sendWorker(ws.address, { op: Op.freeKeys, keys: [t.spec.key] });
   }
 
   inMemory(t: TaskRecord, stimulusId: string): void {
@@ -623,29 +679,51 @@ export class SchedulerState {
     t.whoHas.clear();
   }
 
-  forget(t: TaskRecord): void {
+  forget(t: TaskRecord, stimulusId: string): void {
     this.tasks.delete(t.spec.key);
     for (const dep of t.dependencies) {
       dep.dependents.delete(t);
       dep.waiters.delete(t);
-      this.#maybeRelease(dep, "forget");
+      this.#maybeRelease(dep, stimulusId);
     }
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
-  #transition(t: TaskRecord, to: TaskState, stimulusId: string): void {
+  /** `reason`, when given, is kept in the story next to this transition (not its cascade). */
+  #transition(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
     const from = t.state;
     const fn = TRANSITIONS.get(`${from}->${to}`);
     if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.spec.key} (${stimulusId})`);
-    this.#record(t, to, stimulusId);
+    this.#record(t, to, stimulusId, reason);
     fn(this, t, stimulusId);
   }
 
-  #record(t: TaskRecord, to: TaskState, stimulusId: string): void {
+  #record(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
     this.transitions++;
-    this.#log.add(t.spec.key, stimulusId, t.state, to);
+    this.#log.add(t.spec.key, stimulusId, t.state, to, reason);
     t.state = to;
+  }
+
+  /**
+   * Cancel `root` and every task that depends on it, dependents first, so that each is
+   * released (stopped on its worker, its data freed) once nothing waits for it, then forgotten.
+   */
+  #cancel(root: TaskRecord, reason: string, stimulusId: string, because = `it depends on ${JSON.stringify(root.spec.key)}, which was cancelled`): void {
+    for (const t of withDependents(root)) {
+      if (t.state === TaskState.forgotten) continue; // went with a dependent that was its last user
+      const why = t === root ? reason : because;
+      for (const c of t.wantedBy) this.#sendClient(c, { op: Op.keyCancelled, key: t.spec.key, reason: why });
+      t.wantedBy.clear();
+      this.#maybeRelease(t, stimulusId, why);
+    }
+  }
+
+  /** A worker's result or error for a key it no longer runs: none takes it, the story says so. */
+  #dropped(key: string, t: TaskRecord | undefined, worker: string, what: string, stimulusId: string): void {
+    const state = t?.state ?? TaskState.forgotten;
+    const why = t ? `the task is ${state}${t.processingOn ? ` on ${t.processingOn}` : ""}` : "the key was cancelled or released";
+    this.#log.add(key, stimulusId, state, state, `${what} from ${worker} dropped: ${why}`);
   }
 
   #ready(t: TaskRecord): boolean {
@@ -664,23 +742,15 @@ export class SchedulerState {
   }
 
   /** Release a task nobody needs; forget it when nothing refers to it either. */
-  #maybeRelease(t: TaskRecord, stimulusId: string): void {
+  #maybeRelease(t: TaskRecord, stimulusId: string, reason?: string): void {
     if (t.wantedBy.size > 0 || t.waiters.size > 0) return;
     switch (t.state) {
-      case TaskState.processing: {
-        const ws = t.processingOn ? this.workers.get(t.processingOn) : undefined;
-        if (ws) {
-          this.#stopProcessing(t, ws);
-          this.#sendWorker(ws.address, { op: Op.freeKeys, keys: [t.spec.key] });
-        }
-        this.#transition(t, TaskState.released, stimulusId);
-        break;
-      }
+      case TaskState.processing:
       case TaskState.waiting:
       case TaskState.queued:
       case TaskState.memory:
       case TaskState.erred:
-        this.#transition(t, TaskState.released, stimulusId);
+        this.#transition(t, TaskState.released, stimulusId, reason);
         break;
     }
     if (t.state === TaskState.released && t.dependents.size === 0) this.#transition(t, TaskState.forgotten, stimulusId);
@@ -843,6 +913,8 @@ export interface StoryEntry {
   from: TaskState;
   to: TaskState;
   at: number;
+  /** why, where the event had one to tell (a cancellation, a dropped result) */
+  reason?: string;
 }
 
 /** A ring of the last `size` transitions, in parallel arrays (no object per entry). */
@@ -851,6 +923,7 @@ class TransitionLog {
   #stimuli: string[];
   #from: TaskState[];
   #to: TaskState[];
+  #reasons: Array<string | undefined>;
   #at: Float64Array;
   #next = 0;
   #count = 0;
@@ -860,15 +933,17 @@ class TransitionLog {
     this.#stimuli = new Array<string>(size);
     this.#from = new Array<TaskState>(size);
     this.#to = new Array<TaskState>(size);
+    this.#reasons = new Array<string | undefined>(size);
     this.#at = new Float64Array(size);
   }
 
-  add(key: string, stimulusId: string, from: TaskState, to: TaskState): void {
+  add(key: string, stimulusId: string, from: TaskState, to: TaskState, reason?: string): void {
     const i = this.#next;
     this.#keys[i] = key;
     this.#stimuli[i] = stimulusId;
     this.#from[i] = from;
     this.#to[i] = to;
+    this.#reasons[i] = reason;
     this.#at[i] = Date.now();
     this.#next = (i + 1) % this.size;
     if (this.#count < this.size) this.#count++;
@@ -879,7 +954,10 @@ class TransitionLog {
     const start = (this.#next - this.#count + this.size) % this.size;
     for (let n = 0; n < this.#count; n++) {
       const i = (start + n) % this.size;
-      if (this.#keys[i] === key) out.push({ stimulusId: this.#stimuli[i]!, from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! });
+      if (this.#keys[i] !== key) continue;
+      const e: StoryEntry = { stimulusId: this.#stimuli[i]!, from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! };
+      if (this.#reasons[i] !== undefined) e.reason = this.#reasons[i];
+      out.push(e);
     }
     return out;
   }

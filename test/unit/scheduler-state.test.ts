@@ -147,6 +147,89 @@ describe("scheduler state machine", () => {
     assert.equal(s.tasks.has("k"), false);
   });
 
+  // Regression (issue 12, point 2): cancelling a running task used to leave its dependent
+  // waiting for it, so the cancelled task's late result went to memory and the dependent ran on
+  // it. Cancel must cancel the dependents (recursively), through the transition table, and drop
+  // a result that arrives afterwards, with the story telling both.
+  it("cancel cancels the key and every dependent, and drops a late result of the cancelled key", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1", 2), 0);
+    s.updateGraph("c1", [spec("a"), spec("b", { deps: ["a"] }), spec("d", { deps: ["b"] })], "s1");
+    s.updateGraph("c2", [spec("b")], "s2");
+    s.executing("tcp://w1:1", ["a"]);
+    const ins = s.cancelKeys(["a"], "cancel-1", "c1 cancelled it");
+    const cancelled = ins.filter((i) => i.type === "send-client" && i.msg.op === "key-cancelled").map((i) => [(i as { client: string }).client, i.msg.key, i.msg.reason]);
+    assert.deepEqual(cancelled, [
+      ["c1", "d", 'it depends on "a", which was cancelled'],
+      ["c1", "b", 'it depends on "a", which was cancelled'],
+      ["c2", "b", 'it depends on "a", which was cancelled'],
+      ["c1", "a", "c1 cancelled it"],
+    ]);
+    assert.ok(ins.some((i) => i.type === "send-worker" && i.msg.op === "free-keys" && (i.msg.keys as string[]).includes("a")), "the worker drops the running task");
+    assert.equal(s.tasks.size, 0, "all forgotten");
+    assert.equal(s.workers.get("tcp://w1:1")!.processing.size, 0);
+    assert.deepEqual(
+      s.story("a").map((e) => [e.from, e.to, e.stimulusId, e.reason]),
+      [
+        ["released", "waiting", "s1", undefined],
+        ["waiting", "queued", "s1", undefined],
+        ["queued", "processing", "s1", undefined],
+        ["processing", "released", "cancel-1", "c1 cancelled it"],
+        ["released", "forgotten", "cancel-1", undefined],
+      ],
+    );
+    assert.deepEqual(s.story("b").slice(-2).map((e) => [e.from, e.to, e.stimulusId, e.reason]), [
+      ["waiting", "released", "cancel-1", 'it depends on "a", which was cancelled'],
+      ["released", "forgotten", "cancel-1", undefined],
+    ]);
+    // the worker finished a before it heard: the result goes to no one, and is freed there
+    const late = s.taskFinished("tcp://w1:1", "a", 8, 1, "task-finished-2", [Buffer.from([0x2a])]);
+    assert.deepEqual(late, [{ type: "send-worker", worker: "tcp://w1:1", msg: { op: "free-keys", keys: ["a"] } }]);
+    assert.equal(s.tasks.has("a"), false);
+    const dropped = s.story("a").at(-1)!;
+    assert.deepEqual([dropped.stimulusId, dropped.from, dropped.to, dropped.reason], ["task-finished-2", "forgotten", "forgotten", "result from tcp://w1:1 dropped: the key was cancelled or released"]);
+    assert.equal(s.finished, 0, "a dropped result is not a finished task");
+  });
+
+  it("cancel of a key in memory cancels dependents in every state and frees their data", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1", 4), 0);
+    s.updateGraph("c", [spec("a"), spec("m", { deps: ["a"] }), spec("p", { deps: ["a"] }), spec("w", { deps: ["m", "x"] }), spec("x")], "s1");
+    s.taskFinished("tcp://w1:1", "a", 8, 0.1, "s2");
+    s.taskFinished("tcp://w1:1", "m", 8, 0.1, "s3");
+    assert.deepEqual([s.tasks.get("p")!.state, s.tasks.get("w")!.state], ["processing", "waiting"]);
+    const ins = s.cancelKeys(["a"], "cancel-4", "c cancelled it");
+    assert.deepEqual(toClient(ins, "key-cancelled").sort(), ["a", "m", "p", "w"]);
+    const freed = ins.filter((i) => i.type === "send-worker" && i.msg.op === "free-keys").flatMap((i) => i.msg.keys as string[]);
+    assert.deepEqual(freed.sort(), ["a", "m", "p"]);
+    assert.deepEqual([...s.tasks.keys()], ["x"], "x, wanted by the client and not depending on a, stays");
+    assert.equal(s.tasks.get("x")!.state, "processing");
+  });
+
+  // a dependent submitted after the cancel must not run on a stale value: it is cancelled
+  it("a task submitted on a key the scheduler no longer knows is cancelled, with its dependents", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    const ins = s.updateGraph("c", [spec("k"), spec("late", { deps: ["gone"] }), spec("later", { deps: ["late", "k"] })], "s5");
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "k"]], "only k runs");
+    const cancelled = ins.filter((i) => i.type === "send-client" && i.msg.op === "key-cancelled").map((i) => [i.msg.key, i.msg.reason]);
+    assert.deepEqual(cancelled, [
+      ["later", 'it depends on "late", which was cancelled'],
+      ["late", 'it depends on "gone", which the scheduler does not know (cancelled or released)'],
+    ]);
+    assert.deepEqual([...s.tasks.keys()], ["k"]);
+    assert.deepEqual([...s.tasks.get("k")!.dependents], [], "k lost its cancelled dependent");
+  });
+
+  it("restart cancels every task with one reason", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] })], "s1");
+    const ins = s.cancelAll("the cluster was restarted", "restart-1");
+    assert.deepEqual(ins.filter((i) => i.msg.op === "key-cancelled").map((i) => [i.msg.key, i.msg.reason]).sort(), [["a", "the cluster was restarted"], ["b", "the cluster was restarted"]]);
+    assert.equal(s.tasks.size, 0);
+  });
+
   // protects adaptive scaling's inputs: queued and processing work in expected seconds, from
   // measured durations per key prefix, and which workers are idle
   it("workload() sums expected seconds of queued and processing tasks from measured durations", () => {

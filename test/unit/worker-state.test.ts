@@ -49,6 +49,8 @@ describe("worker state machine", () => {
     assert.deepEqual(ops(w.freeKeys(["a"])), []);
     assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0 })), ["execute b"]);
     assert.equal(w.data.has("a"), false);
+    // (issue 12, point 2) nor is it handed to a task that needs that key afterwards: it is fetched
+    assert.deepEqual(ops(w.computeTask(task("c", { a: ["tcp://p:1"] }))), ["fetch tcp://p:1 a"]);
   });
 
   it("reports task errors", () => {
