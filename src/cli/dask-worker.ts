@@ -45,6 +45,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const given = workerGiven(flags);
     const nworkers = positiveInt(flags.nworkers, "nworkers") ?? 1;
+    if (nworkers > 1 && !flags.nanny) {
+      // as Dask: workers in one process would share its memory, its restarts and its exit
+      throw new ConfigError(
+        `--nworkers ${nworkers} cannot be used with --no-nanny: without nannies all the workers would run in this one process, and each would measure the whole process's memory against its own limit; drop --no-nanny (each worker gets its own process), or start one dask-worker-ts --no-nanny per worker`,
+      );
+    }
     const listen = flags["listen-address"] as string | undefined;
     const contact = flags["contact-address"] as string | undefined;
     if (listen) parseAddress(listen);
