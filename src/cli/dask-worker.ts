@@ -17,7 +17,7 @@ import { parseAddress } from "../comm/address.js";
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
   { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address; with --nworkers, NAME-0, NAME-1, ...)" },
-  { name: "nworkers", type: "string", valueName: "N", help: "worker processes this command runs (default 1)" },
+  { name: "nworkers", type: "string", valueName: "N", help: "worker processes this command runs, each with its nanny (default 1; only 1 with --no-nanny)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise" },
   { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
   { name: "listen-address", type: "string", valueName: "ADDR", help: "bind here instead, e.g. tcp://0.0.0.0:9000 (one worker only when a port is given)" },

@@ -59,7 +59,9 @@ function ownStart(): string {
 /** Whether the process that made a directory is still running; when unsure, it is. */
 function ownerRunning(pid: number, start: string): boolean {
   try {
-    return startField(readFileSync(`/proc/${pid}/stat`, "utf8")) === start;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // a zombie (killed, not yet reaped by its parent) runs no more
+    return startField(stat) === start && stat[stat.lastIndexOf(")") + 2] !== "Z";
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return true;
   }
