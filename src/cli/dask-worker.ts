@@ -17,7 +17,7 @@ import { parseAddress } from "../comm/address.js";
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
   { name: "name", type: "string", valueName: "NAME", help: "worker name (default: its address; with --nworkers, NAME-0, NAME-1, ...)" },
-  { name: "nworkers", type: "string", valueName: "N", help: "worker processes this command runs (default 1)" },
+  { name: "nworkers", type: "string", valueName: "N", help: "worker processes this command runs, each with its nanny (default 1; only 1 with --no-nanny)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise" },
   { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
   { name: "listen-address", type: "string", valueName: "ADDR", help: "bind here instead, e.g. tcp://0.0.0.0:9000 (one worker only when a port is given)" },
@@ -45,6 +45,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const given = workerGiven(flags);
     const nworkers = positiveInt(flags.nworkers, "nworkers") ?? 1;
+    if (nworkers > 1 && !flags.nanny) {
+      // as Dask: workers in one process would share its memory, its restarts and its exit
+      throw new ConfigError(
+        `--nworkers ${nworkers} cannot be used with --no-nanny: without nannies all the workers would run in this one process, and each would measure the whole process's memory against its own limit; drop --no-nanny (each worker gets its own process), or start one dask-worker-ts --no-nanny per worker`,
+      );
+    }
     const listen = flags["listen-address"] as string | undefined;
     const contact = flags["contact-address"] as string | undefined;
     if (listen) parseAddress(listen);

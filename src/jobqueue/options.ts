@@ -148,6 +148,7 @@ export function resolveJobSpec(system: SystemName, o: AnyJobQueueOptions, ctx: R
   const processes = o.processes ?? c.processes ?? nprocesses(cores);
   positive(processes, "processes");
   if (processes > cores) throw new ConfigError(`processes must be at most cores (${cores}), got ${processes}`);
+  if (processes > 1 && o.nanny === false) throw new ConfigError(`processes ${processes} cannot be used with nanny: false: dask-worker-ts refuses --nworkers above 1 with --no-nanny`);
   // a number is seconds, as in dask-jobqueue; the configuration's is parsed to milliseconds
   const deathTimeoutMs =
     o.deathTimeout === undefined ? c["death-timeout"] : typeof o.deathTimeout === "string" ? parseDuration(o.deathTimeout, "deathTimeout") : o.deathTimeout * 1000;

@@ -9,15 +9,15 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG } from "../config/defaults.js";
-import { WorkerDiedError, describeError } from "../errors.js";
+import { WorkerDiedError } from "../errors.js";
 import { currentLogSettings, logger } from "../log.js";
 import { launcherEnvKeys } from "../mpi/launcher-env.js";
 import type { Status } from "../status.js";
 import type { WorkerOptions } from "../worker/worker.js";
 import type { ChildMessage, NannyMessage } from "./ipc.js";
 import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
-import { spillDirectory } from "../worker/spill.js";
-import { rmSync } from "node:fs";
+import { spillParent } from "../worker/spill.js";
+import { purgeDeadWorkerDirectories } from "../worker/local-directory.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
@@ -140,7 +140,9 @@ export class Nanny {
       });
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
-        if (child.pid) this.#removeSpillDirectory(child.pid);
+        // a worker that died did not remove its spill directory
+        const local = spillParent(this.#opts.worker);
+        if (local) purgeDeadWorkerDirectories(local);
         if (this.#child === child) this.#child = undefined;
         if (!started) {
           if (closedOnPurpose || this.status === "closing") {
@@ -167,17 +169,6 @@ export class Nanny {
       const logFields = { ...currentLogSettings(), ...this.#opts.log };
       child.send({ type: "start", options: this.#opts.worker, log: logFields } satisfies NannyMessage, () => {});
     });
-  }
-
-  /** A worker that died did not remove its spill files; failing to is worth a line, not the nanny. */
-  #removeSpillDirectory(pid: number): void {
-    const dir = spillDirectory(this.#opts.worker, pid);
-    if (!dir) return;
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch (err) {
-      log().warn({ dir, err: describeError(err) }, "could not remove a dead worker's spill directory");
-    }
   }
 
   /** Start a new child after a crash, within the crash-loop bound; resolves when it is ready. */

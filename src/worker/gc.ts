@@ -2,7 +2,9 @@
  * Garbage collection on demand, in this isolate (a worker's main thread or one of its task
  * threads). Memory that a worker frees (released results, a finished task's temporaries)
  * stays in its RSS until V8 collects, which an idle process may not do for many seconds; a
- * worker above its pause threshold collects before it trusts the measurement.
+ * worker above its pause threshold collects before it trusts the measurement, at most once
+ * per interval for the whole isolate: workers sharing a process share its heap, and a paused
+ * worker whose memory is really in use must not collect in a loop.
  */
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -18,4 +20,15 @@ export function collectGarbage(): void {
     gc = vm.runInNewContext("gc") as () => void;
   }
   gc();
+}
+
+let lastCollection = -Infinity;
+
+/** A full collection now, unless this isolate had one from here within `everyMs`; whether it collected. */
+export function collectGarbageAtMost(everyMs: number): boolean {
+  const now = performance.now();
+  if (now - lastCollection < everyMs) return false;
+  lastCollection = now;
+  collectGarbage();
+  return true;
 }

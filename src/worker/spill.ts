@@ -3,29 +3,28 @@
  * read back when needed. One file per key: `[u32 partCount][u32 length]*` then the parts.
  * Reads are asynchronous: a peer, client or task waits for a value on disk, the worker's
  * event loop does not. Writes are synchronous, on the memory monitor's tick. Files are
- * removed when their key is freed, and the directory when the worker closes.
+ * removed when their key is freed, and the directory when the worker closes. The directory is
+ * private (0700, files 0600) and purged by the next worker if this one is killed: see
+ * local-directory.ts.
  */
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { ConfigError, describeError } from "../errors.js";
+import { ConfigError } from "../errors.js";
+import { createWorkerDirectory } from "./local-directory.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds } from "./memory.js";
 import type { Stored } from "./state-machine.js";
 
 /**
- * The spill directory of the worker process `pid`, one per process so that a nanny can remove
- * the directory of a worker that died without cleaning up; undefined for a worker that never
+ * The local directory a worker's spill directory goes in; undefined for a worker that never
  * spills (no memory limit, or target and spill both false), which must not touch the disk.
  */
-export function spillDirectory(
-  worker: { localDirectory?: string; memoryLimit?: number; memory?: Partial<MemoryThresholds> },
-  pid: number,
-): string | undefined {
+export function spillParent(worker: { localDirectory?: string; memoryLimit?: number; memory?: Partial<MemoryThresholds> }): string | undefined {
   const t = { ...DEFAULT_THRESHOLDS, ...worker.memory };
   if (!((worker.memoryLimit ?? 0) > 0) || (t.target === false && t.spill === false)) return undefined;
-  return path.join(worker.localDirectory ?? tmpdir(), `dask-worker-${pid}`);
+  return worker.localDirectory ?? tmpdir();
 }
 
 /** What stays in the data map for a spilled value. */
@@ -37,17 +36,14 @@ export class SpillDirectory {
   readonly dir: string;
   #bytes = 0;
 
-  /** Creates `dir` and proves it writable, or fails with a ConfigError naming it. */
-  constructor(dir: string) {
-    this.dir = dir;
+  /** Creates a private directory in `parent`, or fails with a ConfigError naming it. */
+  constructor(parent: string) {
     try {
-      mkdirSync(dir, { recursive: true });
-      const probe = path.join(dir, ".writable");
-      closeSync(openSync(probe, "w"));
-      rmSync(probe);
+      this.dir = createWorkerDirectory(parent);
     } catch (err) {
       throw new ConfigError(
-        `local directory ${dir} is not writable (${describeError(err)}): spilling needs it; choose another with --local-directory, or turn spilling off (distributed.worker.memory.target and spill: false)`,
+        `${(err as Error).message}: spilling needs it; choose another with --local-directory, or turn spilling off (distributed.worker.memory.target and spill: false)`,
+        { cause: err },
       );
     }
   }
@@ -62,7 +58,7 @@ export class SpillDirectory {
     const header = Buffer.allocUnsafe(4 + 4 * value.length);
     header.writeUInt32LE(value.length, 0);
     value.forEach((p, i) => header.writeUInt32LE(p.length, 4 + 4 * i));
-    const fd = openSync(file, "w");
+    const fd = openSync(file, "w", 0o600);
     try {
       writeSync(fd, header);
       for (const p of value) writeSync(fd, p);

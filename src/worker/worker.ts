@@ -20,12 +20,12 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
-import { collectGarbage } from "./gc.js";
+import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { resolveTaskFunction } from "./functions.js";
 import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
-import { SpillDirectory, Spilled, spillDirectory } from "./spill.js";
+import { SpillDirectory, Spilled, spillParent } from "./spill.js";
 
 export interface WorkerOptions {
   /**
@@ -108,7 +108,6 @@ export class Worker {
   #functions = new Map<number, unknown>();
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
-  #lastCollection = -Infinity;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #spill: SpillDirectory | undefined;
   /** Spilled values being read back, by key. */
@@ -265,8 +264,8 @@ export class Worker {
   async #start(): Promise<void> {
     this.status = "starting";
     this.#pool = this.#newPool();
-    const dir = spillDirectory(this.#opts, process.pid);
-    if (dir) this.#spill = new SpillDirectory(dir);
+    const local = spillParent(this.#opts);
+    if (local) this.#spill = new SpillDirectory(local);
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
     const scheme = this.#tls ? "tls" : "tcp";
     const { bind, advertise } = chooseHost(this.#opts);
@@ -516,12 +515,9 @@ export class Worker {
     this.#do(this.state.setPaused(paused));
   }
 
-  /** A collection on this thread and every task thread, unless there was one within COLLECT_EVERY_MS. */
+  /** A collection on this thread and every task thread, unless this process had one within COLLECT_EVERY_MS. */
   #collectGarbage(): boolean {
-    const now = performance.now();
-    if (now - this.#lastCollection < COLLECT_EVERY_MS) return false;
-    this.#lastCollection = now;
-    collectGarbage();
+    if (!collectGarbageAtMost(COLLECT_EVERY_MS)) return false;
     this.#pool?.collectGarbage();
     return true;
   }

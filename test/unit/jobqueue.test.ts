@@ -40,7 +40,7 @@ ${W} --nthreads 1 --memory-limit 2GB --name dask-worker-$SLURM_JOB_ID --nanny --
   it("SLURM: every option", () => {
     assert.equal(
       script(slurm, {
-        cores: 8, memory: "28GB", processes: 2, queue: "regular", account: "P48500028", walltime: "02:00:00", interface: "ib0",
+        cores: 8, memory: "28GB", processes: 1, queue: "regular", account: "P48500028", walltime: "02:00:00", interface: "ib0",
         jobExtraDirectives: ["--exclusive", "--constraint=haswell"], jobDirectivesSkip: ["-t "], jobScriptPrologue: ["module load node", "export X=1"],
         localDirectory: "$TMPDIR", workerExtraArgs: ["--resources", "GPU=1"], shebang: "#!/bin/bash -l", name: "w", jobName: "analysis",
         deathTimeout: 120, logDirectory: "/scratch/logs", nanny: false, jobCpu: 9, jobMem: "30G",
@@ -59,7 +59,7 @@ ${W} --nthreads 1 --memory-limit 2GB --name dask-worker-$SLURM_JOB_ID --nanny --
 #SBATCH --constraint=haswell
 module load node
 export X=1
-${W} --nthreads 4 --nworkers 2 --memory-limit 14GB --name w-$SLURM_JOB_ID --no-nanny --death-timeout 120 --local-directory $TMPDIR --resources GPU=1 --interface ib0
+${W} --nthreads 8 --memory-limit 28GB --name w-$SLURM_JOB_ID --no-nanny --death-timeout 120 --local-directory $TMPDIR --resources GPU=1 --interface ib0
 `,
     );
   });
@@ -152,6 +152,8 @@ ${W} --nthreads 5 --nworkers 3 --memory-limit 8333333333 --name dask-worker-$LSB
     assert.throws(() => script(slurm, { cores: 0, memory: "1GB" }), /cores must be a positive integer, got 0/);
     assert.throws(() => script(slurm, { cores: 2, memory: "lots" }), /memory must be a size like 10GB.*got "lots"/);
     assert.throws(() => script(slurm, { cores: 2, memory: "1GB", processes: 3 }), /processes must be at most cores \(2\), got 3/);
+    // dask-worker-ts refuses several workers in one process (issue 12, point 8): fail at create, not in every job
+    assert.throws(() => script(slurm, { cores: 2, memory: "1GB", processes: 2, nanny: false }), /processes 2 cannot be used with nanny: false/);
     assert.throws(() => script(slurm, { cores: 2, memory: "1GB", jobIdPattern: "\\d+" }), /jobIdPattern needs a group around the id/);
   });
 
