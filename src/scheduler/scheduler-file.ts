@@ -20,7 +20,7 @@ export interface SchedulerFileContent {
 export async function writeSchedulerFile(file: string, content: SchedulerFileContent): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  await fs.writeFile(tmp, JSON.stringify(content, null, 2) + "\n", { mode: 0o600 });
+  await fs.writeFile(tmp, JSON.stringify(content, null, 2) + "\n", { mode: 0o600, flag: "wx" });
   try {
     await fs.rename(tmp, file);
   } catch (err) {
