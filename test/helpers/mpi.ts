@@ -5,8 +5,8 @@
  *
  * Env: DASK_MPI_TS_TEST_MPI=openmpi|mpich|all (default all available),
  * DASK_MPI_TS_ADDON_OPENMPI / DASK_MPI_TS_ADDON_MPICH (addon builds; defaults
- * build/Release/dask_mpi_ts.node and build/mpich/Release/dask_mpi_ts.node), CI=true (a missing
- * addon build is an error instead of a skipped launcher).
+ * build/Release/dask_mpi_ts.node and build/mpich/Release/dask_mpi_ts.node), CI (inCi() in
+ * helpers/skip.ts: a missing addon build is an error instead of a skipped launcher).
  *
  * Jobs are found for cleanup by a tag in their environment (DASK_MPI_TS_TEST_TAG), not by
  * process group: the launchers give ranks process groups and sessions of their own.
@@ -15,6 +15,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { inCi } from "./skip.js";
 
 export interface Launcher {
   name: "openmpi" | "mpich";
@@ -141,10 +142,10 @@ function probe(names: Launcher["name"][], strict: boolean): Launcher[] {
 
 /**
  * Every launcher on this machine with an addon build for its MPI. One without a build is left
- * out with a note, or, with CI=true, is an error.
+ * out with a note, or, in CI (inCi()), is an error.
  */
 export function availableLaunchers(): Launcher[] {
-  return probe(["openmpi", "mpich"], process.env.CI === "true");
+  return probe(["openmpi", "mpich"], inCi());
 }
 
 /**

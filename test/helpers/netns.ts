@@ -2,7 +2,8 @@
  * Test hosts on one machine: Linux network namespaces, each with its own interfaces and
  * addresses, joined by veth pairs to bridges in the root namespace. Two networks, like an HPC
  * node's: "fast0" (the high-speed network, e.g. ib0) on every host, "mgmt0" (a management
- * network) only on the hosts given it. Addresses live inside the namespaces only. Needs root.
+ * network) only on the hosts given it. Addresses live inside the namespaces only. Needs root
+ * and `ip netns`; without them the tests skip, or in CI fail (skipIf in helpers/skip.ts).
  */
 import { execFileSync } from "node:child_process";
 

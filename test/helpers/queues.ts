@@ -1,26 +1,28 @@
 /**
  * Real queue systems for the job-queue tests, single-node, started by .ci/slurm-setup.sh and
- * .ci/sge-setup.sh (they install the packages if missing and are idempotent). Under CI=true a
- * queue system must come up (its tests fail otherwise); a developer without it, or with
- * DASK_MPI_TS_SKIP_JOBQUEUE=1, gets the tests skipped with the reason.
+ * .ci/sge-setup.sh (they install the packages if missing and are idempotent). In CI (inCi()) a
+ * queue system must come up (its tests fail otherwise), whatever DASK_MPI_TS_SKIP_JOBQUEUE says;
+ * a developer without it, or with DASK_MPI_TS_SKIP_JOBQUEUE=1, gets the tests skipped with the reason.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { ROOT } from "./cluster.js";
+import { ciMissing, inCi } from "./skip.js";
 
 const onPath = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
 /** Undefined when the queue system is up; else why its tests are skipped. Throws under CI when it cannot be started. */
 function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: string }): string | undefined {
-  if (process.env.DASK_MPI_TS_SKIP_JOBQUEUE === "1") return "DASK_MPI_TS_SKIP_JOBQUEUE=1";
-  const ci = process.env.CI === "true";
+  const ci = inCi();
+  // the opt-out is for developers; it does not override CI
+  if (!ci && process.env.DASK_MPI_TS_SKIP_JOBQUEUE === "1") return "DASK_MPI_TS_SKIP_JOBQUEUE=1";
   if (!ci && !onPath(q.submit)) return `${q.submit} is not installed (CI=true installs and starts ${q.name} with ${q.setup})`;
   if (!ci && process.getuid?.() !== 0 && spawnSync(q.probe[0]!, q.probe.slice(1)).status !== 0) return `${q.name} is not running and only root can start it (${q.setup})`;
   const r = spawnSync("bash", [path.join(ROOT, q.setup)], { encoding: "utf8", timeout: 900_000 });
   if (r.status !== 0) {
     const why = `${q.setup} failed (status ${r.status}): ${(r.stderr || String(r.error ?? "")).trim().split("\n").slice(-10).join("\n")}`;
-    if (ci) throw new Error(why);
+    if (ci) throw ciMissing(why);
     return why;
   }
   return undefined;

@@ -1,11 +1,17 @@
 // tls:// clusters in one process over real TLS on 127.0.0.1: mutual verification, and the
 // secret handshake inside it.
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
 import { Client, Scheduler, Worker } from "../../src/index.js";
+import { parseAddress } from "../../src/comm/address.js";
 import { connectTcp } from "../../src/comm/tcp.js";
 import { loadTls } from "../../src/comm/tls.js";
-import { tempDir } from "../helpers/cluster.js";
+import { encodeMessage } from "../../src/protocol/frames.js";
+import { BIN, tempDir } from "../helpers/cluster.js";
 import { type CertSet, makeCerts } from "../helpers/certs.js";
+import { cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js";
 
 const secret = "tls-test-secret-0123456789";
 
@@ -24,6 +30,7 @@ describe("TLS (in-process, real TLS over loopback)", function () {
     workers = await Promise.all(["a", "b"].map((name) => Worker.start({ schedulerAddress: scheduler.address, secret, name, host: "127.0.0.1", tls: good })));
   });
 
+  afterEach(cleanupProcs);
   after(async () => {
     await Promise.all(workers.map((w) => w.close("test over")));
     await scheduler.close("test over");
@@ -45,9 +52,37 @@ describe("TLS (in-process, real TLS over loopback)", function () {
     }
   });
 
-  it("refuses a plaintext peer and a peer whose certificate another CA signed", async () => {
-    const plain = scheduler.address.replace("tls://", "tcp://");
-    await assert.rejects(Client.connect(plain, { secret, timeout: 3000 }), /could not connect|handshake|closed|within/);
+  it("refuses a plaintext peer: the TLS layer drops it at once, with the TLS reason, not at a timeout", async () => {
+    // a scheduler process, so that its log (the reason) can be read
+    const file = path.join(tmp.dir, "plain.json");
+    const proc = spawnProc(
+      process.execPath,
+      [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo", "--no-dashboard", "--tls-cert", good.cert, "--tls-key", good.key, "--tls-ca", good.ca],
+      { env: { DASK_MPI_TS_LOG_LEVEL: "info" } },
+    );
+    await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 15_000, proc });
+    const { host, port } = parseAddress((JSON.parse(readFileSync(file, "utf8")) as { address: string }).address);
+    // our protocol in the clear: the start of a handshake answer, as a plaintext client sends it
+    const s = net.connect({ host, port }, () => {
+      for (const part of encodeMessage({ op: "auth", mac: Buffer.alloc(32), nonce: Buffer.alloc(32) })) s.write(part);
+    });
+    let received = 0;
+    s.on("data", (d: Buffer) => (received += d.length));
+    const closed = new Promise<void>((resolve) => {
+      s.on("error", () => {});
+      s.on("close", () => resolve());
+    });
+    const refusal = await waitFor("the refusal in the scheduler's log", () => /"msg":"refused a TLS connection"/.test(proc.stderr) && proc.stderr, { timeoutMs: 30_000, proc });
+    await closed; // the scheduler closed it: this side never ends the socket
+    const line = refusal.split("\n").find((l) => l.includes('"msg":"refused a TLS connection"'))!;
+    const reason = (JSON.parse(line) as { reason: string }).reason;
+    // a refusal of what was sent, not the TLS handshake timeout (a silent peer's fate)
+    assert.match(reason, /wrong version number|unknown protocol|http request|packet length too long|record/i, reason);
+    assert.doesNotMatch(reason, /timeout|timed out/i, reason);
+    assert.equal(received, 0, "nothing of the cluster's protocol was sent to the plaintext peer");
+  });
+
+  it("refuses a peer whose certificate another CA signed", async () => {
     // the scheduler's certificate is not one our CA signed: fails at once, not after the timeout
     const t0 = Date.now();
     await assert.rejects(Client.connect(scheduler.address, { secret, tls: stranger }), { code: "ERR_HANDSHAKE", message: /TLS with tls:\/\/.* failed: .*cluster's CA/ });

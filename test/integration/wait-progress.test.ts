@@ -6,6 +6,7 @@ import { asCompleted, wait } from "../../src/client/wait.js";
 import { progress } from "../../src/client/progress.js";
 import { ROOT } from "../helpers/cluster.js";
 import { spawnProc } from "../helpers/proc.js";
+import { skipIf } from "../helpers/skip.js";
 import path from "node:path";
 
 const secret = "test-secret-0123456789";
@@ -149,7 +150,7 @@ describe("wait, asCompleted and progress (in-process cluster)", function () {
         execFileSync("script", ["--version"], { stdio: "ignore" });
       } catch {
         hasScript = false;
-        this.skip(); // util-linux script(1) missing: apt-get install bsdutils
+        skipIf(this, "util-linux script(1) is missing (apt-get install bsdutils)");
       }
     });
 

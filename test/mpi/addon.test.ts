@@ -23,6 +23,7 @@ import {
   type Launcher,
   type RunResult,
 } from "../helpers/mpi.js";
+import { skipIf } from "../helpers/skip.js";
 
 const launchers = launcherFromEnv();
 const node = process.execPath;
@@ -139,7 +140,7 @@ describe("mpi addon built for one MPI, started by the other MPI's launcher", fun
   const mpich = launchers.find((l) => l.name === "mpich");
 
   it("the Open MPI addon under mpiexec.hydra -np 2 fails with the mismatch message", async function () {
-    if (!ompi || !mpich) this.skip();
+    if (!ompi || !mpich) return skipIf(this, "needs both Open MPI and MPICH with their addon builds");
     const r = await runMpi(mpich, 2, [node, fixture("addon-basic")], { timeoutMs: 30_000, env: { DASK_MPI_TS_ADDON: ompi.addonPath! } });
     assert.notEqual(r.code, 0, explain(r));
     assert.match(r.stderr, /ERR_CONFIG MPI reports a world of 1 rank but the hydra launcher started 2: the addon was built against Open MPI v[\d.]+ \(/);
@@ -148,7 +149,7 @@ describe("mpi addon built for one MPI, started by the other MPI's launcher", fun
   });
 
   it("the MPICH addon under Open MPI's mpirun -np 2 fails with the mismatch message", async function () {
-    if (!ompi || !mpich) this.skip();
+    if (!ompi || !mpich) return skipIf(this, "needs both Open MPI and MPICH with their addon builds");
     const r = await runMpi(ompi, 2, [node, fixture("addon-basic")], { timeoutMs: 30_000, env: { DASK_MPI_TS_ADDON: mpich.addonPath! } });
     assert.notEqual(r.code, 0, explain(r));
     assert.match(r.stderr, /MPI reports a world of 1 rank but the Open MPI launcher started 2: the addon was built against MPICH [\d.]+/);
@@ -160,14 +161,14 @@ describe("node-gyp build of the addon", function () {
   this.timeout(120_000);
   let tmp: string;
   before(function () {
-    if (process.env.DASK_MPI_TS_TEST_GYP === "0") this.skip();
+    skipIf(this, process.env.DASK_MPI_TS_TEST_GYP === "0" ? "DASK_MPI_TS_TEST_GYP=0" : undefined);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dask-mpi-ts-gyp-"));
   });
   after(() => tmp && fs.rmSync(tmp, { recursive: true, force: true }));
 
   for (const launcher of launchers) {
     it(`builds with node-gyp for ${launcher.name} and runs the 3-rank fixture`, async function () {
-      if (!launcher.mpicc) this.skip();
+      skipIf(this, launcher.mpicc ? undefined : `no MPI compiler wrapper for ${launcher.name}`);
       const out = path.join(tmp, launcher.name);
       const build = await runTagged(node, [path.join(repoRoot, "scripts", "build-addon.mjs"), "--gyp", "--out", out], {
         timeoutMs: 90_000,
