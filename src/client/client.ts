@@ -69,8 +69,8 @@ export interface ConnectOptions {
   heartbeatInterval?: number;
   /**
    * After how long (ms) without any message from the scheduler it counts as lost ("heartbeat
-   * missed": hung, stopped, unreachable), then as a closed connection; default 30 s (at least 6
-   * intervals), Infinity never.
+   * missed": hung, stopped, unreachable) and is handled as a lost connection; default 30 s (at
+   * least 6 intervals), Infinity never.
    */
   heartbeatTimeout?: number;
 }
@@ -637,8 +637,9 @@ export class Client {
   }
 
   /**
-   * The scheduler's connection ended without close(), or it missed its heartbeat. Pending work waits the reconnect window
-   * (not when the scheduler announced its shutdown), then fails with SchedulerLostError.
+   * The scheduler's connection ended without close(), or it missed its heartbeat. Pending work
+   * waits the reconnect window (not when the scheduler announced its shutdown), then fails with
+   * SchedulerLostError.
    * Reconnecting and taking over (re-register, resubmit what is pending) would plug in here.
    */
   #schedulerGone(reason: string): void {

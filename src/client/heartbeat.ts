@@ -7,8 +7,8 @@
  *
  * Invariant: only silence this process was awake to hear counts. A tick that comes late because
  * the client itself was blocked (a long GC pause, a synchronous loop, a starved machine) adds at
- * most two intervals: the scheduler's messages may be waiting unread in the socket, and timers
- * run before pending reads in Node's event loop.
+ * most two intervals: the scheduler's messages may be waiting unread in the socket, and after a
+ * blocked turn of Node's event loop the timers run before those reads are taken.
  */
 
 /** Default interval (ms) between heartbeats, as Dask's `distributed.client.heartbeat`. */
