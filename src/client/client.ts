@@ -29,6 +29,7 @@ import { type Versions, versions } from "../version.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, isPlainObject, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "./functions.js";
 import { checkReconnectTimeout, schedulerLostError } from "./scheduler-lost.js";
+import { type HeartbeatSettings, checkHeartbeat, startHeartbeat } from "./heartbeat.js";
 import { Future, type FutureStatus } from "./future.js";
 
 /** Per-task options, given as the last argument of submit() or map(). */
@@ -64,6 +65,14 @@ export interface ConnectOptions {
    * they reject with SchedulerLostError; default 10 s, 0 fails them at once.
    */
   reconnectTimeout?: number;
+  /** How often (ms) the client sends the scheduler a heartbeat; default 5 s. */
+  heartbeatInterval?: number;
+  /**
+   * After how long (ms) without any message from the scheduler it counts as lost ("heartbeat
+   * missed": hung, stopped, unreachable) and is handled as a lost connection; default 30 s (at
+   * least 6 intervals), Infinity never.
+   */
+  heartbeatTimeout?: number;
 }
 
 export type ConnectTarget =
@@ -137,6 +146,7 @@ export class Client {
     const timeout = (opts.timeout as number | undefined) ?? 30_000;
     const tls = opts.tls ? loadTls(opts.tls as TlsFiles) : undefined;
     const reconnectMs = checkReconnectTimeout(opts.reconnectTimeout);
+    const heartbeat = checkHeartbeat(opts.heartbeatInterval, opts.heartbeatTimeout);
     const deadline = Date.now() + timeout;
     let lastError: unknown;
     do {
@@ -152,7 +162,7 @@ export class Client {
           address = opts.address as string;
         }
         if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
-        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls, reconnectMs);
+        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls, reconnectMs, heartbeat);
       } catch (err) {
         // a wrong secret or certificate does not get better by waiting
         if (err instanceof ConfigError || err instanceof HandshakeError) throw err;
@@ -163,7 +173,7 @@ export class Client {
     throw new TimeoutError(`could not connect to the scheduler within ${timeout} ms: ${describeError(lastError)}`, { cause: lastError });
   }
 
-  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined, reconnectMs: number): Promise<Client> {
+  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined, reconnectMs: number, heartbeat: HeartbeatSettings): Promise<Client> {
     const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls });
     let client: Client | undefined;
     const rpc = new Rpc(
@@ -185,6 +195,15 @@ export class Client {
     comm.onClose((err) => client!.#schedulerGone(err.message));
     const reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
     client.dashboardLink = reply?.services?.dashboard;
+    const stopHeartbeat = startHeartbeat(heartbeat, {
+      reads: () => comm.reads,
+      send: () => void rpc.request({ op: Op.heartbeatClient }, REQUEST_TIMEOUT_MS, { background: true }).catch(() => {}),
+      missed: (reason) => {
+        client!.#schedulerGone(reason);
+        comm.abort(reason);
+      },
+    });
+    comm.onClose(stopHeartbeat);
     return client;
   }
 
@@ -627,8 +646,9 @@ export class Client {
   }
 
   /**
-   * The scheduler's connection ended without close(). Pending work waits the reconnect window
-   * (not when the scheduler announced its shutdown), then fails with SchedulerLostError.
+   * The scheduler's connection ended without close(), or it missed its heartbeat. Pending work
+   * waits the reconnect window (not when the scheduler announced its shutdown), then fails with
+   * SchedulerLostError.
    * Reconnecting and taking over (re-register, resubmit what is pending) would plug in here.
    */
   #schedulerGone(reason: string): void {

@@ -74,19 +74,24 @@ export class Rpc {
     this.comm.unsendKey(op, key);
   }
 
-  /** Send a request and wait for its reply, at most `timeoutMs`. */
-  request<T = unknown>(msg: Message, timeoutMs: number): Promise<T> {
+  /**
+   * Send a request and wait for its reply, at most `timeoutMs`. A `background` request (a
+   * heartbeat) does not keep the event loop alive while it waits.
+   */
+  request<T = unknown>(msg: Message, timeoutMs: number, options: { background?: boolean } = {}): Promise<T> {
     if (this.comm.closed) return Promise.reject(new CommClosedError(`cannot send ${msg.op}: connection to ${this.comm.peer} is closed`));
     const rid = this.#nextRid++;
-    this.hold();
+    const background = options.background === true;
+    if (!background) this.hold();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(rid);
         reject(new TimeoutError(`no reply to ${msg.op} from ${this.comm.peer} within ${timeoutMs} ms`));
       }, timeoutMs);
+      if (background) timer.unref();
       this.#pending.set(rid, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.comm.send({ ...msg, rid });
-    }).finally(() => this.release());
+    }).finally(() => background || this.release());
   }
 
   /** Keep the event loop alive (while-busy mode) until the matching release(). */

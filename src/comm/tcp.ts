@@ -40,6 +40,7 @@ export class Comm {
   #waiter: ((m: Message | undefined) => void) | undefined;
   #closeError: CommClosedError | undefined;
   #closeListeners: Array<(err: CommClosedError) => void> = [];
+  #reads = 0;
 
   /**
    * `reader`: the socket reads into a static buffer (`onread`), and hands each read to the
@@ -58,6 +59,11 @@ export class Comm {
 
   get closed(): boolean {
     return this.#closeError !== undefined;
+  }
+
+  /** How many reads brought data so far: a liveness signal of the peer that costs one increment. */
+  get reads(): number {
+    return this.#reads;
   }
 
   setMaxFrameBytes(n: number): void {
@@ -188,6 +194,7 @@ export class Comm {
 
   #onData(chunk: Buffer, transient: boolean): void {
     if (this.#closeError) return;
+    this.#reads++;
     let payloads: Buffer[];
     try {
       payloads = this.#decoder.push(chunk, transient);

@@ -23,6 +23,8 @@ export const Op = {
   closeWorker: "close-worker",
   // scheduler <- client
   registerClient: "register-client",
+  /** the reply is the scheduler's heartbeat to the client (client/heartbeat.ts) */
+  heartbeatClient: "heartbeat-client",
   updateGraph: "update-graph",
   releaseKeys: "release-keys",
   whoHas: "who-has",

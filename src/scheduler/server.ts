@@ -248,6 +248,12 @@ export class Scheduler {
         this.state.addClient(id);
         return { address: this.address, id: this.id, services: this.services };
       },
+      // The reply is all a client needs to know the scheduler is alive. A silent client is not
+      // dropped (as in Dask): one that is gone closes its connection; one that is busy keeps its work.
+      [Op.heartbeatClient]: () => {
+        asClient();
+        return "ok";
+      },
       [Op.updateGraph]: (m) => {
         const client = asClient();
         this.#run(this.state.updateGraph(client, parseTasks(m.tasks, this.#canonicalFunctions(m.functions)), this.#sid("update-graph")));
