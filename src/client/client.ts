@@ -20,7 +20,7 @@ import {
 } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
+import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { TaskSpec } from "../scheduler/state.js";
@@ -209,7 +209,7 @@ export class Client {
   #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn)): Future<never> {
     this.#checkOpen();
     checkOptions(options);
-    const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES);
+    const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     const name = (typeof fn === "function" && fn.name) || "lambda";
     const key = options.key ?? `${name}-${options.pure === false ? randomUUID() : tokenize(wire, head, raws)}`;
     const known = this.#keys.get(key);
@@ -284,13 +284,15 @@ export class Client {
   async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
     this.#checkOpen();
     const list = Array.isArray(values) ? values : [values];
+    // encoded first: a value that cannot travel rejects before anything is sent
+    const encoded = list.map((v, i) => encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(Array.isArray(values) ? i : undefined)));
     const info = await this.schedulerInfo();
     let targets = Object.entries(info.workers).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
     if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
     targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);
     const perWorker = new Map<string, Record<string, Buffer[]>>();
     const keys = list.map((v, i) => {
-      const { head, raws } = encodeWithRaws(v, RAW_PART_BYTES);
+      const { head, raws } = encoded[i]!;
       const key = `${typeName(v)}-${randomUUID()}`;
       const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
       const to = options.broadcast ? targets : [targets[i % targets.length]!];
@@ -498,7 +500,7 @@ export class Client {
     this.#checkOpen();
     const last = rest[rest.length - 1];
     const opts = isRunOptions(last) && rest.length > fn.length ? (rest.pop() as RunOptions) : {};
-    const { head, raws } = encodeWithRaws(rest, RAW_PART_BYTES);
+    const { head, raws } = encodeWithRaws(rest, RAW_PART_BYTES, Sent.arguments);
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
@@ -517,7 +519,7 @@ export class Client {
    */
   async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
     this.#checkOpen();
-    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES);
+    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
     try {
       const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
       return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
