@@ -68,7 +68,7 @@ const CLASS_HINT =
  * @example checkValue([{ conn: socket }], Sent.arguments) // TypeError: argument 1 .conn: a net.Socket cannot be sent to a worker: ...
  */
 export function checkValue(value: unknown, label: ValueLabel): boolean {
-  const state: WalkState = { seen: undefined, root: value, negativeZero: false };
+  const state: WalkState = { seen: undefined, root: value, rootEntered: false, negativeZero: false };
   const refusal = visit(value, state);
   if (!refusal) return state.negativeZero;
   const path = refusal.path.reverse();
@@ -82,6 +82,7 @@ interface WalkState {
   /** containers on the way or done (cycles and shared references are visited once) */
   seen: Set<object> | undefined;
   root: unknown;
+  rootEntered: boolean;
   negativeZero: boolean;
 }
 
@@ -102,8 +103,11 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   }
   if (v === null) return undefined;
   const o = v as object;
-  // the root is entered before the set exists: most values (task arguments) hold no container
-  if (o !== s.root) {
+  // the set is made at the first container below the root: most task arguments hold none
+  if (o === s.root) {
+    if (s.rootEntered) return undefined;
+    s.rootEntered = true;
+  } else {
     if (!s.seen) s.seen = new Set([s.root as object]);
     if (s.seen.has(o)) return undefined;
     s.seen.add(o);
@@ -153,10 +157,12 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   return { ...describeObject(o), path: [] };
 }
 
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
 function visitEntries(o: Record<string, unknown>, s: WalkState): Refusal | undefined {
   for (const k of Object.keys(o)) {
     const r = visit(o[k], s);
-    if (r) return r.path.push(/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`), r;
+    if (r) return r.path.push(IDENTIFIER.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`), r;
   }
   return undefined;
 }
@@ -170,7 +176,7 @@ function describeKey(k: unknown): string {
 type Described = { what: string; why: string };
 
 function describeFunction(f: (...a: unknown[]) => unknown): Described {
-  const name = f.name ? ` ${f.name}` : "";
+  const name = !f.name ? "" : IDENTIFIER.test(f.name) ? ` ${f.name}` : ` ${JSON.stringify(f.name)}`;
   const what = /^class[\s{]/.test(Function.prototype.toString.call(f)) ? `a class${name}` : `a function${name}`;
   return { what, why: "only the task function itself is shipped as code" };
 }
