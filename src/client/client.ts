@@ -21,7 +21,7 @@ import {
 } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
+import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import type { TaskSpec } from "../scheduler/state.js";
@@ -239,7 +239,11 @@ export class Client {
     if (Array.isArray(key) && key.length !== rows.length) throw new TypeError(`map got ${key.length} keys for ${rows.length} tasks`);
     const wire = this.#encodeFunction(fn);
     const prefix = typeof key === "string" ? key : undefined;
-    return rows.map((args, i) => this.#submit(fn, args, { ...common, key: Array.isArray(key) ? key[i] : undefined }, wire, prefix));
+    // all or nothing: every row is encoded (and may be refused) before any task is submitted
+    const prepared = rows.map((args, i) =>
+      this.#prepare(fn, args, { ...common, key: Array.isArray(key) ? key[i] : undefined }, wire, prefix, `map item ${i + 1}, `),
+    );
+    return prepared.map((p) => this.#commit(p));
   }
 
   /**
@@ -249,33 +253,50 @@ export class Client {
    */
   submitGraph(graph: Record<string, [(...args: never[]) => unknown, ...unknown[]]>, options: Omit<SubmitOptions, "key" | "pure"> = {}): Record<string, Future<unknown>> {
     const out: Record<string, Future<unknown>> = {};
-    for (const [key, [fn, ...args]] of Object.entries(graph)) out[key] = this.#submit(fn, args, { ...options, key });
+    const prepared = Object.entries(graph).map(([key, [fn, ...args]]) => this.#prepare(fn, args, { ...options, key }, undefined, undefined, `task ${JSON.stringify(key)}, `));
+    for (const p of prepared) out[p.key] = this.#commit(p);
     return out;
   }
 
-  #submit(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn), prefix?: string): Future<never> {
+  #submit(fn: unknown, args: unknown[], options: SubmitOptions): Future<never> {
+    return this.#commit(this.#prepare(fn, args, options));
+  }
+
+  /** Encode a task (this is where an unsendable argument throws) without submitting it. */
+  #prepare(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn), prefix?: string, where = ""): TaskSpec {
     this.#checkOpen();
     checkOptions(options);
-    const { head, raws, keys: deps } = encodeWithRaws(args, RAW_PART_BYTES);
+    let encoded;
+    try {
+      encoded = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
+    } catch (err) {
+      if (where && err instanceof TypeError) err.message = where + err.message;
+      throw err;
+    }
+    const { head, raws, keys: deps } = encoded;
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     const key = options.key ?? `${name}-${options.pure === false ? randomUUID() : tokenize(wire, head, raws)}`;
-    const known = this.#keys.get(key);
-    if (!known) {
-      this.#keys.set(key, { status: "pending", refs: 0, waiters: [] });
-      this.#graph.push({
-        key,
-        fn: wire,
-        args: [head, ...raws],
-        deps,
-        workers: options.workers,
-        allowOtherWorkers: options.allowOtherWorkers,
-        priority: options.priority,
-        retries: options.retries,
-        resources: options.resources,
-      });
+    return {
+      key,
+      fn: wire,
+      args: [head, ...raws],
+      deps,
+      workers: options.workers,
+      allowOtherWorkers: options.allowOtherWorkers,
+      priority: options.priority,
+      retries: options.retries,
+      resources: options.resources,
+    };
+  }
+
+  /** Submit a prepared task (once per key: a known key shares the running task). */
+  #commit(task: TaskSpec): Future<never> {
+    if (!this.#keys.has(task.key)) {
+      this.#keys.set(task.key, { status: "pending", refs: 0, waiters: [] });
+      this.#graph.push(task);
       this.#scheduleFlush();
     }
-    return this.#future(key);
+    return this.#future(task.key);
   }
 
   #scheduleFlush(): void {
@@ -331,13 +352,15 @@ export class Client {
   async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
     this.#checkOpen();
     const list = Array.isArray(values) ? values : [values];
+    // encoded first: a value that cannot travel rejects before anything is sent
+    const encoded = list.map((v, i) => encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(Array.isArray(values) ? i : undefined)));
     const info = await this.schedulerInfo();
     let targets = Object.entries(info.workers).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
     if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
     targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);
     const perWorker = new Map<string, Record<string, Buffer[]>>();
     const keys = list.map((v, i) => {
-      const { head, raws } = encodeWithRaws(v, RAW_PART_BYTES);
+      const { head, raws } = encoded[i]!;
       const key = `${typeName(v)}-${randomUUID()}`;
       const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
       const to = options.broadcast ? targets : [targets[i % targets.length]!];
@@ -552,7 +575,7 @@ export class Client {
   async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
     this.#checkOpen();
     const { args, options: opts } = splitTrailingOptions<RunOptions>("run", rest, fn.length, RUN_OPTION_KEYS);
-    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES);
+    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
@@ -571,7 +594,7 @@ export class Client {
    */
   async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
     this.#checkOpen();
-    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES);
+    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
     try {
       const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
       return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;

@@ -6,7 +6,7 @@
  * it emits whole payloads and fails fast on a frame larger than its cap, before buffering it.
  */
 import { ProtocolError } from "../errors.js";
-import { decodeWithRaws, encodeWithRaws } from "./msgpack.js";
+import { packMessage, unpackMessage } from "./msgpack.js";
 
 export const HEADER_BYTES = 4;
 /** Largest payload a 32-bit header can describe. */
@@ -139,7 +139,7 @@ const ZEROS = Buffer.alloc(8);
 
 /** A message as the buffers to write: frame header, part table, head, raw parts (not copied). */
 export function encodeMessage(value: unknown): Uint8Array[] {
-  const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+  const { head, raws } = packMessage(value, RAW_PART_BYTES);
   const table = Buffer.allocUnsafe(8 + 4 * raws.length);
   table.writeUInt32BE(head.length, 0);
   table.writeUInt32BE(raws.length, 4);
@@ -175,5 +175,5 @@ export function decodeMessage(payload: Buffer): unknown {
     raws.push(payload.subarray(offset, offset + n));
     offset += n;
   }
-  return decodeWithRaws(head, raws);
+  return unpackMessage(head, raws);
 }

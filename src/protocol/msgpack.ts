@@ -12,12 +12,21 @@
  * Keys of futures inside task arguments are written by a second extension (see
  * `registerKeyRefClass`), collecting the dependency keys while packing.
  *
- * Records (msgpackr's structure extension) are off: every message decodes on its own, so a
- * peer that connects late or restarts never depends on structures it did not see.
+ * Two encoders share these extensions. Protocol messages (`packMessage`, used by the frame
+ * layer) are plain data: records off, maps decode as objects. User values (`encodeWithRaws`:
+ * task arguments, results, scattered data) use msgpackr's structured clone, so that Map, Set,
+ * Date, RegExp, Error, BigInt, undefined, shared references and cycles come back as they were
+ * sent; records are on there because they are what tells a Map from a plain object. Records
+ * are written inside each message (no shared structures): every message decodes on its own,
+ * so a peer that connects late or restarts never depends on structures it did not see. Before
+ * a user value is encoded, one walk (values.ts) refuses what cannot travel, naming its path.
  */
 import { createRequire } from "node:module";
 import type * as MsgpackrTypes from "msgpackr";
 import { ProtocolError } from "../errors.js";
+import { NegativeZero, Sent, type ValueLabel, allowClass, checkValue, withNegativeZeros } from "./values.js";
+
+export { Sent } from "./values.js";
 
 // msgpackr's optional native string extractor costs ~25 ms of start-up per process (and
 // thread) for a gain only on very large string-heavy messages; our big values are binary.
@@ -48,6 +57,8 @@ const KINDS: Array<{ ctor: BinaryCtor | typeof ArrayBuffer; size: number }> = [
 ];
 const BINARY_EXT = 0x62;
 const KEYREF_EXT = 0x6b;
+const ERROR_EXT = 0x45;
+const NEGATIVE_ZERO_EXT = 0x2d;
 const INLINE = 0;
 const REF = 1;
 
@@ -127,6 +138,7 @@ function unpackKeyRef(data: Uint8Array): unknown {
  * collects the keys (see `encodeWithRaws`), unpacking replaces them by their values.
  */
 export function registerKeyRefClass<T>(Class: new (...args: never[]) => T, keyOf: (v: T) => string): void {
+  allowClass(Class);
   msgpackr.addExtension({
     Class: Class as never,
     type: KEYREF_EXT,
@@ -145,9 +157,47 @@ export class KeyReference {
 }
 registerKeyRefClass(KeyReference, (r) => r.key);
 
+// ---- errors and -0 (user values) ---------------------------------------------------------------
+
+// msgpackr's own Error extension keeps name, message and cause; ours also keeps the stack and
+// the error's own fields (`code`, ...). A subclass arrives as the built-in of the same name.
+const ERRORS: Record<string, ErrorConstructor> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+type ErrorData = [name: unknown, message: unknown, stack: unknown, fields: unknown, cause?: [unknown], errors?: unknown];
+
+msgpackr.addExtension({
+  Class: Error,
+  type: ERROR_EXT,
+  write(e: Error): ErrorData {
+    const fields = Object.fromEntries(Object.keys(e).map((k) => [k, (e as unknown as Record<string, unknown>)[k]]));
+    const data: ErrorData = [e.name, e.message, e.stack, fields, "cause" in e ? [e.cause] : undefined];
+    if (e instanceof AggregateError) data.push(e.errors);
+    return data;
+  },
+  read(data: ErrorData): Error {
+    if (!Array.isArray(data)) throw new ProtocolError("malformed error value");
+    const [name, message, stack, fields, cause, errors] = data;
+    const text = String(message ?? "");
+    const e = name === "AggregateError" ? new AggregateError(Array.isArray(errors) ? errors : [], text)
+      : new (Object.hasOwn(ERRORS, String(name)) ? ERRORS[String(name)]! : Error)(text);
+    if (e.name !== name) e.name = String(name);
+    if (typeof stack === "string") e.stack = stack;
+    if (Array.isArray(cause)) Object.defineProperty(e, "cause", { value: cause[0], writable: true, configurable: true });
+    if (fields && typeof fields === "object") Object.assign(e, fields);
+    return e;
+  },
+} as never);
+
+// msgpack writes -0 as the integer 0: a -0 travels as a marker instead (see withNegativeZeros)
+msgpackr.addExtension({ Class: NegativeZero, type: NEGATIVE_ZERO_EXT, pack: () => Buffer.alloc(0), unpack: () => -0 });
+
 // ---- encoding ----------------------------------------------------------------------------------
 
+/** Protocol messages. */
 const packr = new msgpackr.Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+/** User values: structured clone (see the top of this file); separate instances for each way. */
+const VALUE_OPTIONS = { structuredClone: true, useRecords: true, useToJSON: false } as const;
+const valuePackr = new msgpackr.Packr(VALUE_OPTIONS);
+const valueUnpackr = new msgpackr.Unpackr(VALUE_OPTIONS);
 
 /** Encode to a Buffer that the caller owns (every binary inline). */
 export function encode(value: unknown): Buffer {
@@ -167,15 +217,40 @@ export interface Encoded {
   keys: string[];
 }
 
-/** Encode with binaries of `threshold` bytes or more kept out of line, as raws. */
-export function encodeWithRaws(value: unknown, threshold: number): Encoded {
+/**
+ * Encode a user value with binaries of `threshold` bytes or more kept out of line, as raws.
+ * Throws a TypeError naming the part of the value that cannot travel (values.ts), with
+ * `label` saying what the value is and where it was going.
+ * @example encodeWithRaws([x, y], RAW_PART_BYTES, Sent.arguments)
+ */
+export function encodeWithRaws(value: unknown, threshold: number, label: ValueLabel = Sent.unknown): Encoded {
+  const negativeZero = checkValue(value, label);
+  return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
+}
+
+/** Decode what encodeWithRaws made; key references resolve through `resolveKey`. */
+export function decodeWithRaws(head: Uint8Array, raws: Uint8Array[], resolveKey?: (key: string) => unknown): unknown {
+  return unpackWithRaws(valueUnpackr, head, raws, resolveKey);
+}
+
+/** Encode a protocol message (plain data; user values inside are already encoded bytes). */
+export function packMessage(message: unknown, threshold: number): Encoded {
+  return packWithRaws(packr, message, threshold);
+}
+
+/** Decode what packMessage made. */
+export function unpackMessage(head: Uint8Array, raws: Uint8Array[]): unknown {
+  return unpackWithRaws(packr, head, raws);
+}
+
+function packWithRaws(p: MsgpackrTypes.Packr, value: unknown, threshold: number): Encoded {
   const raws: Uint8Array[] = [];
   const keys = new Set<string>();
   rawSink = raws;
   rawThreshold = threshold;
   keySink = keys;
   try {
-    return { head: Buffer.from(packr.pack(value)), raws, keys: [...keys] };
+    return { head: Buffer.from(p.pack(value)), raws, keys: [...keys] };
   } finally {
     rawSink = undefined;
     rawThreshold = Infinity;
@@ -183,14 +258,13 @@ export function encodeWithRaws(value: unknown, threshold: number): Encoded {
   }
 }
 
-/** Decode what encodeWithRaws made; key references resolve through `resolveKey`. */
-export function decodeWithRaws(head: Uint8Array, raws: Uint8Array[], resolveKey?: (key: string) => unknown): unknown {
+function unpackWithRaws(u: MsgpackrTypes.Unpackr, head: Uint8Array, raws: Uint8Array[], resolveKey?: (key: string) => unknown): unknown {
   const before = rawSource;
   const beforeKeys = keySource;
   rawSource = raws;
   keySource = resolveKey;
   try {
-    return packr.unpack(head);
+    return u.unpack(head);
   } finally {
     rawSource = before;
     keySource = beforeKeys;

@@ -14,7 +14,7 @@ import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { ProtocolError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
-import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { RemoteError } from "../comm/rpc.js";
 import { resolveTaskFunction } from "../worker/functions.js";
@@ -277,7 +277,7 @@ export class Scheduler {
         const parts = m.args as Buffer[];
         const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
         const value = await fn(...args, { scheduler: this });
-        const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+        const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.schedulerResult);
         return [head, ...raws];
       },
       [Op.broadcast]: async (m) => {

@@ -4,7 +4,7 @@
  * worker's main thread), with large binaries transferred rather than copied.
  */
 import { parentPort } from "node:worker_threads";
-import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
 import { toWireError, type WireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "./functions.js";
@@ -80,7 +80,7 @@ async function run(task: ThreadTask): Promise<unknown> {
 
 /** Encode a result; raw parts that own their whole buffer are moved, others copied. */
 function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
-  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
   // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
   const head = new Uint8Array(pooled);
   const moved = new Set<ArrayBuffer>([head.buffer]);

@@ -15,7 +15,7 @@ import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { CommClosedError, ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { readSchedulerFile } from "../scheduler/scheduler-file.js";
 import { logger } from "../log.js";
-import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
@@ -462,7 +462,7 @@ export class Worker {
     const parts = m.args as Buffer[];
     const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
     const value = await fn(...args);
-    const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES);
+    const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
     return [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
   }
 

@@ -1,0 +1,154 @@
+// The codec of user values (task arguments, results, scattered data): what round-trips, what is
+// refused, and that binaries still leave as raw parts. Protects issue 12 points 3 and 4.
+import assert from "node:assert/strict";
+import net from "node:net";
+import { EventEmitter } from "node:events";
+import { Sent, decodeWithRaws, encodeWithRaws, KeyReference } from "../../src/protocol/msgpack.js";
+
+const THRESHOLD = 1024;
+function roundTrip<T>(value: T): T {
+  const { head, raws } = encodeWithRaws(value, THRESHOLD, Sent.arguments);
+  return decodeWithRaws(head, raws) as T;
+}
+
+describe("user values", () => {
+  describe("round-trip", () => {
+    // each came back as a plain object, 0, a number or null before structured clone
+    const cases: Array<[string, unknown]> = [
+      ["a Map with non-string keys", new Map<unknown, unknown>([[1, "one"], [{ k: 2 }, [2]], ["s", new Map([["in", 1]])]])],
+      ["a Set", new Set([1, "a", { b: 2 }])],
+      ["a Date", new Date(Date.UTC(2024, 1, 29, 12, 34, 56, 789))],
+      ["BigInts, small and large", [5n, -7n, 2n ** 100n, -(2n ** 70n)]],
+      ["undefined inside arrays and objects", [1, undefined, { a: undefined, b: 2 }]],
+      ["-0 at the top", -0],
+      ["-0 inside arrays, objects and Maps", [0, -0, { z: -0 }, new Map([["z", -0]])]],
+      ["NaN and infinities", [NaN, Infinity, -Infinity]],
+      ["a RegExp with flags", /a+b?/gimsu],
+      ["nested typed arrays", { a: [new Float32Array([1.5, -2]), [new Int16Array([-3, 4])]], b: new BigInt64Array([1n, -1n]) }],
+      ["a Buffer, an ArrayBuffer and a DataView", [Buffer.from("hi"), new Uint8Array([1, 2, 3]).buffer, new DataView(new ArrayBuffer(4))]],
+    ];
+    for (const [name, value] of cases) {
+      it(name, () => {
+        assert.deepStrictEqual(roundTrip(value), value);
+      });
+    }
+
+    it("an invalid Date stays a Date; a null-prototype object arrives as a plain object", () => {
+      const out = roundTrip([new Date(NaN), Object.assign(Object.create(null) as object, { a: 1 })]);
+      assert.ok(out[0] instanceof Date && Number.isNaN(out[0].getTime()));
+      assert.deepStrictEqual(out[1], { a: 1 });
+    });
+
+    it("keeps -0 distinct from 0", () => {
+      const out = roundTrip([-0, 0, { z: -0 }]);
+      assert.ok(Object.is(out[0], -0), "-0 in an array");
+      assert.ok(Object.is(out[1], 0), "0 stays 0");
+      assert.ok(Object.is((out[2] as { z: number }).z, -0), "-0 in an object");
+      assert.ok(Object.is(roundTrip(-0), -0), "-0 alone");
+    });
+
+    it("an Error keeps its class (built-ins), name, message, stack, cause and fields", () => {
+      const e = Object.assign(new RangeError("too far", { cause: new Error("inner") }), { code: "E_FAR", detail: { n: 1 } });
+      const out = roundTrip(e);
+      assert.ok(out instanceof RangeError);
+      assert.equal(out.message, "too far");
+      assert.equal(out.stack, e.stack);
+      assert.equal((out.cause as Error).message, "inner");
+      assert.equal(out.code, "E_FAR");
+      assert.deepEqual(out.detail, { n: 1 });
+      class MyError extends Error {
+        override name = "MyError";
+      }
+      const mine = roundTrip(new MyError("mine"));
+      assert.ok(mine instanceof Error);
+      assert.equal(mine.name, "MyError");
+      assert.equal(mine.message, "mine");
+      const agg = roundTrip(new AggregateError([new TypeError("a")], "both"));
+      assert.ok(agg instanceof AggregateError);
+      assert.equal(agg.message, "both");
+      assert.ok(agg.errors[0] instanceof TypeError);
+    });
+
+    it("keeps cycles", () => {
+      const a: Record<string, unknown> = { name: "a" };
+      a.self = a;
+      const list: unknown[] = [1];
+      list.push(list);
+      const m = new Map<string, unknown>();
+      m.set("me", m);
+      const out = roundTrip({ a, list, m });
+      assert.equal(out.a.self, out.a);
+      assert.equal(out.list[1], out.list);
+      assert.equal(out.m.get("me"), out.m);
+      const top = roundTrip(a); // the value itself in the cycle
+      assert.equal(top.self, top);
+    });
+
+    it("keeps shared references shared", () => {
+      const shared = { v: 1 };
+      const bytes = new Float64Array(4);
+      const out = roundTrip({ x: shared, y: [shared], m: new Map([["s", shared]]), b1: bytes, b2: bytes });
+      assert.equal(out.x, out.y[0]);
+      assert.equal(out.x, out.m.get("s"));
+      assert.equal(out.b1, out.b2);
+    });
+
+    it("sends large binaries as raw parts, views of the caller's memory", () => {
+      const big = new Float64Array(4096).map((_, i) => i);
+      const value = { big, map: new Map([["big", big]]), small: new Uint8Array(8) };
+      const { head, raws } = encodeWithRaws(value, THRESHOLD, Sent.arguments);
+      assert.equal(raws.length, 1, "one raw part: the shared array once, the small one inline");
+      assert.equal(raws[0]!.buffer, big.buffer, "not copied");
+      const out = decodeWithRaws(head, raws) as typeof value;
+      assert.deepStrictEqual(out.big, big);
+      assert.equal(out.map.get("big"), out.big);
+    });
+
+    it("encodes futures as key references and resolves them when decoding", () => {
+      const { head, raws, keys } = encodeWithRaws([new KeyReference("k1"), { m: new Map([["f", new KeyReference("k2")]]) }], THRESHOLD, Sent.arguments);
+      assert.deepEqual(keys.sort(), ["k1", "k2"]);
+      const out = decodeWithRaws(head, raws, (k) => `value of ${k}`) as [string, { m: Map<string, string> }];
+      assert.equal(out[0], "value of k1");
+      assert.equal(out[1].m.get("f"), "value of k2");
+    });
+  });
+
+  describe("refusals", () => {
+    // each arrived as {} or undefined (or overflowed the stack) before
+    class Point {
+      constructor(readonly x = 1) {}
+    }
+    const refused = (value: unknown[], message: string) => () =>
+      assert.throws(() => encodeWithRaws(value, THRESHOLD, Sent.arguments), (err: Error) => {
+        assert.ok(err instanceof TypeError, `a TypeError, got ${err.name}`);
+        assert.equal(err.message.slice(0, message.length), message);
+        return true;
+      });
+    let socket: net.Socket;
+    before(() => {
+      socket = new net.Socket();
+    });
+    after(() => socket.destroy());
+
+    it("a socket, naming its path", () => refused([{ conn: socket }], "argument 1 .conn: a net.Socket cannot be sent to a worker: it holds an operating-system handle")());
+    it("a Promise", refused([1, Promise.resolve(2)], "argument 2: a Promise cannot be sent to a worker: await it and send its value"));
+    it("a WeakMap", refused([{ a: [new WeakMap()] }], "argument 1 .a[0]: a WeakMap cannot be sent to a worker"));
+    it("a WeakSet inside a Map", refused([new Map([["k", new WeakSet()]])], 'argument 1 .get("k"): a WeakSet cannot be sent to a worker'));
+    it("a function outside the function position", refused([{ "odd key": () => 1 }], 'argument 1 ["odd key"]: a function "odd key" cannot be sent to a worker: only the task function'));
+    it("a symbol", refused([[Symbol("s")]], "argument 1 [0]: a symbol, Symbol(s), cannot be sent to a worker"));
+    it("an EventEmitter", refused([new EventEmitter()], "argument 1: a EventEmitter (an EventEmitter) cannot be sent to a worker"));
+    it("an instance of a user class, inside a Set", refused([new Set([new Point()])], "argument 1 .values()[0]: an instance of class Point cannot be sent to a worker: its class cannot be rebuilt"));
+    it("an unsendable cause of an error", refused([new Error("x", { cause: Promise.resolve() })], "argument 1 .cause: a Promise cannot be sent"));
+    it("a refusal inside a cycle still names its path", () => {
+      const a: Record<string, unknown> = {};
+      a.self = a;
+      a.p = new Point();
+      refused([a], "argument 1 .p: an instance of class Point")();
+    });
+
+    it("labels results and scattered values by what they are", () => {
+      assert.throws(() => encodeWithRaws({ conn: socket }, THRESHOLD, Sent.result), /^TypeError: result \.conn: a net\.Socket cannot be sent from a worker/);
+      assert.throws(() => encodeWithRaws([new WeakRef({})], THRESHOLD, Sent.scattered(2)), /^TypeError: value 3 \[0\]: a WeakRef cannot be sent to a worker/);
+    });
+  });
+});
