@@ -68,7 +68,7 @@ const CLASS_HINT =
  * @example checkValue([{ conn: socket }], Sent.arguments) // TypeError: argument 1 .conn: a net.Socket cannot be sent to a worker: ...
  */
 export function checkValue(value: unknown, label: ValueLabel): boolean {
-  const state: WalkState = { seen: undefined, root: value, rootEntered: false, negativeZero: false };
+  const state: WalkState = { seen: undefined, root: value, rootEntered: false, negativeZero: false, openErrors: undefined };
   const refusal = visit(value, state);
   if (!refusal) return state.negativeZero;
   const path = refusal.path.reverse();
@@ -84,7 +84,17 @@ interface WalkState {
   root: unknown;
   rootEntered: boolean;
   negativeZero: boolean;
+  /** Errors whose fields are being walked: a way back to one of them is a cycle through it */
+  openErrors: Set<object> | undefined;
 }
+
+// msgpackr rebuilds an object met again inside a cycle from its record, and an Error inside a
+// cycle through itself would come back as a plain object: refused rather than changed
+const cycleThroughError = (): Refusal => ({
+  what: "an Error that refers back to itself",
+  why: "an Error on a cycle through its own fields cannot be rebuilt; break the cycle (drop the field) before sending",
+  path: [],
+});
 
 function visit(v: unknown, s: WalkState): Refusal | undefined {
   switch (typeof v) {
@@ -105,11 +115,11 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   const o = v as object;
   // the set is made at the first container below the root: most task arguments hold none
   if (o === s.root) {
-    if (s.rootEntered) return undefined;
+    if (s.rootEntered) return s.openErrors?.has(o) ? cycleThroughError() : undefined;
     s.rootEntered = true;
   } else {
     if (!s.seen) s.seen = new Set([s.root as object]);
-    if (s.seen.has(o)) return undefined;
+    if (s.seen.has(o)) return s.openErrors?.has(o) ? cycleThroughError() : undefined;
     s.seen.add(o);
   }
   const proto = Object.getPrototypeOf(o) as object | null;
@@ -144,10 +154,15 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   }
   if (proto === Date.prototype || proto === RegExp.prototype) return undefined;
   if (o instanceof Error) {
-    const r = visitEntries(o as unknown as Record<string, unknown>, s);
-    if (r || !("cause" in o)) return r;
-    const c = visit(o.cause, s);
-    return c && (c.path.push(".cause"), c);
+    (s.openErrors ??= new Set()).add(o);
+    try {
+      const r = visitEntries(o as unknown as Record<string, unknown>, s);
+      if (r || !("cause" in o)) return r;
+      const c = visit(o.cause, s);
+      return c && (c.path.push(".cause"), c);
+    } finally {
+      s.openErrors.delete(o);
+    }
   }
   if (allowed.some((C) => o instanceof C)) return undefined;
   // a plain object made in another realm (vm context): its prototype is that realm's Object's

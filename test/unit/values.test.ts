@@ -146,6 +146,22 @@ describe("user values", () => {
       refused([a], "argument 1 .p: an instance of class Point")();
     });
 
+    // an Error on a cycle through its own fields decoded as a plain object: refused, never changed
+    it("an Error on a cycle through itself; an Error merely inside a cycle still travels", () => {
+      const e = new Error("boom") as Error & { self?: unknown; owner?: unknown };
+      e.self = e;
+      refused([e], "argument 1 .self: an Error that refers back to itself cannot be sent")();
+      const f = new Error("f") as Error & { box?: unknown };
+      f.box = { back: f };
+      refused([{ f }], "argument 1 .f.box.back: an Error that refers back to itself")();
+      const g = new Error("g") as Error & { owner?: unknown };
+      const o: Record<string, unknown> = { g };
+      g.owner = o;
+      const enc = encodeWithRaws([o], THRESHOLD, Sent.arguments);
+      const [back] = decodeWithRaws(enc.head, enc.raws) as [{ g: Error & { owner: unknown } }];
+      assert.ok(back.g instanceof Error && back.g.owner === back);
+    });
+
     it("labels results and scattered values by what they are", () => {
       assert.throws(() => encodeWithRaws({ conn: socket }, THRESHOLD, Sent.result), /^TypeError: result \.conn: a net\.Socket cannot be sent from a worker/);
       assert.throws(() => encodeWithRaws([new WeakRef({})], THRESHOLD, Sent.scattered(2)), /^TypeError: value 3 \[0\]: a WeakRef cannot be sent to a worker/);
