@@ -31,6 +31,7 @@ import { type WireFunction, encodeFunction } from "./functions.js";
 import { checkReconnectTimeout, schedulerLostError } from "./scheduler-lost.js";
 import { type HeartbeatSettings, checkHeartbeat, startHeartbeat } from "./heartbeat.js";
 import { Future, type FutureStatus } from "./future.js";
+import { type KeyState, KeyTable } from "./key-table.js";
 
 /** Per-task options, given as the last argument of submit() or map(). */
 export interface SubmitOptions {
@@ -91,18 +92,6 @@ export const ref = (key: string): KeyRef => new KeyRef(key);
 registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
 
-interface KeyState {
-  status: FutureStatus;
-  error?: WireError;
-  /** erred: the key of the failed dependency; cancelled: why it was cancelled */
-  because?: string;
-  /** Futures alive for this key in this client. */
-  refs: number;
-  /** a small result that came with the news (encoded parts) */
-  value?: Buffer[];
-  waiters: Array<() => void>;
-}
-
 const REQUEST_TIMEOUT_MS = 30_000;
 const log = () => logger("client");
 
@@ -114,7 +103,7 @@ export class Client {
   #secret: string;
   #tls: TlsContext | undefined;
   #scheduler: Rpc;
-  #keys = new Map<string, KeyState>();
+  #keys = new KeyTable();
   #graph: TaskSpec[] = [];
   #flushScheduled = false;
   #workerRpcs = new Map<string, Promise<Rpc>>();
@@ -182,11 +171,11 @@ export class Client {
         [Op.keyInMemory]: (m) => {
           const ks = client!.#keys.get(m.key as string);
           if (ks && Array.isArray(m.value)) ks.value = m.value as Buffer[];
-          client!.#setStatus(m.key as string, "finished");
+          client!.#setStatus(ks, "finished");
         },
-        [Op.keyErred]: (m) => client!.#setStatus(m.key as string, "error", m.error as WireError, m.because as string | undefined),
-        [Op.keyLost]: (m) => client!.#setStatus(m.key as string, "pending"),
-        [Op.keyCancelled]: (m) => client!.#setStatus(m.key as string, "cancelled", undefined, m.reason as string | undefined),
+        [Op.keyErred]: (m) => client!.#setStatus(client!.#keys.get(m.key as string), "error", m.error as WireError, m.because as string | undefined),
+        [Op.keyLost]: (m) => client!.#setStatus(client!.#keys.get(m.key as string), "pending"),
+        [Op.keyCancelled]: (m) => client!.#setStatus(client!.#keys.cancelledByScheduler(m.key as string), "cancelled", undefined, m.reason as string | undefined),
         [Op.schedulerClosing]: (m) => void (client!.#closingReason = String(m.reason ?? "no reason given")),
       },
       { holdLoop: "while-busy" },
@@ -289,10 +278,10 @@ export class Client {
     };
   }
 
-  /** Submit a prepared task (once per key: a known key shares the running task). */
+  /** Submit a prepared task (once per live key: a known key shares the running task). */
   #commit(task: TaskSpec): Future<never> {
-    if (!this.#keys.has(task.key)) {
-      this.#keys.set(task.key, { status: "pending", refs: 0, waiters: [] });
+    if (!this.#keys.get(task.key)) {
+      this.#keys.add(task.key);
       this.#graph.push(task);
       this.#scheduleFlush();
     }
@@ -338,8 +327,9 @@ export class Client {
   }
 
   #future(key: string): Future<never> {
-    this.#keys.get(key)!.refs++;
-    return new Future(key, this);
+    const ks = this.#keys.get(key)!;
+    ks.refs++;
+    return new Future(key, this, ks);
   }
 
   /**
@@ -369,7 +359,7 @@ export class Client {
         data[key] = parts;
         perWorker.set(addr, data);
       }
-      this.#keys.set(key, { status: "pending", refs: 0, waiters: [] });
+      this.#keys.add(key);
       return key;
     });
     await Promise.all(
@@ -385,15 +375,8 @@ export class Client {
 
   // ---- results ------------------------------------------------------------------------------
 
-  /** Status of a key as this client knows it. @internal */
-  statusOf(key: string): FutureStatus {
-    return this.#keys.get(key)?.status ?? "cancelled";
-  }
-
-  /** Wait until the key is finished, erred or cancelled, at most `timeoutMs`. @internal */
-  async waitKey(key: string, timeoutMs: number): Promise<void> {
-    const ks = this.#keys.get(key);
-    if (!ks) throw new CancelledError(`future ${JSON.stringify(key)} was released`);
+  /** Wait until the key's incarnation `ks` is finished, erred or cancelled, at most `timeoutMs`. @internal */
+  async waitKey(key: string, ks: KeyState, timeoutMs: number): Promise<void> {
     if (ks.status !== "pending") return;
     this.#scheduler.hold();
     try {
@@ -421,19 +404,21 @@ export class Client {
     if (!Array.isArray(futures)) return (await this.gather([futures], options))[0]!;
     const timeout = options.timeout ?? 24 * 3600_000;
     const deadline = Date.now() + timeout;
-    const keys = [...new Set(futures.map((f) => f.key))];
+    // each key's incarnation; a future of an older, cancelled one (the key was submitted again) fails
+    const states = new Map<string, KeyState>();
+    for (const f of futures) if (states.get(f.key)?.status !== "cancelled") states.set(f.key, f.state);
     const values = new Map<string, unknown>();
-    while (values.size < keys.length) {
+    while (values.size < states.size) {
       this.#checkOpen();
-      const todo = keys.filter((k) => !values.has(k));
-      await Promise.all(todo.map((k) => this.waitKey(k, Math.max(1, deadline - Date.now()))));
-      for (const k of todo) this.#throwIfFailed(k);
-      const fetched = await this.#fetch(todo.filter((k) => this.#keys.get(k)?.status === "finished"));
+      const todo = [...states].filter(([k]) => !values.has(k));
+      await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
+      for (const [k, ks] of todo) this.#throwIfFailed(k, ks);
+      const fetched = await this.#fetch(todo.filter(([, ks]) => ks.status === "finished"));
       for (const [k, v] of fetched) {
-        this.#throwIfFailed(k); // cancelled while its value was on its way: the value is void
+        this.#throwIfFailed(k, states.get(k)!); // cancelled while its value was on its way: the value is void
         values.set(k, v);
       }
-      if (values.size < keys.length) {
+      if (values.size < states.size) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
         this.#scheduler.hold();
@@ -444,9 +429,8 @@ export class Client {
     return futures.map((f) => values.get(f.key) as T);
   }
 
-  #throwIfFailed(key: string): void {
-    const ks = this.#keys.get(key);
-    if (!ks || ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks?.because ? `: ${ks.because}` : ""}`);
+  #throwIfFailed(key: string, ks: KeyState): void {
+    if (ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks.because ? `: ${ks.because}` : ""}`);
     if (ks.status !== "error") return;
     const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
     if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
@@ -454,21 +438,20 @@ export class Client {
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */
-  errorOf(key: string): Error | undefined {
+  errorOf(key: string, ks: KeyState): Error | undefined {
     try {
-      this.#throwIfFailed(key);
+      this.#throwIfFailed(key, ks);
       return undefined;
     } catch (err) {
-      return this.#keys.get(key)?.status === "error" ? (err as Error) : undefined;
+      return ks.status === "error" ? (err as Error) : undefined;
     }
   }
 
   /** Fetch whatever of `keys` can be fetched now; a key whose holder failed is left out. */
-  async #fetch(wanted: string[]): Promise<Map<string, unknown>> {
+  async #fetch(wanted: Array<[string, KeyState]>): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
     const keys: string[] = [];
-    for (const k of wanted) {
-      const parts = this.#keys.get(k)?.value;
+    for (const [k, { value: parts }] of wanted) {
       if (parts) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
       else keys.push(k);
     }
@@ -511,8 +494,7 @@ export class Client {
     return p;
   }
 
-  #setStatus(key: string, status: FutureStatus, error?: WireError, because?: string): void {
-    const ks = this.#keys.get(key);
+  #setStatus(ks: KeyState | undefined, status: FutureStatus, error?: WireError, because?: string): void {
     if (!ks) return;
     // cancelled is final: news of the cancelled task still on its way (its result) is void
     if (ks.status === "cancelled" && status !== "cancelled") return;
@@ -523,13 +505,10 @@ export class Client {
     if (status !== "pending") for (const w of ks.waiters.splice(0)) w();
   }
 
-  /** Drop one future's hold on its key; the last one releases the key on the cluster. @internal */
-  releaseKey(key: string): void {
-    const ks = this.#keys.get(key);
-    if (!ks || --ks.refs > 0) return;
-    this.#keys.delete(key);
-    ks.status = "cancelled";
-    for (const w of ks.waiters.splice(0)) w();
+  /** Drop one future's hold on its key's incarnation; the last one releases the key on the cluster. @internal */
+  releaseKey(key: string, ks: KeyState): void {
+    if (--ks.refs > 0 || !this.#keys.release(key, ks)) return; // a cancelled incarnation is already let go
+    this.#setStatus(ks, "cancelled", undefined, "it was released");
     if (!this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
@@ -537,8 +516,10 @@ export class Client {
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
     this.#flushGraph();
-    for (const f of list) this.#setStatus(f.key, "cancelled");
-    if (!this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: list.map((f) => f.key) });
+    // a future whose incarnation is already cancelled (or released) has nothing left to cancel
+    const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));
+    for (const f of live) this.#setStatus(f.state, "cancelled");
+    if (live.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: live.map((f) => f.key) });
   }
 
   // ---- cluster ------------------------------------------------------------------------------
@@ -691,10 +672,9 @@ export class Client {
 
   #lost(): void {
     this.#closed = true;
-    for (const [key, ks] of this.#keys) {
+    for (const ks of this.#keys.clear()) {
       if (ks.status === "pending") ks.status = "cancelled";
       for (const w of ks.waiters.splice(0)) w();
-      if (ks.status === "cancelled") this.#keys.delete(key);
     }
   }
 

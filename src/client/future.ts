@@ -1,31 +1,37 @@
 /** A handle on one task's result, living on a worker until the last future for it is gone. */
 import type { Client } from "./client.js";
+import type { KeyState } from "./key-table.js";
 
 export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
 
-const registry = new FinalizationRegistry<{ client: Client; key: string }>(({ client, key }) => {
-  if (!client.closed) client.releaseKey(key);
+const registry = new FinalizationRegistry<{ client: Client; key: string; state: KeyState }>(({ client, key, state }) => {
+  if (!client.closed) client.releaseKey(key, state);
 });
 
 export class Future<T = unknown> {
   readonly key: string;
   readonly client: Client;
+  /**
+   * The incarnation of the key this future was made for: a cancelled one stays cancelled even
+   * when the key is submitted again (that makes a new one). @internal
+   */
+  readonly state: KeyState;
   #released = false;
 
-  constructor(key: string, client: Client) {
+  constructor(key: string, client: Client, state: KeyState) {
     this.key = key;
     this.client = client;
-    registry.register(this, { client, key }, this);
+    this.state = state;
+    registry.register(this, { client, key, state }, this);
   }
 
   get status(): FutureStatus {
-    return this.#released ? "cancelled" : this.client.statusOf(this.key);
+    return this.#released ? "cancelled" : this.state.status;
   }
 
-  /** True once the task finished or erred. */
+  /** True once the task finished, erred or was cancelled (as in Dask). */
   done(): boolean {
-    const s = this.status;
-    return s === "finished" || s === "error";
+    return this.status !== "pending";
   }
 
   /**
@@ -33,7 +39,7 @@ export class Future<T = unknown> {
    * Keeps the event loop alive while waiting.
    */
   whenDone(options: { timeout?: number } = {}): Promise<void> {
-    return this.client.waitKey(this.key, options.timeout ?? 24 * 3600_000).catch(() => {});
+    return this.client.waitKey(this.key, this.state, options.timeout ?? 24 * 3600_000).catch(() => {});
   }
 
   /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */
@@ -43,7 +49,7 @@ export class Future<T = unknown> {
 
   /** The error if the task failed, else undefined. */
   exception(): Error | undefined {
-    return this.client.errorOf(this.key);
+    return this.client.errorOf(this.key, this.state);
   }
 
   /**
@@ -59,6 +65,6 @@ export class Future<T = unknown> {
     if (this.#released) return;
     this.#released = true;
     registry.unregister(this);
-    this.client.releaseKey(this.key);
+    this.client.releaseKey(this.key, this.state);
   }
 }

@@ -11,7 +11,10 @@
  *   is tried at most once per dependency; when every holder failed, the scheduler is told
  *   (missing-data) and the dependent tasks are dropped here;
  * - a task is executing on at most one thread; results of tasks that were freed or
- *   rescheduled meanwhile are discarded, never reported.
+ *   rescheduled meanwhile are discarded, never reported;
+ * - a key runs on at most one thread: a task given again while a freed run of its key is still
+ *   on a thread (cancelled and submitted again) starts when that run ended, so a result is
+ *   always that of the run it is reported for.
  */
 import type { Message } from "../comm/tcp.js";
 import { Op, type WireError } from "../protocol/ops.js";
@@ -133,7 +136,10 @@ export class WorkerState {
   /** A thread finished a task. */
   executed(key: string, result: { ok: true; value: Stored; durationS: number } | { ok: false; error: WireError; durationS: number }): WorkerInstruction[] {
     const t = this.tasks.get(key);
-    if (t && t.state === "executing") {
+    if (this.#freedWhileRunning.delete(key)) {
+      // the run of a freed task (no other run of the key started meanwhile): its result is void
+      this.#executing--;
+    } else if (t && t.state === "executing") {
       this.#executing--;
       this.tasks.delete(key);
       this.#release(t);
@@ -146,9 +152,6 @@ export class WorkerState {
       } else {
         this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error } });
       }
-    } else if (!t) {
-      // freed while running: the thread's slot is free again all the same
-      if (this.#freedWhileRunning.delete(key)) this.#executing--;
     }
     this.#run();
     return this.#flush();
@@ -268,8 +271,13 @@ export class WorkerState {
   #run(): void {
     if (this.#paused) return;
     if (this.#prioritized && this.#ready.length > 1) this.#ready.sort((a, b) => b.priority - a.priority);
+    const later: WTask[] = [];
     while (this.#ready.length && this.#executing < this.#slots) {
       const t = this.#ready.shift()!;
+      if (this.#freedWhileRunning.has(t.key)) {
+        later.push(t); // a freed run of this key is still on a thread: start when it ended
+        continue;
+      }
       t.state = "executing";
       this.#executing++;
       const deps: Record<string, Held> = {};
@@ -279,6 +287,7 @@ export class WorkerState {
       }
       this.#out.push({ type: "execute", key: t.key, fn: t.fn, args: t.args, deps });
     }
+    if (later.length) this.#ready.unshift(...later);
   }
 
   #flush(): WorkerInstruction[] {

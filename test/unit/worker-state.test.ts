@@ -53,6 +53,22 @@ describe("worker state machine", () => {
     assert.deepEqual(ops(w.computeTask(task("c", { a: ["tcp://p:1"] }))), ["fetch tcp://p:1 a"]);
   });
 
+  // Regression (issue 12, after point 2): a key cancelled while it ran and given again must not
+  // get the freed run's result (another function may be behind the key now), nor lose the slot.
+  it("starts a key given again only after its freed run ended, and reports that run's result", () => {
+    const w = new WorkerState(2);
+    assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
+    w.freeKeys(["a"]);
+    assert.deepEqual(ops(w.computeTask(task("a"))), [], "waits for the freed run, though a slot is free");
+    assert.deepEqual(ops(w.computeTask(task("b"))), ["execute b"], "others do not wait");
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("old"), durationS: 0 })), ["execute a"]);
+    assert.equal(w.data.has("a"), false, "the freed run's result is dropped");
+    const done = w.executed("a", { ok: true, value: value("new"), durationS: 0 });
+    assert.deepEqual(ops(done), ["send task-finished a"]);
+    assert.deepEqual(w.data.get("a"), value("new"));
+    assert.equal(w.executing, 1, "b still runs; every other slot came back");
+  });
+
   it("reports task errors", () => {
     const w = new WorkerState(1);
     w.computeTask(task("e"));

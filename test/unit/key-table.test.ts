@@ -1,0 +1,80 @@
+// The client's key table: incarnations of keys, and which key-cancelled news concerns which.
+import assert from "node:assert/strict";
+import { KeyTable } from "../../src/client/key-table.js";
+
+describe("client key table", () => {
+  // Regression (issue 12, after point 2): a key cancelled by this client and submitted again
+  // must get a new incarnation, and the scheduler's key-cancelled for the old one, arriving
+  // after the new submission, must not cancel the new one.
+  it("ignores the news of this client's own cancel when it comes after the key was submitted again", () => {
+    const t = new KeyTable();
+    const first = t.add("k");
+    assert.equal(t.cancelOwn("k", first), true);
+    assert.equal(t.get("k"), undefined, "a cancelled incarnation leaves the table");
+    const second = t.add("k");
+    assert.notEqual(second, first);
+    assert.equal(t.cancelledByScheduler("k"), undefined, "the news of the own cancel is not about the new incarnation");
+    assert.equal(t.get("k"), second);
+    // the next news is about the new incarnation: another client cancelled it, or a dependency
+    assert.equal(t.cancelledByScheduler("k"), second);
+    assert.equal(t.get("k"), undefined);
+  });
+
+  it("ignores the news of an own cancel that comes before the key is submitted again", () => {
+    const t = new KeyTable();
+    assert.equal(t.cancelOwn("k", t.add("k")), true);
+    assert.equal(t.cancelledByScheduler("k"), undefined);
+    const again = t.add("k");
+    assert.equal(t.cancelledByScheduler("k"), again, "nothing of the old cancel is left to swallow a new one");
+  });
+
+  // Another client's cancel already on its way when this client cancels: the scheduler then
+  // finds nothing to cancel, so exactly one news comes for the old incarnation, whichever caused it.
+  it("expects one news per own cancel of a live incarnation, and none for a repeated cancel", () => {
+    const t = new KeyTable();
+    const first = t.add("k");
+    assert.equal(t.cancelOwn("k", first), true);
+    assert.equal(t.cancelOwn("k", first), false, "cancelling a cancelled incarnation again expects nothing");
+    const second = t.add("k");
+    assert.equal(t.cancelOwn("k", first), false, "nor does cancelling an old future of the key");
+    assert.equal(t.cancelledByScheduler("k"), undefined);
+    assert.equal(t.cancelledByScheduler("k"), second);
+  });
+
+  it("counts own cancels of successive incarnations, key by key", () => {
+    const t = new KeyTable();
+    assert.equal(t.cancelOwn("k", t.add("k")), true);
+    assert.equal(t.cancelOwn("k", t.add("k")), true);
+    const third = t.add("k");
+    const other = t.add("j");
+    assert.equal(t.cancelledByScheduler("j"), other, "another key's news is its own");
+    assert.equal(t.cancelledByScheduler("k"), undefined);
+    assert.equal(t.cancelledByScheduler("k"), undefined);
+    assert.equal(t.cancelledByScheduler("k"), third);
+  });
+
+  it("releases only the live incarnation, and news of an unknown key is about nothing", () => {
+    const t = new KeyTable();
+    const first = t.add("k");
+    t.cancelOwn("k", first);
+    const second = t.add("k");
+    assert.equal(t.release("k", first), false, "letting go of an old future leaves the new incarnation alone");
+    assert.equal(t.get("k"), second);
+    assert.equal(t.release("k", second), true);
+    assert.equal(t.get("k"), undefined);
+    assert.equal(t.cancelledByScheduler("nobody"), undefined);
+    assert.throws(() => {
+      t.add("j");
+      t.add("j");
+    }, /key "j" already has a live incarnation/);
+  });
+
+  it("clear() hands back the live incarnations and forgets expected news", () => {
+    const t = new KeyTable();
+    const a = t.add("a");
+    t.cancelOwn("b", t.add("b"));
+    assert.deepEqual(t.clear(), [a]);
+    const b = t.add("b");
+    assert.equal(t.cancelledByScheduler("b"), b);
+  });
+});
