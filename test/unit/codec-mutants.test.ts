@@ -147,6 +147,17 @@ describe("msgpack binary values", () => {
     assert.equal(whole, ab, "a raw covering its whole buffer is that buffer");
     const inBigger = decodeWithRaws(head, [Buffer.from([0, 1, 2, 3, 4, 0]).subarray(1, 5)]) as ArrayBuffer;
     assert.deepEqual([inBigger.byteLength, ...new Uint8Array(inBigger)], [4, 1, 2, 3, 4]);
+    for (const [offset, what] of [[0, "the start"], [4, "the end"]] as const) {
+      const raw = Buffer.from(new ArrayBuffer(8), offset, 4);
+      raw.set([1, 2, 3, 4]);
+      const out = decodeWithRaws(head, [raw]) as ArrayBuffer;
+      assert.deepEqual([out.byteLength, ...new Uint8Array(out)], [4, 1, 2, 3, 4], `raw at ${what} of a bigger buffer`);
+    }
+    const shared = Buffer.from(new SharedArrayBuffer(4));
+    shared.set([5, 6, 7, 8]);
+    const fromShared = decodeWithRaws(head, [shared]);
+    assert.ok(fromShared instanceof ArrayBuffer, "an ArrayBuffer, not the frame's SharedArrayBuffer");
+    assert.deepEqual([...new Uint8Array(fromShared)], [5, 6, 7, 8]);
   });
 
   // protects: raws are used in place when aligned, copied (not misread) when not, and inline
@@ -163,10 +174,11 @@ describe("msgpack binary values", () => {
     const copy = decodeWithRaws(head, [unaligned]) as Float64Array;
     assert.notEqual(copy.buffer, unaligned.buffer);
     assert.deepEqual([...copy], [1.25, 2.5]);
-    const bytes = encode({ f });
-    const inline = (decode(bytes) as { f: Float64Array }).f;
+    const bytes = encode({ f, u: new Uint8Array([7, 8]), b: Buffer.from([9]) });
+    const inline = decode(bytes) as { f: Float64Array; u: Uint8Array; b: Buffer };
+    assert.equal(inline.b.buffer, bytes.buffer, "an inline Buffer stays a view of the message");
     bytes.fill(0);
-    assert.deepEqual([...inline], [1.25, 2.5]);
+    assert.deepEqual([...inline.f, ...inline.u], [1.25, 2.5, 7, 8]);
   });
 
   // protects: the raw threshold is inclusive, and applies only inside encodeWithRaws
@@ -192,6 +204,11 @@ describe("msgpack binary values", () => {
     assert.throws(() => decode(ext(BINARY_EXT, [1])), { code: "ERR_PROTOCOL", message: "truncated binary value" });
     assert.throws(() => decodeWithRaws(ext(BINARY_EXT, [0, 1, 5, 0, 0, 0]), []), { code: "ERR_PROTOCOL", message: "binary reference 5 has no raw part" });
     assert.deepEqual([...(decodeWithRaws(ext(BINARY_EXT, [1, 1, 1, 0, 0, 0]), [Buffer.from([0]), Buffer.from([42])]) as Uint8Array)], [42]);
+    assert.throws(() => decode(ext(BINARY_EXT, [0, 1, 0, 0, 0, 0])), { code: "ERR_PROTOCOL", message: "binary reference 0 has no raw part" }, "plain decode has no raws");
+    for (const empty of [new Uint8Array(0), Buffer.alloc(0), new Float64Array(0)]) {
+      const back = decode(encode(empty)) as Uint8Array;
+      assert.deepEqual([back.constructor, back.length], [empty.constructor, 0], "empty binaries round-trip");
+    }
   });
 });
 
@@ -233,6 +250,8 @@ describe("msgpack key references", () => {
     assert.deepEqual(decodeWithRaws(head, raws, (k) => `value of ${k}`), { a: "value of k1", b: ["value of k2", "value of k1"] });
     assert.throws(() => decodeWithRaws(head, raws), { code: "ERR_PROTOCOL", message: 'a reference to "k1" arrived where none can be resolved' });
     assert.deepEqual(encodeWithRaws({ n: 1 }, Infinity).keys, [], "keys of an earlier message do not leak into the next");
+    // plain encode (no key collection) still writes references
+    assert.deepEqual(decodeWithRaws(encode([new KeyReference("k3")]), [], (k) => k.toUpperCase()), ["K3"]);
   });
 
   // protects: decoding a dependency inside a resolver (task threads do) leaves the outer

@@ -48,6 +48,16 @@ describe("spill files (real file system)", () => {
     spill.remove(a); // removing twice does not throw (a key freed while it was being read back)
   });
 
+  // protects: writing closes its files (a worker spilling for hours must not run out of
+  // descriptors)
+  it("leaves no file descriptor open", function () {
+    if (!existsSync("/proc/self/fd")) this.skip(); // Linux only: counting descriptors
+    const spill = new SpillDirectory(path.join(tmp.dir, "spill"));
+    const before = readdirSync("/proc/self/fd").length;
+    for (let i = 0; i < 50; i++) spill.write(`k${i}`, [Buffer.alloc(10)]);
+    assert.ok(readdirSync("/proc/self/fd").length < before + 10, "50 writes left descriptors open");
+  });
+
   // protects: one file per key (no two keys share a file, the same key writes the same file),
   // all inside the directory, which close() removes with everything in it
   it("keeps one file per key inside its directory, and close removes it all", async () => {
