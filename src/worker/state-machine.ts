@@ -133,7 +133,14 @@ export class WorkerState {
   /** A thread finished a task. */
   executed(key: string, result: { ok: true; value: Stored; durationS: number } | { ok: false; error: WireError; durationS: number }): WorkerInstruction[] {
     const t = this.tasks.get(key);
-    if (t && t.state === "executing") {
+    const stale = this.#freedWhileRunning.get(key) ?? 0;
+    if (stale > 0) {
+      // a run freed meanwhile (the key may have been sent again since): its result is
+      // discarded, its slot is free again
+      if (stale === 1) this.#freedWhileRunning.delete(key);
+      else this.#freedWhileRunning.set(key, stale - 1);
+      this.#executing--;
+    } else if (t && t.state === "executing") {
       this.#executing--;
       this.tasks.delete(key);
       this.#release(t);
@@ -146,15 +153,13 @@ export class WorkerState {
       } else {
         this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error } });
       }
-    } else if (!t) {
-      // freed while running: the thread's slot is free again all the same
-      if (this.#freedWhileRunning.delete(key)) this.#executing--;
     }
     this.#run();
     return this.#flush();
   }
 
-  #freedWhileRunning = new Set<string>();
+  /** keys freed while on a thread -> runs of them still to end */
+  #freedWhileRunning = new Map<string, number>();
 
   /** The scheduler freed these keys: drop data and pending work for them. */
   freeKeys(keys: string[]): WorkerInstruction[] {
@@ -163,7 +168,7 @@ export class WorkerState {
       const t = this.tasks.get(key);
       if (!t) continue;
       this.tasks.delete(key);
-      if (t.state === "executing") this.#freedWhileRunning.add(key);
+      if (t.state === "executing") this.#freedWhileRunning.set(key, (this.#freedWhileRunning.get(key) ?? 0) + 1);
       else if (t.state === "ready") this.#ready.splice(this.#ready.indexOf(t), 1);
       this.#release(t);
     }

@@ -118,6 +118,33 @@ describe("worker state machine: edges", () => {
     assert.equal(w.readyCount, 0);
   });
 
+  // protects: a task that became ready by a fetch and was freed before a slot came never runs
+  it("a task freed after its inputs arrived, before it ran, never runs", () => {
+    const w = new WorkerState(1);
+    w.computeTask(task("a"));
+    w.computeTask(task("c", { x: ["tcp://p:1"] }));
+    w.fetchDone("tcp://p:1", { x: value("X") }, []);
+    assert.equal(w.readyCount, 1);
+    w.freeKeys(["c"]);
+    assert.deepEqual(ops(w.executed("a", ok())), ["send task-finished a"]);
+    assert.equal(w.executing, 0);
+  });
+
+  // protects (regression): a key freed while it ran and sent again before the old run ended
+  // runs again once that run's (discarded) result frees its slot; the slot used to stay taken
+  // for good, and the worker never ran the key again nor anything behind it
+  it("a key freed while running and sent again runs when the old run ends", () => {
+    const w = new WorkerState(1);
+    w.computeTask(task("a"));
+    w.freeKeys(["a"]);
+    assert.deepEqual(w.computeTask(task("a")), [], "the old run still holds the only slot");
+    w.computeTask(task("b"));
+    assert.deepEqual(ops(w.executed("a", ok(value("old")))), ["execute a"], "the old result is discarded, the new run starts");
+    assert.equal(w.data.has("a"), false);
+    assert.deepEqual(ops(w.executed("a", ok(value("new")))), ["send task-finished a", "execute b"]);
+    assert.equal(String(w.data.get("a")), "new");
+  });
+
   // protects: a paused worker starts nothing; resuming starts what waited
   it("pause holds tasks, resume runs them", () => {
     const w = new WorkerState(2);
