@@ -97,6 +97,41 @@ describe("scheduler state machine: edges", () => {
     assert.deepEqual([s.whoHas(["x"]).x, s.workers.get(W1)!.nbytes, s.workers.get(W2)!.nbytes], [[W1], 8, 0]);
   });
 
+  // protects: a released task is dropped in whatever state it is: never run if waiting or
+  // queued, freed on its worker if processing, forgotten if erred
+  it("releasing waiting, queued, processing and erred tasks forgets them", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("q", { workers: ["nobody"] }), spec("w", { deps: ["q"] }), spec("p"), spec("e")], "s1");
+    s.taskErred(W1, "e", { name: "Error", message: "boom", stack: "" }, "s2");
+    assert.deepEqual([s.tasks.get("q")!.state, s.tasks.get("w")!.state, s.tasks.get("p")!.state, s.tasks.get("e")!.state], ["queued", "waiting", "processing", "erred"]);
+    assert.equal(s.failed, 1);
+    assert.deepEqual(s.releaseKeys("c", ["w"], "r1"), []);
+    assert.equal(s.tasks.has("w"), false);
+    assert.equal(s.tasks.get("q")!.state, "queued", "still wanted by the client");
+    s.releaseKeys("c", ["q", "e"], "r2");
+    assert.deepEqual([s.tasks.has("q"), s.tasks.has("e")], [false, false]);
+    assert.deepEqual(frees(s.releaseKeys("c", ["p"], "r3")), [[W1, "p"]]);
+    assert.equal(s.tasks.size, 0);
+    assert.equal(s.idle(), true);
+  });
+
+  // protects: a dependent running with an input that was lost is stopped (freed on its worker)
+  // and waits for the input's recomputation
+  it("a lost input stops its running dependent until recomputed", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2"), 0);
+    s.updateGraph("c", [spec("x", { workers: ["1"], allowOtherWorkers: true }), spec("y", { deps: ["x"], workers: ["2"] })], "s1");
+    s.taskFinished(W1, "x", 8, 0.1, "s2");
+    assert.equal(s.tasks.get("y")!.state, "processing");
+    const ins = s.removeWorker(W1, "died");
+    assert.deepEqual(frees(ins), [[W2, "y"]]);
+    assert.deepEqual(computes(ins), [[W2, "x"]]);
+    assert.equal(s.tasks.get("y")!.state, "waiting");
+    assert.deepEqual(computes(s.taskFinished(W2, "x", 8, 0.1, "s3")), [[W2, "y"]]);
+  });
+
   // protects: idle() (the scheduler's "all done" test) is false while anything is queued or
   // running, true otherwise
   it("idle only when nothing is queued or processing", () => {
