@@ -145,6 +145,23 @@ describe("worker state machine: edges", () => {
     assert.equal(String(w.data.get("a")), "new");
   });
 
+  // protects: every stale run of a key freed twice is discarded, one slot each, and only the
+  // current run's result is reported
+  it("two stale runs of a key are both discarded", () => {
+    const w = new WorkerState(2);
+    w.computeTask(task("a"));
+    w.freeKeys(["a"]);
+    assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
+    w.freeKeys(["a"]);
+    assert.deepEqual(w.computeTask(task("a")), [], "both slots held by stale runs");
+    assert.deepEqual(ops(w.executed("a", ok(value("stale 1")))), ["execute a"]);
+    assert.deepEqual(w.executed("a", ok(value("stale 2"))), []);
+    assert.equal(w.executing, 1);
+    assert.deepEqual(ops(w.executed("a", ok(value("current")))), ["send task-finished a"]);
+    assert.equal(String(w.data.get("a")), "current");
+    assert.equal(w.executing, 0);
+  });
+
   // protects: a paused worker starts nothing; resuming starts what waited
   it("pause holds tasks, resume runs them", () => {
     const w = new WorkerState(2);
