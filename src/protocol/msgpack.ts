@@ -81,7 +81,10 @@ function makeBinary(code: number, bytes: Uint8Array, shared: boolean): unknown {
   const aligned = shared && bytes.byteOffset % size === 0;
   const b = aligned ? bytes : new Uint8Array(bytes); // copies
   if (ctor === ArrayBuffer) {
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
+    // a copy cut to size unless the bytes are a whole ArrayBuffer (b may be a Buffer, whose
+    // slice() is a view: its .buffer would be the whole frame)
+    const whole = b.buffer instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+    return whole ? b.buffer : new Uint8Array(b).buffer;
   }
   if (ctor === (Buffer as unknown)) return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   return new (ctor as BinaryCtor)(b.buffer, b.byteOffset, b.byteLength / size);

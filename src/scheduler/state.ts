@@ -464,7 +464,8 @@ export class SchedulerState {
     if (dep) {
       for (const h of holders) {
         dep.whoHas.delete(h);
-        this.workers.get(h)?.hasWhat.delete(dep);
+        const holder = this.workers.get(h);
+        if (holder?.hasWhat.delete(dep)) holder.nbytes -= dep.nbytes;
       }
       if (dep.state === TaskState.memory && dep.whoHas.size === 0) this.#lost(dep, stimulusId);
     }

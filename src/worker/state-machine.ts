@@ -157,6 +157,7 @@ export class WorkerState {
     return this.#flush();
   }
 
+  /** keys freed while on a thread, whose run has not ended (a key sent again waits for it) */
   #freedWhileRunning = new Set<string>();
 
   /** The scheduler freed these keys: drop data and pending work for them. */
