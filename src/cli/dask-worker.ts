@@ -3,7 +3,7 @@
  * qsub/sbatch array-job pattern: start them in any order, before or after the scheduler).
  * Settings not given as flags come from the configuration (see `dask-mpi-ts config`).
  */
-import { logSettings, workerSettings } from "../config/settings.js";
+import { logSettings, workerSettings } from "../deploy/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";

@@ -17,11 +17,11 @@ import { Op, toWireError } from "../protocol/ops.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { RemoteError } from "../comm/rpc.js";
-import { resolveTaskFunction } from "../worker/functions.js";
+import { resolveTaskFunction } from "../protocol/functions.js";
 import { type Versions, versions } from "../version.js";
 import type { Dashboard } from "../dashboard/server.js";
 import { type Instruction, SchedulerState, type TaskSpec, type WorkerInfo } from "./state.js";
-import { removeSchedulerFileSync, writeSchedulerFile } from "./scheduler-file.js";
+import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
 import type { Status } from "../status.js";
 
 export interface SchedulerOptions {

@@ -13,7 +13,7 @@ import { chooseHost } from "../comm/interfaces.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Message, TcpListener } from "../comm/tcp.js";
 import { CommClosedError, ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
-import { readSchedulerFile } from "../scheduler/scheduler-file.js";
+import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { logger } from "../log.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -23,7 +23,7 @@ import { TaskPool } from "./executor.js";
 import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
-import { resolveTaskFunction } from "./functions.js";
+import { resolveTaskFunction } from "../protocol/functions.js";
 import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
 import { SpillDirectory, Spilled, spillParent } from "./spill.js";
 
