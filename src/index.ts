@@ -25,8 +25,10 @@ export {
   DrmaaError,
   DrmaaUnavailableError,
 } from "./errors.js";
-export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
-export { Worker, type WorkerOptions } from "./worker/worker.js";
+export { Scheduler } from "./scheduler/server.js";
+export type { SchedulerOptions } from "./scheduler/options.js";
+export { Worker } from "./worker/worker.js";
+export type { WorkerOptions } from "./worker/options.js";
 export { JobQueueCluster, type JobInfo } from "./jobqueue/cluster.js";
 export { SLURMCluster } from "./jobqueue/slurm.js";
 export { PBSCluster } from "./jobqueue/pbs.js";

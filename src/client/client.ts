@@ -24,7 +24,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
-import type { TaskSpec } from "../scheduler/state.js";
+import type { TaskSpec } from "../protocol/messages.js";
 import { type Versions, versions } from "../version.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, isPlainObject, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";

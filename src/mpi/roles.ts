@@ -12,7 +12,7 @@ import { WorldTooSmallError, describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
 import type { Scheduler } from "../scheduler/server.js";
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 import { Mpi } from "./addon.js";
 import { detectLauncher } from "../deploy/launcher-env.js";
 import { MpiJob } from "./job.js";

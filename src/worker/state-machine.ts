@@ -13,7 +13,7 @@
  * - a task is executing on at most one thread; results of tasks that were freed or
  *   rescheduled meanwhile are discarded, never reported.
  */
-import type { Message } from "../comm/tcp.js";
+import type { Message } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 
 /** Results up to this size travel with task-finished and key-in-memory. */
