@@ -1,6 +1,6 @@
 /** dask-mpi-ts: the public surface. Importing this module never loads the MPI addon. */
 export { Client, KeyRef, ref, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
-export { remote, type RemoteFunction, type WireFunction } from "./client/functions.js";
+export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus } from "./client/future.js";
@@ -25,8 +25,10 @@ export {
   DrmaaError,
   DrmaaUnavailableError,
 } from "./errors.js";
-export { Scheduler, type SchedulerOptions } from "./scheduler/server.js";
-export { Worker, type WorkerOptions } from "./worker/worker.js";
+export { Scheduler } from "./scheduler/server.js";
+export type { SchedulerOptions } from "./scheduler/options.js";
+export { Worker } from "./worker/worker.js";
+export type { WorkerOptions } from "./worker/options.js";
 export { JobQueueCluster, type JobInfo } from "./jobqueue/cluster.js";
 export { SLURMCluster } from "./jobqueue/slurm.js";
 export { PBSCluster } from "./jobqueue/pbs.js";

@@ -11,13 +11,15 @@ import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type { LevelWithSilent, Logger as PinoLogger } from "pino";
-import { DEFAULT_CONFIG } from "./config/defaults.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const LEVEL_VALUES: Record<LevelWithSilent, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 
 export type LogFormat = "json" | "pretty";
+
+/** The defaults of `logging.*` (a unit test keeps them equal to the configuration's). */
+export const LOG_DEFAULTS: { readonly level: LevelWithSilent; readonly format: LogFormat } = { level: "info", format: "json" };
 
 type LogMethod = (obj: Record<string, unknown>, msg: string) => void;
 
@@ -34,11 +36,11 @@ export interface Logger {
 /** The level a parent process handed down (launchers set it for what they start), else the default. */
 function envLevel(): LevelWithSilent {
   const v = process.env.DASK_MPI_TS_LOG_LEVEL;
-  return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LevelWithSilent) : DEFAULT_CONFIG.logging.level;
+  return v && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LevelWithSilent) : LOG_DEFAULTS.level;
 }
 
 let level: LevelWithSilent = envLevel();
-let format: LogFormat = DEFAULT_CONFIG.logging.format;
+let format: LogFormat = LOG_DEFAULTS.format;
 let baseFields: Record<string, unknown> = {};
 let root: PinoLogger | undefined;
 /** Bumped by configureLogger: component loggers then make new children (new fields, format). */

@@ -4,7 +4,7 @@
  * after distributed.scheduler.idle-timeout) after closing its workers and removing the file.
  */
 import { newSecret } from "../comm/handshake.js";
-import { logSettings, schedulerSettings } from "../config/settings.js";
+import { logSettings, schedulerSettings } from "../deploy/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
@@ -12,7 +12,7 @@ import { parseDashboardAddress } from "../dashboard/server.js";
 import { Scheduler } from "../scheduler/server.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
-import { parseDuration } from "../config/units.js";
+import { parseDuration } from "../units.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the address and secret here (mode 0600) for workers and clients" },

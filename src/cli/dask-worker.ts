@@ -3,12 +3,13 @@
  * qsub/sbatch array-job pattern: start them in any order, before or after the scheduler).
  * Settings not given as flags come from the configuration (see `dask-mpi-ts config`).
  */
-import { logSettings, workerSettings } from "../config/settings.js";
+import { logSettings, workerSettings } from "../deploy/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
-import { Worker, type WorkerOptions } from "../worker/worker.js";
+import { Worker } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, positiveInt } from "./args.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";

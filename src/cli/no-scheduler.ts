@@ -1,12 +1,12 @@
 /** `dask-mpi-ts --no-scheduler`: every rank is a worker joining an existing scheduler. */
-import { logSettings } from "../config/settings.js";
+import { logSettings } from "../deploy/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { configureLogger } from "../log.js";
 import { ConfigError } from "../errors.js";
 import { Mpi } from "../mpi/addon.js";
 import { MpiJob } from "../mpi/job.js";
 import { exitAfter, nodeWorkerSettings, runWorker } from "../mpi/roles.js";
-import { waitForSchedulerFile } from "../scheduler/scheduler-file.js";
+import { waitForSchedulerFile } from "../comm/scheduler-file.js";
 import type { DaskMpiArgs } from "./dask-mpi.js";
 
 export async function runNoScheduler(args: DaskMpiArgs): Promise<never> {

@@ -9,11 +9,11 @@
  * ended), and closes the workers; srun then exits with the highest task status, the script's.
  */
 import type { Client } from "../client/client.js";
-import { logSettings, schedulerSettings, workerSettings } from "../config/settings.js";
+import { logSettings, schedulerSettings, workerSettings } from "../deploy/settings.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, WorldTooSmallError } from "../errors.js";
 import { configureLogger } from "../log.js";
-import { detectLauncher } from "../mpi/launcher-env.js";
+import { detectLauncher } from "../deploy/launcher-env.js";
 import type { DaskMpiArgs } from "./dask-mpi.js";
 import path from "node:path";
 import { pathToFileURL } from "node:url";

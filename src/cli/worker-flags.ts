@@ -2,8 +2,8 @@
  * The worker flags both worker launchers take (`dask-mpi-ts`, `dask-worker-ts`), each the
  * command-line override of one configuration key: a flag not given leaves the key's value.
  */
-import { parseDuration, parseMemoryLimit } from "../config/units.js";
-import type { WorkerGiven } from "../config/settings.js";
+import { parseDuration, parseMemoryLimit } from "../units.js";
+import type { WorkerGiven } from "../deploy/settings.js";
 import { type FlagSpec, type Parsed, fraction, positiveInt, resources } from "./args.js";
 
 export const WORKER_FLAGS: FlagSpec[] = [

@@ -12,7 +12,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { CommClosedError, HandshakeError, describeError } from "../errors.js";
 import { Op } from "../protocol/ops.js";
-import type { Comm, Message } from "./tcp.js";
+import type { Message } from "../protocol/messages.js";
+import type { Comm } from "./types.js";
 
 const NONCE_BYTES = 32;
 

@@ -9,7 +9,8 @@
 import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op, toWireError, type WireError } from "../protocol/ops.js";
-import type { Comm, Message } from "./tcp.js";
+import type { Message } from "../protocol/messages.js";
+import type { Comm } from "./types.js";
 
 export type Handler = (msg: Message, rpc: Rpc) => unknown;
 
@@ -45,7 +46,7 @@ export class Rpc {
     this.comm = comm;
     this.#handlers = handlers;
     this.#whileBusy = options.holdLoop === "while-busy";
-    if (this.#whileBusy) comm.socket.unref();
+    if (this.#whileBusy) comm.unref();
     comm.onClose((err) => {
       for (const p of this.#pending.values()) {
         clearTimeout(p.timer);
@@ -96,11 +97,11 @@ export class Rpc {
 
   /** Keep the event loop alive (while-busy mode) until the matching release(). */
   hold(): void {
-    if (this.#holds++ === 0 && this.#whileBusy) this.comm.socket.ref();
+    if (this.#holds++ === 0 && this.#whileBusy) this.comm.ref();
   }
 
   release(): void {
-    if (this.#holds > 0 && --this.#holds === 0 && this.#whileBusy) this.comm.socket.unref();
+    if (this.#holds > 0 && --this.#holds === 0 && this.#whileBusy) this.comm.unref();
   }
 
   close(reason: string): void {

@@ -11,9 +11,8 @@ import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutErr
 import { logger } from "../log.js";
 import { formatAddress, parseAddress } from "./address.js";
 import { type TlsContext, tlsOptions } from "./tls.js";
-
-export type Message = { op: string; [field: string]: unknown };
-export type MessageHandler = (msg: Message, comm: Comm) => void;
+import type { Message } from "../protocol/messages.js";
+import type { Comm, MessageHandler } from "./types.js";
 
 /** Frames allowed before the peer has authenticated: enough for the handshake, no more. */
 export const PRE_AUTH_MAX_FRAME = 4096;
@@ -24,7 +23,7 @@ const BUSY_BATCH = 16;
 
 const log = () => logger("comm");
 
-export class Comm {
+export class TcpComm implements Comm {
   readonly socket: net.Socket;
   /** "host:port" of the other end, for logs. */
   readonly peer: string;
@@ -186,6 +185,14 @@ export class Comm {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  ref(): void {
+    this.socket.ref();
+  }
+
+  unref(): void {
+    this.socket.unref();
+  }
+
   /** Close at once, discarding what is queued (protocol errors, failed handshakes). */
   abort(reason: string): void {
     this.#closed(reason);
@@ -269,7 +276,7 @@ let readBuffer: Buffer | undefined;
  * Open a connection to `tcp://host:port` or `tls://host:port` within `timeoutMs`. A tls://
  * address needs `tls`; the peer's certificate must be signed by its CA.
  */
-export async function connectTcp(address: string, timeoutMs: number, tlsContext?: TlsContext): Promise<Comm> {
+export async function connectTcp(address: string, timeoutMs: number, tlsContext?: TlsContext): Promise<TcpComm> {
   const { scheme, host, port } = parseAddress(address);
   if (scheme === "tls" && !tlsContext) {
     throw new ConfigError(`${address} is a TLS address: give --tls-cert, --tls-key and --tls-ca (or the tls option) to reach it`);
@@ -302,7 +309,7 @@ export async function connectTcp(address: string, timeoutMs: number, tlsContext?
     socket.once(scheme === "tls" ? "secureConnect" : "connect", () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
-      resolve(scheme === "tls" ? new Comm(socket) : new Comm(socket, PRE_AUTH_MAX_FRAME, reader));
+      resolve(scheme === "tls" ? new TcpComm(socket) : new TcpComm(socket, PRE_AUTH_MAX_FRAME, reader));
     });
     socket.once("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -327,14 +334,14 @@ export interface TcpListener {
  * Listen on host:port (port 0 = random); every accepted socket becomes a Comm. With `tls`,
  * peers must present a certificate its CA signed; those that do not are logged and dropped.
  */
-export async function listenTcp(host: string, port: number, onComm: (comm: Comm) => void, tlsContext?: TlsContext): Promise<TcpListener> {
+export async function listenTcp(host: string, port: number, onComm: (comm: TcpComm) => void, tlsContext?: TlsContext): Promise<TcpListener> {
   const tls = tlsContext ? await import("node:tls") : undefined;
   return new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>();
     const accepted = (socket: net.Socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      onComm(new Comm(socket));
+      onComm(new TcpComm(socket));
     };
     let server: net.Server;
     if (tls && tlsContext) {

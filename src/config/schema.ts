@@ -8,7 +8,7 @@
  */
 import * as z from "zod";
 import { ConfigError } from "../errors.js";
-import { parseBytes, parseDuration, parseMemoryLimit } from "./units.js";
+import { parseBytes, parseDuration, parseMemoryLimit } from "../units.js";
 
 /** Turns a units.ts parser into a zod transform; its error becomes a zod issue. */
 function via<T>(parse: (text: string) => T) {

@@ -5,7 +5,7 @@
  * the paths of the Node binary and the worker entry point.
  */
 import type { Config } from "../config/schema.js";
-import { parseBytes, parseDuration } from "../config/units.js";
+import { parseBytes, parseDuration } from "../units.js";
 import { ConfigError } from "../errors.js";
 
 export type SystemName = "slurm" | "pbs" | "sge" | "lsf";

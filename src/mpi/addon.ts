@@ -21,7 +21,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AddonLoadError, MpiError, TimeoutError, describeError } from "../errors.js";
-import { checkWorldMatchesLauncher, detectLauncher } from "./launcher-env.js";
+import { checkWorldMatchesLauncher, detectLauncher } from "../deploy/launcher-env.js";
 
 // ---- the native surface (native/addon.cc, native/request.cc) --------------------------------
 

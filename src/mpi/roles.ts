@@ -6,15 +6,15 @@
 import type { TlsFiles } from "../comm/tls.js";
 import type { ChildProcess } from "node:child_process";
 import type { LevelWithSilent } from "pino";
-import { type WorkerGiven, type WorkerSettings, logSettings, schedulerSettings, workerSettings } from "../config/settings.js";
+import { type WorkerGiven, type WorkerSettings, logSettings, schedulerSettings, workerSettings } from "../deploy/settings.js";
 import { type StartupConfig, startupConfig } from "../config/startup.js";
 import { WorldTooSmallError, describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
 import { Nanny } from "../nanny/nanny.js";
 import type { Scheduler } from "../scheduler/server.js";
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 import { Mpi } from "./addon.js";
-import { detectLauncher } from "./launcher-env.js";
+import { detectLauncher } from "../deploy/launcher-env.js";
 import { MpiJob } from "./job.js";
 import { stayIdle } from "./leave.js";
 

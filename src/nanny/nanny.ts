@@ -8,39 +8,21 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_CONFIG } from "../config/defaults.js";
 import { WorkerDiedError } from "../errors.js";
 import { currentLogSettings, logger } from "../log.js";
-import { launcherEnvKeys } from "../mpi/launcher-env.js";
+import { launcherEnvKeys } from "../deploy/launcher-env.js";
 import type { Status } from "../status.js";
-import type { WorkerOptions } from "../worker/worker.js";
-import type { ChildMessage, NannyMessage } from "./ipc.js";
+import { NANNY_DEFAULTS, type NannyOptions } from "./options.js";
+import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
 import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
 import { spillParent } from "../worker/spill.js";
+import { WORKER_DEFAULTS } from "../worker/options.js";
 import { purgeDeadWorkerDirectories } from "../worker/local-directory.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./worker-process.js", import.meta.url));
 const log = () => logger("nanny");
-const DEFAULTS = DEFAULT_CONFIG.distributed;
 /** Resolves when a child has exited, made at fork time so that no exit can be missed. */
 const exits = new WeakMap<ChildProcess, Promise<void>>();
-
-export interface NannyOptions {
-  worker: WorkerOptions;
-  /** Fields for the child's log lines (e.g. the MPI rank); it logs at this process's level and format. */
-  log?: Record<string, string | number>;
-  /** After the worker retires (its lifetime), start a fresh one (`--lifetime-restart`). */
-  restartAfterRetire?: boolean;
-  /** Restarts allowed within `restartWindowMs` before the nanny gives up (default 5 in 60 s). */
-  maxRestarts?: number;
-  restartWindowMs?: number;
-  /** Called before each fork (e.g. to mark the MPI launcher's descriptors close-on-exec). */
-  beforeFork?: () => void;
-  /** A child from Nanny.prefork() to use for the first worker. */
-  child?: ChildProcess;
-  /** How long a child may take to start (default 60 s). */
-  startTimeoutMs?: number;
-}
 
 export class Nanny {
   status: Status = "init";
@@ -65,7 +47,7 @@ export class Nanny {
     n.status = "running";
     const limit = opts.worker.memoryLimit ?? 0;
     if (limit > 0) {
-      const every = opts.worker.memoryMonitorMs ?? DEFAULTS.worker.memory["monitor-interval"];
+      const every = opts.worker.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
       n.#memoryTimer = setInterval(() => n.#checkMemory(limit), every).unref();
     }
     return n;
@@ -174,9 +156,9 @@ export class Nanny {
   /** Start a new child after a crash, within the crash-loop bound; resolves when it is ready. */
   #restart(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const now = Date.now();
-    const window = this.#opts.restartWindowMs ?? DEFAULTS.nanny["restart-window"];
+    const window = this.#opts.restartWindowMs ?? NANNY_DEFAULTS.restartWindowMs;
     this.#restarts = this.#restarts.filter((t) => now - t < window);
-    if (this.#restarts.length >= (this.#opts.maxRestarts ?? DEFAULTS.nanny["max-restarts"])) {
+    if (this.#restarts.length >= (this.#opts.maxRestarts ?? NANNY_DEFAULTS.maxRestarts)) {
       const reason = `worker died ${this.#restarts.length + 1} times within ${window} ms (last: code ${code}, signal ${signal}); not restarting`;
       log().error({ reason }, "nanny giving up");
       this.#finish({ ok: false, reason });

@@ -5,7 +5,7 @@
 import { describeError } from "../errors.js";
 import { configureLogger } from "../log.js";
 import { Worker } from "../worker/worker.js";
-import type { ChildMessage, NannyMessage } from "./ipc.js";
+import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
 
 let worker: Worker | undefined;
 

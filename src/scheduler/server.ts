@@ -4,54 +4,26 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
-import { DEFAULT_CONFIG } from "../config/defaults.js";
-import { chooseHost } from "../comm/interfaces.js";
-import { formatAddress } from "../comm/address.js";
-import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
+import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect.js";
+import { type TlsContext, loadTls } from "../comm/tls.js";
 import { Rpc } from "../comm/rpc.js";
-import type { Comm, Message, TcpListener } from "../comm/tcp.js";
+import type { Comm, Listener } from "../comm/types.js";
 import { ProtocolError, describeError } from "../errors.js";
+import { type Message, type TaskSpec, num, str, strList } from "../protocol/messages.js";
 import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { RemoteError } from "../comm/rpc.js";
-import { resolveTaskFunction } from "../worker/functions.js";
+import { resolveTaskFunction } from "../protocol/functions.js";
 import { type Versions, versions } from "../version.js";
 import type { Dashboard } from "../dashboard/server.js";
-import { type Instruction, SchedulerState, type TaskSpec, type WorkerInfo } from "./state.js";
-import { removeSchedulerFileSync, writeSchedulerFile } from "./scheduler-file.js";
+import { type Instruction, SchedulerState, type WorkerInfo } from "./state.js";
+import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
+import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
 import type { Status } from "../status.js";
 
-export interface SchedulerOptions {
-  /** Cluster secret every connection must prove. */
-  secret: string;
-  /** Port to listen on; 0 (default) picks a free one. */
-  port?: number;
-  interface?: string;
-  host?: string;
-  /** Where to write the scheduler file for outside clients and workers. */
-  schedulerFile?: string;
-  /** A worker silent this long is removed (default 30 s; null = never). */
-  workerTtlMs?: number | null;
-  /** Workers a task may take down with it before it errs with KilledWorkerError (default 3). */
-  allowedFailures?: number;
-  /** Close after this long with no task to run or running (default null = never). */
-  idleTimeoutMs?: number | null;
-  /** Connection settings (defaults: the configuration's). */
-  comm?: CommOptions;
-  /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
-  tls?: TlsFiles;
-  /**
-   * Serve the dashboard here (`:8787`, `host:8787`; a taken port falls back to a free one with
-   * a warning); undefined = no dashboard. The launchers default to `:8787`.
-   */
-  dashboardAddress?: string;
-}
-
 const log = () => logger("scheduler");
-const DEFAULTS = DEFAULT_CONFIG.distributed.scheduler;
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
@@ -78,7 +50,7 @@ export class Scheduler {
   address = "";
   status: Status = "init";
   #opts: SchedulerOptions;
-  #listener: TcpListener | undefined;
+  #listener: Listener | undefined;
   #workerRpc = new Map<string, Rpc>();
   #clientRpc = new Map<string, Rpc>();
   #peers = new Set<Rpc>();
@@ -105,7 +77,7 @@ export class Scheduler {
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
     this.secret = opts.secret;
-    this.state = new SchedulerState({ allowedFailures: opts.allowedFailures });
+    this.state = new SchedulerState({ allowedFailures: opts.allowedFailures ?? SCHEDULER_DEFAULTS.allowedFailures });
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -127,12 +99,12 @@ export class Scheduler {
 
   async #start(): Promise<void> {
     this.status = "starting";
-    const { bind, advertise } = chooseHost(this.#opts);
     // the dashboard's modules load while the scheduler's socket opens (start-up time matters)
     const dashboardModule = this.#opts.dashboardAddress ? import("../dashboard/server.js") : undefined;
-    const tls = (this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined);
-    this.#listener = await serve(bind, this.#opts.port ?? 0, this.secret, (comm) => this.#accept(comm), this.#comm);
-    this.address = formatAddress(advertise, this.#listener.port, tls ? "tls" : "tcp");
+    this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    this.#listener = await listen({ interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
+    this.address = this.#listener.address;
+    const { bind, advertise } = this.#listener.hosts;
     if (dashboardModule) {
       const { Dashboard } = await dashboardModule;
       this.#dashboard = await Dashboard.start(this, this.#opts.dashboardAddress!, bind, advertise);
@@ -149,9 +121,9 @@ export class Scheduler {
         secret: this.secret,
       });
     }
-    const ttl = this.#opts.workerTtlMs === undefined ? DEFAULTS["worker-ttl"] : this.#opts.workerTtlMs;
+    const ttl = this.#opts.workerTtlMs === undefined ? SCHEDULER_DEFAULTS.workerTtlMs : this.#opts.workerTtlMs;
     if (ttl !== null) this.#ttlTimer = setInterval(() => this.#checkTtl(ttl), Math.min(1000, ttl)).unref();
-    const idle = this.#opts.idleTimeoutMs === undefined ? DEFAULTS["idle-timeout"] : this.#opts.idleTimeoutMs;
+    const idle = this.#opts.idleTimeoutMs === undefined ? SCHEDULER_DEFAULTS.idleTimeoutMs : this.#opts.idleTimeoutMs;
     if (idle !== null) this.#idleTimer = setInterval(() => this.#checkIdle(idle), Math.min(1000, idle)).unref();
     this.status = "running";
     log().info({ address: this.address, schedulerFile: this.#opts.schedulerFile }, "scheduler listening");
@@ -206,7 +178,7 @@ export class Scheduler {
         if (this.#dashboard?.watched) this.#dashboard.taskFinished(key, worker, duration, Date.now());
         this.#run(this.state.taskFinished(worker, key, num(m, "nbytes"), duration, this.#sid("task-finished"), m.value));
       },
-      [Op.executing]: (m) => this.state.executing(asWorker(), strList(m.keys, "keys")),
+      [Op.executing]: (m) => this.state.executing(asWorker(), strList(m, "keys")),
       [Op.unregisterWorker]: (m) => {
         // it is leaving, not retiring: what it ran is suspect, as if it had died
         const w = asWorker();
@@ -227,11 +199,11 @@ export class Scheduler {
         this.#run(this.state.setPaused(w, paused, this.#sid("worker-status")));
       },
       [Op.missingData]: (m) => {
-        this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m.holders, "holders"), this.#sid("missing-data")));
+        this.#run(this.state.missingData(asWorker(), str(m, "key"), str(m, "missing"), strList(m, "holders"), this.#sid("missing-data")));
       },
       [Op.addReplica]: (m) => {
         const w = asWorker();
-        for (const k of strList(m.keys, "keys")) this.state.addReplica(k, w);
+        for (const k of strList(m, "keys")) this.state.addReplica(k, w);
       },
       [Op.taskErred]: (m) => {
         const error = m.error as { name: string; message: string; stack: string };
@@ -259,16 +231,16 @@ export class Scheduler {
         this.#run(this.state.updateGraph(client, parseTasks(m.tasks, this.#canonicalFunctions(m.functions)), this.#sid("update-graph")));
       },
       [Op.releaseKeys]: (m) => {
-        this.#run(this.state.releaseKeys(asClient(), strList(m.keys, "keys"), this.#sid("release-keys")));
+        this.#run(this.state.releaseKeys(asClient(), strList(m, "keys"), this.#sid("release-keys")));
       },
       [Op.addKeys]: (m) => {
         const entries = (m.keys as Array<{ key: string; nbytes: number }>) ?? [];
         this.#run(this.state.addData(asClient(), str(m, "worker"), entries, this.#sid("scatter")));
       },
       [Op.cancelKeys]: (m) => {
-        this.#run(this.state.cancelKeys(strList(m.keys, "keys"), this.#sid("cancel"), `${asClient()} cancelled it`));
+        this.#run(this.state.cancelKeys(strList(m, "keys"), this.#sid("cancel"), `${asClient()} cancelled it`));
       },
-      [Op.whoHas]: (m) => this.state.whoHas(strList(m.keys, "keys")),
+      [Op.whoHas]: (m) => this.state.whoHas(strList(m, "keys")),
       [Op.identity]: () => this.identity(),
       [Op.story]: (m) => this.state.story(str(m, "key")),
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#workerVersions) }),
@@ -281,7 +253,7 @@ export class Scheduler {
         return [head, ...raws];
       },
       [Op.broadcast]: async (m) => {
-        const targets = m.workers ? this.#resolveWorkers(strList(m.workers, "workers")) : [...this.#workerRpc.keys()];
+        const targets = m.workers ? this.#resolveWorkers(strList(m, "workers")) : [...this.#workerRpc.keys()];
         const out: Record<string, unknown> = {};
         await Promise.all(
           targets.map(async (addr) => {
@@ -297,7 +269,7 @@ export class Scheduler {
         );
         return out;
       },
-      [Op.retireWorkers]: (m) => this.retireWorkers(strList(m.workers, "workers")),
+      [Op.retireWorkers]: (m) => this.retireWorkers(strList(m, "workers")),
       [Op.restart]: () => this.#restart(),
       [Op.shutdown]: async () => {
         log().info({ reason: "client requested shutdown" }, "scheduler shutting down");
@@ -531,23 +503,6 @@ export class Scheduler {
 }
 
 // ---- message validation (hot-path messages are checked, wrong types close the connection) ----
-
-function str(m: Message, field: string): string {
-  const v = m[field];
-  if (typeof v !== "string") throw new ProtocolError(`${m.op}: ${field} must be a string, got ${typeof v}`);
-  return v;
-}
-
-function num(m: Message, field: string): number {
-  const v = m[field];
-  if (typeof v !== "number") throw new ProtocolError(`${m.op}: ${field} must be a number, got ${typeof v}`);
-  return v;
-}
-
-function strList(v: unknown, field: string): string[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ProtocolError(`${field} must be a list of strings`);
-  return v as string[];
-}
 
 function parseWorkerInfo(m: Message): WorkerInfo {
   return {

@@ -32,8 +32,7 @@
  * worker adapt to measured task durations (per key prefix): fast tasks get a deeper pipeline,
  * slow ones only ~2 per thread, so root tasks queue on the scheduler instead of flooding.
  */
-import type { Message } from "../comm/tcp.js";
-import { DEFAULT_CONFIG } from "../config/defaults.js";
+import type { Message, TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 
 export const TaskState = {
@@ -47,24 +46,6 @@ export const TaskState = {
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 
-/** What a client submits for one task. Function and arguments are opaque to the scheduler. */
-export interface TaskSpec {
-  key: string;
-  fn: unknown;
-  /** encoded arguments: [head, ...raws] */
-  args: Uint8Array[];
-  /** keys of the futures inside the arguments */
-  deps: string[];
-  /** worker names or addresses the task may run on */
-  workers?: string[];
-  allowOtherWorkers?: boolean;
-  /** higher runs first (default 0) */
-  priority?: number;
-  /** times to rerun after a task error (default 0) */
-  retries?: number;
-  /** abstract resources the task holds while it runs, e.g. { GPU: 1 } */
-  resources?: Record<string, number>;
-}
 
 export interface TaskRecord {
   spec: TaskSpec;
@@ -242,7 +223,7 @@ export class SchedulerState {
   #seq = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
-    this.allowedFailures = opts.allowedFailures ?? DEFAULT_CONFIG.distributed.scheduler["allowed-failures"];
+    this.allowedFailures = opts.allowedFailures ?? 3; // SCHEDULER_DEFAULTS.allowedFailures (a pure core imports no options module)
   }
 
   // ---- events -------------------------------------------------------------------------------

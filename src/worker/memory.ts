@@ -5,7 +5,6 @@
  * (`target` and `spill` govern spilling to disk.) Pure: measured bytes in, a state out.
  */
 import { readFileSync } from "node:fs";
-import { DEFAULT_CONFIG } from "../config/defaults.js";
 
 export interface MemoryThresholds {
   target: number | false;
@@ -14,8 +13,8 @@ export interface MemoryThresholds {
   terminate: number | false;
 }
 
-const { target, spill, pause, terminate } = DEFAULT_CONFIG.distributed.worker.memory;
-export const DEFAULT_THRESHOLDS: MemoryThresholds = { target, spill, pause, terminate };
+/** Dask's defaults; the same as `distributed.worker.memory.*` in the configuration (a unit test checks). */
+export const DEFAULT_THRESHOLDS: MemoryThresholds = { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95 };
 
 export type MemoryState = "ok" | "paused" | "terminate";
 

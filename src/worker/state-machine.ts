@@ -16,7 +16,7 @@
  *   on a thread (cancelled and submitted again) starts when that run ended, so a result is
  *   always that of the run it is reported for.
  */
-import type { Message } from "../comm/tcp.js";
+import type { Message } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 
 /** Results up to this size travel with task-finished and key-in-memory. */

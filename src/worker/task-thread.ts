@@ -7,7 +7,7 @@ import { parentPort } from "node:worker_threads";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
 import { toWireError, type WireError } from "../protocol/ops.js";
-import { resolveTaskFunction } from "./functions.js";
+import { resolveTaskFunction } from "../protocol/functions.js";
 import { collectGarbage } from "./gc.js";
 
 export interface ThreadTask {

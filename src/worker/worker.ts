@@ -5,15 +5,13 @@
  * moves bytes; user values are decoded on task threads and clients.
  */
 import { hostname } from "node:os";
-import { type CommOptions, DEFAULT_COMM, connect, serve } from "../comm/connect.js";
-import { DEFAULT_CONFIG } from "../config/defaults.js";
-import { formatAddress, parseAddress } from "../comm/address.js";
-import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
-import { chooseHost } from "../comm/interfaces.js";
+import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect.js";
+import { type TlsContext, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
-import type { Comm, Message, TcpListener } from "../comm/tcp.js";
+import type { Comm, Listener } from "../comm/types.js";
+import type { Message } from "../protocol/messages.js";
 import { CommClosedError, ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
-import { readSchedulerFile } from "../scheduler/scheduler-file.js";
+import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { logger } from "../log.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -23,59 +21,12 @@ import { TaskPool } from "./executor.js";
 import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
-import { resolveTaskFunction } from "./functions.js";
+import { resolveTaskFunction } from "../protocol/functions.js";
 import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
 import { SpillDirectory, Spilled, spillParent } from "./spill.js";
-
-export interface WorkerOptions {
-  /**
-   * The scheduler: its address and the cluster secret, or a scheduler file, read again before
-   * every attempt to connect (so a worker waits for a file that is not there yet, gets past a
-   * stale one, and follows a restarted scheduler that wrote a new one).
-   */
-  schedulerAddress?: string;
-  secret?: string;
-  schedulerFile?: string;
-  name?: string;
-  /** Task threads (default 1). */
-  nthreads?: number;
-  /** Bytes; 0 = no limit (default). */
-  memoryLimit?: number;
-  interface?: string;
-  host?: string;
-  /** Bind here instead (`tcp://0.0.0.0:9000`; port 0 = any), e.g. behind NAT with contactAddress. */
-  listenAddress?: string;
-  /** Advertise this address to the scheduler and peers instead of the one bound. */
-  contactAddress?: string;
-  /** Abstract resources this worker offers, e.g. { GPU: 1 }. */
-  resources?: Record<string, number>;
-  /** Thresholds as fractions of memoryLimit (Dask's names and defaults). */
-  memory?: Partial<MemoryThresholds>;
-  /** How often memory is measured (default 100 ms). */
-  memoryMonitorMs?: number;
-  /** Stop spilling once this many bytes are on disk; false (default) = no cap. */
-  maxSpillBytes?: number | false;
-  /** Run under a nanny, which enforces `terminate` (default false: the worker closes itself). */
-  supervised?: boolean;
-  /**
-   * Retire gracefully after this long (± `lifetimeStaggerMs`, so that a batch of workers do
-   * not all leave at once): no new tasks, running ones finish, results move to other workers.
-   */
-  lifetimeMs?: number;
-  lifetimeStaggerMs?: number;
-  /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
-  localDirectory?: string;
-  /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
-  deathTimeoutMs?: number;
-  heartbeatMs?: number;
-  /** TLS PEM files: the worker listens on tls:// and reaches tls:// peers and scheduler with them. */
-  tls?: TlsFiles;
-  /** Connection settings (defaults: the configuration's). */
-  comm?: CommOptions;
-}
+import { WORKER_DEFAULTS, type WorkerOptions } from "./options.js";
 
 const log = () => logger("worker");
-const DEFAULTS = DEFAULT_CONFIG.distributed;
 const RETRY_MS = 250;
 /** Tasks handed to the pool per thread at once; the pool batches them to threads. */
 const SLOTS_PER_THREAD = 64;
@@ -101,7 +52,7 @@ export class Worker {
   /** The scheduler connected to last, and the secret of its cluster (a file may change them). */
   #schedulerAddress: string;
   #secret: string;
-  #listener: TcpListener | undefined;
+  #listener: Listener | undefined;
   #scheduler: Rpc | undefined;
   #peers = new Map<string, Promise<Rpc>>();
   /** task functions by the number the scheduler gave them */
@@ -128,7 +79,7 @@ export class Worker {
     this.#schedulerAddress = opts.schedulerAddress ?? "";
     this.#secret = opts.secret ?? "";
     this.name = opts.name ?? "";
-    this.nthreads = opts.nthreads ?? DEFAULTS.worker.nthreads;
+    this.nthreads = opts.nthreads ?? WORKER_DEFAULTS.nthreads;
     this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
@@ -155,7 +106,7 @@ export class Worker {
 
   /** When a worker without a scheduler gives up (the death timeout from now). */
   #deathDeadline(): number {
-    return Date.now() + (this.#opts.deathTimeoutMs ?? DEFAULTS.deploy["death-timeout"] ?? Infinity);
+    return Date.now() + (this.#opts.deathTimeoutMs ?? WORKER_DEFAULTS.deathTimeoutMs);
   }
 
   /** Results held here (encoded, or spilled), by key. */
@@ -237,7 +188,7 @@ export class Worker {
     if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
     if (t.spill !== false) toFree = Math.max(toFree, rss - t.spill * limit);
     if (toFree <= 0) return;
-    const maxSpill = this.#opts.maxSpillBytes ?? DEFAULTS.worker.memory["max-spill"];
+    const maxSpill = this.#opts.maxSpillBytes ?? WORKER_DEFAULTS.maxSpillBytes;
     for (const [key, v] of this.state.data) {
       if (toFree <= 0) break;
       if (v instanceof Spilled) continue;
@@ -267,12 +218,9 @@ export class Worker {
     const local = spillParent(this.#opts);
     if (local) this.#spill = new SpillDirectory(local);
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
-    const scheme = this.#tls ? "tls" : "tcp";
-    const { bind, advertise } = chooseHost(this.#opts);
-    const listen = this.#opts.listenAddress ? parseAddress(this.#opts.listenAddress) : { host: bind, port: 0 };
-    this.#listener = await serve(listen.host, listen.port, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
-    const host = listen.host === "0.0.0.0" || listen.host === "::" ? advertise : listen.host;
-    this.address = this.#opts.contactAddress ?? formatAddress(host, this.#listener.port, scheme);
+    const where = { interface: this.#opts.interface, host: this.#opts.host, listenAddress: this.#opts.listenAddress };
+    this.#listener = await listen(where, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
+    this.address = this.#opts.contactAddress ?? this.#listener.address;
     await this.#connectScheduler(this.#deathDeadline());
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
     if (this.#opts.lifetimeMs) {
@@ -281,7 +229,7 @@ export class Worker {
       this.#lifetimeTimer = setTimeout(() => this.retire(`lifetime of ${this.#opts.lifetimeMs} ms reached`), after);
     }
     if (this.#opts.memoryLimit) {
-      this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? DEFAULTS.worker.memory["monitor-interval"]).unref();
+      this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs).unref();
     }
     this.status = "running";
   }

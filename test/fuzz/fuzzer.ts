@@ -14,6 +14,7 @@
  */
 import net from "node:net";
 import { connect } from "../../src/comm/connect.js";
+import type { TcpComm } from "../../src/comm/tcp.js";
 import { parseAddress } from "../../src/comm/address.js";
 import { encodeFrame } from "../../src/protocol/frames.js";
 import { encode } from "../../src/protocol/msgpack.js";
@@ -166,7 +167,7 @@ export async function fuzz(targets: FuzzTarget[], opts: { frames: number; seed: 
         return;
       }
       stats.authenticated++;
-      socket = comm.socket;
+      socket = (comm as TcpComm).socket; // the tcp backend: the fuzzer writes raw frames on it
       const msgs = [gen.registration(), ...Array.from({ length: gen.int(6) }, () => gen.message())];
       if (gen.int(2) === 0) msgs.shift();
       stats.frames += msgs.length;

@@ -8,7 +8,8 @@ import net from "node:net";
 import { Client, Scheduler, Worker } from "../../src/index.js";
 import { DEFAULT_COMM, connect } from "../../src/comm/connect.js";
 import { parseAddress } from "../../src/comm/address.js";
-import { type Comm, type TcpListener, PRE_AUTH_MAX_FRAME, listenTcp } from "../../src/comm/tcp.js";
+import { type TcpListener, PRE_AUTH_MAX_FRAME, listenTcp } from "../../src/comm/tcp.js";
+import type { Comm } from "../../src/comm/types.js";
 import { Op } from "../../src/protocol/ops.js";
 
 const secret = "auth-test-secret-0123456789";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Client, RemoteTaskError, Scheduler, Worker, type Future } from "../../src/index.js";
 import { pack } from "msgpackr";
-import { remote } from "../../src/client/functions.js";
+import { remote } from "../../src/protocol/functions.js";
 
 const secret = "test-secret-0123456789";
 const tasks = new URL("./fixtures/tasks.js", import.meta.url);

@@ -15,7 +15,7 @@ import {
   validateRoot,
   validateTimeout,
 } from "../../src/mpi/addon.js";
-import { checkWorldMatchesLauncher, describeMpi, detectLauncher, launcherEnvKeys, mpiFamily, slurmTasksOnNode } from "../../src/mpi/launcher-env.js";
+import { checkWorldMatchesLauncher, describeMpi, detectLauncher, launcherEnvKeys, mpiFamily, slurmTasksOnNode } from "../../src/deploy/launcher-env.js";
 
 const OMPI_VERSION = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4, May 26, 2022";
 const MPICH_VERSION = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\nMPICH Device:\tch4:ucx";

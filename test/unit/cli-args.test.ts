@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseDaskMpiArgs } from "../../src/cli/dask-mpi.js";
-import { parseBytes, parseDuration, parseMemoryLimit } from "../../src/config/units.js";
+import { parseBytes, parseDuration, parseMemoryLimit } from "../../src/units.js";
 import { defaultRouteInterface } from "../../src/comm/interfaces.js";
 import { parseAddress } from "../../src/comm/address.js";
 

@@ -3,7 +3,7 @@
 // the behaviour it protects.
 import assert from "node:assert/strict";
 import { FrameDecoder, SHARED_FRAME_BYTES, decodeMessage, encodeFrame, encodeMessage } from "../../src/protocol/frames.js";
-import { connectTcp, listenTcp, type Comm } from "../../src/comm/tcp.js";
+import { type TcpComm as Comm, connectTcp, listenTcp } from "../../src/comm/tcp.js";
 import { KeyReference, decode, decodeWithRaws, encode, encodeWithRaws } from "../../src/protocol/msgpack.js";
 
 const frame = (payload: Buffer) => Buffer.concat(encodeFrame(payload));

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { type Comm, type Message, connectTcp, listenTcp } from "../../src/comm/tcp.js";
+import { connectTcp, listenTcp } from "../../src/comm/tcp.js";
+import type { Comm } from "../../src/comm/types.js";
+import type { Message } from "../../src/protocol/messages.js";
 
 /** Two Comms joined over loopback TCP; the receiving side's messages are collected. */
 async function pair(): Promise<{ a: Comm; got: Message[]; close: () => Promise<void> }> {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker as Thread } from "node:worker_threads";
-import { compileFunction, explainReferenceError, resolveFunction } from "../../src/worker/compile.js";
+import { compileFunction, explainReferenceError, resolveFunction } from "../../src/protocol/functions.js";
 
 const closureMessage = (name: string) =>
   `task function uses "${name}", which is not defined on the worker: shipped functions must be self-contained (pass "${name}" as an argument, or use remote())`;
@@ -112,7 +112,7 @@ describe("import() in shipped source, in a worker thread", () => {
   // Regression: indirect eval has no module of its own; import("pkg") must still resolve
   // packages from the project's node_modules, inside worker_threads as on the main thread.
   it("a shipped function can import an installed package (msgpackr)", async () => {
-    const compileUrl = new URL("../../src/worker/compile.js", import.meta.url).href;
+    const compileUrl = new URL("../../src/protocol/functions.js", import.meta.url).href;
     const shipped = (async (x: number) => {
       const { pack, unpack } = await import("msgpackr");
       return unpack(pack({ x })).x + 1;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configKeys, configSchema, DEFAULT_CONFIG, explainConfig, loadConfig, startupConfig, type LoadConfigOptions } from "../../src/config/index.js";
-import { logSettings, schedulerSettings, workerSettings } from "../../src/config/settings.js";
+import { logSettings, schedulerSettings, workerSettings } from "../../src/deploy/settings.js";
 import { configSourcesExist } from "../../src/config/sources.js";
 import { ConfigError } from "../../src/errors.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeFunction, isRemote, isWireFunction, remote } from "../../src/client/functions.js";
+import { encodeFunction, isRemote, isWireFunction, remote } from "../../src/protocol/functions.js";
 
 describe("encodeFunction", () => {
   it("ships ordinary, arrow, async and method-shorthand functions as source", () => {

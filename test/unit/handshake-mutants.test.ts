@@ -3,7 +3,8 @@
 // survived `npm run mutate`: each test names the behaviour it protects.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { type Comm, type Message, connectTcp, listenTcp } from "../../src/comm/tcp.js";
+import { type TcpComm as Comm, connectTcp, listenTcp } from "../../src/comm/tcp.js";
+import type { Message } from "../../src/protocol/messages.js";
 import { acceptHandshake, newSecret, offerHandshake } from "../../src/comm/handshake.js";
 
 const SECRET = "handshake-test-secret";

@@ -4,7 +4,8 @@
 // transition log, with the awkward paths: a result reported twice, a result from a worker the
 // task is no longer on, a result after its worker left, recomputation of a lost result.
 import assert from "node:assert/strict";
-import { SchedulerState, type TaskSpec } from "../../src/scheduler/state.js";
+import { SchedulerState } from "../../src/scheduler/state.js";
+import type { TaskSpec } from "../../src/protocol/messages.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
 const worker = (name: string) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads: 1, memoryLimit: 0, pid: 1 });

@@ -2,7 +2,8 @@
 // tests did not reach. Written to kill the mutants that survived `npm run mutate`: each test
 // names the behaviour it protects.
 import assert from "node:assert/strict";
-import { type Instruction, SchedulerState, type TaskSpec } from "../../src/scheduler/state.js";
+import { type Instruction, SchedulerState } from "../../src/scheduler/state.js";
+import type { TaskSpec } from "../../src/protocol/messages.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
 const worker = (name: string, memoryLimit = 0) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads: 1, memoryLimit, pid: 1 });

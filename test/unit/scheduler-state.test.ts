@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Instruction, MIN_SATURATION, SchedulerState, type TaskSpec } from "../../src/scheduler/state.js";
+import { type Instruction, MIN_SATURATION, SchedulerState } from "../../src/scheduler/state.js";
+import type { TaskSpec } from "../../src/protocol/messages.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
 const worker = (name: string, nthreads = 1, resources?: Record<string, number>) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads, memoryLimit: 0, pid: 1, resources });

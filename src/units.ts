@@ -1,6 +1,6 @@
 /** Parsing of byte sizes, memory limits and durations as users write them on command lines. */
 import { totalmem } from "node:os";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "./errors.js";
 
 const BYTE_UNITS: Record<string, number> = {
   "": 1, b: 1,

@@ -1,5 +1,5 @@
 /** Messages between a nanny and its worker child over the IPC channel. */
-import type { WorkerOptions } from "../worker/worker.js";
+import type { WorkerOptions } from "../worker/options.js";
 
 export type NannyMessage = { type: "start"; options: WorkerOptions; log: Record<string, string | number> } | { type: "close"; reason: string };
 

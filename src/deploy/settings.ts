@@ -8,12 +8,12 @@ import type { CommOptions } from "../comm/connect.js";
 import { ConfigError } from "../errors.js";
 import type { LevelWithSilent } from "pino";
 import type { LogFormat } from "../log.js";
-import type { NannyOptions } from "../nanny/nanny.js";
-import type { SchedulerOptions } from "../scheduler/server.js";
+import type { NannyOptions } from "../nanny/options.js";
+import type { SchedulerOptions } from "../scheduler/options.js";
 import type { MemoryThresholds } from "../worker/memory.js";
-import type { WorkerOptions } from "../worker/worker.js";
-import { originOf, type StartupConfig } from "./startup.js";
-import { parseMemoryLimit } from "./units.js";
+import type { WorkerOptions } from "../worker/options.js";
+import { originOf, type StartupConfig } from "../config/startup.js";
+import { parseMemoryLimit } from "../units.js";
 
 /** Worker settings a launcher was given directly; undefined = not given (the configuration decides). */
 export interface WorkerGiven {

@@ -1,0 +1,58 @@
+/**
+ * What the roles see of the transport: a Comm (one authenticated, framed, msgpack-speaking
+ * connection), a Listener, and the Backend interface a scheme (tcp, tls, later inproc)
+ * implements. Roles name these types only; comm/tcp.ts is today's one backend (TcpComm).
+ */
+import type { CommClosedError } from "../errors.js";
+import type { Message } from "../protocol/messages.js";
+import type { TlsContext } from "./tls.js";
+
+export type Scheme = "tcp" | "tls" | "inproc";
+
+export type MessageHandler = (msg: Message, comm: Comm) => void;
+
+export interface Comm {
+  /** "host:port" of the other end, for logs. */
+  readonly peer: string;
+  readonly closed: boolean;
+  /** How many reads brought data so far: a liveness signal of the peer. */
+  readonly reads: number;
+  /** Queue a message; it leaves with the others of this turn. Throws if the comm is closed. */
+  send(msg: Message): void;
+  /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
+  sendKey(op: string, key: string): void;
+  /** Take back a key queued by sendKey in this turn. */
+  unsendKey(op: string, key: string): void;
+  /** Next message, for the handshake only, before a handler is set. */
+  recv(timeoutMs: number): Promise<Message>;
+  /** Route messages to `handler` from now on (queued ones first). */
+  setHandler(handler: MessageHandler): void;
+  setMaxFrameBytes(n: number): void;
+  /** Big incoming frames go to shared memory. */
+  useSharedFrames(): void;
+  onClose(listener: (err: CommClosedError) => void): void;
+  /** Flush what is queued, then close. */
+  close(reason: string): void;
+  /** Close now, dropping what is queued. */
+  abort(reason: string): void;
+  /** Keep the event loop alive while this comm is open (the default), or not (Rpc's holdLoop "while-busy"). */
+  ref(): void;
+  unref(): void;
+}
+
+export interface Listener {
+  /** Where peers reach it, e.g. `tcp://10.0.0.5:8786`. */
+  readonly address: string;
+  readonly port: number;
+  /** The host bound (0.0.0.0: all) and the host in `address`: a service next to it (the dashboard) uses the same. */
+  readonly hosts: { readonly bind: string; readonly advertise: string };
+  close(): Promise<void>;
+}
+
+/** One transport scheme (comm/registry.ts maps schemes to backends; P5). */
+export interface Backend {
+  /** A connection to `address`, not yet authenticated. */
+  connect(address: string, o: { timeoutMs: number; tls?: TlsContext }): Promise<Comm>;
+  /** Accept connections (not yet authenticated) on host:port, advertised as `advertise`. */
+  listen(o: { host: string; port: number; advertise: string; tls?: TlsContext }, onComm: (c: Comm) => void): Promise<Listener>;
+}

@@ -1,0 +1,39 @@
+/** The scheduler's options, and their defaults (literals: roles do not read the configuration). */
+import type { CommOptions } from "../comm/connect.js";
+import type { TlsFiles } from "../comm/tls.js";
+
+export interface SchedulerOptions {
+  /** Cluster secret every connection must prove. */
+  secret: string;
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  interface?: string;
+  host?: string;
+  /** Where to write the scheduler file for outside clients and workers. */
+  schedulerFile?: string;
+  /** A worker silent this long is removed (default 30 s; null = never). */
+  workerTtlMs?: number | null;
+  /** Workers a task may take down with it before it errs with KilledWorkerError (default 3). */
+  allowedFailures?: number;
+  /** Close after this long with no task to run or running (default null = never). */
+  idleTimeoutMs?: number | null;
+  /** Connection settings (defaults: the configuration's). */
+  comm?: CommOptions;
+  /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
+  tls?: TlsFiles;
+  /**
+   * Serve the dashboard here (`:8787`, `host:8787`; a taken port falls back to a free one with
+   * a warning); undefined = no dashboard. The launchers default to `:8787`.
+   */
+  dashboardAddress?: string;
+}
+
+/**
+ * Defaults of the options above; the same as the configuration's defaults
+ * (`distributed.scheduler.*`), which a unit test checks.
+ */
+export const SCHEDULER_DEFAULTS: Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs">> = {
+  allowedFailures: 3,
+  workerTtlMs: 30_000,
+  idleTimeoutMs: null,
+};
