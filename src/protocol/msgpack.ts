@@ -228,7 +228,14 @@ export interface Encoded {
  */
 export function encodeWithRaws(value: unknown, threshold: number, label: ValueLabel = Sent.unknown): Encoded {
   const negativeZero = checkValue(value, label);
-  return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
+  try {
+    return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
+  } finally {
+    // msgpackr's structured clone keeps the map of every object it packed until its next pack:
+    // a result the worker has since freed (400 MB, say) would stay reachable from here, and
+    // its memory never come back. Packing nothing replaces that map by an empty one.
+    valuePackr.pack(null);
+  }
 }
 
 /** Decode what encodeWithRaws made; key references resolve through `resolveKey`. */

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { EventEmitter } from "node:events";
 import { Sent, decodeWithRaws, encodeWithRaws, KeyReference } from "../../src/protocol/msgpack.js";
+import { collectGarbage } from "../../src/worker/gc.js";
 
 const THRESHOLD = 1024;
 function roundTrip<T>(value: T): T {
@@ -166,5 +167,22 @@ describe("user values", () => {
       assert.throws(() => encodeWithRaws({ conn: socket }, THRESHOLD, Sent.result), /^TypeError: result \.conn: a net\.Socket cannot be sent from a worker/);
       assert.throws(() => encodeWithRaws([new WeakRef({})], THRESHOLD, Sent.scattered(2)), /^TypeError: value 3 \[0\]: a WeakRef cannot be sent to a worker/);
     });
+  });
+
+  // protects: a value once encoded is not kept alive by the encoder. msgpackr's structured clone
+  // held every packed object until the next pack, so a worker that freed a 400 MB result never
+  // got its memory back and stayed paused (memory.test: "resumes once results go")
+  it("the encoder keeps no reference to what it encoded", async () => {
+    let value: { big: Buffer; m: Map<number, number> } | undefined = { big: Buffer.alloc(1 << 20, 1), m: new Map([[1, 2]]) };
+    const big = new WeakRef(value.big);
+    const whole = new WeakRef(value);
+    encodeWithRaws(value, THRESHOLD, Sent.result);
+    value = undefined;
+    for (let i = 0; i < 3 && (big.deref() || whole.deref()); i++) {
+      await new Promise((r) => setImmediate(r));
+      collectGarbage();
+    }
+    assert.equal(whole.deref(), undefined, "the encoded object is still reachable");
+    assert.equal(big.deref(), undefined, "its buffer is still reachable");
   });
 });
