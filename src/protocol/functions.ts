@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { type WireFunction, isWireFunction } from "./messages.js";
 
 export type AnyFunction = (...args: unknown[]) => unknown;
 
@@ -146,8 +147,7 @@ async function importExport(url: string, name: string): Promise<AnyFunction> {
  *   HPC file systems are shared, so the module is addressed by a `file:` URL.
  */
 
-/** A task function as it is sent to the scheduler and on to a worker. */
-export type WireFunction = { kind: "source"; source: string } | { kind: "module"; url: string; name: string };
+export type { WireFunction };
 
 const REMOTE = Symbol.for("dask-mpi-ts.remote");
 
@@ -235,11 +235,7 @@ function moduleHref(moduleUrl: string | URL): string {
 }
 
 /** Whether a decoded wire value is a well-formed WireFunction (for validating messages). */
-export function isWireFunction(v: unknown): v is WireFunction {
-  if (typeof v !== "object" || v === null) return false;
-  const w = v as Record<string, unknown>;
-  return w.kind === "source" ? typeof w.source === "string" : w.kind === "module" && typeof w.url === "string" && typeof w.name === "string";
-}
+export { isWireFunction };
 
 /** Task functions as they travel (shipped source or a module export), made callable. */
 export function resolveTaskFunction(fn: unknown): Promise<AnyFunction> | AnyFunction {
