@@ -10,25 +10,25 @@ import type { WireError } from "./ops.js";
 
 // ---- client -> scheduler ----
 
-export interface RegisterClient { op: "register-client"; id: string }
+export type RegisterClient = { op: "register-client"; id: string };
 /** The reply is the scheduler's heartbeat to the client. */
-export interface HeartbeatClient { op: "heartbeat-client" }
+export type HeartbeatClient = { op: "heartbeat-client" };
 /** A task as update-graph carries it: `fn` indexes the message's `functions`. */
 export type WireTask = Omit<TaskSpec, "fn"> & { fn: number };
-export interface UpdateGraph { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[] }
-export interface ReleaseKeys { op: "release-keys"; keys: string[] }
+export type UpdateGraph = { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[] };
+export type ReleaseKeys = { op: "release-keys"; keys: string[] };
 /** Scattered data: which keys the client put on `worker`, with their sizes. */
-export interface AddKeys { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> }
-export interface CancelKeys { op: "cancel-keys"; keys: string[] }
-export interface WhoHas { op: "who-has"; keys: string[] }
-export interface IdentityRequest { op: "identity" }
-export interface StoryRequest { op: "story"; key: string }
-export interface VersionsRequest { op: "versions" }
-export interface RunOnScheduler { op: "run-on-scheduler"; fn: WireFunction; args: Uint8Array[] }
-export interface Broadcast { op: "broadcast"; fn: WireFunction; args: Uint8Array[]; workers?: string[]; timeout?: number }
-export interface RetireWorkers { op: "retire-workers"; workers: string[] }
-export interface Restart { op: "restart" }
-export interface Shutdown { op: "shutdown" }
+export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
+export type CancelKeys = { op: "cancel-keys"; keys: string[] };
+export type WhoHas = { op: "who-has"; keys: string[] };
+export type IdentityRequest = { op: "identity" };
+export type StoryRequest = { op: "story"; key: string };
+export type VersionsRequest = { op: "versions" };
+export type RunOnScheduler = { op: "run-on-scheduler"; fn: WireFunction; args: Uint8Array[] };
+export type Broadcast = { op: "broadcast"; fn: WireFunction; args: Uint8Array[]; workers?: string[]; timeout?: number };
+export type RetireWorkers = { op: "retire-workers"; workers: string[] };
+export type Restart = { op: "restart" };
+export type Shutdown = { op: "shutdown" };
 
 export type ClientToScheduler =
   | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WhoHas | IdentityRequest
@@ -37,19 +37,19 @@ export type ClientToScheduler =
 // ---- scheduler -> client ----
 
 /** A result is ready; a small one rides along (`value`), with the worker holding it. */
-export interface KeyInMemory { op: "key-in-memory"; key: string; nbytes: number; value?: Uint8Array[]; worker?: string }
+export type KeyInMemory = { op: "key-in-memory"; key: string; nbytes: number; value?: Uint8Array[]; worker?: string };
 /** `because`: the key whose error this is, when a dependency failed. */
-export interface KeyErred { op: "key-erred"; key: string; error: WireError; because?: string }
-export interface KeyCancelled { op: "key-cancelled"; key: string; reason?: string }
-export interface KeyLost { op: "key-lost"; key: string }
-export interface SchedulerClosing { op: "scheduler-closing"; reason: string }
+export type KeyErred = { op: "key-erred"; key: string; error: WireError; because?: string };
+export type KeyCancelled = { op: "key-cancelled"; key: string; reason?: string };
+export type KeyLost = { op: "key-lost"; key: string };
+export type SchedulerClosing = { op: "scheduler-closing"; reason: string };
 
 export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing;
 
 // ---- replies ----
 
 /** One transition of a task, as `story` replies (the scheduler's StoryEntry). */
-export interface TaskStoryEntry { stimulusId: string; from: string; to: string; at: number; reason?: string }
+export type TaskStoryEntry = { stimulusId: string; from: string; to: string; at: number; reason?: string };
 export type BroadcastResult = { ok: true; value: Uint8Array[] } | { ok: false; error: WireError };
 
 export interface ClientReplies {

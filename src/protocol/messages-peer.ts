@@ -5,9 +5,9 @@
 import { type Parsers, type Shapes, dataMap, optional, strList, bool } from "./messages.js";
 
 /** The values of `keys` this worker holds. */
-export interface GetData { op: "get-data"; keys: string[] }
+export type GetData = { op: "get-data"; keys: string[] };
 /** Store these values (key -> encoded parts); `report`: tell the scheduler of the new copies. */
-export interface PutData { op: "put-data"; data: Record<string, Uint8Array[]>; report?: boolean }
+export type PutData = { op: "put-data"; data: Record<string, Uint8Array[]>; report?: boolean };
 
 export type WorkerToWorker = GetData | PutData;
 

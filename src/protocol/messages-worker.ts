@@ -12,7 +12,7 @@ import type { WireError } from "./ops.js";
 
 // ---- worker -> scheduler ----
 
-export interface RegisterWorker {
+export type RegisterWorker = {
   op: "register-worker";
   address: string;
   name: string;
@@ -23,24 +23,24 @@ export interface RegisterWorker {
   pid: number;
   resources?: Record<string, number>;
   versions?: Versions;
-}
+};
 /** A request: the reply is the scheduler's heartbeat to the worker. */
-export interface Heartbeat { op: "heartbeat"; metrics?: Record<string, unknown> }
+export type Heartbeat = { op: "heartbeat"; metrics?: Record<string, unknown> };
 /** `value`: a small result, riding along for the clients waiting on it. */
-export interface TaskFinished { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] }
-export interface TaskErred { op: "task-erred"; key: string; error: WireError }
+export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] };
+export type TaskErred = { op: "task-erred"; key: string; error: WireError };
 /** Keys a thread started (sent by Comm.sendKey: one list per turn). */
-export interface Executing { op: "executing"; keys: string[] }
+export type Executing = { op: "executing"; keys: string[] };
 /** `key` cannot run: its dependency `missing` was on none of `holders`. */
-export interface MissingData { op: "missing-data"; key: string; missing: string; holders: string[] }
-export interface AddReplica { op: "add-replica"; keys: string[] }
-export interface WorkerStatusChange { op: "worker-status"; status: "paused" | "running"; reason?: string }
+export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[] };
+export type AddReplica = { op: "add-replica"; keys: string[] };
+export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
 /** A worker leaving on its own (memory above terminate without a nanny). */
-export interface UnregisterWorker { op: "unregister-worker"; reason?: string }
+export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
 /** From a worker's MPI rank, on a connection of its own: its worker cannot go on. */
-export interface WorkerFailed { op: "worker-failed"; name: string; host: string; reason: string }
+export type WorkerFailed = { op: "worker-failed"; name: string; host: string; reason: string };
 /** A worker asking to be retired (its lifetime is up). */
-export interface RetireSelf { op: "retire-workers"; workers: string[] }
+export type RetireSelf = { op: "retire-workers"; workers: string[] };
 
 export type WorkerToScheduler =
   | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | MissingData | AddReplica
@@ -49,7 +49,7 @@ export type WorkerToScheduler =
 // ---- scheduler -> worker ----
 
 /** `fn` names a function by number; `fnDef` carries it the first time this worker sees it. */
-export interface ComputeTask {
+export type ComputeTask = {
   op: "compute-task";
   key: string;
   fn: number;
@@ -58,15 +58,15 @@ export interface ComputeTask {
   /** dependency key -> workers holding it */
   whoHas: Record<string, string[]>;
   priority?: number;
-}
-export interface FreeKeys { op: "free-keys"; keys: string[] }
-export interface CloseWorker { op: "close-worker"; reason?: string }
+};
+export type FreeKeys = { op: "free-keys"; keys: string[] };
+export type CloseWorker = { op: "close-worker"; reason?: string };
 /** client.run(): a function on the worker's main thread. */
-export interface Run { op: "run"; fn: WireFunction; args: Uint8Array[] }
+export type Run = { op: "run"; fn: WireFunction; args: Uint8Array[] };
 /** Retirement: copy `keys` to the worker at `target`. */
-export interface ReplicateTo { op: "replicate-to"; target: string; keys: string[] }
-export interface RestartWorker { op: "restart" }
-export interface SchedulerClosingWorker { op: "scheduler-closing"; reason: string }
+export type ReplicateTo = { op: "replicate-to"; target: string; keys: string[] };
+export type RestartWorker = { op: "restart" };
+export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
 
 export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | SchedulerClosingWorker;
 

@@ -172,7 +172,7 @@ export function isMap(v: unknown): v is Record<string, unknown> {
 export type WireFunction = { kind: "source"; source: string } | { kind: "module"; url: string; name: string };
 
 /** What a client submits for one task. Function and arguments are opaque to the scheduler. */
-export interface TaskSpec {
+export type TaskSpec = {
   key: string;
   fn: unknown;
   /** encoded arguments: [head, ...raws] */
@@ -188,10 +188,10 @@ export interface TaskSpec {
   retries?: number;
   /** abstract resources the task holds while it runs, e.g. { GPU: 1 } */
   resources?: Record<string, number>;
-}
+};
 
 /** A worker as the scheduler's `identity` reply describes it. */
-export interface WorkerIdentity {
+export type WorkerIdentity = {
   name: string;
   host: string;
   nthreads: number;
@@ -204,19 +204,24 @@ export interface WorkerIdentity {
   inMemory: number;
   /** its last heartbeat's metrics */
   metrics: Record<string, unknown>;
-}
+  /**
+   * the abstract resources it offers. TODO(P3): identity() does not send this yet, though the
+   * client's public WorkerSummary promises it (`resources: ws.resources ?? {}`).
+   */
+  resources: Record<string, number>;
+};
 
 /** A worker that cannot go on (its nanny gave up), as its MPI rank reported it. */
-export interface FailedWorkerInfo {
+export type FailedWorkerInfo = {
   name: string;
   host: string;
   reason: string;
   /** When it was reported, seconds since the epoch. */
   time: number;
-}
+};
 
 /** The scheduler's reply to `identity` (and its view for extensions). */
-export interface SchedulerIdentity {
+export type SchedulerIdentity = {
   type: "Scheduler";
   id: string;
   address: string;
@@ -224,10 +229,10 @@ export interface SchedulerIdentity {
   services: Record<string, string>;
   workers: Record<string, WorkerIdentity>;
   failedWorkers: FailedWorkerInfo[];
-}
+};
 
 /** The reply to `versions`: the scheduler's, and each worker's as it registered. */
-export interface ClusterVersions {
+export type ClusterVersions = {
   scheduler: Versions;
   workers: Record<string, Versions>;
-}
+};
