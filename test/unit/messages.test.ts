@@ -8,6 +8,7 @@ import { parseNannyToWorker, parseWorkerToNanny } from "../../src/protocol/messa
 import { schedulerToWorkerParsers, workerToSchedulerParsers } from "../../src/protocol/messages-worker.js";
 import { clientToSchedulerParsers } from "../../src/protocol/messages-client.js";
 import { Op } from "../../src/protocol/ops.js";
+import { FrameGenerator } from "../fuzz/fuzzer.js";
 import { DIRECTIONS, SAMPLES, goodMessage, kindOf } from "../fuzz/samples.js";
 
 describe("message field checks", () => {
@@ -116,5 +117,31 @@ describe("message parsers on what the senders send", () => {
     assert.deepEqual(parseWorkerToNanny({ type: "ready", address: "tcp://h:1" }), { type: "ready", address: "tcp://h:1" });
     assert.throws(() => parseWorkerToNanny({ type: "closing", reason: "r", clean: "yes", retired: false }), { message: 'closing: clean must be a boolean, got "yes"' });
     assert.throws(() => parseWorkerToNanny(null), { message: "worker child: a message must be a map, got null" });
+  });
+});
+
+describe("message parsers under the fuzzer's messages", () => {
+  // Protects: whatever comes off the wire, a parser either returns the message or throws a
+  // ProtocolError naming the op (never a TypeError from poking at a malformed value, which
+  // would not say what was wrong); and the fuzzer's shaped messages are mostly refused, so it
+  // really exercises the refusals.
+  it("20,000 generated messages: each parses or is refused with a ProtocolError naming its op", () => {
+    const gen = new FrameGenerator(1234);
+    let refused = 0;
+    let shaped = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const m = (i % 2 ? gen.shaped() : gen.message()) as Message;
+      const d = DIRECTIONS.find((x) => typeof m.op === "string" && Object.hasOwn(x.parsers, m.op));
+      if (!d) continue;
+      if (i % 2) shaped++;
+      try {
+        parseWith(d.parsers, m);
+      } catch (err) {
+        assert.equal((err as Error).name, "ProtocolError", `${(err as Error).stack} for ${String(m.op)}`);
+        assert.ok((err as Error).message.startsWith(`${m.op}: `), (err as Error).message);
+        if (i % 2) refused++;
+      }
+    }
+    assert.ok(refused > shaped / 2, `only ${refused} of ${shaped} shaped messages were refused`);
   });
 });
