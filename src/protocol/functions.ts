@@ -101,14 +101,15 @@ export class FunctionTable {
    * shape is checked here.
    */
   resolve(wire: WireFunction | string): AnyFunction | Promise<AnyFunction> {
-    const w: unknown = typeof wire === "string" ? { kind: "source", source: wire } : wire;
-    if (!isWireFunction(w)) {
+    // the shape checked by hand: this runs once per task in every thread
+    const w = (typeof wire === "string" ? { kind: "source", source: wire } : wire) as Partial<Record<string, unknown>> | null | undefined;
+    if (!(w?.kind === "source" ? typeof w.source === "string" : w?.kind === "module" && typeof w.url === "string" && typeof w.name === "string")) {
       throw new TypeError(`a task function must be { kind: "source", source } or { kind: "module", url, name }, got ${JSON.stringify(w)?.slice(0, 100)}`);
     }
-    const e = this.#entry(w);
+    const e = this.#entry(w as WireFunction);
     if (e.fn) return e.fn;
-    if (w.kind === "source") return (e.fn = explaining(evaluate(w.source), w.source));
-    const loading = importExport(w.url, w.name);
+    if (e.wire.kind === "source") return (e.fn = explaining(evaluate(e.wire.source), e.wire.source));
+    const loading = importExport(e.wire.url, e.wire.name);
     e.fn = loading;
     loading.then(
       (fn) => void (e.fn === loading && (e.fn = fn)),
