@@ -46,17 +46,24 @@ export type Shapes<U extends { op: string }> = { [K in U["op"]]: Record<string, 
 
 /** A value as an error message shows it: short, typed, never a whole buffer or map. */
 export function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v == null) return String(v) + (typeof v === "bigint" ? "n" : "");
+  if (typeof v === "string") return JSON.stringify(cut(v));
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v !== "object" || v === null) return String(v);
   if (v instanceof Uint8Array) return `${v.byteLength} bytes`;
   if (Array.isArray(v)) return `a list of ${v.length}`;
-  if (typeof v === "object") return `${v.constructor?.name === "Object" || !v.constructor ? "a map" : `a ${v.constructor.name}`}`;
-  return typeof v;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return "a map";
+  const name: unknown = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name ? `a ${cut(name)}` : "an object";
 }
 
-/** The ProtocolError of a field that is not what its op needs. */
+function cut(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/** The ProtocolError of a field that is not what its op needs (a map's keys in `field` are cut short). */
 export function fieldError(m: Message, field: string, must: string, got: unknown): ProtocolError {
-  return new ProtocolError(`${String(m.op)}: ${field} must be ${must}, got ${show(got)}`);
+  return new ProtocolError(`${typeof m.op === "string" ? cut(m.op) : show(m.op)}: ${field.length > 80 ? `${field.slice(0, 80)}…` : field} must be ${must}, got ${show(got)}`);
 }
 
 export function str(m: Message, field: string): string {
