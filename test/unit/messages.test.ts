@@ -7,6 +7,7 @@ import { type Message, type Parsers, num, optional, parseWith, show, str, strLis
 import { parseNannyToWorker, parseWorkerToNanny } from "../../src/protocol/messages-nanny.js";
 import { schedulerToWorkerParsers, workerToSchedulerParsers } from "../../src/protocol/messages-worker.js";
 import { clientToSchedulerParsers } from "../../src/protocol/messages-client.js";
+import { toSchedulerParsers } from "../../src/protocol/messages-replies.js";
 import { Op } from "../../src/protocol/ops.js";
 import { FrameGenerator } from "../fuzz/fuzzer.js";
 import { DIRECTIONS, SAMPLES, goodMessage, kindOf } from "../fuzz/samples.js";
@@ -113,6 +114,13 @@ describe("message parsers on what the senders send", () => {
     assert.throws(() => parseWith(clientToSchedulerParsers, bad({ resources: { GPU: "1" } })), { message: "update-graph: tasks[1].resources must be a map of numbers, got a map" });
     assert.throws(() => parseWith(clientToSchedulerParsers, bad({ fn: 0.5 })), { message: "update-graph: tasks[1].fn must be an index into functions (0 to 0), got 0.5" });
     assert.throws(() => parseWith(clientToSchedulerParsers, { ...m, tasks: [task, 3] }), { message: "update-graph: tasks[1] must be a task, got 3" });
+  });
+
+  it("the scheduler's table takes both clients' and workers' ops", () => {
+    assert.equal(parseWith(toSchedulerParsers, { op: "register-client", id: "c" }).op, "register-client");
+    assert.equal(parseWith(toSchedulerParsers, { op: "task-finished", key: "k", nbytes: 1 }).op, "task-finished");
+    assert.equal(parseWith(toSchedulerParsers, { op: "retire-workers", workers: ["w"] }).op, "retire-workers");
+    assert.throws(() => parseWith(toSchedulerParsers, { op: "compute-task" }), { message: 'unknown op "compute-task"' });
   });
 
   it("the nanny's IPC messages: known types with their fields, else an error naming type, field and value", () => {
