@@ -48,6 +48,8 @@ export function rng(seed: number): () => number {
 
 export class FrameGenerator {
   readonly #r: () => number;
+  /** messages built from the parsers' shapes so far */
+  shapedCount = 0;
   constructor(seed: number) {
     this.#r = rng(seed);
   }
@@ -92,6 +94,7 @@ export class FrameGenerator {
    * three fields: given the kind's known-bad value, a random value, a corrupted element, or left out.
    */
   shaped(): Record<string, unknown> {
+    this.shapedCount++;
     const { op, shape } = this.pick(SHAPED);
     const m: Record<string, unknown> = goodMessage(op, shape, this.int(2) === 0);
     const fields = Object.keys(shape);
@@ -185,6 +188,8 @@ export interface FuzzStats {
   frames: number;
   connections: number;
   authenticated: number;
+  /** messages malformed from the parsers' shapes (inside frames, before or after the handshake) */
+  shaped: number;
 }
 
 /**
@@ -194,7 +199,7 @@ export interface FuzzStats {
  */
 export async function fuzz(targets: FuzzTarget[], opts: { frames: number; seed: number; concurrency?: number }): Promise<FuzzStats> {
   const gen = new FrameGenerator(opts.seed);
-  const stats: FuzzStats = { frames: 0, connections: 0, authenticated: 0 };
+  const stats: FuzzStats = { frames: 0, connections: 0, authenticated: 0, shaped: 0 };
   const one = async (): Promise<void> => {
     const target = gen.pick(targets);
     const n = 1 + gen.int(8);
@@ -242,5 +247,6 @@ export async function fuzz(targets: FuzzTarget[], opts: { frames: number; seed: 
     while (stats.frames < opts.frames) await one();
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, lane));
+  stats.shaped = gen.shapedCount;
   return stats;
 }
