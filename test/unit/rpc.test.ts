@@ -8,7 +8,7 @@ import { connect, listen } from "../../src/comm/connect.js";
 import { Rpc, routes } from "../../src/comm/rpc.js";
 import type { Comm, Listener } from "../../src/comm/types.js";
 import type { Message } from "../../src/protocol/messages.js";
-import { type WorkerToWorker, workerToWorkerParsers } from "../../src/protocol/messages-peer.js";
+import { type GetData, type WorkerToWorker, workerToWorkerParsers } from "../../src/protocol/messages-peer.js";
 
 const SECRET = "rpc-test-secret";
 
@@ -48,7 +48,9 @@ describe("Rpc typed routes (real tcp)", function () {
         raw: { "ext-ping": (m) => (seen.push(m), "pong") },
       })),
     );
-    const got = await client.request({ op: "get-data", keys: ["a", "b"] }, 10_000);
+    // a typed message is a Message, and the reply is typed by its op (Replies): checked by tsc
+    const req: GetData = { op: "get-data", keys: ["a", "b"] };
+    const got: { data: Record<string, Uint8Array[]>; missing: string[] } = await client.request(req, 10_000);
     assert.deepEqual(got, { data: {}, missing: ["a", "b"] });
     const put = await client.request({ op: "put-data", data: { k: [Buffer.from([1]), Buffer.from([2])] } }, 10_000);
     assert.deepEqual(put, { nbytes: { k: 2 } });
