@@ -3,16 +3,37 @@
  * value (or thrown error) goes back as `{ op: "reply", rid, ok, value | error }`. Messages
  * without `rid` are one-way. An op with no handler is a protocol error: the comm is closed.
  *
+ * Routes are either plain handlers by op (raw messages), or typed: `{ parsers, handlers, raw }`,
+ * where each message is checked by its op's parser at this edge before its handler sees it (a
+ * malformed message, like an unknown op, closes this comm only) and `raw` takes ops that parse
+ * themselves (an extension's).
+ *
  * `holdLoop: "while-busy"` keeps the event loop alive only while a request is outstanding or
  * someone holds the endpoint (a client waiting for a result), so a program that is done exits.
  */
 import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op, toWireError, type WireError } from "../protocol/ops.js";
-import type { Message } from "../protocol/messages.js";
+import { type Message, type Parser, type Parsers } from "../protocol/messages.js";
+import type { Replies } from "../protocol/messages-replies.js";
 import type { Comm } from "./types.js";
 
 export type Handler = (msg: Message, rpc: Rpc) => unknown;
+
+/** One handler per op of a union of incoming messages, each given its typed message. */
+export type Handlers<In extends { op: string }> = { [K in In["op"]]: (msg: Extract<In, { op: K }>, rpc: Rpc) => unknown };
+
+/** Typed routes: incoming messages parsed by op before their handler runs; `raw` ops are not parsed here. */
+export interface Routes<In extends { op: string }> {
+  parsers: Parsers<In>;
+  handlers: Handlers<In>;
+  raw?: Record<string, Handler>;
+}
+
+/** Typed routes for `Rpc` (infers `In` from the parsers, checks the handlers against it). */
+export function routes<In extends { op: string }>(r: Routes<In>): Routes<In> {
+  return r;
+}
 
 export interface RpcOptions {
   holdLoop?: "always" | "while-busy";
@@ -37,14 +58,20 @@ interface Pending {
 export class Rpc {
   readonly comm: Comm;
   #handlers: Record<string, Handler>;
+  #parsers: Record<string, Parser<{ op: string }>> | undefined;
   #pending = new Map<number, Pending>();
   #nextRid = 1;
   #holds = 0;
   #whileBusy: boolean;
 
-  constructor(comm: Comm, handlers: Record<string, Handler>, options: RpcOptions = {}) {
+  constructor(comm: Comm, handlers: Record<string, Handler> | Routes<any>, options: RpcOptions = {}) {
     this.comm = comm;
-    this.#handlers = handlers;
+    if (isRoutes(handlers)) {
+      this.#parsers = handlers.parsers as Record<string, Parser<{ op: string }>>;
+      this.#handlers = { ...(handlers.raw ?? {}), ...(handlers.handlers as Record<string, Handler>) };
+    } else {
+      this.#handlers = handlers;
+    }
     this.#whileBusy = options.holdLoop === "while-busy";
     if (this.#whileBusy) comm.unref();
     comm.onClose((err) => {
@@ -79,6 +106,8 @@ export class Rpc {
    * Send a request and wait for its reply, at most `timeoutMs`. A `background` request (a
    * heartbeat) does not keep the event loop alive while it waits.
    */
+  request<K extends keyof Replies>(msg: { op: K } & Message, timeoutMs: number, options?: { background?: boolean }): Promise<Replies[K]>;
+  request<T = unknown>(msg: Message, timeoutMs: number, options?: { background?: boolean }): Promise<T>;
   request<T = unknown>(msg: Message, timeoutMs: number, options: { background?: boolean } = {}): Promise<T> {
     if (this.comm.closed) return Promise.reject(new CommClosedError(`cannot send ${msg.op}: connection to ${this.comm.peer} is closed`));
     const rid = this.#nextRid++;
@@ -120,6 +149,9 @@ export class Rpc {
     }
     const handler = Object.hasOwn(this.#handlers, m.op) ? this.#handlers[m.op] : undefined;
     if (!handler) throw new ProtocolError(`unknown op ${JSON.stringify(m.op)} from ${this.comm.peer}`);
+    // typed routes: the message is checked here, before anything acts on it
+    const parse = this.#parsers && Object.hasOwn(this.#parsers, m.op) ? this.#parsers[m.op] : undefined;
+    if (parse) m = parse(m) as Message;
     const rid = m.rid;
     if (rid === undefined) {
       const r = handler(m, this);
@@ -142,4 +174,8 @@ export class Rpc {
   #oneWayFailed(op: string, err: unknown): void {
     logger("rpc").warn({ op, peer: this.comm.peer, err: describeError(err) }, "one-way message handler failed");
   }
+}
+
+function isRoutes(h: Record<string, Handler> | Routes<any>): h is Routes<any> {
+  return typeof h.parsers === "object" && typeof h.handlers === "object";
 }

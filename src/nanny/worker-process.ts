@@ -6,6 +6,7 @@ import { describeError } from "../errors.js";
 import { configureLogger } from "../log.js";
 import { Worker } from "../worker/worker.js";
 import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
+import type { WorkerOptions } from "../worker/options.js";
 
 let worker: Worker | undefined;
 
@@ -19,7 +20,7 @@ async function finish(code: number): Promise<never> {
   process.exit(code);
 }
 
-process.on("message", async (m: NannyMessage) => {
+process.on("message", async (m: NannyMessage<WorkerOptions>) => {
   if (m.type === "start" && !worker) {
     configureLogger({ ...m.log, role: "worker" });
     try {

@@ -10,51 +10,154 @@
  * is installed in (the project's), walking up the directories as usual.
  *
  * Module references are imported once per thread (Node's module cache) and their exports
- * looked up by name.
+ * looked up by name. FunctionTable (below) is the one registry of functions by identity.
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { type WireFunction, isWireFunction } from "./messages.js";
 
 export type AnyFunction = (...args: unknown[]) => unknown;
 
 /** Stack frames of shipped code name this pseudo-file (a sourceURL), e.g. `dask-task:3f2a9c1b`. */
 const SOURCE_URL_PREFIX = "dask-task:";
-const CACHE_LIMIT = 1000;
-const compiled = new Map<string, AnyFunction>();
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-const exported = new Map<string, AnyFunction>();
 
 /**
- * The function a task names: compiled from source or imported from a module, cached.
- * Synchronous when cached or compiled from source; a Promise the first time a module is used.
- * A plain string is taken as source (the wire form before WireFunction). The value comes off
- * the wire, so its shape is checked here.
- * @example const fn = await resolveFunction({ kind: "module", url: "file:///home/me/tasks.js", name: "fit" });
+ * A function's identity: its source text, or (behind a NUL, which no source starts with) its
+ * module URL and export name. Sources key as they are: no string is built per task.
  */
-export function resolveFunction(wire: WireFunction | string): Promise<AnyFunction> | AnyFunction {
-  const w = wire as Partial<Record<string, unknown>> | string | null | undefined;
-  if (typeof w === "string") return compileFunction(w);
-  if (w?.kind === "source" && typeof w.source === "string") return compileFunction(w.source);
-  if (w?.kind === "module" && typeof w.url === "string" && typeof w.name === "string") {
-    return exported.get(`${w.url}#${w.name}`) ?? importExport(w.url, w.name);
-  }
-  throw new TypeError(`a task function must be { kind: "source", source } or { kind: "module", url, name }, got ${JSON.stringify(w)?.slice(0, 100)}`);
+export function functionIdentity(w: WireFunction): string {
+  return w.kind === "source" ? w.source : `\0${w.url}#${w.name}`;
+}
+
+interface Entry {
+  readonly wire: WireFunction;
+  readonly id: number;
+  /** the callable, once compiled or imported here (a Promise while a module loads) */
+  fn?: AnyFunction | Promise<AnyFunction>;
 }
 
 /**
- * Compile shipped source into a function (cached by source text). Calls of the result that
+ * The one registry of task functions, keyed by identity (source, or module and export), so each
+ * role keeps one table instead of a cache per concern:
+ * - the client: `wireOf(fn)`, the wire form made once per function object (equal sources share it);
+ * - the scheduler: `idOf(wire)`, a number per distinct function, and `sendOnce(peer, id)`, the
+ *   definition only the first time a peer is sent that number;
+ * - workers and task threads: `resolve(wire)`, compiled or imported once.
+ * Bounded: past `limit` functions the oldest is forgotten (numbers are never reused,
+ * so a forgotten function that comes back gets a new number and is sent again).
+ */
+export class FunctionTable {
+  readonly #limit: number;
+  #byIdentity = new Map<string, Entry>();
+  #byId = new Map<number, Entry>();
+  #byObject = new WeakMap<object, Entry>();
+  #sent = new WeakMap<object, Set<number>>();
+  #nextId = 1;
+
+  constructor(options: { limit?: number } = {}) {
+    this.#limit = options.limit ?? 10_000;
+  }
+
+  /** Functions held. */
+  get size(): number {
+    return this.#byIdentity.size;
+  }
+
+  /** The client: how `fn` travels (see encodeFunction), made once per function object. */
+  wireOf(fn: unknown): WireFunction {
+    const known = typeof fn === "function" ? this.#byObject.get(fn) : undefined;
+    if (known && this.#byId.has(known.id)) return known.wire;
+    const e = this.#entry(encodeFunction(fn));
+    this.#byObject.set(fn as object, e);
+    return e.wire;
+  }
+
+  /** The scheduler: the number of a distinct function (equal wire forms share it). */
+  idOf(wire: WireFunction): number {
+    return this.#entry(wire).id;
+  }
+
+  /** The function numbered `id`, while the table holds it. */
+  wireById(id: number): WireFunction | undefined {
+    return this.#byId.get(id)?.wire;
+  }
+
+  /** The scheduler: the definition of function `id` the first time `peer` is sent it; undefined after. */
+  sendOnce(peer: object, id: number): WireFunction | undefined {
+    let sent = this.#sent.get(peer);
+    if (!sent) this.#sent.set(peer, (sent = new Set()));
+    if (sent.has(id)) return undefined;
+    const wire = this.#byId.get(id)?.wire;
+    if (!wire) throw new RangeError(`function ${id} is not in the table (forgotten or never added)`);
+    sent.add(id);
+    return wire;
+  }
+
+  /**
+   * Workers and task threads: the callable function, compiled from source or imported from its
+   * module, once. Synchronous when held or compiled from source; a Promise the first time a
+   * module is used. A plain string is taken as source. The value comes off the wire, so its
+   * shape is checked here.
+   */
+  resolve(wire: WireFunction | string): AnyFunction | Promise<AnyFunction> {
+    // the shape checked by hand: this runs once per task in every thread
+    const w = (typeof wire === "string" ? { kind: "source", source: wire } : wire) as Partial<Record<string, unknown>> | null | undefined;
+    if (!(w?.kind === "source" ? typeof w.source === "string" : w?.kind === "module" && typeof w.url === "string" && typeof w.name === "string")) {
+      throw new TypeError(`a task function must be { kind: "source", source } or { kind: "module", url, name }, got ${JSON.stringify(w)?.slice(0, 100)}`);
+    }
+    const e = this.#entry(w as WireFunction);
+    if (e.fn) return e.fn;
+    if (e.wire.kind === "source") return (e.fn = explaining(evaluate(e.wire.source), e.wire.source));
+    const loading = importExport(e.wire.url, e.wire.name);
+    e.fn = loading;
+    loading.then(
+      (fn) => void (e.fn === loading && (e.fn = fn)),
+      // a module that failed to load may be fixed on disk: let the next task try again
+      () => void (e.fn === loading && (e.fn = undefined)),
+    );
+    return loading;
+  }
+
+  /** The entry of `wire`'s identity, made on first sight. */
+  #entry(wire: WireFunction): Entry {
+    const identity = functionIdentity(wire);
+    let e = this.#byIdentity.get(identity);
+    if (e) return e;
+    // full: forget the oldest (no reordering on hits: this runs once per task in every thread)
+    if (this.#byIdentity.size >= this.#limit) {
+      const [oldest, old] = this.#byIdentity.entries().next().value!;
+      this.#byIdentity.delete(oldest);
+      this.#byId.delete(old.id);
+    }
+    e = { wire, id: this.#nextId++ };
+    this.#byIdentity.set(identity, e);
+    this.#byId.set(e.id, e);
+    return e;
+  }
+}
+
+/** This thread's functions, for resolveFunction (each task thread has its own module instance). */
+const local = new FunctionTable({ limit: 1000 });
+
+/**
+ * The function a task names: compiled from source or imported from a module, held in this
+ * thread's FunctionTable. Synchronous when held or compiled from source; a Promise the first
+ * time a module is used. A plain string is taken as source.
+ * @example const fn = await resolveFunction({ kind: "module", url: "file:///home/me/tasks.js", name: "fit" });
+ */
+export function resolveFunction(wire: WireFunction | string): Promise<AnyFunction> | AnyFunction {
+  return local.resolve(wire);
+}
+
+/**
+ * Compile shipped source into a function (held by source text). Calls of the result that
  * fail because the function used a variable it closed over on the client get an error that
  * says so (see explainReferenceError).
  * @example compileFunction("(x) => x + 1")(2) // 3
  */
 export function compileFunction(source: string): AnyFunction {
-  const hit = compiled.get(source);
-  if (hit) return hit;
-  const fn = explaining(evaluate(source), source);
-  if (compiled.size >= CACHE_LIMIT) compiled.delete(compiled.keys().next().value!);
-  compiled.set(source, fn);
-  return fn;
+  return local.resolve(source) as AnyFunction;
 }
 
 function evaluate(source: string): AnyFunction {
@@ -115,14 +218,8 @@ export function explainReferenceError(err: unknown, source: string): unknown {
 
 async function importExport(url: string, name: string): Promise<AnyFunction> {
   if (!url.startsWith("file:")) throw new TypeError(`task module must be a file: URL, got ${JSON.stringify(url)}`);
-  let ns = modules.get(url);
-  if (!ns) {
-    ns = import(url) as Promise<Record<string, unknown>>;
-    modules.set(url, ns);
-    // a module that failed to load may be fixed on disk: let the next task try again
-    ns.catch(() => modules.delete(url));
-  }
-  const exports = await ns;
+  // Node's module cache makes this one load per thread; the table holds the export
+  const exports = (await import(url)) as Record<string, unknown>;
   const fn = exports[name];
   if (typeof fn !== "function") {
     const names = Object.keys(exports);
@@ -133,7 +230,6 @@ async function importExport(url: string, name: string): Promise<AnyFunction> {
         : `module ${url} has no export ${JSON.stringify(name)}: ${has}`,
     );
   }
-  exported.set(`${url}#${name}`, fn as AnyFunction);
   return fn as AnyFunction;
 }
 
@@ -146,8 +242,7 @@ async function importExport(url: string, name: string): Promise<AnyFunction> {
  *   HPC file systems are shared, so the module is addressed by a `file:` URL.
  */
 
-/** A task function as it is sent to the scheduler and on to a worker. */
-export type WireFunction = { kind: "source"; source: string } | { kind: "module"; url: string; name: string };
+export type { WireFunction };
 
 const REMOTE = Symbol.for("dask-mpi-ts.remote");
 
@@ -235,11 +330,7 @@ function moduleHref(moduleUrl: string | URL): string {
 }
 
 /** Whether a decoded wire value is a well-formed WireFunction (for validating messages). */
-export function isWireFunction(v: unknown): v is WireFunction {
-  if (typeof v !== "object" || v === null) return false;
-  const w = v as Record<string, unknown>;
-  return w.kind === "source" ? typeof w.source === "string" : w.kind === "module" && typeof w.url === "string" && typeof w.name === "string";
-}
+export { isWireFunction };
 
 /** Task functions as they travel (shipped source or a module export), made callable. */
 export function resolveTaskFunction(fn: unknown): Promise<AnyFunction> | AnyFunction {

@@ -6,7 +6,10 @@
  *     handshake, and mutated handshake messages;
  *   - after a real handshake (the fuzzer holds the secret, like a buggy but trusted peer):
  *     messages of every op with fields of random types, also after registering as a worker
- *     or client with random details, plus the random frames above.
+ *     or client with random details, plus the random frames above;
+ *   - messages built from the parsers' shapes (protocol/messages-*.ts): a well-formed message of
+ *     an op with one to three fields malformed (the kind's known-bad value, a random value, a
+ *     corrupted element inside a list or map, or the field left out).
  * Ops that legitimately stop or reshape the cluster (shutdown, restart, close-worker, run,
  * retire-workers...) are left out of the authenticated part: a peer with the secret may run
  * code anyway; the point is that bad bytes and bad shapes never take a process down.
@@ -19,6 +22,7 @@ import { parseAddress } from "../../src/comm/address.js";
 import { encodeFrame } from "../../src/protocol/frames.js";
 import { encode } from "../../src/protocol/msgpack.js";
 import { Op } from "../../src/protocol/ops.js";
+import { DIRECTIONS, SAMPLES, goodMessage, kindOf } from "./samples.js";
 
 /** Ops whose legitimate effect is to stop, restart or reconfigure something: not fuzzed. */
 const DISRUPTIVE = new Set<string>([
@@ -26,8 +30,9 @@ const DISRUPTIVE = new Set<string>([
   Op.replicateTo, "unregister-worker",
 ]);
 const OPS = Object.values(Op).filter((op) => !DISRUPTIVE.has(op));
-const FIELDS = ["key", "keys", "nbytes", "tasks", "functions", "id", "address", "name", "nthreads", "rid", "value", "error", "worker",
-  "workers", "holders", "missing", "status", "fn", "fnDef", "args", "whoHas", "priority", "data", "metrics", "duration", "mac", "nonce"];
+/** Every op's fields as its parser checks them (the disruptive ops left out). */
+const SHAPED = DIRECTIONS.flatMap((d) => Object.entries(d.shapes).filter(([op]) => !DISRUPTIVE.has(op)).map(([op, shape]) => ({ op, shape })));
+const FIELDS = [...new Set(["rid", "mac", "nonce", ...SHAPED.flatMap((s) => Object.keys(s.shape))])];
 
 /** mulberry32: small, fast, seedable. */
 export function rng(seed: number): () => number {
@@ -43,6 +48,8 @@ export function rng(seed: number): () => number {
 
 export class FrameGenerator {
   readonly #r: () => number;
+  /** messages built from the parsers' shapes so far */
+  shapedCount = 0;
   constructor(seed: number) {
     this.#r = rng(seed);
   }
@@ -73,12 +80,52 @@ export class FrameGenerator {
     }
   }
 
-  /** A message with a known (or unknown) op and random fields. */
+  /** A message with a known (or unknown) op and random fields, or one malformed from its parser's shape. */
   message(): Record<string, unknown> {
+    if (this.int(2) === 0) return this.shaped();
     const m: Record<string, unknown> = { op: this.int(10) === 0 ? this.value(1) : this.pick(OPS) };
     for (let i = this.int(5); i > 0; i--) m[this.pick(FIELDS)] = this.value();
     if (this.int(3) === 0) m.rid = this.int(4) === 0 ? this.value(0) : this.int(1000);
     return m;
+  }
+
+  /**
+   * A message of a known op, well-formed (with or without its optional fields) but for one to
+   * three fields: given the kind's known-bad value, a random value, a corrupted element, or left out.
+   */
+  shaped(): Record<string, unknown> {
+    this.shapedCount++;
+    const { op, shape } = this.pick(SHAPED);
+    const m: Record<string, unknown> = goodMessage(op, shape, this.int(2) === 0);
+    const fields = Object.keys(shape);
+    if (!fields.length) {
+      m[this.pick(FIELDS)] = this.value();
+      return m;
+    }
+    for (let i = 1 + this.int(3); i > 0; i--) {
+      const f = this.pick(fields);
+      const sample = SAMPLES[kindOf(shape[f]!).kind];
+      switch (this.int(4)) {
+        case 0: m[f] = sample.bad(); break;
+        case 1: delete m[f]; break;
+        case 2: m[f] = this.value(); break;
+        default: m[f] = this.corrupt(sample.good());
+      }
+    }
+    return m;
+  }
+
+  /** `v` with one element (list) or entry (map) replaced by a random value. */
+  corrupt(v: unknown): unknown {
+    if (Array.isArray(v) && v.length) {
+      const j = this.int(v.length);
+      return v.map((x, i) => (i === j ? (this.int(2) ? this.corrupt(x) : this.value(1)) : x));
+    }
+    if (typeof v === "object" && v !== null && !(v instanceof Uint8Array)) {
+      const keys = Object.keys(v);
+      return { ...v, [keys.length && this.int(2) ? this.pick(keys) : this.pick(FIELDS)]: this.value(1) };
+    }
+    return this.value();
   }
 
   /** Register as a worker or client with random details (or nearly right ones). */
@@ -141,6 +188,8 @@ export interface FuzzStats {
   frames: number;
   connections: number;
   authenticated: number;
+  /** messages malformed from the parsers' shapes (inside frames, before or after the handshake) */
+  shaped: number;
 }
 
 /**
@@ -150,7 +199,7 @@ export interface FuzzStats {
  */
 export async function fuzz(targets: FuzzTarget[], opts: { frames: number; seed: number; concurrency?: number }): Promise<FuzzStats> {
   const gen = new FrameGenerator(opts.seed);
-  const stats: FuzzStats = { frames: 0, connections: 0, authenticated: 0 };
+  const stats: FuzzStats = { frames: 0, connections: 0, authenticated: 0, shaped: 0 };
   const one = async (): Promise<void> => {
     const target = gen.pick(targets);
     const n = 1 + gen.int(8);
@@ -198,5 +247,6 @@ export async function fuzz(targets: FuzzTarget[], opts: { frames: number; seed: 
     while (stats.frames < opts.frames) await one();
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, lane));
+  stats.shaped = gen.shapedCount;
   return stats;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeFunction, isRemote, isWireFunction, remote } from "../../src/protocol/functions.js";
+import { FunctionTable, encodeFunction, functionIdentity, isRemote, isWireFunction, remote } from "../../src/protocol/functions.js";
 
 describe("encodeFunction", () => {
   it("ships ordinary, arrow, async and method-shorthand functions as source", () => {
@@ -79,5 +79,87 @@ describe("isWireFunction", () => {
     assert.ok(isWireFunction({ kind: "source", source: "(x) => x" }));
     assert.ok(isWireFunction({ kind: "module", url: "file:///t.js", name: "f" }));
     for (const v of [null, "(x) => x", { kind: "source" }, { kind: "module", url: "file:///t.js" }, { kind: "other", source: "" }]) assert.ok(!isWireFunction(v), JSON.stringify(v));
+  });
+});
+
+// The one registry of task functions by identity (client, scheduler, worker). Protects: a
+// function object is encoded once and equal sources share one wire form; the scheduler numbers
+// each distinct function once and sends its definition to a peer only the first time; workers
+// compile or import a function once; the table stays bounded and never reuses a number.
+describe("FunctionTable", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "dask-fntable-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("wireOf: once per function object; equal sources (a lambda made in a loop) share one wire form", () => {
+    const t = new FunctionTable();
+    const made = [1, 2].map(() => (x: number) => x + 1);
+    assert.notEqual(made[0], made[1]);
+    const w = t.wireOf(made[0]);
+    assert.deepEqual(w, { kind: "source", source: made[0]!.toString() });
+    assert.equal(t.wireOf(made[0]), w);
+    assert.equal(t.wireOf(made[1]), w);
+    const fit = remote(pathToFileURL(path.join(dir, "m.js")), "fit");
+    assert.deepEqual(t.wireOf(fit), { kind: "module", url: pathToFileURL(path.join(dir, "m.js")).href, name: "fit" });
+    assert.equal(t.size, 2);
+    assert.throws(() => t.wireOf(Math.max), { name: "TypeError", message: /native and bound/ });
+  });
+
+  it("idOf numbers distinct functions by identity; sendOnce gives the definition once per peer", () => {
+    const t = new FunctionTable();
+    const a = t.idOf({ kind: "source", source: "(x) => x" });
+    assert.equal(t.idOf({ kind: "source", source: "(x) => x" }), a);
+    const b = t.idOf({ kind: "module", url: "file:///x.js", name: "f" });
+    assert.notEqual(a, b);
+    // a source that looks like a module identity is still another function
+    assert.notEqual(t.idOf({ kind: "source", source: "file:///x.js#f" }), b);
+    assert.notEqual(functionIdentity({ kind: "source", source: "file:///x.js#f" }), functionIdentity({ kind: "module", url: "file:///x.js", name: "f" }));
+    const p1 = {};
+    const p2 = {};
+    assert.deepEqual(t.sendOnce(p1, a), { kind: "source", source: "(x) => x" });
+    assert.equal(t.sendOnce(p1, a), undefined);
+    assert.deepEqual(t.sendOnce(p2, a), { kind: "source", source: "(x) => x" });
+    assert.equal(t.wireById(b)?.kind, "module");
+    assert.throws(() => t.sendOnce(p1, 999), { name: "RangeError", message: "function 999 is not in the table (forgotten or never added)" });
+  });
+
+  it("resolve compiles a source once and imports a module export once (then synchronously)", async () => {
+    const t = new FunctionTable();
+    const f = t.resolve({ kind: "source", source: "(x) => x * 3" });
+    assert.equal(typeof f, "function");
+    assert.equal(t.resolve({ kind: "source", source: "(x) => x * 3" }), f);
+    assert.equal((f as (x: number) => number)(2), 6);
+    const file = path.join(dir, "tasks.mjs");
+    writeFileSync(file, "export const twice = (x) => 2 * x;\n");
+    const wire = { kind: "module", url: pathToFileURL(file).href, name: "twice" } as const;
+    const loading = t.resolve(wire);
+    assert.ok(loading instanceof Promise);
+    const twice = await loading;
+    assert.equal(twice(4), 8);
+    assert.equal(t.resolve(wire), twice, "held: synchronous after the first load");
+    assert.throws(() => t.resolve({ kind: "lambda" } as never), { name: "TypeError", message: /^a task function must be/ });
+  });
+
+  it("a module that failed to load is tried again on the next use", async () => {
+    const t = new FunctionTable();
+    const file = path.join(dir, "later.mjs");
+    const wire = { kind: "module", url: pathToFileURL(file).href, name: "f" } as const;
+    await assert.rejects(Promise.resolve(t.resolve(wire)), /Cannot find module|ERR_MODULE_NOT_FOUND/);
+    writeFileSync(file, "export const f = () => 'here';\n");
+    assert.equal((await t.resolve(wire))(), "here");
+  });
+
+  it("stays bounded: past its limit the oldest is forgotten, and comes back under a new number", () => {
+    const t = new FunctionTable({ limit: 2 });
+    const w = (s: string) => ({ kind: "source", source: s }) as const;
+    const a = t.idOf(w("a"));
+    const peer = {};
+    assert.ok(t.sendOnce(peer, a));
+    t.idOf(w("b"));
+    t.idOf(w("c"));
+    assert.equal(t.size, 2);
+    assert.equal(t.wireById(a), undefined);
+    const a2 = t.idOf(w("a"));
+    assert.ok(a2 > a, "numbers are never reused");
+    assert.deepEqual(t.sendOnce(peer, a2), w("a"), "sent again under its new number");
   });
 });

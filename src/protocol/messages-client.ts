@@ -1,0 +1,186 @@
+/**
+ * Client <-> scheduler messages: the typed unions, one parser per op, the fields of each op as
+ * data (`Shapes`) and the replies of the request ops.
+ */
+import {
+  type ClusterVersions, type Message, type Parsers, type WireFunction, type SchedulerIdentity, type Shapes, type TaskSpec,
+  fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, wireError, wireFunction,
+} from "./messages.js";
+import type { WireError } from "./ops.js";
+
+// ---- client -> scheduler ----
+
+export type RegisterClient = { op: "register-client"; id: string };
+/** The reply is the scheduler's heartbeat to the client. */
+export type HeartbeatClient = { op: "heartbeat-client" };
+/** A task as update-graph carries it: `fn` indexes the message's `functions`. */
+export type WireTask = Omit<TaskSpec, "fn"> & { fn: number };
+export type UpdateGraph = { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[] };
+export type ReleaseKeys = { op: "release-keys"; keys: string[] };
+/** Scattered data: which keys the client put on `worker`, with their sizes. */
+export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
+export type CancelKeys = { op: "cancel-keys"; keys: string[] };
+export type WhoHas = { op: "who-has"; keys: string[] };
+export type IdentityRequest = { op: "identity" };
+export type StoryRequest = { op: "story"; key: string };
+export type VersionsRequest = { op: "versions" };
+export type RunOnScheduler = { op: "run-on-scheduler"; fn: WireFunction; args: Uint8Array[] };
+export type Broadcast = { op: "broadcast"; fn: WireFunction; args: Uint8Array[]; workers?: string[]; timeout?: number };
+export type RetireWorkers = { op: "retire-workers"; workers: string[] };
+export type Restart = { op: "restart" };
+export type Shutdown = { op: "shutdown" };
+
+export type ClientToScheduler =
+  | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WhoHas | IdentityRequest
+  | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
+
+// ---- scheduler -> client ----
+
+/** A result is ready; a small one rides along (`value`), with the worker holding it. */
+export type KeyInMemory = { op: "key-in-memory"; key: string; nbytes: number; value?: Uint8Array[]; worker?: string };
+/** `because`: the key whose error this is, when a dependency failed. */
+export type KeyErred = { op: "key-erred"; key: string; error: WireError; because?: string };
+export type KeyCancelled = { op: "key-cancelled"; key: string; reason?: string };
+export type KeyLost = { op: "key-lost"; key: string };
+export type SchedulerClosing = { op: "scheduler-closing"; reason: string };
+
+export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing;
+
+// ---- replies ----
+
+/** One transition of a task, as `story` replies (the scheduler's StoryEntry). */
+export type TaskStoryEntry = { stimulusId: string; from: string; to: string; at: number; reason?: string };
+export type BroadcastResult = { ok: true; value: Uint8Array[] } | { ok: false; error: WireError };
+
+export interface ClientReplies {
+  "register-client": { address: string; id: string; services: Record<string, string> };
+  "heartbeat-client": "ok";
+  "who-has": Record<string, string[]>;
+  identity: SchedulerIdentity;
+  story: TaskStoryEntry[];
+  versions: ClusterVersions;
+  "run-on-scheduler": Uint8Array[];
+  broadcast: Record<string, BroadcastResult>;
+  /** the addresses retired */
+  "retire-workers": string[];
+  restart: "ok";
+  shutdown: "ok";
+}
+
+// ---- parsers ----
+
+/** Bare ops: nothing to check but the op. */
+const bare = <M extends { op: string }>(raw: Message): M => raw as unknown as M;
+const keys = <M extends { op: string }>(raw: Message): M => (strList(raw, "keys"), raw as unknown as M);
+
+export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
+  "register-client": (m) => (str(m, "id"), m as unknown as RegisterClient),
+  "heartbeat-client": bare,
+  "update-graph": parseUpdateGraph,
+  "release-keys": keys,
+  "add-keys": (m) => {
+    str(m, "worker");
+    const entries = m.keys;
+    if (!Array.isArray(entries)) throw fieldError(m, "keys", "a list of { key, nbytes }", entries);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Message;
+      if (!isMap(e) || typeof e.key !== "string" || typeof e.nbytes !== "number") throw fieldError(m, `keys[${i}]`, "{ key: string, nbytes: number }", e);
+    }
+    return m as unknown as AddKeys;
+  },
+  "cancel-keys": keys,
+  "who-has": keys,
+  identity: bare,
+  story: (m) => (str(m, "key"), m as unknown as StoryRequest),
+  versions: bare,
+  "run-on-scheduler": (m) => (wireFunction(m, "fn"), parts(m, "args"), m as unknown as RunOnScheduler),
+  broadcast: (m) => {
+    wireFunction(m, "fn");
+    parts(m, "args");
+    optional(m, "workers", strList);
+    optional(m, "timeout", num);
+    return m as unknown as Broadcast;
+  },
+  "retire-workers": (m) => (strList(m, "workers"), m as unknown as RetireWorkers),
+  restart: bare,
+  shutdown: bare,
+};
+
+/**
+ * update-graph: every task checked (it may carry 50k tasks: plain loops, no allocation).
+ * Each task's `fn` must index `functions`.
+ */
+function parseUpdateGraph(m: Message): UpdateGraph {
+  const functions = m.functions;
+  if (!Array.isArray(functions)) throw fieldError(m, "functions", "a list of functions", functions);
+  for (let i = 0; i < functions.length; i++) if (!isWireFunction(functions[i])) throw fieldError(m, `functions[${i}]`, "a function { kind, ... }", functions[i]);
+  const tasks = m.tasks;
+  if (!Array.isArray(tasks)) throw fieldError(m, "tasks", "a list of tasks", tasks);
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i] as Record<string, unknown>;
+    if (!isMap(t)) throw fieldError(m, `tasks[${i}]`, "a task", t);
+    const bad = badTaskField(t, functions.length);
+    if (bad) throw fieldError(m, `tasks[${i}].${bad[0]}`, bad[1], t[bad[0]]);
+  }
+  return m as unknown as UpdateGraph;
+}
+
+/** The first field of a wire task that is wrong, and what it must be. */
+function badTaskField(t: Record<string, unknown>, nfunctions: number): [string, string] | undefined {
+  if (typeof t.key !== "string") return ["key", "a string"];
+  if (typeof t.fn !== "number" || !Number.isInteger(t.fn) || t.fn < 0 || t.fn >= nfunctions) return ["fn", `an index into functions (0 to ${nfunctions - 1})`];
+  if (!isParts(t.args)) return ["args", "a list of byte arrays"];
+  if (!isStrings(t.deps)) return ["deps", "a list of strings"];
+  if (t.workers !== undefined && !isStrings(t.workers)) return ["workers", "a list of strings"];
+  if (t.allowOtherWorkers !== undefined && typeof t.allowOtherWorkers !== "boolean") return ["allowOtherWorkers", "a boolean"];
+  if (t.priority !== undefined && typeof t.priority !== "number") return ["priority", "a number"];
+  if (t.retries !== undefined && typeof t.retries !== "number") return ["retries", "a number"];
+  if (t.resources !== undefined) {
+    const r = t.resources;
+    if (!isMap(r)) return ["resources", "a map of numbers"];
+    for (const k in r) if (typeof r[k] !== "number") return ["resources", "a map of numbers"];
+  }
+  return undefined;
+}
+
+export const schedulerToClientParsers: Parsers<SchedulerToClient> = {
+  "key-in-memory": (m) => {
+    str(m, "key");
+    num(m, "nbytes");
+    optional(m, "value", parts);
+    optional(m, "worker", str);
+    return m as unknown as KeyInMemory;
+  },
+  "key-erred": (m) => (str(m, "key"), wireError(m, "error"), optional(m, "because", str), m as unknown as KeyErred),
+  "key-cancelled": (m) => (str(m, "key"), optional(m, "reason", str), m as unknown as KeyCancelled),
+  "key-lost": (m) => (str(m, "key"), m as unknown as KeyLost),
+  "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosing),
+};
+
+// ---- shapes (what the parsers above check, as data: tests and the fuzzer) ----
+
+export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
+  "register-client": { id: "string" },
+  "heartbeat-client": {},
+  "update-graph": { functions: "functions", tasks: "tasks" },
+  "release-keys": { keys: "strings" },
+  "add-keys": { worker: "string", keys: "entries" },
+  "cancel-keys": { keys: "strings" },
+  "who-has": { keys: "strings" },
+  identity: {},
+  story: { key: "string" },
+  versions: {},
+  "run-on-scheduler": { fn: "function", args: "parts" },
+  broadcast: { fn: "function", args: "parts", workers: "strings?", timeout: "number?" },
+  "retire-workers": { workers: "strings" },
+  restart: {},
+  shutdown: {},
+};
+
+export const schedulerToClientShapes: Shapes<SchedulerToClient> = {
+  "key-in-memory": { key: "string", nbytes: "number", value: "parts?", worker: "string?" },
+  "key-erred": { key: "string", error: "error", because: "string?" },
+  "key-cancelled": { key: "string", reason: "string?" },
+  "key-lost": { key: "string" },
+  "scheduler-closing": { reason: "string" },
+};

@@ -1,0 +1,167 @@
+/**
+ * Worker <-> scheduler messages: the typed unions, one parser per op, the fields of each op as
+ * data (`Shapes`) and the replies of the request ops. task-finished and compute-task are the
+ * hot path (one per task): their parsers check in place and allocate nothing.
+ */
+import type { Versions } from "../version.js";
+import {
+  type Message, type Parsers, type WireFunction, type Shapes,
+  fieldError, map, num, numMap, optional, parts, str, strList, whoHas, wireError, wireFunction,
+} from "./messages.js";
+import type { WireError } from "./ops.js";
+
+// ---- worker -> scheduler ----
+
+export type RegisterWorker = {
+  op: "register-worker";
+  address: string;
+  name: string;
+  host: string;
+  nthreads: number;
+  /** bytes; 0 = no limit */
+  memoryLimit: number;
+  pid: number;
+  resources?: Record<string, number>;
+  versions?: Versions;
+};
+/** A request: the reply is the scheduler's heartbeat to the worker. */
+export type Heartbeat = { op: "heartbeat"; metrics?: Record<string, unknown> };
+/** `value`: a small result, riding along for the clients waiting on it. */
+export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] };
+export type TaskErred = { op: "task-erred"; key: string; error: WireError };
+/** Keys a thread started (sent by Comm.sendKey: one list per turn). */
+export type Executing = { op: "executing"; keys: string[] };
+/** `key` cannot run: its dependency `missing` was on none of `holders`. */
+export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[] };
+export type AddReplica = { op: "add-replica"; keys: string[] };
+export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
+/** A worker leaving on its own (memory above terminate without a nanny). */
+export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
+/** From a worker's MPI rank, on a connection of its own: its worker cannot go on. */
+export type WorkerFailed = { op: "worker-failed"; name: string; host: string; reason: string };
+/** A worker asking to be retired (its lifetime is up). */
+export type RetireSelf = { op: "retire-workers"; workers: string[] };
+
+export type WorkerToScheduler =
+  | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | MissingData | AddReplica
+  | WorkerStatusChange | UnregisterWorker | WorkerFailed | RetireSelf;
+
+// ---- scheduler -> worker ----
+
+/** `fn` names a function by number; `fnDef` carries it the first time this worker sees it. */
+export type ComputeTask = {
+  op: "compute-task";
+  key: string;
+  fn: number;
+  fnDef?: WireFunction;
+  args: Uint8Array[];
+  /** dependency key -> workers holding it */
+  whoHas: Record<string, string[]>;
+  priority?: number;
+};
+export type FreeKeys = { op: "free-keys"; keys: string[] };
+export type CloseWorker = { op: "close-worker"; reason?: string };
+/** client.run(): a function on the worker's main thread. */
+export type Run = { op: "run"; fn: WireFunction; args: Uint8Array[] };
+/** Retirement: copy `keys` to the worker at `target`. */
+export type ReplicateTo = { op: "replicate-to"; target: string; keys: string[] };
+export type RestartWorker = { op: "restart" };
+export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
+
+export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | SchedulerClosingWorker;
+
+export interface WorkerReplies {
+  "register-worker": { address: string; id: string };
+  heartbeat: "ok";
+  "worker-failed": "ok";
+  /** the encoded return value */
+  run: Uint8Array[];
+  /** the keys copied */
+  "replicate-to": string[];
+  restart: "ok";
+}
+
+// ---- parsers ----
+
+const keys = <M extends { op: string }>(raw: Message): M => (strList(raw, "keys"), raw as unknown as M);
+
+export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
+  "register-worker": (m) => {
+    str(m, "address");
+    str(m, "name");
+    str(m, "host");
+    num(m, "nthreads");
+    num(m, "memoryLimit");
+    num(m, "pid");
+    optional(m, "resources", numMap);
+    optional(m, "versions", map);
+    return m as unknown as RegisterWorker;
+  },
+  heartbeat: (m) => (optional(m, "metrics", map), m as unknown as Heartbeat),
+  "task-finished": (m) => {
+    if (typeof m.key !== "string") throw fieldError(m, "key", "a string", m.key);
+    if (typeof m.nbytes !== "number") throw fieldError(m, "nbytes", "a number", m.nbytes);
+    if (m.duration !== undefined && typeof m.duration !== "number") throw fieldError(m, "duration", "a number", m.duration);
+    if (m.value !== undefined) parts(m, "value");
+    return m as unknown as TaskFinished;
+  },
+  "task-erred": (m) => (str(m, "key"), wireError(m, "error"), m as unknown as TaskErred),
+  executing: keys,
+  "missing-data": (m) => (str(m, "key"), str(m, "missing"), strList(m, "holders"), m as unknown as MissingData),
+  "add-replica": keys,
+  "worker-status": (m) => {
+    if (m.status !== "paused" && m.status !== "running") throw fieldError(m, "status", '"paused" or "running"', m.status);
+    optional(m, "reason", str);
+    return m as unknown as WorkerStatusChange;
+  },
+  "unregister-worker": (m) => (optional(m, "reason", str), m as unknown as UnregisterWorker),
+  "worker-failed": (m) => (str(m, "name"), str(m, "host"), str(m, "reason"), m as unknown as WorkerFailed),
+  "retire-workers": (m) => (strList(m, "workers"), m as unknown as RetireSelf),
+};
+
+export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
+  "compute-task": (m) => {
+    if (typeof m.key !== "string") throw fieldError(m, "key", "a string", m.key);
+    if (typeof m.fn !== "number") throw fieldError(m, "fn", "a function number", m.fn);
+    if (m.fnDef !== undefined) wireFunction(m, "fnDef");
+    parts(m, "args");
+    whoHas(m, "whoHas");
+    if (m.priority !== undefined && typeof m.priority !== "number") throw fieldError(m, "priority", "a number", m.priority);
+    return m as unknown as ComputeTask;
+  },
+  "free-keys": keys,
+  "close-worker": (m) => (optional(m, "reason", str), m as unknown as CloseWorker),
+  run: (m) => (wireFunction(m, "fn"), parts(m, "args"), m as unknown as Run),
+  "replicate-to": (m) => (str(m, "target"), strList(m, "keys"), m as unknown as ReplicateTo),
+  restart: (m) => m as unknown as RestartWorker,
+  "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
+};
+
+// ---- shapes ----
+
+export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
+  "register-worker": {
+    address: "string", name: "string", host: "string", nthreads: "number", memoryLimit: "number", pid: "number",
+    resources: "numbers?", versions: "map?",
+  },
+  heartbeat: { metrics: "map?" },
+  "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?" },
+  "task-erred": { key: "string", error: "error" },
+  executing: { keys: "strings" },
+  "missing-data": { key: "string", missing: "string", holders: "strings" },
+  "add-replica": { keys: "strings" },
+  "worker-status": { status: "worker-status", reason: "string?" },
+  "unregister-worker": { reason: "string?" },
+  "worker-failed": { name: "string", host: "string", reason: "string" },
+  "retire-workers": { workers: "strings" },
+};
+
+export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
+  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?" },
+  "free-keys": { keys: "strings" },
+  "close-worker": { reason: "string?" },
+  run: { fn: "function", args: "parts" },
+  "replicate-to": { target: "string", keys: "strings" },
+  restart: {},
+  "scheduler-closing": { reason: "string" },
+};

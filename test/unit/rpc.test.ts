@@ -1,0 +1,86 @@
+// Rpc with typed routes, over a real TCP connection on 127.0.0.1. Protects: a message is checked
+// by its op's parser at the edge, before its handler runs (the handler sees it typed); a
+// malformed one closes that connection only, with the parser's error as the reason, and its
+// handler never runs; `raw` routes (an extension's ops) reach their handler unparsed; requests
+// still get replies, and plain handler tables keep working.
+import assert from "node:assert/strict";
+import { connect, listen } from "../../src/comm/connect.js";
+import { Rpc, routes } from "../../src/comm/rpc.js";
+import type { Comm, Listener } from "../../src/comm/types.js";
+import type { Message } from "../../src/protocol/messages.js";
+import { type GetData, type WorkerToWorker, workerToWorkerParsers } from "../../src/protocol/messages-peer.js";
+
+const SECRET = "rpc-test-secret";
+
+describe("Rpc typed routes (real tcp)", function () {
+  this.timeout(30_000);
+  let listener: Listener | undefined;
+  const comms: Comm[] = [];
+  afterEach(async () => {
+    for (const c of comms.splice(0)) c.close("test done");
+    await listener?.close();
+    listener = undefined;
+  });
+
+  /** A server whose connections get `make(comm)` as their Rpc; a client comm to it. */
+  async function pair(make: (comm: Comm) => Rpc): Promise<{ client: Rpc; served: Promise<Comm> }> {
+    let resolveServed!: (c: Comm) => void;
+    const served = new Promise<Comm>((r) => (resolveServed = r));
+    listener = await listen({ host: "127.0.0.1" }, SECRET, (comm) => {
+      comms.push(comm);
+      make(comm);
+      resolveServed(comm);
+    });
+    const comm = await connect(listener.address, SECRET, 10_000);
+    comms.push(comm);
+    return { client: new Rpc(comm, {}), served };
+  }
+
+  it("parses before the handler, answers requests, and passes raw routes through unparsed", async () => {
+    const seen: Message[] = [];
+    const { client } = await pair((comm) =>
+      new Rpc(comm, routes<WorkerToWorker>({
+        parsers: workerToWorkerParsers,
+        handlers: {
+          "get-data": (m) => ({ data: {}, missing: m.keys }),
+          "put-data": (m) => ({ nbytes: Object.fromEntries(Object.keys(m.data).map((k) => [k, m.data[k]!.length])) }),
+        },
+        raw: { "ext-ping": (m) => (seen.push(m), "pong") },
+      })),
+    );
+    // a typed message is a Message, and the reply is typed by its op (Replies): checked by tsc
+    const req: GetData = { op: "get-data", keys: ["a", "b"] };
+    const got: { data: Record<string, Uint8Array[]>; missing: string[] } = await client.request(req, 10_000);
+    assert.deepEqual(got, { data: {}, missing: ["a", "b"] });
+    const put = await client.request({ op: "put-data", data: { k: [Buffer.from([1]), Buffer.from([2])] } }, 10_000);
+    assert.deepEqual(put, { nbytes: { k: 2 } });
+    assert.equal(await client.request({ op: "ext-ping", anything: 1 }, 10_000), "pong");
+    assert.equal(seen[0]!.anything, 1);
+  });
+
+  it("a malformed message closes that connection with the parser's error, and its handler never runs", async () => {
+    let ran = 0;
+    let resolveReason!: (r: string) => void;
+    const reason = new Promise<string>((r) => (resolveReason = r));
+    const { client, served } = await pair((comm) => {
+      comm.onClose((err) => resolveReason(err.message));
+      return new Rpc(comm, routes<WorkerToWorker>({
+        parsers: workerToWorkerParsers,
+        handlers: { "get-data": () => ran++, "put-data": () => ran++ },
+      }));
+    });
+    const closed = new Promise<string>((r) => client.comm.onClose((err) => r(err.message)));
+    const reply = client.request({ op: "get-data", keys: "a" }, 10_000);
+    await assert.rejects(reply, { name: "CommClosedError" });
+    const serverSide = await served;
+    assert.ok(serverSide.closed);
+    await closed;
+    assert.match(await reason, /get-data: keys must be a list of strings, got "a"/);
+    assert.equal(ran, 0);
+  });
+
+  it("a plain handler table still routes raw messages", async () => {
+    const { client } = await pair((comm) => new Rpc(comm, { echo: (m) => m.x }));
+    assert.equal(await client.request({ op: "echo", x: 42 }, 10_000), 42);
+  });
+});
