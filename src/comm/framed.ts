@@ -36,7 +36,7 @@ export interface Wire {
 }
 
 export class FramedComm implements Comm {
-  /** "host:port" of the other end, for logs. */
+  /** The other end, for logs ("host:port" over a socket). */
   readonly peer: string;
   #wire: Wire;
   #decoder: FrameDecoder;

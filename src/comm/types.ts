@@ -12,7 +12,7 @@ export type Scheme = "tcp" | "tls" | "inproc";
 export type MessageHandler = (msg: Message, comm: Comm) => void;
 
 export interface Comm {
-  /** "host:port" of the other end, for logs. */
+  /** The other end, for logs: "host:port" over tcp/tls, the listener's address over inproc. */
   readonly peer: string;
   readonly closed: boolean;
   /** How many reads brought data so far: a liveness signal of the peer. */

@@ -115,8 +115,6 @@ export interface ProcessClusterOptions {
   workerArgs?: (i: number) => string[];
   workerEnv?: (i: number) => NodeJS.ProcessEnv;
   schedulerEnv?: NodeJS.ProcessEnv;
-  /** Wait for this many workers before returning (default: all). */
-  waitForWorkers?: number;
 }
 
 interface ClusterCommon {
@@ -200,7 +198,7 @@ async function processCluster(o: ProcessClusterOptions): Promise<ProcessClusterH
   try {
     const c = await startProcessCluster(tmp.dir, o);
     client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(o.waitForWorkers ?? o.workers, { timeout: 30_000 });
+    await client.waitForWorkers(o.workers, { timeout: 30_000 });
     const { secret } = JSON.parse(readFileSync(c.file, "utf8")) as { secret: string };
     return { client, scheduler: c.scheduler, workers: c.workers, address: client.schedulerAddress, secret, file: c.file, dir: tmp.dir, cleanup };
   } catch (err) {
