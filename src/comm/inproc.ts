@@ -40,7 +40,8 @@ class InprocEnd implements Wire {
   }
 
   write(parts: Uint8Array[]): void {
-    if (this.#done) return;
+    // a closed peer reads nothing more (a socket would fail with EPIPE; its close reaches us anyway)
+    if (this.#done || this.other.#done) return;
     // one copy, now: the sender may reuse its buffers once written, as with a socket
     const bytes = Buffer.concat(parts);
     for (let i = 0; i < bytes.length; i += READ_BYTES) this.other.#arrive(bytes.subarray(i, i + READ_BYTES));

@@ -168,10 +168,10 @@ async function inprocCluster(o: InprocClusterOptions): Promise<InprocCluster> {
     })());
   try {
     scheduler = await Scheduler.start({ secret, ...where, tls: o.tls, ...o.scheduler });
-    const listenAddress = protocol === "inproc" ? { listenAddress: "inproc://" } : { host: "127.0.0.1" };
+    const at = protocol === "inproc" ? { listenAddress: "inproc://" } : { host: "127.0.0.1" };
     for (let i = 0; i < o.workers; i++) {
       // one at a time: the list is complete for cleanup() whatever fails
-      workers.push(await Worker.start({ schedulerAddress: scheduler.address, secret, name: `w${i}`, nthreads: o.nthreads, tls: o.tls, ...listenAddress, ...o.worker?.(i) }));
+      workers.push(await Worker.start({ schedulerAddress: scheduler.address, secret, name: `w${i}`, nthreads: o.nthreads, tls: o.tls, ...at, ...o.worker?.(i) }));
     }
     client = await Client.connect(scheduler.address, { secret, tls: o.tls });
     await client.waitForWorkers(o.workers, { timeout: 20_000 });
