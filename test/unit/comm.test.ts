@@ -8,7 +8,8 @@ import { loadTls } from "../../src/comm/tls.js";
 import type { Comm, Listener, Scheme } from "../../src/comm/types.js";
 import type { Message } from "../../src/protocol/messages.js";
 import { makeCerts } from "../helpers/certs.js";
-import { tempDir } from "../helpers/cluster.js";
+import { ROOT, tempDir } from "../helpers/cluster.js";
+import { cleanupProcs, exitWithin, spawnProc } from "../helpers/proc.js";
 
 const secret = "comm-test-secret-0123456789";
 
@@ -207,5 +208,23 @@ describe("inproc:// names", () => {
       message: "could not connect to inproc://nobody-here: nothing listens there in this process",
     });
     await assert.rejects(connect("udp://1.2.3.4:5", secret, 1000), { code: "ERR_CONFIG", message: 'unknown transport scheme "udp"; known: tcp, tls, inproc' });
+  });
+});
+
+describe("inproc:// and the event loop", () => {
+  afterEach(cleanupProcs);
+
+  // like a socket, an open inproc connection keeps its process alive: a role in a script does
+  // not vanish while it serves (the close below runs on an unref'd timer, which alone would not)
+  it("an open connection keeps the process alive until it is closed", async () => {
+    const script = `
+      const { connect, listen } = await import(${JSON.stringify(`${ROOT}/dist/src/comm/connect.js`)});
+      const l = await listen({ protocol: "inproc" }, "s", () => undefined);
+      const c = await connect(l.address, "s", 1000);
+      setTimeout(async () => { c.close("done"); await l.close(); console.log("closed"); }, 300).unref();`;
+    const p = spawnProc(process.execPath, ["--input-type=module", "-e", script], { env: { DASK_MPI_TS_LOG_LEVEL: "silent" } });
+    const { code } = await exitWithin(p, 30_000);
+    assert.equal(code, 0, p.stderr);
+    assert.equal(p.stdout, "closed\n");
   });
 });
