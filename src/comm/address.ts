@@ -1,5 +1,12 @@
-/** `tcp://host:port` and `tls://host:port` addresses: parse and format. */
+/** Addresses: the scheme of any (`tcp://`, `tls://`, `inproc://`), and host:port ones parsed and formatted. */
 import { ConfigError } from "../errors.js";
+
+/** `tcp://a:1` -> "tcp"; a bare `host:port` is tcp. Other schemes are returned as written (the registry knows them). */
+export function schemeOf(address: string): string {
+  if (typeof address !== "string") throw new ConfigError(`an address must be a string, got ${JSON.stringify(address)}`);
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(address);
+  return m ? m[1]!.toLowerCase() : "tcp";
+}
 
 export interface HostPort {
   scheme: "tcp" | "tls";

@@ -1,267 +1,56 @@
 /**
- * A framed, msgpack-speaking connection over a TCP socket, plus listen/connect.
- *
- * Outgoing messages sent in the same turn of the event loop are batched into one frame (an
- * array of messages), so a map over 1,000 items costs a handful of writes, not 1,000.
- * A malformed frame or message closes this connection only, with a logged reason.
+ * The tcp:// and tls:// backends: a FramedComm over a socket (TcpComm), and connect/listen.
+ * Which host to bind and advertise is chosen here (comm/interfaces.ts); node:tls loads only
+ * where TLS is used.
  */
 import net from "node:net";
-import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
-import { CommClosedError, ConfigError, HandshakeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, HandshakeError, TimeoutError } from "../errors.js";
 import { logger } from "../log.js";
 import { formatAddress, parseAddress } from "./address.js";
+import { FramedComm, PRE_AUTH_MAX_FRAME } from "./framed.js";
+import { chooseHost } from "./interfaces.js";
 import { type TlsContext, tlsOptions } from "./tls.js";
-import type { Message } from "../protocol/messages.js";
-import type { Comm, MessageHandler } from "./types.js";
+import type { Backend, ListenOptions, Listener } from "./types.js";
 
-/** Frames allowed before the peer has authenticated: enough for the handshake, no more. */
-export const PRE_AUTH_MAX_FRAME = 4096;
-/** A connection that just wrote waits this long before its next write (batching under load). */
-const FLUSH_INTERVAL_MS = 1;
-/** A write of this many messages or more marks the connection busy. */
-const BUSY_BATCH = 16;
+export { PRE_AUTH_MAX_FRAME };
 
 const log = () => logger("comm");
 
-export class TcpComm implements Comm {
+/** A Comm over a TCP (or TLS) socket. */
+export class TcpComm extends FramedComm {
+  /** The socket itself (the fuzzer writes raw bytes on it). */
   readonly socket: net.Socket;
-  /** "host:port" of the other end, for logs. */
-  readonly peer: string;
-  #decoder: FrameDecoder;
-  #outbox: Message[] = [];
-  /** Messages made by sendKey() in this batch (unsendKey may empty them: they are then dropped). */
-  #keyLists = new Set<Message>();
-  #flushScheduled = false;
-  #lastFlush = -Infinity;
-  #lastBatch = 0;
-  #handler: MessageHandler | undefined;
-  #inbox: Message[] = [];
-  #waiter: ((m: Message | undefined) => void) | undefined;
-  #closeError: CommClosedError | undefined;
-  #closeListeners: Array<(err: CommClosedError) => void> = [];
-  #reads = 0;
 
   /**
    * `reader`: the socket reads into a static buffer (`onread`), and hands each read to the
    * function this sets; otherwise the comm listens for 'data'.
    */
   constructor(socket: net.Socket, maxFrameBytes = PRE_AUTH_MAX_FRAME, reader?: { deliver?: (chunk: Buffer) => void }) {
+    super(`${socket.remoteAddress}:${socket.remotePort}`, socketWire(socket), maxFrameBytes);
     this.socket = socket;
-    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#decoder = new FrameDecoder(maxFrameBytes);
     socket.setNoDelay(true);
-    if (reader) reader.deliver = (chunk) => this.#onData(chunk, true);
-    else socket.on("data", (chunk: Buffer) => this.#onData(chunk, false));
-    socket.on("error", (err) => this.#closed(`socket error: ${err.message}`));
-    socket.on("close", () => this.#closed("connection closed by peer"));
-  }
-
-  get closed(): boolean {
-    return this.#closeError !== undefined;
-  }
-
-  /** How many reads brought data so far: a liveness signal of the peer that costs one increment. */
-  get reads(): number {
-    return this.#reads;
-  }
-
-  setMaxFrameBytes(n: number): void {
-    this.#decoder.setMaxFrameBytes(n);
-  }
-
-  /** Big incoming frames go to shared memory (see FrameDecoder.sharedFrames). */
-  useSharedFrames(): void {
-    this.#decoder.sharedFrames = true;
-  }
-
-  /** Route messages to `handler` from now on (queued ones first). */
-  setHandler(handler: MessageHandler): void {
-    this.#handler = handler;
-    const queued = this.#inbox.splice(0);
-    for (const m of queued) this.#dispatch(m);
-  }
-
-  /** Next message, for the handshake before a handler is set. */
-  recv(timeoutMs: number): Promise<Message> {
-    const queued = this.#inbox.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closeError) return Promise.reject(this.#closeError);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiter = undefined;
-        reject(new TimeoutError(`no message from ${this.peer} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiter = (m) => {
-        clearTimeout(timer);
-        this.#waiter = undefined;
-        if (m) resolve(m);
-        else reject(this.#closeError);
-      };
-    });
-  }
-
-  /** Queue a message; it leaves with the others of this turn. Throws if the comm is closed. */
-  send(msg: Message): void {
-    if (this.#closeError) throw this.#closeError;
-    this.#outbox.push(msg);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // a quiet connection writes at the end of this turn (latency); a busy one (its last
-      // write carried many messages) at most once per FLUSH_INTERVAL_MS, so thousands of
-      // small messages share a few system calls
-      const wait = this.#lastBatch >= BUSY_BATCH ? this.#lastFlush + FLUSH_INTERVAL_MS - performance.now() : 0;
-      if (wait <= 0) setImmediate(() => this.#flush());
-      else setTimeout(() => this.#flush(), wait);
-    }
-  }
-
-  /**
-   * Queue `key` for a `{ op, keys: [...] }` message: keys queued one after another in a turn
-   * share one message (thousands of released futures make one release-keys, not thousands).
-   * Order with other messages is kept: a key joins the last queued message only if that is a
-   * list of the same op.
-   */
-  sendKey(op: string, key: string): void {
-    const last = this.#outbox[this.#outbox.length - 1];
-    if (last !== undefined && last.op === op && this.#keyLists.has(last)) (last.keys as string[]).push(key);
-    else {
-      const m: Message = { op, keys: [key] };
-      this.send(m);
-      this.#keyLists.add(m);
-    }
-  }
-
-  /** Take back a key queued by sendKey that has not been written yet (if it is still there). */
-  unsendKey(op: string, key: string): void {
-    for (const m of this.#keyLists) {
-      if (m.op !== op) continue;
-      const j = (m.keys as string[]).lastIndexOf(key);
-      if (j >= 0) {
-        (m.keys as string[]).splice(j, 1);
-        return;
-      }
-    }
-  }
-
-  /** Write queued messages now (used before closing). */
-  #flush(): void {
-    this.#flushScheduled = false;
-    this.#lastFlush = performance.now();
-    if (this.#keyLists.size) {
-      const lists = this.#keyLists;
-      this.#keyLists = new Set();
-      for (const m of lists) {
-        if ((m.keys as string[]).length === 0) this.#outbox.splice(this.#outbox.indexOf(m), 1);
-      }
-    }
-    if (this.#closeError || this.#outbox.length === 0) return;
-    this.#lastBatch = this.#outbox.length;
-    const batch = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox;
-    this.#outbox = [];
-    let parts: Uint8Array[];
-    try {
-      parts = encodeMessage(batch);
-    } catch (err) {
-      this.abort(`could not encode outgoing message: ${describeError(err)}`);
-      return;
-    }
-    this.socket.cork();
-    for (const p of parts) this.socket.write(p);
-    this.socket.uncork();
-  }
-
-  /** Called once with the reason when the connection ends, however it ends. */
-  onClose(listener: (err: CommClosedError) => void): void {
-    if (this.#closeError) listener(this.#closeError);
-    else this.#closeListeners.push(listener);
-  }
-
-  /** Close gracefully: pending messages are written first. */
-  close(reason: string): void {
-    if (this.#closeError) return;
-    this.#flush();
-    this.#closed(reason);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
-  }
-
-  ref(): void {
-    this.socket.ref();
-  }
-
-  unref(): void {
-    this.socket.unref();
-  }
-
-  /** Close at once, discarding what is queued (protocol errors, failed handshakes). */
-  abort(reason: string): void {
-    this.#closed(reason);
-    this.socket.destroy();
-  }
-
-  #onData(chunk: Buffer, transient: boolean): void {
-    if (this.#closeError) return;
-    this.#reads++;
-    let payloads: Buffer[];
-    try {
-      payloads = this.#decoder.push(chunk, transient);
-    } catch (err) {
-      this.#protocolFailure(err);
-      return;
-    }
-    for (const payload of payloads) {
-      let value: unknown;
-      try {
-        value = decodeMessage(payload);
-      } catch (err) {
-        this.#protocolFailure(new ProtocolError(`malformed msgpack from ${this.peer}: ${describeError(err)}`));
-        return;
-      }
-      const messages = Array.isArray(value) ? value : [value];
-      for (const m of messages) {
-        if (this.#closeError) return;
-        if (!isMessage(m)) {
-          this.#protocolFailure(new ProtocolError(`message from ${this.peer} is not a map with a string op`));
-          return;
-        }
-        this.#deliver(m);
-      }
-    }
-  }
-
-  #deliver(m: Message): void {
-    if (this.#handler) this.#dispatch(m);
-    else if (this.#waiter) this.#waiter(m);
-    else this.#inbox.push(m);
-  }
-
-  #dispatch(m: Message): void {
-    try {
-      this.#handler!(m, this);
-    } catch (err) {
-      this.#protocolFailure(err);
-    }
-  }
-
-  #protocolFailure(err: unknown): void {
-    const reason = describeError(err);
-    log().warn({ peer: this.peer, reason }, "closing connection after a protocol error");
-    this.abort(reason);
-  }
-
-  #closed(reason: string): void {
-    if (this.#closeError) return;
-    this.#closeError = new CommClosedError(`connection to ${this.peer} closed: ${reason}`);
-    this.#outbox = [];
-    this.#keyLists.clear();
-    this.#waiter?.(undefined);
-    const listeners = this.#closeListeners.splice(0);
-    for (const l of listeners) l(this.#closeError);
+    if (reader) reader.deliver = (chunk) => this.received(chunk, true);
+    else socket.on("data", (chunk: Buffer) => this.received(chunk, false));
+    socket.on("error", (err) => this.ended(`socket error: ${err.message}`));
+    socket.on("close", () => this.ended("connection closed by peer"));
   }
 }
 
-function isMessage(m: unknown): m is Message {
-  return typeof m === "object" && m !== null && typeof (m as Message).op === "string";
+function socketWire(socket: net.Socket) {
+  return {
+    write(parts: Uint8Array[]) {
+      socket.cork();
+      for (const p of parts) socket.write(p);
+      socket.uncork();
+    },
+    end() {
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    },
+    destroy: () => socket.destroy(),
+    ref: () => socket.ref(),
+    unref: () => socket.unref(),
+  };
 }
 
 /**
@@ -370,3 +159,26 @@ export async function listenTcp(host: string, port: number, onComm: (comm: TcpCo
     });
   });
 }
+
+/** tcp:// or tls:// (which needs certificates on both ends). */
+function socketBackend(scheme: "tcp" | "tls"): Backend {
+  return {
+    connect: (address, o) => connectTcp(address, o.timeoutMs, o.tls),
+    async listen(o: ListenOptions, tls: TlsContext | undefined, onComm): Promise<Listener> {
+      if (scheme === "tls" && !tls) throw new ConfigError("listening on tls:// needs certificates (comm.tls)");
+      const { bind, advertise } = chooseHost(o);
+      const at = o.listenAddress ? parseAddress(o.listenAddress) : { host: bind, port: o.port ?? 0 };
+      const host = at.host === "0.0.0.0" || at.host === "::" ? advertise : at.host;
+      const listener = await listenTcp(at.host, at.port, onComm, scheme === "tls" ? tls : undefined);
+      return {
+        address: formatAddress(host, listener.port, scheme),
+        port: listener.port,
+        hosts: { bind: at.host, advertise: host },
+        close: () => listener.close(),
+      };
+    },
+  };
+}
+
+export const tcpBackend = socketBackend("tcp");
+export const tlsBackend = socketBackend("tls");

@@ -1,7 +1,7 @@
 /**
  * What the roles see of the transport: a Comm (one authenticated, framed, msgpack-speaking
- * connection), a Listener, and the Backend interface a scheme (tcp, tls, later inproc)
- * implements. Roles name these types only; comm/tcp.ts is today's one backend (TcpComm).
+ * connection), a Listener, and the Backend interface a scheme implements (comm/registry.ts:
+ * tcp and tls in comm/tcp.ts, inproc in comm/inproc.ts). Roles name these types only.
  */
 import type { CommClosedError } from "../errors.js";
 import type { Message } from "../protocol/messages.js";
@@ -12,7 +12,7 @@ export type Scheme = "tcp" | "tls" | "inproc";
 export type MessageHandler = (msg: Message, comm: Comm) => void;
 
 export interface Comm {
-  /** "host:port" of the other end, for logs. */
+  /** The other end, for logs: "host:port" over tcp/tls, the listener's address over inproc. */
   readonly peer: string;
   readonly closed: boolean;
   /** How many reads brought data so far: a liveness signal of the peer. */
@@ -49,10 +49,25 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** One transport scheme (comm/registry.ts maps schemes to backends; P5). */
+/** Where to listen: the host chosen from an interface or a host (else all addresses), or an explicit address. */
+export interface ListenOptions {
+  /** Default: the scheme of `listenAddress`, else tls when `comm.tls` is given, else tcp. */
+  protocol?: Scheme;
+  /** Bind and advertise this interface's IPv4 address. */
+  interface?: string;
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** The name of an inproc:// listener (default: a new unique one). */
+  name?: string;
+  /** Bind exactly this `host:port` (or `inproc://name`) instead; a wildcard host advertises the chosen host. */
+  listenAddress?: string;
+}
+
+/** One transport scheme (comm/registry.ts maps schemes to backends). */
 export interface Backend {
-  /** A connection to `address`, not yet authenticated. */
+  /** A connection to `address`, not yet authenticated; `tls` is given for tls:// only. */
   connect(address: string, o: { timeoutMs: number; tls?: TlsContext }): Promise<Comm>;
-  /** Accept connections (not yet authenticated) on host:port, advertised as `advertise`. */
-  listen(o: { host: string; port: number; advertise: string; tls?: TlsContext }, onComm: (c: Comm) => void): Promise<Listener>;
+  /** Accept connections (not yet authenticated) where `o` says; `tls` is given for tls:// only. */
+  listen(o: ListenOptions, tls: TlsContext | undefined, onComm: (c: Comm) => void): Promise<Listener>;
 }

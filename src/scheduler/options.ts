@@ -1,12 +1,15 @@
 /** The scheduler's options, and their defaults (literals: roles do not read the configuration). */
 import type { CommOptions } from "../comm/connect.js";
 import type { TlsFiles } from "../comm/tls.js";
+import type { Scheme } from "../comm/types.js";
 
 export interface SchedulerOptions {
   /** Cluster secret every connection must prove. */
   secret: string;
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
+  /** Transport to listen on (default: tls with `tls`, else tcp); `inproc` serves roles in this process only. */
+  protocol?: Scheme;
   interface?: string;
   host?: string;
   /** Where to write the scheduler file for outside clients and workers. */

@@ -102,7 +102,7 @@ export class Scheduler {
     // the dashboard's modules load while the scheduler's socket opens (start-up time matters)
     const dashboardModule = this.#opts.dashboardAddress ? import("../dashboard/server.js") : undefined;
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
-    this.#listener = await listen({ interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
+    this.#listener = await listen({ protocol: this.#opts.protocol, interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = this.#listener.address;
     const { bind, advertise } = this.#listener.hosts;
     if (dashboardModule) {

@@ -1,9 +1,9 @@
 // Task graphs on a cluster of real processes (scheduler and nanny-supervised workers).
 import assert from "node:assert/strict";
 import http from "node:http";
-import { Client, KilledWorkerError, type Future } from "../../src/index.js";
-import { startProcessCluster, tempDir } from "../helpers/cluster.js";
-import { cleanupProcs, exitWithin, waitFor } from "../helpers/proc.js";
+import { type Client, KilledWorkerError, type Future } from "../../src/index.js";
+import { type ProcessClusterHandle, withCluster } from "../helpers/cluster.js";
+import { exitWithin, waitFor } from "../helpers/proc.js";
 
 /** Pairwise sums, layer by layer, down to one future. */
 function treeSum(client: Client, leaves: Array<Future<number>>): Future<number> {
@@ -20,24 +20,16 @@ function treeSum(client: Client, leaves: Array<Future<number>>): Future<number> 
 
 describe("task graphs on real processes", function () {
   this.timeout(120_000);
-  let tmp: ReturnType<typeof tempDir>;
-  let client: Client | undefined;
+  let current: ProcessClusterHandle | undefined;
 
-  beforeEach(() => {
-    tmp = tempDir();
-  });
   afterEach(async () => {
-    await client?.close();
-    client = undefined;
-    await cleanupProcs();
-    tmp.remove();
+    await current?.cleanup();
+    current = undefined;
   });
 
   async function cluster(workers = 2, nthreads = 1, workerArgs?: (i: number) => string[], schedulerEnv?: NodeJS.ProcessEnv) {
-    const c = await startProcessCluster(tmp.dir, { workers, nthreads, workerArgs, schedulerEnv });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(workers, { timeout: 20_000 });
-    return { ...c, client };
+    current = await withCluster({ mode: "process", workers, nthreads, workerArgs, schedulerEnv });
+    return current;
   }
 
   it("a 10,000-leaf tree reduction equals its closed form", async () => {
@@ -197,9 +189,7 @@ describe("task graphs on real processes", function () {
   });
 
   it("workers exit after --death-timeout once the scheduler is gone", async () => {
-    const c = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, workerArgs: () => ["--death-timeout", "2s"] });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(1, { timeout: 20_000 });
+    const c = (current = await withCluster({ mode: "process", workers: 1, nanny: false, workerArgs: () => ["--death-timeout", "2s"] }));
     c.scheduler.child.kill("SIGKILL");
     const { code, ms } = await exitWithin(c.workers[0]!, 15_000);
     assert.notEqual(code, 0, "a worker that lost its scheduler exits non-zero");

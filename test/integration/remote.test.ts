@@ -1,31 +1,24 @@
 // Shipping task functions end to end: remote() module exports imported on the workers,
 // import() of installed packages from shipped source, and the closed-over-variable error.
 import assert from "node:assert/strict";
-import { Client, RemoteTaskError, Scheduler, Worker, type Future } from "../../src/index.js";
+import { type Client, RemoteTaskError, type Future } from "../../src/index.js";
 import { pack } from "msgpackr";
 import { remote } from "../../src/protocol/functions.js";
+import { type InprocCluster, withCluster } from "../helpers/cluster.js";
 
-const secret = "test-secret-0123456789";
 const tasks = new URL("./fixtures/tasks.js", import.meta.url);
 
-describe("shipping task functions (in-process cluster)", function () {
+describe("shipping task functions (in-process cluster over inproc://)", function () {
   this.timeout(30_000);
-  let scheduler: Scheduler;
-  let workers: Worker[];
+  let cluster: InprocCluster;
   let client: Client;
 
   before(async () => {
-    scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
-    workers = await Promise.all(["a", "b"].map((name) => Worker.start({ schedulerAddress: scheduler.address, secret, name, host: "127.0.0.1", nthreads: 2 })));
-    client = await Client.connect(scheduler.address, { secret });
-    await client.waitForWorkers(2, { timeout: 5000 });
+    cluster = await withCluster({ mode: "inproc", workers: 2, nthreads: 2 });
+    client = cluster.client;
   });
 
-  after(async () => {
-    await client.close();
-    await Promise.all(workers.map((w) => w.close("test over")));
-    await scheduler.close("test over");
-  });
+  after(() => cluster.cleanup());
 
   it("runs a remote() module export, typed, by submit and map", async () => {
     const fit = remote<[number[]], number>(tasks, "fit");
@@ -35,7 +28,7 @@ describe("shipping task functions (in-process cluster)", function () {
     assert.deepEqual(await client.gather(client.map(fit, [[1], [2, 3]])), [1, 5]);
     // the module imports a package itself and keeps its state between tasks
     assert.equal(await client.submit(remote<[unknown], number>(tasks, "packedLength"), { a: 1 }).result(), pack({ a: 1 }).length);
-    const counts = await client.gather(client.map(remote<[], number>(tasks, "countCalls"), [1, 2, 3, 4, 5, 6], { workers: ["a"] }));
+    const counts = await client.gather(client.map(remote<[], number>(tasks, "countCalls"), [1, 2, 3, 4, 5, 6], { workers: ["w0"] }));
     assert.ok(Math.max(...counts) > 1, `module state carried over between tasks: ${counts}`);
   });
 

@@ -1,30 +1,25 @@
-// The runtime in one process over real TCP on 127.0.0.1: scheduler, workers, client.
+// The runtime in one process: scheduler, workers and client over inproc:// (the logic), and
+// the guarded ports over real TCP on 127.0.0.1.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { Client, RemoteTaskError, Scheduler, Worker } from "../../src/index.js";
+import { Client, RemoteTaskError } from "../../src/index.js";
 import { connect } from "../../src/comm/connect.js";
 import { parseAddress } from "../../src/comm/address.js";
+import type { Worker } from "../../src/worker/worker.js";
+import { type InprocCluster, withCluster } from "../helpers/cluster.js";
 
-const secret = "test-secret-0123456789";
-
-describe("runtime over TCP (in-process)", function () {
+describe("runtime (in-process over inproc://)", function () {
   this.timeout(30_000);
-  let scheduler: Scheduler;
+  let cluster: InprocCluster;
   let workers: Worker[];
   let client: Client;
 
   beforeEach(async () => {
-    scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
-    workers = await Promise.all(["a", "b"].map((name) => Worker.start({ schedulerAddress: scheduler.address, secret, name, host: "127.0.0.1", nthreads: 2 })));
-    client = await Client.connect(scheduler.address, { secret });
-    await client.waitForWorkers(2, { timeout: 5000 });
+    cluster = await withCluster({ mode: "inproc", workers: 2, nthreads: 2 });
+    ({ workers, client } = cluster);
   });
 
-  afterEach(async () => {
-    await client.close();
-    await Promise.all(workers.map((w) => w.close("test over")));
-    await scheduler.close("test over");
-  });
+  afterEach(() => cluster.cleanup());
 
   it("submits, maps and gathers", async () => {
     assert.equal(await client.submit((a: number, b: number) => a + b, 1, 2).result(), 3);
@@ -39,8 +34,9 @@ describe("runtime over TCP (in-process)", function () {
 
   it("pins tasks to a worker by name", async () => {
     const info = await client.schedulerInfo();
-    const b = Object.entries(info.workers).find(([, w]) => w.name === "b")![0];
-    const keys = client.map((x: number) => x, [1, 2, 3, 4, 5, 6], { workers: ["b"] });
+    const b = Object.entries(info.workers).find(([, w]) => w.name === "w1")![0];
+    assert.match(b, /^inproc:\/\//);
+    const keys = client.map((x: number) => x, [1, 2, 3, 4, 5, 6], { workers: ["w1"] });
     await client.gather(keys);
     const bWorker = workers.find((w) => w.address === b)!;
     for (const f of keys) assert.ok(bWorker.data.has(f.key), `${f.key} not on worker b`);
@@ -86,7 +82,21 @@ describe("runtime over TCP (in-process)", function () {
     assert.equal(holder.data.has(f.key), false);
   });
 
+});
+
+describe("runtime: guarded ports (in-process over real TCP)", function () {
+  this.timeout(30_000);
+  let cluster: InprocCluster;
+
+  before(async () => {
+    cluster = await withCluster({ mode: "inproc", workers: 1, protocol: "tcp" });
+  });
+  after(() => cluster.cleanup());
+
+  // what a stranger on the network can do to a scheduler's or worker's TCP port: nothing
   it("refuses connections that do not know the secret and keeps serving others", async () => {
+    const { scheduler, client } = cluster;
+    assert.match(scheduler.address, /^tcp:\/\/127\.0\.0\.1:\d+$/);
     await assert.rejects(connect(scheduler.address, "wrong-secret", 5000), { code: "ERR_HANDSHAKE" });
     // a client with the wrong secret is told so at once, not after its connect timeout
     await assert.rejects(Client.connect(scheduler.address, { secret: "wrong", timeout: 30_000 }), {

@@ -4,12 +4,12 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { Client, Scheduler, Worker } from "../../src/index.js";
+import { Client } from "../../src/index.js";
 import { parseAddress } from "../../src/comm/address.js";
 import { connectTcp } from "../../src/comm/tcp.js";
 import { loadTls } from "../../src/comm/tls.js";
 import { encodeMessage } from "../../src/protocol/frames.js";
-import { BIN, tempDir } from "../helpers/cluster.js";
+import { BIN, type InprocCluster, tempDir, withCluster } from "../helpers/cluster.js";
 import { type CertSet, makeCerts } from "../helpers/certs.js";
 import { cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js";
 
@@ -20,20 +20,20 @@ describe("TLS (in-process, real TLS over loopback)", function () {
   const tmp = tempDir();
   let good: CertSet;
   let stranger: CertSet;
-  let scheduler: Scheduler;
-  let workers: Worker[];
+  let cluster: InprocCluster;
+  let scheduler: InprocCluster["scheduler"];
+  let workers: InprocCluster["workers"];
 
   before(async () => {
     good = makeCerts(tmp.dir, "cluster");
     stranger = makeCerts(tmp.dir, "stranger");
-    scheduler = await Scheduler.start({ secret, host: "127.0.0.1", tls: good });
-    workers = await Promise.all(["a", "b"].map((name) => Worker.start({ schedulerAddress: scheduler.address, secret, name, host: "127.0.0.1", tls: good })));
+    cluster = await withCluster({ mode: "inproc", protocol: "tls", tls: good, secret, workers: 2 });
+    ({ scheduler, workers } = cluster);
   });
 
   afterEach(cleanupProcs);
   after(async () => {
-    await Promise.all(workers.map((w) => w.close("test over")));
-    await scheduler.close("test over");
+    await cluster?.cleanup();
     tmp.remove();
   });
 
@@ -43,8 +43,8 @@ describe("TLS (in-process, real TLS over loopback)", function () {
     const client = await Client.connect(scheduler.address, { secret, tls: good });
     try {
       await client.waitForWorkers(2, { timeout: 10_000 });
-      const a = client.submit(() => new Float64Array(1 << 18).fill(2), { workers: ["a"] });
-      const sum = client.submit((x: Float64Array) => x.reduce((s, v) => s + v, 0), a, { workers: ["b"] });
+      const a = client.submit(() => new Float64Array(1 << 18).fill(2), { workers: ["w0"] });
+      const sum = client.submit((x: Float64Array) => x.reduce((s, v) => s + v, 0), a, { workers: ["w1"] });
       assert.equal(await sum.result({ timeout: 20_000 }), 2 * (1 << 18));
       assert.deepEqual(await client.gather(client.map((x: number) => x * 3, [1, 2, 3])), [3, 6, 9]);
     } finally {

@@ -1,15 +1,14 @@
-// wait(), asCompleted() and progress() against a real in-process cluster over TCP.
+// wait(), asCompleted() and progress() against an in-process cluster over inproc://.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { CancelledError, Client, RemoteTaskError, Scheduler, TimeoutError, Worker } from "../../src/index.js";
+import { CancelledError, type Client, RemoteTaskError, TimeoutError } from "../../src/index.js";
 import { asCompleted, wait } from "../../src/client/wait.js";
 import { progress } from "../../src/client/progress.js";
-import { ROOT } from "../helpers/cluster.js";
+import { type InprocCluster, ROOT, withCluster } from "../helpers/cluster.js";
 import { spawnProc } from "../helpers/proc.js";
 import { skipIf } from "../helpers/skip.js";
 import path from "node:path";
 
-const secret = "test-secret-0123456789";
 const sleep = async (ms: number) => {
   await new Promise((r) => setTimeout(r, ms));
   return ms;
@@ -19,26 +18,19 @@ const fail = async (ms: number) => {
   throw new Error(`failed after ${ms} ms`);
 };
 
-describe("wait, asCompleted and progress (in-process cluster)", function () {
+describe("wait, asCompleted and progress (in-process cluster over inproc://)", function () {
   this.timeout(30_000);
-  let scheduler: Scheduler;
-  let worker: Worker;
+  let cluster: InprocCluster;
   let client: Client;
 
   // a thread runs one task at a time, and released tasks still run to the end: enough threads
   // that the slow tasks of earlier tests do not delay later ones
   before(async () => {
-    scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
-    worker = await Worker.start({ schedulerAddress: scheduler.address, secret, name: "w", host: "127.0.0.1", nthreads: 8 });
-    client = await Client.connect(scheduler.address, { secret });
-    await client.waitForWorkers(1, { timeout: 5000 });
+    cluster = await withCluster({ mode: "inproc", workers: 1, nthreads: 8 });
+    client = cluster.client;
   });
 
-  after(async () => {
-    await client.close();
-    await worker.close("test over");
-    await scheduler.close("test over");
-  });
+  after(() => cluster.cleanup());
 
   it("wait: ALL_COMPLETED waits for every future, erred ones included", async () => {
     const fs = [client.submit(sleep, 50), client.submit(sleep, 150), client.submit(fail, 20)];
