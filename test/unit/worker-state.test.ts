@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
-import { WorkerState, type WorkerInstruction } from "../../src/worker/state-machine.js";
+import { type WorkerInstruction } from "../../src/worker/state-machine.js";
+import { Driver } from "../helpers/worker-state.js";
 
 const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, priority });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : `execute ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string) => [Buffer.from(s)];
 
 describe("worker state machine", () => {
   it("runs a task whose inputs are here and reports its result", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
     assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0.01 })), ["send task-finished a"]);
     assert.ok(w.data.has("a"));
   });
 
   it("holds tasks beyond its slots and runs them as slots free, by priority", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     assert.deepEqual(ops(w.computeTask(task("low", {}, 0))), []);
     assert.deepEqual(ops(w.computeTask(task("high", {}, 5))), []);
@@ -23,7 +24,7 @@ describe("worker state machine", () => {
   });
 
   it("fetches missing dependencies from a holder, grouped per peer, then runs", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     const ins = w.computeTask(task("c", { x: ["tcp://p:1"], y: ["tcp://p:1"] }));
     assert.deepEqual(ops(ins), ["fetch tcp://p:1 x,y"]);
     // a second task needing x does not fetch it again
@@ -31,11 +32,11 @@ describe("worker state machine", () => {
     const done = w.fetchDone("tcp://p:1", { x: value("X"), y: value("Y") }, []);
     assert.deepEqual(ops(done).sort(), ["execute c", "execute d", "send add-replica x,y"]);
     const exec = done.find((i) => i.type === "execute" && i.key === "c") as Extract<WorkerInstruction, { type: "execute" }>;
-    assert.deepEqual(Object.keys(exec.deps).sort(), ["x", "y"]);
+    assert.deepEqual([...exec.deps].sort(), ["x", "y"]);
   });
 
   it("tries the next holder when one fails, and tells the scheduler when all did", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://a:1", "tcp://b:1"] }))), ["fetch tcp://a:1 x"]);
     assert.deepEqual(ops(w.fetchFailed("tcp://a:1", ["x"])), ["fetch tcp://b:1 x"]);
     assert.deepEqual(ops(w.fetchDone("tcp://b:1", {}, ["x"])), ["send missing-data c"]);
@@ -43,7 +44,7 @@ describe("worker state machine", () => {
   });
 
   it("discards the result of a task freed while it ran, and frees its slot", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.computeTask(task("b"));
     assert.deepEqual(ops(w.freeKeys(["a"])), []);
@@ -56,7 +57,7 @@ describe("worker state machine", () => {
   // Regression (issue 12, after point 2): a key cancelled while it ran and given again must not
   // get the freed run's result (another function may be behind the key now), nor lose the slot.
   it("starts a key given again only after its freed run ended, and reports that run's result", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
     w.freeKeys(["a"]);
     assert.deepEqual(ops(w.computeTask(task("a"))), [], "waits for the freed run, though a slot is free");
@@ -70,7 +71,7 @@ describe("worker state machine", () => {
   });
 
   it("reports task errors", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("e"));
     const ins = w.executed("e", { ok: false, error: { name: "Error", message: "boom", stack: "" }, durationS: 0 });
     assert.deepEqual(ops(ins), ["send task-erred e"]);
