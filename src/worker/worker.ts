@@ -3,6 +3,10 @@
  * thread pool, fetches dependencies straight from the peers that hold them, and serves its
  * results to clients and peers from its own authenticated listener. Its main thread only
  * moves bytes; user values are decoded on task threads and clients.
+ *
+ * Its parts: the state machine (state-machine.ts: events in, instructions out, sizes only),
+ * the data store (data-store.ts: the values, LRU order, spill and read-back), the op handlers
+ * (handlers.ts); this file connects them to the scheduler, the peers, the threads and timers.
  */
 import { hostname } from "node:os";
 import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect.js";
