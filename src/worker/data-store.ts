@@ -4,7 +4,7 @@
  * used order: taking a value marks it used, and spilling takes the oldest first. Only this
  * module touches the values and the spill files; the state machine knows their sizes.
  */
-import { type MemoryThresholds } from "./memory.js";
+import type { MemoryThresholds } from "./memory.js";
 import { SpillDirectory, Spilled } from "./spill.js";
 
 /** A value as stored: encoded head then raw parts (large binaries). */

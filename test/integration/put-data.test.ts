@@ -70,14 +70,15 @@ describe("put-data on a worker", function () {
     // x arrives by put-data (as a scatter or a replication would bring it); the fetch stays stalled
     const toWorker = await connect(worker.address, secret, 10_000);
     closers.push(() => toWorker.close("test over"));
-    const reply = await new Rpc(toWorker, {}).request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: { [x.key]: scattered[x.key] } }, 10_000);
+    const peer = new Rpc(toWorker, {});
+    const reply = await peer.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: { [x.key]: scattered[x.key] } }, 10_000);
     assert.deepEqual(Object.keys(reply.nbytes), [x.key]);
 
     // well inside the 30 s after which the stalled fetch fails (the event the old code waited for)
     assert.equal(await y.result({ timeout: 15_000 }), 42);
 
     // the worker's story of y: made ready by that put-data, and run by it
-    const story = await new Rpc(toWorker, {}).request<Array<{ stimulusId: string; from: string; to: string }>>({ op: Op.story, key: y.key }, 10_000);
+    const story = await peer.request<Array<{ stimulusId: string; from: string; to: string }>>({ op: Op.story, key: y.key }, 10_000);
     const byPut = story.filter((e) => e.stimulusId.startsWith("put-data-")).map((e) => `${e.from}->${e.to}`);
     assert.deepEqual(byPut, ["fetching->ready", "ready->executing"]);
     assert.deepEqual(story.at(-1)?.to, "memory");
