@@ -76,6 +76,9 @@ export function peerHandlers(w: WorkerHost): Record<string, Handler> {
       const stimulusId = w.sid("put-data");
       for (const key of keys) {
         const value = data[key]!;
+        if (!Array.isArray(value) || !value.every((p) => p instanceof Uint8Array)) {
+          throw new ProtocolError(`put-data: the value of ${JSON.stringify(key)} must be a list of byte parts, got ${describe(value)}`);
+        }
         nbytes[key] = storedBytes(value);
         w.bytes.receivedFromPeers += nbytes[key]!;
         // a task this makes runnable starts now
@@ -88,6 +91,10 @@ export function peerHandlers(w: WorkerHost): Record<string, Handler> {
     // the key's state changes on this worker (the scheduler's story tells its side)
     [Op.story]: (m: Message) => w.state.story(str(m, "key")),
   };
+}
+
+function describe(v: unknown): string {
+  return Array.isArray(v) ? `a list of ${[...new Set(v.map((p) => (p instanceof Uint8Array ? "bytes" : typeof p)))].join(", ")}` : v === null ? "null" : typeof v;
 }
 
 function parseComputeTask(m: Message, fn: unknown): ComputeTask {

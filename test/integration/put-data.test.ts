@@ -16,10 +16,10 @@ const secret = "test-secret-put-data-0123456789";
 
 describe("put-data on a worker", function () {
   this.timeout(60_000);
-  let scheduler: Scheduler;
-  let worker: Worker;
-  let client: Client;
-  let stalled: Listener;
+  let scheduler: Scheduler | undefined;
+  let worker: Worker | undefined;
+  let client: Client | undefined;
+  let stalled: Listener | undefined;
   const closers: Array<() => void> = [];
 
   afterEach(async () => {
@@ -28,6 +28,7 @@ describe("put-data on a worker", function () {
     await worker?.close("test over");
     await stalled?.close();
     await scheduler?.close("test over");
+    [client, worker, stalled, scheduler] = [undefined, undefined, undefined, undefined];
   });
 
   // Regression (issue 13): put-data that gives a waiting task its last input starts the task at
@@ -82,5 +83,21 @@ describe("put-data on a worker", function () {
     const byPut = story.filter((e) => e.stimulusId.startsWith("put-data-")).map((e) => `${e.from}->${e.to}`);
     assert.deepEqual(byPut, ["fetching->ready", "ready->executing"]);
     assert.deepEqual(story.at(-1)?.to, "memory");
+  });
+
+  // protects: a put-data value that is not a list of byte parts is refused with an error naming
+  // the key and what came; nothing is stored (it used to be stored as it was, to fail later in
+  // whichever task or peer took it)
+  it("refuses a malformed value, naming its key", async () => {
+    scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
+    worker = await Worker.start({ schedulerAddress: scheduler.address, secret, name: "a", host: "127.0.0.1", nthreads: 1 });
+    const toWorker = await connect(worker.address, secret, 10_000);
+    closers.push(() => toWorker.close("test over"));
+    const peer = new Rpc(toWorker, {});
+    await assert.rejects(peer.request({ op: Op.putData, data: { k: 5 } }, 10_000), /put-data: the value of "k" must be a list of byte parts, got number/);
+    await assert.rejects(peer.request({ op: Op.putData, data: { k: ["text"] } }, 10_000), /got a list of string/);
+    assert.equal(worker.data.has("k"), false);
+    const ok = await peer.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: { k: [Buffer.from([0xc0])] } }, 10_000);
+    assert.deepEqual(ok.nbytes, { k: 1 }, "the connection still serves");
   });
 });
