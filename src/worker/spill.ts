@@ -15,7 +15,6 @@ import path from "node:path";
 import { ConfigError } from "../errors.js";
 import { createWorkerDirectory } from "./local-directory.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds } from "./memory.js";
-import type { Stored } from "./state-machine.js";
 
 /**
  * The local directory a worker's spill directory goes in; undefined for a worker that never
@@ -53,7 +52,7 @@ export class SpillDirectory {
     return this.#bytes;
   }
 
-  write(key: string, value: Stored): Spilled {
+  write(key: string, value: readonly Buffer[]): Spilled {
     const file = path.join(this.dir, createHash("sha1").update(key).digest("hex"));
     const header = Buffer.allocUnsafe(4 + 4 * value.length);
     header.writeUInt32LE(value.length, 0);
@@ -71,7 +70,7 @@ export class SpillDirectory {
     return new Spilled(file, nbytes);
   }
 
-  async read(s: Spilled): Promise<Stored> {
+  async read(s: Spilled): Promise<Buffer[]> {
     const all = await readFile(s.file);
     const count = all.readUInt32LE(0);
     let offset = 4 + 4 * count;

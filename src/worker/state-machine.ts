@@ -1,10 +1,13 @@
 /**
  * The worker's pure state machine: which tasks wait for which dependencies, what to fetch
- * from which peer, what may run, and what to tell the scheduler. No I/O: events go in,
- * instructions come out, and worker.ts carries them out.
+ * from which peer, what may run, and what to tell the scheduler. No I/O and no data: events
+ * (each with a stimulus id) go in, instructions come out, and worker.ts carries them out. It
+ * knows each held key's size only; the values live in the data store (data-store.ts), and a
+ * value an event brings (a result, a fetched or put value) is passed on in a `store`
+ * instruction, never kept here.
  *
  * Task states here: `fetching` (some dependency is not on this worker yet), `ready` (all
- * inputs here, waiting for a thread), `executing`. A finished task's result moves to `data`.
+ * inputs here, waiting for a thread), `executing`. A finished task's key is held (`memory`).
  *
  * Invariants:
  * - a dependency key is fetched from at most one peer at a time (`inFlight`), and each peer
@@ -14,29 +17,20 @@
  *   rescheduled meanwhile are discarded, never reported;
  * - a key runs on at most one thread: a task given again while a freed run of its key is still
  *   on a thread (cancelled and submitted again) starts when that run ended, so a result is
- *   always that of the run it is reported for.
+ *   always that of the run it is reported for;
+ * - every event returns all it caused (a put-data that readies a task returns its execute).
+ * Every state change of a key goes to a bounded story (`story(key)`), with its stimulus id.
  */
 import type { Message } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
+import { StoryLog, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
+
+export type { WorkerKeyState, WorkerStoryEntry } from "./state-machine-story.js";
 
 /** Results up to this size travel with task-finished and key-in-memory. */
 export const INLINE_RESULT_BYTES = 1024;
-
-/** A value as stored: encoded head then raw parts (large binaries). */
-export type Stored = Buffer[];
-
-/**
- * What the data map holds: a value in memory, or an opaque stand-in for one the I/O layer put
- * elsewhere (spilled to disk); the state machine only passes such values on.
- */
-export type Held = Stored | { readonly nbytes: number };
-
-export function storedBytes(s: Held): number {
-  if (!Array.isArray(s)) return s.nbytes;
-  let n = 0;
-  for (const b of s) n += b.length;
-  return n;
-}
+/** State changes kept for story(), over all keys. */
+export const STORY_SIZE = 10_000;
 
 export interface ComputeTask {
   key: string;
@@ -47,18 +41,48 @@ export interface ComputeTask {
   priority: number;
 }
 
-interface WTask extends ComputeTask {
+/** A task on this worker. */
+export interface WTask extends ComputeTask {
   state: "fetching" | "ready" | "executing";
   missing: Set<string>;
 }
 
-export type WorkerInstruction =
-  | { type: "send"; msg: Message }
-  | { type: "fetch"; worker: string; keys: string[] }
-  | { type: "execute"; key: string; fn: unknown; args: Buffer[]; deps: Record<string, Held> };
+/** A value an event brings, with its size; `V` is opaque here. */
+export interface Sized<V> {
+  nbytes: number;
+  value: V;
+}
 
-export class WorkerState {
-  readonly data = new Map<string, Held>();
+export type WorkerEvent<V = unknown> =
+  | { type: "compute-task"; stimulusId: string; task: ComputeTask }
+  /** a peer answered a fetch: what it had, and which keys it did not have */
+  | { type: "fetch-done"; stimulusId: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
+  /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
+  | { type: "fetch-failed"; stimulusId: string; worker: string; keys: string[] }
+  /** a thread finished a task */
+  | { type: "executed"; stimulusId: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number } }
+  /** the scheduler freed these keys: drop data and pending work for them */
+  | { type: "free-keys"; stimulusId: string; keys: string[] }
+  /** data put here directly (scatter, replication) */
+  | ({ type: "put-data"; stimulusId: string; key: string } & Sized<V>)
+  /** memory above / below the pause threshold: tasks wait until resumed */
+  | { type: "pause" | "resume"; stimulusId: string }
+  /** lost the scheduler: everything it gave us is void */
+  | { type: "reset"; stimulusId: string };
+
+export type WorkerInstruction<V = unknown> =
+  | { type: "send"; msg: Message }
+  | { type: "fetch"; worker: string; keys: string[]; stimulusId: string }
+  /** run the task; `deps` are its dependencies held here */
+  | { type: "execute"; key: string; fn: unknown; args: Buffer[]; deps: string[]; stimulusId: string }
+  /** keep the value the event brought for `key` */
+  | { type: "store"; key: string; value: V }
+  /** drop these keys' values */
+  | { type: "free-data"; keys: string[] };
+
+export class WorkerState<V = unknown> {
+  /** held keys' sizes, by key */
+  readonly held = new Map<string, number>();
   readonly tasks = new Map<string, WTask>();
   /** dependency key -> the peer it is being fetched from */
   readonly inFlight = new Map<string, string>();
@@ -71,11 +95,18 @@ export class WorkerState {
   #executing = 0;
   #paused = false;
   #slots: number;
-  #out: WorkerInstruction[] = [];
+  /** keys freed while on a thread, whose run has not ended (a key sent again waits for it) */
+  #freedWhileRunning = new Set<string>();
+  #out: WorkerInstruction<V>[] = [];
+  #log: StoryLog;
+  /** the event being handled: its stimulus id and time, for the story */
+  #sid = "";
+  #at = 0;
 
   /** `slots`: tasks handed to the executor at once (its threads queue the rest). */
-  constructor(slots: number) {
+  constructor(slots: number, storySize = STORY_SIZE) {
     this.#slots = slots;
+    this.#log = new StoryLog(storySize);
   }
 
   get executing(): number {
@@ -86,13 +117,61 @@ export class WorkerState {
     return this.#ready.length;
   }
 
-  computeTask(msg: ComputeTask): WorkerInstruction[] {
-    if (this.tasks.has(msg.key) || this.data.has(msg.key)) return [];
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** The key's state changes on this worker still in the story, oldest first. */
+  story(key: string): WorkerStoryEntry[] {
+    return this.#log.story(key);
+  }
+
+  handle(e: WorkerEvent<V>): WorkerInstruction<V>[] {
+    this.#sid = e.stimulusId;
+    this.#at = Date.now();
+    switch (e.type) {
+      case "compute-task":
+        this.#computeTask(e.task);
+        break;
+      case "fetch-done":
+        this.#fetchDone(e.worker, e.got, e.notThere);
+        break;
+      case "fetch-failed":
+        this.#failed(e.worker, e.keys);
+        break;
+      case "executed":
+        this.#executed(e.key, e.result);
+        break;
+      case "free-keys":
+        this.#freeKeys(e.keys);
+        break;
+      case "put-data":
+        this.#putData(e.key, e);
+        break;
+      case "pause":
+      case "resume":
+        this.#paused = e.type === "pause";
+        break;
+      case "reset":
+        return this.#reset();
+      default:
+        throw new TypeError(`unknown worker event ${JSON.stringify((e as { type: unknown }).type)}`);
+    }
+    this.#run();
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  #computeTask(msg: ComputeTask): void {
+    if (this.tasks.has(msg.key) || this.held.has(msg.key)) return;
     const t: WTask = { ...msg, state: "ready", missing: new Set() };
     if (msg.priority) this.#prioritized = true;
     this.tasks.set(t.key, t);
     for (const [dep, holders] of Object.entries(msg.whoHas)) {
-      if (this.data.has(dep)) continue;
+      if (this.held.has(dep)) continue;
       t.missing.add(dep);
       let waiting = this.#waitingOn.get(dep);
       if (!waiting) this.#waitingOn.set(dep, (waiting = new Set()));
@@ -101,93 +180,83 @@ export class WorkerState {
     }
     if (t.missing.size) {
       t.state = "fetching";
+      this.#story(t.key, "released", "fetching");
       this.#fetchMissing();
     } else {
+      this.#story(t.key, "released", "ready");
       this.#ready.push(t);
     }
-    this.#run();
-    return this.#flush();
   }
 
-  /** A peer answered a fetch: what it had, and which keys it did not have. */
-  fetchDone(worker: string, got: Record<string, Stored>, notThere: string[]): WorkerInstruction[] {
+  #fetchDone(worker: string, got: Record<string, Sized<V>>, notThere: string[]): void {
     const added: string[] = [];
-    for (const [key, value] of Object.entries(got)) {
+    for (const [key, { nbytes, value }] of Object.entries(got)) {
       if (this.inFlight.get(key) !== worker) continue;
       this.inFlight.delete(key);
-      if (!this.#waitingOn.has(key)) continue; // nobody needs it any more
-      this.data.set(key, value);
+      if (!this.#waitingOn.has(key)) {
+        this.#story(key, "flight", "released", "nobody needs it any more");
+        continue;
+      }
+      this.#hold(key, nbytes, value, "flight");
       added.push(key);
       this.#arrived(key);
     }
     if (added.length) this.#out.push({ type: "send", msg: { op: Op.addReplica, keys: added } });
     this.#failed(worker, notThere);
-    this.#run();
-    return this.#flush();
   }
 
-  /** A fetch from `worker` failed as a whole (connection refused, peer gone). */
-  fetchFailed(worker: string, keys: string[]): WorkerInstruction[] {
-    this.#failed(worker, keys);
-    this.#run();
-    return this.#flush();
-  }
-
-  /** A thread finished a task. */
-  executed(key: string, result: { ok: true; value: Stored; durationS: number } | { ok: false; error: WireError; durationS: number }): WorkerInstruction[] {
+  #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"]): void {
     const t = this.tasks.get(key);
     if (this.#freedWhileRunning.delete(key)) {
       // the run of a freed task (no other run of the key started meanwhile): its result is void
       this.#executing--;
+      this.#story(key, "released", "released", "the result of a run freed while it ran: dropped");
     } else if (t && t.state === "executing") {
       this.#executing--;
       this.tasks.delete(key);
       this.#release(t);
       if (result.ok) {
-        this.data.set(key, result.value);
-        const nbytes = storedBytes(result.value);
+        this.#hold(key, result.nbytes, result.value, "executing");
         // a small result rides along, so a waiting client needs no extra round trips to get it
-        const inline = nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
-        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes, duration: result.durationS, value: inline } });
+        const inline = result.nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
+        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline } });
       } else {
+        this.#story(key, "executing", "erred");
         this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error } });
       }
     }
-    this.#run();
-    return this.#flush();
   }
 
-  /** keys freed while on a thread, whose run has not ended (a key sent again waits for it) */
-  #freedWhileRunning = new Set<string>();
-
-  /** The scheduler freed these keys: drop data and pending work for them. */
-  freeKeys(keys: string[]): WorkerInstruction[] {
+  #freeKeys(keys: string[]): void {
+    const freed: string[] = [];
     for (const key of keys) {
-      this.data.delete(key);
       const t = this.tasks.get(key);
+      if (this.held.delete(key)) {
+        freed.push(key);
+        if (!t) this.#story(key, "memory", "released");
+      }
       if (!t) continue;
       this.tasks.delete(key);
+      this.#story(key, t.state, "released");
       if (t.state === "executing") this.#freedWhileRunning.add(key);
       else if (t.state === "ready") this.#ready.splice(this.#ready.indexOf(t), 1);
       this.#release(t);
     }
-    this.#run();
-    return this.#flush();
+    if (freed.length) this.#out.push({ type: "free-data", keys: freed });
   }
 
-  /** Data put here directly (scatter, replication). */
-  putData(key: string, value: Stored): void {
-    this.data.set(key, value);
-    if (this.#waitingOn.has(key)) {
+  #putData(key: string, v: Sized<V>): void {
+    const waited = this.#waitingOn.has(key);
+    this.#hold(key, v.nbytes, v.value, this.inFlight.has(key) ? "flight" : this.held.has(key) ? "memory" : "released");
+    if (waited) {
       this.inFlight.delete(key);
       this.#arrived(key);
-      this.#run();
     }
   }
 
-  /** Lost the scheduler: everything it gave us is void. */
-  reset(): void {
-    this.data.clear();
+  #reset(): WorkerInstruction<V>[] {
+    const keys = [...this.held.keys()];
+    this.held.clear();
     this.tasks.clear();
     this.inFlight.clear();
     this.#tried.clear();
@@ -197,9 +266,21 @@ export class WorkerState {
     this.#freedWhileRunning.clear();
     this.#executing = 0;
     this.#out = [];
+    return keys.length ? [{ type: "free-data", keys }] : [];
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  #story(key: string, from: WorkerKeyState, to: WorkerKeyState, reason?: string): void {
+    this.#log.add(key, this.#sid, from, to, this.#at, reason);
+  }
+
+  /** The key's value is kept (by the shell), its size known here. */
+  #hold(key: string, nbytes: number, value: V, from: WorkerKeyState): void {
+    this.held.set(key, nbytes);
+    this.#out.push({ type: "store", key, value });
+    this.#story(key, from, "memory");
+  }
 
   #arrived(dep: string): void {
     const waiting = this.#waitingOn.get(dep);
@@ -210,6 +291,7 @@ export class WorkerState {
       t.missing.delete(dep);
       if (t.missing.size === 0 && t.state === "fetching") {
         t.state = "ready";
+        this.#story(t.key, "fetching", "ready");
         this.#ready.push(t);
       }
     }
@@ -227,7 +309,7 @@ export class WorkerState {
   #fetchMissing(): void {
     const perPeer = new Map<string, string[]>();
     for (const [dep, waiting] of this.#waitingOn) {
-      if (this.inFlight.has(dep) || this.data.has(dep)) continue;
+      if (this.inFlight.has(dep) || this.held.has(dep)) continue;
       let tried = this.#tried.get(dep);
       if (!tried) this.#tried.set(dep, (tried = new Set()));
       const peer = (this.#holders.get(dep) ?? []).find((h) => !tried!.has(h));
@@ -236,17 +318,19 @@ export class WorkerState {
         for (const t of waiting) {
           this.tasks.delete(t.key);
           this.#release(t);
+          this.#story(t.key, t.state, "released", `no holder of ${JSON.stringify(dep)} had it`);
           this.#out.push({ type: "send", msg: { op: Op.missingData, key: t.key, missing: dep, holders: [...tried] } });
         }
         this.#waitingOn.delete(dep);
         this.#tried.delete(dep);
         continue;
       }
+      if (tried.size === 0) this.#story(dep, "released", "flight");
       tried.add(peer);
       this.inFlight.set(dep, peer);
       perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
     }
-    for (const [worker, keys] of perPeer) this.#out.push({ type: "fetch", worker, keys });
+    for (const [worker, keys] of perPeer) this.#out.push({ type: "fetch", worker, keys, stimulusId: this.#sid });
   }
 
   /** A task left: it no longer waits for its dependencies. */
@@ -256,17 +340,6 @@ export class WorkerState {
       waiting?.delete(t);
       if (waiting && waiting.size === 0) this.#waitingOn.delete(dep);
     }
-  }
-
-  /** Paused (memory above the pause threshold): tasks wait until resumed. */
-  setPaused(paused: boolean): WorkerInstruction[] {
-    this.#paused = paused;
-    this.#run();
-    return this.#flush();
-  }
-
-  get paused(): boolean {
-    return this.#paused;
   }
 
   #run(): void {
@@ -281,19 +354,11 @@ export class WorkerState {
       }
       t.state = "executing";
       this.#executing++;
-      const deps: Record<string, Held> = {};
-      for (const dep of Object.keys(t.whoHas)) {
-        const d = this.data.get(dep);
-        if (d) deps[dep] = d;
-      }
-      this.#out.push({ type: "execute", key: t.key, fn: t.fn, args: t.args, deps });
+      this.#story(t.key, "ready", "executing");
+      const deps: string[] = [];
+      for (const dep of Object.keys(t.whoHas)) if (this.held.has(dep)) deps.push(dep);
+      this.#out.push({ type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid });
     }
     if (later.length) this.#ready.unshift(...later);
-  }
-
-  #flush(): WorkerInstruction[] {
-    const out = this.#out;
-    this.#out = [];
-    return out;
   }
 }

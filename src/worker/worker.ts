@@ -3,27 +3,29 @@
  * thread pool, fetches dependencies straight from the peers that hold them, and serves its
  * results to clients and peers from its own authenticated listener. Its main thread only
  * moves bytes; user values are decoded on task threads and clients.
+ *
+ * Its parts: the state machine (state-machine.ts: events in, instructions out, sizes only),
+ * the data store (data-store.ts: the values, LRU order, spill and read-back), the op handlers
+ * (handlers.ts); this file connects them to the scheduler, the peers, the threads and timers.
  */
 import { hostname } from "node:os";
 import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect.js";
 import { type TlsContext, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
-import type { Message } from "../protocol/messages.js";
-import { CommClosedError, ConfigError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, TimeoutError, describeError } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { logger } from "../log.js";
-import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
-import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
 import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
-import { resolveTaskFunction } from "../protocol/functions.js";
-import { type ComputeTask, type Held, type Stored, WorkerState, type WorkerInstruction, storedBytes } from "./state-machine.js";
-import { SpillDirectory, Spilled, spillParent } from "./spill.js";
+import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state-machine.js";
+import { spillParent } from "./spill.js";
+import { DataStore, type Found, type Held, type Stored, storedBytes } from "./data-store.js";
+import { type WorkerHost, peerHandlers, schedulerHandlers } from "./handlers.js";
 import { WORKER_DEFAULTS, type WorkerOptions } from "./options.js";
 
 const log = () => logger("worker");
@@ -42,7 +44,7 @@ export class Worker {
   address = "";
   readonly name: string;
   readonly nthreads: number;
-  readonly state: WorkerState;
+  readonly state: WorkerState<Stored>;
   /** Bytes this worker sent to and received from peers and clients, for tests and metrics. */
   readonly bytes = { sentToPeers: 0, receivedFromPeers: 0 };
   #opts: WorkerOptions;
@@ -57,12 +59,14 @@ export class Worker {
   #peers = new Map<string, Promise<Rpc>>();
   /** task functions by the number the scheduler gave them */
   #functions = new Map<number, unknown>();
+  /** the values held here (the state machine knows their sizes) */
+  #store: DataStore;
+  /** what the op handlers (handlers.ts) may use */
+  #host: WorkerHost;
+  #stimulus = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
-  #spill: SpillDirectory | undefined;
-  /** Spilled values being read back, by key. */
-  #readingBack = new Map<string, Promise<Stored | undefined>>();
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
@@ -80,7 +84,13 @@ export class Worker {
     this.#secret = opts.secret ?? "";
     this.name = opts.name ?? "";
     this.nthreads = opts.nthreads ?? WORKER_DEFAULTS.nthreads;
-    this.state = new WorkerState(this.nthreads * SLOTS_PER_THREAD);
+    this.state = new WorkerState<Stored>(this.nthreads * SLOTS_PER_THREAD);
+    this.#store = new DataStore({
+      memoryLimit: opts.memoryLimit ?? 0,
+      thresholds: this.#thresholds,
+      maxSpillBytes: opts.maxSpillBytes ?? WORKER_DEFAULTS.maxSpillBytes,
+    });
+    this.#host = this.#makeHost();
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -109,102 +119,43 @@ export class Worker {
     return Date.now() + (this.#opts.deathTimeoutMs ?? WORKER_DEFAULTS.deathTimeoutMs);
   }
 
-  /** Results held here (encoded, or spilled), by key. */
-  get data(): Map<string, Held> {
-    return this.state.data;
+  /** Results held here (encoded, or spilled), by key: a read-only view for tests. @internal */
+  get data(): ReadonlyMap<string, Held> {
+    return this.#store.view;
   }
 
-  /**
-   * Held values' bytes by key (marked as recently used), and the keys not held. Synchronous
-   * unless some are spilled: those are read back from disk without blocking the event loop
-   * (and are in memory again). Tasks, peers and clients all take values through here.
-   */
-  #values(keys: Iterable<string>): Found | Promise<Found> {
-    const found: Found = { data: {}, missing: [] };
-    const reads: Promise<void>[] = [];
-    for (const k of keys) {
-      this.#touch(k);
-      const v = this.state.data.get(k);
-      if (v instanceof Spilled) {
-        reads.push(this.#readBack(k, v).then((stored) => void (stored ? (found.data[k] = stored) : found.missing.push(k))));
-      } else if (v) {
-        found.data[k] = v as Stored;
-      } else {
-        found.missing.push(k);
-      }
-    }
-    return reads.length ? Promise.all(reads).then(() => found) : found;
+  /** A new stimulus id: what caused an event, numbered (it names the event in the story). */
+  #sid(what: string): string {
+    return `${what}-${++this.#stimulus}`;
   }
 
-  /**
-   * A spilled value back from its file into memory; concurrent requests share one read. A
-   * key freed while it was being read reads as missing.
-   */
-  #readBack(key: string, spilled: Spilled): Promise<Stored | undefined> {
-    let reading = this.#readingBack.get(key);
-    if (!reading) {
-      const stillHeld = () => this.state.data.get(key) === spilled;
-      reading = this.#spill!.read(spilled)
-        .then(
-          (value) => {
-            if (!stillHeld()) return undefined;
-            this.#spill!.remove(spilled);
-            this.state.data.set(key, value); // same key: keeps its place in the order
-            return value;
-          },
-          (err) => {
-            if (!stillHeld()) return undefined; // its file went with it
-            throw err;
-          },
-        )
-        .finally(() => this.#readingBack.delete(key));
-      this.#readingBack.set(key, reading);
-    }
-    return reading;
+  /** Hand an event to the state machine and carry out what it asks for. */
+  #handle(e: WorkerEvent<Stored>): void {
+    this.#do(this.state.handle(e));
   }
 
-  /** Mark as recently used: the data map's order is the spilling order (oldest first). */
-  #touch(key: string): void {
-    const v = this.state.data.get(key);
-    if (v === undefined) return;
-    this.state.data.delete(key);
-    this.state.data.set(key, v);
-  }
-
-  /**
-   * Move least-recently-used results to disk: while managed bytes are above `target`, and,
-   * while the process's memory is above `spill`, as many bytes as it is over; never past
-   * `maxSpillBytes` on disk. Runs on the memory monitor's tick (it walks all results: not per
-   * task).
-   */
-  #spillIfNeeded(rss: number): void {
-    const spill = this.#spill;
-    const limit = this.#opts.memoryLimit ?? 0;
-    if (!spill || !(limit > 0)) return;
-    const t = this.#thresholds;
-    let managed = 0;
-    for (const v of this.state.data.values()) if (!(v instanceof Spilled)) managed += storedBytes(v);
-    let toFree = 0;
-    if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
-    if (t.spill !== false) toFree = Math.max(toFree, rss - t.spill * limit);
-    if (toFree <= 0) return;
-    const maxSpill = this.#opts.maxSpillBytes ?? WORKER_DEFAULTS.maxSpillBytes;
-    for (const [key, v] of this.state.data) {
-      if (toFree <= 0) break;
-      if (v instanceof Spilled) continue;
-      if (maxSpill !== false && spill.bytes + storedBytes(v) > maxSpill) break;
-      const s = spill.write(key, v as Stored);
-      this.state.data.set(key, s); // same key: keeps its place in the order
-      toFree -= s.nbytes;
-    }
-  }
-
-  /** Drop files of keys that are being freed. */
-  #unspill(keys: Iterable<string>): void {
-    for (const k of keys) {
-      const v = this.state.data.get(k);
-      if (v instanceof Spilled) this.#spill?.remove(v);
-    }
+  #makeHost(): WorkerHost {
+    return {
+      state: this.state,
+      store: this.#store,
+      bytes: this.bytes,
+      functions: this.#functions,
+      sid: (what) => this.#sid(what),
+      handle: (e) => this.#handle(e),
+      sendScheduler: (msg) => {
+        const rpc = this.#scheduler;
+        if (rpc && !rpc.closed) rpc.send(msg);
+      },
+      close: (reason) => this.close(reason),
+      restart: async () => {
+        // forget everything and start from fresh task threads (a stuck task dies with its thread)
+        this.#resetData();
+        const old = this.#pool;
+        this.#pool = this.#newPool();
+        await old?.close();
+      },
+      replicateTo: (target, keys) => this.#replicateTo(target, keys),
+    };
   }
 
   /** Resolves with the reason once the worker has closed. */
@@ -216,7 +167,7 @@ export class Worker {
     this.status = "starting";
     this.#pool = this.#newPool();
     const local = spillParent(this.#opts);
-    if (local) this.#spill = new SpillDirectory(local);
+    if (local) this.#store.openSpill(local);
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
     const where = { interface: this.#opts.interface, host: this.#opts.host, listenAddress: this.#opts.listenAddress };
     this.#listener = await listen(where, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
@@ -301,31 +252,7 @@ export class Worker {
   }
 
   #schedulerRpc(comm: Comm): Rpc {
-    return new Rpc(comm, {
-      [Op.computeTask]: (m) => {
-        // functions come once per connection, then by number
-        if (m.fnDef !== undefined) this.#functions.set(m.fn as number, m.fnDef);
-        const fn = this.#functions.get(m.fn as number);
-        if (fn === undefined) throw new ProtocolError(`compute-task names function ${String(m.fn)}, which was never sent`);
-        this.#do(this.state.computeTask(parseComputeTask(m, fn)));
-      },
-      [Op.freeKeys]: (m) => {
-        this.#unspill(m.keys as string[]);
-        this.#do(this.state.freeKeys(m.keys as string[]));
-      },
-      [Op.closeWorker]: (m) => void this.close(`scheduler asked: ${String(m.reason ?? "")}`),
-      [Op.schedulerClosing]: () => {},
-      [Op.run]: (m) => this.#runHere(m),
-      [Op.replicateTo]: (m) => this.#replicateTo(m.target as string, m.keys as string[]),
-      [Op.restart]: async () => {
-        // forget everything and start from fresh task threads (a stuck task dies with its thread)
-        this.#resetData();
-        const old = this.#pool;
-        this.#pool = this.#newPool();
-        await old?.close();
-        return "ok";
-      },
-    });
+    return new Rpc(comm, schedulerHandlers(this.#host));
   }
 
   /**
@@ -341,22 +268,33 @@ export class Worker {
   }
 
   /** Carry out what the state machine asked for. */
-  #do(instructions: WorkerInstruction[]): void {
+  #do(instructions: WorkerInstruction<Stored>[]): void {
     for (const ins of instructions) {
-      if (ins.type === "send") {
-        const rpc = this.#scheduler;
-        if (rpc && !rpc.closed) rpc.send(ins.msg);
-      } else if (ins.type === "fetch") {
-        void this.#fetch(ins.worker, ins.keys);
-      } else {
-        const found = this.#values(Object.keys(ins.deps));
-        if (found instanceof Promise) {
-          found.then(
-            (f) => this.#execute(ins, f),
-            (err) => this.#do(this.state.executed(ins.key, { ok: false, error: toWireError(err), durationS: 0 })),
-          );
-        } else {
-          this.#execute(ins, found);
+      switch (ins.type) {
+        case "send": {
+          const rpc = this.#scheduler;
+          if (rpc && !rpc.closed) rpc.send(ins.msg);
+          break;
+        }
+        case "store":
+          this.#store.put(ins.key, ins.value);
+          break;
+        case "free-data":
+          this.#store.delete(ins.keys);
+          break;
+        case "fetch":
+          void this.#fetch(ins.worker, ins.keys);
+          break;
+        case "execute": {
+          const found = this.#store.values(ins.deps);
+          if (found instanceof Promise) {
+            found.then(
+              (f) => this.#execute(ins, f),
+              (err) => this.#handle({ type: "executed", stimulusId: this.#sid("read-back-failed"), key: ins.key, result: { ok: false, error: toWireError(err), durationS: 0 } }),
+            );
+          } else {
+            this.#execute(ins, found);
+          }
         }
       }
     }
@@ -366,14 +304,15 @@ export class Worker {
   #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found): void {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
-    for (const dep of Object.keys(ins.deps)) deps[dep] = (found.data[dep] ?? []).map(exact);
+    for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
     this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
       this.#scheduler?.unsendKey(Op.executing, key);
+      const stimulusId = this.#sid("executed");
       if (r.ok) {
         const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        this.#do(this.state.executed(key, { ok: true, value, durationS: r.durationS }));
+        this.#handle({ type: "executed", stimulusId, key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS } });
       } else {
-        this.#do(this.state.executed(key, { ok: false, error: r.error, durationS: r.durationS }));
+        this.#handle({ type: "executed", stimulusId, key, result: { ok: false, error: r.error, durationS: r.durationS } });
       }
     });
   }
@@ -382,11 +321,16 @@ export class Worker {
     try {
       const rpc = await this.#peer(worker);
       const reply = await rpc.request<{ data: Record<string, Stored>; missing: string[] }>({ op: Op.getData, keys }, PEER_TIMEOUT_MS);
-      for (const v of Object.values(reply.data)) this.bytes.receivedFromPeers += storedBytes(v);
-      this.#do(this.state.fetchDone(worker, reply.data, reply.missing));
+      const got: Record<string, { nbytes: number; value: Stored }> = {};
+      for (const [key, value] of Object.entries(reply.data)) {
+        const nbytes = storedBytes(value);
+        this.bytes.receivedFromPeers += nbytes;
+        got[key] = { nbytes, value };
+      }
+      this.#handle({ type: "fetch-done", stimulusId: this.#sid("fetch-done"), worker, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
-      this.#do(this.state.fetchFailed(worker, keys));
+      this.#handle({ type: "fetch-failed", stimulusId: this.#sid("fetch-failed"), worker, keys });
     }
   }
 
@@ -404,19 +348,9 @@ export class Worker {
     return p;
   }
 
-  /** client.run(): a function on this worker's main thread, with its arguments. */
-  async #runHere(m: Message): Promise<Buffer[]> {
-    const fn = await resolveTaskFunction(m.fn);
-    const parts = m.args as Buffer[];
-    const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
-    const value = await fn(...args);
-    const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
-    return [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
-  }
-
   /** Retirement: hand copies of `keys` to `target` (it stores them and tells the scheduler). */
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
-    const { data } = await this.#values(keys);
+    const { data } = await this.#store.values(keys);
     const rpc = await this.#peer(target);
     await rpc.request({ op: Op.putData, data, report: true }, PEER_TIMEOUT_MS);
     return Object.keys(data);
@@ -440,7 +374,7 @@ export class Worker {
   #checkMemory(): void {
     const limit = this.#opts.memoryLimit ?? 0;
     const rss = process.memoryUsage.rss();
-    this.#spillIfNeeded(rss);
+    this.#store.spillIfNeeded(rss);
     const state = memoryState(rss, limit, this.#thresholds);
     // above pause, what is over may be garbage (freed results, a finished task's temporaries):
     // collect, and decide on the next tick's measurement
@@ -460,7 +394,7 @@ export class Worker {
     const reason = `memory use ${rss} bytes of a ${limit}-byte limit`;
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
-    this.#do(this.state.setPaused(paused));
+    this.#handle({ type: paused ? "pause" : "resume", stimulusId: this.#sid(paused ? "pause" : "resume") });
   }
 
   /** A collection on this thread and every task thread, unless this process had one within COLLECT_EVERY_MS. */
@@ -470,10 +404,9 @@ export class Worker {
     return true;
   }
 
-  /** Forget all data, in memory and on disk. */
+  /** Forget all tasks and data, in memory and on disk. */
   #resetData(): void {
-    this.#unspill(this.state.data.keys());
-    this.state.reset();
+    this.#handle({ type: "reset", stimulusId: this.#sid("reset") });
   }
 
   #sendHeartbeat(): void {
@@ -485,8 +418,6 @@ export class Worker {
     const now = performance.now();
     const cpuPercent = this.#lastCpu ? (100 * (cpu.user + cpu.system - this.#lastCpu.us)) / (1000 * Math.max(1, now - this.#lastCpu.at)) : 0;
     this.#lastCpu = { us: cpu.user + cpu.system, at: now };
-    let stored = 0;
-    for (const v of this.state.data.values()) if (!(v instanceof Spilled)) stored += storedBytes(v);
     // a request: the scheduler's reply is its heartbeat to us; a scheduler that stops
     // answering (hung, or its host gone without a TCP reset) counts as lost
     rpc
@@ -496,9 +427,9 @@ export class Worker {
           metrics: {
             executing: this.state.executing,
             ready: this.state.readyCount,
-            inMemory: this.state.data.size,
-            storedBytes: stored,
-            spilledBytes: this.#spill?.bytes ?? 0,
+            inMemory: this.#store.size,
+            storedBytes: this.#store.memoryBytes,
+            spilledBytes: this.#store.spilledBytes,
             paused: this.state.paused,
             rss: mem.rss,
             cpu: cpuPercent,
@@ -514,30 +445,7 @@ export class Worker {
 
   #acceptPeer(comm: Comm): void {
     comm.useSharedFrames();
-    new Rpc(comm, {
-      [Op.getData]: (m: Message) => {
-        const keys = m.keys;
-        if (!Array.isArray(keys)) throw new ProtocolError("get-data: keys must be a list");
-        const reply = (found: Found): Found => {
-          for (const v of Object.values(found.data)) this.bytes.sentToPeers += storedBytes(v);
-          return found;
-        };
-        const found = this.#values(keys as string[]);
-        return found instanceof Promise ? found.then(reply) : reply(found);
-      },
-      [Op.putData]: (m: Message) => {
-        const data = m.data as Record<string, Stored>;
-        if (typeof data !== "object" || data === null) throw new ProtocolError("put-data: data must be a map");
-        const keys = Object.keys(data);
-        for (const k of keys) {
-          this.bytes.receivedFromPeers += storedBytes(data[k]!);
-          this.state.putData(k, data[k]!);
-        }
-        // replication: the scheduler learns of the new copies from us
-        if (m.report) this.#scheduler?.send({ op: Op.addReplica, keys });
-        return { nbytes: Object.fromEntries(keys.map((k) => [k, storedBytes(data[k]!)])) };
-      },
-    });
+    new Rpc(comm, peerHandlers(this.#host));
   }
 
   /** Ask the scheduler to retire this worker (it closes us once our results live elsewhere). */
@@ -562,8 +470,8 @@ export class Worker {
       for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});
       await this.#pool?.close();
       await this.#listener?.close();
-      this.#spill?.close();
       this.#resetData();
+      this.#store.close();
     } catch (err) {
       log().warn({ reason, err: describeError(err) }, "error while closing the worker");
     } finally {
@@ -574,19 +482,6 @@ export class Worker {
     }
     return this.#closed;
   }
-}
-
-/** Values a worker holds, by key, and the keys it does not hold. */
-interface Found {
-  data: Record<string, Stored>;
-  missing: string[];
-}
-
-function parseComputeTask(m: Message, fn: unknown): ComputeTask {
-  if (typeof m.key !== "string" || !Array.isArray(m.args) || typeof m.whoHas !== "object" || m.whoHas === null) {
-    throw new ProtocolError("compute-task needs a string key, args parts and whoHas");
-  }
-  return { key: m.key, fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
 }
 
 /**

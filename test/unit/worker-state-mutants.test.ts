@@ -1,25 +1,26 @@
 // The worker's pure state machine (src/worker/state-machine.ts) fed events. Written to kill the
 // mutants that survived `npm run mutate`: each test names the behaviour it protects.
 import assert from "node:assert/strict";
-import { INLINE_RESULT_BYTES, WorkerState, storedBytes, type WorkerInstruction } from "../../src/worker/state-machine.js";
+import { INLINE_RESULT_BYTES, type WorkerInstruction } from "../../src/worker/state-machine.js";
+import { Driver } from "../helpers/worker-state.js";
+import { storedBytes } from "../../src/worker/data-store.js";
 
 const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, priority });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : `execute ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string) => [Buffer.from(s)];
 const ok = (v = value("1")) => ({ ok: true as const, value: v, durationS: 0 });
 
 describe("worker state machine: edges", () => {
-  // protects: the byte count of a value (parts added up; a spilled stand-in gives its own)
-  it("storedBytes adds up parts and trusts a stand-in's nbytes", () => {
+  // protects: the byte count of a value (parts added up)
+  it("storedBytes adds up parts", () => {
     assert.equal(storedBytes([Buffer.alloc(3), Buffer.alloc(4)]), 7);
     assert.equal(storedBytes([]), 0);
-    assert.equal(storedBytes({ nbytes: 42 }), 42);
   });
 
   // protects: a task sent twice (or whose result is already here) runs once
   it("a duplicate compute-task is ignored", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
     assert.deepEqual(w.computeTask(task("a")), []);
     w.executed("a", ok());
@@ -29,17 +30,18 @@ describe("worker state machine: edges", () => {
 
   // protects: a dependency already held is not fetched, and is handed to the task
   it("dependencies already here are not fetched", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     const x = value("X");
     w.putData("x", x);
     const ins = w.computeTask(task("c", { x: ["tcp://p:1"] }));
     assert.deepEqual(ops(ins), ["execute c"]);
-    assert.equal((ins[0] as Extract<WorkerInstruction, { type: "execute" }>).deps.x, x);
+    assert.deepEqual((ins[0] as Extract<WorkerInstruction, { type: "execute" }>).deps, ["x"]);
+    assert.equal(w.data.get("x"), x);
   });
 
   // protects: a task becomes ready only when its last missing dependency arrives
   it("waits for every dependency, arriving one by one", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://p:1"], y: ["tcp://q:1"] }))).sort(), ["fetch tcp://p:1 x", "fetch tcp://q:1 y"]);
     assert.deepEqual(ops(w.fetchDone("tcp://p:1", { x: value("X") }, [])), ["send add-replica x"]);
     assert.equal(w.tasks.get("c")?.state, "fetching");
@@ -49,7 +51,7 @@ describe("worker state machine: edges", () => {
   // protects: only the peer a key was asked from may deliver it; a key nobody waits for any
   // more is neither kept nor announced
   it("ignores deliveries from the wrong peer and keys no task needs", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("c", { x: ["tcp://p:1"] }));
     assert.deepEqual(w.fetchDone("tcp://other:1", { x: value("X") }, []), []);
     assert.equal(w.data.has("x"), false);
@@ -64,7 +66,7 @@ describe("worker state machine: edges", () => {
   // protects: a dependency still needed by another task is still fetched and used when one of
   // its dependents is freed
   it("freeing one of two dependents keeps the other waiting", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     w.computeTask(task("c", { x: ["tcp://p:1"] }));
     w.computeTask(task("d", { x: ["tcp://p:1"] }));
     w.freeKeys(["c"]);
@@ -73,7 +75,7 @@ describe("worker state machine: edges", () => {
 
   // protects: the missing-data report names the dependency and every holder that was tried
   it("missing-data names the dependency and the holders tried", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("c", { x: ["tcp://a:1", "tcp://b:1"] }));
     w.fetchFailed("tcp://a:1", ["x"]);
     const [ins] = w.fetchFailed("tcp://b:1", ["x"]);
@@ -84,7 +86,7 @@ describe("worker state machine: edges", () => {
   // bigger ones stay on the worker
   it("inlines results up to INLINE_RESULT_BYTES", () => {
     for (const [n, inline] of [[INLINE_RESULT_BYTES, true], [INLINE_RESULT_BYTES + 1, false]] as const) {
-      const w = new WorkerState(1);
+      const w = new Driver(1);
       w.computeTask(task("a"));
       const v = [Buffer.alloc(n - 1), Buffer.alloc(1)];
       const [ins] = w.executed("a", { ok: true, value: v, durationS: 0.5 });
@@ -96,7 +98,7 @@ describe("worker state machine: edges", () => {
   // protects: a result for a task this worker does not run frees no slot (slots never exceed
   // the executor's), while one for a task freed during its run does
   it("results of unknown tasks free no slot", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     assert.deepEqual(w.executed("nobody", ok()), []);
     assert.deepEqual(w.computeTask(task("b")), []);
@@ -109,7 +111,7 @@ describe("worker state machine: edges", () => {
 
   // protects: a freed task that was only queued leaves the queue and never runs
   it("a freed ready task never runs", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.computeTask(task("b"));
     w.computeTask(task("c"));
@@ -120,7 +122,7 @@ describe("worker state machine: edges", () => {
 
   // protects: a task that became ready by a fetch and was freed before a slot came never runs
   it("a task freed after its inputs arrived, before it ran, never runs", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.computeTask(task("c", { x: ["tcp://p:1"] }));
     w.fetchDone("tcp://p:1", { x: value("X") }, []);
@@ -134,7 +136,7 @@ describe("worker state machine: edges", () => {
   // runs again once that run's (discarded) result frees its slot; the slot used to stay taken
   // for good, and the worker never ran the key again nor anything behind it
   it("a key freed while running and sent again runs when the old run ends", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.freeKeys(["a"]);
     assert.deepEqual(w.computeTask(task("a")), [], "the old run still holds the only slot");
@@ -148,7 +150,7 @@ describe("worker state machine: edges", () => {
   // protects: every stale run of a key freed twice is discarded, one slot each, and only the
   // current run's result is reported
   it("a key freed while it ran and sent again waits for the stale run, whose result is discarded", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     w.computeTask(task("a"));
     w.freeKeys(["a"]);
     // a second run of the same key would race the stale one for the result: it waits
@@ -162,7 +164,7 @@ describe("worker state machine: edges", () => {
 
   // protects: a paused worker starts nothing; resuming starts what waited
   it("pause holds tasks, resume runs them", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     assert.deepEqual(w.setPaused(true), []);
     assert.equal(w.paused, true);
     assert.deepEqual(w.computeTask(task("a")), []);
@@ -173,18 +175,18 @@ describe("worker state machine: edges", () => {
   // protects: data put here directly (scatter, replication) satisfies waiting tasks and makes
   // the fetch in flight for it moot
   it("putData of an awaited key readies its dependents and ends the fetch", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("c", { x: ["tcp://p:1"] }));
-    w.putData("x", value("X"));
+    assert.deepEqual(ops(w.putData("x", value("X"))), ["execute c"], "put-data returns the execute it caused");
     assert.equal(w.inFlight.has("x"), false);
     assert.equal(w.executing, 1, "c started");
-    assert.deepEqual(ops(w.fetchDone("tcp://p:1", { x: value("late") }, [])), ["execute c"], "the late copy is not announced; the pending execute is flushed");
+    assert.deepEqual(ops(w.fetchDone("tcp://p:1", { x: value("late") }, [])), [], "the late copy is neither kept nor announced");
     assert.equal(String(w.data.get("x")), "X");
   });
 
   // protects: losing the scheduler voids everything: no data, no tasks, all slots free
   it("reset forgets everything and frees the slots", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.computeTask(task("b"));
     w.computeTask(task("c", { x: ["tcp://p:1"] }));

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { WorkerState, type WorkerInstruction } from "../../src/worker/state-machine.js";
+import { Driver } from "../helpers/worker-state.js";
 
 const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, priority });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : `execute ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string) => [Buffer.from(s)];
 
 describe("worker state machine", () => {
   it("runs a task whose inputs are here and reports its result", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
     assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 0.01 })), ["send task-finished a"]);
     assert.ok(w.data.has("a"));
   });
 
   it("holds tasks beyond its slots and runs them as slots free, by priority", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     assert.deepEqual(ops(w.computeTask(task("low", {}, 0))), []);
     assert.deepEqual(ops(w.computeTask(task("high", {}, 5))), []);
@@ -23,7 +24,7 @@ describe("worker state machine", () => {
   });
 
   it("fetches missing dependencies from a holder, grouped per peer, then runs", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     const ins = w.computeTask(task("c", { x: ["tcp://p:1"], y: ["tcp://p:1"] }));
     assert.deepEqual(ops(ins), ["fetch tcp://p:1 x,y"]);
     // a second task needing x does not fetch it again
@@ -31,11 +32,11 @@ describe("worker state machine", () => {
     const done = w.fetchDone("tcp://p:1", { x: value("X"), y: value("Y") }, []);
     assert.deepEqual(ops(done).sort(), ["execute c", "execute d", "send add-replica x,y"]);
     const exec = done.find((i) => i.type === "execute" && i.key === "c") as Extract<WorkerInstruction, { type: "execute" }>;
-    assert.deepEqual(Object.keys(exec.deps).sort(), ["x", "y"]);
+    assert.deepEqual([...exec.deps].sort(), ["x", "y"]);
   });
 
   it("tries the next holder when one fails, and tells the scheduler when all did", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://a:1", "tcp://b:1"] }))), ["fetch tcp://a:1 x"]);
     assert.deepEqual(ops(w.fetchFailed("tcp://a:1", ["x"])), ["fetch tcp://b:1 x"]);
     assert.deepEqual(ops(w.fetchDone("tcp://b:1", {}, ["x"])), ["send missing-data c"]);
@@ -43,7 +44,7 @@ describe("worker state machine", () => {
   });
 
   it("discards the result of a task freed while it ran, and frees its slot", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("a"));
     w.computeTask(task("b"));
     assert.deepEqual(ops(w.freeKeys(["a"])), []);
@@ -56,7 +57,7 @@ describe("worker state machine", () => {
   // Regression (issue 12, after point 2): a key cancelled while it ran and given again must not
   // get the freed run's result (another function may be behind the key now), nor lose the slot.
   it("starts a key given again only after its freed run ended, and reports that run's result", () => {
-    const w = new WorkerState(2);
+    const w = new Driver(2);
     assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
     w.freeKeys(["a"]);
     assert.deepEqual(ops(w.computeTask(task("a"))), [], "waits for the freed run, though a slot is free");
@@ -70,9 +71,95 @@ describe("worker state machine", () => {
   });
 
   it("reports task errors", () => {
-    const w = new WorkerState(1);
+    const w = new Driver(1);
     w.computeTask(task("e"));
     const ins = w.executed("e", { ok: false, error: { name: "Error", message: "boom", stack: "" }, durationS: 0 });
     assert.deepEqual(ops(ins), ["send task-erred e"]);
+  });
+});
+
+describe("worker state machine: events, stimulus ids, story, sizes", () => {
+  const sid = (ins: WorkerInstruction[]) => ins.map((i) => ("stimulusId" in i ? i.stimulusId : "-"));
+
+  // protects (issue 13): a put-data that gives a waiting task its last input returns the
+  // execute; it used to stay queued until the next, unrelated event
+  it("put-data returns the execute it causes, under its own stimulus id", () => {
+    const w = new WorkerState<string>(1);
+    w.handle({ type: "compute-task", stimulusId: "c-1", task: task("c", { x: ["tcp://p:1"] }) });
+    const ins = w.handle({ type: "put-data", stimulusId: "put-7", key: "x", nbytes: 3, value: "X" });
+    assert.deepEqual(ins, [
+      { type: "store", key: "x", value: "X" },
+      { type: "execute", key: "c", fn: "x => x", args: [Buffer.from([0x90])], deps: ["x"], stimulusId: "put-7" },
+    ]);
+    assert.equal(w.held.get("x"), 3);
+  });
+
+  // protects: the machine owns sizes, not values: results, fetched and put values go out in
+  // `store` instructions, and freeing a held key says `free-data`; unheld keys are not named
+  it("keeps sizes only: store and free-data instructions carry the values' fate", () => {
+    const w = new WorkerState<string>(1);
+    const run = w.handle({ type: "compute-task", stimulusId: "s1", task: task("a") });
+    assert.deepEqual(sid(run), ["s1"]);
+    const done = w.handle({ type: "executed", stimulusId: "s2", key: "a", result: { ok: true, nbytes: 2000, value: "big", durationS: 0 } });
+    assert.deepEqual(done, [
+      { type: "store", key: "a", value: "big" },
+      { type: "send", msg: { op: "task-finished", key: "a", nbytes: 2000, duration: 0, value: undefined } },
+    ]);
+    assert.deepEqual([...w.held], [["a", 2000]]);
+    assert.deepEqual(w.handle({ type: "free-keys", stimulusId: "s3", keys: ["a", "never-held"] }), [{ type: "free-data", keys: ["a"] }]);
+    assert.equal(w.held.size, 0);
+    assert.deepEqual(w.handle({ type: "free-keys", stimulusId: "s4", keys: ["a"] }), [], "nothing left to free");
+  });
+
+  // protects: a discarded result (its task was freed while it ran) is not stored
+  it("does not store the result of a run freed while it ran", () => {
+    const w = new WorkerState<string>(1);
+    w.handle({ type: "compute-task", stimulusId: "s1", task: task("a") });
+    w.handle({ type: "free-keys", stimulusId: "s2", keys: ["a"] });
+    assert.deepEqual(w.handle({ type: "executed", stimulusId: "s3", key: "a", result: { ok: true, nbytes: 1, value: "v", durationS: 0 } }), []);
+    assert.equal(w.held.size, 0);
+    assert.deepEqual(w.story("a").map((e) => `${e.stimulusId} ${e.from}->${e.to}${e.reason ? " (dropped)" : ""}`), ["s1 released->ready", "s1 ready->executing", "s2 executing->released", "s3 released->released (dropped)"]);
+  });
+
+  // protects: fetches carry the stimulus id of the event that caused them; a fetched key's story
+  // tells where it came from
+  it("fetches name their stimulus; a fetched dependency's story goes flight -> memory", () => {
+    const w = new WorkerState<string>(1);
+    const ins = w.handle({ type: "compute-task", stimulusId: "ct-1", task: task("c", { x: ["tcp://p:1"] }) });
+    assert.deepEqual(ins, [{ type: "fetch", worker: "tcp://p:1", keys: ["x"], stimulusId: "ct-1" }]);
+    const got = w.handle({ type: "fetch-done", stimulusId: "fd-2", worker: "tcp://p:1", got: { x: { nbytes: 1, value: "X" } }, notThere: [] });
+    assert.deepEqual(got.map((i) => i.type), ["store", "send", "execute"]);
+    assert.deepEqual(w.story("x").map((e) => [e.stimulusId, e.from, e.to]), [["ct-1", "released", "flight"], ["fd-2", "flight", "memory"]]);
+    assert.deepEqual(w.story("c").map((e) => [e.stimulusId, e.to]), [["ct-1", "fetching"], ["fd-2", "ready"], ["fd-2", "executing"]]);
+    const t = w.story("c")[0]!.at;
+    assert.ok(Math.abs(t - Date.now()) < 60_000, "entries carry the time");
+  });
+
+  // protects: the story is bounded (oldest entries go first) and keeps order when it wraps
+  it("keeps a bounded story, oldest dropped first", () => {
+    const w = new WorkerState<string>(100, 4);
+    for (let i = 1; i <= 3; i++) w.handle({ type: "put-data", stimulusId: `p${i}`, key: "k", nbytes: 1, value: "v" });
+    assert.deepEqual(w.story("k").map((e) => e.stimulusId), ["p1", "p2", "p3"]);
+    w.handle({ type: "put-data", stimulusId: "p4", key: "other", nbytes: 1, value: "v" });
+    w.handle({ type: "put-data", stimulusId: "p5", key: "k", nbytes: 1, value: "v" });
+    w.handle({ type: "put-data", stimulusId: "p6", key: "k", nbytes: 1, value: "v" });
+    assert.deepEqual(w.story("k").map((e) => [e.stimulusId, e.from]), [["p3", "memory"], ["p5", "memory"], ["p6", "memory"]]);
+    assert.deepEqual(w.story("k")[0]!.from, "memory");
+    assert.deepEqual(w.story("nobody"), []);
+  });
+
+  // protects: losing the scheduler frees every held value through the shell
+  it("reset frees every held key", () => {
+    const w = new WorkerState<string>(1);
+    w.handle({ type: "put-data", stimulusId: "p1", key: "x", nbytes: 1, value: "v" });
+    w.handle({ type: "put-data", stimulusId: "p2", key: "y", nbytes: 1, value: "v" });
+    assert.deepEqual(w.handle({ type: "reset", stimulusId: "r" }), [{ type: "free-data", keys: ["x", "y"] }]);
+    assert.deepEqual(w.handle({ type: "reset", stimulusId: "r2" }), []);
+  });
+
+  // protects: an event of an unknown type is a clear error, not a silent no-op
+  it("rejects an unknown event type, naming it", () => {
+    const w = new WorkerState(1);
+    assert.throws(() => w.handle({ type: "bogus", stimulusId: "s" } as never), /unknown worker event "bogus"/);
   });
 });

@@ -1,0 +1,95 @@
+// The worker's data store (src/worker/data-store.ts) on the real file system: values kept in use
+// order, the least recently used spilled first, read back intact and in memory again, files
+// removed when their key goes. Each test names the behaviour it protects.
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DataStore, type SpillLimits } from "../../src/worker/data-store.js";
+import { DEFAULT_THRESHOLDS } from "../../src/worker/memory.js";
+import { Spilled } from "../../src/worker/spill.js";
+
+const KB = 1024;
+const val = (n: number, fill: number) => [Buffer.alloc(8, fill), Buffer.alloc(n - 8, fill)];
+/** spill what is over 50% of a 10 KiB limit (target), never on rss */
+const LIMITS: SpillLimits = { memoryLimit: 10 * KB, thresholds: { ...DEFAULT_THRESHOLDS, target: 0.5, spill: false }, maxSpillBytes: false };
+
+describe("worker data store (real files)", () => {
+  let root: string;
+  let store: DataStore;
+  const files = () => readdirSync(readdirSync(root).map((d) => path.join(root, d))[0]!);
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), "dask-mpi-ts-data-store-"));
+    store = new DataStore(LIMITS);
+    store.openSpill(root);
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  // protects: spilling takes the least recently used first, and only as much as is over target
+  it("spills the least recently used values down to the target", () => {
+    for (const [k, fill] of [["a", 1], ["b", 2], ["c", 3]] as const) store.put(k, val(2 * KB, fill));
+    assert.ok(!(store.values(["a"]) instanceof Promise)); // a is now the most recently used
+    store.put("d", val(2 * KB, 4)); // 8 KiB in memory, target 5 KiB: 3 KiB over -> b and c go
+    store.spillIfNeeded(0);
+    assert.deepEqual([...store.view].map(([k, v]) => `${k}${v instanceof Spilled ? " spilled" : ""}`), ["b spilled", "c spilled", "a", "d"]);
+    assert.equal(store.memoryBytes, 4 * KB);
+    assert.equal(store.spilledBytes, 4 * KB);
+    assert.equal(files().length, 2);
+  });
+
+  // protects: a spilled value comes back byte for byte, is in memory again, and its file is gone;
+  // two readers share one read
+  it("reads spilled values back into memory", async () => {
+    store.put("a", val(4 * KB, 7));
+    store.put("b", val(4 * KB, 8));
+    store.spillIfNeeded(0);
+    assert.ok(store.view.get("a") instanceof Spilled);
+    const [one, two] = await Promise.all([store.values(["a", "nope"]), store.values(["a"])]);
+    assert.deepEqual(one.data.a, val(4 * KB, 7));
+    assert.deepEqual(one.missing, ["nope"]);
+    assert.equal(two.data.a, one.data.a, "one read for both");
+    assert.ok(Array.isArray(store.view.get("a")));
+    assert.equal(store.spilledBytes, 0);
+    assert.equal(files().length, 0);
+  });
+
+  // protects: a key freed while its value is read back reads as missing; freeing removes files
+  it("frees spilled values and their files; a key freed during read-back is missing", async () => {
+    store.put("a", val(4 * KB, 1));
+    store.put("b", val(4 * KB, 2));
+    store.spillIfNeeded(0);
+    const reading = store.values(["a"]);
+    store.delete(["a"]);
+    assert.deepEqual(await reading, { data: {}, missing: ["a"] });
+    assert.equal(store.has("a"), false);
+    assert.equal(files().length, 0);
+    assert.equal(store.spilledBytes, 0);
+  });
+
+  // protects: a value put over a spilled one replaces it and its file goes (no file left behind)
+  it("a value put over a spilled one removes its file", () => {
+    store.put("a", val(4 * KB, 1));
+    store.put("b", val(4 * KB, 2));
+    store.spillIfNeeded(0);
+    store.put("a", val(1 * KB, 9));
+    assert.equal(files().length, 0);
+    assert.equal(store.spilledBytes, 0);
+    assert.deepEqual((store.values(["a"]) as { data: Record<string, Buffer[]> }).data.a, val(1 * KB, 9));
+  });
+
+  // protects: without a memory limit nothing spills, and close removes the directory
+  it("never spills without a limit; close removes the directory", () => {
+    const free = new DataStore({ ...LIMITS, memoryLimit: 0 });
+    free.openSpill(root);
+    free.put("a", val(64 * KB, 1));
+    free.spillIfNeeded(1e12);
+    assert.ok(Array.isArray(free.view.get("a")));
+    assert.equal(readdirSync(root).length, 2, "this store's directory and the other's");
+    free.close();
+    assert.equal(free.size, 0);
+    assert.equal(readdirSync(root).length, 1);
+  });
+});
