@@ -15,8 +15,7 @@ import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
 import type { FunctionTable } from "./function-table.js";
 import type { Peers } from "./peers.js";
-import type { Instruction, WorkerInfo } from "./state.js";
-import type { SchedulerState } from "./state.js";
+import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
 const log = () => logger("scheduler");
 /** Failed workers remembered for schedulerInfo(): the latest ones. */

@@ -12,7 +12,7 @@ import { logger } from "../log.js";
 import { Op } from "../protocol/ops.js";
 import { Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "./function-table.js";
-import { type FailedWorker, SchedulerHandlers } from "./handlers.js";
+import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
 import { type Instruction, SchedulerState } from "./state.js";
 import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
@@ -25,6 +25,7 @@ const log = () => logger("scheduler");
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
+
 export class Scheduler implements SchedulerView {
   readonly id = `Scheduler-${randomUUID()}`;
   readonly state: SchedulerState;
@@ -85,9 +86,16 @@ export class Scheduler implements SchedulerView {
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
     this.#listener = await listen({ interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = this.#listener.address;
-    this.#extensions = await loading;
-    this.#peers.setRoutes(new SchedulerHandlers(this.#handlerHost(this.#extensions)).routes());
-    Object.assign(this.services, await this.#extensions.start(this, this.#listener.hosts));
+    try {
+      this.#extensions = await loading;
+      this.#peers.setRoutes(new SchedulerHandlers(this.#handlerHost(this.#extensions)).routes());
+      Object.assign(this.services, await this.#extensions.start(this, this.#listener.hosts));
+    } catch (err) {
+      // a scheduler that failed to start leaves nothing listening
+      await this.#extensions?.close("the scheduler failed to start").catch(() => {});
+      await this.#listener.close();
+      throw err;
+    }
     if (this.#opts.schedulerFile) {
       await writeSchedulerFile(this.#opts.schedulerFile, {
         type: "Scheduler",
@@ -119,7 +127,7 @@ export class Scheduler implements SchedulerView {
   }
 
   /** What the handlers may do here (handlers.ts): the scheduler's insides, for them only. */
-  #handlerHost(extensions: Extensions) {
+  #handlerHost(extensions: Extensions): HandlerHost {
     return {
       view: this,
       peers: this.#peers,

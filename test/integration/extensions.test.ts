@@ -7,6 +7,7 @@ import { connect } from "../../src/comm/connect.js";
 import { Rpc } from "../../src/comm/rpc.js";
 import { ConfigError } from "../../src/errors.js";
 import type { PeerRef, SchedulerExtension, SchedulerView } from "../../src/scheduler/extension.js";
+import { freePort } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
 
 const secret = "test-secret-0123456789";
@@ -72,5 +73,23 @@ describe("scheduler extensions (real scheduler, worker and client)", function ()
   // (not through withDashboard) is refused with the fix, not silently ignored.
   it("refuses dashboardAddress given to the scheduler itself, naming the way to get a dashboard", async () => {
     await assert.rejects(Scheduler.start({ secret, host: "127.0.0.1", dashboardAddress: ":0" }), (e) => e instanceof ConfigError && /dashboardExtension/.test(e.message));
+  });
+
+  // Protects: an extension that fails to start fails Scheduler.start with its error, and the
+  // scheduler leaves nothing listening (its port can be taken again at once).
+  it("an extension that fails to start fails the start and frees the port", async () => {
+    const port = await freePort();
+    let closed = "";
+    const broken: SchedulerExtension = {
+      name: "broken",
+      start: async () => {
+        throw new Error("broken extension");
+      },
+      close: async (reason) => void (closed = reason),
+    };
+    await assert.rejects(Scheduler.start({ secret, host: "127.0.0.1", port, extensions: [broken] }), /broken extension/);
+    assert.equal(closed, "the scheduler failed to start");
+    const again = await Scheduler.start({ secret, host: "127.0.0.1", port });
+    await again.close("test over");
   });
 });
