@@ -5,6 +5,7 @@
  */
 import { newSecret } from "../comm/handshake.js";
 import { logSettings, schedulerSettings } from "../deploy/settings.js";
+import { withDashboard } from "../deploy/dashboard.js";
 import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
 import { configureLogger, LOG_LEVELS } from "../log.js";
@@ -45,7 +46,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const tls = tlsGiven(flags);
     const config = await startupConfig();
     configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]), logFormat: logFormat(flags["log-format"]) }) });
-    scheduler = await Scheduler.start({
+    scheduler = await Scheduler.start(withDashboard({
       ...schedulerSettings(config),
       ...(idle === undefined ? {} : { idleTimeoutMs: idle }),
       tls,
@@ -55,7 +56,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       host: flags.host as string | undefined,
       interface: flags.interface as string | undefined,
       schedulerFile: flags["scheduler-file"] as string | undefined,
-    });
+    }));
   } catch (err) {
     process.stderr.write(`dask-scheduler-ts: error: ${describeError(err)}\n`);
     process.exit(1);

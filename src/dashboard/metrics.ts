@@ -4,7 +4,7 @@
  * read from the scheduler at scrape time, so metrics cost nothing between scrapes.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { SchedulerState } from "../scheduler/state.js";
+import type { SchedulerStateView } from "../scheduler/extension.js";
 import { num } from "./snapshot.js";
 
 const LOOP_RESOLUTION_MS = 10;
@@ -12,12 +12,12 @@ const LOOP_RESOLUTION_MS = 10;
 const lag = (ns: number): number => Math.max(0, (ns || 0) / 1e9 - LOOP_RESOLUTION_MS / 1e3);
 
 export class Metrics {
-  #state: SchedulerState;
+  #state: SchedulerStateView;
   #registry: Promise<{ metrics(): Promise<string>; contentType: string }> | undefined;
   /** Event-loop delay of the scheduler, sampled from the dashboard's start. */
   #loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
-  constructor(state: SchedulerState) {
+  constructor(state: SchedulerStateView) {
     this.#state = state;
     this.#loop.enable();
   }

@@ -8,8 +8,9 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError, describeError } from "../errors.js";
+import { parseDashboardAddress } from "./address.js";
 import { logger } from "../log.js";
-import type { SchedulerState } from "../scheduler/state.js";
+import type { SchedulerStateView } from "../scheduler/extension.js";
 import { Metrics } from "./metrics.js";
 import { PAGE } from "./page.js";
 import { TaskStream, snapshot } from "./snapshot.js";
@@ -20,18 +21,10 @@ const STREAM_WINDOW_MS = 10_000;
 /** Task-stream entries per push at most: pages keep their own 10 s window from the pushes. */
 const STREAM_PER_PUSH = 1000;
 
-/** `:8787`, `8787` or `host:8787` -> host ("" = the scheduler's) and port. */
-export function parseDashboardAddress(text: string): { host: string; port: number } {
-  const m = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port < 65536) || /\s|\//.test(m[1] ?? "")) {
-    throw new ConfigError(`dashboard address must look like :8787 or host:8787, got ${JSON.stringify(text)}`);
-  }
-  return { host: (m[1] ?? "").replace(/^\[|\]$/g, ""), port };
-}
+export { parseDashboardAddress } from "./address.js";
 
 export interface DashboardSource {
-  state: SchedulerState;
+  state: SchedulerStateView;
   address: string;
 }
 

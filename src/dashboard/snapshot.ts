@@ -3,7 +3,8 @@
  * groups (tasks by key prefix, i.e. by function name) with their progress, cluster totals, and
  * the task stream. Pure: the HTTP layer calls it once a second, only while someone watches.
  */
-import { type SchedulerState, TaskState } from "../scheduler/state.js";
+import { TaskState } from "../scheduler/state.js";
+import type { SchedulerStateView } from "../scheduler/extension.js";
 
 export interface WorkerRow {
   address: string;
@@ -50,7 +51,7 @@ export interface Snapshot {
 /** A reported metric as a number (0 when a worker has not said, or said something else). */
 export const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 
-export function snapshot(state: SchedulerState, now: number, stream: StreamEntry[]): Snapshot {
+export function snapshot(state: SchedulerStateView, now: number, stream: StreamEntry[]): Snapshot {
   const workers: WorkerRow[] = [];
   for (const ws of state.workers.values()) {
     const m = ws.metrics;

@@ -84,8 +84,8 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
   // role modules are loaded by the ranks that need them: start-up time is CPU time shared
   // by every rank on the node
   const record = await job.bootstrap(async () => {
-    const [{ Scheduler }, { newSecret }] = await Promise.all([import("../scheduler/server.js"), import("../comm/handshake.js")]);
-    scheduler = await Scheduler.start({
+    const [{ Scheduler }, { newSecret }, { withDashboard }] = await Promise.all([import("../scheduler/server.js"), import("../comm/handshake.js"), import("../deploy/dashboard.js")]);
+    scheduler = await Scheduler.start(withDashboard({
       secret: newSecret(),
       port: opts.schedulerPort,
       interface: opts.interface,
@@ -93,7 +93,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
       dashboardAddress: opts.dashboardAddress === false ? undefined : (opts.dashboardAddress ?? ":8787"),
       schedulerFile: opts.schedulerFile,
       ...schedulerSettings(config),
-    });
+    }));
     return { address: scheduler.address, secret: scheduler.secret };
   });
   log().debug({ uptimeMs: Math.round(performance.now()) }, "bootstrap done");

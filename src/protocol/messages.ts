@@ -211,10 +211,7 @@ export type WorkerIdentity = {
   inMemory: number;
   /** its last heartbeat's metrics */
   metrics: Record<string, unknown>;
-  /**
-   * the abstract resources it offers. TODO(P3): identity() does not send this yet, though the
-   * client's public WorkerSummary promises it (`resources: ws.resources ?? {}`).
-   */
+  /** the abstract resources it offers */
   resources: Record<string, number>;
 };
 

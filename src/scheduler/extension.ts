@@ -1,14 +1,18 @@
 /**
  * How the scheduler is extended without importing what extends it (the dashboard today; later
- * locks, datasets...): deploy hands the scheduler a list of extensions, the scheduler starts
- * them, fans its events out to their hooks and routes their ops. Types only for now: P3 wires
- * `SchedulerOptions.extensions` (replacing `dashboardAddress`) and the hook fan-out.
+ * locks, datasets...): deploy hands the scheduler a list of extensions (SchedulerOptions.
+ * extensions), the scheduler loads and starts them, fans its events out to their hooks and
+ * routes their ops. Hooks are gathered into arrays at start: no cost per task for a hook no
+ * extension has.
  */
 import type { Message, SchedulerIdentity } from "../protocol/messages.js";
 import type { SchedulerState } from "./state.js";
 
-/** What an extension may read of the scheduler's state (queries only; P3 narrows it). */
-export type SchedulerStateView = SchedulerState;
+/** What an extension may read of the scheduler's state: queries only. */
+export type SchedulerStateView = Pick<
+  SchedulerState,
+  "workers" | "tasks" | "clients" | "durations" | "finishedByPrefix" | "finished" | "failed" | "transitions" | "prefixOf" | "counts" | "whoHas" | "story" | "idle" | "workload"
+>;
 
 /** The scheduler as an extension sees it. */
 export interface SchedulerView {
@@ -38,3 +42,51 @@ export interface SchedulerExtension {
 
 /** An extension, or a loader of one: loading overlaps with opening the scheduler's socket. */
 export type ExtensionSource = SchedulerExtension | (() => Promise<SchedulerExtension>);
+
+type Hook<K extends keyof SchedulerExtension> = NonNullable<SchedulerExtension[K]>;
+
+/** The scheduler's loaded extensions and their hooks, gathered once. @internal */
+export class Extensions {
+  readonly #all: SchedulerExtension[];
+  readonly taskFinished: Array<Hook<"onTaskFinished">> = [];
+  readonly workerRemoved: Array<Hook<"onWorkerRemoved">> = [];
+  readonly clientRemoved: Array<Hook<"onClientRemoved">> = [];
+
+  private constructor(all: SchedulerExtension[]) {
+    this.#all = all;
+    for (const e of all) {
+      if (e.onTaskFinished) this.taskFinished.push(e.onTaskFinished.bind(e));
+      if (e.onWorkerRemoved) this.workerRemoved.push(e.onWorkerRemoved.bind(e));
+      if (e.onClientRemoved) this.clientRemoved.push(e.onClientRemoved.bind(e));
+    }
+  }
+
+  /** Load every source (loaders run at once, side by side). */
+  static async load(sources: readonly ExtensionSource[]): Promise<Extensions> {
+    return new Extensions(await Promise.all(sources.map((s) => (typeof s === "function" ? s() : s))));
+  }
+
+  /** Every extension's ops, by op; `taken` are the scheduler's own (an op may have one owner). */
+  ops(taken: ReadonlySet<string>): Map<string, Hook<"ops">[string]> {
+    const out = new Map<string, Hook<"ops">[string]>();
+    for (const e of this.#all) {
+      for (const [op, fn] of Object.entries(e.ops ?? {})) {
+        if (taken.has(op) || out.has(op)) throw new Error(`extension ${JSON.stringify(e.name)} adds op ${JSON.stringify(op)}, which another handler already has`);
+        out.set(op, fn.bind(e.ops));
+      }
+    }
+    return out;
+  }
+
+  /** Start them in order; returns the services they announce. */
+  async start(view: SchedulerView, net: { bind: string; advertise: string }): Promise<Record<string, string>> {
+    const services: Record<string, string> = {};
+    for (const e of this.#all) Object.assign(services, (await e.start?.(view, net))?.services);
+    return services;
+  }
+
+  /** Close them all (each one's failure is the caller's to log). */
+  async close(reason: string): Promise<void> {
+    await Promise.all(this.#all.map((e) => e.close?.(reason)));
+  }
+}

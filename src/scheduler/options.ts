@@ -2,6 +2,7 @@
 import type { CommOptions } from "../comm/connect.js";
 import type { TlsFiles } from "../comm/tls.js";
 import type { Scheme } from "../comm/types.js";
+import type { ExtensionSource } from "./extension.js";
 
 export interface SchedulerOptions {
   /** Cluster secret every connection must prove. */
@@ -24,9 +25,12 @@ export interface SchedulerOptions {
   comm?: CommOptions;
   /** Listen on tls:// with these PEM files; peers must present certificates the CA signed. */
   tls?: TlsFiles;
+  /** What extends the scheduler (the dashboard: `dashboardExtension(address)` of dashboard/index.ts). */
+  extensions?: ExtensionSource[];
   /**
-   * Serve the dashboard here (`:8787`, `host:8787`; a taken port falls back to a free one with
-   * a warning); undefined = no dashboard. The launchers default to `:8787`.
+   * The launchers' shorthand for the dashboard (`:8787`, `host:8787`; a taken port falls back to
+   * a free one with a warning): `withDashboard()` (deploy/dashboard.ts) turns it into an entry
+   * of `extensions`. The scheduler imports no extension, so it refuses this option itself.
    */
   dashboardAddress?: string;
 }

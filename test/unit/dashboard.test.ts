@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TaskStream, snapshot } from "../../src/dashboard/snapshot.js";
-import { parseDashboardAddress } from "../../src/dashboard/server.js";
+import { parseDashboardAddress } from "../../src/dashboard/address.js";
 import { SchedulerState } from "../../src/scheduler/state.js";
 
 describe("dashboard data", () => {

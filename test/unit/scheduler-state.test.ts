@@ -256,4 +256,31 @@ describe("scheduler state machine", () => {
     idle.setClosing(["tcp://wb:1"]);
     assert.deepEqual(idle.workload(0.5).idleWorkers, [{ name: "a", nbytes: 0, memoryLimit: 0 }], "a retiring worker is not offered again");
   });
+  // Protects: every state change goes through the transition table (no bypass), so scattered data
+  // and its loss tell their story like any task, and wake their dependents.
+  it("scattered data and its loss are transitions: released->memory wakes dependents, memory->erred errs them", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("b", { deps: ["x"] })], "s0"); // x unknown: b is cancelled
+    s.addData("c", "tcp://w1:1", [{ key: "x", nbytes: 4 }], "scatter");
+    assert.deepEqual(computes(s.updateGraph("c", [spec("y", { deps: ["x"] })], "s1")), [["tcp://w1:1", "y"]]);
+    assert.deepEqual(s.story("x").map((e) => `${e.from}->${e.to}:${e.stimulusId}`), ["released->memory:scatter"]);
+    s.removeWorker("tcp://w1:1", "gone");
+    assert.deepEqual(s.story("x").map((e) => `${e.from}->${e.to}:${e.stimulusId}`), ["released->memory:scatter", "memory->erred:gone"]);
+    assert.equal(s.tasks.get("x")!.error!.name, "LostDataError");
+  });
+
+  // Protects: a queued key that a client scatters leaves the queue (it is in memory now); before the
+  // scatter went through the table, the key stayed queued and was later sent to a worker to compute.
+  it("a queued key that is scattered leaves the queue and is never computed", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a"), spec("b"), spec("q")], "s1");
+    assert.equal(s.tasks.get("q")!.state, "queued");
+    s.addData("c", "tcp://w1:1", [{ key: "q", nbytes: 1 }], "scatter");
+    const after = [...s.taskFinished("tcp://w1:1", "a", 1, 0.1, "s2"), ...s.taskFinished("tcp://w1:1", "b", 1, 0.1, "s3")];
+    assert.deepEqual(computes(after), []);
+    assert.equal(s.tasks.get("q")!.state, "memory");
+    assert.ok(s.idle());
+  });
 });

@@ -1,0 +1,404 @@
+/**
+ * The task graph and its transitions (used by scheduler/state.ts, which holds one TaskGraph).
+ * Every state change goes through TaskGraph.transition, which consults the TRANSITIONS table
+ * and appends to the transition log (key, stimulus id, from, to, time): like Dask's, one
+ * bounded log for all tasks, so `story(key)` tells a key's recent history at no per-task cost.
+ * What a transition does besides changing the state is its table entry, built from the
+ * module-private helpers below; nothing else sets a task's state.
+ */
+import type { Message } from "../protocol/messages.js";
+import { Op } from "../protocol/ops.js";
+import { TaskHeap, pickWorker } from "./state-placement.js";
+import { type Instruction, type StoryEntry, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
+
+/** Transitions kept for story(): Dask keeps 100,000 too. */
+const TRANSITION_LOG_SIZE = 100_000;
+
+/**
+ * The shared empty set of tasks without dependencies, dependents or waiters (most tasks of a
+ * big map): never added to, so a graph of 100k independent tasks allocates no sets for them.
+ */
+export const NONE: Set<TaskRecord> = new Set();
+
+export function link(t: TaskRecord, field: "dependencies" | "dependents" | "waiters", other: TaskRecord): void {
+  if (t[field] === NONE) t[field] = new Set();
+  t[field].add(other);
+}
+
+/**
+ * `root` and every task that depends on it, directly or not, each once, dependents before the
+ * tasks they depend on (an iterative depth-first post-order: chains may be long).
+ */
+export function withDependents(root: TaskRecord): TaskRecord[] {
+  const out: TaskRecord[] = [];
+  const seen = new Set<TaskRecord>([root]);
+  const stack: Array<{ t: TaskRecord; next: Iterator<TaskRecord> }> = [{ t: root, next: root.dependents.values() }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const step = top.next.next();
+    if (step.done) {
+      out.push(top.t);
+      stack.pop();
+    } else if (!seen.has(step.value)) {
+      seen.add(step.value);
+      stack.push({ t: step.value, next: step.value.dependents.values() });
+    }
+  }
+  return out;
+}
+
+type Transition = (g: TaskGraph, t: TaskRecord, stimulusId: string) => void;
+
+const TRANSITIONS = new Map<string, Transition>([
+  ["released->waiting", (g, t, sid) => toWaiting(g, t, sid)],
+  ["released->erred", (g, t, sid) => erred(g, t, sid)],
+  // data scattered by a client (add-keys): its dependents may run now
+  ["released->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
+  ["waiting->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
+  ["erred->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
+  ["queued->memory", (g, t, sid) => {
+    g.queue.remove(t);
+    g.dependentsMayRun(t, sid);
+  }],
+  ["waiting->queued", (g, t) => g.queue.push(t)],
+  ["waiting->released", (g, t, sid) => unwait(g, t, sid)],
+  ["waiting->erred", (g, t, sid) => erred(g, t, sid)],
+  // fill() took it off the queue and chose its worker (processingOn)
+  ["queued->processing", (g, t) => assign(g, t)],
+  ["queued->released", (g, t) => g.queue.remove(t)],
+  ["queued->waiting", (g, t, sid) => {
+    g.queue.remove(t);
+    toWaiting(g, t, sid);
+  }],
+  ["queued->erred", (g, t, sid) => {
+    g.queue.remove(t);
+    erred(g, t, sid);
+  }],
+  ["processing->memory", (g, t, sid) => inMemory(g, t, sid)],
+  ["processing->erred", (g, t, sid) => erred(g, t, sid)],
+  ["processing->queued", (g, t) => g.queue.push(t)],
+  ["processing->waiting", (g, t, sid) => toWaiting(g, t, sid)],
+  ["processing->released", (g, t, sid) => {
+    unassign(g, t);
+    unwait(g, t, sid);
+  }],
+  ["memory->released", (g, t) => freeData(g, t)],
+  ["memory->waiting", (g, t, sid) => toWaiting(g, t, sid)],
+  // scattered data lost with its worker: no lineage to recompute it from
+  ["memory->erred", (g, t, sid) => erred(g, t, sid)],
+  ["erred->released", () => {}],
+  ["released->forgotten", (g, t, sid) => forget(g, t, sid)],
+  ["erred->forgotten", (g, t, sid) => forget(g, t, sid)],
+]);
+
+function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  for (const dep of t.dependencies) {
+    if (dep.state === TaskState.erred) {
+      g.failFrom(t, dep, stimulusId);
+      return;
+    }
+  }
+  let ready = true;
+  for (const dep of t.dependencies) {
+    if (dep.state !== TaskState.memory) {
+      ready = false;
+      link(dep, "waiters", t);
+      if (dep.state === TaskState.released) g.transition(dep, TaskState.waiting, stimulusId);
+    } else {
+      link(dep, "waiters", t);
+    }
+  }
+  if (ready && t.state === TaskState.waiting) g.transition(t, TaskState.queued, stimulusId);
+}
+
+/** A task no longer runs towards a result: its dependencies stop waiting for it. */
+function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  for (const dep of t.dependencies) {
+    dep.waiters.delete(t);
+    g.maybeRelease(dep, stimulusId);
+  }
+}
+
+/** Hand a task to the worker fill() chose for it. */
+function assign(g: TaskGraph, t: TaskRecord): void {
+  const ws = g.workers.get(t.processingOn!)!;
+  ws.processing.add(t);
+  for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
+  const whoHas: Record<string, string[]> = {};
+  for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];
+  g.sendWorker(ws.address, {
+    op: Op.computeTask,
+    key: t.spec.key,
+    fn: t.spec.fn,
+    args: t.spec.args,
+    whoHas,
+    priority: t.spec.priority ?? 0,
+  });
+}
+
+/** A processing task is taken back from its worker, which drops it (and any result of it). */
+function unassign(g: TaskGraph, t: TaskRecord): void {
+  const ws = t.processingOn ? g.workers.get(t.processingOn) : undefined;
+  if (!ws) return;
+  g.stopProcessing(t, ws);
+  g.sendWorker(ws.address, { op: Op.freeKeys, keys: [t.spec.key] });
+}
+
+function inMemory(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  const holder = t.whoHas.values().next().value;
+  for (const c of t.wantedBy) g.sendClient(c, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes, value: g.inline, worker: holder });
+  g.dependentsMayRun(t, stimulusId);
+  // its own inputs are no longer needed for it
+  for (const dep of t.dependencies) {
+    dep.waiters.delete(t);
+    g.maybeRelease(dep, stimulusId);
+  }
+  g.maybeRelease(t, stimulusId);
+}
+
+function erred(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  for (const c of t.wantedBy) g.sendClient(c, g.erredMsg(t));
+  for (const dep of t.dependencies) {
+    dep.waiters.delete(t);
+    g.maybeRelease(dep, stimulusId);
+  }
+  for (const dependent of [...t.dependents]) {
+    if (dependent.state === TaskState.waiting || dependent.state === TaskState.queued) g.failFrom(dependent, t, stimulusId);
+  }
+}
+
+function freeData(g: TaskGraph, t: TaskRecord): void {
+  for (const a of t.whoHas) {
+    const ws = g.workers.get(a);
+    if (ws) {
+      ws.hasWhat.delete(t);
+      ws.nbytes -= t.nbytes;
+    }
+    g.sendWorker(a, { op: Op.freeKeys, keys: [t.spec.key] });
+  }
+  t.whoHas.clear();
+}
+
+function forget(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  g.tasks.delete(t.spec.key);
+  for (const dep of t.dependencies) {
+    dep.dependents.delete(t);
+    dep.waiters.delete(t);
+    g.maybeRelease(dep, stimulusId);
+  }
+}
+
+/**
+ * Workers, tasks, the queue and the log, with the moves shared by SchedulerState's events.
+ * @internal SchedulerState holds one privately; nothing else does.
+ */
+export class TaskGraph {
+  readonly workers = new Map<string, WorkerRecord>();
+  readonly tasks = new Map<string, TaskRecord>();
+  /** EWMA of compute seconds per key prefix */
+  readonly durations = new Map<string, number>();
+  /** queued tasks, highest priority then oldest first */
+  readonly queue = new TaskHeap();
+  /** Task state changes so far. */
+  transitions = 0;
+  /** the small result of the task now entering memory, for its clients */
+  inline: unknown;
+  #out: Instruction[] = [];
+  #log = new TransitionLog(TRANSITION_LOG_SIZE);
+
+  /** `reason`, when given, is kept in the story next to this transition (not its cascade). */
+  transition(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
+    const from = t.state;
+    const fn = TRANSITIONS.get(`${from}->${to}`);
+    if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.spec.key} (${stimulusId})`);
+    this.transitions++;
+    this.#log.add(t.spec.key, stimulusId, from, to, reason);
+    t.state = to;
+    fn(this, t, stimulusId);
+  }
+
+  story(key: string): StoryEntry[] {
+    return this.#log.story(key);
+  }
+
+  /**
+   * Cancel `root` and every task that depends on it, dependents first, so that each is
+   * released (stopped on its worker, its data freed) once nothing waits for it, then forgotten.
+   */
+  cancel(root: TaskRecord, reason: string, stimulusId: string, because = `it depends on ${JSON.stringify(root.spec.key)}, which was cancelled`): void {
+    for (const t of withDependents(root)) {
+      if (t.state === TaskState.forgotten) continue; // went with a dependent that was its last user
+      const why = t === root ? reason : because;
+      for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyCancelled, key: t.spec.key, reason: why });
+      t.wantedBy.clear();
+      this.maybeRelease(t, stimulusId, why);
+    }
+  }
+
+  /** A worker's result or error for a key it no longer runs: none takes it, the story says so. */
+  dropped(key: string, t: TaskRecord | undefined, worker: string, what: string, stimulusId: string): void {
+    const state = t?.state ?? TaskState.forgotten;
+    const why = t ? `the task is ${state}${t.processingOn ? ` on ${t.processingOn}` : ""}` : "the key was cancelled or released";
+    this.#log.add(key, stimulusId, state, state, `${what} from ${worker} dropped: ${why}`);
+  }
+
+  ready(t: TaskRecord): boolean {
+    for (const dep of t.dependencies) if (dep.state !== TaskState.memory) return false;
+    return true;
+  }
+
+  failFrom(t: TaskRecord, cause: TaskRecord, stimulusId: string): void {
+    t.error = cause.error;
+    t.erredBecause = cause.erredBecause ?? cause.spec.key;
+    this.transition(t, TaskState.erred, stimulusId);
+  }
+
+  erredMsg(t: TaskRecord): Message {
+    return { op: Op.keyErred, key: t.spec.key, error: t.error, because: t.erredBecause };
+  }
+
+  /** Release a task nobody needs; forget it when nothing refers to it either. */
+  maybeRelease(t: TaskRecord, stimulusId: string, reason?: string): void {
+    if (t.wantedBy.size > 0 || t.waiters.size > 0) return;
+    switch (t.state) {
+      case TaskState.processing:
+      case TaskState.waiting:
+      case TaskState.queued:
+      case TaskState.memory:
+      case TaskState.erred:
+        this.transition(t, TaskState.released, stimulusId, reason);
+        break;
+    }
+    if (t.state === TaskState.released && t.dependents.size === 0) this.transition(t, TaskState.forgotten, stimulusId);
+  }
+
+  dependentsMayRun(t: TaskRecord, stimulusId: string): void {
+    for (const dependent of t.dependents) {
+      if (dependent.state === TaskState.waiting && this.ready(dependent)) this.transition(dependent, TaskState.queued, stimulusId);
+    }
+  }
+
+  /** A result in memory lost its last copy: recompute it if needed, and hold its dependents. */
+  lost(t: TaskRecord, stimulusId: string): void {
+    for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyLost, key: t.spec.key });
+    if (t.wantedBy.size > 0 || t.waiters.size > 0) {
+      if (t.spec.fn === null) {
+        // scattered data has no lineage to recompute from
+        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.spec.key)} was lost with its worker`, stack: "" };
+        this.transition(t, TaskState.erred, stimulusId);
+        return;
+      }
+      this.transition(t, TaskState.waiting, stimulusId);
+    } else {
+      this.transition(t, TaskState.released, stimulusId);
+    }
+    // dependents that were about to run (or running) with it wait for it again
+    for (const dependent of t.dependents) {
+      if (dependent.state === TaskState.processing && dependent.processingOn) {
+        const ws = this.workers.get(dependent.processingOn);
+        if (ws) {
+          this.stopProcessing(dependent, ws);
+          this.sendWorker(ws.address, { op: Op.freeKeys, keys: [dependent.spec.key] });
+        }
+        this.transition(dependent, TaskState.waiting, stimulusId);
+      } else if (dependent.state === TaskState.queued) {
+        this.transition(dependent, TaskState.waiting, stimulusId);
+      }
+    }
+    if (t.state === TaskState.released && t.dependents.size === 0) this.transition(t, TaskState.forgotten, stimulusId);
+  }
+
+  stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
+    ws.processing.delete(t);
+    t.running = false;
+    for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
+    t.processingOn = undefined;
+  }
+
+  addReplica(t: TaskRecord, ws: WorkerRecord): void {
+    if (t.whoHas.has(ws.address)) return;
+    t.whoHas.add(ws.address);
+    ws.hasWhat.add(t);
+    ws.nbytes += t.nbytes;
+  }
+
+  /** Give queued tasks to workers with free slots, best placement first. */
+  fill(stimulusId: string): void {
+    if (this.queue.size === 0 || this.workers.size === 0) return;
+    const skipped: TaskRecord[] = [];
+    let t: TaskRecord | undefined;
+    while ((t = this.queue.peek())) {
+      const ws = pickWorker(this.workers, this.durations, t);
+      if (!ws) {
+        // an unconstrained task that finds no slot means every worker is full
+        if (!t.spec.workers && !t.spec.resources) break;
+        skipped.push(this.queue.pop()!);
+        continue;
+      }
+      this.queue.pop();
+      t.processingOn = ws.address;
+      this.transition(t, TaskState.processing, stimulusId);
+    }
+    for (const s of skipped) this.queue.push(s);
+  }
+
+  sendWorker(worker: string, msg: Message): void {
+    this.#out.push({ type: "send-worker", worker, msg });
+  }
+
+  sendClient(client: string, msg: Message): void {
+    this.#out.push({ type: "send-client", client, msg });
+  }
+
+  flush(): Instruction[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+}
+
+/** A ring of the last `size` transitions, in parallel arrays (no object per entry). */
+class TransitionLog {
+  #keys: string[];
+  #stimuli: string[];
+  #from: TaskState[];
+  #to: TaskState[];
+  #reasons: Array<string | undefined>;
+  #at: Float64Array;
+  #next = 0;
+  #count = 0;
+
+  constructor(readonly size: number) {
+    this.#keys = new Array<string>(size);
+    this.#stimuli = new Array<string>(size);
+    this.#from = new Array<TaskState>(size);
+    this.#to = new Array<TaskState>(size);
+    this.#reasons = new Array<string | undefined>(size);
+    this.#at = new Float64Array(size);
+  }
+
+  add(key: string, stimulusId: string, from: TaskState, to: TaskState, reason?: string): void {
+    const i = this.#next;
+    this.#keys[i] = key;
+    this.#stimuli[i] = stimulusId;
+    this.#from[i] = from;
+    this.#to[i] = to;
+    this.#reasons[i] = reason;
+    this.#at[i] = Date.now();
+    this.#next = (i + 1) % this.size;
+    if (this.#count < this.size) this.#count++;
+  }
+
+  story(key: string): StoryEntry[] {
+    const out: StoryEntry[] = [];
+    const start = (this.#next - this.#count + this.size) % this.size;
+    for (let n = 0; n < this.#count; n++) {
+      const i = (start + n) % this.size;
+      if (this.#keys[i] !== key) continue;
+      const e: StoryEntry = { stimulusId: this.#stimuli[i]!, from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! };
+      if (this.#reasons[i] !== undefined) e.reason = this.#reasons[i];
+      out.push(e);
+    }
+    return out;
+  }
+}

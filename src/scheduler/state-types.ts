@@ -1,0 +1,103 @@
+/**
+ * The scheduler state machine's records and results (scheduler/state.ts): task and worker
+ * records, the instructions it returns, what workload() and story() report. Types only, plus
+ * the TaskState names.
+ */
+import type { Message, TaskSpec } from "../protocol/messages.js";
+import type { WireError } from "../protocol/ops.js";
+
+export const TaskState = {
+  released: "released",
+  waiting: "waiting",
+  queued: "queued",
+  processing: "processing",
+  memory: "memory",
+  erred: "erred",
+  forgotten: "forgotten",
+} as const;
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+export interface TaskRecord {
+  spec: TaskSpec;
+  state: TaskState;
+  processingOn?: string;
+  whoHas: Set<string>;
+  nbytes: number;
+  error?: WireError;
+  /** key of the task whose failure this is, when a dependency failed */
+  erredBecause?: string;
+  wantedBy: Set<string>;
+  dependencies: Set<TaskRecord>;
+  dependents: Set<TaskRecord>;
+  /** dependents that still need this task's result */
+  waiters: Set<TaskRecord>;
+  /** workers that died while running it */
+  suspicious: number;
+  retriesLeft: number;
+  seq: number;
+  /** on a thread of its worker (told by the worker), while processing */
+  running: boolean;
+  /** position in the scheduler's queue, -1 when not queued */
+  heapIndex: number;
+}
+
+export interface WorkerInfo {
+  address: string;
+  name: string;
+  host: string;
+  nthreads: number;
+  memoryLimit: number;
+  pid: number;
+  resources?: Record<string, number>;
+}
+
+export interface WorkerRecord extends WorkerInfo {
+  processing: Set<TaskRecord>;
+  hasWhat: Set<TaskRecord>;
+  nbytes: number;
+  lastSeen: number;
+  metrics: Record<string, unknown>;
+  /** resources in use by processing tasks */
+  used: Record<string, number>;
+  /** retiring: gets no new tasks */
+  closing: boolean;
+  /** over its memory's pause threshold: gets no new tasks until it says otherwise */
+  paused: boolean;
+}
+
+export type Instruction =
+  | { type: "send-worker"; worker: string; msg: Message }
+  | { type: "send-client"; client: string; msg: Message };
+
+/** What workload() reports: the scheduler's pending work, for adaptive scaling. */
+export interface Workload {
+  /** tasks runnable but waiting on the scheduler for a worker slot */
+  queuedTasks: number;
+  /** their expected compute seconds (measured per key prefix, else the unknown-task duration) */
+  queuedSeconds: number;
+  processingTasks: number;
+  processingSeconds: number;
+  workers: number;
+  nthreads: number;
+  /** bytes of results the workers hold */
+  nbytes: number;
+  /** the workers' memory limits added up, and how many workers have none */
+  memoryLimit: number;
+  unlimited: number;
+  /** workers running nothing (and not retiring), fewest bytes held first; memoryLimit 0 = none */
+  idleWorkers: Array<{ name: string; nbytes: number; memoryLimit: number }>;
+}
+
+export interface SchedulerStateOptions {
+  /** workers a task may kill before it errs with KilledWorker (Dask's allowed-failures) */
+  allowedFailures?: number;
+}
+
+export interface StoryEntry {
+  stimulusId: string;
+  from: TaskState;
+  to: TaskState;
+  at: number;
+  /** why, where the event had one to tell (a cancellation, a dropped result) */
+  reason?: string;
+}
