@@ -5,7 +5,7 @@
  * from the configuration (`jobqueue.SYSTEM.*`).
  */
 import path from "node:path";
-import { startupConfig } from "../config/startup.js";
+import { startupConfig } from "../deploy/settings.js";
 import { ConfigError, describeError } from "../errors.js";
 import { WORKER_ENTRY } from "../jobqueue/cluster.js";
 import { renderJobScript } from "../jobqueue/job-script.js";

@@ -14,16 +14,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { constants, tmpdir, userInfo } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { newSecret } from "../comm/handshake.js";
-import { schedulerSettings } from "../deploy/settings.js";
-import { startupConfig } from "../config/startup.js";
+import { startScheduler } from "../deploy/roles.js";
+import { schedulerSettings, startupConfig } from "../deploy/settings.js";
+import { exitOnUnhandledSignals } from "../deploy/signals.js";
 import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
 import { logger } from "../log.js";
-import { Scheduler } from "../scheduler/server.js";
+import type { Scheduler } from "../scheduler/server.js";
 import type { Status } from "../status.js";
 import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
 import { runCommand, runCommandSync } from "./commands.js";
@@ -201,8 +201,7 @@ export class JobQueueCluster {
     if (spec.logDirectory !== null) mkdirSync(spec.logDirectory, { recursive: true });
     const statusIntervalMs = interval(options.jobStatusInterval, "jobStatusInterval") ?? STATUS_INTERVAL_MS;
     const host = so.host ?? undefined;
-    const scheduler = await Scheduler.start({
-      secret: newSecret(),
+    const { role: scheduler } = await startScheduler({
       // the workers' interface, unless the scheduler is told where to listen
       interface: so.interface ?? (host ? undefined : (spec.interface ?? undefined)),
       host,
@@ -453,11 +452,5 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on("exit", cancelLive);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    if (process.listenerCount(sig) > 0) continue;
-    process.once(sig, () => {
-      cancelLive();
-      process.exit(128 + constants.signals[sig]);
-    });
-  }
+  exitOnUnhandledSignals(cancelLive, ["SIGINT", "SIGTERM", "SIGHUP"]);
 }
