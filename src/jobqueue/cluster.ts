@@ -18,7 +18,7 @@ import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startScheduler } from "../deploy/roles.js";
-import { schedulerSettings, startupConfig } from "../deploy/settings.js";
+import { type StartupConfig, schedulerSettings, startupConfig } from "../deploy/settings.js";
 import { exitOnUnhandledSignals } from "../deploy/signals.js";
 import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
@@ -193,8 +193,7 @@ export class JobQueueCluster {
   ): Promise<T> {
     const config = await startupConfig();
     const section = config.values.jobqueue[system.name];
-    let spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
-    spec = system.localDefaults?.(spec) ?? spec;
+    const spec = jobSpec(system, options, config);
     const so = { ...section["scheduler-options"], ...options.schedulerOptions };
     const dir = options.sharedTempDirectory ?? section["shared-temp-directory"] ?? process.cwd();
     const schedulerFile = path.resolve(options.schedulerOptions?.schedulerFile ?? path.join(dir, `.dask-jobqueue-ts-${spec.name}-${randomBytes(4).toString("hex")}.json`));
@@ -426,6 +425,17 @@ export class JobQueueCluster {
 function count(n: number, what: string): number {
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${what} must be a non-negative integer, got ${JSON.stringify(n)}`);
   return n;
+}
+
+/** The resolved options of `system`'s jobs: explicit > `jobqueue.<system>.*` > defaults. */
+function jobSpec(system: JobSystem, options: AnyJobQueueOptions, config: StartupConfig): JobSpec {
+  const spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
+  return system.localDefaults?.(spec) ?? spec;
+}
+
+/** The job script a cluster of `system` would submit, for users who submit by hand (`dask-jobqueue-ts job-script`). */
+export async function jobScriptFor(system: JobSystem, options: AnyJobQueueOptions, schedulerFile: string): Promise<string> {
+  return renderJobScript(system, jobSpec(system, options, await startupConfig()), { schedulerFile });
 }
 
 /** A number of milliseconds (times `unit` when the option counts seconds), or a duration text. */
