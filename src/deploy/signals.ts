@@ -24,14 +24,13 @@ export function stopOnSignals(h: Pick<RoleHandle, "stop">, signals: readonly Nod
 }
 
 /**
- * On each of `signals` that nothing else handles yet: run `cleanup` (synchronous) and exit with
- * 128 + the signal's number, as the default action's status says. Returns the signals taken.
+ * On each of `signals`: run `cleanup` (synchronous) and exit with 128 + the signal's number,
+ * as the default action's status says. With `unlessHandled`, only the signals nothing else
+ * handles yet. Returns the signals taken.
  */
-export function exitOnUnhandledSignals(cleanup: () => void, signals: readonly NodeJS.Signals[] = [...STOP_SIGNALS, "SIGHUP"]): NodeJS.Signals[] {
-  const taken: NodeJS.Signals[] = [];
-  for (const sig of signals) {
-    if (process.listenerCount(sig) > 0) continue;
-    taken.push(sig);
+export function exitOnSignals(cleanup: () => void, signals: readonly NodeJS.Signals[] = STOP_SIGNALS, o: { unlessHandled?: boolean } = {}): NodeJS.Signals[] {
+  const taken = o.unlessHandled ? signals.filter((sig) => process.listenerCount(sig) === 0) : [...signals];
+  for (const sig of taken) {
     process.once(sig, () => {
       cleanup();
       process.exit(128 + constants.signals[sig]);

@@ -19,7 +19,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startScheduler } from "../deploy/roles.js";
 import { type StartupConfig, schedulerSettings, startupConfig } from "../deploy/settings.js";
-import { exitOnUnhandledSignals } from "../deploy/signals.js";
+import { exitOnSignals } from "../deploy/signals.js";
 import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -462,5 +462,5 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on("exit", cancelLive);
-  exitOnUnhandledSignals(cancelLive, ["SIGINT", "SIGTERM", "SIGHUP"]);
+  exitOnSignals(cancelLive, ["SIGINT", "SIGTERM", "SIGHUP"], { unlessHandled: true });
 }

@@ -2,7 +2,7 @@
 // nanny's child gets (the real starts are covered by test/integration/deploy.test.ts and test/mpi).
 import assert from "node:assert/strict";
 import { workerChildEnv } from "../../src/deploy/roles.js";
-import { exitOnUnhandledSignals, stopOnSignals } from "../../src/deploy/signals.js";
+import { exitOnSignals, stopOnSignals } from "../../src/deploy/signals.js";
 
 describe("deploy: signals and child environment", () => {
   // protects: Ctrl-C / scancel stop the role with a reason naming the signal, once
@@ -19,12 +19,12 @@ describe("deploy: signals and child environment", () => {
   });
 
   // protects: a job-queue cluster's exit hook never takes a signal a launcher already handles
-  it("exitOnUnhandledSignals leaves alone the signals someone else handles", () => {
+  it("exitOnSignals with unlessHandled leaves alone the signals someone else handles", () => {
     const mine = () => {};
     process.on("SIGHUP", mine);
     const handlers = process.listenerCount("SIGHUP");
     try {
-      const taken = exitOnUnhandledSignals(() => {}, ["SIGHUP"]);
+      const taken = exitOnSignals(() => {}, ["SIGHUP"], { unlessHandled: true });
       assert.deepEqual(taken, []);
       assert.equal(process.listenerCount("SIGHUP"), handlers);
     } finally {
