@@ -47,7 +47,11 @@ export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed: 
     let rpc: InstanceType<typeof Rpc>;
     try {
       const at = "schedulerFile" in scheduler ? readSchedulerFile(scheduler.schedulerFile) : scheduler;
-      if (!at) throw new Error(`scheduler file ${(scheduler as { schedulerFile: string }).schedulerFile} is gone`);
+      if (!at) {
+        // a scheduler that closed removed its file: the cluster is over
+        log().info({ schedulerFile: (scheduler as { schedulerFile: string }).schedulerFile }, "scheduler file gone; idle rank ending");
+        return 0;
+      }
       rpc = new Rpc(await connect(at.address, at.secret, CONNECT_TIMEOUT_MS, comm), { [Op.schedulerClosing]: () => {} });
     } catch (err) {
       // the scheduler no longer answers: the cluster is over (exitAfter still waits for the
