@@ -5,12 +5,10 @@
  * from the configuration (`jobqueue.SYSTEM.*`).
  */
 import path from "node:path";
-import { startupConfig } from "../config/startup.js";
 import { ConfigError, describeError } from "../errors.js";
-import { WORKER_ENTRY } from "../jobqueue/cluster.js";
-import { renderJobScript } from "../jobqueue/job-script.js";
+import { jobScriptFor } from "../jobqueue/cluster.js";
 import { lsf } from "../jobqueue/lsf.js";
-import { type AnyJobQueueOptions, resolveJobSpec } from "../jobqueue/options.js";
+import type { AnyJobQueueOptions } from "../jobqueue/options.js";
 import { pbs } from "../jobqueue/pbs.js";
 import { sge } from "../jobqueue/sge.js";
 import { slurm } from "../jobqueue/slurm.js";
@@ -92,9 +90,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       ...lists,
     };
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as AnyJobQueueOptions;
-    const config = await startupConfig();
-    const spec = resolveJobSpec(system.name, defined, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
-    process.stdout.write(renderJobScript(system, system.localDefaults?.(spec) ?? spec, { schedulerFile: path.resolve(s("scheduler-file")!) }));
+    process.stdout.write(await jobScriptFor(system, defined, path.resolve(s("scheduler-file")!)));
   } catch (err) {
     process.stderr.write(`dask-jobqueue-ts: error: ${describeError(err)}\n`);
     process.exitCode = 1;

@@ -3,14 +3,11 @@
  * as the client and the other ranks are workers; without, ranks 1.. are workers and clients
  * connect from outside through --scheduler-file.
  */
-import path from "node:path";
-import { pathToFileURL } from "node:url";
+import type { ClusterOptions } from "../deploy/settings.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
-import { type ClusterOptions, exitAfter, failRank, startRank } from "../mpi/roles.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
-import { runNoScheduler } from "./no-scheduler.js";
-import { runWithoutMpi } from "./srun-runner.js";
+import { printConfig } from "./config-command.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 
@@ -95,31 +92,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     return;
   }
   try {
-    if (args.noScheduler) return await runNoScheduler(args);
-    if (args.noMpi) return await runWithoutMpi(args);
-    const started = await startRank(args.cluster, { clientRank: args.script !== undefined, what: args.script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
-    if (started.role !== "client") return await exitAfter(started);
-    const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
-    const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000, tls: args.cluster.tls });
-    setDefaultClient(client);
-    const script = path.resolve(args.script!);
-    process.argv = [process.argv[0]!, script, ...args.scriptArgs];
-    await import(pathToFileURL(script).href);
-  } catch (err) {
-    failRank(err);
-  }
-}
-
-/**
- * `dask-mpi-ts config [--describe]`: the merged configuration, one key a line, and where each
- * value came from (flags are not part of it: they apply to the launch they are given to).
- */
-async function printConfig(argv: string[]): Promise<void> {
-  try {
-    const { loadConfig, explainConfig } = await import("../config/index.js");
-    process.stdout.write(explainConfig(loadConfig(), { descriptions: argv.includes("--describe") }));
+    // each mode's modules load only where it runs (start-up time is every rank's)
+    if (args.noScheduler) return await (await import("../mpi/no-scheduler.js")).runNoScheduler(args.cluster, args.schedulerAddress);
+    if (args.noMpi) return await (await import("../deploy/srun.js")).runWithoutMpi(args);
+    return await (await import("../mpi/bootstrap.js")).runMpiJob(args.cluster, args.script === undefined ? undefined : { path: args.script, args: args.scriptArgs });
   } catch (err) {
     process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
-    process.exit(2);
+    process.exit(1);
   }
 }

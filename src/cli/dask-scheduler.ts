@@ -3,14 +3,9 @@
  * scheduler file (for qsub/sbatch deployments without MPI). Exits 0 on SIGINT/SIGTERM (or
  * after distributed.scheduler.idle-timeout) after closing its workers and removing the file.
  */
-import { newSecret } from "../comm/handshake.js";
-import { logSettings, schedulerSettings } from "../deploy/settings.js";
-import { withDashboard } from "../deploy/dashboard.js";
-import { startupConfig } from "../config/startup.js";
+import { runScheduler } from "../deploy/standalone.js";
 import { ConfigError, describeError } from "../errors.js";
-import { configureLogger, LOG_LEVELS } from "../log.js";
-import { parseDashboardAddress } from "../dashboard/server.js";
-import { Scheduler } from "../scheduler/server.js";
+import { LOG_LEVELS } from "../log.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 import { parseDuration } from "../units.js";
@@ -30,7 +25,7 @@ const FLAGS: FlagSpec[] = [
 ];
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  let scheduler: Scheduler;
+  let status: number;
   try {
     const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: false });
     if (flags.help) {
@@ -39,31 +34,20 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       return;
     }
     if (positionals.length) throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const port = portNumber(flags.port, "port");
-    const idle = flags["idle-timeout"] === undefined ? undefined : parseDuration(flags["idle-timeout"] as string, "--idle-timeout");
-    const dashboard = flags.dashboard ? (flags["dashboard-address"] as string) : undefined;
-    if (dashboard !== undefined) parseDashboardAddress(dashboard);
-    const tls = tlsGiven(flags);
-    const config = await startupConfig();
-    configureLogger({ role: "scheduler", ...logSettings(config, { logLevel: logLevel(flags["log-level"]), logFormat: logFormat(flags["log-format"]) }) });
-    scheduler = await Scheduler.start(withDashboard({
-      ...schedulerSettings(config),
-      ...(idle === undefined ? {} : { idleTimeoutMs: idle }),
-      tls,
-      dashboardAddress: dashboard,
-      secret: process.env.DASK_MPI_TS_SECRET || newSecret(),
-      port,
+    status = await runScheduler({
+      port: portNumber(flags.port, "port"),
+      idleTimeoutMs: flags["idle-timeout"] === undefined ? undefined : parseDuration(flags["idle-timeout"] as string, "--idle-timeout"),
+      dashboardAddress: flags.dashboard ? (flags["dashboard-address"] as string) : undefined,
+      tls: tlsGiven(flags),
       host: flags.host as string | undefined,
       interface: flags.interface as string | undefined,
       schedulerFile: flags["scheduler-file"] as string | undefined,
-    }));
+      logLevel: logLevel(flags["log-level"]),
+      logFormat: logFormat(flags["log-format"]),
+    });
   } catch (err) {
     process.stderr.write(`dask-scheduler-ts: error: ${describeError(err)}\n`);
     process.exit(1);
   }
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.once(sig, () => void scheduler.close(`received ${sig}`));
-  }
-  await scheduler.closed;
-  process.exit(0);
+  process.exit(status);
 }

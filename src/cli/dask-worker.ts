@@ -3,12 +3,9 @@
  * qsub/sbatch array-job pattern: start them in any order, before or after the scheduler).
  * Settings not given as flags come from the configuration (see `dask-mpi-ts config`).
  */
-import { logSettings, workerSettings } from "../deploy/settings.js";
-import { startupConfig } from "../config/startup.js";
+import { runWorkers } from "../deploy/standalone.js";
 import { ConfigError, describeError } from "../errors.js";
-import { configureLogger, LOG_LEVELS } from "../log.js";
-import { Nanny } from "../nanny/nanny.js";
-import { Worker } from "../worker/worker.js";
+import { LOG_LEVELS } from "../log.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, positiveInt } from "./args.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
@@ -38,6 +35,7 @@ const DESCRIPTION = [
 ].join("\n");
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
+  let status: number;
   try {
     const { flags, positionals } = parseFlags(argv, FLAGS, { stopAtPositional: false });
     if (flags.help) {
@@ -59,41 +57,25 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (nworkers > 1 && (contact || (listen && parseAddress(listen).port !== 0))) {
       throw new ConfigError(`--nworkers ${nworkers} cannot share one ${contact ? "--contact-address" : "--listen-address port"}: start one command per worker`);
     }
-    const tls = tlsGiven(flags);
-    const config = await startupConfig();
-    configureLogger({ role: "worker", ...logSettings(config, { logLevel: logLevel(flags["log-level"]), logFormat: logFormat(flags["log-format"]) }) });
-    const settings = workerSettings(config, given, { workersOnNode: nworkers });
-    const base: WorkerOptions = {
+    status = await runWorkers({
       ...target(flags["scheduler-file"] as string | undefined, positionals),
       interface: flags.interface as string | undefined,
       host: flags.host as string | undefined,
       listenAddress: listen,
       contactAddress: contact,
-      tls,
-      ...settings.worker,
-    };
-    const name = flags.name as string | undefined;
-    const options = Array.from({ length: nworkers }, (_, i) => ({ ...base, name: name !== undefined && nworkers > 1 ? `${name}-${i}` : name }));
-    // every worker (or nanny) of this command ends on a signal; the command's status is 0 only
-    // if all of them ended cleanly
-    const ends = await Promise.all(
-      options.map(async (o) => {
-        if (flags.nanny) {
-          const nanny = await Nanny.start({ worker: o, ...settings.nanny });
-          for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void nanny.close(`received ${sig}`));
-          return nanny.closed.then((r) => r.ok);
-        }
-        const worker = await Worker.start(o);
-        for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void worker.close(`received ${sig}`));
-        return worker.closed.then(() => worker.cleanExit);
-      }),
-    );
-    const oks = await Promise.all(ends);
-    process.exit(oks.every(Boolean) ? 0 : 1);
+      tls: tlsGiven(flags),
+      given,
+      name: flags.name as string | undefined,
+      nworkers,
+      nanny: flags.nanny as boolean,
+      logLevel: logLevel(flags["log-level"]),
+      logFormat: logFormat(flags["log-format"]),
+    });
   } catch (err) {
     process.stderr.write(`dask-worker-ts: error: ${describeError(err)}\n`);
     process.exit(1);
   }
+  process.exit(status);
 }
 
 /** The scheduler to join: an address (the secret from DASK_MPI_TS_SECRET) or a scheduler file. */

@@ -1,6 +1,6 @@
 /**
- * The launchers' `dashboardAddress` as the dashboard extension (until deploy's startScheduler
- * takes `dashboard` itself): the scheduler imports no extension, its construction site does.
+ * The launchers' `dashboardAddress` as the dashboard extension, applied by startScheduler
+ * (roles.ts): the scheduler imports no extension, its construction site does.
  */
 import { dashboardExtension } from "../dashboard/index.js";
 import type { SchedulerOptions } from "../scheduler/options.js";

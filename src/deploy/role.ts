@@ -1,7 +1,7 @@
 /**
  * A started role (scheduler, worker, or a nanny with its worker) as the launchers hold it:
- * its address, how it ended, and how to stop it. Types only for now: P1 adds deploy/roles.ts
- * (startScheduler, startWorker: the one place that decides "nanny or not") and deploy/signals.ts.
+ * its address, how it ended, and how to stop it. deploy/roles.ts makes them (startScheduler,
+ * startWorker: the one place that decides "nanny or not"); deploy/signals.ts stops them on signals.
  */
 
 /** How a role ended. */

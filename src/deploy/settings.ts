@@ -5,6 +5,7 @@
  * initialize() options) winning over the configuration. Pure, and zod-free.
  */
 import type { CommOptions } from "../comm/connect.js";
+import type { TlsFiles } from "../comm/tls.js";
 import { ConfigError } from "../errors.js";
 import type { LevelWithSilent } from "pino";
 import type { LogFormat } from "../log.js";
@@ -14,6 +15,9 @@ import type { MemoryThresholds } from "../worker/memory.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { originOf, type StartupConfig } from "../config/startup.js";
 import { parseMemoryLimit } from "../units.js";
+
+/** Launchers read the configuration through deploy (the architecture's rule). */
+export { startupConfig, type StartupConfig } from "../config/startup.js";
 
 /** Worker settings a launcher was given directly; undefined = not given (the configuration decides). */
 export interface WorkerGiven {
@@ -30,6 +34,28 @@ export interface WorkerGiven {
   lifetimeStaggerMs?: number;
   lifetimeRestart?: boolean;
   deathTimeoutMs?: number;
+}
+
+/**
+ * Options of a cluster started by `dask-mpi-ts` (under mpirun or srun) or initialize(). Worker
+ * settings left out come from the configuration (`~/.config/dask-mpi-ts/*.yaml`,
+ * DASK_MPI_TS_CONFIG, DASK_MPI_TS_* variables), else its defaults: `nthreads` 1, `memoryLimit`
+ * "auto" (the node's memory divided among its ranks).
+ */
+export interface ClusterOptions extends WorkerGiven {
+  schedulerFile?: string;
+  schedulerPort?: number;
+  interface?: string;
+  /** Where rank 0 serves the dashboard (default ":8787"); false = no dashboard. */
+  dashboardAddress?: string | false;
+  /** PEM files: the whole cluster (scheduler, workers, client rank) speaks tls://. */
+  tls?: TlsFiles;
+  /** Supervise each worker in a child process (default true). */
+  nanny?: boolean;
+  /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
+  name?: string;
+  logLevel?: LevelWithSilent;
+  logFormat?: LogFormat;
 }
 
 /** The parts of a worker's and its nanny's options that come from the configuration. */

@@ -14,16 +14,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { constants, tmpdir, userInfo } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { newSecret } from "../comm/handshake.js";
-import { schedulerSettings } from "../deploy/settings.js";
-import { startupConfig } from "../config/startup.js";
+import { startScheduler } from "../deploy/roles.js";
+import { type StartupConfig, schedulerSettings, startupConfig } from "../deploy/settings.js";
+import { exitOnSignals } from "../deploy/signals.js";
 import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
 import { logger } from "../log.js";
-import { Scheduler } from "../scheduler/server.js";
+import type { Scheduler } from "../scheduler/server.js";
 import type { Status } from "../status.js";
 import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
 import { runCommand, runCommandSync } from "./commands.js";
@@ -193,16 +193,14 @@ export class JobQueueCluster {
   ): Promise<T> {
     const config = await startupConfig();
     const section = config.values.jobqueue[system.name];
-    let spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
-    spec = system.localDefaults?.(spec) ?? spec;
+    const spec = jobSpec(system, options, config);
     const so = { ...section["scheduler-options"], ...options.schedulerOptions };
     const dir = options.sharedTempDirectory ?? section["shared-temp-directory"] ?? process.cwd();
     const schedulerFile = path.resolve(options.schedulerOptions?.schedulerFile ?? path.join(dir, `.dask-jobqueue-ts-${spec.name}-${randomBytes(4).toString("hex")}.json`));
     if (spec.logDirectory !== null) mkdirSync(spec.logDirectory, { recursive: true });
     const statusIntervalMs = interval(options.jobStatusInterval, "jobStatusInterval") ?? STATUS_INTERVAL_MS;
     const host = so.host ?? undefined;
-    const scheduler = await Scheduler.start({
-      secret: newSecret(),
+    const { role: scheduler } = await startScheduler({
       // the workers' interface, unless the scheduler is told where to listen
       interface: so.interface ?? (host ? undefined : (spec.interface ?? undefined)),
       host,
@@ -429,6 +427,17 @@ function count(n: number, what: string): number {
   return n;
 }
 
+/** The resolved options of `system`'s jobs: explicit > `jobqueue.<system>.*` > defaults. */
+function jobSpec(system: JobSystem, options: AnyJobQueueOptions, config: StartupConfig): JobSpec {
+  const spec = resolveJobSpec(system.name, options, { config: config.values, node: process.execPath, workerEntry: WORKER_ENTRY, className: system.className });
+  return system.localDefaults?.(spec) ?? spec;
+}
+
+/** The job script a cluster of `system` would submit, for users who submit by hand (`dask-jobqueue-ts job-script`). */
+export async function jobScriptFor(system: JobSystem, options: AnyJobQueueOptions, schedulerFile: string): Promise<string> {
+  return renderJobScript(system, jobSpec(system, options, await startupConfig()), { schedulerFile });
+}
+
 /** A number of milliseconds (times `unit` when the option counts seconds), or a duration text. */
 function interval(v: number | string | undefined, what: string, unit = 1): number | undefined {
   if (v === undefined) return undefined;
@@ -453,11 +462,5 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on("exit", cancelLive);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    if (process.listenerCount(sig) > 0) continue;
-    process.once(sig, () => {
-      cancelLive();
-      process.exit(128 + constants.signals[sig]);
-    });
-  }
+  exitOnSignals(cancelLive, ["SIGINT", "SIGTERM", "SIGHUP"], { unlessHandled: true });
 }

@@ -7,7 +7,8 @@
  * variables), which wins over the defaults; a bad configuration value fails every rank.
  */
 import type { Client } from "../client/client.js";
-import { type ClusterOptions, failRank, startRank } from "./roles.js";
+import { connectDefaultClient } from "../deploy/client-script.js";
+import { type ClusterOptions, failRank, startRank } from "./bootstrap.js";
 
 export interface InitializeOptions extends ClusterOptions {
   /** Non-client ranks exit when the job ends (default), or with false return null. */
@@ -22,12 +23,7 @@ export interface InitializeOptions extends ClusterOptions {
 export async function initialize(options: InitializeOptions = {}): Promise<Client | null> {
   try {
     const started = await startRank(options, { clientRank: true, what: "initialize()" });
-    if (started.role === "client") {
-      const [{ Client }, { setDefaultClient }] = await Promise.all([import("../client/client.js"), import("../client/default.js")]);
-      const client = await Client.connect(started.address, { secret: started.secret, timeout: 60_000, tls: options.tls });
-      setDefaultClient(client);
-      return client;
-    }
+    if (started.role === "client") return await connectDefaultClient({ address: started.address, secret: started.secret }, options.tls);
     const own = await started.done!;
     if (own !== 0) process.exit(own);
     if (options.exit === false) return null;

@@ -12,6 +12,7 @@
  * A rank that fails by itself aborts with its own status. Every wait has a deadline, past which
  * the rank aborts, so mpirun always returns.
  */
+import { exitOnSignals } from "../deploy/signals.js";
 import { TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Mpi, type MpiRequest } from "./addon.js";
@@ -105,14 +106,11 @@ export class MpiJob {
     process.on("uncaughtExceptionMonitor", (err) => {
       process.stderr.write(`dask-mpi-ts: uncaught error on rank ${this.rank}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     });
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      process.on(sig, () => {
-        // mpirun is ending the job: clean up what would outlive us, skip MPI, go
-        this.#ending = true;
-        this.#runCleanups();
-        process.exit(128 + (sig === "SIGINT" ? 2 : 15));
-      });
-    }
+    exitOnSignals(() => {
+      // mpirun is ending the job: clean up what would outlive us, skip MPI, go
+      this.#ending = true;
+      this.#runCleanups();
+    }, ["SIGINT", "SIGTERM"]);
   }
 
   /** The end protocol, synchronous: safe in an 'exit' handler. Never returns on abort. */

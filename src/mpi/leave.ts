@@ -25,11 +25,8 @@ const REPORT_TIMEOUT_MS = 10_000;
 const RECONNECT_PAUSE_MS = 250;
 const log = () => logger("mpi");
 
-export interface SchedulerTarget {
-  address: string;
-  secret: string;
-  tls?: TlsFiles;
-}
+/** The scheduler: its address and secret, or its scheduler file (read again on each try: it follows a restarted scheduler). */
+export type SchedulerTarget = ({ address: string; secret: string } | { schedulerFile: string }) & { tls?: TlsFiles };
 
 /**
  * Report the failure, then idle until the cluster is over. Resolves 0 once the scheduler is
@@ -37,14 +34,25 @@ export interface SchedulerTarget {
  */
 export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed: { name: string; reason: string }): Promise<number> {
   // loaded here only: a rank that never fails does not pay for them at start-up
-  const [{ DEFAULT_COMM, connect }, { Rpc }, { loadTls }] = await Promise.all([import("../comm/connect.js"), import("../comm/rpc.js"), import("../comm/tls.js")]);
+  const [{ DEFAULT_COMM, connect }, { Rpc }, { loadTls }, { readSchedulerFile }] = await Promise.all([
+    import("../comm/connect.js"),
+    import("../comm/rpc.js"),
+    import("../comm/tls.js"),
+    import("../comm/scheduler-file.js"),
+  ]);
   const comm = { ...DEFAULT_COMM, tls: scheduler.tls ? loadTls(scheduler.tls) : undefined };
   const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
   let reported = false;
   for (;;) {
     let rpc: InstanceType<typeof Rpc>;
     try {
-      rpc = new Rpc(await connect(scheduler.address, scheduler.secret, CONNECT_TIMEOUT_MS, comm), { [Op.schedulerClosing]: () => {} });
+      const at = "schedulerFile" in scheduler ? readSchedulerFile(scheduler.schedulerFile) : scheduler;
+      if (!at) {
+        // a scheduler that closed removed its file: the cluster is over
+        log().info({ schedulerFile: (scheduler as { schedulerFile: string }).schedulerFile }, "scheduler file gone; idle rank ending");
+        return 0;
+      }
+      rpc = new Rpc(await connect(at.address, at.secret, CONNECT_TIMEOUT_MS, comm), { [Op.schedulerClosing]: () => {} });
     } catch (err) {
       // the scheduler no longer answers: the cluster is over (exitAfter still waits for the
       // client rank's status, if there is one)

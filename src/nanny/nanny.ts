@@ -2,15 +2,14 @@
  * The nanny: supervises one worker in a child process and restarts it when it crashes.
  *
  * The child gets its options (including the secret) over IPC, never on its command line, and
- * an environment without the MPI launcher's variables (a child that saw them would try to
- * join the MPI job and hang it). The child exits when the IPC channel closes, so it never
+ * the environment its launcher gives (`childEnv`: deploy takes the MPI launcher's variables
+ * out, since a child that saw them would try to join the MPI job and hang it). The child exits when the IPC channel closes, so it never
  * outlives the nanny; stopping it escalates: ask, SIGTERM, SIGKILL, and always reap.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { WorkerDiedError } from "../errors.js";
 import { currentLogSettings, logger } from "../log.js";
-import { launcherEnvKeys } from "../deploy/launcher-env.js";
 import type { Status } from "../status.js";
 import { NANNY_DEFAULTS, type NannyOptions } from "./options.js";
 import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
@@ -79,9 +78,7 @@ export class Nanny {
    * running), so that its start-up overlaps MPI_Init; hand it to start() as `child`.
    * Forking before MPI_Init also keeps every trace of MPI out of the child.
    */
-  static prefork(): ChildProcess {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of launcherEnvKeys(env)) delete env[k];
+  static prefork(env: NodeJS.ProcessEnv = process.env): ChildProcess {
     const child = fork(CHILD_SCRIPT, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced" });
     // a send to a child that just died fails with EPIPE; its exit is handled where it matters
     child.on("error", () => {});
@@ -93,7 +90,7 @@ export class Nanny {
     let child = this.#opts.child;
     if (!child) {
       this.#opts.beforeFork?.();
-      child = Nanny.prefork();
+      child = Nanny.prefork(this.#opts.childEnv);
     }
     this.#opts.child = undefined;
     this.#child = child;

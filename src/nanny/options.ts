@@ -13,6 +13,8 @@ export interface NannyOptions {
   restartWindowMs?: number;
   /** Called before each fork (e.g. to mark the MPI launcher's descriptors close-on-exec). */
   beforeFork?: () => void;
+  /** The children's environment (default: this process's). */
+  childEnv?: NodeJS.ProcessEnv;
   /** A child from Nanny.prefork() to use for the first worker. */
   child?: ChildProcess;
   /** How long a child may take to start (default 60 s). */

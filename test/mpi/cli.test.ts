@@ -223,6 +223,40 @@ for (const launcher of launcherFromEnv()) {
       assertSchedulerLoggedFailure(proc.stderr, "2");
     });
 
+    // issue 13 (P1): --no-scheduler ranks follow a restarted scheduler as dask-worker-ts does
+    // (they read the scheduler file again when they lose it); they used to keep trying the dead
+    // address until their death timeout
+    it("--no-scheduler ranks rejoin a scheduler restarted with a new address and secret", async function () {
+      this.timeout(120_000);
+      const file = path.join(tmp.dir, "sched.json");
+      const scheduler = () =>
+        spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo", "--no-dashboard"], { env: { DASK_MPI_TS_LOG_LEVEL: "warn" } });
+      const first = scheduler();
+      await waitFor("the scheduler file", () => existsSync(file), { timeoutMs: 20_000, proc: first });
+      const firstId = JSON.parse(readFileSync(file, "utf8")).id as string;
+      const args = ["--no-scheduler", "--scheduler-file", file, "--interface", "lo", "--local-directory", tmp.dir, "--name", "ns", "--death-timeout", "90s"];
+      const proc = launch(launcher, 2, [BIN("dask-mpi-ts"), ...args]);
+      client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 30_000 });
+      await client.close();
+      client = undefined;
+      // the scheduler dies without cleaning up; a new one (new address, new secret) takes its file
+      first.child.kill("SIGKILL");
+      await exitWithin(first, 10_000);
+      const second = scheduler();
+      await waitFor("the second scheduler's file", () => JSON.parse(readFileSync(file, "utf8")).id !== firstId, { timeoutMs: 20_000, proc: second });
+      client = await Client.connect({ schedulerFile: file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 45_000 });
+      const names = Object.values((await client.schedulerInfo()).workers).map((w) => w.name).sort();
+      assert.deepEqual(names, ["ns-0", "ns-1"]);
+      assert.equal(await client.submit((x: number) => x * 7, 6).result({ timeout: 20_000 }), 42);
+      assert.equal(proc.exitCode(), undefined, "the job stayed up across the restart");
+      // the new scheduler's shutdown ends the job cleanly
+      await client.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0, proc.stderr);
+      await exitWithin(second, 20_000);
+    });
+
     it("with SCRIPT: a worker whose nanny gives up leaves the cluster; the script's graph completes and mpirun exits 0", async () => {
       const proc = launch(launcher, 4, [BIN("dask-mpi-ts"), "--interface", "lo", "--local-directory", tmp.dir, FIXTURE("give-up-client")], GIVE_UP_AT_FIRST_DEATH);
       const { code } = await exitWithin(proc, 50_000);

@@ -1,43 +1,24 @@
 /**
  * What each rank does once MPI is up: rank 0 the scheduler, the client rank (if any) the
- * user's program, every other rank a worker (under a nanny unless told not to fork).
- * Shared by the `dask-mpi-ts` command and initialize().
+ * user's program, every other rank a worker (under a nanny unless told not to fork). This
+ * file keeps the MPI side (launcher check, prefork before MPI_Init, world size, bootstrap,
+ * end protocol); deploy starts the roles. Shared by the `dask-mpi-ts` command and initialize().
  */
-import type { TlsFiles } from "../comm/tls.js";
 import type { ChildProcess } from "node:child_process";
-import type { LevelWithSilent } from "pino";
-import { type WorkerGiven, type WorkerSettings, logSettings, schedulerSettings, workerSettings } from "../deploy/settings.js";
-import { type StartupConfig, startupConfig } from "../config/startup.js";
+import { type ConnectTarget, runClientScript } from "../deploy/client-script.js";
+import { detectLauncher } from "../deploy/launcher-env.js";
+import type { RoleHandle } from "../deploy/role.js";
+import { preforkWorker, startScheduler, startWorker } from "../deploy/roles.js";
+import { type ClusterOptions, type StartupConfig, type WorkerSettings, logSettings, schedulerSettings, startupConfig, workerSettings } from "../deploy/settings.js";
 import { WorldTooSmallError, describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
-import { Nanny } from "../nanny/nanny.js";
 import type { Scheduler } from "../scheduler/server.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { Mpi } from "./addon.js";
-import { detectLauncher } from "../deploy/launcher-env.js";
 import { MpiJob } from "./job.js";
 import { stayIdle } from "./leave.js";
 
-/**
- * Options of an MPI-launched cluster. Worker settings left out come from the configuration
- * (`~/.config/dask-mpi-ts/*.yaml`, DASK_MPI_TS_CONFIG, DASK_MPI_TS_* variables), else its
- * defaults: `nthreads` 1, `memoryLimit` "auto" (the node's memory divided among its ranks).
- */
-export interface ClusterOptions extends WorkerGiven {
-  schedulerFile?: string;
-  schedulerPort?: number;
-  interface?: string;
-  /** Where rank 0 serves the dashboard (default ":8787"); false = no dashboard. */
-  dashboardAddress?: string | false;
-  /** PEM files: the whole cluster (scheduler, workers, client rank) speaks tls://. */
-  tls?: TlsFiles;
-  /** Supervise each worker in a child process (default true). */
-  nanny?: boolean;
-  /** Worker name prefix: workers are named `<name>-<rank>`, or just the rank. */
-  name?: string;
-  logLevel?: LevelWithSilent;
-  logFormat?: "json" | "pretty";
-}
+export type { ClusterOptions } from "../deploy/settings.js";
 
 export type Role = "scheduler" | "client" | "worker";
 
@@ -65,7 +46,7 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
   const mpi = Mpi.load();
   const forks = (opts.nanny ?? true) && expected !== undefined && expected >= firstWorker;
   if (forks) mpi.markInheritedFdsCloexec();
-  const child = forks ? Nanny.prefork() : undefined;
+  const child = forks ? await preforkWorker() : undefined;
   mpi.init();
   const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
   const needed = mode.clientRank ? 3 : 2;
@@ -80,21 +61,17 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
   job.installExitHook();
   log().debug({ uptimeMs: Math.round(performance.now()), size: job.size }, "mpi initialized");
 
-  let scheduler: Scheduler | undefined;
-  // role modules are loaded by the ranks that need them: start-up time is CPU time shared
-  // by every rank on the node
+  let scheduler: RoleHandle<Scheduler> | undefined;
   const record = await job.bootstrap(async () => {
-    const [{ Scheduler }, { newSecret }, { withDashboard }] = await Promise.all([import("../scheduler/server.js"), import("../comm/handshake.js"), import("../deploy/dashboard.js")]);
-    scheduler = await Scheduler.start(withDashboard({
-      secret: newSecret(),
+    scheduler = await startScheduler({
       port: opts.schedulerPort,
       interface: opts.interface,
       tls: opts.tls,
       dashboardAddress: opts.dashboardAddress === false ? undefined : (opts.dashboardAddress ?? ":8787"),
       schedulerFile: opts.schedulerFile,
       ...schedulerSettings(config),
-    }));
-    return { address: scheduler.address, secret: scheduler.secret };
+    });
+    return { address: scheduler.address, secret: scheduler.role.secret };
   });
   log().debug({ uptimeMs: Math.round(performance.now()) }, "bootstrap done");
   if (record.error) throw new Error(`the scheduler on rank 0 could not start: ${record.error}`);
@@ -102,14 +79,15 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
 
   if (scheduler) {
     const s = scheduler;
-    job.onCleanup(() => s.removeSchedulerFile());
+    job.onCleanup(() => s.kill());
     const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
-    started.done = Promise.race([s.closed.then(() => 0), clientEnded]).then(async (status) => {
-      await s.close(status === 0 ? "job finished" : `client rank exited with status ${status}`);
+    started.done = Promise.race([s.ended.then(() => 0), clientEnded]).then(async (status) => {
+      await s.stop(status === 0 ? "job finished" : `client rank exited with status ${status}`);
       return status;
     });
   } else if (role === "worker") {
-    started.done = runWorker(job, opts, nodeWorkerSettings(config, opts, job), record.address, record.secret, child);
+    const target = { address: record.address, secret: record.secret };
+    started.done = runWorker(job, opts, nodeWorkerSettings(config, opts, job), target, child);
   }
   if (role !== "worker") child?.kill();
   return started;
@@ -121,36 +99,32 @@ export function nodeWorkerSettings(config: StartupConfig, opts: ClusterOptions, 
   return workerSettings(config, opts, { workersOnNode: job.mpi.localSize });
 }
 
-export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: WorkerSettings, address: string, secret: string, child?: ChildProcess): Promise<number> {
+/**
+ * Run this rank's worker until the job's end: the client rank's program ending stops it; a
+ * worker that cannot go on leaves the cluster and its rank stays idle (leave.ts).
+ */
+export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: WorkerSettings, target: ConnectTarget, child?: ChildProcess): Promise<number> {
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
-  const workerOptions: WorkerOptions = { schedulerAddress: address, secret, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
-  let ended: Promise<{ ok: boolean; reason: string }>;
-  let stop: (reason: string) => Promise<unknown>;
-  if (opts.nanny ?? true) {
-    const nanny = await Nanny.start({ worker: workerOptions, ...settings.nanny, log: { rank: job.rank },
-      child,
-      // MPI opened descriptors of its own since the first fork: keep restarted children clear
-      beforeFork: () => job.mpi.markInheritedFdsCloexec(),
-    });
-    job.onCleanup(() => nanny.killNow());
-    ended = nanny.closed;
-    stop = (r) => nanny.close(r);
-  } else {
-    const { Worker } = await import("../worker/worker.js");
-    const worker = await Worker.start(workerOptions);
-    ended = worker.closed.then((reason) => ({ ok: worker.cleanExit, reason }));
-    stop = (r) => worker.close(r);
-  }
+  const scheduler = "schedulerFile" in target ? { schedulerFile: target.schedulerFile } : { schedulerAddress: target.address, secret: target.secret };
+  const worker: WorkerOptions = { ...scheduler, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
+  const handle = await startWorker({
+    worker,
+    nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank } },
+    prefork: child,
+    // MPI opened descriptors of its own since the first fork: keep restarted children clear
+    beforeFork: () => job.mpi.markInheritedFdsCloexec(),
+  });
+  job.onCleanup(() => handle.kill());
   const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
-  const first = await Promise.race([ended.then((r) => ({ kind: "ended" as const, r })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
+  const first = await Promise.race([handle.ended.then((r) => ({ kind: "ended" as const, r })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
   if (first.kind === "client") {
-    await stop(`client rank exited with status ${first.s}`);
+    await handle.stop(`client rank exited with status ${first.s}`);
     return first.s;
   }
   if (!first.r.ok) {
     // one failing worker must not end the job: leave the cluster, stay in the job (leave.ts)
     log().error({ worker: name, reason: first.r.reason }, "worker failed; its rank leaves the cluster and stays idle until the job ends");
-    return stayIdle(job, { address, secret, tls: opts.tls }, { name, reason: first.r.reason });
+    return stayIdle(job, { ...target, tls: opts.tls }, { name, reason: first.r.reason });
   }
   return 0;
 }
@@ -159,7 +133,7 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
  * Leave the process once the role is over: with a client rank, after its program ended (its
  * status becomes ours), so the exit hook's final barrier pairs with rank 1's.
  */
-export async function exitAfter(started: Started): Promise<never> {
+export async function exitAfter(started: Pick<Started, "job" | "done">): Promise<never> {
   const own = await started.done!;
   process.exit(own !== 0 ? own : await started.job.clientEnded());
 }
@@ -168,4 +142,14 @@ export async function exitAfter(started: Started): Promise<never> {
 export function failRank(err: unknown): never {
   process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
   process.exit(1);
+}
+
+/**
+ * `mpirun dask-mpi-ts [SCRIPT]`: this rank's role until the job ends; with SCRIPT, rank 1 runs
+ * it as the client.
+ */
+export async function runMpiJob(opts: ClusterOptions, script: { path: string; args: string[] } | undefined): Promise<void> {
+  const started = await startRank(opts, { clientRank: script !== undefined, what: script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
+  if (started.role !== "client") return exitAfter(started);
+  await runClientScript({ connect: { address: started.address, secret: started.secret }, tls: opts.tls, script: script!.path, args: script!.args });
 }
