@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import { Client, Scheduler, Worker } from "../../src/index.js";
+import { Client } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { DEFAULT_COMM, connect } from "../../src/comm/connect.js";
 import { parseAddress } from "../../src/comm/address.js";
 import { type TcpListener, PRE_AUTH_MAX_FRAME, listenTcp } from "../../src/comm/tcp.js";

@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Client, RemoteTaskError, Scheduler, Worker } from "../../src/index.js";
+import { Client, RemoteTaskError } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 

@@ -4,7 +4,8 @@
 // garbage collection when they are all paused.
 import assert from "node:assert/strict";
 import { PerformanceObserver, constants } from "node:perf_hooks";
-import { Scheduler, Worker } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 

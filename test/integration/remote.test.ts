@@ -1,7 +1,9 @@
 // Shipping task functions end to end: remote() module exports imported on the workers,
 // import() of installed packages from shipped source, and the closed-over-variable error.
 import assert from "node:assert/strict";
-import { Client, RemoteTaskError, Scheduler, Worker, type Future } from "../../src/index.js";
+import { Client, RemoteTaskError, type Future } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { pack } from "msgpackr";
 import { remote } from "../../src/protocol/functions.js";
 

@@ -1,7 +1,9 @@
 // The runtime in one process over real TCP on 127.0.0.1: scheduler, workers, client.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { Client, RemoteTaskError, Scheduler, Worker } from "../../src/index.js";
+import { Client, RemoteTaskError } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { connect } from "../../src/comm/connect.js";
 import { parseAddress } from "../../src/comm/address.js";
 

@@ -1,7 +1,9 @@
 // wait(), asCompleted() and progress() against a real in-process cluster over TCP.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { CancelledError, Client, RemoteTaskError, Scheduler, TimeoutError, Worker } from "../../src/index.js";
+import { CancelledError, Client, RemoteTaskError, TimeoutError } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { asCompleted, wait } from "../../src/client/wait.js";
 import { progress } from "../../src/client/progress.js";
 import { ROOT } from "../helpers/cluster.js";
