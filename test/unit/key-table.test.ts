@@ -69,11 +69,16 @@ describe("client key table", () => {
     }, /key "j" already has a live incarnation/);
   });
 
-  it("clear() hands back the live incarnations and forgets expected news", () => {
+  it("abandon() cancels the pending live incarnations, wakes their waiters and forgets expected news", () => {
     const t = new KeyTable();
     const a = t.add("a");
+    let woken = 0;
+    a.waiters.push(() => woken++);
     t.cancelOwn("b", t.add("b"));
-    assert.deepEqual(t.clear(), [a]);
+    t.abandon();
+    assert.equal(a.status, "cancelled");
+    assert.equal(woken, 1);
+    assert.equal(t.get("a"), undefined);
     const b = t.add("b");
     assert.equal(t.cancelledByScheduler("b"), b);
   });
