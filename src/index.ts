@@ -8,7 +8,7 @@ export { Client, KeyRef, ref, type SubmitOptions, type MapOptions, type ScatterO
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
-export { Future, type FutureStatus } from "./client/future.js";
+export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
 export {
   DaskError,

@@ -19,6 +19,7 @@ import {
   DrmaaSession,
   DrmaaUnavailableError,
   Future,
+  type FutureHost,
   type FutureStatus,
   HandshakeError,
   type InitializeOptions,
@@ -86,7 +87,9 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   const fn: RemoteFunction<[number], number> = remote<[number], number>(new URL("file:///m.js"), "f");
   const wire: WireFunction = { kind: "module", url: "file:///m.js", name: "f" };
   const k: KeyRef = new KeyRef("a");
-  void [s, status, n, all, done, notDone, info, fn, wire, k, graph.b, f.done(), f.exception(), f.client.closed, getClient().id];
+  void [s, status, n, all, done, notDone, info, fn, wire, k, graph.b, f.done(), f.exception(), f.client.closed, getClient().id]
+  const host: FutureHost = f.client;
+  void host.gather(f);
   await Promise.all([f.whenDone(), f.cancel(), c.cancel(fs), c.run(() => 1), c.runOnScheduler(() => 1), c.story("k"), c.getVersions()]);
   f.release();
   // @ts-expect-error internal: a future's key incarnation
