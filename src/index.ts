@@ -1,11 +1,15 @@
-/** dask-mpi-ts: the public surface. Importing this module never loads the MPI addon. */
+/**
+ * dask-mpi-ts: the public surface. It loads the client only (every rank of an MPI job imports it):
+ * `initialize`, the job-queue clusters and `DrmaaSession` load their modules on first use
+ * (src/lazy.ts). The roles are in `dask-mpi-ts/server`, the cluster classes in
+ * `dask-mpi-ts/jobqueue`, the DRMAA binding in `dask-mpi-ts/drmaa`.
+ */
 export { Client, KeyRef, ref, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
-export { Future, type FutureStatus } from "./client/future.js";
+export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
-export { initialize, type InitializeOptions } from "./mpi/initialize.js";
 export {
   DaskError,
   CommClosedError,
@@ -25,16 +29,7 @@ export {
   DrmaaError,
   DrmaaUnavailableError,
 } from "./errors.js";
-export { Scheduler } from "./scheduler/server.js";
-export type { SchedulerOptions } from "./scheduler/options.js";
-export { Worker } from "./worker/worker.js";
-export type { WorkerOptions } from "./worker/options.js";
-export { JobQueueCluster, type JobInfo } from "./jobqueue/cluster.js";
-export { SLURMCluster } from "./jobqueue/slurm.js";
-export { PBSCluster } from "./jobqueue/pbs.js";
-export { SGECluster } from "./jobqueue/sge.js";
-export { LSFCluster } from "./jobqueue/lsf.js";
-export { DRMAACluster, type DRMAAOptions } from "./jobqueue/drmaa.js";
-export { DrmaaSession, type JobTemplate, type JobStatus, type JobExit } from "./drmaa/session.js";
-export type { JobQueueOptions, SLURMOptions, LSFOptions } from "./jobqueue/options.js";
-export type { AdaptOptions } from "./jobqueue/adapt.js";
+export { initialize, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
+export type { InitializeOptions } from "./mpi/initialize.js";
+export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions } from "./jobqueue/index.js";
+export type { JobTemplate, JobStatus, JobExit } from "./drmaa/index.js";

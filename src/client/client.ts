@@ -4,21 +4,11 @@
  * loop alive only while it waits for something, so a program that is done with its cluster
  * exits without an explicit close().
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
-import {
-  CancelledError,
-  CommClosedError,
-  ConfigError,
-  HandshakeError,
-  KilledWorkerError,
-  RemoteTaskError,
-  type SchedulerLostError,
-  TimeoutError,
-  describeError,
-} from "../errors.js";
+import { CommClosedError, ConfigError, HandshakeError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
@@ -26,68 +16,15 @@ import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
 import type { TaskSpec } from "../protocol/messages.js";
 import { type Versions, versions } from "../version.js";
-import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, isPlainObject, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
+import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
 import { checkReconnectTimeout, schedulerLostError } from "./scheduler-lost.js";
 import { type HeartbeatSettings, checkHeartbeat, startHeartbeat } from "./heartbeat.js";
-import { Future, type FutureStatus } from "./future.js";
-import { type KeyState, KeyTable } from "./key-table.js";
+import { Future, type FutureHost } from "./future.js";
+import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
 
-/** Per-task options, given as the last argument of submit() or map(). */
-export interface SubmitOptions {
-  /** Explicit key (default: function name plus a hash of function and arguments, or random). */
-  key?: string;
-  /** Same function and arguments give the same key, so the work is shared (default true). */
-  pure?: boolean;
-  /** Higher runs first (default 0). */
-  priority?: number;
-  /** Reruns after a task error (default 0). */
-  retries?: number;
-  /** Worker names or addresses this task may run on. */
-  workers?: string[];
-  /** With `workers`: run elsewhere when none of those can. */
-  allowOtherWorkers?: boolean;
-  /** Abstract resources the task needs while it runs, e.g. { GPU: 1 } (workers offer them with --resources). */
-  resources?: Record<string, number>;
-}
-
-/** Options of map(): those of submit(), with `key` a prefix for every task's key or one key per task. */
-export type MapOptions = Omit<SubmitOptions, "key"> & { key?: string | string[] };
-
-export interface ConnectOptions {
-  /** Cluster secret; default from the scheduler file or DASK_MPI_TS_SECRET. */
-  secret?: string;
-  /** How long to wait for the scheduler (and its file) to be there; default 30 s. */
-  timeout?: number;
-  /** PEM files for a tls:// scheduler (and its workers): this client's certificate, key and the CA. */
-  tls?: TlsFiles;
-  /**
-   * After the scheduler's connection is lost, how long (ms) pending futures wait for it before
-   * they reject with SchedulerLostError; default 10 s, 0 fails them at once.
-   */
-  reconnectTimeout?: number;
-  /** How often (ms) the client sends the scheduler a heartbeat; default 5 s. */
-  heartbeatInterval?: number;
-  /**
-   * After how long (ms) without any message from the scheduler it counts as lost ("heartbeat
-   * missed": hung, stopped, unreachable) and is handled as a lost connection; default 30 s (at
-   * least 6 intervals), Infinity never.
-   */
-  heartbeatTimeout?: number;
-}
-
-export type ConnectTarget =
-  | string
-  | ({ schedulerFile: string } & ConnectOptions)
-  | ({ address: string } & ConnectOptions)
-  | { schedulerAddress: string; secret: string };
-
-/** A reference to another key of the same graph, for submitGraph(). */
-export class KeyRef {
-  constructor(readonly key: string) {}
-}
-/** `ref("a")` inside submitGraph's argument lists stands for the value of task "a". */
-export const ref = (key: string): KeyRef => new KeyRef(key);
+export { type ConnectOptions, type ConnectTarget, type Futurable, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
 registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
@@ -95,7 +32,7 @@ registerKeyRefClass(KeyRef, (r) => r.key);
 const REQUEST_TIMEOUT_MS = 30_000;
 const log = () => logger("client");
 
-export class Client {
+export class Client implements FutureHost {
   readonly id = `Client-${randomUUID()}`;
   readonly schedulerAddress: string;
   /** The scheduler's dashboard (`http://host:8787/status`), when it runs one. */
@@ -171,11 +108,11 @@ export class Client {
         [Op.keyInMemory]: (m) => {
           const ks = client!.#keys.get(m.key as string);
           if (ks && Array.isArray(m.value)) ks.value = m.value as Buffer[];
-          client!.#setStatus(ks, "finished");
+          settle(ks, "finished", undefined, undefined, typeof m.worker === "string" ? m.worker : undefined);
         },
-        [Op.keyErred]: (m) => client!.#setStatus(client!.#keys.get(m.key as string), "error", m.error as WireError, m.because as string | undefined),
-        [Op.keyLost]: (m) => client!.#setStatus(client!.#keys.get(m.key as string), "pending"),
-        [Op.keyCancelled]: (m) => client!.#setStatus(client!.#keys.cancelledByScheduler(m.key as string), "cancelled", undefined, m.reason as string | undefined),
+        [Op.keyErred]: (m) => settle(client!.#keys.get(m.key as string), "error", m.error as WireError, m.because as string | undefined),
+        [Op.keyLost]: (m) => settle(client!.#keys.get(m.key as string), "pending"),
+        [Op.keyCancelled]: (m) => settle(client!.#keys.cancelledByScheduler(m.key as string), "cancelled", undefined, m.reason as string | undefined),
         [Op.schedulerClosing]: (m) => void (client!.#closingReason = String(m.reason ?? "no reason given")),
       },
       { holdLoop: "while-busy" },
@@ -380,18 +317,7 @@ export class Client {
     if (ks.status !== "pending") return;
     this.#scheduler.hold();
     try {
-      await new Promise<void>((resolve, reject) => {
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          const i = ks.waiters.indexOf(done);
-          if (i >= 0) ks.waiters.splice(i, 1);
-          reject(new TimeoutError(`future ${JSON.stringify(key)} not done within ${timeoutMs} ms`));
-        }, timeoutMs);
-        ks.waiters.push(done);
-      });
+      await settled(key, ks, timeoutMs);
     } finally {
       this.#scheduler.release();
     }
@@ -430,51 +356,54 @@ export class Client {
   }
 
   #throwIfFailed(key: string, ks: KeyState): void {
-    if (ks.status === "cancelled") throw this.#lostError ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks.because ? `: ${ks.because}` : ""}`);
-    if (ks.status !== "error") return;
-    const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
-    if (remote.name === "KilledWorkerError") throw new KilledWorkerError(key, remote.message);
-    throw new RemoteTaskError(key, remote, ks.because);
+    const err = failure(key, ks, this.#lostError);
+    if (err) throw err;
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */
   errorOf(key: string, ks: KeyState): Error | undefined {
-    try {
-      this.#throwIfFailed(key, ks);
-      return undefined;
-    } catch (err) {
-      return ks.status === "error" ? (err as Error) : undefined;
-    }
+    return ks.status === "error" ? failure(key, ks) : undefined;
   }
 
-  /** Fetch whatever of `keys` can be fetched now; a key whose holder failed is left out. */
+  /**
+   * Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out. A
+   * small value came with the news; a key whose holder the scheduler named is asked of it
+   * directly, the others after one who-has.
+   */
   async #fetch(wanted: Array<[string, KeyState]>): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
-    const keys: string[] = [];
-    for (const [k, { value: parts }] of wanted) {
-      if (parts) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
-      else keys.push(k);
-    }
-    if (!keys.length) return out;
-    const whoHas = await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS);
-    const byWorker = new Map<string, string[]>();
-    for (const k of keys) {
-      const holders = whoHas[k];
-      const holder = holders?.[Math.floor(Math.random() * holders.length)];
-      if (!holder) continue; // lost meanwhile: the scheduler is recomputing it
+    const byWorker = new Map<string, Array<[string, KeyState]>>();
+    const ask: Array<[string, KeyState]> = [];
+    const add = (holder: string, entry: [string, KeyState]) => {
       let list = byWorker.get(holder);
       if (!list) byWorker.set(holder, (list = []));
-      list.push(k);
+      list.push(entry);
+    };
+    for (const entry of wanted) {
+      const { value: parts, holder } = entry[1];
+      if (parts) out.set(entry[0], decodeWithRaws(parts[0]!, parts.slice(1)));
+      else if (holder) add(holder, entry);
+      else ask.push(entry);
+    }
+    if (ask.length) {
+      const whoHas = await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys: ask.map(([k]) => k) }, REQUEST_TIMEOUT_MS);
+      for (const entry of ask) {
+        const holders = whoHas[entry[0]];
+        const holder = holders?.[Math.floor(Math.random() * holders.length)];
+        if (holder) add(holder, entry); // else lost meanwhile: the scheduler is recomputing it
+      }
     }
     await Promise.all(
-      [...byWorker].map(async ([worker, ks]) => {
+      [...byWorker].map(async ([worker, entries]) => {
         try {
           const rpc = await this.#worker(worker);
-          const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: ks }, REQUEST_TIMEOUT_MS);
+          const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: entries.map(([k]) => k) }, REQUEST_TIMEOUT_MS);
           for (const [k, parts] of Object.entries(reply.data)) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
         } catch (err) {
           log().debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
         }
+        // a holder that did not give the key is not asked again: the next round asks who-has
+        for (const [k, ks] of entries) if (!out.has(k) && ks.holder === worker) ks.holder = undefined;
       }),
     );
     return out;
@@ -494,22 +423,9 @@ export class Client {
     return p;
   }
 
-  #setStatus(ks: KeyState | undefined, status: FutureStatus, error?: WireError, because?: string): void {
-    if (!ks) return;
-    // cancelled is final: news of the cancelled task still on its way (its result) is void
-    if (ks.status === "cancelled" && status !== "cancelled") return;
-    if (status !== "finished") ks.value = undefined;
-    ks.status = status;
-    ks.error = error;
-    ks.because = because;
-    if (status !== "pending") for (const w of ks.waiters.splice(0)) w();
-  }
-
   /** Drop one future's hold on its key's incarnation; the last one releases the key on the cluster. @internal */
   releaseKey(key: string, ks: KeyState): void {
-    if (--ks.refs > 0 || !this.#keys.release(key, ks)) return; // a cancelled incarnation is already let go
-    this.#setStatus(ks, "cancelled", undefined, "it was released");
-    if (!this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
+    if (this.#keys.drop(key, ks) && !this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
@@ -518,7 +434,7 @@ export class Client {
     this.#flushGraph();
     // a future whose incarnation is already cancelled (or released) has nothing left to cancel
     const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));
-    for (const f of live) this.#setStatus(f.state, "cancelled");
+    for (const f of live) settle(f.state, "cancelled");
     if (live.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: live.map((f) => f.key) });
   }
 
@@ -672,72 +588,10 @@ export class Client {
 
   #lost(): void {
     this.#closed = true;
-    for (const ks of this.#keys.clear()) {
-      if (ks.status === "pending") ks.status = "cancelled";
-      for (const w of ks.waiters.splice(0)) w();
-    }
+    this.#keys.abandon();
   }
 
   #checkOpen(): void {
     if (this.#closed) throw this.#lostError ?? new CommClosedError(`client ${this.id} is closed`);
   }
-}
-
-/** A value, a future of it, or (for objects and arrays) the same shape with futures inside. */
-export type Futurable<T> = T | Future<T> | (T extends object ? { [K in keyof T]: Futurable<T[K]> } : never);
-/** Each argument may be given as a value, a future of it, or a structure holding futures. */
-type ArgsOf<A extends unknown[]> = { [I in keyof A]: Futurable<A[I]> };
-/** map() takes, for each parameter, an iterable of its values (or of futures of them). */
-type IterablesOf<A extends unknown[]> = { [I in keyof A]: Iterable<Futurable<A[I]>> };
-/** Iterables beyond the function's parameters are zipped too (their items are extra arguments). */
-type MapArgs<A extends unknown[]> = [...IterablesOf<A>, ...Array<Iterable<unknown>>] | [...IterablesOf<A>, ...Array<Iterable<unknown>>, MapOptions];
-
-export interface ScatterOptions {
-  workers?: string[];
-  broadcast?: boolean;
-}
-
-interface RunOptions {
-  workers?: string[];
-  timeout?: number;
-}
-
-export interface WorkerSummary {
-  name: string;
-  host: string;
-  nthreads: number;
-  memoryLimit: number;
-  pid: number;
-  processing: number;
-  inMemory: number;
-  /** "running", "paused" (memory above its pause threshold) or "closing" (retiring) */
-  status: string;
-  resources: Record<string, number>;
-  metrics: Record<string, unknown>;
-}
-
-function checkOptions(o: SubmitOptions): void {
-  if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
-    throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
-  }
-  if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
-  if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
-    throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);
-  }
-  if (o.resources !== undefined && !(isPlainObject(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
-    throw new TypeError(`resources must map names to non-negative numbers, got ${JSON.stringify(o.resources)}`);
-  }
-}
-
-/** Deterministic key part for a pure task: a hash of the function and its encoded arguments. */
-function tokenize(fn: unknown, head: Uint8Array, raws: Uint8Array[]): string {
-  const h = createHash("sha1").update(JSON.stringify(fn)).update(head);
-  for (const r of raws) h.update(r);
-  return h.digest("hex").slice(0, 24);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v !== "object") return typeof v;
-  return (v as object).constructor?.name?.toLowerCase() || "object";
 }

@@ -1,16 +1,29 @@
 /** A handle on one task's result, living on a worker until the last future for it is gone. */
-import type { Client } from "./client.js";
-import type { KeyState } from "./key-table.js";
+import type { FutureStatus, KeyState } from "./key-table.js";
 
-export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
+export type { FutureStatus };
 
-const registry = new FinalizationRegistry<{ client: Client; key: string; state: KeyState }>(({ client, key, state }) => {
+/** What a future needs of the client that made it (the Client implements it). */
+export interface FutureHost {
+  readonly closed: boolean;
+  gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
+  cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void>;
+  /** @internal */
+  waitKey(key: string, ks: KeyState, timeoutMs: number): Promise<void>;
+  /** @internal */
+  errorOf(key: string, ks: KeyState): Error | undefined;
+  /** @internal */
+  releaseKey(key: string, ks: KeyState): void;
+}
+
+const registry = new FinalizationRegistry<{ client: FutureHost; key: string; state: KeyState }>(({ client, key, state }) => {
   if (!client.closed) client.releaseKey(key, state);
 });
 
 export class Future<T = unknown> {
   readonly key: string;
-  readonly client: Client;
+  /** The client that made it. */
+  readonly client: FutureHost;
   /**
    * The incarnation of the key this future was made for: a cancelled one stays cancelled even
    * when the key is submitted again (that makes a new one). @internal
@@ -18,7 +31,7 @@ export class Future<T = unknown> {
   readonly state: KeyState;
   #released = false;
 
-  constructor(key: string, client: Client, state: KeyState) {
+  constructor(key: string, client: FutureHost, state: KeyState) {
     this.key = key;
     this.client = client;
     this.state = state;

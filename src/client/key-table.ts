@@ -16,9 +16,14 @@
  * its way for another reason (and then the scheduler finds nothing to cancel): the next
  * key-cancelled this client reads for the key is that one, and is ignored. A key-cancelled with
  * no such expectation pending concerns the live incarnation.
+ *
+ * Also the news each incarnation gets (settle), waiting for it (settled) and what it fails with
+ * (failure).
  */
+import { CancelledError, KilledWorkerError, RemoteTaskError, TimeoutError } from "../errors.js";
 import type { WireError } from "../protocol/ops.js";
-import type { FutureStatus } from "./future.js";
+
+export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
 
 /** One incarnation of a key in this client. */
 export interface KeyState {
@@ -30,6 +35,8 @@ export interface KeyState {
   refs: number;
   /** a small result that came with the news (encoded parts) */
   value?: Buffer[];
+  /** the worker the scheduler said holds the result (gather asks it first, without who-has) */
+  holder?: string;
   waiters: Array<() => void>;
 }
 
@@ -49,6 +56,16 @@ export class KeyTable {
     const ks: KeyState = { status: "pending", refs: 0, waiters: [] };
     this.#live.set(key, ks);
     return ks;
+  }
+
+  /**
+   * One future lets go of `ks`; true when that was the last one and `ks` was live: it left the
+   * table and the cluster may forget the key (a cancelled incarnation is already let go).
+   */
+  drop(key: string, ks: KeyState): boolean {
+    if (--ks.refs > 0 || !this.release(key, ks)) return false;
+    settle(ks, "cancelled", undefined, "it was released");
+    return true;
   }
 
   /** The last future let go of `ks`: it leaves the table (if it is still the live one). */
@@ -85,11 +102,52 @@ export class KeyTable {
     return ks;
   }
 
-  /** Forget everything (the client is closed or lost its scheduler); the live incarnations. */
-  clear(): KeyState[] {
-    const all = [...this.#live.values()];
+  /** Forget everything (the client is closed or lost its scheduler): pending keys end cancelled. */
+  abandon(): void {
+    for (const ks of this.#live.values()) {
+      if (ks.status === "pending") ks.status = "cancelled";
+      for (const w of ks.waiters.splice(0)) w();
+    }
     this.#live.clear();
     this.#ownCancels.clear();
-    return all;
   }
+}
+
+/** The news about an incarnation (undefined: one this client no longer tracks). */
+export function settle(ks: KeyState | undefined, status: FutureStatus, error?: WireError, because?: string, holder?: string): void {
+  if (!ks) return;
+  // cancelled is final: news of the cancelled task still on its way (its result) is void
+  if (ks.status === "cancelled" && status !== "cancelled") return;
+  if (status !== "finished") ks.value = undefined;
+  ks.holder = status === "finished" ? holder : undefined;
+  ks.status = status;
+  ks.error = error;
+  ks.because = because;
+  if (status !== "pending") for (const w of ks.waiters.splice(0)) w();
+}
+
+/** Resolves once `ks` is finished, erred or cancelled; rejects with TimeoutError after `timeoutMs`. */
+export function settled(key: string, ks: KeyState, timeoutMs: number): Promise<void> {
+  if (ks.status !== "pending") return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      const i = ks.waiters.indexOf(done);
+      if (i >= 0) ks.waiters.splice(i, 1);
+      reject(new TimeoutError(`future ${JSON.stringify(key)} not done within ${timeoutMs} ms`));
+    }, timeoutMs);
+    ks.waiters.push(done);
+  });
+}
+
+/** What a future of `ks` fails with (cancelled: `lost`, when the scheduler was given up), if it failed. */
+export function failure(key: string, ks: KeyState, lost?: Error): Error | undefined {
+  if (ks.status === "cancelled") return lost ?? new CancelledError(`future ${JSON.stringify(key)} was cancelled${ks.because ? `: ${ks.because}` : ""}`);
+  if (ks.status !== "error") return undefined;
+  const remote = ks.error ?? { name: "Error", message: "unknown error", stack: "" };
+  if (remote.name === "KilledWorkerError") return new KilledWorkerError(key, remote.message);
+  return new RemoteTaskError(key, remote, ks.because);
 }

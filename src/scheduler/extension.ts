@@ -45,7 +45,7 @@ export type ExtensionSource = SchedulerExtension | (() => Promise<SchedulerExten
 
 type Hook<K extends keyof SchedulerExtension> = NonNullable<SchedulerExtension[K]>;
 
-/** The scheduler's loaded extensions and their hooks, gathered once. @internal */
+/** The scheduler's loaded extensions and their hooks, gathered once. */
 export class Extensions {
   readonly #all: SchedulerExtension[];
   readonly taskFinished: Array<Hook<"onTaskFinished">> = [];

@@ -2,7 +2,9 @@
 // process): started with the scheduler's view and hosts, its services announced to clients, its
 // hooks called on real events, its ops routed with who sent them, closed with the scheduler.
 import assert from "node:assert/strict";
-import { Client, Scheduler, Worker } from "../../src/index.js";
+import { Client } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { connect } from "../../src/comm/connect.js";
 import { Rpc } from "../../src/comm/rpc.js";
 import { ConfigError } from "../../src/errors.js";

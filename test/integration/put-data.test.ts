@@ -3,7 +3,9 @@
 // but never answers a fetch.
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { Client, Scheduler, Worker } from "../../src/index.js";
+import { Client } from "../../src/index.js";
+import { Scheduler } from "../../src/scheduler/server.js";
+import { Worker } from "../../src/worker/worker.js";
 import { connect, listen } from "../../src/comm/connect.js";
 import { Rpc } from "../../src/comm/rpc.js";
 import type { Listener } from "../../src/comm/types.js";

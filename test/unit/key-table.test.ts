@@ -1,6 +1,6 @@
 // The client's key table: incarnations of keys, and which key-cancelled news concerns which.
 import assert from "node:assert/strict";
-import { KeyTable } from "../../src/client/key-table.js";
+import { KeyTable, failure, settle } from "../../src/client/key-table.js";
 
 describe("client key table", () => {
   // Regression (issue 12, after point 2): a key cancelled by this client and submitted again
@@ -69,12 +69,47 @@ describe("client key table", () => {
     }, /key "j" already has a live incarnation/);
   });
 
-  it("clear() hands back the live incarnations and forgets expected news", () => {
+  it("abandon() cancels the pending live incarnations, wakes their waiters and forgets expected news", () => {
     const t = new KeyTable();
     const a = t.add("a");
+    let woken = 0;
+    a.waiters.push(() => woken++);
     t.cancelOwn("b", t.add("b"));
-    assert.deepEqual(t.clear(), [a]);
+    t.abandon();
+    assert.equal(a.status, "cancelled");
+    assert.equal(woken, 1);
+    assert.equal(t.get("a"), undefined);
     const b = t.add("b");
     assert.equal(t.cancelledByScheduler("b"), b);
+  });
+
+  // protects gather's shortcut: only a finished incarnation has a holder; lost or cancelled news forgets it
+  it("settle() keeps the holder the scheduler named while the key is finished, and forgets it otherwise", () => {
+    const t = new KeyTable();
+    const ks = t.add("h");
+    settle(ks, "finished", undefined, undefined, "tcp://w1:1");
+    assert.equal(ks.holder, "tcp://w1:1");
+    settle(ks, "pending"); // key-lost: the holder died, the scheduler recomputes it
+    assert.equal(ks.holder, undefined);
+    settle(ks, "finished", undefined, undefined, "tcp://w2:1");
+    settle(ks, "cancelled");
+    assert.equal(ks.holder, undefined);
+    settle(ks, "finished", undefined, undefined, "tcp://w3:1"); // news of a cancelled task is void
+    assert.equal(ks.status, "cancelled");
+    assert.equal(ks.holder, undefined);
+  });
+
+  it("failure() names what a future fails with", () => {
+    const t = new KeyTable();
+    const ks = t.add("f");
+    assert.equal(failure("f", ks), undefined);
+    settle(ks, "error", { name: "KilledWorkerError", message: "died 3 times", stack: "" });
+    assert.equal(failure("f", ks)?.name, "KilledWorkerError");
+    settle(ks, "error", { name: "RangeError", message: "bad", stack: "" }, "dep");
+    assert.equal(failure("f", ks)?.name, "RemoteTaskError");
+    settle(ks, "cancelled", undefined, "it was released");
+    assert.match(failure("f", ks)!.message, /was cancelled: it was released/);
+    const lost = new Error("scheduler lost");
+    assert.equal(failure("f", ks, lost), lost);
   });
 });

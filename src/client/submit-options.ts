@@ -1,0 +1,126 @@
+/**
+ * The shapes of the client's calls: connect, submit/map, run and scatter options (checked where
+ * given), the argument types, task keys, ref(), and what schedulerInfo() tells of a worker.
+ */
+import { createHash } from "node:crypto";
+import type { TlsFiles } from "../comm/tls.js";
+import type { Future } from "./future.js";
+import { isPlainObject } from "./arguments.js";
+
+export interface ConnectOptions {
+  /** Cluster secret; default from the scheduler file or DASK_MPI_TS_SECRET. */
+  secret?: string;
+  /** How long to wait for the scheduler (and its file) to be there; default 30 s. */
+  timeout?: number;
+  /** PEM files for a tls:// scheduler (and its workers): this client's certificate, key and the CA. */
+  tls?: TlsFiles;
+  /**
+   * After the scheduler's connection is lost, how long (ms) pending futures wait for it before
+   * they reject with SchedulerLostError; default 10 s, 0 fails them at once.
+   */
+  reconnectTimeout?: number;
+  /** How often (ms) the client sends the scheduler a heartbeat; default 5 s. */
+  heartbeatInterval?: number;
+  /**
+   * After how long (ms) without any message from the scheduler it counts as lost ("heartbeat
+   * missed": hung, stopped, unreachable) and is handled as a lost connection; default 30 s (at
+   * least 6 intervals), Infinity never.
+   */
+  heartbeatTimeout?: number;
+}
+
+export type ConnectTarget =
+  | string
+  | ({ schedulerFile: string } & ConnectOptions)
+  | ({ address: string } & ConnectOptions)
+  | { schedulerAddress: string; secret: string };
+
+/** A reference to another key of the same graph, for submitGraph(). */
+export class KeyRef {
+  constructor(readonly key: string) {}
+}
+/** `ref("a")` inside submitGraph's argument lists stands for the value of task "a". */
+export const ref = (key: string): KeyRef => new KeyRef(key);
+
+/** Per-task options, given as the last argument of submit() or map(). */
+export interface SubmitOptions {
+  /** Explicit key (default: function name plus a hash of function and arguments, or random). */
+  key?: string;
+  /** Same function and arguments give the same key, so the work is shared (default true). */
+  pure?: boolean;
+  /** Higher runs first (default 0). */
+  priority?: number;
+  /** Reruns after a task error (default 0). */
+  retries?: number;
+  /** Worker names or addresses this task may run on. */
+  workers?: string[];
+  /** With `workers`: run elsewhere when none of those can. */
+  allowOtherWorkers?: boolean;
+  /** Abstract resources the task needs while it runs, e.g. { GPU: 1 } (workers offer them with --resources). */
+  resources?: Record<string, number>;
+}
+
+/** Options of map(): those of submit(), with `key` a prefix for every task's key or one key per task. */
+export type MapOptions = Omit<SubmitOptions, "key"> & { key?: string | string[] };
+
+/** Options of scatter(). */
+export interface ScatterOptions {
+  workers?: string[];
+  broadcast?: boolean;
+}
+
+/** Throws a TypeError naming the bad option and value. */
+export function checkOptions(o: SubmitOptions): void {
+  if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
+    throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
+  }
+  if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
+  if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
+    throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);
+  }
+  if (o.resources !== undefined && !(isPlainObject(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
+    throw new TypeError(`resources must map names to non-negative numbers, got ${JSON.stringify(o.resources)}`);
+  }
+}
+
+/** Deterministic key part for a pure task: a hash of the function and its encoded arguments. */
+export function tokenize(fn: unknown, head: Uint8Array, raws: Uint8Array[]): string {
+  const h = createHash("sha1").update(JSON.stringify(fn)).update(head);
+  for (const r of raws) h.update(r);
+  return h.digest("hex").slice(0, 24);
+}
+
+/** The key prefix of a scattered value: its type name. */
+export function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v !== "object") return typeof v;
+  return (v as object).constructor?.name?.toLowerCase() || "object";
+}
+
+/** A value, a future of it, or (for objects and arrays) the same shape with futures inside. */
+export type Futurable<T> = T | Future<T> | (T extends object ? { [K in keyof T]: Futurable<T[K]> } : never);
+/** Each argument may be given as a value, a future of it, or a structure holding futures. */
+export type ArgsOf<A extends unknown[]> = { [I in keyof A]: Futurable<A[I]> };
+/** map() takes, for each parameter, an iterable of its values (or of futures of them). */
+export type IterablesOf<A extends unknown[]> = { [I in keyof A]: Iterable<Futurable<A[I]>> };
+/** Iterables beyond the function's parameters are zipped too (their items are extra arguments). */
+export type MapArgs<A extends unknown[]> = [...IterablesOf<A>, ...Array<Iterable<unknown>>] | [...IterablesOf<A>, ...Array<Iterable<unknown>>, MapOptions];
+
+export interface RunOptions {
+  workers?: string[];
+  timeout?: number;
+}
+
+export interface WorkerSummary {
+  name: string;
+  host: string;
+  nthreads: number;
+  memoryLimit: number;
+  pid: number;
+  processing: number;
+  inMemory: number;
+  /** "running", "paused" (memory above its pause threshold) or "closing" (retiring) */
+  status: string;
+  resources: Record<string, number>;
+  metrics: Record<string, unknown>;
+}

@@ -1,0 +1,10 @@
+/**
+ * `dask-mpi-ts/server`: the roles, for programs that start a scheduler or workers themselves
+ * (the launchers and tests do). Not loaded by the package entry.
+ */
+export { Scheduler } from "../scheduler/server.js";
+export type { SchedulerOptions } from "../scheduler/options.js";
+export { Worker } from "../worker/worker.js";
+export type { WorkerOptions } from "../worker/options.js";
+export { Nanny } from "../nanny/nanny.js";
+export type { NannyOptions } from "../nanny/options.js";
