@@ -77,18 +77,21 @@ describe("configuration in the launchers (real processes)", function () {
   });
 
   it("dask-scheduler-ts takes distributed.scheduler.idle-timeout from the environment: it closes once idle, never while a task runs", async () => {
-    const env = { ...cleanEnv(), HOME: tmp.dir, DASK_MPI_TS_DISTRIBUTED__SCHEDULER__IDLE_TIMEOUT: "4s" };
+    // the idle clock runs from the scheduler's start, so it must outlast starting a worker and
+    // connecting a client on a loaded machine (4 s did not, once, and the scheduler rightly
+    // closed before the first task): a load-bound wait, hence 10 s
+    const env = { ...cleanEnv(), HOME: tmp.dir, DASK_MPI_TS_DISTRIBUTED__SCHEDULER__IDLE_TIMEOUT: "10s" };
     const c = await startProcessCluster(tmp.dir, { workers: 1, schedulerEnv: env, workerEnv: () => env });
     client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
     await client.waitForWorkers(1, { timeout: 20_000 });
     // runs past the idle timeout: work in progress is not idleness
     const slow = client.submit(async () => {
-      await new Promise((r) => setTimeout(r, 5000));
+      await new Promise((r) => setTimeout(r, 11_000));
       return "done";
     });
-    assert.equal(await slow.result({ timeout: 20_000 }), "done");
+    assert.equal(await slow.result({ timeout: 40_000 }), "done");
     assert.equal(c.scheduler.exitCode(), undefined, "the scheduler closed while a task ran");
-    const { code } = await exitWithin(c.scheduler, 15_000);
+    const { code } = await exitWithin(c.scheduler, 25_000);
     assert.equal(code, 0, c.scheduler.stderr);
     assert.equal((await exitWithin(c.workers[0]!, 15_000)).code, 0, c.workers[0]!.stderr);
   });

@@ -1,12 +1,14 @@
 // The runtime in one process: scheduler, workers and client over inproc:// (the logic), and
 // the guarded ports over real TCP on 127.0.0.1.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { Client, RemoteTaskError } from "../../src/index.js";
 import { connect } from "../../src/comm/connect.js";
 import { parseAddress } from "../../src/comm/address.js";
 import type { Worker } from "../../src/worker/worker.js";
-import { type InprocCluster, withCluster } from "../helpers/cluster.js";
+import { type InprocCluster, tempDir, withCluster } from "../helpers/cluster.js";
 
 describe("runtime (in-process over inproc://)", function () {
   this.timeout(30_000);
@@ -58,18 +60,27 @@ describe("runtime (in-process over inproc://)", function () {
     });
   });
 
+  // protects: a CPU-bound task holds only its own thread: the worker (and the pool's other
+  // thread) still take and finish work. Proved by order, not time: the spinning task cannot end
+  // before the second task's result is in, because it spins until the test opens its gate then.
   it("a CPU-bound task does not block the worker's event loop", async () => {
-    const spin = client.submit(() => {
-      const end = Date.now() + 1500;
-      while (Date.now() < end);
-      return "spun";
-    });
-    // while it spins, the same worker pool still answers quickly
-    await client.waitForWorkers(2, { timeout: 1000 });
-    const t0 = Date.now();
-    assert.equal(await client.submit((x: number) => x * 2, 4).result(), 8);
-    assert.ok(Date.now() - t0 < 1000, "a second task on a free thread finished while the first spun");
-    assert.equal(await spin.result(), "spun");
+    const tmp = tempDir();
+    try {
+      const gate = path.join(tmp.dir, "gate");
+      const spin = client.submit((g: string) => {
+        const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+        const end = Date.now() + 60_000; // bounded: a broken test still ends
+        while (!fs.existsSync(g) && Date.now() < end); // busy: no await, the thread is held
+        return fs.existsSync(g) ? "spun" : "gate never opened";
+      }, gate);
+      await client.waitForWorkers(2, { timeout: 10_000 });
+      assert.equal(await client.submit((x: number) => x * 2, 4).result(), 8);
+      assert.equal(spin.status, "pending", "the second task finished while the first still spun");
+      writeFileSync(gate, "");
+      assert.equal(await spin.result(), "spun");
+    } finally {
+      tmp.remove();
+    }
   });
 
   it("released results are freed on the workers", async () => {
