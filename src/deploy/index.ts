@@ -8,3 +8,8 @@ export { Worker } from "../worker/worker.js";
 export type { WorkerOptions } from "../worker/options.js";
 export { Nanny } from "../nanny/nanny.js";
 export type { NannyOptions } from "../nanny/options.js";
+// the dashboard is a scheduler extension: Scheduler.start(withDashboard({ ..., dashboardAddress }))
+// or Scheduler.start({ ..., extensions: [dashboardExtension(":8787")] })
+export { dashboardExtension } from "../dashboard/index.js";
+export { withDashboard } from "./dashboard.js";
+export type { SchedulerExtension, ExtensionSource } from "../scheduler/extension.js";

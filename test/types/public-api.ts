@@ -64,7 +64,7 @@ import {
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
-import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions } from "dask-mpi-ts/server";
+import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
 
 export async function client(target: ConnectTarget, options: ConnectOptions): Promise<void> {
   const c: Client = await Client.connect(target, options);
@@ -122,6 +122,10 @@ export async function launchers(o: InitializeOptions, slurm: SLURMOptions, lsf: 
 
 export async function roles(so: SchedulerOptions, wo: WorkerOptions): Promise<void> {
   const s = await Scheduler.start(so);
+  // a program that starts its own scheduler gets the dashboard as an extension
+  const d = await Scheduler.start({ ...so, extensions: [dashboardExtension(":8787")] });
+  const e = await Scheduler.start(withDashboard({ ...so, dashboardAddress: ":0" }));
+  await Promise.all([d.close("done"), e.close("done")]);
   const w = await Worker.start({ ...wo, schedulerAddress: s.address });
   void Nanny;
   await w.close("done");
