@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
-import { RemoteError, Rpc } from "../comm/rpc.js";
+import { RemoteError, Rpc, routes } from "../comm/rpc.js";
 import { CommClosedError, ConfigError, HandshakeError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -15,6 +15,7 @@ import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../pr
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
 import type { TaskSpec } from "../protocol/messages.js";
+import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import { type Versions, versions } from "../version.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
@@ -104,17 +105,17 @@ export class Client implements FutureHost {
     let client: Client | undefined;
     const rpc = new Rpc(
       comm,
-      {
+      routes({ parsers: schedulerToClientParsers, handlers: {
         [Op.keyInMemory]: (m) => {
-          const ks = client!.#keys.get(m.key as string);
-          if (ks && Array.isArray(m.value)) ks.value = m.value as Buffer[];
-          settle(ks, "finished", undefined, undefined, typeof m.worker === "string" ? m.worker : undefined);
+          const ks = client!.#keys.get(m.key);
+          if (ks && m.value) ks.value = m.value;
+          settle(ks, "finished", undefined, undefined, m.worker);
         },
-        [Op.keyErred]: (m) => settle(client!.#keys.get(m.key as string), "error", m.error as WireError, m.because as string | undefined),
-        [Op.keyLost]: (m) => settle(client!.#keys.get(m.key as string), "pending"),
-        [Op.keyCancelled]: (m) => settle(client!.#keys.cancelledByScheduler(m.key as string), "cancelled", undefined, m.reason as string | undefined),
-        [Op.schedulerClosing]: (m) => void (client!.#closingReason = String(m.reason ?? "no reason given")),
-      },
+        [Op.keyErred]: (m) => settle(client!.#keys.get(m.key), "error", m.error, m.because),
+        [Op.keyLost]: (m) => settle(client!.#keys.get(m.key), "pending"),
+        [Op.keyCancelled]: (m) => settle(client!.#keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
+        [Op.schedulerClosing]: (m) => void (client!.#closingReason = m.reason),
+      } }),
       { holdLoop: "while-busy" },
     );
     client = new Client(address, secret, rpc, tls, reconnectMs);

@@ -34,7 +34,7 @@ export interface KeyState {
   /** Futures alive for this incarnation. */
   refs: number;
   /** a small result that came with the news (encoded parts) */
-  value?: Buffer[];
+  value?: Uint8Array[];
   /** the worker the scheduler said holds the result (gather asks it first, without who-has) */
   holder?: string;
   waiters: Array<() => void>;

@@ -8,11 +8,11 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { WorkerDiedError } from "../errors.js";
+import { WorkerDiedError, describeError } from "../errors.js";
 import { currentLogSettings, logger } from "../log.js";
 import type { Status } from "../status.js";
 import { NANNY_DEFAULTS, type NannyOptions } from "./options.js";
-import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
+import { type NannyMessage, type WorkerToNanny, parseWorkerToNanny } from "../protocol/messages-nanny.js";
 import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
 import { spillParent } from "../worker/spill.js";
 import { WORKER_DEFAULTS } from "../worker/options.js";
@@ -102,7 +102,16 @@ export class Nanny {
         child.kill("SIGKILL");
         reject(new WorkerDiedError(`worker process did not start within ${this.#opts.startTimeoutMs ?? 60_000} ms`, { exitCode: null, signal: "SIGKILL" }));
       }, this.#opts.startTimeoutMs ?? 60_000);
-      child.on("message", (m: ChildMessage) => {
+      child.on("message", (raw: unknown) => {
+        let m: WorkerToNanny;
+        try {
+          m = parseWorkerToNanny(raw);
+        } catch (err) {
+          // a malformed message ends this channel only: the child, left alone, closes (a crash)
+          log().error({ err: describeError(err) }, "malformed message from the worker child; disconnecting it");
+          if (child.connected) child.disconnect();
+          return;
+        }
         if (m.type === "ready") {
           started = true;
           clearTimeout(timer);

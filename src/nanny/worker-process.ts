@@ -3,9 +3,9 @@
  * exits when the worker closes or when the IPC channel to the nanny goes away.
  */
 import { describeError } from "../errors.js";
-import { configureLogger } from "../log.js";
+import { configureLogger, logger } from "../log.js";
 import { Worker } from "../worker/worker.js";
-import type { ChildMessage, NannyMessage } from "../protocol/messages-nanny.js";
+import { type ChildMessage, type NannyToWorker, parseNannyToWorker } from "../protocol/messages-nanny.js";
 import type { WorkerOptions } from "../worker/options.js";
 
 let worker: Worker | undefined;
@@ -20,7 +20,16 @@ async function finish(code: number): Promise<never> {
   process.exit(code);
 }
 
-process.on("message", async (m: NannyMessage<WorkerOptions>) => {
+process.on("message", async (raw: unknown) => {
+  let m: NannyToWorker<WorkerOptions>;
+  try {
+    m = parseNannyToWorker<WorkerOptions>(raw);
+  } catch (err) {
+    // a malformed message from the nanny: say why, and end as if the nanny had gone away
+    logger("worker").error({ err: describeError(err) }, "malformed message from the nanny; closing");
+    if (worker) await worker.close("malformed message from the nanny");
+    return finish(1);
+  }
   if (m.type === "start" && !worker) {
     configureLogger({ ...m.log, role: "worker" });
     try {

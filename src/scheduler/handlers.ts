@@ -1,16 +1,22 @@
 /**
- * What the scheduler does with each message: one named method per op, and the table the
- * connections use (routes()). Messages are checked at the edge (str/num/strList); a wrong field
- * is a ProtocolError, which closes only that connection.
+ * What the scheduler does with each message: one named method per op, and the routes the
+ * connections use (routes()). Each message is checked at the edge by its op's parser
+ * (protocol/messages-*.ts) before its method sees it typed; a wrong field is a ProtocolError,
+ * which closes only that connection. Extension ops are routed raw: they check their own.
  */
-import { type Handler, RemoteError, type Rpc } from "../comm/rpc.js";
-import { ProtocolError } from "../errors.js";
+import { type Handler, type Handlers, RemoteError, type Routes, type Rpc, routes } from "../comm/rpc.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FunctionTable, resolveTaskFunction } from "../protocol/functions.js";
-import { type Message, type TaskSpec, isWireFunction, num, str, strList } from "../protocol/messages.js";
+import type {
+  AddKeys, Broadcast, CancelKeys, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph,
+} from "../protocol/messages-client.js";
+import { type ToScheduler, toSchedulerParsers } from "../protocol/messages-replies.js";
+import type {
+  AddReplica, Executing, Heartbeat, MissingData, RegisterWorker, TaskErred, TaskFinished, UnregisterWorker, WorkerFailed, WorkerStatusChange,
+} from "../protocol/messages-worker.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
-import { Op, type WireError, toWireError } from "../protocol/ops.js";
+import { Op, toWireError } from "../protocol/ops.js";
 import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
 import type { Peers } from "./peers.js";
@@ -57,9 +63,9 @@ export class SchedulerHandlers {
     this.#state = host.view.state;
   }
 
-  /** The table every connection uses: the scheduler's ops, then the extensions'. */
-  routes(): Record<string, Handler> {
-    const routes: Record<string, Handler> = {
+  /** The routes every connection uses: the scheduler's ops (parsed at the edge), then the extensions' (raw). */
+  routes(): Routes<ToScheduler> {
+    const handlers: Handlers<ToScheduler> = {
       [Op.registerWorker]: (m, rpc) => this.registerWorker(m, rpc),
       [Op.heartbeat]: (m, rpc) => this.heartbeat(m, rpc),
       [Op.taskFinished]: (m, rpc) => this.taskFinished(m, rpc),
@@ -76,26 +82,29 @@ export class SchedulerHandlers {
       [Op.releaseKeys]: (m, rpc) => this.releaseKeys(m, rpc),
       [Op.addKeys]: (m, rpc) => this.addKeys(m, rpc),
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
-      [Op.whoHas]: (m) => this.#state.whoHas(strList(m, "keys")),
+      [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
       [Op.identity]: () => this.#h.view.identity(),
-      [Op.story]: (m) => this.#state.story(str(m, "key")),
+      [Op.story]: (m) => this.#state.story(m.key),
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
       [Op.runOnScheduler]: (m) => this.runOnScheduler(m),
       [Op.broadcast]: (m) => this.broadcast(m),
-      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(strList(m, "workers")),
+      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers),
       [Op.restart]: () => this.#h.restart(),
       [Op.shutdown]: () => this.#h.shutdown(),
     };
-    for (const [op, fn] of this.#h.extensions.ops(new Set(Object.keys(routes)))) {
-      routes[op] = (m, rpc) => fn(m, this.#h.peers.ref(rpc));
+    const raw: Record<string, Handler> = {};
+    for (const [op, fn] of this.#h.extensions.ops(new Set(Object.keys(handlers)))) {
+      raw[op] = (m, rpc) => fn(m, this.#h.peers.ref(rpc));
     }
-    return routes;
+    return routes({ parsers: toSchedulerParsers, handlers, raw });
   }
 
   // ---- workers ------------------------------------------------------------------------------
 
-  async registerWorker(m: Message, rpc: Rpc): Promise<unknown> {
-    const info = parseWorkerInfo(m);
+  async registerWorker(m: RegisterWorker, rpc: Rpc): Promise<unknown> {
+    const info: WorkerInfo = {
+      address: m.address, name: m.name, host: m.host, nthreads: m.nthreads, memoryLimit: m.memoryLimit, pid: m.pid, resources: m.resources ?? {},
+    };
     const checkUnique = () => {
       for (const ws of this.#state.workers.values()) {
         if (ws.name === info.name) throw new Error(`worker name ${JSON.stringify(info.name)} is already in use by ${ws.address}`);
@@ -106,73 +115,72 @@ export class SchedulerHandlers {
     await this.#h.probe(info.address);
     if (rpc.comm.closed) return undefined;
     checkUnique();
-    this.#h.peers.addWorker(rpc, info.address, (m.versions as Versions) ?? {});
+    this.#h.peers.addWorker(rpc, info.address, m.versions ?? ({} as Versions));
     log().info({ worker: info.address, name: info.name, nthreads: info.nthreads }, "worker added");
     this.#h.run(this.#state.addWorker(info, Date.now()));
     return { address: this.#h.view.address, id: this.#h.view.id };
   }
 
-  heartbeat(m: Message, rpc: Rpc): string {
-    this.#state.heartbeat(this.#h.peers.worker(rpc), (m.metrics as Record<string, unknown>) ?? {}, Date.now());
+  heartbeat(m: Heartbeat, rpc: Rpc): string {
+    this.#state.heartbeat(this.#h.peers.worker(rpc), m.metrics ?? {}, Date.now());
     return "ok"; // the reply is the scheduler's heartbeat to the worker
   }
 
-  taskFinished(m: Message, rpc: Rpc): void {
+  taskFinished(m: TaskFinished, rpc: Rpc): void {
     const worker = this.#h.peers.worker(rpc);
-    const key = str(m, "key");
-    const duration = Number(m.duration ?? 0);
+    const key = m.key;
+    const duration = m.duration ?? 0;
     const hooks = this.#h.extensions.taskFinished;
     if (hooks.length) {
       const e = { key, worker, durationS: duration, at: Date.now() };
       for (const h of hooks) h(e);
     }
-    this.#h.run(this.#state.taskFinished(worker, key, num(m, "nbytes"), duration, this.#h.sid("task-finished"), m.value));
+    this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value));
   }
 
-  executing(m: Message, rpc: Rpc): void {
-    this.#state.executing(this.#h.peers.worker(rpc), strList(m, "keys"));
+  executing(m: Executing, rpc: Rpc): void {
+    this.#state.executing(this.#h.peers.worker(rpc), m.keys);
   }
 
-  unregisterWorker(m: Message, rpc: Rpc): void {
+  unregisterWorker(m: UnregisterWorker, rpc: Rpc): void {
     // it is leaving, not retiring: what it ran is suspect, as if it had died
     const w = this.#h.peers.worker(rpc);
-    log().warn({ worker: w, reason: String(m.reason ?? "") }, "worker removed");
+    log().warn({ worker: w, reason: m.reason ?? "" }, "worker removed");
     this.#h.run(this.#state.removeWorker(w, this.#h.sid("worker-unregister"), { died: true }));
   }
 
-  workerFailed(m: Message): string {
+  workerFailed(m: WorkerFailed): string {
     // its connection closed when its process died: it is no longer among the workers
-    const failed: FailedWorker = { name: str(m, "name"), host: str(m, "host"), reason: str(m, "reason"), time: Date.now() / 1000 };
+    const failed: FailedWorker = { name: m.name, host: m.host, reason: m.reason, time: Date.now() / 1000 };
     log().error({ worker: failed.name, host: failed.host, reason: failed.reason }, "worker failed and left the cluster");
     if (this.#h.failedWorkers.push(failed) > FAILED_WORKERS_KEPT) this.#h.failedWorkers.shift();
     return "ok";
   }
 
-  workerStatus(m: Message, rpc: Rpc): void {
+  workerStatus(m: WorkerStatusChange, rpc: Rpc): void {
     const w = this.#h.peers.worker(rpc);
     const paused = m.status === "paused";
-    log().info({ worker: w, status: paused ? "paused" : "running", reason: String(m.reason ?? "") }, paused ? "worker paused" : "worker resumed");
+    log().info({ worker: w, status: paused ? "paused" : "running", reason: m.reason ?? "" }, paused ? "worker paused" : "worker resumed");
     this.#h.run(this.#state.setPaused(w, paused, this.#h.sid("worker-status")));
   }
 
-  missingData(m: Message, rpc: Rpc): void {
-    this.#h.run(this.#state.missingData(this.#h.peers.worker(rpc), str(m, "key"), str(m, "missing"), strList(m, "holders"), this.#h.sid("missing-data")));
+  missingData(m: MissingData, rpc: Rpc): void {
+    this.#h.run(this.#state.missingData(this.#h.peers.worker(rpc), m.key, m.missing, m.holders, this.#h.sid("missing-data")));
   }
 
-  addReplica(m: Message, rpc: Rpc): void {
+  addReplica(m: AddReplica, rpc: Rpc): void {
     const w = this.#h.peers.worker(rpc);
-    for (const k of strList(m, "keys")) this.#state.addReplica(k, w);
+    for (const k of m.keys) this.#state.addReplica(k, w);
   }
 
-  taskErred(m: Message, rpc: Rpc): void {
-    const error = m.error as WireError;
-    this.#h.run(this.#state.taskErred(this.#h.peers.worker(rpc), str(m, "key"), error, this.#h.sid("task-erred")));
+  taskErred(m: TaskErred, rpc: Rpc): void {
+    this.#h.run(this.#state.taskErred(this.#h.peers.worker(rpc), m.key, m.error, this.#h.sid("task-erred")));
   }
 
   // ---- clients ------------------------------------------------------------------------------
 
-  registerClient(m: Message, rpc: Rpc): unknown {
-    const id = str(m, "id");
+  registerClient(m: RegisterClient, rpc: Rpc): unknown {
+    const id = m.id;
     this.#h.peers.addClient(rpc, id);
     this.#h.clientRegistered(id);
     this.#state.addClient(id);
@@ -188,43 +196,46 @@ export class SchedulerHandlers {
     return "ok";
   }
 
-  updateGraph(m: Message, rpc: Rpc): void {
+  updateGraph(m: UpdateGraph, rpc: Rpc): void {
     const client = this.#h.peers.client(rpc);
-    this.#h.run(this.#state.updateGraph(client, parseTasks(m.tasks, this.#functionIds(m.functions)), this.#h.sid("update-graph")));
+    // each task's fn indexes the message's functions (its parser checked that): make it the
+    // function's number in the scheduler's table
+    const ids = m.functions.map((f) => this.#h.functions.idOf(f));
+    for (const t of m.tasks) t.fn = ids[t.fn]!;
+    this.#h.run(this.#state.updateGraph(client, m.tasks, this.#h.sid("update-graph")));
   }
 
-  releaseKeys(m: Message, rpc: Rpc): void {
-    this.#h.run(this.#state.releaseKeys(this.#h.peers.client(rpc), strList(m, "keys"), this.#h.sid("release-keys")));
+  releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
+    this.#h.run(this.#state.releaseKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("release-keys")));
   }
 
-  addKeys(m: Message, rpc: Rpc): void {
-    const entries = (m.keys as Array<{ key: string; nbytes: number }>) ?? [];
-    this.#h.run(this.#state.addData(this.#h.peers.client(rpc), str(m, "worker"), entries, this.#h.sid("scatter")));
+  addKeys(m: AddKeys, rpc: Rpc): void {
+    this.#h.run(this.#state.addData(this.#h.peers.client(rpc), m.worker, m.keys, this.#h.sid("scatter")));
   }
 
-  cancelKeys(m: Message, rpc: Rpc): void {
-    this.#h.run(this.#state.cancelKeys(strList(m, "keys"), this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
+  cancelKeys(m: CancelKeys, rpc: Rpc): void {
+    this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
   }
 
-  async runOnScheduler(m: Message): Promise<unknown[]> {
+  async runOnScheduler(m: RunOnScheduler): Promise<unknown[]> {
     const fn = await resolveTaskFunction(m.fn);
-    const parts = m.args as Buffer[];
+    const parts = m.args;
     const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
     const value = await fn(...args, this.#h.runContext);
     const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.schedulerResult);
     return [head, ...raws];
   }
 
-  async broadcast(m: Message): Promise<Record<string, unknown>> {
+  async broadcast(m: Broadcast): Promise<Record<string, unknown>> {
     const peers = this.#h.peers;
-    const targets = m.workers ? this.#h.resolveWorkers(strList(m, "workers")) : [...peers.workers.keys()];
+    const targets = m.workers ? this.#h.resolveWorkers(m.workers) : [...peers.workers.keys()];
     const out: Record<string, unknown> = {};
     await Promise.all(
       targets.map(async (addr) => {
         const w = peers.workers.get(addr);
         if (!w) return;
         try {
-          out[addr] = { ok: true, value: await w.request({ op: Op.run, fn: m.fn, args: m.args }, Number(m.timeout ?? 60_000)) };
+          out[addr] = { ok: true, value: await w.request({ op: Op.run, fn: m.fn, args: m.args }, m.timeout ?? 60_000) };
         } catch (err) {
           // the worker's own error as it sent it (name, message, stack), or why we got none
           out[addr] = { ok: false, error: err instanceof RemoteError ? err.remote : toWireError(err) };
@@ -233,43 +244,4 @@ export class SchedulerHandlers {
     );
     return out;
   }
-
-  /** update-graph's functions -> their numbers in the scheduler's function table. */
-  #functionIds(functions: unknown): number[] {
-    if (!Array.isArray(functions)) throw new ProtocolError("update-graph: functions must be a list");
-    return functions.map((f, i) => {
-      if (!isWireFunction(f)) throw new ProtocolError(`update-graph: functions[${i}] must be a function { kind: "source", source } or { kind: "module", url, name }`);
-      return this.#h.functions.idOf(f);
-    });
-  }
-}
-
-// ---- message validation (hot-path messages are checked, wrong types close the connection) ----
-
-function parseWorkerInfo(m: Message): WorkerInfo {
-  return {
-    address: str(m, "address"),
-    name: str(m, "name"),
-    host: str(m, "host"),
-    nthreads: num(m, "nthreads"),
-    memoryLimit: num(m, "memoryLimit"),
-    pid: num(m, "pid"),
-    resources: (m.resources as Record<string, number>) ?? {},
-  };
-}
-
-/**
- * update-graph's tasks; shapes checked once per message (the hot path). Each task's `fn` is an
- * index into the message's `functions`, replaced here by that function's number in the
- * scheduler's function table.
- */
-function parseTasks(v: unknown, functionIds: number[]): TaskSpec[] {
-  if (!Array.isArray(v)) throw new ProtocolError("update-graph: tasks must be a list");
-  for (const t of v as Array<Record<string, unknown>>) {
-    if (typeof t?.key !== "string" || !Array.isArray(t.args) || !Array.isArray(t.deps) || typeof t.fn !== "number" || !(t.fn in functionIds)) {
-      throw new ProtocolError("update-graph: each task needs a string key, args parts, a deps list and a function index");
-    }
-    t.fn = functionIds[t.fn as number];
-  }
-  return v as TaskSpec[];
 }

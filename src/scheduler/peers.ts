@@ -1,12 +1,13 @@
 /**
- * The scheduler's connections: each accepted comm becomes an Rpc over the one handler table,
+ * The scheduler's connections: each accepted comm becomes an Rpc over the one set of routes,
  * and is known as a worker or a client once it registers. A connection that closes is taken
  * out of the tables before the scheduler hears of it.
  */
 import { type CommOptions, connect } from "../comm/connect.js";
-import { type Handler, Rpc } from "../comm/rpc.js";
+import { type Handler, type Routes, Rpc } from "../comm/rpc.js";
 import type { Comm } from "../comm/types.js";
 import { ProtocolError, describeError } from "../errors.js";
+import type { ToScheduler } from "../protocol/messages-replies.js";
 import type { Versions } from "../version.js";
 import type { PeerRef } from "./extension.js";
 
@@ -23,15 +24,15 @@ export class Peers {
   readonly clients = new Map<string, Rpc>();
   readonly workerVersions = new Map<string, Versions>();
   #peers = new Map<Rpc, Peer>();
-  #routes: Record<string, Handler> = {};
+  #routes: Record<string, Handler> | Routes<ToScheduler> = {};
   readonly #onClosed: (peer: Peer) => void;
 
   constructor(onClosed: (peer: Peer) => void) {
     this.#onClosed = onClosed;
   }
 
-  /** The handler table every connection uses (set once, before the first accept). */
-  setRoutes(routes: Record<string, Handler>): void {
+  /** The routes every connection uses (set once, before the first accept). */
+  setRoutes(routes: Routes<ToScheduler>): void {
     this.#routes = routes;
   }
 

@@ -1,18 +1,21 @@
 /**
  * The worker's ops: what the scheduler asks of it (compute-task, free-keys, run, replicate-to,
- * restart, close-worker) and what peers and clients ask (get-data, put-data, story). Each
- * handler checks its message and turns it into a state-machine event or a data-store call;
+ * restart, close-worker) and what peers and clients ask (get-data, put-data, story). Messages
+ * are checked at the edge by their op's parser (protocol/messages-*.ts) and reach the handlers
+ * typed; each handler turns its message into a state-machine event or a data-store call, and
  * worker.ts carries out what comes back.
  */
-import type { Handler } from "../comm/rpc.js";
+import { type Routes, routes } from "../comm/rpc.js";
 import { ProtocolError } from "../errors.js";
 import { type Message, str } from "../protocol/messages.js";
+import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
+import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op } from "../protocol/ops.js";
 import { resolveTaskFunction } from "../protocol/functions.js";
 import { type DataStore, type Found, type Stored, storedBytes } from "./data-store.js";
-import type { ComputeTask, WorkerEvent, WorkerState } from "./state-machine.js";
+import type { WorkerEvent, WorkerState } from "./state-machine.js";
 
 /** What the handlers need of the worker. */
 export interface WorkerHost {
@@ -35,79 +38,84 @@ export interface WorkerHost {
   replicateTo(target: string, keys: string[]): Promise<string[]>;
 }
 
-export function schedulerHandlers(w: WorkerHost): Record<string, Handler> {
-  return {
-    [Op.computeTask]: (m) => {
-      // functions come once per connection, then by number
-      if (m.fnDef !== undefined) w.functions.set(m.fn as number, m.fnDef);
-      const fn = w.functions.get(m.fn as number);
-      if (fn === undefined) throw new ProtocolError(`compute-task names function ${String(m.fn)}, which was never sent`);
-      w.handle({ type: "compute-task", stimulusId: w.sid("compute-task"), task: parseComputeTask(m, fn) });
+/** The scheduler connection's routes: every op parsed at the edge. */
+export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
+  return routes({
+    parsers: schedulerToWorkerParsers,
+    handlers: {
+      [Op.computeTask]: (m) => {
+        // functions come once per connection, then by number
+        if (m.fnDef !== undefined) w.functions.set(m.fn, m.fnDef);
+        const fn = w.functions.get(m.fn);
+        if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
+        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, priority: m.priority ?? 0 };
+        w.handle({ type: "compute-task", stimulusId: w.sid("compute-task"), task });
+      },
+      [Op.freeKeys]: (m) => w.handle({ type: "free-keys", stimulusId: w.sid("free-keys"), keys: m.keys }),
+      [Op.closeWorker]: (m) => void w.close(`scheduler asked: ${m.reason ?? ""}`),
+      [Op.schedulerClosing]: () => {},
+      [Op.run]: (m) => runHere(m),
+      [Op.replicateTo]: (m) => w.replicateTo(m.target, m.keys),
+      [Op.restart]: async () => {
+        await w.restart();
+        return "ok";
+      },
     },
-    [Op.freeKeys]: (m) => w.handle({ type: "free-keys", stimulusId: w.sid("free-keys"), keys: m.keys as string[] }),
-    [Op.closeWorker]: (m) => void w.close(`scheduler asked: ${String(m.reason ?? "")}`),
-    [Op.schedulerClosing]: () => {},
-    [Op.run]: (m) => runHere(m),
-    [Op.replicateTo]: (m) => w.replicateTo(m.target as string, m.keys as string[]),
-    [Op.restart]: async () => {
-      await w.restart();
-      return "ok";
-    },
-  };
+  });
 }
 
-export function peerHandlers(w: WorkerHost): Record<string, Handler> {
-  return {
-    [Op.getData]: (m: Message) => {
-      const keys = m.keys;
-      if (!Array.isArray(keys)) throw new ProtocolError("get-data: keys must be a list");
-      const reply = (found: Found): Found => {
-        for (const v of Object.values(found.data)) w.bytes.sentToPeers += storedBytes(v);
-        return found;
-      };
-      const found = w.store.values(keys as string[]);
-      return found instanceof Promise ? found.then(reply) : reply(found);
-    },
-    [Op.putData]: (m: Message) => {
-      const data = m.data as Record<string, Stored>;
-      if (typeof data !== "object" || data === null) throw new ProtocolError("put-data: data must be a map");
-      const keys = Object.keys(data);
-      const nbytes: Record<string, number> = {};
-      const stimulusId = w.sid("put-data");
-      for (const key of keys) {
-        const value = data[key]!;
-        if (!Array.isArray(value) || !value.every((p) => p instanceof Uint8Array)) {
-          throw new ProtocolError(`put-data: the value of ${JSON.stringify(key)} must be a list of byte parts, got ${describe(value)}`);
-        }
-        nbytes[key] = storedBytes(value);
-        w.bytes.receivedFromPeers += nbytes[key]!;
-        // a task this makes runnable starts now
-        w.handle({ type: "put-data", stimulusId, key, nbytes: nbytes[key]!, value });
-      }
-      // replication: the scheduler learns of the new copies from us
-      if (m.report) w.sendScheduler({ op: Op.addReplica, keys });
-      return { nbytes };
-    },
-    // the key's state changes on this worker (the scheduler's story tells its side)
-    [Op.story]: (m: Message) => w.state.story(str(m, "key")),
+/**
+ * The peer listener's routes: get-data parsed at the edge. put-data checks its values itself
+ * (a malformed value is refused in the reply and the connection goes on serving: see
+ * test/integration/put-data.test.ts), and story is a one-field request.
+ */
+export function peerHandlers(w: WorkerHost): Routes<GetData> {
+  return routes({
+    parsers: { [Op.getData]: workerToWorkerParsers[Op.getData] },
+    handlers: { [Op.getData]: (m) => getData(w, m) },
+    raw: { [Op.putData]: (m) => putData(w, m), [Op.story]: (m) => w.state.story(str(m, "key")) },
+  });
+}
+
+function getData(w: WorkerHost, m: GetData): Found | Promise<Found> {
+  const reply = (found: Found): Found => {
+    for (const v of Object.values(found.data)) w.bytes.sentToPeers += storedBytes(v);
+    return found;
   };
+  const found = w.store.values(m.keys);
+  return found instanceof Promise ? found.then(reply) : reply(found);
+}
+
+/** put-data: each value checked here, so a malformed one is refused by name and nothing of it is stored. */
+function putData(w: WorkerHost, m: Message): { nbytes: Record<string, number> } {
+  const data = m.data as Record<string, Stored>;
+  if (typeof data !== "object" || data === null) throw new ProtocolError("put-data: data must be a map");
+  const keys = Object.keys(data);
+  const nbytes: Record<string, number> = {};
+  const stimulusId = w.sid("put-data");
+  for (const key of keys) {
+    const value = data[key]!;
+    if (!Array.isArray(value) || !value.every((p) => p instanceof Uint8Array)) {
+      throw new ProtocolError(`put-data: the value of ${JSON.stringify(key)} must be a list of byte parts, got ${describe(value)}`);
+    }
+    nbytes[key] = storedBytes(value);
+    w.bytes.receivedFromPeers += nbytes[key]!;
+    // a task this makes runnable starts now
+    w.handle({ type: "put-data", stimulusId, key, nbytes: nbytes[key]!, value });
+  }
+  // replication: the scheduler learns of the new copies from us
+  if (m.report) w.sendScheduler({ op: Op.addReplica, keys });
+  return { nbytes };
 }
 
 function describe(v: unknown): string {
   return Array.isArray(v) ? `a list of ${[...new Set(v.map((p) => (p instanceof Uint8Array ? "bytes" : typeof p)))].join(", ")}` : v === null ? "null" : typeof v;
 }
 
-function parseComputeTask(m: Message, fn: unknown): ComputeTask {
-  if (typeof m.key !== "string" || !Array.isArray(m.args) || typeof m.whoHas !== "object" || m.whoHas === null) {
-    throw new ProtocolError("compute-task needs a string key, args parts and whoHas");
-  }
-  return { key: m.key, fn, args: m.args as Buffer[], whoHas: m.whoHas as Record<string, string[]>, priority: Number(m.priority ?? 0) };
-}
-
 /** client.run(): a function on this worker's main thread, with its arguments. */
-async function runHere(m: Message): Promise<Buffer[]> {
+async function runHere(m: Run): Promise<Buffer[]> {
   const fn = await resolveTaskFunction(m.fn);
-  const parts = m.args as Buffer[];
+  const parts = m.args;
   const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
   const value = await fn(...args);
   const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);

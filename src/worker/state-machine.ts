@@ -35,7 +35,7 @@ export const STORY_SIZE = 10_000;
 export interface ComputeTask {
   key: string;
   fn: unknown;
-  args: Buffer[];
+  args: Uint8Array[];
   /** holders of each dependency */
   whoHas: Record<string, string[]>;
   priority: number;
@@ -74,7 +74,7 @@ export type WorkerInstruction<V = unknown> =
   | { type: "send"; msg: Message }
   | { type: "fetch"; worker: string; keys: string[]; stimulusId: string }
   /** run the task; `deps` are its dependencies held here */
-  | { type: "execute"; key: string; fn: unknown; args: Buffer[]; deps: string[]; stimulusId: string }
+  | { type: "execute"; key: string; fn: unknown; args: Uint8Array[]; deps: string[]; stimulusId: string }
   /** keep the value the event brought for `key` */
   | { type: "store"; key: string; value: V }
   /** drop these keys' values */
