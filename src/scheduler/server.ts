@@ -199,10 +199,21 @@ export class Scheduler implements SchedulerView {
   }
 
   /**
-   * Retire workers gracefully: no new tasks, results only they hold are copied to the other
-   * workers first, then they are asked to close. Returns the retired addresses.
+   * Retire workers gracefully (returns the retired addresses): let them finish what they run, move the results only they hold
+   * to a worker that stays, then close them. Calls take turns: workers reaching their lifetime
+   * together each ask for their own retirement, and were they all closing at once none would
+   * be left to take the results (a --lifetime-restart replacement comes only after a close), so
+   * the first would wait out the drain deadline and close with its results, to be recomputed.
    */
-  async retireWorkers(names: string[]): Promise<string[]> {
+  retireWorkers(names: string[]): Promise<string[]> {
+    const turn = this.#retireTurns.then(() => this.#retire(names));
+    this.#retireTurns = turn.catch(() => undefined);
+    return turn;
+  }
+
+  #retireTurns: Promise<unknown> = Promise.resolve();
+
+  async #retire(names: string[]): Promise<string[]> {
     const targets = this.#resolveWorkers(names);
     this.state.setClosing(targets);
     for (const addr of targets) {
