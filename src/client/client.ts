@@ -14,7 +14,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
-import type { TaskSpec } from "../protocol/messages.js";
+import type { FailedWorkerInfo, TaskSpec } from "../protocol/messages.js";
 import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import { type Versions, versions } from "../version.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
@@ -445,7 +445,7 @@ export class Client implements FutureHost {
    * Scheduler address and the workers it knows, keyed by worker address; `failedWorkers`: those
    * that left because they could not go on (an MPI rank whose nanny gave up), with the reason.
    */
-  schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: Array<{ name: string; host: string; reason: string; time: number }> }> {
+  schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: FailedWorkerInfo[] }> {
     this.#checkOpen();
     return this.#scheduler.request({ op: Op.identity }, REQUEST_TIMEOUT_MS);
   }

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { TlsFiles } from "../comm/tls.js";
+import type { WorkerIdentity } from "../protocol/messages.js";
 import type { Future } from "./future.js";
 import { isPlainObject } from "./arguments.js";
 
@@ -111,16 +112,5 @@ export interface RunOptions {
   timeout?: number;
 }
 
-export interface WorkerSummary {
-  name: string;
-  host: string;
-  nthreads: number;
-  memoryLimit: number;
-  pid: number;
-  processing: number;
-  inMemory: number;
-  /** "running", "paused" (memory above its pause threshold) or "closing" (retiring) */
-  status: string;
-  resources: Record<string, number>;
-  metrics: Record<string, unknown>;
-}
+/** A worker as `schedulerInfo()` describes it: the scheduler's `identity` reply, as is. */
+export type WorkerSummary = WorkerIdentity;

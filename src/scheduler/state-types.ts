@@ -4,6 +4,7 @@
  * the TaskState names.
  */
 import type { Message, TaskSpec } from "../protocol/messages.js";
+import type { RegisterWorker } from "../protocol/messages-worker.js";
 import type { WireError } from "../protocol/ops.js";
 
 export const TaskState = {
@@ -41,15 +42,8 @@ export interface TaskRecord {
   heapIndex: number;
 }
 
-export interface WorkerInfo {
-  address: string;
-  name: string;
-  host: string;
-  nthreads: number;
-  memoryLimit: number;
-  pid: number;
-  resources?: Record<string, number>;
-}
+/** A worker as it registered (the register-worker message without its op and versions). */
+export type WorkerInfo = Omit<RegisterWorker, "op" | "versions">;
 
 export interface WorkerRecord extends WorkerInfo {
   processing: Set<TaskRecord>;
