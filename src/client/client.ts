@@ -197,8 +197,8 @@ export class Client implements FutureHost {
     try {
       encoded = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     } catch (err) {
-      if (where && err instanceof TypeError) err.message = where + err.message;
-      throw err;
+      // the item is named in a new error (a changed message would leave the stack saying the old one)
+      throw where && err instanceof TypeError ? new TypeError(where + err.message, { cause: err }) : err;
     }
     const { head, raws, keys: deps } = encoded;
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
