@@ -6,21 +6,23 @@
  */
 import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
-import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
+import type { TlsContext } from "../comm/tls.js";
 import { RemoteError, Rpc, routes } from "../comm/rpc.js";
-import { CommClosedError, ConfigError, HandshakeError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, RemoteTaskError, type SchedulerLostError, TimeoutError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
-import { readSchedulerFile } from "../comm/scheduler-file.js";
-import type { FailedWorkerInfo, TaskSpec } from "../protocol/messages.js";
+import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
 import { schedulerToClientParsers } from "../protocol/messages-client.js";
-import { type Versions, versions } from "../version.js";
+import type { Versions } from "../version.js";
+import { checkVersions } from "./versions.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
-import { checkReconnectTimeout, schedulerLostError } from "./scheduler-lost.js";
-import { type HeartbeatSettings, checkHeartbeat, startHeartbeat } from "./heartbeat.js";
+import { schedulerLostError } from "./scheduler-lost.js";
+import { type ConnectPlan, connectTo } from "./connect-target.js";
+import { startHeartbeat } from "./heartbeat.js";
+import { type FetchHost, fetchValues } from "./fetch.js";
 import { Future, type FutureHost } from "./future.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
@@ -67,40 +69,11 @@ export class Client implements FutureHost {
    * Connect to a scheduler by address (`"tcp://host:port"`), scheduler file, or cluster object.
    * @example const client = await Client.connect({ schedulerFile: "sched.json" });
    */
-  static async connect(target: ConnectTarget, options: ConnectOptions = {}): Promise<Client> {
-    const opts: Record<string, unknown> =
-      typeof target === "string" ? { ...options, address: target } : "schedulerAddress" in target ? { ...options, address: target.schedulerAddress, secret: target.secret } : { ...options, ...target };
-    const timeout = (opts.timeout as number | undefined) ?? 30_000;
-    const tls = opts.tls ? loadTls(opts.tls as TlsFiles) : undefined;
-    const reconnectMs = checkReconnectTimeout(opts.reconnectTimeout);
-    const heartbeat = checkHeartbeat(opts.heartbeatInterval, opts.heartbeatTimeout);
-    const deadline = Date.now() + timeout;
-    let lastError: unknown;
-    do {
-      try {
-        let address: string;
-        let secret = (opts.secret as string | undefined) ?? process.env.DASK_MPI_TS_SECRET;
-        if (typeof opts.schedulerFile === "string") {
-          const content = readSchedulerFile(opts.schedulerFile);
-          if (!content) throw new CommClosedError(`scheduler file ${opts.schedulerFile} does not exist yet`);
-          address = content.address;
-          secret = (opts.secret as string | undefined) ?? content.secret;
-        } else {
-          address = opts.address as string;
-        }
-        if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
-        return await Client.#open(address, secret, Math.max(1, deadline - Date.now()), tls, reconnectMs, heartbeat);
-      } catch (err) {
-        // a wrong secret or certificate does not get better by waiting
-        if (err instanceof ConfigError || err instanceof HandshakeError) throw err;
-        lastError = err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    } while (Date.now() < deadline);
-    throw new TimeoutError(`could not connect to the scheduler within ${timeout} ms: ${describeError(lastError)}`, { cause: lastError });
+  static connect(target: ConnectTarget, options: ConnectOptions = {}): Promise<Client> {
+    return connectTo(target, options, (address, secret, msLeft, plan) => Client.#open(address, secret, msLeft, plan));
   }
 
-  static async #open(address: string, secret: string, timeoutMs: number, tls: TlsContext | undefined, reconnectMs: number, heartbeat: HeartbeatSettings): Promise<Client> {
+  static async #open(address: string, secret: string, timeoutMs: number, { tls, reconnectMs, heartbeat }: ConnectPlan): Promise<Client> {
     const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls });
     let client: Client | undefined;
     const rpc = new Rpc(
@@ -340,7 +313,7 @@ export class Client implements FutureHost {
       const todo = [...states].filter(([k]) => !values.has(k));
       await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
       for (const [k, ks] of todo) this.#throwIfFailed(k, ks);
-      const fetched = await this.#fetch(todo.filter(([, ks]) => ks.status === "finished"));
+      const fetched = await fetchValues(todo.filter(([, ks]) => ks.status === "finished"), this.#fetchHost);
       for (const [k, v] of fetched) {
         this.#throwIfFailed(k, states.get(k)!); // cancelled while its value was on its way: the value is void
         values.set(k, v);
@@ -366,49 +339,11 @@ export class Client implements FutureHost {
     return ks.status === "error" ? failure(key, ks) : undefined;
   }
 
-  /**
-   * Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out. A
-   * small value came with the news; a key whose holder the scheduler named is asked of it
-   * directly, the others after one who-has.
-   */
-  async #fetch(wanted: Array<[string, KeyState]>): Promise<Map<string, unknown>> {
-    const out = new Map<string, unknown>();
-    const byWorker = new Map<string, Array<[string, KeyState]>>();
-    const ask: Array<[string, KeyState]> = [];
-    const add = (holder: string, entry: [string, KeyState]) => {
-      let list = byWorker.get(holder);
-      if (!list) byWorker.set(holder, (list = []));
-      list.push(entry);
-    };
-    for (const entry of wanted) {
-      const { value: parts, holder } = entry[1];
-      if (parts) out.set(entry[0], decodeWithRaws(parts[0]!, parts.slice(1)));
-      else if (holder) add(holder, entry);
-      else ask.push(entry);
-    }
-    if (ask.length) {
-      const whoHas = await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys: ask.map(([k]) => k) }, REQUEST_TIMEOUT_MS);
-      for (const entry of ask) {
-        const holders = whoHas[entry[0]];
-        const holder = holders?.[Math.floor(Math.random() * holders.length)];
-        if (holder) add(holder, entry); // else lost meanwhile: the scheduler is recomputing it
-      }
-    }
-    await Promise.all(
-      [...byWorker].map(async ([worker, entries]) => {
-        try {
-          const rpc = await this.#worker(worker);
-          const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: entries.map(([k]) => k) }, REQUEST_TIMEOUT_MS);
-          for (const [k, parts] of Object.entries(reply.data)) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
-        } catch (err) {
-          log().debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
-        }
-        // a holder that did not give the key is not asked again: the next round asks who-has
-        for (const [k, ks] of entries) if (!out.has(k) && ks.holder === worker) ks.holder = undefined;
-      }),
-    );
-    return out;
-  }
+  readonly #fetchHost: FetchHost = {
+    whoHas: (keys) => this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS),
+    worker: (address) => this.#worker(address),
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  };
 
   #worker(address: string): Promise<Rpc> {
     let p = this.#workerRpcs.get(address);
@@ -437,6 +372,25 @@ export class Client implements FutureHost {
     const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));
     for (const f of live) settle(f.state, "cancelled");
     if (live.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: live.map((f) => f.key) });
+  }
+
+  // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
+
+  /** A request to the scheduler (an extension's op, say), at most `timeoutMs`. @internal */
+  request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    this.#checkOpen();
+    return this.#scheduler.request<T>(msg, timeoutMs);
+  }
+
+  /** A one-way message to the scheduler. @internal */
+  send(msg: Message): void {
+    this.#checkOpen();
+    this.#scheduler.send(msg);
+  }
+
+  /** Take an op the scheduler pushes to this client (raw: the handler checks its fields). @internal */
+  handle(op: string, handler: (msg: Message) => unknown): void {
+    this.#scheduler.handle(op, (m) => handler(m));
   }
 
   // ---- cluster ------------------------------------------------------------------------------
@@ -525,19 +479,7 @@ export class Client implements FutureHost {
    */
   async getVersions(options: { check?: boolean } = {}): Promise<{ client: Versions; scheduler: Versions; workers: Record<string, Versions> }> {
     const r = await this.#scheduler.request<{ scheduler: Versions; workers: Record<string, Versions> }>({ op: Op.versions }, REQUEST_TIMEOUT_MS);
-    const mine = versions();
-    const mismatches: string[] = [];
-    for (const [who, v] of [["scheduler", r.scheduler] as const, ...Object.entries(r.workers)]) {
-      for (const k of ["dask-mpi-ts", "node"] as const) {
-        if (v[k] !== mine[k]) mismatches.push(`${who} has ${k} ${v[k]}, this client ${mine[k]}`);
-      }
-    }
-    if (mismatches.length) {
-      const message = `mismatched versions: ${mismatches.join("; ")}`;
-      if (options.check) throw new ConfigError(message);
-      log().warn({ mismatches }, message);
-    }
-    return { client: mine, ...r };
+    return { client: checkVersions(r, options.check === true), ...r };
   }
 
   /** Close the scheduler and all its workers (launchers then exit 0), then this client. */

@@ -70,7 +70,7 @@ export class Rpc {
       this.#parsers = handlers.parsers as Record<string, Parser<{ op: string }>>;
       this.#handlers = { ...(handlers.raw ?? {}), ...(handlers.handlers as Record<string, Handler>) };
     } else {
-      this.#handlers = handlers;
+      this.#handlers = { ...handlers };
     }
     this.#whileBusy = options.holdLoop === "while-busy";
     if (this.#whileBusy) comm.unref();
@@ -86,6 +86,15 @@ export class Rpc {
 
   get closed(): boolean {
     return this.comm.closed;
+  }
+
+  /**
+   * Route one more op (raw, not parsed here) after construction: a client module (datasets,
+   * coordination primitives) taking messages the scheduler pushes. An op has one handler.
+   */
+  handle(op: string, handler: Handler): void {
+    if (Object.hasOwn(this.#handlers, op)) throw new Error(`op ${JSON.stringify(op)} already has a handler`);
+    this.#handlers[op] = handler;
   }
 
   send(msg: Message): void {

@@ -12,4 +12,6 @@ export type { NannyOptions } from "../nanny/options.js";
 // or Scheduler.start({ ..., extensions: [dashboardExtension(":8787")] })
 export { dashboardExtension } from "../dashboard/index.js";
 export { withDashboard } from "./dashboard.js";
+// the built-in extensions (datasets, coordination primitives, ...) every launcher runs
+export { builtinExtensions, withBuiltins } from "./extensions.js";
 export type { SchedulerExtension, ExtensionSource } from "../scheduler/extension.js";

@@ -22,10 +22,10 @@ import type { RoleEnd, RoleHandle } from "./role.js";
 export type SchedulerStart = Omit<SchedulerOptions, "secret"> & { secret?: string };
 
 export async function startScheduler(o: SchedulerStart): Promise<RoleHandle<Scheduler>> {
-  const [{ Scheduler }, { withDashboard }] = await Promise.all([import("../scheduler/server.js"), import("./dashboard.js")]);
+  const [{ Scheduler }, { withDashboard }, { withBuiltins }] = await Promise.all([import("../scheduler/server.js"), import("./dashboard.js"), import("./extensions.js")]);
   // the dashboard is an extension the scheduler does not import; a bad address fails here,
   // before anything listens or a scheduler file is written
-  const s = await Scheduler.start(withDashboard({ ...o, secret: o.secret || newSecret() }));
+  const s = await Scheduler.start(withBuiltins(withDashboard({ ...o, secret: o.secret || newSecret() })));
   let reason = "scheduler closed";
   const ended = s.closed.then((): RoleEnd => ({ ok: true, reason, status: 0 }));
   return {

@@ -36,6 +36,7 @@ import type { TlsFiles } from "../../src/comm/tls.js";
 import type { Scheme } from "../../src/comm/types.js";
 import type { SchedulerOptions } from "../../src/scheduler/options.js";
 import { Scheduler } from "../../src/scheduler/server.js";
+import { withBuiltins } from "../../src/deploy/extensions.js";
 import type { WorkerOptions } from "../../src/worker/options.js";
 import { Worker } from "../../src/worker/worker.js";
 import { type Proc, cleanupProcs, spawnProc, waitFor } from "./proc.js";
@@ -167,7 +168,7 @@ async function inprocCluster(o: InprocClusterOptions): Promise<InprocCluster> {
       await scheduler?.close("test over");
     })());
   try {
-    scheduler = await Scheduler.start({ secret, ...where, tls: o.tls, ...o.scheduler });
+    scheduler = await Scheduler.start(withBuiltins({ secret, ...where, tls: o.tls, ...o.scheduler }));
     const at = protocol === "inproc" ? { listenAddress: "inproc://" } : { host: "127.0.0.1" };
     for (let i = 0; i < o.workers; i++) {
       // one at a time: the list is complete for cleanup() whatever fails

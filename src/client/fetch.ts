@@ -1,0 +1,58 @@
+/**
+ * Fetching finished keys' values straight from the workers that hold them (gather's inner
+ * step): a small value came with the news, a key whose holder the scheduler named is asked of
+ * it directly, the others after one who-has.
+ */
+import type { Rpc } from "../comm/rpc.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { decodeWithRaws } from "../protocol/msgpack.js";
+import { Op } from "../protocol/ops.js";
+import type { KeyState } from "./key-table.js";
+
+/** What fetching needs of the client. */
+export interface FetchHost {
+  whoHas(keys: string[]): Promise<Record<string, string[]>>;
+  worker(address: string): Promise<Rpc>;
+  readonly timeoutMs: number;
+}
+
+/** Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out. */
+export async function fetchValues(wanted: Array<[string, KeyState]>, host: FetchHost): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  const byWorker = new Map<string, Array<[string, KeyState]>>();
+  const ask: Array<[string, KeyState]> = [];
+  const add = (holder: string, entry: [string, KeyState]) => {
+    let list = byWorker.get(holder);
+    if (!list) byWorker.set(holder, (list = []));
+    list.push(entry);
+  };
+  for (const entry of wanted) {
+    const { value: parts, holder } = entry[1];
+    if (parts) out.set(entry[0], decodeWithRaws(parts[0]!, parts.slice(1)));
+    else if (holder) add(holder, entry);
+    else ask.push(entry);
+  }
+  if (ask.length) {
+    const whoHas = await host.whoHas(ask.map(([k]) => k));
+    for (const entry of ask) {
+      const holders = whoHas[entry[0]];
+      const holder = holders?.[Math.floor(Math.random() * holders.length)];
+      if (holder) add(holder, entry); // else lost meanwhile: the scheduler is recomputing it
+    }
+  }
+  await Promise.all(
+    [...byWorker].map(async ([worker, entries]) => {
+      try {
+        const rpc = await host.worker(worker);
+        const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: entries.map(([k]) => k) }, host.timeoutMs);
+        for (const [k, parts] of Object.entries(reply.data)) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
+      } catch (err) {
+        logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
+      }
+      // a holder that did not give the key is not asked again: the next round asks who-has
+      for (const [k, ks] of entries) if (!out.has(k) && ks.holder === worker) ks.holder = undefined;
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,17 @@
+/**
+ * The scheduler extensions every deployment runs (the scheduler imports none of them; its
+ * construction sites add them here): startScheduler (roles.ts), and through it every launcher,
+ * and the tests' withCluster. The dashboard is added only when asked (dashboard.ts).
+ */
+import type { ExtensionSource } from "../scheduler/extension.js";
+import type { SchedulerOptions } from "../scheduler/options.js";
+
+/** The built-in extensions, loaded lazily (each a loader): one line per extension. */
+export function builtinExtensions(): ExtensionSource[] {
+  return [];
+}
+
+/** `o` with the built-in extensions before its own. */
+export function withBuiltins(o: SchedulerOptions): SchedulerOptions {
+  return { ...o, extensions: [...builtinExtensions(), ...(o.extensions ?? [])] };
+}
