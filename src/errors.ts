@@ -102,10 +102,12 @@ export class MpiError extends DaskError {
 export class WorldTooSmallError extends DaskError {
   readonly size: number;
   readonly needed: number;
-  constructor(size: number, needed: number, mode: string, launch: { unit: string; command: string } = { unit: "MPI ranks", command: "mpirun -np" }) {
+  /** `launch.detail` says which ranks the mode places where ("scheduler on rank 0, client on rank 1, ..."). */
+  constructor(size: number, needed: number, mode: string, launch: { unit?: string; command?: string; detail?: string } = {}) {
+    const { unit = "MPI ranks", command = "mpirun -np", detail } = launch;
     super(
       "ERR_WORLD_TOO_SMALL",
-      `${mode} needs at least ${needed} ${launch.unit}, got ${size}: run with ${launch.command} ${needed} or more`,
+      `${mode} needs at least ${needed} ${unit}, got ${size}${detail ? ` (${detail})` : ""}: run with ${command} ${needed} or more`,
     );
     this.size = size;
     this.needed = needed;

@@ -1,6 +1,6 @@
 /**
  * dask-mpi-ts: the public surface. It loads the client only (every rank of an MPI job imports it):
- * `initialize`, the job-queue clusters and `DrmaaSession` load their modules on first use
+ * `initialize`, `execute`, the job-queue clusters and `DrmaaSession` load their modules on first use
  * (src/lazy.ts). The roles are in `dask-mpi-ts/server`, the cluster classes in
  * `dask-mpi-ts/jobqueue`, the DRMAA binding in `dask-mpi-ts/drmaa`.
  */
@@ -29,7 +29,8 @@ export {
   DrmaaError,
   DrmaaUnavailableError,
 } from "./errors.js";
-export { initialize, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
+export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";
+export type { ExecuteOptions } from "./mpi/execute.js";
 export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions } from "./jobqueue/index.js";
 export type { JobTemplate, JobStatus, JobExit } from "./drmaa/index.js";

@@ -1,10 +1,11 @@
 /**
  * What the package entry promises (README, DESIGN section 1) but must not load on every rank:
- * `initialize` and the job-queue clusters. Each is a small value that imports its module on
+ * `initialize`, `execute` and the job-queue clusters. Each is a small value that imports its module on
  * first use; the type of the same name is the real class. The classes themselves (for
  * `instanceof` or subclassing) are in `dask-mpi-ts/jobqueue` and `dask-mpi-ts/drmaa`.
  */
 import type { Client } from "./client/client.js";
+import type { ExecuteOptions } from "./mpi/execute.js";
 import type { InitializeOptions } from "./mpi/initialize.js";
 import type * as Drmaa from "./drmaa/index.js";
 import type * as JobQueue from "./jobqueue/index.js";
@@ -17,6 +18,14 @@ const jobqueue = (): Promise<typeof JobQueue> => import("./jobqueue/index.js");
  */
 export async function initialize(options?: InitializeOptions): Promise<Client | null> {
   return (await import("./mpi/initialize.js")).initialize(options);
+}
+
+/**
+ * dask-mpi's execute(): every rank of `mpirun -np N node app.js` calls it; `fn(client)` runs on
+ * the client rank (default 1) and its return ends the job (see src/mpi/execute.ts).
+ */
+export async function execute<T>(fn: (client: Client) => T | Promise<T>, options?: ExecuteOptions): Promise<T> {
+  return (await import("./mpi/execute.js")).execute(fn, options);
 }
 
 export const SLURMCluster: Pick<(typeof JobQueue)["SLURMCluster"], "create"> = { create: async (o) => (await jobqueue()).SLURMCluster.create(o) };

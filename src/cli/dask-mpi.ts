@@ -1,11 +1,14 @@
 /**
- * `dask-mpi-ts`: run under mpirun. Rank 0 becomes the scheduler; with a SCRIPT, rank 1 runs it
- * as the client and the other ranks are workers; without, ranks 1.. are workers and clients
- * connect from outside through --scheduler-file.
+ * `dask-mpi-ts`: run under mpirun. Rank 0 (--scheduler-rank) becomes the scheduler; with a
+ * SCRIPT, rank 1 runs it as the client and the other ranks are workers; without, the other
+ * ranks are workers and clients connect from outside through --scheduler-file.
+ * --inclusive-workers puts a worker on the scheduler's (and the SCRIPT's) rank too.
  */
 import type { ClusterOptions } from "../deploy/settings.js";
 import { ConfigError, describeError } from "../errors.js";
 import { LOG_LEVELS } from "../log.js";
+import { protocolTls } from "../comm/tls.js";
+import { type RankLayout, rankNumber } from "../mpi/layout.js";
 import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, portNumber } from "./args.js";
 import { printConfig } from "./config-command.js";
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
@@ -14,9 +17,16 @@ import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 export const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "write the scheduler's address (and secret, mode 0600) here for outside clients" },
   { name: "scheduler-port", type: "string", valueName: "PORT", help: "port of the scheduler (default: random)" },
+  { name: "scheduler-rank", type: "string", valueName: "N", default: "0", help: "the MPI rank that runs the scheduler; it must be below the world size" },
+  { name: "inclusive-workers", type: "boolean", help: "the scheduler's rank (and, with a SCRIPT, rank 1) also runs a worker; default: workers only on the other ranks" },
   { name: "scheduler-address", type: "string", valueName: "ADDR", help: "with --no-scheduler: the scheduler to join (tcp://host:port)" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0 (default: that of the default route)" },
   ...WORKER_FLAGS,
+  {
+    name: "worker-options", type: "string", valueName: "JSON",
+    help: 'worker settings as a JSON object of distributed.worker keys (see `dask-mpi-ts config`), merged last, over the flags: \'{"nthreads": 2, "memory": {"target": 0.5}}\'',
+  },
+  { name: "protocol", type: "string", valueName: "tcp|tls", help: "the cluster's protocol; tls needs --tls-cert, --tls-key and --tls-ca (default: tls when they are given, else tcp)" },
   ...TLS_FLAGS,
   { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where rank 0 serves the dashboard: :8787 (default), host:port; a taken port falls back to a free one" },
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: none)" },
@@ -43,6 +53,8 @@ const DESCRIPTION = [
 
 export interface DaskMpiArgs {
   cluster: ClusterOptions;
+  /** Where the scheduler and workers go (the client rank, 1, is added with a SCRIPT). */
+  layout: RankLayout;
   noScheduler: boolean;
   /** roles from srun's environment, not MPI */
   noMpi: boolean;
@@ -65,7 +77,11 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     name: flags.name as string | undefined,
     logLevel: logLevel(flags["log-level"]),
     logFormat: logFormat(flags["log-format"]),
+    protocol: flags.protocol as ClusterOptions["protocol"],
+    workerOptions: workerOptions(flags["worker-options"]),
   };
+  protocolTls(cluster.protocol, cluster.tls);
+  const layout: RankLayout = { schedulerRank: rankNumber(flags["scheduler-rank"], "--scheduler-rank"), exclusiveWorkers: flags["inclusive-workers"] !== true };
   const noScheduler = flags.scheduler === false;
   const schedulerAddress = flags["scheduler-address"] as string | undefined;
   if (noScheduler && !schedulerAddress && !cluster.schedulerFile) {
@@ -75,7 +91,26 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
   if (script && noScheduler) throw new ConfigError(`a client SCRIPT (${JSON.stringify(script)}) needs a scheduler: drop --no-scheduler`);
   const noMpi = flags.mpi === false;
   if (noMpi && noScheduler) throw new ConfigError("--no-mpi and --no-scheduler do not go together: under --no-mpi task 0 is the scheduler; workers joining another scheduler are dask-worker-ts");
-  return { cluster, noScheduler, noMpi, schedulerAddress, script, scriptArgs };
+  const placed = layout.schedulerRank !== 0 ? `--scheduler-rank ${layout.schedulerRank}` : !layout.exclusiveWorkers ? "--inclusive-workers" : undefined;
+  if (placed && noScheduler) throw new ConfigError(`${placed} places the scheduler's rank, and --no-scheduler starts none: drop one`);
+  if (placed && noMpi) throw new ConfigError(`${placed} is for MPI jobs; under --no-mpi task 0 is the scheduler and the other tasks are workers`);
+  if (script !== undefined) layout.clientRank = 1;
+  return { cluster, layout, noScheduler, noMpi, schedulerAddress, script, scriptArgs };
+}
+
+/** `--worker-options JSON`: a JSON object (its keys and values are checked with the configuration schema when the cluster starts). */
+function workerOptions(value: string | boolean | undefined): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(value));
+  } catch (err) {
+    throw new ConfigError(`--worker-options must be a JSON object, got ${JSON.stringify(value)}: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`--worker-options must be a JSON object of distributed.worker settings (e.g. '{"nthreads": 2}'), got ${JSON.stringify(value)}`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
@@ -95,7 +130,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     // each mode's modules load only where it runs (start-up time is every rank's)
     if (args.noScheduler) return await (await import("../mpi/no-scheduler.js")).runNoScheduler(args.cluster, args.schedulerAddress);
     if (args.noMpi) return await (await import("../deploy/srun.js")).runWithoutMpi(args);
-    return await (await import("../mpi/bootstrap.js")).runMpiJob(args.cluster, args.script === undefined ? undefined : { path: args.script, args: args.scriptArgs });
+    return await (await import("../mpi/bootstrap.js")).runMpiJob(args.cluster, args.layout, args.script === undefined ? undefined : { path: args.script, args: args.scriptArgs });
   } catch (err) {
     process.stderr.write(`dask-mpi-ts: error: ${describeError(err)}\n`);
     process.exit(1);

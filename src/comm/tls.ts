@@ -32,6 +32,17 @@ export function tlsFiles(files: Partial<TlsFiles>): TlsFiles | undefined {
   return files as TlsFiles;
 }
 
+/**
+ * Check a chosen protocol (`--protocol`, `protocol:`) against the TLS files: "tls" needs them,
+ * "tcp" refuses them; not chosen, the files decide. Throws ConfigError naming the mismatch.
+ */
+export function protocolTls(protocol: unknown, files: TlsFiles | undefined): void {
+  if (protocol === undefined) return;
+  if (protocol !== "tcp" && protocol !== "tls") throw new ConfigError(`protocol must be tcp or tls, got ${JSON.stringify(protocol) ?? String(protocol)}`);
+  if (protocol === "tls" && !files) throw new ConfigError("protocol tls needs the cluster's certificates: --tls-cert, --tls-key and --tls-ca (tls: { cert, key, ca })");
+  if (protocol === "tcp" && files) throw new ConfigError("protocol tcp contradicts the TLS certificates given (--tls-cert, --tls-key, --tls-ca turn on tls://): drop one or the other");
+}
+
 /** Read the three files, failing with the flag and path of one that is missing or not PEM. */
 export function loadTls(given: Partial<TlsFiles>): TlsContext {
   const files = tlsFiles(given);

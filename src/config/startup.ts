@@ -5,6 +5,7 @@
  * With a source, the whole layer loads and validates once (load.ts).
  */
 import { DEFAULT_CONFIG } from "./defaults.js";
+import type { LoadConfigOptions } from "./load.js";
 import type { Config } from "./schema.js";
 import { configSourcesExist, type SourceOptions } from "./sources.js";
 
@@ -17,11 +18,12 @@ export interface StartupConfig {
 
 /**
  * Reads, merges and validates the configuration sources (flags are the launcher's to apply on
- * top). Throws ConfigError naming the key, the bad value and its source.
+ * top), and `overrides` last (e.g. `--worker-options`, validated with the same schema). Throws
+ * ConfigError naming the key, the bad value and its source.
  * @example const { values } = await startupConfig(); values.distributed.worker.nthreads // 1
  */
-export async function startupConfig(options: SourceOptions = {}): Promise<StartupConfig> {
-  if (!configSourcesExist(options)) return { values: DEFAULT_CONFIG, origins: {} };
+export async function startupConfig(options: SourceOptions & Pick<LoadConfigOptions, "overrides"> = {}): Promise<StartupConfig> {
+  if (!options.overrides && !configSourcesExist(options)) return { values: DEFAULT_CONFIG, origins: {} };
   const { loadConfig } = await import("./load.js");
   const { values, origins } = loadConfig(options);
   return { values, origins };

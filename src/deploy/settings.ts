@@ -13,7 +13,7 @@ import type { NannyOptions } from "../nanny/options.js";
 import type { SchedulerOptions } from "../scheduler/options.js";
 import type { MemoryThresholds } from "../worker/memory.js";
 import type { WorkerOptions } from "../worker/options.js";
-import { originOf, type StartupConfig } from "../config/startup.js";
+import { originOf, startupConfig, type StartupConfig } from "../config/startup.js";
 import { parseMemoryLimit } from "../units.js";
 
 /** Launchers read the configuration through deploy (the architecture's rule). */
@@ -56,6 +56,55 @@ export interface ClusterOptions extends WorkerGiven {
   name?: string;
   logLevel?: LevelWithSilent;
   logFormat?: LogFormat;
+  /** "tcp" or "tls" (needs `tls`); default: tls:// when `tls` is given, else tcp://. */
+  protocol?: "tcp" | "tls";
+  /**
+   * Worker settings as keys of the configuration's `distributed.worker` section (`dask-mpi-ts
+   * config` lists them; `-` or `_`), merged last: over the configuration and over the options
+   * above. Validated with the configuration's schema; a bad key or value fails every rank.
+   * @example { nthreads: 2, "memory-limit": "4GB", memory: { target: 0.5 }, resources: { GPU: 1 } }
+   */
+  workerOptions?: WorkerConfigOptions;
+}
+
+/** The configuration's `distributed.worker` section as users write it. */
+export type WorkerConfigOptions = Record<string, unknown>;
+
+/** Each worker setting a launcher can be given, with the configuration key that stands for it. */
+const GIVEN_KEYS: Array<[keyof WorkerGiven | `memory.${keyof MemoryThresholds}`, string]> = [
+  ["nthreads", "nthreads"],
+  ["memoryLimit", "memory-limit"],
+  ["localDirectory", "local-directory"],
+  ["resources", "resources"],
+  ["lifetimeMs", "lifetime.duration"],
+  ["lifetimeStaggerMs", "lifetime.stagger"],
+  ["lifetimeRestart", "lifetime.restart"],
+  ["memory.target", "memory.target"],
+  ["memory.spill", "memory.spill"],
+  ["memory.pause", "memory.pause"],
+  ["memory.terminate", "memory.terminate"],
+];
+
+/**
+ * The configuration a cluster launcher starts from, with `opts.workerOptions` merged last:
+ * they are validated with the schema as a configuration source named `source`, and the
+ * options they set are dropped from `opts`, so that they win over flags too. Without worker
+ * options: the configuration, and `opts` as they are.
+ */
+export async function clusterConfig(opts: ClusterOptions, source = "workerOptions"): Promise<{ config: StartupConfig; opts: ClusterOptions }> {
+  const wo = opts.workerOptions;
+  if (wo === undefined) return { config: await startupConfig(), opts };
+  if (typeof wo !== "object" || wo === null || Array.isArray(wo)) {
+    throw new ConfigError(`${source} must be an object of distributed.worker settings (e.g. {"nthreads": 2}), got ${JSON.stringify(wo)}`);
+  }
+  const config = await startupConfig({ overrides: [{ path: "distributed.worker", value: wo, source }] });
+  const out: ClusterOptions = { ...opts, memory: { ...opts.memory } };
+  for (const [field, key] of GIVEN_KEYS) {
+    if (originOf(config, `distributed.worker.${key}`) !== source) continue;
+    if (field.startsWith("memory.")) delete out.memory![field.slice(7) as keyof MemoryThresholds];
+    else delete out[field as keyof WorkerGiven];
+  }
+  return { config, opts: out };
 }
 
 /** The parts of a worker's and its nanny's options that come from the configuration. */

@@ -13,7 +13,7 @@ import { configureLogger } from "../log.js";
 import { CLIENT_CONNECT_MS, runClientScript } from "./client-script.js";
 import { detectLauncher } from "./launcher-env.js";
 import { startScheduler, startWorker } from "./roles.js";
-import { type ClusterOptions, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
+import { type ClusterOptions, clusterConfig, logSettings, schedulerSettings, workerSettings } from "./settings.js";
 import { stopOnSignals } from "./signals.js";
 
 export interface SrunOptions {
@@ -37,9 +37,8 @@ export async function runWithoutMpi(args: SrunOptions): Promise<void> {
   if (env.size < needed) throw new WorldTooSmallError(env.size, needed, what, { unit: "tasks", command: "srun -n" });
   const { rank } = env;
   const role = rank === 0 ? "scheduler" : withScript && rank === 1 ? "client" : "worker";
-  const config = await startupConfig();
-  configureLogger({ rank, role, ...logSettings(config, args.cluster) });
-  const o = args.cluster;
+  const { config, opts: o } = await clusterConfig(args.cluster, "--worker-options");
+  configureLogger({ rank, role, ...logSettings(config, o) });
 
   if (role === "scheduler") {
     const scheduler = await startScheduler({ port: o.schedulerPort, interface: o.interface, tls: o.tls, schedulerFile: file, ...schedulerSettings(config) });

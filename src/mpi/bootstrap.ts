@@ -1,60 +1,74 @@
 /**
- * What each rank does once MPI is up: rank 0 the scheduler, the client rank (if any) the
- * user's program, every other rank a worker (under a nanny unless told not to fork). This
- * file keeps the MPI side (launcher check, prefork before MPI_Init, world size, bootstrap,
- * end protocol); deploy starts the roles. Shared by the `dask-mpi-ts` command and initialize().
+ * What each rank does once MPI is up (layout.ts): the scheduler's rank (0 unless told
+ * otherwise) the scheduler, the client rank (if any) the user's program, every other rank a
+ * worker (under a nanny unless told not to fork); without exclusive workers, every rank also
+ * runs a worker. This file keeps the MPI side (launcher check, prefork before MPI_Init, world
+ * size, bootstrap, end protocol); deploy starts the roles. Shared by the `dask-mpi-ts` command,
+ * initialize() and execute().
  */
 import type { ChildProcess } from "node:child_process";
+import { protocolTls } from "../comm/tls.js";
 import { type ConnectTarget, runClientScript } from "../deploy/client-script.js";
 import { detectLauncher } from "../deploy/launcher-env.js";
 import type { RoleHandle } from "../deploy/role.js";
 import { preforkWorker, startScheduler, startWorker } from "../deploy/roles.js";
-import { type ClusterOptions, type StartupConfig, type WorkerSettings, logSettings, schedulerSettings, startupConfig, workerSettings } from "../deploy/settings.js";
-import { WorldTooSmallError, describeError } from "../errors.js";
+import { type ClusterOptions, type StartupConfig, type WorkerSettings, clusterConfig, logSettings, schedulerSettings, workerSettings } from "../deploy/settings.js";
+import { describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
 import type { Scheduler } from "../scheduler/server.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { Mpi } from "./addon.js";
 import { MpiJob } from "./job.js";
+import { type RankLayout, type RankRoles, checkWorldSize, roleName, rolesOf } from "./layout.js";
 import { stayIdle } from "./leave.js";
 
 export type { ClusterOptions } from "../deploy/settings.js";
 
-export type Role = "scheduler" | "client" | "worker";
-
 export interface Started {
   job: MpiJob;
-  role: Role;
+  /** What this rank runs (one rank may run several: layout.ts). */
+  roles: RankRoles;
   address: string;
   secret: string;
-  /** Resolves with this rank's exit status once its role is over (scheduler and workers). */
-  done?: Promise<number>;
+  /** The options with the worker options applied (see clusterConfig). */
+  opts: ClusterOptions;
+  /** Resolves with this rank's exit status once its scheduler and worker are over (none: at once, 0). */
+  done: Promise<number>;
+}
+
+export interface RankMode {
+  layout: RankLayout;
+  /** Names the mode in errors: "dask-mpi-ts SCRIPT", "initialize()", "execute()". */
+  what: string;
+  /** Names the worker options in errors: "--worker-options" or "workerOptions". */
+  workerOptionsSource?: string;
 }
 
 const log = () => logger("mpi");
 
 /**
  * Load the configuration, init MPI, check the world size, bootstrap, and start this rank's
- * role. A bad configuration fails every rank alike, before MPI_Init.
+ * roles. A bad configuration fails every rank alike, before MPI_Init.
  */
-export async function startRank(opts: ClusterOptions, mode: { clientRank: boolean; what: string }): Promise<Started> {
-  const config = await startupConfig();
-  // a rank that will be a worker starts its nanny's child first, so that the child's start-up
+export async function startRank(given: ClusterOptions, mode: RankMode): Promise<Started> {
+  const { layout } = mode;
+  const { config, opts } = await clusterConfig(given, mode.workerOptionsSource);
+  protocolTls(opts.protocol, opts.tls);
+  // a rank that will run a worker starts its nanny's child first, so that the child's start-up
   // overlaps MPI_Init (the launcher's environment tells the rank before MPI does)
   const expected = detectLauncher().rank;
-  const firstWorker = mode.clientRank ? 2 : 1;
   const mpi = Mpi.load();
-  const forks = (opts.nanny ?? true) && expected !== undefined && expected >= firstWorker;
+  const forks = (opts.nanny ?? true) && expected !== undefined && rolesOf(expected, layout).worker;
   if (forks) mpi.markInheritedFdsCloexec();
   const child = forks ? await preforkWorker() : undefined;
   mpi.init();
-  const job = new MpiJob(mpi, mode.clientRank ? 1 : undefined);
-  const needed = mode.clientRank ? 3 : 2;
-  const role: Role = job.rank === 0 ? "scheduler" : mode.clientRank && job.rank === 1 ? "client" : "worker";
-  configureLogger({ rank: job.rank, role, ...logSettings(config, opts) });
-  if (job.size < needed) {
+  const job = new MpiJob(mpi, layout.clientRank, layout.schedulerRank);
+  const roles = rolesOf(job.rank, layout);
+  configureLogger({ rank: job.rank, role: roleName(roles), ...logSettings(config, opts) });
+  const tooSmall = checkWorldSize(layout, job.size, mode.what);
+  if (tooSmall) {
     // every rank sees the same size, so every rank says so and leaves the same way
-    process.stderr.write(`dask-mpi-ts: error: ${new WorldTooSmallError(job.size, needed, mode.what).message}\n`);
+    process.stderr.write(`dask-mpi-ts: error: ${tooSmall.message}\n`);
     mpi.finalize();
     process.exit(1);
   }
@@ -74,23 +88,27 @@ export async function startRank(opts: ClusterOptions, mode: { clientRank: boolea
     return { address: scheduler.address, secret: scheduler.role.secret };
   });
   log().debug({ uptimeMs: Math.round(performance.now()) }, "bootstrap done");
-  if (record.error) throw new Error(`the scheduler on rank 0 could not start: ${record.error}`);
-  const started: Started = { job, role, address: record.address, secret: record.secret };
+  if (record.error) throw new Error(`the scheduler on rank ${layout.schedulerRank} could not start: ${record.error}`);
 
+  const done: Array<Promise<number>> = [];
   if (scheduler) {
     const s = scheduler;
     job.onCleanup(() => s.kill());
-    const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
-    started.done = Promise.race([s.ended.then(() => 0), clientEnded]).then(async (status) => {
-      await s.stop(status === 0 ? "job finished" : `client rank exited with status ${status}`);
-      return status;
-    });
-  } else if (role === "worker") {
-    const target = { address: record.address, secret: record.secret };
-    started.done = runWorker(job, opts, nodeWorkerSettings(config, opts, job), target, child);
+    done.push(
+      Promise.race([s.ended.then(() => 0), job.untilClientEnds()]).then(async (status) => {
+        await s.stop(status === 0 ? "job finished" : `client rank exited with status ${status}`);
+        return status;
+      }),
+    );
   }
-  if (role !== "worker") child?.kill();
-  return started;
+  if (roles.worker) {
+    const target = { address: record.address, secret: record.secret };
+    done.push(runWorker(job, opts, nodeWorkerSettings(config, opts, job), target, child));
+  } else {
+    child?.kill();
+  }
+  const all = Promise.all(done).then((statuses) => statuses.find((s) => s !== 0) ?? 0);
+  return { job, roles, address: record.address, secret: record.secret, opts, done: all };
 }
 
 /** This rank's worker settings: the options over the configuration, for this node. */
@@ -115,7 +133,7 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
     beforeFork: () => job.mpi.markInheritedFdsCloexec(),
   });
   job.onCleanup(() => handle.kill());
-  const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
+  const clientEnded = job.untilClientEnds();
   const first = await Promise.race([handle.ended.then((r) => ({ kind: "ended" as const, r })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
   if (first.kind === "client") {
     await handle.stop(`client rank exited with status ${first.s}`);
@@ -130,11 +148,11 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
 }
 
 /**
- * Leave the process once the role is over: with a client rank, after its program ended (its
- * status becomes ours), so the exit hook's final barrier pairs with rank 1's.
+ * Leave the process once the roles are over: with a client rank, after its program ended (its
+ * status becomes ours), so the exit hook's final barrier pairs with the client rank's.
  */
 export async function exitAfter(started: Pick<Started, "job" | "done">): Promise<never> {
-  const own = await started.done!;
+  const own = await started.done;
   process.exit(own !== 0 ? own : await started.job.clientEnded());
 }
 
@@ -145,11 +163,12 @@ export function failRank(err: unknown): never {
 }
 
 /**
- * `mpirun dask-mpi-ts [SCRIPT]`: this rank's role until the job ends; with SCRIPT, rank 1 runs
+ * `mpirun dask-mpi-ts [SCRIPT]`: this rank's roles until the job ends; with SCRIPT, rank 1 runs
  * it as the client.
  */
-export async function runMpiJob(opts: ClusterOptions, script: { path: string; args: string[] } | undefined): Promise<void> {
-  const started = await startRank(opts, { clientRank: script !== undefined, what: script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts" });
-  if (started.role !== "client") return exitAfter(started);
+export async function runMpiJob(opts: ClusterOptions, layout: RankLayout, script: { path: string; args: string[] } | undefined): Promise<void> {
+  const what = script ? "dask-mpi-ts SCRIPT" : "dask-mpi-ts";
+  const started = await startRank(opts, { layout, what, workerOptionsSource: "--worker-options" });
+  if (!started.roles.client) return exitAfter(started);
   await runClientScript({ connect: { address: started.address, secret: started.secret }, tls: opts.tls, script: script!.path, args: script!.args });
 }

@@ -9,6 +9,7 @@
 import type { Client } from "../client/client.js";
 import { connectDefaultClient } from "../deploy/client-script.js";
 import { type ClusterOptions, failRank, startRank } from "./bootstrap.js";
+import { DEFAULT_LAYOUT } from "./layout.js";
 
 export interface InitializeOptions extends ClusterOptions {
   /** Non-client ranks exit when the job ends (default), or with false return null. */
@@ -22,9 +23,9 @@ export interface InitializeOptions extends ClusterOptions {
  */
 export async function initialize(options: InitializeOptions = {}): Promise<Client | null> {
   try {
-    const started = await startRank(options, { clientRank: true, what: "initialize()" });
-    if (started.role === "client") return await connectDefaultClient({ address: started.address, secret: started.secret }, options.tls);
-    const own = await started.done!;
+    const started = await startRank(options, { layout: { ...DEFAULT_LAYOUT, clientRank: 1 }, what: "initialize()" });
+    if (started.roles.client) return await connectDefaultClient({ address: started.address, secret: started.secret }, options.tls);
+    const own = await started.done;
     if (own !== 0) process.exit(own);
     if (options.exit === false) return null;
     process.exit(await started.job.clientEnded());

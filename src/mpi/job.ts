@@ -1,10 +1,11 @@
 /**
  * One rank's view of an MPI-launched cluster: bootstrap (broadcast of the scheduler's address
- * and secret from rank 0, then a barrier) and the end protocol that makes mpirun return with
+ * and secret from the scheduler's rank, 0 unless told otherwise, then a barrier) and the end protocol that makes mpirun return with
  * an exit code that tells the truth.
  *
- * End protocol. In modes with a client rank (rank 1 runs the user's program) every other rank
- * keeps one broadcast rooted at rank 1 outstanding from the start; rank 1 completes it with
+ * End protocol. In modes with a client rank (rank 1 unless told otherwise, runs the user's
+ * program) every other rank keeps one broadcast rooted at the client rank outstanding from the
+ * start; the client rank completes it with
  * its exit status when its program ends, however it ends (normal end, process.exit, uncaught
  * error) — synchronously, from its 'exit' handler. Then:
  * - status 0: all ranks meet in a barrier (bounded) and call MPI_Finalize; mpirun exits 0;
@@ -37,28 +38,31 @@ export class MpiJob {
   readonly size: number;
   /** Rank that runs the user's program, if any. */
   readonly clientRank: number | undefined;
+  /** Rank of the scheduler: the root of the bootstrap broadcast. */
+  readonly schedulerRank: number;
   #endSignal: MpiRequest | undefined;
   #clientEnded: Promise<number> | undefined;
   #ending = false;
   /** Synchronous clean-up to run before this rank leaves (kill children, remove files). */
   #cleanups: Array<() => void> = [];
 
-  constructor(mpi: Mpi, clientRank: number | undefined) {
+  constructor(mpi: Mpi, clientRank: number | undefined, schedulerRank = 0) {
     this.mpi = mpi;
     this.rank = mpi.rank;
     this.size = mpi.size;
     this.clientRank = clientRank;
+    this.schedulerRank = schedulerRank;
   }
 
   onCleanup(fn: () => void): void {
     this.#cleanups.push(fn);
   }
 
-  /** Rank 0 provides the record; everyone gets it. Then a barrier, then roles start. */
+  /** The scheduler's rank provides the record; everyone gets it. Then a barrier, then roles start. */
   async bootstrap(provide: () => Promise<BootstrapRecord>): Promise<BootstrapRecord> {
     let record: BootstrapRecord | undefined;
     let payload: Buffer | null = null;
-    if (this.rank === 0) {
+    if (this.rank === this.schedulerRank) {
       try {
         record = await provide();
       } catch (err) {
@@ -69,7 +73,7 @@ export class MpiJob {
     if (payload && payload.length > BOOTSTRAP_MAX_BYTES) {
       payload = Buffer.from(JSON.stringify({ address: "", secret: "", error: `bootstrap record too large (${payload.length} bytes)` }));
     }
-    const bytes = await this.mpi.bcast(payload, 0, { timeoutMs: 120_000, maxBytes: BOOTSTRAP_MAX_BYTES });
+    const bytes = await this.mpi.bcast(payload, this.schedulerRank, { timeoutMs: 120_000, maxBytes: BOOTSTRAP_MAX_BYTES });
     record = JSON.parse(bytes.toString("utf8")) as BootstrapRecord;
     if (record.error) return record;
     await this.mpi.barrier({ timeoutMs: 120_000 });
@@ -93,6 +97,14 @@ export class MpiJob {
       poll();
     });
     return this.#clientEnded;
+  }
+
+  /**
+   * What a role on this rank waits for besides its own end: the client rank's exit status, or
+   * never (no client rank, or this is the client rank: its roles end with its process).
+   */
+  untilClientEnds(): Promise<number> {
+    return this.clientRank === undefined || this.rank === this.clientRank ? new Promise<number>(() => {}) : this.clientEnded();
   }
 
   /**

@@ -41,7 +41,7 @@ export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed: 
     import("../comm/scheduler-file.js"),
   ]);
   const comm = { ...DEFAULT_COMM, tls: scheduler.tls ? loadTls(scheduler.tls) : undefined };
-  const clientEnded = job.clientRank === undefined ? new Promise<number>(() => {}) : job.clientEnded();
+  const clientEnded = job.untilClientEnds();
   let reported = false;
   for (;;) {
     let rpc: InstanceType<typeof Rpc>;

@@ -4,16 +4,16 @@
  * a restarted one (as dask-worker-ts does); given an address, they rejoin only that address.
  */
 import type { ConnectTarget } from "../deploy/client-script.js";
-import { type ClusterOptions, logSettings, startupConfig } from "../deploy/settings.js";
+import { type ClusterOptions, clusterConfig, logSettings } from "../deploy/settings.js";
 import { ConfigError } from "../errors.js";
 import { configureLogger } from "../log.js";
 import { Mpi } from "./addon.js";
 import { exitAfter, nodeWorkerSettings, runWorker } from "./bootstrap.js";
 import { MpiJob } from "./job.js";
 
-export async function runNoScheduler(opts: ClusterOptions, schedulerAddress: string | undefined): Promise<never> {
-  const target = schedulerTarget(opts.schedulerFile, schedulerAddress);
-  const config = await startupConfig();
+export async function runNoScheduler(given: ClusterOptions, schedulerAddress: string | undefined): Promise<never> {
+  const target = schedulerTarget(given.schedulerFile, schedulerAddress);
+  const { config, opts } = await clusterConfig(given, "--worker-options");
   const mpi = Mpi.load();
   mpi.init();
   const job = new MpiJob(mpi, undefined);
