@@ -13,6 +13,7 @@ import type { NannyOptions } from "../nanny/options.js";
 import type { SchedulerOptions } from "../scheduler/options.js";
 import type { MemoryThresholds } from "../worker/memory.js";
 import type { WorkerOptions } from "../worker/options.js";
+import type { SourceOptions } from "../config/sources.js";
 import { originOf, startupConfig, type StartupConfig } from "../config/startup.js";
 import { parseMemoryLimit } from "../units.js";
 
@@ -91,13 +92,13 @@ const GIVEN_KEYS: Array<[keyof WorkerGiven | `memory.${keyof MemoryThresholds}`,
  * options they set are dropped from `opts`, so that they win over flags too. Without worker
  * options: the configuration, and `opts` as they are.
  */
-export async function clusterConfig(opts: ClusterOptions, source = "workerOptions"): Promise<{ config: StartupConfig; opts: ClusterOptions }> {
+export async function clusterConfig(opts: ClusterOptions, source = "workerOptions", sources: SourceOptions = {}): Promise<{ config: StartupConfig; opts: ClusterOptions }> {
   const wo = opts.workerOptions;
-  if (wo === undefined) return { config: await startupConfig(), opts };
+  if (wo === undefined) return { config: await startupConfig(sources), opts };
   if (typeof wo !== "object" || wo === null || Array.isArray(wo)) {
     throw new ConfigError(`${source} must be an object of distributed.worker settings (e.g. {"nthreads": 2}), got ${JSON.stringify(wo)}`);
   }
-  const config = await startupConfig({ overrides: [{ path: "distributed.worker", value: wo, source }] });
+  const config = await startupConfig({ ...sources, overrides: [{ path: "distributed.worker", value: wo, source }] });
   const out: ClusterOptions = { ...opts, memory: { ...opts.memory } };
   for (const [field, key] of GIVEN_KEYS) {
     if (originOf(config, `distributed.worker.${key}`) !== source) continue;
