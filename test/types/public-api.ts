@@ -56,6 +56,8 @@ import {
   WorldTooSmallError,
   asCompleted,
   getClient,
+  execute,
+  type ExecuteOptions,
   initialize,
   progress,
   ref,
@@ -103,6 +105,9 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
 
 export async function launchers(o: InitializeOptions, slurm: SLURMOptions, lsf: LSFOptions, jq: JobQueueOptions, d: DRMAAOptions, a: AdaptOptions): Promise<void> {
   const c: Client | null = await initialize(o);
+  const eo: ExecuteOptions = { ...o, clientRank: 1, schedulerRank: 0, exclusiveWorkers: false, protocol: "tcp", workerOptions: { nthreads: 2, memory: { target: 0.5 } } };
+  const n: number = await execute(async (client: Client) => (await client.submit((x: number) => x + 1, 1).result()) as number, eo);
+  void n;
   const clusters: JobQueueCluster[] = [await SLURMCluster.create(slurm), await PBSCluster.create(jq), await SGECluster.create(jq), await LSFCluster.create(lsf), await DRMAACluster.create(d)];
   const sl: SLURMCluster = (await SLURMCluster.create()) as SLURMCluster;
   const info: JobInfo[] = sl.jobs();
