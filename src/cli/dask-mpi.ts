@@ -28,11 +28,11 @@ export const FLAGS: FlagSpec[] = [
   },
   { name: "protocol", type: "string", valueName: "tcp|tls", help: "the cluster's protocol; tls needs --tls-cert, --tls-key and --tls-ca (default: tls when they are given, else tcp)" },
   ...TLS_FLAGS,
-  { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where rank 0 serves the dashboard: :8787 (default), host:port; a taken port falls back to a free one" },
+  { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where the scheduler's rank serves the dashboard: :8787 (default), host:port; a taken port falls back to a free one" },
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: none)" },
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
   { name: "mpi", type: "boolean", default: true, help: "--no-mpi: under srun without MPI, roles from SLURM_PROCID/SLURM_NTASKS; the tasks meet through --scheduler-file" },
-  { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
+  { name: "scheduler", type: "boolean", default: true, help: "start a scheduler on rank 0 or --scheduler-rank (--no-scheduler: every rank is a worker joining --scheduler-file/--scheduler-address)" },
   { name: "name", type: "string", valueName: "PREFIX", help: "worker name prefix: workers are <name>-<rank> (default: the rank)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
   { name: "log-format", type: "string", valueName: "FORMAT", help: "json (default when stderr is not a terminal) or pretty", config: "logging.format" },
@@ -41,9 +41,9 @@ export const FLAGS: FlagSpec[] = [
 
 const USAGE = "mpirun -np N dask-mpi-ts [options] [SCRIPT [ARGS...]]   |   dask-mpi-ts config [--describe]";
 const DESCRIPTION = [
-  "Start a dask-mpi-ts cluster inside an MPI job: rank 0 runs the scheduler, the other ranks",
-  "run workers. With SCRIPT, rank 1 runs it as the client (getClient() returns a connected",
-  "client) and mpirun exits with the script's status.",
+  "Start a dask-mpi-ts cluster inside an MPI job: rank 0 (--scheduler-rank) runs the scheduler,",
+  "the other ranks run workers. With SCRIPT, rank 1 runs it as the client (getClient() returns a",
+  "connected client) and mpirun exits with the script's status.",
   "",
   "A flag overrides the configuration key in [brackets]; the configuration is the defaults,",
   "then ~/.config/dask-mpi-ts/*.yaml, then the file or directory in DASK_MPI_TS_CONFIG, then",
