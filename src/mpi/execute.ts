@@ -76,7 +76,7 @@ export async function execute<T>(fn: (client: Client) => T | Promise<T>, options
       clearTimeout(timer);
     }
   } catch (err) {
-    log().warn({ reason: describeError(err) }, "execute(): shutting the cluster down after the client function failed; the end protocol ends it");
+    log().warn({ reason: describeError(err) }, "execute(): the shutdown after the client function failed; the end protocol ends the other ranks");
     await client.close();
   }
   return value;
