@@ -4,6 +4,7 @@ distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True).
   throughput  client.map(lambda x: x + 1, range(n)) + client.gather, n = 10k and 50k, tasks/s
   latency     500 sequential client.submit(lambda x: x + 1, i).result() after 50 warm-up, p50/p99 us
   tree        sum of 1..10,000 by pairwise submit over futures, wall ms
+  coordination  Lock acquire + release and Queue put + get round trips (asyncio client), median us
   transfer    256 MiB float64 array: client.scatter + checksum task (client -> worker), and a
               task on worker 0 making it, then a task pinned to worker 1 taking it (worker -> worker)
 
@@ -120,7 +121,58 @@ def transfer(client, runs):
     return {"c2w": c2w, "scatterMs": scatter_ms, "w2w": w2w}
 
 
-CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer}
+def coordination(client, runs):
+    """Lock acquire + release and Queue put + get round trips, from the asyncio client (Dask's
+    fastest way to call the scheduler: no hop through the synchronous client's loop thread)."""
+    import asyncio
+    import statistics
+
+    import dask
+    from distributed import Lock, Queue
+
+    address = client.scheduler.address
+    config = {
+        "client": "Client(asynchronous=True) in its own asyncio loop",
+        "lock": "distributed.Lock (a Semaphore of one lease)",
+        "distributed.scheduler.locks.lease-validation-interval": dask.config.get("distributed.scheduler.locks.lease-validation-interval", None),
+        "distributed.scheduler.locks.lease-timeout": dask.config.get("distributed.scheduler.locks.lease-timeout", None),
+        "distributed.comm.compression": dask.config.get("distributed.comm.compression", None),
+    }
+
+    async def main():
+        async with Client(address, asynchronous=True) as ac:
+            lock = Lock("bench-lock", client=ac)
+            queue = Queue("bench-queue", client=ac)
+
+            async def lock_trip():
+                t0 = time.perf_counter()
+                assert await lock.acquire()
+                await lock.release()
+                return (time.perf_counter() - t0) * 1e6
+
+            async def queue_trip(i):
+                t0 = time.perf_counter()
+                await queue.put(i)
+                assert await queue.get(timeout=10) == i
+                return (time.perf_counter() - t0) * 1e6
+
+            for i in range(100):
+                await lock_trip()
+                await queue_trip(i)
+            lock_us, queue_us = [], []
+            for _ in range(runs):
+                lock_us.append(statistics.median([await lock_trip() for _ in range(1000)]))
+                queue_us.append(statistics.median([await queue_trip(i) for i in range(1000)]))
+            return {"lock": lock_us, "queue": queue_us, "config": config}
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Queue is marked experimental/deprecated in newer releases
+        return asyncio.run(main())
+
+
+CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer, "coordination": coordination}
 
 
 def main():
