@@ -133,9 +133,7 @@ def coordination(client, runs):
     address = client.scheduler.address
     config = {
         "client": "Client(asynchronous=True) in its own asyncio loop",
-        "lock": "distributed.Lock (a Semaphore of one lease)",
-        "distributed.scheduler.locks.lease-validation-interval": dask.config.get("distributed.scheduler.locks.lease-validation-interval", None),
-        "distributed.scheduler.locks.lease-timeout": dask.config.get("distributed.scheduler.locks.lease-timeout", None),
+        "lock": f"{Lock.__module__}.Lock",
         "distributed.comm.compression": dask.config.get("distributed.comm.compression", None),
     }
 
