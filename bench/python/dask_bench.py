@@ -122,25 +122,44 @@ def transfer(client, runs):
 
 
 def coordination(client, runs):
-    """Lock acquire + release and Queue put + get round trips, from the asyncio client (Dask's
-    fastest way to call the scheduler: no hop through the synchronous client's loop thread)."""
+    """Lock acquire + release and Queue put + get round trips. The shape of our cluster (the
+    scheduler in a process of its own, 2 one-thread workers, the client) rather than
+    LocalCluster's (scheduler inside the client's process): dask-scheduler and dask-worker
+    processes meeting through a scheduler file, and Dask's fastest client for calls to the
+    scheduler, the asyncio one (no hop through the synchronous client's loop thread)."""
     import asyncio
+    import os
     import statistics
+    import subprocess
+    import tempfile
 
     import dask
     from distributed import Lock, Queue
 
-    address = client.scheduler.address
+    directory = tempfile.mkdtemp(prefix="dask-bench-")
+    file = os.path.join(directory, "scheduler.json")
+    env = dict(os.environ, DASK_DISTRIBUTED__LOGGING__DISTRIBUTED="error")
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", file, "--host", "127.0.0.1", "--no-dashboard"], **quiet)]
+    for _ in range(2):
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", file, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], **quiet))
     config = {
-        "client": "Client(asynchronous=True) in its own asyncio loop",
-        "lock": f"{Lock.__module__}.Lock",
+        "cluster": "dask-scheduler + 2 x dask-worker --nthreads 1 (separate processes, 127.0.0.1, scheduler file)",
+        "client": "Client(scheduler_file=..., asynchronous=True) in its own asyncio loop",
+        "primitives": "distributed.Lock, distributed.Queue (await Queue(...))",
         "distributed.comm.compression": dask.config.get("distributed.comm.compression", None),
+        "distributed.scheduler.work-stealing": dask.config.get("distributed.scheduler.work-stealing", None),
     }
 
     async def main():
-        async with Client(address, asynchronous=True) as ac:
+        for _ in range(600):
+            if os.path.exists(file):
+                break
+            await asyncio.sleep(0.1)
+        async with Client(scheduler_file=file, asynchronous=True) as ac:
+            await ac.wait_for_workers(2, timeout=60)
             lock = Lock("bench-lock", client=ac)
-            queue = Queue("bench-queue", client=ac)
+            queue = await Queue("bench-queue", client=ac)
 
             async def lock_trip():
                 t0 = time.perf_counter()
@@ -163,11 +182,16 @@ def coordination(client, runs):
                 queue_us.append(statistics.median([await queue_trip(i) for i in range(1000)]))
             return {"lock": lock_us, "queue": queue_us, "config": config}
 
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Queue is marked experimental/deprecated in newer releases
+    try:
         return asyncio.run(main())
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer, "coordination": coordination}
