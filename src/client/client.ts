@@ -384,17 +384,14 @@ export class Client implements FutureHost {
   publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> {
     return datasets.publishDataset(this, name, value, options);
   }
-
-  /** A published dataset (futures come back as this client's own); unknown: an error at once, or after waiting `timeout` ms. */
+  /** A published dataset (its futures become this client's); unknown: an error at once, or after waiting `timeout` ms. */
   getDataset<T = unknown>(name: string, options?: { timeout?: number }): Promise<T> {
     return datasets.getDataset<T>(this, name, options);
   }
-
   /** The names of the published datasets. */
   listDatasets(): Promise<string[]> {
     return datasets.listDatasets(this);
   }
-
   /** Unpublish `name` (its futures are released once no client holds them). */
   unpublishDataset(name: string): Promise<void> {
     return datasets.unpublishDataset(this, name);

@@ -151,7 +151,10 @@ describe("coordination primitives (real cluster, tasks with their own clients)",
     await s1.release();
     await s3.release();
     assert.equal(await s1.getValue(), 0);
-    await assert.rejects(new Semaphore({ maxLeases: 3, name: "sem", client: c.client }).acquire().then(() => s1.acquire()).then(() => new Semaphore({ maxLeases: 2, name: "sem", client: c.client }).acquire()), /Semaphore "sem" has maxLeases 3, got 2/);
+    const wide = new Semaphore({ maxLeases: 3, name: "sem", client: c.client });
+    assert.equal(await wide.acquire(), true);
+    await assert.rejects(s1.acquire(), (e: Error) => e instanceof CoordinationError && /Semaphore "sem" has maxLeases 3, got 2/.test(e.message));
+    await wide.release();
     assert.throws(() => new Semaphore({ maxLeases: 0 }), /Semaphore maxLeases must be an integer >= 1, got 0/);
   });
 
