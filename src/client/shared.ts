@@ -6,7 +6,7 @@
  * and waits of any length made of bounded rounds.
  */
 import { RemoteError } from "../comm/rpc.js";
-import { CommClosedError, CoordinationError, DaskError, TimeoutError } from "../errors.js";
+import { CommClosedError, CoordinationError, TimeoutError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
@@ -54,7 +54,7 @@ export async function call<T>(host: SharedHost, what: string, msg: Message, time
     return await host.request<T>(msg, timeoutMs);
   } catch (err) {
     if (err instanceof RemoteError) throw new CoordinationError(err.remote.message.startsWith(what) ? err.remote.message : `${what}: ${err.remote.message}`, { cause: err });
-    if (err instanceof CommClosedError || (err instanceof DaskError && host.closed)) {
+    if (err instanceof CommClosedError) {
       throw new CommClosedError(`${what}: its client ${host.id} is closed (${err.message})`, { cause: err });
     }
     throw err;

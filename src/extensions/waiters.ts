@@ -4,6 +4,9 @@
  * value the caller chose for "not yet" (false, null), and a client: when that client goes, its
  * waiters are answered (the reply goes nowhere) and leave the list, so none is left behind.
  */
+/** The longest single wait (a day); clients ask again for longer ones. */
+const MAX_WAIT_MS = 24 * 3600_000;
+
 export interface Waiter<P, T> {
   /** The client that waits (the one to clean up after). */
   readonly client: string;
@@ -24,9 +27,11 @@ export class WaitList<P, T> {
     return this.#list[0];
   }
 
-  /** Wait at most `timeoutMs` for settle(); then `expired`. A timeout of 0 does not wait. */
+  /** Wait at most `timeoutMs` for settle(); then `expired`. A timeout of 0 (or not a number) does not wait. */
   wait(client: string, payload: P, timeoutMs: number, expired: T): Promise<T> {
-    if (timeoutMs <= 0) return Promise.resolve(expired);
+    if (!(timeoutMs > 0)) return Promise.resolve(expired);
+    // clients wait in rounds of 30 s; a longer timer would overflow setTimeout's 2^31-1 ms (and fire at once)
+    timeoutMs = Math.min(timeoutMs, MAX_WAIT_MS);
     return new Promise<T>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const w: Waiter<P, T> = {
