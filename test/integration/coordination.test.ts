@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Client, CommClosedError, CoordinationError, Event, Lock, Pub, Queue, Semaphore, Sub, TimeoutError, Variable } from "../../src/index.js";
-import { type InprocCluster, ROOT, withCluster } from "../helpers/cluster.js";
+import { type InprocCluster, type ProcessClusterHandle, ROOT, withCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
 
 type Api = typeof import("../../src/index.js");
@@ -277,5 +277,32 @@ describe("coordination primitives (real cluster, tasks with their own clients)",
     await assert.rejects(new Queue("after", { client: o }).put(1), (e: Error) => e instanceof CommClosedError && /Queue "after"/.test(e.message));
     assert.throws(() => new Sub("after", { client: o }), /Sub "after": its client/);
     assert.throws(() => new Lock("no-client"), /Lock "no-client": no client given and no default client/);
+  });
+});
+
+describe("coordination primitives: a holder's worker dies (real processes)", function () {
+  this.timeout(180_000);
+  let c: ProcessClusterHandle | undefined;
+  afterEach(async () => c?.cleanup());
+
+  // Protects: a semaphore lease held by a task is released when the task's worker process
+  // dies (SIGKILL: no release, no goodbye); the primitive's state, on the scheduler, survives.
+  it("a lease held by a task comes back when its worker is killed", async () => {
+    c = await withCluster({ mode: "process", workers: 2, nanny: false, nthreads: 1 });
+    const hold = async (index: string, address: string, secret: string) => {
+      const { Client, Semaphore } = (await import(index)) as Api;
+      const client = await Client.connect(address, { secret });
+      await new Semaphore({ maxLeases: 1, name: "held-by-a-task", client }).acquire();
+      await new Promise(() => {}); // holds it until its worker dies
+    };
+    const sem = new Semaphore({ maxLeases: 1, name: "held-by-a-task", client: c.client });
+    // pinned to w0, never elsewhere: once w0 is dead the task waits for it and does not take the lease again
+    void c.client.submit(hold, INDEX, c.address, c.secret, { workers: ["w0"], allowOtherWorkers: false });
+    await waitFor("the task to hold the lease", async () => (await sem.getValue()) === 1, { timeoutMs: 60_000 });
+    assert.equal(await sem.acquire({ timeout: 0 }), false);
+    const waiting = sem.acquire({ timeout: 60_000 });
+    c.workers[0]!.child.kill("SIGKILL");
+    assert.equal(await waiting, true, "granted once the holder's worker died");
+    await sem.release();
   });
 });
