@@ -10,20 +10,11 @@ import type { PeerRef, SchedulerExtension, SchedulerView } from "../scheduler/ex
 import type { Message } from "../protocol/messages.js";
 import { type DatasetsReplies, type DatasetsToScheduler, parseDatasets } from "../protocol/messages-datasets.js";
 import { Op } from "../protocol/ops.js";
+import { own, peerId } from "./common.js";
 import { KeyHolds } from "./key-holds.js";
 import { WaitList } from "./waiters.js";
 
 type Dataset = { value: Uint8Array[]; keys: string[] };
-
-/** The id a peer waits or holds under (tasks are clients; a worker's own requests are its address). */
-export function peerId(peer: PeerRef): string {
-  return peer.kind === "client" ? peer.id : `worker:${peer.address}`;
-}
-
-/** Copies of the parts: what arrives is a view of a frame's buffer, which is not ours to keep. */
-export function own(parts: Uint8Array[]): Uint8Array[] {
-  return parts.map((p) => Uint8Array.prototype.slice.call(p));
-}
 
 export class Datasets {
   readonly #data = new Map<string, Dataset>();

@@ -9,7 +9,7 @@ import type { PeerRef, SchedulerExtension, SchedulerView } from "../../scheduler
 import type { Message } from "../../protocol/messages.js";
 import { type CoordinationToScheduler, coordinationParsers } from "../../protocol/messages-coordination.js";
 import { KeyHolds } from "../key-holds.js";
-import { peerId } from "../datasets.js";
+import { peerId } from "../common.js";
 import { Leases } from "./leases.js";
 import { PubSub } from "./pubsub.js";
 import { Queues } from "./queues.js";

@@ -7,7 +7,7 @@
  */
 import type { SharedItem } from "../../protocol/messages-coordination.js";
 import type { KeyHolds } from "../key-holds.js";
-import { own } from "../datasets.js";
+import { own } from "../common.js";
 import { WaitList } from "../waiters.js";
 
 export class Variables {
