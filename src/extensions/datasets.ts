@@ -92,6 +92,8 @@ export function datasetsExtension(): SchedulerExtension {
     ops,
     start: async (v) => void (view = v),
     onClientRemoved: (id) => ds.clientRemoved(id),
+    // a worker's own requests wait under its address (peerId)
+    onWorkerRemoved: (address) => ds.clientRemoved(peerId({ kind: "worker", address })),
   };
   return ext;
 }

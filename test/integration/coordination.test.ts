@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { Client, CommClosedError, CoordinationError, Event, Lock, Pub, Queue, Semaphore, Sub, TimeoutError, Variable } from "../../src/index.js";
 import { type InprocCluster, type ProcessClusterHandle, ROOT, withCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
+import { setDefaultClient } from "../../src/client/default.js";
 
 type Api = typeof import("../../src/index.js");
 /** The package entry as a task imports it (tasks are shipped as source: they get it as an argument). */
@@ -277,6 +278,16 @@ describe("coordination primitives (real cluster, tasks with their own clients)",
     await assert.rejects(new Queue("after", { client: o }).put(1), (e: Error) => e instanceof CommClosedError && /Queue "after"/.test(e.message));
     assert.throws(() => new Sub("after", { client: o }), /Sub "after": its client/);
     assert.throws(() => new Lock("no-client"), /Lock "no-client": no client given and no default client/);
+    // without { client }, the program's default client (getClient()) is used
+    setDefaultClient(c.client);
+    try {
+      const lock = new Lock("default-client");
+      assert.equal(lock.client, c.client);
+      assert.equal(await lock.acquire({ timeout: 1000 }), true);
+      await lock.release();
+    } finally {
+      setDefaultClient(undefined);
+    }
   });
 });
 

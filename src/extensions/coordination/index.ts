@@ -79,6 +79,8 @@ export function coordinationExtension(): SchedulerExtension {
     ops,
     start: async (v) => void (view = v),
     onClientRemoved: (id) => c.clientRemoved(id),
+    // a worker's own requests wait under its address (peerId)
+    onWorkerRemoved: (address) => c.clientRemoved(peerId({ kind: "worker", address })),
   };
   return ext;
 }
