@@ -60,10 +60,12 @@ describe("coordination extension (no sockets)", () => {
     const c = new Coordination(() => f.view);
     assert.equal(await c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 1, timeout: 0, ...item(["k1"]) }, "A"), true);
     assert.deepEqual([...f.wanted.get("k1")!], ["coordination"]);
-    const blocked = c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 1, timeout: 10_000, ...item(["k2"]) }, "A") as Promise<boolean>;
+    // the waiting item holds k1 too: dropping it must let go of it once, not twice
+    const blocked = c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 1, timeout: 10_000, ...item(["k1", "k2"]) }, "A") as Promise<boolean>;
     c.clientRemoved("A");
     assert.equal(await blocked, false);
     assert.equal(f.wanted.get("k2")?.has("coordination"), false, "the dropped item's key is let go");
+    assert.deepEqual([...f.wanted.get("k1")!], ["coordination"], "k1 is still held for the queued item");
     const got = (await c.handle("queue-get", { op: "queue-get", name: "q", batch: 0, timeout: 0 }, "B")) as { items: unknown[] };
     assert.equal(got.items.length, 1);
     assert.deepEqual([...f.wanted.get("k1")!], ["B"], "the getter wants it; the queue let go");

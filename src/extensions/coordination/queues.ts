@@ -40,7 +40,8 @@ export class Queues {
     const item = { value: own(m.value), keys: m.keys };
     if (q.maxsize > 0 && q.items.length >= q.maxsize) {
       const ok = await q.putters.wait(client, item, m.timeout, false);
-      if (!ok) this.#holds.release(item.keys);
+      if (!ok) this.#holds.release(item.keys); // timed out, or its client went: the item is dropped
+      this.#forget(m.name, q);
       return ok;
     }
     q.items.push(item);
@@ -69,10 +70,7 @@ export class Queues {
   clientRemoved(client: string): void {
     for (const [name, q] of this.#queues) {
       q.getters.dropClient(client, null);
-      for (const w of q.putters.of(client)) {
-        this.#holds.release(w.payload.keys);
-        w.settle(false);
-      }
+      q.putters.dropClient(client, false); // put() lets go of the item's keys
       this.#forget(name, q);
     }
   }
