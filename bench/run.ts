@@ -130,7 +130,7 @@ if (cases.length) {
       parseResult<Dask>(await run(PYTHON, [script, String(daskRuns), cases.join(",")], daskTimeout, { PYTHONDONTWRITEBYTECODE: "1" }), "python dask"),
     );
     daskNote = dask
-      ? `Dask ${dask.version}: LocalCluster(n_workers=2, threads_per_worker=1, processes=True), ${daskRuns} run${daskRuns > 1 ? "s" : ""}`
+      ? `Dask ${dask.version}: LocalCluster(n_workers=2, threads_per_worker=1, processes=True)${cases.includes("coordination") ? " (coordination: dask-scheduler and 2 dask-worker processes, configuration above)" : ""}, ${daskRuns} run${daskRuns > 1 ? "s" : ""}`
       : "Dask: failed (see below)";
   }
 
