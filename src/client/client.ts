@@ -379,7 +379,7 @@ export class Client implements FutureHost {
 
   /**
    * Publish futures or a value under `name` for any client; the scheduler keeps them after this client goes.
-   * @example await client.publishDataset("training", client.scatter(rows)); // another client: getDataset("training")
+   * @example await client.publishDataset("training", await client.scatter(rows)); // another client: getDataset("training")
    */
   publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> {
     return datasets.publishDataset(this, name, value, options);
