@@ -23,7 +23,9 @@ export class KeyHolds {
   add(keys: readonly string[]): string[] {
     if (!keys.length) return [];
     const fresh = keys.filter((k) => !this.#counts.has(k));
-    const unknown = this.#view().wantKeys(this.holder, [...new Set(fresh)]);
+    // every key, not only fresh ones: wanting is idempotent, and a key held before a restart
+    // (which forgot every key) is wanted again rather than trusted to the count
+    const unknown = this.#view().wantKeys(this.holder, [...new Set(keys)]);
     if (unknown.length) {
       this.#view().releaseKeys(this.holder, fresh.filter((k) => !unknown.includes(k)));
       return unknown;
