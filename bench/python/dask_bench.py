@@ -129,6 +129,7 @@ def coordination(client, runs):
     scheduler, the asyncio one (no hop through the synchronous client's loop thread)."""
     import asyncio
     import os
+    import shutil
     import statistics
     import subprocess
     import tempfile
@@ -192,6 +193,8 @@ def coordination(client, runs):
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer, "coordination": coordination}
