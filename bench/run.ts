@@ -6,11 +6,12 @@
  *   latency     p50/p99 of 500 sequential submit().result() round trips
  *   tree        sum of 1..10,000 by pairwise tasks over futures, wall time and tasks/s
  *   transfer    256 MiB client -> worker and worker -> worker, MiB/s against a raw-TCP ceiling
+ *   coordination  Lock acquire+release and Queue put+get round trips from the client, median us
  * and, when `/usr/bin/python3 -c "import distributed"` works, the same cases on Python Dask
  * (bench/python/dask_bench.py), side by side.
  *
  *   codec       per-task cost of user values' structured clone against plain msgpack, in-process
- *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard   sections to run (default: all)
+ *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination   sections to run (default: all)
  *   BENCH_RUNS=N        repetitions (default 7 for start-up, 3 for the cases)
  *   BENCH_DASK_RUNS=N   repetitions on Python Dask (default 1: its 50k-task run alone takes ~2 min)
  *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
@@ -23,7 +24,7 @@ import { codec } from "./codec.js";
 import { startup } from "./startup.js";
 import { fmt, table } from "./table.js";
 
-const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard"] as const;
+const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -98,7 +99,7 @@ if (selected("codec")) {
 
 // ---- cases ---------------------------------------------------------------------------------
 
-const cases = (["throughput", "latency", "tree", "transfer", "dashboard"] as const).filter(selected);
+const cases = (["throughput", "latency", "tree", "transfer", "dashboard", "coordination"] as const).filter(selected);
 
 type NA = { na: string };
 type Throughput = Record<"10000" | "50000", number[]> & { cpuUsPerTask?: { client: number; scheduler: number; workers: number } };
@@ -106,11 +107,12 @@ type Latency = { p50: number[]; p99: number[] };
 type Tree = { ms: number[]; tasks: number };
 type Transfer = { c2w: number[]; scatterMs: number[]; w2w: number[] };
 type Watched = { without: number[]; watched: number[] };
-type Dask = { version: string; throughput?: Throughput; latency?: Latency; tree?: Tree; transfer?: Transfer };
+type Coordination = { lock: number[]; queue: number[]; config?: Record<string, unknown> };
+type Dask = { version: string; throughput?: Throughput; latency?: Latency; tree?: Tree; transfer?: Transfer; coordination?: Coordination };
 
 if (cases.length) {
   // One cluster at a time: ours (one mpirun per case), the TCP pair, then Python Dask.
-  const perCase = { throughput: 120_000 + runs * 150_000, latency: 60_000 + runs * 30_000, tree: 60_000 + runs * 120_000, transfer: 60_000 + runs * 60_000, dashboard: 90_000 + runs * 60_000 };
+  const perCase = { throughput: 120_000 + runs * 150_000, latency: 60_000 + runs * 30_000, tree: 60_000 + runs * 120_000, transfer: 60_000 + runs * 60_000, dashboard: 90_000 + runs * 60_000, coordination: 60_000 + runs * 60_000 };
   const ours: Partial<Record<(typeof cases)[number], unknown>> = {};
   for (const c of cases) ours[c] = await attempt(`dask-mpi-ts ${c}`, () => runCase(c, perCase[c]));
   const tcp = cases.includes("transfer") || cases.includes("latency")
@@ -122,13 +124,13 @@ if (cases.length) {
   if (process.env.BENCH_DASK === "0") daskNote = "Dask: skipped (BENCH_DASK=0)";
   else if ((await run(PYTHON, ["-c", "import distributed, numpy"], 30_000)).code !== 0) daskNote = "Dask: not installed";
   else {
-    const daskTimeout = 60_000 + daskRuns * (300_000 + 120_000 + 30_000 + 60_000);
+    const daskTimeout = 60_000 + daskRuns * (300_000 + 120_000 + 30_000 + 60_000 + 60_000);
     const script = path.join(root, "bench/python/dask_bench.py");
     dask = await attempt("python dask", async () =>
       parseResult<Dask>(await run(PYTHON, [script, String(daskRuns), cases.join(",")], daskTimeout, { PYTHONDONTWRITEBYTECODE: "1" }), "python dask"),
     );
     daskNote = dask
-      ? `Dask ${dask.version}: LocalCluster(n_workers=2, threads_per_worker=1, processes=True), ${daskRuns} run${daskRuns > 1 ? "s" : ""}`
+      ? `Dask ${dask.version}: LocalCluster(n_workers=2, threads_per_worker=1, processes=True)${cases.includes("coordination") ? " (coordination: dask-scheduler and 2 dask-worker processes, configuration above)" : ""}, ${daskRuns} run${daskRuns > 1 ? "s" : ""}`
       : "Dask: failed (see below)";
   }
 
@@ -203,6 +205,13 @@ if (cases.length) {
     const ratio = d && !na(d) ? median(d.watched) / median(d.without) : undefined;
     row("10k tasks, nobody watching", "tasks/s", na(d) ? `n/a (${d.na})` : d?.without, undefined, "");
     row("10k tasks, dashboard open", "tasks/s", na(d) ? "n/a" : d?.watched, undefined, ratio === undefined ? "" : `x${ratio.toFixed(2)} of unwatched (Chromium shares the cores)`);
+  }
+
+  if (cases.includes("coordination")) {
+    const k = ours.coordination as Coordination | undefined;
+    row("Lock acquire + release", "median us", k?.lock, dask?.coordination?.lock);
+    row("Queue put + get", "median us", k?.queue, dask?.coordination?.queue);
+    if (dask?.coordination?.config) console.log(`\nDask configuration for coordination: ${JSON.stringify(dask.coordination.config, null, 1)}`);
   }
 
   console.log(`\ncases: mpirun -np 4 dask-mpi-ts (scheduler, client, 2 workers); dask-mpi-ts: median of ${runs} runs`);

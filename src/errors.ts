@@ -19,7 +19,8 @@ export type ErrorCode =
   | "ERR_KILLED_WORKER"
   | "ERR_JOB_QUEUE"
   | "ERR_DRMAA"
-  | "ERR_DRMAA_UNAVAILABLE";
+  | "ERR_DRMAA_UNAVAILABLE"
+  | "ERR_COORDINATION";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -76,6 +77,17 @@ export class DrmaaError extends DaskError {
 export class DrmaaUnavailableError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_DRMAA_UNAVAILABLE", message, options);
+  }
+}
+
+/**
+ * A dataset or coordination primitive used against its state on the scheduler: an unknown or
+ * already published dataset name, a lock released by an object that does not hold it, a
+ * semaphore whose max leases disagree, a future the scheduler no longer knows.
+ */
+export class CoordinationError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_COORDINATION", message, options);
   }
 }
 

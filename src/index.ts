@@ -10,6 +10,10 @@ export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/w
 export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
+export { Lock, Semaphore, type AcquireOptions, type SemaphoreOptions } from "./client/lock.js";
+export { Queue, Variable, Event, type QueueOptions } from "./client/queue.js";
+export { Pub, Sub } from "./client/pubsub.js";
+export type { PrimitiveOptions } from "./client/primitive.js";
 export {
   DaskError,
   CommClosedError,
@@ -28,6 +32,7 @@ export {
   JobQueueError,
   DrmaaError,
   DrmaaUnavailableError,
+  CoordinationError,
 } from "./errors.js";
 export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";

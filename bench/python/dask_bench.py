@@ -4,6 +4,7 @@ distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True).
   throughput  client.map(lambda x: x + 1, range(n)) + client.gather, n = 10k and 50k, tasks/s
   latency     500 sequential client.submit(lambda x: x + 1, i).result() after 50 warm-up, p50/p99 us
   tree        sum of 1..10,000 by pairwise submit over futures, wall ms
+  coordination  Lock acquire + release and Queue put + get round trips (asyncio client), median us
   transfer    256 MiB float64 array: client.scatter + checksum task (client -> worker), and a
               task on worker 0 making it, then a task pinned to worker 1 taking it (worker -> worker)
 
@@ -120,7 +121,83 @@ def transfer(client, runs):
     return {"c2w": c2w, "scatterMs": scatter_ms, "w2w": w2w}
 
 
-CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer}
+def coordination(client, runs):
+    """Lock acquire + release and Queue put + get round trips. The shape of our cluster (the
+    scheduler in a process of its own, 2 one-thread workers, the client) rather than
+    LocalCluster's (scheduler inside the client's process): dask-scheduler and dask-worker
+    processes meeting through a scheduler file, and Dask's fastest client for calls to the
+    scheduler, the asyncio one (no hop through the synchronous client's loop thread)."""
+    import asyncio
+    import os
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+
+    import dask
+    from distributed import Lock, Queue
+
+    directory = tempfile.mkdtemp(prefix="dask-bench-")
+    file = os.path.join(directory, "scheduler.json")
+    env = dict(os.environ, DASK_DISTRIBUTED__LOGGING__DISTRIBUTED="error")
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", file, "--host", "127.0.0.1", "--no-dashboard"], **quiet)]
+    for _ in range(2):
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", file, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-dashboard"], **quiet))
+    config = {
+        "cluster": "dask-scheduler + 2 x dask-worker --nthreads 1 (separate processes, 127.0.0.1, scheduler file)",
+        "client": "Client(scheduler_file=..., asynchronous=True) in its own asyncio loop",
+        "primitives": "distributed.Lock, distributed.Queue (await Queue(...))",
+        "distributed.comm.compression": dask.config.get("distributed.comm.compression", None),
+        "distributed.scheduler.work-stealing": dask.config.get("distributed.scheduler.work-stealing", None),
+    }
+
+    async def main():
+        for _ in range(600):
+            if os.path.exists(file):
+                break
+            await asyncio.sleep(0.1)
+        async with Client(scheduler_file=file, asynchronous=True) as ac:
+            await ac.wait_for_workers(2, timeout=60)
+            lock = Lock("bench-lock", client=ac)
+            queue = await Queue("bench-queue", client=ac)
+
+            async def lock_trip():
+                t0 = time.perf_counter()
+                assert await lock.acquire()
+                await lock.release()
+                return (time.perf_counter() - t0) * 1e6
+
+            async def queue_trip(i):
+                t0 = time.perf_counter()
+                await queue.put(i)
+                assert await queue.get(timeout=10) == i
+                return (time.perf_counter() - t0) * 1e6
+
+            for i in range(100):
+                await lock_trip()
+                await queue_trip(i)
+            lock_us, queue_us = [], []
+            for _ in range(runs):
+                lock_us.append(statistics.median([await lock_trip() for _ in range(1000)]))
+                queue_us.append(statistics.median([await queue_trip(i) for i in range(1000)]))
+            return {"lock": lock_us, "queue": queue_us, "config": config}
+
+    try:
+        return asyncio.run(main())
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+CASES = {"throughput": throughput, "latency": latency, "tree": tree, "transfer": transfer, "coordination": coordination}
 
 
 def main():

@@ -23,6 +23,7 @@ import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
+import * as datasets from "./datasets.js";
 import { Future, type FutureHost } from "./future.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
@@ -374,18 +375,52 @@ export class Client implements FutureHost {
     if (live.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: live.map((f) => f.key) });
   }
 
+  // ---- datasets (client/datasets.ts) --------------------------------------------------------
+
+  /**
+   * Publish futures or a value under `name` for any client; the scheduler keeps them after this client goes.
+   * @example await client.publishDataset("training", await client.scatter(rows)); // another client: getDataset("training")
+   */
+  publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> {
+    return datasets.publishDataset(this, name, value, options);
+  }
+  /** A published dataset (its futures become this client's); unknown: an error at once, or after waiting `timeout` ms. */
+  getDataset<T = unknown>(name: string, options?: { timeout?: number }): Promise<T> {
+    return datasets.getDataset<T>(this, name, options);
+  }
+  /** The names of the published datasets. */
+  listDatasets(): Promise<string[]> {
+    return datasets.listDatasets(this);
+  }
+  /** Unpublish `name` (its futures are released once no client holds them). */
+  unpublishDataset(name: string): Promise<void> {
+    return datasets.unpublishDataset(this, name);
+  }
+
   // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
 
-  /** A request to the scheduler (an extension's op, say), at most `timeoutMs`. @internal */
+  /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; it sees every task submitted before it. @internal */
   request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     this.#checkOpen();
+    this.#flushGraph();
     return this.#scheduler.request<T>(msg, timeoutMs);
   }
 
-  /** A one-way message to the scheduler. @internal */
+  /** A one-way message to the scheduler, after the tasks submitted before it. @internal */
   send(msg: Message): void {
     this.#checkOpen();
+    this.#flushGraph();
     this.#scheduler.send(msg);
+  }
+
+  /** A future of this client for a key it was given (a dataset's, a queue item's): it wants the key too. @internal */
+  adopt(key: string): Future<never> {
+    this.#checkOpen();
+    if (!this.#keys.get(key)) {
+      this.#keys.add(key);
+      this.#scheduler.send({ op: Op.wantKeys, keys: [key] });
+    }
+    return this.#future(key);
   }
 
   /** Take an op the scheduler pushes to this client (raw: the handler checks its fields). @internal */

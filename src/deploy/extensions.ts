@@ -6,9 +6,13 @@
 import type { ExtensionSource } from "../scheduler/extension.js";
 import type { SchedulerOptions } from "../scheduler/options.js";
 
+
 /** The built-in extensions, loaded lazily (each a loader): one line per extension. */
 export function builtinExtensions(): ExtensionSource[] {
-  return [];
+  return [
+    async () => (await import("../extensions/datasets.js")).datasetsExtension(),
+    async () => (await import("../extensions/coordination/index.js")).coordinationExtension(),
+  ];
 }
 
 /** `o` with the built-in extensions before its own. */

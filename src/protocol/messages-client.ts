@@ -20,6 +20,8 @@ export type ReleaseKeys = { op: "release-keys"; keys: string[] };
 /** Scattered data: which keys the client put on `worker`, with their sizes. */
 export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
 export type CancelKeys = { op: "cancel-keys"; keys: string[] };
+/** Futures this client was given (not submitted): it wants their keys too. */
+export type WantKeys = { op: "want-keys"; keys: string[] };
 export type WhoHas = { op: "who-has"; keys: string[] };
 export type IdentityRequest = { op: "identity" };
 export type StoryRequest = { op: "story"; key: string };
@@ -31,7 +33,7 @@ export type Restart = { op: "restart" };
 export type Shutdown = { op: "shutdown" };
 
 export type ClientToScheduler =
-  | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WhoHas | IdentityRequest
+  | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WantKeys | WhoHas | IdentityRequest
   | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
 
 // ---- scheduler -> client ----
@@ -89,6 +91,7 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
     return m as unknown as AddKeys;
   },
   "cancel-keys": keys,
+  "want-keys": keys,
   "who-has": keys,
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
@@ -166,6 +169,7 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "release-keys": { keys: "strings" },
   "add-keys": { worker: "string", keys: "entries" },
   "cancel-keys": { keys: "strings" },
+  "want-keys": { keys: "strings" },
   "who-has": { keys: "strings" },
   identity: {},
   story: { key: "string" },

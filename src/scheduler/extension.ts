@@ -22,6 +22,16 @@ export interface SchedulerView {
   identity(): SchedulerIdentity;
   /** What else listens next to the scheduler, by name (e.g. `dashboard`: its URL). */
   readonly services: Record<string, string>;
+  /**
+   * `client` wants `keys` (keeps them alive): a connected client's id (it then hears their
+   * news), or a name of the extension's own that holds keys for nobody connected
+   * (`published-x`). Returns the keys the scheduler does not know.
+   */
+  wantKeys(client: string, keys: string[]): string[];
+  /** `client` no longer wants `keys` (each is released once nobody needs it). */
+  releaseKeys(client: string, keys: string[]): void;
+  /** A message to a connected client; false when it is not connected. */
+  sendToClient(client: string, msg: Message): boolean;
 }
 
 /** Who sent an extension op. */

@@ -9,7 +9,7 @@ import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FunctionTable, resolveTaskFunction } from "../protocol/functions.js";
 import type {
-  AddKeys, Broadcast, CancelKeys, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph,
+  AddKeys, Broadcast, CancelKeys, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph, WantKeys,
 } from "../protocol/messages-client.js";
 import { type ToScheduler, toSchedulerParsers } from "../protocol/messages-replies.js";
 import type {
@@ -82,6 +82,7 @@ export class SchedulerHandlers {
       [Op.releaseKeys]: (m, rpc) => this.releaseKeys(m, rpc),
       [Op.addKeys]: (m, rpc) => this.addKeys(m, rpc),
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
+      [Op.wantKeys]: (m, rpc) => this.wantKeys(m, rpc),
       [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
       [Op.identity]: () => this.#h.view.identity(),
       [Op.story]: (m) => this.#state.story(m.key),
@@ -215,6 +216,10 @@ export class SchedulerHandlers {
 
   cancelKeys(m: CancelKeys, rpc: Rpc): void {
     this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
+  }
+
+  wantKeys(m: WantKeys, rpc: Rpc): void {
+    this.#h.run(this.#state.wantKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("want-keys")));
   }
 
   async runOnScheduler(m: RunOnScheduler): Promise<unknown[]> {

@@ -10,7 +10,7 @@ import type { Comm, Listener } from "../comm/types.js";
 import { ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op } from "../protocol/ops.js";
-import type { SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
+import type { Message, SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
 import { Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "../protocol/functions.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
@@ -296,6 +296,23 @@ export class Scheduler implements SchedulerView {
     return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers, failedWorkers: this.#failedWorkers };
   }
 
+
+  wantKeys(client: string, keys: string[]): string[] {
+    const unknown = keys.filter((k) => (this.state.tasks.get(k)?.state ?? "forgotten") === "forgotten");
+    this.#run(this.state.wantKeys(client, keys, this.#sid("want-keys")));
+    return unknown;
+  }
+
+  releaseKeys(client: string, keys: string[]): void {
+    this.#run(this.state.releaseKeys(client, keys, this.#sid("release-keys")));
+  }
+
+  sendToClient(client: string, msg: Message): boolean {
+    const rpc = this.#peers.clients.get(client);
+    if (!rpc || rpc.closed) return false;
+    rpc.send(msg);
+    return true;
+  }
 
   /** Ask every worker to close and wait (bounded) until they have disconnected. */
   async #closeWorkers(reason: string): Promise<void> {

@@ -206,6 +206,28 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
+  /**
+   * `client` wants keys it did not submit: a future another client gave it (a dataset, a
+   * queue's item), or an extension holding keys under a name of its own ("published-x"). It
+   * becomes a wanter and hears each key's news; a released key is computed again. A key the
+   * scheduler no longer knows is answered with key-cancelled.
+   */
+  wantKeys(client: string, keys: string[], stimulusId: string): Instruction[] {
+    for (const key of keys) {
+      const t = this.#g.tasks.get(key);
+      if (!t || t.state === TaskState.forgotten) {
+        this.#g.sendClient(client, { op: Op.keyCancelled, key, reason: "the scheduler no longer knows it (it was released or cancelled)" });
+        continue;
+      }
+      t.wantedBy.add(client);
+      if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes: t.nbytes });
+      else if (t.state === TaskState.erred) this.#g.sendClient(client, this.#g.erredMsg(t));
+      else if (t.state === TaskState.released) this.#g.transition(t, t.error ? TaskState.erred : TaskState.waiting, stimulusId);
+    }
+    this.#g.fill(stimulusId);
+    return this.#g.flush();
+  }
+
   /** Data put on a worker directly by a client (scatter): the keys are in memory there. */
   addData(client: string, worker: string, entries: Array<{ key: string; nbytes: number }>, stimulusId: string): Instruction[] {
     const ws = this.#g.workers.get(worker);

@@ -64,6 +64,7 @@ import {
   remote,
   wait,
 } from "dask-mpi-ts";
+import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
 import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
@@ -149,4 +150,44 @@ export function errors(): DaskError[] {
     new DrmaaError("x", { drmaaCode: 1, codeName: "X", diagnosis: "" }),
     new DrmaaUnavailableError("x"),
   ].concat([MpiError, WorldTooSmallError, WorkerDiedError, RemoteTaskError, KilledWorkerError, AddonLoadError, SchedulerLostError].map((E) => E.prototype));
+}
+
+export async function coordination(c: Client): Promise<void> {
+  await c.publishDataset("d", { x: 1 }, { override: true });
+  const d: { x: number } = await c.getDataset<{ x: number }>("d", { timeout: 10 });
+  const names: string[] = await c.listDatasets();
+  await c.unpublishDataset("d");
+  const po: PrimitiveOptions = { client: c };
+  const ao: AcquireOptions = { timeout: 10, lease: 1000 };
+  const lock = new Lock("l", po);
+  const got: boolean = await lock.acquire(ao);
+  const locked: boolean = await lock.locked();
+  await lock.release();
+  const so: SemaphoreOptions = { maxLeases: 2, name: "s", client: c };
+  const sem = new Semaphore(so);
+  const value: number = await sem.getValue();
+  const qo: QueueOptions = { maxsize: 1, client: c };
+  const q = new Queue<number>("q", qo);
+  await q.put(1, { timeout: 10 });
+  const one: number = await q.get({ timeout: 10 });
+  const many: number[] = await q.get({ batch: true });
+  const size: number = await q.qsize();
+  const v = new Variable<string>("v", po);
+  await v.set("a");
+  const s: string = await v.get({ timeout: 10 });
+  await v.delete();
+  const e = new Event("e", po);
+  const set: boolean = (await e.wait({ timeout: 10 })) && (await e.isSet());
+  await Promise.all([e.set(), e.clear()]);
+  new Pub<number>("p", po).put(1);
+  const sub = new Sub<number>("p", po);
+  for await (const x of sub) void x.toFixed();
+  const next: number = await sub.get({ timeout: 10 });
+  sub.close();
+  const err: DaskError = new CoordinationError("x");
+  void [d, names, got, locked, value, one, many, size, s, set, next, err, lock.name, lock.client, sem.maxLeases, q.maxsize];
+  // @ts-expect-error internal: a client adopting a key it was given
+  void c.adopt;
+  // @ts-expect-error internal: how errors name the primitive
+  void lock.what;
 }

@@ -1,0 +1,96 @@
+/**
+ * What datasets and the coordination primitives share on the client side: the part of the
+ * client they use (`SharedHost`, which the Client implements: no import of client.ts, so no
+ * cycle), values that travel through the scheduler (futures inside are sent as keys and come
+ * back as futures of the receiving client), requests that name the primitive in their errors,
+ * and waits of any length made of bounded rounds.
+ */
+import { RemoteError } from "../comm/rpc.js";
+import { CommClosedError, CoordinationError, TimeoutError } from "../errors.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
+import type { Message } from "../protocol/messages.js";
+import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import type { Future } from "./future.js";
+
+/** The client as datasets and primitives see it (the Client implements it). */
+export interface SharedHost {
+  readonly id: string;
+  readonly closed: boolean;
+  request<T = unknown>(msg: Message, timeoutMs?: number): Promise<T>;
+  send(msg: Message): void;
+  handle(op: string, handler: (msg: Message) => unknown): void;
+  adopt(key: string): Future<never>;
+}
+
+/** A value as it travels through the scheduler: its encoded parts and the keys of the futures inside. */
+export interface SharedValue {
+  value: Uint8Array[];
+  keys: string[];
+}
+
+/** Encode `x` (futures inside, at any depth, travel as their keys); `what` names it in a refusal. */
+export function encodeShared(x: unknown, what: string): SharedValue {
+  const { head, raws, keys } = encodeWithRaws(x, RAW_PART_BYTES, { what: "value", to: `to ${what}` });
+  return { value: [head, ...raws], keys };
+}
+
+/** Decode what encodeShared made; each future inside becomes a future of `host`, which then keeps its key alive. */
+export function decodeShared(host: SharedHost, parts: Uint8Array[]): unknown {
+  return decodeWithRaws(parts[0]!, parts.slice(1), (key) => host.adopt(key));
+}
+
+/** How long one round of a wait lasts on the scheduler; a longer wait is made of rounds. */
+export const WAIT_ROUND_MS = 30_000;
+/** What a request may take beyond the wait it asks for. */
+const REPLY_MARGIN_MS = 30_000;
+
+/**
+ * A request on behalf of `what` (`Lock "x"`): a closed client or an error on the scheduler is
+ * an error naming it.
+ */
+export async function call<T>(host: SharedHost, what: string, msg: Message, timeoutMs = REPLY_MARGIN_MS): Promise<T> {
+  if (host.closed) throw new CommClosedError(`${what}: its client ${host.id} is closed`);
+  try {
+    return await host.request<T>(msg, timeoutMs);
+  } catch (err) {
+    if (err instanceof RemoteError) throw new CoordinationError(err.remote.message.startsWith(what) ? err.remote.message : `${what}: ${err.remote.message}`, { cause: err });
+    if (err instanceof CommClosedError) {
+      throw new CommClosedError(`${what}: its client ${host.id} is closed (${err.message})`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * A wait on the scheduler: `msg` is sent with a `timeout` field (ms) in rounds of at most
+ * WAIT_ROUND_MS until `done(reply)`, or until `timeoutMs` has passed (undefined: no limit):
+ * then the last reply that was not done is returned (the caller says false, or throws).
+ */
+export async function waitOn<R>(host: SharedHost, what: string, msg: Message, timeoutMs: number | undefined, done: (r: R) => boolean): Promise<{ reply: R; done: boolean }> {
+  checkTimeout(what, timeoutMs);
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  for (;;) {
+    const round = Math.max(0, Math.min(WAIT_ROUND_MS, deadline - Date.now()));
+    const reply = await call<R>(host, what, { ...msg, timeout: round }, round + REPLY_MARGIN_MS);
+    if (done(reply)) return { reply, done: true };
+    if (Date.now() >= deadline) return { reply, done: false };
+  }
+}
+
+/** A timeout must be a number of ms >= 0 (or absent). */
+export function checkTimeout(what: string, timeoutMs: number | undefined): void {
+  if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0 && !Number.isNaN(timeoutMs))) {
+    throw new TypeError(`${what}: timeout must be a number of milliseconds >= 0, got ${JSON.stringify(timeoutMs)}`);
+  }
+}
+
+/** The TimeoutError of a wait on `what`. */
+export function timedOut(what: string, doing: string, timeoutMs: number | undefined): TimeoutError {
+  return new TimeoutError(`${what}: ${doing} timed out after ${timeoutMs} ms`);
+}
+
+/** A name must be a non-empty string. */
+export function checkName(kind: string, name: unknown): string {
+  if (typeof name !== "string" || name === "") throw new TypeError(`${kind} name must be a non-empty string, got ${JSON.stringify(name)}`);
+  return name;
+}

@@ -1,0 +1,86 @@
+/**
+ * The coordination primitives' scheduler extension: locks and semaphores (leases.ts), queues
+ * (queues.ts), variables and events (variables.ts), pub/sub (pubsub.ts). Their state lives
+ * here, on the scheduler, so it outlives any worker; each op is parsed here (extension ops
+ * arrive raw) and answered by the primitive's table. When a client goes, its leases end, its
+ * waits are answered and its subscriptions end.
+ */
+import type { PeerRef, SchedulerExtension, SchedulerView } from "../../scheduler/extension.js";
+import type { Message } from "../../protocol/messages.js";
+import { type CoordinationToScheduler, coordinationParsers } from "../../protocol/messages-coordination.js";
+import { KeyHolds } from "../key-holds.js";
+import { peerId } from "../common.js";
+import { Leases } from "./leases.js";
+import { PubSub } from "./pubsub.js";
+import { Queues } from "./queues.js";
+import { Events, Variables } from "./variables.js";
+
+type Op = CoordinationToScheduler["op"];
+type Handler<K extends Op> = (m: Extract<CoordinationToScheduler, { op: K }>, client: string) => unknown;
+
+/** The primitives' tables, on one scheduler view (exported for the unit tests). */
+export class Coordination {
+  readonly holds: KeyHolds;
+  readonly leases = new Leases();
+  readonly queues: Queues;
+  readonly variables: Variables;
+  readonly events = new Events();
+  readonly pubsub: PubSub;
+
+  constructor(view: () => SchedulerView) {
+    this.holds = new KeyHolds("coordination", view);
+    this.queues = new Queues(this.holds);
+    this.variables = new Variables(this.holds);
+    this.pubsub = new PubSub((client, msg) => view().sendToClient(client, msg));
+  }
+
+  readonly handlers: { [K in Op]: Handler<K> } = {
+    "lease-acquire": (m, c) => this.leases.acquire(m, c),
+    "lease-release": (m, c) => this.leases.release(m.kind, m.name, c, m.id),
+    "lease-info": (m) => this.leases.info(m.kind, m.name),
+    "queue-put": (m, c) => this.queues.put(m, c),
+    "queue-get": (m, c) => this.queues.get(m, c),
+    "queue-size": (m) => this.queues.size(m.name),
+    "variable-set": (m) => this.variables.set(m.name, m.value, m.keys),
+    "variable-get": (m, c) => this.variables.get(m.name, m.timeout, c),
+    "variable-delete": (m) => this.variables.delete(m.name),
+    "event-set": (m) => this.events.set(m.name),
+    "event-clear": (m) => this.events.clear(m.name),
+    "event-is-set": (m) => this.events.isSet(m.name),
+    "event-wait": (m, c) => this.events.wait(m.name, m.timeout, c),
+    "pubsub-subscribe": (m, c) => this.pubsub.subscribe(m.name, c, m.sub),
+    "pubsub-unsubscribe": (m, c) => this.pubsub.unsubscribe(m.name, c, m.sub),
+    "pubsub-put": (m) => this.pubsub.put(m.name, m.value),
+  };
+
+  /** Parse and answer one op from `client`. */
+  handle(op: Op, m: Message, client: string): unknown {
+    const parsed = coordinationParsers[op](m) as never;
+    return (this.handlers[op] as Handler<Op>)(parsed, client);
+  }
+
+  clientRemoved(client: string): void {
+    this.leases.clientRemoved(client);
+    this.queues.clientRemoved(client);
+    this.variables.clientRemoved(client);
+    this.events.clientRemoved(client);
+    this.pubsub.clientRemoved(client);
+  }
+}
+
+/** The coordination extension (deploy/extensions.ts lists it). */
+export function coordinationExtension(): SchedulerExtension {
+  let view: SchedulerView | undefined;
+  const c = new Coordination(() => view!);
+  const ops: Record<string, (m: Message, peer: PeerRef) => unknown> = {};
+  for (const op of Object.keys(coordinationParsers) as Op[]) ops[op] = (m, peer) => c.handle(op, m, peerId(peer));
+  const ext: SchedulerExtension = {
+    name: "coordination",
+    ops,
+    start: async (v) => void (view = v),
+    onClientRemoved: (id) => c.clientRemoved(id),
+    // a worker's own requests wait under its address (peerId)
+    onWorkerRemoved: (address) => c.clientRemoved(peerId({ kind: "worker", address })),
+  };
+  return ext;
+}

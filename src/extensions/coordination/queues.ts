@@ -1,0 +1,107 @@
+/**
+ * Queues: named FIFO queues of encoded items on the scheduler. The keys of the futures in a
+ * queued item are held (KeyHolds) from its put until a get hands them to the getting client.
+ * A put waits while the queue is full (`maxsize` > 0), a get while it has too few items; both
+ * first come first served, with a deadline, and a gone client's waiters leave (a waiting put's
+ * item is dropped with its holds).
+ */
+import type { QueueGet, QueuePut, SharedItem } from "../../protocol/messages-coordination.js";
+import type { KeyHolds } from "../key-holds.js";
+import { own } from "../common.js";
+import { WaitList } from "../waiters.js";
+
+interface Queue {
+  maxsize: number;
+  items: SharedItem[];
+  /** payload: how many items (>= 1) */
+  getters: WaitList<number, SharedItem[] | null>;
+  putters: WaitList<SharedItem, boolean>;
+}
+
+export class Queues {
+  readonly #queues = new Map<string, Queue>();
+  readonly #holds: KeyHolds;
+
+  constructor(holds: KeyHolds) {
+    this.#holds = holds;
+  }
+
+  #queue(name: string, maxsize = 0): Queue {
+    let q = this.#queues.get(name);
+    if (!q) this.#queues.set(name, (q = { maxsize, items: [], getters: new WaitList(), putters: new WaitList() }));
+    return q;
+  }
+
+  async put(m: QueuePut, client: string): Promise<boolean> {
+    if (!(Number.isInteger(m.maxsize) && m.maxsize >= 0)) throw new Error(`Queue ${JSON.stringify(m.name)}: maxsize must be an integer >= 0, got ${m.maxsize}`);
+    const unknown = this.#holds.add(m.keys);
+    if (unknown.length) throw new Error(`Queue ${JSON.stringify(m.name)}: the scheduler no longer knows ${JSON.stringify(unknown[0])} (a released or cancelled future)`);
+    const q = this.#queue(m.name, m.maxsize);
+    const item = { value: own(m.value), keys: m.keys };
+    if (q.maxsize > 0 && q.items.length >= q.maxsize) {
+      const ok = await q.putters.wait(client, item, m.timeout, false);
+      if (!ok) this.#holds.release(item.keys); // timed out, or its client went: the item is dropped
+      this.#forget(m.name, q);
+      return ok;
+    }
+    q.items.push(item);
+    this.#pump(q);
+    return true;
+  }
+
+  async get(m: QueueGet, client: string): Promise<{ items: SharedItem[] | null }> {
+    if (!Number.isInteger(m.batch) || m.batch < -1) throw new Error(`Queue ${JSON.stringify(m.name)}: batch must be true, false or an integer >= 1, got ${m.batch}`);
+    const q = this.#queue(m.name);
+    const n = m.batch === -1 ? q.items.length : Math.max(1, m.batch);
+    let items: SharedItem[] | null;
+    if (m.batch === -1 || (q.items.length >= n && q.getters.size === 0)) {
+      items = this.#take(q, n, client);
+    } else {
+      items = await q.getters.wait(client, n, m.timeout, null);
+    }
+    this.#forget(m.name, q);
+    return { items };
+  }
+
+  size(name: string): number {
+    return this.#queues.get(name)?.items.length ?? 0;
+  }
+
+  clientRemoved(client: string): void {
+    for (const [name, q] of this.#queues) {
+      q.getters.dropClient(client, null);
+      q.putters.dropClient(client, false); // put() lets go of the item's keys
+      this.#forget(name, q);
+    }
+  }
+
+  /** Move waiting puts in while there is room, then serve waiting gets in order. */
+  #pump(q: Queue): void {
+    for (;;) {
+      while ((q.maxsize === 0 || q.items.length < q.maxsize) && q.putters.size) {
+        const w = q.putters.shift()!;
+        q.items.push(w.payload);
+        w.settle(true);
+      }
+      const g = q.getters.first();
+      if (!g || q.items.length < g.payload) return;
+      q.getters.shift();
+      g.settle(this.#take(q, g.payload, g.client));
+    }
+  }
+
+  /** The first `n` items, handed to `client`: it wants their keys before the queue lets go of them. */
+  #take(q: Queue, n: number, client: string): SharedItem[] {
+    const items = q.items.splice(0, n);
+    for (const it of items) {
+      this.#holds.handTo(client, it.keys);
+      this.#holds.release(it.keys);
+    }
+    this.#pump(q);
+    return items;
+  }
+
+  #forget(name: string, q: Queue): void {
+    if (!q.items.length && !q.getters.size && !q.putters.size && this.#queues.get(name) === q) this.#queues.delete(name);
+  }
+}

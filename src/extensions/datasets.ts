@@ -1,0 +1,99 @@
+/**
+ * Datasets: values and futures published under a name, for any client (Dask's
+ * publish_dataset). The scheduler keeps a published value (encoded; the scheduler never
+ * decodes it) and keeps the keys of the futures inside it alive under the holder name
+ * "published-datasets" until it is unpublished, whoever published it and whether or not that
+ * client is still connected. A client that gets the dataset wants those keys itself (see
+ * KeyHolds.handTo) and gets futures of its own. A get may wait for a name to be published.
+ */
+import type { PeerRef, SchedulerExtension, SchedulerView } from "../scheduler/extension.js";
+import type { Message } from "../protocol/messages.js";
+import { type DatasetsReplies, type DatasetsToScheduler, parseDatasets } from "../protocol/messages-datasets.js";
+import { Op } from "../protocol/ops.js";
+import { own, peerId } from "./common.js";
+import { KeyHolds } from "./key-holds.js";
+import { WaitList } from "./waiters.js";
+
+type Dataset = { value: Uint8Array[]; keys: string[] };
+
+export class Datasets {
+  readonly #data = new Map<string, Dataset>();
+  /** name -> the gets waiting for it to be published */
+  readonly #waiting = new Map<string, WaitList<null, Dataset | null>>();
+  readonly holds: KeyHolds;
+
+  constructor(view: () => SchedulerView) {
+    this.holds = new KeyHolds("published-datasets", view);
+  }
+
+  publish(m: { name: string; value: Uint8Array[]; keys: string[]; override?: boolean }): "ok" {
+    const old = this.#data.get(m.name);
+    if (old && !m.override) throw new Error(`dataset ${JSON.stringify(m.name)} is already published; unpublish it first, or publish with { override: true }`);
+    const unknown = this.holds.add(m.keys);
+    if (unknown.length) throw new Error(`dataset ${JSON.stringify(m.name)}: the scheduler no longer knows ${JSON.stringify(unknown[0])} (a released or cancelled future)`);
+    if (old) this.holds.release(old.keys);
+    const d = { value: own(m.value), keys: m.keys };
+    this.#data.set(m.name, d);
+    const waiting = this.#waiting.get(m.name);
+    this.#waiting.delete(m.name);
+    for (const w of waiting?.drain() ?? []) {
+      this.holds.handTo(w.client, d.keys);
+      w.settle(d);
+    }
+    return "ok";
+  }
+
+  async get(m: { name: string; timeout?: number }, client: string): Promise<DatasetsReplies["get-dataset"]> {
+    let d = this.#data.get(m.name);
+    if (!d && m.timeout !== undefined && m.timeout > 0) {
+      let list = this.#waiting.get(m.name);
+      if (!list) this.#waiting.set(m.name, (list = new WaitList()));
+      d = (await list.wait(client, null, m.timeout, null)) ?? undefined;
+      if (list.size === 0 && this.#waiting.get(m.name) === list) this.#waiting.delete(m.name);
+      if (d) return { found: true, ...d }; // handed over by publish()
+    }
+    if (!d) return { found: false };
+    this.holds.handTo(client, d.keys);
+    return { found: true, ...d };
+  }
+
+  list(): string[] {
+    return [...this.#data.keys()];
+  }
+
+  unpublish(name: string): boolean {
+    const d = this.#data.get(name);
+    if (!d) return false;
+    this.#data.delete(name);
+    this.holds.release(d.keys);
+    return true;
+  }
+
+  clientRemoved(client: string): void {
+    for (const [name, list] of this.#waiting) {
+      list.dropClient(client, null);
+      if (list.size === 0) this.#waiting.delete(name);
+    }
+  }
+}
+
+/** The datasets extension (deploy/extensions.ts lists it). */
+export function datasetsExtension(): SchedulerExtension {
+  let view: SchedulerView | undefined;
+  const ds = new Datasets(() => view!);
+  const ops: Record<DatasetsToScheduler["op"], (m: Message, peer: PeerRef) => unknown> = {
+    [Op.publishDataset]: (m) => ds.publish(parseDatasets("publish-dataset", m)),
+    [Op.getDataset]: (m, peer) => ds.get(parseDatasets("get-dataset", m), peerId(peer)),
+    [Op.listDatasets]: () => ds.list(),
+    [Op.unpublishDataset]: (m) => ds.unpublish(parseDatasets("unpublish-dataset", m).name),
+  };
+  const ext: SchedulerExtension = {
+    name: "datasets",
+    ops,
+    start: async (v) => void (view = v),
+    onClientRemoved: (id) => ds.clientRemoved(id),
+    // a worker's own requests wait under its address (peerId)
+    onWorkerRemoved: (address) => ds.clientRemoved(peerId({ kind: "worker", address })),
+  };
+  return ext;
+}
