@@ -10,6 +10,8 @@ export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/w
 export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
+export { workerClient } from "./client/task-client.js";
+export { secede, rejoin } from "./protocol/task-context.js";
 export {
   DaskError,
   CommClosedError,

@@ -46,6 +46,7 @@ export const Op = {
   schedulerClosing: "scheduler-closing",
   missingData: "missing-data",
   executing: "executing",
+  longRunning: "long-running",
   workerStatus: "worker-status",
   addReplica: "add-replica",
   // worker <- client, peer or scheduler

@@ -3,10 +3,15 @@
  * share of the queue, at most MAX_BATCH), so trivial tasks cost one message per batch rather
  * than per task. A thread that dies (a task called process.exit in it, or ran out of heap)
  * fails the tasks it held and is replaced.
+ *
+ * A task that secedes (protocol/task-context.ts) stays on its thread as a pending promise but
+ * no longer occupies it: the thread counts as idle once all it holds have seceded, and takes
+ * another batch; `onSecede` tells the worker.
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { ThreadMessage, ThreadResult, ThreadTask } from "./task-thread.js";
+import type { TaskThreadSettings } from "../protocol/task-context.js";
+import type { ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 const MAX_BATCH = 64;
@@ -24,8 +29,8 @@ interface Slot {
   thread: Thread;
   /** up and taking batches */
   online: boolean;
-  /** the batch on this thread, in the order it runs it */
-  held: Map<number, { key: string; done: Done }>;
+  /** the batch on this thread, in the order it runs it, and seceded tasks still running there */
+  held: Map<number, { key: string; done: Done; seceded: boolean }>;
 }
 
 export class TaskPool {
@@ -39,14 +44,24 @@ export class TaskPool {
   #scheduled = false;
 
   #onStart: (key: string) => void;
+  #onSecede: (key: string) => void;
+  #settings: TaskThreadSettings | undefined;
 
   /**
    * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
-   * so a task starts when the one before it has reported (or when the batch arrives).
+   * so a task starts when the one before it has reported or seceded (or when the batch arrives).
+   * `onSecede`: told the key of a task that seceded.
    */
-  constructor(nthreads: number, onStart: (key: string) => void = () => {}) {
+  constructor(nthreads: number, onStart: (key: string) => void = () => {}, onSecede: (key: string) => void = () => {}) {
     this.#onStart = onStart;
+    this.#onSecede = onSecede;
     for (let i = 0; i < nthreads; i++) this.#spawn();
+  }
+
+  /** Where the cluster is, for tasks that connect a client (getClient): every thread, now and later, gets it. */
+  configure(settings: TaskThreadSettings): void {
+    this.#settings = settings;
+    for (const slot of this.#slots) slot.thread.postMessage({ type: "settings", settings } satisfies ThreadMessage);
   }
 
   get size(): number {
@@ -86,8 +101,8 @@ export class TaskPool {
       // first thread up must not take the whole queue when the others are a moment away
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
-      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done });
-      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t) satisfies ThreadMessage);
+      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done, seceded: false });
+      slot.thread.postMessage(batch.map(({ task }) => task) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
@@ -96,18 +111,27 @@ export class TaskPool {
     const thread = new Thread(THREAD_SCRIPT);
     const slot: Slot = { thread, online: false, held: new Map() };
     this.#starting++;
-    thread.on("message", (results: ThreadResult[]) => {
-      for (const r of results) {
-        const held = slot.held.get(r.id);
-        slot.held.delete(r.id);
-        held?.done(r);
+    if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
+    thread.on("message", (report: ThreadReport) => {
+      if (!Array.isArray(report)) {
+        const held = slot.held.get(report.id);
+        if (!held) return;
+        held.seceded = report.type === "seceded";
+        if (held.seceded) this.#onSecede(held.key);
+        else {
+          // rejoined: the thread is busy with it again
+          const i = this.#idle.indexOf(slot);
+          if (i >= 0) this.#idle.splice(i, 1);
+          return;
+        }
+      } else {
+        for (const r of report) {
+          const held = slot.held.get(r.id);
+          slot.held.delete(r.id);
+          held?.done(r);
+        }
       }
-      const next = slot.held.values().next();
-      if (!next.done) this.#onStart(next.value.key);
-      else {
-        this.#idle.push(slot);
-        this.#dispatch();
-      }
+      this.#next(slot);
     });
     thread.on("error", (err) => this.#died(slot, `task thread failed: ${err.message}`));
     thread.on("exit", (code) => this.#died(slot, `task thread exited with code ${code}`));
@@ -120,6 +144,17 @@ export class TaskPool {
       this.#idle.push(slot);
       this.#dispatch();
     });
+  }
+
+  /** After a task of `slot` ended or seceded: the next one it starts, or it is idle. */
+  #next(slot: Slot): void {
+    for (const h of slot.held.values()) {
+      if (h.seceded) continue;
+      this.#onStart(h.key);
+      return;
+    }
+    if (!this.#idle.includes(slot) && this.#slots.includes(slot)) this.#idle.push(slot);
+    this.#dispatch();
   }
 
   #died(slot: Slot, message: string): void {

@@ -19,6 +19,7 @@ import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import type { TaskThreadSettings } from "../protocol/task-context.js";
 import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
@@ -224,6 +225,7 @@ export class Worker {
           Math.max(1, deadline - Date.now()),
         );
         comm.onClose((err) => this.#schedulerLost(err.message));
+        this.#pool?.configure(this.#threadSettings());
         // info-level news of workers comes from the scheduler ("worker added"), once per cluster
         log().debug({ address: this.address, name: this.name, scheduler: this.#schedulerAddress }, "worker registered");
         return;
@@ -261,10 +263,21 @@ export class Worker {
    * costs no `executing` message at all.
    */
   #newPool(): TaskPool {
-    return new TaskPool(this.nthreads, (key) => {
-      const rpc = this.#scheduler;
-      if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
-    });
+    const pool = new TaskPool(
+      this.nthreads,
+      (key) => {
+        const rpc = this.#scheduler;
+        if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
+      },
+      (key) => this.#handle({ type: "secede", stimulusId: this.#sid("secede"), key }),
+    );
+    if (this.#schedulerAddress && this.address) pool.configure(this.#threadSettings());
+    return pool;
+  }
+
+  /** What tasks need to connect a client to this worker's scheduler (getClient() in a task). */
+  #threadSettings(): TaskThreadSettings {
+    return { schedulerAddress: this.#schedulerAddress, secret: this.#secret, tls: this.#opts.tls, workerAddress: this.address, workerName: this.name || this.address };
   }
 
   /** Carry out what the state machine asked for. */
