@@ -11,6 +11,7 @@ export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
 export { workerClient } from "./client/task-client.js";
+export { type Actor, actorOf } from "./client/actor.js";
 export { secede, rejoin } from "./protocol/task-context.js";
 export {
   DaskError,

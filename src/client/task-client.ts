@@ -10,6 +10,7 @@
  */
 import { ConfigError, describeError } from "../errors.js";
 import { rejoin, secede, taskThreadSettings } from "../protocol/task-context.js";
+import { setDefaultActorHost } from "../protocol/actor-ref.js";
 import { Client } from "./client.js";
 
 /** How long a task thread waits for its scheduler when it connects its client. */
@@ -79,5 +80,9 @@ export async function workerClient<T>(fn: (client: Client) => T | Promise<T>): P
   }
 }
 
-// a task thread connects its client as it first imports the package, so getClient() is ready
-if (taskThreadSettings()) await taskClient().catch(() => {});
+// a task thread connects its client as it first imports the package, so getClient() is ready;
+// actor proxies among a task's arguments call through it
+if (taskThreadSettings()) {
+  setDefaultActorHost({ call: async (...a) => (await taskClient()).actorHost.call(...a) });
+  await taskClient().catch(() => {});
+}

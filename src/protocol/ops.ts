@@ -54,6 +54,7 @@ export const Op = {
   putData: "put-data",
   run: "run",
   replicateTo: "replicate-to",
+  actorCall: "actor-call",
 } as const;
 
 export type OpName = (typeof Op)[keyof typeof Op];

@@ -31,6 +31,16 @@ interface Slot {
   online: boolean;
   /** the batch on this thread, in the order it runs it, and seceded tasks still running there */
   held: Map<number, { key: string; done: Done; seceded: boolean }>;
+  /** actor calls waiting for this thread's reply */
+  calls: Map<number, Done>;
+}
+
+/** A call to an actor: a method (`kind` "call", with encoded `args`) or an attribute read ("get"). */
+export interface ActorCall {
+  key: string;
+  kind: "call" | "get";
+  name: string;
+  args?: Uint8Array[];
 }
 
 export class TaskPool {
@@ -46,6 +56,8 @@ export class TaskPool {
   #onStart: (key: string) => void;
   #onSecede: (key: string) => void;
   #settings: TaskThreadSettings | undefined;
+  /** which thread each actor lives on, by its key */
+  #actors = new Map<string, Slot>();
 
   /**
    * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
@@ -81,6 +93,33 @@ export class TaskPool {
     }
   }
 
+  /**
+   * Call an actor living on one of the threads; `done` gets the encoded value or the error. An
+   * actor that is not here (released, or its thread died) is an error naming it.
+   */
+  callActor(call: ActorCall, done: Done): void {
+    const slot = this.#actors.get(call.key);
+    const id = this.#nextId++;
+    if (!slot) {
+      const message = `actor ${JSON.stringify(call.key)} is not on this worker (its key was released, its thread died, or the worker restarted)`;
+      return done({ id, ok: false, error: { name: "Error", message, stack: "" }, durationS: 0 });
+    }
+    slot.calls.set(id, done);
+    slot.thread.postMessage({ type: "actor-call", id, ...call } satisfies ThreadMessage);
+  }
+
+  /** The keys were released: actors made by those tasks are dropped (others are ignored). */
+  dropActors(keys: string[]): void {
+    const bySlot = new Map<Slot, string[]>();
+    for (const key of keys) {
+      const slot = this.#actors.get(key);
+      if (!slot) continue;
+      this.#actors.delete(key);
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+    }
+    for (const [slot, list] of bySlot) slot.thread.postMessage({ type: "actor-drop", keys: list } satisfies ThreadMessage);
+  }
+
   /** Ask every thread to collect its garbage (between or during its tasks' turns). */
   collectGarbage(): void {
     for (const slot of this.#slots) if (slot.online) slot.thread.postMessage({ type: "gc" } satisfies ThreadMessage);
@@ -109,10 +148,21 @@ export class TaskPool {
 
   #spawn(): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, online: false, held: new Map() };
+    const slot: Slot = { thread, online: false, held: new Map(), calls: new Map() };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
     thread.on("message", (report: ThreadReport) => {
+      if (!Array.isArray(report) && report.type === "actor-reply") {
+        const done = slot.calls.get(report.id);
+        slot.calls.delete(report.id);
+        const { type: _type, ...result } = report;
+        return done?.(result);
+      }
+      if (!Array.isArray(report) && report.type === "actor") {
+        const held = slot.held.get(report.id);
+        if (held) this.#actors.set(held.key, slot);
+        return;
+      }
       if (!Array.isArray(report)) {
         const held = slot.held.get(report.id);
         if (!held) return;
@@ -166,6 +216,10 @@ export class TaskPool {
     if (j >= 0) this.#idle.splice(j, 1);
     for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
     slot.held.clear();
+    // its actors died with it
+    for (const [key, s] of this.#actors) if (s === slot) this.#actors.delete(key);
+    for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 });
+    slot.calls.clear();
     if (this.#closed) return;
     this.#spawn();
     this.#dispatch();

@@ -10,12 +10,13 @@
  * then tells the scheduler). The thread also holds the cluster's settings, for getClient().
  */
 import { parentPort } from "node:worker_threads";
-import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
-import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
-import { toWireError, type WireError } from "../protocol/ops.js";
+import { decodeWithRaws } from "../protocol/msgpack.js";
+import { toWireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "../protocol/functions.js";
 import { type RunningTask, type TaskThreadSettings, initTaskThread, runAsTask } from "../protocol/task-context.js";
 import { collectGarbage } from "./gc.js";
+import { type ThreadResult, encodeResult } from "./thread-values.js";
+import { type ActorCallMessage, callActor, createActor, dropActors } from "./actors.js";
 
 export interface ThreadTask {
   id: number;
@@ -28,15 +29,20 @@ export interface ThreadTask {
   key: string;
 }
 
-/** What the pool sends a thread: a batch to run, a request to collect garbage, or where the cluster is. */
-export type ThreadMessage = ThreadTask[] | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings };
 
-export type ThreadResult =
-  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
-  | { id: number; ok: false; error: WireError; durationS: number };
+/**
+ * What the pool sends a thread: a batch to run, a request to collect garbage, where the
+ * cluster is, a call to one of its actors, or actors to drop (their keys were released).
+ */
+export type ThreadMessage = ThreadTask[] | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] };
 
-/** What a thread sends the pool: results, or a task giving up its slot (secede) or taking one again (rejoin). */
-export type ThreadReport = ThreadResult[] | { type: "seceded" | "rejoined"; id: number };
+export type { ThreadResult };
+
+/**
+ * What a thread sends the pool: results; a task giving up its slot (secede) or taking one again
+ * (rejoin); a task that made an actor (before its result); an actor call's reply.
+ */
+export type ThreadReport = ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
 
 const port = parentPort!;
 
@@ -69,8 +75,16 @@ const slot = new ThreadSlot();
 
 port.on("message", async (msg: ThreadMessage) => {
   if (!Array.isArray(msg)) {
-    if (msg.type === "settings") return initTaskThread(msg.settings);
-    return collectGarbage();
+    switch (msg.type) {
+      case "settings":
+        return initTaskThread(msg.settings);
+      case "actor-call":
+        return void callActor(msg).then(({ result, moved }) => port.postMessage({ type: "actor-reply", ...result } satisfies ThreadReport, moved));
+      case "actor-drop":
+        return dropActors(msg.keys);
+      default:
+        return collectGarbage();
+    }
   }
   // a batch: each task starts when the slot is free, and holds it until it ends or secedes
   for (const task of msg) {
@@ -146,31 +160,10 @@ async function run(task: ThreadTask): Promise<unknown> {
   };
   const args = decodeWithRaws(task.args[0]!, task.args.slice(1), resolve);
   if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
-  return fn(...args);
-}
-
-/** Encode a result; raw parts that own their whole buffer are moved, others copied. */
-function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
-  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
-  // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
-  const head = new Uint8Array(pooled);
-  const moved = new Set<ArrayBuffer>([head.buffer]);
-  const parts: Uint8Array[] = [head];
-  for (const r of raws) {
-    if (r.byteLength >= SHARED_FRAME_BYTES) {
-      // big: one copy into shared memory, so later tasks on this worker use it without copies
-      const shared = new Uint8Array(new SharedArrayBuffer(r.byteLength));
-      shared.set(r);
-      parts.push(shared);
-      continue;
-    }
-    const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
-    if (whole && !moved.has(r.buffer as ArrayBuffer)) {
-      moved.add(r.buffer as ArrayBuffer);
-      parts.push(r);
-    } else {
-      parts.push(new Uint8Array(r)); // a slice of something bigger (or shared): copy
-    }
+  if ((task.fn as { actor?: boolean }).actor) {
+    const handle = createActor(task.key, fn as unknown as new (...a: unknown[]) => object, args);
+    port.postMessage({ type: "actor", id: task.id } satisfies ThreadReport);
+    return handle;
   }
-  return { parts, moved: [...moved] };
+  return fn(...args);
 }

@@ -156,6 +156,11 @@ export class Worker {
         await old?.close();
       },
       replicateTo: (target, keys) => this.#replicateTo(target, keys),
+      callActor: (call) =>
+        new Promise((resolve, reject) => {
+          if (!this.#pool) return reject(new Error(`actor ${JSON.stringify(call.key)}: the worker ${this.name} is not running`));
+          this.#pool.callActor(call, (r) => (r.ok ? resolve(r.parts) : reject(Object.assign(new Error(r.error.message), { name: r.error.name, stack: r.error.stack }))));
+        }),
     };
   }
 
@@ -294,6 +299,7 @@ export class Worker {
           break;
         case "free-data":
           this.#store.delete(ins.keys);
+          this.#pool?.dropActors(ins.keys);
           break;
         case "fetch":
           void this.#fetch(ins.worker, ins.keys);
