@@ -22,8 +22,10 @@ let lastError: unknown;
 
 /** The task thread's client, connected (again) if need be; rejects outside task threads. */
 export function taskClient(): Promise<Client> {
-  if (client && !client.closed) return Promise.resolve(client);
   const settings = taskThreadSettings();
+  // the worker moved to another scheduler (it reconnected): this client is of the old one
+  if (client && !client.closed && settings && client.schedulerAddress !== settings.schedulerAddress) void client.close();
+  if (client && !client.closed) return Promise.resolve(client);
   if (!settings) return Promise.reject(new ConfigError("no task client: this code is not running in a task on a worker"));
   if (settings.schedulerAddress.startsWith("inproc://")) {
     lastError = new ConfigError(`a task cannot connect a client to the scheduler at ${settings.schedulerAddress}: inproc:// is not reachable from a task thread (use tcp:// or tls://)`);
@@ -51,7 +53,7 @@ export function taskClient(): Promise<Client> {
 export function connectedTaskClient(): Client | undefined {
   const settings = taskThreadSettings();
   if (!settings) return undefined;
-  if (client && !client.closed) return client;
+  if (client && !client.closed && client.schedulerAddress === settings.schedulerAddress) return client;
   const why = lastError !== undefined ? describeError(lastError) : client?.closed ? "it lost its scheduler" : "it is still connecting";
   taskClient().catch(() => {});
   throw new ConfigError(

@@ -46,9 +46,14 @@ interface ThreadContext {
 const SLOT = Symbol.for("dask-mpi-ts.task-thread");
 const holder = globalThis as unknown as { [SLOT]?: ThreadContext };
 
-/** Called once by a task thread as it starts. @internal */
+/**
+ * Called by a task thread as it starts, and again when its worker's scheduler changed (a
+ * reconnect): the running tasks keep their context. @internal
+ */
 export function initTaskThread(settings: TaskThreadSettings): void {
-  holder[SLOT] = { settings, tasks: new AsyncLocalStorage<RunningTask>() };
+  const ctx = holder[SLOT];
+  if (ctx) ctx.settings = settings;
+  else holder[SLOT] = { settings, tasks: new AsyncLocalStorage<RunningTask>() };
 }
 
 /** The settings of the task thread this code runs on, or undefined outside task threads. */

@@ -6,6 +6,7 @@ import path from "node:path";
 import { ConfigError, rejoin, secede, workerClient } from "../../src/index.js";
 import { type InprocCluster, tempDir, withCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
+import { makeCerts } from "../helpers/certs.js";
 
 /** fib(n) through tasks: each level submits the two below it and waits seceded (workerClient). */
 async function fib(n: number): Promise<number> {
@@ -103,6 +104,65 @@ describe("tasks that submit tasks (getClient, secede, rejoin, workerClient)", fu
       await waitFor("the worker's slots to be free", () => c!.workers[0]!.state.executing === 0, { timeoutMs: 10_000 });
       assert.equal(c.scheduler.state.occupancy(c.workers[0]!.address), 0);
     } finally {
+      tmp.remove();
+    }
+  });
+
+  // Protects: rejoin() waits for the thread's slot: a task that rejoins while another task holds
+  // the one slot resumes only once that task has ended (files mark each step; no timing).
+  it("rejoin() waits until the task holding the slot has ended", async () => {
+    c = await withCluster({ mode: "inproc", protocol: "tcp", workers: 1, nthreads: 1 });
+    const tmp = tempDir();
+    try {
+      const [started, rejoining, ended] = ["started", "rejoining", "ended"].map((f) => path.join(tmp.dir, f));
+      const poll = async (file: string) => {
+        const { existsSync } = await import("node:fs");
+        const deadline = Date.now() + 60_000;
+        while (!existsSync(file)) {
+          if (Date.now() > deadline) throw new Error(`${file} never appeared`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      const waiter = c.client.submit(
+        async (pollSource: string, started: string, rejoining: string, ended: string) => {
+          const { secede, rejoin } = await import("dask-mpi-ts");
+          const { existsSync, writeFileSync } = await import("node:fs");
+          const wait = (0, eval)(pollSource) as (f: string) => Promise<void>;
+          secede();
+          await wait(started);
+          writeFileSync(rejoining, "");
+          await rejoin();
+          return existsSync(ended) ? "after the other task" : "while the other task held the slot";
+        },
+        poll.toString(), started, rejoining, ended, { key: "waiter" },
+      );
+      const holder = c.client.submit(
+        async (pollSource: string, started: string, rejoining: string, ended: string) => {
+          const { writeFileSync } = await import("node:fs");
+          const wait = (0, eval)(pollSource) as (f: string) => Promise<void>;
+          writeFileSync(started, "");
+          await wait(rejoining);
+          writeFileSync(ended, "");
+          return "held";
+        },
+        poll.toString(), started, rejoining, ended, { key: "holder" },
+      );
+      assert.deepEqual(await c.client.gather([waiter, holder], { timeout: 90_000 }), ["after the other task", "held"]);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  // Protects: the task thread's client uses its worker's TLS files and secret: on a tls://
+  // cluster (no plain connection accepted) tasks still submit tasks.
+  it("connects the task thread's client with the worker's TLS files on a tls:// cluster", async () => {
+    const tmp = tempDir();
+    try {
+      c = await withCluster({ mode: "inproc", protocol: "tls", tls: makeCerts(tmp.dir, "cluster"), workers: 1, nthreads: 1 });
+      assert.match(c.address, /^tls:\/\//);
+      assert.equal(await c.client.submit(fib, 6).result({ timeout: 60_000 }), 8);
+    } finally {
+      await c?.cleanup();
       tmp.remove();
     }
   });
