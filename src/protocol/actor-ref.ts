@@ -29,12 +29,13 @@ export interface ActorHost {
 }
 
 const INFO = Symbol.for("dask-mpi-ts.actor");
+/** what keeps the key alive (a future), while the handle lives: a symbol, so no actor member is shadowed */
+const KEEP = Symbol("keep");
 
 /** The handle an actor task returns; decoded, it is wrapped in a proxy (see actorProxy). */
 export class ActorRef {
   readonly [INFO]: ActorInfo;
-  /** what keeps the key alive (a future), while this handle lives */
-  keep?: unknown;
+  [KEEP]?: unknown;
   constructor(info: ActorInfo) {
     this[INFO] = Object.freeze({ key: info.key, worker: info.worker, className: info.className });
   }
@@ -79,11 +80,11 @@ const noHost: ActorHost = {
 export function actorProxy(info: ActorInfo, host: ActorHost | undefined = decodingHost ?? defaultHost): ActorRef {
   const ref = new ActorRef(info);
   const via = host ?? { call: (...a: Parameters<ActorHost["call"]>) => (defaultHost ?? noHost).call(...a) };
-  ref.keep = via.retain?.(info.key);
+  ref[KEEP] = via.retain?.(info.key);
   const members = new Map<string, unknown>();
   return new Proxy(ref, {
     get(target, prop, receiver) {
-      if (typeof prop === "symbol" || prop === "constructor" || prop === "keep") return Reflect.get(target, prop, receiver);
+      if (typeof prop === "symbol" || prop === "constructor") return Reflect.get(target, prop, receiver);
       if (prop === "then") return undefined;
       let member = members.get(prop);
       if (!member) {

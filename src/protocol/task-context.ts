@@ -39,7 +39,8 @@ export interface RunningTask {
 }
 
 interface ThreadContext {
-  settings: TaskThreadSettings;
+  /** set once the worker knows its scheduler (tasks may start a moment before) */
+  settings?: TaskThreadSettings;
   tasks: AsyncLocalStorage<RunningTask>;
 }
 
@@ -51,9 +52,11 @@ const holder = globalThis as unknown as { [SLOT]?: ThreadContext };
  * reconnect): the running tasks keep their context. @internal
  */
 export function initTaskThread(settings: TaskThreadSettings): void {
-  const ctx = holder[SLOT];
-  if (ctx) ctx.settings = settings;
-  else holder[SLOT] = { settings, tasks: new AsyncLocalStorage<RunningTask>() };
+  context().settings = settings;
+}
+
+function context(): ThreadContext {
+  return (holder[SLOT] ??= { tasks: new AsyncLocalStorage<RunningTask>() });
 }
 
 /** The settings of the task thread this code runs on, or undefined outside task threads. */
@@ -63,9 +66,7 @@ export function taskThreadSettings(): TaskThreadSettings | undefined {
 
 /** Run `fn` as the task `task` (the task thread calls this for each task). @internal */
 export function runAsTask<T>(task: RunningTask, fn: () => T): T {
-  const ctx = holder[SLOT];
-  if (!ctx) throw new Error("runAsTask outside a task thread (initTaskThread was not called)");
-  return ctx.tasks.run(task, fn);
+  return context().tasks.run(task, fn);
 }
 
 /** The task running in this async context, or undefined. */

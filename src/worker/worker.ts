@@ -210,6 +210,8 @@ export class Worker {
         }
         this.#schedulerAddress = target.address;
         this.#secret = target.secret;
+        // before registering: tasks may arrive with the registration's reply
+        this.#pool?.configure(this.#threadSettings());
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -230,7 +232,6 @@ export class Worker {
           Math.max(1, deadline - Date.now()),
         );
         comm.onClose((err) => this.#schedulerLost(err.message));
-        this.#pool?.configure(this.#threadSettings());
         // info-level news of workers comes from the scheduler ("worker added"), once per cluster
         log().debug({ address: this.address, name: this.name, scheduler: this.#schedulerAddress }, "worker registered");
         return;

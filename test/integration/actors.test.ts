@@ -109,7 +109,16 @@ describe("actors", function () {
         future as never,
       );
       assert.equal(await viaTask.result({ timeout: 30_000 }), 107);
-      assert.equal(await counter.n, 107);
+      // the proxy itself travels too (as its handle), and calls the same actor
+      const viaProxy = c.client.submit(
+        async (actor: Actor<Counter>) => {
+          await import("dask-mpi-ts");
+          return actor.increment(3);
+        },
+        counter,
+      );
+      assert.equal(await viaProxy.result({ timeout: 30_000 }), 110);
+      assert.equal(await counter.n, 110);
     });
 
     // Protects: what cannot be an actor is refused at submit, naming it.
