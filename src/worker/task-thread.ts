@@ -29,7 +29,6 @@ export interface ThreadTask {
   key: string;
 }
 
-
 /**
  * What the pool sends a thread: a batch to run, a request to collect garbage, where the
  * cluster is, a call to one of its actors, or actors to drop (their keys were released).

@@ -167,6 +167,17 @@ describe("tasks that submit tasks (getClient, secede, rejoin, workerClient)", fu
     }
   });
 
+  // Protects: the same on real dask-worker-ts processes under nannies (the worker's settings
+  // reach its task threads through the CLI's start path too).
+  it("computes fib(10) through tasks on a real one-thread worker process", async () => {
+    const p = await withCluster({ mode: "process", workers: 1, nthreads: 1 });
+    try {
+      assert.equal(await p.client.submit(fib, 10).result({ timeout: 90_000 }), 55);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
   // Protects: outside a task, secede/rejoin/workerClient fail at once with errors naming the call.
   it("secede(), rejoin() and workerClient() outside a task are clear errors", async () => {
     assert.throws(() => secede(), /secede\(\) was called outside a task/);
