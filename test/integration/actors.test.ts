@@ -3,8 +3,10 @@
 // that worker, run one at a time in order, and fail clearly (missing method, released actor,
 // dead worker). Real roles over TCP in this process, and real processes for a worker killed.
 import assert from "node:assert/strict";
-import { type Actor, CommClosedError, RemoteTaskError, actorOf } from "../../src/index.js";
-import { type InprocCluster, type ProcessClusterHandle, withCluster } from "../helpers/cluster.js";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { type Actor, CommClosedError, RemoteTaskError, actorOf, remote } from "../../src/index.js";
+import { type InprocCluster, type ProcessClusterHandle, tempDir, withCluster } from "../helpers/cluster.js";
 
 class Counter {
   n: number;
@@ -119,6 +121,23 @@ describe("actors", function () {
       );
       assert.equal(await viaProxy.result({ timeout: 30_000 }), 110);
       assert.equal(await counter.n, 110);
+    });
+
+    // Protects: an actor's class may be a remote() module export (imported on the worker).
+    it("makes an actor of a remote() class export", async () => {
+      const tmp = tempDir();
+      try {
+        const file = path.join(tmp.dir, "acc.mjs");
+        writeFileSync(file, "export class Acc { total = 0; add(x) { return (this.total += x); } }\n");
+        const Acc = remote(file, "Acc") as unknown as new () => { total: number; add(x: number): number };
+        const acc = await c.client.submit(Acc, { actor: true }).result({ timeout: 30_000 });
+        assert.equal(actorOf(acc)!.className, "Acc");
+        assert.equal(await acc.add(2), 2);
+        assert.equal(await acc.add(3), 5);
+        assert.equal(await acc.total, 5);
+      } finally {
+        tmp.remove();
+      }
     });
 
     // Protects: what cannot be an actor is refused at submit, naming it.
