@@ -14,6 +14,9 @@ export { Lock, Semaphore, type AcquireOptions, type SemaphoreOptions } from "./c
 export { Queue, Variable, Event, type QueueOptions } from "./client/queue.js";
 export { Pub, Sub } from "./client/pubsub.js";
 export type { PrimitiveOptions } from "./client/primitive.js";
+export { workerClient } from "./client/task-client.js";
+export { type Actor, actorOf } from "./client/actor.js";
+export { secede, rejoin } from "./protocol/task-context.js";
 export {
   DaskError,
   CommClosedError,

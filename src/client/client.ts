@@ -25,6 +25,8 @@ import { startHeartbeat } from "./heartbeat.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
 import * as datasets from "./datasets.js";
 import { Future, type FutureHost } from "./future.js";
+import { type Actor, actorHost } from "./actor.js";
+import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
 
@@ -116,9 +118,17 @@ export class Client implements FutureHost {
    * task gets their values. A trailing plain object whose keys are all SubmitOptions keys,
    * given beyond the function's declared parameters, is taken as options; one that mixes option
    * keys with others throws a TypeError (end with `{}` to pass such an object as an argument).
+   * With `{ actor: true }`, `fn` is a class (or a remote() export of one): the task makes an
+   * actor on one worker, and the future's result is its proxy (`Actor<T>`, client/actor.ts).
    * @example const f = client.submit((a: number, b: number) => a + b, 1, 2, { key: "add-1" });
+   * @example const counter = await client.submit(Counter, { actor: true }).result(); await counter.increment();
    */
-  submit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: [...ArgsOf<A>] | [...ArgsOf<A>, SubmitOptions]): Future<Awaited<R>> {
+  submit<A extends unknown[], T extends object>(
+    cls: new (...args: A) => T,
+    ...rest: [...ArgsOf<A>, SubmitOptions & { actor: true }] | ([] extends A ? [SubmitOptions & { actor: true }] : never)
+  ): Future<Actor<T>>;
+  submit<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...rest: [...ArgsOf<A>] | [...ArgsOf<A>, SubmitOptions]): Future<Awaited<R>>;
+  submit(fn: ((...args: never[]) => unknown) | (new (...args: never[]) => object), ...rest: unknown[]): Future<unknown> {
     const { args, options } = splitTrailingOptions<SubmitOptions>("submit", rest, fn.length, SUBMIT_OPTION_KEYS);
     return this.#submit(fn, args, options);
   }
@@ -138,7 +148,7 @@ export class Client implements FutureHost {
     }
     const rows = [...zipIterables(iterables)];
     if (Array.isArray(key) && key.length !== rows.length) throw new TypeError(`map got ${key.length} keys for ${rows.length} tasks`);
-    const wire = this.#encodeFunction(fn);
+    const wire = this.#encodeFunction(fn, common.actor);
     const prefix = typeof key === "string" ? key : undefined;
     // all or nothing: every row is encoded (and may be refused) before any task is submitted
     const prepared = rows.map((args, i) =>
@@ -164,7 +174,7 @@ export class Client implements FutureHost {
   }
 
   /** Encode a task (this is where an unsendable argument throws) without submitting it. */
-  #prepare(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn), prefix?: string, where = ""): TaskSpec {
+  #prepare(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn, options.actor), prefix?: string, where = ""): TaskSpec {
     this.#checkOpen();
     checkOptions(options);
     let encoded;
@@ -176,7 +186,8 @@ export class Client implements FutureHost {
     }
     const { head, raws, keys: deps } = encoded;
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
-    const key = options.key ?? `${name}-${options.pure === false ? randomUUID() : tokenize(wire, head, raws)}`;
+    // an actor is one object per submit: never shared by key
+    const key = options.key ?? `${name}-${options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws)}`;
     return {
       key,
       fn: wire,
@@ -227,9 +238,9 @@ export class Client implements FutureHost {
    * One wire form per distinct function (by content: a lambda written in a loop is a new
    * object each time round, with the same source), so it is sent once per message.
    */
-  #encodeFunction(fn: unknown): WireFunction {
-    const w = encodeFunction(fn);
-    const text = w.kind === "source" ? w.source : `${w.url}#${w.name}`;
+  #encodeFunction(fn: unknown, actor?: boolean): WireFunction {
+    const w = encodeFunction(fn, { actor });
+    const text = (actor ? "actor:" : "") + (w.kind === "source" ? w.source : `${w.url}#${w.name}`);
     let canonical = this.#functions.get(text);
     if (!canonical) {
       if (this.#functions.size >= 10_000) this.#functions.clear(); // bound it; only sharing is lost
@@ -344,6 +355,7 @@ export class Client implements FutureHost {
     whoHas: (keys) => this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS),
     worker: (address) => this.#worker(address),
     timeoutMs: REQUEST_TIMEOUT_MS,
+    actors: actorHost({ worker: (address) => this.#worker(address), retain: (key) => (this.#keys.get(key) ? this.#future(key) : undefined) }),
   };
 
   #worker(address: string): Promise<Rpc> {
@@ -398,6 +410,11 @@ export class Client implements FutureHost {
   }
 
   // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
+
+  /** How actor proxies call their actors through this client's worker connections. @internal */
+  get actorHost(): ActorHost {
+    return this.#fetchHost.actors;
+  }
 
   /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; it sees every task submitted before it. @internal */
   request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {

@@ -7,6 +7,7 @@ import type { Rpc } from "../comm/rpc.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
+import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
 import { Op } from "../protocol/ops.js";
 import type { KeyState } from "./key-table.js";
 
@@ -15,11 +16,14 @@ export interface FetchHost {
   whoHas(keys: string[]): Promise<Record<string, string[]>>;
   worker(address: string): Promise<Rpc>;
   readonly timeoutMs: number;
+  /** how the actor proxies among the values call their actors */
+  readonly actors: ActorHost;
 }
 
 /** Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out. */
 export async function fetchValues(wanted: Array<[string, KeyState]>, host: FetchHost): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
+  const decode = (parts: Uint8Array[]) => decodingActors(host.actors, () => decodeWithRaws(parts[0]!, parts.slice(1)));
   const byWorker = new Map<string, Array<[string, KeyState]>>();
   const ask: Array<[string, KeyState]> = [];
   const add = (holder: string, entry: [string, KeyState]) => {
@@ -29,7 +33,7 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
   };
   for (const entry of wanted) {
     const { value: parts, holder } = entry[1];
-    if (parts) out.set(entry[0], decodeWithRaws(parts[0]!, parts.slice(1)));
+    if (parts) out.set(entry[0], decode(parts));
     else if (holder) add(holder, entry);
     else ask.push(entry);
   }
@@ -46,7 +50,7 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
       try {
         const rpc = await host.worker(worker);
         const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: entries.map(([k]) => k) }, host.timeoutMs);
-        for (const [k, parts] of Object.entries(reply.data)) out.set(k, decodeWithRaws(parts[0]!, parts.slice(1)));
+        for (const [k, parts] of Object.entries(reply.data)) out.set(k, decode(parts));
       } catch (err) {
         logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
       }

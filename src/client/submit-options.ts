@@ -59,6 +59,8 @@ export interface SubmitOptions {
   allowOtherWorkers?: boolean;
   /** Abstract resources the task needs while it runs, e.g. { GPU: 1 } (workers offer them with --resources). */
   resources?: Record<string, number>;
+  /** The function is a class: make an actor of it on one worker; the result is its proxy (default false). */
+  actor?: boolean;
 }
 
 /** Options of map(): those of submit(), with `key` a prefix for every task's key or one key per task. */
@@ -75,6 +77,7 @@ export function checkOptions(o: SubmitOptions): void {
   if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
     throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
   }
+  if (o.actor !== undefined && typeof o.actor !== "boolean") throw new TypeError(`actor must be true or false, got ${JSON.stringify(o.actor)}`);
   if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
   if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
     throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);

@@ -27,7 +27,8 @@ const SOURCE_URL_PREFIX = "dask-task:";
  * module URL and export name. Sources key as they are: no string is built per task.
  */
 export function functionIdentity(w: WireFunction): string {
-  return w.kind === "source" ? w.source : `\0${w.url}#${w.name}`;
+  const id = w.kind === "source" ? w.source : `\0${w.url}#${w.name}`;
+  return w.actor ? `\0actor\0${id}` : id;
 }
 
 interface Entry {
@@ -108,7 +109,8 @@ export class FunctionTable {
     }
     const e = this.#entry(w as WireFunction);
     if (e.fn) return e.fn;
-    if (e.wire.kind === "source") return (e.fn = explaining(evaluate(e.wire.source), e.wire.source));
+    // an actor's class is constructed, never called: not wrapped (a wrapper cannot be `new`ed)
+    if (e.wire.kind === "source") return (e.fn = e.wire.actor ? evaluate(e.wire.source) : explaining(evaluate(e.wire.source), e.wire.source));
     const loading = importExport(e.wire.url, e.wire.name);
     e.fn = loading;
     loading.then(
@@ -293,19 +295,25 @@ export function isRemote(fn: unknown): fn is RemoteFunction {
 /**
  * The wire form of a task function: a module reference for remote() handles, else the
  * function's source (ordinary, arrow, async and generator functions, method shorthand).
- * Throws a TypeError for what cannot be rebuilt from source: native and bound functions, classes.
+ * Throws a TypeError for what cannot be rebuilt from source: native and bound functions, classes
+ * (a class only as an actor's: `{ actor: true }`, which marks the wire form).
  * @example encodeFunction((x: number) => x + 1) // { kind: "source", source: "(x) => x + 1" }
  */
-export function encodeFunction(fn: unknown): WireFunction {
-  if (typeof fn !== "function") throw new TypeError(`a task must be a function, got ${fn === null ? "null" : typeof fn}`);
-  if (isRemote(fn)) return { kind: "module", ...fn[REMOTE] };
+export function encodeFunction(fn: unknown, options: { actor?: boolean } = {}): WireFunction {
+  if (typeof fn !== "function") throw new TypeError(`${options.actor ? "an actor must be a class" : "a task must be a function"}, got ${fn === null ? "null" : typeof fn}`);
+  if (isRemote(fn)) return options.actor ? { kind: "module", ...fn[REMOTE], actor: true } : { kind: "module", ...fn[REMOTE] };
   const label = fn.name ? `function ${JSON.stringify(fn.name)}` : "an anonymous function";
   const source = Function.prototype.toString.call(fn);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(`cannot ship ${label}: native and bound functions have no source (wrap the call in an arrow function, or use remote())`);
   }
-  if (/^class\b/.test(source)) {
-    throw new TypeError(`cannot ship class ${JSON.stringify(fn.name)}: submit a function (or a remote() module export) that uses it`);
+  const isClass = /^class\b/.test(source);
+  if (options.actor) {
+    if (!isClass) throw new TypeError(`an actor must be a class (or a remote() export of one), got ${label}`);
+    return { kind: "source", source, actor: true };
+  }
+  if (isClass) {
+    throw new TypeError(`cannot ship class ${JSON.stringify(fn.name)}: submit a function (or a remote() module export) that uses it, or make an actor of it ({ actor: true })`);
   }
   return { kind: "source", source };
 }

@@ -6,9 +6,10 @@
 import type { Parsers } from "./messages.js";
 import { type ClientReplies, type ClientToScheduler, clientToSchedulerParsers } from "./messages-client.js";
 import type { PeerReplies } from "./messages-peer.js";
+import type { ActorReplies } from "./messages-actor.js";
 import { type WorkerReplies, type WorkerToScheduler, workerToSchedulerParsers } from "./messages-worker.js";
 
-export interface Replies extends ClientReplies, WorkerReplies, PeerReplies {}
+export interface Replies extends ClientReplies, WorkerReplies, PeerReplies, ActorReplies {}
 
 /** Everything a scheduler is sent (retire-workers comes from clients and from workers alike). */
 export type ToScheduler = ClientToScheduler | WorkerToScheduler;

@@ -31,6 +31,8 @@ export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; d
 export type TaskErred = { op: "task-erred"; key: string; error: WireError };
 /** Keys a thread started (sent by Comm.sendKey: one list per turn). */
 export type Executing = { op: "executing"; keys: string[] };
+/** The task seceded (secede(), workerClient()): it no longer occupies a thread of its worker. */
+export type LongRunning = { op: "long-running"; key: string };
 /** `key` cannot run: its dependency `missing` was on none of `holders`. */
 export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[] };
 export type AddReplica = { op: "add-replica"; keys: string[] };
@@ -43,7 +45,7 @@ export type WorkerFailed = { op: "worker-failed"; name: string; host: string; re
 export type RetireSelf = { op: "retire-workers"; workers: string[] };
 
 export type WorkerToScheduler =
-  | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | MissingData | AddReplica
+  | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | LongRunning | MissingData | AddReplica
   | WorkerStatusChange | UnregisterWorker | WorkerFailed | RetireSelf;
 
 // ---- scheduler -> worker ----
@@ -107,6 +109,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
   },
   "task-erred": (m) => (str(m, "key"), wireError(m, "error"), m as unknown as TaskErred),
   executing: keys,
+  "long-running": (m) => (str(m, "key"), m as unknown as LongRunning),
   "missing-data": (m) => (str(m, "key"), str(m, "missing"), strList(m, "holders"), m as unknown as MissingData),
   "add-replica": keys,
   "worker-status": (m) => {
@@ -148,6 +151,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?" },
   "task-erred": { key: "string", error: "error" },
   executing: { keys: "strings" },
+  "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings" },
   "add-replica": { keys: "strings" },
   "worker-status": { status: "worker-status", reason: "string?" },

@@ -37,7 +37,7 @@ export function parseWith<U extends { op: string }>(parsers: Parsers<U>, raw: Me
 /** What a field holds; a trailing `?` marks it optional (absent = undefined). */
 export type FieldKind =
   | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "error" | "function"
-  | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status";
+  | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status" | "actor-kind";
 export type FieldSpec = FieldKind | `${FieldKind}?`;
 /** The fields of each op of a union (besides `op`; `rid` is the Rpc's). */
 export type Shapes<U extends { op: string }> = { [K in U["op"]]: Record<string, FieldSpec> };
@@ -161,7 +161,7 @@ export function isParts(v: unknown): v is Uint8Array[] {
 }
 
 export function isWireFunction(v: unknown): v is WireFunction {
-  if (!isMap(v)) return false;
+  if (!isMap(v) || (v.actor !== undefined && v.actor !== true)) return false;
   return v.kind === "source" ? typeof v.source === "string" : v.kind === "module" && typeof v.url === "string" && typeof v.name === "string";
 }
 
@@ -176,7 +176,8 @@ export function isMap(v: unknown): v is Record<string, unknown> {
  * A task function as it is sent to the scheduler and on to a worker (protocol/functions.ts
  * makes and resolves them): shipped source, or a module export that workers import themselves.
  */
-export type WireFunction = { kind: "source"; source: string } | { kind: "module"; url: string; name: string };
+/** `actor`: the function is a class, of which the task makes an actor (client.submit(Class, { actor: true })). */
+export type WireFunction = ({ kind: "source"; source: string } | { kind: "module"; url: string; name: string }) & { actor?: true };
 
 /** What a client submits for one task. Function and arguments are opaque to the scheduler. */
 export type TaskSpec = {

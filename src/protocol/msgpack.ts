@@ -59,6 +59,7 @@ const BINARY_EXT = 0x62;
 const KEYREF_EXT = 0x6b;
 const ERROR_EXT = 0x45;
 const NEGATIVE_ZERO_EXT = 0x2d;
+const ACTOR_EXT = 0x61;
 const INLINE = 0;
 const REF = 1;
 
@@ -159,6 +160,15 @@ export class KeyReference {
   constructor(readonly key: string) {}
 }
 registerKeyRefClass(KeyReference, (r) => r.key);
+
+/**
+ * Have instances of `Class` (actor handles, protocol/actor-ref.ts) travel as the plain data
+ * `write` gives, and come back as what `read` makes of it (a proxy of the actor).
+ */
+export function registerActorRefClass<T>(Class: new (...args: never[]) => T, write: (v: T) => unknown, read: (data: unknown) => unknown): void {
+  allowClass(Class);
+  msgpackr.addExtension({ Class: Class as never, type: ACTOR_EXT, write, read } as never);
+}
 
 // ---- errors and -0 (user values) ---------------------------------------------------------------
 

@@ -48,6 +48,7 @@ export const Op = {
   schedulerClosing: "scheduler-closing",
   missingData: "missing-data",
   executing: "executing",
+  longRunning: "long-running",
   workerStatus: "worker-status",
   addReplica: "add-replica",
   // datasets (scheduler extension src/extensions/datasets.ts; messages-datasets.ts)
@@ -79,6 +80,7 @@ export const Op = {
   putData: "put-data",
   run: "run",
   replicateTo: "replicate-to",
+  actorCall: "actor-call",
 } as const;
 
 export type OpName = (typeof Op)[keyof typeof Op];

@@ -70,6 +70,7 @@ export class SchedulerHandlers {
       [Op.heartbeat]: (m, rpc) => this.heartbeat(m, rpc),
       [Op.taskFinished]: (m, rpc) => this.taskFinished(m, rpc),
       [Op.executing]: (m, rpc) => this.executing(m, rpc),
+      [Op.longRunning]: (m, rpc) => this.#h.run(this.#state.longRunning(this.#h.peers.worker(rpc), m.key, this.#h.sid("long-running"))),
       [Op.unregisterWorker]: (m, rpc) => this.unregisterWorker(m, rpc),
       [Op.workerFailed]: (m) => this.workerFailed(m),
       [Op.workerStatus]: (m, rpc) => this.workerStatus(m, rpc),

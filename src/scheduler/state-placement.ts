@@ -40,10 +40,12 @@ function best(workers: ReadonlyMap<string, WorkerRecord>, slots: number, t: Task
   let bestBytes = -1;
   let bestLoad = Infinity;
   for (const ws of workers.values()) {
-    if (ws.closing || ws.paused || ws.processing.size >= ws.nthreads * slots || !ok(ws) || !hasResources(ws, t)) continue;
+    // seceded tasks (long-running) wait on others and hold no thread: they take no slot
+    const occupied = ws.processing.size - ws.longRunning.size;
+    if (ws.closing || ws.paused || occupied >= ws.nthreads * slots || !ok(ws) || !hasResources(ws, t)) continue;
     let bytes = 0;
     for (const dep of t.dependencies) if (dep.whoHas.has(ws.address)) bytes += dep.nbytes;
-    const load = ws.processing.size / ws.nthreads;
+    const load = occupied / ws.nthreads;
     if (bytes > bestBytes || (bytes === bestBytes && load < bestLoad)) {
       found = ws;
       bestBytes = bytes;

@@ -310,6 +310,7 @@ export class TaskGraph {
 
   stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
     ws.processing.delete(t);
+    ws.longRunning.delete(t);
     t.running = false;
     for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
     t.processingOn = undefined;

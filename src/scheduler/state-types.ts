@@ -47,6 +47,8 @@ export type WorkerInfo = Omit<RegisterWorker, "op" | "versions">;
 
 export interface WorkerRecord extends WorkerInfo {
   processing: Set<TaskRecord>;
+  /** processing tasks that seceded (Dask's long_running): on a thread, but not occupying it */
+  longRunning: Set<TaskRecord>;
   hasWhat: Set<TaskRecord>;
   nbytes: number;
   lastSeen: number;

@@ -80,6 +80,7 @@ export class SchedulerState {
     this.#g.workers.set(info.address, {
       ...info,
       processing: new Set(),
+      longRunning: new Set(),
       hasWhat: new Set(),
       nbytes: 0,
       lastSeen: now,
@@ -127,6 +128,26 @@ export class SchedulerState {
       const t = this.#g.tasks.get(key);
       if (t && t.state === TaskState.processing && t.processingOn === address) t.running = true;
     }
+  }
+
+  /**
+   * A task on `address` seceded (Dask's long-running): it stays processing there, but no longer
+   * counts towards the worker's occupancy, so the worker gets a task in its place.
+   */
+  longRunning(address: string, key: string, stimulusId: string): Instruction[] {
+    const t = this.#g.tasks.get(key);
+    const ws = this.#g.workers.get(address);
+    if (t && ws && t.state === TaskState.processing && t.processingOn === address) {
+      ws.longRunning.add(t);
+      this.#g.fill(stimulusId);
+    }
+    return this.#g.flush();
+  }
+
+  /** Tasks processing on `address` that occupy a thread there (not seceded). */
+  occupancy(address: string): number {
+    const ws = this.#g.workers.get(address);
+    return ws ? ws.processing.size - ws.longRunning.size : 0;
   }
 
   heartbeat(address: string, metrics: Record<string, unknown>, now: number): void {

@@ -3,10 +3,15 @@
  * share of the queue, at most MAX_BATCH), so trivial tasks cost one message per batch rather
  * than per task. A thread that dies (a task called process.exit in it, or ran out of heap)
  * fails the tasks it held and is replaced.
+ *
+ * A task that secedes (protocol/task-context.ts) stays on its thread as a pending promise but
+ * no longer occupies it: the thread counts as idle once all it holds have seceded, and takes
+ * another batch; `onSecede` tells the worker.
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { ThreadMessage, ThreadResult, ThreadTask } from "./task-thread.js";
+import type { TaskThreadSettings } from "../protocol/task-context.js";
+import type { ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 const MAX_BATCH = 64;
@@ -24,8 +29,18 @@ interface Slot {
   thread: Thread;
   /** up and taking batches */
   online: boolean;
-  /** the batch on this thread, in the order it runs it */
-  held: Map<number, { key: string; done: Done }>;
+  /** the batch on this thread, in the order it runs it, and seceded tasks still running there */
+  held: Map<number, { key: string; done: Done; seceded: boolean }>;
+  /** actor calls waiting for this thread's reply */
+  calls: Map<number, Done>;
+}
+
+/** A call to an actor: a method (`kind` "call", with encoded `args`) or an attribute read ("get"). */
+export interface ActorCall {
+  key: string;
+  kind: "call" | "get";
+  name: string;
+  args?: Uint8Array[];
 }
 
 export class TaskPool {
@@ -39,14 +54,26 @@ export class TaskPool {
   #scheduled = false;
 
   #onStart: (key: string) => void;
+  #onSecede: (key: string) => void;
+  #settings: TaskThreadSettings | undefined;
+  /** which thread each actor lives on, by its key */
+  #actors = new Map<string, Slot>();
 
   /**
    * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
-   * so a task starts when the one before it has reported (or when the batch arrives).
+   * so a task starts when the one before it has reported or seceded (or when the batch arrives).
+   * `onSecede`: told the key of a task that seceded.
    */
-  constructor(nthreads: number, onStart: (key: string) => void = () => {}) {
+  constructor(nthreads: number, onStart: (key: string) => void = () => {}, onSecede: (key: string) => void = () => {}) {
     this.#onStart = onStart;
+    this.#onSecede = onSecede;
     for (let i = 0; i < nthreads; i++) this.#spawn();
+  }
+
+  /** Where the cluster is, for tasks that connect a client (getClient): every thread, now and later, gets it. */
+  configure(settings: TaskThreadSettings): void {
+    this.#settings = settings;
+    for (const slot of this.#slots) slot.thread.postMessage({ type: "settings", settings } satisfies ThreadMessage);
   }
 
   get size(): number {
@@ -64,6 +91,33 @@ export class TaskPool {
         this.#dispatch();
       });
     }
+  }
+
+  /**
+   * Call an actor living on one of the threads; `done` gets the encoded value or the error. An
+   * actor that is not here (released, or its thread died) is an error naming it.
+   */
+  callActor(call: ActorCall, done: Done): void {
+    const slot = this.#actors.get(call.key);
+    const id = this.#nextId++;
+    if (!slot) {
+      const message = `actor ${JSON.stringify(call.key)} is not on this worker (its key was released, its thread died, or the worker restarted)`;
+      return done({ id, ok: false, error: { name: "Error", message, stack: "" }, durationS: 0 });
+    }
+    slot.calls.set(id, done);
+    slot.thread.postMessage({ type: "actor-call", id, ...call } satisfies ThreadMessage);
+  }
+
+  /** The keys were released: actors made by those tasks are dropped (others are ignored). */
+  dropActors(keys: string[]): void {
+    const bySlot = new Map<Slot, string[]>();
+    for (const key of keys) {
+      const slot = this.#actors.get(key);
+      if (!slot) continue;
+      this.#actors.delete(key);
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+    }
+    for (const [slot, list] of bySlot) slot.thread.postMessage({ type: "actor-drop", keys: list } satisfies ThreadMessage);
   }
 
   /** Ask every thread to collect its garbage (between or during its tasks' turns). */
@@ -86,28 +140,48 @@ export class TaskPool {
       // first thread up must not take the whole queue when the others are a moment away
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
-      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done });
-      slot.thread.postMessage(batch.map(({ task: { key: _key, ...t } }) => t) satisfies ThreadMessage);
+      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done, seceded: false });
+      slot.thread.postMessage(batch.map(({ task }) => task) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
 
   #spawn(): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, online: false, held: new Map() };
+    const slot: Slot = { thread, online: false, held: new Map(), calls: new Map() };
     this.#starting++;
-    thread.on("message", (results: ThreadResult[]) => {
-      for (const r of results) {
-        const held = slot.held.get(r.id);
-        slot.held.delete(r.id);
-        held?.done(r);
+    if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
+    thread.on("message", (report: ThreadReport) => {
+      if (!Array.isArray(report) && report.type === "actor-reply") {
+        const done = slot.calls.get(report.id);
+        slot.calls.delete(report.id);
+        const { type: _type, ...result } = report;
+        return done?.(result);
       }
-      const next = slot.held.values().next();
-      if (!next.done) this.#onStart(next.value.key);
-      else {
-        this.#idle.push(slot);
-        this.#dispatch();
+      if (!Array.isArray(report) && report.type === "actor") {
+        const held = slot.held.get(report.id);
+        if (held) this.#actors.set(held.key, slot);
+        return;
       }
+      if (!Array.isArray(report)) {
+        const held = slot.held.get(report.id);
+        if (!held) return;
+        held.seceded = report.type === "seceded";
+        if (held.seceded) this.#onSecede(held.key);
+        else {
+          // rejoined: the thread is busy with it again
+          const i = this.#idle.indexOf(slot);
+          if (i >= 0) this.#idle.splice(i, 1);
+          return;
+        }
+      } else {
+        for (const r of report) {
+          const held = slot.held.get(r.id);
+          slot.held.delete(r.id);
+          held?.done(r);
+        }
+      }
+      this.#next(slot);
     });
     thread.on("error", (err) => this.#died(slot, `task thread failed: ${err.message}`));
     thread.on("exit", (code) => this.#died(slot, `task thread exited with code ${code}`));
@@ -122,6 +196,17 @@ export class TaskPool {
     });
   }
 
+  /** After a task of `slot` ended or seceded: the next one it starts, or it is idle. */
+  #next(slot: Slot): void {
+    for (const h of slot.held.values()) {
+      if (h.seceded) continue;
+      this.#onStart(h.key);
+      return;
+    }
+    if (!this.#idle.includes(slot) && this.#slots.includes(slot)) this.#idle.push(slot);
+    this.#dispatch();
+  }
+
   #died(slot: Slot, message: string): void {
     const i = this.#slots.indexOf(slot);
     if (i < 0) return;
@@ -131,6 +216,10 @@ export class TaskPool {
     if (j >= 0) this.#idle.splice(j, 1);
     for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
     slot.held.clear();
+    // its actors died with it
+    for (const [key, s] of this.#actors) if (s === slot) this.#actors.delete(key);
+    for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 });
+    slot.calls.clear();
     if (this.#closed) return;
     this.#spawn();
     this.#dispatch();

@@ -9,6 +9,7 @@ import { type Routes, routes } from "../comm/rpc.js";
 import { ProtocolError } from "../errors.js";
 import { type Message, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
+import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
 import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -36,6 +37,8 @@ export interface WorkerHost {
   restart(): Promise<void>;
   /** hand copies of `keys` to `target`; the keys sent */
   replicateTo(target: string, keys: string[]): Promise<string[]>;
+  /** call an actor living on one of the task threads: its encoded value */
+  callActor(call: Omit<ActorCall, "op">): Promise<Uint8Array[]>;
 }
 
 /** The scheduler connection's routes: every op parsed at the edge. */
@@ -65,14 +68,18 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
 }
 
 /**
- * The peer listener's routes: get-data parsed at the edge. put-data checks its values itself
+ * The peer listener's routes: get-data and actor-call parsed at the edge. put-data checks its values itself
  * (a malformed value is refused in the reply and the connection goes on serving: see
  * test/integration/put-data.test.ts), and story is a one-field request.
  */
-export function peerHandlers(w: WorkerHost): Routes<GetData> {
+export function peerHandlers(w: WorkerHost): Routes<GetData | ActorCall> {
   return routes({
-    parsers: { [Op.getData]: workerToWorkerParsers[Op.getData] },
-    handlers: { [Op.getData]: (m) => getData(w, m) },
+    parsers: { [Op.getData]: workerToWorkerParsers[Op.getData], [Op.actorCall]: toActorParsers[Op.actorCall] },
+    handlers: {
+      [Op.getData]: (m) => getData(w, m),
+      // straight from the client to the actor's thread, as Dask's (not through the scheduler)
+      [Op.actorCall]: ({ op: _op, ...call }) => w.callActor(call),
+    },
     raw: { [Op.putData]: (m) => putData(w, m), [Op.story]: (m) => w.state.story(str(m, "key")) },
   });
 }

@@ -5,7 +5,7 @@
  */
 
 /** A key's state on a worker, as the story tells it. */
-export type WorkerKeyState = "released" | "fetching" | "flight" | "ready" | "executing" | "memory" | "erred";
+export type WorkerKeyState = "released" | "fetching" | "flight" | "ready" | "executing" | "long-running" | "memory" | "erred";
 
 export interface WorkerStoryEntry {
   stimulusId: string;

@@ -7,7 +7,9 @@
  * instruction, never kept here.
  *
  * Task states here: `fetching` (some dependency is not on this worker yet), `ready` (all
- * inputs here, waiting for a thread), `executing`. A finished task's key is held (`memory`).
+ * inputs here, waiting for a thread), `executing`, `long-running` (it seceded: still on its
+ * thread, but no longer counted against the slots, as Dask's). A finished task's key is held
+ * (`memory`).
  *
  * Invariants:
  * - a dependency key is fetched from at most one peer at a time (`inFlight`), and each peer
@@ -43,7 +45,7 @@ export interface ComputeTask {
 
 /** A task on this worker. */
 export interface WTask extends ComputeTask {
-  state: "fetching" | "ready" | "executing";
+  state: "fetching" | "ready" | "executing" | "long-running";
   missing: Set<string>;
 }
 
@@ -59,6 +61,8 @@ export type WorkerEvent<V = unknown> =
   | { type: "fetch-done"; stimulusId: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
   | { type: "fetch-failed"; stimulusId: string; worker: string; keys: string[] }
+  /** a running task seceded (gave up its thread slot while it waits) */
+  | { type: "secede"; stimulusId: string; key: string }
   /** a thread finished a task */
   | { type: "executed"; stimulusId: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number } }
   /** the scheduler freed these keys: drop data and pending work for them */
@@ -95,8 +99,11 @@ export class WorkerState<V = unknown> {
   #executing = 0;
   #paused = false;
   #slots: number;
-  /** keys freed while on a thread, whose run has not ended (a key sent again waits for it) */
-  #freedWhileRunning = new Set<string>();
+  /**
+   * keys freed while on a thread, whose run has not ended (a key sent again waits for it), and
+   * whether that run still counts in `executing` (false once it seceded)
+   */
+  #freedWhileRunning = new Map<string, boolean>();
   #out: WorkerInstruction<V>[] = [];
   #log: StoryLog;
   /** the event being handled: its stimulus id and time, for the story */
@@ -141,6 +148,9 @@ export class WorkerState<V = unknown> {
         break;
       case "executed":
         this.#executed(e.key, e.result);
+        break;
+      case "secede":
+        this.#secede(e.key);
         break;
       case "free-keys":
         this.#freeKeys(e.keys);
@@ -207,12 +217,14 @@ export class WorkerState<V = unknown> {
 
   #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"]): void {
     const t = this.tasks.get(key);
-    if (this.#freedWhileRunning.delete(key)) {
+    const freed = this.#freedWhileRunning.get(key);
+    if (freed !== undefined) {
       // the run of a freed task (no other run of the key started meanwhile): its result is void
-      this.#executing--;
+      this.#freedWhileRunning.delete(key);
+      if (freed) this.#executing--;
       this.#story(key, "released", "released", "the result of a run freed while it ran: dropped");
-    } else if (t && t.state === "executing") {
-      this.#executing--;
+    } else if (t && (t.state === "executing" || t.state === "long-running")) {
+      if (t.state === "executing") this.#executing--;
       this.tasks.delete(key);
       this.#release(t);
       if (result.ok) {
@@ -227,6 +239,20 @@ export class WorkerState<V = unknown> {
     }
   }
 
+  /** The task gave up its slot (Dask's SecedeEvent): another may start; the scheduler is told. */
+  #secede(key: string): void {
+    const t = this.tasks.get(key);
+    if (t?.state === "executing") {
+      t.state = "long-running";
+      this.#executing--;
+      this.#story(key, "executing", "long-running");
+      this.#out.push({ type: "send", msg: { op: Op.longRunning, key } });
+    } else if (this.#freedWhileRunning.get(key)) {
+      this.#freedWhileRunning.set(key, false); // freed meanwhile: only its slot is given back
+      this.#executing--;
+    }
+  }
+
   #freeKeys(keys: string[]): void {
     const freed: string[] = [];
     for (const key of keys) {
@@ -238,7 +264,7 @@ export class WorkerState<V = unknown> {
       if (!t) continue;
       this.tasks.delete(key);
       this.#story(key, t.state, "released");
-      if (t.state === "executing") this.#freedWhileRunning.add(key);
+      if (t.state === "executing" || t.state === "long-running") this.#freedWhileRunning.set(key, t.state === "executing");
       else if (t.state === "ready") this.#ready.splice(this.#ready.indexOf(t), 1);
       this.#release(t);
     }

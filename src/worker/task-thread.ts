@@ -1,14 +1,22 @@
 /**
  * Body of one task thread (worker_threads). Receives batches of tasks, runs them one after
  * the other, and posts the results back: encoded here (user values are never decoded on the
- * worker's main thread), with large binaries transferred rather than copied.
+ * worker's main thread), with large binaries transferred rather than copied. Each result is
+ * posted as soon as it is ready, so that if a task kills the process, the results before it
+ * are not lost with it and the scheduler can tell which task was running (KilledWorker).
+ *
+ * A task that calls secede() (protocol/task-context.ts) gives up the thread's slot: the next
+ * task starts while it waits as a pending promise here, and the pool is told (the worker
+ * then tells the scheduler). The thread also holds the cluster's settings, for getClient().
  */
 import { parentPort } from "node:worker_threads";
-import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
-import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
-import { toWireError, type WireError } from "../protocol/ops.js";
+import { decodeWithRaws } from "../protocol/msgpack.js";
+import { toWireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "../protocol/functions.js";
+import { type RunningTask, type TaskThreadSettings, initTaskThread, runAsTask } from "../protocol/task-context.js";
 import { collectGarbage } from "./gc.js";
+import { type ThreadResult, encodeResult } from "./thread-values.js";
+import { type ActorCallMessage, callActor, createActor, dropActors } from "./actors.js";
 
 export interface ThreadTask {
   id: number;
@@ -17,50 +25,126 @@ export interface ThreadTask {
   args: Uint8Array[];
   /** encoded values of the dependencies, by key */
   deps: Record<string, Uint8Array[]>;
+  /** the task's key (getClient's tasks and secede() name it) */
+  key: string;
 }
 
-/** What the pool sends a thread: a batch to run, or a request to collect garbage. */
-export type ThreadMessage = ThreadTask[] | { type: "gc" };
+/**
+ * What the pool sends a thread: a batch to run, a request to collect garbage, where the
+ * cluster is, a call to one of its actors, or actors to drop (their keys were released).
+ */
+export type ThreadMessage = ThreadTask[] | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] };
 
-export type ThreadResult =
-  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
-  | { id: number; ok: false; error: WireError; durationS: number };
+export type { ThreadResult };
 
 /**
- * Post accumulated results at least this often while a batch runs. Zero: every result leaves
- * as soon as it is ready, so that if a task kills the process, the results before it are not
- * lost with it and the scheduler can tell which task was running (KilledWorker).
+ * What a thread sends the pool: results; a task giving up its slot (secede) or taking one again
+ * (rejoin); a task that made an actor (before its result); an actor call's reply.
  */
-const FLUSH_MS = 0;
+export type ThreadReport = ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
 
 const port = parentPort!;
 
-port.on("message", async (batch: ThreadMessage) => {
-  if (!Array.isArray(batch)) return collectGarbage();
-  let results: ThreadResult[] = [];
-  let transfer: ArrayBuffer[] = [];
-  let lastFlush = performance.now();
-  const flush = () => {
-    if (!results.length) return;
-    port.postMessage(results, transfer);
-    results = [];
-    transfer = [];
-    lastFlush = performance.now();
-  };
-  for (const task of batch) {
-    const t0 = performance.now();
-    try {
-      const value = await run(task);
-      const { parts, moved } = encodeResult(value);
-      results.push({ id: task.id, ok: true, parts, durationS: (performance.now() - t0) / 1000 });
-      transfer.push(...moved);
-    } catch (err) {
-      results.push({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
+/**
+ * The thread's one slot: a task holds it while it runs, as tasks ran one after the other
+ * before secede(). A seceded task gives it up and goes on as a pending promise; rejoin() waits
+ * for it again, ahead of tasks not started yet (as Dask's rejoin takes the next free thread).
+ */
+class ThreadSlot {
+  #busy = false;
+  #rejoiners: Array<() => void> = [];
+  #starters: Array<() => void> = [];
+
+  take(rejoining: boolean): Promise<void> {
+    if (!this.#busy) {
+      this.#busy = true;
+      return Promise.resolve();
     }
-    if (performance.now() - lastFlush >= FLUSH_MS) flush();
+    return new Promise((resolve) => (rejoining ? this.#rejoiners : this.#starters).push(resolve));
   }
-  flush();
+
+  give(): void {
+    const next = this.#rejoiners.shift() ?? this.#starters.shift();
+    if (next) next();
+    else this.#busy = false;
+  }
+}
+
+const slot = new ThreadSlot();
+
+port.on("message", async (msg: ThreadMessage) => {
+  if (!Array.isArray(msg)) {
+    switch (msg.type) {
+      case "settings":
+        return initTaskThread(msg.settings);
+      case "actor-call":
+        return void callActor(msg).then(({ result, moved }) => port.postMessage({ type: "actor-reply", ...result } satisfies ThreadReport, moved));
+      case "actor-drop":
+        return dropActors(msg.keys);
+      default:
+        return collectGarbage();
+    }
+  }
+  // a batch: each task starts when the slot is free, and holds it until it ends or secedes
+  for (const task of msg) {
+    await slot.take(false);
+    await start(task);
+  }
 });
+
+/** Run one task holding the slot; resolves when it ended or seceded (it then goes on without the slot). */
+function start(task: ThreadTask): Promise<void> {
+  const t0 = performance.now();
+  let holding = true;
+  let seceded = false;
+  let ended = false;
+  let released!: () => void;
+  const leftSlot = new Promise<void>((r) => (released = r));
+  const handle: RunningTask = {
+    key: task.key,
+    get seceded() {
+      return seceded;
+    },
+    secede() {
+      if (!holding) return;
+      holding = false;
+      seceded = true;
+      port.postMessage({ type: "seceded", id: task.id } satisfies ThreadReport);
+      slot.give();
+      released();
+    },
+    async rejoin() {
+      if (!seceded) return;
+      seceded = false;
+      port.postMessage({ type: "rejoined", id: task.id } satisfies ThreadReport);
+      await slot.take(true);
+      if (ended) slot.give(); // the task ended without waiting for its rejoin
+      else holding = true;
+    },
+  };
+  const finish = (result: ThreadResult, transfer: ArrayBuffer[] = []) => {
+    ended = true;
+    port.postMessage([result] satisfies ThreadReport, transfer);
+    if (holding) {
+      holding = false;
+      slot.give();
+    }
+    released();
+  };
+  runAsTask(handle, () => run(task)).then(
+    (value) => {
+      let encoded;
+      try {
+        encoded = encodeResult(value);
+      } catch (err) {
+        return finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
+      }
+      finish({ id: task.id, ok: true, parts: encoded.parts, durationS: (performance.now() - t0) / 1000 }, encoded.moved);
+    },
+    (err: unknown) => finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 }),
+  );
+  return leftSlot;
+}
 
 async function run(task: ThreadTask): Promise<unknown> {
   const fn = await resolveTaskFunction(task.fn);
@@ -75,31 +159,10 @@ async function run(task: ThreadTask): Promise<unknown> {
   };
   const args = decodeWithRaws(task.args[0]!, task.args.slice(1), resolve);
   if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
-  return fn(...args);
-}
-
-/** Encode a result; raw parts that own their whole buffer are moved, others copied. */
-function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
-  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
-  // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
-  const head = new Uint8Array(pooled);
-  const moved = new Set<ArrayBuffer>([head.buffer]);
-  const parts: Uint8Array[] = [head];
-  for (const r of raws) {
-    if (r.byteLength >= SHARED_FRAME_BYTES) {
-      // big: one copy into shared memory, so later tasks on this worker use it without copies
-      const shared = new Uint8Array(new SharedArrayBuffer(r.byteLength));
-      shared.set(r);
-      parts.push(shared);
-      continue;
-    }
-    const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
-    if (whole && !moved.has(r.buffer as ArrayBuffer)) {
-      moved.add(r.buffer as ArrayBuffer);
-      parts.push(r);
-    } else {
-      parts.push(new Uint8Array(r)); // a slice of something bigger (or shared): copy
-    }
+  if ((task.fn as { actor?: boolean }).actor) {
+    const handle = createActor(task.key, fn as unknown as new (...a: unknown[]) => object, args);
+    port.postMessage({ type: "actor", id: task.id } satisfies ThreadReport);
+    return handle;
   }
-  return { parts, moved: [...moved] };
+  return fn(...args);
 }

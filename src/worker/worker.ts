@@ -19,6 +19,7 @@ import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
+import type { TaskThreadSettings } from "../protocol/task-context.js";
 import { collectGarbageAtMost } from "./gc.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
 import { versions } from "../version.js";
@@ -155,6 +156,11 @@ export class Worker {
         await old?.close();
       },
       replicateTo: (target, keys) => this.#replicateTo(target, keys),
+      callActor: (call) =>
+        new Promise((resolve, reject) => {
+          if (!this.#pool) return reject(new Error(`actor ${JSON.stringify(call.key)}: the worker ${this.name} is not running`));
+          this.#pool.callActor(call, (r) => (r.ok ? resolve(r.parts) : reject(Object.assign(new Error(r.error.message), { name: r.error.name, stack: r.error.stack }))));
+        }),
     };
   }
 
@@ -204,6 +210,8 @@ export class Worker {
         }
         this.#schedulerAddress = target.address;
         this.#secret = target.secret;
+        // before registering: tasks may arrive with the registration's reply
+        this.#pool?.configure(this.#threadSettings());
         comm.useSharedFrames();
         const rpc = this.#schedulerRpc(comm);
         // tasks may arrive in the same frame as the registration's reply, before the await
@@ -261,10 +269,21 @@ export class Worker {
    * costs no `executing` message at all.
    */
   #newPool(): TaskPool {
-    return new TaskPool(this.nthreads, (key) => {
-      const rpc = this.#scheduler;
-      if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
-    });
+    const pool = new TaskPool(
+      this.nthreads,
+      (key) => {
+        const rpc = this.#scheduler;
+        if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
+      },
+      (key) => this.#handle({ type: "secede", stimulusId: this.#sid("secede"), key }),
+    );
+    if (this.#schedulerAddress && this.address) pool.configure(this.#threadSettings());
+    return pool;
+  }
+
+  /** What tasks need to connect a client to this worker's scheduler (getClient() in a task). */
+  #threadSettings(): TaskThreadSettings {
+    return { schedulerAddress: this.#schedulerAddress, secret: this.#secret, tls: this.#opts.tls, workerAddress: this.address, workerName: this.name || this.address };
   }
 
   /** Carry out what the state machine asked for. */
@@ -281,6 +300,7 @@ export class Worker {
           break;
         case "free-data":
           this.#store.delete(ins.keys);
+          this.#pool?.dropActors(ins.keys);
           break;
         case "fetch":
           void this.#fetch(ins.worker, ins.keys);

@@ -6,6 +6,7 @@
 import type { FieldKind, FieldSpec, Message, Parser } from "../../src/protocol/messages.js";
 import { clientToSchedulerParsers, clientToSchedulerShapes, schedulerToClientParsers, schedulerToClientShapes } from "../../src/protocol/messages-client.js";
 import { workerToWorkerParsers, workerToWorkerShapes } from "../../src/protocol/messages-peer.js";
+import { toActorParsers, toActorShapes } from "../../src/protocol/messages-actor.js";
 import {
   schedulerToWorkerParsers, schedulerToWorkerShapes, workerToSchedulerParsers, workerToSchedulerShapes,
 } from "../../src/protocol/messages-worker.js";
@@ -23,6 +24,7 @@ export const DIRECTIONS: Direction[] = [
   { name: "worker -> scheduler", parsers: workerToSchedulerParsers, shapes: workerToSchedulerShapes },
   { name: "scheduler -> worker", parsers: schedulerToWorkerParsers, shapes: schedulerToWorkerShapes },
   { name: "worker/client -> worker", parsers: workerToWorkerParsers, shapes: workerToWorkerShapes },
+  { name: "client -> actor's worker", parsers: toActorParsers, shapes: toActorShapes },
 ] as unknown as Direction[];
 
 export interface Sample {
@@ -52,6 +54,7 @@ export const SAMPLES: Record<FieldKind, Sample> = {
   tasks: { good: () => [{ key: "t", fn: 0, args: [bytes()], deps: [] }], bad: () => [{ key: "t", fn: 1, args: [], deps: [] }], sub: "[0].fn", got: "1" },
   functions: { good: () => [fn()], bad: () => [{ kind: "lambda" }], sub: "[0]", got: "a map" },
   "worker-status": { good: () => "paused", bad: () => "asleep", sub: "", got: '"asleep"' },
+  "actor-kind": { good: () => "call", bad: () => "invoke", sub: "", got: '"invoke"' },
 };
 
 export function kindOf(spec: FieldSpec): { kind: FieldKind; optional: boolean } {

@@ -191,3 +191,26 @@ export async function coordination(c: Client): Promise<void> {
   // @ts-expect-error internal: how errors name the primitive
   void lock.what;
 }
+
+// issue 14, points 1 and 6: tasks that submit tasks, and actors
+import { type Actor, actorOf, rejoin, secede, workerClient } from "dask-mpi-ts";
+
+class Tally {
+  n = 0;
+  add(by: number): number {
+    return (this.n += by);
+  }
+}
+
+export async function tasksAndActors(c: Client): Promise<void> {
+  const total: number = await workerClient(async (wc: Client) => wc.submit((x: number) => x + 1, 1).result());
+  secede();
+  await rejoin();
+  const tally: Actor<Tally> = await c.submit(Tally, { actor: true }).result();
+  const after: number = await tally.add(2);
+  const n: number = await tally.n;
+  const key: string | undefined = actorOf(tally)?.key;
+  void [total, after, n, key];
+  // @ts-expect-error internal: how the client's actor proxies reach their workers
+  void c.actorHost;
+}

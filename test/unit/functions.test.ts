@@ -26,9 +26,16 @@ describe("encodeFunction", () => {
 
   it("refuses classes and non-functions", () => {
     class Model {}
-    assert.throws(() => encodeFunction(Model), { name: "TypeError", message: 'cannot ship class "Model": submit a function (or a remote() module export) that uses it' });
+    assert.throws(() => encodeFunction(Model), { name: "TypeError", message: 'cannot ship class "Model": submit a function (or a remote() module export) that uses it, or make an actor of it ({ actor: true })' });
     assert.throws(() => encodeFunction("x => x"), { name: "TypeError", message: "a task must be a function, got string" });
     assert.throws(() => encodeFunction(null), { message: "a task must be a function, got null" });
+  });
+
+  // Protects (issue 14, point 6): an actor's class ships marked as one, and only a class may.
+  it("ships a class as an actor's, marked, and refuses a function as an actor", () => {
+    class Model {}
+    assert.deepEqual(encodeFunction(Model, { actor: true }), { kind: "source", source: Model.toString(), actor: true });
+    assert.throws(() => encodeFunction((x: number) => x, { actor: true }), { name: "TypeError", message: "an actor must be a class (or a remote() export of one), got an anonymous function" });
   });
 });
 

@@ -283,4 +283,33 @@ describe("scheduler state machine", () => {
     assert.equal(s.tasks.get("q")!.state, "memory");
     assert.ok(s.idle());
   });
+
+  // Protects (issue 14, point 1): a seceded task (long-running) stays processing on its worker
+  // but takes no slot: the worker gets a task in its place; its end frees no slot twice.
+  it("does not count a long-running (seceded) task towards its worker's occupancy", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a"), spec("b"), spec("c"), spec("d")], "s1");
+    assert.equal(s.occupancy("tcp://w1:1"), MIN_SATURATION);
+    assert.equal(s.tasks.get("c")!.state, "queued");
+    // a task that is not processing there (or an unknown one) changes nothing
+    assert.deepEqual(computes(s.longRunning("tcp://w1:1", "c", "s2")), []);
+    assert.deepEqual(computes(s.longRunning("tcp://w9:1", "a", "s2")), []);
+    assert.deepEqual(computes(s.longRunning("tcp://w1:1", "a", "s3")), [["tcp://w1:1", "c"]]);
+    assert.equal(s.tasks.get("a")!.state, "processing");
+    assert.equal(s.occupancy("tcp://w1:1"), MIN_SATURATION);
+    assert.equal(s.workers.get("tcp://w1:1")!.processing.size, MIN_SATURATION + 1);
+    // told twice (a repeated message): still one task out of the count
+    assert.deepEqual(computes(s.longRunning("tcp://w1:1", "a", "s4")), []);
+    // the seceded task ends: it leaves processing and long-running, and its end frees no slot
+    // for a queued task (it held none); a task that held a slot frees one
+    assert.deepEqual(computes(s.taskFinished("tcp://w1:1", "a", 1, 5, "s5")), []);
+    assert.equal(s.workers.get("tcp://w1:1")!.longRunning.size, 0);
+    assert.deepEqual(computes(s.taskFinished("tcp://w1:1", "b", 1, 0.5, "s6")), [["tcp://w1:1", "d"]]);
+    // a worker that dies with a seceded task: it is rescheduled like any processing task
+    s.longRunning("tcp://w1:1", "c", "s7");
+    s.removeWorker("tcp://w1:1", "s8");
+    assert.equal(s.tasks.get("c")!.state, "queued");
+    assert.equal(s.occupancy("tcp://w1:1"), 0);
+  });
 });

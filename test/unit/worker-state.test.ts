@@ -76,6 +76,30 @@ describe("worker state machine", () => {
     const ins = w.executed("e", { ok: false, error: { name: "Error", message: "boom", stack: "" }, durationS: 0 });
     assert.deepEqual(ops(ins), ["send task-erred e"]);
   });
+
+  // Protects (issue 14, point 1): a seceded task gives its slot to the next ready task and the
+  // scheduler is told (long-running); its result is still reported; a freed seceded task's late
+  // result gives back no slot (it held none).
+  it("moves a seceded task to long-running, starts the next one, and still reports its result", () => {
+    const w = new Driver(1);
+    w.computeTask(task("a"));
+    assert.deepEqual(ops(w.computeTask(task("b"))), []);
+    assert.deepEqual(ops(w.handle({ type: "secede", stimulusId: w.sid("secede"), key: "a" })), ["send long-running a", "execute b"]);
+    assert.equal(w.tasks.get("a")!.state, "long-running");
+    assert.equal(w.executing, 1);
+    // seceding twice, or a task not running: nothing
+    assert.deepEqual(ops(w.handle({ type: "secede", stimulusId: w.sid("secede"), key: "a" })), []);
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("1"), durationS: 3 })), ["send task-finished a"]);
+    assert.equal(w.executing, 1);
+    w.computeTask(task("c"));
+    assert.deepEqual(ops(w.handle({ type: "secede", stimulusId: w.sid("secede"), key: "b" })), ["send long-running b", "execute c"]);
+    w.handle({ type: "free-keys", stimulusId: w.sid("free"), keys: ["b"] });
+    w.executed("b", { ok: true, value: value("2"), durationS: 1 });
+    assert.equal(w.executing, 1, "c still runs: the freed seceded run gave back no slot");
+    assert.ok(!w.data.has("b"));
+    w.executed("c", { ok: true, value: value("3"), durationS: 1 });
+    assert.equal(w.executing, 0);
+  });
 });
 
 describe("worker state machine: events, stimulus ids, story, sizes", () => {

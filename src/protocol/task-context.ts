@@ -1,0 +1,109 @@
+/**
+ * Where a task runs, as seen from inside it: the neutral meeting point of the worker (its task
+ * threads fill it, worker/task-thread.ts) and the client layer (getClient(), workerClient(),
+ * client/task-client.ts), which may not import each other.
+ *
+ * - The thread's settings (scheduler address, secret, TLS files): one per task thread, set
+ *   when it starts, so a task can connect a client to its own scheduler.
+ * - The running task (key, secede, rejoin), per async context (AsyncLocalStorage): a task that
+ *   seceded is a pending promise on its thread while other tasks run there, so "which task
+ *   calls secede()" must follow the task across its awaits, not be a thread-wide variable.
+ *
+ * Kept on `globalThis` under a registered symbol: a task may import the package through
+ * another path than the thread's own modules (a second copy of the package), and must still
+ * see the thread it runs on.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** What a task thread knows of its cluster (plain data: it crosses into the thread as workerData). */
+export interface TaskThreadSettings {
+  /** the scheduler the worker is registered with */
+  schedulerAddress: string;
+  secret: string;
+  /** PEM file paths for tls:// clusters */
+  tls?: { cert: string; key: string; ca: string };
+  /** the worker this thread belongs to */
+  workerAddress: string;
+  workerName: string;
+}
+
+/** The task running in the current async context. */
+export interface RunningTask {
+  readonly key: string;
+  /** true between secede() and rejoin() */
+  readonly seceded: boolean;
+  /** Give up the task's thread slot: other tasks may run while this one waits. Idempotent. */
+  secede(): void;
+  /** Wait for a thread slot again (ahead of tasks not yet started). Idempotent. */
+  rejoin(): Promise<void>;
+}
+
+interface ThreadContext {
+  /** set once the worker knows its scheduler (tasks may start a moment before) */
+  settings?: TaskThreadSettings;
+  tasks: AsyncLocalStorage<RunningTask>;
+}
+
+const SLOT = Symbol.for("dask-mpi-ts.task-thread");
+const holder = globalThis as unknown as { [SLOT]?: ThreadContext };
+
+/**
+ * Called by a task thread as it starts, and again when its worker's scheduler changed (a
+ * reconnect): the running tasks keep their context. @internal
+ */
+export function initTaskThread(settings: TaskThreadSettings): void {
+  context().settings = settings;
+}
+
+function context(): ThreadContext {
+  return (holder[SLOT] ??= { tasks: new AsyncLocalStorage<RunningTask>() });
+}
+
+/** The settings of the task thread this code runs on, or undefined outside task threads. */
+export function taskThreadSettings(): TaskThreadSettings | undefined {
+  return holder[SLOT]?.settings;
+}
+
+/** Run `fn` as the task `task` (the task thread calls this for each task). @internal */
+export function runAsTask<T>(task: RunningTask, fn: () => T): T {
+  return context().tasks.run(task, fn);
+}
+
+/** The task running in this async context, or undefined. */
+export function currentTask(): RunningTask | undefined {
+  return holder[SLOT]?.tasks.getStore();
+}
+
+function required(what: string): RunningTask {
+  const task = currentTask();
+  if (!task) {
+    throw new Error(
+      `${what} was called outside a task: it works only in a function running as a task on a worker (called from the task, or code it awaits)`,
+    );
+  }
+  return task;
+}
+
+/**
+ * Tell the worker (and through it the scheduler) that the calling task no longer occupies a
+ * thread, as Dask's `secede()`: the worker may start another task in its place and the
+ * scheduler no longer counts it towards the worker's occupancy. Use it before waiting on tasks
+ * this task submitted; `rejoin()` takes a thread slot back. Throws outside a task.
+ * @example secede(); const v = await client.gather(fs); await rejoin();
+ */
+export function secede(): void {
+  required("secede()").secede();
+}
+
+/**
+ * Wait until the calling (seceded) task has a thread slot again, as Dask's `rejoin()`: it runs
+ * before tasks that have not started yet. A no-op for a task that has not seceded. Throws
+ * outside a task.
+ */
+export function rejoin(): Promise<void> {
+  try {
+    return required("rejoin()").rejoin();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

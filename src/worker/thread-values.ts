@@ -1,0 +1,35 @@
+/** How a task thread encodes what it sends back (task results, actor replies). */
+import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
+import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
+import type { WireError } from "../protocol/ops.js";
+
+/** A task's (or an actor call's) outcome, as a thread posts it. */
+export type ThreadResult =
+  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
+  | { id: number; ok: false; error: WireError; durationS: number };
+
+/** Encode a result; raw parts that own their whole buffer are moved, others copied. */
+export function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
+  const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
+  // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
+  const head = new Uint8Array(pooled);
+  const moved = new Set<ArrayBuffer>([head.buffer]);
+  const parts: Uint8Array[] = [head];
+  for (const r of raws) {
+    if (r.byteLength >= SHARED_FRAME_BYTES) {
+      // big: one copy into shared memory, so later tasks on this worker use it without copies
+      const shared = new Uint8Array(new SharedArrayBuffer(r.byteLength));
+      shared.set(r);
+      parts.push(shared);
+      continue;
+    }
+    const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
+    if (whole && !moved.has(r.buffer as ArrayBuffer)) {
+      moved.add(r.buffer as ArrayBuffer);
+      parts.push(r);
+    } else {
+      parts.push(new Uint8Array(r)); // a slice of something bigger (or shared): copy
+    }
+  }
+  return { parts, moved: [...moved] };
+}
