@@ -23,11 +23,12 @@ import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
+import * as locality from "./locality.js";
 import { Future, type FutureHost } from "./future.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, tokenize, typeName } from "./submit-options.js";
 
-export { type ConnectOptions, type ConnectTarget, type Futurable, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
+export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
 registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
@@ -297,28 +298,37 @@ export class Client implements FutureHost {
     }
   }
 
-  /** Values of these futures, fetched directly from the workers that hold them. */
-  async gather<T>(futures: Array<Future<T>>, options?: { timeout?: number }): Promise<T[]>;
+  /**
+   * Values of these futures, fetched directly from the workers that hold them. `errors:
+   * "skip"` leaves out the failed (erred or cancelled) ones instead of throwing the first error.
+   */
+  async gather<T>(futures: Array<Future<T>>, options?: GatherOptions): Promise<T[]>;
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
-  async gather<T>(futures: Future<T> | Array<Future<T>>, options: { timeout?: number } = {}): Promise<T | T[]> {
-    if (!Array.isArray(futures)) return (await this.gather([futures], options))[0]!;
+  async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
+    if (!Array.isArray(futures)) return (await this.gather([futures], { ...options, errors: "raise" }))[0]!;
+    const skip = gatherSkips(options.errors);
     const timeout = options.timeout ?? 24 * 3600_000;
     const deadline = Date.now() + timeout;
     // each key's incarnation; a future of an older, cancelled one (the key was submitted again) fails
     const states = new Map<string, KeyState>();
     for (const f of futures) if (states.get(f.key)?.status !== "cancelled") states.set(f.key, f.state);
     const values = new Map<string, unknown>();
-    while (values.size < states.size) {
+    const skipped = new Set<string>();
+    // a failure is thrown, or (skip) its key is left out
+    const failed = (k: string, ks: KeyState) => {
+      const err = failure(k, ks, this.#lostError);
+      if (err && (!skip || this.#lostError)) throw err;
+      if (err) skipped.add(k);
+      return err !== undefined;
+    };
+    while (values.size + skipped.size < states.size) {
       this.#checkOpen();
-      const todo = [...states].filter(([k]) => !values.has(k));
+      const todo = [...states].filter(([k]) => !values.has(k) && !skipped.has(k));
       await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
-      for (const [k, ks] of todo) this.#throwIfFailed(k, ks);
-      const fetched = await fetchValues(todo.filter(([, ks]) => ks.status === "finished"), this.#fetchHost);
-      for (const [k, v] of fetched) {
-        this.#throwIfFailed(k, states.get(k)!); // cancelled while its value was on its way: the value is void
-        values.set(k, v);
-      }
-      if (values.size < states.size) {
+      const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
+      // cancelled while its value was on its way: the value is void
+      for (const [k, v] of fetched) if (!failed(k, states.get(k)!)) values.set(k, v);
+      if (values.size + skipped.size < states.size) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
         this.#scheduler.hold();
@@ -326,12 +336,7 @@ export class Client implements FutureHost {
         this.#scheduler.release();
       }
     }
-    return futures.map((f) => values.get(f.key) as T);
-  }
-
-  #throwIfFailed(key: string, ks: KeyState): void {
-    const err = failure(key, ks, this.#lostError);
-    if (err) throw err;
+    return futures.filter((f) => !skipped.has(f.key)).map((f) => values.get(f.key) as T);
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */
@@ -376,15 +381,17 @@ export class Client implements FutureHost {
 
   // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
 
-  /** A request to the scheduler (an extension's op, say), at most `timeoutMs`. @internal */
+  /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; tasks submitted before it go first. @internal */
   request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     this.#checkOpen();
+    this.#flushGraph();
     return this.#scheduler.request<T>(msg, timeoutMs);
   }
 
-  /** A one-way message to the scheduler. @internal */
+  /** A one-way message to the scheduler, after the tasks submitted before it. @internal */
   send(msg: Message): void {
     this.#checkOpen();
+    this.#flushGraph();
     this.#scheduler.send(msg);
   }
 
@@ -466,6 +473,27 @@ export class Client implements FutureHost {
   async restart(): Promise<void> {
     this.#checkOpen();
     await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
+  }
+
+  /** Key -> addresses of the workers holding it, for these futures (default: every key in memory). */
+  whoHas(futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, string[]>> {
+    return locality.whoHas(this, futures);
+  }
+  /** Worker address -> keys it holds, for these workers (names or addresses; default: all). */
+  hasWhat(workers?: string[]): Promise<Record<string, string[]>> {
+    return locality.hasWhat(this, workers);
+  }
+  /** Key -> bytes of its value as the scheduler counts them (default: every key in memory). */
+  nbytes(futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, number>> {
+    return locality.nbytes(this, futures);
+  }
+  /** Copy values worker to worker until each is on `n` workers (default: all); extra copies are dropped. @example await client.replicate(table, { n: 2 }) */
+  replicate(futures: Future<unknown> | Array<Future<unknown>>, options?: locality.ReplicateOptions): Promise<void> {
+    return locality.replicate(this, futures, options);
+  }
+  /** Move values (of these futures; default all) between workers so that their stored bytes even out; none is recomputed. */
+  rebalance(futures?: Future<unknown> | Array<Future<unknown>>, options?: locality.RebalanceOptions): Promise<void> {
+    return locality.rebalance(this, futures, options);
   }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */

@@ -20,7 +20,8 @@ export type ReleaseKeys = { op: "release-keys"; keys: string[] };
 /** Scattered data: which keys the client put on `worker`, with their sizes. */
 export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
 export type CancelKeys = { op: "cancel-keys"; keys: string[] };
-export type WhoHas = { op: "who-has"; keys: string[] };
+/** Key -> holders, for `keys` (default: every key in memory). */
+export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
 export type StoryRequest = { op: "story"; key: string };
 export type VersionsRequest = { op: "versions" };
@@ -89,7 +90,7 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
     return m as unknown as AddKeys;
   },
   "cancel-keys": keys,
-  "who-has": keys,
+  "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
   versions: bare,
@@ -166,7 +167,7 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "release-keys": { keys: "strings" },
   "add-keys": { worker: "string", keys: "entries" },
   "cancel-keys": { keys: "strings" },
-  "who-has": { keys: "strings" },
+  "who-has": { keys: "strings?" },
   identity: {},
   story: { key: "string" },
   versions: {},

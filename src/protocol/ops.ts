@@ -38,6 +38,12 @@ export const Op = {
   retireWorkers: "retire-workers",
   restart: "restart",
   versions: "versions",
+  // scheduler <- client: where data lives (messages-locality.ts)
+  fireAndForget: "fire-and-forget",
+  hasWhat: "has-what",
+  nbytes: "nbytes",
+  replicate: "replicate",
+  rebalance: "rebalance",
   // scheduler -> client
   keyCancelled: "key-cancelled",
   keyInMemory: "key-in-memory",

@@ -19,6 +19,7 @@ import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
+import type { Locality } from "./locality.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
@@ -41,6 +42,8 @@ export interface HandlerHost {
   readonly peers: Peers;
   readonly functions: FunctionTable;
   readonly extensions: Extensions;
+  /** has-what, nbytes, replicate, rebalance */
+  readonly locality: Locality;
   readonly failedWorkers: FailedWorker[];
   sid(what: string): string;
   run(instructions: Instruction[]): void;
@@ -83,6 +86,11 @@ export class SchedulerHandlers {
       [Op.addKeys]: (m, rpc) => this.addKeys(m, rpc),
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
       [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
+      [Op.fireAndForget]: (m) => this.#state.fireAndForget(m.keys),
+      [Op.hasWhat]: (m) => this.#h.locality.hasWhat(m),
+      [Op.nbytes]: (m) => this.#h.locality.nbytes(m),
+      [Op.replicate]: (m) => this.#h.locality.replicate(m),
+      [Op.rebalance]: (m) => this.#h.locality.rebalance(m),
       [Op.identity]: () => this.#h.view.identity(),
       [Op.story]: (m) => this.#state.story(m.key),
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),

@@ -5,6 +5,7 @@
  */
 import type { FieldKind, FieldSpec, Message, Parser } from "../../src/protocol/messages.js";
 import { clientToSchedulerParsers, clientToSchedulerShapes, schedulerToClientParsers, schedulerToClientShapes } from "../../src/protocol/messages-client.js";
+import { localityParsers, localityShapes } from "../../src/protocol/messages-locality.js";
 import { workerToWorkerParsers, workerToWorkerShapes } from "../../src/protocol/messages-peer.js";
 import {
   schedulerToWorkerParsers, schedulerToWorkerShapes, workerToSchedulerParsers, workerToSchedulerShapes,
@@ -23,6 +24,7 @@ export const DIRECTIONS: Direction[] = [
   { name: "worker -> scheduler", parsers: workerToSchedulerParsers, shapes: workerToSchedulerShapes },
   { name: "scheduler -> worker", parsers: schedulerToWorkerParsers, shapes: schedulerToWorkerShapes },
   { name: "worker/client -> worker", parsers: workerToWorkerParsers, shapes: workerToWorkerShapes },
+  { name: "client -> scheduler (locality)", parsers: localityParsers, shapes: localityShapes },
 ] as unknown as Direction[];
 
 export interface Sample {
