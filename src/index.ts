@@ -4,12 +4,14 @@
  * (src/lazy.ts). The roles are in `dask-mpi-ts/server`, the cluster classes in
  * `dask-mpi-ts/jobqueue`, the DRMAA binding in `dask-mpi-ts/drmaa`.
  */
-export { Client, KeyRef, ref, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { Client, KeyRef, ref, type GatherOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
+export { fireAndForget } from "./client/fire-and-forget.js";
+export type { ReplicateOptions, RebalanceOptions } from "./client/locality.js";
 export {
   DaskError,
   CommClosedError,
