@@ -11,6 +11,8 @@ export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";
 export { fireAndForget } from "./client/fire-and-forget.js";
+export { performanceReport } from "./client/performance-report.js";
+export type { TaskStreamOptions, TaskStreamRecord, TaskStreamTransfer } from "./client/task-stream.js";
 export type { ReplicateOptions, RebalanceOptions } from "./client/locality.js";
 export {
   DaskError,

@@ -24,6 +24,7 @@ import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
 import * as locality from "./locality.js";
+import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { Future, type FutureHost } from "./future.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, tokenize, typeName } from "./submit-options.js";
@@ -494,6 +495,11 @@ export class Client implements FutureHost {
   /** Move values (of these futures; default all) between workers so that their stored bytes even out; none is recomputed. */
   rebalance(futures?: Future<unknown> | Array<Future<unknown>>, options?: locality.RebalanceOptions): Promise<void> {
     return locality.rebalance(this, futures, options);
+  }
+
+  /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
+  getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> {
+    return getTaskStream(this, options);
   }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */

@@ -8,7 +8,9 @@ import type { SchedulerOptions } from "../scheduler/options.js";
 
 /** The built-in extensions, loaded lazily (each a loader): one line per extension. */
 export function builtinExtensions(): ExtensionSource[] {
-  return [];
+  return [
+    async () => (await import("../extensions/task-stream.js")).taskStreamExtension(),
+  ];
 }
 
 /** `o` with the built-in extensions before its own. */

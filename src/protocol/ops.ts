@@ -44,6 +44,8 @@ export const Op = {
   nbytes: "nbytes",
   replicate: "replicate",
   rebalance: "rebalance",
+  // scheduler <- client: the task-stream extension (extensions/task-stream.ts)
+  getTaskStream: "get-task-stream",
   // scheduler -> client
   keyCancelled: "key-cancelled",
   keyInMemory: "key-in-memory",

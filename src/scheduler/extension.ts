@@ -6,6 +6,7 @@
  * extension has.
  */
 import type { Message, SchedulerIdentity } from "../protocol/messages.js";
+import type { StartStop } from "../protocol/messages-worker.js";
 import type { SchedulerState } from "./state.js";
 
 /** What an extension may read of the scheduler's state: queries only. */
@@ -24,6 +25,21 @@ export interface SchedulerView {
   readonly services: Record<string, string>;
 }
 
+/**
+ * A task finished on `worker` (its task-finished, as the scheduler got it): `at` is when the
+ * scheduler heard (ms since the epoch); `thread` and `startstops` (its compute and the transfers
+ * of its dependencies) are there when the worker sent them.
+ */
+export interface TaskFinishedEvent {
+  key: string;
+  worker: string;
+  durationS: number;
+  at: number;
+  nbytes?: number;
+  thread?: number;
+  startstops?: StartStop[];
+}
+
 /** Who sent an extension op. */
 export type PeerRef = { kind: "client"; id: string } | { kind: "worker"; address: string };
 
@@ -34,7 +50,7 @@ export interface SchedulerExtension {
   readonly ops?: Record<string, (msg: Message, peer: PeerRef) => unknown>;
   /** Called once the scheduler listens; `net` is the host it bound and the one it advertises. */
   start?(s: SchedulerView, net: { bind: string; advertise: string }): Promise<{ services?: Record<string, string> } | void>;
-  onTaskFinished?(e: { key: string; worker: string; durationS: number; at: number }): void;
+  onTaskFinished?(e: TaskFinishedEvent): void;
   onWorkerRemoved?(address: string, reason: string): void;
   onClientRemoved?(id: string): void;
   close?(reason: string): Promise<void>;

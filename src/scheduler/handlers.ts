@@ -140,7 +140,7 @@ export class SchedulerHandlers {
     const duration = m.duration ?? 0;
     const hooks = this.#h.extensions.taskFinished;
     if (hooks.length) {
-      const e = { key, worker, durationS: duration, at: Date.now() };
+      const e = { key, worker, durationS: duration, at: Date.now(), nbytes: m.nbytes, thread: m.thread, startstops: m.startstops };
       for (const h of hooks) h(e);
     }
     this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value));

@@ -18,10 +18,12 @@ export interface PoolTask {
   deps: Record<string, Uint8Array[]>;
 }
 
-type Done = (r: ThreadResult) => void;
+/** `thread`: the index (0 .. nthreads-1) of the thread that ran it (a replacement takes its dead one's). */
+type Done = (r: ThreadResult, thread: number) => void;
 
 interface Slot {
   thread: Thread;
+  index: number;
   /** up and taking batches */
   online: boolean;
   /** the batch on this thread, in the order it runs it */
@@ -46,7 +48,7 @@ export class TaskPool {
    */
   constructor(nthreads: number, onStart: (key: string) => void = () => {}) {
     this.#onStart = onStart;
-    for (let i = 0; i < nthreads; i++) this.#spawn();
+    for (let i = 0; i < nthreads; i++) this.#spawn(i);
   }
 
   get size(): number {
@@ -92,15 +94,15 @@ export class TaskPool {
     }
   }
 
-  #spawn(): void {
+  #spawn(index: number): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, online: false, held: new Map() };
+    const slot: Slot = { thread, index, online: false, held: new Map() };
     this.#starting++;
     thread.on("message", (results: ThreadResult[]) => {
       for (const r of results) {
         const held = slot.held.get(r.id);
         slot.held.delete(r.id);
-        held?.done(r);
+        held?.done(r, slot.index);
       }
       const next = slot.held.values().next();
       if (!next.done) this.#onStart(next.value.key);
@@ -129,10 +131,10 @@ export class TaskPool {
     if (!slot.online) this.#starting--;
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
+    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 }, slot.index);
     slot.held.clear();
     if (this.#closed) return;
-    this.#spawn();
+    this.#spawn(slot.index);
     this.#dispatch();
   }
 }

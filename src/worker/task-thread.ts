@@ -22,9 +22,10 @@ export interface ThreadTask {
 /** What the pool sends a thread: a batch to run, or a request to collect garbage. */
 export type ThreadMessage = ThreadTask[] | { type: "gc" };
 
+/** `start`: when the task started, ms since the epoch (for the task stream). */
 export type ThreadResult =
-  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
-  | { id: number; ok: false; error: WireError; durationS: number };
+  | { id: number; ok: true; parts: Uint8Array[]; durationS: number; start?: number }
+  | { id: number; ok: false; error: WireError; durationS: number; start?: number };
 
 /**
  * Post accumulated results at least this often while a batch runs. Zero: every result leaves
@@ -52,10 +53,10 @@ port.on("message", async (batch: ThreadMessage) => {
     try {
       const value = await run(task);
       const { parts, moved } = encodeResult(value);
-      results.push({ id: task.id, ok: true, parts, durationS: (performance.now() - t0) / 1000 });
+      results.push({ id: task.id, ok: true, parts, durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 });
       transfer.push(...moved);
     } catch (err) {
-      results.push({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
+      results.push({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 });
     }
     if (performance.now() - lastFlush >= FLUSH_MS) flush();
   }

@@ -54,6 +54,12 @@ export const SAMPLES: Record<FieldKind, Sample> = {
   tasks: { good: () => [{ key: "t", fn: 0, args: [bytes()], deps: [] }], bad: () => [{ key: "t", fn: 1, args: [], deps: [] }], sub: "[0].fn", got: "1" },
   functions: { good: () => [fn()], bad: () => [{ kind: "lambda" }], sub: "[0]", got: "a map" },
   "worker-status": { good: () => "paused", bad: () => "asleep", sub: "", got: '"asleep"' },
+  startstops: {
+    good: () => [{ action: "transfer", start: 1, stop: 2, source: "tcp://127.0.0.1:1", keys: ["k"], nbytes: 3 }, { action: "compute", start: 2, stop: 3 }],
+    bad: () => [{ action: "sleep", start: 1, stop: 2 }],
+    sub: "[0]",
+    got: "a map",
+  },
 };
 
 export function kindOf(spec: FieldSpec): { kind: FieldKind; optional: boolean } {
