@@ -6,6 +6,7 @@
  * own (free-keys). A copy that arrives for a key no longer in memory is freed at once.
  */
 import type { Rpc } from "../comm/rpc.js";
+import { describeError } from "../errors.js";
 import type { HasWhat, NbytesRequest, Rebalance, Replicate } from "../protocol/messages-locality.js";
 import { Op } from "../protocol/ops.js";
 import { type Instruction, type SchedulerState, type TaskRecord, TaskState } from "./state.js";
@@ -48,9 +49,10 @@ export class Locality {
   }
 
   async replicate(m: Replicate): Promise<{ copied: number; dropped: number }> {
-    const targets = this.#workers(m.workers, "replicate");
+    // a retiring worker takes no copies
+    const targets = this.#workers(m.workers, "replicate").filter((a) => !this.#h.state.workers.get(a)!.closing);
     if (m.n > targets.length) {
-      throw new RangeError(`replicate: n=${m.n} copies asked, but there are only ${targets.length} workers${m.workers ? ` among ${JSON.stringify(m.workers)}` : ""}`);
+      throw new RangeError(`replicate: n=${m.n} copies asked, but there are only ${targets.length} workers${m.workers ? ` among ${JSON.stringify(m.workers)}` : ""} (not retiring)`);
     }
     const tasks = this.#inMemory(m.keys, "replicate");
     const state = this.#h.state;
@@ -76,7 +78,8 @@ export class Locality {
         }
       }
     }
-    const copied = await this.#copy(copies);
+    const { done: copied, error } = await this.#copy(copies);
+    if (error) throw error; // nothing dropped: the copies asked for are not all there
     let dropped = 0;
     for (const [key, a] of drops) {
       const ins = state.removeReplica(key, a);
@@ -101,30 +104,40 @@ export class Locality {
         return { address: a, nbytes: ws.nbytes, keys };
       }),
     );
-    const copied = await this.#copy(plan);
+    const { done: moved, error } = await this.#copy(plan);
     let bytes = 0;
-    for (const mv of copied) {
+    for (const mv of moved) {
       const ins = state.removeReplica(mv.key, mv.from);
       if (ins) this.#h.run(ins);
       bytes += state.tasks.get(mv.key)?.nbytes ?? 0;
     }
-    return { moved: copied.length, bytes };
+    if (error) throw error; // the moves that were made are complete (freed at their source)
+    return { moved: moved.length, bytes };
   }
 
-  /** Copy values holder to worker, a batch per pair; the copies the scheduler now counts. */
-  async #copy<C extends { key: string; from: string; to: string }>(copies: C[]): Promise<C[]> {
+  /**
+   * Copy values holder to worker, a batch per pair; the copies the scheduler now counts. A
+   * batch that fails (a holder or target gone) does not stop the others: the first failure,
+   * naming the pair, comes back for the caller to throw once it has recorded what was done.
+   */
+  async #copy<C extends { key: string; from: string; to: string }>(copies: C[]): Promise<{ done: C[]; error: unknown }> {
     const batches = new Map<string, C[]>();
     for (const c of copies) {
       const pair = `${c.from}\n${c.to}`;
       batches.set(pair, [...(batches.get(pair) ?? []), c]);
     }
     const done: C[] = [];
-    await Promise.all(
+    const results = await Promise.allSettled(
       [...batches.values()].map(async (batch) => {
         const { from, to } = batch[0]!;
         const rpc = this.#h.workers.get(from);
-        if (!rpc) return;
-        const sent = new Set(await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys: batch.map((c) => c.key) }, COPY_TIMEOUT_MS));
+        if (!rpc) throw new Error(`worker ${from} left before it could copy ${batch.length} values to ${to}`);
+        let sent: Set<string>;
+        try {
+          sent = new Set(await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys: batch.map((c) => c.key) }, COPY_TIMEOUT_MS));
+        } catch (err) {
+          throw new Error(`copying ${batch.length} values from ${from} to ${to} failed: ${describeError(err)}`, { cause: err });
+        }
         for (const c of batch) {
           if (!sent.has(c.key)) continue;
           if (this.#h.state.addReplica(c.key, to)) done.push(c);
@@ -132,7 +145,8 @@ export class Locality {
         }
       }),
     );
-    return done;
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    return { done, error: failed?.reason };
   }
 
   /** Addresses of the named workers (names or addresses; default all); an unknown one is an error naming it. */
