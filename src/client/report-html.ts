@@ -54,7 +54,7 @@ export function renderReport(r: ReportInput): string {
       );
     }
     shapes.push(
-      `<rect class="task" data-group="${esc(rec.group)}" fill="${colour(rec.group)}" x="${x(rec.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(rec.stop) - x(rec.start)).toFixed(1)}" height="${LANE - 6}"><title>${esc(rec.key)} (${esc(rec.group)}) on ${esc(rec.worker)} thread ${rec.thread}: ${ms(d)} ms</title></rect>`,
+      `<rect class="task${rec.status === "erred" ? " erred" : ""}" data-group="${esc(rec.group)}" fill="${colour(rec.group)}" x="${x(rec.start).toFixed(1)}" y="${y}" width="${Math.max(1, x(rec.stop) - x(rec.start)).toFixed(1)}" height="${LANE - 6}"><title>${esc(rec.key)} (${esc(rec.group)}) on ${esc(rec.worker)} thread ${rec.thread}: ${ms(d)} ms${rec.status === "erred" ? `, erred: ${esc(rec.error ?? "")}` : ""}</title></rect>`,
     );
   }
   const labels = lanes.map((l, i) => `<text x="4" y="${i * LANE + 15}">${esc(l)}</text>`).join("");
@@ -70,9 +70,10 @@ export function renderReport(r: ReportInput): string {
     .map(([k, l]) => `<tr><td>${esc(k)}</td><td>${l.n}</td><td>${esc(bytes(l.bytes))}</td><td>${ms(l.ms)}</td><td>${rate(l.bytes, l.ms)}</td></tr>`)
     .join("");
   const taskRows = recs
-    .map((t) => `<tr><td>${esc(t.key)}</td><td>${esc(t.group)}</td><td>${esc(t.worker)}</td><td>${t.thread}</td><td>${ms(t.start - t0)}</td><td>${ms(t.stop - t.start)}</td><td>${esc(bytes(t.nbytes))}</td></tr>`)
+    .map((t) => `<tr><td>${esc(t.key)}</td><td>${esc(t.group)}</td><td>${esc(t.worker)}</td><td>${t.thread}</td><td>${ms(t.start - t0)}</td><td>${ms(t.stop - t.start)}</td><td>${t.status === "erred" ? `erred: ${esc(t.error ?? "")}` : esc(bytes(t.nbytes))}</td></tr>`)
     .join("");
   const workers = new Set(recs.map((t) => t.worker)).size;
+  const erred = recs.filter((t) => t.status === "erred").length;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dask-mpi-ts performance report</title>
 <style>
@@ -80,11 +81,11 @@ body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}
 th{background:#f3f3f3}.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
-svg text{font:11px monospace;fill:#444}rect.transfer{fill:#d33;opacity:.7}rect.task.dim{opacity:.2}
+svg text{font:11px monospace;fill:#444}rect.transfer{fill:#d33;opacity:.7}rect.task.dim{opacity:.2}rect.task.erred{stroke:#000;stroke-width:2}
 #hover{min-height:1.4em;font-family:monospace}
 </style></head><body>
 <h1>Performance report</h1>
-<p><b id="ntasks">${recs.length}</b> tasks on ${workers} workers in ${((r.stop - r.start) / 1000).toFixed(3)} s
+<p><b id="ntasks">${recs.length}</b> tasks${erred ? ` (<b id="nerred">${erred}</b> erred)` : ""} on ${workers} workers in ${((r.stop - r.start) / 1000).toFixed(3)} s
 (from ${esc(new Date(r.start).toISOString())}); scheduler ${esc(r.scheduler)}.
 Transfers: ${esc(bytes(moved.bytes))} at ${rate(moved.bytes, moved.ms)}.</p>
 <h2>Task stream</h2>

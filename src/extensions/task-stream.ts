@@ -8,7 +8,7 @@
 import { ProtocolError } from "../errors.js";
 import { type GetTaskStream, type TaskStreamRecord, type TaskStreamTransfer, parseGetTaskStream } from "../protocol/messages-task-stream.js";
 import { Op } from "../protocol/ops.js";
-import type { SchedulerExtension, SchedulerView, TaskFinishedEvent } from "../scheduler/extension.js";
+import type { SchedulerExtension, SchedulerView, TaskErredEvent, TaskFinishedEvent } from "../scheduler/extension.js";
 
 /** Records kept (Dask keeps 100,000 too). */
 export const TASK_STREAM_SIZE = 100_000;
@@ -36,15 +36,17 @@ export class TaskStream {
   }
 }
 
-/** The record of a finished task (without startstops, its compute is the duration up to when the scheduler heard). */
-export function recordOf(e: TaskFinishedEvent, group: string): TaskStreamRecord {
+/** The record of a finished or erred task (without startstops, its compute is the duration up to when the scheduler heard). */
+export function recordOf(e: TaskFinishedEvent | TaskErredEvent, group: string): TaskStreamRecord {
   const compute = e.startstops?.find((s) => s.action === "compute");
   const stop = compute?.stop ?? e.at;
   const transfers: TaskStreamTransfer[] = [];
   for (const s of e.startstops ?? []) {
     if (s.action === "transfer") transfers.push({ source: s.source ?? "", keys: s.keys ?? [], nbytes: s.nbytes ?? 0, start: s.start, stop: s.stop });
   }
-  return { key: e.key, group, worker: e.worker, thread: e.thread ?? -1, start: compute?.start ?? stop - e.durationS * 1000, stop, nbytes: e.nbytes ?? 0, transfers };
+  const start = compute?.start ?? stop - e.durationS * 1000;
+  const base = { key: e.key, group, worker: e.worker, thread: e.thread ?? -1, start, stop, transfers };
+  return "error" in e ? { ...base, status: "erred", nbytes: 0, error: e.error } : { ...base, status: "memory", nbytes: e.nbytes ?? 0 };
 }
 
 export function taskStreamExtension(size = TASK_STREAM_SIZE): SchedulerExtension {
@@ -62,6 +64,9 @@ export function taskStreamExtension(size = TASK_STREAM_SIZE): SchedulerExtension
       view = s;
     },
     onTaskFinished(e) {
+      stream.add(recordOf(e, view?.state.prefixOf(e.key) ?? e.key));
+    },
+    onTaskErred(e) {
       stream.add(recordOf(e, view?.state.prefixOf(e.key) ?? e.key));
     },
   };

@@ -23,8 +23,10 @@ export interface TaskStreamRecord {
   thread: number;
   start: number;
   stop: number;
-  /** bytes of its result */
+  /** "memory": it finished (`nbytes`: its result's size); "erred": it failed (`error`: the error's name) */
+  status: "memory" | "erred";
   nbytes: number;
+  error?: string;
   transfers: TaskStreamTransfer[];
 }
 

@@ -40,6 +40,9 @@ export interface TaskFinishedEvent {
   startstops?: StartStop[];
 }
 
+/** A task erred on `worker` (its task-erred): `error` is the remote error's name. */
+export type TaskErredEvent = Omit<TaskFinishedEvent, "nbytes"> & { error: string };
+
 /** Who sent an extension op. */
 export type PeerRef = { kind: "client"; id: string } | { kind: "worker"; address: string };
 
@@ -51,6 +54,7 @@ export interface SchedulerExtension {
   /** Called once the scheduler listens; `net` is the host it bound and the one it advertises. */
   start?(s: SchedulerView, net: { bind: string; advertise: string }): Promise<{ services?: Record<string, string> } | void>;
   onTaskFinished?(e: TaskFinishedEvent): void;
+  onTaskErred?(e: TaskErredEvent): void;
   onWorkerRemoved?(address: string, reason: string): void;
   onClientRemoved?(id: string): void;
   close?(reason: string): Promise<void>;
@@ -65,6 +69,7 @@ type Hook<K extends keyof SchedulerExtension> = NonNullable<SchedulerExtension[K
 export class Extensions {
   readonly #all: SchedulerExtension[];
   readonly taskFinished: Array<Hook<"onTaskFinished">> = [];
+  readonly taskErred: Array<Hook<"onTaskErred">> = [];
   readonly workerRemoved: Array<Hook<"onWorkerRemoved">> = [];
   readonly clientRemoved: Array<Hook<"onClientRemoved">> = [];
 
@@ -72,6 +77,7 @@ export class Extensions {
     this.#all = all;
     for (const e of all) {
       if (e.onTaskFinished) this.taskFinished.push(e.onTaskFinished.bind(e));
+      if (e.onTaskErred) this.taskErred.push(e.onTaskErred.bind(e));
       if (e.onWorkerRemoved) this.workerRemoved.push(e.onWorkerRemoved.bind(e));
       if (e.onClientRemoved) this.clientRemoved.push(e.onClientRemoved.bind(e));
     }

@@ -182,7 +182,14 @@ export class SchedulerHandlers {
   }
 
   taskErred(m: TaskErred, rpc: Rpc): void {
-    this.#h.run(this.#state.taskErred(this.#h.peers.worker(rpc), m.key, m.error, this.#h.sid("task-erred")));
+    const worker = this.#h.peers.worker(rpc);
+    const hooks = this.#h.extensions.taskErred;
+    if (hooks.length) {
+      const compute = m.startstops?.find((s) => s.action === "compute");
+      const e = { key: m.key, worker, durationS: compute ? (compute.stop - compute.start) / 1000 : 0, at: Date.now(), thread: m.thread, startstops: m.startstops, error: m.error.name };
+      for (const h of hooks) h(e);
+    }
+    this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred")));
   }
 
   // ---- clients ------------------------------------------------------------------------------

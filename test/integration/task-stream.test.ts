@@ -54,6 +54,16 @@ describe("task stream and performance report (issue 14)", function () {
     assert.deepEqual([t!.source, t!.keys], [w0, ["big-a"]]);
     assert.ok(t!.nbytes >= 200_000 && t!.start <= t!.stop, JSON.stringify(t));
     assert.equal(recs.find((r) => r.key === "big-a")!.transfers.length, 0);
+    assert.ok(recs.every((r) => r.status === "memory" && r.nbytes > 0));
+    assert.ok(recs.find((r) => r.key === "big-a")!.nbytes >= 200_000);
+    // an erred task is in the stream too, with its error's name
+    const t1 = Date.now();
+    const bad = c.client.submit(() => {
+      throw new RangeError("no");
+    }, { key: "bad-a" });
+    await bad.whenDone();
+    const erred = await c.client.getTaskStream({ start: t1 });
+    assert.deepEqual(erred.map((r) => [r.key, r.group, r.status, r.error]), [["bad-a", "bad", "erred", "RangeError"]]);
     // count keeps the most recent; a start after everything gives nothing
     assert.equal((await c.client.getTaskStream({ count: 3 })).length, 3);
     assert.deepEqual(await c.client.getTaskStream({ start: new Date(Date.now() + 60_000) }), []);
