@@ -20,11 +20,10 @@ const LABEL = 230;
 const esc = (s: string | number): string =>
   String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
-/** A stable colour per group. */
-function colour(group: string): string {
-  let h = 0;
-  for (let i = 0; i < group.length; i++) h = (h * 31 + group.charCodeAt(i)) >>> 0;
-  return `hsl(${h % 360} 60% 55%)`;
+/** Colours for the groups, by name: hues a golden angle apart, so neighbours differ. */
+function palette(groups: Iterable<string>): (group: string) => string {
+  const hue = new Map([...new Set(groups)].sort().map((g, i) => [g, (i * 137.5 + 120) % 360]));
+  return (g) => `hsl(${hue.get(g) ?? 0} 60% 55%)`;
 }
 
 const ms = (x: number) => (x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0));
@@ -32,11 +31,12 @@ const bytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6
 
 export function renderReport(r: ReportInput): string {
   const recs = [...r.records].sort((a, b) => a.start - b.start);
-  const t0 = recs.reduce((a, x) => Math.min(a, x.start), r.start);
+  const t0 = recs.reduce((a, x) => x.transfers.reduce((b, t) => Math.min(b, t.start), Math.min(a, x.start)), r.start);
   const t1 = recs.reduce((a, x) => Math.max(a, x.stop), Math.max(r.stop, t0 + 1));
-  const x = (t: number) => LABEL + ((t - t0) / (t1 - t0)) * (WIDTH - LABEL - 10);
+  const x = (t: number) => LABEL + ((t - t0) / (t1 - t0)) * (WIDTH - LABEL - 40);
   const lanes = [...new Set(recs.map((x) => `${x.worker} #${x.thread}`))].sort();
   const lane = new Map(lanes.map((l, i) => [l, i]));
+  const colour = palette(recs.map((t) => t.group));
   const groups = new Map<string, { n: number; total: number; min: number; max: number }>();
   const links = new Map<string, { n: number; bytes: number; ms: number }>();
   const shapes: string[] = [];
@@ -58,7 +58,11 @@ export function renderReport(r: ReportInput): string {
     );
   }
   const labels = lanes.map((l, i) => `<text x="4" y="${i * LANE + 15}">${esc(l)}</text>`).join("");
-  const height = Math.max(1, lanes.length) * LANE + 8;
+  const axisY = Math.max(1, lanes.length) * LANE + 6;
+  const ticks = Array.from({ length: 6 }, (_, i) => t0 + ((t1 - t0) * i) / 5)
+    .map((t) => `<line class="tick" x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="0" y2="${axisY}"/><text x="${x(t).toFixed(1)}" y="${axisY + 14}" text-anchor="middle">${((t - t0) / 1000).toFixed(2)} s</text>`)
+    .join("");
+  const height = axisY + 20;
   const moved = [...links.values()].reduce((a, l) => ({ bytes: a.bytes + l.bytes, ms: a.ms + l.ms }), { bytes: 0, ms: 0 });
   const rate = (b: number, t: number) => (t > 0 ? `${((b / 1e6) / (t / 1000)).toFixed(2)} MB/s` : "–");
   const groupRows = [...groups]
@@ -81,7 +85,7 @@ body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}
 th{background:#f3f3f3}.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
-svg text{font:11px monospace;fill:#444}rect.transfer{fill:#d33;opacity:.7}rect.task.dim{opacity:.2}rect.task.erred{stroke:#000;stroke-width:2}
+svg text{font:11px monospace;fill:#444}line.tick{stroke:#e4e4e4}rect.transfer{fill:#d33;opacity:.7}rect.task.dim{opacity:.2}rect.task.erred{stroke:#000;stroke-width:2}
 #hover{min-height:1.4em;font-family:monospace}
 </style></head><body>
 <h1>Performance report</h1>
@@ -90,7 +94,7 @@ svg text{font:11px monospace;fill:#444}rect.transfer{fill:#d33;opacity:.7}rect.t
 Transfers: ${esc(bytes(moved.bytes))} at ${rate(moved.bytes, moved.ms)}.</p>
 <h2>Task stream</h2>
 <p id="hover">hover a task</p>
-<svg id="stream" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="task stream">${labels}${shapes.join("")}</svg>
+<svg id="stream" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="task stream">${ticks}${labels}${shapes.join("")}</svg>
 <h2>Task groups</h2>
 <table id="groups"><tr><th>group</th><th>tasks</th><th>total s</th><th>mean ms</th><th>min ms</th><th>max ms</th></tr>${groupRows}</table>
 <h2>Transfers</h2>
