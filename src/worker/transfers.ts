@@ -22,14 +22,14 @@ export class TransferLog {
     while (this.#byKey.size > KEPT) this.#byKey.delete(this.#byKey.keys().next().value!);
   }
 
-  /** The fetches that brought these dependencies, each once; they are claimed (gone from the log). */
+  /** The fetches that brought these dependencies, each once; they are claimed (gone from the log, for all their keys). */
   take(deps: readonly string[]): StartStop[] {
     const out = new Set<StartStop>();
     for (const d of deps) {
       const t = this.#byKey.get(d);
       if (!t) continue;
       out.add(t);
-      this.#byKey.delete(d);
+      for (const k of t.keys ?? []) if (this.#byKey.get(k) === t) this.#byKey.delete(k);
     }
     return [...out];
   }
