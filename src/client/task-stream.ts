@@ -2,7 +2,6 @@
  * The task stream, for the client: the recent task records the scheduler's task-stream
  * extension keeps (client.getTaskStream; performanceReport in performance-report.ts).
  */
-import { RemoteError } from "../comm/rpc.js";
 import type { Message } from "../protocol/messages.js";
 import type { TaskStreamRecord } from "../protocol/messages-task-stream.js";
 import { Op } from "../protocol/ops.js";
@@ -29,17 +28,10 @@ function time(v: unknown, name: string): number | undefined {
   return t;
 }
 
-/** The recent task records, oldest first. */
+/** The recent task records, oldest first (the scheduler's built-in task-stream extension keeps them). */
 export async function getTaskStream(c: StreamHost, options: TaskStreamOptions = {}): Promise<TaskStreamRecord[]> {
   const { count } = options;
   if (count !== undefined && !(Number.isInteger(count) && count >= 0)) throw new TypeError(`getTaskStream's count must be an integer >= 0, got ${JSON.stringify(count)}`);
   const msg = { op: Op.getTaskStream, start: time(options.start, "start"), stop: time(options.stop, "stop"), count };
-  try {
-    return await c.request<TaskStreamRecord[]>(msg);
-  } catch (err) {
-    if (err instanceof RemoteError && /unknown op/.test(err.message)) {
-      throw new Error("the scheduler keeps no task stream (its task-stream extension is not loaded)", { cause: err });
-    }
-    throw err;
-  }
+  return c.request<TaskStreamRecord[]>(msg);
 }
