@@ -476,31 +476,19 @@ export class Client implements FutureHost {
     await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
   }
 
+  // where data lives (client/locality.ts) and what happened (client/task-stream.ts)
   /** Key -> addresses of the workers holding it, for these futures (default: every key in memory). */
-  whoHas(futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, string[]>> {
-    return locality.whoHas(this, futures);
-  }
+  whoHas(futures?: locality.Futures): Promise<Record<string, string[]>> { return locality.whoHas(this, futures); }
   /** Worker address -> keys it holds, for these workers (names or addresses; default: all). */
-  hasWhat(workers?: string[]): Promise<Record<string, string[]>> {
-    return locality.hasWhat(this, workers);
-  }
+  hasWhat(workers?: string[]): Promise<Record<string, string[]>> { return locality.hasWhat(this, workers); }
   /** Key -> bytes of its value as the scheduler counts them (default: every key in memory). */
-  nbytes(futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, number>> {
-    return locality.nbytes(this, futures);
-  }
+  nbytes(futures?: locality.Futures): Promise<Record<string, number>> { return locality.nbytes(this, futures); }
   /** Copy values worker to worker until each is on `n` workers (default: all); extra copies are dropped. @example await client.replicate(table, { n: 2 }) */
-  replicate(futures: Future<unknown> | Array<Future<unknown>>, options?: locality.ReplicateOptions): Promise<void> {
-    return locality.replicate(this, futures, options);
-  }
+  replicate(futures: locality.Futures, options?: locality.ReplicateOptions): Promise<void> { return locality.replicate(this, futures, options); }
   /** Move values (of these futures; default all) between workers so that their stored bytes even out; none is recomputed. */
-  rebalance(futures?: Future<unknown> | Array<Future<unknown>>, options?: locality.RebalanceOptions): Promise<void> {
-    return locality.rebalance(this, futures, options);
-  }
-
+  rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
   /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
-  getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> {
-    return getTaskStream(this, options);
-  }
+  getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {

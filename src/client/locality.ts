@@ -14,6 +14,9 @@ export interface LocalityHost {
   request<T>(msg: Message, timeoutMs?: number): Promise<T>;
 }
 
+/** One future or a list of them. */
+export type Futures = Future<unknown> | Array<Future<unknown>>;
+
 /** replicate and rebalance may move a lot of data. */
 const MOVE_TIMEOUT_MS = 300_000;
 
@@ -29,7 +32,7 @@ export interface RebalanceOptions {
   workers?: string[];
 }
 
-const keysOf = (futures: Future<unknown> | Array<Future<unknown>> | undefined, what: string): string[] | undefined => {
+const keysOf = (futures: Futures | undefined, what: string): string[] | undefined => {
   if (futures === undefined) return undefined;
   const list = Array.isArray(futures) ? futures : [futures];
   for (const f of list) {
@@ -54,7 +57,7 @@ async function ask<T>(c: LocalityHost, msg: Message, timeoutMs?: number): Promis
   }
 }
 
-export function whoHas(c: LocalityHost, futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, string[]>> {
+export function whoHas(c: LocalityHost, futures?: Futures): Promise<Record<string, string[]>> {
   return ask(c, { op: Op.whoHas, keys: keysOf(futures, "whoHas") });
 }
 
@@ -62,11 +65,11 @@ export function hasWhat(c: LocalityHost, workers?: string[]): Promise<Record<str
   return ask(c, { op: Op.hasWhat, workers: workersOf(workers, "hasWhat") });
 }
 
-export function nbytes(c: LocalityHost, futures?: Future<unknown> | Array<Future<unknown>>): Promise<Record<string, number>> {
+export function nbytes(c: LocalityHost, futures?: Futures): Promise<Record<string, number>> {
   return ask(c, { op: Op.nbytes, keys: keysOf(futures, "nbytes") });
 }
 
-export async function replicate(c: LocalityHost & { schedulerInfo(): Promise<{ workers: Record<string, unknown> }> }, futures: Future<unknown> | Array<Future<unknown>>, options: ReplicateOptions = {}): Promise<void> {
+export async function replicate(c: LocalityHost & { schedulerInfo(): Promise<{ workers: Record<string, unknown> }> }, futures: Futures, options: ReplicateOptions = {}): Promise<void> {
   const keys = keysOf(futures, "replicate")!;
   const workers = workersOf(options.workers, "replicate");
   let n = options.n;
@@ -76,7 +79,7 @@ export async function replicate(c: LocalityHost & { schedulerInfo(): Promise<{ w
   await ask(c, { op: Op.replicate, keys, n, workers }, MOVE_TIMEOUT_MS);
 }
 
-export async function rebalance(c: LocalityHost, futures?: Future<unknown> | Array<Future<unknown>>, options: RebalanceOptions = {}): Promise<void> {
+export async function rebalance(c: LocalityHost, futures?: Futures, options: RebalanceOptions = {}): Promise<void> {
   const keys = keysOf(futures, "rebalance");
   const workers = workersOf(options.workers, "rebalance");
   if (futures !== undefined) await settled(futures);
@@ -84,7 +87,7 @@ export async function rebalance(c: LocalityHost, futures?: Future<unknown> | Arr
 }
 
 /** Wait for the futures; the first failed one's error is thrown. */
-async function settled(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
+async function settled(futures: Futures): Promise<void> {
   const list = Array.isArray(futures) ? futures : [futures];
   await Promise.all(list.map((f) => f.whenDone()));
   for (const f of list) {
