@@ -28,10 +28,18 @@ function time(v: unknown, name: string): number | undefined {
   return t;
 }
 
-/** The recent task records, oldest first (the scheduler's built-in task-stream extension keeps them). */
-export async function getTaskStream(c: StreamHost, options: TaskStreamOptions = {}): Promise<TaskStreamRecord[]> {
-  const { count } = options;
+/**
+ * The recent task records, oldest first (the scheduler's built-in task-stream extension keeps
+ * them); `after`: only those taken after this mark (`taskStreamMark`).
+ */
+export async function getTaskStream(c: StreamHost, options: TaskStreamOptions & { after?: number } = {}): Promise<TaskStreamRecord[]> {
+  const { count, after } = options;
   if (count !== undefined && !(Number.isInteger(count) && count >= 0)) throw new TypeError(`getTaskStream's count must be an integer >= 0, got ${JSON.stringify(count)}`);
-  const msg = { op: Op.getTaskStream, start: time(options.start, "start"), stop: time(options.stop, "stop"), count };
+  const msg = { op: Op.getTaskStream, start: time(options.start, "start"), stop: time(options.stop, "stop"), count, after };
   return c.request<TaskStreamRecord[]>(msg);
+}
+
+/** How many records the task stream has taken so far: records taken later come `after` it. */
+export function taskStreamMark(c: StreamHost): Promise<number> {
+  return c.request<number>({ op: Op.taskStreamMark });
 }

@@ -17,12 +17,19 @@ export const TASK_STREAM_SIZE = 100_000;
 export class TaskStream {
   #ring: TaskStreamRecord[] = [];
   #next = 0;
+  /** records taken so far (the mark of now) */
+  #added = 0;
 
   constructor(readonly size = TASK_STREAM_SIZE) {
     if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`task stream size must be a positive integer, got ${size}`);
   }
 
+  get added(): number {
+    return this.#added;
+  }
+
   add(r: TaskStreamRecord): void {
+    this.#added++;
     if (this.#ring.length < this.size) this.#ring.push(r);
     else this.#ring[this.#next] = r;
     this.#next = (this.#next + 1) % this.size;
@@ -30,7 +37,9 @@ export class TaskStream {
 
   /** Oldest first. */
   records(q: Omit<GetTaskStream, "op"> = {}): TaskStreamRecord[] {
-    const all = this.#ring.length < this.size ? this.#ring : [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+    let all = this.#ring.length < this.size ? this.#ring : [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+    // all[j] was the (added - all.length + j)-th record taken
+    if (q.after !== undefined) all = all.slice(Math.max(0, q.after - (this.#added - all.length)));
     const picked = all.filter((r) => (q.start === undefined || r.stop >= q.start) && (q.stop === undefined || r.start < q.stop));
     return q.count === undefined ? picked : q.count === 0 ? [] : picked.slice(-q.count);
   }
@@ -59,6 +68,7 @@ export function taskStreamExtension(size = TASK_STREAM_SIZE): SchedulerExtension
         if (m.op !== Op.getTaskStream) throw new ProtocolError(`task-stream got op ${JSON.stringify(m.op)}`);
         return stream.records(parseGetTaskStream(m));
       },
+      [Op.taskStreamMark]: () => stream.added,
     },
     async start(s) {
       view = s;

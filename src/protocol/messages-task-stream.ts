@@ -30,11 +30,16 @@ export interface TaskStreamRecord {
   transfers: TaskStreamTransfer[];
 }
 
-/** `get-task-stream`: records whose compute stopped at or after `start` and started before `stop`, the last `count` of them. */
-export type GetTaskStream = { op: "get-task-stream"; start?: number; stop?: number; count?: number };
+/**
+ * `get-task-stream`: records whose compute stopped at or after `start` and started before
+ * `stop`, added after the mark `after` (a `task-stream-mark` reply), the last `count` of them.
+ */
+export type GetTaskStream = { op: "get-task-stream"; start?: number; stop?: number; count?: number; after?: number };
+/** The reply is how many records the stream has taken so far: a mark for `after` (clock-free spans). */
+export type TaskStreamMark = { op: "task-stream-mark" };
 
 export function parseGetTaskStream(m: Message): GetTaskStream {
-  for (const f of ["start", "stop", "count"]) if (m[f] !== undefined) num(m, f);
-  if (m.count !== undefined && !(Number.isInteger(m.count) && (m.count as number) >= 0)) throw fieldError(m, "count", "an integer >= 0", m.count);
+  for (const f of ["start", "stop", "count", "after"]) if (m[f] !== undefined) num(m, f);
+  for (const f of ["count", "after"]) if (m[f] !== undefined && !(Number.isInteger(m[f]) && (m[f] as number) >= 0)) throw fieldError(m, f, "an integer >= 0", m[f]);
   return m as unknown as GetTaskStream;
 }

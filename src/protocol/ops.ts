@@ -46,6 +46,7 @@ export const Op = {
   rebalance: "rebalance",
   // scheduler <- client: the task-stream extension (extensions/task-stream.ts)
   getTaskStream: "get-task-stream",
+  taskStreamMark: "task-stream-mark",
   // scheduler -> client
   keyCancelled: "key-cancelled",
   keyInMemory: "key-in-memory",

@@ -324,7 +324,7 @@ export class Worker {
 
   async #fetch(worker: string, keys: string[]): Promise<void> {
     try {
-      const start = Date.now();
+      const start = performance.timeOrigin + performance.now(); // sub-ms: a fast fetch still has a duration
       const rpc = await this.#peer(worker);
       const reply = await rpc.request<{ data: Record<string, Stored>; missing: string[] }>({ op: Op.getData, keys }, PEER_TIMEOUT_MS);
       const got: Record<string, { nbytes: number; value: Stored }> = {};
@@ -335,7 +335,7 @@ export class Worker {
         got[key] = { nbytes, value };
       }
       this.bytes.receivedFromPeers += total;
-      this.#transfers.record(worker, Object.keys(got), total, start, Date.now());
+      this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());
       this.#handle({ type: "fetch-done", stimulusId: this.#sid("fetch-done"), worker, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");

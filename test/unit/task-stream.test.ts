@@ -49,6 +49,10 @@ describe("task stream: pure parts", () => {
     assert.deepEqual(s.records({ stop: 30 }).map((r) => r.key), ["k2"], "started before stop");
     assert.deepEqual(s.records({ count: 2 }).map((r) => r.key), ["k3", "k4"]);
     assert.deepEqual(s.records({ count: 0 }), []);
+    assert.equal(s.added, 5);
+    assert.deepEqual(s.records({ after: 3 }).map((r) => r.key), ["k3", "k4"], "taken after the mark 3");
+    assert.deepEqual(s.records({ after: 0 }).map((r) => r.key), ["k2", "k3", "k4"], "a mark older than the ring: what is kept");
+    assert.deepEqual(s.records({ after: 5 }), []);
     assert.throws(() => new TaskStream(0), RangeError);
   });
 
@@ -68,6 +72,7 @@ describe("task stream: pure parts", () => {
     assert.deepEqual(parseGetTaskStream({ op: "get-task-stream", start: 1, count: 2 }), { op: "get-task-stream", start: 1, count: 2 });
     assert.throws(() => parseGetTaskStream({ op: "get-task-stream", start: "1" }), { message: 'get-task-stream: start must be a number, got "1"' });
     assert.throws(() => parseGetTaskStream({ op: "get-task-stream", count: 1.5 }), { message: "get-task-stream: count must be an integer >= 0, got 1.5" });
+    assert.throws(() => parseGetTaskStream({ op: "get-task-stream", after: -1 }), { message: "get-task-stream: after must be an integer >= 0, got -1" });
   });
 
   // protects: keys are user strings: the report cannot be broken (or scripted) by one
