@@ -120,6 +120,12 @@ describe("collect what succeeded, where data lives (issue 14)", function () {
       assert.equal((await c.client.whoHas(a))[a.key]!.length, 1);
       await waitFor("the dropped copies freed on their workers", () => c.workers.filter((w) => w.data.has(a.key)).length === 1, { timeoutMs: 20_000 });
       assert.equal((await a.result()).length, 50_000);
+      // n counts the copies among `workers`: the holder's copy is not one of them
+      const [holder] = (await c.client.whoHas(a))[a.key]!;
+      const others = c.workers.filter((w) => w.address !== holder).map((w) => w.name);
+      await c.client.replicate(a, { n: 2, workers: others });
+      assert.equal((await c.client.whoHas(a))[a.key]!.length, 3);
+      await assert.rejects(c.client.replicate(a, { workers: ["w1", "w9"] }), /replicate: unknown worker "w9"/);
       await c.client.replicate(a); // default: on every worker
       assert.equal((await c.client.whoHas(a))[a.key]!.length, 3);
       assert.deepEqual(runs(log()), ["a"], "still computed once");
