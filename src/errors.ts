@@ -145,12 +145,19 @@ export class RemoteTaskError extends DaskError {
   readonly remoteStack: string;
   /** Set when the task did not run because this dependency failed. */
   readonly failedDependency: string | undefined;
+  /**
+   * The remote error rebuilt here: an Error whose `name` and `message` are the remote ones and
+   * whose `stack` is the remote stack, for checks by name (`err.cause.name === "RangeError"`)
+   * without `instanceof` (the remote class does not exist here).
+   */
+  declare readonly cause: Error;
   constructor(key: string, remote: { name: string; message: string; stack: string }, failedDependency?: string) {
     super(
       "ERR_REMOTE_TASK",
       failedDependency
         ? `task ${JSON.stringify(key)} failed because its dependency ${JSON.stringify(failedDependency)} failed: ${remote.name}: ${remote.message}`
         : `task ${JSON.stringify(key)} failed: ${remote.name}: ${remote.message}`,
+      { cause: rebuildRemoteError(remote) },
     );
     this.key = key;
     this.failedDependency = failedDependency;
@@ -221,4 +228,12 @@ export class JobQueueError extends DaskError {
 /** Error text for logs and messages, without assuming the thrown value is an Error. */
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** An Error standing for a remote one: its name, message and (remote) stack. */
+export function rebuildRemoteError(remote: { name: string; message: string; stack: string }): Error {
+  const err = new Error(remote.message);
+  err.name = remote.name;
+  err.stack = remote.stack || `${remote.name}: ${remote.message}`;
+  return err;
 }

@@ -4,7 +4,7 @@
  * (src/lazy.ts). The roles are in `dask-mpi-ts/server`, the cluster classes in
  * `dask-mpi-ts/jobqueue`, the DRMAA binding in `dask-mpi-ts/drmaa`.
  */
-export { Client, KeyRef, ref, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { Client, KeyRef, ref, type GatherOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
@@ -17,6 +17,10 @@ export type { PrimitiveOptions } from "./client/primitive.js";
 export { workerClient } from "./client/task-client.js";
 export { type Actor, actorOf } from "./client/actor.js";
 export { secede, rejoin } from "./protocol/task-context.js";
+export { fireAndForget } from "./client/fire-and-forget.js";
+export { performanceReport } from "./client/performance-report.js";
+export type { TaskStreamOptions, TaskStreamRecord, TaskStreamTransfer } from "./client/task-stream.js";
+export type { ReplicateOptions, RebalanceOptions } from "./client/locality.js";
 export {
   DaskError,
   CommClosedError,

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
 import { RemoteError, Rpc, routes } from "../comm/rpc.js";
-import { CommClosedError, ConfigError, RemoteTaskError, type SchedulerLostError, TimeoutError } from "../errors.js";
+import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
@@ -23,14 +23,17 @@ import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
+import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
+import * as locality from "./locality.js";
+import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { Future, type FutureHost } from "./future.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, tokenize, typeName } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, tokenize } from "./submit-options.js";
 
-export { type ConnectOptions, type ConnectTarget, type Futurable, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
+export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
 registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
@@ -264,34 +267,13 @@ export class Client implements FutureHost {
   async scatter<T>(values: T[], options?: ScatterOptions): Promise<Array<Future<T>>>;
   async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
     this.#checkOpen();
-    const list = Array.isArray(values) ? values : [values];
-    // encoded first: a value that cannot travel rejects before anything is sent
-    const encoded = list.map((v, i) => encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(Array.isArray(values) ? i : undefined)));
-    const info = await this.schedulerInfo();
-    let targets = Object.entries(info.workers).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
-    if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
-    targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);
-    const perWorker = new Map<string, Record<string, Buffer[]>>();
-    const keys = list.map((v, i) => {
-      const { head, raws } = encoded[i]!;
-      const key = `${typeName(v)}-${randomUUID()}`;
-      const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
-      const to = options.broadcast ? targets : [targets[i % targets.length]!];
-      for (const [addr] of to) {
-        const data = perWorker.get(addr) ?? {};
-        data[key] = parts;
-        perWorker.set(addr, data);
-      }
-      this.#keys.add(key);
-      return key;
+    const keys = await scatterValues(Array.isArray(values) ? values : [values], !Array.isArray(values), options, {
+      workers: async () => (await this.schedulerInfo()).workers,
+      worker: (address) => this.#worker(address),
+      addKey: (key) => this.#keys.add(key),
+      send: (msg) => this.#scheduler.send(msg),
+      timeoutMs: 10 * REQUEST_TIMEOUT_MS,
     });
-    await Promise.all(
-      [...perWorker].map(async ([addr, data]) => {
-        const rpc = await this.#worker(addr);
-        const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data }, 10 * REQUEST_TIMEOUT_MS);
-        this.#scheduler.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
-      }),
-    );
     const futures = keys.map((k) => this.#future(k) as Future<T>);
     return Array.isArray(values) ? futures : futures[0]!;
   }
@@ -309,28 +291,37 @@ export class Client implements FutureHost {
     }
   }
 
-  /** Values of these futures, fetched directly from the workers that hold them. */
-  async gather<T>(futures: Array<Future<T>>, options?: { timeout?: number }): Promise<T[]>;
+  /**
+   * Values of these futures, fetched directly from the workers that hold them. `errors:
+   * "skip"` leaves out the failed (erred or cancelled) ones instead of throwing the first error.
+   */
+  async gather<T>(futures: Array<Future<T>>, options?: GatherOptions): Promise<T[]>;
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
-  async gather<T>(futures: Future<T> | Array<Future<T>>, options: { timeout?: number } = {}): Promise<T | T[]> {
-    if (!Array.isArray(futures)) return (await this.gather([futures], options))[0]!;
+  async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
+    if (!Array.isArray(futures)) return (await this.gather([futures], { ...options, errors: "raise" }))[0]!;
+    const skip = gatherSkips(options.errors);
     const timeout = options.timeout ?? 24 * 3600_000;
     const deadline = Date.now() + timeout;
     // each key's incarnation; a future of an older, cancelled one (the key was submitted again) fails
     const states = new Map<string, KeyState>();
     for (const f of futures) if (states.get(f.key)?.status !== "cancelled") states.set(f.key, f.state);
     const values = new Map<string, unknown>();
-    while (values.size < states.size) {
+    const skipped = new Set<string>();
+    // a failure is thrown, or (skip) its key is left out
+    const failed = (k: string, ks: KeyState) => {
+      const err = failure(k, ks, this.#lostError);
+      if (err && (!skip || this.#lostError)) throw err;
+      if (err) skipped.add(k);
+      return err !== undefined;
+    };
+    while (values.size + skipped.size < states.size) {
       this.#checkOpen();
-      const todo = [...states].filter(([k]) => !values.has(k));
+      const todo = [...states].filter(([k]) => !values.has(k) && !skipped.has(k));
       await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
-      for (const [k, ks] of todo) this.#throwIfFailed(k, ks);
-      const fetched = await fetchValues(todo.filter(([, ks]) => ks.status === "finished"), this.#fetchHost);
-      for (const [k, v] of fetched) {
-        this.#throwIfFailed(k, states.get(k)!); // cancelled while its value was on its way: the value is void
-        values.set(k, v);
-      }
-      if (values.size < states.size) {
+      const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
+      // cancelled while its value was on its way: the value is void
+      for (const [k, v] of fetched) if (!failed(k, states.get(k)!)) values.set(k, v);
+      if (values.size + skipped.size < states.size) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
         this.#scheduler.hold();
@@ -338,12 +329,7 @@ export class Client implements FutureHost {
         this.#scheduler.release();
       }
     }
-    return futures.map((f) => values.get(f.key) as T);
-  }
-
-  #throwIfFailed(key: string, ks: KeyState): void {
-    const err = failure(key, ks, this.#lostError);
-    if (err) throw err;
+    return futures.filter((f) => !skipped.has(f.key)).map((f) => values.get(f.key) as T);
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */
@@ -519,6 +505,20 @@ export class Client implements FutureHost {
     this.#checkOpen();
     await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
   }
+
+  // where data lives (client/locality.ts) and what happened (client/task-stream.ts)
+  /** Key -> addresses of the workers holding it, for these futures (default: every key in memory). */
+  whoHas(futures?: locality.Futures): Promise<Record<string, string[]>> { return locality.whoHas(this, futures); }
+  /** Worker address -> keys it holds, for these workers (names or addresses; default: all). */
+  hasWhat(workers?: string[]): Promise<Record<string, string[]>> { return locality.hasWhat(this, workers); }
+  /** Key -> bytes of its value as the scheduler counts them (default: every key in memory). */
+  nbytes(futures?: locality.Futures): Promise<Record<string, number>> { return locality.nbytes(this, futures); }
+  /** Copy values worker to worker until each is on `n` workers (default: all); extra copies are dropped. @example await client.replicate(table, { n: 2 }) */
+  replicate(futures: locality.Futures, options?: locality.ReplicateOptions): Promise<void> { return locality.replicate(this, futures, options); }
+  /** Move values (of these futures; default all) between workers so that their stored bytes even out; none is recomputed. */
+  rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
+  /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
+  getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {

@@ -117,3 +117,17 @@ export interface RunOptions {
 
 /** A worker as `schedulerInfo()` describes it: the scheduler's `identity` reply, as is. */
 export type WorkerSummary = WorkerIdentity;
+
+export interface GatherOptions {
+  /** Milliseconds to wait for all of them (default: a day). */
+  timeout?: number;
+  /** "raise" (default): the first failed future's error is thrown; "skip": failed ones are left out. */
+  errors?: "raise" | "skip";
+}
+
+/** gather's errors option: true to skip failed futures; anything but "raise" or "skip" is a TypeError naming it. */
+export function gatherSkips(errors: unknown): boolean {
+  if (errors === undefined || errors === "raise") return false;
+  if (errors === "skip") return true;
+  throw new TypeError(`gather's errors option must be "raise" or "skip", got ${JSON.stringify(errors) ?? String(errors)}`);
+}

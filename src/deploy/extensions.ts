@@ -12,6 +12,7 @@ export function builtinExtensions(): ExtensionSource[] {
   return [
     async () => (await import("../extensions/datasets.js")).datasetsExtension(),
     async () => (await import("../extensions/coordination/index.js")).coordinationExtension(),
+    async () => (await import("../extensions/task-stream.js")).taskStreamExtension(),
   ];
 }
 

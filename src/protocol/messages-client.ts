@@ -22,7 +22,8 @@ export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: strin
 export type CancelKeys = { op: "cancel-keys"; keys: string[] };
 /** Futures this client was given (not submitted): it wants their keys too. */
 export type WantKeys = { op: "want-keys"; keys: string[] };
-export type WhoHas = { op: "who-has"; keys: string[] };
+/** Key -> holders, for `keys` (default: every key in memory). */
+export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
 export type StoryRequest = { op: "story"; key: string };
 export type VersionsRequest = { op: "versions" };
@@ -92,7 +93,7 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
   },
   "cancel-keys": keys,
   "want-keys": keys,
-  "who-has": keys,
+  "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
   versions: bare,
@@ -170,7 +171,7 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "add-keys": { worker: "string", keys: "entries" },
   "cancel-keys": { keys: "strings" },
   "want-keys": { keys: "strings" },
-  "who-has": { keys: "strings" },
+  "who-has": { keys: "strings?" },
   identity: {},
   story: { key: "string" },
   versions: {},

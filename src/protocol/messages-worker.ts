@@ -6,7 +6,7 @@
 import type { Versions } from "../version.js";
 import {
   type Message, type Parsers, type WireFunction, type Shapes,
-  fieldError, map, num, numMap, optional, parts, str, strList, whoHas, wireError, wireFunction,
+  fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, whoHas, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
 
@@ -26,9 +26,16 @@ export type RegisterWorker = {
 };
 /** A request: the reply is the scheduler's heartbeat to the worker. */
 export type Heartbeat = { op: "heartbeat"; metrics?: Record<string, unknown> };
+/**
+ * What a task's run was made of, as Dask's `startstops`: its compute, and the transfers of the
+ * dependencies fetched for it (from `source`: `keys`, `nbytes`). Times in ms since the epoch.
+ */
+export type StartStop = { action: "compute" | "transfer"; start: number; stop: number; source?: string; keys?: string[]; nbytes?: number };
+/** Where and when a task ran: its thread's index on the worker, and its startstops (the task stream). */
+export type TaskTiming = { thread?: number; startstops?: StartStop[] };
 /** `value`: a small result, riding along for the clients waiting on it. */
-export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] };
-export type TaskErred = { op: "task-erred"; key: string; error: WireError };
+export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] } & TaskTiming;
+export type TaskErred = { op: "task-erred"; key: string; error: WireError } & TaskTiming;
 /** Keys a thread started (sent by Comm.sendKey: one list per turn). */
 export type Executing = { op: "executing"; keys: string[] };
 /** The task seceded (secede(), workerClient()): it no longer occupies a thread of its worker. */
@@ -105,9 +112,10 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     if (typeof m.nbytes !== "number") throw fieldError(m, "nbytes", "a number", m.nbytes);
     if (m.duration !== undefined && typeof m.duration !== "number") throw fieldError(m, "duration", "a number", m.duration);
     if (m.value !== undefined) parts(m, "value");
+    timing(m);
     return m as unknown as TaskFinished;
   },
-  "task-erred": (m) => (str(m, "key"), wireError(m, "error"), m as unknown as TaskErred),
+  "task-erred": (m) => (str(m, "key"), wireError(m, "error"), timing(m), m as unknown as TaskErred),
   executing: keys,
   "long-running": (m) => (str(m, "key"), m as unknown as LongRunning),
   "missing-data": (m) => (str(m, "key"), str(m, "missing"), strList(m, "holders"), m as unknown as MissingData),
@@ -140,6 +148,20 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
 };
 
+/** thread and startstops, both optional (checked in place: task-finished is the hot path). */
+function timing(m: Message): void {
+  if (m.thread !== undefined && typeof m.thread !== "number") throw fieldError(m, "thread", "a number", m.thread);
+  const ss = m.startstops;
+  if (ss === undefined) return;
+  if (!Array.isArray(ss)) throw fieldError(m, "startstops", "a list of { action, start, stop }", ss);
+  for (let i = 0; i < ss.length; i++) {
+    const s = ss[i] as Record<string, unknown>;
+    const ok = isMap(s) && (s.action === "compute" || s.action === "transfer") && typeof s.start === "number" && typeof s.stop === "number" &&
+      (s.source === undefined || typeof s.source === "string") && (s.nbytes === undefined || typeof s.nbytes === "number") && (s.keys === undefined || isStrings(s.keys));
+    if (!ok) throw fieldError(m, `startstops[${i}]`, '{ action: "compute" | "transfer", start, stop, source?, keys?, nbytes? }', s);
+  }
+}
+
 // ---- shapes ----
 
 export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
@@ -148,8 +170,8 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
     resources: "numbers?", versions: "map?",
   },
   heartbeat: { metrics: "map?" },
-  "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?" },
-  "task-erred": { key: "string", error: "error" },
+  "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?" },
+  "task-erred": { key: "string", error: "error", thread: "number?", startstops: "startstops?" },
   executing: { keys: "strings" },
   "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings" },

@@ -37,7 +37,7 @@ export function parseWith<U extends { op: string }>(parsers: Parsers<U>, raw: Me
 /** What a field holds; a trailing `?` marks it optional (absent = undefined). */
 export type FieldKind =
   | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "error" | "function"
-  | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status" | "actor-kind";
+  | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status" | "actor-kind" | "startstops";
 export type FieldSpec = FieldKind | `${FieldKind}?`;
 /** The fields of each op of a union (besides `op`; `rid` is the Rpc's). */
 export type Shapes<U extends { op: string }> = { [K in U["op"]]: Record<string, FieldSpec> };

@@ -40,6 +40,15 @@ export const Op = {
   retireWorkers: "retire-workers",
   restart: "restart",
   versions: "versions",
+  // scheduler <- client: where data lives (messages-locality.ts)
+  fireAndForget: "fire-and-forget",
+  hasWhat: "has-what",
+  nbytes: "nbytes",
+  replicate: "replicate",
+  rebalance: "rebalance",
+  // scheduler <- client: the task-stream extension (extensions/task-stream.ts)
+  getTaskStream: "get-task-stream",
+  taskStreamMark: "task-stream-mark",
   // scheduler -> client
   keyCancelled: "key-cancelled",
   keyInMemory: "key-in-memory",

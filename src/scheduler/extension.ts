@@ -6,6 +6,7 @@
  * extension has.
  */
 import type { Message, SchedulerIdentity } from "../protocol/messages.js";
+import type { StartStop } from "../protocol/messages-worker.js";
 import type { SchedulerState } from "./state.js";
 
 /** What an extension may read of the scheduler's state: queries only. */
@@ -34,6 +35,24 @@ export interface SchedulerView {
   sendToClient(client: string, msg: Message): boolean;
 }
 
+/**
+ * A task finished on `worker` (its task-finished, as the scheduler got it): `at` is when the
+ * scheduler heard (ms since the epoch); `thread` and `startstops` (its compute and the transfers
+ * of its dependencies) are there when the worker sent them.
+ */
+export interface TaskFinishedEvent {
+  key: string;
+  worker: string;
+  durationS: number;
+  at: number;
+  nbytes?: number;
+  thread?: number;
+  startstops?: StartStop[];
+}
+
+/** A task erred on `worker` (its task-erred): `error` is the remote error's name. */
+export type TaskErredEvent = Omit<TaskFinishedEvent, "nbytes"> & { error: string };
+
 /** Who sent an extension op. */
 export type PeerRef = { kind: "client"; id: string } | { kind: "worker"; address: string };
 
@@ -44,7 +63,8 @@ export interface SchedulerExtension {
   readonly ops?: Record<string, (msg: Message, peer: PeerRef) => unknown>;
   /** Called once the scheduler listens; `net` is the host it bound and the one it advertises. */
   start?(s: SchedulerView, net: { bind: string; advertise: string }): Promise<{ services?: Record<string, string> } | void>;
-  onTaskFinished?(e: { key: string; worker: string; durationS: number; at: number }): void;
+  onTaskFinished?(e: TaskFinishedEvent): void;
+  onTaskErred?(e: TaskErredEvent): void;
   onWorkerRemoved?(address: string, reason: string): void;
   onClientRemoved?(id: string): void;
   close?(reason: string): Promise<void>;
@@ -59,6 +79,7 @@ type Hook<K extends keyof SchedulerExtension> = NonNullable<SchedulerExtension[K
 export class Extensions {
   readonly #all: SchedulerExtension[];
   readonly taskFinished: Array<Hook<"onTaskFinished">> = [];
+  readonly taskErred: Array<Hook<"onTaskErred">> = [];
   readonly workerRemoved: Array<Hook<"onWorkerRemoved">> = [];
   readonly clientRemoved: Array<Hook<"onClientRemoved">> = [];
 
@@ -66,6 +87,7 @@ export class Extensions {
     this.#all = all;
     for (const e of all) {
       if (e.onTaskFinished) this.taskFinished.push(e.onTaskFinished.bind(e));
+      if (e.onTaskErred) this.taskErred.push(e.onTaskErred.bind(e));
       if (e.onWorkerRemoved) this.workerRemoved.push(e.onWorkerRemoved.bind(e));
       if (e.onClientRemoved) this.clientRemoved.push(e.onClientRemoved.bind(e));
     }

@@ -19,6 +19,7 @@ import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
+import type { Locality } from "./locality.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
@@ -41,6 +42,8 @@ export interface HandlerHost {
   readonly peers: Peers;
   readonly functions: FunctionTable;
   readonly extensions: Extensions;
+  /** has-what, nbytes, replicate, rebalance */
+  readonly locality: Locality;
   readonly failedWorkers: FailedWorker[];
   sid(what: string): string;
   run(instructions: Instruction[]): void;
@@ -85,6 +88,11 @@ export class SchedulerHandlers {
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
       [Op.wantKeys]: (m, rpc) => this.wantKeys(m, rpc),
       [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
+      [Op.fireAndForget]: (m) => this.#state.fireAndForget(m.keys),
+      [Op.hasWhat]: (m) => this.#h.locality.hasWhat(m),
+      [Op.nbytes]: (m) => this.#h.locality.nbytes(m),
+      [Op.replicate]: (m) => this.#h.locality.replicate(m),
+      [Op.rebalance]: (m) => this.#h.locality.rebalance(m),
       [Op.identity]: () => this.#h.view.identity(),
       [Op.story]: (m) => this.#state.story(m.key),
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
@@ -134,7 +142,7 @@ export class SchedulerHandlers {
     const duration = m.duration ?? 0;
     const hooks = this.#h.extensions.taskFinished;
     if (hooks.length) {
-      const e = { key, worker, durationS: duration, at: Date.now() };
+      const e = { key, worker, durationS: duration, at: Date.now(), nbytes: m.nbytes, thread: m.thread, startstops: m.startstops };
       for (const h of hooks) h(e);
     }
     this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value));
@@ -176,7 +184,14 @@ export class SchedulerHandlers {
   }
 
   taskErred(m: TaskErred, rpc: Rpc): void {
-    this.#h.run(this.#state.taskErred(this.#h.peers.worker(rpc), m.key, m.error, this.#h.sid("task-erred")));
+    const worker = this.#h.peers.worker(rpc);
+    const hooks = this.#h.extensions.taskErred;
+    if (hooks.length) {
+      const compute = m.startstops?.find((s) => s.action === "compute");
+      const e = { key: m.key, worker, durationS: compute ? (compute.stop - compute.start) / 1000 : 0, at: Date.now(), thread: m.thread, startstops: m.startstops, error: m.error.name };
+      for (const h of hooks) h(e);
+    }
+    this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred")));
   }
 
   // ---- clients ------------------------------------------------------------------------------

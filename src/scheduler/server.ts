@@ -15,6 +15,7 @@ import { Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "../protocol/functions.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
+import { Locality } from "./locality.js";
 import { type Instruction, SchedulerState } from "./state.js";
 import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
@@ -135,6 +136,7 @@ export class Scheduler implements SchedulerView {
       peers: this.#peers,
       functions: this.#functions,
       extensions,
+      locality: new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) }),
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
       sid: (what: string) => this.#sid(what),

@@ -9,7 +9,7 @@
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, pickWorker } from "./state-placement.js";
-import { type Instruction, type StoryEntry, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
+import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */
 const TRANSITION_LOG_SIZE = 100_000;
@@ -153,6 +153,7 @@ function inMemory(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
     dep.waiters.delete(t);
     g.maybeRelease(dep, stimulusId);
   }
+  t.wantedBy.delete(FIRE_AND_FORGET); // it finished: fire-and-forget lets go
   g.maybeRelease(t, stimulusId);
 }
 
@@ -165,6 +166,7 @@ function erred(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   for (const dependent of [...t.dependents]) {
     if (dependent.state === TaskState.waiting || dependent.state === TaskState.queued) g.failFrom(dependent, t, stimulusId);
   }
+  if (t.wantedBy.delete(FIRE_AND_FORGET)) g.maybeRelease(t, stimulusId);
 }
 
 function freeData(g: TaskGraph, t: TaskRecord): void {

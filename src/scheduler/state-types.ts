@@ -18,6 +18,12 @@ export const TaskState = {
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 
+/**
+ * The pseudo-client that wants fire-and-forget keys (Dask's "fire-and-forget" client): it keeps
+ * a task running after its clients let go, and lets go itself once the task finished or erred.
+ */
+export const FIRE_AND_FORGET = "fire-and-forget";
+
 export interface TaskRecord {
   spec: TaskSpec;
   state: TaskState;

@@ -33,7 +33,7 @@ import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { prefixOf } from "./state-placement.js";
 import { NONE, TaskGraph, link, withDependents } from "./state-transitions.js";
-import { type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
+import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
 export * from "./state-types.js";
 export { MAX_SATURATION, MIN_SATURATION } from "./state-placement.js";
@@ -404,11 +404,36 @@ export class SchedulerState {
     return ws ? [...ws.hasWhat].filter((t) => t.whoHas.size === 1) : [];
   }
 
-  /** A worker got a copy of a key (replication during retirement). */
-  addReplica(key: string, address: string): void {
+  /** A worker got a copy of a key (replication); false when the key is no longer in memory (the copy is stray). */
+  addReplica(key: string, address: string): boolean {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(address);
-    if (t && ws && t.state === TaskState.memory) this.#g.addReplica(t, ws);
+    if (!t || !ws || t.state !== TaskState.memory) return false;
+    this.#g.addReplica(t, ws);
+    return true;
+  }
+
+  /**
+   * Keep these keys' tasks running, and their results until they finish, whoever lets go of
+   * them (fire-and-forget). A key already finished, erred or unknown is left alone.
+   */
+  fireAndForget(keys: string[]): void {
+    for (const key of keys) {
+      const t = this.#g.tasks.get(key);
+      if (t && t.state !== TaskState.memory && t.state !== TaskState.erred && t.state !== TaskState.forgotten) t.wantedBy.add(FIRE_AND_FORGET);
+    }
+  }
+
+  /** Drop `address`'s copy of a key held elsewhere too (rebalance, replicate); false if it is not such a copy. */
+  removeReplica(key: string, address: string): Instruction[] | false {
+    const t = this.#g.tasks.get(key);
+    const ws = this.#g.workers.get(address);
+    if (!t || !ws || t.state !== TaskState.memory || !t.whoHas.has(address) || t.whoHas.size < 2) return false;
+    t.whoHas.delete(address);
+    ws.hasWhat.delete(t);
+    ws.nbytes -= t.nbytes;
+    this.#g.sendWorker(address, { op: Op.freeKeys, keys: [key] });
+    return this.#g.flush();
   }
 
   #recordDuration(key: string, seconds: number): void {
@@ -420,9 +445,11 @@ export class SchedulerState {
 
   // ---- queries ------------------------------------------------------------------------------
 
-  whoHas(keys: string[]): Record<string, string[]> {
+  /** Holders of `keys` (default: of every key in memory). */
+  whoHas(keys?: string[]): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const k of keys) out[k] = [...(this.#g.tasks.get(k)?.whoHas ?? [])];
+    if (keys) for (const k of keys) out[k] = [...(this.#g.tasks.get(k)?.whoHas ?? [])];
+    else for (const t of this.#g.tasks.values()) if (t.whoHas.size) out[t.spec.key] = [...t.whoHas];
     return out;
   }
 

@@ -23,10 +23,12 @@ export interface PoolTask {
   deps: Record<string, Uint8Array[]>;
 }
 
-type Done = (r: ThreadResult) => void;
+/** `thread`: the index (0 .. nthreads-1) of the thread that ran it (a replacement takes its dead one's). */
+type Done = (r: ThreadResult, thread: number) => void;
 
 interface Slot {
   thread: Thread;
+  index: number;
   /** up and taking batches */
   online: boolean;
   /** the batch on this thread, in the order it runs it, and seceded tasks still running there */
@@ -67,7 +69,7 @@ export class TaskPool {
   constructor(nthreads: number, onStart: (key: string) => void = () => {}, onSecede: (key: string) => void = () => {}) {
     this.#onStart = onStart;
     this.#onSecede = onSecede;
-    for (let i = 0; i < nthreads; i++) this.#spawn();
+    for (let i = 0; i < nthreads; i++) this.#spawn(i);
   }
 
   /** Where the cluster is, for tasks that connect a client (getClient): every thread, now and later, gets it. */
@@ -102,7 +104,7 @@ export class TaskPool {
     const id = this.#nextId++;
     if (!slot) {
       const message = `actor ${JSON.stringify(call.key)} is not on this worker (its key was released, its thread died, or the worker restarted)`;
-      return done({ id, ok: false, error: { name: "Error", message, stack: "" }, durationS: 0 });
+      return done({ id, ok: false, error: { name: "Error", message, stack: "" }, durationS: 0 }, -1);
     }
     slot.calls.set(id, done);
     slot.thread.postMessage({ type: "actor-call", id, ...call } satisfies ThreadMessage);
@@ -146,9 +148,9 @@ export class TaskPool {
     }
   }
 
-  #spawn(): void {
+  #spawn(index: number): void {
     const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, online: false, held: new Map(), calls: new Map() };
+    const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map() };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
     thread.on("message", (report: ThreadReport) => {
@@ -156,7 +158,7 @@ export class TaskPool {
         const done = slot.calls.get(report.id);
         slot.calls.delete(report.id);
         const { type: _type, ...result } = report;
-        return done?.(result);
+        return done?.(result, slot.index);
       }
       if (!Array.isArray(report) && report.type === "actor") {
         const held = slot.held.get(report.id);
@@ -178,7 +180,7 @@ export class TaskPool {
         for (const r of report) {
           const held = slot.held.get(r.id);
           slot.held.delete(r.id);
-          held?.done(r);
+          held?.done(r, slot.index);
         }
       }
       this.#next(slot);
@@ -214,14 +216,14 @@ export class TaskPool {
     if (!slot.online) this.#starting--;
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 });
+    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 }, slot.index);
     slot.held.clear();
     // its actors died with it
     for (const [key, s] of this.#actors) if (s === slot) this.#actors.delete(key);
-    for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 });
+    for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 }, slot.index);
     slot.calls.clear();
     if (this.#closed) return;
-    this.#spawn();
+    this.#spawn(slot.index);
     this.#dispatch();
   }
 }

@@ -24,6 +24,7 @@
  * Every state change of a key goes to a bounded story (`story(key)`), with its stimulus id.
  */
 import type { Message } from "../protocol/messages.js";
+import type { TaskTiming } from "../protocol/messages-worker.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { StoryLog, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
 
@@ -63,8 +64,8 @@ export type WorkerEvent<V = unknown> =
   | { type: "fetch-failed"; stimulusId: string; worker: string; keys: string[] }
   /** a running task seceded (gave up its thread slot while it waits) */
   | { type: "secede"; stimulusId: string; key: string }
-  /** a thread finished a task */
-  | { type: "executed"; stimulusId: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number } }
+  /** a thread finished a task; `timing` (its thread, startstops) goes on to the scheduler's task stream */
+  | { type: "executed"; stimulusId: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number }; timing?: TaskTiming }
   /** the scheduler freed these keys: drop data and pending work for them */
   | { type: "free-keys"; stimulusId: string; keys: string[] }
   /** data put here directly (scatter, replication) */
@@ -147,7 +148,7 @@ export class WorkerState<V = unknown> {
         this.#failed(e.worker, e.keys);
         break;
       case "executed":
-        this.#executed(e.key, e.result);
+        this.#executed(e.key, e.result, e.timing);
         break;
       case "secede":
         this.#secede(e.key);
@@ -215,7 +216,7 @@ export class WorkerState<V = unknown> {
     this.#failed(worker, notThere);
   }
 
-  #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"]): void {
+  #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"], timing?: TaskTiming): void {
     const t = this.tasks.get(key);
     const freed = this.#freedWhileRunning.get(key);
     if (freed !== undefined) {
@@ -231,10 +232,10 @@ export class WorkerState<V = unknown> {
         this.#hold(key, result.nbytes, result.value, "executing");
         // a small result rides along, so a waiting client needs no extra round trips to get it
         const inline = result.nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
-        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline } });
+        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline, ...timing } });
       } else {
         this.#story(key, "executing", "erred");
-        this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error } });
+        this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error, ...timing } });
       }
     }
   }

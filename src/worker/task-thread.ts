@@ -137,11 +137,11 @@ function start(task: ThreadTask): Promise<void> {
       try {
         encoded = encodeResult(value);
       } catch (err) {
-        return finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 });
+        return finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 });
       }
-      finish({ id: task.id, ok: true, parts: encoded.parts, durationS: (performance.now() - t0) / 1000 }, encoded.moved);
+      finish({ id: task.id, ok: true, parts: encoded.parts, durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 }, encoded.moved);
     },
-    (err: unknown) => finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000 }),
+    (err: unknown) => finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 }),
   );
   return leftSlot;
 }

@@ -4,9 +4,10 @@ import { RAW_PART_BYTES, SHARED_FRAME_BYTES } from "../protocol/frames.js";
 import type { WireError } from "../protocol/ops.js";
 
 /** A task's (or an actor call's) outcome, as a thread posts it. */
+/** `start`: when the task started, ms since the epoch (for the task stream). */
 export type ThreadResult =
-  | { id: number; ok: true; parts: Uint8Array[]; durationS: number }
-  | { id: number; ok: false; error: WireError; durationS: number };
+  | { id: number; ok: true; parts: Uint8Array[]; durationS: number; start?: number }
+  | { id: number; ok: false; error: WireError; durationS: number; start?: number };
 
 /** Encode a result; raw parts that own their whole buffer are moved, others copied. */
 export function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {

@@ -27,6 +27,7 @@ import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state-m
 import { spillParent } from "./spill.js";
 import { DataStore, type Found, type Held, type Stored, storedBytes } from "./data-store.js";
 import { type WorkerHost, peerHandlers, schedulerHandlers } from "./handlers.js";
+import { TransferLog } from "./transfers.js";
 import { WORKER_DEFAULTS, type WorkerOptions } from "./options.js";
 
 const log = () => logger("worker");
@@ -62,6 +63,8 @@ export class Worker {
   #functions = new Map<number, unknown>();
   /** the values held here (the state machine knows their sizes) */
   #store: DataStore;
+  /** dependency fetches, until the task they were for reports them (task stream) */
+  #transfers = new TransferLog();
   /** what the op handlers (handlers.ts) may use */
   #host: WorkerHost;
   #stimulus = 0;
@@ -325,28 +328,34 @@ export class Worker {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
     for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
-    this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r) => {
+    this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r, thread) => {
       this.#scheduler?.unsendKey(Op.executing, key);
       const stimulusId = this.#sid("executed");
+      const start = r.start ?? Date.now() - r.durationS * 1000;
+      const timing = { thread, startstops: [...this.#transfers.take(ins.deps), { action: "compute" as const, start, stop: start + r.durationS * 1000 }] };
       if (r.ok) {
         const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        this.#handle({ type: "executed", stimulusId, key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS } });
+        this.#handle({ type: "executed", stimulusId, key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
       } else {
-        this.#handle({ type: "executed", stimulusId, key, result: { ok: false, error: r.error, durationS: r.durationS } });
+        this.#handle({ type: "executed", stimulusId, key, result: { ok: false, error: r.error, durationS: r.durationS }, timing });
       }
     });
   }
 
   async #fetch(worker: string, keys: string[]): Promise<void> {
     try {
+      const start = performance.timeOrigin + performance.now(); // sub-ms: a fast fetch still has a duration
       const rpc = await this.#peer(worker);
       const reply = await rpc.request<{ data: Record<string, Stored>; missing: string[] }>({ op: Op.getData, keys }, PEER_TIMEOUT_MS);
       const got: Record<string, { nbytes: number; value: Stored }> = {};
+      let total = 0;
       for (const [key, value] of Object.entries(reply.data)) {
         const nbytes = storedBytes(value);
-        this.bytes.receivedFromPeers += nbytes;
+        total += nbytes;
         got[key] = { nbytes, value };
       }
+      this.bytes.receivedFromPeers += total;
+      this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());
       this.#handle({ type: "fetch-done", stimulusId: this.#sid("fetch-done"), worker, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
@@ -426,6 +435,7 @@ export class Worker {
 
   /** Forget all tasks and data, in memory and on disk. */
   #resetData(): void {
+    this.#transfers.clear();
     this.#handle({ type: "reset", stimulusId: this.#sid("reset") });
   }
 

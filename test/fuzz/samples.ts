@@ -5,6 +5,7 @@
  */
 import type { FieldKind, FieldSpec, Message, Parser } from "../../src/protocol/messages.js";
 import { clientToSchedulerParsers, clientToSchedulerShapes, schedulerToClientParsers, schedulerToClientShapes } from "../../src/protocol/messages-client.js";
+import { localityParsers, localityShapes } from "../../src/protocol/messages-locality.js";
 import { workerToWorkerParsers, workerToWorkerShapes } from "../../src/protocol/messages-peer.js";
 import { toActorParsers, toActorShapes } from "../../src/protocol/messages-actor.js";
 import {
@@ -25,6 +26,7 @@ export const DIRECTIONS: Direction[] = [
   { name: "scheduler -> worker", parsers: schedulerToWorkerParsers, shapes: schedulerToWorkerShapes },
   { name: "worker/client -> worker", parsers: workerToWorkerParsers, shapes: workerToWorkerShapes },
   { name: "client -> actor's worker", parsers: toActorParsers, shapes: toActorShapes },
+  { name: "client -> scheduler (locality)", parsers: localityParsers, shapes: localityShapes },
 ] as unknown as Direction[];
 
 export interface Sample {
@@ -55,6 +57,12 @@ export const SAMPLES: Record<FieldKind, Sample> = {
   functions: { good: () => [fn()], bad: () => [{ kind: "lambda" }], sub: "[0]", got: "a map" },
   "worker-status": { good: () => "paused", bad: () => "asleep", sub: "", got: '"asleep"' },
   "actor-kind": { good: () => "call", bad: () => "invoke", sub: "", got: '"invoke"' },
+  startstops: {
+    good: () => [{ action: "transfer", start: 1, stop: 2, source: "tcp://127.0.0.1:1", keys: ["k"], nbytes: 3 }, { action: "compute", start: 2, stop: 3 }],
+    bad: () => [{ action: "sleep", start: 1, stop: 2 }],
+    sub: "[0]",
+    got: "a map",
+  },
 };
 
 export function kindOf(spec: FieldSpec): { kind: FieldKind; optional: boolean } {

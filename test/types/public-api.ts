@@ -65,6 +65,9 @@ import {
   wait,
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
+import {
+  type GatherOptions, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+} from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
 import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
@@ -213,4 +216,26 @@ export async function tasksAndActors(c: Client): Promise<void> {
   void [total, after, n, key];
   // @ts-expect-error internal: how the client's actor proxies reach their workers
   void c.actorHost;
+}
+
+/** Issue 14, points 2, 3, 7, 9: collecting what succeeded, where data lives, the task stream, error causes. */
+export async function data(c: Client, fs: Array<Future<number>>): Promise<void> {
+  const g: GatherOptions = { errors: "skip", timeout: 1000 };
+  const ok: number[] = await c.gather(fs, g);
+  fireAndForget(fs[0]!);
+  fireAndForget(fs);
+  const who: Record<string, string[]> = await c.whoHas(fs);
+  const what: Record<string, string[]> = await c.hasWhat(["w0"]);
+  const sizes: Record<string, number> = await c.nbytes();
+  const r: ReplicateOptions = { n: 2, workers: ["w0", "w1"] };
+  const b: RebalanceOptions = { workers: ["w0"] };
+  await Promise.all([c.replicate(fs, r), c.rebalance(fs, b), c.rebalance()]);
+  const o: TaskStreamOptions = { start: Date.now() - 10_000, stop: new Date(), count: 10 };
+  const recs: TaskStreamRecord[] = await c.getTaskStream(o);
+  const t: TaskStreamTransfer | undefined = recs[0]?.transfers[0];
+  const value: number = await performanceReport("report.html", async () => 1, { client: c });
+  const cause: Error = new RemoteTaskError("k", { name: "RangeError", message: "m", stack: "" }).cause;
+  void [ok, who, what, sizes, t?.source, recs[0]?.thread, value, cause.name];
+  // @ts-expect-error internal: the client's modules' request
+  void c.request;
 }

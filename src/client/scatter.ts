@@ -1,0 +1,54 @@
+/**
+ * scatter(): values put on workers directly (not through the scheduler), spread over the
+ * workers holding the least, or on every chosen worker (broadcast); the scheduler is told
+ * where each key is (add-keys).
+ */
+import { randomUUID } from "node:crypto";
+import type { Rpc } from "../comm/rpc.js";
+import { ConfigError } from "../errors.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
+import type { Message } from "../protocol/messages.js";
+import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
+import { Op } from "../protocol/ops.js";
+import { type ScatterOptions, type WorkerSummary, typeName } from "./submit-options.js";
+
+/** What scattering needs of the client. */
+export interface ScatterHost {
+  workers(): Promise<Record<string, WorkerSummary>>;
+  worker(address: string): Promise<Rpc>;
+  /** a new key of this client (before its data is sent) */
+  addKey(key: string): void;
+  send(msg: Message): void;
+  readonly timeoutMs: number;
+}
+
+/** Put `list` on the workers; returns their keys, in order. `single`: one value, not a list. */
+export async function scatterValues(list: unknown[], single: boolean, options: ScatterOptions, host: ScatterHost): Promise<string[]> {
+  // encoded first: a value that cannot travel rejects before anything is sent
+  const encoded = list.map((v, i) => encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(single ? undefined : i)));
+  let targets = Object.entries(await host.workers()).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
+  if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
+  targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);
+  const perWorker = new Map<string, Record<string, Buffer[]>>();
+  const keys = list.map((v, i) => {
+    const { head, raws } = encoded[i]!;
+    const key = `${typeName(v)}-${randomUUID()}`;
+    const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
+    const to = options.broadcast ? targets : [targets[i % targets.length]!];
+    for (const [addr] of to) {
+      const data = perWorker.get(addr) ?? {};
+      data[key] = parts;
+      perWorker.set(addr, data);
+    }
+    host.addKey(key);
+    return key;
+  });
+  await Promise.all(
+    [...perWorker].map(async ([addr, data]) => {
+      const rpc = await host.worker(addr);
+      const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data }, host.timeoutMs);
+      host.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
+    }),
+  );
+  return keys;
+}

@@ -1,0 +1,172 @@
+/**
+ * Where data lives (issue 14): has-what, nbytes, replicate and rebalance. The scheduler decides
+ * (the plan of state-rebalance.ts, the replica counts here); a holder copies values straight to
+ * the chosen worker (replicate-to: put-data worker to worker, the retirement path, so nothing is
+ * recomputed), the scheduler records the new copy, and, for a move, tells the source to drop its
+ * own (free-keys). A copy that arrives for a key no longer in memory is freed at once.
+ */
+import type { Rpc } from "../comm/rpc.js";
+import { describeError } from "../errors.js";
+import type { HasWhat, NbytesRequest, Rebalance, Replicate } from "../protocol/messages-locality.js";
+import { Op } from "../protocol/ops.js";
+import { type Instruction, type SchedulerState, type TaskRecord, TaskState } from "./state.js";
+import { planRebalance } from "./state-rebalance.js";
+
+/** A holder may take this long to copy a batch of values to another worker. */
+const COPY_TIMEOUT_MS = 120_000;
+
+export interface LocalityHost {
+  readonly state: SchedulerState;
+  readonly workers: ReadonlyMap<string, Rpc>;
+  run(instructions: Instruction[]): void;
+}
+
+export class Locality {
+  readonly #h: LocalityHost;
+
+  constructor(host: LocalityHost) {
+    this.#h = host;
+  }
+
+  hasWhat(m: HasWhat): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const a of this.#workers(m.workers, "has-what")) out[a] = [...this.#h.state.workers.get(a)!.hasWhat].map((t) => t.spec.key);
+    return out;
+  }
+
+  nbytes(m: NbytesRequest): Record<string, number> {
+    const out: Record<string, number> = {};
+    const tasks = this.#h.state.tasks;
+    if (m.keys) {
+      for (const k of m.keys) {
+        const t = tasks.get(k);
+        if (t && t.state === TaskState.memory) out[k] = t.nbytes;
+      }
+    } else {
+      for (const t of tasks.values()) if (t.state === TaskState.memory) out[t.spec.key] = t.nbytes;
+    }
+    return out;
+  }
+
+  async replicate(m: Replicate): Promise<{ copied: number; dropped: number }> {
+    // a retiring worker takes no copies
+    const targets = this.#workers(m.workers, "replicate").filter((a) => !this.#h.state.workers.get(a)!.closing);
+    if (m.n > targets.length) {
+      throw new RangeError(`replicate: n=${m.n} copies asked, but there are only ${targets.length} workers${m.workers ? ` among ${JSON.stringify(m.workers)}` : ""} (not retiring)`);
+    }
+    const tasks = this.#inMemory(m.keys, "replicate");
+    const state = this.#h.state;
+    const projected = new Map(targets.map((a) => [a, state.workers.get(a)!.nbytes]));
+    const copies: Array<{ key: string; from: string; to: string }> = [];
+    const drops: Array<[string, string]> = [];
+    let turn = 0;
+    for (const t of tasks) {
+      const holders = targets.filter((a) => t.whoHas.has(a));
+      if (holders.length < m.n) {
+        const from = [...t.whoHas];
+        const free = targets.filter((a) => !t.whoHas.has(a)).sort((a, b) => projected.get(a)! - projected.get(b)!);
+        for (const to of free.slice(0, m.n - holders.length)) {
+          copies.push({ key: t.spec.key, from: from[turn++ % from.length]!, to });
+          projected.set(to, projected.get(to)! + t.nbytes);
+        }
+      } else if (holders.length > m.n) {
+        // the fullest holders give theirs up
+        const fullest = holders.sort((a, b) => projected.get(b)! - projected.get(a)!);
+        for (const a of fullest.slice(0, holders.length - m.n)) {
+          drops.push([t.spec.key, a]);
+          projected.set(a, projected.get(a)! - t.nbytes);
+        }
+      }
+    }
+    const { done: copied, error } = await this.#copy(copies);
+    if (error) throw error; // nothing dropped: the copies asked for are not all there
+    let dropped = 0;
+    for (const [key, a] of drops) {
+      const ins = state.removeReplica(key, a);
+      if (ins) {
+        this.#h.run(ins);
+        dropped++;
+      }
+    }
+    return { copied: copied.length, dropped };
+  }
+
+  async rebalance(m: Rebalance): Promise<{ moved: number; bytes: number }> {
+    const state = this.#h.state;
+    const among = this.#workers(m.workers, "rebalance").filter((a) => !state.workers.get(a)!.closing);
+    const only = m.keys ? new Set(this.#inMemory(m.keys, "rebalance")) : undefined;
+    const plan = planRebalance(
+      among.map((a) => {
+        const ws = state.workers.get(a)!;
+        const keys = [...ws.hasWhat]
+          .filter((t) => t.state === TaskState.memory && (!only || only.has(t)))
+          .map((t) => ({ key: t.spec.key, nbytes: t.nbytes, holders: t.whoHas }));
+        return { address: a, nbytes: ws.nbytes, keys };
+      }),
+    );
+    const { done: moved, error } = await this.#copy(plan);
+    let bytes = 0;
+    for (const mv of moved) {
+      const ins = state.removeReplica(mv.key, mv.from);
+      if (ins) this.#h.run(ins);
+      bytes += state.tasks.get(mv.key)?.nbytes ?? 0;
+    }
+    if (error) throw error; // the moves that were made are complete (freed at their source)
+    return { moved: moved.length, bytes };
+  }
+
+  /**
+   * Copy values holder to worker, a batch per pair; the copies the scheduler now counts. A
+   * batch that fails (a holder or target gone) does not stop the others: the first failure,
+   * naming the pair, comes back for the caller to throw once it has recorded what was done.
+   */
+  async #copy<C extends { key: string; from: string; to: string }>(copies: C[]): Promise<{ done: C[]; error: unknown }> {
+    const batches = new Map<string, C[]>();
+    for (const c of copies) {
+      const pair = `${c.from}\n${c.to}`;
+      batches.set(pair, [...(batches.get(pair) ?? []), c]);
+    }
+    const done: C[] = [];
+    const results = await Promise.allSettled(
+      [...batches.values()].map(async (batch) => {
+        const { from, to } = batch[0]!;
+        const rpc = this.#h.workers.get(from);
+        if (!rpc) throw new Error(`worker ${from} left before it could copy ${batch.length} values to ${to}`);
+        let sent: Set<string>;
+        try {
+          sent = new Set(await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys: batch.map((c) => c.key) }, COPY_TIMEOUT_MS));
+        } catch (err) {
+          throw new Error(`copying ${batch.length} values from ${from} to ${to} failed: ${describeError(err)}`, { cause: err });
+        }
+        for (const c of batch) {
+          if (!sent.has(c.key)) continue;
+          if (this.#h.state.addReplica(c.key, to)) done.push(c);
+          else this.#h.run([{ type: "send-worker", worker: to, msg: { op: Op.freeKeys, keys: [c.key] } }]); // released meanwhile: a stray copy
+        }
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    return { done, error: failed?.reason };
+  }
+
+  /** Addresses of the named workers (names or addresses; default all); an unknown one is an error naming it. */
+  #workers(names: string[] | undefined, what: string): string[] {
+    const workers = [...this.#h.state.workers.values()];
+    if (!names) return workers.map((w) => w.address);
+    const out: string[] = [];
+    for (const n of names) {
+      const ws = workers.find((w) => w.address === n || w.name === n);
+      if (!ws) throw new Error(`${what}: unknown worker ${JSON.stringify(n)} (workers: ${JSON.stringify(workers.map((w) => w.name))})`);
+      if (!out.includes(ws.address)) out.push(ws.address);
+    }
+    return out;
+  }
+
+  #inMemory(keys: string[], what: string): TaskRecord[] {
+    return keys.map((k) => {
+      const t = this.#h.state.tasks.get(k);
+      if (!t || t.state !== TaskState.memory) throw new Error(`${what}: ${JSON.stringify(k)} is not in memory (it is ${t?.state ?? "unknown to the scheduler"})`);
+      return t;
+    });
+  }
+}

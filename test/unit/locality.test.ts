@@ -1,0 +1,134 @@
+// Pure parts of issue 14's points 2, 3 and 9: rebalance's plan, the scheduler state's
+// fire-and-forget and replica removal, gather's errors option, and RemoteTaskError.cause.
+import assert from "node:assert/strict";
+import { RemoteTaskError } from "../../src/errors.js";
+import { gatherSkips } from "../../src/client/submit-options.js";
+import { SchedulerState } from "../../src/scheduler/state.js";
+import { type RebalanceWorker, planRebalance } from "../../src/scheduler/state-rebalance.js";
+import type { TaskSpec } from "../../src/protocol/messages.js";
+
+const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
+const worker = (name: string) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads: 1, memoryLimit: 0, pid: 1 });
+
+/** Workers holding keys of the given sizes (each key on its worker only). */
+function holding(sizes: Record<string, number[]>): RebalanceWorker[] {
+  return Object.entries(sizes).map(([address, list]) => ({
+    address,
+    nbytes: list.reduce((a, b) => a + b, 0),
+    keys: list.map((nbytes, i) => ({ key: `${address}-${i}`, nbytes, holders: new Set([address]) })),
+  }));
+}
+
+/** Bytes per worker after the moves. */
+function after(ws: RebalanceWorker[], moves: ReturnType<typeof planRebalance>): Record<string, number> {
+  const out = Object.fromEntries(ws.map((w) => [w.address, w.nbytes]));
+  for (const m of moves) {
+    out[m.from]! -= m.nbytes;
+    out[m.to]! += m.nbytes;
+  }
+  return out;
+}
+
+describe("rebalance plan", () => {
+  // protects: rebalance evens out stored bytes (10 equal values on one of two workers -> 5 and 5)
+  it("moves half of one worker's equal values to an empty one", () => {
+    const ws = holding({ a: Array(10).fill(100), b: [] });
+    const moves = planRebalance(ws);
+    assert.equal(moves.length, 5);
+    assert.ok(moves.every((m) => m.from === "a" && m.to === "b"));
+    assert.deepEqual(after(ws, moves), { a: 500, b: 500 });
+  });
+
+  // protects: largest first, and no move that would overshoot the mean (Dask's rule)
+  it("sends the largest values first and never pushes a recipient past the mean", () => {
+    const ws = holding({ a: [600, 300, 100, 100], b: [100], c: [100] });
+    const moves = planRebalance(ws); // mean 433
+    assert.deepEqual(moves.map((m) => [m.nbytes, m.to]), [[300, "b"], [100, "c"], [100, "c"]], "600 would overshoot; 300 fits b; then the 100s go to the emptiest");
+    assert.deepEqual(after(ws, moves), { a: 600, b: 400, c: 300 });
+  });
+
+  // protects: a balanced cluster, and a copy a recipient already holds, are left alone
+  it("moves nothing when balanced, and never to a worker that already holds the key", () => {
+    assert.deepEqual(planRebalance(holding({ a: [100, 100], b: [100, 100] })), []);
+    const ws: RebalanceWorker[] = [
+      { address: "a", nbytes: 1000, keys: [{ key: "k", nbytes: 1000, holders: new Set(["a", "b"]) }] },
+      { address: "b", nbytes: 1000, keys: [{ key: "k", nbytes: 1000, holders: new Set(["a", "b"]) }] },
+      { address: "c", nbytes: 0, keys: [] },
+    ];
+    const moves = planRebalance(ws);
+    assert.ok(moves.every((m) => m.to === "c"), JSON.stringify(moves));
+    assert.ok(moves.length <= 1, "one copy of k moves at most (b's stays)");
+  });
+});
+
+describe("scheduler state: fire-and-forget and replicas", () => {
+  // protects: a fire-and-forget task outlives its client, and is released once it finished
+  it("keeps a fire-and-forget task after its client leaves, and forgets it once finished", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addClient("c");
+    s.updateGraph("c", [spec("ff"), spec("plain")], "s1");
+    s.fireAndForget(["ff", "unknown-key"]);
+    s.removeClient("c", "s2");
+    assert.equal(s.tasks.get("plain"), undefined, "an ordinary task nobody wants is forgotten");
+    assert.equal(s.tasks.get("ff")!.state, "processing");
+    const ins = s.taskFinished("tcp://w1:1", "ff", 8, 0.1, "s3");
+    assert.equal(s.tasks.get("ff"), undefined, "released and forgotten once finished");
+    assert.ok(ins.some((i) => i.type === "send-worker" && i.msg.op === "free-keys"), "its result is freed on the worker");
+  });
+
+  // protects: an erred fire-and-forget task is let go too (no leak of erred tasks)
+  it("lets go of a fire-and-forget task that erred", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("ff")], "s1");
+    s.fireAndForget(["ff"]);
+    s.releaseKeys("c", ["ff"], "s2");
+    assert.equal(s.tasks.get("ff")!.state, "processing");
+    s.taskErred("tcp://w1:1", "ff", { name: "Error", message: "boom", stack: "" }, "s3");
+    assert.equal(s.tasks.get("ff"), undefined);
+  });
+
+  // protects: rebalance/replicate drop only a copy held elsewhere too, and keep the counts right
+  it("removes a replica only when another copy stays", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2"), 0);
+    s.updateGraph("c", [spec("k", { workers: ["1"] })], "s1");
+    s.taskFinished("tcp://w1:1", "k", 100, 0.1, "s2");
+    assert.equal(s.removeReplica("k", "tcp://w1:1"), false, "the only copy stays");
+    assert.equal(s.addReplica("k", "tcp://w2:1"), true);
+    assert.equal(s.workers.get("tcp://w2:1")!.nbytes, 100);
+    const ins = s.removeReplica("k", "tcp://w1:1");
+    assert.ok(ins);
+    assert.deepEqual(ins.map((i) => [i.type === "send-worker" && i.worker, i.msg.op, i.msg.keys]), [["tcp://w1:1", "free-keys", ["k"]]]);
+    assert.deepEqual(s.whoHas(["k"]), { k: ["tcp://w2:1"] });
+    assert.deepEqual(s.whoHas(), { k: ["tcp://w2:1"] }, "no keys: every key in memory");
+    assert.equal(s.workers.get("tcp://w1:1")!.nbytes, 0);
+    assert.equal(s.addReplica("gone", "tcp://w1:1"), false, "a copy of an unknown key is stray");
+  });
+});
+
+describe("gather's errors option", () => {
+  // protects: a typo in errors is an error naming the value, not a silent raise
+  it('accepts "raise" and "skip" only, naming a bad value', () => {
+    assert.equal(gatherSkips(undefined), false);
+    assert.equal(gatherSkips("raise"), false);
+    assert.equal(gatherSkips("skip"), true);
+    assert.throws(() => gatherSkips("ignore"), { name: "TypeError", message: 'gather\'s errors option must be "raise" or "skip", got "ignore"' });
+  });
+});
+
+describe("RemoteTaskError.cause", () => {
+  // protects: checks by the remote error's type name, without instanceof (point 9)
+  it("is an Error with the remote name, message and stack", () => {
+    const err = new RemoteTaskError("k", { name: "RangeError", message: "too far", stack: "RangeError: too far\n    at remote (task.js:1:1)" });
+    assert.ok(err.cause instanceof Error);
+    assert.equal(err.cause.name, "RangeError");
+    assert.equal(err.cause.message, "too far");
+    assert.match(err.cause.stack!, /at remote \(task\.js:1:1\)/);
+    assert.equal(err.remoteName, "RangeError");
+    const bare = new RemoteTaskError("k", { name: "TypeError", message: "m", stack: "" });
+    assert.equal(bare.cause.stack, "TypeError: m", "no remote stack: the name and message stand for it");
+  });
+});
