@@ -52,9 +52,9 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         const fn = w.functions.get(m.fn);
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
         const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, priority: m.priority ?? 0 };
-        w.handle({ type: "compute-task", stimulusId: w.sid("compute-task"), task });
+        w.handle({ type: "compute-task", task }); // numbered by the state machine
       },
-      [Op.freeKeys]: (m) => w.handle({ type: "free-keys", stimulusId: w.sid("free-keys"), keys: m.keys }),
+      [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),
       [Op.closeWorker]: (m) => void w.close(`scheduler asked: ${m.reason ?? ""}`),
       [Op.schedulerClosing]: () => {},
       [Op.run]: (m) => runHere(m),

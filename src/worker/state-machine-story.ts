@@ -18,7 +18,10 @@ export interface WorkerStoryEntry {
 
 export class StoryLog {
   #keys: string[] = [];
-  #stimuli: string[] = [];
+  /** a stimulus id given by the caller, or the number of an event the state machine numbered */
+  #stimuli: Array<string | number> = [];
+  /** the numbered event's type (a constant string), its id's prefix */
+  #causes: string[] = [];
   #from: WorkerKeyState[] = [];
   #to: WorkerKeyState[] = [];
   #reasons: Array<string | undefined> = [];
@@ -27,10 +30,15 @@ export class StoryLog {
 
   constructor(readonly size: number) {}
 
-  add(key: string, stimulusId: string, from: WorkerKeyState, to: WorkerKeyState, at: number, reason?: string): void {
+  /**
+   * `stimulus`: the event's id, or its number (then the id is `${cause}-${stimulus}`, made only
+   * when story() is read: no string per event, none kept alive by the ring).
+   */
+  add(key: string, stimulus: string | number, cause: string, from: WorkerKeyState, to: WorkerKeyState, at: number, reason?: string): void {
     const i = this.#next;
     this.#keys[i] = key;
-    this.#stimuli[i] = stimulusId;
+    this.#stimuli[i] = stimulus;
+    this.#causes[i] = cause;
     this.#from[i] = from;
     this.#to[i] = to;
     this.#reasons[i] = reason;
@@ -47,10 +55,15 @@ export class StoryLog {
     for (let n = 0; n < count; n++) {
       const i = (start + n) % count;
       if (this.#keys[i] !== key) continue;
-      const e: WorkerStoryEntry = { stimulusId: this.#stimuli[i]!, from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! };
+      const e: WorkerStoryEntry = { stimulusId: stimulusId(this.#stimuli[i]!, this.#causes[i]!), from: this.#from[i]!, to: this.#to[i]!, at: this.#at[i]! };
       if (this.#reasons[i] !== undefined) e.reason = this.#reasons[i];
       out.push(e);
     }
     return out;
   }
+}
+
+/** The id of an event: the one it was given, or `${cause}-${number}` for one the state machine numbered. */
+export function stimulusId(stimulus: string | number, cause: string): string {
+  return typeof stimulus === "number" ? `${cause}-${stimulus}` : stimulus;
 }

@@ -26,7 +26,7 @@
 import type { Message } from "../protocol/messages.js";
 import type { TaskTiming } from "../protocol/messages-worker.js";
 import { Op, type WireError } from "../protocol/ops.js";
-import { StoryLog, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
+import { StoryLog, stimulusId, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
 
 export type { WorkerKeyState, WorkerStoryEntry } from "./state-machine-story.js";
 
@@ -56,24 +56,29 @@ export interface Sized<V> {
   value: V;
 }
 
+/**
+ * An event, with the id of what caused it (`stimulusId`). An event without one is numbered here:
+ * its id is `${type}-${n}` (`compute-task-17`), made only when a story or an instruction shows
+ * it, so the hot events (compute-task, executed, free-keys) cost no string each.
+ */
 export type WorkerEvent<V = unknown> =
-  | { type: "compute-task"; stimulusId: string; task: ComputeTask }
+  | { type: "compute-task"; stimulusId?: string; task: ComputeTask }
   /** a peer answered a fetch: what it had, and which keys it did not have */
-  | { type: "fetch-done"; stimulusId: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
+  | { type: "fetch-done"; stimulusId?: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
-  | { type: "fetch-failed"; stimulusId: string; worker: string; keys: string[] }
+  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[] }
   /** a running task seceded (gave up its thread slot while it waits) */
-  | { type: "secede"; stimulusId: string; key: string }
+  | { type: "secede"; stimulusId?: string; key: string }
   /** a thread finished a task; `timing` (its thread, startstops) goes on to the scheduler's task stream */
-  | { type: "executed"; stimulusId: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number }; timing?: TaskTiming }
+  | { type: "executed"; stimulusId?: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number }; timing?: TaskTiming }
   /** the scheduler freed these keys: drop data and pending work for them */
-  | { type: "free-keys"; stimulusId: string; keys: string[] }
+  | { type: "free-keys"; stimulusId?: string; keys: string[] }
   /** data put here directly (scatter, replication) */
-  | ({ type: "put-data"; stimulusId: string; key: string } & Sized<V>)
+  | ({ type: "put-data"; stimulusId?: string; key: string } & Sized<V>)
   /** memory above / below the pause threshold: tasks wait until resumed */
-  | { type: "pause" | "resume"; stimulusId: string }
+  | { type: "pause" | "resume"; stimulusId?: string }
   /** lost the scheduler: everything it gave us is void */
-  | { type: "reset"; stimulusId: string };
+  | { type: "reset"; stimulusId?: string };
 
 export type WorkerInstruction<V = unknown> =
   | { type: "send"; msg: Message }
@@ -107,9 +112,14 @@ export class WorkerState<V = unknown> {
   #freedWhileRunning = new Map<string, boolean>();
   #out: WorkerInstruction<V>[] = [];
   #log: StoryLog;
-  /** the event being handled: its stimulus id and time, for the story */
-  #sid = "";
+  /** the event being handled: its stimulus id (given, or its number) and type, and its time, for the story */
+  #stimulus: string | number = "";
+  #cause = "";
   #at = 0;
+  /** the last number given to an event without a stimulus id */
+  #numbered = 0;
+  /** the event's stimulus id as a string, once made (instructions carry it) */
+  #sidText: string | undefined;
 
   /** `slots`: tasks handed to the executor at once (its threads queue the rest). */
   constructor(slots: number, storySize = STORY_SIZE) {
@@ -129,13 +139,20 @@ export class WorkerState<V = unknown> {
     return this.#paused;
   }
 
+  /** A stimulus id `${what}-${n}` for an event the caller names itself, numbered with the events numbered here. */
+  newStimulusId(what: string): string {
+    return `${what}-${++this.#numbered}`;
+  }
+
   /** The key's state changes on this worker still in the story, oldest first. */
   story(key: string): WorkerStoryEntry[] {
     return this.#log.story(key);
   }
 
   handle(e: WorkerEvent<V>): WorkerInstruction<V>[] {
-    this.#sid = e.stimulusId;
+    this.#stimulus = e.stimulusId ?? ++this.#numbered;
+    this.#cause = e.type;
+    this.#sidText = undefined;
     this.#at = Date.now();
     switch (e.type) {
       case "compute-task":
@@ -299,7 +316,12 @@ export class WorkerState<V = unknown> {
   // ---- internals ----------------------------------------------------------------------------
 
   #story(key: string, from: WorkerKeyState, to: WorkerKeyState, reason?: string): void {
-    this.#log.add(key, this.#sid, from, to, this.#at, reason);
+    this.#log.add(key, this.#stimulus, this.#cause, from, to, this.#at, reason);
+  }
+
+  /** The stimulus id of the event being handled (made once per event, when an instruction needs it). */
+  get #sid(): string {
+    return (this.#sidText ??= stimulusId(this.#stimulus, this.#cause));
   }
 
   /** The key's value is kept (by the shell), its size known here. */
@@ -372,11 +394,11 @@ export class WorkerState<V = unknown> {
   #run(): void {
     if (this.#paused) return;
     if (this.#prioritized && this.#ready.length > 1) this.#ready.sort((a, b) => b.priority - a.priority);
-    const later: WTask[] = [];
+    let later: WTask[] | undefined;
     while (this.#ready.length && this.#executing < this.#slots) {
       const t = this.#ready.shift()!;
       if (this.#freedWhileRunning.has(t.key)) {
-        later.push(t); // a freed run of this key is still on a thread: start when it ended
+        (later ??= []).push(t); // a freed run of this key is still on a thread: start when it ended
         continue;
       }
       t.state = "executing";
@@ -386,6 +408,6 @@ export class WorkerState<V = unknown> {
       for (const dep of Object.keys(t.whoHas)) if (this.held.has(dep)) deps.push(dep);
       this.#out.push({ type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid });
     }
-    if (later.length) this.#ready.unshift(...later);
+    if (later) this.#ready.unshift(...later);
   }
 }

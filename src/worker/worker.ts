@@ -67,7 +67,6 @@ export class Worker {
   #transfers = new TransferLog();
   /** what the op handlers (handlers.ts) may use */
   #host: WorkerHost;
-  #stimulus = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
@@ -128,9 +127,9 @@ export class Worker {
     return this.#store.view;
   }
 
-  /** A new stimulus id: what caused an event, numbered (it names the event in the story). */
+  /** A new stimulus id for an event the state machine does not name itself (numbered with its events). */
   #sid(what: string): string {
-    return `${what}-${++this.#stimulus}`;
+    return this.state.newStimulusId(what);
   }
 
   /** Hand an event to the state machine and carry out what it asks for. */
@@ -278,7 +277,7 @@ export class Worker {
         const rpc = this.#scheduler;
         if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
       },
-      (key) => this.#handle({ type: "secede", stimulusId: this.#sid("secede"), key }),
+      (key) => this.#handle({ type: "secede", key }),
     );
     if (this.#schedulerAddress && this.address) pool.configure(this.#threadSettings());
     return pool;
@@ -330,14 +329,14 @@ export class Worker {
     for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
     this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r, thread) => {
       this.#scheduler?.unsendKey(Op.executing, key);
-      const stimulusId = this.#sid("executed");
+      // events here are numbered by the state machine (executed-17): no id string per task
       const start = r.start ?? Date.now() - r.durationS * 1000;
       const timing = { thread, startstops: [...this.#transfers.take(ins.deps), { action: "compute" as const, start, stop: start + r.durationS * 1000 }] };
       if (r.ok) {
         const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        this.#handle({ type: "executed", stimulusId, key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
+        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
       } else {
-        this.#handle({ type: "executed", stimulusId, key, result: { ok: false, error: r.error, durationS: r.durationS }, timing });
+        this.#handle({ type: "executed", key, result: { ok: false, error: r.error, durationS: r.durationS }, timing });
       }
     });
   }
@@ -356,10 +355,10 @@ export class Worker {
       }
       this.bytes.receivedFromPeers += total;
       this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());
-      this.#handle({ type: "fetch-done", stimulusId: this.#sid("fetch-done"), worker, got, notThere: reply.missing });
+      this.#handle({ type: "fetch-done", worker, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
-      this.#handle({ type: "fetch-failed", stimulusId: this.#sid("fetch-failed"), worker, keys });
+      this.#handle({ type: "fetch-failed", worker, keys });
     }
   }
 
@@ -423,7 +422,7 @@ export class Worker {
     const reason = `memory use ${rss} bytes of a ${limit}-byte limit`;
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
-    this.#handle({ type: paused ? "pause" : "resume", stimulusId: this.#sid(paused ? "pause" : "resume") });
+    this.#handle({ type: paused ? "pause" : "resume" });
   }
 
   /** A collection on this thread and every task thread, unless this process had one within COLLECT_EVERY_MS. */
@@ -436,7 +435,7 @@ export class Worker {
   /** Forget all tasks and data, in memory and on disk. */
   #resetData(): void {
     this.#transfers.clear();
-    this.#handle({ type: "reset", stimulusId: this.#sid("reset") });
+    this.#handle({ type: "reset" });
   }
 
   #sendHeartbeat(): void {

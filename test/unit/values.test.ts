@@ -185,4 +185,18 @@ describe("user values", () => {
     assert.equal(whole.deref(), undefined, "the encoded object is still reachable");
     assert.equal(big.deref(), undefined, "its buffer is still reachable");
   });
+
+  // protects (issue 13 perf): the reset is skipped for primitives and short lists of primitives
+  // (map()'s [x]); a short list holding an object (a buffer) still leaves nothing behind
+  it("a short list holding a buffer is not kept either", async () => {
+    let value: Buffer[] | undefined = [Buffer.alloc(1 << 20, 1)];
+    const big = new WeakRef(value[0]!);
+    encodeWithRaws(value, THRESHOLD, Sent.arguments);
+    value = undefined;
+    for (let i = 0; i < 3 && big.deref(); i++) {
+      await new Promise((r) => setImmediate(r));
+      collectGarbage();
+    }
+    assert.equal(big.deref(), undefined, "the buffer is still reachable");
+  });
 });

@@ -181,6 +181,22 @@ describe("worker state machine: events, stimulus ids, story, sizes", () => {
     assert.deepEqual(w.handle({ type: "reset", stimulusId: "r2" }), []);
   });
 
+  // protects (issue 13 perf): events the shell does not name are numbered by the machine
+  // (`${type}-${n}`, one counter with newStimulusId), and the id shows in the story and in the
+  // instructions the event caused, though no string is made per event on the hot path
+  it("numbers events given without a stimulus id, with the same counter as newStimulusId", () => {
+    const w = new WorkerState<string>(1);
+    assert.equal(w.newStimulusId("put-data"), "put-data-1");
+    assert.deepEqual(sid(w.handle({ type: "compute-task", task: task("a") })), ["compute-task-2"]);
+    w.handle({ type: "executed", key: "a", result: { ok: true, nbytes: 1, value: "v", durationS: 0 } });
+    w.handle({ type: "free-keys", keys: ["a"] });
+    assert.deepEqual(w.story("a").map((e) => `${e.stimulusId} ${e.from}->${e.to}`), [
+      "compute-task-2 released->ready", "compute-task-2 ready->executing", "executed-3 executing->memory", "free-keys-4 memory->released",
+    ]);
+    w.handle({ type: "put-data", stimulusId: "given-9", key: "b", nbytes: 1, value: "v" });
+    assert.deepEqual(w.story("b").map((e) => e.stimulusId), ["given-9"], "a given id is kept as given");
+  });
+
   // protects: an event of an unknown type is a clear error, not a silent no-op
   it("rejects an unknown event type, naming it", () => {
     const w = new WorkerState(1);
