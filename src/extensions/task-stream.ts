@@ -8,39 +8,48 @@
 import { ProtocolError } from "../errors.js";
 import { type GetTaskStream, type TaskStreamRecord, type TaskStreamTransfer, parseGetTaskStream } from "../protocol/messages-task-stream.js";
 import { Op } from "../protocol/ops.js";
-import type { SchedulerExtension, SchedulerView, TaskErredEvent, TaskFinishedEvent } from "../scheduler/extension.js";
+import type { SchedulerExtension, TaskErredEvent, TaskFinishedEvent } from "../scheduler/extension.js";
+import { prefixOf } from "../scheduler/state-placement.js";
 
 /** Records kept (Dask keeps 100,000 too). */
 export const TASK_STREAM_SIZE = 100_000;
 
-/** A ring of the last `size` records. */
-export class TaskStream {
-  #ring: TaskStreamRecord[] = [];
+/**
+ * A ring of the last `size` entries, made into records only when read: a finished task costs
+ * the scheduler one slot write (its event as the handler made it), not a record.
+ */
+export class TaskStream<E = TaskStreamRecord> {
+  #ring: E[] = [];
   #next = 0;
-  /** records taken so far (the mark of now) */
+  /** entries taken so far (the mark of now) */
   #added = 0;
+  readonly #toRecord: (e: E) => TaskStreamRecord;
 
-  constructor(readonly size = TASK_STREAM_SIZE) {
+  constructor(
+    readonly size = TASK_STREAM_SIZE,
+    toRecord: (e: E) => TaskStreamRecord = (e) => e as unknown as TaskStreamRecord,
+  ) {
     if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`task stream size must be a positive integer, got ${size}`);
+    this.#toRecord = toRecord;
   }
 
   get added(): number {
     return this.#added;
   }
 
-  add(r: TaskStreamRecord): void {
+  add(e: E): void {
     this.#added++;
-    if (this.#ring.length < this.size) this.#ring.push(r);
-    else this.#ring[this.#next] = r;
+    if (this.#ring.length < this.size) this.#ring.push(e);
+    else this.#ring[this.#next] = e;
     this.#next = (this.#next + 1) % this.size;
   }
 
   /** Oldest first. */
   records(q: Omit<GetTaskStream, "op"> = {}): TaskStreamRecord[] {
     let all = this.#ring.length < this.size ? this.#ring : [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
-    // all[j] was the (added - all.length + j)-th record taken
+    // all[j] was the (added - all.length + j)-th entry taken
     if (q.after !== undefined) all = all.slice(Math.max(0, q.after - (this.#added - all.length)));
-    const picked = all.filter((r) => (q.start === undefined || r.stop >= q.start) && (q.stop === undefined || r.start < q.stop));
+    const picked = all.map(this.#toRecord).filter((r) => (q.start === undefined || r.stop >= q.start) && (q.stop === undefined || r.start < q.stop));
     return q.count === undefined ? picked : q.count === 0 ? [] : picked.slice(-q.count);
   }
 }
@@ -59,8 +68,8 @@ export function recordOf(e: TaskFinishedEvent | TaskErredEvent, group: string): 
 }
 
 export function taskStreamExtension(size = TASK_STREAM_SIZE): SchedulerExtension {
-  const stream = new TaskStream(size);
-  let view: SchedulerView | undefined;
+  // the group is the key's prefix, a pure function of the key (state-placement.ts)
+  const stream = new TaskStream<TaskFinishedEvent | TaskErredEvent>(size, (e) => recordOf(e, prefixOf(e.key)));
   return {
     name: "task-stream",
     ops: {
@@ -70,14 +79,11 @@ export function taskStreamExtension(size = TASK_STREAM_SIZE): SchedulerExtension
       },
       [Op.taskStreamMark]: () => stream.added,
     },
-    async start(s) {
-      view = s;
-    },
     onTaskFinished(e) {
-      stream.add(recordOf(e, view?.state.prefixOf(e.key) ?? e.key));
+      stream.add(e);
     },
     onTaskErred(e) {
-      stream.add(recordOf(e, view?.state.prefixOf(e.key) ?? e.key));
+      stream.add(e);
     },
   };
 }

@@ -69,6 +69,14 @@ export function runAsTask<T>(task: RunningTask, fn: () => T): T {
   return context().tasks.run(task, fn);
 }
 
+/**
+ * No task runs in the context any more: the storage is switched off (until the next
+ * runAsTask), so the promise hooks it needs stop costing the thread's other tasks. @internal
+ */
+export function contextIdle(): void {
+  holder[SLOT]?.tasks.disable();
+}
+
 /** The task running in this async context, or undefined. */
 export function currentTask(): RunningTask | undefined {
   return holder[SLOT]?.tasks.getStore();

@@ -13,7 +13,7 @@ import { parentPort } from "node:worker_threads";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { toWireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "../protocol/functions.js";
-import { type RunningTask, type TaskThreadSettings, initTaskThread, runAsTask } from "../protocol/task-context.js";
+import { type RunningTask, type TaskThreadSettings, contextIdle, initTaskThread, runAsTask } from "../protocol/task-context.js";
 import { collectGarbage } from "./gc.js";
 import { type ThreadResult, encodeResult } from "./thread-values.js";
 import { type ActorCallMessage, callActor, createActor, dropActors } from "./actors.js";
@@ -55,10 +55,11 @@ class ThreadSlot {
   #rejoiners: Array<() => void> = [];
   #starters: Array<() => void> = [];
 
-  take(rejoining: boolean): Promise<void> {
+  /** Take the slot: at once (undefined) when it is free, else a promise of it. */
+  take(rejoining: boolean): Promise<void> | undefined {
     if (!this.#busy) {
       this.#busy = true;
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise((resolve) => (rejoining ? this.#rejoiners : this.#starters).push(resolve));
   }
@@ -87,10 +88,27 @@ port.on("message", async (msg: ThreadMessage) => {
   }
   // a batch: each task starts when the slot is free, and holds it until it ends or secedes
   for (const task of msg) {
-    await slot.take(false);
-    await start(task);
+    const waiting = slot.take(false);
+    if (waiting) await waiting;
+    // a task that cannot reach secede() holds the slot to its end: no context, no handle
+    await (needsContext(task.fn) ? start(task) : runHolding(task));
   }
 });
+
+/**
+ * Whether a task may reach the task context (secede(), rejoin(), getClient(), workerClient(),
+ * actors): a module export may; a function shipped as source only through an import (of the
+ * package, or of code that uses it) or a global, which its text shows. Other tasks run outside
+ * the AsyncLocalStorage: while a store is active, Node 20's promise hooks make every promise of
+ * the thread cost, which more than doubled a trivial task's CPU on its thread.
+ */
+const REACHES_CONTEXT = /\bimport\b|\brequire\b|\beval\b|globalThis|secede|rejoin|[cC]lient|[aA]ctor/;
+/** Tasks of this thread running in the context (seceded ones included). */
+let contextTasks = 0;
+function needsContext(fn: unknown): boolean {
+  const w = fn as { kind?: unknown; source?: unknown } | null;
+  return !(w?.kind === "source" && typeof w.source === "string" && !REACHES_CONTEXT.test(w.source));
+}
 
 /** Run one task holding the slot; resolves when it ended or seceded (it then goes on without the slot). */
 function start(task: ThreadTask): Promise<void> {
@@ -117,13 +135,17 @@ function start(task: ThreadTask): Promise<void> {
       if (!seceded) return;
       seceded = false;
       port.postMessage({ type: "rejoined", id: task.id } satisfies ThreadReport);
-      await slot.take(true);
+      const waiting = slot.take(true);
+      if (waiting) await waiting;
       if (ended) slot.give(); // the task ended without waiting for its rejoin
       else holding = true;
     },
   };
+  const inContext = needsContext(task.fn);
+  if (inContext) contextTasks++;
   const finish = (result: ThreadResult, transfer: ArrayBuffer[] = []) => {
     ended = true;
+    if (inContext && --contextTasks === 0) contextIdle();
     port.postMessage([result] satisfies ThreadReport, transfer);
     if (holding) {
       holding = false;
@@ -131,7 +153,7 @@ function start(task: ThreadTask): Promise<void> {
     }
     released();
   };
-  runAsTask(handle, () => run(task)).then(
+  (inContext ? runAsTask(handle, () => run(task)) : run(task)).then(
     (value) => {
       let encoded;
       try {
@@ -144,6 +166,22 @@ function start(task: ThreadTask): Promise<void> {
     (err: unknown) => finish({ id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 }),
   );
   return leftSlot;
+}
+
+/** Run a task that cannot secede, holding the slot until it ends (the common, cheap case). */
+async function runHolding(task: ThreadTask): Promise<void> {
+  const t0 = performance.now();
+  let result: ThreadResult;
+  let moved: ArrayBuffer[] = [];
+  try {
+    const encoded = encodeResult(await run(task));
+    moved = encoded.moved;
+    result = { id: task.id, ok: true, parts: encoded.parts, durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 };
+  } catch (err) {
+    result = { id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 };
+  }
+  port.postMessage([result] satisfies ThreadReport, moved);
+  slot.give();
 }
 
 async function run(task: ThreadTask): Promise<unknown> {
