@@ -4,15 +4,14 @@
  * cancels them before a signal nobody handles would end it without an exit event.
  */
 import { constants } from "node:os";
-import type { RoleHandle } from "./role.js";
 
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 
 /**
- * Stop `h` on the first of `signals`, with the reason `received SIGxxx`. Returns a function
+ * Stop `h` (a role, or anything that stops) on the first of `signals`, with the reason `received SIGxxx`. Returns a function
  * that takes the handlers off again.
  */
-export function stopOnSignals(h: Pick<RoleHandle, "stop">, signals: readonly NodeJS.Signals[] = STOP_SIGNALS): () => void {
+export function stopOnSignals(h: { stop(reason: string): unknown }, signals: readonly NodeJS.Signals[] = STOP_SIGNALS): () => void {
   const handlers = signals.map((sig) => {
     const on = () => void h.stop(`received ${sig}`);
     process.once(sig, on);

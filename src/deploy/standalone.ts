@@ -4,12 +4,14 @@
  * file, or its address and DASK_MPI_TS_SECRET). Each runs until a signal or its role's end and
  * returns the command's exit status.
  */
+import { constants } from "node:os";
 import type { LevelWithSilent } from "pino";
 import type { LogFormat } from "../log.js";
 import { configureLogger } from "../log.js";
 import type { WorkerOptions } from "../worker/options.js";
 import { type SchedulerStart, startScheduler, startWorker } from "./roles.js";
 import { type WorkerGiven, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
+import type { RoleHandle } from "./role.js";
 import { stopOnSignals } from "./signals.js";
 
 export interface LogGiven {
@@ -45,13 +47,27 @@ export async function runWorkers(o: WorkersStart): Promise<number> {
   const config = await startupConfig();
   configureLogger({ role: "worker", ...logSettings(config, { logLevel, logFormat }) });
   const settings = workerSettings(config, given, { workersOnNode: nworkers });
+  // one signal stops them all, also those still starting: a handler per started worker would
+  // leave a later one running (the signal taken, the process never ending)
+  let stopped: string | undefined;
+  const started: RoleHandle[] = [];
+  stopOnSignals({
+    stop: async (reason) => {
+      stopped = reason;
+      await Promise.all(started.map((h) => h.stop(reason)));
+      // a start still under way (waiting for its scheduler) cannot be stopped: it ends with the
+      // process (a nanny's child follows its IPC channel), with the status of the signal
+      if (started.length < nworkers) process.exit(128 + (constants.signals[reason.replace("received ", "") as NodeJS.Signals] ?? 0));
+    },
+  });
   const handles = await Promise.all(
     Array.from({ length: nworkers }, async (_, i) => {
       const h = await startWorker({
         worker: { ...worker, ...settings.worker, name: name !== undefined && nworkers > 1 ? `${name}-${i}` : name },
         nanny: nanny && settings.nanny,
       });
-      stopOnSignals(h);
+      started.push(h);
+      if (stopped !== undefined) void h.stop(stopped);
       return h;
     }),
   );

@@ -2,7 +2,7 @@
 // started before the scheduler, stale files, a restarted scheduler, several workers per
 // command, TLS, and workers behind an address translation.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { Client } from "../../src/index.js";
@@ -15,6 +15,20 @@ const scheduler = (file: string, args: string[] = []) =>
   spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo", ...args], { env });
 const worker = (args: string[]) => spawnProc(process.execPath, [BIN("dask-worker-ts"), "--interface", "lo", ...args], { env });
 const fileAppears = (file: string, proc: Proc) => waitFor(`${file}`, () => existsSync(file), { timeoutMs: 15_000, proc });
+
+/** Child processes of `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 async function names(client: Client): Promise<string[]> {
   return Object.values((await client.schedulerInfo()).workers).map((w) => w.name).sort();
@@ -60,6 +74,17 @@ describe("scheduler-file deployments (dask-scheduler-ts, dask-worker-ts)", funct
     }
     w.child.kill("SIGTERM");
     assert.equal((await exitWithin(w, 20_000)).code, 0, w.stderr);
+  });
+
+  // Protects: one signal stops every worker of a --nworkers command, also those still starting
+  // (waiting for their scheduler): the command ends with the signal's status, leaving no process
+  it("SIGTERM to --nworkers 2 whose workers still wait for their scheduler ends it with status 143", async () => {
+    const file = path.join(tmp.dir, "never.json");
+    const w = worker(["--scheduler-file", file, "--nworkers", "2", "--nanny", "--death-timeout", "120s"]);
+    await waitFor("both nannies' worker processes", () => childrenOf(w.child.pid!).length >= 2, { timeoutMs: 30_000, proc: w });
+    w.child.kill("SIGTERM");
+    const end = await exitWithin(w, 20_000);
+    assert.equal(end.code, 143, w.stderr);
   });
 
   it("workers wait past a stale file, join the scheduler that rewrites it, and follow a restarted one", async () => {
