@@ -8,7 +8,7 @@
  */
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
-import { TaskHeap, pickWorker } from "./state-placement.js";
+import { TaskHeap, WorkerHeap, pickWorker } from "./state-placement.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */
@@ -123,6 +123,7 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
 function assign(g: TaskGraph, t: TaskRecord): void {
   const ws = g.workers.get(t.processingOn!)!;
   ws.processing.add(t);
+  g.reweigh(ws);
   for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
   const whoHas: Record<string, string[]> = {};
   for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];
@@ -201,6 +202,8 @@ export class TaskGraph {
   readonly durations = new Map<string, number>();
   /** queued tasks, highest priority then oldest first */
   readonly queue = new TaskHeap();
+  /** workers that may get tasks, lightest first: reweigh(ws) after changing one's load, closing or paused */
+  readonly free = new WorkerHeap();
   /** Task state changes so far. */
   transitions = 0;
   /** the small result of the task now entering memory, for its clients */
@@ -310,9 +313,16 @@ export class TaskGraph {
     if (t.state === TaskState.released && t.dependents.size === 0) this.transition(t, TaskState.forgotten, stimulusId);
   }
 
+  /** A worker's load, closing or paused changed (or it came or went): keep `free` true. */
+  reweigh(ws: WorkerRecord): void {
+    if (this.workers.get(ws.address) === ws) this.free.reweigh(ws);
+    else this.free.remove(ws);
+  }
+
   stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
     ws.processing.delete(t);
     ws.longRunning.delete(t);
+    this.reweigh(ws);
     t.running = false;
     for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
     t.processingOn = undefined;
@@ -331,7 +341,7 @@ export class TaskGraph {
     const skipped: TaskRecord[] = [];
     let t: TaskRecord | undefined;
     while ((t = this.queue.peek())) {
-      const ws = pickWorker(this.workers, this.durations, t);
+      const ws = pickWorker(this.workers, this.free, this.durations, t);
       if (!ws) {
         // an unconstrained task that finds no slot means every worker is full
         if (!t.spec.workers && !t.spec.resources) break;

@@ -31,7 +31,7 @@
  */
 import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
-import { prefixOf } from "./state-placement.js";
+import { occupied, prefixOf } from "./state-placement.js";
 import { NONE, TaskGraph, link, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
@@ -51,6 +51,7 @@ export class SchedulerState {
   failed = 0;
   #g = new TaskGraph();
   #seq = 0;
+  #workerSeq = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
     this.allowedFailures = opts.allowedFailures ?? 3; // SCHEDULER_DEFAULTS.allowedFailures (a pure core imports no options module)
@@ -77,7 +78,7 @@ export class SchedulerState {
   // ---- events -------------------------------------------------------------------------------
 
   addWorker(info: WorkerInfo, now: number): Instruction[] {
-    this.#g.workers.set(info.address, {
+    const ws: WorkerRecord = {
       ...info,
       processing: new Set(),
       longRunning: new Set(),
@@ -88,7 +89,11 @@ export class SchedulerState {
       used: {},
       closing: false,
       paused: false,
-    });
+      seq: this.#workerSeq++,
+      heapIndex: -1,
+    };
+    this.#g.workers.set(info.address, ws);
+    this.#g.reweigh(ws);
     this.#g.fill(`add-worker-${info.name}`);
     return this.#g.flush();
   }
@@ -98,6 +103,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(address);
     if (!ws) return [];
     this.#g.workers.delete(address);
+    this.#g.reweigh(ws);
     for (const t of [...ws.processing]) {
       if (t.state !== TaskState.processing || t.processingOn !== address) continue;
       // only tasks that were on a thread can have killed it; the rest were waiting their turn
@@ -139,6 +145,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(address);
     if (t && ws && t.state === TaskState.processing && t.processingOn === address) {
       ws.longRunning.add(t);
+      this.#g.reweigh(ws);
       this.#g.fill(stimulusId);
     }
     return this.#g.flush();
@@ -147,7 +154,7 @@ export class SchedulerState {
   /** Tasks processing on `address` that occupy a thread there (not seceded). */
   occupancy(address: string): number {
     const ws = this.#g.workers.get(address);
-    return ws ? ws.processing.size - ws.longRunning.size : 0;
+    return ws ? occupied(ws) : 0;
   }
 
   heartbeat(address: string, metrics: Record<string, unknown>, now: number): void {
@@ -385,7 +392,10 @@ export class SchedulerState {
   /** A worker paused (memory above its pause threshold) or resumed; resuming fills it again. */
   setPaused(address: string, paused: boolean, stimulusId: string): Instruction[] {
     const ws = this.#g.workers.get(address);
-    if (ws) ws.paused = paused;
+    if (ws) {
+      ws.paused = paused;
+      this.#g.reweigh(ws);
+    }
     if (!paused) this.#g.fill(stimulusId);
     return this.#g.flush();
   }
@@ -394,7 +404,10 @@ export class SchedulerState {
   setClosing(addresses: string[]): void {
     for (const a of addresses) {
       const ws = this.#g.workers.get(a);
-      if (ws) ws.closing = true;
+      if (ws) {
+        ws.closing = true;
+        this.#g.reweigh(ws);
+      }
     }
   }
 
