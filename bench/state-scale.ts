@@ -152,7 +152,7 @@ function placement(workers: number, steps: number): PlacementRow {
   for (let i = 0; i < list.length; i += BATCH) s.updateGraph("c", list.slice(i, i + BATCH), `ug-${i}`);
   // which task runs where: finish them in dispatch order, round the workers
   const running: Array<[string, string]> = [];
-  for (const ws of s.workers.values()) for (const t of ws.processing) running.push([ws.address, t.spec.key]);
+  for (const ws of s.workers.values()) for (const t of ws.processing) running.push([ws.address, t.key]);
   let head = 0;
   const us = cpuUs(() => {
     for (let i = 0; i < steps; i++) {

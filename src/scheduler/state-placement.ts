@@ -23,7 +23,7 @@ export function prefixOf(key: string): string {
 
 /** Slots per thread for a task: deep pipelines for fast tasks, ~2 for slow or unknown ones. */
 function saturation(durations: ReadonlyMap<string, number>, t: TaskRecord): number {
-  const d = durations.get(prefixOf(t.spec.key));
+  const d = durations.get(prefixOf(t.key));
   if (d === undefined) return MIN_SATURATION;
   return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
 }
@@ -63,15 +63,15 @@ export class WorkerHeap extends Heap<WorkerRecord> {
  */
 export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord): WorkerRecord | undefined {
   const slots = saturation(durations, t);
-  const allowed = t.spec.workers;
-  if (t.spec.resources) {
+  const allowed = t.placement?.workers;
+  if (t.placement?.resources) {
     const fits = (ws: WorkerRecord) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address);
-    return best(workers.values(), slots, t, fits) ?? (allowed && t.spec.allowOtherWorkers ? best(workers.values(), slots, t, () => true) : undefined);
+    return best(workers.values(), slots, t, fits) ?? (allowed && t.placement!.allowOtherWorkers ? best(workers.values(), slots, t, () => true) : undefined);
   }
   if (allowed) {
     const named: WorkerRecord[] = [];
     for (const ws of workers.values()) if (allowed.includes(ws.name) || allowed.includes(ws.address)) named.push(ws);
-    return best(named, slots, t, () => true) ?? (t.spec.allowOtherWorkers ? anyWorker(workers, free, slots, t) : undefined);
+    return best(named, slots, t, () => true) ?? (t.placement!.allowOtherWorkers ? anyWorker(workers, free, slots, t) : undefined);
   }
   return anyWorker(workers, free, slots, t);
 }
@@ -111,7 +111,7 @@ function best(candidates: Iterable<WorkerRecord>, slots: number, t: TaskRecord, 
 }
 
 function hasResources(ws: WorkerRecord, t: TaskRecord): boolean {
-  const need = t.spec.resources;
+  const need = t.placement?.resources;
   if (!need) return true;
   for (const [r, n] of Object.entries(need)) {
     if ((ws.resources?.[r] ?? 0) - (ws.used[r] ?? 0) < n) return false;
@@ -123,9 +123,7 @@ function hasResources(ws: WorkerRecord, t: TaskRecord): boolean {
 export class TaskHeap extends Heap<TaskRecord> {
   constructor() {
     super((a, b) => {
-      const pa = a.spec.priority ?? 0;
-      const pb = b.spec.priority ?? 0;
-      return pa !== pb ? pa > pb : a.seq < b.seq;
+      return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
     });
   }
 }

@@ -3,7 +3,7 @@
  * records, the instructions it returns, what workload() and story() report. Types only, plus
  * the TaskState names.
  */
-import type { Message, TaskSpec } from "../protocol/messages.js";
+import type { Message } from "../protocol/messages.js";
 import type { RegisterWorker } from "../protocol/messages-worker.js";
 import type { WireError } from "../protocol/ops.js";
 
@@ -24,8 +24,25 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
  */
 export const FIRE_AND_FORGET = "fire-and-forget";
 
+/** Where a task may run: set on few tasks, so kept apart from the record (see TaskSpec). */
+export interface TaskPlacement {
+  workers?: string[];
+  allowOtherWorkers?: boolean;
+  resources?: Record<string, number>;
+}
+
+/**
+ * A task as the scheduler keeps it: the parts of its TaskSpec it needs (the function's number
+ * in the scheduler's table, null for scattered data; the encoded arguments as sent), not the
+ * spec itself. The sets are shared while empty or holding one name (scheduler/shared-sets.ts):
+ * never changed in place but through NameSets and link.
+ */
 export interface TaskRecord {
-  spec: TaskSpec;
+  key: string;
+  fn: unknown;
+  args: Uint8Array[];
+  priority: number;
+  placement: TaskPlacement | undefined;
   state: TaskState;
   processingOn?: string;
   whoHas: Set<string>;
