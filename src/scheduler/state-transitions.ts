@@ -28,7 +28,7 @@ export function newTask(key: string, fn: unknown, args: Uint8Array[], seq: numbe
   return {
     key,
     fn,
-    args,
+    args: args.length === 1 ? args[0]! : args,
     priority: opts.priority ?? 0,
     placement: opts.placement,
     state: TaskState.released,
@@ -155,7 +155,7 @@ function assign(g: TaskGraph, t: TaskRecord): void {
     op: Op.computeTask,
     key: t.key,
     fn: t.fn,
-    args: t.args,
+    args: Array.isArray(t.args) ? t.args : [t.args],
     whoHas,
     priority: t.priority,
   });

@@ -40,7 +40,8 @@ export interface TaskPlacement {
 export interface TaskRecord {
   key: string;
   fn: unknown;
-  args: Uint8Array[];
+  /** the encoded arguments as sent: the one part alone (most tasks: no list to keep), else the parts */
+  args: Uint8Array | Uint8Array[];
   priority: number;
   placement: TaskPlacement | undefined;
   state: TaskState;
