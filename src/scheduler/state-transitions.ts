@@ -115,6 +115,15 @@ const TRANSITIONS = new Map<string, Transition>([
   ["erred->forgotten", (g, t, sid) => forget(g, t, sid)],
 ]);
 
+/** TRANSITIONS by from-state then to-state: looked up per transition without building a string. */
+const BY_STATE = new Map<TaskState, Map<TaskState, Transition>>();
+for (const [name, fn] of TRANSITIONS) {
+  const [from, to] = name.split("->") as [TaskState, TaskState];
+  let m = BY_STATE.get(from);
+  if (!m) BY_STATE.set(from, (m = new Map()));
+  m.set(to, fn);
+}
+
 function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   for (const dep of t.dependencies) {
     if (dep.state === TaskState.erred) {
@@ -243,7 +252,7 @@ export class TaskGraph {
   /** `reason`, when given, is kept in the story next to this transition (not its cascade). */
   transition(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
     const from = t.state;
-    const fn = TRANSITIONS.get(`${from}->${to}`);
+    const fn = BY_STATE.get(from)?.get(to);
     if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.key} (${stimulusId})`);
     this.transitions++;
     this.#log.add(t.key, stimulusId, from, to, reason);
