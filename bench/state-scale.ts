@@ -1,11 +1,13 @@
 /**
  * In-process microbench of the scheduler's state (issue 15, points 3 and 4): no sockets, no
  * workers' processes. Run with `node --expose-gc dist/bench/state-scale.js [N...]`
- * (default N = 100000 500000; STATE_SECTIONS=memory,placement picks sections).
+ * (default N = 100000 500000; STATE_SECTIONS=memory,handler,placement picks sections).
  *
  * memory: a client's map of N independent tasks, then N more that each wait on one of them,
  *   fed to SchedulerState.updateGraph in batches of 10k (as a client's flushes arrive), no
- *   workers: heap per task after gc(), and ingest rate in CPU time. Then the same through the
+ *   workers: heap per task after gc(), and ingest rate in CPU time. The specs (keys, argument
+ *   bytes) exist before and are not counted: the heap figure is what the state adds, less the
+ *   spec objects it drops; the handler path below counts everything. Then the same through the
  *   handler path: msgpack-decode the update-graph message, parseUpdateGraph, and
  *   SchedulerHandlers.updateGraph (function ids, then the state), so the parse cost shows.
  * placement: W workers (1 thread each) with full pipelines; each step finishes one task on one

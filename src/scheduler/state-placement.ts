@@ -5,7 +5,7 @@
  * key prefix): fast tasks get a deeper pipeline, slow ones only ~2 per thread, so root tasks
  * queue on the scheduler instead of flooding. And the queue itself: a heap by priority then age.
  */
-import { Heap } from "./heap.js";
+import { Heap } from "./state-heap.js";
 import type { TaskRecord, WorkerRecord } from "./state-types.js";
 
 /** Slots per thread when a task prefix's duration is unknown or long. */

@@ -9,7 +9,7 @@
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, WorkerHeap, pickWorker } from "./state-placement.js";
-import { EMPTY, NameSets } from "./shared-sets.js";
+import { EMPTY, NameSets } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */

@@ -34,7 +34,7 @@ export interface TaskPlacement {
 /**
  * A task as the scheduler keeps it: the parts of its TaskSpec it needs (the function's number
  * in the scheduler's table, null for scattered data; the encoded arguments as sent), not the
- * spec itself. The sets are shared while empty or holding one name (scheduler/shared-sets.ts):
+ * spec itself. The sets are shared while empty or holding one name (scheduler/state-sets.ts):
  * never changed in place but through NameSets and link.
  */
 export interface TaskRecord {
