@@ -78,7 +78,7 @@ export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, free: Wor
 
 /** Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest worker. */
 function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord): WorkerRecord | undefined {
-  if (t.dependencies.size > 0) {
+  if (t.dependencies.length > 0) {
     const holders = new Set<WorkerRecord>();
     for (const dep of t.dependencies) {
       if (dep.nbytes <= 0) continue; // holds nothing that counts: as good as any worker

@@ -15,10 +15,13 @@ import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement,
 /** Transitions kept for story(): Dask keeps 100,000 too. */
 const TRANSITION_LOG_SIZE = 100_000;
 
-/** Tasks without dependencies, dependents or waiters (most tasks of a big map) share EMPTY. */
+/** Tasks without dependents or waiters (most tasks of a big map) share EMPTY. */
 export const NONE = EMPTY as Set<TaskRecord>;
 
-export function link(t: TaskRecord, field: "dependencies" | "dependents" | "waiters", other: TaskRecord): void {
+/** The dependencies of tasks without any. */
+const NO_TASKS: readonly TaskRecord[] = Object.freeze([]);
+
+export function link(t: TaskRecord, field: "dependents" | "waiters", other: TaskRecord): void {
   if (t[field] === NONE) t[field] = new Set();
   t[field].add(other);
 }
@@ -38,7 +41,7 @@ export function newTask(key: string, fn: unknown, args: Uint8Array[], seq: numbe
     error: undefined,
     erredBecause: undefined,
     wantedBy: EMPTY as Set<string>,
-    dependencies: NONE,
+    dependencies: NO_TASKS,
     dependents: NONE,
     waiters: NONE,
     suspicious: 0,

@@ -52,7 +52,8 @@ export interface TaskRecord {
   /** key of the task whose failure this is, when a dependency failed */
   erredBecause?: string;
   wantedBy: Set<string>;
-  dependencies: Set<TaskRecord>;
+  /** set once, when the task arrives (each once; a list: most tasks have one or none) */
+  dependencies: readonly TaskRecord[];
   dependents: Set<TaskRecord>;
   /** dependents that still need this task's result */
   waiters: Set<TaskRecord>;

@@ -198,15 +198,22 @@ export class SchedulerState {
     const orphans = new Map<TaskRecord, string>();
     for (let i = 0; i < fresh.length; i++) {
       const t = fresh[i]!;
-      for (const depKey of freshDeps[i]!) {
+      const keys = freshDeps[i]!;
+      if (keys.length === 0) continue;
+      const deps: TaskRecord[] = [];
+      const seen = keys.length > 16 ? new Set<TaskRecord>() : undefined; // a short list is searched
+      for (const depKey of keys) {
         const dep = this.#g.tasks.get(depKey);
         if (!dep) {
           if (!orphans.has(t)) orphans.set(t, depKey);
           continue;
         }
-        link(t, "dependencies", dep);
+        if (seen ? seen.has(dep) : deps.includes(dep)) continue;
+        seen?.add(dep);
+        deps.push(dep);
         link(dep, "dependents", t);
       }
+      if (deps.length) t.dependencies = deps.slice(); // an exact-size copy: a growing list keeps room for 16
     }
     const doomed = new Set<TaskRecord>();
     for (const t of orphans.keys()) for (const d of withDependents(t)) doomed.add(d);
