@@ -33,11 +33,9 @@ export function occupied(ws: WorkerRecord): number {
   return ws.processing.size - ws.longRunning.size;
 }
 
-/** Lighter first: fewer occupied threads per thread, then the earlier registered. */
+/** Lighter first: fewer occupied threads per thread (`load`, kept by reweigh), then the earlier registered. */
 function lighter(a: WorkerRecord, b: WorkerRecord): boolean {
-  const la = occupied(a) / a.nthreads;
-  const lb = occupied(b) / b.nthreads;
-  return la !== lb ? la < lb : a.seq < b.seq;
+  return a.load !== b.load ? a.load < b.load : a.seq < b.seq;
 }
 
 /** Workers that may get tasks (neither retiring nor paused), lightest first. */
@@ -48,6 +46,7 @@ export class WorkerHeap extends Heap<WorkerRecord> {
 
   /** After a worker's load, closing or paused changed: keep it in place, or in or out. */
   reweigh(ws: WorkerRecord): void {
+    ws.load = occupied(ws) / ws.nthreads;
     const eligible = !ws.closing && !ws.paused;
     if (!eligible) this.remove(ws);
     else if (ws.heapIndex < 0) this.push(ws);

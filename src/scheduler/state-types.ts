@@ -84,6 +84,8 @@ export interface WorkerRecord extends WorkerInfo {
   closing: boolean;
   /** over its memory's pause threshold: gets no new tasks until it says otherwise */
   paused: boolean;
+  /** occupied threads per thread, as of its last reweigh (state-placement.ts) */
+  load: number;
   /** registration order (ties in placement go to the earlier worker) */
   seq: number;
   /** position among the workers that may get tasks (state-placement.ts WorkerHeap), -1 when not */

@@ -89,6 +89,7 @@ export class SchedulerState {
       used: {},
       closing: false,
       paused: false,
+      load: 0,
       seq: this.#workerSeq++,
       heapIndex: -1,
     };
@@ -282,9 +283,9 @@ export class SchedulerState {
     const ws = this.#g.workers.get(worker);
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
       this.#g.stopProcessing(t, ws);
-      this.#recordDuration(key, durationS);
-      this.finished++;
       const prefix = prefixOf(key);
+      this.#recordDuration(prefix, durationS);
+      this.finished++;
       this.finishedByPrefix.set(prefix, (this.finishedByPrefix.get(prefix) ?? 0) + 1);
       t.nbytes = nbytes;
       this.#g.addReplica(t, ws);
@@ -435,9 +436,8 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  #recordDuration(key: string, seconds: number): void {
+  #recordDuration(p: string, seconds: number): void {
     if (!(seconds >= 0)) return;
-    const p = prefixOf(key);
     const old = this.#g.durations.get(p);
     this.#g.durations.set(p, old === undefined ? seconds : 0.7 * old + 0.3 * seconds);
   }
