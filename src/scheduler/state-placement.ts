@@ -23,7 +23,7 @@ export function prefixOf(key: string): string {
 
 /** Slots per thread for a task: deep pipelines for fast tasks, ~2 for slow or unknown ones. */
 function saturation(durations: ReadonlyMap<string, number>, t: TaskRecord): number {
-  const d = durations.get(prefixOf(t.key));
+  const d = durations.get(t.prefix);
   if (d === undefined) return MIN_SATURATION;
   return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
 }

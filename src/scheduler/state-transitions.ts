@@ -8,7 +8,7 @@
  */
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
-import { TaskHeap, WorkerHeap, pickWorker } from "./state-placement.js";
+import { TaskHeap, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
 import { EMPTY, NameSets } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
@@ -27,9 +27,10 @@ export function link(t: TaskRecord, field: "dependents" | "waiters", other: Task
 }
 
 /** A new task record, released, wanted by no one yet. */
-export function newTask(key: string, fn: unknown, args: Uint8Array[], seq: number, opts: { priority?: number; retries?: number; placement?: TaskPlacement } = {}): TaskRecord {
+export function newTask(key: string, prefix: string, fn: unknown, args: Uint8Array[], seq: number, opts: { priority?: number; retries?: number; placement?: TaskPlacement } = {}): TaskRecord {
   return {
     key,
+    prefix,
     fn,
     args: args.length === 1 ? args[0]! : args,
     priority: opts.priority ?? 0,
@@ -160,7 +161,8 @@ function assign(g: TaskGraph, t: TaskRecord): void {
   const ws = g.workers.get(t.processingOn!)!;
   ws.processing.add(t);
   g.reweigh(ws);
-  for (const [r, n] of Object.entries(t.placement?.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
+  const need = t.placement?.resources;
+  if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) + n;
   const whoHas: Record<string, string[]> = {};
   for (const dep of t.dependencies) whoHas[dep.key] = [...dep.whoHas];
   g.sendWorker(ws.address, {
@@ -241,6 +243,8 @@ export class TaskGraph {
   readonly durations = new Map<string, number>();
   /** queued tasks, highest priority then oldest first */
   readonly queue = new TaskHeap();
+  /** each key prefix (task group) once, shared by its tasks' records (Dask keeps its TaskPrefixes too) */
+  readonly #prefixes = new Map<string, string>();
   /** the clients' and workers' names in the tasks' wantedBy and whoHas sets */
   readonly names = new NameSets();
   /** workers that may get tasks, lightest first: reweigh(ws) after changing one's load, closing or paused */
@@ -251,6 +255,15 @@ export class TaskGraph {
   inline: unknown;
   #out: Instruction[] = [];
   #log = new TransitionLog(TRANSITION_LOG_SIZE);
+
+  /** `key`'s prefix, one string per prefix (a key without "-" is its own: not kept here) */
+  prefixOf(key: string): string {
+    const p = prefixOf(key);
+    if (p === key) return key;
+    let shared = this.#prefixes.get(p);
+    if (shared === undefined) this.#prefixes.set(p, (shared = p));
+    return shared;
+  }
 
   /** `reason`, when given, is kept in the story next to this transition (not its cascade). */
   transition(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
@@ -365,7 +378,8 @@ export class TaskGraph {
     ws.longRunning.delete(t);
     this.reweigh(ws);
     t.running = false;
-    for (const [r, n] of Object.entries(t.placement?.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
+    const need = t.placement?.resources;
+    if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) - n;
     t.processingOn = undefined;
   }
 

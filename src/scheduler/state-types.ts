@@ -39,6 +39,8 @@ export interface TaskPlacement {
  */
 export interface TaskRecord {
   key: string;
+  /** its task group (state-placement.ts prefixOf), one string shared by the group's tasks */
+  prefix: string;
   fn: unknown;
   /** the encoded arguments as sent: the one part alone (most tasks: no list to keep), else the parts */
   args: Uint8Array | Uint8Array[];

@@ -190,7 +190,7 @@ export class SchedulerState {
       const known = this.#g.tasks.get(spec.key);
       if (known && known.state !== TaskState.forgotten) continue;
       const placement = spec.workers || spec.resources ? { workers: spec.workers, allowOtherWorkers: spec.allowOtherWorkers, resources: spec.resources } : undefined;
-      const t = newTask(spec.key, spec.fn, spec.args, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
+      const t = newTask(spec.key, this.#g.prefixOf(spec.key), spec.fn, spec.args, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
       this.#g.tasks.set(spec.key, t);
       fresh.push(t);
       freshDeps.push(spec.deps);
@@ -262,7 +262,7 @@ export class SchedulerState {
     for (const { key, nbytes } of entries) {
       let t = this.#g.tasks.get(key);
       if (!t) {
-        t = newTask(key, null, [], this.#seq++);
+        t = newTask(key, this.#g.prefixOf(key), null, [], this.#seq++);
         this.#g.tasks.set(key, t);
       }
       t.wantedBy = this.#g.names.with(t.wantedBy, client);
@@ -283,7 +283,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(worker);
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
       this.#g.stopProcessing(t, ws);
-      const prefix = prefixOf(key);
+      const prefix = t.prefix;
       this.#recordDuration(prefix, durationS);
       this.finished++;
       this.finishedByPrefix.set(prefix, (this.finishedByPrefix.get(prefix) ?? 0) + 1);
@@ -471,7 +471,7 @@ export class SchedulerState {
    * sampled (its first 100 tasks, scaled up), so the cost does not grow with a huge backlog.
    */
   workload(unknownDurationS: number): Workload {
-    const expected = (t: TaskRecord) => this.#g.durations.get(prefixOf(t.key)) ?? unknownDurationS;
+    const expected = (t: TaskRecord) => this.#g.durations.get(t.prefix) ?? unknownDurationS;
     const sample = this.#g.queue.first(QUEUE_SAMPLE);
     let queuedSeconds = 0;
     for (const t of sample) queuedSeconds += expected(t);
