@@ -57,8 +57,8 @@ export class WorkerHeap extends Heap<WorkerRecord> {
 /**
  * The worker `t` should run on now, or undefined when none has a slot it may use. Costs the
  * same at 1,000 workers as at 10 for the usual task: the holders of its dependencies are looked
- * at, then the lightest worker (the top of `free`). Only tasks with resources, or restricted to
- * workers, look at more (the workers named, or every worker for resources).
+ * at, then the lightest worker (the top of `free`). Only tasks restricted to workers or needing
+ * resources (few, and not placed by the thousand) still look at every worker.
  */
 export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord): WorkerRecord | undefined {
   const slots = saturation(durations, t);
