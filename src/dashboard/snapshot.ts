@@ -82,7 +82,7 @@ export function snapshot(state: SchedulerStateView, now: number, stream: StreamE
   const tasks: Record<string, number> = {};
   for (const t of state.tasks.values()) {
     tasks[t.state] = (tasks[t.state] ?? 0) + 1;
-    const g = group(state.prefixOf(t.spec.key));
+    const g = group(state.prefixOf(t.key));
     if (t.state === TaskState.memory) g.memory++;
     else if (t.state === TaskState.processing) g.processing++;
     else if (t.state === TaskState.erred) g.erred++;

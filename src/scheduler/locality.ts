@@ -30,7 +30,7 @@ export class Locality {
 
   hasWhat(m: HasWhat): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const a of this.#workers(m.workers, "has-what")) out[a] = [...this.#h.state.workers.get(a)!.hasWhat].map((t) => t.spec.key);
+    for (const a of this.#workers(m.workers, "has-what")) out[a] = [...this.#h.state.workers.get(a)!.hasWhat].map((t) => t.key);
     return out;
   }
 
@@ -43,7 +43,7 @@ export class Locality {
         if (t && t.state === TaskState.memory) out[k] = t.nbytes;
       }
     } else {
-      for (const t of tasks.values()) if (t.state === TaskState.memory) out[t.spec.key] = t.nbytes;
+      for (const t of tasks.values()) if (t.state === TaskState.memory) out[t.key] = t.nbytes;
     }
     return out;
   }
@@ -66,14 +66,14 @@ export class Locality {
         const from = [...t.whoHas];
         const free = targets.filter((a) => !t.whoHas.has(a)).sort((a, b) => projected.get(a)! - projected.get(b)!);
         for (const to of free.slice(0, m.n - holders.length)) {
-          copies.push({ key: t.spec.key, from: from[turn++ % from.length]!, to });
+          copies.push({ key: t.key, from: from[turn++ % from.length]!, to });
           projected.set(to, projected.get(to)! + t.nbytes);
         }
       } else if (holders.length > m.n) {
         // the fullest holders give theirs up
         const fullest = holders.sort((a, b) => projected.get(b)! - projected.get(a)!);
         for (const a of fullest.slice(0, holders.length - m.n)) {
-          drops.push([t.spec.key, a]);
+          drops.push([t.key, a]);
           projected.set(a, projected.get(a)! - t.nbytes);
         }
       }
@@ -100,7 +100,7 @@ export class Locality {
         const ws = state.workers.get(a)!;
         const keys = [...ws.hasWhat]
           .filter((t) => t.state === TaskState.memory && (!only || only.has(t)))
-          .map((t) => ({ key: t.spec.key, nbytes: t.nbytes, holders: t.whoHas }));
+          .map((t) => ({ key: t.key, nbytes: t.nbytes, holders: t.whoHas }));
         return { address: a, nbytes: ws.nbytes, keys };
       }),
     );

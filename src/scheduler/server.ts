@@ -225,7 +225,7 @@ export class Scheduler implements SchedulerView {
         await new Promise((r) => setTimeout(r, 20));
       }
       if (!this.state.workers.has(addr)) continue;
-      const unique = this.state.uniqueKeys(addr).map((t) => t.spec.key);
+      const unique = this.state.uniqueKeys(addr).map((t) => t.key);
       // results need a worker that stays: when all are retiring at once (a batch of workers
       // reaching their lifetime), wait a while for one to join (e.g. a restarted worker)
       let keep = [...this.state.workers.values()].filter((w) => !w.closing);

@@ -5,6 +5,7 @@
  * key prefix): fast tasks get a deeper pipeline, slow ones only ~2 per thread, so root tasks
  * queue on the scheduler instead of flooding. And the queue itself: a heap by priority then age.
  */
+import { Heap } from "./state-heap.js";
 import type { TaskRecord, WorkerRecord } from "./state-types.js";
 
 /** Slots per thread when a task prefix's duration is unknown or long. */
@@ -22,41 +23,94 @@ export function prefixOf(key: string): string {
 
 /** Slots per thread for a task: deep pipelines for fast tasks, ~2 for slow or unknown ones. */
 function saturation(durations: ReadonlyMap<string, number>, t: TaskRecord): number {
-  const d = durations.get(prefixOf(t.spec.key));
+  const d = durations.get(t.prefix);
   if (d === undefined) return MIN_SATURATION;
   return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
 }
 
-/** The worker `t` should run on now, or undefined when none has a slot it may use. */
-export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, durations: ReadonlyMap<string, number>, t: TaskRecord): WorkerRecord | undefined {
-  const allowed = t.spec.workers;
-  const fits = (ws: WorkerRecord) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address);
-  const slots = saturation(durations, t);
-  return best(workers, slots, t, fits) ?? (allowed && t.spec.allowOtherWorkers ? best(workers, slots, t, () => true) : undefined);
+/** Tasks processing on a worker that hold a thread there (seceded ones do not). */
+export function occupied(ws: WorkerRecord): number {
+  return ws.processing.size - ws.longRunning.size;
 }
 
-function best(workers: ReadonlyMap<string, WorkerRecord>, slots: number, t: TaskRecord, ok: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
+/** Lighter first: fewer occupied threads per thread (`load`, kept by reweigh), then the earlier registered. */
+function lighter(a: WorkerRecord, b: WorkerRecord): boolean {
+  return a.load !== b.load ? a.load < b.load : a.seq < b.seq;
+}
+
+/** Workers that may get tasks (neither retiring nor paused), lightest first. */
+export class WorkerHeap extends Heap<WorkerRecord> {
+  constructor() {
+    super(lighter);
+  }
+
+  /** After a worker's load, closing or paused changed: keep it in place, or in or out. */
+  reweigh(ws: WorkerRecord): void {
+    ws.load = occupied(ws) / ws.nthreads;
+    const eligible = !ws.closing && !ws.paused;
+    if (!eligible) this.remove(ws);
+    else if (ws.heapIndex < 0) this.push(ws);
+    else this.update(ws);
+  }
+}
+
+/**
+ * The worker `t` should run on now, or undefined when none has a slot it may use. Costs the
+ * same at 1,000 workers as at 10 for the usual task: the holders of its dependencies are looked
+ * at, then the lightest worker (the top of `free`). Only tasks restricted to workers or needing
+ * resources (few, and not placed by the thousand) still look at every worker.
+ */
+export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord): WorkerRecord | undefined {
+  const slots = saturation(durations, t);
+  const allowed = t.placement?.workers;
+  if (t.placement?.resources) {
+    const fits = (ws: WorkerRecord) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address);
+    return best(workers.values(), slots, t, fits) ?? (allowed && t.placement!.allowOtherWorkers ? best(workers.values(), slots, t, () => true) : undefined);
+  }
+  if (allowed) {
+    const named: WorkerRecord[] = [];
+    for (const ws of workers.values()) if (allowed.includes(ws.name) || allowed.includes(ws.address)) named.push(ws);
+    return best(named, slots, t, () => true) ?? (t.placement!.allowOtherWorkers ? anyWorker(workers, free, slots, t) : undefined);
+  }
+  return anyWorker(workers, free, slots, t);
+}
+
+/** Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest worker. */
+function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord): WorkerRecord | undefined {
+  if (t.dependencies.length > 0) {
+    const holders = new Set<WorkerRecord>();
+    for (const dep of t.dependencies) {
+      if (dep.nbytes <= 0) continue; // holds nothing that counts: as good as any worker
+      for (const a of dep.whoHas) {
+        const ws = workers.get(a);
+        if (ws) holders.add(ws);
+      }
+    }
+    const found = holders.size ? best(holders, slots, t, () => true) : undefined;
+    if (found) return found;
+  }
+  const top = free.peek();
+  return top && occupied(top) < top.nthreads * slots ? top : undefined;
+}
+
+/** Among `candidates` with a free slot: the most bytes of t's dependencies, then the lightest, then the earliest registered. */
+function best(candidates: Iterable<WorkerRecord>, slots: number, t: TaskRecord, ok: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
   let found: WorkerRecord | undefined;
   let bestBytes = -1;
-  let bestLoad = Infinity;
-  for (const ws of workers.values()) {
-    // seceded tasks (long-running) wait on others and hold no thread: they take no slot
-    const occupied = ws.processing.size - ws.longRunning.size;
-    if (ws.closing || ws.paused || occupied >= ws.nthreads * slots || !ok(ws) || !hasResources(ws, t)) continue;
+  for (const ws of candidates) {
+    if (ws.closing || ws.paused || occupied(ws) >= ws.nthreads * slots || !ok(ws) || !hasResources(ws, t)) continue;
     let bytes = 0;
     for (const dep of t.dependencies) if (dep.whoHas.has(ws.address)) bytes += dep.nbytes;
-    const load = occupied / ws.nthreads;
-    if (bytes > bestBytes || (bytes === bestBytes && load < bestLoad)) {
+    if (!found || bytes > bestBytes || (bytes === bestBytes && lighter(ws, found))) {
       found = ws;
       bestBytes = bytes;
-      bestLoad = load;
     }
   }
   return found;
 }
 
 function hasResources(ws: WorkerRecord, t: TaskRecord): boolean {
-  const need = t.spec.resources;
+  const need = t.placement?.resources;
   if (!need) return true;
   for (const [r, n] of Object.entries(need)) {
     if ((ws.resources?.[r] ?? 0) - (ws.used[r] ?? 0) < n) return false;
@@ -64,88 +118,11 @@ function hasResources(ws: WorkerRecord, t: TaskRecord): boolean {
   return true;
 }
 
-/**
- * Binary heap of queued tasks: higher priority first, then submission order. O(log n).
- * A task's position lives on the task itself (`heapIndex`, -1 when not queued).
- */
-export class TaskHeap {
-  #items: TaskRecord[] = [];
-
-  get size(): number {
-    return this.#items.length;
-  }
-
-  peek(): TaskRecord | undefined {
-    return this.#items[0];
-  }
-
-  /** Up to n queued tasks, in heap (not priority) order. */
-  first(n: number): TaskRecord[] {
-    return this.#items.slice(0, n);
-  }
-
-  push(t: TaskRecord): void {
-    if (t.heapIndex >= 0) return;
-    t.heapIndex = this.#items.length;
-    this.#items.push(t);
-    this.#up(t.heapIndex);
-  }
-
-  pop(): TaskRecord | undefined {
-    const top = this.#items[0];
-    if (top) this.#removeAt(0);
-    return top;
-  }
-
-  remove(t: TaskRecord): void {
-    if (t.heapIndex >= 0) this.#removeAt(t.heapIndex);
-  }
-
-  #removeAt(i: number): void {
-    this.#items[i]!.heapIndex = -1;
-    const last = this.#items.pop()!;
-    if (i < this.#items.length) {
-      this.#items[i] = last;
-      last.heapIndex = i;
-      this.#down(i);
-      this.#up(last.heapIndex);
-    }
-  }
-
-  #before(a: TaskRecord, b: TaskRecord): boolean {
-    const pa = a.spec.priority ?? 0;
-    const pb = b.spec.priority ?? 0;
-    return pa !== pb ? pa > pb : a.seq < b.seq;
-  }
-
-  #swap(i: number, j: number): void {
-    const a = this.#items[i]!;
-    const b = this.#items[j]!;
-    this.#items[i] = b;
-    this.#items[j] = a;
-    b.heapIndex = i;
-    a.heapIndex = j;
-  }
-
-  #up(i: number): void {
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#before(this.#items[i]!, this.#items[p]!)) break;
-      this.#swap(i, p);
-      i = p;
-    }
-  }
-
-  #down(i: number): void {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.#items.length && this.#before(this.#items[l]!, this.#items[m]!)) m = l;
-      if (r < this.#items.length && this.#before(this.#items[r]!, this.#items[m]!)) m = r;
-      if (m === i) break;
-      this.#swap(i, m);
-      i = m;
-    }
+/** Queued tasks: higher priority first, then submission order. */
+export class TaskHeap extends Heap<TaskRecord> {
+  constructor() {
+    super((a, b) => {
+      return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
+    });
   }
 }

@@ -8,21 +8,49 @@
  */
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
-import { TaskHeap, pickWorker } from "./state-placement.js";
-import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
+import { TaskHeap, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
+import { EMPTY, NameSets } from "./state-sets.js";
+import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */
 const TRANSITION_LOG_SIZE = 100_000;
 
-/**
- * The shared empty set of tasks without dependencies, dependents or waiters (most tasks of a
- * big map): never added to, so a graph of 100k independent tasks allocates no sets for them.
- */
-export const NONE: Set<TaskRecord> = new Set();
+/** Tasks without dependents or waiters (most tasks of a big map) share EMPTY. */
+export const NONE = EMPTY as Set<TaskRecord>;
 
-export function link(t: TaskRecord, field: "dependencies" | "dependents" | "waiters", other: TaskRecord): void {
+/** The dependencies of tasks without any. */
+const NO_TASKS: readonly TaskRecord[] = Object.freeze([]);
+
+export function link(t: TaskRecord, field: "dependents" | "waiters", other: TaskRecord): void {
   if (t[field] === NONE) t[field] = new Set();
   t[field].add(other);
+}
+
+/** A new task record, released, wanted by no one yet. */
+export function newTask(key: string, prefix: string, fn: unknown, args: Uint8Array[], seq: number, opts: { priority?: number; retries?: number; placement?: TaskPlacement } = {}): TaskRecord {
+  return {
+    key,
+    prefix,
+    fn,
+    args: args.length === 1 ? args[0]! : args,
+    priority: opts.priority ?? 0,
+    placement: opts.placement,
+    state: TaskState.released,
+    processingOn: undefined,
+    whoHas: EMPTY as Set<string>,
+    nbytes: 0,
+    error: undefined,
+    erredBecause: undefined,
+    wantedBy: EMPTY as Set<string>,
+    dependencies: NO_TASKS,
+    dependents: NONE,
+    waiters: NONE,
+    suspicious: 0,
+    retriesLeft: opts.retries ?? 0,
+    seq,
+    running: false,
+    heapIndex: -1,
+  };
 }
 
 /**
@@ -91,6 +119,15 @@ const TRANSITIONS = new Map<string, Transition>([
   ["erred->forgotten", (g, t, sid) => forget(g, t, sid)],
 ]);
 
+/** TRANSITIONS by from-state then to-state: looked up per transition without building a string. */
+const BY_STATE = new Map<TaskState, Map<TaskState, Transition>>();
+for (const [name, fn] of TRANSITIONS) {
+  const [from, to] = name.split("->") as [TaskState, TaskState];
+  let m = BY_STATE.get(from);
+  if (!m) BY_STATE.set(from, (m = new Map()));
+  m.set(to, fn);
+}
+
 function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   for (const dep of t.dependencies) {
     if (dep.state === TaskState.erred) {
@@ -123,16 +160,18 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
 function assign(g: TaskGraph, t: TaskRecord): void {
   const ws = g.workers.get(t.processingOn!)!;
   ws.processing.add(t);
-  for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) + n;
+  g.reweigh(ws);
+  const need = t.placement?.resources;
+  if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) + n;
   const whoHas: Record<string, string[]> = {};
-  for (const dep of t.dependencies) whoHas[dep.spec.key] = [...dep.whoHas];
+  for (const dep of t.dependencies) whoHas[dep.key] = [...dep.whoHas];
   g.sendWorker(ws.address, {
     op: Op.computeTask,
-    key: t.spec.key,
-    fn: t.spec.fn,
-    args: t.spec.args,
+    key: t.key,
+    fn: t.fn,
+    args: Array.isArray(t.args) ? t.args : [t.args],
     whoHas,
-    priority: t.spec.priority ?? 0,
+    priority: t.priority,
   });
 }
 
@@ -141,19 +180,19 @@ function unassign(g: TaskGraph, t: TaskRecord): void {
   const ws = t.processingOn ? g.workers.get(t.processingOn) : undefined;
   if (!ws) return;
   g.stopProcessing(t, ws);
-  g.sendWorker(ws.address, { op: Op.freeKeys, keys: [t.spec.key] });
+  g.sendWorker(ws.address, { op: Op.freeKeys, keys: [t.key] });
 }
 
 function inMemory(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   const holder = t.whoHas.values().next().value;
-  for (const c of t.wantedBy) g.sendClient(c, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes, value: g.inline, worker: holder });
+  for (const c of t.wantedBy) g.sendClient(c, { op: Op.keyInMemory, key: t.key, nbytes: t.nbytes, value: g.inline, worker: holder });
   g.dependentsMayRun(t, stimulusId);
   // its own inputs are no longer needed for it
   for (const dep of t.dependencies) {
     dep.waiters.delete(t);
     g.maybeRelease(dep, stimulusId);
   }
-  t.wantedBy.delete(FIRE_AND_FORGET); // it finished: fire-and-forget lets go
+  t.wantedBy = g.names.without(t.wantedBy, FIRE_AND_FORGET); // it finished: fire-and-forget lets go
   g.maybeRelease(t, stimulusId);
 }
 
@@ -166,7 +205,10 @@ function erred(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   for (const dependent of [...t.dependents]) {
     if (dependent.state === TaskState.waiting || dependent.state === TaskState.queued) g.failFrom(dependent, t, stimulusId);
   }
-  if (t.wantedBy.delete(FIRE_AND_FORGET)) g.maybeRelease(t, stimulusId);
+  if (t.wantedBy.has(FIRE_AND_FORGET)) {
+    t.wantedBy = g.names.without(t.wantedBy, FIRE_AND_FORGET);
+    g.maybeRelease(t, stimulusId);
+  }
 }
 
 function freeData(g: TaskGraph, t: TaskRecord): void {
@@ -176,13 +218,13 @@ function freeData(g: TaskGraph, t: TaskRecord): void {
       ws.hasWhat.delete(t);
       ws.nbytes -= t.nbytes;
     }
-    g.sendWorker(a, { op: Op.freeKeys, keys: [t.spec.key] });
+    g.sendWorker(a, { op: Op.freeKeys, keys: [t.key] });
   }
-  t.whoHas.clear();
+  t.whoHas = EMPTY as Set<string>;
 }
 
 function forget(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
-  g.tasks.delete(t.spec.key);
+  g.tasks.delete(t.key);
   for (const dep of t.dependencies) {
     dep.dependents.delete(t);
     dep.waiters.delete(t);
@@ -201,6 +243,12 @@ export class TaskGraph {
   readonly durations = new Map<string, number>();
   /** queued tasks, highest priority then oldest first */
   readonly queue = new TaskHeap();
+  /** each key prefix (task group) once, shared by its tasks' records (Dask keeps its TaskPrefixes too) */
+  readonly #prefixes = new Map<string, string>();
+  /** the clients' and workers' names in the tasks' wantedBy and whoHas sets */
+  readonly names = new NameSets();
+  /** workers that may get tasks, lightest first: reweigh(ws) after changing one's load, closing or paused */
+  readonly free = new WorkerHeap();
   /** Task state changes so far. */
   transitions = 0;
   /** the small result of the task now entering memory, for its clients */
@@ -208,13 +256,22 @@ export class TaskGraph {
   #out: Instruction[] = [];
   #log = new TransitionLog(TRANSITION_LOG_SIZE);
 
+  /** `key`'s prefix, one string per prefix (a key without "-" is its own: not kept here) */
+  prefixOf(key: string): string {
+    const p = prefixOf(key);
+    if (p === key) return key;
+    let shared = this.#prefixes.get(p);
+    if (shared === undefined) this.#prefixes.set(p, (shared = p));
+    return shared;
+  }
+
   /** `reason`, when given, is kept in the story next to this transition (not its cascade). */
   transition(t: TaskRecord, to: TaskState, stimulusId: string, reason?: string): void {
     const from = t.state;
-    const fn = TRANSITIONS.get(`${from}->${to}`);
-    if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.spec.key} (${stimulusId})`);
+    const fn = BY_STATE.get(from)?.get(to);
+    if (!fn) throw new Error(`illegal transition ${from}->${to} for ${t.key} (${stimulusId})`);
     this.transitions++;
-    this.#log.add(t.spec.key, stimulusId, from, to, reason);
+    this.#log.add(t.key, stimulusId, from, to, reason);
     t.state = to;
     fn(this, t, stimulusId);
   }
@@ -227,12 +284,12 @@ export class TaskGraph {
    * Cancel `root` and every task that depends on it, dependents first, so that each is
    * released (stopped on its worker, its data freed) once nothing waits for it, then forgotten.
    */
-  cancel(root: TaskRecord, reason: string, stimulusId: string, because = `it depends on ${JSON.stringify(root.spec.key)}, which was cancelled`): void {
+  cancel(root: TaskRecord, reason: string, stimulusId: string, because = `it depends on ${JSON.stringify(root.key)}, which was cancelled`): void {
     for (const t of withDependents(root)) {
       if (t.state === TaskState.forgotten) continue; // went with a dependent that was its last user
       const why = t === root ? reason : because;
-      for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyCancelled, key: t.spec.key, reason: why });
-      t.wantedBy.clear();
+      for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyCancelled, key: t.key, reason: why });
+      t.wantedBy = EMPTY as Set<string>;
       this.maybeRelease(t, stimulusId, why);
     }
   }
@@ -251,12 +308,12 @@ export class TaskGraph {
 
   failFrom(t: TaskRecord, cause: TaskRecord, stimulusId: string): void {
     t.error = cause.error;
-    t.erredBecause = cause.erredBecause ?? cause.spec.key;
+    t.erredBecause = cause.erredBecause ?? cause.key;
     this.transition(t, TaskState.erred, stimulusId);
   }
 
   erredMsg(t: TaskRecord): Message {
-    return { op: Op.keyErred, key: t.spec.key, error: t.error, because: t.erredBecause };
+    return { op: Op.keyErred, key: t.key, error: t.error, because: t.erredBecause };
   }
 
   /** Release a task nobody needs; forget it when nothing refers to it either. */
@@ -282,11 +339,11 @@ export class TaskGraph {
 
   /** A result in memory lost its last copy: recompute it if needed, and hold its dependents. */
   lost(t: TaskRecord, stimulusId: string): void {
-    for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyLost, key: t.spec.key });
+    for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyLost, key: t.key });
     if (t.wantedBy.size > 0 || t.waiters.size > 0) {
-      if (t.spec.fn === null) {
+      if (t.fn === null) {
         // scattered data has no lineage to recompute from
-        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.spec.key)} was lost with its worker`, stack: "" };
+        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.key)} was lost with its worker`, stack: "" };
         this.transition(t, TaskState.erred, stimulusId);
         return;
       }
@@ -300,7 +357,7 @@ export class TaskGraph {
         const ws = this.workers.get(dependent.processingOn);
         if (ws) {
           this.stopProcessing(dependent, ws);
-          this.sendWorker(ws.address, { op: Op.freeKeys, keys: [dependent.spec.key] });
+          this.sendWorker(ws.address, { op: Op.freeKeys, keys: [dependent.key] });
         }
         this.transition(dependent, TaskState.waiting, stimulusId);
       } else if (dependent.state === TaskState.queued) {
@@ -310,17 +367,25 @@ export class TaskGraph {
     if (t.state === TaskState.released && t.dependents.size === 0) this.transition(t, TaskState.forgotten, stimulusId);
   }
 
+  /** A worker's load, closing or paused changed (or it came or went): keep `free` true. */
+  reweigh(ws: WorkerRecord): void {
+    if (this.workers.get(ws.address) === ws) this.free.reweigh(ws);
+    else this.free.remove(ws);
+  }
+
   stopProcessing(t: TaskRecord, ws: WorkerRecord): void {
     ws.processing.delete(t);
     ws.longRunning.delete(t);
+    this.reweigh(ws);
     t.running = false;
-    for (const [r, n] of Object.entries(t.spec.resources ?? {})) ws.used[r] = (ws.used[r] ?? 0) - n;
+    const need = t.placement?.resources;
+    if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) - n;
     t.processingOn = undefined;
   }
 
   addReplica(t: TaskRecord, ws: WorkerRecord): void {
     if (t.whoHas.has(ws.address)) return;
-    t.whoHas.add(ws.address);
+    t.whoHas = this.names.with(t.whoHas, ws.address);
     ws.hasWhat.add(t);
     ws.nbytes += t.nbytes;
   }
@@ -331,10 +396,10 @@ export class TaskGraph {
     const skipped: TaskRecord[] = [];
     let t: TaskRecord | undefined;
     while ((t = this.queue.peek())) {
-      const ws = pickWorker(this.workers, this.durations, t);
+      const ws = pickWorker(this.workers, this.free, this.durations, t);
       if (!ws) {
         // an unconstrained task that finds no slot means every worker is full
-        if (!t.spec.workers && !t.spec.resources) break;
+        if (!t.placement) break;
         skipped.push(this.queue.pop()!);
         continue;
       }

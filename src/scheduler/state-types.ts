@@ -3,7 +3,7 @@
  * records, the instructions it returns, what workload() and story() report. Types only, plus
  * the TaskState names.
  */
-import type { Message, TaskSpec } from "../protocol/messages.js";
+import type { Message } from "../protocol/messages.js";
 import type { RegisterWorker } from "../protocol/messages-worker.js";
 import type { WireError } from "../protocol/ops.js";
 
@@ -24,8 +24,28 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
  */
 export const FIRE_AND_FORGET = "fire-and-forget";
 
+/** Where a task may run: set on few tasks, so kept apart from the record (see TaskSpec). */
+export interface TaskPlacement {
+  workers?: string[];
+  allowOtherWorkers?: boolean;
+  resources?: Record<string, number>;
+}
+
+/**
+ * A task as the scheduler keeps it: the parts of its TaskSpec it needs (the function's number
+ * in the scheduler's table, null for scattered data; the encoded arguments as sent), not the
+ * spec itself. The sets are shared while empty or holding one name (scheduler/state-sets.ts):
+ * never changed in place but through NameSets and link.
+ */
 export interface TaskRecord {
-  spec: TaskSpec;
+  key: string;
+  /** its task group (state-placement.ts prefixOf), one string shared by the group's tasks */
+  prefix: string;
+  fn: unknown;
+  /** the encoded arguments as sent: the one part alone (most tasks: no list to keep), else the parts */
+  args: Uint8Array | Uint8Array[];
+  priority: number;
+  placement: TaskPlacement | undefined;
   state: TaskState;
   processingOn?: string;
   whoHas: Set<string>;
@@ -34,7 +54,8 @@ export interface TaskRecord {
   /** key of the task whose failure this is, when a dependency failed */
   erredBecause?: string;
   wantedBy: Set<string>;
-  dependencies: Set<TaskRecord>;
+  /** set once, when the task arrives (each once; a list: most tasks have one or none) */
+  dependencies: readonly TaskRecord[];
   dependents: Set<TaskRecord>;
   /** dependents that still need this task's result */
   waiters: Set<TaskRecord>;
@@ -65,6 +86,12 @@ export interface WorkerRecord extends WorkerInfo {
   closing: boolean;
   /** over its memory's pause threshold: gets no new tasks until it says otherwise */
   paused: boolean;
+  /** occupied threads per thread, as of its last reweigh (state-placement.ts) */
+  load: number;
+  /** registration order (ties in placement go to the earlier worker) */
+  seq: number;
+  /** position among the workers that may get tasks (state-placement.ts WorkerHeap), -1 when not */
+  heapIndex: number;
 }
 
 export type Instruction =

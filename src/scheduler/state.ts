@@ -31,8 +31,8 @@
  */
 import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
-import { prefixOf } from "./state-placement.js";
-import { NONE, TaskGraph, link, withDependents } from "./state-transitions.js";
+import { occupied, prefixOf } from "./state-placement.js";
+import { TaskGraph, link, newTask, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
 export * from "./state-types.js";
@@ -51,6 +51,7 @@ export class SchedulerState {
   failed = 0;
   #g = new TaskGraph();
   #seq = 0;
+  #workerSeq = 0;
 
   constructor(opts: SchedulerStateOptions = {}) {
     this.allowedFailures = opts.allowedFailures ?? 3; // SCHEDULER_DEFAULTS.allowedFailures (a pure core imports no options module)
@@ -77,7 +78,7 @@ export class SchedulerState {
   // ---- events -------------------------------------------------------------------------------
 
   addWorker(info: WorkerInfo, now: number): Instruction[] {
-    this.#g.workers.set(info.address, {
+    const ws: WorkerRecord = {
       ...info,
       processing: new Set(),
       longRunning: new Set(),
@@ -88,7 +89,12 @@ export class SchedulerState {
       used: {},
       closing: false,
       paused: false,
-    });
+      load: 0,
+      seq: this.#workerSeq++,
+      heapIndex: -1,
+    };
+    this.#g.workers.set(info.address, ws);
+    this.#g.reweigh(ws);
     this.#g.fill(`add-worker-${info.name}`);
     return this.#g.flush();
   }
@@ -98,6 +104,8 @@ export class SchedulerState {
     const ws = this.#g.workers.get(address);
     if (!ws) return [];
     this.#g.workers.delete(address);
+    this.#g.reweigh(ws);
+    this.#g.names.forget(address);
     for (const t of [...ws.processing]) {
       if (t.state !== TaskState.processing || t.processingOn !== address) continue;
       // only tasks that were on a thread can have killed it; the rest were waiting their turn
@@ -106,7 +114,7 @@ export class SchedulerState {
       if (t.suspicious >= this.allowedFailures) {
         t.error = {
           name: "KilledWorkerError",
-          message: `task ${JSON.stringify(t.spec.key)} was running on ${t.suspicious} workers that died (allowed-failures is ${this.allowedFailures}); it is probably what kills them`,
+          message: `task ${JSON.stringify(t.key)} was running on ${t.suspicious} workers that died (allowed-failures is ${this.allowedFailures}); it is probably what kills them`,
           stack: "",
         };
         this.#g.transition(t, TaskState.erred, stimulusId);
@@ -115,7 +123,7 @@ export class SchedulerState {
       }
     }
     for (const t of ws.hasWhat) {
-      t.whoHas.delete(address);
+      t.whoHas = this.#g.names.without(t.whoHas, address);
       if (t.state === TaskState.memory && t.whoHas.size === 0) this.#g.lost(t, stimulusId);
     }
     this.#g.fill(stimulusId);
@@ -139,6 +147,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(address);
     if (t && ws && t.state === TaskState.processing && t.processingOn === address) {
       ws.longRunning.add(t);
+      this.#g.reweigh(ws);
       this.#g.fill(stimulusId);
     }
     return this.#g.flush();
@@ -147,7 +156,7 @@ export class SchedulerState {
   /** Tasks processing on `address` that occupy a thread there (not seceded). */
   occupancy(address: string): number {
     const ws = this.#g.workers.get(address);
-    return ws ? ws.processing.size - ws.longRunning.size : 0;
+    return ws ? occupied(ws) : 0;
   }
 
   heartbeat(address: string, metrics: Record<string, unknown>, now: number): void {
@@ -165,7 +174,8 @@ export class SchedulerState {
   removeClient(client: string, stimulusId: string): Instruction[] {
     this.clients.delete(client);
     const keys: string[] = [];
-    for (const t of this.#g.tasks.values()) if (t.wantedBy.has(client)) keys.push(t.spec.key);
+    for (const t of this.#g.tasks.values()) if (t.wantedBy.has(client)) keys.push(t.key);
+    this.#g.names.forget(client);
     return this.releaseKeys(client, keys, stimulusId);
   }
 
@@ -175,47 +185,44 @@ export class SchedulerState {
    */
   updateGraph(client: string, specs: TaskSpec[], stimulusId: string): Instruction[] {
     const fresh: TaskRecord[] = [];
+    const freshDeps: string[][] = [];
     for (const spec of specs) {
       const known = this.#g.tasks.get(spec.key);
       if (known && known.state !== TaskState.forgotten) continue;
-      const t: TaskRecord = {
-        spec,
-        state: TaskState.released,
-        whoHas: new Set(),
-        nbytes: 0,
-        wantedBy: new Set(),
-        dependencies: NONE,
-        dependents: NONE,
-        waiters: NONE,
-        suspicious: 0,
-        retriesLeft: spec.retries ?? 0,
-        seq: this.#seq++,
-        running: false,
-        heapIndex: -1,
-      };
+      const placement = spec.workers || spec.resources ? { workers: spec.workers, allowOtherWorkers: spec.allowOtherWorkers, resources: spec.resources } : undefined;
+      const t = newTask(spec.key, this.#g.prefixOf(spec.key), spec.fn, spec.args, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
       this.#g.tasks.set(spec.key, t);
       fresh.push(t);
+      freshDeps.push(spec.deps);
     }
     // a task on a key the scheduler does not know (cancelled, or released) can never run
     const orphans = new Map<TaskRecord, string>();
-    for (const t of fresh) {
-      for (const depKey of t.spec.deps) {
+    for (let i = 0; i < fresh.length; i++) {
+      const t = fresh[i]!;
+      const keys = freshDeps[i]!;
+      if (keys.length === 0) continue;
+      const deps: TaskRecord[] = [];
+      const seen = keys.length > 16 ? new Set<TaskRecord>() : undefined; // a short list is searched
+      for (const depKey of keys) {
         const dep = this.#g.tasks.get(depKey);
         if (!dep) {
           if (!orphans.has(t)) orphans.set(t, depKey);
           continue;
         }
-        link(t, "dependencies", dep);
+        if (seen ? seen.has(dep) : deps.includes(dep)) continue;
+        seen?.add(dep);
+        deps.push(dep);
         link(dep, "dependents", t);
       }
+      if (deps.length) t.dependencies = deps.slice(); // an exact-size copy: a growing list keeps room for 16
     }
     const doomed = new Set<TaskRecord>();
     for (const t of orphans.keys()) for (const d of withDependents(t)) doomed.add(d);
     for (const spec of specs) {
       const t = this.#g.tasks.get(spec.key)!;
-      t.wantedBy.add(client);
+      t.wantedBy = this.#g.names.with(t.wantedBy, client);
       if (doomed.has(t)) continue;
-      if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key: t.spec.key, nbytes: t.nbytes });
+      if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key: t.key, nbytes: t.nbytes });
       else if (t.state === TaskState.erred) this.#g.sendClient(client, this.#g.erredMsg(t));
       else if (t.state === TaskState.released) {
         if (t.error) this.#g.transition(t, TaskState.erred, stimulusId);
@@ -240,7 +247,7 @@ export class SchedulerState {
         this.#g.sendClient(client, { op: Op.keyCancelled, key, reason: "the scheduler no longer knows it (it was released or cancelled)" });
         continue;
       }
-      t.wantedBy.add(client);
+      t.wantedBy = this.#g.names.with(t.wantedBy, client);
       if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes: t.nbytes });
       else if (t.state === TaskState.erred) this.#g.sendClient(client, this.#g.erredMsg(t));
       else if (t.state === TaskState.released) this.#g.transition(t, t.error ? TaskState.erred : TaskState.waiting, stimulusId);
@@ -255,24 +262,10 @@ export class SchedulerState {
     for (const { key, nbytes } of entries) {
       let t = this.#g.tasks.get(key);
       if (!t) {
-        t = {
-          spec: { key, fn: null, args: [], deps: [] },
-          state: TaskState.released,
-          whoHas: new Set(),
-          nbytes,
-          wantedBy: new Set(),
-          dependencies: NONE,
-          dependents: NONE,
-          waiters: NONE,
-          suspicious: 0,
-          retriesLeft: 0,
-          seq: this.#seq++,
-          running: false,
-          heapIndex: -1,
-          };
+        t = newTask(key, this.#g.prefixOf(key), null, [], this.#seq++);
         this.#g.tasks.set(key, t);
       }
-      t.wantedBy.add(client);
+      t.wantedBy = this.#g.names.with(t.wantedBy, client);
       t.nbytes = nbytes;
       if (ws) this.#g.addReplica(t, ws);
       if (t.state !== TaskState.memory && ws) {
@@ -290,9 +283,9 @@ export class SchedulerState {
     const ws = this.#g.workers.get(worker);
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
       this.#g.stopProcessing(t, ws);
-      this.#recordDuration(key, durationS);
+      const prefix = t.prefix;
+      this.#recordDuration(prefix, durationS);
       this.finished++;
-      const prefix = prefixOf(key);
       this.finishedByPrefix.set(prefix, (this.finishedByPrefix.get(prefix) ?? 0) + 1);
       t.nbytes = nbytes;
       this.#g.addReplica(t, ws);
@@ -334,7 +327,7 @@ export class SchedulerState {
     const dep = this.#g.tasks.get(missing);
     if (dep) {
       for (const h of holders) {
-        dep.whoHas.delete(h);
+        dep.whoHas = this.#g.names.without(dep.whoHas, h);
         const holder = this.#g.workers.get(h);
         if (holder?.hasWhat.delete(dep)) holder.nbytes -= dep.nbytes;
       }
@@ -354,7 +347,8 @@ export class SchedulerState {
   releaseKeys(client: string, keys: string[], stimulusId: string): Instruction[] {
     for (const key of keys) {
       const t = this.#g.tasks.get(key);
-      if (!t || !t.wantedBy.delete(client)) continue;
+      if (!t || !t.wantedBy.has(client)) continue;
+      t.wantedBy = this.#g.names.without(t.wantedBy, client);
       this.#g.maybeRelease(t, stimulusId);
     }
     this.#g.fill(stimulusId);
@@ -385,7 +379,10 @@ export class SchedulerState {
   /** A worker paused (memory above its pause threshold) or resumed; resuming fills it again. */
   setPaused(address: string, paused: boolean, stimulusId: string): Instruction[] {
     const ws = this.#g.workers.get(address);
-    if (ws) ws.paused = paused;
+    if (ws) {
+      ws.paused = paused;
+      this.#g.reweigh(ws);
+    }
     if (!paused) this.#g.fill(stimulusId);
     return this.#g.flush();
   }
@@ -394,7 +391,10 @@ export class SchedulerState {
   setClosing(addresses: string[]): void {
     for (const a of addresses) {
       const ws = this.#g.workers.get(a);
-      if (ws) ws.closing = true;
+      if (ws) {
+        ws.closing = true;
+        this.#g.reweigh(ws);
+      }
     }
   }
 
@@ -420,7 +420,7 @@ export class SchedulerState {
   fireAndForget(keys: string[]): void {
     for (const key of keys) {
       const t = this.#g.tasks.get(key);
-      if (t && t.state !== TaskState.memory && t.state !== TaskState.erred && t.state !== TaskState.forgotten) t.wantedBy.add(FIRE_AND_FORGET);
+      if (t && t.state !== TaskState.memory && t.state !== TaskState.erred && t.state !== TaskState.forgotten) t.wantedBy = this.#g.names.with(t.wantedBy, FIRE_AND_FORGET);
     }
   }
 
@@ -429,16 +429,15 @@ export class SchedulerState {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(address);
     if (!t || !ws || t.state !== TaskState.memory || !t.whoHas.has(address) || t.whoHas.size < 2) return false;
-    t.whoHas.delete(address);
+    t.whoHas = this.#g.names.without(t.whoHas, address);
     ws.hasWhat.delete(t);
     ws.nbytes -= t.nbytes;
     this.#g.sendWorker(address, { op: Op.freeKeys, keys: [key] });
     return this.#g.flush();
   }
 
-  #recordDuration(key: string, seconds: number): void {
+  #recordDuration(p: string, seconds: number): void {
     if (!(seconds >= 0)) return;
-    const p = prefixOf(key);
     const old = this.#g.durations.get(p);
     this.#g.durations.set(p, old === undefined ? seconds : 0.7 * old + 0.3 * seconds);
   }
@@ -449,7 +448,7 @@ export class SchedulerState {
   whoHas(keys?: string[]): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     if (keys) for (const k of keys) out[k] = [...(this.#g.tasks.get(k)?.whoHas ?? [])];
-    else for (const t of this.#g.tasks.values()) if (t.whoHas.size) out[t.spec.key] = [...t.whoHas];
+    else for (const t of this.#g.tasks.values()) if (t.whoHas.size) out[t.key] = [...t.whoHas];
     return out;
   }
 
@@ -472,7 +471,7 @@ export class SchedulerState {
    * sampled (its first 100 tasks, scaled up), so the cost does not grow with a huge backlog.
    */
   workload(unknownDurationS: number): Workload {
-    const expected = (t: TaskRecord) => this.#g.durations.get(prefixOf(t.spec.key)) ?? unknownDurationS;
+    const expected = (t: TaskRecord) => this.#g.durations.get(t.prefix) ?? unknownDurationS;
     const sample = this.#g.queue.first(QUEUE_SAMPLE);
     let queuedSeconds = 0;
     for (const t of sample) queuedSeconds += expected(t);

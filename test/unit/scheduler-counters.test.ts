@@ -44,11 +44,11 @@ describe("scheduler counters match the transitions (finished / erred)", () => {
           const on = t.processingOn!;
           const other = on === W1 ? W2 : W1;
           round++;
-          if (t.spec.key === "bad") s.taskErred(on, "bad", { name: "Error", message: "on purpose", stack: "" }, `e${round}`);
+          if (t.key === "bad") s.taskErred(on, "bad", { name: "Error", message: "on purpose", stack: "" }, `e${round}`);
           else {
-            if (round % 7 === 0) s.taskFinished(other, t.spec.key, 8, 0.001, `wrong-worker-${round}`); // ignored
-            s.taskFinished(on, t.spec.key, 8, 0.001, `f${round}`);
-            if (round % 5 === 0) s.taskFinished(on, t.spec.key, 8, 0.001, `dup-${round}`); // ignored
+            if (round % 7 === 0) s.taskFinished(other, t.key, 8, 0.001, `wrong-worker-${round}`); // ignored
+            s.taskFinished(on, t.key, 8, 0.001, `f${round}`);
+            if (round % 5 === 0) s.taskFinished(on, t.key, 8, 0.001, `dup-${round}`); // ignored
           }
         }
       }

@@ -156,7 +156,7 @@ describe("scheduler state machine: edges", () => {
     s.addWorker(worker("2"), 0);
     s.updateGraph("c", [spec("x", { workers: ["1"] }), spec("q", { workers: ["nobody"] })], "s1");
     s.taskFinished(W1, "x", 8, 0.1, "s2");
-    assert.deepEqual(s.uniqueKeys(W1).map((t) => t.spec.key), ["x"]);
+    assert.deepEqual(s.uniqueKeys(W1).map((t) => t.key), ["x"]);
     assert.deepEqual(s.uniqueKeys(W2), []);
     assert.deepEqual(s.uniqueKeys("tcp://nobody:1"), []);
     s.addReplica("q", W2); // not in memory: no replica of nothing

@@ -242,7 +242,7 @@ describe("scheduler state machine", () => {
     s.addWorker(worker("1", 1), 0);
     s.addWorker(worker("2", 1), 0);
     // each takes MIN_SATURATION tasks; one finishes after 2 s, so the prefix is known to take 2 s
-    const onW1 = [...s.workers.get("tcp://w1:1")!.processing].map((t) => t.spec.key);
+    const onW1 = [...s.workers.get("tcp://w1:1")!.processing].map((t) => t.key);
     s.taskFinished("tcp://w1:1", onW1[0]!, 8, 2, "s2");
     const w = s.workload(0.5);
     assert.equal(w.processingTasks, 4);

@@ -1,0 +1,90 @@
+/**
+ * A binary heap of records that know their own position (`heapIndex`, -1 when not in it), so
+ * removing or re-placing one is O(log n) (the scheduler's queue of tasks, and its workers by
+ * load: state-placement.ts).
+ */
+export class Heap<T extends { heapIndex: number }> {
+  #items: T[] = [];
+
+  /** `before(a, b)`: a comes out first. */
+  constructor(private readonly before: (a: T, b: T) => boolean) {}
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
+  /** Up to n items, in heap (not priority) order. */
+  first(n: number): T[] {
+    return this.#items.slice(0, n);
+  }
+
+  push(x: T): void {
+    if (x.heapIndex >= 0) return;
+    x.heapIndex = this.#items.length;
+    this.#items.push(x);
+    this.#up(x.heapIndex);
+  }
+
+  pop(): T | undefined {
+    const top = this.#items[0];
+    if (top) this.#removeAt(0);
+    return top;
+  }
+
+  remove(x: T): void {
+    if (x.heapIndex >= 0) this.#removeAt(x.heapIndex);
+  }
+
+  /** x's ordering changed: move it to its place. */
+  update(x: T): void {
+    if (x.heapIndex < 0) return;
+    this.#down(x.heapIndex);
+    this.#up(x.heapIndex);
+  }
+
+  #removeAt(i: number): void {
+    this.#items[i]!.heapIndex = -1;
+    const last = this.#items.pop()!;
+    if (i < this.#items.length) {
+      this.#items[i] = last;
+      last.heapIndex = i;
+      this.#down(i);
+      this.#up(last.heapIndex);
+    }
+  }
+
+  #swap(i: number, j: number): void {
+    const a = this.#items[i]!;
+    const b = this.#items[j]!;
+    this.#items[i] = b;
+    this.#items[j] = a;
+    b.heapIndex = i;
+    a.heapIndex = j;
+  }
+
+  #up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(this.#items[i]!, this.#items[p]!)) break;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+
+  #down(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.#items.length && this.before(this.#items[l]!, this.#items[m]!)) m = l;
+      if (r < this.#items.length && this.before(this.#items[r]!, this.#items[m]!)) m = r;
+      if (m === i) break;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}

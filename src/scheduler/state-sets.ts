@@ -1,0 +1,65 @@
+/**
+ * Sets shared between task records, so that a million tasks do not hold a million small sets:
+ * one empty set for every task without dependencies, dependents, waiters or holders, and one
+ * set per name ({client}, {worker address}) for every task wanted by that one client or held by
+ * that one worker. A shared set throws when changed: a task's set is replaced instead, through
+ * NameSets.with/without (names) or link (tasks, in state-transitions.ts).
+ */
+export class SharedSet<T> extends Set<T> {
+  constructor(items: Iterable<T> = []) {
+    super();
+    for (const v of items) super.add(v);
+  }
+
+  override add(_v: T): this {
+    throw new Error("a shared set is never changed: replace it");
+  }
+
+  /** Deleting what it does not hold changes nothing, and is allowed. */
+  override delete(v: T): boolean {
+    if (!this.has(v)) return false;
+    throw new Error("a shared set is never changed: replace it");
+  }
+
+  override clear(): void {
+    if (this.size > 0) throw new Error("a shared set is never changed: replace it");
+  }
+}
+
+/** The empty set every task without such items shares (a SharedSet: adding to it throws). */
+export const EMPTY: Set<never> = new SharedSet<never>();
+
+/** Sets of names (clients, worker addresses) with the empty and one-name sets shared. */
+export class NameSets {
+  #one = new Map<string, SharedSet<string>>();
+
+  /** `set` with `name` added (the same set, changed, when it is a task's own). */
+  with(set: Set<string>, name: string): Set<string> {
+    if (!(set instanceof SharedSet)) return set.add(name);
+    if (set.has(name)) return set;
+    if (set.size === 0) {
+      let one = this.#one.get(name);
+      if (!one) this.#one.set(name, (one = new SharedSet([name])));
+      return one;
+    }
+    return new Set(set).add(name);
+  }
+
+  /** `set` without `name` (EMPTY once nothing is left). */
+  without(set: Set<string>, name: string): Set<string> {
+    if (!set.has(name)) return set;
+    if (set.size === 1) return EMPTY as Set<string>;
+    if (!(set instanceof SharedSet)) {
+      set.delete(name);
+      return set;
+    }
+    const rest = new Set(set);
+    rest.delete(name);
+    return rest;
+  }
+
+  /** A name that is gone (a client left, a worker was removed): its one-name set is no longer shared with new tasks. */
+  forget(name: string): void {
+    this.#one.delete(name);
+  }
+}
