@@ -5,7 +5,7 @@
  *   tasks   10k -> 100k -> 1M (BENCH_SCALE_MAX): heap per queued and per waiting task, ingest
  *           rates, end-to-end rate through 2 null workers (bench/scale/tasks.ts)
  *   workers 2 -> 100 -> 1,000 null workers: registration time, idle CPU, dispatch rate, scheduler
- *           CPU per dispatched task (bench/scale/workers.ts)
+ *           CPU per dispatched task and placement's part of it, from a profiled run (bench/scale/workers.ts)
  * Each curve prints the slope between consecutive sizes (the change of a per-task figure as
  * the size grows x10: 1.00 = flat).
  */
@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { dist, parseResult, root, run } from "./runner.js";
-import { hottest } from "./scale/profile.js";
+import { type Profile, hottest } from "./scale/profile.js";
 
 export interface Ingest {
   rate: number;
@@ -104,15 +104,25 @@ export async function tasksPoint(n: number, profileDir?: string): Promise<TasksP
   profileDir);
 }
 
-export async function workersPoint(w: number, m: number, profileDir?: string): Promise<WorkersPoint> {
+/**
+ * A workers point; `profiled`: its scheduler under --cpu-prof (which costs it a good part of its
+ * CPU: take shares from such a run, and CPU figures from one without).
+ */
+export async function workersPoint(w: number, m: number, profiled = false): Promise<WorkersPoint & { profile?: Profile }> {
   const timeout = 120_000 + w * 100 + m * 0.5;
-  return withScheduler(async (file) =>
-    parseResult<WorkersPoint>(await run(process.execPath, [dist("scale/workers"), file, String(w), String(m)], timeout), `scale workers ${w}`),
-  profileDir);
+  const dir = profiled ? mkdtempSync(path.join(tmpdir(), "scale-prof-")) : undefined;
+  try {
+    const point = await withScheduler(async (file) =>
+      parseResult<WorkersPoint>(await run(process.execPath, [dist("scale/workers"), file, String(w), String(m)], timeout), `scale workers ${w}`),
+    dir);
+    return dir ? { ...point, profile: profileOf(dir) } : point;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The one profile written into `dir`, summarized. */
-export function profileOf(dir: string): ReturnType<typeof hottest> | undefined {
+export function profileOf(dir: string): Profile | undefined {
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   return file ? hottest(path.join(dir, file)) : undefined;
 }

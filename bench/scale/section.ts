@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { parseResult, root, run } from "../runner.js";
 import { fmt, table } from "../table.js";
 import { type Ingest, type TasksPoint, type WorkersPoint, profileOf, sizes, tasksPoint, workersPoint } from "../scale.js";
+import type { Profile } from "./profile.js";
 
 type Attempt = <T>(what: string, f: () => Promise<T>) => Promise<T | undefined>;
 
@@ -55,8 +56,14 @@ export async function scaleSection(attempt: Attempt, python: string): Promise<vo
   // ---- ours
   const tasks: Array<TasksPoint | undefined> = [];
   for (const n of taskSizes) tasks.push(await attempt(`scale tasks ${label(n)}`, () => tasksPoint(n)));
-  const workers: Array<WorkersPoint | undefined> = [];
-  for (const w of workerSizes) workers.push(await attempt(`scale workers ${w}`, () => workersPoint(w, dispatch)));
+  // each size twice: the figures unprofiled, then a profiled run for placement's share of the CPU
+  const workers: Array<(WorkersPoint & { placementUsPerTask?: number; profile?: Profile }) | undefined> = [];
+  for (const w of workerSizes) {
+    const point = await attempt(`scale workers ${w}`, () => workersPoint(w, dispatch));
+    const profiled = point && (await attempt(`scale workers ${w} profiled`, () => workersPoint(w, dispatch, true)));
+    const share = profiled?.profile?.fileShare["state-placement.js"];
+    workers.push(point && { ...point, profile: profiled?.profile, placementUsPerTask: share === undefined ? undefined : (share / 100) * point.schedulerCpuUsPerTask });
+  }
 
   // ---- Python Dask
   let dask: DaskScale | undefined;
@@ -111,22 +118,26 @@ export async function scaleSection(attempt: Attempt, python: string): Promise<vo
   console.log(daskNote);
   if (daskSizes.length < taskSizes.length) {
     const d = dask?.points[dask.points.length - 1];
-    const more = d ? `: at ${label(d.n)} its scheduler held ${fmt(d.schedulerRssMiB)} MiB and ingested ${fmt(d.independent.rate)} tasks/s, so ${label(taskSizes[taskSizes.length - 1]!)} would need about ${fmt((d.rssPerQueuedTask + d.rssPerWaitingTask) * taskSizes[taskSizes.length - 1]! / 2 ** 30)} GB and ${fmt((taskSizes[taskSizes.length - 1]! * 2) / d.dependent.rate / 60)} min for the two maps alone` : "";
+    const big = taskSizes[taskSizes.length - 1]!;
+    const more = d
+      ? `: at ${label(d.n)} its scheduler held ${fmt(d.schedulerRssMiB)} MiB; at its per-task figures, ${label(big)} would need about ${fmt(((d.rssPerQueuedTask + d.rssPerWaitingTask) * big) / 2 ** 30)} GB more and ${fmt((big / d.independent.rate + big / d.dependent.rate) / 60)} min for the two maps, ${fmt(big / d.endToEnd / 60)} min end to end`
+      : "";
     console.log(`Dask stops at ${label(daskMax)} tasks (BENCH_SCALE_DASK_MAX)${more}`);
   }
 
   // ---- workers curve
   const wrows: string[][] = [];
-  const wrow = (name: string, get: (p: WorkersPoint) => number, target?: (x: number) => string) => {
+  const wrow = (name: string, get: (p: (typeof workers)[number] & {}) => number | undefined, target?: (x: number) => string) => {
     const xs = workers.map((p) => (p ? get(p) : undefined));
     const top = last(xs);
-    wrows.push([name, ...xs.map((x) => (x === undefined ? "failed" : fmt(x))), ...slopes(xs), target && top !== undefined ? target(top) : ""]);
+    wrows.push([name, ...xs.map((x, i) => (x !== undefined ? fmt(x) : workers[i] ? "-" : "failed")), ...slopes(xs), target && top !== undefined ? target(top) : ""]);
   };
   const atMax = workersMax >= 1000;
   wrow("registration, ms (wall)", (p) => p.registeredMs, (x) => (atMax ? `1,000 in <= 10,000: ${verdict(x <= 10_000)}` : ""));
   wrow("idle scheduler CPU, % of a core", (p) => p.idleCorePercent, (x) => (atMax ? `<= 10: ${verdict(x <= 10)}` : ""));
   wrow(`dispatch of ${label(dispatch)}, tasks/s (wall)`, (p) => p.dispatchRate, (x) => `>= 200,000: ${verdict(x >= 200_000)}`);
   wrow("  scheduler CPU per task, us", (p) => p.schedulerCpuUsPerTask, (x) => `<= 5: ${verdict(x <= 5)}; flat slope: placement does not grow`);
+  wrow("  of it placement (profile), us", (p) => p.placementUsPerTask, () => "state-placement.js share of a profiled run x CPU per task");
   wrow("  null workers' CPU per task, us", (p) => p.nullWorkersCpuUsPerTask, () => "all in one process");
   console.log(`\nscale, workers: null workers (bench/null-workers.ts, 1 thread each, heartbeat 1 s, one process) on one scheduler\n`);
   console.log(table(["figure", ...workerSizes.map(String), ...workerSizes.slice(1).map((w, i) => `${workerSizes[i]}->${w}`), "target (at the largest size)"], wrows, "l"));
@@ -135,19 +146,20 @@ export async function scaleSection(attempt: Attempt, python: string): Promise<vo
 
   // ---- what bounds the missed targets
   if (process.env.BENCH_SCALE_PROFILE === "0" || !rows.concat(wrows).some((r) => r[r.length - 1]!.includes("MISSED"))) return;
-  const profiled = async (what: string, f: (dir: string) => Promise<unknown>) => {
-    const dir = mkdtempSync(path.join(tmpdir(), "scale-prof-"));
-    try {
-      await attempt(`scale profile ${what}`, () => f(dir));
-      const p = profileOf(dir);
-      if (!p) return;
-      console.log(`\nscheduler profile, ${what}: ${fmt(p.busyMs)} ms busy; self time by function\n`);
-      console.log(table(["function", "% of busy"], p.top.map((h) => [h.where, fmt(h.percent)]), "lr"));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  const show = (what: string, p: Profile) => {
+    console.log(`\nscheduler profile, ${what}: ${fmt(p.busyMs)} ms busy; self time by function (lines of dist/), and by file\n`);
+    console.log(table(["function", "% of busy"], p.top.map((h) => [h.where, fmt(h.percent)]), "lr"));
+    console.log(`by file: ${p.files.map((h) => `${h.where} ${fmt(h.percent)}%`).join(", ")}`);
   };
   const pn = Math.min(100_000, taskSizes[taskSizes.length - 1]!);
-  await profiled(`tasks ${label(pn)} (ingest of both maps, then end to end)`, (dir) => tasksPoint(pn, dir));
-  await profiled(`${workerSizes[workerSizes.length - 1]} null workers (idle, then dispatch of ${label(dispatch)})`, (dir) => workersPoint(workerSizes[workerSizes.length - 1]!, dispatch, dir));
+  const dir = mkdtempSync(path.join(tmpdir(), "scale-prof-"));
+  try {
+    await attempt(`scale profile tasks ${label(pn)}`, () => tasksPoint(pn, dir));
+    const p = profileOf(dir);
+    if (p) show(`tasks ${label(pn)} (ingest of both maps, then end to end)`, p);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const top = last(workers);
+  if (top?.profile) show(`${top.workers} null workers (registration, idle, dispatch of ${label(dispatch)})`, top.profile);
 }

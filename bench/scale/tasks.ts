@@ -45,6 +45,12 @@ async function ingest(submit: () => void, tasks: number) {
   return { rate, schedulerCpuUs: (s1.cpuUs - s0.cpuUs) / n, clientCpuUs: (ownCpuUs() - c0) / n };
 }
 
+// warm-up: the task function known, the code paths compiled (no worker: the tasks queue, then go)
+const warm = client.map(inc, Array.from({ length: 1000 }, (_, i) => i));
+await until(1000);
+for (const f of warm) f.release();
+await until(0);
+
 const base = await sampleScheduler(client);
 let roots: Array<Future<number>> = [];
 const items = Array.from({ length: n }, (_, i) => i);
@@ -66,9 +72,9 @@ const host = spawn(process.execPath, [path.join(here, "../null-workers.js"), fil
 const lines = createInterface({ input: host.stdout! });
 await within(60_000, "null workers", new Promise<void>((resolve) => lines.on("line", (l) => l.startsWith("NULL_WORKERS ") && resolve())));
 await client.waitForWorkers(2, { timeout: 30_000 });
-const warm = client.map(inc, Array.from({ length: 1000 }, (_, i) => i));
-await client.gather(warm);
-for (const f of warm) f.release();
+const warmed = client.map(inc, Array.from({ length: 1000 }, (_, i) => i));
+await client.gather(warmed);
+for (const f of warmed) f.release();
 await until(0);
 
 const before = await sampleScheduler(client, false);
