@@ -34,6 +34,8 @@ export interface TasksPoint {
   /** end to end, CPU us per task */
   schedulerCpuUsPerTask: number;
   clientCpuUsPerTask: number;
+  /** the scheduler's longest event-loop block over the point (forced GCs left out), ms */
+  maxStallMs: number;
 }
 
 export interface WorkersPoint {
@@ -44,6 +46,8 @@ export interface WorkersPoint {
   dispatchRate: number;
   schedulerCpuUsPerTask: number;
   nullWorkersCpuUsPerTask: number;
+  /** the scheduler's longest event-loop block over the point, ms */
+  maxStallMs: number;
 }
 
 const HEAP_MB = "6144";

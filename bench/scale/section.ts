@@ -113,6 +113,7 @@ export async function scaleSection(attempt: Attempt, python: string): Promise<vo
   row("end to end map+gather, tasks/s (wall)", (p) => p.endToEnd, (d) => d.endToEnd);
   row("  scheduler CPU per task, us", (p) => p.schedulerCpuUsPerTask, (d) => d.schedulerCpuUsPerTask, (x) => `<= 5: ${verdict(x <= 5)}`);
   row("  client CPU per task, us", (p) => p.clientCpuUsPerTask);
+  row("scheduler's longest event-loop block, ms", (p) => p.maxStallMs, undefined, (x) => (x > 10_000 ? "a heartbeat timeout's worth: no answer to anyone meanwhile" : ""));
   console.log(`\nscale, tasks: one scheduler (own process, no dashboard), client.map of N; ingest with no worker, end to end through 2 null workers (ours) or 2 dask-worker processes (Dask)\n`);
   console.log(table(["figure", ...sizeCols, ...slopeCols, ...daskCols, "target (at the largest size)"], rows, "l"));
   console.log(daskNote);
@@ -139,6 +140,7 @@ export async function scaleSection(attempt: Attempt, python: string): Promise<vo
   wrow("  scheduler CPU per task, us", (p) => p.schedulerCpuUsPerTask, (x) => `<= 5: ${verdict(x <= 5)}; flat slope: placement does not grow`);
   wrow("  of it placement (profile), us", (p) => p.placementUsPerTask, () => "state-placement.js share of a profiled run x CPU per task");
   wrow("  null workers' CPU per task, us", (p) => p.nullWorkersCpuUsPerTask, () => "all in one process");
+  wrow("scheduler's longest event-loop block, ms", (p) => p.maxStallMs, (x) => (x > 10_000 ? "a heartbeat timeout's worth: no answer to anyone meanwhile" : ""));
   console.log(`\nscale, workers: null workers (bench/null-workers.ts, 1 thread each, heartbeat 1 s, one process) on one scheduler\n`);
   console.log(table(["figure", ...workerSizes.map(String), ...workerSizes.slice(1).map((w, i) => `${workerSizes[i]}->${w}`), "target (at the largest size)"], wrows, "l"));
   console.log("Dask: no null workers there; its workers curve is not measured (100+ dask-worker processes do not fit this machine's 2 cores)");

@@ -15,14 +15,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client, type Future } from "../../src/index.js";
 import { emit, now, within } from "../fixtures/common.js";
-import { type SchedulerSample, ownCpuUs, sampleScheduler } from "./probe.js";
+import { BENCH_CLIENT, type SchedulerSample, ownCpuUs, sampleScheduler, watchStalls } from "./probe.js";
 
 const [file, count] = process.argv.slice(2);
 const n = Number(count);
 if (!file || !(n > 0)) throw new Error("usage: tasks.js SCHEDULER_FILE N");
 const LONG = 600_000;
 
-const client = await Client.connect({ schedulerFile: file });
+const client = await Client.connect({ schedulerFile: file }, BENCH_CLIENT);
+await watchStalls(client);
 const inc = (x: number) => x + 1;
 
 /** Wait until the scheduler holds `tasks` tasks (the first sample usually does). */
@@ -99,6 +100,7 @@ emit({
   dependent,
   endToEnd: n / e2eSeconds,
   schedulerCpuUsPerTask: (after.cpuUs - before.cpuUs) / n,
+  maxStallMs: after.maxStallMs,
   clientCpuUsPerTask,
 });
 await client.close();

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../../src/index.js";
 import { emit, now, within } from "../fixtures/common.js";
-import { sampleScheduler } from "./probe.js";
+import { BENCH_CLIENT, sampleScheduler, watchStalls } from "./probe.js";
 
 const [file, wArg, mArg] = process.argv.slice(2);
 const w = Number(wArg);
@@ -21,7 +21,8 @@ const m = Number(mArg);
 if (!file || !(w > 0) || !(m > 0)) throw new Error("usage: workers.js SCHEDULER_FILE W M");
 const IDLE_MS = 3000;
 
-const client = await Client.connect({ schedulerFile: file });
+const client = await Client.connect({ schedulerFile: file }, BENCH_CLIENT);
+await watchStalls(client);
 const inc = (x: number) => x + 1;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -73,6 +74,7 @@ emit({
   idleCorePercent,
   dispatchRate: m / seconds,
   schedulerCpuUsPerTask: (s1.cpuUs - s0.cpuUs) / m,
+  maxStallMs: s1.maxStallMs,
   nullWorkersCpuUsPerTask: (h1 - h0) / m,
 });
 await client.close();
