@@ -11,7 +11,8 @@
  * (bench/python/dask_bench.py), side by side.
  *
  *   codec       per-task cost of user values' structured clone against plain msgpack, in-process
- *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination   sections to run (default: all)
+ *   scale       cost curves of one scheduler: tasks 10k -> 1M, null workers 2 -> 1,000 (bench/scale/section.ts)
+ *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination,scale   sections to run (default: all)
  *   BENCH_RUNS=N        repetitions (default 7 for start-up, 3 for the cases)
  *   BENCH_DASK_RUNS=N   repetitions on Python Dask (default 1: its 50k-task run alone takes ~2 min)
  *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
@@ -22,9 +23,10 @@ import path from "node:path";
 import { dist, median, parseResult, root, run, runCase, runsOr } from "./runner.js";
 import { codec } from "./codec.js";
 import { startup } from "./startup.js";
+import { scaleSection } from "./scale/section.js";
 import { fmt, table } from "./table.js";
 
-const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination"] as const;
+const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination", "scale"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -220,6 +222,10 @@ if (cases.length) {
   console.log("targets: map+gather >= 50,000 tasks/s; median round trip <= 150 us; worker->worker >= 70% of raw TCP\n");
   console.log(table(["case", "metric", "dask-mpi-ts", "range", "Dask", "ours/Dask", "target"], rows, "llrrrrl"));
 }
+
+// ---- scale ---------------------------------------------------------------------------------
+
+if (selected("scale")) await scaleSection(attempt, PYTHON);
 
 if (failures.length) console.log(`\nfailures:\n${failures.join("\n\n")}`);
 process.exit(exitCode);
