@@ -53,9 +53,14 @@ export async function realWorkersSection(attempt: Attempt): Promise<void> {
   row("  start-up CPU per process, ms", (x) => x.startCpuMsPerProcess, "whole tree's CPU until joined / processes");
   row(`map+gather of ${fmt(tasks)}, tasks/s (wall)`, (x) => x.rate, `${big}/${SMALL}: ${fmt(ratio * 100)} %, >= 80 %: ${verdict(ratio >= 0.8)}`);
   row("  scheduler CPU per task, us", (x) => x.schedulerCpuUsPerTask);
+  row("  worker tree CPU per task, us", (x) => x.workersCpuUsPerTask, "all its processes");
+  row("  client CPU per task, us", (x) => x.clientCpuUsPerTask);
+  row("  sum => tasks/s on all cores", (x) => (r.cores * 1e6) / (x.schedulerCpuUsPerTask + x.workersCpuUsPerTask + x.clientCpuUsPerTask), "the rate's CPU bound");
+  row("idle worker tree CPU, % of a core", (x) => x.idleCorePercent, "over 3 s with nothing to run");
+  row("idle scheduler CPU, % of a core", (x) => x.schedulerIdleCorePercent);
   row("worker tree RSS, MiB (sum)", (x) => x.rssMiB, "shared pages counted in every process");
   row("worker tree PSS, MiB", (x) => x.pssMiB, "shared pages split among the processes");
-  row("processes", (x) => x.processes, "the command (its nannies) + one per worker");
+  rows.push(["processes", String(med(big, (x) => x.processes)), String(med(SMALL, (x) => x.processes)), "the command (its nannies) + one per worker"]);
   console.log(
     `\nscale, real workers: dask-worker-ts --nworkers ${big} and ${SMALL} (nannies, 1 thread, --memory-limit ${r.memoryLimit}) through a scheduler file, ${rounds} round(s) alternating, medians\n`,
   );

@@ -9,8 +9,10 @@
  *   join     ms from the spawn until the scheduler holds all W workers, with the time until
  *            all W + 1 processes exist and the CPU the whole tree spent by then (start-up cost per
  *            process: what bounds the join on a machine with few cores);
+ *   idle     the CPU the tree and the scheduler spend over 3 s with nothing to run;
  *   rate     client.map of TASKS trivial tasks + gather, checked, tasks/s (after a warm-up map
- *            that every worker takes part in);
+ *            that every worker takes part in), with the CPU per task of the scheduler, the
+ *            whole worker tree and the client (on a machine with few cores their sum bounds it);
  *   memory   RSS and PSS (shared pages split among the processes) of the whole worker tree.
  * Then SIGTERM to the command, and a check that every process it started has ended (each
  * carries a tag variable in its environment, found through /proc). Prints one BENCH_JSON line.
@@ -47,6 +49,14 @@ export interface RealRun {
   processes: number;
   /** the scheduler's CPU per task over the map+gather, us */
   schedulerCpuUsPerTask: number;
+  /** the worker tree's CPU per task over the map+gather, us (all its processes) */
+  workersCpuUsPerTask: number;
+  /** this client's CPU per task over the map+gather, us */
+  clientCpuUsPerTask: number;
+  /** the worker tree's CPU with nothing to do (heartbeats, timers), % of a core over 3 s */
+  idleCorePercent: number;
+  /** the scheduler's, idle, % of a core over the same 3 s */
+  schedulerIdleCorePercent: number;
 }
 
 /** Live (non-zombie) PIDs whose environment carries the tag. */
@@ -133,12 +143,26 @@ async function oneRun(client: Client, file: string, w: number): Promise<RealRun>
     const warm = client.map(inc, Array.from({ length: Math.max(1000, w * 20) }, (_, i) => i));
     await within(300_000, "warm-up gather", client.gather(warm));
     for (const f of warm) f.release();
+    // idle: what the tree and the scheduler spend with nothing to run
+    const treeCpu = () => pids.reduce((a, p) => a + cpuMs(p), 0);
+    const i0 = treeCpu();
+    const is0 = await sampleScheduler(client, false);
+    const ti = now();
+    await pause(3000);
+    const idleMs = now() - ti;
+    const idleCorePercent = ((treeCpu() - i0) / idleMs) * 100;
+    const schedulerIdleCorePercent = (((await sampleScheduler(client, false)).cpuUs - is0.cpuUs) / 1000 / idleMs) * 100;
+
     const items = Array.from({ length: tasks }, (_, i) => i);
     const s0 = await sampleScheduler(client, false);
+    const w0 = treeCpu();
+    const c0 = process.cpuUsage();
     const t1 = now();
     const futures = client.map(inc, items, { pure: false });
     const out = await within(600_000, "map+gather", client.gather(futures));
     const rate = tasks / ((now() - t1) / 1000);
+    const c1 = process.cpuUsage(c0);
+    const w1 = treeCpu();
     const s1 = await sampleScheduler(client, false);
     for (let i = 0; i < tasks; i++) if (out[i] !== i + 1) throw new Error(`wrong value at ${i}: ${out[i]}`);
     for (const f of futures) f.release();
@@ -156,6 +180,10 @@ async function oneRun(client: Client, file: string, w: number): Promise<RealRun>
       pssMiB: pssKb / 1024,
       processes: pids.length,
       schedulerCpuUsPerTask: (s1.cpuUs - s0.cpuUs) / tasks,
+      workersCpuUsPerTask: ((w1 - w0) * 1000) / tasks,
+      clientCpuUsPerTask: (c1.user + c1.system) / tasks,
+      idleCorePercent,
+      schedulerIdleCorePercent,
     };
   } finally {
     if (child) await stop(child, tag);
