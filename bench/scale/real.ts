@@ -15,22 +15,23 @@
  *            whole worker tree and the client (on a machine with few cores their sum bounds it);
  *   memory   RSS and PSS (shared pages split among the processes) of the whole worker tree.
  * Then SIGTERM to the command, and a check that every process it started has ended (each
- * carries a tag variable in its environment, found through /proc). Prints one BENCH_JSON line.
+ * carries a tag variable in its environment, found through /proc as the tests do:
+ * test/helpers/proc.ts). Prints one BENCH_JSON line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "../../src/index.js";
 import { emit, median, now, within } from "../fixtures/common.js";
 import { root } from "../runner.js";
 import { withScheduler } from "../scale.js";
+import { TAG_VAR, taggedPids as tagged } from "../../test/helpers/proc.js";
 import { BENCH_CLIENT, sampleScheduler } from "./probe.js";
 
 const [big = 100, small = 2, tasks = 20_000, rounds = 2] = process.argv.slice(2).map(Number);
 if (![big, small, tasks, rounds].every((x) => Number.isInteger(x) && x > 0)) throw new Error("usage: real.js [BIG] [SMALL] [TASKS] [ROUNDS]");
-const TAG_VAR = "DASK_MPI_TS_BENCH_TAG";
 const MEMORY_LIMIT = "512MiB";
 
 export interface RealRun {
@@ -57,22 +58,6 @@ export interface RealRun {
   idleCorePercent: number;
   /** the scheduler's, idle, % of a core over the same 3 s */
   schedulerIdleCorePercent: number;
-}
-
-/** Live (non-zombie) PIDs whose environment carries the tag. */
-function tagged(tag: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (!readFileSync(`/proc/${e}/environ`, "latin1").includes(`${TAG_VAR}=${tag}`)) continue;
-      if (/^State:\s+Z/m.test(readFileSync(`/proc/${e}/status`, "utf8"))) continue;
-      out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 const TICK = 100; // USER_HZ, as on every Linux Node runs on
