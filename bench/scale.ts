@@ -56,7 +56,7 @@ const HEAP_MB = "6144";
  * Start `dask-scheduler-ts` with --expose-gc; run `f` with its scheduler file; stop it. With
  * `profileDir` it runs under --cpu-prof and is stopped by SIGTERM, so that it writes its profile.
  */
-async function withScheduler<T>(f: (file: string) => Promise<T>, profileDir?: string): Promise<T> {
+export async function withScheduler<T>(f: (file: string) => Promise<T>, profileDir?: string): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), "scale-bench-"));
   const file = path.join(dir, "scheduler.json");
   const prof = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
