@@ -2,8 +2,8 @@
  * The client's cost per future (issue 15, point 5): a scheduler in its own process (no workers,
  * so every task stays queued), this process a client that maps N trivial tasks. Prints the
  * client's CPU per map call (the call itself, then its flush: encoding and sending the
- * update-graph), and its heap per future after gc() while it holds the N futures, then after
- * it let them go. Run with `node --expose-gc dist/bench/client-scale.js [N...]` (default 100000).
+ * update-graph, and one request's round trip), and its heap per future after gc() while it
+ * holds the N futures, then after it let them go. Run with `node --expose-gc dist/bench/client-scale.js [N...]` (default 100000).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -62,10 +62,9 @@ for (const n of sizes.length ? sizes : [100_000]) {
   const unflushed = heap() - base; // futures and the specs waiting for the flush
   const c2a = cpu();
   await settle(); // the flush
+  await client.schedulerInfo(); // the scheduler has them all (FIFO)
   const c2 = cpu() - (c2a - c1);
   const held = heap() - base;
-  // the scheduler has them all (and answers) before they are let go
-  await client.schedulerInfo();
   futures.forEach((f) => f.release());
   futures = undefined;
   await settle();
