@@ -255,7 +255,7 @@ export class Client implements FutureHost {
   #future(key: string): Future<never> {
     const ks = this.#keys.get(key)!;
     ks.refs++;
-    return new Future(key, this, ks);
+    return new Future(this, ks);
   }
 
   /**
@@ -280,12 +280,12 @@ export class Client implements FutureHost {
 
   // ---- results ------------------------------------------------------------------------------
 
-  /** Wait until the key's incarnation `ks` is finished, erred or cancelled, at most `timeoutMs`. @internal */
-  async waitKey(key: string, ks: KeyState, timeoutMs: number): Promise<void> {
-    if (ks.status !== "pending") return;
+  /** Wait until these key incarnations are finished, erred or cancelled, at most `timeoutMs`. @internal */
+  async waitKeys(states: KeyState[], timeoutMs: number): Promise<void> {
+    if (states.every((ks) => ks.status !== "pending")) return;
     this.#scheduler.hold();
     try {
-      await settled(key, ks, timeoutMs);
+      await settled(states, timeoutMs);
     } finally {
       this.#scheduler.release();
     }
@@ -317,7 +317,7 @@ export class Client implements FutureHost {
     while (values.size + skipped.size < states.size) {
       this.#checkOpen();
       const todo = [...states].filter(([k]) => !values.has(k) && !skipped.has(k));
-      await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
+      await this.waitKeys(todo.map(([, ks]) => ks), Math.max(1, deadline - Date.now()));
       const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
       // cancelled while its value was on its way: the value is void
       for (const [k, v] of fetched) if (!failed(k, states.get(k)!)) values.set(k, v);
