@@ -31,7 +31,7 @@ import { Future, type FutureHost } from "./future.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -190,7 +190,7 @@ export class Client implements FutureHost {
     const { head, raws, keys: deps } = encoded;
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
-    const key = options.key ?? `${name}-${options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws)}`;
+    const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws));
     return {
       key,
       fn: wire,
