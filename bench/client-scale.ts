@@ -34,7 +34,7 @@ const file = path.join(dir, "scheduler.json");
 const child = spawn(
   process.execPath,
   ["--max-old-space-size=6144", path.join(root, "bin/dask-scheduler-ts.js"), "--scheduler-file", file, "--host", "127.0.0.1", "--no-dashboard", "--log-level", "warn"],
-  { cwd: root, stdio: "ignore", detached: true },
+  { cwd: root, stdio: ["ignore", "ignore", "inherit"], detached: true },
 );
 process.once("exit", () => {
   try {
@@ -61,7 +61,8 @@ for (const n of sizes.length ? sizes : [100_000]) {
   const c1 = cpu();
   const unflushed = heap() - base; // futures and the specs waiting for the flush
   const c2a = cpu();
-  await settle(); // the flush
+  // the flush, a message per turn (a request now would send the rest at once)
+  await new Promise((r) => setTimeout(r, 50 + n / 200));
   await client.schedulerInfo(); // the scheduler has them all (FIFO)
   const c2 = cpu() - (c2a - c1);
   const held = heap() - base;

@@ -39,6 +39,8 @@ registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Tasks per update-graph message (a bigger map is sent in several, one per turn). */
+const GRAPH_CHUNK = 10_000;
 const log = () => logger("client");
 
 export class Client implements FutureHost {
@@ -217,24 +219,36 @@ export class Client implements FutureHost {
   #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flushGraph());
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flushGraph(GRAPH_CHUNK);
+      });
     }
   }
 
-  /** Send the tasks of this turn in one message, each distinct function once. */
-  #flushGraph(): void {
-    this.#flushScheduled = false;
-    const tasks = this.#graph;
-    this.#graph = [];
-    if (!tasks.length || this.#scheduler.closed) return;
-    const functions: unknown[] = [];
-    const index = new Map<unknown, number>();
-    const wire = tasks.map((t) => {
-      let i = index.get(t.fn);
-      if (i === undefined) index.set(t.fn, (i = functions.push(t.fn) - 1));
-      return { ...t, fn: i };
-    });
-    this.#scheduler.send({ op: Op.updateGraph, functions, tasks: wire });
+  /**
+   * Send the tasks submitted so far (at most `limit`, the rest in a later turn), in messages
+   * of at most GRAPH_CHUNK tasks, each distinct function once per message. A big map thus
+   * reaches the scheduler as one message per turn, which it handles without blocking its
+   * event loop for long; anything else sent to the scheduler sends the whole rest first.
+   */
+  #flushGraph(limit = Infinity): void {
+    if (this.#scheduler.closed) this.#graph = [];
+    while (this.#graph.length && limit > 0) {
+      const n = Math.min(GRAPH_CHUNK, limit);
+      const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
+      this.#graph = tasks === this.#graph ? [] : this.#graph.slice(n);
+      limit -= tasks.length;
+      const functions: unknown[] = [];
+      const index = new Map<unknown, number>();
+      const wire = tasks.map((t) => {
+        let i = index.get(t.fn);
+        if (i === undefined) index.set(t.fn, (i = functions.push(t.fn) - 1));
+        return { ...t, fn: i };
+      });
+      this.#scheduler.send({ op: Op.updateGraph, functions, tasks: wire });
+    }
+    if (this.#graph.length) this.#scheduleFlush();
   }
 
   /**
@@ -360,7 +374,9 @@ export class Client implements FutureHost {
 
   /** Drop one future's hold on its key's incarnation; the last one releases the key on the cluster. @internal */
   releaseKey(key: string, ks: KeyState): void {
-    if (this.#keys.drop(key, ks) && !this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
+    if (!this.#keys.drop(key, ks) || this.#scheduler.closed) return;
+    this.#flushGraph(); // the key's task may still be waiting to be sent
+    this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
