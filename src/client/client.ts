@@ -28,6 +28,7 @@ import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { Future, type FutureHost } from "./future.js";
+import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
@@ -39,8 +40,6 @@ registerKeyRefClass(Future, (f) => f.key);
 registerKeyRefClass(KeyRef, (r) => r.key);
 
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Tasks per update-graph message (a bigger map is sent in several, one per turn). */
-const GRAPH_CHUNK = 10_000;
 const log = () => logger("client");
 
 export class Client implements FutureHost {
@@ -239,14 +238,7 @@ export class Client implements FutureHost {
       const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
       this.#graph = tasks === this.#graph ? [] : this.#graph.slice(n);
       limit -= tasks.length;
-      const functions: unknown[] = [];
-      const index = new Map<unknown, number>();
-      const wire = tasks.map((t) => {
-        let i = index.get(t.fn);
-        if (i === undefined) index.set(t.fn, (i = functions.push(t.fn) - 1));
-        return { ...t, fn: i };
-      });
-      this.#scheduler.send({ op: Op.updateGraph, functions, tasks: wire });
+      this.#scheduler.send(graphMessage(tasks));
     }
     if (this.#graph.length) this.#scheduleFlush();
   }
