@@ -5,8 +5,8 @@
  *
  * memory: a client's map of N independent tasks, then N more that each wait on one of them,
  *   fed to SchedulerState.updateGraph in batches of 10k (as a client's flushes arrive), no
- *   workers: heap per task after gc() (keys and argument bytes included), and ingest rate in
- *   CPU time (updateGraph only: building the specs is not timed). Then the same through the
+ *   workers: heap per task after gc() (keys and argument bytes included, buffers outside the
+ *   heap too), and ingest rate in CPU time (updateGraph only: building the specs is not timed). Then the same through the
  *   handler path: msgpack-decode the update-graph message, parseUpdateGraph, and
  *   SchedulerHandlers.updateGraph (function ids, then the state), so the parse cost shows.
  * placement: W workers (1 thread each) with full pipelines; each step finishes one task on one
@@ -31,7 +31,9 @@ if (!gc) throw new Error("run with node --expose-gc dist/bench/state-scale.js");
 function heap(): number {
   gc!();
   gc!();
-  return v8.getHeapStatistics().used_heap_size;
+  // buffers' bytes live outside the heap: an argument that is a view into a message keeps the
+  // whole message's buffer
+  return v8.getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers;
 }
 
 function cpuUs(fn: () => void): number {
@@ -119,8 +121,10 @@ function handlerLevel(n: number): Row[] {
     ["queued (independent)", "inc", "(x) => x + 1", undefined],
     ["waiting (one dependency)", "add", "(x, y) => x + y", (i: number) => key("inc", i)],
   ] as const) {
-    const msgs = messages(n, name, src, dep);
+    // before the messages are made: what the state keeps of them (argument bytes that are
+    // views into a message) counts
     const before = heap();
+    const msgs = messages(n, name, src, dep);
     const us = cpuUs(() => {
       for (const m of msgs) handlers.updateGraph(parse(unpackMessage(m.head, m.raws) as never) as never, undefined as never);
     });

@@ -28,10 +28,11 @@ import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { Future, type FutureHost } from "./future.js";
+import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -190,7 +191,7 @@ export class Client implements FutureHost {
     const { head, raws, keys: deps } = encoded;
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
-    const key = options.key ?? `${name}-${options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws)}`;
+    const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws));
     return {
       key,
       fn: wire,
@@ -217,24 +218,29 @@ export class Client implements FutureHost {
   #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flushGraph());
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flushGraph(GRAPH_CHUNK);
+      });
     }
   }
 
-  /** Send the tasks of this turn in one message, each distinct function once. */
-  #flushGraph(): void {
-    this.#flushScheduled = false;
-    const tasks = this.#graph;
-    this.#graph = [];
-    if (!tasks.length || this.#scheduler.closed) return;
-    const functions: unknown[] = [];
-    const index = new Map<unknown, number>();
-    const wire = tasks.map((t) => {
-      let i = index.get(t.fn);
-      if (i === undefined) index.set(t.fn, (i = functions.push(t.fn) - 1));
-      return { ...t, fn: i };
-    });
-    this.#scheduler.send({ op: Op.updateGraph, functions, tasks: wire });
+  /**
+   * Send the tasks submitted so far (at most `limit`, the rest in a later turn), in messages
+   * of at most GRAPH_CHUNK tasks, each distinct function once per message. A big map thus
+   * reaches the scheduler as one message per turn, which it handles without blocking its
+   * event loop for long; anything else sent to the scheduler sends the whole rest first.
+   */
+  #flushGraph(limit = Infinity): void {
+    if (this.#scheduler.closed) this.#graph = [];
+    while (this.#graph.length && limit > 0) {
+      const n = Math.min(GRAPH_CHUNK, limit);
+      const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
+      this.#graph = tasks === this.#graph ? [] : this.#graph.slice(n);
+      limit -= tasks.length;
+      this.#scheduler.send(graphMessage(tasks));
+    }
+    if (this.#graph.length) this.#scheduleFlush();
   }
 
   /**
@@ -255,7 +261,7 @@ export class Client implements FutureHost {
   #future(key: string): Future<never> {
     const ks = this.#keys.get(key)!;
     ks.refs++;
-    return new Future(key, this, ks);
+    return new Future(this, ks);
   }
 
   /**
@@ -280,12 +286,12 @@ export class Client implements FutureHost {
 
   // ---- results ------------------------------------------------------------------------------
 
-  /** Wait until the key's incarnation `ks` is finished, erred or cancelled, at most `timeoutMs`. @internal */
-  async waitKey(key: string, ks: KeyState, timeoutMs: number): Promise<void> {
-    if (ks.status !== "pending") return;
+  /** Wait until these key incarnations are finished, erred or cancelled, at most `timeoutMs`. @internal */
+  async waitKeys(states: KeyState[], timeoutMs: number): Promise<void> {
+    if (states.every((ks) => ks.status !== "pending")) return;
     this.#scheduler.hold();
     try {
-      await settled(key, ks, timeoutMs);
+      await settled(states, timeoutMs);
     } finally {
       this.#scheduler.release();
     }
@@ -317,7 +323,7 @@ export class Client implements FutureHost {
     while (values.size + skipped.size < states.size) {
       this.#checkOpen();
       const todo = [...states].filter(([k]) => !values.has(k) && !skipped.has(k));
-      await Promise.all(todo.map(([k, ks]) => this.waitKey(k, ks, Math.max(1, deadline - Date.now()))));
+      await this.waitKeys(todo.map(([, ks]) => ks), Math.max(1, deadline - Date.now()));
       const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
       // cancelled while its value was on its way: the value is void
       for (const [k, v] of fetched) if (!failed(k, states.get(k)!)) values.set(k, v);
@@ -360,7 +366,9 @@ export class Client implements FutureHost {
 
   /** Drop one future's hold on its key's incarnation; the last one releases the key on the cluster. @internal */
   releaseKey(key: string, ks: KeyState): void {
-    if (this.#keys.drop(key, ks) && !this.#scheduler.closed) this.#scheduler.sendKey(Op.releaseKeys, key);
+    if (!this.#keys.drop(key, ks) || this.#scheduler.closed) return;
+    this.#flushGraph(); // the key's task may still be waiting to be sent
+    this.#scheduler.sendKey(Op.releaseKeys, key);
   }
 
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */

@@ -9,19 +9,30 @@ export interface FutureHost {
   gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
   cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void>;
   /** @internal */
-  waitKey(key: string, ks: KeyState, timeoutMs: number): Promise<void>;
+  waitKeys(states: KeyState[], timeoutMs: number): Promise<void>;
   /** @internal */
   errorOf(key: string, ks: KeyState): Error | undefined;
   /** @internal */
   releaseKey(key: string, ks: KeyState): void;
 }
 
-const registry = new FinalizationRegistry<{ client: FutureHost; key: string; state: KeyState }>(({ client, key, state }) => {
-  if (!client.closed) client.releaseKey(key, state);
-});
+/**
+ * Collected futures let go of their key: one registry per client, holding each future's key
+ * incarnation (shared by its futures, so nothing is made per future but the registry's cell).
+ */
+const registries = new WeakMap<FutureHost, FinalizationRegistry<KeyState>>();
+
+function registryOf(client: FutureHost): FinalizationRegistry<KeyState> {
+  let r = registries.get(client);
+  if (!r) {
+    registries.set(client, (r = new FinalizationRegistry<KeyState>((state) => {
+      if (!client.closed) client.releaseKey(state.key, state);
+    })));
+  }
+  return r;
+}
 
 export class Future<T = unknown> {
-  readonly key: string;
   /** The client that made it. */
   readonly client: FutureHost;
   /**
@@ -31,11 +42,14 @@ export class Future<T = unknown> {
   readonly state: KeyState;
   #released = false;
 
-  constructor(key: string, client: FutureHost, state: KeyState) {
-    this.key = key;
+  constructor(client: FutureHost, state: KeyState) {
     this.client = client;
     this.state = state;
-    registry.register(this, { client, key, state }, this);
+    registryOf(client).register(this, state, this);
+  }
+
+  get key(): string {
+    return this.state.key;
   }
 
   get status(): FutureStatus {
@@ -52,7 +66,7 @@ export class Future<T = unknown> {
    * Keeps the event loop alive while waiting.
    */
   whenDone(options: { timeout?: number } = {}): Promise<void> {
-    return this.client.waitKey(this.key, this.state, options.timeout ?? 24 * 3600_000).catch(() => {});
+    return this.client.waitKeys([this.state], options.timeout ?? 24 * 3600_000).catch(() => {});
   }
 
   /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */
@@ -77,7 +91,7 @@ export class Future<T = unknown> {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    registry.unregister(this);
+    registryOf(this.client).unregister(this);
     this.client.releaseKey(this.key, this.state);
   }
 }

@@ -27,6 +27,7 @@ export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
 
 /** One incarnation of a key in this client. */
 export interface KeyState {
+  readonly key: string;
   status: FutureStatus;
   error?: WireError;
   /** erred: the key of the failed dependency; cancelled: why it was cancelled */
@@ -37,7 +38,8 @@ export interface KeyState {
   value?: Uint8Array[];
   /** the worker the scheduler said holds the result (gather asks it first, without who-has) */
   holder?: string;
-  waiters: Array<() => void>;
+  /** callbacks for the end of pending (made on first wait: most keys never have one) */
+  waiters?: Array<() => void>;
 }
 
 export class KeyTable {
@@ -53,7 +55,7 @@ export class KeyTable {
   /** A new live incarnation of `key` (there must be none). */
   add(key: string): KeyState {
     if (this.#live.has(key)) throw new Error(`key ${JSON.stringify(key)} already has a live incarnation`);
-    const ks: KeyState = { status: "pending", refs: 0, waiters: [] };
+    const ks: KeyState = { key, status: "pending", refs: 0 };
     this.#live.set(key, ks);
     return ks;
   }
@@ -106,7 +108,7 @@ export class KeyTable {
   abandon(): void {
     for (const ks of this.#live.values()) {
       if (ks.status === "pending") ks.status = "cancelled";
-      for (const w of ks.waiters.splice(0)) w();
+      wake(ks);
     }
     this.#live.clear();
     this.#ownCancels.clear();
@@ -123,23 +125,44 @@ export function settle(ks: KeyState | undefined, status: FutureStatus, error?: W
   ks.status = status;
   ks.error = error;
   ks.because = because;
-  if (status !== "pending") for (const w of ks.waiters.splice(0)) w();
+  if (status !== "pending") wake(ks);
 }
 
-/** Resolves once `ks` is finished, erred or cancelled; rejects with TimeoutError after `timeoutMs`. */
-export function settled(key: string, ks: KeyState, timeoutMs: number): Promise<void> {
-  if (ks.status !== "pending") return Promise.resolve();
+function wake(ks: KeyState): void {
+  const waiters = ks.waiters;
+  ks.waiters = undefined;
+  if (waiters) for (const w of waiters) w();
+}
+
+function unwait(ks: KeyState, w: () => void): void {
+  const i = ks.waiters?.indexOf(w) ?? -1;
+  if (i >= 0) ks.waiters!.splice(i, 1);
+  if (ks.waiters?.length === 0) ks.waiters = undefined;
+}
+
+/**
+ * Resolves once every one of `states` is finished, erred or cancelled; rejects with
+ * TimeoutError after `timeoutMs` (naming the first key still pending). One timer and one
+ * callback for them all, however many they are.
+ */
+export function settled(states: Iterable<KeyState>, timeoutMs: number): Promise<void> {
+  const pending: KeyState[] = [];
+  for (const ks of states) if (ks.status === "pending") pending.push(ks);
+  if (!pending.length) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const done = () => {
+    let left = pending.length;
+    const one = () => {
+      if (--left > 0) return;
       clearTimeout(timer);
       resolve();
     };
     const timer = setTimeout(() => {
-      const i = ks.waiters.indexOf(done);
-      if (i >= 0) ks.waiters.splice(i, 1);
-      reject(new TimeoutError(`future ${JSON.stringify(key)} not done within ${timeoutMs} ms`));
+      for (const ks of pending) unwait(ks, one);
+      const late = pending.find((ks) => ks.status === "pending") ?? pending[0]!;
+      const what = pending.length === 1 ? `future ${JSON.stringify(late.key)}` : `${left} of ${pending.length} futures (${JSON.stringify(late.key)}, ...)`;
+      reject(new TimeoutError(`${what} not done within ${timeoutMs} ms`));
     }, timeoutMs);
-    ks.waiters.push(done);
+    for (const ks of pending) (ks.waiters ??= []).push(one);
   });
 }
 

@@ -2,7 +2,7 @@
  * The shapes of the client's calls: connect, submit/map, run and scatter options (checked where
  * given), the argument types, task keys, ref(), and what schedulerInfo() tells of a worker.
  */
-import { createHash } from "node:crypto";
+import { type Hash, createHash } from "node:crypto";
 import type { TlsFiles } from "../comm/tls.js";
 import type { WorkerIdentity } from "../protocol/messages.js";
 import type { Future } from "./future.js";
@@ -87,11 +87,30 @@ export function checkOptions(o: SubmitOptions): void {
   }
 }
 
-/** Deterministic key part for a pure task: a hash of the function and its encoded arguments. */
-export function tokenize(fn: unknown, head: Uint8Array, raws: Uint8Array[]): string {
-  const h = createHash("sha1").update(JSON.stringify(fn)).update(head);
+/** The hash of each (canonical) wire function so far, copied per task rather than redone. */
+const fnHashes = new WeakMap<object, Hash>();
+
+/**
+ * Deterministic key part for a pure task: a hash of the function and its encoded arguments.
+ * `fn` is the client's canonical wire form of the function (one object per distinct function).
+ */
+export function tokenize(fn: object, head: Uint8Array, raws: Uint8Array[]): string {
+  let start = fnHashes.get(fn);
+  if (!start) fnHashes.set(fn, (start = createHash("sha1").update(JSON.stringify(fn))));
+  const h = start.copy().update(head);
   for (const r of raws) h.update(r);
-  return h.digest("hex").slice(0, 24);
+  return h.digest().toString("hex", 0, 12);
+}
+
+/**
+ * `name-token` as one flat string: a concatenation is kept as a pair of strings (here ~50 B
+ * more per key, for as long as the key lives); converting it to a number flattens it, and the
+ * garbage collector then drops the pair.
+ */
+export function taskKey(name: string, token: string): string {
+  const key = `${name}-${token}`;
+  Number(key);
+  return key;
 }
 
 /** The key prefix of a scattered value: its type name. */

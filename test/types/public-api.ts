@@ -101,7 +101,7 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   // @ts-expect-error internal: a future's key incarnation
   void f.state;
   // @ts-expect-error internal: the future's half of the client
-  void c.waitKey;
+  void c.waitKeys;
   // @ts-expect-error internal
   void c.releaseKey;
   await c.close();

@@ -1,6 +1,6 @@
 // The client's key table: incarnations of keys, and which key-cancelled news concerns which.
 import assert from "node:assert/strict";
-import { KeyTable, failure, settle } from "../../src/client/key-table.js";
+import { KeyTable, failure, settle, settled } from "../../src/client/key-table.js";
 
 describe("client key table", () => {
   // Regression (issue 12, after point 2): a key cancelled by this client and submitted again
@@ -73,7 +73,7 @@ describe("client key table", () => {
     const t = new KeyTable();
     const a = t.add("a");
     let woken = 0;
-    a.waiters.push(() => woken++);
+    (a.waiters ??= []).push(() => woken++);
     t.cancelOwn("b", t.add("b"));
     t.abandon();
     assert.equal(a.status, "cancelled");
@@ -81,6 +81,27 @@ describe("client key table", () => {
     assert.equal(t.get("a"), undefined);
     const b = t.add("b");
     assert.equal(t.cancelledByScheduler("b"), b);
+  });
+
+  it("settled() waits for many incarnations with one callback each, and names a late one on timeout", async () => {
+    const t = new KeyTable();
+    const states = Array.from({ length: 1000 }, (_, i) => t.add(`k${i}`));
+    settle(states[0], "finished");
+    let done = false;
+    const all = settled(states, 60_000).then(() => (done = true));
+    assert.equal(states[0]!.waiters, undefined, "no waiter on a settled one");
+    for (const ks of states.slice(1, -1)) settle(ks, "finished");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false, "one still pending");
+    settle(states.at(-1), "error");
+    await all;
+    assert.ok(states.every((ks) => ks.waiters === undefined), "the waiters are gone once woken");
+    const late = [t.add("x"), t.add("y")];
+    const waiting = settled(late, 10);
+    settle(late[0], "finished");
+    await assert.rejects(waiting, (err: Error) => err.name === "TimeoutError" && /1 of 2 futures \("y", \.\.\.\) not done within 10 ms/.test(err.message));
+    assert.equal(late[1]!.waiters, undefined, "a timed-out wait leaves no callback behind");
+    await assert.rejects(settled([t.add("z")], 10), /future "z" not done within 10 ms/);
   });
 
   // protects gather's shortcut: only a finished incarnation has a holder; lost or cancelled news forgets it
