@@ -34,8 +34,9 @@ export type StartStop = { action: "compute" | "transfer"; start: number; stop: n
 /** Where and when a task ran: its thread's index on the worker, and its startstops (the task stream). */
 export type TaskTiming = { thread?: number; startstops?: StartStop[] };
 /** `value`: a small result, riding along for the clients waiting on it. */
-export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[] } & TaskTiming;
-export type TaskErred = { op: "task-erred"; key: string; error: WireError } & TaskTiming;
+/** `run`: the compute-task's run this is the result of (a stale run's is dropped). */
+export type TaskFinished = { op: "task-finished"; key: string; nbytes: number; duration?: number; value?: Uint8Array[]; run?: number } & TaskTiming;
+export type TaskErred = { op: "task-erred"; key: string; error: WireError; run?: number } & TaskTiming;
 /** Keys a thread started (sent by Comm.sendKey: one list per turn). */
 export type Executing = { op: "executing"; keys: string[] };
 /** The task seceded (secede(), workerClient()): it no longer occupies a thread of its worker. */
@@ -67,6 +68,8 @@ export type ComputeTask = {
   /** dependency key -> workers holding it */
   whoHas: Record<string, string[]>;
   priority?: number;
+  /** this assignment's number, echoed with its result */
+  run?: number;
 };
 export type FreeKeys = { op: "free-keys"; keys: string[] };
 export type CloseWorker = { op: "close-worker"; reason?: string };
@@ -112,10 +115,11 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     if (typeof m.nbytes !== "number") throw fieldError(m, "nbytes", "a number", m.nbytes);
     if (m.duration !== undefined && typeof m.duration !== "number") throw fieldError(m, "duration", "a number", m.duration);
     if (m.value !== undefined) parts(m, "value");
+    if (m.run !== undefined && typeof m.run !== "number") throw fieldError(m, "run", "a number", m.run);
     timing(m);
     return m as unknown as TaskFinished;
   },
-  "task-erred": (m) => (str(m, "key"), wireError(m, "error"), timing(m), m as unknown as TaskErred),
+  "task-erred": (m) => (str(m, "key"), wireError(m, "error"), timing(m), optional(m, "run", num), m as unknown as TaskErred),
   executing: keys,
   "long-running": (m) => (str(m, "key"), m as unknown as LongRunning),
   "missing-data": (m) => (str(m, "key"), str(m, "missing"), strList(m, "holders"), m as unknown as MissingData),
@@ -138,6 +142,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
     parts(m, "args");
     whoHas(m, "whoHas");
     if (m.priority !== undefined && typeof m.priority !== "number") throw fieldError(m, "priority", "a number", m.priority);
+    optional(m, "run", num);
     return m as unknown as ComputeTask;
   },
   "free-keys": keys,
@@ -170,8 +175,8 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
     resources: "numbers?", versions: "map?",
   },
   heartbeat: { metrics: "map?" },
-  "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?" },
-  "task-erred": { key: "string", error: "error", thread: "number?", startstops: "startstops?" },
+  "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?", run: "number?" },
+  "task-erred": { key: "string", error: "error", thread: "number?", startstops: "startstops?", run: "number?" },
   executing: { keys: "strings" },
   "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings" },
@@ -183,7 +188,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
-  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?" },
+  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?", run: "number?" },
   "free-keys": { keys: "strings" },
   "close-worker": { reason: "string?" },
   run: { fn: "function", args: "parts" },

@@ -145,7 +145,7 @@ export class SchedulerHandlers {
       const e = { key, worker, durationS: duration, at: Date.now(), nbytes: m.nbytes, thread: m.thread, startstops: m.startstops };
       for (const h of hooks) h(e);
     }
-    this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value));
+    this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value, m.run));
   }
 
   executing(m: Executing, rpc: Rpc): void {
@@ -191,7 +191,7 @@ export class SchedulerHandlers {
       const e = { key: m.key, worker, durationS: compute ? (compute.stop - compute.start) / 1000 : 0, at: Date.now(), thread: m.thread, startstops: m.startstops, error: m.error.name };
       for (const h of hooks) h(e);
     }
-    this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred")));
+    this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred"), m.run));
   }
 
   // ---- clients ------------------------------------------------------------------------------

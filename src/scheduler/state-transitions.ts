@@ -47,6 +47,7 @@ export function newTask(key: string, prefix: string, fn: unknown, args: Uint8Arr
     waiters: NONE,
     suspicious: 0,
     retriesLeft: opts.retries ?? 0,
+    run: 0,
     seq,
     running: false,
     heapIndex: -1,
@@ -156,6 +157,9 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   }
 }
 
+/** Assignments so far: each compute-task's `run`, echoed by the worker's task-finished/task-erred. */
+let runs = 0;
+
 /** Hand a task to the worker fill() chose for it. */
 function assign(g: TaskGraph, t: TaskRecord): void {
   const ws = g.workers.get(t.processingOn!)!;
@@ -172,6 +176,7 @@ function assign(g: TaskGraph, t: TaskRecord): void {
     args: Array.isArray(t.args) ? t.args : [t.args],
     whoHas,
     priority: t.priority,
+    run: (t.run = ++runs),
   });
 }
 

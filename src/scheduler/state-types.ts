@@ -62,6 +62,8 @@ export interface TaskRecord {
   /** workers that died while running it */
   suspicious: number;
   retriesLeft: number;
+  /** the number of its current assignment to a worker (compute-task's `run`): a finish of an earlier run is stale */
+  run: number;
   seq: number;
   /** on a thread of its worker (told by the worker), while processing */
   running: boolean;

@@ -278,10 +278,11 @@ export class SchedulerState {
   }
 
   /** `value`: a small result's encoded parts, passed on to the clients (not kept here). */
-  taskFinished(worker: string, key: string, nbytes: number, durationS: number, stimulusId: string, value?: unknown): Instruction[] {
+  taskFinished(worker: string, key: string, nbytes: number, durationS: number, stimulusId: string, value?: unknown, run?: number): Instruction[] {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(worker);
-    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
+    // a run of the key before its current one (cancelled and submitted again meanwhile) is stale
+    if (t && ws && t.state === TaskState.processing && t.processingOn === worker && (run === undefined || run === t.run)) {
       this.#g.stopProcessing(t, ws);
       const prefix = t.prefix;
       this.#recordDuration(prefix, durationS);
@@ -302,10 +303,10 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  taskErred(worker: string, key: string, error: WireError, stimulusId: string): Instruction[] {
+  taskErred(worker: string, key: string, error: WireError, stimulusId: string, run?: number): Instruction[] {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(worker);
-    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
+    if (t && ws && t.state === TaskState.processing && t.processingOn === worker && (run === undefined || run === t.run)) {
       this.#g.stopProcessing(t, ws);
       if (t.retriesLeft > 0) {
         t.retriesLeft--;

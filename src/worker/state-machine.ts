@@ -42,6 +42,8 @@ export interface ComputeTask {
   /** holders of each dependency */
   whoHas: Record<string, string[]>;
   priority: number;
+  /** the scheduler's number for this assignment, echoed with the result (a stale run's is dropped there) */
+  run?: number;
 }
 
 /** A task on this worker. */
@@ -249,10 +251,10 @@ export class WorkerState<V = unknown> {
         this.#hold(key, result.nbytes, result.value, "executing");
         // a small result rides along, so a waiting client needs no extra round trips to get it
         const inline = result.nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
-        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline, ...timing } });
+        this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline, ...timing, ...(t.run !== undefined && { run: t.run }) } });
       } else {
         this.#story(key, "executing", "erred");
-        this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error, ...timing } });
+        this.#out.push({ type: "send", msg: { op: Op.taskErred, key, error: result.error, ...timing, ...(t.run !== undefined && { run: t.run }) } });
       }
     }
   }

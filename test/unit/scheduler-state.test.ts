@@ -312,4 +312,23 @@ describe("scheduler state machine", () => {
     assert.equal(s.tasks.get("c")!.state, "queued");
     assert.equal(s.occupancy("tcp://w1:1"), 0);
   });
+
+  // Regression (load loop, run 4 at ee93e2c): a key cancelled while it ran and submitted again
+  // went to the same worker; the old run's result, sent before the worker heard of the cancel,
+  // was taken as the new task's (a wrong value). Each assignment has a run number now, echoed by
+  // the worker, and a finish of an earlier run is dropped.
+  it("a result of an earlier run of a key is dropped, the current run's is taken", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    const first = s.updateGraph("c", [spec("reused")], "s1").find((i) => i.type === "send-worker" && i.msg.op === "compute-task")!;
+    const oldRun = first.msg.run as number;
+    assert.equal(typeof oldRun, "number");
+    s.cancelKeys(["reused"], "s2");
+    const second = s.updateGraph("c", [spec("reused", { fn: "x => x * 100" })], "s3").find((i) => i.type === "send-worker" && i.msg.op === "compute-task")!;
+    const newRun = second.msg.run as number;
+    assert.notEqual(newRun, oldRun);
+    assert.deepEqual(toClient(s.taskFinished("tcp://w1:1", "reused", 8, 0.1, "s4", undefined, oldRun), "key-in-memory"), [], "the stale run's result is dropped");
+    assert.equal(s.tasks.get("reused")?.state, "processing");
+    assert.deepEqual(toClient(s.taskFinished("tcp://w1:1", "reused", 8, 0.1, "s5", undefined, newRun), "key-in-memory"), ["reused"]);
+  });
 });
