@@ -110,9 +110,21 @@ export async function startNullWorkers(
   const workers = Array.from({ length: n }, (_, i) => new NullWorker(`${opts.prefix ?? "null"}-${i}`, scheduler, opts));
   let next = 0;
   const lane = async () => {
-    while (next < workers.length) await workers[next++]!.start();
+    try {
+      while (next < workers.length) await workers[next++]!.start();
+    } catch (err) {
+      next = workers.length; // the other lanes start no more
+      throw err;
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(n, opts.concurrency ?? 64) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(n, opts.concurrency ?? 64) }, lane));
+  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
+  if (failed) {
+    // the caller never sees the workers of a failed start: close every one here (the other
+    // lanes have settled), or their listeners and heartbeats keep the process alive
+    await Promise.allSettled(workers.map((w) => w.close()));
+    throw failed.reason;
+  }
   return { workers, registeredMs: performance.now() - t0 };
 }
 

@@ -17,7 +17,7 @@ describe("null workers (bench)", function () {
 
   before(async () => {
     scheduler = await Scheduler.start({ secret, host: "127.0.0.1" });
-    ({ workers } = await startNullWorkers({ address: scheduler.address, secret }, N_WORKERS));
+    ({ workers } = await startNullWorkers({ address: scheduler.address, secret }, N_WORKERS, { concurrency: 16 }));
     client = await Client.connect(scheduler.address, { secret });
     await client.waitForWorkers(N_WORKERS, { timeout: 60_000 });
   });
