@@ -64,26 +64,27 @@ const o = parseArgs(process.argv.slice(2));
 const version = run(o.jupyter, ["--version"]);
 if (!version.ok) fail(`${o.jupyter} does not run (${version.err.trim().split("\n").pop() || `exit ${version.status}`}): ${JUPYTER_HINT}, then run this again`);
 
-// 2. tslab into the prefix, from the npm registry; no install scripts (zeromq's would try a build only if its prebuilt addon failed)
+// 2. tslab into the prefix as `npm install -g` would put it (its dependencies nested under it: tslab
+//    falls back to the @types/node of its own node_modules when the notebook's project has none);
+//    no install scripts (zeromq's would try a build only if its prebuilt addon failed)
 fs.mkdirSync(o.prefix, { recursive: true });
-const pkg = { name: "dask-mpi-ts-jupyter-kernel", private: true, description: "tslab for dask-mpi-ts notebooks (scripts/setup-jupyter.mjs)", dependencies: { tslab: TSLAB_VERSION } };
-fs.writeFileSync(path.join(o.prefix, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 process.stdout.write(`installing tslab ${TSLAB_VERSION} into ${o.prefix} ...\n`);
-const install = run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts", "--omit=dev"], { cwd: o.prefix, stdio: ["ignore", "inherit", "inherit"] });
-if (!install.ok) fail(`npm install tslab@${TSLAB_VERSION} in ${o.prefix} failed (${install.err || `exit ${install.status}`}); the npm registry must be reachable`);
+const install = run("npm", ["install", "--global", "--prefix", o.prefix, "--no-audit", "--no-fund", "--ignore-scripts", `tslab@${TSLAB_VERSION}`], { stdio: ["ignore", "inherit", "inherit"] });
+if (!install.ok) fail(`npm install --global --prefix ${o.prefix} tslab@${TSLAB_VERSION} failed (${install.err || `exit ${install.status}`}); the npm registry must be reachable`);
+const tslabDir = path.join(o.prefix, "lib", "node_modules", "tslab");
 
 // 3. the native part: zeromq's prebuilt addon must load on this machine
-const zmq = run(process.execPath, ["-e", "const z = require('zeromq'); process.stdout.write(z.version)"], { cwd: o.prefix });
+const zmq = run(process.execPath, ["-e", "const z = require('zeromq'); process.stdout.write(z.version)"], { cwd: tslabDir });
 if (!zmq.ok) {
   fail(
     `tslab's zeromq addon does not load here (${process.platform}-${process.arch}, Node ${process.versions.node}): ${zmq.err.trim().split("\n").slice(0, 3).join(" ")}. ` +
       `zeromq 6 ships prebuilt addons for Linux x64/arm64 (glibc, musl), macOS and Windows; elsewhere it must be built from source ` +
-      `(cmake-ts and vcpkg, which download libzmq): run "npm rebuild zeromq --foreground-scripts" in ${o.prefix} on a machine that can`,
+      `(cmake-ts and vcpkg, which download libzmq): run "npm rebuild zeromq --foreground-scripts" in ${tslabDir} on a machine that can`,
   );
 }
 
 // 4. the kernel spec, naming this Node and tslab by absolute path (no PATH lookups when Jupyter starts it)
-const tslab = path.join(o.prefix, "node_modules", "tslab", "bin", "tslab");
+const tslab = path.join(tslabDir, "bin", "tslab");
 if (!fs.existsSync(tslab)) fail(`npm installed no ${tslab}`);
 const kernelDir = path.join(o.prefix, "share", "jupyter", "kernels", "tslab");
 fs.mkdirSync(kernelDir, { recursive: true });
