@@ -7,12 +7,14 @@
  *   npm run setup:jupyter -- --user       # and registered with your own Jupyter (jupyter kernelspec install --user)
  *   node scripts/setup-jupyter.mjs --prefix DIR [--jupyter /path/to/jupyter]
  *
- * tslab goes into a prefix of its own (default: .tslab/ in the package), not into the
- * package's node_modules, so `npm ci` stays lean. Its kernel spec (share/jupyter/kernels/tslab)
- * names this Node and tslab by absolute path; startJupyter() adds <package>/.tslab/share/jupyter
+ * tslab goes into a prefix of its own (default: .tslab/ in the package), as `npm install -g
+ * tslab` (tslab's documented install) would lay it out there, not into the package's
+ * node_modules, so `npm ci` stays lean. Its kernel spec (share/jupyter/kernels/tslab) names this
+ * Node and tslab by absolute path; startJupyter() adds <package>/.tslab/share/jupyter
  * to Jupyter's JUPYTER_PATH (with --prefix elsewhere, add DIR/share/jupyter yourself, or --user).
  *
- * Needs Jupyter itself (Debian/Ubuntu: apt-get install jupyter-notebook) and the npm registry.
+ * Needs Jupyter itself (Debian/Ubuntu: apt-get install jupyter-notebook jupyter-client) and the
+ * npm registry.
  * tslab's one native part is zeromq 6, whose npm package carries prebuilt addons (Linux x64 and
  * arm64 with glibc or musl, macOS, Windows): nothing is compiled or downloaded besides the npm
  * packages; install scripts are not run, and the addon is loaded once here to prove it works.
@@ -25,7 +27,7 @@ import { fileURLToPath } from "node:url";
 /** The tslab release installed (it needs Node >= 18; zeromq 6 comes with it). */
 const TSLAB_VERSION = "1.0.22";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const JUPYTER_HINT = "install Jupyter first: apt-get install jupyter-notebook (Debian, Ubuntu), or pip install notebook";
+const JUPYTER_HINT = "install Jupyter first: apt-get install jupyter-notebook jupyter-client (Debian, Ubuntu), or pip install notebook";
 
 function fail(message) {
   process.stderr.write(`setup:jupyter: ${message}\n`);
@@ -99,6 +101,7 @@ if (o.user) {
 const dataDir = path.join(o.prefix, "share", "jupyter");
 const env = { ...process.env, JUPYTER_PATH: [dataDir, process.env.JUPYTER_PATH].filter(Boolean).join(":") };
 const list = run(o.jupyter, ["kernelspec", "list", "--json"], { env });
+if (!list.ok) fail(`jupyter kernelspec list does not run (${list.err.trim().split("\n").pop()}): apt-get install jupyter-client (Debian, Ubuntu), or pip install jupyter_client`);
 let found;
 try {
   found = JSON.parse(list.out).kernelspecs?.tslab;
