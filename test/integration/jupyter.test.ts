@@ -7,11 +7,11 @@
 // The whole workflow on real SLURM, with the example notebook and Chromium: test/jobqueue/jupyter.test.ts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { Client, ConfigError, JupyterError, type JupyterServer } from "../../src/index.js";
-import { BIN, tempDir } from "../helpers/cluster.js";
+import { BIN, tempDir, withCluster } from "../helpers/cluster.js";
 import { jupyterUnavailable, runCells, userProject } from "../helpers/jupyter.js";
 import { type Proc, cleanupProcs, spawnProc, taggedPids, waitFor } from "../helpers/proc.js";
 import { skipIf } from "../helpers/skip.js";
@@ -131,5 +131,26 @@ describe("Jupyter next to the scheduler (real processes)", function () {
     await assert.rejects(fetch(s.baseUrl, { signal: AbortSignal.timeout(5000) }));
     assert.ok(scheduler.stderr.includes('"msg":"jupyter output"'), "the scheduler logged Jupyter's output at debug");
     assert.ok(!scheduler.stderr.includes(s.token) && !worker.stderr.includes(s.token), "the token is in no log");
+  });
+
+  // protects: a scheduler without a scheduler file (a program's own Scheduler) still gives its notebooks one
+  it("a scheduler without a scheduler file writes one (0600) for its notebooks, and removes it with the server when it closes", async () => {
+    const project = userProject(path.join(tmp.dir, `p${++n}`));
+    const c = await withCluster({ mode: "inproc", protocol: "tcp", workers: 1 });
+    let s: JupyterServer | undefined;
+    try {
+      s = await c.client.startJupyter({ notebookDir: project, timeout: 90_000 });
+      assert.match(s.schedulerFile, /\/dask-mpi-ts-jupyter-[^/]+\/scheduler\.json$/);
+      assert.equal(statSync(s.schedulerFile).mode & 0o777, 0o600);
+      const content = JSON.parse(readFileSync(s.schedulerFile, "utf8")) as { address: string; secret: string };
+      assert.deepEqual([content.address, content.secret], [c.address, c.secret]);
+      const cell = 'import { Client } from "dask-mpi-ts";\nconst c = await Client.connect({ schedulerFile: process.env.DASK_SCHEDULER_FILE! });\nconsole.log(await c.submit((a: number, b: number) => a * b, 6, 7).result());\nawait c.close();';
+      const cells = await runCells(s, "tslab", [cell], project);
+      assert.deepEqual(cells.map((x) => [x.status, x.stdout]), [["ok", "42\n"]], `cells: ${JSON.stringify(cells)}`);
+    } finally {
+      await c.cleanup();
+    }
+    assert.ok(!alive(s.pid), "Jupyter stopped with the scheduler");
+    assert.ok(!existsSync(path.dirname(s.schedulerFile)), "its runtime directory, with the scheduler file it wrote, is gone");
   });
 });

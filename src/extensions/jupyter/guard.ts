@@ -1,8 +1,9 @@
 /**
  * The guard: a small process between the scheduler and Jupyter, so that Jupyter and its kernels
- * end with the scheduler however it ends. Started by launch.ts (by URL) as
- * `node guard.js JUPYTER ARGS...` with Jupyter's environment and directory, and an IPC channel
- * to the scheduler. It runs Jupyter in a process group of its own and
+ * end with the scheduler however it ends. Started by launch.ts (by URL) with Jupyter's
+ * environment and directory, and an IPC channel to the scheduler (`node guard.js --runtime-dir DIR JUPYTER ARGS...`: DIR is the runtime directory
+ * launch.ts made for this server, removed once Jupyter has exited, whoever stopped it). It runs
+ * Jupyter in a process group of its own and
  *   - tells the scheduler `{ type: "spawned", pid }`, then `{ type: "exited", code, signal }`
  *     (or `{ type: "error", message }` when Jupyter could not be started), and exits;
  *   - stops Jupyter when the scheduler says `{ type: "stop" }`, when the channel closes (the
@@ -16,13 +17,14 @@
  * starts fast and depends on nothing that could fail to load.
  */
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { STOP_GRACE_MS, descendants, processTable } from "./tree.js";
 
 const LOOK_EVERY_MS = 3000;
 
-const [command, ...args] = process.argv.slice(2);
-if (!command) {
-  process.stderr.write("usage: guard.js JUPYTER [ARGS...] (the scheduler's jupyter extension starts it)\n");
+const [flag, runtimeDir, command, ...args] = process.argv.slice(2);
+if (flag !== "--runtime-dir" || !runtimeDir || !command) {
+  process.stderr.write("usage: guard.js --runtime-dir DIR JUPYTER [ARGS...] (the scheduler's jupyter extension starts it)\n");
   process.exit(2);
 }
 
@@ -32,6 +34,8 @@ function finish(msg: object, code: number): void {
   if (finished) return;
   finished = true;
   process.exitCode = code;
+  // Jupyter's runtime files (its connection files, its info with the token), and the directory launch.ts made
+  rmSync(runtimeDir!, { recursive: true, force: true });
   if (!process.connected) process.exit();
   process.send!(msg, undefined, {}, () => process.exit());
 }

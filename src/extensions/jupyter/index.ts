@@ -61,17 +61,25 @@ export function jupyterExtension(o: JupyterExtensionOptions): SchedulerExtension
   };
 
   const start = async (m: ReturnType<typeof parseStartJupyter>): Promise<JupyterServerInfo> => {
-    if (closed) throw new JupyterError("the scheduler is closing: no jupyter server starts now");
-    if (!running) {
-      running = launch(m);
-      return (await running).info;
+    for (;;) {
+      if (closed) throw new JupyterError("the scheduler is closing: no jupyter server starts now");
+      if (!running) {
+        running = launch(m);
+        return (await running).info;
+      }
+      const p = running;
+      const j = await p.catch(() => undefined);
+      // a start that failed, asked for by another request at the same time: try this one's
+      if (!j) {
+        if (running === p) running = undefined;
+        continue;
+      }
+      const diff = conflicts(j.request, m, cwd);
+      if (diff.length) {
+        throw new JupyterError(`a jupyter server already runs next to this scheduler (${j.info.baseUrl}); it was not started with ${diff.join(", ")}: one server per scheduler, which ends with it`);
+      }
+      return j.info;
     }
-    const j = await running;
-    const diff = conflicts(j.request, m, cwd);
-    if (diff.length) {
-      throw new JupyterError(`a jupyter server already runs next to this scheduler (${j.info.baseUrl}); it was not started with ${diff.join(", ")}: one server per scheduler, which ends with it`);
-    }
-    return j.info;
   };
 
   return {

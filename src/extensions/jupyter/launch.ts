@@ -79,8 +79,8 @@ interface GuardRun {
   stop(): Promise<void>;
 }
 
-function runGuard(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, token: string): GuardRun {
-  const guard: ChildProcess = spawn(process.execPath, [GUARD, command, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+function runGuard(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, token: string, runtimeDir: string): GuardRun {
+  const guard: ChildProcess = spawn(process.execPath, [GUARD, "--runtime-dir", runtimeDir, command, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe", "ipc"] });
   const output: string[] = [];
   for (const stream of [guard.stdout!, guard.stderr!]) {
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (raw) => {
@@ -183,44 +183,38 @@ export async function launchJupyter(r: JupyterRequest, scheduler: string | Sched
     throw new ConfigError(`notebookDir ${JSON.stringify(r.notebookDir)} is not a directory on ${hostname}`);
   }
   if (r.port !== 0) await portCheck(r.ip, r.port, hostname);
-  const runtimeDir = mkdtempSync(path.join(os.tmpdir(), "dask-mpi-ts-jupyter-"));
-  try {
-    let schedulerFile = scheduler as string;
-    if (typeof scheduler !== "string") await writeSchedulerFile((schedulerFile = path.join(runtimeDir, "scheduler.json")), scheduler);
-    const kernelDirs = existsSync(KERNEL_PREFIX) ? [KERNEL_PREFIX] : [];
-    const deadline = Date.now() + r.timeoutMs;
-    const what = `jupyter ${r.app}`;
-    for (let attempt = 1; ; attempt++) {
+  const kernelDirs = existsSync(KERNEL_PREFIX) ? [KERNEL_PREFIX] : [];
+  const deadline = Date.now() + r.timeoutMs;
+  const what = `jupyter ${r.app}`;
+  for (let attempt = 1; ; attempt++) {
+    // private (0700) runtime files of this server; its guard removes them when Jupyter exits
+    const runtimeDir = mkdtempSync(path.join(os.tmpdir(), "dask-mpi-ts-jupyter-"));
+    let run: GuardRun | undefined;
+    try {
+      let schedulerFile = scheduler as string;
+      if (typeof scheduler !== "string") await writeSchedulerFile((schedulerFile = path.join(runtimeDir, "scheduler.json")), scheduler);
       const port = r.port || (await portCheck(r.ip, 0, hostname));
       const token = randomBytes(24).toString("hex");
       const env = jupyterEnv(process.env, { token, runtimeDir, schedulerFile, kernelDirs });
-      const run = runGuard(jupyter, jupyterArgs(r, port, process.getuid?.() === 0), r.notebookDir, env, token);
-      const base = `http://${probeHost(r.ip)}:${port}/`;
-      let specs: Record<string, unknown>;
-      try {
-        specs = await untilServing(run, base, token, deadline, what);
-      } catch (err) {
-        await run.stop();
-        // the free port we picked was taken before Jupyter bound it: pick another
-        if (!r.port && attempt < PORT_TRIES && run.output.some((l) => /already in use/i.test(l))) continue;
-        throw err;
-      }
+      run = runGuard(jupyter, jupyterArgs(r, port, process.getuid?.() === 0), r.notebookDir, env, token, runtimeDir);
+      const specs = await untilServing(run, `http://${probeHost(r.ip)}:${port}/`, token, deadline, what);
       if (!(r.kernel in specs)) {
-        await run.stop();
         const have = Object.keys(specs).join(", ") || "none";
         const how = r.kernel === "tslab" ? "install it with `npm run setup:jupyter` in dask-mpi-ts (scripts/setup-jupyter.mjs)" : `install its kernel spec (jupyter kernelspec list shows what ${jupyter} finds)`;
         throw new JupyterError(`kernel ${JSON.stringify(r.kernel)} is not installed for ${jupyter} on ${hostname} (it has: ${have}): ${how}, or pass one of those as kernel`);
       }
-      const host = urlHost(r.ip, hostname);
-      const baseUrl = `http://${host}:${port}/`;
+      const baseUrl = `http://${urlHost(r.ip, hostname)}:${port}/`;
       const info: JupyterServerInfo = {
         url: `${baseUrl}?token=${token}`, baseUrl, token, ip: r.ip, port, hostname, app: r.app, kernel: r.kernel,
         notebookDir: r.notebookDir, schedulerFile, pid: await run.pid,
       };
       return new JupyterProcess(info, r, run, runtimeDir);
+    } catch (err) {
+      await run?.stop();
+      rmSync(runtimeDir, { recursive: true, force: true });
+      // the free port we picked was taken before Jupyter bound it: pick another
+      if (!r.port && attempt < PORT_TRIES && run?.output.some((l) => /already in use/i.test(l))) continue;
+      throw err;
     }
-  } catch (err) {
-    rmSync(runtimeDir, { recursive: true, force: true });
-    throw err;
   }
 }
