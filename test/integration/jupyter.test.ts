@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { Client, ConfigError, JupyterError, type JupyterServer } from "../../src/index.js";
+import { Client, ConfigError, JupyterError, type JupyterServer, TimeoutError } from "../../src/index.js";
 import { BIN, tempDir, withCluster } from "../helpers/cluster.js";
 import { jupyterUnavailable, runCells, userProject } from "../helpers/jupyter.js";
 import { type Proc, cleanupProcs, spawnProc, taggedPids, waitFor } from "../helpers/proc.js";
@@ -49,7 +49,7 @@ describe("Jupyter next to the scheduler (real processes)", function () {
 
   const failure = (p: Promise<unknown>) => p.then(() => assert.fail("it should have failed"), (e: unknown) => e as Error & { code?: string });
 
-  it("bad input: no jupyter, no such app or kernel, a taken port, a foreign address, no directory, bad options; each a clear error, and no process left", async () => {
+  it("bad input: no jupyter, no such app or kernel, a taken port, a foreign address, no directory, bad options, too short a timeout; each a clear error, and no process left", async () => {
     const { scheduler, client } = await cluster();
     try {
       // checked by the client before anything is sent
@@ -83,7 +83,10 @@ describe("Jupyter next to the scheduler (real processes)", function () {
       e = await failure(client.startJupyter({ notebookDir: "/nonexistent/notebooks" }));
       assert.ok(e instanceof ConfigError);
       assert.match(e.message, /^notebookDir "\/nonexistent\/notebooks" is not a directory on \S+$/);
-      // this one starts Jupyter, asks it for its kernels, and stops it
+      // these start Jupyter and stop it: one that does not answer in time, one without the kernel
+      e = await failure(client.startJupyter({ timeout: 1 }));
+      assert.ok(e instanceof TimeoutError, `got ${e}`);
+      assert.match(e.message, /^jupyter notebook did not serve http:\/\/127\.0\.0\.1:\d+\/ within 1 ms \(/);
       e = await failure(client.startJupyter({ kernel: "no-such-kernel" }));
       assert.ok(e instanceof JupyterError);
       assert.match(e.message, /^kernel "no-such-kernel" is not installed for \S+ on \S+ \(it has: [^)]*\btslab\b[^)]*\): install its kernel spec/);

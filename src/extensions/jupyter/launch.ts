@@ -144,7 +144,7 @@ function describeExit(e: Exit): string {
 }
 
 /** Wait until the server answers /api/kernelspecs with the token; its kernel specs. */
-async function untilServing(run: GuardRun, base: string, token: string, deadline: number, what: string): Promise<Record<string, unknown>> {
+async function untilServing(run: GuardRun, base: string, token: string, deadline: number, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
   let exit: Exit | undefined;
   void run.exited.then((e) => (exit = e));
   let last = "no answer yet";
@@ -159,7 +159,7 @@ async function untilServing(run: GuardRun, base: string, token: string, deadline
       if (err instanceof JupyterError) throw err;
       last = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     }
-    if (Date.now() > deadline) throw new TimeoutError(`${what} did not serve ${base} in time (${last}); its last output:\n${run.output.join("\n")}`);
+    if (Date.now() > deadline) throw new TimeoutError(`${what} did not serve ${base} within ${timeoutMs} ms (${last}); its last output:\n${run.output.join("\n")}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -197,7 +197,7 @@ export async function launchJupyter(r: JupyterRequest, scheduler: string | Sched
       const token = randomBytes(24).toString("hex");
       const env = jupyterEnv(process.env, { token, runtimeDir, schedulerFile, kernelDirs });
       run = runGuard(jupyter, jupyterArgs(r, port, process.getuid?.() === 0), r.notebookDir, env, token, runtimeDir);
-      const specs = await untilServing(run, `http://${probeHost(r.ip)}:${port}/`, token, deadline, what);
+      const specs = await untilServing(run, `http://${probeHost(r.ip)}:${port}/`, token, deadline, what, r.timeoutMs);
       if (!(r.kernel in specs)) {
         const have = Object.keys(specs).join(", ") || "none";
         const how = r.kernel === "tslab" ? "install it with `npm run setup:jupyter` in dask-mpi-ts (scripts/setup-jupyter.mjs)" : `install its kernel spec (jupyter kernelspec list shows what ${jupyter} finds)`;
