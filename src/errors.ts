@@ -20,7 +20,8 @@ export type ErrorCode =
   | "ERR_JOB_QUEUE"
   | "ERR_DRMAA"
   | "ERR_DRMAA_UNAVAILABLE"
-  | "ERR_COORDINATION";
+  | "ERR_COORDINATION"
+  | "ERR_JUPYTER";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -59,7 +60,6 @@ export class TimeoutError extends DaskError {
   }
 }
 
-/** A flag, option or configuration value is invalid; the message names it and its source. */
 /** A DRMAA call failed: `codeName` is DRMAA's (DRMAA_ERRNO_DENIED_BY_DRM, ...), `diagnosis` the resource manager's text. */
 export class DrmaaError extends DaskError {
   readonly drmaaCode: number;
@@ -91,6 +91,18 @@ export class CoordinationError extends DaskError {
   }
 }
 
+/**
+ * A Jupyter server next to the scheduler could not start or be used (client.startJupyter):
+ * Jupyter or the kernel is not installed (the message says what to install), the port is
+ * taken, or the server exited (its exit code and last output lines, the token blanked out).
+ */
+export class JupyterError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_JUPYTER", message, options);
+  }
+}
+
+/** A flag, option or configuration value is invalid; the message names it and its source. */
 export class ConfigError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_CONFIG", message, options);

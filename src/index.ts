@@ -1,48 +1,13 @@
 /**
- * dask-mpi-ts: the public surface. It loads the client only (every rank of an MPI job imports it):
- * `initialize`, `execute`, the job-queue clusters and `DrmaaSession` load their modules on first use
- * (src/lazy.ts). The roles are in `dask-mpi-ts/server`, the cluster classes in
- * `dask-mpi-ts/jobqueue`, the DRMAA binding in `dask-mpi-ts/drmaa`.
+ * dask-mpi-ts: the package entry for `import` (the public names are in api.ts). In a task thread
+ * of a worker it first connects the thread's client to the scheduler (a top-level await), so a
+ * task that imports the package can call getClient() synchronously, as Dask's get_client();
+ * `require("dask-mpi-ts")` gets api.ts, which does not wait (getClient() there may say "still
+ * connecting": `await workerClient(...)` connects first).
  */
-export { Client, KeyRef, ref, type GatherOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
-export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
-export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
-export { progress, type ProgressOptions } from "./client/progress.js";
-export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
-export { getClient } from "./client/default.js";
-export { Lock, Semaphore, type AcquireOptions, type SemaphoreOptions } from "./client/lock.js";
-export { Queue, Variable, Event, type QueueOptions } from "./client/queue.js";
-export { Pub, Sub } from "./client/pubsub.js";
-export type { PrimitiveOptions } from "./client/primitive.js";
-export { workerClient } from "./client/task-client.js";
-export { type Actor, actorOf } from "./client/actor.js";
-export { secede, rejoin } from "./protocol/task-context.js";
-export { fireAndForget } from "./client/fire-and-forget.js";
-export { performanceReport } from "./client/performance-report.js";
-export type { TaskStreamOptions, TaskStreamRecord, TaskStreamTransfer } from "./client/task-stream.js";
-export type { ReplicateOptions, RebalanceOptions } from "./client/locality.js";
-export {
-  DaskError,
-  CommClosedError,
-  ProtocolError,
-  HandshakeError,
-  TimeoutError,
-  ConfigError,
-  MpiError,
-  WorldTooSmallError,
-  WorkerDiedError,
-  RemoteTaskError,
-  KilledWorkerError,
-  AddonLoadError,
-  CancelledError,
-  SchedulerLostError,
-  JobQueueError,
-  DrmaaError,
-  DrmaaUnavailableError,
-  CoordinationError,
-} from "./errors.js";
-export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
-export type { InitializeOptions } from "./mpi/initialize.js";
-export type { ExecuteOptions } from "./mpi/execute.js";
-export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions } from "./jobqueue/index.js";
-export type { JobTemplate, JobStatus, JobExit } from "./drmaa/index.js";
+import { startTaskClient } from "./client/task-client.js";
+import { taskThreadSettings } from "./protocol/task-context.js";
+
+export * from "./api.js";
+
+if (taskThreadSettings()) await startTaskClient();

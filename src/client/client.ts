@@ -27,6 +27,7 @@ import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
+import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
@@ -406,9 +407,7 @@ export class Client implements FutureHost {
   // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
 
   /** How actor proxies call their actors through this client's worker connections. @internal */
-  get actorHost(): ActorHost {
-    return this.#fetchHost.actors;
-  }
+  get actorHost(): ActorHost { return this.#fetchHost.actors; }
 
   /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; it sees every task submitted before it. @internal */
   request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
@@ -527,6 +526,8 @@ export class Client implements FutureHost {
   rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
   /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
   getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
+  /** Start Jupyter on the scheduler's host (or get the one running there; client/jupyter.ts): its URL carries the token, its notebooks find the scheduler file in DASK_SCHEDULER_FILE, and it ends with the scheduler. @example const { url } = await client.startJupyter({ kernel: "tslab" }) */
+  startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
@@ -564,9 +565,7 @@ export class Client implements FutureHost {
     this.#lost();
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
+  get closed(): boolean { return this.#closed; }
 
   /**
    * The scheduler's connection ended without close(), or it missed its heartbeat. Pending work

@@ -6,7 +6,8 @@
  * that closes or restarts terminates its threads, and with them this connection).
  *
  * getClient() is synchronous, as Dask's get_client(): so the connection is made when a task
- * thread first imports the package (a top-level await, below), and getClient() hands it out.
+ * thread first imports the package (a top-level await in index.ts, through startTaskClient),
+ * and getClient() hands it out.
  */
 import { ConfigError, describeError } from "../errors.js";
 import { rejoin, secede, taskThreadSettings } from "../protocol/task-context.js";
@@ -82,9 +83,12 @@ export async function workerClient<T>(fn: (client: Client) => T | Promise<T>): P
   }
 }
 
-// a task thread connects its client as it first imports the package, so getClient() is ready;
-// actor proxies among a task's arguments call through it
-if (taskThreadSettings()) {
+/**
+ * Connect the task thread's client (the package entry, index.ts, awaits this as a task thread
+ * first imports it, so getClient() is ready); actor proxies among a task's arguments call
+ * through it. A failure is kept for getClient() to report.
+ */
+export async function startTaskClient(): Promise<void> {
   setDefaultActorHost({ call: async (...a) => (await taskClient()).actorHost.call(...a) });
   await taskClient().catch(() => {});
 }

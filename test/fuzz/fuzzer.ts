@@ -24,10 +24,10 @@ import { encode } from "../../src/protocol/msgpack.js";
 import { Op } from "../../src/protocol/ops.js";
 import { DIRECTIONS, SAMPLES, goodMessage, kindOf } from "./samples.js";
 
-/** Ops whose legitimate effect is to stop, restart or reconfigure something: not fuzzed. */
+/** Ops whose legitimate effect is to stop, restart or reconfigure something, or start a process (Jupyter): not fuzzed. */
 const DISRUPTIVE = new Set<string>([
   Op.shutdown, Op.restart, Op.closeWorker, Op.run, Op.runOnScheduler, Op.broadcast, Op.retireWorkers,
-  Op.replicateTo, "unregister-worker",
+  Op.replicateTo, "unregister-worker", Op.startJupyter,
 ]);
 const OPS = Object.values(Op).filter((op) => !DISRUPTIVE.has(op));
 /** Every op's fields as its parser checks them (the disruptive ops left out). */

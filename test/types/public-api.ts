@@ -66,7 +66,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type GatherOptions, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -238,4 +238,13 @@ export async function data(c: Client, fs: Array<Future<number>>): Promise<void> 
   void [ok, who, what, sizes, t?.source, recs[0]?.thread, value, cause.name];
   // @ts-expect-error internal: the client's modules' request
   void c.request;
+}
+
+/** Issue 19: Jupyter next to the scheduler. */
+export async function jupyter(c: Client): Promise<void> {
+  const o: JupyterOptions = { app: "notebook", ip: "127.0.0.1", port: 0, kernel: "tslab", notebookDir: ".", command: "jupyter", timeout: 60_000 };
+  const s: JupyterServer = await c.startJupyter(o);
+  const fields: [string, string, string, number, string, string, number] = [s.url, s.token, s.baseUrl, s.port, s.hostname, s.schedulerFile, s.pid];
+  const err: DaskError = new JupyterError("x");
+  void [fields, err.code, await c.startJupyter()];
 }

@@ -49,3 +49,25 @@ describe("light package entry", function () {
     assert.equal(r.same, "SLURMCluster");
   });
 });
+
+describe("the package from CommonJS", function () {
+  this.timeout(60_000);
+
+  // protects: require("dask-mpi-ts") (a tslab notebook cell compiles `import` to require()); the
+  // entry's top-level await (task threads' getClient) made it ERR_REQUIRE_ASYNC_MODULE
+  it("require() gives the same public names as import, with the same classes", () => {
+    const ROOT = fileURLToPath(new URL("../..", SRC_URL)); // dist/src/ -> the package
+    const script = `
+      const cjs = require("dask-mpi-ts");
+      import("dask-mpi-ts").then((esm) => {
+        const names = (m) => Object.keys(m).sort();
+        console.log(JSON.stringify({ cjs: names(cjs), esm: names(esm), same: cjs.Client === esm.Client && cjs.JupyterError === esm.JupyterError }));
+      });`;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    const { cjs, esm, same } = JSON.parse(r.stdout) as { cjs: string[]; esm: string[]; same: boolean };
+    assert.deepEqual(cjs, esm);
+    assert.ok(cjs.includes("Client") && cjs.includes("getClient"));
+    assert.ok(same, "one module graph: the same Client class either way");
+  });
+});
