@@ -33,9 +33,13 @@ export async function runScheduler(o: SchedulerStart & LogGiven): Promise<number
   return (await scheduler.ended).status;
 }
 
-/** Worker options a command was given; the rest comes from the configuration. */
+/**
+ * Worker options a command was given; the rest comes from the configuration. `retirement`:
+ * when the workers must retire (dask-worker-ts: their batch job's end minus a margin), asked
+ * once logging is set up.
+ */
 export type WorkersStart = Omit<WorkerOptions, keyof WorkerGiven | "name"> &
-  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean };
+  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean; retirement?: () => Promise<number | undefined> };
 
 /**
  * Run `nworkers` workers (each under its nanny unless `nanny` is false) until a signal ends
@@ -43,10 +47,12 @@ export type WorkersStart = Omit<WorkerOptions, keyof WorkerGiven | "name"> &
  * ended cleanly.
  */
 export async function runWorkers(o: WorkersStart): Promise<number> {
-  const { logLevel, logFormat, given, name, nworkers, nanny, ...worker } = o;
+  const { logLevel, logFormat, given, name, nworkers, nanny, retirement, ...worker } = o;
   const config = await startupConfig();
   configureLogger({ role: "worker", ...logSettings(config, { logLevel, logFormat }) });
   const settings = workerSettings(config, given, { workersOnNode: nworkers });
+  const retireAt = (await retirement?.()) ?? worker.retireAt;
+  if (retireAt !== undefined) worker.retireAt = retireAt;
   // one signal stops them all, also those still starting: a handler per started worker would
   // leave a later one running (the signal taken, the process never ending)
   let stopped: string | undefined;

@@ -22,6 +22,8 @@ export type RegisterWorker = {
   memoryLimit: number;
   pid: number;
   resources?: Record<string, number>;
+  /** seconds until it retires (its lifetime, or its batch job's end minus a margin); absent: no planned end */
+  retiresIn?: number;
   versions?: Versions;
 };
 /** A request: the reply is the scheduler's heartbeat to the worker. */
@@ -106,6 +108,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     num(m, "memoryLimit");
     num(m, "pid");
     optional(m, "resources", numMap);
+    optional(m, "retiresIn", num);
     optional(m, "versions", map);
     return m as unknown as RegisterWorker;
   },
@@ -172,7 +175,7 @@ function timing(m: Message): void {
 export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "register-worker": {
     address: "string", name: "string", host: "string", nthreads: "number", memoryLimit: "number", pid: "number",
-    resources: "numbers?", versions: "map?",
+    resources: "numbers?", retiresIn: "number?", versions: "map?",
   },
   heartbeat: { metrics: "map?" },
   "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?", run: "number?" },

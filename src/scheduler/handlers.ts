@@ -112,6 +112,9 @@ export class SchedulerHandlers {
   // ---- workers ------------------------------------------------------------------------------
 
   async registerWorker(m: RegisterWorker, rpc: Rpc): Promise<unknown> {
+    if (m.retiresIn !== undefined && !(m.retiresIn >= 0 && Number.isFinite(m.retiresIn))) {
+      throw new Error(`retiresIn must be a finite number of seconds >= 0, got ${m.retiresIn}`);
+    }
     const info: WorkerInfo = {
       address: m.address, name: m.name, host: m.host, nthreads: m.nthreads, memoryLimit: m.memoryLimit, pid: m.pid, resources: m.resources ?? {},
     };
@@ -126,8 +129,11 @@ export class SchedulerHandlers {
     if (rpc.comm.closed) return undefined;
     checkUnique();
     this.#h.peers.addWorker(rpc, info.address, m.versions ?? ({} as Versions));
-    log().info({ worker: info.address, name: info.name, nthreads: info.nthreads }, "worker added");
-    this.#h.run(this.#state.addWorker(info, Date.now()));
+    const now = Date.now();
+    // its time left, on this clock (the worker's need not agree)
+    if (m.retiresIn !== undefined) info.retiresAt = now + m.retiresIn * 1000;
+    log().info({ worker: info.address, name: info.name, nthreads: info.nthreads, ...(m.retiresIn === undefined ? {} : { retiresIn: m.retiresIn }) }, "worker added");
+    this.#h.run(this.#state.addWorker(info, now));
     return { address: this.#h.view.address, id: this.#h.view.id };
   }
 

@@ -293,6 +293,7 @@ export class Scheduler implements SchedulerView {
         inMemory: ws.hasWhat.size,
         metrics: ws.metrics,
         resources: ws.resources ?? {},
+        ...(ws.retiresAt === undefined ? {} : { retiresAt: ws.retiresAt }),
       };
     }
     return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers, failedWorkers: this.#failedWorkers };

@@ -39,6 +39,13 @@ export interface WorkerOptions {
    */
   lifetimeMs?: number;
   lifetimeStaggerMs?: number;
+  /**
+   * Retire gracefully at this time (ms since the epoch), as for a lifetime but never restarted
+   * by the nanny: a batch job's end minus a margin (dask-worker-ts learns it from the queue
+   * system). The earlier of this and the lifetime wins. The worker tells the scheduler at
+   * registration, which then starts no task on it that would not finish in time.
+   */
+  retireAt?: number;
   /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
   localDirectory?: string;
   /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
