@@ -10,7 +10,6 @@
  */
 import { ConfigError } from "../errors.js";
 import { parseDuration } from "../units.js";
-import type { Command } from "./system.js";
 
 /** The default margin: a tenth of the walltime, at least 10 s, at most 5 minutes. */
 export const MARGIN = { fraction: 0.1, minMs: 10_000, maxMs: 300_000 } as const;
@@ -88,7 +87,8 @@ export interface JobEndSource {
   /** "slurm", "pbs", "sge" */
   readonly system: string;
   jobId(env: Env): string | undefined;
-  commands(id: string, env: Env, user: string): Command[];
+  /** argv of each command (structurally system.ts's Command: this module stays below options.ts) */
+  commands(id: string, env: Env, user: string): Array<{ argv: string[] }>;
   parse(outputs: string[], now: number, id: string, env: Env): JobTime;
 }
 
