@@ -247,6 +247,15 @@ export class JobQueueCluster {
     return this.#script;
   }
 
+  /**
+   * The queue waits seen lately, in ms, oldest first: from a job's submission to all its workers
+   * joining. Jobs are replaced this long (times 1.5, at least 5 s) ahead of their workers'
+   * retirement, and adapt() keeps idle workers about as long by default.
+   */
+  queueWaits(): number[] {
+    return [...this.#renewal.waits];
+  }
+
   /** The cluster's jobs, as last seen in the queue, with their connected workers. */
   jobs(): JobInfo[] {
     const workers = this.#workersByJob();

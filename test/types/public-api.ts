@@ -115,10 +115,14 @@ export async function launchers(o: InitializeOptions, slurm: SLURMOptions, lsf: 
   const clusters: JobQueueCluster[] = [await SLURMCluster.create(slurm), await PBSCluster.create(jq), await SGECluster.create(jq), await LSFCluster.create(lsf), await DRMAACluster.create(d)];
   const sl: SLURMCluster = (await SLURMCluster.create()) as SLURMCluster;
   const info: JobInfo[] = sl.jobs();
+  const waits: number[] = sl.queueWaits();
+  const walltimeAware: JobQueueOptions = { walltime: "01:00:00", walltimeMargin: "5m" };
+  const ignoring: SLURMOptions = { walltimeMargin: false };
+  const calm: AdaptOptions = { minimumIdle: "30s", waitCount: 3 };
   sl.adapt(a);
   await sl.scale(2);
   const real: jobqueue.SLURMCluster = sl;
-  void [c, clusters, info, real instanceof jobqueue.JobQueueCluster, sl.schedulerAddress, sl.jobScript()];
+  void [c, clusters, info, waits, walltimeAware, ignoring, calm, real instanceof jobqueue.JobQueueCluster, sl.schedulerAddress, sl.jobScript()];
   const session: DrmaaSession = await DrmaaSession.open();
   const t: JobTemplate = { remoteCommand: "/bin/true" };
   const id = await session.runJob(t);

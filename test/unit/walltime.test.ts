@@ -16,6 +16,7 @@ import type { JobSystem } from "../../src/jobqueue/system.js";
 import {
   JobTimeParseError, defaultMarginMs, marginFlag, parseMarginFlag, pbsEnd, pbsTime, sgeEnd, sgeHardRuntime, sgeStart, slurmEnd, slurmTime, walltimeMs,
 } from "../../src/jobqueue/walltime.js";
+import { findJobEnd, retirementTime } from "../../src/jobqueue/job-end.js";
 import type { Workload } from "../../src/scheduler/state.js";
 
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number) => new Date(y, mo - 1, d, h, mi, s).getTime();
@@ -140,6 +141,12 @@ scheduling info:            There are no messages available
     assert.throws(() => pbsTime(pro.replace(/stime = .*/, "stime = yesterday"), now), /cannot read stime from "yesterday"/);
     assert.throws(() => pbsTime("qstat: Unknown Job Id 5.s\n", now), JobTimeParseError);
     assert.equal(pbsEnd.jobId({ PBS_JOBID: "1234.pbsserver" }), "1234.pbsserver");
+  });
+
+  it("a worker outside any batch job has no end (no queue command is run), nor one told to ignore it", async () => {
+    assert.equal(await findJobEnd({ HOME: "/root", JOB_ID: "3" }), undefined);
+    assert.equal(await retirementTime(undefined, {}), undefined);
+    assert.equal(await retirementTime("none", { SLURM_JOB_ID: "1" }), undefined, "none: squeue is not even asked");
   });
 });
 
