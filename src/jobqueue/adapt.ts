@@ -22,8 +22,9 @@ export interface AdaptOptions {
   /**
    * How long scaling down must have been recommended without a break before it happens
    * (milliseconds, or a duration like "30s"), so that a pause between computations does not
-   * release workers (or cancel queued jobs) wanted again a moment later. Default: the cluster's
-   * observed queue wait (what getting a worker back costs), at least 10 s, at most 5 minutes.
+   * release workers (or cancel queued jobs) wanted again a moment later. Default: twice the
+   * cluster's longest recent queue wait (what getting a worker back costs), at least 10 s, at
+   * most 5 minutes.
    */
   minimumIdle?: number | string;
 }

@@ -249,8 +249,8 @@ export class JobQueueCluster {
 
   /**
    * The queue waits seen lately, in ms, oldest first: from a job's submission to all its workers
-   * joining. Jobs are replaced this long (times 1.5, at least 5 s) ahead of their workers'
-   * retirement, and adapt() keeps idle workers about as long by default.
+   * joining. Jobs are replaced twice this long (at least 10 s) ahead of their workers'
+   * retirement, and adapt() keeps idle workers as long by default.
    */
   queueWaits(): number[] {
     return [...this.#renewal.waits];

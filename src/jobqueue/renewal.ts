@@ -3,7 +3,8 @@
  * job's walltime minus a margin, or a lifetime); the cluster (cluster.ts) submits a replacement
  * a lead time before that, so that capacity does not dip while the old job's workers leave. The
  * lead time is learnt: each job's queue wait, from its submission to the last of its workers
- * joining, is recorded; the lead is a multiple of the longest recent wait.
+ * joining, is recorded; the lead is twice the longest recent wait, at least 10 s (queue waits
+ * vary: a replacement that comes late leaves a dip, one that comes early costs an overlap).
  *
  * A job is *expiring* once its retirement is within the lead time: from then on it no longer
  * counts towards the jobs scale() and adapt() plan, so they submit its replacement (if the
@@ -19,7 +20,7 @@ export interface WorkerSeen {
 }
 
 /** Waits remembered, the lead as a multiple of the longest of them, and the least lead. */
-export const LEAD = { samples: 10, factor: 1.5, minMs: 5000 } as const;
+export const LEAD = { samples: 10, factor: 2, minMs: 10_000 } as const;
 
 interface Track {
   submittedAt: number;
@@ -53,7 +54,7 @@ export class Renewal {
    * How long before a job's retirement its replacement is submitted: LEAD.factor times the
    * longest recent queue wait (at least LEAD.minMs), plus `checkEveryMs`, the time between two
    * looks (a retirement may come due just after one).
-   * @example new Renewal(1).leadMs(1000) // 6000 before any wait was seen
+   * @example new Renewal(1).leadMs(1000) // 11_000 before any wait was seen
    */
   leadMs(checkEveryMs: number): number {
     const longest = this.#waits.length ? Math.max(...this.#waits) : 0;

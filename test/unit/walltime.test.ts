@@ -151,7 +151,7 @@ scheduling info:            There are no messages available
 });
 
 describe("replacing jobs ahead of their retirement (renewal)", () => {
-  it("learns queue waits from submission to the last worker joining; the lead is 1.5 x the longest recent wait plus the check interval", () => {
+  it("learns queue waits from submission to the last worker joining; the lead is twice the longest recent wait (at least 10 s) plus the check interval", () => {
     const r = new Renewal(2);
     assert.equal(r.leadMs(1000), LEAD.minMs + 1000, "no wait seen yet");
     r.submitted("1", 0);
@@ -159,7 +159,7 @@ describe("replacing jobs ahead of their retirement (renewal)", () => {
     assert.deepEqual(r.waits, [], "one of its two workers: not started yet");
     r.observe(new Map([["1", [{ joinedAt: 4000 }, { joinedAt: 8000 }]]]), 9000, 1000);
     assert.deepEqual(r.waits, [8000]);
-    assert.equal(r.leadMs(1000), 13_000);
+    assert.equal(r.leadMs(1000), 17_000);
     r.observe(new Map([["1", [{ joinedAt: 4000 }, { joinedAt: 8000 }]]]), 10_000, 1000);
     assert.deepEqual(r.waits, [8000], "each job once");
     for (let i = 2; i < 14; i++) {
@@ -177,10 +177,10 @@ describe("replacing jobs ahead of their retirement (renewal)", () => {
     r.submitted("3", 0);
     const seen = (retiresAt?: number) => [{ joinedAt: 2000, ...(retiresAt === undefined ? {} : { retiresAt }) }];
     const jobs = new Map([["1", seen(60_000)], ["2", seen(30_000)], ["3", seen()]]);
-    // lead: 1.5 x 2 s -> the 5 s floor, + 1 s
-    assert.deepEqual(r.observe(jobs, 20_000, 1000), []);
-    assert.deepEqual(r.observe(jobs, 24_000, 1000), ["2"]);
-    assert.deepEqual(r.observe(jobs, 25_000, 1000), [], "once");
+    // lead: 2 x 2 s -> the 10 s floor, + 1 s
+    assert.deepEqual(r.observe(jobs, 18_000, 1000), []);
+    assert.deepEqual(r.observe(jobs, 19_000, 1000), ["2"]);
+    assert.deepEqual(r.observe(jobs, 20_000, 1000), [], "once");
     assert.equal(r.expiring("2"), true);
     assert.equal(r.expiring("1"), false);
     assert.deepEqual(r.observe(jobs, 1e9, 1000), ["1"], "a worker without an end never expires");
