@@ -8,7 +8,7 @@ import { constants } from "node:os";
 import type { LevelWithSilent } from "pino";
 import type { LogFormat } from "../log.js";
 import { configureLogger } from "../log.js";
-import type { WorkerOptions } from "../worker/options.js";
+import type { JobEnd, WorkerOptions } from "../worker/options.js";
 import { type SchedulerStart, startScheduler, startWorker } from "./roles.js";
 import { type WorkerGiven, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
 import type { RoleHandle } from "./role.js";
@@ -35,11 +35,11 @@ export async function runScheduler(o: SchedulerStart & LogGiven): Promise<number
 
 /**
  * Worker options a command was given; the rest comes from the configuration. `retirement`:
- * when the workers must retire (dask-worker-ts: their batch job's end minus a margin), asked
- * once logging is set up.
+ * the batch job's end the workers retire before, and the margin (dask-worker-ts asks the queue
+ * system), asked once logging is set up.
  */
 export type WorkersStart = Omit<WorkerOptions, keyof WorkerGiven | "name"> &
-  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean; retirement?: () => Promise<number | undefined> };
+  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean; retirement?: () => Promise<JobEnd | undefined> };
 
 /**
  * Run `nworkers` workers (each under its nanny unless `nanny` is false) until a signal ends
@@ -51,8 +51,8 @@ export async function runWorkers(o: WorkersStart): Promise<number> {
   const config = await startupConfig();
   configureLogger({ role: "worker", ...logSettings(config, { logLevel, logFormat }) });
   const settings = workerSettings(config, given, { workersOnNode: nworkers });
-  const retireAt = (await retirement?.()) ?? worker.retireAt;
-  if (retireAt !== undefined) worker.retireAt = retireAt;
+  const jobEnd = (await retirement?.()) ?? worker.jobEnd;
+  if (jobEnd !== undefined) worker.jobEnd = jobEnd;
   // one signal stops them all, also those still starting: a handler per started worker would
   // leave a later one running (the signal taken, the process never ending)
   let stopped: string | undefined;

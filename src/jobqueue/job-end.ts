@@ -50,11 +50,12 @@ export async function findJobEnd(env: Env = process.env, sources: readonly JobEn
 }
 
 /**
- * For `dask-worker-ts --walltime-margin auto|none|DURATION`: when its workers retire (ms since the
- * epoch), or undefined: outside a job, a job without a time limit, `none`, or a queue system that
- * could not tell (logged as a warning: the workers then run until the job is killed).
+ * For `dask-worker-ts --walltime-margin auto|none|DURATION`: the job's end and the margin its
+ * workers retire before it (WorkerOptions.jobEnd), or undefined: outside a job, a job without a
+ * time limit, `none`, or a queue system that could not tell (logged as a warning: the workers
+ * then run until the job is killed).
  */
-export async function retirementTime(marginFlag: string | undefined, env: Env = process.env): Promise<number | undefined> {
+export async function retirementTime(marginFlag: string | undefined, env: Env = process.env): Promise<{ at: number; marginMs: number } | undefined> {
   const margin = parseMarginFlag(marginFlag ?? "auto");
   if (margin === "none") return undefined;
   let end: JobEnd | undefined;
@@ -70,5 +71,5 @@ export async function retirementTime(marginFlag: string | undefined, env: Env = 
   const fields = { system: end.system, job: end.jobId, jobEndsAt: new Date(end.endsAt).toISOString(), marginMs, retireAt: new Date(retireAt).toISOString() };
   if (retireAt <= Date.now()) log().warn({ ...fields, reason: `the job ends in ${Math.round((end.endsAt - Date.now()) / 1000)} s, within the margin` }, "retiring at once");
   else log().info(fields, "will retire before the job's walltime");
-  return retireAt;
+  return { at: end.endsAt, marginMs };
 }

@@ -5,7 +5,7 @@
  * job-end.ts; everything here is parsing, unit-tested on real outputs.
  *
  * A job's end is the hard limit: the queue kills the job then. Its workers retire a margin
- * before it (worker/worker.ts `retireAt`), so that what they run finishes and what they hold
+ * before it (WorkerOptions.jobEnd, worker/worker.ts), so that what they run finishes and what they hold
  * moves to workers that stay.
  */
 import { ConfigError } from "../errors.js";

@@ -51,8 +51,11 @@ export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "runn
 export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
 /** From a worker's MPI rank, on a connection of its own: its worker cannot go on. */
 export type WorkerFailed = { op: "worker-failed"; name: string; host: string; reason: string };
-/** A worker asking to be retired (its lifetime is up). */
-export type RetireSelf = { op: "retire-workers"; workers: string[] };
+/**
+ * A worker asking to be retired (its lifetime is up, or its job ends soon). `drainS`: how long
+ * its running tasks may take to finish; then they are handed over (rescheduled elsewhere).
+ */
+export type RetireSelf = { op: "retire-workers"; workers: string[]; drainS?: number };
 
 export type WorkerToScheduler =
   | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | LongRunning | MissingData | AddReplica
@@ -134,7 +137,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
   },
   "unregister-worker": (m) => (optional(m, "reason", str), m as unknown as UnregisterWorker),
   "worker-failed": (m) => (str(m, "name"), str(m, "host"), str(m, "reason"), m as unknown as WorkerFailed),
-  "retire-workers": (m) => (strList(m, "workers"), m as unknown as RetireSelf),
+  "retire-workers": (m) => (strList(m, "workers"), optional(m, "drainS", num), m as unknown as RetireSelf),
 };
 
 export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
@@ -187,7 +190,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },
   "worker-failed": { name: "string", host: "string", reason: "string" },
-  "retire-workers": { workers: "strings" },
+  "retire-workers": { workers: "strings", drainS: "number?" },
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {

@@ -38,7 +38,7 @@ export interface FailedWorker {
 
 /** What the handlers may do to the scheduler (it builds this; nothing else sees its insides). */
 export interface HandlerHost {
-  readonly view: SchedulerView & { readonly state: SchedulerState; retireWorkers(names: string[]): Promise<string[]> };
+  readonly view: SchedulerView & { readonly state: SchedulerState; retireWorkers(names: string[], o?: { drainMs?: number }): Promise<string[]> };
   readonly peers: Peers;
   readonly functions: FunctionTable;
   readonly extensions: Extensions;
@@ -98,7 +98,8 @@ export class SchedulerHandlers {
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
       [Op.runOnScheduler]: (m) => this.runOnScheduler(m),
       [Op.broadcast]: (m) => this.broadcast(m),
-      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers),
+      // a worker retiring for its job's end bounds how long its running tasks may take (drainS)
+      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers, "drainS" in m && m.drainS !== undefined ? { drainMs: Math.max(0, m.drainS * 1000) } : {}),
       [Op.restart]: () => this.#h.restart(),
       [Op.shutdown]: () => this.#h.shutdown(),
     };

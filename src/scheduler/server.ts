@@ -207,20 +207,25 @@ export class Scheduler implements SchedulerView {
    * be left to take the results (a --lifetime-restart replacement comes only after a close), so
    * the first would wait out the drain deadline and close with its results, to be recomputed.
    */
-  retireWorkers(names: string[]): Promise<string[]> {
-    const turn = this.#retireTurns.then(() => this.#retire(names));
+  retireWorkers(names: string[], o: { drainMs?: number } = {}): Promise<string[]> {
+    // a worker whose job ends soon has until then, whatever the turns: a bound from now
+    const bound = o.drainMs === undefined ? undefined : { from: Date.now(), ms: Math.min(RETIRE_DRAIN_MS, o.drainMs) };
+    const turn = this.#retireTurns.then(() => this.#retire(names, bound));
     this.#retireTurns = turn.catch(() => undefined);
     return turn;
   }
 
   #retireTurns: Promise<unknown> = Promise.resolve();
 
-  async #retire(names: string[]): Promise<string[]> {
+  async #retire(names: string[], bound: { from: number; ms: number } | undefined): Promise<string[]> {
     const targets = this.#resolveWorkers(names);
     this.state.setClosing(targets);
     for (const addr of targets) {
-      // let what it is running finish (bounded), so that nothing is computed twice
-      const deadline = Date.now() + RETIRE_DRAIN_MS;
+      // let what it is running finish (bounded), so that nothing is computed twice; what is
+      // still running then is handed over: the worker leaves retired, and its tasks are
+      // rescheduled elsewhere without counting against them
+      const { from, ms } = bound ?? { from: Date.now(), ms: RETIRE_DRAIN_MS };
+      const deadline = from + ms;
       while ((this.state.workers.get(addr)?.processing.size ?? 0) > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -229,7 +234,9 @@ export class Scheduler implements SchedulerView {
       // results need a worker that stays: when all are retiring at once (a batch of workers
       // reaching their lifetime), wait a while for one to join (e.g. a restarted worker)
       let keep = [...this.state.workers.values()].filter((w) => !w.closing);
-      while (unique.length && !keep.length && Date.now() < deadline) {
+      // (up to 1.6 drains: a worker whose job ends spends at most 80 % of its margin here)
+      const keepDeadline = Math.min(from + RETIRE_DRAIN_MS, from + 1.6 * ms);
+      while (unique.length && !keep.length && Date.now() < keepDeadline) {
         await new Promise((r) => setTimeout(r, 50));
         keep = [...this.state.workers.values()].filter((w) => !w.closing);
       }

@@ -484,19 +484,20 @@ export class Worker {
     const r = this.#retirement;
     if (!r) return;
     const wait = r.at - Date.now();
-    this.#lifetimeTimer = wait > MAX_TIMER_MS ? setTimeout(() => this.#scheduleRetirement(), MAX_TIMER_MS) : setTimeout(() => this.retire(r.reason, r.restartable), Math.max(0, wait));
+    this.#lifetimeTimer = wait > MAX_TIMER_MS ? setTimeout(() => this.#scheduleRetirement(), MAX_TIMER_MS) : setTimeout(() => this.retire(r.reason, r), Math.max(0, wait));
   }
 
   /**
    * Ask the scheduler to retire this worker (it closes us once our results live elsewhere).
    * `restartable`: a nanny told to (--lifetime-restart) starts a fresh worker afterwards; not
-   * so for a job's end.
+   * so for a job's end, where `drainMs` bounds the wait for running tasks (then they are handed
+   * over to other workers, before the queue kills the job).
    */
-  retire(reason: string, restartable = true): void {
+  retire(reason: string, o: { restartable?: boolean; drainMs?: number } = {}): void {
     log().info({ name: this.name, reason }, "retiring");
-    this.retired = restartable;
+    this.retired = o.restartable ?? true;
     const rpc = this.#scheduler;
-    if (rpc && !rpc.closed) rpc.send({ op: Op.retireWorkers, workers: [this.address] });
+    if (rpc && !rpc.closed) rpc.send({ op: Op.retireWorkers, workers: [this.address], ...(o.drainMs === undefined ? {} : { drainS: o.drainMs / 1000 }) });
     else void this.close(reason);
   }
 
@@ -535,17 +536,21 @@ interface Retirement {
   at: number;
   reason: string;
   restartable: boolean;
+  /** how long running tasks may take to finish (undefined: the scheduler's own bound) */
+  drainMs?: number;
 }
 
-/** When a worker started `now` retires: the end of its lifetime (± stagger) or `retireAt`, whichever comes first. */
+/** When a worker registered `now` retires: the end of its lifetime (± stagger) or its job's end minus the margin, whichever comes first. */
 function retirement(o: WorkerOptions, now: number): Retirement | undefined {
   let r: Retirement | undefined;
   if (o.lifetimeMs) {
     const stagger = o.lifetimeStaggerMs ?? 0;
     r = { at: now + Math.max(0, o.lifetimeMs + (Math.random() * 2 - 1) * stagger), reason: `lifetime of ${o.lifetimeMs} ms reached`, restartable: true };
   }
-  if (o.retireAt !== undefined && (!r || o.retireAt < r.at)) {
-    r = { at: o.retireAt, reason: `its job ends soon (retiring at ${new Date(o.retireAt).toISOString()}, a margin before the walltime)`, restartable: false };
+  const end = o.jobEnd;
+  if (end !== undefined && (!r || end.at - end.marginMs < r.at)) {
+    const reason = `its job ends at ${new Date(end.at).toISOString()} (walltime), in ${end.marginMs} ms or less`;
+    r = { at: end.at - end.marginMs, reason, restartable: false, drainMs: end.marginMs / 2 };
   }
   return r;
 }
