@@ -101,7 +101,7 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     assert.equal(cluster.jobs().length, 1, "one job, as scale(1) asked");
   });
 
-  it("worker jobs with a 1-minute walltime run a 4-minute workload of 2-s tasks: no failed task, no lost result, never fewer than N-1 workers after warm-up, replacements submitted before retirements", async function () {
+  it("worker jobs with a 1-minute walltime run a 4-minute workload of 2-s tasks (under scale(N), then adapt): no failed task, no lost result, never fewer than N-1 workers after warm-up, replacements submitted before retirements", async function () {
     this.timeout(600_000);
     // N = 2 single-thread workers in one job. The node has 2 SLURM CPUs and a replacement must run
     // beside the job it replaces: each job takes one CPU (jobCpu: 1); the tasks wait, they do not burn.
@@ -116,6 +116,7 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     const left = new Set<string>(); // jobs whose workers joined and all left
     const joined = new Set<string>();
     let warm = false;
+    let adaptingSince = Infinity; // halfway, adapt({ minimum: 0, maximum: N }) takes over from scale(N)
     let fewest = Infinity;
     let samples = 0;
     const jobOf = (name: string) => name.slice(JOB_NAME.length + 1).replace(/-\d+$/, "");
@@ -133,6 +134,10 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
       }
       for (const job of retiresAt.keys()) if (!present.has(job)) left.add(job);
       if (!warm && active >= N) warm = true;
+      if (adaptingSince === Infinity && state.finished >= TASKS / 2) {
+        adaptingSince = now;
+        c.adapt({ minimum: 0, maximum: N, interval: 500 });
+      }
       if (warm) {
         fewest = Math.min(fewest, active);
         samples++;
@@ -156,6 +161,8 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
       // jobs whose workers retired (their time came) and left, in the order they retired
       const retired = [...left].map((job) => [job, retiresAt.get(job)!] as const).sort((a, b) => a[1] - b[1]);
       assert.ok(retired.length >= 4, `jobs retired at their walltime: ${retired.length}`);
+      const underAdapt = retired.filter(([, at]) => at > adaptingSince).length;
+      assert.ok(underAdapt >= 2 && retired.length - underAdapt >= 2, `retirements under scale() and under adapt(): ${retired.length - underAdapt}, ${underAdapt}`);
       assert.ok(warm && samples > 1000, `sampled after warm-up: ${samples}`);
       assert.ok(fewest >= N - 1, `never fewer than ${N - 1} workers after warm-up; fewest ${fewest}`);
       // every retirement came after the submission of the job taking its place: at the i-th, i + 1
@@ -164,7 +171,7 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
         const before = [...submitted.values()].filter((t) => t < at).length;
         assert.ok(before >= i + 2, `job ${job} retired at ${new Date(at).toISOString()} with only ${before} jobs submitted before (${i + 1} retired by then)`);
       });
-      process.stdout.write(`      (${workloadS} s, ${submitted.size} jobs, ${retired.length} retired, ${joined.size} workers joined, fewest active ${fewest}, queue waits ${JSON.stringify(c.queueWaits())} ms)\n`);
+      process.stdout.write(`      (${workloadS} s, ${submitted.size} jobs, ${retired.length} retired (${underAdapt} under adapt), ${joined.size} workers joined, fewest active ${fewest}, queue waits ${JSON.stringify(c.queueWaits())} ms)\n`);
     } finally {
       clearInterval(watch);
       await client.close();
