@@ -3,8 +3,8 @@
 // worker that stays, and a task still running when half the margin is spent is handed over to
 // another worker (rescheduled without counting against it) instead of dying with the job.
 import assert from "node:assert/strict";
-import { type InprocCluster, withCluster } from "../helpers/cluster.js";
-import { waitFor } from "../helpers/proc.js";
+import { BIN, type InprocCluster, withCluster } from "../helpers/cluster.js";
+import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 
 describe("a worker retiring before its job's end", function () {
   this.timeout(60_000);
@@ -13,6 +13,14 @@ describe("a worker retiring before its job's end", function () {
   afterEach(async () => {
     await c?.cleanup();
     c = undefined;
+    await cleanupProcs();
+  });
+
+  it("dask-worker-ts refuses a bad --walltime-margin before starting, naming it", async () => {
+    const p = spawnProc(process.execPath, [BIN("dask-worker-ts"), "--walltime-margin", "soon", "--scheduler-file", "/nonexistent/sched.json"]);
+    const { code } = await exitWithin(p, 20_000);
+    assert.equal(code, 1);
+    assert.match(p.stderr, /dask-worker-ts: error: --walltime-margin must be a duration like 30s, 5m or 2h, got "soon"/);
   });
 
   it("registers its retirement, moves its results, and hands a task still running after half the margin over to another worker", async () => {
