@@ -70,7 +70,7 @@ import {
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
-import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
+import { type JobEnd, Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
 
 export async function client(target: ConnectTarget, options: ConnectOptions): Promise<void> {
   const c: Client = await Client.connect(target, options);
@@ -140,6 +140,9 @@ export async function roles(so: SchedulerOptions, wo: WorkerOptions): Promise<vo
   const e = await Scheduler.start(withDashboard({ ...so, dashboardAddress: ":0" }));
   await Promise.all([d.close("done"), e.close("done")]);
   const w = await Worker.start({ ...wo, schedulerAddress: s.address });
+  // a worker in a batch job retires a margin before the job's end
+  const jobEnd: JobEnd = { at: Date.now() + 3_600_000, marginMs: 300_000 };
+  await (await Worker.start({ ...wo, schedulerAddress: s.address, jobEnd })).close("done");
   void Nanny;
   await w.close("done");
   await s.close("done");
