@@ -106,10 +106,14 @@ export function pickWorker(
   return anyWorker(workers, free, slots, t, timely);
 }
 
+/** Workers retiring too soon looked past, lightest first, before placement looks at every worker. */
+const SKIP_AT_MOST = 32;
+
 /**
  * Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest
- * worker; when that one retires too soon for the task, the lightest of those in time (a look
- * at every worker, only while some worker nears its retirement).
+ * worker; when that one retires too soon for the task, the lightest of those in time (workers
+ * near their end are the lightest, as they get no tasks: they are looked past in the heap, and
+ * only past SKIP_AT_MOST of them is every worker looked at).
  */
 function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord, timely: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
   if (t.dependencies.length > 0) {
@@ -126,7 +130,10 @@ function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap,
   }
   const top = free.peek();
   if (!top || occupied(top) >= top.nthreads * slots) return undefined;
-  return timely(top) ? top : best(workers.values(), slots, t, timely);
+  if (timely(top)) return top;
+  // lighter first: once one has no free slot, none after it has
+  const { found, gaveUp } = free.search((ws) => (occupied(ws) >= ws.nthreads * slots ? "stop" : timely(ws) ? "yes" : "skip"), SKIP_AT_MOST);
+  return gaveUp ? best(workers.values(), slots, t, timely) : found;
 }
 
 /** Among `candidates` with a free slot: the most bytes of t's dependencies, then the lightest, then the earliest registered. */

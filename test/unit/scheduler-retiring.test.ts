@@ -66,6 +66,27 @@ describe("scheduler placement on retiring workers", () => {
     assert.equal(computes(s.removeWorker(addr(2), "gone", { died: false })).length, 3);
   });
 
+  for (const near of [5, 40]) {
+    it(`with ${near} workers near their end (the lightest: they get nothing), a task goes to the lightest worker in time`, () => {
+      now = 1_000_000;
+      const s = new SchedulerState({ now: clock });
+      // joined long ago, retiring in 1 s; then two fresh workers
+      for (let i = 0; i < near; i++) s.addWorker(worker(i, now + 1000), now - 59_000);
+      s.addWorker(worker(near, now + 60_000), now);
+      s.addWorker(worker(near + 1, now + 60_000), now);
+      s.updateGraph("c", [spec("unmeasured-a")], "u0");
+      s.taskFinished(s.tasks.get("unmeasured-a")!.processingOn!, "unmeasured-a", 8, 0.1, "f0");
+      s.updateGraph("c", [spec("wait-a")], "u1");
+      const first = s.tasks.get("wait-a")!.processingOn!;
+      s.taskFinished(first, "wait-a", 8, 2, "f1");
+      const placed = computes(s.updateGraph("c", Array.from({ length: 5 }, (_, i) => spec(`wait-${i}`)), "u2"));
+      // the two fresh workers' slots, lightest first (then the earlier registered); none on a worker near its end
+      assert.deepEqual(placed.map(([w]) => w), [addr(near), addr(near + 1), addr(near), addr(near + 1)]);
+      assert.equal(s.tasks.get("wait-4")!.state, "queued");
+      for (let i = 0; i < near; i++) assert.equal(s.workers.get(addr(i))!.processing.size, 0);
+    });
+  }
+
   it("workers without an end are never held back, whatever the durations", () => {
     now = 1_000_000;
     const s = new SchedulerState({ now: clock });
