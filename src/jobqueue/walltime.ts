@@ -11,7 +11,7 @@
 import { ConfigError } from "../errors.js";
 import { parseDuration } from "../units.js";
 
-/** The default margin: a tenth of the walltime, at least 10 s, at most 5 minutes. */
+/** The default margin: a tenth of the walltime, at least 10 s, at most 5 minutes (and never more than half the walltime). */
 export const MARGIN = { fraction: 0.1, minMs: 10_000, maxMs: 300_000 } as const;
 
 /**
@@ -19,7 +19,7 @@ export const MARGIN = { fraction: 0.1, minMs: 10_000, maxMs: 300_000 } as const;
  * @example defaultMarginMs(3_600_000) // 300_000 (5 minutes of an hour)
  */
 export function defaultMarginMs(walltimeMs: number): number {
-  return Math.min(MARGIN.maxMs, Math.max(MARGIN.minMs, Math.round(walltimeMs * MARGIN.fraction)));
+  return Math.min(walltimeMs / 2, MARGIN.maxMs, Math.max(MARGIN.minMs, Math.round(walltimeMs * MARGIN.fraction)));
 }
 
 /**

@@ -86,6 +86,8 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     const bad = await create({ walltime: "00:01:00", walltimeMargin: 60 }).then(() => undefined, (e: unknown) => e);
     assert.ok(bad instanceof ConfigError, `got ${bad}`);
     assert.match(bad.message, /walltimeMargin 60 must be shorter than the walltime "00:01:00"/);
+    assert.throws(() => cluster!.adapt({ minimumIdle: "a while" }), /minimumIdle must be a duration like 30s, 5m or 2h, got "a while"/);
+    assert.throws(() => cluster!.adapt({ minimumIdle: -1 }), (e: ConfigError) => e.code === "ERR_CONFIG" && /adapt minimumIdle must be at least 0, got -1/.test(e.message));
   });
 
   it("scale(1) replaces a job whose worker died at its walltime (workers told to ignore it: walltimeMargin false)", async function () {
@@ -120,8 +122,18 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     let fewest = Infinity;
     let samples = 0;
     const jobOf = (name: string) => name.slice(JOB_NAME.length + 1).replace(/-\d+$/, "");
+    // the harness's SLURM may be shared (other test runs): their jobs take the node's 2 CPUs and
+    // delay replacements, which then come too late; failures name them
+    const others = new Set<string>();
+    let ticks = 0;
     const watch = setInterval(() => {
       const now = Date.now();
+      if (ticks++ % 20 === 0) {
+        for (const line of execFileSync("squeue", ["--noheader", "--format=%i %j %T"], { encoding: "utf8" }).split("\n")) {
+          const [id, name, st] = line.trim().split(/\s+/);
+          if (id && name !== JOB_NAME) others.add(`${id} ${name} ${st}`);
+        }
+      }
       for (const j of c.jobs()) if (!submitted.has(j.id)) submitted.set(j.id, now);
       let active = 0;
       const present = new Set<string>();
@@ -154,22 +166,23 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
       const fs = client.map(waitTwoSeconds, Array.from({ length: TASKS }, (_, i) => i));
       const values = await client.gather(fs, { timeout: 540_000 });
       const workloadS = Math.round((Date.now() - t0) / 1000);
-      assert.deepEqual(values, Array.from({ length: TASKS }, (_, i) => i * 3), "every result, correct");
       clearInterval(watch);
+      const shared = others.size ? ` (other jobs on the node meanwhile: ${[...others].join(", ")})` : "";
+      assert.deepEqual(values, Array.from({ length: TASKS }, (_, i) => i * 3), "every result, correct");
       assert.equal(state.failed, 0, "no task failed");
-      assert.equal(state.finished, TASKS, "each task ran once: no result was lost and recomputed, no task was killed");
+      assert.equal(state.finished, TASKS, `each task ran once: no result was lost and recomputed, no task was killed${shared}`);
       // jobs whose workers retired (their time came) and left, in the order they retired
       const retired = [...left].map((job) => [job, retiresAt.get(job)!] as const).sort((a, b) => a[1] - b[1]);
       assert.ok(retired.length >= 4, `jobs retired at their walltime: ${retired.length}`);
       const underAdapt = retired.filter(([, at]) => at > adaptingSince).length;
       assert.ok(underAdapt >= 2 && retired.length - underAdapt >= 2, `retirements under scale() and under adapt(): ${retired.length - underAdapt}, ${underAdapt}`);
       assert.ok(warm && samples > 1000, `sampled after warm-up: ${samples}`);
-      assert.ok(fewest >= N - 1, `never fewer than ${N - 1} workers after warm-up; fewest ${fewest}`);
+      assert.ok(fewest >= N - 1, `never fewer than ${N - 1} workers after warm-up; fewest ${fewest}${shared}`);
       // every retirement came after the submission of the job taking its place: at the i-th, i + 1
       // jobs have retired and one more must have been submitted
       retired.forEach(([job, at], i) => {
         const before = [...submitted.values()].filter((t) => t < at).length;
-        assert.ok(before >= i + 2, `job ${job} retired at ${new Date(at).toISOString()} with only ${before} jobs submitted before (${i + 1} retired by then)`);
+        assert.ok(before >= i + 2, `job ${job} retired at ${new Date(at).toISOString()} with only ${before} jobs submitted before (${i + 1} retired by then)${shared}`);
       });
       process.stdout.write(`      (${workloadS} s, ${submitted.size} jobs, ${retired.length} retired (${underAdapt} under adapt), ${joined.size} workers joined, fewest active ${fewest}, queue waits ${JSON.stringify(c.queueWaits())} ms)\n`);
     } finally {

@@ -37,10 +37,11 @@ describe("walltimes and margins", () => {
     assert.equal(walltimeMs("pbs", "1h"), undefined);
   });
 
-  it("the default margin is a tenth of the walltime, 10 s to 5 minutes", () => {
+  it("the default margin is a tenth of the walltime, 10 s to 5 minutes, at most half the walltime", () => {
     assert.equal(defaultMarginMs(60_000), 10_000);
     assert.equal(defaultMarginMs(30 * 60_000), 180_000);
     assert.equal(defaultMarginMs(24 * 3_600_000), 300_000);
+    assert.equal(defaultMarginMs(12_000), 6000, "never more than half a (very short) walltime");
   });
 
   it("walltimeMargin becomes the workers' --walltime-margin; a margin as long as the walltime, or a bad one, fails naming it", () => {
