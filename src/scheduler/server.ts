@@ -241,7 +241,10 @@ export class Scheduler implements SchedulerView {
         keep = [...this.state.workers.values()].filter((w) => !w.closing);
       }
       if (unique.length && keep.length) {
-        const to = keep.reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
+        // not to a worker retiring as soon (the other workers of its batch job), when another will stay
+        const ends = this.state.workers.get(addr)?.retiresAt;
+        const later = keep.filter((w) => ends === undefined || w.retiresAt === undefined || w.retiresAt > ends + 1000);
+        const to = (later.length ? later : keep).reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
         await this.#peers.workers.get(addr)?.request({ op: Op.replicateTo, target: to.address, keys: unique }, 120_000);
       }
       this.#retiring.add(addr);

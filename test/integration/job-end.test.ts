@@ -25,8 +25,9 @@ describe("a worker retiring before its job's end", function () {
 
   it("registers its retirement, moves its results, and hands a task still running after half the margin over to another worker", async () => {
     const start = Date.now();
-    // w0's job ends in 6 s; it retires 4 s before (at +2 s) and gives running tasks 2 s
-    c = await withCluster({ mode: "inproc", workers: 2, worker: (i) => (i === 0 ? { jobEnd: { at: start + 6000, marginMs: 4000 } } : {}) });
+    // w0's job ends in 6 s; it retires 4 s before (at +2 s) and gives running tasks 2 s; w2 is in
+    // the same job (it retires then too), w1 in none
+    c = await withCluster({ mode: "inproc", workers: 3, worker: (i) => (i !== 1 ? { jobEnd: { at: start + 6000, marginMs: 4000 } } : {}) });
     const { client, scheduler } = c;
     const w0 = [...scheduler.state.workers.values()].find((w) => w.name === "w0")!;
     const w1 = [...scheduler.state.workers.values()].find((w) => w.name === "w1")!;
@@ -39,6 +40,12 @@ describe("a worker retiring before its job's end", function () {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000);
       return x * 2;
     }
+    function bigText(n: number): string {
+      return "x".repeat(n);
+    }
+    // w1 holds more bytes than w2: results still go to w1, which stays, not to w2, which retires with w0
+    const big = client.submit(bigText, 100_000, { workers: ["w1"] });
+    assert.equal((await big.result()).length, 100_000);
     const quick = client.submit(addOne, 41, { workers: ["w0"] });
     assert.equal(await quick.result(), 42);
     const slow = client.submit(slowDouble, 21, { workers: ["w0"], allowOtherWorkers: true });
@@ -47,7 +54,7 @@ describe("a worker retiring before its job's end", function () {
     const gone = Date.now() - start;
     // it left after the 2-s drain, before its job's end
     assert.ok(gone >= 3500 && gone < 6000, `w0 left at +${gone} ms`);
-    assert.deepEqual(Object.values(scheduler.state.whoHas([quick.key])), [[w1.address]], "its result moved to the worker that stays");
+    assert.deepEqual(Object.values(scheduler.state.whoHas([quick.key])), [[w1.address]], "its result moved to the worker that stays, not to the other one of its job");
     assert.equal(await slow.result({ timeout: 20_000 }), 42);
     const t = scheduler.state.tasks.get(slow.key)!;
     assert.equal(t.suspicious, 0, "handed over, not counted as a worker it killed");
