@@ -188,7 +188,7 @@ export class JobQueueCluster {
     this.#scriptDir = init.scriptDir;
     this.#backend = init.backend;
     this.#statusIntervalMs = init.statusIntervalMs;
-    this.#renewal = new Renewal(init.spec.processes);
+    this.#renewal = new Renewal();
     this.#script = renderJobScript(init.system, init.spec, { schedulerFile: init.schedulerFile });
     this.#scriptPath = path.join(init.scriptDir, "job.sh");
     writeFileSync(this.#scriptPath, this.#script, { mode: 0o600 });
@@ -420,7 +420,7 @@ export class JobQueueCluster {
   async #submit(): Promise<void> {
     const id = await this.#backend.submit(this.#scriptPath, this.#script);
     this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq });
-    this.#renewal.submitted(id, Date.now());
+    this.#renewal.submitted(id, Date.now(), this.spec.processes);
     log().info({ job: id, system: this.system.name }, "job submitted");
   }
 

@@ -24,6 +24,8 @@ export const LEAD = { samples: 10, factor: 2, minMs: 10_000 } as const;
 
 interface Track {
   submittedAt: number;
+  /** its worker processes (the job has started once that many joined) */
+  processes: number;
   /** some worker of it joined */
   ran: boolean;
   /** its queue wait was recorded */
@@ -32,29 +34,24 @@ interface Track {
 }
 
 export class Renewal {
-  readonly #processes: number;
   #jobs = new Map<string, Track>();
   #waits: number[] = [];
-
-  /** `processes`: workers per job (a job has started once that many have joined). */
-  constructor(processes: number) {
-    this.#processes = processes;
-  }
 
   /** The recent queue waits (ms), oldest first. */
   get waits(): readonly number[] {
     return this.#waits;
   }
 
-  submitted(id: string, now: number): void {
-    this.#jobs.set(id, { submittedAt: now, ran: false, counted: false, expiring: false });
+  /** A job was submitted at `now`, to run `processes` workers. */
+  submitted(id: string, now: number, processes: number): void {
+    this.#jobs.set(id, { submittedAt: now, processes, ran: false, counted: false, expiring: false });
   }
 
   /**
    * How long before a job's retirement its replacement is submitted: LEAD.factor times the
    * longest recent queue wait (at least LEAD.minMs), plus `checkEveryMs`, the time between two
    * looks (a retirement may come due just after one).
-   * @example new Renewal(1).leadMs(1000) // 11_000 before any wait was seen
+   * @example new Renewal().leadMs(1000) // 11_000 before any wait was seen
    */
   leadMs(checkEveryMs: number): number {
     const longest = this.#waits.length ? Math.max(...this.#waits) : 0;
@@ -70,7 +67,7 @@ export class Renewal {
       const t = this.#jobs.get(id);
       if (!t || workers.length === 0) continue;
       t.ran = true;
-      if (!t.counted && workers.length >= this.#processes) {
+      if (!t.counted && workers.length >= t.processes) {
         t.counted = true;
         this.#waits.push(Math.max(0, Math.max(...workers.map((w) => w.joinedAt)) - t.submittedAt));
         if (this.#waits.length > LEAD.samples) this.#waits.shift();

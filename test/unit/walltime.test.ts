@@ -153,9 +153,9 @@ scheduling info:            There are no messages available
 
 describe("replacing jobs ahead of their retirement (renewal)", () => {
   it("learns queue waits from submission to the last worker joining; the lead is twice the longest recent wait (at least 10 s) plus the check interval", () => {
-    const r = new Renewal(2);
+    const r = new Renewal();
     assert.equal(r.leadMs(1000), LEAD.minMs + 1000, "no wait seen yet");
-    r.submitted("1", 0);
+    r.submitted("1", 0, 2);
     assert.deepEqual(r.observe(new Map([["1", [{ joinedAt: 4000 }]]]), 5000, 1000), []);
     assert.deepEqual(r.waits, [], "one of its two workers: not started yet");
     r.observe(new Map([["1", [{ joinedAt: 4000 }, { joinedAt: 8000 }]]]), 9000, 1000);
@@ -164,7 +164,7 @@ describe("replacing jobs ahead of their retirement (renewal)", () => {
     r.observe(new Map([["1", [{ joinedAt: 4000 }, { joinedAt: 8000 }]]]), 10_000, 1000);
     assert.deepEqual(r.waits, [8000], "each job once");
     for (let i = 2; i < 14; i++) {
-      r.submitted(String(i), 0);
+      r.submitted(String(i), 0, 2);
       r.observe(new Map([[String(i), [{ joinedAt: 1000 }, { joinedAt: 1000 }]]]), 2000, 0);
     }
     assert.equal(r.waits.length, LEAD.samples, "recent waits only");
@@ -172,10 +172,10 @@ describe("replacing jobs ahead of their retirement (renewal)", () => {
   });
 
   it("a job expires (once) when its first worker retires within the lead time; left() tells whether it ever ran", () => {
-    const r = new Renewal(1);
-    r.submitted("1", 0);
-    r.submitted("2", 0);
-    r.submitted("3", 0);
+    const r = new Renewal();
+    r.submitted("1", 0, 1);
+    r.submitted("2", 0, 1);
+    r.submitted("3", 0, 1);
     const seen = (retiresAt?: number) => [{ joinedAt: 2000, ...(retiresAt === undefined ? {} : { retiresAt }) }];
     const jobs = new Map([["1", seen(60_000)], ["2", seen(30_000)], ["3", seen()]]);
     // lead: 2 x 2 s -> the 10 s floor, + 1 s
@@ -185,7 +185,7 @@ describe("replacing jobs ahead of their retirement (renewal)", () => {
     assert.equal(r.expiring("2"), true);
     assert.equal(r.expiring("1"), false);
     assert.deepEqual(r.observe(jobs, 1e9, 1000), ["1"], "a worker without an end never expires");
-    r.submitted("4", 0);
+    r.submitted("4", 0, 1);
     assert.equal(r.left("4"), false, "no worker of it ever joined");
     assert.equal(r.left("3"), true);
     assert.equal(r.left("3"), undefined);
