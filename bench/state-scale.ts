@@ -11,7 +11,9 @@
  *   SchedulerHandlers.updateGraph (function ids, then the state), so the parse cost shows.
  * placement: W workers (1 thread each) with full pipelines; each step finishes one task on one
  *   worker and the scheduler picks a worker for the next queued one: CPU per dispatched task
- *   at 10, 100 and 1,000 workers, plus one worker heartbeat's CPU.
+ *   at 10, 100 and 1,000 workers, plus one worker heartbeat's CPU; and the same with every
+ *   worker retiring in an hour but one retiring now (walltime-aware placement: that one, the
+ *   lightest, is looked past for every task).
  */
 import assert from "node:assert/strict";
 import v8 from "node:v8";
@@ -143,11 +145,13 @@ interface PlacementRow {
 }
 
 /** Full pipelines on W one-thread workers; each step: one task finishes, the next is placed. */
-function placement(workers: number, steps: number): PlacementRow {
-  const s = new SchedulerState();
+function placement(workers: number, steps: number, nearEnd = false): PlacementRow {
+  const NOW = 1e12;
+  const s = new SchedulerState({ now: () => NOW });
   s.addClient("c");
   for (let w = 0; w < workers; w++) {
-    s.addWorker({ address: `tcp://10.0.${w >> 8}.${w & 255}:40000`, name: `w${w}`, host: "h", nthreads: 1, memoryLimit: 0, pid: w, resources: {} }, 0);
+    const retiresAt = nearEnd ? (w === 0 ? NOW : NOW + 3_600_000) : undefined;
+    s.addWorker({ address: `tcp://10.0.${w >> 8}.${w & 255}:40000`, name: `w${w}`, host: "h", nthreads: 1, memoryLimit: 0, pid: w, resources: {}, ...(retiresAt === undefined ? {} : { retiresAt }) }, NOW - 1000);
   }
   const total = steps + workers * 4;
   const list = specs(total, "inc", 1);
@@ -189,10 +193,12 @@ function main(): void {
     }
   }
   if (sections.includes("placement")) {
-    console.log("\nworkers   us CPU per dispatched task   us CPU per heartbeat");
+    console.log("\nworkers   us CPU per dispatched task   us CPU per heartbeat   us per task, one worker at its end (ratio)");
     for (const w of [10, 100, 1000]) {
       const r = placement(w, 50_000);
-      console.log(`${String(r.workers).padStart(7)}   ${r.usPerDispatch.toFixed(2).padStart(26)}   ${r.usPerHeartbeat.toFixed(3).padStart(20)}`);
+      const near = placement(w, 50_000, true);
+      const ratio = (near.usPerDispatch / r.usPerDispatch).toFixed(2);
+      console.log(`${String(r.workers).padStart(7)}   ${r.usPerDispatch.toFixed(2).padStart(26)}   ${r.usPerHeartbeat.toFixed(3).padStart(20)}   ${near.usPerDispatch.toFixed(2).padStart(20)} (${ratio})`);
     }
   }
 }

@@ -11,6 +11,8 @@ import { type FlagSpec, helpText, logFormat, logLevel, parseFlags, positiveInt }
 import { WORKER_FLAGS, workerGiven } from "./worker-flags.js";
 import { TLS_FLAGS, tlsGiven } from "./tls-flags.js";
 import { parseAddress } from "../comm/address.js";
+import { retirementTime } from "../jobqueue/job-end.js";
+import { parseMarginFlag } from "../jobqueue/walltime.js";
 
 const FLAGS: FlagSpec[] = [
   { name: "scheduler-file", type: "string", valueName: "FILE", help: "find the scheduler (address and secret) in this file" },
@@ -21,6 +23,10 @@ const FLAGS: FlagSpec[] = [
   { name: "listen-address", type: "string", valueName: "ADDR", help: "bind here instead, e.g. tcp://0.0.0.0:9000 (one worker only when a port is given)" },
   { name: "contact-address", type: "string", valueName: "ADDR", help: "advertise this address to the scheduler and peers (NAT, port forwarding)" },
   ...WORKER_FLAGS,
+  {
+    name: "walltime-margin", type: "string", valueName: "DURATION", default: "auto",
+    help: "inside a SLURM, PBS or Grid Engine job, retire gracefully this long before the job's walltime ends (auto: a tenth of the walltime, 10s to 5m; none: ignore the walltime)",
+  },
   ...TLS_FLAGS,
   { name: "nanny", type: "boolean", default: true, help: "supervise the worker in a child process (--no-nanny never forks)" },
   { name: "log-level", type: "string", valueName: "LEVEL", help: `one of ${LOG_LEVELS.join(", ")}`, config: "logging.level" },
@@ -52,6 +58,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     }
     const listen = flags["listen-address"] as string | undefined;
     const contact = flags["contact-address"] as string | undefined;
+    const margin = flags["walltime-margin"] as string;
+    parseMarginFlag(margin); // a bad value fails now, before any worker starts
     if (listen) parseAddress(listen);
     if (contact) parseAddress(contact);
     if (nworkers > 1 && (contact || (listen && parseAddress(listen).port !== 0))) {
@@ -68,6 +76,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       name: flags.name as string | undefined,
       nworkers,
       nanny: flags.nanny as boolean,
+      retirement: () => retirementTime(margin),
       logLevel: logLevel(flags["log-level"]),
       logFormat: logFormat(flags["log-format"]),
     });

@@ -5,7 +5,7 @@
 export { Scheduler } from "../scheduler/server.js";
 export type { SchedulerOptions } from "../scheduler/options.js";
 export { Worker } from "../worker/worker.js";
-export type { WorkerOptions } from "../worker/options.js";
+export type { JobEnd, WorkerOptions } from "../worker/options.js";
 export { Nanny } from "../nanny/nanny.js";
 export type { NannyOptions } from "../nanny/options.js";
 // the dashboard is a scheduler extension: Scheduler.start(withDashboard({ ..., dashboardAddress }))

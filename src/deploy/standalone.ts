@@ -8,7 +8,7 @@ import { constants } from "node:os";
 import type { LevelWithSilent } from "pino";
 import type { LogFormat } from "../log.js";
 import { configureLogger } from "../log.js";
-import type { WorkerOptions } from "../worker/options.js";
+import type { JobEnd, WorkerOptions } from "../worker/options.js";
 import { type SchedulerStart, startScheduler, startWorker } from "./roles.js";
 import { type WorkerGiven, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
 import type { RoleHandle } from "./role.js";
@@ -33,9 +33,13 @@ export async function runScheduler(o: SchedulerStart & LogGiven): Promise<number
   return (await scheduler.ended).status;
 }
 
-/** Worker options a command was given; the rest comes from the configuration. */
+/**
+ * Worker options a command was given; the rest comes from the configuration. `retirement`:
+ * the batch job's end the workers retire before, and the margin (dask-worker-ts asks the queue
+ * system), asked once logging is set up.
+ */
 export type WorkersStart = Omit<WorkerOptions, keyof WorkerGiven | "name"> &
-  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean };
+  LogGiven & { given: WorkerGiven; name?: string; nworkers: number; nanny: boolean; retirement?: () => Promise<JobEnd | undefined> };
 
 /**
  * Run `nworkers` workers (each under its nanny unless `nanny` is false) until a signal ends
@@ -43,10 +47,12 @@ export type WorkersStart = Omit<WorkerOptions, keyof WorkerGiven | "name"> &
  * ended cleanly.
  */
 export async function runWorkers(o: WorkersStart): Promise<number> {
-  const { logLevel, logFormat, given, name, nworkers, nanny, ...worker } = o;
+  const { logLevel, logFormat, given, name, nworkers, nanny, retirement, ...worker } = o;
   const config = await startupConfig();
   configureLogger({ role: "worker", ...logSettings(config, { logLevel, logFormat }) });
   const settings = workerSettings(config, given, { workersOnNode: nworkers });
+  const jobEnd = (await retirement?.()) ?? worker.jobEnd;
+  if (jobEnd !== undefined) worker.jobEnd = jobEnd;
   // one signal stops them all, also those still starting: a handler per started worker would
   // leave a later one running (the signal taken, the process never ending)
   let stopped: string | undefined;

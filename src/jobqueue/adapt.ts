@@ -1,8 +1,9 @@
 /**
  * Scaling decisions, pure: how many workers the pending work calls for (Dask's
- * adaptive_target), when to act on it (Dask's Adaptive: up at once, down only after
- * `waitCount` intervals in a row recommend it), and which jobs to submit or close to reach a
- * number of jobs. The cluster (cluster.ts) feeds them numbers and carries out the plan.
+ * adaptive_target, its memory rule included), when to act on it (Dask's Adaptive: up at once,
+ * down only after `waitCount` intervals in a row recommend it and, against thrashing, only once
+ * they have for `minimumIdle`), and which jobs to submit or close to reach a number of jobs.
+ * The cluster (cluster.ts) feeds them numbers and carries out the plan.
  */
 import type { Workload } from "../scheduler/state.js";
 import type { JobState } from "./system.js";
@@ -18,6 +19,14 @@ export interface AdaptOptions {
   targetDuration?: number | string;
   /** Intervals in a row that must recommend scaling down before it happens; default 3. */
   waitCount?: number;
+  /**
+   * How long scaling down must have been recommended without a break before it happens
+   * (milliseconds, or a duration like "30s"), so that a pause between computations does not
+   * release workers (or cancel queued jobs) wanted again a moment later. Default: twice the
+   * cluster's longest recent queue wait (what getting a worker back costs), at least 10 s, at
+   * most 5 minutes.
+   */
+  minimumIdle?: number | string;
 }
 
 /** Dask's defaults (distributed.adaptive.*), and its duration for a task prefix never measured. */
@@ -36,8 +45,17 @@ export function adaptiveTarget(w: Workload, o: { targetDurationS: number; thread
   const perWorker = w.workers > 0 ? w.nthreads / w.workers : o.threadsPerWorker;
   let target = Math.ceil(threads / perWorker);
   if (w.queuedTasks > 0 && w.workers === 0) target = Math.max(1, target);
+  // Dask's memory rule: results filling more than 60 % of the workers' memory call for twice
+  // the workers (not with a worker without a limit: it has room for anything)
+  if (w.unlimited === 0 && w.memoryLimit > 0 && w.nbytes > MEMORY_SCALE_UP * w.memoryLimit) target = Math.max(target, 2 * w.workers);
   return Math.max(target, w.workers - closableWorkers(w));
 }
+
+/** The share of the workers' memory limits that stored results may fill before adapt doubles the workers (Dask's 0.6). */
+export const MEMORY_SCALE_UP = 0.6;
+
+/** minimumIdle's default, from the observed queue wait: within these bounds. */
+export const MINIMUM_IDLE = { minMs: 10_000, maxMs: 300_000 } as const;
 
 /** Room the workers that stay must have for the stored results, as a multiple of their bytes (Dask's memory_ratio). */
 const MEMORY_RATIO = 2;
@@ -62,27 +80,32 @@ export function closableWorkers(w: Workload): number {
   return closable;
 }
 
-/** Scale-down recommendations in a row so far. */
+/** Scale-down recommendations in a row so far, and since when (ms) they come without a break. */
 export interface AdaptMemory {
   downCount: number;
+  downSince?: number;
 }
 
 /**
- * One adapt interval: the number of workers to scale to now, or null to leave things be.
- * `planned` counts the workers of every job submitted and not closing, pending ones too, so
- * that jobs waiting in the queue are not submitted again.
+ * One adapt interval at time `now` (ms): the number of workers to scale to now, or null to
+ * leave things be. `planned` counts the workers of every job submitted and not closing (nor
+ * expiring: renewal.ts), pending ones too, so that jobs waiting in the queue are not submitted
+ * again. Down only after `waitCount` recommendations in a row spanning `minimumIdleMs`.
  */
 export function adaptStep(
   target: number,
   planned: number,
-  o: { minimum: number; maximum: number; waitCount: number },
+  o: { minimum: number; maximum: number; waitCount: number; minimumIdleMs?: number },
   memory: AdaptMemory,
+  now = 0,
 ): { scaleTo: number | null; memory: AdaptMemory } {
   const want = Math.max(o.minimum, Math.min(o.maximum, target));
   if (want > planned) return { scaleTo: want, memory: { downCount: 0 } };
   if (want === planned) return { scaleTo: null, memory: { downCount: 0 } };
   const downCount = memory.downCount + 1;
-  return downCount >= o.waitCount ? { scaleTo: want, memory: { downCount: 0 } } : { scaleTo: null, memory: { downCount } };
+  const downSince = memory.downSince ?? now;
+  const held = now - downSince >= (o.minimumIdleMs ?? 0);
+  return downCount >= o.waitCount && held ? { scaleTo: want, memory: { downCount: 0 } } : { scaleTo: null, memory: { downCount, downSince } };
 }
 
 /** A job as the planner sees it. */

@@ -7,8 +7,12 @@
  * Invariants:
  * - operations that change the set of jobs (scale, an adapt step, a status poll) run one at
  *   a time, in order (#serial), so a decision never works from a half-applied one;
- * - a job counts towards the planned workers from its submission until it is closing, pending
- *   in the queue or not; it counts as workers only once they have joined the scheduler;
+ * - a job counts towards the planned workers from its submission until it is closing or
+ *   expiring (its workers retire within the lead time: renewal.ts), pending in the queue or not;
+ *   it counts as workers only once they have joined the scheduler;
+ * - after scale(n), the cluster keeps n jobs: expiring jobs and jobs that ended after their
+ *   workers joined (e.g. at their walltime) are replaced; a job that ended before any worker
+ *   joined is not (a broken job would be resubmitted forever), which is logged;
  * - a job is forgotten only when the queue no longer lists it;
  * - every job submitted is cancelled by close(), or at process exit (synchronously).
  */
@@ -24,10 +28,12 @@ import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { Scheduler } from "../scheduler/server.js";
+import type { WorkerRecord } from "../scheduler/state.js";
 import type { Status } from "../status.js";
-import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
+import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, MINIMUM_IDLE, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
 import { runCommand, runCommandSync } from "./commands.js";
 import { renderJobScript } from "./job-script.js";
+import { Renewal } from "./renewal.js";
 import { type AnyJobQueueOptions, type JobSpec, resolveJobSpec } from "./options.js";
 import { type JobState, type JobSystem, lookupJob, parseJobId } from "./system.js";
 
@@ -58,7 +64,7 @@ interface JobRecord {
 /** An adapt() in force. */
 interface AdaptRun {
   timer: NodeJS.Timeout;
-  opts: { minimum: number; maximum: number; waitCount: number; targetDurationS: number };
+  opts: { minimum: number; maximum: number; waitCount: number; targetDurationS: number; intervalMs: number; minimumIdleMs: number | undefined };
   memory: AdaptMemory;
   /** a step is queued or running: the timer skips */
   busy: boolean;
@@ -165,6 +171,13 @@ export class JobQueueCluster {
   #adapt: AdaptRun | undefined;
   #closed: Promise<void> | undefined;
   #backend: JobBackend;
+  #statusIntervalMs: number;
+  /** queue waits and expiring jobs (renewal.ts) */
+  #renewal: Renewal;
+  /** the jobs scale() asked for, kept until adapt() or close(); undefined while adapting */
+  #scaleTarget: number | undefined;
+  /** jobs of the scale target that ended before any worker joined: not replaced */
+  #shortfall = 0;
 
   /** Use the subclasses' `create()`. */
   constructor(init: ClusterInit) {
@@ -174,11 +187,14 @@ export class JobQueueCluster {
     this.schedulerFile = init.schedulerFile;
     this.#scriptDir = init.scriptDir;
     this.#backend = init.backend;
+    this.#statusIntervalMs = init.statusIntervalMs;
+    this.#renewal = new Renewal();
     this.#script = renderJobScript(init.system, init.spec, { schedulerFile: init.schedulerFile });
     this.#scriptPath = path.join(init.scriptDir, "job.sh");
     writeFileSync(this.#scriptPath, this.#script, { mode: 0o600 });
     this.#pollTimer = setInterval(() => {
-      if (this.#jobs.size) void this.#serial(() => this.#poll());
+      // workers are looked at before the poll too: a job that ended since was seen running
+      if (this.#jobs.size || this.#scaleTarget) void this.#serial(() => (this.#observe(), this.#poll().then(() => this.#renew())));
     }, init.statusIntervalMs).unref();
     live.add(this);
     installExitHooks();
@@ -231,6 +247,15 @@ export class JobQueueCluster {
     return this.#script;
   }
 
+  /**
+   * The queue waits seen lately, in ms, oldest first: from a job's submission to all its workers
+   * joining. Jobs are replaced twice this long (at least 10 s) ahead of their workers'
+   * retirement, and adapt() keeps idle workers as long by default.
+   */
+  queueWaits(): number[] {
+    return [...this.#renewal.waits];
+  }
+
   /** The cluster's jobs, as last seen in the queue, with their connected workers. */
   jobs(): JobInfo[] {
     const workers = this.#workersByJob();
@@ -245,11 +270,15 @@ export class JobQueueCluster {
    * Scale to `n` workers (jobs of `processes` workers each, rounded up) or to `{ jobs }`.
    * Scaling down closes jobs without joined workers first, then idle ones, retiring their
    * workers gracefully (results move to the workers that stay) before cancelling the job.
-   * Stops adapt(). Rejects with JobQueueError when the queue refuses a job.
+   * The cluster then keeps that many: it replaces jobs ahead of their workers' retirement (their
+   * walltime), and jobs that ended after their workers joined. Stops adapt(). Rejects with
+   * JobQueueError when the queue refuses a job.
    */
   scale(target: number | { jobs: number }): Promise<void> {
     const jobs = typeof target === "number" ? Math.ceil(count(target, "scale(n)") / this.spec.processes) : count(target.jobs, "scale({ jobs })");
     this.#stopAdapt();
+    this.#scaleTarget = jobs;
+    this.#shortfall = 0;
     return this.#serial(() => this.#scaleJobs(jobs));
   }
 
@@ -267,8 +296,11 @@ export class JobQueueCluster {
     const intervalMs = interval(options.interval, "interval") ?? ADAPT_DEFAULTS.intervalMs;
     const targetDurationS = (interval(options.targetDuration, "targetDuration", 1000) ?? ADAPT_DEFAULTS.targetDurationS * 1000) / 1000;
     if (!(intervalMs > 0) || !(targetDurationS > 0)) throw new ConfigError(`adapt interval and targetDuration must be more than 0, got ${options.interval} and ${options.targetDuration}`);
+    const minimumIdleMs = interval(options.minimumIdle, "minimumIdle");
+    if (minimumIdleMs !== undefined && !(minimumIdleMs >= 0)) throw new ConfigError(`adapt minimumIdle must be at least 0, got ${JSON.stringify(options.minimumIdle)}`);
+    this.#scaleTarget = undefined;
     const a: AdaptRun = {
-      opts: { minimum, maximum, waitCount, targetDurationS },
+      opts: { minimum, maximum, waitCount, targetDurationS, intervalMs, minimumIdleMs },
       memory: { downCount: 0 },
       busy: false,
       timer: setInterval(() => {
@@ -332,23 +364,55 @@ export class JobQueueCluster {
 
   /** Connected workers' names by job id. */
   #workersByJob(): Map<string, string[]> {
-    const out = new Map<string, string[]>();
+    return new Map([...this.#workerRecordsByJob()].map(([id, ws]) => [id, ws.map((w) => w.name)]));
+  }
+
+  /** Connected workers by job id. */
+  #workerRecordsByJob(): Map<string, WorkerRecord[]> {
+    const out = new Map<string, WorkerRecord[]>();
     for (const ws of this.scheduler.state.workers.values()) {
       const id = jobOfWorker(ws.name, this.spec.name, this.spec.processes);
       if (id === undefined) continue;
       const job = [...this.#jobs.keys()].find((j) => j === id || j.split(".")[0] === id.split(".")[0]);
-      if (job) out.set(job, [...(out.get(job) ?? []), ws.name]);
+      if (job) out.set(job, [...(out.get(job) ?? []), ws]);
     }
     return out;
+  }
+
+  /** Between two looks at the jobs: the status interval, and while adapting its interval too (a replacement waits for its step). */
+  #checkEveryMs(): number {
+    return this.#statusIntervalMs + (this.#adapt?.opts.intervalMs ?? 0);
+  }
+
+  /** Look at the jobs' workers: learn queue waits, mark the jobs retiring within the lead time (renewal.ts). */
+  #observe(): void {
+    for (const id of this.#renewal.observe(this.#workerRecordsByJob(), Date.now(), this.#checkEveryMs())) {
+      log().info({ job: id, leadMs: Math.round(this.#renewal.leadMs(this.#checkEveryMs())), reason: "its workers retire within the lead time" }, "job expiring");
+    }
+  }
+
+  /** After a status poll: mark expiring jobs; under scale(), replace them and the jobs that ended. */
+  async #renew(): Promise<void> {
+    if (this.status !== "running") return;
+    this.#observe();
+    if (this.#scaleTarget === undefined || this.#adapt) return;
+    try {
+      await this.#scaleJobs(Math.max(0, this.#scaleTarget - this.#shortfall));
+    } catch (err) {
+      log().warn({ err: describeError(err) }, "could not replace jobs");
+    }
   }
 
   async #scaleJobs(target: number): Promise<void> {
     if (this.status !== "running") return;
     const workers = this.#workersByJob();
-    const views: JobView[] = [...this.#jobs.values()]
-      .filter((j) => j.state !== "closing")
+    const live = [...this.#jobs.values()].filter((j) => j.state !== "closing");
+    // expiring jobs leave on their own: they are not counted, and are closed only with the last
+    const views: JobView[] = live
+      .filter((j) => !this.#renewal.expiring(j.id))
       .map((j) => ({ id: j.id, state: j.state as JobState, workers: workers.get(j.id) ?? [], seq: j.seq }));
     const plan = planScale(views, target, this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S).idleWorkers.map((w) => w.name));
+    if (target === 0) plan.close.push(...live.filter((j) => this.#renewal.expiring(j.id)).map((j) => j.id));
     for (let i = 0; i < plan.submit; i++) await this.#submit();
     if (plan.close.length) await this.#closeJobs(plan.close, workers);
   }
@@ -356,6 +420,7 @@ export class JobQueueCluster {
   async #submit(): Promise<void> {
     const id = await this.#backend.submit(this.#scriptPath, this.#script);
     this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq });
+    this.#renewal.submitted(id, Date.now(), this.spec.processes);
     log().info({ job: id, system: this.system.name }, "job submitted");
   }
 
@@ -398,7 +463,12 @@ export class JobQueueCluster {
       const state = listing.get(job.id);
       if (state === undefined) {
         this.#jobs.delete(job.id);
+        const ran = this.#renewal.left(job.id);
         log().info({ job: job.id, reason: job.state === "closing" ? "cancelled" : "ended" }, "job left the queue");
+        if (job.state !== "closing" && ran === false && this.status === "running") {
+          if (this.#scaleTarget !== undefined) this.#shortfall++;
+          log().warn({ job: job.id, reason: "it ended before any of its workers joined (see its output)" }, "job not replaced");
+        }
       } else if (job.state !== "closing") {
         job.state = state;
       }
@@ -407,10 +477,13 @@ export class JobQueueCluster {
 
   async #adaptOnce(a: AdaptRun): Promise<void> {
     if (this.#adapt !== a || this.status !== "running") return;
+    this.#observe();
     const workload = this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S);
     const target = adaptiveTarget(workload, { targetDurationS: a.opts.targetDurationS, threadsPerWorker: this.spec.threadsPerWorker });
-    const planned = [...this.#jobs.values()].filter((j) => j.state !== "closing").length * this.spec.processes;
-    const step = adaptStep(target, planned, a.opts, a.memory);
+    const planned = [...this.#jobs.values()].filter((j) => j.state !== "closing" && !this.#renewal.expiring(j.id)).length * this.spec.processes;
+    // by default, idle capacity is kept as long as getting it back would take (the queue wait)
+    const minimumIdleMs = a.opts.minimumIdleMs ?? Math.min(MINIMUM_IDLE.maxMs, Math.max(MINIMUM_IDLE.minMs, this.#renewal.leadMs(0)));
+    const step = adaptStep(target, planned, { ...a.opts, minimumIdleMs }, a.memory, Date.now());
     a.memory = step.memory;
     if (step.scaleTo === null) return;
     log().info({ workers: step.scaleTo, planned, queued: workload.queuedTasks, processing: workload.processingTasks }, "adapt scaling");

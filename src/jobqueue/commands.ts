@@ -10,10 +10,10 @@ import type { Command } from "./system.js";
 const COMMAND_TIMEOUT_MS = 60_000;
 
 /** stdout of the command; rejects with JobQueueError on a non-zero exit, a missing binary or a timeout. */
-export function runCommand(cmd: Command, what: string): Promise<{ stdout: string; stderr: string }> {
+export function runCommand(cmd: Command, what: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<{ stdout: string; stderr: string }> {
   const line = cmd.argv.join(" ");
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd.argv[0]!, cmd.argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: COMMAND_TIMEOUT_MS });
+    const child = spawn(cmd.argv[0]!, cmd.argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

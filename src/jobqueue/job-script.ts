@@ -41,6 +41,7 @@ export function workerCommand(system: JobSystem, spec: JobSpec, target: { schedu
     "--name", `${shellQuote(spec.name)}-$${system.jobIdVar}`,
     spec.nanny ? "--nanny" : "--no-nanny",
     ...(spec.deathTimeoutS === null ? [] : ["--death-timeout", String(spec.deathTimeoutS)]),
+    ...(spec.walltimeMargin === null ? [] : ["--walltime-margin", spec.walltimeMargin]),
     // as written, like the prologue: "$TMPDIR" must reach the job's shell unquoted
     ...(spec.localDirectory === null ? [] : ["--local-directory", spec.localDirectory]),
     ...spec.workerExtraArgs,

@@ -7,6 +7,7 @@
 import type { Config } from "../config/schema.js";
 import { parseBytes, parseDuration } from "../units.js";
 import { ConfigError } from "../errors.js";
+import { marginFlag } from "./walltime.js";
 
 export type SystemName = "slurm" | "pbs" | "sge" | "lsf";
 
@@ -26,6 +27,12 @@ export interface JobQueueOptions {
   project?: string;
   /** Walltime per job; default "00:30:00" (LSF "00:30"). */
   walltime?: string;
+  /**
+   * Workers retire gracefully this long before their job's walltime ends (seconds, or a duration
+   * like "2m"), learning the end from the queue system (SLURM, PBS, Grid Engine); `false`: they
+   * ignore the walltime. Default: a tenth of the walltime, at least 10 s and at most 5 minutes.
+   */
+  walltimeMargin?: number | string | false;
   /** Network interface of the workers, and of the scheduler unless schedulerOptions names one. */
   interface?: string;
   /** Extra directive lines, without the prefix (e.g. "--exclusive" becomes "#SBATCH --exclusive"). */
@@ -96,6 +103,8 @@ export interface JobSpec {
   queue: string | null;
   account: string | null;
   walltime: string | null;
+  /** the workers' --walltime-margin ("90s", or "none"); null: their default */
+  walltimeMargin: string | null;
   interface: string | null;
   jobName: string;
   name: string;
@@ -163,6 +172,7 @@ export function resolveJobSpec(system: SystemName, o: AnyJobQueueOptions, ctx: R
     queue: o.queue ?? c.queue,
     account: o.account ?? o.project ?? c.account ?? c.project,
     walltime: o.walltime ?? c.walltime,
+    walltimeMargin: marginFlag(o.walltimeMargin, system, o.walltime ?? c.walltime),
     interface: o.interface ?? c.interface,
     jobName: o.jobName ?? c.name,
     name: o.name ?? o.jobName ?? c.name,

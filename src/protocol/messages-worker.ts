@@ -22,6 +22,8 @@ export type RegisterWorker = {
   memoryLimit: number;
   pid: number;
   resources?: Record<string, number>;
+  /** seconds until it retires (its lifetime, or its batch job's end minus a margin); absent: no planned end */
+  retiresIn?: number;
   versions?: Versions;
 };
 /** A request: the reply is the scheduler's heartbeat to the worker. */
@@ -49,8 +51,11 @@ export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "runn
 export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
 /** From a worker's MPI rank, on a connection of its own: its worker cannot go on. */
 export type WorkerFailed = { op: "worker-failed"; name: string; host: string; reason: string };
-/** A worker asking to be retired (its lifetime is up). */
-export type RetireSelf = { op: "retire-workers"; workers: string[] };
+/**
+ * A worker asking to be retired (its lifetime is up, or its job ends soon). `drainS`: how long
+ * its running tasks may take to finish; then they are handed over (rescheduled elsewhere).
+ */
+export type RetireSelf = { op: "retire-workers"; workers: string[]; drainS?: number };
 
 export type WorkerToScheduler =
   | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | LongRunning | MissingData | AddReplica
@@ -106,6 +111,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     num(m, "memoryLimit");
     num(m, "pid");
     optional(m, "resources", numMap);
+    optional(m, "retiresIn", num);
     optional(m, "versions", map);
     return m as unknown as RegisterWorker;
   },
@@ -131,7 +137,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
   },
   "unregister-worker": (m) => (optional(m, "reason", str), m as unknown as UnregisterWorker),
   "worker-failed": (m) => (str(m, "name"), str(m, "host"), str(m, "reason"), m as unknown as WorkerFailed),
-  "retire-workers": (m) => (strList(m, "workers"), m as unknown as RetireSelf),
+  "retire-workers": (m) => (strList(m, "workers"), optional(m, "drainS", num), m as unknown as RetireSelf),
 };
 
 export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
@@ -172,7 +178,7 @@ function timing(m: Message): void {
 export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "register-worker": {
     address: "string", name: "string", host: "string", nthreads: "number", memoryLimit: "number", pid: "number",
-    resources: "numbers?", versions: "map?",
+    resources: "numbers?", retiresIn: "number?", versions: "map?",
   },
   heartbeat: { metrics: "map?" },
   "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?", run: "number?" },
@@ -184,7 +190,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },
   "worker-failed": { name: "string", host: "string", reason: "string" },
-  "retire-workers": { workers: "strings" },
+  "retire-workers": { workers: "strings", drainS: "number?" },
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {

@@ -214,6 +214,8 @@ export type WorkerIdentity = {
   metrics: Record<string, unknown>;
   /** the abstract resources it offers */
   resources: Record<string, number>;
+  /** when it will retire (its lifetime, or its batch job's end minus a margin), ms since the epoch on the scheduler's clock */
+  retiresAt?: number;
 };
 
 /** A worker that cannot go on (its nanny gave up), as its MPI rank reported it. */

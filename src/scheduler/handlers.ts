@@ -38,7 +38,7 @@ export interface FailedWorker {
 
 /** What the handlers may do to the scheduler (it builds this; nothing else sees its insides). */
 export interface HandlerHost {
-  readonly view: SchedulerView & { readonly state: SchedulerState; retireWorkers(names: string[]): Promise<string[]> };
+  readonly view: SchedulerView & { readonly state: SchedulerState; retireWorkers(names: string[], o?: { drainMs?: number }): Promise<string[]> };
   readonly peers: Peers;
   readonly functions: FunctionTable;
   readonly extensions: Extensions;
@@ -98,7 +98,8 @@ export class SchedulerHandlers {
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
       [Op.runOnScheduler]: (m) => this.runOnScheduler(m),
       [Op.broadcast]: (m) => this.broadcast(m),
-      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers),
+      // a worker retiring for its job's end bounds how long its running tasks may take (drainS)
+      [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers, "drainS" in m && m.drainS !== undefined ? { drainMs: Math.max(0, m.drainS * 1000) } : {}),
       [Op.restart]: () => this.#h.restart(),
       [Op.shutdown]: () => this.#h.shutdown(),
     };
@@ -112,6 +113,9 @@ export class SchedulerHandlers {
   // ---- workers ------------------------------------------------------------------------------
 
   async registerWorker(m: RegisterWorker, rpc: Rpc): Promise<unknown> {
+    if (m.retiresIn !== undefined && !(m.retiresIn >= 0 && Number.isFinite(m.retiresIn))) {
+      throw new Error(`retiresIn must be a finite number of seconds >= 0, got ${m.retiresIn}`);
+    }
     const info: WorkerInfo = {
       address: m.address, name: m.name, host: m.host, nthreads: m.nthreads, memoryLimit: m.memoryLimit, pid: m.pid, resources: m.resources ?? {},
     };
@@ -126,8 +130,11 @@ export class SchedulerHandlers {
     if (rpc.comm.closed) return undefined;
     checkUnique();
     this.#h.peers.addWorker(rpc, info.address, m.versions ?? ({} as Versions));
-    log().info({ worker: info.address, name: info.name, nthreads: info.nthreads }, "worker added");
-    this.#h.run(this.#state.addWorker(info, Date.now()));
+    const now = Date.now();
+    // its time left, on this clock (the worker's need not agree)
+    if (m.retiresIn !== undefined) info.retiresAt = now + m.retiresIn * 1000;
+    log().info({ worker: info.address, name: info.name, nthreads: info.nthreads, ...(m.retiresIn === undefined ? {} : { retiresIn: m.retiresIn }) }, "worker added");
+    this.#h.run(this.#state.addWorker(info, now));
     return { address: this.#h.view.address, id: this.#h.view.id };
   }
 

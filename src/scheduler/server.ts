@@ -207,20 +207,25 @@ export class Scheduler implements SchedulerView {
    * be left to take the results (a --lifetime-restart replacement comes only after a close), so
    * the first would wait out the drain deadline and close with its results, to be recomputed.
    */
-  retireWorkers(names: string[]): Promise<string[]> {
-    const turn = this.#retireTurns.then(() => this.#retire(names));
+  retireWorkers(names: string[], o: { drainMs?: number } = {}): Promise<string[]> {
+    // a worker whose job ends soon has until then, whatever the turns: a bound from now
+    const bound = o.drainMs === undefined ? undefined : { from: Date.now(), ms: Math.min(RETIRE_DRAIN_MS, o.drainMs) };
+    const turn = this.#retireTurns.then(() => this.#retire(names, bound));
     this.#retireTurns = turn.catch(() => undefined);
     return turn;
   }
 
   #retireTurns: Promise<unknown> = Promise.resolve();
 
-  async #retire(names: string[]): Promise<string[]> {
+  async #retire(names: string[], bound: { from: number; ms: number } | undefined): Promise<string[]> {
     const targets = this.#resolveWorkers(names);
     this.state.setClosing(targets);
     for (const addr of targets) {
-      // let what it is running finish (bounded), so that nothing is computed twice
-      const deadline = Date.now() + RETIRE_DRAIN_MS;
+      // let what it is running finish (bounded), so that nothing is computed twice; what is
+      // still running then is handed over: the worker leaves retired, and its tasks are
+      // rescheduled elsewhere without counting against them
+      const { from, ms } = bound ?? { from: Date.now(), ms: RETIRE_DRAIN_MS };
+      const deadline = from + ms;
       while ((this.state.workers.get(addr)?.processing.size ?? 0) > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -229,12 +234,17 @@ export class Scheduler implements SchedulerView {
       // results need a worker that stays: when all are retiring at once (a batch of workers
       // reaching their lifetime), wait a while for one to join (e.g. a restarted worker)
       let keep = [...this.state.workers.values()].filter((w) => !w.closing);
-      while (unique.length && !keep.length && Date.now() < deadline) {
+      // (up to 1.6 drains: a worker whose job ends spends at most 80 % of its margin here)
+      const keepDeadline = Math.min(from + RETIRE_DRAIN_MS, from + 1.6 * ms);
+      while (unique.length && !keep.length && Date.now() < keepDeadline) {
         await new Promise((r) => setTimeout(r, 50));
         keep = [...this.state.workers.values()].filter((w) => !w.closing);
       }
       if (unique.length && keep.length) {
-        const to = keep.reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
+        // not to a worker retiring as soon (the other workers of its batch job), when another will stay
+        const ends = this.state.workers.get(addr)?.retiresAt;
+        const later = keep.filter((w) => ends === undefined || w.retiresAt === undefined || w.retiresAt > ends + 1000);
+        const to = (later.length ? later : keep).reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
         await this.#peers.workers.get(addr)?.request({ op: Op.replicateTo, target: to.address, keys: unique }, 120_000);
       }
       this.#retiring.add(addr);
@@ -293,6 +303,7 @@ export class Scheduler implements SchedulerView {
         inMemory: ws.hasWhat.size,
         metrics: ws.metrics,
         resources: ws.resources ?? {},
+        ...(ws.retiresAt === undefined ? {} : { retiresAt: ws.retiresAt }),
       };
     }
     return { type: "Scheduler", id: this.id, address: this.address, hostname: hostname(), services: this.services, workers, failedWorkers: this.#failedWorkers };

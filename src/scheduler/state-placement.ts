@@ -4,6 +4,10 @@
  * dependencies, else the least occupied. Slots per worker adapt to measured task durations (per
  * key prefix): fast tasks get a deeper pipeline, slow ones only ~2 per thread, so root tasks
  * queue on the scheduler instead of flooding. And the queue itself: a heap by priority then age.
+ *
+ * Workers that will retire (a lifetime, or their batch job's end: `retiresAt`) get no task
+ * they would not finish by then, by the measured duration of its task group and the tasks
+ * queued ahead of it there; unless no worker lives that long at all (it would never run).
  */
 import { Heap } from "./state-heap.js";
 import type { TaskRecord, WorkerRecord } from "./state-types.js";
@@ -27,6 +31,29 @@ function saturation(durations: ReadonlyMap<string, number>, t: TaskRecord): numb
   if (d === undefined) return MIN_SATURATION;
   return Math.max(MIN_SATURATION, Math.min(MAX_SATURATION, Math.ceil(PIPELINE_SECONDS / Math.max(d, 1e-6))));
 }
+
+/** What placement needs to know of the workers' time left, when any will retire (else undefined: nothing to check). */
+export interface TimeFit {
+  now: number;
+  /** the longest any current worker lives (registration to retirement); Infinity when one never retires */
+  longestLifeMs: number;
+}
+
+/**
+ * Whether `ws` finishes a task of `t`'s group before it retires: its time left covers the
+ * group's measured duration for this task and for each round of tasks queued ahead of it there.
+ * A group never measured, a worker that does not retire, or a task longer than any worker
+ * lives, is not held back.
+ */
+export function inTime(ws: WorkerRecord, t: TaskRecord, durations: ReadonlyMap<string, number>, fit: TimeFit | undefined): boolean {
+  if (fit === undefined || ws.retiresAt === undefined) return true;
+  const d = durations.get(t.prefix);
+  if (d === undefined || d * 1000 > fit.longestLifeMs) return true;
+  const rounds = Math.floor(occupied(ws) / ws.nthreads) + 1;
+  return ws.retiresAt - fit.now >= d * 1000 * rounds;
+}
+
+const ALWAYS = (_ws: WorkerRecord) => true;
 
 /** Tasks processing on a worker that hold a thread there (seceded ones do not). */
 export function occupied(ws: WorkerRecord): number {
@@ -60,23 +87,35 @@ export class WorkerHeap extends Heap<WorkerRecord> {
  * at, then the lightest worker (the top of `free`). Only tasks restricted to workers or needing
  * resources (few, and not placed by the thousand) still look at every worker.
  */
-export function pickWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord): WorkerRecord | undefined {
+export function pickWorker(
+  workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord, fit?: TimeFit,
+): WorkerRecord | undefined {
   const slots = saturation(durations, t);
   const allowed = t.placement?.workers;
+  // no closure per task unless some worker will retire (the hot path places a million tasks)
+  const timely = fit === undefined ? ALWAYS : (ws: WorkerRecord) => inTime(ws, t, durations, fit);
   if (t.placement?.resources) {
-    const fits = (ws: WorkerRecord) => !allowed || allowed.includes(ws.name) || allowed.includes(ws.address);
-    return best(workers.values(), slots, t, fits) ?? (allowed && t.placement!.allowOtherWorkers ? best(workers.values(), slots, t, () => true) : undefined);
+    const fits = (ws: WorkerRecord) => (!allowed || allowed.includes(ws.name) || allowed.includes(ws.address)) && timely(ws);
+    return best(workers.values(), slots, t, fits) ?? (allowed && t.placement!.allowOtherWorkers ? best(workers.values(), slots, t, timely) : undefined);
   }
   if (allowed) {
     const named: WorkerRecord[] = [];
     for (const ws of workers.values()) if (allowed.includes(ws.name) || allowed.includes(ws.address)) named.push(ws);
-    return best(named, slots, t, () => true) ?? (t.placement!.allowOtherWorkers ? anyWorker(workers, free, slots, t) : undefined);
+    return best(named, slots, t, timely) ?? (t.placement!.allowOtherWorkers ? anyWorker(workers, free, slots, t, timely) : undefined);
   }
-  return anyWorker(workers, free, slots, t);
+  return anyWorker(workers, free, slots, t, timely);
 }
 
-/** Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest worker. */
-function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord): WorkerRecord | undefined {
+/** Workers retiring too soon looked past, lightest first, before placement looks at every worker. */
+const SKIP_AT_MOST = 32;
+
+/**
+ * Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest
+ * worker; when that one retires too soon for the task, the lightest of those in time (workers
+ * near their end are the lightest, as they get no tasks: they are looked past in the heap, and
+ * only past SKIP_AT_MOST of them is every worker looked at).
+ */
+function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord, timely: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
   if (t.dependencies.length > 0) {
     const holders = new Set<WorkerRecord>();
     for (const dep of t.dependencies) {
@@ -86,11 +125,15 @@ function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap,
         if (ws) holders.add(ws);
       }
     }
-    const found = holders.size ? best(holders, slots, t, () => true) : undefined;
+    const found = holders.size ? best(holders, slots, t, timely) : undefined;
     if (found) return found;
   }
   const top = free.peek();
-  return top && occupied(top) < top.nthreads * slots ? top : undefined;
+  if (!top || occupied(top) >= top.nthreads * slots) return undefined;
+  if (timely(top)) return top;
+  // lighter first: once one has no free slot, none after it has
+  const { found, gaveUp } = free.search((ws) => (occupied(ws) >= ws.nthreads * slots ? "stop" : timely(ws) ? "yes" : "skip"), SKIP_AT_MOST);
+  return gaveUp ? best(workers.values(), slots, t, timely) : found;
 }
 
 /** Among `candidates` with a free slot: the most bytes of t's dependencies, then the lightest, then the earliest registered. */

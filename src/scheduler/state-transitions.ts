@@ -8,7 +8,7 @@
  */
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
-import { TaskHeap, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
+import { TaskHeap, type TimeFit, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
 import { EMPTY, NameSets } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
@@ -258,6 +258,10 @@ export class TaskGraph {
   transitions = 0;
   /** the small result of the task now entering memory, for its clients */
   inline: unknown;
+  /** the clock placement reads for retiring workers' time left (SchedulerStateOptions.now) */
+  now: () => number = Date.now;
+  /** how long the workers live, for placement; undefined: to be worked out again (workersChanged) */
+  #lives: { retiring: boolean; longestMs: number } | undefined;
   #out: Instruction[] = [];
   #log = new TransitionLog(TRANSITION_LOG_SIZE);
 
@@ -395,13 +399,40 @@ export class TaskGraph {
     ws.nbytes += t.nbytes;
   }
 
-  /** Give queued tasks to workers with free slots, best placement first. */
+  /** A worker came or went: the workers' lives are worked out again at the next placement. */
+  workersChanged(): void {
+    this.#lives = undefined;
+  }
+
+  /** What placement must know of retiring workers; undefined while none will retire (the usual case: nothing to check). */
+  #timeFit(): TimeFit | undefined {
+    if (!this.#lives) {
+      let retiring = false;
+      let longestMs = 0;
+      for (const ws of this.workers.values()) {
+        if (ws.retiresAt === undefined) longestMs = Infinity;
+        else {
+          retiring = true;
+          longestMs = Math.max(longestMs, ws.retiresAt - ws.joinedAt);
+        }
+      }
+      this.#lives = { retiring, longestMs };
+    }
+    return this.#lives.retiring ? { now: this.now(), longestLifeMs: this.#lives.longestMs } : undefined;
+  }
+
+  /**
+   * Give queued tasks to workers with free slots, best placement first. An unrestricted task
+   * that finds no worker stops the round: every worker is full, or (with retiring workers) none
+   * has the time for it, until a worker joins or a slot frees.
+   */
   fill(stimulusId: string): void {
     if (this.queue.size === 0 || this.workers.size === 0) return;
     const skipped: TaskRecord[] = [];
+    const fit = this.#timeFit();
     let t: TaskRecord | undefined;
     while ((t = this.queue.peek())) {
-      const ws = pickWorker(this.workers, this.free, this.durations, t);
+      const ws = pickWorker(this.workers, this.free, this.durations, t, fit);
       if (!ws) {
         // an unconstrained task that finds no slot means every worker is full
         if (!t.placement) break;

@@ -71,10 +71,15 @@ export interface TaskRecord {
   heapIndex: number;
 }
 
-/** A worker as it registered (the register-worker message without its op and versions). */
-export type WorkerInfo = Omit<RegisterWorker, "op" | "versions">;
+/**
+ * A worker as it registered (the register-worker message without its op and versions), with
+ * its `retiresIn` made a time on the scheduler's clock: `retiresAt`, ms since the epoch.
+ */
+export type WorkerInfo = Omit<RegisterWorker, "op" | "versions" | "retiresIn"> & { retiresAt?: number };
 
 export interface WorkerRecord extends WorkerInfo {
+  /** when it registered (the `now` of addWorker) */
+  joinedAt: number;
   processing: Set<TaskRecord>;
   /** processing tasks that seceded (Dask's long_running): on a thread, but not occupying it */
   longRunning: Set<TaskRecord>;
@@ -122,6 +127,8 @@ export interface Workload {
 export interface SchedulerStateOptions {
   /** workers a task may kill before it errs with KilledWorker (Dask's allowed-failures) */
   allowedFailures?: number;
+  /** the clock placement reads to tell a retiring worker's time left (default Date.now) */
+  now?: () => number;
 }
 
 export interface StoryEntry {

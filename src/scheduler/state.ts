@@ -55,6 +55,7 @@ export class SchedulerState {
 
   constructor(opts: SchedulerStateOptions = {}) {
     this.allowedFailures = opts.allowedFailures ?? 3; // SCHEDULER_DEFAULTS.allowedFailures (a pure core imports no options module)
+    if (opts.now) this.#g.now = opts.now;
   }
 
   get workers(): ReadonlyMap<string, WorkerRecord> {
@@ -85,6 +86,7 @@ export class SchedulerState {
       hasWhat: new Set(),
       nbytes: 0,
       lastSeen: now,
+      joinedAt: now,
       metrics: {},
       used: {},
       closing: false,
@@ -94,6 +96,7 @@ export class SchedulerState {
       heapIndex: -1,
     };
     this.#g.workers.set(info.address, ws);
+    this.#g.workersChanged();
     this.#g.reweigh(ws);
     this.#g.fill(`add-worker-${info.name}`);
     return this.#g.flush();
@@ -104,6 +107,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(address);
     if (!ws) return [];
     this.#g.workers.delete(address);
+    this.#g.workersChanged();
     this.#g.reweigh(ws);
     this.#g.names.forget(address);
     for (const t of [...ws.processing]) {

@@ -39,6 +39,14 @@ export interface WorkerOptions {
    */
   lifetimeMs?: number;
   lifetimeStaggerMs?: number;
+  /**
+   * Its batch job's end (`at`, ms since the epoch; dask-worker-ts learns it from the queue
+   * system): the worker retires gracefully `marginMs` before, as for a lifetime but never
+   * restarted by the nanny, and its running tasks get half the margin to finish before they are
+   * handed over to other workers. The earlier of this and the lifetime wins. The worker tells
+   * the scheduler at registration, which then starts no task on it that would not finish in time.
+   */
+  jobEnd?: JobEnd;
   /** Where spilled results go (a subdirectory per worker; default: the OS temp directory). */
   localDirectory?: string;
   /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
@@ -48,6 +56,13 @@ export interface WorkerOptions {
   tls?: TlsFiles;
   /** Connection settings (defaults: the configuration's). */
   comm?: CommOptions;
+}
+
+/** A batch job's end, and how long before it its workers retire. */
+export interface JobEnd {
+  /** ms since the epoch */
+  at: number;
+  marginMs: number;
 }
 
 /**

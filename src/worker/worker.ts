@@ -70,12 +70,14 @@ export class Worker {
   #heartbeat: NodeJS.Timeout | undefined;
   #memoryTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
+  /** When it retires (lifetime or its job's walltime), and why */
+  #retirement: Retirement | undefined;
   #closed: Promise<string>;
   #resolveClosed!: (reason: string) => void;
   #closeReason = "";
   /** True when close() came from the scheduler or the owner, not from losing the scheduler. */
   cleanExit = true;
-  /** It retired (lifetime), rather than being closed. */
+  /** It retired for its lifetime (a nanny may start a fresh one), rather than being closed or retiring for its job's end. */
   retired = false;
 
   private constructor(opts: WorkerOptions) {
@@ -182,11 +184,7 @@ export class Worker {
     this.address = this.#opts.contactAddress ?? this.#listener.address;
     await this.#connectScheduler(this.#deathDeadline());
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
-    if (this.#opts.lifetimeMs) {
-      const stagger = this.#opts.lifetimeStaggerMs ?? 0;
-      const after = Math.max(0, this.#opts.lifetimeMs + (Math.random() * 2 - 1) * stagger);
-      this.#lifetimeTimer = setTimeout(() => this.retire(`lifetime of ${this.#opts.lifetimeMs} ms reached`), after);
-    }
+    this.#scheduleRetirement();
     if (this.#opts.memoryLimit) {
       this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs).unref();
     }
@@ -219,6 +217,8 @@ export class Worker {
         // tasks may arrive in the same frame as the registration's reply, before the await
         // below returns: whatever they send must go out on this connection
         this.#scheduler = rpc;
+        // a lifetime counts from the first registration
+        this.#retirement ??= retirement(this.#opts, Date.now());
         await rpc.request(
           {
             op: Op.registerWorker,
@@ -229,6 +229,8 @@ export class Worker {
             memoryLimit: this.#opts.memoryLimit ?? 0,
             pid: process.pid,
             resources: this.#opts.resources ?? {},
+            // relative: the scheduler's clock need not agree with this host's
+            ...(this.#retirement ? { retiresIn: Math.max(0, this.#retirement.at - Date.now()) / 1000 } : {}),
             versions: versions(),
           },
           Math.max(1, deadline - Date.now()),
@@ -477,12 +479,25 @@ export class Worker {
     new Rpc(comm, peerHandlers(this.#host));
   }
 
-  /** Ask the scheduler to retire this worker (it closes us once our results live elsewhere). */
-  retire(reason: string): void {
+  /** Retire at the time #start worked out; a timer can wait at most ~24.8 days, so a later time is reached in steps. */
+  #scheduleRetirement(): void {
+    const r = this.#retirement;
+    if (!r) return;
+    const wait = r.at - Date.now();
+    this.#lifetimeTimer = wait > MAX_TIMER_MS ? setTimeout(() => this.#scheduleRetirement(), MAX_TIMER_MS) : setTimeout(() => this.retire(r.reason, r), Math.max(0, wait));
+  }
+
+  /**
+   * Ask the scheduler to retire this worker (it closes us once our results live elsewhere).
+   * `restartable`: a nanny told to (--lifetime-restart) starts a fresh worker afterwards; not
+   * so for a job's end, where `drainMs` bounds the wait for running tasks (then they are handed
+   * over to other workers, before the queue kills the job).
+   */
+  retire(reason: string, o: { restartable?: boolean; drainMs?: number } = {}): void {
     log().info({ name: this.name, reason }, "retiring");
-    this.retired = true;
+    this.retired = o.restartable ?? true;
     const rpc = this.#scheduler;
-    if (rpc && !rpc.closed) rpc.send({ op: Op.retireWorkers, workers: [this.address] });
+    if (rpc && !rpc.closed) rpc.send({ op: Op.retireWorkers, workers: [this.address], ...(o.drainMs === undefined ? {} : { drainS: o.drainMs / 1000 }) });
     else void this.close(reason);
   }
 
@@ -511,6 +526,33 @@ export class Worker {
     }
     return this.#closed;
   }
+}
+
+/** setTimeout's longest wait. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Retirement {
+  /** ms since the epoch */
+  at: number;
+  reason: string;
+  restartable: boolean;
+  /** how long running tasks may take to finish (undefined: the scheduler's own bound) */
+  drainMs?: number;
+}
+
+/** When a worker registered `now` retires: the end of its lifetime (± stagger) or its job's end minus the margin, whichever comes first. */
+function retirement(o: WorkerOptions, now: number): Retirement | undefined {
+  let r: Retirement | undefined;
+  if (o.lifetimeMs) {
+    const stagger = o.lifetimeStaggerMs ?? 0;
+    r = { at: now + Math.max(0, o.lifetimeMs + (Math.random() * 2 - 1) * stagger), reason: `lifetime of ${o.lifetimeMs} ms reached`, restartable: true };
+  }
+  const end = o.jobEnd;
+  if (end !== undefined && (!r || end.at - end.marginMs < r.at)) {
+    const reason = `its job ends at ${new Date(end.at).toISOString()} (walltime), in ${end.marginMs} ms or less`;
+    r = { at: end.at - end.marginMs, reason, restartable: false, drainMs: end.marginMs / 2 };
+  }
+  return r;
 }
 
 /**

@@ -70,7 +70,7 @@ import {
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
-import { Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
+import { type JobEnd, Nanny, Scheduler, type SchedulerOptions, Worker, type WorkerOptions, dashboardExtension, withDashboard } from "dask-mpi-ts/server";
 
 export async function client(target: ConnectTarget, options: ConnectOptions): Promise<void> {
   const c: Client = await Client.connect(target, options);
@@ -115,10 +115,14 @@ export async function launchers(o: InitializeOptions, slurm: SLURMOptions, lsf: 
   const clusters: JobQueueCluster[] = [await SLURMCluster.create(slurm), await PBSCluster.create(jq), await SGECluster.create(jq), await LSFCluster.create(lsf), await DRMAACluster.create(d)];
   const sl: SLURMCluster = (await SLURMCluster.create()) as SLURMCluster;
   const info: JobInfo[] = sl.jobs();
+  const waits: number[] = sl.queueWaits();
+  const walltimeAware: JobQueueOptions = { walltime: "01:00:00", walltimeMargin: "5m" };
+  const ignoring: SLURMOptions = { walltimeMargin: false };
+  const calm: AdaptOptions = { minimumIdle: "30s", waitCount: 3 };
   sl.adapt(a);
   await sl.scale(2);
   const real: jobqueue.SLURMCluster = sl;
-  void [c, clusters, info, real instanceof jobqueue.JobQueueCluster, sl.schedulerAddress, sl.jobScript()];
+  void [c, clusters, info, waits, walltimeAware, ignoring, calm, real instanceof jobqueue.JobQueueCluster, sl.schedulerAddress, sl.jobScript()];
   const session: DrmaaSession = await DrmaaSession.open();
   const t: JobTemplate = { remoteCommand: "/bin/true" };
   const id = await session.runJob(t);
@@ -136,6 +140,9 @@ export async function roles(so: SchedulerOptions, wo: WorkerOptions): Promise<vo
   const e = await Scheduler.start(withDashboard({ ...so, dashboardAddress: ":0" }));
   await Promise.all([d.close("done"), e.close("done")]);
   const w = await Worker.start({ ...wo, schedulerAddress: s.address });
+  // a worker in a batch job retires a margin before the job's end
+  const jobEnd: JobEnd = { at: Date.now() + 3_600_000, marginMs: 300_000 };
+  await (await Worker.start({ ...wo, schedulerAddress: s.address, jobEnd })).close("done");
   void Nanny;
   await w.close("done");
   await s.close("done");
