@@ -40,6 +40,7 @@ export class NullWorker {
   #listener: Listener | undefined;
   #rpc: Rpc | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  #schedulerBeatMs = 0;
 
   constructor(
     readonly name: string,
@@ -77,19 +78,25 @@ export class NullWorker {
       { op: Op.registerWorker, address: this.address, name: this.name, host: hostname(), nthreads: this.opts.nthreads ?? 1, memoryLimit: 0, pid: process.pid, resources: {} },
       60_000,
     );
-    const every = this.opts.heartbeatMs ?? 1000;
     // workers started apart beat apart: spread the first beat over one interval
-    const first = setTimeout(() => {
-      this.#beat();
-      this.#heartbeat = setInterval(() => this.#beat(), every).unref();
-    }, Math.random() * every).unref();
-    this.#heartbeat = first;
+    this.#heartbeat = setTimeout(() => this.#beat(), Math.random() * this.#every()).unref();
+  }
+
+  /** As a real worker: its own interval or the scheduler's (longer in a big cluster), the longer. */
+  #every(): number {
+    return Math.max(this.opts.heartbeatMs ?? 1000, this.#schedulerBeatMs);
   }
 
   #beat(): void {
     const rpc = this.#rpc;
     if (!rpc || rpc.closed) return;
-    rpc.request({ op: Op.heartbeat, metrics: { executing: 0, ready: 0, inMemory: 0, cpu: 0 } }, 15_000, { background: true }).catch(() => {});
+    this.#heartbeat = setTimeout(() => this.#beat(), this.#every()).unref();
+    rpc
+      .request({ op: Op.heartbeat, metrics: { executing: 0, ready: 0, inMemory: 0, cpu: 0 } }, 15_000, { background: true })
+      .then((reply) => {
+        if (typeof reply === "object" && reply !== null && typeof reply.heartbeatMs === "number") this.#schedulerBeatMs = reply.heartbeatMs;
+      })
+      .catch(() => {});
   }
 
   async close(): Promise<void> {

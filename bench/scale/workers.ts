@@ -2,7 +2,8 @@
  * Scale fixture, workers: `node workers.js SCHEDULER_FILE W M` against a scheduler of its own.
  *   1. W null workers (bench/null-workers.ts, one process hosting all) register: wall time from
  *      the first connect to the last registration reply;
- *   2. idle: the scheduler's CPU over IDLE_MS while only their heartbeats (1 per second each) arrive;
+ *   2. idle: the scheduler's CPU over IDLE_MS (or two heartbeat intervals) while only their
+ *      heartbeats arrive (1 per second each, or less often in a big cluster, as the scheduler asks);
  *   3. dispatch: a map of M tasks + gather through them, tasks/s, and the scheduler's and the
  *      null workers' CPU per task (placement, messages, bookkeeping).
  * Prints one `BENCH_JSON {...}` line.
@@ -12,6 +13,7 @@ import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "../../src/index.js";
+import { SCHEDULER_DEFAULTS, heartbeatIntervalMs } from "../../src/scheduler/options.js";
 import { emit, now, within } from "../fixtures/common.js";
 import { BENCH_CLIENT, sampleScheduler, watchStalls } from "./probe.js";
 
@@ -43,11 +45,13 @@ const hostCpu = () =>
 const registeredMs = await within(120_000, `${w} null workers registering`, registered);
 await client.waitForWorkers(w, { timeout: 60_000 });
 
-// idle: heartbeats only (after one full interval, so every worker is beating)
-await new Promise((r) => setTimeout(r, 1200));
+// idle: heartbeats only, once every worker beats at the interval the scheduler asks of a cluster
+// this size (after its first beat, at 1 s), over two such intervals
+const beatMs = Math.max(1000, heartbeatIntervalMs(w, SCHEDULER_DEFAULTS.workerTtlMs));
+await new Promise((r) => setTimeout(r, 1200 + beatMs));
 const i0 = await sampleScheduler(client, false);
 const t0 = now();
-await new Promise((r) => setTimeout(r, IDLE_MS));
+await new Promise((r) => setTimeout(r, Math.max(IDLE_MS, 2 * beatMs)));
 const i1 = await sampleScheduler(client, false);
 const idleCorePercent = (100 * (i1.cpuUs - i0.cpuUs)) / ((now() - t0) * 1000);
 

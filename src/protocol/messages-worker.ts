@@ -89,7 +89,8 @@ export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | Rep
 
 export interface WorkerReplies {
   "register-worker": { address: string; id: string };
-  heartbeat: "ok";
+  /** how often the worker should beat, at the least (scheduler/options.ts heartbeatIntervalMs) */
+  heartbeat: { heartbeatMs: number };
   "worker-failed": "ok";
   /** the encoded return value */
   run: Uint8Array[];

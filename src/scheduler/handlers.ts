@@ -20,6 +20,7 @@ import { Op, toWireError } from "../protocol/ops.js";
 import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
 import type { Locality } from "./locality.js";
+import { heartbeatIntervalMs } from "./options.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
@@ -55,6 +56,8 @@ export interface HandlerHost {
   shutdown(): Promise<string>;
   /** run-on-scheduler's context argument. */
   readonly runContext: unknown;
+  /** a worker silent this long is removed (null: never) */
+  readonly workerTtlMs: number | null;
 }
 
 export class SchedulerHandlers {
@@ -138,9 +141,10 @@ export class SchedulerHandlers {
     return { address: this.#h.view.address, id: this.#h.view.id };
   }
 
-  heartbeat(m: Heartbeat, rpc: Rpc): string {
+  /** The reply is the scheduler's heartbeat to the worker, and how often to beat in a cluster this size. */
+  heartbeat(m: Heartbeat, rpc: Rpc): { heartbeatMs: number } {
     this.#state.heartbeat(this.#h.peers.worker(rpc), m.metrics ?? {}, Date.now());
-    return "ok"; // the reply is the scheduler's heartbeat to the worker
+    return { heartbeatMs: heartbeatIntervalMs(this.#state.workers.size, this.#h.workerTtlMs) };
   }
 
   taskFinished(m: TaskFinished, rpc: Rpc): void {

@@ -44,3 +44,17 @@ export const SCHEDULER_DEFAULTS: Required<Pick<SchedulerOptions, "allowedFailure
   workerTtlMs: 30_000,
   idleTimeoutMs: null,
 };
+
+/** Heartbeats a second the scheduler asks of its workers, all together, once there are many (Dask's heartbeat_interval: about 200 too). */
+export const HEARTBEATS_PER_S = 200;
+
+/**
+ * How often (ms) each of `workers` workers should beat, so that heartbeats cost the scheduler
+ * the same at 1,000 workers as at 200: HEARTBEATS_PER_S in all, but at least three beats a
+ * worker-TTL (`ttlMs`, null: none). A worker beats at this or its own interval, the longer (the
+ * heartbeat's reply tells it), so below 200 workers nothing changes.
+ */
+export function heartbeatIntervalMs(workers: number, ttlMs: number | null): number {
+  const spread = (1000 * workers) / HEARTBEATS_PER_S;
+  return ttlMs === null ? spread : Math.min(spread, ttlMs / 3);
+}

@@ -139,6 +139,7 @@ export class Scheduler implements SchedulerView {
       locality: new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) }),
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
+      workerTtlMs: this.#opts.workerTtlMs === undefined ? SCHEDULER_DEFAULTS.workerTtlMs : this.#opts.workerTtlMs,
       sid: (what: string) => this.#sid(what),
       run: (ins: Instruction[]) => this.#run(ins),
       probe: (address: string) => probeWorker(address, this.secret, this.#comm),

@@ -68,6 +68,8 @@ export class Worker {
   /** what the op handlers (handlers.ts) may use */
   #host: WorkerHost;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** how often the scheduler asks its workers to beat (more workers, less often), as its last heartbeat reply said */
+  #schedulerBeatMs = 0;
   #memoryTimer: NodeJS.Timeout | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   /** When it retires (lifetime or its job's walltime), and why */
@@ -183,7 +185,7 @@ export class Worker {
     this.#listener = await listen(where, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
     this.address = this.#opts.contactAddress ?? this.#listener.address;
     await this.#connectScheduler(this.#deathDeadline());
-    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#opts.heartbeatMs ?? 1000).unref();
+    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), this.#beatEveryMs()).unref();
     this.#scheduleRetirement();
     if (this.#opts.memoryLimit) {
       this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs).unref();
@@ -440,7 +442,14 @@ export class Worker {
     this.#handle({ type: "reset" });
   }
 
+  /** This worker's own heartbeat interval, or the scheduler's, the longer. */
+  #beatEveryMs(): number {
+    return Math.max(this.#opts.heartbeatMs ?? 1000, this.#schedulerBeatMs);
+  }
+
   #sendHeartbeat(): void {
+    if (this.status === "closing" || this.status === "closed") return;
+    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), this.#beatEveryMs()).unref();
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
     const mem = process.memoryUsage();
@@ -469,6 +478,10 @@ export class Worker {
         },
         SCHEDULER_SILENCE_MS,
       )
+      .then((reply) => {
+        // an older scheduler answers "ok"
+        if (typeof reply === "object" && reply !== null && typeof reply.heartbeatMs === "number") this.#schedulerBeatMs = reply.heartbeatMs;
+      })
       .catch((err) => {
         if (rpc === this.#scheduler && !rpc.closed) rpc.comm.abort(`scheduler did not answer a heartbeat: ${describeError(err)}`);
       });
