@@ -13,7 +13,7 @@ import { currentLogSettings, logger } from "../log.js";
 import type { Status } from "../status.js";
 import { NANNY_DEFAULTS, type NannyOptions } from "./options.js";
 import { type NannyMessage, type WorkerToNanny, parseWorkerToNanny } from "../protocol/messages-nanny.js";
-import { DEFAULT_THRESHOLDS, memoryState, residentBytes } from "../worker/memory.js";
+import { DEFAULT_THRESHOLDS, type MemoryReading, memoryState, nextCheckMs, residentBytes } from "../worker/memory.js";
 import { spillParent } from "../worker/spill.js";
 import { WORKER_DEFAULTS } from "../worker/options.js";
 import { purgeDeadWorkerDirectories } from "../worker/local-directory.js";
@@ -31,6 +31,7 @@ export class Nanny {
   #child: ChildProcess | undefined;
   #restarts: number[] = [];
   #memoryTimer: NodeJS.Timeout | undefined;
+  #lastMemory: MemoryReading | undefined;
   #closed: Promise<{ ok: boolean; reason: string }>;
   #resolveClosed!: (r: { ok: boolean; reason: string }) => void;
 
@@ -45,22 +46,36 @@ export class Nanny {
     await n.#spawn();
     n.status = "running";
     const limit = opts.worker.memoryLimit ?? 0;
-    if (limit > 0) {
-      const every = opts.worker.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
-      n.#memoryTimer = setInterval(() => n.#checkMemory(limit), every).unref();
-    }
+    if (limit > 0) n.#monitorMemory(limit);
     return n;
   }
 
-  /** The worker's memory above its terminate threshold: kill it, to be restarted fresh. */
-  #checkMemory(limit: number): void {
+  /**
+   * Check the worker's memory now, and again in a base interval near its terminate threshold,
+   * or up to ten far below it (worker/memory.ts nextCheckMs), as the worker checks its own.
+   */
+  #monitorMemory(limit: number): void {
+    if (this.status === "closing" || this.status === "closed") return;
+    const base = this.#opts.worker.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
+    const rss = this.#checkMemory(limit);
+    const reading = rss === undefined ? undefined : { bytes: rss, atMs: performance.now() };
+    const terminate = { ...DEFAULT_THRESHOLDS, ...this.#opts.worker.memory }.terminate;
+    // no reading (no child now, or one just killed): look again soon
+    const wait = reading ? nextCheckMs(reading, this.#lastMemory, limit, [terminate], base) : base;
+    this.#lastMemory = reading;
+    this.#memoryTimer = setTimeout(() => this.#monitorMemory(limit), wait).unref();
+  }
+
+  /** The worker's memory above its terminate threshold: kill it, to be restarted fresh. Its resident bytes, unless it was killed or there is none. */
+  #checkMemory(limit: number): number | undefined {
     const child = this.#child;
-    if (!child?.pid || this.status !== "running") return;
+    if (!child?.pid || this.status !== "running") return undefined;
     const rss = residentBytes(child.pid);
-    if (rss === undefined) return;
-    if (memoryState(rss, limit, { ...DEFAULT_THRESHOLDS, ...this.#opts.worker.memory }) !== "terminate") return;
+    if (rss === undefined) return undefined;
+    if (memoryState(rss, limit, { ...DEFAULT_THRESHOLDS, ...this.#opts.worker.memory }) !== "terminate") return rss;
     log().warn({ rss, limit, reason: "memory above the terminate threshold" }, "restarting worker");
     child.kill("SIGKILL");
+    return undefined;
   }
 
   /** Resolves when supervision ends: ok when the worker closed on request. */

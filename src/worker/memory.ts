@@ -37,3 +37,31 @@ export function residentBytes(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** The memory monitor waits at most this many base intervals between checks, far below the limits. */
+export const MONITOR_STRETCH_MAX = 10;
+/** Growth the monitor assumes possible in one base interval, as a fraction of the limit (at 100 ms: half the limit a second). */
+export const ASSUMED_GROWTH = 0.05;
+
+/** A memory reading, for the next one's growth. */
+export interface MemoryReading {
+  bytes: number;
+  atMs: number;
+}
+
+/**
+ * How long until the memory monitor's next check: as many base intervals as `bytes` could grow
+ * by, before it reaches the lowest of `fractions` (of `limit`), at the faster of ASSUMED_GROWTH and
+ * the growth seen since `last`; one base interval near a threshold, at most MONITOR_STRETCH_MAX
+ * far below. So a hundred idle workers, far below their limits, check ~10 times less often than
+ * one close to them, which checks as often as before. No limit or no threshold: the longest wait.
+ */
+export function nextCheckMs(now: MemoryReading, last: MemoryReading | undefined, limit: number, fractions: Array<number | false>, baseMs: number): number {
+  const set = fractions.filter((f): f is number => f !== false);
+  if (!(limit > 0) || set.length === 0) return baseMs * MONITOR_STRETCH_MAX;
+  const headroom = Math.min(...set) * limit - now.bytes;
+  let perInterval = ASSUMED_GROWTH * limit;
+  if (last && now.atMs > last.atMs) perInterval = Math.max(perInterval, ((now.bytes - last.bytes) * baseMs) / (now.atMs - last.atMs));
+  const intervals = Math.floor(headroom / perInterval);
+  return baseMs * Math.max(1, Math.min(MONITOR_STRETCH_MAX, intervals));
+}

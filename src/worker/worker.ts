@@ -21,7 +21,7 @@ import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
 import { collectGarbageAtMost } from "./gc.js";
-import { DEFAULT_THRESHOLDS, type MemoryThresholds, memoryState } from "./memory.js";
+import { DEFAULT_THRESHOLDS, type MemoryReading, type MemoryThresholds, memoryState, nextCheckMs } from "./memory.js";
 import { versions } from "../version.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state-machine.js";
 import { spillParent } from "./spill.js";
@@ -71,6 +71,7 @@ export class Worker {
   /** how often the scheduler asks its workers to beat (more workers, less often), as its last heartbeat reply said */
   #schedulerBeatMs = 0;
   #memoryTimer: NodeJS.Timeout | undefined;
+  #lastMemory: MemoryReading | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   /** When it retires (lifetime or its job's walltime), and why */
   #retirement: Retirement | undefined;
@@ -188,7 +189,7 @@ export class Worker {
     this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), this.#beatEveryMs()).unref();
     this.#scheduleRetirement();
     if (this.#opts.memoryLimit) {
-      this.#memoryTimer = setInterval(() => this.#checkMemory(), this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs).unref();
+      this.#monitorMemory();
     }
     this.status = "running";
   }
@@ -402,15 +403,30 @@ export class Worker {
     });
   }
 
-  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). */
-  #checkMemory(): void {
-    const limit = this.#opts.memoryLimit ?? 0;
+  /**
+   * Check memory now, and again in a base interval (memoryMonitorMs) near a threshold, or up to
+   * ten far below them (worker/memory.ts nextCheckMs): idle workers cost less.
+   */
+  #monitorMemory(): void {
+    if (this.status === "closing" || this.status === "closed") return;
     const rss = process.memoryUsage.rss();
+    const ok = this.#checkMemory(rss);
+    const base = this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
+    const t = this.#thresholds;
+    const reading = { bytes: Math.max(rss, this.#store.memoryBytes), atMs: performance.now() };
+    const wait = ok && !this.state.paused ? nextCheckMs(reading, this.#lastMemory, this.#opts.memoryLimit ?? 0, [t.target, t.spill, t.pause, t.terminate], base) : base;
+    this.#lastMemory = reading;
+    this.#memoryTimer = setTimeout(() => this.#monitorMemory(), wait).unref();
+  }
+
+  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). False: above a threshold. */
+  #checkMemory(rss: number): boolean {
+    const limit = this.#opts.memoryLimit ?? 0;
     this.#store.spillIfNeeded(rss);
     const state = memoryState(rss, limit, this.#thresholds);
     // above pause, what is over may be garbage (freed results, a finished task's temporaries):
     // collect, and decide on the next tick's measurement
-    if (state !== "ok" && this.#collectGarbage()) return;
+    if (state !== "ok" && this.#collectGarbage()) return false;
     if (state === "terminate" && !this.#opts.supervised) {
       // nobody will restart it: tell the scheduler why it goes (it reschedules the running
       // tasks at once, counting them as suspects), then close and exit non-zero
@@ -419,14 +435,15 @@ export class Worker {
       if (rpc && !rpc.closed) rpc.send({ op: Op.unregisterWorker, reason });
       this.cleanExit = false;
       void this.close(reason);
-      return;
+      return false;
     }
     const paused = state !== "ok";
-    if (paused === this.state.paused) return;
+    if (paused === this.state.paused) return !paused;
     const reason = `memory use ${rss} bytes of a ${limit}-byte limit`;
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
     this.#handle({ type: paused ? "pause" : "resume" });
+    return !paused;
   }
 
   /** A collection on this thread and every task thread, unless this process had one within COLLECT_EVERY_MS. */
