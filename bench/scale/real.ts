@@ -20,7 +20,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "../../src/index.js";
@@ -29,6 +29,7 @@ import { root } from "../runner.js";
 import { withScheduler } from "../scale.js";
 import { TAG_VAR, taggedPids as tagged } from "../../test/helpers/proc.js";
 import { BENCH_CLIENT, sampleScheduler } from "./probe.js";
+import { cpuMs, kb, pause, stop } from "./procs.js";
 
 const [big = 100, small = 2, tasks = 20_000, rounds = 2] = process.argv.slice(2).map(Number);
 if (![big, small, tasks, rounds].every((x) => Number.isInteger(x) && x > 0)) throw new Error("usage: real.js [BIG] [SMALL] [TASKS] [ROUNDS]");
@@ -58,32 +59,6 @@ export interface RealRun {
   idleCorePercent: number;
   /** the scheduler's, idle, % of a core over the same 3 s */
   schedulerIdleCorePercent: number;
-}
-
-const TICK = 100; // USER_HZ, as on every Linux Node runs on
-/** user + system CPU of a process so far (ms), 0 if gone. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-  } catch {
-    return 0;
-  }
-}
-
-/** kB field of /proc/PID/status or smaps_rollup, 0 if gone. */
-function kb(file: string, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(file, "utf8"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function pause(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 async function oneRun(client: Client, file: string, w: number): Promise<RealRun> {
@@ -173,27 +148,6 @@ async function oneRun(client: Client, file: string, w: number): Promise<RealRun>
   } finally {
     if (child) await stop(child, tag);
     rmSync(local, { recursive: true, force: true });
-  }
-}
-
-/** SIGTERM the command; every process it started must end (else SIGKILL, and an error). */
-async function stop(child: ChildProcess, tag: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  const deadline = now() + 60_000;
-  let left = tagged(tag);
-  while (left.length && now() < deadline) {
-    await pause(200);
-    left = tagged(tag);
-  }
-  if (left.length) {
-    for (const p of left) {
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-    throw new Error(`${left.length} process(es) still running 60 s after SIGTERM: ${left.join(", ")}`);
   }
 }
 

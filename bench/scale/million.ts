@@ -1,0 +1,122 @@
+/**
+ * Scale fixture, a million tasks on 2 real workers (issue 15, point 5): `node million.js [N] [SMALL]`
+ * (defaults 1,000,000 and 50,000). One scheduler (bench/scale.ts's withScheduler: its own
+ * process, no dashboard), `dask-worker-ts --nworkers 2` (nannies, 1 thread each) through the
+ * scheduler file, this process the client:
+ *   map      client.map of SMALL trivial tasks + gather, then of N: tasks/s of each (the target:
+ *            N at no less than SMALL's rate), every value checked;
+ *   tree     a reduction of N leaves (a map of N, then sums of FANIN futures each, level by
+ *            level, the whole graph submitted before the root is awaited): tasks/s, the sum checked;
+ *   memory   peak RSS of the client (this process) and of the scheduler (target: each < 2 GiB),
+ *            and the scheduler's longest event-loop block.
+ * Then SIGTERM to the command; every process it started must end. Prints one BENCH_JSON line.
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Client, type Future } from "../../src/index.js";
+import { emit, now, within } from "../fixtures/common.js";
+import { root } from "../runner.js";
+import { withScheduler } from "../scale.js";
+import { TAG_VAR } from "../../test/helpers/proc.js";
+import { BENCH_CLIENT, sampleScheduler, watchStalls } from "./probe.js";
+import { pause, stop } from "./procs.js";
+
+const [n = 1_000_000, small = 50_000] = process.argv.slice(2).map(Number);
+if (![n, small].every((x) => Number.isInteger(x) && x > 0)) throw new Error("usage: million.js [N] [SMALL]");
+/** Leaves summed by one task of the tree (Dask's split_every is 8 for most reductions too). */
+export const FANIN = 8;
+
+export interface MillionResult {
+  n: number;
+  small: number;
+  fanIn: number;
+  smallRate: number;
+  rate: number;
+  treeTasks: number;
+  treeRate: number;
+  clientPeakRssMiB: number;
+  schedulerPeakRssMiB: number;
+  maxStallMs: number;
+}
+
+const inc = (x: number) => x + 1;
+const sum = (...xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+async function mapGather(client: Client, m: number): Promise<number> {
+  const t0 = now();
+  const futures = client.map(inc, Array.from({ length: m }, (_, i) => i), { pure: false });
+  const out = await within(3_600_000, `map+gather of ${m}`, client.gather(futures));
+  const rate = m / ((now() - t0) / 1000);
+  for (let i = 0; i < m; i++) if (out[i] !== i + 1) throw new Error(`map of ${m}: wrong value at ${i}: ${out[i]}`);
+  for (const f of futures) f.release();
+  return rate;
+}
+
+/** Sum of inc(i) for i < m by a tree of FANIN-way sums: its tasks and tasks/s. */
+async function tree(client: Client, m: number): Promise<{ tasks: number; rate: number }> {
+  const t0 = now();
+  const all: Array<Future<number>> = [];
+  let layer: Array<Future<number>> = client.map(inc, Array.from({ length: m }, (_, i) => i), { pure: false });
+  all.push(...layer);
+  while (layer.length > 1) {
+    // FANIN lists: the j-th holds every FANIN-th future from j; a short last group adds zeros
+    const groups = Math.ceil(layer.length / FANIN);
+    const cols = Array.from({ length: FANIN }, (_, j) => Array.from({ length: groups }, (_, g) => layer[g * FANIN + j] ?? 0));
+    layer = (client.map as (fn: typeof sum, ...rest: unknown[]) => Array<Future<number>>)(sum, ...cols, { pure: false });
+    for (const f of layer) all.push(f);
+  }
+  const total = await within(3_600_000, `the root of a tree of ${m} leaves`, layer[0]!.result());
+  const rate = all.length / ((now() - t0) / 1000);
+  if (total !== (m * (m + 1)) / 2) throw new Error(`tree of ${m}: sum ${total}, expected ${(m * (m + 1)) / 2}`);
+  for (const f of all) f.release();
+  return { tasks: all.length, rate };
+}
+
+const schedulerPeakRss = (client: Client) => client.runOnScheduler(() => process.resourceUsage().maxRSS * 1024);
+
+const result = await withScheduler(async (file): Promise<MillionResult> => {
+  const client = await Client.connect({ schedulerFile: file }, BENCH_CLIENT);
+  const tag = randomUUID();
+  const local = mkdtempSync(path.join(tmpdir(), "scale-million-"));
+  const child = spawn(
+    process.execPath,
+    [path.join(root, "bin/dask-worker-ts.js"), "--scheduler-file", file, "--nworkers", "2", "--nthreads", "1", "--local-directory", local, "--host", "127.0.0.1", "--log-level", "warn"],
+    { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, [TAG_VAR]: tag } },
+  );
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  try {
+    await watchStalls(client);
+    const deadline = now() + 120_000;
+    while ((await sampleScheduler(client, false)).workers < 2) {
+      if (child.exitCode !== null || now() > deadline) throw new Error(`2 workers did not join (exit ${child.exitCode}):\n${stderr}`);
+      await pause(50);
+    }
+    await mapGather(client, 1000); // warm-up: the function is known on both workers
+    const smallRate = await mapGather(client, small);
+    const rate = await mapGather(client, n);
+    const t = await tree(client, n);
+    const s = await sampleScheduler(client, false);
+    return {
+      n,
+      small,
+      fanIn: FANIN,
+      smallRate,
+      rate,
+      treeTasks: t.tasks,
+      treeRate: t.rate,
+      clientPeakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+      schedulerPeakRssMiB: (await schedulerPeakRss(client)) / 2 ** 20,
+      maxStallMs: s.maxStallMs,
+    };
+  } finally {
+    await client.close();
+    await stop(child, tag);
+    rmSync(local, { recursive: true, force: true });
+  }
+});
+emit(result);
+process.exit(0);
