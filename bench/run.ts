@@ -13,7 +13,8 @@
  *   codec       per-task cost of user values' structured clone against plain msgpack, in-process
  *   scale       cost curves of one scheduler: tasks 10k -> 1M, null workers 2 -> 1,000 (bench/scale/section.ts),
  *               then scale-real: 100 real workers against 2 (bench/scale/real-section.ts; BENCH_SCALE_REAL=0 skips)
- *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination,scale,scale-real   sections to run (default: all)
+ *               then scale-million: 1M-task map and tree on 2 real workers (bench/scale/million-section.ts; BENCH_SCALE_MILLION=0 skips)
+ *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination,scale,scale-real,scale-million   sections to run (default: all)
  *   BENCH_RUNS=N        repetitions (default 7 for start-up, 3 for the cases)
  *   BENCH_DASK_RUNS=N   repetitions on Python Dask (default 1: its 50k-task run alone takes ~2 min)
  *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
@@ -25,10 +26,11 @@ import { dist, median, parseResult, root, run, runCase, runsOr } from "./runner.
 import { codec } from "./codec.js";
 import { startup } from "./startup.js";
 import { scaleSection } from "./scale/section.js";
+import { millionSection } from "./scale/million-section.js";
 import { realWorkersSection } from "./scale/real-section.js";
 import { fmt, table } from "./table.js";
 
-const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination", "scale", "scale-real"] as const;
+const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination", "scale", "scale-real", "scale-million"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -229,6 +231,7 @@ if (cases.length) {
 
 if (selected("scale")) await scaleSection(attempt, PYTHON);
 if (selected("scale") || selected("scale-real")) await realWorkersSection(attempt);
+if (selected("scale") || selected("scale-million")) await millionSection(attempt);
 
 if (failures.length) console.log(`\nfailures:\n${failures.join("\n\n")}`);
 process.exit(exitCode);
