@@ -80,34 +80,43 @@ export class Heap<T extends { heapIndex: number }> {
     }
   }
 
-  #swap(i: number, j: number): void {
-    const a = this.#items[i]!;
-    const b = this.#items[j]!;
-    this.#items[i] = b;
-    this.#items[j] = a;
-    b.heapIndex = i;
-    a.heapIndex = j;
-  }
+  // sifts move a hole, not the item: each step writes one slot, and the item lands once
 
   #up(i: number): void {
+    const items = this.#items;
+    const x = items[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.before(this.#items[i]!, this.#items[p]!)) break;
-      this.#swap(i, p);
+      const parent = items[p]!;
+      if (!this.before(x, parent)) break;
+      items[i] = parent;
+      parent.heapIndex = i;
       i = p;
     }
+    items[i] = x;
+    x.heapIndex = i;
   }
 
   #down(i: number): void {
+    const items = this.#items;
+    const n = items.length;
+    const x = items[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < this.#items.length && this.before(this.#items[l]!, this.#items[m]!)) m = l;
-      if (r < this.#items.length && this.before(this.#items[r]!, this.#items[m]!)) m = r;
-      if (m === i) break;
-      this.#swap(i, m);
-      i = m;
+      let c = l;
+      let child = items[l]!;
+      if (r < n && this.before(items[r]!, child)) {
+        c = r;
+        child = items[r]!;
+      }
+      if (!this.before(child, x)) break;
+      items[i] = child;
+      child.heapIndex = i;
+      i = c;
     }
+    items[i] = x;
+    x.heapIndex = i;
   }
 }

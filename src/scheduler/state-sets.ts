@@ -63,3 +63,47 @@ export class NameSets {
     this.#one.delete(name);
   }
 }
+
+/**
+ * A task's dependents or waiters (state-types.ts TaskRecord): a Set, or, while it holds one task
+ * (most tasks of a map: one dependent, one waiter), a One, a single field instead of a hash
+ * table (~16 B, not ~100). Changed only through link (state-transitions.ts), which makes a Set
+ * of a One when a second task comes, and delete.
+ */
+export interface TaskSet<T> extends Iterable<T> {
+  readonly size: number;
+  has(x: T): boolean;
+  delete(x: T): boolean;
+  values(): IterableIterator<T>;
+}
+
+/** A TaskSet of at most one item: emptied by delete, never grown (link replaces it by a Set). */
+export class One<T> implements TaskSet<T> {
+  item: T | undefined;
+
+  constructor(item: T) {
+    this.item = item;
+  }
+
+  get size(): number {
+    return this.item === undefined ? 0 : 1;
+  }
+
+  has(x: T): boolean {
+    return x !== undefined && this.item === x;
+  }
+
+  delete(x: T): boolean {
+    if (x === undefined || this.item !== x) return false;
+    this.item = undefined;
+    return true;
+  }
+
+  *values(): IterableIterator<T> {
+    if (this.item !== undefined) yield this.item;
+  }
+
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.values();
+  }
+}

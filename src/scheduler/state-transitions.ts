@@ -9,21 +9,26 @@
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, type TimeFit, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
-import { EMPTY, NameSets } from "./state-sets.js";
+import { EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */
 const TRANSITION_LOG_SIZE = 100_000;
 
 /** Tasks without dependents or waiters (most tasks of a big map) share EMPTY. */
-export const NONE = EMPTY as Set<TaskRecord>;
+export const NONE = EMPTY as TaskSet<TaskRecord>;
 
 /** The dependencies of tasks without any. */
 const NO_TASKS: readonly TaskRecord[] = Object.freeze([]);
 
+/** Add `other` to t's dependents or waiters: a One for the first, a Set from the second. */
 export function link(t: TaskRecord, field: "dependents" | "waiters", other: TaskRecord): void {
-  if (t[field] === NONE) t[field] = new Set();
-  t[field].add(other);
+  const set = t[field];
+  if (set === NONE) t[field] = new One(other);
+  else if (set instanceof One) {
+    if (set.item === undefined) set.item = other;
+    else if (set.item !== other) t[field] = new Set([set.item, other]);
+  } else (set as Set<TaskRecord>).add(other);
 }
 
 /** A new task record, released, wanted by no one yet. */
@@ -265,12 +270,18 @@ export class TaskGraph {
   #out: Instruction[] = [];
   #log = new TransitionLog(TRANSITION_LOG_SIZE);
 
+  /** the prefix looked up last: a batch's keys mostly share it (no slice, no lookup) */
+  #lastPrefix = "";
+
   /** `key`'s prefix, one string per prefix (a key without "-" is its own: not kept here) */
   prefixOf(key: string): string {
+    const last = this.#lastPrefix;
+    if (last.length > 0 && key.charCodeAt(last.length) === 45 /* - */ && key.startsWith(last)) return last;
     const p = prefixOf(key);
     if (p === key) return key;
     let shared = this.#prefixes.get(p);
     if (shared === undefined) this.#prefixes.set(p, (shared = p));
+    this.#lastPrefix = shared;
     return shared;
   }
 

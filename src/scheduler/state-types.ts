@@ -6,6 +6,7 @@
 import type { Message } from "../protocol/messages.js";
 import type { RegisterWorker } from "../protocol/messages-worker.js";
 import type { WireError } from "../protocol/ops.js";
+import type { TaskSet } from "./state-sets.js";
 
 export const TaskState = {
   released: "released",
@@ -56,9 +57,10 @@ export interface TaskRecord {
   wantedBy: Set<string>;
   /** set once, when the task arrives (each once; a list: most tasks have one or none) */
   dependencies: readonly TaskRecord[];
-  dependents: Set<TaskRecord>;
-  /** dependents that still need this task's result */
-  waiters: Set<TaskRecord>;
+  /** a Set, or a One while it holds one task (state-sets.ts TaskSet) */
+  dependents: TaskSet<TaskRecord>;
+  /** dependents that still need this task's result (a TaskSet too) */
+  waiters: TaskSet<TaskRecord>;
   /** workers that died while running it */
   suspicious: number;
   retriesLeft: number;

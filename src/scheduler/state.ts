@@ -190,12 +190,19 @@ export class SchedulerState {
   updateGraph(client: string, specs: TaskSpec[], stimulusId: string): Instruction[] {
     const fresh: TaskRecord[] = [];
     const freshDeps: string[][] = [];
-    for (const spec of specs) {
+    // each spec's record, for the second pass (no second lookup of its key)
+    const records: TaskRecord[] = new Array(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
       const known = this.#g.tasks.get(spec.key);
-      if (known && known.state !== TaskState.forgotten) continue;
+      if (known && known.state !== TaskState.forgotten) {
+        records[i] = known;
+        continue;
+      }
       const placement = spec.workers || spec.resources ? { workers: spec.workers, allowOtherWorkers: spec.allowOtherWorkers, resources: spec.resources } : undefined;
       const t = newTask(spec.key, this.#g.prefixOf(spec.key), spec.fn, spec.args, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
       this.#g.tasks.set(spec.key, t);
+      records[i] = t;
       fresh.push(t);
       freshDeps.push(spec.deps);
     }
@@ -222,8 +229,7 @@ export class SchedulerState {
     }
     const doomed = new Set<TaskRecord>();
     for (const t of orphans.keys()) for (const d of withDependents(t)) doomed.add(d);
-    for (const spec of specs) {
-      const t = this.#g.tasks.get(spec.key)!;
+    for (const t of records) {
       t.wantedBy = this.#g.names.with(t.wantedBy, client);
       if (doomed.has(t)) continue;
       if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key: t.key, nbytes: t.nbytes });
