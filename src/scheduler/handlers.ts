@@ -6,7 +6,7 @@
  */
 import { type Handler, type Handlers, RemoteError, type Routes, type Rpc, routes } from "../comm/rpc.js";
 import { logger } from "../log.js";
-import { RAW_PART_BYTES, copyPartsOut } from "../protocol/frames.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FunctionTable, resolveTaskFunction } from "../protocol/functions.js";
 import type {
   AddKeys, Broadcast, CancelKeys, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph, WantKeys,
@@ -230,8 +230,7 @@ export class SchedulerHandlers {
     // function's number in the scheduler's table
     const ids = m.functions.map((f) => this.#h.functions.idOf(f));
     for (const t of m.tasks) t.fn = ids[t.fn]!;
-    // the tasks keep their arguments, not the message they came in
-    copyPartsOut(m.tasks.map((t) => t.args));
+    // the state copies the arguments out of the message (the tasks keep them, not the message)
     this.#h.run(this.#state.updateGraph(client, m.tasks, this.#h.sid("update-graph")));
   }
 

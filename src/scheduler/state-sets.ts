@@ -107,3 +107,39 @@ export class One<T> implements TaskSet<T> {
     return this.values();
   }
 }
+
+/** Argument parts up to this size go into their batch's ArgBlock; bigger ones are copied on their own. */
+export const ARG_BLOCK_PART = 4096;
+
+/**
+ * The encoded arguments of a batch of tasks (one update-graph), each task's a single part, in one
+ * buffer: a task keeps the block and its index, not a view (~70 B) nor a buffer of its own. The
+ * block lives while any of its tasks does (its bytes only: a batch's few kB).
+ */
+export class ArgBlock {
+  private constructor(
+    readonly bytes: Uint8Array,
+    /** end of part i in bytes; part i starts where part i - 1 ends */
+    readonly ends: Uint32Array,
+  ) {}
+
+  /** Copies of `parts`, in one buffer. */
+  static of(parts: Uint8Array[]): ArgBlock {
+    let total = 0;
+    for (const p of parts) total += p.byteLength;
+    const bytes = new Uint8Array(total);
+    const ends = new Uint32Array(parts.length);
+    let at = 0;
+    for (let i = 0; i < parts.length; i++) {
+      bytes.set(parts[i]!, at);
+      ends[i] = at += parts[i]!.byteLength;
+    }
+    return new ArgBlock(bytes, ends);
+  }
+
+  /** Part i (a view into the block: for sending, not for keeping). */
+  part(i: number): Uint8Array {
+    const start = i === 0 ? 0 : this.ends[i - 1]!;
+    return this.bytes.subarray(start, this.ends[i]!);
+  }
+}

@@ -9,7 +9,7 @@
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, type TimeFit, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
-import { EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
+import { ArgBlock, EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** Transitions kept for story(): Dask keeps 100,000 too. */
@@ -32,12 +32,13 @@ export function link(t: TaskRecord, field: "dependents" | "waiters", other: Task
 }
 
 /** A new task record, released, wanted by no one yet. */
-export function newTask(key: string, prefix: string, fn: unknown, args: Uint8Array[], seq: number, opts: { priority?: number; retries?: number; placement?: TaskPlacement } = {}): TaskRecord {
+export function newTask(key: string, prefix: string, fn: unknown, args: ArgBlock | Uint8Array[], argIndex: number, seq: number, opts: { priority?: number; retries?: number; placement?: TaskPlacement } = {}): TaskRecord {
   return {
     key,
     prefix,
     fn,
-    args: args.length === 1 ? args[0]! : args,
+    args,
+    argIndex,
     priority: opts.priority ?? 0,
     placement: opts.placement,
     state: TaskState.released,
@@ -178,7 +179,7 @@ function assign(g: TaskGraph, t: TaskRecord): void {
     op: Op.computeTask,
     key: t.key,
     fn: t.fn,
-    args: Array.isArray(t.args) ? t.args : [t.args],
+    args: t.args instanceof ArgBlock ? [t.args.part(t.argIndex)] : t.args,
     whoHas,
     priority: t.priority,
     run: (t.run = ++runs),

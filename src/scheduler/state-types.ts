@@ -6,7 +6,7 @@
 import type { Message } from "../protocol/messages.js";
 import type { RegisterWorker } from "../protocol/messages-worker.js";
 import type { WireError } from "../protocol/ops.js";
-import type { TaskSet } from "./state-sets.js";
+import type { ArgBlock, TaskSet } from "./state-sets.js";
 
 export const TaskState = {
   released: "released",
@@ -43,8 +43,12 @@ export interface TaskRecord {
   /** its task group (state-placement.ts prefixOf), one string shared by the group's tasks */
   prefix: string;
   fn: unknown;
-  /** the encoded arguments as sent: the one part alone (most tasks: no list to keep), else the parts */
-  args: Uint8Array | Uint8Array[];
+  /**
+   * the encoded arguments as sent: a single small part in its batch's ArgBlock (most tasks: at
+   * `argIndex`), else the parts (copies: not views into the message they came in)
+   */
+  args: ArgBlock | Uint8Array[];
+  argIndex: number;
   priority: number;
   placement: TaskPlacement | undefined;
   state: TaskState;

@@ -32,11 +32,15 @@
 import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { occupied, prefixOf } from "./state-placement.js";
+import { ARG_BLOCK_PART, ArgBlock } from "./state-sets.js";
 import { TaskGraph, link, newTask, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
 export * from "./state-types.js";
 export { MAX_SATURATION, MIN_SATURATION } from "./state-placement.js";
+
+/** The arguments of scattered data (none), shared. */
+const NO_ARGS: Uint8Array[] = [];
 
 /** Queued tasks workload() looks at (Dask's adaptive_target samples 100 too). */
 const QUEUE_SAMPLE = 100;
@@ -192,6 +196,8 @@ export class SchedulerState {
     const freshDeps: string[][] = [];
     // each spec's record, for the second pass (no second lookup of its key)
     const records: TaskRecord[] = new Array(specs.length);
+    const blockParts: Uint8Array[] = [];
+    const inBlock: TaskRecord[] = [];
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i]!;
       const known = this.#g.tasks.get(spec.key);
@@ -200,11 +206,22 @@ export class SchedulerState {
         continue;
       }
       const placement = spec.workers || spec.resources ? { workers: spec.workers, allowOtherWorkers: spec.allowOtherWorkers, resources: spec.resources } : undefined;
-      const t = newTask(spec.key, this.#g.prefixOf(spec.key), spec.fn, spec.args, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
+      const one = spec.args.length === 1 && spec.args[0]!.byteLength <= ARG_BLOCK_PART;
+      // the arguments are copied (the caller's may be views into a whole message): small single parts into one block below
+      const t = newTask(spec.key, this.#g.prefixOf(spec.key), spec.fn, one ? NO_ARGS : spec.args.map((p) => new Uint8Array(p)), 0, this.#seq++, { priority: spec.priority, retries: spec.retries, placement });
+      if (one) {
+        t.argIndex = blockParts.length;
+        blockParts.push(spec.args[0]!);
+        inBlock.push(t);
+      }
       this.#g.tasks.set(spec.key, t);
       records[i] = t;
       fresh.push(t);
       freshDeps.push(spec.deps);
+    }
+    if (blockParts.length) {
+      const block = ArgBlock.of(blockParts);
+      for (const t of inBlock) t.args = block;
     }
     // a task on a key the scheduler does not know (cancelled, or released) can never run
     const orphans = new Map<TaskRecord, string>();
@@ -272,7 +289,7 @@ export class SchedulerState {
     for (const { key, nbytes } of entries) {
       let t = this.#g.tasks.get(key);
       if (!t) {
-        t = newTask(key, this.#g.prefixOf(key), null, [], this.#seq++);
+        t = newTask(key, this.#g.prefixOf(key), null, NO_ARGS, 0, this.#seq++);
         this.#g.tasks.set(key, t);
       }
       t.wantedBy = this.#g.names.with(t.wantedBy, client);
