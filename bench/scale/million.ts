@@ -8,10 +8,13 @@
  *   tree     a reduction of N leaves (a map of N, then sums of FANIN futures each, level by
  *            level, the whole graph submitted before the root is awaited): tasks/s, the sum checked;
  *   memory   peak RSS of the client (this process) and of the scheduler (target: each < 2 GiB),
- *            and the scheduler's longest event-loop block.
+ *            and the scheduler's longest event-loop block;
+ *   bounds   CPU per task and the share of it in garbage collection, of scheduler and client,
+ *            for each phase (what grows from SMALL to N).
  * Then SIGTERM to the command; every process it started must end. Prints one BENCH_JSON line.
  */
 import { spawn } from "node:child_process";
+import { PerformanceObserver } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,6 +43,16 @@ export interface MillionResult {
   clientPeakRssMiB: number;
   schedulerPeakRssMiB: number;
   maxStallMs: number;
+  /** share of each process's CPU spent in garbage collection, percent, by phase */
+  gcPercent: { scheduler: Phases; client: Phases };
+  /** CPU us per task by phase */
+  cpuUsPerTask: { scheduler: Phases; client: Phases };
+}
+
+interface Phases {
+  small: number;
+  map: number;
+  tree: number;
 }
 
 const inc = (x: number) => x + 1;
@@ -58,9 +71,8 @@ async function mapGather(client: Client, m: number): Promise<number> {
 /** Sum of inc(i) for i < m by a tree of FANIN-way sums: its tasks and tasks/s. */
 async function tree(client: Client, m: number): Promise<{ tasks: number; rate: number }> {
   const t0 = now();
-  const all: Array<Future<number>> = [];
   let layer: Array<Future<number>> = client.map(inc, Array.from({ length: m }, (_, i) => i), { pure: false });
-  all.push(...layer);
+  const all = layer.slice(); // not push(...layer): a million arguments overflow the stack
   while (layer.length > 1) {
     // FANIN lists: the j-th holds every FANIN-th future from j; a short last group adds zeros
     const groups = Math.ceil(layer.length / FANIN);
@@ -76,6 +88,39 @@ async function tree(client: Client, m: number): Promise<{ tasks: number; rate: n
 }
 
 const schedulerPeakRss = (client: Client) => client.runOnScheduler(() => process.resourceUsage().maxRSS * 1024);
+
+/** Count garbage-collection time in this process from now on (ms so far: gcMs()). */
+function watchGc(): () => number {
+  let ms = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) ms += e.duration;
+  }).observe({ entryTypes: ["gc"] });
+  return () => ms;
+}
+
+/** The same in the scheduler: its GC ms and CPU ms so far, through runOnScheduler. */
+async function watchSchedulerGc(client: Client): Promise<() => Promise<{ gcMs: number; cpuMs: number }>> {
+  await client.runOnScheduler(async () => {
+    const { PerformanceObserver: Observer } = await import("node:perf_hooks");
+    const g = globalThis as { benchGcMs?: number };
+    g.benchGcMs = 0;
+    new Observer((list) => {
+      for (const e of list.getEntries()) g.benchGcMs! += e.duration;
+    }).observe({ entryTypes: ["gc"] });
+  });
+  return () =>
+    client.runOnScheduler(() => {
+      const u = process.cpuUsage();
+      return { gcMs: (globalThis as { benchGcMs?: number }).benchGcMs ?? 0, cpuMs: (u.user + u.system) / 1000 };
+    });
+}
+
+/** Share of CPU spent in GC between two readings, percent. */
+const gcShare = (a: { gcMs: number; cpuMs: number }, b: { gcMs: number; cpuMs: number }) => (100 * (b.gcMs - a.gcMs)) / Math.max(1, b.cpuMs - a.cpuMs);
+const ownCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 const result = await withScheduler(async (file): Promise<MillionResult> => {
   const client = await Client.connect({ schedulerFile: file }, BENCH_CLIENT);
@@ -96,9 +141,16 @@ const result = await withScheduler(async (file): Promise<MillionResult> => {
       await pause(50);
     }
     await mapGather(client, 1000); // warm-up: the function is known on both workers
+    const schedulerGc = await watchSchedulerGc(client);
+    const clientGc = watchGc();
+    const own = () => ({ gcMs: clientGc(), cpuMs: ownCpuMs() });
+    const [s0, c0] = [await schedulerGc(), own()];
     const smallRate = await mapGather(client, small);
+    const [s1, c1] = [await schedulerGc(), own()];
     const rate = await mapGather(client, n);
+    const [s2, c2] = [await schedulerGc(), own()];
     const t = await tree(client, n);
+    const [s3, c3] = [await schedulerGc(), own()];
     const s = await sampleScheduler(client, false);
     return {
       n,
@@ -111,6 +163,14 @@ const result = await withScheduler(async (file): Promise<MillionResult> => {
       clientPeakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
       schedulerPeakRssMiB: (await schedulerPeakRss(client)) / 2 ** 20,
       maxStallMs: s.maxStallMs,
+      gcPercent: {
+        scheduler: { small: gcShare(s0, s1), map: gcShare(s1, s2), tree: gcShare(s2, s3) },
+        client: { small: gcShare(c0, c1), map: gcShare(c1, c2), tree: gcShare(c2, c3) },
+      },
+      cpuUsPerTask: {
+        scheduler: { small: ((s1.cpuMs - s0.cpuMs) * 1000) / small, map: ((s2.cpuMs - s1.cpuMs) * 1000) / n, tree: ((s3.cpuMs - s2.cpuMs) * 1000) / t.tasks },
+        client: { small: ((c1.cpuMs - c0.cpuMs) * 1000) / small, map: ((c2.cpuMs - c1.cpuMs) * 1000) / n, tree: ((c3.cpuMs - c2.cpuMs) * 1000) / t.tasks },
+      },
     };
   } finally {
     await client.close();
