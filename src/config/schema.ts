@@ -133,7 +133,7 @@ export const configSchema = z.strictObject({
         spill: key(fraction, 0.7, FRACTION, "above this fraction of the memory limit by process memory (RSS), spill to disk"),
         pause: key(fraction, 0.8, FRACTION, "above this fraction of the memory limit, start no new tasks"),
         terminate: key(fraction, 0.95, FRACTION, "above this fraction of the memory limit, the nanny restarts the worker"),
-        "monitor-interval": key(duration, "100ms", DURATION, "how often worker memory is measured"),
+        "monitor-interval": key(duration, "100ms", DURATION, "how often worker memory is measured near a threshold (up to 10 times less often far below them)"),
         "max-spill": key(z.union([z.literal(false), size]), false, `false or ${SIZE}`, "stop spilling once this much is on disk; false = no cap"),
       }),
     }),
