@@ -191,7 +191,7 @@ function unassign(g: TaskGraph, t: TaskRecord): void {
   const ws = t.processingOn ? g.workers.get(t.processingOn) : undefined;
   if (!ws) return;
   g.stopProcessing(t, ws);
-  g.sendWorker(ws.address, { op: Op.freeKeys, keys: [t.key] });
+  g.freeKey(ws.address, t.key);
 }
 
 function inMemory(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
@@ -229,7 +229,7 @@ function freeData(g: TaskGraph, t: TaskRecord): void {
       ws.hasWhat.delete(t);
       ws.nbytes -= t.nbytes;
     }
-    g.sendWorker(a, { op: Op.freeKeys, keys: [t.key] });
+    g.freeKey(a, t.key);
   }
   t.whoHas = EMPTY as Set<string>;
 }
@@ -269,6 +269,8 @@ export class TaskGraph {
   /** how long the workers live, for placement; undefined: to be worked out again (workersChanged) */
   #lives: { retiring: boolean; longestMs: number } | undefined;
   #out: Instruction[] = [];
+  /** each worker's free-keys in #out that later frees may join (freeKey) */
+  #openFrees = new Map<string, string[]>();
   #log = new TransitionLog(TRANSITION_LOG_SIZE);
 
   /** the prefix looked up last: a batch's keys mostly share it (no slice, no lookup) */
@@ -378,7 +380,7 @@ export class TaskGraph {
         const ws = this.workers.get(dependent.processingOn);
         if (ws) {
           this.stopProcessing(dependent, ws);
-          this.sendWorker(ws.address, { op: Op.freeKeys, keys: [dependent.key] });
+          this.freeKey(ws.address, dependent.key);
         }
         this.transition(dependent, TaskState.waiting, stimulusId);
       } else if (dependent.state === TaskState.queued) {
@@ -459,7 +461,23 @@ export class TaskGraph {
   }
 
   sendWorker(worker: string, msg: Message): void {
+    this.#openFrees.delete(worker);
     this.#out.push({ type: "send-worker", worker, msg });
+  }
+
+  /**
+   * Tell `worker` to drop `key`: into the free-keys already on its way to that worker, when
+   * nothing else for it came since (so its messages keep their order), else a new one. Releasing
+   * a million keys makes one instruction a worker, not a million.
+   */
+  freeKey(worker: string, key: string): void {
+    const open = this.#openFrees.get(worker);
+    if (open) open.push(key);
+    else {
+      const keys = [key];
+      this.#openFrees.set(worker, keys);
+      this.#out.push({ type: "send-worker", worker, msg: { op: Op.freeKeys, keys } });
+    }
   }
 
   sendClient(client: string, msg: Message): void {
@@ -467,6 +485,7 @@ export class TaskGraph {
   }
 
   flush(): Instruction[] {
+    this.#openFrees.clear();
     const out = this.#out;
     this.#out = [];
     return out;

@@ -324,7 +324,7 @@ export class SchedulerState {
       // a result nobody waits for from this worker any more (cancelled, released, rescheduled):
       // it goes to no one, and is freed there
       this.#g.dropped(key, t, worker, "result", stimulusId);
-      if (ws) this.#g.sendWorker(worker, { op: Op.freeKeys, keys: [key] });
+      if (ws) this.#g.freeKey(worker, key);
     }
     this.#g.fill(stimulusId);
     return this.#g.flush();
@@ -460,7 +460,7 @@ export class SchedulerState {
     t.whoHas = this.#g.names.without(t.whoHas, address);
     ws.hasWhat.delete(t);
     ws.nbytes -= t.nbytes;
-    this.#g.sendWorker(address, { op: Op.freeKeys, keys: [key] });
+    this.#g.freeKey(address, key);
     return this.#g.flush();
   }
 
