@@ -51,6 +51,7 @@ export interface WorkerOptions {
   localDirectory?: string;
   /** Give up after this long without a scheduler (default 60 s; Infinity = never). */
   deathTimeoutMs?: number;
+  /** How often to beat (default 1 s); a scheduler with many workers asks for less often (200 beats a second in all), and the longer wins. */
   heartbeatMs?: number;
   /** TLS PEM files: the worker listens on tls:// and reaches tls:// peers and scheduler with them. */
   tls?: TlsFiles;
