@@ -48,7 +48,7 @@ export {
   CoordinationError,
   JupyterError,
 } from "./errors.js";
-export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
+export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, OARCluster, HTCondorCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";
 export type { ExecuteOptions } from "./mpi/execute.js";
 export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions } from "./jobqueue/index.js";

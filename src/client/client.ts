@@ -26,6 +26,7 @@ import { type FetchHost, fetchValues } from "./fetch.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
+import type { WhyPending } from "../protocol/messages-pending.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
@@ -528,6 +529,16 @@ export class Client implements FutureHost {
   getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
   /** Start Jupyter on the scheduler's host (or get the one running there; client/jupyter.ts): its URL carries the token, its notebooks find the scheduler file in DASK_SCHEDULER_FILE, and it ends with the scheduler. @example const { url } = await client.startJupyter({ kernel: "tslab" }) */
   startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
+
+  /**
+   * Why a task does not run (without a key: the pending work as a whole): the scheduler's
+   * reasons (a resource no worker offers, restrictions, workers paused for memory, dependencies,
+   * busy threads) and, under a job-queue cluster, the queue's (each pending job's reason).
+   * @example (await client.whyPending(future.key)).answer.join("\n")
+   */
+  whyPending(key?: string): Promise<WhyPending> {
+    return this.#scheduler.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS);
+  }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
