@@ -221,12 +221,13 @@ export class JobQueueCluster {
     if (spec.jobArray && !this.system.submitArray) throw new ConfigError(`${this.system.className} has no job arrays here: jobArray must be false`);
     const target = { schedulerFile: this.schedulerFile };
     const script = renderJobScript(this.system, spec, target);
-    const scriptPath = path.join(this.#scriptDir, `job-${name}.sh`);
+    const base = name === DEFAULT_POOL ? "job" : `job-${name}`;
+    const scriptPath = path.join(this.#scriptDir, `${base}.sh`);
     // executable: OAR runs the script itself
     writeFileSync(scriptPath, script, { mode: 0o700 });
     let arrayScriptPath: string | undefined;
     if (spec.jobArray) {
-      arrayScriptPath = path.join(this.#scriptDir, `job-${name}-array.sh`);
+      arrayScriptPath = path.join(this.#scriptDir, `${base}-array.sh`);
       writeFileSync(arrayScriptPath, renderJobScript(this.system, spec, { ...target, array: true }), { mode: 0o700 });
     }
     const pool: Pool = { name, spec, script, scriptPath, arrayScriptPath, scaleTarget: undefined, shortfall: 0, arraysRefused: false };

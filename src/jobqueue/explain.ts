@@ -35,6 +35,7 @@ export const SLURM_HINTS: Record<string, string> = {
 export function hintFor(system: string, reason: string): string | undefined {
   if (system === "slurm") return SLURM_HINTS[reason.split(/[,(]/)[0]!.trim()];
   if (system === "sge") {
+    if (/max_aj_instances/.test(reason)) return "the array's throttle (jobArrayThrottle) holds it: it starts when a task of its array ends";
     if (/cannot run in queue instance|because it is full|no free slots|slots/i.test(reason)) return "no free slot in its queue: it starts when one frees";
     if (/error/i.test(reason)) return "the job is in error state (Eqw): see the reason, fix it, then qmod -cj the job or cancel it";
     if (/turned off/i.test(reason)) return "Grid Engine keeps no scheduling info: set schedd_job_info true (qconf -msconf)";

@@ -66,6 +66,32 @@ describe("job-queue clusters on real Grid Engine [jobqueue]", function () {
     assert.ok(gone(ids)(), `no job left in qstat, got ${qstatIds().join(", ")}`);
   });
 
+  it("jobArray: scale({ jobs: 3 }) submits one array job (qsub -t 1-3 -tc 1); workers are named after their tasks; explain() gives qstat -j's throttle message", async () => {
+    cluster = await create({ jobArray: true, jobArrayThrottle: 1 });
+    await cluster.scale({ jobs: 3 });
+    const ids = cluster.jobs().map((j) => j.id).sort();
+    const array = ids[0]!.split(".")[0]!;
+    assert.deepEqual(ids, [1, 2, 3].map((i) => `${array}.${i}`));
+    const client = await Client.connect(cluster);
+    try {
+      await client.waitForWorkers(1, { timeout: 60_000 });
+      const names = Object.values((await client.schedulerInfo()).workers).map((w) => w.name);
+      assert.ok(names.length === 1 && ids.includes(names[0]!.slice("dask-worker-".length)), `a worker named after its array task: ${names}`);
+      const why = await waitFor("qstat -j's reason", async () => {
+        const r = await cluster!.explain();
+        return r.queue?.jobs.some((j) => /max_aj_instances/.test(j.reason ?? "")) ? r : undefined;
+      }, { timeoutMs: 30_000 });
+      assert.ok(why.answer.some((l) => /^sge: job \d+\.\d \(pool default\) is pending: not all array tasks may be started due to 'max_aj_instances' \(the array's throttle/.test(l)), why.answer.join("\n"));
+      assert.equal(await client.submit((x: number) => x + 1, 1).result(), 2);
+    } finally {
+      await client.close();
+    }
+    const c = cluster;
+    cluster = undefined;
+    await c.close();
+    assert.ok(gone(ids)(), `no task left in qstat, got ${qstatIds().join(", ")}`);
+  });
+
   it("a job qsub rejects fails scale() with the command, exit code and qsub's error", async () => {
     cluster = await create({ queue: "no-such.q" });
     const err = await cluster.scale(1).then(() => undefined, (e: unknown) => e);
