@@ -169,6 +169,7 @@ export class JobQueueCluster {
       port: so.port ?? 0,
       schedulerFile,
       ...schedulerSettings(config),
+      ...(options.schedulerOptions?.dashboardAddress === undefined ? {} : { dashboardAddress: options.schedulerOptions.dashboardAddress }),
     });
     const { maxJobs, maxQueuedJobs } = options;
     for (const [k, v] of Object.entries({ maxJobs, maxQueuedJobs })) if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(`${k} must be a positive integer, got ${JSON.stringify(v)}`);

@@ -56,7 +56,7 @@ export interface JobQueueOptions {
   /** Directory for the jobs' output and error files (created if missing). */
   logDirectory?: string;
   /** The scheduler, which runs in this process: where it listens. */
-  schedulerOptions?: { interface?: string; host?: string; port?: number; schedulerFile?: string };
+  schedulerOptions?: { interface?: string; host?: string; port?: number; schedulerFile?: string; /** the scheduler's dashboard, e.g. ":8787" (it shows the pending jobs and why they wait); default none */ dashboardAddress?: string };
   /** Directory the jobs can read (a shared file system), for the scheduler file; default the current directory. */
   sharedTempDirectory?: string;
   /** Supervise each worker with a nanny; default true. */

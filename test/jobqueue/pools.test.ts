@@ -12,6 +12,7 @@ import { ROOT, tempDir } from "../helpers/cluster.js";
 import { TAG_VAR, cleanupProcs, spawnProc, taggedPids, waitFor } from "../helpers/proc.js";
 import { ensureSlurm, squeueIds } from "../helpers/queues.js";
 import { skipIf } from "../helpers/skip.js";
+import { CHROMIUM, browserUnavailable, launchBrowser } from "../helpers/browser.js";
 
 const gone = (ids: string[]) => () => !squeueIds().some((id) => ids.some((j) => id === j || id.startsWith(`${j.split("_")[0]}_`)));
 /** job id -> partition, as squeue lists this user's jobs (array tasks one a line) */
@@ -77,8 +78,9 @@ describe("job-queue pools, job arrays, caps and why pending on real SLURM [jobqu
     await waitFor("adapt to release both pools' jobs", () => cluster!.jobs().length === 0, { timeoutMs: 60_000 });
   });
 
-  it("scale({ pool, n }) scales one pool; whyPending names the missing resource, the pool to add, and SLURM's reason for a held job", async () => {
-    cluster = await create();
+  it("scale({ pool, n }) scales one pool; whyPending names the missing resource, the pool to add, and SLURM's reason for a held job; so does the dashboard (Chromium)", async () => {
+    const noBrowser = browserUnavailable();
+    cluster = await create({ schedulerOptions: { dashboardAddress: "127.0.0.1:0" } });
     cluster.addPool("held", { queue: "batch", resources: { GPU: 1 }, jobExtraDirectives: ["--hold"] });
     await cluster.scale({ pool: "held", n: 1 });
     const [job] = cluster.jobs();
@@ -102,6 +104,19 @@ describe("job-queue pools, job arrays, caps and why pending on real SLURM [jobqu
     const cli = spawnProc(process.execPath, [path.join(ROOT, "bin/dask-jobqueue-ts.js"), "why", f.key, "--scheduler-file", cluster.schedulerFile]);
     await cli.exited;
     assert.match(cli.stdout, new RegExp(`^task ${f.key}: queued\\n  scheduler: no worker is connected\\n  slurm: job ${job!.id} \\(pool held\\) is pending: JobHeldUser`), cli.stdout + cli.stderr);
+    if (noBrowser || !CHROMIUM) return;
+    // the dashboard's page lists the pending job and SLURM's reason
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(cluster.scheduler.services.dashboard!, { timeout: 20_000 });
+      const row = page.locator(`#jobs tr[data-job="${job!.id}"] td.reason`);
+      await row.waitFor({ timeout: 20_000 });
+      assert.match((await row.textContent()) ?? "", /^JobHeldUser \(it is held/);
+      assert.match((await page.textContent("#why")) ?? "", /no worker is connected/);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("jobArray: scale(3) submits one array job of 3 tasks, throttled to 1 at a time (SLURM says JobArrayTaskLimit); its workers are named after their tasks", async () => {
