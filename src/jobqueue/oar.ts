@@ -33,12 +33,12 @@ export const oar: JobSystem = {
   // [ADMISSION RULE] ... lines, then OAR_JOB_ID=1234
   jobIdPattern: /^OAR_JOB_ID=(?<id>\d+)\s*$/m,
   parseStatus(stdout) {
-    // Job id Name User Submission Date S Queue (the date is two fields)
+    // Job id, S, User, Duration, System message
     const out = new Map<string, JobState>();
     for (const line of stdout.split("\n")) {
-      const m = /^(\d+)\s+.*\s(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+(\w)\s+\S+\s*$/.exec(line.trim());
+      const m = /^(\d+)\s+(\w)\s/.exec(line.trim());
       if (!m) continue;
-      out.set(m[1]!, RUNNING.has(m[3]!) ? "running" : PENDING.has(m[3]!) ? "pending" : "ending");
+      out.set(m[1]!, RUNNING.has(m[2]!) ? "running" : PENDING.has(m[2]!) ? "pending" : "ending");
     }
     return out;
   },

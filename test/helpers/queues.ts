@@ -29,6 +29,7 @@ function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: 
 }
 
 export const ensureSlurm = () => ensureQueue({ name: "SLURM", submit: "sbatch", probe: ["sinfo", "-h"], setup: ".ci/slurm-setup.sh" });
+export const ensureOar = () => ensureQueue({ name: "OAR", submit: "oarsub", probe: ["oarnodes", "-s"], setup: ".ci/oar-setup.sh" });
 export const ensureSge = () => ensureQueue({ name: "Grid Engine", submit: "qsub", probe: ["qstat", "-f"], setup: ".ci/sge-setup.sh" });
 
 /** Ids of the jobs SLURM lists now (any state). */
@@ -57,4 +58,12 @@ function sgeTasksOf(text: string): number[] {
     for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i += Number(m[3] ?? 1)) out.push(i);
     return out;
   });
+}
+
+/** Ids of the jobs OAR lists now (any state). */
+export function oarstatIds(): string[] {
+  return execFileSync("oarstat", { encoding: "utf8" })
+    .split("\n")
+    .map((l) => /^(\d+)\s/.exec(l)?.[1])
+    .filter((id): id is string => id !== undefined);
 }

@@ -68,7 +68,13 @@ describe("job-queue pools, arrays, caps, OAR and HTCondor (text) [unit]", () => 
     assert.match(script, /--name dask-worker-\$OAR_JOB_ID /);
     assert.deepEqual(oar.submit("/j.sh", script, s).argv, ["oarsub", "-S", "/j.sh"]);
     assert.equal(parseJobId("[ADMISSION RULE] Set default walltime to 7200.\n[ADMISSION RULE] Modify resource description with type constraints\nOAR_JOB_ID=12\n", oar.jobIdPattern), "12");
-    const rows = ["Job id     Name           User           Submission Date     S Queue", "---------- -------------- -------------- ------------------- - ----------", "12         dask-worker    root           2026-12-02 13:40:01 R default", "13         dask-worker    root           2026-12-02 13:40:02 W default", "14                        root           2026-12-02 13:40:03 F default"].join("\n");
+    const rows = [
+      "Job id    S User     Duration   System message",
+      "--------- - -------- ---------- ------------------------------------------------",
+      "12        R root        0:00:04 R=1,W=0:5:0,J=B,N=dask-worker (Karma=0.000,quota_ok)",
+      "13        W root        0:00:00 R=1,W=0:5:0,J=B,N=dask-worker",
+      "14        F root        0:01:00 R=1,W=0:5:0,J=B,N=dask-worker",
+    ].join("\n");
     assert.deepEqual([...oar.parseStatus(rows)], [["12", "running"], ["13", "pending"], ["14", "ending"]]);
     const reasons = oar.parseReasons!(["Job_Id: 13\n    job_array_id = 13\n    state = Waiting\n    message = R=4,W=1:0:0,J=B (Karma=0.000,quota_ok)\n"], ["13"]);
     assert.equal(reasons.get("13"), "Waiting: R=4,W=1:0:0,J=B (Karma=0.000,quota_ok)");
