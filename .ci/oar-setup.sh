@@ -28,7 +28,7 @@ fi
 
 # ---- 2. PostgreSQL and the OAR database ------------------------------------------------
 PGVER=$(ls /etc/postgresql | sort -n | tail -1)
-pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main"' | grep -q online || pg_ctlcluster "$PGVER" main start
+pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main"' | grep online >/dev/null || pg_ctlcluster "$PGVER" main start
 sed -i -e 's/^DB_BASE_PASSWD=""/DB_BASE_PASSWD="oar"/' -e 's/^DB_BASE_PASSWD_RO=""/DB_BASE_PASSWD_RO="oar_ro"/' \
   -e 's/^JOB_RESOURCE_MANAGER_PROPERTY_DB_FIELD=/#JOB_RESOURCE_MANAGER_PROPERTY_DB_FIELD=/' "$CONF"
 if ! oar-database --check >/dev/null 2>&1; then
@@ -61,11 +61,11 @@ runuser -u oar -- ssh -p 6667 -o BatchMode=yes -o StrictHostKeyChecking=no local
 alive /var/run/oar-server.pid || { log "starting oar-server"; /usr/sbin/oar-server; }
 
 # ---- 6. resources and admission rules -----------------------------------------------------
-for p in cpu core; do oarproperty -l | grep -qx "$p" || oarproperty -a "$p" >/dev/null; done
+for p in cpu core; do oarproperty -l | grep -x "$p" >/dev/null || oarproperty -a "$p" >/dev/null; done
 have=$(oarnodes -s 2>/dev/null | grep -c ' : ' || true)
 for ((i = have; i < CORES; i++)); do oarnodesetting -a -h localhost -p cpu=0 -p core="$i" >/dev/null; done
 # (disabling it again is harmless)
-if oaradmissionrules -s 2 -f 2>/dev/null | grep -q 'root and oar users are not allowed'; then oaradmissionrules -m 2 -N >/dev/null; fi
+if oaradmissionrules -s 2 -f 2>/dev/null | grep 'root and oar users are not allowed' >/dev/null; then oaradmissionrules -m 2 -N >/dev/null; fi
 
 # ---- 7. wait until the resources are Alive -------------------------------------------------
 deadline=$(( SECONDS + WAIT_S ))
