@@ -26,7 +26,6 @@ import { type FetchHost, fetchValues } from "./fetch.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
-import type { WhyPending } from "../protocol/messages-pending.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
@@ -527,18 +526,9 @@ export class Client implements FutureHost {
   rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
   /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
   getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
+  /** Why a task (no key: the pending work) does not run: the scheduler's reasons (resources, restrictions, paused workers, dependencies, busy threads) and, under a job-queue cluster, the queue's. @example (await client.whyPending(f.key)).answer */ whyPending(key?: string): Promise<import("../protocol/messages-pending.js").WhyPending> { return this.#scheduler.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS); }
   /** Start Jupyter on the scheduler's host (or get the one running there; client/jupyter.ts): its URL carries the token, its notebooks find the scheduler file in DASK_SCHEDULER_FILE, and it ends with the scheduler. @example const { url } = await client.startJupyter({ kernel: "tslab" }) */
   startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
-
-  /**
-   * Why a task does not run (without a key: the pending work as a whole): the scheduler's
-   * reasons (a resource no worker offers, restrictions, workers paused for memory, dependencies,
-   * busy threads) and, under a job-queue cluster, the queue's (each pending job's reason).
-   * @example (await client.whyPending(future.key)).answer.join("\n")
-   */
-  whyPending(key?: string): Promise<WhyPending> {
-    return this.#scheduler.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS);
-  }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
