@@ -47,7 +47,7 @@ export function taskReasons(s: View, t: TaskRecord): string[] {
   const open = can.filter((ws) => !ws.paused && !ws.closing);
   if (open.length === 0) {
     const paused = can.filter((ws) => ws.paused).length;
-    return paused === can.length ? [`all ${can.length} worker(s) that could run it are paused for memory (their stored results are above the pause threshold)`] : [`the ${can.length} worker(s) that could run it are paused for memory (${paused}) or retiring`];
+    return paused === can.length ? [`all ${can.length} worker(s) that could run it are paused for memory (above their pause threshold)`] : [`the ${can.length} worker(s) that could run it are paused for memory (${paused}) or retiring`];
   }
   const busy = open.every((ws) => ws.processing.size - ws.longRunning.size >= ws.nthreads);
   if (busy) return [`all ${open.reduce((a, w) => a + w.nthreads, 0)} thread(s) of the ${open.length} worker(s) that could run it are busy; it runs when one frees`];
@@ -73,6 +73,14 @@ export function overallReasons(s: View): { state: string; reasons: string[] } {
   return { state: queued ? "queued" : waiting ? "waiting" : "idle", reasons };
 }
 
+/** A processing task runs, or waits on its worker for a thread (sent ahead, as the scheduler does to keep workers busy). */
+function processingReason(s: View, t: TaskRecord): string {
+  if (t.running) return `it is running on ${t.processingOn}`;
+  const ws = t.processingOn === undefined ? undefined : s.workers.get(t.processingOn);
+  const running = ws ? [...ws.processing].filter((p) => p.running).length : 0;
+  return `it is sent to ${t.processingOn} and waits there for a free thread (${running} of its ${ws?.nthreads ?? "?"} thread(s) busy)`;
+}
+
 /** The whole answer: the scheduler's reasons, then the queue's where workers are missing. */
 export function whyPending(s: View, key: string | undefined, queue: QueueReport | undefined): WhyPending {
   let state: string;
@@ -83,7 +91,7 @@ export function whyPending(s: View, key: string | undefined, queue: QueueReport 
     const t = s.tasks.get(key);
     state = t?.state ?? "unknown";
     needs = t?.placement?.resources;
-    scheduler = !t ? [`the scheduler has no task ${JSON.stringify(key)} (never submitted, or released)`] : t.state === "processing" ? [`it is running on ${t.processingOn}`] : t.state === "memory" ? ["it is done (in memory)"] : t.state === "erred" ? ["it failed (erred)"] : taskReasons(s, t);
+    scheduler = !t ? [`the scheduler has no task ${JSON.stringify(key)} (never submitted, or released)`] : t.state === "processing" ? [processingReason(s, t)] : t.state === "memory" ? ["it is done (in memory)"] : t.state === "erred" ? ["it failed (erred)"] : taskReasons(s, t);
   }
   const answer = scheduler.map((r) => `scheduler: ${r}`);
   if (queue) {
