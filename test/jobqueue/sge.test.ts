@@ -1,7 +1,11 @@
 // Job-queue clusters on a real single-node Grid Engine (Son of Grid Engine 8.1.9): scale up,
 // compute, scale down, close, and a job qsub rejects.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Client, JobQueueError, SGECluster } from "../../src/index.js";
 import { tempDir } from "../helpers/cluster.js";
 import { TAG_VAR, taggedPids, waitFor } from "../helpers/proc.js";
@@ -90,6 +94,35 @@ describe("job-queue clusters on real Grid Engine [jobqueue]", function () {
     cluster = undefined;
     await c.close();
     assert.ok(gone(ids)(), `no task left in qstat, got ${qstatIds().join(", ")}`);
+  });
+
+  it("an array job the site refuses (max_aj_tasks 1): the cluster falls back to single jobs; refused both ways, scale() fails with qsub's error", async () => {
+    // the site's cap on array tasks, for this test only (restored after it)
+    const conf = execFileSync("qconf", ["-sconf", "global"], { encoding: "utf8" });
+    const dir = mkdtempSync(path.join(tmpdir(), "sge-conf-"));
+    const set = (text: string) => {
+      writeFileSync(path.join(dir, "global"), text);
+      execFileSync("qconf", ["-Mconf", "global"], { cwd: dir, stdio: "ignore" });
+    };
+    set(conf.replace(/^max_aj_tasks\s+\d+$/m, "max_aj_tasks 1"));
+    try {
+      cluster = await create({ jobArray: true });
+      await cluster.scale({ jobs: 2 });
+      const ids = cluster.jobs().map((j) => j.id);
+      assert.equal(ids.length, 2);
+      assert.ok(ids.every((id) => /^\d+$/.test(id)), `single jobs, not array tasks: ${ids}`);
+      const why = await cluster.explain();
+      assert.ok(why.answer.includes("sge: pool default: the queue refused its array jobs; it submits single jobs"), why.answer.join("\n"));
+      await cluster.close();
+      cluster = await create({ jobArray: true, queue: "no-such.q" });
+      const err = await cluster.scale({ jobs: 2 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof JobQueueError, `got ${err}`);
+      assert.match(err.message, /^job submission failed: `qsub -t 1-2 \S+job-array\.sh` exited with code 1: Unable to run job: /);
+      assert.deepEqual(cluster.jobs(), []);
+    } finally {
+      set(conf);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a job qsub rejects fails scale() with the command, exit code and qsub's error", async () => {
