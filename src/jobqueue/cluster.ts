@@ -389,13 +389,15 @@ export class JobQueueCluster {
   /** Connected workers by job id. */
   #workerRecordsByJob(): Map<string, WorkerRecord[]> {
     const out = new Map<string, WorkerRecord[]>();
+    // "1234" names PBS's "1234.server"; "45.1" (a Grid Engine array task) only itself
+    const byHead = new Map<string, JobRecord>();
+    for (const j of this.#jobs.values()) if (!/\.\d+$/.test(j.id)) byHead.set(`${j.pool}\0${j.id.split(".")[0]}`, j);
     for (const ws of this.scheduler.state.workers.values()) {
       for (const pool of this.#pools.values()) {
         const id = jobOfWorker(ws.name, pool.spec.name, pool.spec.processes);
         if (id === undefined) continue;
-        // "1234" names PBS's "1234.server"; "45.1" (a Grid Engine array task) only itself
-        const same = (j: JobRecord) => j.pool === pool.name && (j.id === id || (!/\.\d+$/.test(id) && j.id.split(".")[0] === id.split(".")[0]));
-        const job = [...this.#jobs.values()].find(same);
+        const exact = this.#jobs.get(id);
+        const job = exact?.pool === pool.name ? exact : /\.\d+$/.test(id) ? undefined : byHead.get(`${pool.name}\0${id.split(".")[0]}`);
         if (job) {
           out.set(job.id, [...(out.get(job.id) ?? []), ws]);
           break;
