@@ -150,6 +150,18 @@ describe("job-queue pools, job arrays, caps and why pending on real SLURM [jobqu
     await waitFor("a job in its place", () => cluster!.jobs().length === 2 && !cluster!.jobs().some((j) => j.id === first[0]), { timeoutMs: 30_000 });
   });
 
+  it("a cap that holds submissions back is logged once, not at every status poll (logs of a cluster program)", async () => {
+    const child = spawnProc(process.execPath, [path.join(ROOT, "dist/test/jobqueue/fixtures/capped-child.js"), tmp.dir], { env: { DASK_MPI_TS_LOG_LEVEL: "info" } });
+    const first = await waitFor("its first job", () => /^jobs (\d+)$/m.exec(child.stdout)?.[1], { timeoutMs: 60_000, proc: child });
+    execFileSync("scancel", [first]);
+    await waitFor("the replacement and close", () => /^closed$/m.test(child.stdout), { timeoutMs: 90_000, proc: child });
+    await child.exited;
+    const capped = child.stderr.split("\n").filter((l) => l.includes('"msg":"job submissions capped"'));
+    assert.equal(capped.length, 1, `logged once:\n${capped.join("\n")}`);
+    assert.match(capped[0]!, /"wanted":3,"submitting":1,.*"reason":"the cap maxQueuedJobs 1 \(0 pending\) is reached; the rest follow as jobs leave"/);
+    assert.match(child.stdout, /^replaced \d+$/m, "one job at a time under the cap");
+  });
+
   it("bad input: a pool whose partition SLURM rejects fails scale({ pool }) with sbatch's error; bad pool names and unknown pools fail at once", async () => {
     cluster = await create();
     cluster.addPool("bad", { queue: "no-such-partition" });
