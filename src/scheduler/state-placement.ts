@@ -65,19 +65,88 @@ function lighter(a: WorkerRecord, b: WorkerRecord): boolean {
   return a.load !== b.load ? a.load < b.load : a.seq < b.seq;
 }
 
-/** Workers that may get tasks (neither retiring nor paused), lightest first. */
+/**
+ * Workers that may get tasks (neither retiring nor paused), lightest first. A worker whose load
+ * fell is not moved up at once (`pending`): the next task usually goes straight back to it (a
+ * task finished, the next queued one takes its slot), and its load is then what its place says,
+ * so neither sift happens; anything else settles it first.
+ */
 export class WorkerHeap extends Heap<WorkerRecord> {
+  #pending: WorkerRecord | undefined;
+  /** the load the pending worker's place in the heap is for */
+  #placedLoad = 0;
+
   constructor() {
     super(lighter);
   }
 
   /** After a worker's load, closing or paused changed: keep it in place, or in or out. */
   reweigh(ws: WorkerRecord): void {
-    ws.load = occupied(ws) / ws.nthreads;
+    const load = occupied(ws) / ws.nthreads;
     const eligible = !ws.closing && !ws.paused;
+    if (eligible && ws === this.#pending) {
+      ws.load = load;
+      if (load === this.#placedLoad) this.#pending = undefined; // back where its place says
+      return;
+    }
+    if (eligible && ws.heapIndex >= 0 && load < ws.load && this.#pending === undefined) {
+      this.#pending = ws;
+      this.#placedLoad = ws.load;
+      ws.load = load;
+      return;
+    }
+    this.settle();
+    ws.load = load;
     if (!eligible) this.remove(ws);
     else if (ws.heapIndex < 0) this.push(ws);
     else this.update(ws);
+  }
+
+  /** Move the pending worker to its place. */
+  settle(): void {
+    const p = this.#pending;
+    if (p === undefined) return;
+    this.#pending = undefined;
+    super.update(p);
+  }
+
+  /** The lightest: the pending worker when it is lighter than the top (then nothing moves), else the top. */
+  override peek(): WorkerRecord | undefined {
+    const p = this.#pending;
+    const top = super.peek();
+    if (p === undefined || p === top || (top !== undefined && lighter(p, top))) return p ?? top;
+    this.settle();
+    return super.peek();
+  }
+
+  override first(n: number): WorkerRecord[] {
+    this.settle();
+    return super.first(n);
+  }
+
+  override search(test: (x: WorkerRecord) => "yes" | "skip" | "stop", limit: number): { found: WorkerRecord | undefined; gaveUp: boolean } {
+    this.settle();
+    return super.search(test, limit);
+  }
+
+  override push(x: WorkerRecord): void {
+    this.settle();
+    super.push(x);
+  }
+
+  override pop(): WorkerRecord | undefined {
+    this.settle();
+    return super.pop();
+  }
+
+  override remove(x: WorkerRecord): void {
+    this.settle();
+    super.remove(x);
+  }
+
+  override update(x: WorkerRecord): void {
+    this.settle();
+    super.update(x);
   }
 }
 
