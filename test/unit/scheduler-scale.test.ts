@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import type { TaskSpec } from "../../src/protocol/messages.js";
 import { type Instruction, MIN_SATURATION, SchedulerState } from "../../src/scheduler/state.js";
 import { EMPTY, NameSets } from "../../src/scheduler/state-sets.js";
+import { WorkerHeap } from "../../src/scheduler/state-placement.js";
+import type { TaskRecord, WorkerRecord } from "../../src/scheduler/state-types.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: 1, args: [new Uint8Array([0x90])], deps: [], ...extra });
 const addr = (i: number) => `tcp://w${i}:1`;
@@ -111,5 +113,41 @@ describe("scheduler state at scale: placement without scans, shared sets", () =>
     // the add- keys are released; inc- keys stay, wanted by the client, in memory
     assert.deepEqual(s.counts(), { memory: n });
     assert.ok(s.idle());
+  });
+
+  it("the worker heap's top is always the lightest eligible worker (then the earliest), whatever the order of changes", () => {
+    // a pending worker (load fell, not sifted yet) must never show: random changes, checked against a scan
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const heap = new WorkerHeap();
+    const ws: WorkerRecord[] = Array.from({ length: 40 }, (_, i) => ({ nthreads: 1 + (i % 3), processing: new Set(), longRunning: new Set(), closing: false, paused: false, load: 0, seq: i, heapIndex: -1 }) as unknown as WorkerRecord);
+    for (const w of ws) heap.reweigh(w);
+    const task = () => ({}) as TaskRecord;
+    for (let step = 0; step < 20_000; step++) {
+      const w = ws[rand(ws.length)]!;
+      const r = rand(10);
+      if (r < 4) w.processing.add(task());
+      else if (r < 8) {
+        const first = w.processing.values().next();
+        if (!first.done) w.processing.delete(first.value);
+      } else if (r === 8) w.paused = !w.paused;
+      else {
+        // the top takes a task, as placement does
+        const top = heap.peek();
+        if (top) {
+          top.processing.add(task());
+          heap.reweigh(top);
+        }
+        continue;
+      }
+      heap.reweigh(w);
+      const eligible = ws.filter((x) => !x.paused && !x.closing);
+      const lightest = eligible.reduce<WorkerRecord | undefined>((a, x) => {
+        const lx = x.processing.size / x.nthreads;
+        return !a || lx < a.processing.size / a.nthreads || (lx === a.processing.size / a.nthreads && x.seq < a.seq) ? x : a;
+      }, undefined);
+      assert.equal(heap.peek(), lightest, `step ${step}`);
+      assert.equal(heap.size, eligible.length);
+    }
   });
 });
