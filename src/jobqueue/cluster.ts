@@ -222,7 +222,7 @@ export class JobQueueCluster {
       host,
       port: so.port ?? 0,
       schedulerFile,
-      ...schedulerSettings(config),
+      ...schedulerSettings(config, { journal: options.journal }),
     });
     try {
       const jobs = await backend(spec);

@@ -20,6 +20,9 @@ import { type Instruction, SchedulerState } from "./state.js";
 import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
 import type { Status } from "../status.js";
+import { Journal } from "./journal.js";
+import { TakeOver } from "./take-over.js";
+import { JOURNAL_DEFAULTS } from "./options.js";
 
 export type { FailedWorker } from "./handlers.js";
 
@@ -54,6 +57,8 @@ export class Scheduler implements SchedulerView {
   readonly services: Record<string, string> = {};
   /** closeWhenFirstClientLeaves(): waiting for that client (undefined), or its id once it came */
   #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
+  /** The journal and take-over (--journal), when on. */
+  #takeOver: TakeOver | undefined;
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -87,6 +92,7 @@ export class Scheduler implements SchedulerView {
     const loading = Extensions.load(this.#opts.extensions ?? []);
     loading.catch(() => {}); // awaited below
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    if (this.#opts.journal) await this.#openJournal(this.#opts.journal);
     this.#listener = await listen({ protocol: this.#opts.protocol, interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = this.#listener.address;
     try {
@@ -96,6 +102,7 @@ export class Scheduler implements SchedulerView {
     } catch (err) {
       // a scheduler that failed to start leaves nothing listening
       await this.#extensions?.close("the scheduler failed to start").catch(() => {});
+      await this.#takeOver?.close();
       await this.#listener.close();
       throw err;
     }
@@ -117,6 +124,42 @@ export class Scheduler implements SchedulerView {
     log().info({ address: this.address, schedulerFile: this.#opts.schedulerFile }, "scheduler listening");
   }
 
+  /** Open the journal (taking its lock) and put its live graphs back (take-over.ts). */
+  async #openJournal(j: NonNullable<SchedulerOptions["journal"]>): Promise<void> {
+    const journal = await Journal.open(j.directory, {
+      owner: this.id,
+      leaseMs: j.leaseMs ?? JOURNAL_DEFAULTS.leaseMs,
+      onLockLost: (why) => {
+        log().error({ reason: why }, "lost the journal's lock");
+        void this.close(why);
+      },
+    });
+    if (journal.lock.tookOver) log().warn({ journal: j.directory, reason: journal.lock.tookOver }, "journal lock taken over");
+    this.#takeOver = new TakeOver({
+      journal,
+      state: this.state,
+      functions: this.#functions,
+      run: (ins) => this.#run(ins),
+      sid: (what) => this.#sid(what),
+      workerRpc: (address) => this.#peers.workers.get(address),
+      clientConnected: (id) => this.#peers.clients.has(id),
+      graceMs: j.graceMs ?? JOURNAL_DEFAULTS.graceMs,
+      clientTimeoutMs: j.clientTimeoutMs ?? JOURNAL_DEFAULTS.clientTimeoutMs,
+      checkpointAll: j.checkpoint ?? JOURNAL_DEFAULTS.checkpoint,
+    });
+    try {
+      this.#takeOver.replay();
+    } catch (err) {
+      await this.#takeOver.close();
+      throw err;
+    }
+  }
+
+  /** The journal and take-over, when this scheduler has a journal (tests, bench). */
+  get takeOver(): TakeOver | undefined {
+    return this.#takeOver;
+  }
+
   #sid(what: string): string {
     return `${what}-${++this.#stimulus}`;
   }
@@ -136,6 +179,7 @@ export class Scheduler implements SchedulerView {
       peers: this.#peers,
       functions: this.#functions,
       extensions,
+      takeOver: this.#takeOver,
       locality: new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) }),
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
@@ -163,7 +207,9 @@ export class Scheduler implements SchedulerView {
   #closed(peer: Peer): void {
     if (peer.kind === "worker") {
       const address = peer.address;
+      if (this.#takeOver?.workerGone(address)) return;
       if (this.state.workers.has(address)) {
+        this.#takeOver?.workerLeft(address);
         const retired = this.#retiring.delete(address);
         const reason = retired ? "retired" : "connection closed";
         log().info({ worker: address, reason }, "worker removed");
@@ -172,6 +218,8 @@ export class Scheduler implements SchedulerView {
       }
     } else if (peer.kind === "client") {
       if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
+      // a scheduler going down keeps its clients' wants in the journal (they may reconnect to the next)
+      if (this.status === "running") this.#takeOver?.clientLeft(peer.id);
       this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       for (const h of this.#extensions?.clientRemoved ?? []) h(peer.id);
     }
@@ -186,6 +234,8 @@ export class Scheduler implements SchedulerView {
         // a function goes to each worker once; compute-task names it by number
         const def = this.#functions.sendOnce(rpc, ins.msg.fn as number);
         if (def !== undefined) ins.msg.fnDef = def;
+        const checkpoint = this.#takeOver?.checkpointOf(ins.msg.key as string);
+        if (checkpoint) ins.msg.checkpoint = checkpoint;
       }
       // frees of one key each, in a row, travel as one list
       if (ins.msg.op === Op.freeKeys && (ins.msg.keys as string[]).length === 1) rpc.sendKey(Op.freeKeys, (ins.msg.keys as string[])[0]!);
@@ -312,11 +362,13 @@ export class Scheduler implements SchedulerView {
 
   wantKeys(client: string, keys: string[]): string[] {
     const unknown = keys.filter((k) => (this.state.tasks.get(k)?.state ?? "forgotten") === "forgotten");
+    this.#takeOver?.wanted(client, keys);
     this.#run(this.state.wantKeys(client, keys, this.#sid("want-keys")));
     return unknown;
   }
 
   releaseKeys(client: string, keys: string[]): void {
+    this.#takeOver?.released(client, keys);
     this.#run(this.state.releaseKeys(client, keys, this.#sid("release-keys")));
   }
 
@@ -354,6 +406,7 @@ export class Scheduler implements SchedulerView {
         rpc.close(reason);
       }
       await this.#listener?.close();
+      await this.#takeOver?.close();
       if (this.#opts.schedulerFile) removeSchedulerFileSync(this.#opts.schedulerFile, this.id);
     } catch (err) {
       log().warn({ reason, err: describeError(err) }, "error while closing the scheduler");

@@ -15,6 +15,7 @@ import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
 import { CommClosedError, ConfigError, TimeoutError, describeError } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
+import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
@@ -232,6 +233,7 @@ export class Worker {
             // relative: the scheduler's clock need not agree with this host's
             ...(this.#retirement ? { retiresIn: Math.max(0, this.#retirement.at - Date.now()) / 1000 } : {}),
             versions: versions(),
+            ...(this.state.held.size ? { held: Object.fromEntries(this.state.held) } : {}),
           },
           Math.max(1, deadline - Date.now()),
         );
@@ -313,9 +315,11 @@ export class Worker {
           const found = this.#store.values(ins.deps);
           if (found instanceof Promise) {
             found.then(
-              (f) => this.#execute(ins, f),
+              (f) => (ins.checkpoint ? void this.#checkpointed(ins, f, ins.checkpoint) : this.#execute(ins, f)),
               (err) => this.#handle({ type: "executed", stimulusId: this.#sid("read-back-failed"), key: ins.key, result: { ok: false, error: toWireError(err), durationS: 0 } }),
             );
+          } else if (ins.checkpoint) {
+            void this.#checkpointed(ins, found, ins.checkpoint);
           } else {
             this.#execute(ins, found);
           }
@@ -324,8 +328,25 @@ export class Worker {
     }
   }
 
-  /** Run a task on the pool with its dependencies' values. */
-  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found): void {
+  /** A checkpointed task: its result from the checkpoint file, else computed and written there. */
+  async #checkpointed(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, path: string): Promise<void> {
+    const key = ins.key;
+    try {
+      const value = await readCheckpoint(path, key);
+      if (value) {
+        log().info({ key, checkpoint: path }, "result loaded from its checkpoint");
+        this.#scheduler?.unsendKey(Op.executing, key);
+        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: 0 } });
+        return;
+      }
+    } catch (err) {
+      log().warn({ key, checkpoint: path, err: describeError(err) }, "checkpoint unreadable: computing the result again");
+    }
+    this.#execute(ins, found, path);
+  }
+
+  /** Run a task on the pool with its dependencies' values (and write its checkpoint, if it has one). */
+  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, checkpoint?: string): void {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
     for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
@@ -336,7 +357,12 @@ export class Worker {
       const timing = { thread, startstops: [...this.#transfers.take(ins.deps), { action: "compute" as const, start, stop: start + r.durationS * 1000 }] };
       if (r.ok) {
         const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
+        const done = () => this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
+        // the scheduler hears of the result once its checkpoint is on disk
+        if (checkpoint) {
+          return void writeCheckpoint(checkpoint, key, value).catch((err) => log().warn({ key, checkpoint, err: describeError(err) }, "could not write the checkpoint")).then(done);
+        }
+        done();
       } else {
         this.#handle({ type: "executed", key, result: { ok: false, error: r.error, durationS: r.durationS }, timing });
       }
@@ -391,9 +417,11 @@ export class Worker {
     log().warn({ reason }, "lost the scheduler; reconnecting until the death timeout");
     this.#scheduler = undefined;
     this.#functions.clear();
-    // results and running work belonged to the old registration: the scheduler has
-    // rescheduled them, so start clean
-    this.#resetData();
+    // running work belonged to the old registration: drop it. Results are kept until the death
+    // timeout and offered to the scheduler at registration (a journaled one takes them over;
+    // any other frees them)
+    this.#transfers.clear();
+    this.#handle({ type: "reset", keepData: true });
     this.#connectScheduler(this.#deathDeadline()).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
