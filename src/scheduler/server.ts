@@ -11,7 +11,7 @@ import { ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op } from "../protocol/ops.js";
 import type { Message, SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
-import { Extensions, type SchedulerView } from "./extension.js";
+import { type ExtensionJournal, Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "../protocol/functions.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
@@ -370,6 +370,16 @@ export class Scheduler implements SchedulerView {
   releaseKeys(client: string, keys: string[]): void {
     this.#takeOver?.released(client, keys);
     this.#run(this.state.releaseKeys(client, keys, this.#sid("release-keys")));
+  }
+
+  get journal(): ExtensionJournal | undefined {
+    const j = this.#takeOver?.journal;
+    if (!j) return undefined;
+    return {
+      restored: (extension) => this.#takeOver!.restored(extension),
+      put: (extension, name, value) => j.ext(extension, name, value),
+      durable: () => j.durable(),
+    };
   }
 
   sendToClient(client: string, msg: Message): boolean {

@@ -64,9 +64,18 @@ export class TakeOver {
   /** When the grace ended (work resumed), ms since the epoch; for the log and tests. */
   resumedAt: number | undefined;
 
+  /** extension -> name -> value, as the journal had them at the take-over */
+  readonly #restored: Map<string, Map<string, unknown>>;
+
   constructor(o: TakeOverOptions) {
     this.journal = o.journal;
     this.#o = o;
+    this.#restored = new Map([...o.journal.state.ext].map(([e, m]) => [e, new Map(m)]));
+  }
+
+  /** What an extension had journaled when the old scheduler stopped (by name). */
+  restored(extension: string): ReadonlyMap<string, unknown> {
+    return this.#restored.get(extension) ?? new Map();
   }
 
   /** Put the journal's live graphs back into the state machine (before listening). */

@@ -97,6 +97,31 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await client.submit((x: number) => x * 2, 21).result(), 42);
   });
 
+  // publish's reply waits for the journal's group sync: what was acknowledged is on disk
+  it("a published dataset is taken over after kill -9; a torn last record after it is ignored", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 0 });
+    const futures = [client.submit((x: number) => x * 10, 4), client.submit((x: number) => x * 10, 5)];
+    await client.gather(futures);
+    await client.publishDataset("results", { label: "tens", futures });
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    await client.close();
+    client = undefined;
+    const [file] = readdirSync(journal).filter((f) => /^journal-\d+\.log$/.test(f));
+    const rec = encodeRecord(["x", "datasets", "results", null]); // an unpublish cut short by the crash
+    appendFileSync(path.join(journal, file!), rec.subarray(0, rec.length - 1));
+    const oldAddress = schedulerAddress(cluster.file);
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+    const got = await client.getDataset<{ label: string; futures: Array<{ result(): Promise<number> }> }>("results", { timeout: 30_000 });
+    assert.equal(got.label, "tens");
+    assert.deepEqual(await Promise.all(got.futures.map((f) => f.result())), [40, 50]);
+    assert.match(next.stderr, /journal: a torn last record was ignored/);
+  });
+
   it("two schedulers on one journal: the second fails naming the holder", async () => {
     const journal = path.join(tmp.dir, "journal");
     const env = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__LEASE: "1s" });
