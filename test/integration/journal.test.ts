@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Client } from "../../src/index.js";
+import { Client, Event, Queue, Variable } from "../../src/index.js";
 import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
 import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
@@ -98,13 +98,20 @@ describe("journaled scheduler on real processes", function () {
   });
 
   // publish's reply waits for the journal's group sync: what was acknowledged is on disk
-  it("a published dataset is taken over after kill -9; a torn last record after it is ignored", async () => {
+  it("a published dataset, variables, events and queues are taken over after kill -9; a torn last record after them is ignored", async () => {
     const journal = path.join(tmp.dir, "journal");
     cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
     client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 0 });
     const futures = [client.submit((x: number) => x * 10, 4), client.submit((x: number) => x * 10, 5)];
     await client.gather(futures);
     await client.publishDataset("results", { label: "tens", futures });
+    await new Variable("best", { client }).set(futures[1]);
+    await new Event("ready", { client }).set();
+    const q = new Queue<unknown>("work", { client });
+    await q.put("first");
+    await q.put(futures[0]);
+    await q.put("third");
+    assert.equal(await q.get(), "first");
     cluster.scheduler.child.kill("SIGKILL");
     await cluster.scheduler.exited;
     await client.close();
@@ -119,6 +126,12 @@ describe("journaled scheduler on real processes", function () {
     const got = await client.getDataset<{ label: string; futures: Array<{ result(): Promise<number> }> }>("results", { timeout: 30_000 });
     assert.equal(got.label, "tens");
     assert.deepEqual(await Promise.all(got.futures.map((f) => f.result())), [40, 50]);
+    assert.equal(await (await new Variable<{ result(): Promise<number> }>("best", { client }).get({ timeout: 10_000 })).result(), 50);
+    assert.equal(await new Event("ready", { client }).isSet(), true);
+    const rest = (await new Queue<unknown>("work", { client }).get({ batch: true })) as unknown[];
+    assert.equal(rest.length, 2);
+    assert.equal(await (rest[0] as { result(): Promise<number> }).result(), 40);
+    assert.equal(rest[1], "third");
     assert.match(next.stderr, /journal: a torn last record was ignored/);
   });
 
