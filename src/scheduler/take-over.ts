@@ -21,7 +21,8 @@
  * the result there and reports it. A key whose checkpoint the journal records is submitted
  * without its dependencies: the worker loads it (or computes it if the file is gone, and says so).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
 import { logger } from "../log.js";
 import type { TaskSpec, WireFunction } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
@@ -64,6 +65,8 @@ export class TakeOver {
   /** When the grace ended (work resumed), ms since the epoch; for the log and tests. */
   resumedAt: number | undefined;
 
+  /** the checkpoint files there were at start (earlier runs') */
+  readonly #onDisk: Set<string>;
   /** extension -> name -> value, as the journal had them at the take-over */
   readonly #restored: Map<string, Map<string, unknown>>;
 
@@ -71,6 +74,7 @@ export class TakeOver {
     this.journal = o.journal;
     this.#o = o;
     this.#restored = new Map([...o.journal.state.ext].map(([e, m]) => [e, new Map(m)]));
+    this.#onDisk = new Set(readdirSync(join(o.journal.dir, "checkpoints")));
   }
 
   /** What an extension had journaled when the old scheduler stopped (by name). */
@@ -97,7 +101,7 @@ export class TakeOver {
       const specs: TaskSpec[] = [];
       for (const [key, fn, args, deps, opts] of js.ordered(keys)) {
         if (opts?.checkpoint) this.#checkpoint.add(key);
-        const spec: TaskSpec = { key, fn: fnId(fn), args, deps: this.#fromCheckpoint(key) ? [] : deps };
+        const spec: TaskSpec = { key, fn: fnId(fn), args, deps: opts?.checkpoint && this.#fromCheckpoint(key) ? [] : deps };
         if (opts?.priority) spec.priority = opts.priority;
         if (opts?.retries) spec.retries = opts.retries;
         if (opts?.workers) spec.workers = opts.workers;
@@ -177,21 +181,22 @@ export class TakeOver {
   /** A graph as it came (tasks name the message's functions by index), before the scheduler renumbers them. */
   graph(client: string, functions: readonly WireFunction[], tasks: TaskSpec[]): void {
     this.journal.graph(client, functions, tasks, this.#o.checkpointAll);
-    const cps = this.journal.state.checkpoints;
     for (const t of tasks as Array<TaskSpec & { checkpoint?: boolean }>) {
       if (t.checkpoint || this.#o.checkpointAll) {
         this.#checkpoint.add(t.key);
         // done in an earlier run: loaded from its checkpoint, its lineage not needed
-        if (cps.has(t.key) && this.#fromCheckpoint(t.key)) t.deps = [];
+        if (this.#fromCheckpoint(t.key)) t.deps = [];
       }
     }
   }
 
   /** The journal says `key` was checkpointed: is its file there? (If not, it is computed again, from its lineage.) */
   #fromCheckpoint(key: string): boolean {
-    if (!this.journal.state.checkpoints.has(key)) return false;
-    if (existsSync(checkpointPath(this.journal.dir, key))) return true;
-    log().warn({ key, checkpoint: checkpointPath(this.journal.dir, key) }, "checkpoint file missing: computing the result again");
+    const file = checkpointPath(this.journal.dir, key);
+    // the file is the truth (written before its task-finished): the journal may have missed the record
+    if (!this.#onDisk.has(basename(file)) && !this.journal.state.checkpoints.has(key)) return false;
+    if (existsSync(file)) return true;
+    log().warn({ key, checkpoint: file }, "checkpoint file missing: computing the result again");
     return false;
   }
 
