@@ -8,6 +8,7 @@
  *   ["g", client, [[key, fnId, args, deps, opts?], ...]]   a graph as submitted
  *   ["w", workerId, address]                  a worker, before the first completion on it
  *   ["d", key, workerId, nbytes]              a completion
+ *   ["D", [[key, workerId, nbytes], ...]]     completions of one group
  *   ["wx", workerId]                          that worker left: what it held is gone
  *   ["e", key, wireError]                     an error
  *   ["ww", client, keys]                      a client (or holder name) wants keys already journaled
@@ -87,6 +88,12 @@ export class JournalState {
       case "d":
         this.done.set(r[1] as string, [r[2] as number, r[3] as number]);
         this.erred.delete(r[1] as string);
+        break;
+      case "D":
+        for (const [k, w, n] of r[1] as Array<[string, number, number]>) {
+          this.done.set(k, [w, n]);
+          this.erred.delete(k);
+        }
         break;
       case "wx": {
         const id = r[1] as number;

@@ -234,23 +234,45 @@ export class Journal {
     this.#append(["g", client, out]);
   }
 
+  /**
+   * A completion. Completions are the most frequent record: they are gathered and written as
+   * one ["D", [[key, workerId, nbytes], ...]] record per group (before any record whose meaning
+   * depends on their order: a worker leaving, an error), and applied to the state at once.
+   */
   finished(key: string, worker: string, nbytes: number): void {
+    if (this.#closed) return;
     let id = this.#workerIds.get(worker);
     if (id === undefined) {
       this.#workerIds.set(worker, (id = this.#nextId++));
       this.#append(["w", id, worker]);
     }
-    this.#append(["d", key, id, nbytes]);
+    this.state.done.set(key, [id, nbytes]);
+    this.state.erred.delete(key);
+    this.#done.push([key, id, nbytes]);
+    this.#timer ??= setTimeout(() => void this.#flush(), this.#syncMs);
+  }
+
+  #done: Array<[string, number, number]> = [];
+
+  /** The gathered completions as one record (not applied again: finished() did). */
+  #writeDone(): void {
+    if (!this.#done.length) return;
+    const b = encodeRecord(["D", this.#done]);
+    this.#done = [];
+    this.#pending.push(b);
+    this.#pendingBytes += b.length;
   }
 
   workerLeft(worker: string): void {
     const id = this.#workerIds.get(worker);
     if (id === undefined) return;
     this.#workerIds.delete(worker);
+    this.#writeDone();
     this.#append(["wx", id]);
   }
 
   erred(key: string, error: unknown): void {
+    this.#writeDone();
     this.#append(["e", key, error]);
   }
 
@@ -279,7 +301,7 @@ export class Journal {
   /** Resolves once every record appended so far is on disk. */
   durable(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (!this.#pending.length && !this.#flushing) return Promise.resolve();
+    if (!this.#pending.length && !this.#done.length && !this.#flushing) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#waiters.push(() => (this.#failed ? reject(this.#failed) : resolve()));
       if (!this.#flushing) void this.#flush();
@@ -291,6 +313,7 @@ export class Journal {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#flushing) await this.#flushing;
+    this.#writeDone();
     if (!this.#pending.length) {
       this.#wake();
       return;
@@ -314,7 +337,7 @@ export class Journal {
     await this.#flushing;
     this.#flushing = undefined;
     for (const w of waiters) w();
-    if (this.#pending.length && !this.#timer) this.#timer = setTimeout(() => void this.#flush(), this.#syncMs);
+    if ((this.#pending.length || this.#done.length) && !this.#timer) this.#timer = setTimeout(() => void this.#flush(), this.#syncMs);
   }
 
   #wake(): void {
