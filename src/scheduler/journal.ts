@@ -301,7 +301,11 @@ export class Journal {
   /** Resolves once every record appended so far is on disk. */
   durable(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (!this.#pending.length && !this.#done.length && !this.#flushing) return Promise.resolve();
+    if (!this.#pending.length && !this.#done.length) {
+      // everything appended is in the group being written: that write's end is enough
+      const flight = this.#flushing;
+      return flight ? flight.then(() => (this.#failed ? Promise.reject(this.#failed) : undefined)) : Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       this.#waiters.push(() => (this.#failed ? reject(this.#failed) : resolve()));
       if (!this.#flushing) void this.#flush();

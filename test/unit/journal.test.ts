@@ -131,6 +131,18 @@ describe("journal files and lock", function () {
     await j2.close();
   });
 
+  // a durable request answered while its group was already being written must still be answered
+  it("durable() resolves when what it waits for is in the group being written", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    const tasks = Array.from({ length: 60_000 }, (_, i) => ({ key: `k-${i}-${"x".repeat(60)}`, fn: 0, args: [new Uint8Array(12)], deps: [] }));
+    j.graph("Client-a", [src("f")], tasks, false); // past 4 MiB: its group is written at once
+    await j.durable();
+    await j.close();
+    const j2 = await Journal.open(tmp.dir, { owner: "s2" });
+    assert.equal(j2.state.liveKeys().size, 60_000);
+    await j2.close();
+  });
+
   it("a torn last record on disk is ignored and reported", async () => {
     const j = await Journal.open(tmp.dir, { owner: "s1" });
     j.graph("Client-a", [src("f")], [{ key: "k", fn: 0, args: [], deps: [] }], false);
