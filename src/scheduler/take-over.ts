@@ -84,6 +84,7 @@ export class TakeOver {
 
   /** Put the journal's live graphs back into the state machine (before listening). */
   replay(): void {
+    const t0 = Date.now();
     const js = this.journal.state;
     const { state, functions } = this.#o;
     const ids = new Map<number, number>();
@@ -116,7 +117,7 @@ export class TakeOver {
     for (const [key, [w]] of js.done) if (live.has(key)) this.#awaiting.add(js.workers.get(w) ?? "");
     this.#awaiting.delete("");
     this.#startedAt = Date.now();
-    log().info({ journal: this.journal.dir, records: this.journal.replayed, tasks, clients: js.wants.size, holders: this.#awaiting.size, torn: this.journal.torn }, "journal replayed");
+    log().info({ journal: this.journal.dir, records: this.journal.replayed, replayMs: this.#startedAt - t0, tasks, clients: js.wants.size, holders: this.#awaiting.size, torn: this.journal.torn }, "journal replayed");
     if (this.journal.torn) log().warn({ file: this.journal.torn.file, offset: this.journal.torn.offset }, "journal: a torn last record was ignored");
     if (this.#awaiting.size) {
       this.#inGrace = true;
