@@ -59,6 +59,8 @@ export class Scheduler implements SchedulerView {
   #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
   /** The journal and take-over (--journal), when on. */
   #takeOver: TakeOver | undefined;
+  /** Closing for a signal with a journal: the workers and clients stay for the next scheduler. */
+  #handingOver = false;
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;
@@ -205,6 +207,8 @@ export class Scheduler implements SchedulerView {
 
   /** A connection closed (peers.ts has taken it out of its tables). */
   #closed(peer: Peer): void {
+    // handing over (close() for a signal, with a journal): nothing is released, nothing journaled
+    if (this.#handingOver) return;
     if (peer.kind === "worker") {
       const address = peer.address;
       if (this.#takeOver?.workerGone(address)) return;
@@ -218,8 +222,7 @@ export class Scheduler implements SchedulerView {
       }
     } else if (peer.kind === "client") {
       if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
-      // a scheduler going down keeps its clients' wants in the journal (they may reconnect to the next)
-      if (this.status === "running") this.#takeOver?.clientLeft(peer.id);
+      this.#takeOver?.clientLeft(peer.id);
       this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       for (const h of this.#extensions?.clientRemoved ?? []) h(peer.id);
     }
@@ -410,9 +413,13 @@ export class Scheduler implements SchedulerView {
       clearInterval(this.#idleTimer);
       await this.#extensions?.close(reason);
       clearTimeout(this.#jobClient?.timer);
-      await this.#closeWorkers(reason);
+      // a journaled scheduler stopped from outside (a signal: scancel, its job's walltime, a
+      // login node's limits) hands over: its workers keep their results for the next scheduler
+      // on the journal, and its clients wait for that one (no scheduler-closing)
+      const handOver = (this.#handingOver = this.#takeOver !== undefined && reason.startsWith("received SIG"));
+      if (!handOver) await this.#closeWorkers(reason);
       for (const rpc of this.#peers.all()) {
-        if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });
+        if (!rpc.closed && !handOver) rpc.send({ op: Op.schedulerClosing, reason });
         rpc.close(reason);
       }
       await this.#listener?.close();

@@ -141,6 +141,26 @@ describe("journaled scheduler on real processes", function () {
     assert.match(next.stderr, /journal: a torn last record was ignored/);
   });
 
+  // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
+  it("SIGTERM of a journaled scheduler hands over: its workers stay and the next one takes their results over", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const log = path.join(tmp.dir, "runs.log");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const futures = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
+    assert.deepEqual(await client.gather(futures), [1, 2, 3, 4, 5]);
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGTERM");
+    assert.equal((await exitWithin(cluster.scheduler, 30_000)).code, 0);
+    assert.equal(cluster.workers[0]!.exitCode(), undefined, "the worker waits for the next scheduler");
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await waitFor("work to resume after the take-over", () => /"reason":"every holder is back"/.test(next.stderr), { timeoutMs: 30_000, proc: next });
+    const again = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
+    assert.deepEqual(await client.gather(again), [1, 2, 3, 4, 5]);
+    assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean).sort(), ["k-0", "k-1", "k-2", "k-3", "k-4"]);
+  });
+
   it("two schedulers on one journal: the second fails naming the holder", async () => {
     const journal = path.join(tmp.dir, "journal");
     const env = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__LEASE: "1s" });
