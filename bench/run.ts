@@ -10,11 +10,12 @@
  * and, when `/usr/bin/python3 -c "import distributed"` works, the same cases on Python Dask
  * (bench/python/dask_bench.py), side by side.
  *
+ *   journal     the 50k-task map with the scheduler's journal on and off: ratio, bytes per task (bench/journal.ts)
  *   codec       per-task cost of user values' structured clone against plain msgpack, in-process
  *   scale       cost curves of one scheduler: tasks 10k -> 1M, null workers 2 -> 1,000 (bench/scale/section.ts),
  *               then scale-real: 100 real workers against 2 (bench/scale/real-section.ts; BENCH_SCALE_REAL=0 skips)
  *               then scale-million: 1M-task map and tree on 2 real workers (bench/scale/million-section.ts; BENCH_SCALE_MILLION=0 skips)
- *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination,scale,scale-real,scale-million   sections to run (default: all)
+ *   BENCH_ONLY=startup,codec,throughput,latency,tree,transfer,dashboard,coordination,journal,scale,scale-real,scale-million   sections to run (default: all)
  *   BENCH_RUNS=N        repetitions (default 7 for start-up, 3 for the cases)
  *   BENCH_DASK_RUNS=N   repetitions on Python Dask (default 1: its 50k-task run alone takes ~2 min)
  *   BENCH_DASK=0        skip Python Dask (BENCH_PYTHON=path: another interpreter)
@@ -29,8 +30,9 @@ import { scaleSection } from "./scale/section.js";
 import { millionSection } from "./scale/million-section.js";
 import { realWorkersSection } from "./scale/real-section.js";
 import { fmt, table } from "./table.js";
+import { journalSection } from "./journal.js";
 
-const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination", "scale", "scale-real", "scale-million"] as const;
+const SECTIONS = ["startup", "codec", "throughput", "latency", "tree", "transfer", "dashboard", "coordination", "journal", "scale", "scale-real", "scale-million"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
@@ -226,6 +228,8 @@ if (cases.length) {
   console.log("targets: map+gather >= 50,000 tasks/s; median round trip <= 150 us; worker->worker >= 70% of raw TCP\n");
   console.log(table(["case", "metric", "dask-mpi-ts", "range", "Dask", "ours/Dask", "target"], rows, "llrrrrl"));
 }
+
+if (selected("journal")) await journalSection(attempt, runs);
 
 // ---- scale ---------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ export {
   DrmaaUnavailableError,
   CoordinationError,
   JupyterError,
+  JournalError,
 } from "./errors.js";
 export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, OARCluster, HTCondorCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";

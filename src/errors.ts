@@ -21,7 +21,8 @@ export type ErrorCode =
   | "ERR_DRMAA"
   | "ERR_DRMAA_UNAVAILABLE"
   | "ERR_COORDINATION"
-  | "ERR_JUPYTER";
+  | "ERR_JUPYTER"
+  | "ERR_JOURNAL";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -99,6 +100,17 @@ export class CoordinationError extends DaskError {
 export class JupyterError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_JUPYTER", message, options);
+  }
+}
+
+/**
+ * The scheduler's journal cannot be used: its directory cannot be written, another scheduler
+ * holds its lock, or a file in it is damaged or of another format; the message names the file
+ * (and the offset or version).
+ */
+export class JournalError extends DaskError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_JOURNAL", message, options);
   }
 }
 

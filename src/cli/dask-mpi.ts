@@ -28,6 +28,8 @@ export const FLAGS: FlagSpec[] = [
   },
   { name: "protocol", type: "string", valueName: "tcp|tls", help: "the cluster's protocol; tls needs --tls-cert, --tls-key and --tls-ca (default: tls when they are given, else tcp)" },
   ...TLS_FLAGS,
+  { name: "journal", type: "string", valueName: "DIR", help: "journal the scheduler's durable facts in DIR (shared file system); a scheduler started on it takes over", config: "distributed.scheduler.journal.directory" },
+  { name: "checkpoint", type: "boolean", help: "with --journal: also write every result to DIR's checkpoints", config: "distributed.scheduler.journal.checkpoint" },
   { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where the scheduler's rank serves the dashboard: :8787 (default), host:port; a taken port falls back to a free one" },
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: none)" },
   { name: "nanny", type: "boolean", default: true, help: "run each worker in a child process that is restarted if it crashes (--no-nanny never forks)" },
@@ -79,6 +81,8 @@ export function parseDaskMpiArgs(argv: string[]): DaskMpiArgs | "help" {
     logFormat: logFormat(flags["log-format"]),
     protocol: flags.protocol as ClusterOptions["protocol"],
     workerOptions: workerOptions(flags["worker-options"]),
+    journal: flags.journal as string | undefined,
+    checkpoint: flags.checkpoint as boolean | undefined,
   };
   protocolTls(cluster.protocol, cluster.tls);
   const layout: RankLayout = { schedulerRank: rankNumber(flags["scheduler-rank"], "--scheduler-rank"), exclusiveWorkers: flags["inclusive-workers"] !== true };

@@ -16,6 +16,8 @@ const FLAGS: FlagSpec[] = [
   { name: "host", type: "string", valueName: "HOST", help: "address to bind and advertise" },
   { name: "interface", type: "string", valueName: "NAME", help: "network interface to bind and advertise, e.g. ib0" },
   { name: "idle-timeout", type: "string", valueName: "DURATION", help: "shut down after this long with no task to run (e.g. 1h)", config: "distributed.scheduler.idle-timeout" },
+  { name: "journal", type: "string", valueName: "DIR", help: "journal the scheduler's durable facts in DIR (shared file system); a scheduler started on it takes over", config: "distributed.scheduler.journal.directory" },
+  { name: "checkpoint", type: "boolean", help: "with --journal: also write every result to DIR's checkpoints", config: "distributed.scheduler.journal.checkpoint" },
   { name: "dashboard-address", type: "string", valueName: "ADDR", default: ":8787", help: "where the dashboard listens: :8787 (default), host:port; a taken port falls back to a free one" },
   { name: "dashboard", type: "boolean", default: true, help: "serve the dashboard (--no-dashboard: nothing listens but the scheduler)" },
   ...TLS_FLAGS,
@@ -42,6 +44,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       host: flags.host as string | undefined,
       interface: flags.interface as string | undefined,
       schedulerFile: flags["scheduler-file"] as string | undefined,
+      journal: flags.journal as string | undefined,
+      checkpoint: flags.checkpoint as boolean | undefined,
       logLevel: logLevel(flags["log-level"]),
       logFormat: logFormat(flags["log-format"]),
     });

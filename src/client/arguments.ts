@@ -10,7 +10,7 @@
 import { inspect } from "node:util";
 
 /** Option names of submit() (map() takes the same). */
-export const SUBMIT_OPTION_KEYS: ReadonlySet<string> = new Set(["key", "pure", "priority", "retries", "workers", "allowOtherWorkers", "resources", "actor"]);
+export const SUBMIT_OPTION_KEYS: ReadonlySet<string> = new Set(["key", "pure", "priority", "retries", "workers", "allowOtherWorkers", "resources", "actor", "checkpoint"]);
 /** Option names of run(). */
 export const RUN_OPTION_KEYS: ReadonlySet<string> = new Set(["workers", "timeout"]);
 

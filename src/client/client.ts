@@ -7,21 +7,20 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
-import { RemoteError, Rpc, routes } from "../comm/rpc.js";
-import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError } from "../errors.js";
+import { RemoteError, Rpc } from "../comm/rpc.js";
+import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
-import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import type { Versions } from "../version.js";
 import { checkVersions } from "./versions.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
-import { startHeartbeat } from "./heartbeat.js";
+import { openLink, relink } from "./scheduler-link.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
@@ -45,19 +44,20 @@ const log = () => logger("client");
 
 export class Client implements FutureHost {
   readonly id = `Client-${randomUUID()}`;
-  readonly schedulerAddress: string;
+  /** Where the scheduler is (a scheduler that took over may be elsewhere). */
+  schedulerAddress: string;
   /** The scheduler's dashboard (`http://host:8787/status`), when it runs one. */
   dashboardLink: string | undefined;
   #secret: string;
   #tls: TlsContext | undefined;
-  #scheduler: Rpc;
+  #scheduler!: Rpc;
   #keys = new KeyTable();
   #graph: TaskSpec[] = [];
   #flushScheduled = false;
   #workerRpcs = new Map<string, Promise<Rpc>>();
   #functions = new Map<string, WireFunction>();
   #closed = false;
-  #reconnectMs: number;
+  #plan: ConnectPlan;
   /** Why the scheduler said it was closing (scheduler-closing), if it did. */
   #closingReason: string | undefined;
   /** Since when the scheduler is gone (connection lost without close()). */
@@ -65,12 +65,11 @@ export class Client implements FutureHost {
   /** What pending futures and later calls reject with once the scheduler is given up. */
   #lostError: SchedulerLostError | undefined;
 
-  private constructor(address: string, secret: string, rpc: Rpc, tls: TlsContext | undefined, reconnectMs: number) {
-    this.#tls = tls;
-    this.#reconnectMs = reconnectMs;
+  private constructor(address: string, secret: string, plan: ConnectPlan) {
+    this.#tls = plan.tls;
+    this.#plan = plan;
     this.schedulerAddress = address;
     this.#secret = secret;
-    this.#scheduler = rpc;
   }
 
   /**
@@ -81,39 +80,21 @@ export class Client implements FutureHost {
     return connectTo(target, options, (address, secret, msLeft, plan) => Client.#open(address, secret, msLeft, plan));
   }
 
-  static async #open(address: string, secret: string, timeoutMs: number, { tls, reconnectMs, heartbeat }: ConnectPlan): Promise<Client> {
-    const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls });
-    let client: Client | undefined;
-    const rpc = new Rpc(
-      comm,
-      routes({ parsers: schedulerToClientParsers, handlers: {
-        [Op.keyInMemory]: (m) => {
-          const ks = client!.#keys.get(m.key);
-          if (ks && m.value) ks.value = m.value;
-          settle(ks, "finished", undefined, undefined, m.worker);
-        },
-        [Op.keyErred]: (m) => settle(client!.#keys.get(m.key), "error", m.error, m.because),
-        [Op.keyLost]: (m) => settle(client!.#keys.get(m.key), "pending"),
-        [Op.keyCancelled]: (m) => settle(client!.#keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
-        [Op.schedulerClosing]: (m) => void (client!.#closingReason = m.reason),
-      } }),
-      { holdLoop: "while-busy" },
-    );
-    client = new Client(address, secret, rpc, tls, reconnectMs);
-    comm.onClose((err) => client!.#schedulerGone(err.message));
-    const reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: client.id }, REQUEST_TIMEOUT_MS);
-    client.dashboardLink = reply?.services?.dashboard;
-    const stopHeartbeat = startHeartbeat(heartbeat, {
-      reads: () => comm.reads,
-      send: () => void rpc.request({ op: Op.heartbeatClient }, REQUEST_TIMEOUT_MS, { background: true }).catch(() => {}),
-      missed: (reason) => {
-        client!.#schedulerGone(reason);
-        comm.abort(reason);
-      },
-    });
-    comm.onClose(stopHeartbeat);
+  static async #open(address: string, secret: string, timeoutMs: number, plan: ConnectPlan): Promise<Client> {
+    const client = new Client(address, secret, plan);
+    const { rpc, services } = await openLink(address, secret, timeoutMs, plan, client.#link);
+    client.#scheduler = rpc;
+    client.dashboardLink = services?.dashboard;
     return client;
   }
+
+  /** What the scheduler's connection (client/scheduler-link.ts) tells this client. */
+  readonly #link = {
+    id: this.id,
+    keys: this.#keys,
+    closing: (reason: string) => void (this.#closingReason = reason),
+    gone: (reason: string) => this.#schedulerGone(reason),
+  };
 
   // ---- submitting ---------------------------------------------------------------------------
 
@@ -203,6 +184,7 @@ export class Client implements FutureHost {
       priority: options.priority,
       retries: options.retries,
       resources: options.resources,
+      checkpoint: options.checkpoint,
     };
   }
 
@@ -233,7 +215,8 @@ export class Client implements FutureHost {
    * event loop for long; anything else sent to the scheduler sends the whole rest first.
    */
   #flushGraph(limit = Infinity): void {
-    if (this.#scheduler.closed) this.#graph = [];
+    // while reconnecting, the graph waits for the next scheduler
+    if (this.#scheduler.closed) return void (this.#lostSince === undefined && (this.#graph = []));
     while (this.#graph.length && limit > 0) {
       const n = Math.min(GRAPH_CHUNK, limit);
       const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
@@ -569,24 +552,37 @@ export class Client implements FutureHost {
   get closed(): boolean { return this.#closed; }
 
   /**
-   * The scheduler's connection ended without close(), or it missed its heartbeat. Pending work
-   * waits the reconnect window (not when the scheduler announced its shutdown), then fails with
+   * The scheduler's connection ended without close(), or it missed its heartbeat. Unless the
+   * scheduler announced its shutdown, the client reconnects to whatever the scheduler file (or
+   * address) names, within the reconnect window: a journaled scheduler taking over knows this
+   * client's graph, and its futures complete as if nothing happened. Else pending work fails with
    * SchedulerLostError.
-   * Reconnecting and taking over (re-register, resubmit what is pending) would plug in here.
    */
   #schedulerGone(reason: string): void {
     if (this.#closed || this.#lostSince !== undefined) return;
     const since = (this.#lostSince = Date.now());
     const announced = this.#closingReason;
-    const windowMs = announced === undefined ? this.#reconnectMs : 0;
+    const windowMs = announced === undefined ? this.#plan.reconnectMs : 0;
     log().warn({ scheduler: this.schedulerAddress, reason: announced ?? reason, reconnectTimeout: windowMs }, "lost the scheduler");
     const giveUp = () => {
       if (this.#closed) return;
       this.#lostError = schedulerLostError(this.schedulerAddress, reason, { windowMs, waitedMs: Date.now() - since }, announced);
       this.#lost();
     };
-    if (windowMs > 0) setTimeout(giveUp, windowMs).unref();
-    else giveUp();
+    if (windowMs <= 0) return giveUp();
+    let last: unknown;
+    void relink(this.#plan.where, since + windowMs, this.#plan, this.#link, () => this.#closed, (err) => (last = err)).then((r) => {
+      if (!r) {
+        if (last !== undefined) log().warn({ err: describeError(last) }, "could not reconnect to the scheduler");
+        return giveUp();
+      }
+      this.#scheduler = r.rpc;
+      this.schedulerAddress = r.address;
+      this.#secret = r.secret;
+      this.#lostSince = undefined;
+      log().info({ scheduler: r.address, afterMs: Date.now() - since }, "reconnected to the scheduler");
+      this.#flushGraph();
+    });
   }
 
   #lost(): void {

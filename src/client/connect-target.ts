@@ -15,6 +15,8 @@ export interface ConnectPlan {
   tls: TlsContext | undefined;
   reconnectMs: number;
   heartbeat: HeartbeatSettings;
+  /** Where the scheduler is now: the scheduler file is read again each time (reconnecting). */
+  where: () => { address: string; secret: string };
 }
 
 /**
@@ -25,26 +27,31 @@ export async function connectTo<C>(target: ConnectTarget, options: ConnectOption
   const opts: Record<string, unknown> =
     typeof target === "string" ? { ...options, address: target } : "schedulerAddress" in target ? { ...options, address: target.schedulerAddress, secret: target.secret } : { ...options, ...target };
   const timeout = (opts.timeout as number | undefined) ?? 30_000;
+  const where = (): { address: string; secret: string } => {
+    let address: string;
+    let secret = (opts.secret as string | undefined) ?? process.env.DASK_MPI_TS_SECRET;
+    if (typeof opts.schedulerFile === "string") {
+      const content = readSchedulerFile(opts.schedulerFile);
+      if (!content) throw new CommClosedError(`scheduler file ${opts.schedulerFile} does not exist yet`);
+      address = content.address;
+      secret = (opts.secret as string | undefined) ?? content.secret;
+    } else {
+      address = opts.address as string;
+    }
+    if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
+    return { address, secret };
+  };
   const plan: ConnectPlan = {
     tls: opts.tls ? loadTls(opts.tls as TlsFiles) : undefined,
     reconnectMs: checkReconnectTimeout(opts.reconnectTimeout),
     heartbeat: checkHeartbeat(opts.heartbeatInterval, opts.heartbeatTimeout),
+    where,
   };
   const deadline = Date.now() + timeout;
   let lastError: unknown;
   do {
     try {
-      let address: string;
-      let secret = (opts.secret as string | undefined) ?? process.env.DASK_MPI_TS_SECRET;
-      if (typeof opts.schedulerFile === "string") {
-        const content = readSchedulerFile(opts.schedulerFile);
-        if (!content) throw new CommClosedError(`scheduler file ${opts.schedulerFile} does not exist yet`);
-        address = content.address;
-        secret = (opts.secret as string | undefined) ?? content.secret;
-      } else {
-        address = opts.address as string;
-      }
-      if (!secret) throw new ConfigError("no cluster secret: pass { secret }, use a scheduler file, or set DASK_MPI_TS_SECRET");
+      const { address, secret } = where();
       return await open(address, secret, Math.max(1, deadline - Date.now()), plan);
     } catch (err) {
       // a wrong secret or certificate does not get better by waiting

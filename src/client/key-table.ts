@@ -47,6 +47,11 @@ export class KeyTable {
   /** key -> how many key-cancelled for incarnations this client cancelled itself are still to come */
   #ownCancels = new Map<string, number>();
 
+  /** The keys with a live incarnation. */
+  keys(): IterableIterator<string> {
+    return this.#live.keys();
+  }
+
   /** The live incarnation of `key`, if any. */
   get(key: string): KeyState | undefined {
     return this.#live.get(key);

@@ -59,6 +59,11 @@ export interface SubmitOptions {
   allowOtherWorkers?: boolean;
   /** Abstract resources the task needs while it runs, e.g. { GPU: 1 } (workers offer them with --resources). */
   resources?: Record<string, number>;
+  /**
+   * With a journaled scheduler (`--journal DIR`): also write the result to DIR's checkpoints, so
+   * a later run that submits the same key loads it instead of computing it (default false).
+   */
+  checkpoint?: boolean;
   /** The function is a class: make an actor of it on one worker; the result is its proxy (default false). */
   actor?: boolean;
 }
@@ -77,6 +82,7 @@ export function checkOptions(o: SubmitOptions): void {
   if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
     throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
   }
+  if (o.checkpoint !== undefined && typeof o.checkpoint !== "boolean") throw new TypeError(`checkpoint must be true or false, got ${JSON.stringify(o.checkpoint)}`);
   if (o.actor !== undefined && typeof o.actor !== "boolean") throw new TypeError(`actor must be true or false, got ${JSON.stringify(o.actor)}`);
   if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
   if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {

@@ -43,7 +43,10 @@ export const DEFAULT_CONFIG: Config = {
       memory: { target: 0.6, spill: 0.7, pause: 0.8, terminate: 0.95, "monitor-interval": 100, "max-spill": false },
     },
     nanny: { "max-restarts": 5, "restart-window": 60_000 },
-    scheduler: { "allowed-failures": 3, "worker-ttl": 30_000, "idle-timeout": null },
+    scheduler: {
+      "allowed-failures": 3, "worker-ttl": 30_000, "idle-timeout": null,
+      journal: { directory: null, checkpoint: false, "take-over-grace": 10_000, lease: 10_000, "client-timeout": 60_000 },
+    },
     comm: { timeouts: { connect: 30_000 }, "max-frame-size": 512 * 2 ** 20, "handshake-timeout": 5000 },
     deploy: { "death-timeout": 60_000 },
   },

@@ -145,6 +145,13 @@ export const configSchema = z.strictObject({
       "allowed-failures": key(count, 3, "a non-negative integer", "workers a task may take down with it before it errs with KilledWorkerError"),
       "worker-ttl": key(duration.nullable(), "30s", `${DURATION}, or null`, "remove a worker not heard from for this long; null = never"),
       "idle-timeout": key(duration.nullable(), null, `${DURATION}, or null`, "shut the scheduler down after this long with no work; null = never"),
+      journal: section({
+        directory: key(nonEmpty.nullable(), null, "a directory path or null", "journal the scheduler's durable facts here (on a shared file system); a scheduler started on it takes over; null = no journal"),
+        checkpoint: key(z.boolean(), false, "true or false", "also write every result to the journal's checkpoints (default: only tasks submitted with checkpoint)"),
+        "take-over-grace": key(duration, "10s", DURATION, "how long a scheduler taking over waits for the old one's workers to re-register"),
+        lease: key(duration, "10s", DURATION, "the journal lock's lease: a lock not renewed for this long is stale"),
+        "client-timeout": key(duration, "60s", DURATION, "a client of the journal not back this long after a take-over is removed"),
+      }),
     }),
     comm: section({
       timeouts: section({

@@ -43,7 +43,7 @@ export interface WorkerGiven {
  * DASK_MPI_TS_CONFIG, DASK_MPI_TS_* variables), else its defaults: `nthreads` 1, `memoryLimit`
  * "auto" (the node's memory divided among its ranks).
  */
-export interface ClusterOptions extends WorkerGiven {
+export interface ClusterOptions extends WorkerGiven, JournalGiven {
   schedulerFile?: string;
   schedulerPort?: number;
   interface?: string;
@@ -162,9 +162,23 @@ export function workerSettings(config: StartupConfig, given: WorkerGiven, node: 
 }
 
 /** The parts of the scheduler's options that come from the configuration. */
-export function schedulerSettings(config: StartupConfig): Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs" | "comm">> {
+export function schedulerSettings(
+  config: StartupConfig,
+  given: JournalGiven = {},
+): Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs" | "comm">> & Pick<SchedulerOptions, "journal"> {
   const s = config.values.distributed.scheduler;
-  return { allowedFailures: s["allowed-failures"], workerTtlMs: s["worker-ttl"], idleTimeoutMs: s["idle-timeout"], comm: commSettings(config) };
+  const j = s.journal;
+  const directory = given.journal ?? j.directory;
+  const journal = directory
+    ? { directory, checkpoint: given.checkpoint ?? j.checkpoint, graceMs: j["take-over-grace"], leaseMs: j.lease, clientTimeoutMs: j["client-timeout"] }
+    : undefined;
+  return { allowedFailures: s["allowed-failures"], workerTtlMs: s["worker-ttl"], idleTimeoutMs: s["idle-timeout"], comm: commSettings(config), ...(journal ? { journal } : {}) };
+}
+
+/** The journal flags (--journal DIR, --checkpoint), over `distributed.scheduler.journal.*`. */
+export interface JournalGiven {
+  journal?: string;
+  checkpoint?: boolean;
 }
 
 function commSettings(config: StartupConfig): CommOptions {

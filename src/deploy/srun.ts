@@ -41,7 +41,7 @@ export async function runWithoutMpi(args: SrunOptions): Promise<void> {
   configureLogger({ rank, role, ...logSettings(config, o) });
 
   if (role === "scheduler") {
-    const scheduler = await startScheduler({ port: o.schedulerPort, interface: o.interface, tls: o.tls, schedulerFile: file, ...schedulerSettings(config) });
+    const scheduler = await startScheduler({ port: o.schedulerPort, interface: o.interface, tls: o.tls, schedulerFile: file, ...schedulerSettings(config, o) });
     stopOnSignals(scheduler);
     if (withScript) scheduler.role.closeWhenFirstClientLeaves(CLIENT_CONNECT_MS);
     await scheduler.ended;

@@ -10,7 +10,7 @@ import type { LogFormat } from "../log.js";
 import { configureLogger } from "../log.js";
 import type { JobEnd, WorkerOptions } from "../worker/options.js";
 import { type SchedulerStart, startScheduler, startWorker } from "./roles.js";
-import { type WorkerGiven, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
+import { type JournalGiven, type WorkerGiven, logSettings, schedulerSettings, startupConfig, workerSettings } from "./settings.js";
 import type { RoleHandle } from "./role.js";
 import { stopOnSignals } from "./signals.js";
 
@@ -23,12 +23,12 @@ export interface LogGiven {
  * Run a scheduler until SIGINT/SIGTERM (or distributed.scheduler.idle-timeout), then close its
  * workers and remove its file. Options given win over the configuration. Resolves 0 once closed.
  */
-export async function runScheduler(o: SchedulerStart & LogGiven): Promise<number> {
-  const { logLevel, logFormat, ...given } = o;
+export async function runScheduler(o: Omit<SchedulerStart, "journal"> & LogGiven & JournalGiven): Promise<number> {
+  const { logLevel, logFormat, journal, checkpoint, ...given } = o;
   const config = await startupConfig();
   configureLogger({ role: "scheduler", ...logSettings(config, { logLevel, logFormat }) });
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  const scheduler = await startScheduler({ ...schedulerSettings(config), ...defined, secret: given.secret || process.env.DASK_MPI_TS_SECRET });
+  const scheduler = await startScheduler({ ...schedulerSettings(config, { journal, checkpoint }), ...defined, secret: given.secret || process.env.DASK_MPI_TS_SECRET });
   stopOnSignals(scheduler);
   return (await scheduler.ended).status;
 }

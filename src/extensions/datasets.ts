@@ -21,12 +21,18 @@ export class Datasets {
   /** name -> the gets waiting for it to be published */
   readonly #waiting = new Map<string, WaitList<null, Dataset | null>>();
   readonly holds: KeyHolds;
+  readonly #view: () => SchedulerView;
 
   constructor(view: () => SchedulerView) {
+    this.#view = view;
     this.holds = new KeyHolds("published-datasets", view);
   }
 
-  publish(m: { name: string; value: Uint8Array[]; keys: string[]; override?: boolean }): "ok" {
+  /**
+   * With a journal, the reply waits until the dataset is on disk: a scheduler taking over after
+   * a crash has every dataset whose publish was answered.
+   */
+  publish(m: { name: string; value: Uint8Array[]; keys: string[]; override?: boolean }): "ok" | Promise<"ok"> {
     const old = this.#data.get(m.name);
     if (old && !m.override) throw new Error(`dataset ${JSON.stringify(m.name)} is already published; unpublish it first, or publish with { override: true }`);
     const unknown = this.holds.add(m.keys);
@@ -34,13 +40,24 @@ export class Datasets {
     if (old) this.holds.release(old.keys);
     const d = { value: own(m.value), keys: m.keys };
     this.#data.set(m.name, d);
+    const journal = this.#view().journal;
+    journal?.put("datasets", m.name, d);
     const waiting = this.#waiting.get(m.name);
     this.#waiting.delete(m.name);
     for (const w of waiting?.drain() ?? []) {
       this.holds.handTo(w.client, d.keys);
       w.settle(d);
     }
-    return "ok";
+    return journal ? journal.durable().then(() => "ok" as const) : "ok";
+  }
+
+  /** Datasets a journaled scheduler had published before the take-over (their keys came back with the journal's graphs). */
+  restore(): void {
+    for (const [name, v] of this.#view().journal?.restored("datasets") ?? []) {
+      const d = v as Dataset;
+      if (this.holds.add(d.keys).length) continue; // a key the journal lost: the dataset cannot be whole
+      this.#data.set(name, { value: d.value.map((p) => new Uint8Array(p)), keys: d.keys });
+    }
   }
 
   async get(m: { name: string; timeout?: number }, client: string): Promise<DatasetsReplies["get-dataset"]> {
@@ -61,12 +78,14 @@ export class Datasets {
     return [...this.#data.keys()];
   }
 
-  unpublish(name: string): boolean {
+  unpublish(name: string): boolean | Promise<boolean> {
     const d = this.#data.get(name);
     if (!d) return false;
     this.#data.delete(name);
     this.holds.release(d.keys);
-    return true;
+    const journal = this.#view().journal;
+    journal?.put("datasets", name, null);
+    return journal ? journal.durable().then(() => true) : true;
   }
 
   clientRemoved(client: string): void {
@@ -90,7 +109,10 @@ export function datasetsExtension(): SchedulerExtension {
   const ext: SchedulerExtension = {
     name: "datasets",
     ops,
-    start: async (v) => void (view = v),
+    start: async (v) => {
+      view = v;
+      ds.restore();
+    },
     onClientRemoved: (id) => ds.clientRemoved(id),
     // a worker's own requests wait under its address (peerId)
     onWorkerRemoved: (address) => ds.clientRemoved(peerId({ kind: "worker", address })),

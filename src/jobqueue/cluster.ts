@@ -168,7 +168,7 @@ export class JobQueueCluster {
       host,
       port: so.port ?? 0,
       schedulerFile,
-      ...schedulerSettings(config),
+      ...schedulerSettings(config, { journal: options.journal }),
       ...(options.schedulerOptions?.dashboardAddress === undefined ? {} : { dashboardAddress: options.schedulerOptions.dashboardAddress }),
     });
     const { maxJobs, maxQueuedJobs } = options;

@@ -57,6 +57,12 @@ export interface JobQueueOptions {
   logDirectory?: string;
   /** The scheduler, which runs in this process: where it listens. */
   schedulerOptions?: { interface?: string; host?: string; port?: number; schedulerFile?: string; /** the scheduler's dashboard, e.g. ":8787" (it shows the pending jobs and why they wait); default none */ dashboardAddress?: string };
+  /**
+   * Journal the scheduler (which runs in this process) in this directory, on a shared file
+   * system: a cluster made again on it takes over its work (configuration
+   * `distributed.scheduler.journal.directory`). Default: no journal.
+   */
+  journal?: string;
   /** Directory the jobs can read (a shared file system), for the scheduler file; default the current directory. */
   sharedTempDirectory?: string;
   /** Supervise each worker with a nanny; default true. */

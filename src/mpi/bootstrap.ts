@@ -83,7 +83,7 @@ export async function startRank(given: ClusterOptions, mode: RankMode): Promise<
       tls: opts.tls,
       dashboardAddress: opts.dashboardAddress === false ? undefined : (opts.dashboardAddress ?? ":8787"),
       schedulerFile: opts.schedulerFile,
-      ...schedulerSettings(config),
+      ...schedulerSettings(config, opts),
     });
     return { address: scheduler.address, secret: scheduler.role.secret };
   });

@@ -13,7 +13,7 @@ import { currentLogSettings, logger } from "../log.js";
 import type { Status } from "../status.js";
 import { NANNY_DEFAULTS, type NannyOptions } from "./options.js";
 import { type NannyMessage, type WorkerToNanny, parseWorkerToNanny } from "../protocol/messages-nanny.js";
-import { DEFAULT_THRESHOLDS, type MemoryReading, memoryState, nextCheckMs, residentBytes } from "../worker/memory.js";
+import { DEFAULT_THRESHOLDS, PacedCheck, memoryState, residentBytes } from "../worker/memory.js";
 import { spillParent } from "../worker/spill.js";
 import { WORKER_DEFAULTS } from "../worker/options.js";
 import { purgeDeadWorkerDirectories } from "../worker/local-directory.js";
@@ -30,8 +30,7 @@ export class Nanny {
   #opts: NannyOptions;
   #child: ChildProcess | undefined;
   #restarts: number[] = [];
-  #memoryTimer: NodeJS.Timeout | undefined;
-  #lastMemory: MemoryReading | undefined;
+  #memoryTimer: PacedCheck | undefined;
   #closed: Promise<{ ok: boolean; reason: string }>;
   #resolveClosed!: (r: { ok: boolean; reason: string }) => void;
 
@@ -46,24 +45,13 @@ export class Nanny {
     await n.#spawn();
     n.status = "running";
     const limit = opts.worker.memoryLimit ?? 0;
-    if (limit > 0) n.#monitorMemory(limit);
+    // paced as the worker's own (worker/memory.ts): every interval near the terminate threshold, up to ten far below it
+    if (limit > 0) {
+      const baseMs = opts.worker.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
+      const terminate = { ...DEFAULT_THRESHOLDS, ...opts.worker.memory }.terminate;
+      n.#memoryTimer = new PacedCheck({ baseMs, limit, fractions: () => [terminate], check: () => ((bytes) => (bytes === undefined ? undefined : { bytes, ok: true }))(n.#checkMemory(limit)) });
+    }
     return n;
-  }
-
-  /**
-   * Check the worker's memory now, and again in a base interval near its terminate threshold,
-   * or up to ten far below it (worker/memory.ts nextCheckMs), as the worker checks its own.
-   */
-  #monitorMemory(limit: number): void {
-    if (this.status === "closing" || this.status === "closed") return;
-    const base = this.#opts.worker.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
-    const rss = this.#checkMemory(limit);
-    const reading = rss === undefined ? undefined : { bytes: rss, atMs: performance.now() };
-    const terminate = { ...DEFAULT_THRESHOLDS, ...this.#opts.worker.memory }.terminate;
-    // no reading (no child now, or one just killed): look again soon
-    const wait = reading ? nextCheckMs(reading, this.#lastMemory, limit, [terminate], base) : base;
-    this.#lastMemory = reading;
-    this.#memoryTimer = setTimeout(() => this.#monitorMemory(limit), wait).unref();
   }
 
   /** The worker's memory above its terminate threshold: kill it, to be restarted fresh. Its resident bytes, unless it was killed or there is none. */
@@ -195,7 +183,7 @@ export class Nanny {
   #finish(r: { ok: boolean; reason: string }): void {
     if (this.status === "closed") return;
     this.status = "closed";
-    clearInterval(this.#memoryTimer);
+    this.#memoryTimer?.stop();
     this.#resolveClosed(r);
   }
 

@@ -139,6 +139,7 @@ function badTaskField(t: Record<string, unknown>, nfunctions: number): [string, 
   if (t.allowOtherWorkers !== undefined && typeof t.allowOtherWorkers !== "boolean") return ["allowOtherWorkers", "a boolean"];
   if (t.priority !== undefined && typeof t.priority !== "number") return ["priority", "a number"];
   if (t.retries !== undefined && typeof t.retries !== "number") return ["retries", "a number"];
+  if (t.checkpoint !== undefined && typeof t.checkpoint !== "boolean") return ["checkpoint", "a boolean"];
   if (t.resources !== undefined) {
     const r = t.resources;
     if (!isMap(r)) return ["resources", "a map of numbers"];

@@ -25,6 +25,8 @@ export type RegisterWorker = {
   /** seconds until it retires (its lifetime, or its batch job's end minus a margin); absent: no planned end */
   retiresIn?: number;
   versions?: Versions;
+  /** results it still holds from an earlier registration (key -> bytes): a scheduler taking over keeps them */
+  held?: Record<string, number>;
 };
 /** A request: the reply is the scheduler's heartbeat to the worker. */
 export type Heartbeat = { op: "heartbeat"; metrics?: Record<string, unknown> };
@@ -75,6 +77,8 @@ export type ComputeTask = {
   priority?: number;
   /** this assignment's number, echoed with its result */
   run?: number;
+  /** a journaled scheduler's checkpoint file for the result: load it if it is there, else compute and write it */
+  checkpoint?: string;
 };
 export type FreeKeys = { op: "free-keys"; keys: string[] };
 export type CloseWorker = { op: "close-worker"; reason?: string };
@@ -114,6 +118,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     optional(m, "resources", numMap);
     optional(m, "retiresIn", num);
     optional(m, "versions", map);
+    optional(m, "held", numMap);
     return m as unknown as RegisterWorker;
   },
   heartbeat: (m) => (optional(m, "metrics", map), m as unknown as Heartbeat),
@@ -150,6 +155,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
     whoHas(m, "whoHas");
     if (m.priority !== undefined && typeof m.priority !== "number") throw fieldError(m, "priority", "a number", m.priority);
     optional(m, "run", num);
+    optional(m, "checkpoint", str);
     return m as unknown as ComputeTask;
   },
   "free-keys": keys,
@@ -179,7 +185,7 @@ function timing(m: Message): void {
 export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "register-worker": {
     address: "string", name: "string", host: "string", nthreads: "number", memoryLimit: "number", pid: "number",
-    resources: "numbers?", retiresIn: "number?", versions: "map?",
+    resources: "numbers?", retiresIn: "number?", versions: "map?", held: "numbers?",
   },
   heartbeat: { metrics: "map?" },
   "task-finished": { key: "string", nbytes: "number", duration: "number?", value: "parts?", thread: "number?", startstops: "startstops?", run: "number?" },
@@ -195,7 +201,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
-  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?", run: "number?" },
+  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?", run: "number?", checkpoint: "string?" },
   "free-keys": { keys: "strings" },
   "close-worker": { reason: "string?" },
   run: { fn: "function", args: "parts" },

@@ -196,6 +196,8 @@ export type TaskSpec = {
   retries?: number;
   /** abstract resources the task holds while it runs, e.g. { GPU: 1 } */
   resources?: Record<string, number>;
+  /** with a journaled scheduler: also write the result to the journal's checkpoints */
+  checkpoint?: boolean;
 };
 
 /** A worker as the scheduler's `identity` reply describes it. */

@@ -36,6 +36,22 @@ export interface SchedulerView {
   sendToClient(client: string, msg: Message): boolean;
   /** Why a task (or the pending work) does not run, the job queue's side included (scheduler/pending.ts). */
   whyPending(key?: string): Promise<WhyPending>;
+  /** The scheduler's journal (--journal), for an extension's own durable state; undefined without one. */
+  readonly journal?: ExtensionJournal;
+}
+
+/**
+ * An extension's state in the scheduler's journal (scheduler/take-over.ts): values under names,
+ * restored when a scheduler takes over. Keys an extension holds (`wantKeys` under a name of its
+ * own) are journaled by the scheduler itself; this is for the rest (a dataset's value).
+ */
+export interface ExtensionJournal {
+  /** What `extension` had put, by name, when the scheduler this one took over from stopped. */
+  restored(extension: string): ReadonlyMap<string, unknown>;
+  /** Record `value` under `name` (null: remove it); on disk once `durable()` resolves. */
+  put(extension: string, name: string, value: unknown): void;
+  /** Resolves once everything recorded so far is on disk: reply to a durable request only then. */
+  durable(): Promise<void>;
 }
 
 /**

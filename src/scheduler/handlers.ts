@@ -23,6 +23,7 @@ import type { Locality } from "./locality.js";
 import { heartbeatIntervalMs } from "./options.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
+import type { TakeOver } from "./take-over.js";
 
 const log = () => logger("scheduler");
 /** Failed workers remembered for schedulerInfo(): the latest ones. */
@@ -43,6 +44,8 @@ export interface HandlerHost {
   readonly peers: Peers;
   readonly functions: FunctionTable;
   readonly extensions: Extensions;
+  /** the journal (--journal), when on */
+  readonly takeOver: TakeOver | undefined;
   /** has-what, nbytes, replicate, rebalance */
   readonly locality: Locality;
   readonly failedWorkers: FailedWorker[];
@@ -137,7 +140,15 @@ export class SchedulerHandlers {
     // its time left, on this clock (the worker's need not agree)
     if (m.retiresIn !== undefined) info.retiresAt = now + m.retiresIn * 1000;
     log().info({ worker: info.address, name: info.name, nthreads: info.nthreads, ...(m.retiresIn === undefined ? {} : { retiresIn: m.retiresIn }) }, "worker added");
-    this.#h.run(this.#state.addWorker(info, now));
+    // workers that outlived a scheduler offer what they hold: a journaled scheduler takes it over
+    if (!this.#h.takeOver?.registerWorker(info, m.held)) {
+      if (m.held && Object.keys(m.held).length) {
+        const { instructions, unknown } = this.#state.addWorkersHolding([{ info, held: m.held }], now, this.#h.sid("add-worker"));
+        this.#h.run(instructions);
+        const free = unknown.get(info.address);
+        if (free) rpc.send({ op: Op.freeKeys, keys: free });
+      } else this.#h.run(this.#state.addWorker(info, now));
+    }
     return { address: this.#h.view.address, id: this.#h.view.id };
   }
 
@@ -156,6 +167,7 @@ export class SchedulerHandlers {
       const e = { key, worker, durationS: duration, at: Date.now(), nbytes: m.nbytes, thread: m.thread, startstops: m.startstops };
       for (const h of hooks) h(e);
     }
+    this.#h.takeOver?.finished(key, worker, m.nbytes);
     this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value, m.run));
   }
 
@@ -202,6 +214,7 @@ export class SchedulerHandlers {
       const e = { key: m.key, worker, durationS: compute ? (compute.stop - compute.start) / 1000 : 0, at: Date.now(), thread: m.thread, startstops: m.startstops, error: m.error.name };
       for (const h of hooks) h(e);
     }
+    this.#h.takeOver?.erred(m.key, m.error);
     this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred"), m.run));
   }
 
@@ -228,6 +241,7 @@ export class SchedulerHandlers {
     const client = this.#h.peers.client(rpc);
     // each task's fn indexes the message's functions (its parser checked that): make it the
     // function's number in the scheduler's table
+    this.#h.takeOver?.graph(client, m.functions, m.tasks);
     const ids = m.functions.map((f) => this.#h.functions.idOf(f));
     for (const t of m.tasks) t.fn = ids[t.fn]!;
     // the state copies the arguments out of the message (the tasks keep them, not the message)
@@ -235,6 +249,7 @@ export class SchedulerHandlers {
   }
 
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
+    this.#h.takeOver?.released(this.#h.peers.client(rpc), m.keys);
     this.#h.run(this.#state.releaseKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("release-keys")));
   }
 
@@ -247,6 +262,7 @@ export class SchedulerHandlers {
   }
 
   wantKeys(m: WantKeys, rpc: Rpc): void {
+    this.#h.takeOver?.wanted(this.#h.peers.client(rpc), m.keys);
     this.#h.run(this.#state.wantKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("want-keys")));
   }
 

@@ -33,12 +33,30 @@ export interface SchedulerOptions {
    * of `extensions`. The scheduler imports no extension, so it refuses this option itself.
    */
   dashboardAddress?: string;
+  /** Journal the durable facts in this directory, and take over from the scheduler that wrote it (scheduler/take-over.ts). */
+  journal?: JournalSettings;
+}
+
+/** A journaled scheduler's settings (configuration `distributed.scheduler.journal.*`). */
+export interface JournalSettings {
+  /** The journal's directory, on a file system every scheduler host sees. */
+  directory: string;
+  /** Write every result to the journal's checkpoints (default false: only tasks submitted with `checkpoint`). */
+  checkpoint?: boolean;
+  /** How long a scheduler taking over waits for the old one's workers to come back (default 10 s). */
+  graceMs?: number;
+  /** The lock's lease: a lock not renewed for this long is stale (default 10 s). */
+  leaseMs?: number;
+  /** A client of the journal not back this long after the take-over is removed (default 60 s). */
+  clientTimeoutMs?: number;
 }
 
 /**
  * Defaults of the options above; the same as the configuration's defaults
  * (`distributed.scheduler.*`), which a unit test checks.
  */
+export const JOURNAL_DEFAULTS: Required<Omit<JournalSettings, "directory">> = { checkpoint: false, graceMs: 10_000, leaseMs: 10_000, clientTimeoutMs: 60_000 };
+
 export const SCHEDULER_DEFAULTS: Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs">> = {
   allowedFailures: 3,
   workerTtlMs: 30_000,

@@ -11,7 +11,7 @@ import { ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op } from "../protocol/ops.js";
 import type { Message, SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
-import { Extensions, type SchedulerView } from "./extension.js";
+import { type ExtensionJournal, Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "../protocol/functions.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
@@ -21,6 +21,9 @@ import { type Instruction, SchedulerState } from "./state.js";
 import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
 import type { Status } from "../status.js";
+import { Journal } from "./journal.js";
+import { TakeOver } from "./take-over.js";
+import { JOURNAL_DEFAULTS } from "./options.js";
 
 export type { FailedWorker } from "./handlers.js";
 
@@ -57,6 +60,10 @@ export class Scheduler implements SchedulerView {
   queue: QueueSource | undefined;
   /** closeWhenFirstClientLeaves(): waiting for that client (undefined), or its id once it came */
   #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
+  /** The journal and take-over (--journal), when on. */
+  #takeOver: TakeOver | undefined;
+  /** Closing for a signal with a journal: the workers and clients stay for the next scheduler. */
+  #handingOver = false;
 
   /** Why task `key` (or, without one, the pending work) does not run: the scheduler's reasons and the queue's (pending.ts). */
   async whyPending(key?: string): Promise<WhyPending> {
@@ -95,6 +102,7 @@ export class Scheduler implements SchedulerView {
     const loading = Extensions.load(this.#opts.extensions ?? []);
     loading.catch(() => {}); // awaited below
     this.#tls = this.#opts.tls ? loadTls(this.#opts.tls) : undefined;
+    if (this.#opts.journal) await this.#openJournal(this.#opts.journal);
     this.#listener = await listen({ protocol: this.#opts.protocol, interface: this.#opts.interface, host: this.#opts.host, port: this.#opts.port }, this.secret, (comm) => this.#accept(comm), this.#comm);
     this.address = this.#listener.address;
     try {
@@ -104,6 +112,7 @@ export class Scheduler implements SchedulerView {
     } catch (err) {
       // a scheduler that failed to start leaves nothing listening
       await this.#extensions?.close("the scheduler failed to start").catch(() => {});
+      await this.#takeOver?.close();
       await this.#listener.close();
       throw err;
     }
@@ -125,6 +134,42 @@ export class Scheduler implements SchedulerView {
     log().info({ address: this.address, schedulerFile: this.#opts.schedulerFile }, "scheduler listening");
   }
 
+  /** Open the journal (taking its lock) and put its live graphs back (take-over.ts). */
+  async #openJournal(j: NonNullable<SchedulerOptions["journal"]>): Promise<void> {
+    const journal = await Journal.open(j.directory, {
+      owner: this.id,
+      leaseMs: j.leaseMs ?? JOURNAL_DEFAULTS.leaseMs,
+      onLockLost: (why) => {
+        log().error({ reason: why }, "lost the journal's lock");
+        void this.close(why);
+      },
+    });
+    if (journal.lock.tookOver) log().warn({ journal: j.directory, reason: journal.lock.tookOver }, "journal lock taken over");
+    this.#takeOver = new TakeOver({
+      journal,
+      state: this.state,
+      functions: this.#functions,
+      run: (ins) => this.#run(ins),
+      sid: (what) => this.#sid(what),
+      workerRpc: (address) => this.#peers.workers.get(address),
+      clientConnected: (id) => this.#peers.clients.has(id),
+      graceMs: j.graceMs ?? JOURNAL_DEFAULTS.graceMs,
+      clientTimeoutMs: j.clientTimeoutMs ?? JOURNAL_DEFAULTS.clientTimeoutMs,
+      checkpointAll: j.checkpoint ?? JOURNAL_DEFAULTS.checkpoint,
+    });
+    try {
+      this.#takeOver.replay();
+    } catch (err) {
+      await this.#takeOver.close();
+      throw err;
+    }
+  }
+
+  /** The journal and take-over, when this scheduler has a journal (tests, bench). */
+  get takeOver(): TakeOver | undefined {
+    return this.#takeOver;
+  }
+
   #sid(what: string): string {
     return `${what}-${++this.#stimulus}`;
   }
@@ -144,6 +189,7 @@ export class Scheduler implements SchedulerView {
       peers: this.#peers,
       functions: this.#functions,
       extensions,
+      takeOver: this.#takeOver,
       locality: new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) }),
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
@@ -170,9 +216,13 @@ export class Scheduler implements SchedulerView {
 
   /** A connection closed (peers.ts has taken it out of its tables). */
   #closed(peer: Peer): void {
+    // handing over (close() for a signal, with a journal): nothing is released, nothing journaled
+    if (this.#handingOver) return;
     if (peer.kind === "worker") {
       const address = peer.address;
+      if (this.#takeOver?.workerGone(address)) return;
       if (this.state.workers.has(address)) {
+        this.#takeOver?.workerLeft(address);
         const retired = this.#retiring.delete(address);
         const reason = retired ? "retired" : "connection closed";
         log().info({ worker: address, reason }, "worker removed");
@@ -181,6 +231,7 @@ export class Scheduler implements SchedulerView {
       }
     } else if (peer.kind === "client") {
       if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
+      this.#takeOver?.clientLeft(peer.id);
       this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       for (const h of this.#extensions?.clientRemoved ?? []) h(peer.id);
     }
@@ -195,6 +246,8 @@ export class Scheduler implements SchedulerView {
         // a function goes to each worker once; compute-task names it by number
         const def = this.#functions.sendOnce(rpc, ins.msg.fn as number);
         if (def !== undefined) ins.msg.fnDef = def;
+        const checkpoint = this.#takeOver?.checkpointOf(ins.msg.key as string);
+        if (checkpoint) ins.msg.checkpoint = checkpoint;
       }
       // frees of one key each, in a row, travel as one list
       if (ins.msg.op === Op.freeKeys && (ins.msg.keys as string[]).length === 1) rpc.sendKey(Op.freeKeys, (ins.msg.keys as string[])[0]!);
@@ -321,12 +374,24 @@ export class Scheduler implements SchedulerView {
 
   wantKeys(client: string, keys: string[]): string[] {
     const unknown = keys.filter((k) => (this.state.tasks.get(k)?.state ?? "forgotten") === "forgotten");
+    this.#takeOver?.wanted(client, keys);
     this.#run(this.state.wantKeys(client, keys, this.#sid("want-keys")));
     return unknown;
   }
 
   releaseKeys(client: string, keys: string[]): void {
+    this.#takeOver?.released(client, keys);
     this.#run(this.state.releaseKeys(client, keys, this.#sid("release-keys")));
+  }
+
+  get journal(): ExtensionJournal | undefined {
+    const j = this.#takeOver?.journal;
+    if (!j) return undefined;
+    return {
+      restored: (extension) => this.#takeOver!.restored(extension),
+      put: (extension, name, value) => j.ext(extension, name, value),
+      durable: () => j.durable(),
+    };
   }
 
   sendToClient(client: string, msg: Message): boolean {
@@ -357,12 +422,17 @@ export class Scheduler implements SchedulerView {
       clearInterval(this.#idleTimer);
       await this.#extensions?.close(reason);
       clearTimeout(this.#jobClient?.timer);
-      await this.#closeWorkers(reason);
+      // a journaled scheduler stopped from outside (a signal: scancel, its job's walltime, a
+      // login node's limits) hands over: its workers keep their results for the next scheduler
+      // on the journal, and its clients wait for that one (no scheduler-closing)
+      const handOver = (this.#handingOver = this.#takeOver !== undefined && reason.startsWith("received SIG"));
+      if (!handOver) await this.#closeWorkers(reason);
       for (const rpc of this.#peers.all()) {
-        if (!rpc.closed) rpc.send({ op: Op.schedulerClosing, reason });
+        if (!rpc.closed && !handOver) rpc.send({ op: Op.schedulerClosing, reason });
         rpc.close(reason);
       }
       await this.#listener?.close();
+      await this.#takeOver?.close();
       if (this.#opts.schedulerFile) removeSchedulerFileSync(this.#opts.schedulerFile, this.id);
     } catch (err) {
       log().warn({ reason, err: describeError(err) }, "error while closing the scheduler");

@@ -83,6 +83,42 @@ export class SchedulerState {
   // ---- events -------------------------------------------------------------------------------
 
   addWorker(info: WorkerInfo, now: number): Instruction[] {
+    this.#newWorker(info, now);
+    this.#g.fill(`add-worker-${info.name}`);
+    return this.#g.flush();
+  }
+
+  /**
+   * Workers that outlived a scheduler join its successor (take-over, scheduler/take-over.ts)
+   * with the results they still hold: all of them are added before any task is placed, and each
+   * held key the graph knows is in memory there, not computed again (its wanters hear so).
+   * Returns the held keys the graph does not know (or runs elsewhere), per worker, to free.
+   */
+  addWorkersHolding(entries: Array<{ info: WorkerInfo; held: Record<string, number> }>, now: number, stimulusId: string): { instructions: Instruction[]; unknown: Map<string, string[]> } {
+    const unknown = new Map<string, string[]>();
+    for (const { info, held } of entries) {
+      const ws = this.#newWorker(info, now);
+      const drop: string[] = [];
+      for (const [key, nbytes] of Object.entries(held)) {
+        const t = this.#g.tasks.get(key);
+        if (!t || t.state === TaskState.forgotten || t.state === TaskState.processing) {
+          drop.push(key);
+          continue;
+        }
+        t.nbytes = nbytes;
+        this.#g.addReplica(t, ws);
+        if (t.state !== TaskState.memory) {
+          this.#g.transition(t, TaskState.memory, stimulusId);
+          for (const c of t.wantedBy) this.#g.sendClient(c, { op: Op.keyInMemory, key, nbytes, worker: ws.address });
+        }
+      }
+      if (drop.length) unknown.set(info.address, drop);
+    }
+    this.#g.fill(stimulusId);
+    return { instructions: this.#g.flush(), unknown };
+  }
+
+  #newWorker(info: WorkerInfo, now: number): WorkerRecord {
     const ws: WorkerRecord = {
       ...info,
       processing: new Set(),
@@ -102,8 +138,7 @@ export class SchedulerState {
     this.#g.workers.set(info.address, ws);
     this.#g.workersChanged();
     this.#g.reweigh(ws);
-    this.#g.fill(`add-worker-${info.name}`);
-    return this.#g.flush();
+    return ws;
   }
 
   /** A worker left or died: rerun what it was computing; recompute what only it held. */

@@ -51,7 +51,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         if (m.fnDef !== undefined) w.functions.set(m.fn, m.fnDef);
         const fn = w.functions.get(m.fn);
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
-        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, priority: m.priority ?? 0, run: m.run };
+        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, priority: m.priority ?? 0, run: m.run, ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}) };
         w.handle({ type: "compute-task", task }); // numbered by the state machine
       },
       [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),

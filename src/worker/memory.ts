@@ -65,3 +65,32 @@ export function nextCheckMs(now: MemoryReading, last: MemoryReading | undefined,
   const intervals = Math.floor(headroom / perInterval);
   return baseMs * Math.max(1, Math.min(MONITOR_STRETCH_MAX, intervals));
 }
+
+/**
+ * A memory monitor's timer (worker and nanny): `check` now and again at nextCheckMs's pace
+ * until stop(). `check` gives the bytes it read and whether they are below every threshold;
+ * undefined (nothing read) or not below: again in one base interval.
+ */
+export class PacedCheck {
+  #timer: NodeJS.Timeout | undefined;
+  #last: MemoryReading | undefined;
+  #stopped = false;
+
+  constructor(private readonly o: { baseMs: number; limit: number; fractions: () => Array<number | false>; check: () => { bytes: number; ok: boolean } | undefined }) {
+    this.#run();
+  }
+
+  #run(): void {
+    if (this.#stopped) return;
+    const r = this.o.check();
+    const reading = r && { bytes: r.bytes, atMs: performance.now() };
+    const wait = r?.ok && reading ? nextCheckMs(reading, this.#last, this.o.limit, this.o.fractions(), this.o.baseMs) : this.o.baseMs;
+    this.#last = reading;
+    if (!this.#stopped) this.#timer = setTimeout(() => this.#run(), wait).unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}

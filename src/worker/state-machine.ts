@@ -44,6 +44,8 @@ export interface ComputeTask {
   priority: number;
   /** the scheduler's number for this assignment, echoed with the result (a stale run's is dropped there) */
   run?: number;
+  /** its checkpoint file (a journaled scheduler's): load the result from it, or write it there */
+  checkpoint?: string;
 }
 
 /** A task on this worker. */
@@ -80,13 +82,13 @@ export type WorkerEvent<V = unknown> =
   /** memory above / below the pause threshold: tasks wait until resumed */
   | { type: "pause" | "resume"; stimulusId?: string }
   /** lost the scheduler: everything it gave us is void */
-  | { type: "reset"; stimulusId?: string };
+  | { type: "reset"; stimulusId?: string; keepData?: boolean };
 
 export type WorkerInstruction<V = unknown> =
   | { type: "send"; msg: Message }
   | { type: "fetch"; worker: string; keys: string[]; stimulusId: string }
   /** run the task; `deps` are its dependencies held here */
-  | { type: "execute"; key: string; fn: unknown; args: Uint8Array[]; deps: string[]; stimulusId: string }
+  | { type: "execute"; key: string; fn: unknown; args: Uint8Array[]; deps: string[]; stimulusId: string; checkpoint?: string }
   /** keep the value the event brought for `key` */
   | { type: "store"; key: string; value: V }
   /** drop these keys' values */
@@ -183,7 +185,7 @@ export class WorkerState<V = unknown> {
         this.#paused = e.type === "pause";
         break;
       case "reset":
-        return this.#reset();
+        return this.#reset(e.keepData === true);
       default:
         throw new TypeError(`unknown worker event ${JSON.stringify((e as { type: unknown }).type)}`);
     }
@@ -300,9 +302,10 @@ export class WorkerState<V = unknown> {
     }
   }
 
-  #reset(): WorkerInstruction<V>[] {
-    const keys = [...this.held.keys()];
-    this.held.clear();
+  /** Forget all work; `keepData`: keep the results held (a scheduler taking over asks for them). */
+  #reset(keepData: boolean): WorkerInstruction<V>[] {
+    const keys = keepData ? [] : [...this.held.keys()];
+    if (!keepData) this.held.clear();
     this.tasks.clear();
     this.inFlight.clear();
     this.#tried.clear();
@@ -408,7 +411,9 @@ export class WorkerState<V = unknown> {
       this.#story(t.key, "ready", "executing");
       const deps: string[] = [];
       for (const dep of Object.keys(t.whoHas)) if (this.held.has(dep)) deps.push(dep);
-      this.#out.push({ type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid });
+      this.#out.push(t.checkpoint === undefined
+        ? { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid }
+        : { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid, checkpoint: t.checkpoint });
     }
     if (later) this.#ready.unshift(...later);
   }

@@ -15,13 +15,14 @@ import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
 import { CommClosedError, ConfigError, TimeoutError, describeError } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
+import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
 import { collectGarbageAtMost } from "./gc.js";
-import { DEFAULT_THRESHOLDS, type MemoryReading, type MemoryThresholds, memoryState, nextCheckMs } from "./memory.js";
+import { DEFAULT_THRESHOLDS, type MemoryThresholds, PacedCheck, memoryState } from "./memory.js";
 import { versions } from "../version.js";
 import { WorkerState, type WorkerEvent, type WorkerInstruction } from "./state-machine.js";
 import { spillParent } from "./spill.js";
@@ -68,10 +69,9 @@ export class Worker {
   /** what the op handlers (handlers.ts) may use */
   #host: WorkerHost;
   #heartbeat: NodeJS.Timeout | undefined;
-  /** how often the scheduler asks its workers to beat (more workers, less often), as its last heartbeat reply said */
+  /** how often the scheduler asks its workers to beat (more in a big cluster), as its last heartbeat reply said */
   #schedulerBeatMs = 0;
-  #memoryTimer: NodeJS.Timeout | undefined;
-  #lastMemory: MemoryReading | undefined;
+  #memoryTimer: PacedCheck | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   /** When it retires (lifetime or its job's walltime), and why */
   #retirement: Retirement | undefined;
@@ -186,11 +186,15 @@ export class Worker {
     this.#listener = await listen(where, () => this.#secret, (comm) => this.#acceptPeer(comm), this.#comm);
     this.address = this.#opts.contactAddress ?? this.#listener.address;
     await this.#connectScheduler(this.#deathDeadline());
-    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), this.#beatEveryMs()).unref();
+    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), Math.max(this.#opts.heartbeatMs ?? 1000, this.#schedulerBeatMs)).unref();
     this.#scheduleRetirement();
-    if (this.#opts.memoryLimit) {
-      this.#monitorMemory();
-    }
+    const limit = this.#opts.memoryLimit ?? 0;
+    // paced: every memoryMonitorMs near a threshold, up to ten times that far below them (idle workers cost less)
+    if (limit) this.#memoryTimer = new PacedCheck({ baseMs: this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs, limit, fractions: () => ((t) => [t.target, t.spill, t.pause, t.terminate])(this.#thresholds), check: () => {
+      const rss = process.memoryUsage.rss();
+      this.#checkMemory(rss);
+      return { bytes: Math.max(rss, this.#store.memoryBytes), ok: !this.state.paused && memoryState(rss, limit, this.#thresholds) === "ok" };
+    } });
     this.status = "running";
   }
 
@@ -235,6 +239,7 @@ export class Worker {
             // relative: the scheduler's clock need not agree with this host's
             ...(this.#retirement ? { retiresIn: Math.max(0, this.#retirement.at - Date.now()) / 1000 } : {}),
             versions: versions(),
+            ...(this.state.held.size ? { held: Object.fromEntries(this.state.held) } : {}),
           },
           Math.max(1, deadline - Date.now()),
         );
@@ -316,9 +321,11 @@ export class Worker {
           const found = this.#store.values(ins.deps);
           if (found instanceof Promise) {
             found.then(
-              (f) => this.#execute(ins, f),
+              (f) => (ins.checkpoint ? void this.#checkpointed(ins, f, ins.checkpoint) : this.#execute(ins, f)),
               (err) => this.#handle({ type: "executed", stimulusId: this.#sid("read-back-failed"), key: ins.key, result: { ok: false, error: toWireError(err), durationS: 0 } }),
             );
+          } else if (ins.checkpoint) {
+            void this.#checkpointed(ins, found, ins.checkpoint);
           } else {
             this.#execute(ins, found);
           }
@@ -327,8 +334,25 @@ export class Worker {
     }
   }
 
-  /** Run a task on the pool with its dependencies' values. */
-  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found): void {
+  /** A checkpointed task: its result from the checkpoint file, else computed and written there. */
+  async #checkpointed(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, path: string): Promise<void> {
+    const key = ins.key;
+    try {
+      const value = await readCheckpoint(path, key);
+      if (value) {
+        log().info({ key, checkpoint: path }, "result loaded from its checkpoint");
+        this.#scheduler?.unsendKey(Op.executing, key);
+        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: 0 } });
+        return;
+      }
+    } catch (err) {
+      log().warn({ key, checkpoint: path, err: describeError(err) }, "checkpoint unreadable: computing the result again");
+    }
+    this.#execute(ins, found, path);
+  }
+
+  /** Run a task on the pool with its dependencies' values (and write its checkpoint, if it has one). */
+  #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, checkpoint?: string): void {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
     for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
@@ -339,7 +363,12 @@ export class Worker {
       const timing = { thread, startstops: [...this.#transfers.take(ins.deps), { action: "compute" as const, start, stop: start + r.durationS * 1000 }] };
       if (r.ok) {
         const value = r.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
+        const done = () => this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: r.durationS }, timing });
+        // the scheduler hears of the result once its checkpoint is on disk
+        if (checkpoint) {
+          return void writeCheckpoint(checkpoint, key, value).catch((err) => log().warn({ key, checkpoint, err: describeError(err) }, "could not write the checkpoint")).then(done);
+        }
+        done();
       } else {
         this.#handle({ type: "executed", key, result: { ok: false, error: r.error, durationS: r.durationS }, timing });
       }
@@ -394,39 +423,25 @@ export class Worker {
     log().warn({ reason }, "lost the scheduler; reconnecting until the death timeout");
     this.#scheduler = undefined;
     this.#functions.clear();
-    // results and running work belonged to the old registration: the scheduler has
-    // rescheduled them, so start clean
-    this.#resetData();
+    // running work belonged to the old registration: drop it. Results are kept until the death
+    // timeout and offered to the scheduler at registration (a journaled one takes them over;
+    // any other frees them)
+    this.#transfers.clear();
+    this.#handle({ type: "reset", keepData: true });
     this.#connectScheduler(this.#deathDeadline()).catch((err) => {
       this.cleanExit = false;
       void this.close(describeError(err));
     });
   }
 
-  /**
-   * Check memory now, and again in a base interval (memoryMonitorMs) near a threshold, or up to
-   * ten far below them (worker/memory.ts nextCheckMs): idle workers cost less.
-   */
-  #monitorMemory(): void {
-    if (this.status === "closing" || this.status === "closed") return;
-    const rss = process.memoryUsage.rss();
-    const ok = this.#checkMemory(rss);
-    const base = this.#opts.memoryMonitorMs ?? WORKER_DEFAULTS.memoryMonitorMs;
-    const t = this.#thresholds;
-    const reading = { bytes: Math.max(rss, this.#store.memoryBytes), atMs: performance.now() };
-    const wait = ok && !this.state.paused ? nextCheckMs(reading, this.#lastMemory, this.#opts.memoryLimit ?? 0, [t.target, t.spill, t.pause, t.terminate], base) : base;
-    this.#lastMemory = reading;
-    this.#memoryTimer = setTimeout(() => this.#monitorMemory(), wait).unref();
-  }
-
-  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). False: above a threshold. */
-  #checkMemory(rss: number): boolean {
+  /** Pause above the pause threshold, resume below it; above terminate, leave (no nanny). */
+  #checkMemory(rss: number): void {
     const limit = this.#opts.memoryLimit ?? 0;
     this.#store.spillIfNeeded(rss);
     const state = memoryState(rss, limit, this.#thresholds);
     // above pause, what is over may be garbage (freed results, a finished task's temporaries):
     // collect, and decide on the next tick's measurement
-    if (state !== "ok" && this.#collectGarbage()) return false;
+    if (state !== "ok" && this.#collectGarbage()) return;
     if (state === "terminate" && !this.#opts.supervised) {
       // nobody will restart it: tell the scheduler why it goes (it reschedules the running
       // tasks at once, counting them as suspects), then close and exit non-zero
@@ -435,15 +450,14 @@ export class Worker {
       if (rpc && !rpc.closed) rpc.send({ op: Op.unregisterWorker, reason });
       this.cleanExit = false;
       void this.close(reason);
-      return false;
+      return;
     }
     const paused = state !== "ok";
-    if (paused === this.state.paused) return !paused;
+    if (paused === this.state.paused) return;
     const reason = `memory use ${rss} bytes of a ${limit}-byte limit`;
     log().warn({ rss, limit, reason }, paused ? "pausing: memory above the pause threshold" : "resuming: memory below the pause threshold");
     this.#scheduler?.send({ op: Op.workerStatus, status: paused ? "paused" : "running", reason });
     this.#handle({ type: paused ? "pause" : "resume" });
-    return !paused;
   }
 
   /** A collection on this thread and every task thread, unless this process had one within COLLECT_EVERY_MS. */
@@ -459,14 +473,9 @@ export class Worker {
     this.#handle({ type: "reset" });
   }
 
-  /** This worker's own heartbeat interval, or the scheduler's, the longer. */
-  #beatEveryMs(): number {
-    return Math.max(this.#opts.heartbeatMs ?? 1000, this.#schedulerBeatMs);
-  }
-
   #sendHeartbeat(): void {
     if (this.status === "closing" || this.status === "closed") return;
-    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), this.#beatEveryMs()).unref();
+    this.#heartbeat = setTimeout(() => this.#sendHeartbeat(), Math.max(this.#opts.heartbeatMs ?? 1000, this.#schedulerBeatMs)).unref();
     const rpc = this.#scheduler;
     if (!rpc || rpc.closed) return;
     const mem = process.memoryUsage();
@@ -482,23 +491,13 @@ export class Worker {
         {
           op: Op.heartbeat,
           metrics: {
-            executing: this.state.executing,
-            ready: this.state.readyCount,
-            inMemory: this.#store.size,
-            storedBytes: this.#store.memoryBytes,
-            spilledBytes: this.#store.spilledBytes,
-            paused: this.state.paused,
-            rss: mem.rss,
-            cpu: cpuPercent,
-            ...this.bytes,
+            executing: this.state.executing, ready: this.state.readyCount, inMemory: this.#store.size, storedBytes: this.#store.memoryBytes,
+            spilledBytes: this.#store.spilledBytes, paused: this.state.paused, rss: mem.rss, cpu: cpuPercent, ...this.bytes,
           },
         },
         SCHEDULER_SILENCE_MS,
       )
-      .then((reply) => {
-        // an older scheduler answers "ok"
-        if (typeof reply === "object" && reply !== null && typeof reply.heartbeatMs === "number") this.#schedulerBeatMs = reply.heartbeatMs;
-      })
+      .then((reply) => void (typeof reply?.heartbeatMs === "number" && (this.#schedulerBeatMs = reply.heartbeatMs))) // an older scheduler answers "ok"
       .catch((err) => {
         if (rpc === this.#scheduler && !rpc.closed) rpc.comm.abort(`scheduler did not answer a heartbeat: ${describeError(err)}`);
       });
@@ -538,7 +537,7 @@ export class Worker {
     this.#closeReason = reason;
     try {
       clearInterval(this.#heartbeat);
-      clearInterval(this.#memoryTimer);
+      this.#memoryTimer?.stop();
       clearTimeout(this.#lifetimeTimer);
       this.#scheduler?.close(reason);
       for (const p of this.#peers.values()) p.then((r) => r.close(reason), () => {});

@@ -70,7 +70,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -269,5 +269,7 @@ export async function jupyter(c: Client): Promise<void> {
   const s: JupyterServer = await c.startJupyter(o);
   const fields: [string, string, string, number, string, string, number] = [s.url, s.token, s.baseUrl, s.port, s.hostname, s.schedulerFile, s.pid];
   const err: DaskError = new JupyterError("x");
+  const journalErr: DaskError = new JournalError("x");
+  void journalErr;
   void [fields, err.code, await c.startJupyter()];
 }

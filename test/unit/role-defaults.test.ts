@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG } from "../../src/config/defaults.js";
 import { schedulerSettings, workerSettings } from "../../src/deploy/settings.js";
 import { LOG_DEFAULTS } from "../../src/log.js";
 import { NANNY_DEFAULTS } from "../../src/nanny/options.js";
-import { SCHEDULER_DEFAULTS } from "../../src/scheduler/options.js";
+import { JOURNAL_DEFAULTS, SCHEDULER_DEFAULTS } from "../../src/scheduler/options.js";
 import { SchedulerState } from "../../src/scheduler/state.js";
 import { DEFAULT_THRESHOLDS } from "../../src/worker/memory.js";
 import { WORKER_DEFAULTS } from "../../src/worker/options.js";
@@ -19,6 +19,8 @@ describe("role defaults equal the configuration's defaults", () => {
 
   it("scheduler and comm", () => {
     assert.deepEqual(schedulerSettings(config), { ...SCHEDULER_DEFAULTS, comm: DEFAULT_COMM });
+    // the journal's (issue 16), as a journal directory turns it on
+    assert.deepEqual(schedulerSettings(config, { journal: "/j" }).journal, { directory: "/j", ...JOURNAL_DEFAULTS });
     // the pure core has its own literal (it imports no options module)
     assert.equal(new SchedulerState({}).allowedFailures, SCHEDULER_DEFAULTS.allowedFailures);
   });

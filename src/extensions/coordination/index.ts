@@ -16,6 +16,17 @@ import { Queues } from "./queues.js";
 import { Events, Variables } from "./variables.js";
 
 type Op = CoordinationToScheduler["op"];
+
+/**
+ * What a journaled scheduler keeps of the primitives (issue 16): variables, events and queues,
+ * whose values a program means to keep. Not journaled: locks and semaphores (a lease belongs to
+ * its holder's connection and lapses with it; a scheduler taking over starts with none held, so
+ * holders acquire again), pub/sub (messages go to whoever subscribes at that moment; subscribers
+ * subscribe again) and waits in progress (they fail with the lost connection).
+ */
+const JOURNALED: Partial<Record<Op, "variable" | "event" | "queue">> = {
+  "variable-set": "variable", "variable-delete": "variable", "event-set": "event", "event-clear": "event", "queue-put": "queue", "queue-get": "queue",
+};
 type Handler<K extends Op> = (m: Extract<CoordinationToScheduler, { op: K }>, client: string) => unknown;
 
 /** The primitives' tables, on one scheduler view (exported for the unit tests). */
@@ -27,7 +38,10 @@ export class Coordination {
   readonly events = new Events();
   readonly pubsub: PubSub;
 
+  readonly #view: () => SchedulerView;
+
   constructor(view: () => SchedulerView) {
+    this.#view = view;
     this.holds = new KeyHolds("coordination", view);
     this.queues = new Queues(this.holds);
     this.variables = new Variables(this.holds);
@@ -53,10 +67,38 @@ export class Coordination {
     "pubsub-put": (m) => this.pubsub.put(m.name, m.value),
   };
 
-  /** Parse and answer one op from `client`. */
+  /** Parse and answer one op from `client`; with a journal, a change is answered once it is on disk. */
   handle(op: Op, m: Message, client: string): unknown {
     const parsed = coordinationParsers[op](m) as never;
-    return (this.handlers[op] as Handler<Op>)(parsed, client);
+    const r = (this.handlers[op] as Handler<Op>)(parsed, client);
+    const journal = this.#view().journal;
+    const what = JOURNALED[op];
+    if (!journal || !what) return r;
+    const name = (parsed as { name: string }).name;
+    return Promise.resolve(r).then(async (v) => {
+      const value = what === "variable" ? this.variables.peek(name) : what === "event" ? (this.events.isSet(name) || null) : this.queues.contents(name);
+      journal.put("coordination", `${what}:${name}`, value ?? null);
+      await journal.durable();
+      return v;
+    });
+  }
+
+  /** Variables, events and queues as the journal had them (take-over); see JOURNALED. */
+  restore(): void {
+    for (const [key, v] of this.#view().journal?.restored("coordination") ?? []) {
+      const at = key.indexOf(":");
+      const what = key.slice(0, at);
+      const name = key.slice(at + 1);
+      if (what === "variable") {
+        const item = v as { value: Uint8Array[]; keys: string[] };
+        if (!this.holds.add(item.keys).length) this.variables.set(name, item.value.map((p) => new Uint8Array(p)), item.keys);
+        this.holds.release(item.keys); // set() holds them itself
+      } else if (what === "event") this.events.set(name);
+      else if (what === "queue") {
+        const q = v as { maxsize: number; items: Array<{ value: Uint8Array[]; keys: string[] }> };
+        this.queues.restore(name, q.maxsize, q.items);
+      }
+    }
   }
 
   clientRemoved(client: string): void {
@@ -77,7 +119,10 @@ export function coordinationExtension(): SchedulerExtension {
   const ext: SchedulerExtension = {
     name: "coordination",
     ops,
-    start: async (v) => void (view = v),
+    start: async (v) => {
+      view = v;
+      c.restore();
+    },
     onClientRemoved: (id) => c.clientRemoved(id),
     // a worker's own requests wait under its address (peerId)
     onWorkerRemoved: (address) => c.clientRemoved(peerId({ kind: "worker", address })),

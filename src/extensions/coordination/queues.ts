@@ -63,6 +63,19 @@ export class Queues {
     return { items };
   }
 
+  /** A queue's items and bound (the journal's record of it), undefined when it is empty and unused. */
+  contents(name: string): { maxsize: number; items: SharedItem[] } | undefined {
+    const q = this.#queues.get(name);
+    return q?.items.length ? { maxsize: q.maxsize, items: q.items } : undefined;
+  }
+
+  /** Put back a queue's items as journaled (take-over); items whose keys are gone are dropped. */
+  restore(name: string, maxsize: number, items: SharedItem[]): void {
+    const q = this.#queue(name, maxsize);
+    for (const it of items) if (!this.#holds.add(it.keys).length) q.items.push({ value: it.value.map((p) => new Uint8Array(p)), keys: it.keys });
+    this.#forget(name, q);
+  }
+
   size(name: string): number {
     return this.#queues.get(name)?.items.length ?? 0;
   }

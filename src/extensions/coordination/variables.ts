@@ -48,6 +48,11 @@ export class Variables {
     return { item: got };
   }
 
+  /** The variable's item (the journal's record of it). */
+  peek(name: string): SharedItem | undefined {
+    return this.#values.get(name);
+  }
+
   delete(name: string): "ok" {
     const old = this.#values.get(name);
     this.#values.delete(name);

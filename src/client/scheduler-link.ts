@@ -1,0 +1,95 @@
+/**
+ * The client's connection to its scheduler: connect, route the scheduler's news into the key
+ * table, register, heartbeat; and, after the scheduler is lost, reconnecting to the one the
+ * scheduler file (or address) names then, within the reconnect window (a journaled scheduler
+ * taking over, scheduler/take-over.ts).
+ */
+import { DEFAULT_COMM, connect } from "../comm/connect.js";
+import { Rpc, routes } from "../comm/rpc.js";
+import { Op } from "../protocol/ops.js";
+import { schedulerToClientParsers } from "../protocol/messages-client.js";
+import type { ConnectPlan } from "./connect-target.js";
+import { startHeartbeat } from "./heartbeat.js";
+import { type KeyTable, settle } from "./key-table.js";
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** What the link reports to its client. */
+export interface LinkHost {
+  readonly id: string;
+  readonly keys: KeyTable;
+  /** the scheduler said it is closing, and why */
+  closing(reason: string): void;
+  /** the connection ended, or the scheduler missed its heartbeat */
+  gone(reason: string): void;
+}
+
+/** Connect to the scheduler at `address`, register as `host.id`; resolves with the connection and the scheduler's services. */
+export async function openLink(address: string, secret: string, timeoutMs: number, plan: ConnectPlan, host: LinkHost): Promise<{ rpc: Rpc; services?: Record<string, string> }> {
+  const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls: plan.tls });
+  const keys = host.keys;
+  const rpc = new Rpc(
+    comm,
+    routes({ parsers: schedulerToClientParsers, handlers: {
+      [Op.keyInMemory]: (m) => {
+        const ks = keys.get(m.key);
+        if (ks && m.value) ks.value = m.value;
+        settle(ks, "finished", undefined, undefined, m.worker);
+      },
+      [Op.keyErred]: (m) => settle(keys.get(m.key), "error", m.error, m.because),
+      [Op.keyLost]: (m) => settle(keys.get(m.key), "pending"),
+      [Op.keyCancelled]: (m) => settle(keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
+      [Op.schedulerClosing]: (m) => host.closing(m.reason),
+    } }),
+    { holdLoop: "while-busy" },
+  );
+  comm.onClose((err) => host.gone(err.message));
+  let reply: { services?: Record<string, string> } | undefined;
+  try {
+    reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: host.id }, REQUEST_TIMEOUT_MS);
+  } catch (err) {
+    rpc.close("registration failed");
+    throw err;
+  }
+  const stopHeartbeat = startHeartbeat(plan.heartbeat, {
+    reads: () => comm.reads,
+    send: () => void rpc.request({ op: Op.heartbeatClient }, REQUEST_TIMEOUT_MS, { background: true }).catch(() => {}),
+    missed: (reason) => {
+      host.gone(reason);
+      comm.abort(reason);
+    },
+  });
+  comm.onClose(stopHeartbeat);
+  return { rpc, services: reply?.services };
+}
+
+/**
+ * Reconnect after the scheduler was lost: where the target says the scheduler is now (the
+ * scheduler file is read again each attempt), until `deadline`. Every failure is retried: a
+ * scheduler that is starting may reset the handshake (ECONNRESET) or not listen yet. Resolves
+ * undefined when the window closed (or `stop()` says to give up).
+ */
+export async function relink(
+  where: () => { address: string; secret: string },
+  deadline: number,
+  plan: ConnectPlan,
+  host: LinkHost,
+  stop: () => boolean,
+  onError: (err: unknown) => void,
+): Promise<{ rpc: Rpc; address: string; secret: string } | undefined> {
+  while (Date.now() < deadline && !stop()) {
+    try {
+      const { address, secret } = where();
+      const { rpc } = await openLink(address, secret, Math.max(1, deadline - Date.now()), plan, host);
+      // the scheduler that took over knows this client's graph from its journal: ask for the
+      // keys again (their news comes back: in memory, erred, or cancelled if unknown there)
+      const wanted = [...host.keys.keys()];
+      if (wanted.length) rpc.send({ op: Op.wantKeys, keys: wanted });
+      return { rpc, address, secret };
+    } catch (err) {
+      onError(err);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,222 @@
+/**
+ * What the journal's records mean, with no I/O: `JournalState` folds records into the durable
+ * facts (graphs with who wants what, completions, errors, checkpoints, extension state) and plans
+ * compaction (`snapshot()`: only what is live). The scheduler replays `live()` at take-over.
+ *
+ * Records are short arrays (their first element names them), so a task costs few bytes:
+ *   ["f", fnId, wireFunction]                 a function, before the first task naming it
+ *   ["g", client, [[key, fnId, args, deps, opts?], ...]]   a graph as submitted
+ *   ["w", workerId, address]                  a worker, before the first completion on it
+ *   ["d", key, workerId, nbytes]              a completion
+ *   ["D", [[key, workerId, nbytes], ...]]     completions of one group
+ *   ["wx", workerId]                          that worker left: what it held is gone
+ *   ["e", key, wireError]                     an error
+ *   ["ww", client, keys]                      a client (or holder name) wants keys already journaled
+ *   ["r", client, keys]                       a client's release of keys
+ *   ["c", client]                             a client left (all its wants released)
+ *   ["k", key]                                a checkpoint of the key's result was written
+ *   ["x", extension, name, value | null]      an extension's state under a name (null: deleted)
+ *   ["s", snapshot]                           the whole live state (a compacted journal's start)
+ *
+ * Invariant: after any sequence of records, `live()` holds every task some client wants and the
+ * tasks they depend on (their lineage), and nothing else.
+ */
+import type { WireFunction } from "../protocol/messages.js";
+
+/** A task as journaled: opts holds what is not the default (priority, retries, placement, checkpoint). */
+export type JournalTask = [key: string, fn: number, args: Uint8Array[], deps: string[], opts?: JournalTaskOptions];
+export type JournalTaskOptions = {
+  priority?: number;
+  retries?: number;
+  workers?: string[];
+  allowOtherWorkers?: boolean;
+  resources?: Record<string, number>;
+  checkpoint?: boolean;
+};
+
+export interface Snapshot {
+  functions: Array<[number, WireFunction]>;
+  tasks: JournalTask[];
+  wants: Array<[string, string[]]>;
+  workers: Array<[number, string]>;
+  done: Array<[string, number, number]>;
+  erred: Array<[string, unknown]>;
+  checkpoints: string[];
+  ext: Array<[string, string, unknown]>;
+}
+
+export class JournalState {
+  readonly functions = new Map<number, WireFunction>();
+  readonly tasks = new Map<string, JournalTask>();
+  /** client -> keys it wants */
+  readonly wants = new Map<string, Set<string>>();
+  readonly workers = new Map<number, string>();
+  /** key -> [workerId, nbytes] */
+  readonly done = new Map<string, [number, number]>();
+  readonly erred = new Map<string, unknown>();
+  readonly checkpoints = new Set<string>();
+  /** extension -> name -> value */
+  readonly ext = new Map<string, Map<string, unknown>>();
+
+  /** Fold one record in; throws naming a record this build does not know. */
+  apply(rec: unknown): void {
+    if (!Array.isArray(rec) || typeof rec[0] !== "string") throw new TypeError(`a journal record must be an array starting with its kind, got ${JSON.stringify(rec)?.slice(0, 80)}`);
+    const r = rec as [string, ...unknown[]];
+    switch (r[0]) {
+      case "f":
+        this.functions.set(r[1] as number, r[2] as WireFunction);
+        break;
+      case "g": {
+        const client = r[1] as string;
+        let w = this.wants.get(client);
+        if (!w) this.wants.set(client, (w = new Set()));
+        for (const t of r[2] as JournalTask[]) {
+          if (!this.tasks.has(t[0])) this.tasks.set(t[0], t);
+          w.add(t[0]);
+        }
+        break;
+      }
+      case "ww": {
+        let w = this.wants.get(r[1] as string);
+        if (!w) this.wants.set(r[1] as string, (w = new Set()));
+        for (const k of r[2] as string[]) w.add(k);
+        break;
+      }
+      case "w":
+        this.workers.set(r[1] as number, r[2] as string);
+        break;
+      case "d":
+        this.done.set(r[1] as string, [r[2] as number, r[3] as number]);
+        this.erred.delete(r[1] as string);
+        break;
+      case "D":
+        for (const [k, w, n] of r[1] as Array<[string, number, number]>) {
+          this.done.set(k, [w, n]);
+          this.erred.delete(k);
+        }
+        break;
+      case "wx": {
+        const id = r[1] as number;
+        this.workers.delete(id);
+        for (const [k, [w]] of this.done) if (w === id) this.done.delete(k);
+        break;
+      }
+      case "e":
+        this.erred.set(r[1] as string, r[2]);
+        break;
+      case "r": {
+        const w = this.wants.get(r[1] as string);
+        if (w) for (const k of r[2] as string[]) w.delete(k);
+        break;
+      }
+      case "c":
+        this.wants.delete(r[1] as string);
+        break;
+      case "k":
+        this.checkpoints.add(r[1] as string);
+        break;
+      case "x": {
+        let m = this.ext.get(r[1] as string);
+        if (!m) this.ext.set(r[1] as string, (m = new Map()));
+        if (r[3] === null || r[3] === undefined) m.delete(r[2] as string);
+        else m.set(r[2] as string, r[3]);
+        break;
+      }
+      case "s":
+        this.#load(r[1] as Snapshot);
+        break;
+      default:
+        throw new TypeError(`unknown journal record kind ${JSON.stringify(r[0])}`);
+    }
+  }
+
+  /** Keys some client (or extension name) wants, with their lineage: the tasks to keep. */
+  liveKeys(): Set<string> {
+    const live = new Set<string>();
+    const stack: string[] = [];
+    for (const keys of this.wants.values()) for (const k of keys) stack.push(k);
+    while (stack.length) {
+      const k = stack.pop()!;
+      if (live.has(k)) continue;
+      const t = this.tasks.get(k);
+      if (!t) continue;
+      live.add(k);
+      for (const d of t[3]) if (!live.has(d)) stack.push(d);
+    }
+    return live;
+  }
+
+  /** The compaction plan: only what is live, as one snapshot record's value. */
+  snapshot(): Snapshot {
+    const live = this.liveKeys();
+    const tasks: JournalTask[] = [];
+    const fns = new Set<number>();
+    for (const k of live) {
+      const t = this.tasks.get(k)!;
+      tasks.push(t);
+      fns.add(t[1]);
+    }
+    const done: Array<[string, number, number]> = [];
+    const workers = new Set<number>();
+    for (const [k, [w, n]] of this.done) {
+      if (!live.has(k)) continue;
+      done.push([k, w, n]);
+      workers.add(w);
+    }
+    const ext: Array<[string, string, unknown]> = [];
+    for (const [e, m] of this.ext) for (const [n, v] of m) ext.push([e, n, v]);
+    return {
+      functions: [...this.functions].filter(([id]) => fns.has(id)),
+      tasks,
+      wants: [...this.wants].filter(([, keys]) => keys.size > 0).map(([c, keys]) => [c, [...keys]]),
+      workers: [...this.workers].filter(([id]) => workers.has(id)),
+      done,
+      erred: [...this.erred].filter(([k]) => live.has(k)),
+      checkpoints: [...this.checkpoints],
+      ext,
+    };
+  }
+
+  /** Tasks in dependency order (each after what it depends on), for replay. */
+  ordered(keys: Iterable<string>): JournalTask[] {
+    const out: JournalTask[] = [];
+    const state = new Map<string, 1 | 2>();
+    for (const root of keys) {
+      if (state.has(root)) continue;
+      // iterative depth-first: graphs can be deep chains
+      const stack: Array<[string, number]> = [[root, 0]];
+      while (stack.length) {
+        const top = stack[stack.length - 1]!;
+        const t = this.tasks.get(top[0]);
+        if (!t) {
+          stack.pop();
+          continue;
+        }
+        if (top[1] === 0) state.set(top[0], 1);
+        const deps = t[3];
+        if (top[1] < deps.length) {
+          const d = deps[top[1]++]!;
+          if (!state.has(d)) stack.push([d, 0]);
+          continue;
+        }
+        stack.pop();
+        if (state.get(top[0]) !== 2) {
+          state.set(top[0], 2);
+          out.push(t);
+        }
+      }
+    }
+    return out;
+  }
+
+  #load(s: Snapshot): void {
+    for (const [id, w] of s.functions) this.functions.set(id, w);
+    for (const t of s.tasks) this.tasks.set(t[0], t);
+    for (const [c, keys] of s.wants) this.wants.set(c, new Set(keys));
+    for (const [id, a] of s.workers) this.workers.set(id, a);
+    for (const [k, w, n] of s.done) this.done.set(k, [w, n]);
+    for (const [k, e] of s.erred) this.erred.set(k, e);
+    for (const k of s.checkpoints) this.checkpoints.add(k);
+    for (const [e, n, v] of s.ext) this.apply(["x", e, n, v]);
+  }
+}

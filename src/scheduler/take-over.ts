@@ -1,0 +1,242 @@
+/**
+ * A journaled scheduler (issue 16): what it writes to its journal (journal.ts) as things
+ * happen, and how a scheduler started on the same journal takes over.
+ *
+ * Take-over, in order:
+ * 1. `replay()`, before listening: every graph some client (or an extension's holder name,
+ *    e.g. "published-datasets") still wants goes back into the state machine, lineage included.
+ *    No worker is known yet, so nothing is placed.
+ * 2. The grace: workers that outlived the old scheduler re-register with the results they hold
+ *    (register-worker's `held`). They are parked, not added, until every worker the journal
+ *    names as a holder is back or the grace (`graceMs`) is over; then all are added at once
+ *    (`SchedulerState.addWorkersHolding`): their held keys are in memory, and only then is
+ *    anything placed, so nothing a live worker holds is computed again. Keys whose holders
+ *    did not come back are computed again from lineage.
+ * 3. Clients reconnect (client/reconnect.ts) with their old id and ask for their keys again
+ *    (want-keys). A client of the journal that has not come back `clientTimeoutMs` after the
+ *    grace is removed (its keys released), as if it had left.
+ *
+ * Checkpoints: a task submitted with `checkpoint` (or every task, with the cluster's
+ * checkpoint flag) goes to its worker with the path of its checkpoint file; the worker writes
+ * the result there and reports it. A key whose checkpoint the journal records is submitted
+ * without its dependencies: the worker loads it (or computes it if the file is gone, and says so).
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { logger } from "../log.js";
+import type { TaskSpec, WireFunction } from "../protocol/messages.js";
+import { Op } from "../protocol/ops.js";
+import type { FunctionTable } from "../protocol/functions.js";
+import type { Rpc } from "../comm/rpc.js";
+import { type Journal, checkpointPath } from "./journal.js";
+import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
+
+const log = () => logger("scheduler");
+
+export interface TakeOverOptions {
+  journal: Journal;
+  state: SchedulerState;
+  functions: FunctionTable;
+  run(ins: Instruction[]): void;
+  sid(what: string): string;
+  /** the connection of a registered worker */
+  workerRpc(address: string): Rpc | undefined;
+  clientConnected(id: string): boolean;
+  graceMs: number;
+  clientTimeoutMs: number;
+  /** Checkpoint every result (the cluster's --checkpoint). */
+  checkpointAll: boolean;
+}
+
+type Parked = { info: WorkerInfo; held: Record<string, number> };
+
+export class TakeOver {
+  readonly journal: Journal;
+  readonly #o: TakeOverOptions;
+  /** keys to checkpoint (submitted with checkpoint) */
+  readonly #checkpoint = new Set<string>();
+  #parked = new Map<string, Parked>();
+  /** holders the journal names that have not re-registered yet */
+  #awaiting = new Set<string>();
+  #graceTimer: NodeJS.Timeout | undefined;
+  #clientTimers: NodeJS.Timeout[] = [];
+  #inGrace = false;
+  #startedAt = 0;
+  /** When the grace ended (work resumed), ms since the epoch; for the log and tests. */
+  resumedAt: number | undefined;
+
+  /** the checkpoint files there were at start (earlier runs') */
+  readonly #onDisk: Set<string>;
+  /** extension -> name -> value, as the journal had them at the take-over */
+  readonly #restored: Map<string, Map<string, unknown>>;
+
+  constructor(o: TakeOverOptions) {
+    this.journal = o.journal;
+    this.#o = o;
+    this.#restored = new Map([...o.journal.state.ext].map(([e, m]) => [e, new Map(m)]));
+    this.#onDisk = new Set(readdirSync(join(o.journal.dir, "checkpoints")));
+  }
+
+  /** What an extension had journaled when the old scheduler stopped (by name). */
+  restored(extension: string): ReadonlyMap<string, unknown> {
+    return this.#restored.get(extension) ?? new Map();
+  }
+
+  /** Put the journal's live graphs back into the state machine (before listening). */
+  replay(): void {
+    const t0 = Date.now();
+    const js = this.journal.state;
+    const { state, functions } = this.#o;
+    const ids = new Map<number, number>();
+    const fnId = (jid: number): number => {
+      let id = ids.get(jid);
+      if (id === undefined) {
+        const wire = js.functions.get(jid);
+        if (!wire) throw new Error(`journal names function ${jid}, which it does not define`);
+        ids.set(jid, (id = functions.idOf(wire)));
+      }
+      return id;
+    };
+    let tasks = 0;
+    for (const [client, keys] of js.wants) {
+      const specs: TaskSpec[] = [];
+      for (const [key, fn, args, deps, opts] of js.ordered(keys)) {
+        if (opts?.checkpoint) this.#checkpoint.add(key);
+        const spec: TaskSpec = { key, fn: fnId(fn), args, deps: opts?.checkpoint && this.#fromCheckpoint(key) ? [] : deps };
+        if (opts?.priority) spec.priority = opts.priority;
+        if (opts?.retries) spec.retries = opts.retries;
+        if (opts?.workers) spec.workers = opts.workers;
+        if (opts?.allowOtherWorkers) spec.allowOtherWorkers = opts.allowOtherWorkers;
+        if (opts?.resources) spec.resources = opts.resources;
+        specs.push(spec);
+      }
+      tasks += specs.length;
+      this.#o.run(state.updateGraph(client, specs, this.#o.sid("journal-replay")));
+    }
+    const live = js.liveKeys();
+    for (const [key, [w]] of js.done) if (live.has(key)) this.#awaiting.add(js.workers.get(w) ?? "");
+    this.#awaiting.delete("");
+    this.#startedAt = Date.now();
+    log().info({ journal: this.journal.dir, records: this.journal.replayed, replayMs: this.#startedAt - t0, tasks, clients: js.wants.size, holders: this.#awaiting.size, torn: this.journal.torn }, "journal replayed");
+    if (this.journal.torn) log().warn({ file: this.journal.torn.file, offset: this.journal.torn.offset }, "journal: a torn last record was ignored");
+    if (this.#awaiting.size) {
+      this.#inGrace = true;
+      this.#graceTimer = setTimeout(() => this.#endGrace(`grace of ${this.#o.graceMs} ms over`), this.#o.graceMs).unref();
+    } else {
+      this.#endGrace("no worker held results");
+    }
+  }
+
+  /**
+   * A worker registers: returns true when this parks it (the grace) or adds it with what it holds;
+   * false for a worker holding nothing after the grace (the scheduler adds it as usual).
+   */
+  registerWorker(info: WorkerInfo, held: Record<string, number> | undefined): boolean {
+    if (this.#inGrace) {
+      this.#parked.set(info.address, { info, held: held ?? {} });
+      this.#awaiting.delete(info.address);
+      if (this.#awaiting.size === 0) this.#endGrace("every holder is back");
+      return true;
+    }
+    if (!held || !Object.keys(held).length) return false;
+    this.#add([{ info, held }]);
+    return true;
+  }
+
+  /** A worker's connection closed: true if it was parked (not in the state machine). */
+  workerGone(address: string): boolean {
+    return this.#parked.delete(address);
+  }
+
+  #endGrace(why: string): void {
+    if (this.resumedAt !== undefined) return;
+    this.#inGrace = false;
+    clearTimeout(this.#graceTimer);
+    this.resumedAt = Date.now();
+    const parked = [...this.#parked.values()];
+    this.#parked.clear();
+    this.#add(parked);
+    log().info({ reason: why, workers: parked.length, missing: [...this.#awaiting], tookMs: this.resumedAt - this.#startedAt }, "take-over: work resumes");
+    // clients of the journal that do not come back are removed, as if they had left
+    for (const client of this.journal.state.wants.keys()) {
+      if (!client.startsWith("Client-")) continue;
+      const t = setTimeout(() => {
+        if (this.#o.clientConnected(client) || !this.journal.state.wants.has(client)) return;
+        log().info({ client, reason: `not back ${this.#o.clientTimeoutMs} ms after the take-over` }, "client of the journal removed");
+        this.clientLeft(client);
+        this.#o.run(this.#o.state.removeClient(client, this.#o.sid("journal-client-gone")));
+      }, this.#o.clientTimeoutMs);
+      this.#clientTimers.push(t.unref());
+    }
+  }
+
+  #add(entries: Parked[]): void {
+    const { instructions, unknown } = this.#o.state.addWorkersHolding(entries, Date.now(), this.#o.sid("take-over"));
+    for (const e of entries) log().info({ worker: e.info.address, name: e.info.name, held: Object.keys(e.held).length, freed: unknown.get(e.info.address)?.length ?? 0 }, "worker added");
+    this.#o.run(instructions);
+    for (const [address, keys] of unknown) this.#o.workerRpc(address)?.send({ op: Op.freeKeys, keys });
+  }
+
+  // ---- what is journaled --------------------------------------------------------------------
+
+  /** A graph as it came (tasks name the message's functions by index), before the scheduler renumbers them. */
+  graph(client: string, functions: readonly WireFunction[], tasks: TaskSpec[]): void {
+    this.journal.graph(client, functions, tasks, this.#o.checkpointAll);
+    for (const t of tasks as Array<TaskSpec & { checkpoint?: boolean }>) {
+      if (t.checkpoint || this.#o.checkpointAll) {
+        this.#checkpoint.add(t.key);
+        // done in an earlier run: loaded from its checkpoint, its lineage not needed
+        if (this.#fromCheckpoint(t.key)) t.deps = [];
+      }
+    }
+  }
+
+  /** The journal says `key` was checkpointed: is its file there? (If not, it is computed again, from its lineage.) */
+  #fromCheckpoint(key: string): boolean {
+    const file = checkpointPath(this.journal.dir, key);
+    // the file is the truth (written before its task-finished): the journal may have missed the record
+    if (!this.#onDisk.has(basename(file)) && !this.journal.state.checkpoints.has(key)) return false;
+    if (existsSync(file)) return true;
+    log().warn({ key, checkpoint: file }, "checkpoint file missing: computing the result again");
+    return false;
+  }
+
+  /** The checkpoint file for a compute-task of `key`, if it is to have one. */
+  checkpointOf(key: string): string | undefined {
+    return this.#checkpoint.has(key) ? checkpointPath(this.journal.dir, key) : undefined;
+  }
+
+  finished(key: string, worker: string, nbytes: number): void {
+    this.journal.finished(key, worker, nbytes);
+    if (this.#checkpoint.has(key)) this.journal.checkpointed(key);
+  }
+
+  erred(key: string, error: unknown): void {
+    this.journal.erred(key, error);
+  }
+
+  wanted(holder: string, keys: string[]): void {
+    // a want with no graph: the keys are known; recorded as an empty-spec graph would not be,
+    // so as a graph of the tasks the journal has
+    const tasks = keys.map((k) => this.journal.state.tasks.get(k)).filter((t) => t !== undefined);
+    if (tasks.length) this.journal.want(holder, tasks.map((t) => t[0]));
+  }
+
+  released(client: string, keys: string[]): void {
+    this.journal.released(client, keys);
+  }
+
+  clientLeft(client: string): void {
+    this.journal.clientLeft(client);
+  }
+
+  workerLeft(address: string): void {
+    this.journal.workerLeft(address);
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#graceTimer);
+    for (const t of this.#clientTimers) clearTimeout(t);
+    await this.journal.close();
+  }
+}

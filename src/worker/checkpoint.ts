@@ -1,0 +1,33 @@
+/**
+ * Checkpoints (issue 16): a task's result written to the file a journaled scheduler names in
+ * its compute-task, so that a later run submitting the same key loads it instead of computing
+ * it. The file is written to a temporary name and renamed into place (a reader sees a whole
+ * checkpoint or none); it holds the key too, so a file that is not this key's is not believed.
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { decode, encode } from "../protocol/msgpack.js";
+import type { Stored } from "./data-store.js";
+
+const MAGIC = "dask-mpi-ts checkpoint 1";
+
+/** The key's checkpointed value, or undefined when there is none (or it is not this key's). */
+export async function readCheckpoint(path: string, key: string): Promise<Stored | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const v = decode(bytes) as [string, string, Uint8Array[]] | undefined;
+  if (!Array.isArray(v) || v[0] !== MAGIC || v[1] !== key || !Array.isArray(v[2])) return undefined;
+  return v[2].map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+}
+
+export async function writeCheckpoint(path: string, key: string, value: Stored): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, encode([MAGIC, key, value]), { flush: true });
+  await rename(tmp, path);
+}

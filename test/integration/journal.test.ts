@@ -1,0 +1,198 @@
+// The journaled scheduler on real processes (issue 16): kill -9 of the scheduler mid-computation
+// and a new one taking over from the journal (workers and client reconnect by themselves, every
+// value right, a log written by the tasks proves no held result ran twice, a torn last record is
+// ignored); two schedulers on one journal; start-up errors naming the directory or the version.
+import assert from "node:assert/strict";
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Client, Event, Queue, Variable } from "../../src/index.js";
+import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
+import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
+import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
+
+/** Appends "key" to the log, then returns i + 1 (stage one: held results). */
+async function logged(log: string, key: string, i: number): Promise<number> {
+  (await import("node:fs")).appendFileSync(log, `${key}\n`);
+  return i + 1;
+}
+
+/** Waits for the gate file, then sums (stage two: running when the scheduler dies). */
+async function gatedSum(gate: string, a: number, b: number): Promise<number> {
+  const fs = await import("node:fs");
+  while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
+  return a + b;
+}
+
+const journalEnv = (dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__DIRECTORY: dir,
+  DASK_MPI_TS_LOG_LEVEL: "info",
+  ...extra,
+});
+
+function startScheduler(file: string, env: NodeJS.ProcessEnv, args: string[] = []): Proc {
+  return spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", file, "--interface", "lo", "--no-dashboard", ...args], { env });
+}
+
+const schedulerAddress = (file: string): string | undefined => {
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { address: string }).address;
+  } catch {
+    return undefined;
+  }
+};
+
+describe("journaled scheduler on real processes", function () {
+  this.timeout(180_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let cluster: ProcessCluster | undefined;
+  let client: Client | undefined;
+  beforeEach(() => (tmp = tempDir()));
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    cluster = undefined;
+    await cleanupProcs();
+    tmp.remove();
+  });
+
+  it("kill -9 of the scheduler: a new one takes over; workers and client reconnect; held results are not computed again", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const log = path.join(tmp.dir, "runs.log");
+    const gate = path.join(tmp.dir, "gate");
+    cluster = await startProcessCluster(tmp.dir, { workers: 2, nthreads: 2, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(2, { timeout: 30_000 });
+    // a 10k-task graph whose results the workers hold, and 30 tasks on top of it
+    const n1 = 10_000;
+    const n = 30;
+    const first = client.map(logged, Array(n1).fill(log), Array.from({ length: n1 }, (_, i) => `one-${i}`), Array.from({ length: n1 }, (_, i) => i));
+    assert.deepEqual(await client.gather(first), Array.from({ length: n1 }, (_, i) => i + 1));
+    const second = Array.from({ length: n }, (_, i) => client!.submit(gatedSum, gate, first[i]!, first[(i + 1) % n]!));
+    // stage two is running (waits for the gate) when the scheduler is killed
+    await waitFor("stage two to run", async () => (await client!.schedulerInfo()).workers && Object.values((await client!.schedulerInfo()).workers).some((w) => w.processing > 0), { timeoutMs: 30_000, proc: cluster.scheduler });
+    const oldAddress = schedulerAddress(cluster.file);
+    // the graph is acknowledged by nobody: wait until its group sync put it on disk (a graph sent
+    // in the last group-sync interval before a crash is lost, and its futures fail as unknown)
+    const onDisk = () => readdirSync(journal).filter((f) => f.endsWith(".log")).some((f) => readFileSync(path.join(journal, f)).includes(second[n - 1]!.key));
+    await waitFor("stage two's graph in the journal", onDisk, { timeoutMs: 30_000 });
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    // the crash tore the record it was writing: a partial record at the journal's end
+    const [file] = readdirSync(journal).filter((f) => /^journal-\d+\.log$/.test(f));
+    const rec = encodeRecord(["c", client.id]);
+    appendFileSync(path.join(journal, file!), rec.subarray(0, rec.length - 4));
+
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await waitFor("work to resume after the take-over", () => /take-over: work resumes/.test(next.stderr), { timeoutMs: 30_000, proc: next });
+    assert.match(next.stderr, /journal: a torn last record was ignored/);
+    assert.match(next.stderr, /"reason":"every holder is back"/, "both workers came back within the grace");
+    writeFileSync(gate, "");
+    const expected = Array.from({ length: n }, (_, i) => i + 1 + ((i + 1) % n) + 1);
+    assert.deepEqual(await client.gather(second, { timeout: 60_000 }), expected);
+    // the results held by live workers were taken over, not computed again
+    const runs = readFileSync(log, "utf8").split("\n").filter(Boolean);
+    assert.equal(runs.length, n1, `stage one ran ${runs.length} times for ${n1} keys`);
+    assert.equal(new Set(runs).size, n1);
+    // (a figure, not an assertion: how long the take-over took, start to work resuming)
+    const took = /"tookMs":(\d+)/.exec(next.stderr)?.[1];
+    const replay = /"replayMs":(\d+)/.exec(next.stderr)?.[1];
+    console.log(`      take-over of ${n1 + n} tasks: replayed in ${replay} ms, work resumed ${took} ms later`);
+    assert.equal(client.schedulerAddress, schedulerAddress(cluster.file));
+    // the client goes on working with the new scheduler
+    assert.equal(await client.submit((x: number) => x * 2, 21).result(), 42);
+  });
+
+  // publish's reply waits for the journal's group sync: what was acknowledged is on disk
+  it("a published dataset, variables, events and queues are taken over after kill -9; a torn last record after them is ignored", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 0 });
+    const futures = [client.submit((x: number) => x * 10, 4), client.submit((x: number) => x * 10, 5)];
+    await client.gather(futures);
+    await client.publishDataset("results", { label: "tens", futures });
+    await new Variable("best", { client }).set(futures[1]);
+    await new Event("ready", { client }).set();
+    const q = new Queue<unknown>("work", { client });
+    await q.put("first");
+    await q.put(futures[0]);
+    await q.put("third");
+    assert.equal(await q.get(), "first");
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    await client.close();
+    client = undefined;
+    const [file] = readdirSync(journal).filter((f) => /^journal-\d+\.log$/.test(f));
+    const rec = encodeRecord(["x", "datasets", "results", null]); // an unpublish cut short by the crash
+    appendFileSync(path.join(journal, file!), rec.subarray(0, rec.length - 1));
+    const oldAddress = schedulerAddress(cluster.file);
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+    const got = await client.getDataset<{ label: string; futures: Array<{ result(): Promise<number> }> }>("results", { timeout: 30_000 });
+    assert.equal(got.label, "tens");
+    assert.deepEqual(await Promise.all(got.futures.map((f) => f.result())), [40, 50]);
+    assert.equal(await (await new Variable<{ result(): Promise<number> }>("best", { client }).get({ timeout: 10_000 })).result(), 50);
+    assert.equal(await new Event("ready", { client }).isSet(), true);
+    const rest = (await new Queue<unknown>("work", { client }).get({ batch: true })) as unknown[];
+    assert.equal(rest.length, 2);
+    assert.equal(await (rest[0] as { result(): Promise<number> }).result(), 40);
+    assert.equal(rest[1], "third");
+    assert.match(next.stderr, /journal: a torn last record was ignored/);
+  });
+
+  // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
+  it("SIGTERM of a journaled scheduler hands over: its workers stay and the next one takes their results over", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const log = path.join(tmp.dir, "runs.log");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const futures = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
+    assert.deepEqual(await client.gather(futures), [1, 2, 3, 4, 5]);
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGTERM");
+    assert.equal((await exitWithin(cluster.scheduler, 30_000)).code, 0);
+    assert.equal(cluster.workers[0]!.exitCode(), undefined, "the worker waits for the next scheduler");
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await waitFor("work to resume after the take-over", () => /"reason":"every holder is back"/.test(next.stderr), { timeoutMs: 30_000, proc: next });
+    const again = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
+    assert.deepEqual(await client.gather(again), [1, 2, 3, 4, 5]);
+    assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean).sort(), ["k-0", "k-1", "k-2", "k-3", "k-4"]);
+  });
+
+  it("two schedulers on one journal: the second fails naming the holder", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const env = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__LEASE: "1s" });
+    const first = startScheduler(path.join(tmp.dir, "a.json"), env);
+    await waitFor("the first scheduler", () => existsSync(path.join(tmp.dir, "a.json")), { timeoutMs: 20_000, proc: first });
+    const second = startScheduler(path.join(tmp.dir, "b.json"), env);
+    const r = await exitWithin(second, 30_000);
+    assert.equal(r.code, 1);
+    assert.match(second.stderr, new RegExp(`journal ${journal} is locked by scheduler Scheduler-[0-9a-f-]+ on host .* \\(pid ${first.child.pid}\\)`));
+    assert.equal(existsSync(path.join(tmp.dir, "b.json")), false);
+    assert.equal(first.exitCode(), undefined, "the first one runs on");
+  });
+
+  it("a journal directory that cannot be written is a start-up error naming it", async () => {
+    writeFileSync(path.join(tmp.dir, "plain"), "");
+    const journal = path.join(tmp.dir, "plain", "journal");
+    const s = startScheduler(path.join(tmp.dir, "s.json"), {}, ["--journal", journal]);
+    const r = await exitWithin(s, 30_000);
+    assert.equal(r.code, 1);
+    assert.match(s.stderr, new RegExp(`journal directory ${journal} cannot be written`));
+  });
+
+  it("a journal of a newer format fails naming the version", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const s0 = startScheduler(path.join(tmp.dir, "s0.json"), {}, ["--journal", journal]);
+    await waitFor("a scheduler on the journal", () => existsSync(path.join(tmp.dir, "s0.json")), { timeoutMs: 20_000, proc: s0 });
+    s0.child.kill("SIGTERM");
+    await exitWithin(s0, 30_000);
+    writeFileSync(path.join(journal, "journal-9.log"), encodeHeader(JOURNAL_VERSION + 1));
+    const s = startScheduler(path.join(tmp.dir, "s.json"), {}, ["--journal", journal]);
+    const r = await exitWithin(s, 30_000);
+    assert.equal(r.code, 1);
+    assert.match(s.stderr, new RegExp(`journal-9.log: journal format version ${JOURNAL_VERSION + 1} is newer than the version this dask-mpi-ts reads \\(${JOURNAL_VERSION}\\)`));
+  });
+});

@@ -1,0 +1,192 @@
+// The journal's pure parts (issue 16): the codec fed bytes (torn last record, damage, foreign
+// and newer formats) and the fold of records with its compaction plan; and the lease lock and
+// the file shell on a temporary directory.
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { JournalError } from "../../src/index.js";
+import { HEADER_BYTES, JOURNAL_VERSION, crc32, decodeJournal, encodeHeader, encodeRecord } from "../../src/scheduler/journal-codec.js";
+import { JournalState } from "../../src/scheduler/journal-state.js";
+import { Journal } from "../../src/scheduler/journal.js";
+import { JournalLock } from "../../src/scheduler/journal-lock.js";
+import { tempDir } from "../helpers/cluster.js";
+
+const bytes = (...parts: Uint8Array[]) => Buffer.concat(parts);
+const src = (s: string) => ({ kind: "source" as const, source: s });
+
+describe("journal codec", () => {
+  it("crc32 is zlib's", () => {
+    assert.equal(crc32(Buffer.from("123456789")), 0xcbf43926);
+  });
+
+  it("reads back what it wrote", () => {
+    const recs = [["f", 1, src("x => x")], ["g", "Client-a", [["k", 1, [new Uint8Array([1, 2])], []]]], ["d", "k", 2, 8]];
+    const d = decodeJournal(bytes(encodeHeader(), ...recs.map(encodeRecord)));
+    assert.equal(d.torn, false);
+    assert.equal(d.records.length, 3);
+    assert.deepEqual((d.records[1] as unknown[])[1], "Client-a");
+  });
+
+  // a crash mid-write leaves part of the last record: it is ignored, what came before is kept
+  it("ignores a torn last record at every cut, keeping what came before", () => {
+    const good = bytes(encodeHeader(), encodeRecord(["c", "Client-a"]));
+    const last = encodeRecord(["r", "Client-b", ["x", "y"]]);
+    for (let cut = 1; cut < last.length; cut++) {
+      const d = decodeJournal(bytes(good, last.subarray(0, cut)));
+      assert.equal(d.torn, true, `cut ${cut}`);
+      assert.equal(d.end, good.length);
+      assert.equal(d.records.length, 1);
+    }
+    // a whole last record whose body is garbled is torn too
+    const garbled = Buffer.from(last);
+    garbled[garbled.length - 1]! ^= 0xff;
+    assert.equal(decodeJournal(bytes(good, garbled)).torn, true);
+  });
+
+  it("damage before the last record stops reading, naming the offset", () => {
+    const a = encodeRecord(["c", "Client-a"]);
+    const garbled = Buffer.from(a);
+    garbled[garbled.length - 1]! ^= 0xff;
+    assert.throws(() => decodeJournal(bytes(encodeHeader(), garbled, encodeRecord(["c", "b"]))), new RegExp(`record at offset ${HEADER_BYTES} fails its checksum and is not the last one`));
+  });
+
+  it("a newer format fails naming its version; a foreign file names what it starts with", () => {
+    assert.throws(() => decodeJournal(encodeHeader(JOURNAL_VERSION + 6)), new RegExp(`journal format version ${JOURNAL_VERSION + 6} is newer than the version this dask-mpi-ts reads \\(${JOURNAL_VERSION}\\)`));
+    assert.throws(() => decodeJournal(Buffer.from("SQLite format 3\0 and more")), /not a dask-mpi-ts journal: it starts with "SQLite f"/);
+  });
+});
+
+describe("journal state", () => {
+  const task = (key: string, deps: string[] = []) => [key, 1, [new Uint8Array([0])], deps];
+
+  it("keeps what clients want and its lineage; compaction drops the rest", () => {
+    const s = new JournalState();
+    s.apply(["f", 1, src("f")]);
+    s.apply(["g", "Client-a", [task("a"), task("b", ["a"]), task("c", ["b"])]]);
+    s.apply(["g", "Client-b", [task("x")]]);
+    s.apply(["w", 7, "tcp://h:1"]);
+    s.apply(["d", "a", 7, 10]);
+    s.apply(["d", "x", 7, 10]);
+    s.apply(["r", "Client-a", ["a", "b"]]);
+    s.apply(["c", "Client-b"]);
+    // c still wants its lineage a, b; x is nobody's
+    assert.deepEqual([...s.liveKeys()].sort(), ["a", "b", "c"]);
+    const snap = s.snapshot();
+    assert.deepEqual(snap.tasks.map((t) => t[0]).sort(), ["a", "b", "c"]);
+    assert.deepEqual(snap.done, [["a", 7, 10]]);
+    const again = new JournalState();
+    again.apply(["s", snap]);
+    assert.deepEqual([...again.liveKeys()].sort(), ["a", "b", "c"]);
+    assert.deepEqual(again.ordered(["c"]).map((t) => t[0]), ["a", "b", "c"]);
+  });
+
+  it("a worker that left takes its completions with it", () => {
+    const s = new JournalState();
+    s.apply(["g", "Client-a", [task("a")]]);
+    s.apply(["w", 1, "tcp://h:1"]);
+    s.apply(["d", "a", 1, 3]);
+    s.apply(["wx", 1]);
+    assert.equal(s.done.size, 0);
+  });
+
+  it("names a record kind it does not know", () => {
+    assert.throws(() => new JournalState().apply(["zz", 1]), /unknown journal record kind "zz"/);
+  });
+});
+
+describe("journal files and lock", function () {
+  this.timeout(30_000);
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir()));
+  afterEach(() => {
+    try {
+      chmodSync(tmp.dir, 0o755);
+    } catch {}
+    tmp.remove();
+  });
+
+  it("a directory that cannot be written is an error naming it", async () => {
+    // under a regular file (fails for root too); and, when not root, a read-only directory
+    writeFileSync(path.join(tmp.dir, "plain"), "");
+    const under = path.join(tmp.dir, "plain", "journal");
+    await assert.rejects(Journal.open(under, { owner: "s0" }), (e: unknown) => e instanceof JournalError && e.code === "ERR_JOURNAL" && e.message.startsWith(`journal directory ${under} cannot be written: `));
+    if (process.getuid?.() === 0) return; // root writes anywhere
+    const dir = path.join(tmp.dir, "ro");
+    await Journal.open(dir, { owner: "s0" }).then((j) => j.close());
+    chmodSync(dir, 0o555);
+    await assert.rejects(Journal.open(dir, { owner: "s1" }), (e: unknown) => e instanceof JournalError && e.message.includes(`journal directory ${dir} cannot be written`));
+  });
+
+  it("writes, syncs, and a second open replays it (a fresh generation replaces the old)", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    j.graph("Client-a", [src("f")], [{ key: "k", fn: 0, args: [new Uint8Array([1])], deps: [] }], false);
+    j.finished("k", "tcp://h:1", 9);
+    await j.durable();
+    await j.close();
+    const j2 = await Journal.open(tmp.dir, { owner: "s2" });
+    assert.equal(j2.torn, undefined);
+    assert.deepEqual([...j2.state.liveKeys()], ["k"]);
+    assert.deepEqual(j2.state.done.get("k")?.[1], 9);
+    assert.deepEqual(readdirSync(tmp.dir).filter((f) => f.startsWith("journal-")), ["journal-2.log"]);
+    await j2.close();
+  });
+
+  // a durable request answered while its group was already being written must still be answered
+  it("durable() resolves when what it waits for is in the group being written", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    const tasks = Array.from({ length: 60_000 }, (_, i) => ({ key: `k-${i}-${"x".repeat(60)}`, fn: 0, args: [new Uint8Array(12)], deps: [] }));
+    j.graph("Client-a", [src("f")], tasks, false); // past 4 MiB: its group is written at once
+    await j.durable();
+    await j.close();
+    const j2 = await Journal.open(tmp.dir, { owner: "s2" });
+    assert.equal(j2.state.liveKeys().size, 60_000);
+    await j2.close();
+  });
+
+  it("a torn last record on disk is ignored and reported", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    j.graph("Client-a", [src("f")], [{ key: "k", fn: 0, args: [], deps: [] }], false);
+    await j.close();
+    const file = path.join(tmp.dir, "journal-1.log");
+    const rec = encodeRecord(["c", "Client-a"]);
+    writeFileSync(file, Buffer.concat([readFileSync(file), rec.subarray(0, rec.length - 3)]));
+    const j2 = await Journal.open(tmp.dir, { owner: "s2" });
+    assert.equal(j2.torn?.file, file);
+    assert.deepEqual([...j2.state.liveKeys()], ["k"], "the client's leaving was torn: its want stays");
+    await j2.close();
+  });
+
+  it("damage in the middle stops start-up naming the file and offset", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    j.clientLeft("Client-a");
+    j.clientLeft("Client-b");
+    await j.close();
+    const file = path.join(tmp.dir, "journal-1.log");
+    const b = readFileSync(file);
+    b[b.length - encodeRecord(["c", "Client-b"]).length - 2]! ^= 0xff; // inside the first of the two records after the snapshot
+    writeFileSync(file, b);
+    await assert.rejects(Journal.open(tmp.dir, { owner: "s2" }), (e: unknown) => e instanceof JournalError && e.message.startsWith(`journal file ${file}: record at offset`) && /is not the last one/.test(e.message));
+  });
+
+  it("a journal of a newer format fails naming the version", async () => {
+    writeFileSync(path.join(tmp.dir, "journal-3.log"), encodeHeader(JOURNAL_VERSION + 1));
+    await assert.rejects(Journal.open(tmp.dir, { owner: "s" }), new RegExp(`journal-3.log: journal format version ${JOURNAL_VERSION + 1} is newer`));
+  });
+
+  it("a live lease makes a second taker fail naming the holder; a stale one is taken over", async () => {
+    const lost: string[] = [];
+    const a = await JournalLock.acquire(tmp.dir, { owner: "A", leaseMs: 300, waitMs: 0, onLost: (w) => lost.push(w) });
+    await assert.rejects(JournalLock.acquire(tmp.dir, { owner: "B", leaseMs: 300, waitMs: 600, onLost: () => {} }), (e: unknown) => e instanceof JournalError && /is locked by scheduler A on host .* \(pid \d+\)/.test(e.message));
+    // A's lease is replaced by another's: A hears that it lost it (and must stop writing)
+    writeFileSync(a.path, JSON.stringify({ owner: "Z", host: "elsewhere", pid: 1, renewedAt: Date.now() - 10_000, leaseMs: 300 }));
+    const deadline = Date.now() + 5000;
+    while (!lost.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.match(lost[0] ?? "", /another scheduler took the journal's lock: scheduler Z on host elsewhere/);
+    // Z's lease (another host, not renewed for 10 s) is stale: B takes it over
+    const b = await JournalLock.acquire(tmp.dir, { owner: "B", leaseMs: 60_000, waitMs: 2000, onLost: () => {} });
+    assert.match(b.tookOver ?? "", /took over the journal's lock from scheduler Z on host elsewhere .*: its lease was last renewed \d+ ms ago \(lease 300 ms\)/);
+    b.release();
+    assert.equal(existsSync(b.path), false);
+    a.release(); // not its lease any more: leaves it alone
+  });
+});
