@@ -26,7 +26,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import { dist, median, parseResult, root, run, runCase, runsOr } from "./runner.js";
-import { codec } from "./codec.js";
+import { codec, wireCodecs } from "./codec.js";
 import { startup } from "./startup.js";
 import { scaleSection } from "./scale/section.js";
 import { realWorkersSection } from "./scale/real-section.js";
@@ -111,6 +111,20 @@ if (selected("codec")) {
     ),
   );
   console.log("compare the extra with the CPU per task of the throughput section (all processes): the 50k map may lose at most 5%");
+  const w = wireCodecs(codecRuns);
+  const wp = median(w.plain);
+  const wr = median(w.records);
+  console.log(`\nprotocol messages: those of one task of the 50k map (update-graph entry, compute-task, task-finished, key-in-memory, gather, release), in batches of 64, packed and unpacked, ${codecRuns} alternating runs (us per task)\n`);
+  console.log(
+    table(
+      ["codec", "median", "range", "of plain"],
+      [
+        ["plain maps (before)", fmt(wp), span(w.plain), ""],
+        ["records per connection, sequential (now)", fmt(wr), span(w.records), `x${(wr / wp).toFixed(2)}`],
+      ],
+      "l",
+    ),
+  );
 }
 
 // ---- cases ---------------------------------------------------------------------------------
