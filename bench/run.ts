@@ -136,7 +136,7 @@ type Throughput = Record<"10000" | "50000", number[]> & { cpuUsPerTask?: { clien
 type Latency = { p50: number[]; p99: number[] };
 type DaskLatency = Latency & { clientIntervalMs?: number; unpaced?: Latency };
 type Tree = { ms: number[]; tasks: number };
-type Transfer = { c2w: number[]; scatterMs: number[]; w2w: number[] };
+type Transfer = { c2w: number[]; scatterMs: number[]; w2w: number[]; freshCopyMibs?: number[] };
 type Watched = { without: number[]; watched: number[] };
 type Coordination = { lock: number[]; queue: number[] };
 type Tcp = { mibs: number[]; keptMibs: number[]; touchedMibs: number[]; copyMibs: number[]; copyFreshMibs: number[]; pingUs: number[] };
@@ -228,7 +228,7 @@ if (cases.length) {
     const paced = dl?.clientIntervalMs ?? 10;
     row("round trip submit().result()", "p50 us", l?.p50, dl?.unpaced?.p50, l ? `<= 150: ${verdict(median(l.p50) <= 150)}; Dask: its client's ${fmt(paced)} ms batching set to 0` : "");
     row("round trip submit().result()", "p99 us", l?.p99, dl?.unpaced?.p99, l ? `<= 1,000: ${verdict(median(l.p99) <= 1000)}` : "");
-    row("  Dask, client as shipped", "p50 us", "", dl?.p50, `its client sends to the scheduler at most every ${fmt(paced)} ms: a submit after the last release waits`);
+    if (dl) row("  Dask, client as shipped", "p50 us", "", dl.p50, `its client sends to the scheduler at most every ${fmt(paced)} ms: a submit after the last release waits`);
     if (shipped?.latency) row("  Dask as shipped, all defaults", "p50 us", "", shipped.latency.p50, "and no direct_to_workers");
     row("Node TCP 1-byte ping-pong", "p50 us", tcp?.pingUs, undefined, "one hop's floor; a round trip takes 4 hops today");
   }
@@ -249,7 +249,7 @@ if (cases.length) {
     row("Node receive path: into new memory", "MiB/s", tcp?.keptMibs, undefined, "copied into a fresh SharedArrayBuffer");
     row("Node receive path: into touched memory", "MiB/s", tcp?.touchedMibs, undefined, "copied into one buffer touched before");
     row("memory copy 256 MiB, touched", "MiB/s", tcp?.copyMibs, undefined, "Buffer.copy, one thread: the machine's copy bandwidth");
-    row("memory copy 256 MiB, fresh", "MiB/s", tcp?.copyFreshMibs, undefined, "into a new SharedArrayBuffer (page faults)");
+    row("memory copy 256 MiB, fresh", "MiB/s", tcp?.copyFreshMibs, dask?.transfer?.freshCopyMibs, "Node: a new SharedArrayBuffer (4 KiB page faults); Dask column: numpy (huge pages)");
   }
 
   if (cases.includes("dashboard")) {
