@@ -48,8 +48,9 @@ export {
   CoordinationError,
   JupyterError,
 } from "./errors.js";
-export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
+export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, OARCluster, HTCondorCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";
 export type { ExecuteOptions } from "./mpi/execute.js";
-export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions } from "./jobqueue/index.js";
+export type { JobQueueCluster, JobInfo, DRMAAOptions, JobQueueOptions, SLURMOptions, LSFOptions, AdaptOptions, PoolOptions } from "./jobqueue/index.js";
+export type { WhyPending, QueueReport, QueueJob, QueuePool } from "./protocol/messages-pending.js";
 export type { JobTemplate, JobStatus, JobExit } from "./drmaa/index.js";

@@ -36,6 +36,10 @@ export const SGECluster: Pick<(typeof JobQueue)["SGECluster"], "create"> = { cre
 export type SGECluster = JobQueue.SGECluster;
 export const LSFCluster: Pick<(typeof JobQueue)["LSFCluster"], "create"> = { create: async (o) => (await jobqueue()).LSFCluster.create(o) };
 export type LSFCluster = JobQueue.LSFCluster;
+export const OARCluster: Pick<(typeof JobQueue)["OARCluster"], "create"> = { create: async (o) => (await jobqueue()).OARCluster.create(o) };
+export type OARCluster = JobQueue.OARCluster;
+export const HTCondorCluster: Pick<(typeof JobQueue)["HTCondorCluster"], "create"> = { create: async (o) => (await jobqueue()).HTCondorCluster.create(o) };
+export type HTCondorCluster = JobQueue.HTCondorCluster;
 export const DRMAACluster: Pick<(typeof JobQueue)["DRMAACluster"], "create"> = { create: async (o) => (await jobqueue()).DRMAACluster.create(o) };
 export type DRMAACluster = JobQueue.DRMAACluster;
 

@@ -6,7 +6,10 @@
  */
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
+import { askWhyPending } from "../deploy/client-script.js";
 import { jobScriptFor } from "../jobqueue/cluster.js";
+import { htcondor } from "../jobqueue/htcondor.js";
+import { oar } from "../jobqueue/oar.js";
 import { lsf } from "../jobqueue/lsf.js";
 import type { AnyJobQueueOptions } from "../jobqueue/options.js";
 import { pbs } from "../jobqueue/pbs.js";
@@ -15,7 +18,7 @@ import { slurm } from "../jobqueue/slurm.js";
 import type { JobSystem } from "../jobqueue/system.js";
 import { type FlagSpec, helpText, parseFlags, positiveInt } from "./args.js";
 
-const SYSTEMS: Record<string, JobSystem> = { slurm, pbs, sge, lsf };
+const SYSTEMS: Record<string, JobSystem> = { slurm, pbs, sge, lsf, oar, htcondor };
 
 /** Flags that may repeat, one list item each. */
 const LISTS = {
@@ -51,8 +54,8 @@ const FLAGS: FlagSpec[] = [
   { name: "help", type: "boolean", help: "show this help and exit" },
 ];
 
-const USAGE = `dask-jobqueue-ts job-script (${Object.keys(SYSTEMS).join("|")}) [options]`;
-const DESCRIPTION = "Print the job script of a job-queue cluster of dask-mpi-ts workers.";
+const USAGE = `dask-jobqueue-ts job-script (${Object.keys(SYSTEMS).join("|")}) [options]\n       dask-jobqueue-ts why [KEY] --scheduler-file FILE`;
+const DESCRIPTION = "Print the job script of a job-queue cluster of dask-mpi-ts workers; or why a task (or the pending work) does not run: the scheduler's reasons and the queue's.";
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
@@ -64,7 +67,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       return;
     }
     const [command, name, extra] = positionals;
-    if (command !== "job-script") throw new ConfigError(`unknown command ${JSON.stringify(command)}; the command is job-script`);
+    if (command === "why") {
+      if (extra !== undefined) throw new ConfigError(`unexpected argument ${JSON.stringify(extra)}`);
+      const answer = await askWhyPending(path.resolve(flags["scheduler-file"] as string), name);
+      process.stdout.write(`${answer.key === undefined ? "pending work" : `task ${answer.key}`}: ${answer.state}\n${answer.answer.map((l) => `  ${l}`).join("\n")}\n`);
+      return;
+    }
+    if (command !== "job-script") throw new ConfigError(`unknown command ${JSON.stringify(command)}; the commands are job-script and why`);
     const system = SYSTEMS[name ?? ""];
     if (!system) throw new ConfigError(`job-script needs a queue system, one of ${Object.keys(SYSTEMS).join(", ")}, got ${JSON.stringify(name ?? "")}`);
     if (extra !== undefined) throw new ConfigError(`unexpected argument ${JSON.stringify(extra)}`);

@@ -526,6 +526,7 @@ export class Client implements FutureHost {
   rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
   /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
   getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
+  /** Why a task (no key: the pending work) does not run: the scheduler's reasons (resources, restrictions, paused workers, dependencies, busy threads) and, under a job-queue cluster, the queue's. @example (await client.whyPending(f.key)).answer */ whyPending(key?: string): Promise<import("../protocol/messages-pending.js").WhyPending> { return this.#scheduler.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS); }
   /** Start Jupyter on the scheduler's host (or get the one running there; client/jupyter.ts): its URL carries the token, its notebooks find the scheduler file in DASK_SCHEDULER_FILE, and it ends with the scheduler. @example const { url } = await client.startJupyter({ kernel: "tslab" }) */
   startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
 

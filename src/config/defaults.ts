@@ -53,5 +53,7 @@ export const DEFAULT_CONFIG: Config = {
     pbs: { ...jobqueue(), "resource-spec": null },
     sge: { ...jobqueue(), "resource-spec": null },
     lsf: { ...jobqueue("00:30"), ncpus: null, mem: null, "lsf-units": null, "use-stdin": true },
+    oar: { ...jobqueue(), "resource-spec": null },
+    htcondor: { ...jobqueue(), disk: null },
   },
 };

@@ -179,6 +179,12 @@ export const configSchema = z.strictObject({
       "lsf-units": key(z.enum(["kb", "mb", "gb", "tb", "pb", "eb"]).nullable(), null, 'one of "kb", "mb", "gb", "tb", "pb", "eb", or null', "LSF_UNIT_FOR_LIMITS of the cluster; null = read from lsf.conf, else kb"),
       "use-stdin": key(z.boolean(), true, "true or false", "submit with bsub < script instead of bsub script"),
     }),
+    oar: jobqueue("oar", "#OAR", "00:30:00", {
+      "resource-spec": key(nonEmpty.nullable(), null, "a resource request or null", "#OAR -l of each job without its walltime; null = /nodes=1/core=<cores>"),
+    }),
+    htcondor: jobqueue("htcondor", "", "00:30:00", {
+      disk: key(size.nullable(), null, `${SIZE}, or null`, "request_disk of each job; null = none"),
+    }),
   }),
 });
 

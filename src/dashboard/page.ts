@@ -38,6 +38,8 @@ export const PAGE = `<!doctype html>
     <div class="legend"><span style="background:var(--done)"></span>done<span style="background:var(--mem)"></span>in memory<span style="background:var(--proc)"></span>processing<span style="background:var(--wait)"></span>waiting<span style="background:var(--err)"></span>erred</div>
     <table id="groups"><thead><tr><th>group</th><th></th><th>done</th><th>memory</th><th>processing</th><th>waiting</th><th>erred</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Task stream (last 10 s, sampled)</h2><canvas id="stream"></canvas></section>
+  <section class="wide"><h2>Pending jobs and why</h2><ul id="why"></ul><table id="jobs"><thead><tr>
+    <th>job</th><th>pool</th><th>state</th><th>workers</th><th>why it waits</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>
 "use strict";
@@ -87,6 +89,14 @@ function drawStream(s) {
   }
 }
 
+function renderPending(p) {
+  $("why").innerHTML = p.answer.map((l) => "<li>" + esc(l) + "</li>").join("");
+  const jobs = p.queue ? p.queue.jobs : [];
+  $("jobs").tBodies[0].innerHTML = jobs.map((j) => "<tr data-job='" + esc(j.id) + "'><td>" + esc(j.id) + "</td><td>" + esc(j.pool) + "</td><td>" + esc(j.state) + "</td><td>" + j.workers.length +
+    "</td><td class='reason'>" + esc(j.reason || "") + (j.hint ? " (" + esc(j.hint) + ")" : "") + "</td></tr>").join("");
+}
+const pending = () => fetch("api/pending").then((r) => r.ok ? r.json() : null).then((p) => p && renderPending(p), () => {});
+pending(); setInterval(pending, 5000);
 const events = new EventSource("api/events");
 events.onmessage = (m) => { const s = JSON.parse(m.data); $("status").textContent = "live, " + new Date(s.time).toLocaleTimeString(); render(s); };
 events.onerror = () => { $("status").textContent = "disconnected, retrying..."; };

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { ConfigError, describeError } from "../errors.js";
 import { parseDashboardAddress } from "./address.js";
 import { logger } from "../log.js";
-import type { SchedulerStateView } from "../scheduler/extension.js";
+import type { SchedulerStateView, SchedulerView } from "../scheduler/extension.js";
 import { Metrics } from "./metrics.js";
 import { PAGE } from "./page.js";
 import { TaskStream, snapshot } from "./snapshot.js";
@@ -26,6 +26,8 @@ export { parseDashboardAddress } from "./address.js";
 export interface DashboardSource {
   state: SchedulerStateView;
   address: string;
+  /** "why pending?" (scheduler/pending.ts): the page's pending jobs and their reasons */
+  whyPending?: SchedulerView["whyPending"];
 }
 
 export class Dashboard {
@@ -118,6 +120,14 @@ export class Dashboard {
         return send(res, 200, "text/plain", "ok\n");
       case "/api/info":
         return send(res, 200, "application/json", JSON.stringify({ address: this.#source.address, dashboard: this.url }));
+      case "/api/pending":
+        // what the job queue says about pending jobs (a queue command: asked on request, not every push)
+        if (!this.#source.whyPending) return send(res, 200, "application/json", JSON.stringify({ state: "idle", scheduler: [], answer: [] }));
+        this.#source.whyPending().then(
+          (w) => send(res, 200, "application/json", JSON.stringify(w)),
+          (err) => send(res, 500, "text/plain", `why pending failed: ${describeError(err)}\n`),
+        );
+        return;
       case "/api/snapshot":
         return send(res, 200, "application/json", JSON.stringify(this.#snapshot()));
       case "/api/events":

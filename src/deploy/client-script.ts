@@ -32,3 +32,14 @@ export async function runClientScript(o: { connect: ConnectTarget; tls?: TlsFile
   process.argv = [process.argv[0]!, script, ...o.args];
   await import(pathToFileURL(script).href);
 }
+
+/** `dask-jobqueue-ts why`: the scheduler's "why pending?" answer (client.whyPending), through a short-lived client. */
+export async function askWhyPending(schedulerFile: string, key?: string): Promise<import("../protocol/messages-pending.js").WhyPending> {
+  const { Client } = await import("../client/client.js");
+  const client = await Client.connect({ schedulerFile, timeout: CLIENT_CONNECT_MS });
+  try {
+    return await client.whyPending(key);
+  } finally {
+    await client.close();
+  }
+}

@@ -16,6 +16,7 @@ export function builtinExtensions(o?: Pick<SchedulerOptions, "schedulerFile" | "
     async () => (await import("../extensions/datasets.js")).datasetsExtension(),
     async () => (await import("../extensions/coordination/index.js")).coordinationExtension(),
     async () => (await import("../extensions/task-stream.js")).taskStreamExtension(),
+    async () => (await import("../extensions/pending.js")).pendingExtension(),
     async () => (await import("../extensions/jupyter/index.js")).jupyterExtension({ schedulerFile: o?.schedulerFile, secret: o?.secret }),
   ];
 }

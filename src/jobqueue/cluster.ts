@@ -18,24 +18,29 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startScheduler } from "../deploy/roles.js";
 import { type StartupConfig, schedulerSettings, startupConfig } from "../deploy/settings.js";
-import { exitOnSignals } from "../deploy/signals.js";
 import { parseDuration } from "../units.js";
 import { ConfigError, JobQueueError, describeError } from "../errors.js";
 import { logger } from "../log.js";
+import type { QueueReport } from "../protocol/messages-pending.js";
 import type { Scheduler } from "../scheduler/server.js";
 import type { WorkerRecord } from "../scheduler/state.js";
 import type { Status } from "../status.js";
 import { ADAPT_DEFAULTS, type AdaptMemory, type AdaptOptions, type JobView, MINIMUM_IDLE, UNKNOWN_TASK_DURATION_S, adaptStep, adaptiveTarget, jobOfWorker, planScale } from "./adapt.js";
-import { runCommand, runCommandSync } from "./commands.js";
+import { CommandJobs, type JobBackend } from "./backend.js";
+import { cancelAtExit } from "./exit-hooks.js";
+import { queueReport } from "./explain.js";
 import { renderJobScript } from "./job-script.js";
 import { Renewal } from "./renewal.js";
 import { type AnyJobQueueOptions, type JobSpec, resolveJobSpec } from "./options.js";
-import { type JobState, type JobSystem, lookupJob, parseJobId } from "./system.js";
+import { type Pool, type PoolOptions, SubmitLimits, poolWorkloads } from "./pools.js";
+import type { JobState, JobSystem } from "./system.js";
+
+export { CommandJobs, type JobBackend } from "./backend.js";
 
 /** The worker entry point the jobs run, by absolute path (jobs do not depend on PATH). */
 export const WORKER_ENTRY = fileURLToPath(new URL("../../../bin/dask-worker-ts.js", import.meta.url));
@@ -53,88 +58,25 @@ export interface JobInfo {
   state: JobState | "closing";
   /** names of its workers connected to the scheduler */
   workers: string[];
+  /** its pool ("default": the one create() describes) */
+  pool: string;
 }
 
 interface JobRecord {
   id: string;
   state: JobState | "closing";
   seq: number;
+  pool: string;
 }
 
 /** An adapt() in force. */
 interface AdaptRun {
   timer: NodeJS.Timeout;
-  opts: { minimum: number; maximum: number; waitCount: number; targetDurationS: number; intervalMs: number; minimumIdleMs: number | undefined };
-  memory: AdaptMemory;
+  opts: { minimum: number; maximum: number; waitCount: number; targetDurationS: number; intervalMs: number; minimumIdleMs: number | undefined; pools: Record<string, { minimum?: number; maximum?: number }> };
+  /** per pool */
+  memory: Map<string, AdaptMemory>;
   /** a step is queued or running: the timer skips */
   busy: boolean;
-}
-
-/**
- * How a cluster submits, follows and cancels its jobs: by the queue system's commands
- * (CommandJobs, the default) or by a library such as DRMAA.
- */
-export interface JobBackend {
-  /** Submit one job running `scriptPath`; resolves with its id, rejects with what the queue said. */
-  submit(scriptPath: string, script: string): Promise<string>;
-  /** The states of these jobs; a job missing from the answer has left the queue. Rejects if the queue cannot be asked. */
-  states(ids: string[]): Promise<Map<string, JobState>>;
-  cancel(ids: string[]): Promise<void>;
-  /** For process exit: best effort, synchronous. */
-  cancelSync(ids: string[]): void;
-  close?(): Promise<void>;
-}
-
-/** Jobs through the queue system's commands (sbatch/squeue/scancel, qsub/qstat/qdel, ...). */
-export class CommandJobs implements JobBackend {
-  readonly #system: JobSystem;
-  readonly #spec: JobSpec;
-  readonly #user = userInfo().username;
-
-  constructor(system: JobSystem, spec: JobSpec) {
-    this.#system = system;
-    this.#spec = spec;
-  }
-
-  async submit(scriptPath: string, script: string): Promise<string> {
-    const cmd = this.#system.submit(scriptPath, script, this.#spec);
-    const { stdout } = await runCommand(cmd, "job submission");
-    const pattern = this.#spec.jobIdPattern ?? this.#system.jobIdPattern;
-    const id = parseJobId(stdout, pattern);
-    if (id === undefined) {
-      throw new JobQueueError(`job submission printed no job id matching ${pattern}: ${JSON.stringify(stdout.trim())} (set jobIdPattern)`, {
-        command: cmd.argv.join(" "),
-        exitCode: 0,
-        stderr: "",
-        stdout,
-      });
-    }
-    return id;
-  }
-
-  async states(ids: string[]): Promise<Map<string, JobState>> {
-    let listing: Map<string, JobState>;
-    try {
-      listing = this.#system.parseStatus((await runCommand(this.#system.status(this.#user), "job status")).stdout);
-    } catch (err) {
-      if (!(err instanceof JobQueueError && this.#system.noJobs?.(err.stderr))) throw err;
-      listing = new Map();
-    }
-    const out = new Map<string, JobState>();
-    for (const id of ids) {
-      const state = lookupJob(listing, id);
-      if (state !== undefined) out.set(id, state);
-    }
-    return out;
-  }
-
-  async cancel(ids: string[]): Promise<void> {
-    await runCommand(this.#system.cancel(ids), "job cancellation");
-  }
-
-  cancelSync(ids: string[]): void {
-    runCommandSync(this.#system.cancel(ids));
-  }
 }
 
 /** What startCluster hands the constructor. */
@@ -146,7 +88,13 @@ export interface ClusterInit {
   scriptDir: string;
   statusIntervalMs: number;
   backend: JobBackend;
+  /** a pool's resolved options: its own over the cluster's */
+  poolSpec: (name: string, options: PoolOptions) => JobSpec;
+  limits: SubmitLimits;
 }
+
+/** The name of the pool create() describes. */
+export const DEFAULT_POOL = "default";
 
 /**
  * The base of SLURMCluster, PBSCluster, SGECluster and LSFCluster; create one with their
@@ -161,9 +109,10 @@ export class JobQueueCluster {
   /** Where the jobs read the scheduler's address and secret (mode 0600; removed by close()). */
   readonly schedulerFile: string;
   status: Status = "running";
-  #script: string;
-  #scriptPath: string;
   #scriptDir: string;
+  #pools = new Map<string, Pool>();
+  #poolSpec: ClusterInit["poolSpec"];
+  #limits: SubmitLimits;
   #jobs = new Map<string, JobRecord>();
   #seq = 0;
   #chain: Promise<unknown> = Promise.resolve();
@@ -174,10 +123,6 @@ export class JobQueueCluster {
   #statusIntervalMs: number;
   /** queue waits and expiring jobs (renewal.ts) */
   #renewal: Renewal;
-  /** the jobs scale() asked for, kept until adapt() or close(); undefined while adapting */
-  #scaleTarget: number | undefined;
-  /** jobs of the scale target that ended before any worker joined: not replaced */
-  #shortfall = 0;
 
   /** Use the subclasses' `create()`. */
   constructor(init: ClusterInit) {
@@ -189,15 +134,16 @@ export class JobQueueCluster {
     this.#backend = init.backend;
     this.#statusIntervalMs = init.statusIntervalMs;
     this.#renewal = new Renewal();
-    this.#script = renderJobScript(init.system, init.spec, { schedulerFile: init.schedulerFile });
-    this.#scriptPath = path.join(init.scriptDir, "job.sh");
-    writeFileSync(this.#scriptPath, this.#script, { mode: 0o600 });
+    this.#poolSpec = init.poolSpec;
+    this.#limits = init.limits;
+    this.#addPool(DEFAULT_POOL, init.spec);
+    // the scheduler's "why pending?" asks the queue through the cluster (explain.ts)
+    this.scheduler.queue = { report: () => this.#queueReport() };
     this.#pollTimer = setInterval(() => {
       // workers are looked at before the poll too: a job that ended since was seen running
-      if (this.#jobs.size || this.#scaleTarget) void this.#serial(() => (this.#observe(), this.#poll().then(() => this.#renew())));
+      if (this.#jobs.size || [...this.#pools.values()].some((p) => p.scaleTarget)) void this.#serial(() => (this.#observe(), this.#poll().then(() => this.#renew())));
     }, init.statusIntervalMs).unref();
-    live.add(this);
-    installExitHooks();
+    cancelAtExit.add(this);
   }
 
   /** Resolve options (explicit > `jobqueue.<system>.*` > defaults), start the scheduler, and build the cluster. */
@@ -223,10 +169,15 @@ export class JobQueueCluster {
       port: so.port ?? 0,
       schedulerFile,
       ...schedulerSettings(config),
+      ...(options.schedulerOptions?.dashboardAddress === undefined ? {} : { dashboardAddress: options.schedulerOptions.dashboardAddress }),
     });
+    const { maxJobs, maxQueuedJobs } = options;
+    for (const [k, v] of Object.entries({ maxJobs, maxQueuedJobs })) if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new ConfigError(`${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    const poolSpec = (name: string, o: PoolOptions) => jobSpec(system, { ...options, name: `${spec.name}-${name}`, ...o }, config);
     try {
       const jobs = await backend(spec);
-      return new ctor({ system, spec, scheduler, schedulerFile, scriptDir: mkdtempSync(path.join(tmpdir(), "dask-jobqueue-ts-")), statusIntervalMs, backend: jobs });
+      const limits = new SubmitLimits(maxJobs, maxQueuedJobs);
+      return new ctor({ system, spec, scheduler, schedulerFile, scriptDir: mkdtempSync(path.join(tmpdir(), "dask-jobqueue-ts-")), statusIntervalMs, backend: jobs, poolSpec, limits });
     } catch (err) {
       await scheduler.close("cluster could not start");
       throw err;
@@ -242,9 +193,67 @@ export class JobQueueCluster {
     return this.scheduler.secret;
   }
 
-  /** The exact script every job of this cluster runs. */
-  jobScript(): string {
-    return this.#script;
+  /** The exact script every job of a pool (default: the default pool) runs. */
+  jobScript(pool = DEFAULT_POOL): string {
+    return this.#pool(pool).script;
+  }
+
+  /**
+   * Add a pool of jobs of another kind (its own queue, cores, memory, job directives, worker
+   * `resources` such as { GPU: 1 }); options not given are the cluster's. Its workers are
+   * named `<name>-<pool>-<job id>` (option `name`). Scale it with scale({ pool, n }); adapt()
+   * sizes it by the tasks needing what it offers (pools.ts). Returns its job script.
+   */
+  addPool(name: string, options: PoolOptions = {}): string {
+    if (!/^[A-Za-z0-9_][\w.-]*$/.test(name)) throw new ConfigError(`a pool name must be letters, digits, _, . or -, got ${JSON.stringify(name)}`);
+    if (this.#pools.has(name)) throw new ConfigError(`the cluster already has a pool ${JSON.stringify(name)}`);
+    const spec = this.#poolSpec(name, options);
+    const clash = [...this.#pools.values()].find((p) => p.spec.name === spec.name);
+    if (clash) throw new ConfigError(`pool ${JSON.stringify(name)}'s workers would be named like pool ${JSON.stringify(clash.name)}'s (${JSON.stringify(spec.name)}): give it another name`);
+    return this.#addPool(name, spec).script;
+  }
+
+  /** The pools' names, the default first. */
+  pools(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  #addPool(name: string, spec: JobSpec): Pool {
+    if (spec.jobArray && !this.system.submitArray) throw new ConfigError(`${this.system.className} has no job arrays here: jobArray must be false`);
+    const target = { schedulerFile: this.schedulerFile };
+    const script = renderJobScript(this.system, spec, target);
+    const base = name === DEFAULT_POOL ? "job" : `job-${name}`;
+    const scriptPath = path.join(this.#scriptDir, `${base}.sh`);
+    // executable: OAR runs the script itself
+    writeFileSync(scriptPath, script, { mode: 0o700 });
+    let arrayScriptPath: string | undefined;
+    if (spec.jobArray) {
+      arrayScriptPath = path.join(this.#scriptDir, `${base}-array.sh`);
+      writeFileSync(arrayScriptPath, renderJobScript(this.system, spec, { ...target, array: true }), { mode: 0o700 });
+    }
+    const pool: Pool = { name, spec, script, scriptPath, arrayScriptPath, scaleTarget: undefined, shortfall: 0, arraysRefused: false };
+    this.#pools.set(name, pool);
+    return pool;
+  }
+
+  #pool(name: string): Pool {
+    const p = this.#pools.get(name);
+    if (!p) throw new ConfigError(`the cluster has no pool ${JSON.stringify(name)} (it has ${[...this.#pools.keys()].join(", ")})`);
+    return p;
+  }
+
+  /**
+   * Why the pending work (or task `key`) does not run: the scheduler's reasons merged with the
+   * queue's for the jobs that would bring its workers (SLURM's pending reason, Grid Engine's
+   * `qstat -j` messages), as client.whyPending answers.
+   */
+  explain(key?: string): ReturnType<Scheduler["whyPending"]> {
+    return this.scheduler.whyPending(key);
+  }
+
+  #queueReport(): Promise<QueueReport> {
+    const pools = [...this.#pools.values()];
+    return queueReport({ system: this.system, backend: this.#backend, pools, jobs: this.jobs(), limits: this.#limits });
   }
 
   /**
@@ -262,7 +271,7 @@ export class JobQueueCluster {
     return [...this.#jobs.values()].map((j) => {
       const joined = workers.get(j.id) ?? [];
       // a job whose workers joined runs, whatever the last poll said
-      return { id: j.id, state: j.state === "pending" && joined.length ? "running" : j.state, workers: joined };
+      return { id: j.id, state: j.state === "pending" && joined.length ? "running" : j.state, workers: joined, pool: j.pool };
     });
   }
 
@@ -274,20 +283,23 @@ export class JobQueueCluster {
    * walltime), and jobs that ended after their workers joined. Stops adapt(). Rejects with
    * JobQueueError when the queue refuses a job.
    */
-  scale(target: number | { jobs: number }): Promise<void> {
-    const jobs = typeof target === "number" ? Math.ceil(count(target, "scale(n)") / this.spec.processes) : count(target.jobs, "scale({ jobs })");
+  scale(target: number | { jobs: number; pool?: string } | { n: number; pool?: string }): Promise<void> {
+    const pool = this.#pool(typeof target === "number" ? DEFAULT_POOL : (target.pool ?? DEFAULT_POOL));
+    const workers = (n: number, what: string) => Math.ceil(count(n, what) / pool.spec.processes);
+    const jobs = typeof target === "number" ? workers(target, "scale(n)") : "jobs" in target ? count(target.jobs, "scale({ jobs })") : workers(target.n, "scale({ n })");
     this.#stopAdapt();
-    this.#scaleTarget = jobs;
-    this.#shortfall = 0;
-    return this.#serial(() => this.#scaleJobs(jobs));
+    pool.scaleTarget = jobs;
+    pool.shortfall = 0;
+    return this.#serial(() => this.#scaleJobs(pool, jobs));
   }
 
   /**
    * Let the pending work size the cluster between `minimum` and `maximum` workers, deciding
    * every `interval` (Dask's Adaptive: up at once, down after `waitCount` decisions in a row).
-   * Replaces an earlier adapt(); scale() stops it.
+   * Each pool is sized by the demand for what it offers, within `minimum`/`maximum` or its
+   * own in `pools: { gpu: { maximum: 2 } }`. Replaces an earlier adapt(); scale() stops it.
    */
-  adapt(options: AdaptOptions = {}): void {
+  adapt(options: AdaptOptions & { pools?: Record<string, { minimum?: number; maximum?: number }> } = {}): void {
     this.#stopAdapt();
     const minimum = count(options.minimum ?? ADAPT_DEFAULTS.minimum, "minimum");
     const maximum = options.maximum ?? ADAPT_DEFAULTS.maximum;
@@ -298,10 +310,16 @@ export class JobQueueCluster {
     if (!(intervalMs > 0) || !(targetDurationS > 0)) throw new ConfigError(`adapt interval and targetDuration must be more than 0, got ${options.interval} and ${options.targetDuration}`);
     const minimumIdleMs = interval(options.minimumIdle, "minimumIdle");
     if (minimumIdleMs !== undefined && !(minimumIdleMs >= 0)) throw new ConfigError(`adapt minimumIdle must be at least 0, got ${JSON.stringify(options.minimumIdle)}`);
-    this.#scaleTarget = undefined;
+    const pools = options.pools ?? {};
+    for (const [name, b] of Object.entries(pools)) {
+      this.#pool(name);
+      if (b.minimum !== undefined) count(b.minimum, `pools.${name}.minimum`);
+      if (!((b.maximum ?? maximum) >= (b.minimum ?? minimum))) throw new ConfigError(`adapt pools.${name}.maximum must be at least its minimum, got ${b.maximum}`);
+    }
+    for (const p of this.#pools.values()) p.scaleTarget = undefined;
     const a: AdaptRun = {
-      opts: { minimum, maximum, waitCount, targetDurationS, intervalMs, minimumIdleMs },
-      memory: { downCount: 0 },
+      opts: { minimum, maximum, waitCount, targetDurationS, intervalMs, minimumIdleMs, pools },
+      memory: new Map(),
       busy: false,
       timer: setInterval(() => {
         if (a.busy) return;
@@ -323,6 +341,7 @@ export class JobQueueCluster {
 
   async #close(): Promise<void> {
     this.status = "closing";
+    this.scheduler.queue = undefined;
     this.#stopAdapt();
     clearInterval(this.#pollTimer);
     try {
@@ -339,7 +358,7 @@ export class JobQueueCluster {
       await this.#backend.close?.();
     } finally {
       rmSync(this.#scriptDir, { recursive: true, force: true });
-      live.delete(this);
+      cancelAtExit.delete(this);
       this.status = "closed";
     }
   }
@@ -370,11 +389,20 @@ export class JobQueueCluster {
   /** Connected workers by job id. */
   #workerRecordsByJob(): Map<string, WorkerRecord[]> {
     const out = new Map<string, WorkerRecord[]>();
+    // "1234" names PBS's "1234.server"; "45.1" (a Grid Engine array task) only itself
+    const byHead = new Map<string, JobRecord>();
+    for (const j of this.#jobs.values()) if (!/\.\d+$/.test(j.id)) byHead.set(`${j.pool}\0${j.id.split(".")[0]}`, j);
     for (const ws of this.scheduler.state.workers.values()) {
-      const id = jobOfWorker(ws.name, this.spec.name, this.spec.processes);
-      if (id === undefined) continue;
-      const job = [...this.#jobs.keys()].find((j) => j === id || j.split(".")[0] === id.split(".")[0]);
-      if (job) out.set(job, [...(out.get(job) ?? []), ws]);
+      for (const pool of this.#pools.values()) {
+        const id = jobOfWorker(ws.name, pool.spec.name, pool.spec.processes);
+        if (id === undefined) continue;
+        const exact = this.#jobs.get(id);
+        const job = exact?.pool === pool.name ? exact : /\.\d+$/.test(id) ? undefined : byHead.get(`${pool.name}\0${id.split(".")[0]}`);
+        if (job) {
+          out.set(job.id, [...(out.get(job.id) ?? []), ws]);
+          break;
+        }
+      }
     }
     return out;
   }
@@ -395,33 +423,64 @@ export class JobQueueCluster {
   async #renew(): Promise<void> {
     if (this.status !== "running") return;
     this.#observe();
-    if (this.#scaleTarget === undefined || this.#adapt) return;
-    try {
-      await this.#scaleJobs(Math.max(0, this.#scaleTarget - this.#shortfall));
-    } catch (err) {
-      log().warn({ err: describeError(err) }, "could not replace jobs");
+    if (this.#adapt) return;
+    for (const pool of this.#pools.values()) {
+      if (pool.scaleTarget === undefined) continue;
+      try {
+        await this.#scaleJobs(pool, Math.max(0, pool.scaleTarget - pool.shortfall));
+      } catch (err) {
+        log().warn({ pool: pool.name, err: describeError(err) }, "could not replace jobs");
+      }
     }
   }
 
-  async #scaleJobs(target: number): Promise<void> {
+  async #scaleJobs(pool: Pool, target: number): Promise<void> {
     if (this.status !== "running") return;
     const workers = this.#workersByJob();
-    const live = [...this.#jobs.values()].filter((j) => j.state !== "closing");
+    const live = [...this.#jobs.values()].filter((j) => j.state !== "closing" && j.pool === pool.name);
     // expiring jobs leave on their own: they are not counted, and are closed only with the last
     const views: JobView[] = live
       .filter((j) => !this.#renewal.expiring(j.id))
       .map((j) => ({ id: j.id, state: j.state as JobState, workers: workers.get(j.id) ?? [], seq: j.seq }));
     const plan = planScale(views, target, this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S).idleWorkers.map((w) => w.name));
     if (target === 0) plan.close.push(...live.filter((j) => this.#renewal.expiring(j.id)).map((j) => j.id));
-    for (let i = 0; i < plan.submit; i++) await this.#submit();
+    if (plan.submit) await this.#submit(pool, plan.submit);
     if (plan.close.length) await this.#closeJobs(plan.close, workers);
   }
 
-  async #submit(): Promise<void> {
-    const id = await this.#backend.submit(this.#scriptPath, this.#script);
-    this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq });
-    this.#renewal.submitted(id, Date.now(), this.spec.processes);
-    log().info({ job: id, system: this.system.name }, "job submitted");
+  /** Submit `want` jobs of the pool, as far as the site's caps allow: as one array job when the pool says so. */
+  async #submit(pool: Pool, want: number): Promise<void> {
+    const live = [...this.#jobs.values()].filter((j) => j.state !== "closing" && !this.#renewal.expiring(j.id));
+    const { n, capped } = this.#limits.allow(want, live.length, live.filter((j) => j.state === "pending").length);
+    if (capped) log().warn({ pool: pool.name, wanted: want, submitting: n, reason: `the cap ${capped} is reached; the rest follow as jobs leave` }, "job submissions capped");
+    let left = n;
+    if (pool.spec.jobArray && !pool.arraysRefused && n > 1 && this.#backend.submitArray) {
+      try {
+        this.#record(pool, await this.#backend.submitArray(pool.arrayScriptPath!, pool.spec, n));
+        return;
+      } catch (err) {
+        if (!(err instanceof JobQueueError)) throw err;
+        // refused: if the queue takes a single job, it is the array it refuses
+        try {
+          this.#record(pool, [await this.#backend.submit(pool.scriptPath, pool.script, pool.spec)]);
+        } catch {
+          throw err;
+        }
+        pool.arraysRefused = true;
+        log().warn({ pool: pool.name, err: describeError(err), reason: "the queue refused the array job and took a single one" }, "job arrays off: single jobs from now on");
+        left--;
+      }
+    }
+    for (let i = 0; i < left; i++) this.#record(pool, [await this.#backend.submit(pool.scriptPath, pool.script, pool.spec)]);
+  }
+
+  #record(pool: Pool, ids: string[]): void {
+    const now = Date.now();
+    for (const id of ids) {
+      this.#jobs.set(id, { id, state: "pending", seq: ++this.#seq, pool: pool.name });
+      this.#renewal.submitted(id, now, pool.spec.processes);
+    }
+    log().info({ jobs: ids, pool: pool.name, system: this.system.name }, ids.length > 1 ? "array job submitted" : "job submitted");
   }
 
   /**
@@ -466,7 +525,8 @@ export class JobQueueCluster {
         const ran = this.#renewal.left(job.id);
         log().info({ job: job.id, reason: job.state === "closing" ? "cancelled" : "ended" }, "job left the queue");
         if (job.state !== "closing" && ran === false && this.status === "running") {
-          if (this.#scaleTarget !== undefined) this.#shortfall++;
+          const pool = this.#pools.get(job.pool);
+          if (pool?.scaleTarget !== undefined) pool.shortfall++;
           log().warn({ job: job.id, reason: "it ended before any of its workers joined (see its output)" }, "job not replaced");
         }
       } else if (job.state !== "closing") {
@@ -478,19 +538,27 @@ export class JobQueueCluster {
   async #adaptOnce(a: AdaptRun): Promise<void> {
     if (this.#adapt !== a || this.status !== "running") return;
     this.#observe();
-    const workload = this.scheduler.state.workload(UNKNOWN_TASK_DURATION_S);
-    const target = adaptiveTarget(workload, { targetDurationS: a.opts.targetDurationS, threadsPerWorker: this.spec.threadsPerWorker });
-    const planned = [...this.#jobs.values()].filter((j) => j.state !== "closing" && !this.#renewal.expiring(j.id)).length * this.spec.processes;
+    const pools = [...this.#pools.values()];
+    const poolOf = new Map<string, string>();
+    const byJob = this.#workersByJob();
+    for (const j of this.#jobs.values()) for (const w of byJob.get(j.id) ?? []) poolOf.set(w, j.pool);
+    const loads = poolWorkloads(this.scheduler.state, pools.map((p) => ({ name: p.name, resources: p.spec.resources })), (w) => poolOf.get(w), UNKNOWN_TASK_DURATION_S);
     // by default, idle capacity is kept as long as getting it back would take (the queue wait)
     const minimumIdleMs = a.opts.minimumIdleMs ?? Math.min(MINIMUM_IDLE.maxMs, Math.max(MINIMUM_IDLE.minMs, this.#renewal.leadMs(0)));
-    const step = adaptStep(target, planned, { ...a.opts, minimumIdleMs }, a.memory, Date.now());
-    a.memory = step.memory;
-    if (step.scaleTo === null) return;
-    log().info({ workers: step.scaleTo, planned, queued: workload.queuedTasks, processing: workload.processingTasks }, "adapt scaling");
-    try {
-      await this.#scaleJobs(Math.ceil(step.scaleTo / this.spec.processes));
-    } catch (err) {
-      log().warn({ err: describeError(err) }, "adapt could not scale");
+    for (const pool of pools) {
+      const workload = loads.get(pool.name)!;
+      const target = adaptiveTarget(workload, { targetDurationS: a.opts.targetDurationS, threadsPerWorker: pool.spec.threadsPerWorker });
+      const planned = [...this.#jobs.values()].filter((j) => j.pool === pool.name && j.state !== "closing" && !this.#renewal.expiring(j.id)).length * pool.spec.processes;
+      const bounds = { ...a.opts, ...a.opts.pools[pool.name], minimumIdleMs };
+      const step = adaptStep(target, planned, bounds, a.memory.get(pool.name) ?? { downCount: 0 }, Date.now());
+      a.memory.set(pool.name, step.memory);
+      if (step.scaleTo === null) continue;
+      log().info({ pool: pool.name, workers: step.scaleTo, planned, queued: workload.queuedTasks, processing: workload.processingTasks }, "adapt scaling");
+      try {
+        await this.#scaleJobs(pool, Math.ceil(step.scaleTo / pool.spec.processes));
+      } catch (err) {
+        log().warn({ pool: pool.name, err: describeError(err) }, "adapt could not scale");
+      }
     }
   }
 }
@@ -515,25 +583,4 @@ export async function jobScriptFor(system: JobSystem, options: AnyJobQueueOption
 function interval(v: number | string | undefined, what: string, unit = 1): number | undefined {
   if (v === undefined) return undefined;
   return typeof v === "string" ? parseDuration(v, what) : v * unit;
-}
-
-// ---- process exit: cancel every live cluster's jobs ----------------------------------------
-
-const live = new Set<JobQueueCluster>();
-let hooksInstalled = false;
-
-function cancelLive(): void {
-  for (const c of live) c.cancelAllSync();
-  live.clear();
-}
-
-/**
- * Jobs must not outlive the program that submitted them: at exit, and on a terminating
- * signal nobody else handles (the default would kill the process without an exit event).
- */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", cancelLive);
-  exitOnSignals(cancelLive, ["SIGINT", "SIGTERM", "SIGHUP"], { unlessHandled: true });
 }

@@ -7,10 +7,11 @@
  * process (drmaa/agent.ts), started with what the library needs, which also cancels the jobs
  * if this program dies.
  */
-import { DrmaaError } from "../errors.js";
+import { ConfigError, DrmaaError } from "../errors.js";
 import { RemoteDrmaaSession } from "../drmaa/remote.js";
 import type { JobStatus, JobTemplate } from "../drmaa/session.js";
-import { type JobBackend, JobQueueCluster } from "./cluster.js";
+import type { JobBackend } from "./backend.js";
+import { JobQueueCluster } from "./cluster.js";
 import { lsf } from "./lsf.js";
 import type { JobQueueOptions, JobSpec, SystemName } from "./options.js";
 import { pbs } from "./pbs.js";
@@ -29,7 +30,7 @@ export interface DRMAAOptions extends JobQueueOptions {
   env?: Record<string, string>;
 }
 
-const SYSTEMS: Record<SystemName, JobSystem> = { slurm, pbs, sge, lsf };
+const SYSTEMS: Partial<Record<SystemName, JobSystem>> = { slurm, pbs, sge, lsf };
 const STATES: Partial<Record<JobStatus, JobState>> = {
   undetermined: "pending",
   queued: "pending",
@@ -109,9 +110,11 @@ export class DRMAACluster extends JobQueueCluster {
    */
   static async create(options: DRMAAOptions = {}): Promise<DRMAACluster> {
     const { nativeSpecification, contact, system = "sge", env, ...rest } = options;
+    const sys = SYSTEMS[system];
+    if (!sys) throw new ConfigError(`DRMAACluster's system must be one of ${Object.keys(SYSTEMS).join(", ")}, got ${JSON.stringify(system)}`);
     const session = await RemoteDrmaaSession.open(contact);
     try {
-      return await JobQueueCluster.startCluster(DRMAACluster, SYSTEMS[system], rest, (spec) => new DrmaaJobs(session, spec, nativeSpecification, env));
+      return await JobQueueCluster.startCluster(DRMAACluster, sys, rest, (spec) => new DrmaaJobs(session, spec, nativeSpecification, env));
     } catch (err) {
       await session.close().catch(() => {});
       throw err;

@@ -15,21 +15,28 @@ import type { JobSpec } from "./options.js";
 import { formatBytesExact } from "./options.js";
 import type { JobSystem } from "./system.js";
 
+/** Where the jobs find the scheduler; `array`: the script of an array job's tasks (each names its workers after its task's id). */
+export interface ScriptTarget {
+  schedulerFile: string;
+  array?: boolean;
+}
+
 /**
  * The whole script.
  * @example renderJobScript(slurm, spec, { schedulerFile: "/home/me/sched.json" })
  */
-export function renderJobScript(system: JobSystem, spec: JobSpec, target: { schedulerFile: string }): string {
+export function renderJobScript(system: JobSystem, spec: JobSpec, target: ScriptTarget): string {
   const skip = spec.jobDirectivesSkip;
   const header = system
     .header(spec)
     .filter((line) => !skip.some((s) => line.includes(s)))
-    .concat(spec.jobExtraDirectives.map((d) => `${system.directive} ${d}`));
+    // a system without directives (HTCondor) takes the extra ones in its submit description
+    .concat(system.directive === "" ? [] : spec.jobExtraDirectives.map((d) => `${system.directive} ${d}`));
   return [spec.shebang, "", ...header, ...spec.jobScriptPrologue, workerCommand(system, spec, target)].join("\n") + "\n";
 }
 
 /** The `dask-worker-ts` command line of a job (dask-jobqueue's argument order). */
-export function workerCommand(system: JobSystem, spec: JobSpec, target: { schedulerFile: string }): string {
+export function workerCommand(system: JobSystem, spec: JobSpec, target: ScriptTarget): string {
   const args = [
     shellQuote(spec.node),
     shellQuote(spec.workerEntry),
@@ -37,13 +44,14 @@ export function workerCommand(system: JobSystem, spec: JobSpec, target: { schedu
     "--nthreads", String(spec.threadsPerWorker),
     ...(spec.processes > 1 ? ["--nworkers", String(spec.processes)] : []),
     "--memory-limit", formatBytesExact(spec.memoryPerWorker),
-    // the job id is expanded by the job's shell
-    "--name", `${shellQuote(spec.name)}-$${system.jobIdVar}`,
+    // the job id is expanded by the job's shell; an array task's as the queue lists it
+    "--name", `${shellQuote(spec.name)}-${target.array ? system.arrayTaskIdExpr! : `$${system.jobIdVar}`}`,
     spec.nanny ? "--nanny" : "--no-nanny",
     ...(spec.deathTimeoutS === null ? [] : ["--death-timeout", String(spec.deathTimeoutS)]),
     ...(spec.walltimeMargin === null ? [] : ["--walltime-margin", spec.walltimeMargin]),
     // as written, like the prologue: "$TMPDIR" must reach the job's shell unquoted
     ...(spec.localDirectory === null ? [] : ["--local-directory", spec.localDirectory]),
+    ...(spec.resources === null ? [] : ["--resources", shellQuote(Object.entries(spec.resources).map(([k, v]) => `${k}=${v}`).join(","))]),
     ...spec.workerExtraArgs,
     ...(spec.interface === null ? [] : ["--interface", shellQuote(spec.interface)]),
   ];

@@ -9,7 +9,7 @@ import { parseBytes, parseDuration } from "../units.js";
 import { ConfigError } from "../errors.js";
 import { marginFlag } from "./walltime.js";
 
-export type SystemName = "slurm" | "pbs" | "sge" | "lsf";
+export type SystemName = "slurm" | "pbs" | "sge" | "lsf" | "oar" | "htcondor";
 
 /** What every job-queue cluster takes. Unset options come from `jobqueue.<system>.*`, then the defaults. */
 export interface JobQueueOptions {
@@ -56,7 +56,7 @@ export interface JobQueueOptions {
   /** Directory for the jobs' output and error files (created if missing). */
   logDirectory?: string;
   /** The scheduler, which runs in this process: where it listens. */
-  schedulerOptions?: { interface?: string; host?: string; port?: number; schedulerFile?: string };
+  schedulerOptions?: { interface?: string; host?: string; port?: number; schedulerFile?: string; /** the scheduler's dashboard, e.g. ":8787" (it shows the pending jobs and why they wait); default none */ dashboardAddress?: string };
   /** Directory the jobs can read (a shared file system), for the scheduler file; default the current directory. */
   sharedTempDirectory?: string;
   /** Supervise each worker with a nanny; default true. */
@@ -67,6 +67,16 @@ export interface JobQueueOptions {
   jobIdPattern?: RegExp | string;
   /** Milliseconds (or "5s") between asking the queue about the jobs (squeue, qstat, bjobs); default 5 s. Not in dask-jobqueue. */
   jobStatusInterval?: number | string;
+  /** Abstract resources each worker of these jobs offers (dask-worker-ts --resources), e.g. { GPU: 1 }: tasks needing them run there, and adapt() sizes this pool by them. */
+  resources?: Record<string, number>;
+  /** Submit several jobs at once as one array job (sbatch --array, qsub -t, qsub -J, oarsub --array); default false. Not in dask-jobqueue. */
+  jobArray?: boolean;
+  /** With jobArray: at most this many tasks of one array run at once (SLURM %K, Grid Engine -tc); default none. */
+  jobArrayThrottle?: number;
+  /** The most jobs (pending or running, array tasks each) the cluster keeps in the queue at once (a site's cap); default none. */
+  maxJobs?: number;
+  /** The most jobs the cluster keeps pending in the queue at once; default none. */
+  maxQueuedJobs?: number;
 }
 
 export interface SLURMOptions extends JobQueueOptions {
@@ -124,6 +134,11 @@ export interface JobSpec {
   lsfUnits: string | null;
   useStdin: boolean;
   jobIdPattern: RegExp | null;
+  /** the workers' --resources; null: none */
+  resources: Record<string, number> | null;
+  jobArray: boolean;
+  /** array tasks running at once; null: no throttle */
+  jobArrayThrottle: number | null;
   /** absolute paths the job runs: the Node binary and the dask-worker-ts entry */
   node: string;
   workerEntry: string;
@@ -192,6 +207,9 @@ export function resolveJobSpec(system: SystemName, o: AnyJobQueueOptions, ctx: R
     lsfUnits: o.lsfUnits ?? c["lsf-units"] ?? null,
     useStdin: o.useStdin ?? c["use-stdin"] ?? true,
     jobIdPattern: o.jobIdPattern === undefined ? null : jobIdRegExp(o.jobIdPattern),
+    resources: o.resources === undefined ? null : resourceMap(o.resources),
+    jobArray: o.jobArray ?? false,
+    jobArrayThrottle: o.jobArrayThrottle === undefined ? null : (positive(o.jobArrayThrottle, "jobArrayThrottle"), o.jobArrayThrottle),
     node: ctx.node,
     workerEntry: ctx.workerEntry,
   };
@@ -199,6 +217,16 @@ export function resolveJobSpec(system: SystemName, o: AnyJobQueueOptions, ctx: R
 
 function positive(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${what} must be a positive integer, got ${JSON.stringify(n)}`);
+}
+
+/** Worker resources: names of letters, digits and _ (dask-worker-ts --resources NAME=N,...) to amounts more than 0. */
+export function resourceMap(r: Record<string, number>): Record<string, number> {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw new ConfigError(`resources must be an object of names to amounts, e.g. { GPU: 1 }, got ${JSON.stringify(r)}`);
+  for (const [k, v] of Object.entries(r)) {
+    if (!/^[A-Za-z_][\w-]*$/.test(k)) throw new ConfigError(`resources: a resource name must be letters, digits, _ or -, got ${JSON.stringify(k)}`);
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) throw new ConfigError(`resources.${k} must be a number more than 0, got ${JSON.stringify(v)}`);
+  }
+  return { ...r };
 }
 
 /** A job-id pattern must say where the id is: a named group `id` or a first group. */

@@ -43,6 +43,10 @@ export const pbs: JobSystem = {
     }
     return out;
   },
+  // PBS Pro: -J 0-N; a task is "1234[2].server"
+  submitArray: (path, _spec, n) => ({ argv: ["qsub", "-J", `0-${n - 1}`, path] }),
+  arrayTaskIds: (id, n) => Array.from({ length: n }, (_, i) => id.replace("[]", `[${i}]`)),
+  arrayTaskIdExpr: "$PBS_JOBID",
 };
 
 /** Workers as PBS jobs; the scheduler runs in this process. */

@@ -34,13 +34,27 @@ export const slurm: JobSystem = {
   },
   submit: (path) => ({ argv: ["sbatch", "--parsable", path] }),
   cancel: (ids) => ({ argv: ["scancel", ...ids] }),
-  status: (user) => ({ argv: ["squeue", "--noheader", "--format=%i %T", `--user=${user}`] }),
+  // --array: one line per array task ("123_4"), pending ones too
+  status: (user) => ({ argv: ["squeue", "--noheader", "--array", "--format=%i %T", `--user=${user}`] }),
   // --parsable prints "id" or "id;cluster" as its last line; site banners may come before it
   jobIdPattern: /^(?<id>\d+)(?:;\S+)?\s*$/m,
   parseStatus(stdout) {
     const out = new Map<string, JobState>();
     for (const [id, st = ""] of tableRows(stdout)) out.set(id!, st === "RUNNING" ? "running" : PENDING.has(st) ? "pending" : "ending");
     return out;
+  },
+  submitArray: (path, _spec, n, throttle) => ({ argv: ["sbatch", "--parsable", `--array=0-${n - 1}${throttle === null ? "" : `%${throttle}`}`, path] }),
+  arrayTaskIds: (id, n) => Array.from({ length: n }, (_, i) => `${id}_${i}`),
+  arrayTaskIdExpr: "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}",
+  // %r: why a pending job waits (Resources, Priority, QOSMaxJobsPerUserLimit, JobArrayTaskLimit, ...)
+  reasons: (_ids, user) => [{ argv: ["squeue", "--noheader", "--array", "--states=PENDING", "--format=%i|%r", `--user=${user}`] }],
+  parseReasons([out = ""], ids) {
+    const all = new Map<string, string>();
+    for (const line of out.split("\n")) {
+      const [id, reason] = line.trim().split("|");
+      if (id && reason) all.set(id, reason);
+    }
+    return new Map(ids.filter((id) => all.has(id)).map((id) => [id, all.get(id)!]));
   },
 };
 

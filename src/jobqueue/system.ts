@@ -37,6 +37,15 @@ export interface JobSystem {
   localDefaults?(spec: JobSpec): JobSpec;
   /** A status command that failed only because there are no jobs to list (LSF says so on stderr). */
   noJobs?(stderr: string): boolean;
+  /** Job arrays (jobarray.ts): the submit command of `n` tasks, at most `throttle` running at once (null: no limit). */
+  submitArray?(scriptPath: string, spec: JobSpec, n: number, throttle: number | null): Command;
+  /** The ids the status listing gives the `n` tasks of the array job submit printed `id` for. */
+  arrayTaskIds?(id: string, n: number): string[];
+  /** Shell text a task expands to its own id as the status listing gives it (its workers are named after it). */
+  arrayTaskIdExpr?: string;
+  /** Why pending jobs wait, as the queue says (explain.ts): the command for these jobs, and its output read as id -> reason. */
+  reasons?(ids: string[], user: string): Command[];
+  parseReasons?(outputs: string[], ids: string[]): Map<string, string>;
 }
 
 /**
@@ -54,8 +63,10 @@ export function parseJobId(output: string, pattern: RegExp): string | undefined 
 export function lookupJob(listing: Map<string, JobState>, id: string): JobState | undefined {
   const direct = listing.get(id);
   if (direct) return direct;
+  // Grid Engine's array tasks are "45.1": a numeric suffix is a task, not a server name
+  if (/\.\d+$/.test(id)) return undefined;
   const head = id.split(".")[0]!;
-  for (const [k, v] of listing) if (k.split(".")[0] === head) return v;
+  for (const [k, v] of listing) if (!/\.\d+$/.test(k) && k.split(".")[0] === head) return v;
   return undefined;
 }
 

@@ -49,6 +49,8 @@ export const Op = {
   // scheduler <- client: the task-stream extension (extensions/task-stream.ts)
   getTaskStream: "get-task-stream",
   taskStreamMark: "task-stream-mark",
+  // scheduler <- client: the pending extension (extensions/pending.ts): "why pending?"
+  whyPending: "why-pending",
   // scheduler <- client: the jupyter extension (extensions/jupyter/; messages-jupyter.ts)
   startJupyter: "start-jupyter",
   // scheduler -> client

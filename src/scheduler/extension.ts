@@ -7,6 +7,7 @@
  */
 import type { Message, SchedulerIdentity } from "../protocol/messages.js";
 import type { StartStop } from "../protocol/messages-worker.js";
+import type { WhyPending } from "../protocol/messages-pending.js";
 import type { SchedulerState } from "./state.js";
 
 /** What an extension may read of the scheduler's state: queries only. */
@@ -33,6 +34,8 @@ export interface SchedulerView {
   releaseKeys(client: string, keys: string[]): void;
   /** A message to a connected client; false when it is not connected. */
   sendToClient(client: string, msg: Message): boolean;
+  /** Why a task (or the pending work) does not run, the job queue's side included (scheduler/pending.ts). */
+  whyPending(key?: string): Promise<WhyPending>;
 }
 
 /**

@@ -16,6 +16,7 @@ import { FunctionTable } from "../protocol/functions.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
 import { Locality } from "./locality.js";
+import { type QueueSource, type WhyPending, whyPending } from "./pending.js";
 import { type Instruction, SchedulerState } from "./state.js";
 import { SCHEDULER_DEFAULTS, type SchedulerOptions } from "./options.js";
 import { removeSchedulerFileSync, writeSchedulerFile } from "../comm/scheduler-file.js";
@@ -52,8 +53,15 @@ export class Scheduler implements SchedulerView {
   #tls: TlsContext | undefined;
   /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
   readonly services: Record<string, string> = {};
+  /** The job queue's side of "why pending?" (scheduler/pending.ts): set by a job-queue cluster. */
+  queue: QueueSource | undefined;
   /** closeWhenFirstClientLeaves(): waiting for that client (undefined), or its id once it came */
   #jobClient: { id?: string; timer: NodeJS.Timeout } | undefined;
+
+  /** Why task `key` (or, without one, the pending work) does not run: the scheduler's reasons and the queue's (pending.ts). */
+  async whyPending(key?: string): Promise<WhyPending> {
+    return whyPending(this.state, key, await this.queue?.report());
+  }
 
   private constructor(opts: SchedulerOptions) {
     this.#opts = opts;

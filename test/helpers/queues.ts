@@ -29,6 +29,7 @@ function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: 
 }
 
 export const ensureSlurm = () => ensureQueue({ name: "SLURM", submit: "sbatch", probe: ["sinfo", "-h"], setup: ".ci/slurm-setup.sh" });
+export const ensureOar = () => ensureQueue({ name: "OAR", submit: "oarsub", probe: ["oarnodes", "-s"], setup: ".ci/oar-setup.sh" });
 export const ensureSge = () => ensureQueue({ name: "Grid Engine", submit: "qsub", probe: ["qstat", "-f"], setup: ".ci/sge-setup.sh" });
 
 /** Ids of the jobs SLURM lists now (any state). */
@@ -36,10 +37,33 @@ export function squeueIds(): string[] {
   return execFileSync("squeue", ["--noheader", "--format=%i"], { encoding: "utf8" }).split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
-/** Ids of this user's jobs Grid Engine lists now (any state). */
+/** Ids of this user's jobs Grid Engine lists now (any state): array tasks as "45.1" too, besides "45". */
 export function qstatIds(): string[] {
   return execFileSync("qstat", ["-u", userInfo().username], { encoding: "utf8" })
     .split("\n")
-    .map((l) => l.trim().split(/\s+/)[0] ?? "")
-    .filter((f) => /^\d+$/.test(f));
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => /^\d+$/.test(f[0] ?? ""))
+    .flatMap((f) => {
+      const rest = f.slice(7);
+      if (rest[0]?.includes("@")) rest.shift();
+      return [f[0]!, ...(rest[1] === undefined ? [] : sgeTasksOf(rest[1]).map((t) => `${f[0]}.${t}`))];
+    });
+}
+
+function sgeTasksOf(text: string): number[] {
+  return text.split(",").flatMap((part) => {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part);
+    if (!m) return [];
+    const out: number[] = [];
+    for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i += Number(m[3] ?? 1)) out.push(i);
+    return out;
+  });
+}
+
+/** Ids of the jobs OAR lists now (any state). */
+export function oarstatIds(): string[] {
+  return execFileSync("oarstat", { encoding: "utf8" })
+    .split("\n")
+    .map((l) => /^(\d+)\s/.exec(l)?.[1])
+    .filter((id): id is string => id !== undefined);
 }

@@ -51,7 +51,7 @@ ${process.execPath} ${path.join(ROOT, "bin/dask-worker-ts.js")} --scheduler-file
   it("fails naming the system, or the missing cores and memory", async () => {
     const a = await cli(["job-script", "torque"]);
     assert.equal(a.code, 1);
-    assert.match(a.stderr, /job-script needs a queue system, one of slurm, pbs, sge, lsf, got "torque"/);
+    assert.match(a.stderr, /job-script needs a queue system, one of slurm, pbs, sge, lsf, oar, htcondor, got "torque"/);
     const b = await cli(["job-script", "sge", "--cores", "2"]);
     assert.equal(b.code, 1);
     assert.match(b.stderr, /SGECluster needs cores and memory per job/);

@@ -34,6 +34,10 @@ import {
   KilledWorkerError,
   LSFCluster,
   type LSFOptions,
+  HTCondorCluster,
+  OARCluster,
+  type PoolOptions,
+  type WhyPending,
   type MapOptions,
   MpiError,
   PBSCluster,
@@ -123,6 +127,18 @@ export async function launchers(o: InitializeOptions, slurm: SLURMOptions, lsf: 
   await sl.scale(2);
   const real: jobqueue.SLURMCluster = sl;
   void [c, clusters, info, waits, walltimeAware, ignoring, calm, real instanceof jobqueue.JobQueueCluster, sl.schedulerAddress, sl.jobScript()];
+  // pools, arrays, caps, why pending (issue 18)
+  const gpu: PoolOptions = { queue: "gpu", cores: 4, memory: "64GB", resources: { GPU: 1 }, jobArray: true, jobArrayThrottle: 2 };
+  const script: string = sl.addPool("gpu", gpu);
+  await sl.scale({ pool: "gpu", n: 2 });
+  await sl.scale({ pool: "gpu", jobs: 1 });
+  sl.adapt({ maximum: 10, pools: { gpu: { maximum: 2 } } });
+  const capped: SLURMOptions = { maxJobs: 10, maxQueuedJobs: 5 };
+  const why: WhyPending = await sl.explain("key");
+  const lines: string[] = (await c!.whyPending()).answer;
+  const others: JobQueueCluster[] = [await OARCluster.create(jq), await HTCondorCluster.create(jq)];
+  const pool: string = info[0]!.pool;
+  void [script, capped, why.queue?.jobs[0]?.reason, lines, others, pool, sl.pools(), sl.jobScript("gpu")];
   const session: DrmaaSession = await DrmaaSession.open();
   const t: JobTemplate = { remoteCommand: "/bin/true" };
   const id = await session.runJob(t);
