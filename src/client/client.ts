@@ -564,17 +564,17 @@ export class Client implements FutureHost {
     const announced = this.#closingReason;
     const windowMs = announced === undefined ? this.#plan.reconnectMs : 0;
     log().warn({ scheduler: this.schedulerAddress, reason: announced ?? reason, reconnectTimeout: windowMs }, "lost the scheduler");
-    const giveUp = () => {
+    const giveUp = (why = reason) => {
       if (this.#closed) return;
-      this.#lostError = schedulerLostError(this.schedulerAddress, reason, { windowMs, waitedMs: Date.now() - since }, announced);
+      this.#lostError = schedulerLostError(this.schedulerAddress, why, { windowMs, waitedMs: Date.now() - since }, announced);
       this.#lost();
     };
     if (windowMs <= 0) return giveUp();
     let last: unknown;
     void relink(this.#plan.where, since + windowMs, this.#plan, this.#link, () => this.#closed, (err) => (last = err)).then((r) => {
-      if (!r) {
-        if (last !== undefined) log().warn({ err: describeError(last) }, "could not reconnect to the scheduler");
-        return giveUp();
+      if (!r || "fresh" in r) {
+        if (!r && last !== undefined) log().warn({ err: describeError(last) }, "could not reconnect to the scheduler");
+        return giveUp(r && `${reason}; the scheduler now at ${r.fresh} has no journal, so it does not know this client's work`);
       }
       this.#scheduler = r.rpc;
       this.schedulerAddress = r.address;

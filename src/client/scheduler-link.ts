@@ -25,7 +25,7 @@ export interface LinkHost {
 }
 
 /** Connect to the scheduler at `address`, register as `host.id`; resolves with the connection and the scheduler's services. */
-export async function openLink(address: string, secret: string, timeoutMs: number, plan: ConnectPlan, host: LinkHost): Promise<{ rpc: Rpc; services?: Record<string, string> }> {
+export async function openLink(address: string, secret: string, timeoutMs: number, plan: ConnectPlan, host: LinkHost): Promise<{ rpc: Rpc; services?: Record<string, string>; journal: boolean }> {
   const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls: plan.tls });
   const keys = host.keys;
   const rpc = new Rpc(
@@ -44,9 +44,9 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
     { holdLoop: "while-busy" },
   );
   comm.onClose((err) => host.gone(err.message));
-  let reply: { services?: Record<string, string> } | undefined;
+  let reply: { services?: Record<string, string>; journal?: boolean } | undefined;
   try {
-    reply = await rpc.request<{ services?: Record<string, string> }>({ op: Op.registerClient, id: host.id }, REQUEST_TIMEOUT_MS);
+    reply = await rpc.request<{ services?: Record<string, string>; journal?: boolean }>({ op: Op.registerClient, id: host.id }, REQUEST_TIMEOUT_MS);
   } catch (err) {
     rpc.close("registration failed");
     throw err;
@@ -60,14 +60,16 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
     },
   });
   comm.onClose(stopHeartbeat);
-  return { rpc, services: reply?.services };
+  return { rpc, services: reply?.services, journal: reply?.journal === true };
 }
 
 /**
  * Reconnect after the scheduler was lost: where the target says the scheduler is now (the
  * scheduler file is read again each attempt), until `deadline`. Every failure is retried: a
  * scheduler that is starting may reset the handshake (ECONNRESET) or not listen yet. Resolves
- * undefined when the window closed (or `stop()` says to give up).
+ * undefined when the window closed (or `stop()` says to give up). A scheduler there without a
+ * journal knows none of this client's work: the link is closed and `fresh` returned instead, so
+ * the client fails its pending work as lost rather than as cancelled.
  */
 export async function relink(
   where: () => { address: string; secret: string },
@@ -76,11 +78,15 @@ export async function relink(
   host: LinkHost,
   stop: () => boolean,
   onError: (err: unknown) => void,
-): Promise<{ rpc: Rpc; address: string; secret: string } | undefined> {
+): Promise<{ rpc: Rpc; address: string; secret: string } | { fresh: string } | undefined> {
   while (Date.now() < deadline && !stop()) {
     try {
       const { address, secret } = where();
-      const { rpc } = await openLink(address, secret, Math.max(1, deadline - Date.now()), plan, host);
+      const { rpc, journal } = await openLink(address, secret, Math.max(1, deadline - Date.now()), plan, host);
+      if (!journal) {
+        rpc.close("a scheduler without a journal");
+        return { fresh: address };
+      }
       // the scheduler that took over knows this client's graph from its journal: ask for the
       // keys again (their news comes back: in memory, erred, or cancelled if unknown there)
       const wanted = [...host.keys.keys()];

@@ -9,6 +9,7 @@
  * A malformed frame or message closes this connection only, with a logged reason.
  */
 import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
+import { type WireCodec, wireCodec } from "../protocol/msgpack.js";
 import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { Message } from "../protocol/messages.js";
@@ -40,6 +41,9 @@ export class FramedComm implements Comm {
   readonly peer: string;
   #wire: Wire;
   #decoder: FrameDecoder;
+  /** This connection's msgpack records, one codec each way (see wireCodec). */
+  #out: WireCodec = wireCodec();
+  #in: WireCodec = wireCodec();
   #outbox: Message[] = [];
   /** Messages made by sendKey() in this batch (unsendKey may empty them: they are then dropped). */
   #keyLists = new Set<Message>();
@@ -163,7 +167,7 @@ export class FramedComm implements Comm {
     this.#outbox = [];
     let parts: Uint8Array[];
     try {
-      parts = encodeMessage(batch);
+      parts = encodeMessage(batch, this.#out);
     } catch (err) {
       this.abort(`could not encode outgoing message: ${describeError(err)}`);
       return;
@@ -216,7 +220,7 @@ export class FramedComm implements Comm {
     for (const payload of payloads) {
       let value: unknown;
       try {
-        value = decodeMessage(payload);
+        value = decodeMessage(payload, this.#in);
       } catch (err) {
         this.#protocolFailure(new ProtocolError(`malformed msgpack from ${this.peer}: ${describeError(err)}`));
         return;

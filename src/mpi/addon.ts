@@ -316,6 +316,13 @@ export class Mpi {
    */
   init(): MpiInitInfo {
     if (this.info) return this.info;
+    // Open MPI, oversubscribed (more ranks than cores, as on a laptop or a shared node), makes
+    // every MPI_Test yield the CPU: the end-signal poll of each rank (mpi/job.ts, 8 tests every
+    // 20 ms) then froze the scheduler's and workers' event loops for ~24 ms at a time under
+    // load (p50 per poll 24 ms against 37 us without yielding, 2 cores at load 14). Nothing here
+    // waits inside MPI (waits poll and sleep in between), so yielding buys nothing; a value the
+    // user set wins. Read by Open MPI at MPI_Init; other MPIs ignore it.
+    process.env.OMPI_MCA_mpi_yield_when_idle ??= "0";
     const n = callNative(() => this.native.init(this.native.threadLevels.funneled));
     const info: MpiInitInfo = { ...n, libraryVersion: this.libraryVersion };
     try {

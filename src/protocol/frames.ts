@@ -6,7 +6,7 @@
  * it emits whole payloads and fails fast on a frame larger than its cap, before buffering it.
  */
 import { ProtocolError } from "../errors.js";
-import { packMessage, unpackMessage } from "./msgpack.js";
+import { type WireCodec, packMessage, unpackMessage } from "./msgpack.js";
 
 export const HEADER_BYTES = 4;
 /** Largest payload a 32-bit header can describe. */
@@ -137,9 +137,13 @@ export const RAW_PART_BYTES = 64 * 1024;
 const pad8 = (n: number) => (8 - (n % 8)) % 8;
 const ZEROS = Buffer.alloc(8);
 
-/** A message as the buffers to write: frame header, part table, head, raw parts (not copied). */
-export function encodeMessage(value: unknown): Uint8Array[] {
-  const { head, raws } = packMessage(value, RAW_PART_BYTES);
+/**
+ * A message as the buffers to write: frame header, part table, head, raw parts (not copied).
+ * `codec`: the connection's (msgpack.ts wireCodec), whose decoder must then read every frame
+ * made with it, in order.
+ */
+export function encodeMessage(value: unknown, codec?: WireCodec): Uint8Array[] {
+  const { head, raws } = packMessage(value, RAW_PART_BYTES, codec);
   const table = Buffer.allocUnsafe(8 + 4 * raws.length);
   table.writeUInt32BE(head.length, 0);
   table.writeUInt32BE(raws.length, 4);
@@ -159,7 +163,7 @@ export function encodeMessage(value: unknown): Uint8Array[] {
 }
 
 /** Decode one frame's payload; raw parts come back as views of it (no copy). */
-export function decodeMessage(payload: Buffer): unknown {
+export function decodeMessage(payload: Buffer, codec?: WireCodec): unknown {
   if (payload.length < 8) throw new ProtocolError(`frame of ${payload.length} bytes is too short for a message`);
   const headLength = payload.readUInt32BE(0);
   const count = payload.readUInt32BE(4);
@@ -175,7 +179,7 @@ export function decodeMessage(payload: Buffer): unknown {
     raws.push(payload.subarray(offset, offset + n));
     offset += n;
   }
-  return unpackMessage(head, raws);
+  return unpackMessage(head, raws, codec);
 }
 
 /**

@@ -225,7 +225,7 @@ export class SchedulerHandlers {
     this.#h.peers.addClient(rpc, id);
     this.#h.clientRegistered(id);
     this.#state.addClient(id);
-    return { address: this.#h.view.address, id: this.#h.view.id, services: this.#h.view.services };
+    return { address: this.#h.view.address, id: this.#h.view.id, services: this.#h.view.services, journal: this.#h.view.journal !== undefined };
   }
 
   /**

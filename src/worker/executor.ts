@@ -143,7 +143,7 @@ export class TaskPool {
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
       for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done, seceded: false });
-      slot.thread.postMessage(batch.map(({ task }) => task) satisfies ThreadMessage);
+      slot.thread.postMessage(compactParts(batch.map(({ task }) => task)) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
@@ -226,4 +226,41 @@ export class TaskPool {
     this.#spawn(slot.index);
     this.#dispatch();
   }
+}
+
+/** Parts up to this size that are views into a bigger buffer are copied together before posting. */
+const COMPACT_MAX = 64 * 1024;
+const align8 = (n: number) => (n + 7) & ~7;
+
+/**
+ * The batch as it is posted, with its small argument and dependency parts copied into one
+ * buffer of their own. A part is usually a view into the frame it arrived in (a socket read,
+ * up to 64 KiB or more), and postMessage clones a view's whole ArrayBuffer: a one-task batch
+ * cost a 64 KiB copy (44 against 11 us of CPU per message, measured). Shared memory is not
+ * copied by postMessage and stays as it is; a part that is its whole buffer too; the tasks'
+ * own lists are not changed.
+ */
+function compactParts(tasks: ThreadTask[]): ThreadTask[] {
+  const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength !== p.buffer.byteLength && p.byteLength <= COMPACT_MAX;
+  let total = 0;
+  for (const t of tasks) {
+    for (const p of t.args) if (loose(p)) total += align8(p.byteLength);
+    for (const k in t.deps) for (const p of t.deps[k]!) if (loose(p)) total += align8(p.byteLength);
+  }
+  if (total === 0) return tasks;
+  const pool = new Uint8Array(total);
+  let offset = 0;
+  const copy = (parts: Uint8Array[]) =>
+    parts.map((p) => {
+      if (!loose(p)) return p;
+      pool.set(p, offset);
+      const view = pool.subarray(offset, offset + p.byteLength);
+      offset += align8(p.byteLength); // typed arrays decode as views only when aligned
+      return view;
+    });
+  return tasks.map((t) => {
+    const deps: Record<string, Uint8Array[]> = {};
+    for (const k in t.deps) deps[k] = copy(t.deps[k]!);
+    return { ...t, args: copy(t.args), deps };
+  });
 }

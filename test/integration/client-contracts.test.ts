@@ -2,7 +2,7 @@
 // rule, errors of run()/runOnScheduler() as thrown, a lost scheduler named as such, and a
 // corrupt scheduler file reported at once. Real processes and real TCP on 127.0.0.1.
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client, RemoteTaskError } from "../../src/index.js";
 import { Scheduler } from "../../src/scheduler/server.js";
@@ -128,6 +128,33 @@ describe("client contracts (issue 12)", function () {
       } finally {
         await waiting.close();
         await impatient.close();
+      }
+    });
+
+    // issue 16 changed reconnecting: a client follows the scheduler file to whatever scheduler is
+    // there next. One without a journal knows none of the client's work: that work is lost, and
+    // says so (SchedulerLostError), never "cancelled" as if someone had cancelled it
+    it("a new scheduler without a journal in the window: pending futures fail as lost, saying it has no journal", async () => {
+      const c = await startProcessCluster(tmp.dir, { workers: 1, nanny: false });
+      const client = await Client.connect({ schedulerFile: c.file, reconnectTimeout: 60_000 });
+      try {
+        await client.waitForWorkers(1, { timeout: 30_000 });
+        const address = client.schedulerAddress;
+        const f = client.submit(() => new Promise((r) => setTimeout(r, 120_000)), { pure: false });
+        await waitFor("the task to run", async () => (await client.story(f.key)).some((s) => s.to === "processing"), { timeoutMs: 20_000 });
+        c.scheduler.child.kill("SIGKILL");
+        await exitWithin(c.scheduler, 10_000);
+        unlinkSync(c.file);
+        const next = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", c.file, "--interface", "lo"], { env: { DASK_MPI_TS_LOG_LEVEL: "warn" } });
+        await waitFor("the new scheduler's file", () => existsSync(c.file), { timeoutMs: 15_000, proc: next });
+        const err = await f.result().then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof Error, `rejected: ${String(err)}`);
+        assert.equal(err.name, "SchedulerLostError", err.stack);
+        assert.ok(err.message.startsWith(`the scheduler at ${address} was lost (connection to `), err.message);
+        assert.match(err.message, /; the scheduler now at tcp:\/\/127\.0\.0\.1:\d+ has no journal, so it does not know this client's work\)/);
+        assert.throws(() => client.submit((x: number) => x, 1), { name: "SchedulerLostError" });
+      } finally {
+        await client.close();
       }
     });
 

@@ -104,4 +104,26 @@ describe("messages with raw parts", () => {
     bad.writeUInt32BE(100, 0); // head of 100 bytes in a 12-byte frame
     assert.throws(() => decodeMessage(bad), { code: "ERR_PROTOCOL" });
   });
+
+  it("records per connection: each codec pair decodes its own stream in order, reads plain frames too, and shares nothing with another pair", async () => {
+    const { decodeMessage, encodeMessage } = await import("../../src/protocol/frames.js");
+    const { wireCodec } = await import("../../src/protocol/msgpack.js");
+    const payloadOf = (parts: Uint8Array[]) => Buffer.concat(parts).subarray(4);
+    const [aOut, aIn, bOut, bIn] = [wireCodec(), wireCodec(), wireCodec(), wireCodec()];
+    const messages = [
+      { op: "compute-task", key: "k-1", fn: 0, args: [Buffer.from([1, 2])], whoHas: {}, priority: 70 },
+      [{ op: "task-finished", key: "k-1", nbytes: 8 }, { op: "task-finished", key: "k-2", nbytes: 100, value: [Buffer.alloc(3)] }],
+      { op: "compute-task", key: "k-3", fn: 1, args: [], whoHas: { "k-1": ["tcp://a:1"] }, priority: 64 },
+    ];
+    for (const m of messages) {
+      // a second connection, started later, needs nothing the first one sent
+      assert.deepEqual(JSON.parse(JSON.stringify(decodeMessage(payloadOf(encodeMessage(m, bOut)), bIn))), JSON.parse(JSON.stringify(m)));
+      assert.deepEqual(JSON.parse(JSON.stringify(decodeMessage(payloadOf(encodeMessage(m, aOut)), aIn))), JSON.parse(JSON.stringify(m)));
+    }
+    // a shape already defined on a connection travels as a record id: shorter than a plain map
+    const again = messages[2]!;
+    assert.ok(payloadOf(encodeMessage(again, aOut)).length < payloadOf(encodeMessage(again)).length);
+    // a plain frame (no records) is read by a connection's decoder, after its records too
+    assert.deepEqual(decodeMessage(payloadOf(encodeMessage({ op: "x", n: 100, s: "y" })), aIn), { op: "x", n: 100, s: "y" });
+  });
 });
