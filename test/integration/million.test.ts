@@ -1,17 +1,18 @@
 // A million tasks end to end (issue 15, point 5), for correctness only (rates and memory are in
 // the bench: BENCH_ONLY=scale-million): a map of 1M tasks gathered, and a tree reduction of 1M
-// leaves, on 2 real workers under nannies, every value checked. Several minutes on 2 shared cores;
-// DASK_MPI_TS_MILLION_N sets another size.
+// leaves, on 2 real workers under nannies, every value checked. In the suite at 200k (about two
+// minutes on 2 loaded cores; 1M takes 15-20 there, too long for CI's budget, and the bench's
+// scale-million section checks every value at 1M): DASK_MPI_TS_MILLION_N=1000000 runs it at 1M.
 import assert from "node:assert/strict";
 import type { Future } from "../../src/index.js";
 import { type ProcessClusterHandle, withCluster } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
 
 const env = Number(process.env.DASK_MPI_TS_MILLION_N);
-const N = Number.isInteger(env) && env > 0 ? env : 1_000_000;
+const N = Number.isInteger(env) && env > 0 ? env : 200_000;
 const FANIN = 8;
 
-describe(`a million tasks on 2 real workers (${N.toLocaleString("en")})`, function () {
+describe(`a map and a tree of many tasks on 2 real workers (${N.toLocaleString("en")})`, function () {
   // generous: ~2,000 tasks/s at the worst load seen, for the map and the tree's ~1.15 N
   this.timeout(60_000 + N * 2.5);
   let c: ProcessClusterHandle | undefined;
