@@ -181,25 +181,3 @@ export function decodeMessage(payload: Buffer, codec?: WireCodec): unknown {
   }
   return unpackMessage(head, raws, codec);
 }
-
-/**
- * Replace the byte arrays of `lists` (views into a received message, which would keep its
- * whole buffer alive for as long as any of them lives) by copies: parts up to `poolMax` bytes
- * all in one new buffer, bigger ones each in its own.
- */
-export function copyPartsOut(lists: Uint8Array[][], poolMax = 4096): void {
-  let total = 0;
-  for (const l of lists) for (const p of l) if (p.byteLength <= poolMax) total += p.byteLength;
-  const pool = Buffer.allocUnsafeSlow(total);
-  let offset = 0;
-  for (const l of lists) {
-    for (let i = 0; i < l.length; i++) {
-      const p = l[i]!;
-      if (p.byteLength > poolMax) l[i] = Buffer.from(p);
-      else {
-        pool.set(p, offset);
-        l[i] = pool.subarray(offset, (offset += p.byteLength));
-      }
-    }
-  }
-}
