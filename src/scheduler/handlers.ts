@@ -167,8 +167,9 @@ export class SchedulerHandlers {
       const e = { key, worker, durationS: duration, at: Date.now(), nbytes: m.nbytes, thread: m.thread, startstops: m.startstops };
       for (const h of hooks) h(e);
     }
-    this.#h.takeOver?.finished(key, worker, m.nbytes);
     this.#h.run(this.#state.taskFinished(worker, key, m.nbytes, duration, this.#h.sid("task-finished"), m.value, m.run));
+    // journaled only as the state took it (not a stale run's result, freed at once)
+    if (this.#h.takeOver && this.#state.tasks.get(key)?.whoHas.has(worker)) this.#h.takeOver.finished(key, worker, m.nbytes);
   }
 
   executing(m: Executing, rpc: Rpc): void {
@@ -214,8 +215,9 @@ export class SchedulerHandlers {
       const e = { key: m.key, worker, durationS: compute ? (compute.stop - compute.start) / 1000 : 0, at: Date.now(), thread: m.thread, startstops: m.startstops, error: m.error.name };
       for (const h of hooks) h(e);
     }
-    this.#h.takeOver?.erred(m.key, m.error);
     this.#h.run(this.#state.taskErred(worker, m.key, m.error, this.#h.sid("task-erred"), m.run));
+    // journaled only as the state took it (not a retry, not a stale run's)
+    if (this.#h.takeOver && this.#state.tasks.get(m.key)?.error === m.error) this.#h.takeOver.erred(m.key, m.error);
   }
 
   // ---- clients ------------------------------------------------------------------------------

@@ -89,10 +89,16 @@ const TRANSITIONS = new Map<string, Transition>([
   ["released->erred", (g, t, sid) => erred(g, t, sid)],
   // data scattered by a client (add-keys): its dependents may run now
   ["released->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
-  ["waiting->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
+  // a value for a key not computed yet (scattered, or held by a worker at take-over): its inputs
+  // no longer wait for it
+  ["waiting->memory", (g, t, sid) => {
+    unwait(g, t, sid);
+    g.dependentsMayRun(t, sid);
+  }],
   ["erred->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
   ["queued->memory", (g, t, sid) => {
     g.queue.remove(t);
+    unwait(g, t, sid);
     g.dependentsMayRun(t, sid);
   }],
   ["waiting->queued", (g, t) => g.queue.push(t)],

@@ -92,7 +92,8 @@ export class SchedulerState {
    * Workers that outlived a scheduler join its successor (take-over, scheduler/take-over.ts)
    * with the results they still hold: all of them are added before any task is placed, and each
    * held key the graph knows is in memory there, not computed again (its wanters hear so).
-   * Returns the held keys the graph does not know (or runs elsewhere), per worker, to free.
+   * A held key being computed again elsewhere (its holder came back late) is taken from the
+   * holder and that run stopped. Returns the held keys the graph does not know, per worker, to free.
    */
   addWorkersHolding(entries: Array<{ info: WorkerInfo; held: Record<string, number> }>, now: number, stimulusId: string): { instructions: Instruction[]; unknown: Map<string, string[]> } {
     const unknown = new Map<string, string[]>();
@@ -101,11 +102,22 @@ export class SchedulerState {
       const drop: string[] = [];
       for (const [key, nbytes] of Object.entries(held)) {
         const t = this.#g.tasks.get(key);
-        if (!t || t.state === TaskState.forgotten || t.state === TaskState.processing) {
+        if (!t || t.state === TaskState.forgotten) {
           drop.push(key);
           continue;
         }
         t.nbytes = nbytes;
+        if (t.state === TaskState.processing) {
+          // being computed again (this holder came back late): take the held result, stop that run
+          const other = this.#g.workers.get(t.processingOn!);
+          if (other) {
+            this.#g.stopProcessing(t, other);
+            this.#g.freeKey(other.address, key);
+          }
+          this.#g.addReplica(t, ws);
+          this.#g.transition(t, TaskState.memory, stimulusId); // tells its clients, as a finish does
+          continue;
+        }
         this.#g.addReplica(t, ws);
         if (t.state !== TaskState.memory) {
           this.#g.transition(t, TaskState.memory, stimulusId);
@@ -116,6 +128,17 @@ export class SchedulerState {
     }
     this.#g.fill(stimulusId);
     return { instructions: this.#g.flush(), unknown };
+  }
+
+  /** Take-over: keys the journal has as erred err again (dependents with them), not computed again. */
+  restoreErred(errors: Iterable<[string, WireError]>, stimulusId: string): Instruction[] {
+    for (const [key, error] of errors) {
+      const t = this.#g.tasks.get(key);
+      if (!t || (t.state !== TaskState.waiting && t.state !== TaskState.queued)) continue;
+      t.error = error;
+      this.#g.transition(t, TaskState.erred, stimulusId, "erred before the take-over (journal)");
+    }
+    return this.#g.flush();
   }
 
   #newWorker(info: WorkerInfo, now: number): WorkerRecord {
@@ -506,6 +529,7 @@ export class SchedulerState {
   }
 
   // ---- queries ------------------------------------------------------------------------------
+
 
   /** Holders of `keys` (default: of every key in memory). */
   whoHas(keys?: string[]): Record<string, string[]> {

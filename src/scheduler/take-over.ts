@@ -25,7 +25,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { logger } from "../log.js";
 import type { TaskSpec, WireFunction } from "../protocol/messages.js";
-import { Op } from "../protocol/ops.js";
+import { Op, type WireError } from "../protocol/ops.js";
 import type { FunctionTable } from "../protocol/functions.js";
 import type { Rpc } from "../comm/rpc.js";
 import { type Journal, checkpointPath } from "./journal.js";
@@ -58,6 +58,8 @@ export class TakeOver {
   #parked = new Map<string, Parked>();
   /** holders the journal names that have not re-registered yet */
   #awaiting = new Set<string>();
+  /** every holder the journal names */
+  #holders = new Set<string>();
   #graceTimer: NodeJS.Timeout | undefined;
   #clientTimers: NodeJS.Timeout[] = [];
   #inGrace = false;
@@ -114,10 +116,13 @@ export class TakeOver {
       this.#o.run(state.updateGraph(client, specs, this.#o.sid("journal-replay")));
     }
     const live = js.liveKeys();
+    const erred = [...js.erred].filter(([key]) => live.has(key) && !js.done.has(key)) as Array<[string, WireError]>;
+    if (erred.length) this.#o.run(state.restoreErred(erred, this.#o.sid("journal-replay")));
     for (const [key, [w]] of js.done) if (live.has(key)) this.#awaiting.add(js.workers.get(w) ?? "");
     this.#awaiting.delete("");
+    this.#holders = new Set(this.#awaiting);
     this.#startedAt = Date.now();
-    log().info({ journal: this.journal.dir, records: this.journal.replayed, replayMs: this.#startedAt - t0, tasks, clients: js.wants.size, holders: this.#awaiting.size, torn: this.journal.torn }, "journal replayed");
+    log().info({ journal: this.journal.dir, records: this.journal.replayed, replayMs: this.#startedAt - t0, tasks, erred: erred.length, clients: js.wants.size, holders: this.#awaiting.size, torn: this.journal.torn }, "journal replayed");
     if (this.journal.torn) log().warn({ file: this.journal.torn.file, offset: this.journal.torn.offset }, "journal: a torn last record was ignored");
     if (this.#awaiting.size) {
       this.#inGrace = true;
@@ -143,9 +148,14 @@ export class TakeOver {
     return true;
   }
 
-  /** A worker's connection closed: true if it was parked (not in the state machine). */
+  /**
+   * A worker's connection closed: true if it was parked (not in the state machine). A holder
+   * that leaves during the grace (its registration cut off: it will try again) is awaited again.
+   */
   workerGone(address: string): boolean {
-    return this.#parked.delete(address);
+    if (!this.#parked.delete(address)) return false;
+    if (this.#inGrace && this.#holders.has(address)) this.#awaiting.add(address);
+    return true;
   }
 
   #endGrace(why: string): void {
@@ -172,6 +182,11 @@ export class TakeOver {
 
   #add(entries: Parked[]): void {
     const { instructions, unknown } = this.#o.state.addWorkersHolding(entries, Date.now(), this.#o.sid("take-over"));
+    // what each now holds, as the state took it: the journal's holders for the next take-over
+    for (const e of entries) {
+      const dropped = new Set(unknown.get(e.info.address));
+      for (const [key, nbytes] of Object.entries(e.held)) if (!dropped.has(key)) this.journal.finished(key, e.info.address, nbytes);
+    }
     for (const e of entries) log().info({ worker: e.info.address, name: e.info.name, held: Object.keys(e.held).length, freed: unknown.get(e.info.address)?.length ?? 0 }, "worker added");
     this.#o.run(instructions);
     for (const [address, keys] of unknown) this.#o.workerRpc(address)?.send({ op: Op.freeKeys, keys });

@@ -12,8 +12,14 @@ import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../help
 
 /** Appends "key" to the log, then returns i + 1 (stage one: held results). */
 async function logged(log: string, key: string, i: number): Promise<number> {
-  (await import("node:fs")).appendFileSync(log, `${key}\n`);
+  (await import("node:fs")).appendFileSync(log, `${key} ${Date.now()} ${process.pid}\n`);
   return i + 1;
+}
+
+/** Appends "key" to the log, then throws (an error the take-over keeps, not computed again). */
+async function loggedFailure(log: string, key: string): Promise<never> {
+  (await import("node:fs")).appendFileSync(log, `${key} ${Date.now()} ${process.pid}\n`);
+  throw new Error(`${key} failed on purpose`);
 }
 
 /** Waits for the gate file, then sums (stage two: running when the scheduler dies). */
@@ -75,6 +81,7 @@ describe("journaled scheduler on real processes", function () {
     // in the last group-sync interval before a crash is lost, and its futures fail as unknown)
     const onDisk = () => readdirSync(journal).filter((f) => f.endsWith(".log")).some((f) => readFileSync(path.join(journal, f)).includes(second[n - 1]!.key));
     await waitFor("stage two's graph in the journal", onDisk, { timeoutMs: 30_000 });
+    const killedAt = Date.now();
     cluster.scheduler.child.kill("SIGKILL");
     await cluster.scheduler.exited;
     // the crash tore the record it was writing: a partial record at the journal's end
@@ -91,8 +98,16 @@ describe("journaled scheduler on real processes", function () {
     const expected = Array.from({ length: n }, (_, i) => i + 1 + ((i + 1) % n) + 1);
     assert.deepEqual(await client.gather(second, { timeout: 60_000 }), expected);
     // the results held by live workers were taken over, not computed again
-    const runs = readFileSync(log, "utf8").split("\n").filter(Boolean);
-    assert.equal(runs.length, n1, `stage one ran ${runs.length} times for ${n1} keys`);
+    const lines = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(" "));
+    const runs = lines.map(([key]) => key!);
+    if (runs.length !== n1) {
+      const seen = new Set<string>();
+      const again = lines.filter(([key]) => seen.has(key!) || !seen.add(key!));
+      const after = again.filter(([, at]) => Number(at) >= killedAt).length;
+      console.log(`      ran again: ${again.slice(0, 5).map((l) => l.join(" ")).join("; ")} ...; killed at ${killedAt}`);
+      console.log(next.stderr.split("\n").filter((l) => /take-over|worker added|worker removed|journal|client/.test(l)).join("\n"));
+      assert.fail(`stage one ran ${runs.length} times for ${n1} keys: ${again.length} ran again, ${after} of them after the kill`);
+    }
     assert.equal(new Set(runs).size, n1);
     // (a figure, not an assertion: how long the take-over took, start to work resuming)
     const took = /"tookMs":(\d+)/.exec(next.stderr)?.[1];
@@ -149,6 +164,9 @@ describe("journaled scheduler on real processes", function () {
     client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
     const futures = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
     assert.deepEqual(await client.gather(futures), [1, 2, 3, 4, 5]);
+    const bad = client.submit(loggedFailure, log, "bad");
+    const after = client.submit((x: number) => x, bad);
+    await assert.rejects(bad.result(), /bad failed on purpose/);
     const oldAddress = schedulerAddress(cluster.file);
     cluster.scheduler.child.kill("SIGTERM");
     assert.equal((await exitWithin(cluster.scheduler, 30_000)).code, 0);
@@ -156,9 +174,13 @@ describe("journaled scheduler on real processes", function () {
     const next = startScheduler(cluster.file, journalEnv(journal));
     await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
     await waitFor("work to resume after the take-over", () => /"reason":"every holder is back"/.test(next.stderr), { timeoutMs: 30_000, proc: next });
+    assert.match(next.stderr, /"erred":1,/, "the erred key was restored from the journal");
     const again = Array.from({ length: 5 }, (_, i) => client!.submit(logged, log, `k-${i}`, i));
     assert.deepEqual(await client.gather(again), [1, 2, 3, 4, 5]);
-    assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean).sort(), ["k-0", "k-1", "k-2", "k-3", "k-4"]);
+    // the erred key and its dependent are erred after the take-over, with the same error, not run again
+    await assert.rejects(client.submit(loggedFailure, log, "bad").result(), /bad failed on purpose/);
+    await assert.rejects(after.result(), /bad failed on purpose/);
+    assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")[0]).sort(), ["bad", "k-0", "k-1", "k-2", "k-3", "k-4"]);
   });
 
   it("two schedulers on one journal: the second fails naming the holder", async () => {

@@ -331,4 +331,36 @@ describe("scheduler state machine", () => {
     assert.equal(s.tasks.get("reused")?.state, "processing");
     assert.deepEqual(toClient(s.taskFinished("tcp://w1:1", "reused", 8, 0.1, "s5", undefined, newRun), "key-in-memory"), ["reused"]);
   });
+
+  // take-over (issue 16): a holder that re-registers after its keys were placed again elsewhere
+  // hands its result over, and the new run is stopped (it used to be freed, and computed again)
+  it("a late holder's result is taken from it; the run computing the key again elsewhere is stopped", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.updateGraph("c", [spec("k")], "s1");
+    const ins0 = s.addWorker(worker("1"), 0);
+    assert.deepEqual(computes(ins0), [["tcp://w1:1", "k"]]);
+    const { instructions, unknown } = s.addWorkersHolding([{ info: worker("2"), held: { k: 8, gone: 8 } }], 0, "s2");
+    assert.equal(s.tasks.get("k")!.state, "memory");
+    assert.deepEqual(s.whoHas(["k"]), { k: ["tcp://w2:1"] });
+    assert.deepEqual(toClient(instructions, "key-in-memory"), ["k"]);
+    const frees = instructions.filter((i) => i.type === "send-worker" && i.msg.op === "free-keys").map((i) => [(i as { worker: string }).worker, i.msg.keys]);
+    assert.deepEqual(frees, [["tcp://w1:1", ["k"]]]);
+    assert.deepEqual(unknown.get("tcp://w2:1"), ["gone"], "only what the graph does not know is freed on the holder");
+    assert.equal(s.occupancy("tcp://w1:1"), 0);
+    // the stopped run's report is dropped
+    assert.deepEqual(toClient(s.taskFinished("tcp://w1:1", "k", 8, 0.1, "s3"), "key-in-memory"), []);
+    assert.deepEqual(s.whoHas(["k"]), { k: ["tcp://w2:1"] });
+  });
+
+  it("keys erred before a take-over are erred again, their dependents with them, not computed", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] }), spec("ok")], "s1");
+    const error = { name: "Error", message: "on purpose", stack: "" };
+    const ins = s.restoreErred([["a", error], ["nope", error]], "s2");
+    assert.deepEqual(toClient(ins, "key-erred").sort(), ["a", "b"]);
+    assert.equal(s.tasks.get("b")!.state, "erred");
+    assert.deepEqual(computes(s.addWorker(worker("1"), 0)), [["tcp://w1:1", "ok"]]);
+  });
 });
