@@ -20,7 +20,7 @@ import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOp
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
-import { openLink, relink } from "./scheduler-link.js";
+import { openLink, relink, resume } from "./scheduler-link.js";
 import { type FetchHost, fetchValues } from "./fetch.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
@@ -28,6 +28,7 @@ import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
+import { UnackedGraphs } from "./graph-acks.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
@@ -92,6 +93,7 @@ export class Client implements FutureHost {
   readonly #link = {
     id: this.id,
     keys: this.#keys,
+    graphs: new UnackedGraphs(),
     closing: (reason: string) => void (this.#closingReason = reason),
     gone: (reason: string) => this.#schedulerGone(reason),
   };
@@ -216,13 +218,13 @@ export class Client implements FutureHost {
    */
   #flushGraph(limit = Infinity): void {
     // while reconnecting, the graph waits for the next scheduler
-    if (this.#scheduler.closed) return void (this.#lostSince === undefined && (this.#graph = []));
+    if (this.#scheduler.closed) return void (this.#closed && (this.#graph = []));
     while (this.#graph.length && limit > 0) {
       const n = Math.min(GRAPH_CHUNK, limit);
       const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
       this.#graph = tasks === this.#graph ? [] : this.#graph.slice(n);
       limit -= tasks.length;
-      this.#scheduler.send(graphMessage(tasks));
+      this.#scheduler.send(this.#link.graphs.stamp(graphMessage(tasks)));
     }
     if (this.#graph.length) this.#scheduleFlush();
   }
@@ -581,7 +583,7 @@ export class Client implements FutureHost {
       this.#secret = r.secret;
       this.#lostSince = undefined;
       log().info({ scheduler: r.address, afterMs: Date.now() - since }, "reconnected to the scheduler");
-      this.#flushGraph();
+      resume(r.rpc, this.#link, () => this.#flushGraph());
     });
   }
 

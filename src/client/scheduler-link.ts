@@ -9,6 +9,7 @@ import { Rpc, routes } from "../comm/rpc.js";
 import { Op } from "../protocol/ops.js";
 import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import type { ConnectPlan } from "./connect-target.js";
+import type { UnackedGraphs } from "./graph-acks.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type KeyTable, settle } from "./key-table.js";
 
@@ -18,6 +19,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface LinkHost {
   readonly id: string;
   readonly keys: KeyTable;
+  /** graphs a journaled scheduler has not acknowledged yet */
+  readonly graphs: UnackedGraphs;
   /** the scheduler said it is closing, and why */
   closing(reason: string): void;
   /** the connection ended, or the scheduler missed its heartbeat */
@@ -40,6 +43,7 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
       [Op.keyLost]: (m) => settle(keys.get(m.key), "pending"),
       [Op.keyCancelled]: (m) => settle(keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
       [Op.schedulerClosing]: (m) => host.closing(m.reason),
+      [Op.graphDurable]: (m) => host.graphs.acked(m.seq),
     } }),
     { holdLoop: "while-busy" },
   );
@@ -60,7 +64,25 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
     },
   });
   comm.onClose(stopHeartbeat);
+  host.graphs.journal = reply?.journal === true;
   return { rpc, services: reply?.services, journal: reply?.journal === true };
+}
+
+/**
+ * Go on with the scheduler that took over (`rpc`, after relink): it knows this client's graphs
+ * from its journal but for those the old one had not written yet. Those go again, then what
+ * was submitted while reconnecting (`flushPending`), then the client asks for its keys (their
+ * news comes back: in memory, erred, or cancelled if unknown there).
+ */
+export function resume(rpc: Rpc, host: LinkHost, flushPending: () => void): void {
+  const resent = host.graphs.unacked();
+  for (const m of resent) rpc.send(m);
+  flushPending();
+  const wanted = [...host.keys.keys()];
+  if (wanted.length) rpc.send({ op: Op.wantKeys, keys: wanted });
+  // a resent graph's keys released meanwhile (that release may have been lost too)
+  const released = resent.flatMap((m) => m.tasks.map((t) => t.key)).filter((k) => host.keys.get(k) === undefined);
+  if (released.length) rpc.send({ op: Op.releaseKeys, keys: released });
 }
 
 /**
@@ -87,10 +109,6 @@ export async function relink(
         rpc.close("a scheduler without a journal");
         return { fresh: address };
       }
-      // the scheduler that took over knows this client's graph from its journal: ask for the
-      // keys again (their news comes back: in memory, erred, or cancelled if unknown there)
-      const wanted = [...host.keys.keys()];
-      if (wanted.length) rpc.send({ op: Op.wantKeys, keys: wanted });
       return { rpc, address, secret };
     } catch (err) {
       onError(err);

@@ -45,7 +45,7 @@ export const DEFAULT_CONFIG: Config = {
     nanny: { "max-restarts": 5, "restart-window": 60_000 },
     scheduler: {
       "allowed-failures": 3, "worker-ttl": 30_000, "idle-timeout": null,
-      journal: { directory: null, checkpoint: false, "take-over-grace": 10_000, lease: 10_000, "client-timeout": 60_000 },
+      journal: { directory: null, checkpoint: false, "take-over-grace": 10_000, lease: 10_000, "client-timeout": 60_000, "sync-interval": 20 },
     },
     comm: { timeouts: { connect: 30_000 }, "max-frame-size": 512 * 2 ** 20, "handshake-timeout": 5000 },
     deploy: { "death-timeout": 60_000 },

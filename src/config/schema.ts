@@ -151,6 +151,7 @@ export const configSchema = z.strictObject({
         "take-over-grace": key(duration, "10s", DURATION, "how long a scheduler taking over waits for the old one's workers to re-register"),
         lease: key(duration, "10s", DURATION, "the journal lock's lease: a lock not renewed for this long is stale"),
         "client-timeout": key(duration, "60s", DURATION, "a client of the journal not back this long after a take-over is removed"),
+        "sync-interval": key(duration, "20ms", DURATION, "records are written and synced in groups this often: a graph is acknowledged (and a client stops keeping it) once synced"),
       }),
     }),
     comm: section({

@@ -170,7 +170,7 @@ export function schedulerSettings(
   const j = s.journal;
   const directory = given.journal ?? j.directory;
   const journal = directory
-    ? { directory, checkpoint: given.checkpoint ?? j.checkpoint, graceMs: j["take-over-grace"], leaseMs: j.lease, clientTimeoutMs: j["client-timeout"] }
+    ? { directory, checkpoint: given.checkpoint ?? j.checkpoint, graceMs: j["take-over-grace"], leaseMs: j.lease, clientTimeoutMs: j["client-timeout"], syncMs: j["sync-interval"] }
     : undefined;
   return { allowedFailures: s["allowed-failures"], workerTtlMs: s["worker-ttl"], idleTimeoutMs: s["idle-timeout"], comm: commSettings(config), ...(journal ? { journal } : {}) };
 }

@@ -15,7 +15,8 @@ export type RegisterClient = { op: "register-client"; id: string };
 export type HeartbeatClient = { op: "heartbeat-client" };
 /** A task as update-graph carries it: `fn` indexes the message's `functions`. */
 export type WireTask = Omit<TaskSpec, "fn"> & { fn: number };
-export type UpdateGraph = { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[] };
+/** `seq`: numbered by a client of a journaled scheduler, which acknowledges it once it is on disk (graph-durable). */
+export type UpdateGraph = { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[]; seq?: number };
 export type ReleaseKeys = { op: "release-keys"; keys: string[] };
 /** Scattered data: which keys the client put on `worker`, with their sizes. */
 export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
@@ -46,8 +47,10 @@ export type KeyErred = { op: "key-erred"; key: string; error: WireError; because
 export type KeyCancelled = { op: "key-cancelled"; key: string; reason?: string };
 export type KeyLost = { op: "key-lost"; key: string };
 export type SchedulerClosing = { op: "scheduler-closing"; reason: string };
+/** The client's graphs up to `seq` are in the scheduler's journal (on disk). */
+export type GraphDurable = { op: "graph-durable"; seq: number };
 
-export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing;
+export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing | GraphDurable;
 
 // ---- replies ----
 
@@ -118,6 +121,7 @@ function parseUpdateGraph(m: Message): UpdateGraph {
   const functions = m.functions;
   if (!Array.isArray(functions)) throw fieldError(m, "functions", "a list of functions", functions);
   for (let i = 0; i < functions.length; i++) if (!isWireFunction(functions[i])) throw fieldError(m, `functions[${i}]`, "a function { kind, ... }", functions[i]);
+  optional(m, "seq", num);
   const tasks = m.tasks;
   if (!Array.isArray(tasks)) throw fieldError(m, "tasks", "a list of tasks", tasks);
   for (let i = 0; i < tasks.length; i++) {
@@ -160,6 +164,7 @@ export const schedulerToClientParsers: Parsers<SchedulerToClient> = {
   "key-cancelled": (m) => (str(m, "key"), optional(m, "reason", str), m as unknown as KeyCancelled),
   "key-lost": (m) => (str(m, "key"), m as unknown as KeyLost),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosing),
+  "graph-durable": (m) => (num(m, "seq"), m as unknown as GraphDurable),
 };
 
 // ---- shapes (what the parsers above check, as data: tests and the fuzzer) ----
@@ -167,7 +172,7 @@ export const schedulerToClientParsers: Parsers<SchedulerToClient> = {
 export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "register-client": { id: "string" },
   "heartbeat-client": {},
-  "update-graph": { functions: "functions", tasks: "tasks" },
+  "update-graph": { functions: "functions", tasks: "tasks", seq: "number?" },
   "release-keys": { keys: "strings" },
   "add-keys": { worker: "string", keys: "entries" },
   "cancel-keys": { keys: "strings" },
@@ -189,4 +194,5 @@ export const schedulerToClientShapes: Shapes<SchedulerToClient> = {
   "key-cancelled": { key: "string", reason: "string?" },
   "key-lost": { key: "string" },
   "scheduler-closing": { reason: "string" },
+  "graph-durable": { seq: "number" },
 };

@@ -59,6 +59,7 @@ export const Op = {
   keyErred: "key-erred",
   keyLost: "key-lost",
   schedulerClosing: "scheduler-closing",
+  graphDurable: "graph-durable",
   missingData: "missing-data",
   executing: "executing",
   longRunning: "long-running",

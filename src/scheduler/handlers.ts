@@ -244,6 +244,7 @@ export class SchedulerHandlers {
     // each task's fn indexes the message's functions (its parser checked that): make it the
     // function's number in the scheduler's table
     this.#h.takeOver?.graph(client, m.functions, m.tasks);
+    if (m.seq !== undefined) this.#h.takeOver?.ackWhenDurable(client, m.seq, (seq) => !rpc.closed && rpc.send({ op: Op.graphDurable, seq }));
     const ids = m.functions.map((f) => this.#h.functions.idOf(f));
     for (const t of m.tasks) t.fn = ids[t.fn]!;
     // the state copies the arguments out of the message (the tasks keep them, not the message)

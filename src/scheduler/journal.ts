@@ -312,6 +312,16 @@ export class Journal {
     });
   }
 
+  /** Like durable(), but waits for the group sync that is due instead of starting one now. */
+  synced(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (!this.#pending.length && !this.#done.length) return this.durable();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push(() => (this.#failed ? reject(this.#failed) : resolve()));
+      this.#timer ??= setTimeout(() => void this.#flush(), this.#syncMs);
+    });
+  }
+
   /** Write and sync what is pending, one group at a time. */
   async #flush(): Promise<void> {
     clearTimeout(this.#timer);

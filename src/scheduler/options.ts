@@ -49,13 +49,15 @@ export interface JournalSettings {
   leaseMs?: number;
   /** A client of the journal not back this long after the take-over is removed (default 60 s). */
   clientTimeoutMs?: number;
+  /** Group-sync interval of the journal's writes (default 20 ms). */
+  syncMs?: number;
 }
 
 /**
  * Defaults of the options above; the same as the configuration's defaults
  * (`distributed.scheduler.*`), which a unit test checks.
  */
-export const JOURNAL_DEFAULTS: Required<Omit<JournalSettings, "directory">> = { checkpoint: false, graceMs: 10_000, leaseMs: 10_000, clientTimeoutMs: 60_000 };
+export const JOURNAL_DEFAULTS: Required<Omit<JournalSettings, "directory">> = { checkpoint: false, graceMs: 10_000, leaseMs: 10_000, clientTimeoutMs: 60_000, syncMs: 20 };
 
 export const SCHEDULER_DEFAULTS: Required<Pick<SchedulerOptions, "allowedFailures" | "workerTtlMs" | "idleTimeoutMs">> = {
   allowedFailures: 3,

@@ -139,6 +139,7 @@ export class Scheduler implements SchedulerView {
     const journal = await Journal.open(j.directory, {
       owner: this.id,
       leaseMs: j.leaseMs ?? JOURNAL_DEFAULTS.leaseMs,
+      syncMs: j.syncMs ?? JOURNAL_DEFAULTS.syncMs,
       onLockLost: (why) => {
         log().error({ reason: why }, "lost the journal's lock");
         void this.close(why);

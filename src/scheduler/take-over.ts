@@ -206,6 +206,28 @@ export class TakeOver {
     }
   }
 
+  /**
+   * Acknowledge a client's numbered graph once it is on disk (graph-durable): acks wait for the
+   * group sync together, one wait per turn, and each client hears only its highest number.
+   */
+  ackWhenDurable(client: string, seq: number, send: (seq: number) => void): void {
+    this.#acks.set(client, { seq, send });
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    setImmediate(() => {
+      this.#acksScheduled = false;
+      const acks = [...this.#acks.values()];
+      this.#acks.clear();
+      // a journal that cannot be written acknowledges nothing: the client keeps the graphs
+      this.journal.synced().then(() => {
+        for (const a of acks) a.send(a.seq);
+      }, () => {});
+    });
+  }
+
+  #acks = new Map<string, { seq: number; send: (seq: number) => void }>();
+  #acksScheduled = false;
+
   /** The journal says `key` was checkpointed: is its file there? (If not, it is computed again, from its lineage.) */
   #fromCheckpoint(key: string): boolean {
     const file = checkpointPath(this.journal.dir, key);

@@ -156,6 +156,29 @@ describe("journaled scheduler on real processes", function () {
     assert.match(next.stderr, /journal: a torn last record was ignored/);
   });
 
+  // a graph is acknowledged once its group sync put it on disk; the client keeps it till then
+  it("a graph the killed scheduler had not written yet is sent again by its client to the one that takes over", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const log = path.join(tmp.dir, "runs.log");
+    // the old scheduler's group sync never comes: nothing after start-up reaches its disk
+    const slow = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__SYNC_INTERVAL: "1h" });
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: slow });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const f = client.submit(logged, log, "late", 41);
+    assert.equal(await f.result(), 42);
+    const onDisk = () => readdirSync(journal).filter((n) => n.endsWith(".log")).some((n) => readFileSync(path.join(journal, n)).includes(f.key));
+    assert.equal(onDisk(), false, "the graph is not on the old scheduler's disk");
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    // the client sent the graph again: the new scheduler knows the key (a dependent of it runs) and journals it
+    assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43);
+    await waitFor("the resent graph in the new journal", onDisk, { timeoutMs: 30_000, proc: next });
+    assert.equal(await f.result(), 42);
+  });
+
   // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
   it("SIGTERM of a journaled scheduler hands over: its workers stay and the next one takes their results over", async () => {
     const journal = path.join(tmp.dir, "journal");
