@@ -28,8 +28,7 @@ import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
-import { UnackedGraphs } from "./graph-acks.js";
-import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
+import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
@@ -53,8 +52,6 @@ export class Client implements FutureHost {
   #tls: TlsContext | undefined;
   #scheduler!: Rpc;
   #keys = new KeyTable();
-  #graph: TaskSpec[] = [];
-  #flushScheduled = false;
   #workerRpcs = new Map<string, Promise<Rpc>>();
   #functions = new Map<string, WireFunction>();
   #closed = false;
@@ -93,7 +90,7 @@ export class Client implements FutureHost {
   readonly #link = {
     id: this.id,
     keys: this.#keys,
-    graphs: new UnackedGraphs(),
+    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m) => this.#scheduler.send(m) }),
     closing: (reason: string) => void (this.#closingReason = reason),
     gone: (reason: string) => this.#schedulerGone(reason),
   };
@@ -194,39 +191,14 @@ export class Client implements FutureHost {
   #commit(task: TaskSpec): Future<never> {
     if (!this.#keys.get(task.key)) {
       this.#keys.add(task.key);
-      this.#graph.push(task);
-      this.#scheduleFlush();
+      this.#link.graphs.add(task);
     }
     return this.#future(task.key);
   }
 
-  #scheduleFlush(): void {
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        this.#flushGraph(GRAPH_CHUNK);
-      });
-    }
-  }
-
-  /**
-   * Send the tasks submitted so far (at most `limit`, the rest in a later turn), in messages
-   * of at most GRAPH_CHUNK tasks, each distinct function once per message. A big map thus
-   * reaches the scheduler as one message per turn, which it handles without blocking its
-   * event loop for long; anything else sent to the scheduler sends the whole rest first.
-   */
-  #flushGraph(limit = Infinity): void {
-    // while reconnecting, the graph waits for the next scheduler
-    if (this.#scheduler.closed) return void (this.#closed && (this.#graph = []));
-    while (this.#graph.length && limit > 0) {
-      const n = Math.min(GRAPH_CHUNK, limit);
-      const tasks = this.#graph.length <= n ? this.#graph : this.#graph.slice(0, n);
-      this.#graph = tasks === this.#graph ? [] : this.#graph.slice(n);
-      limit -= tasks.length;
-      this.#scheduler.send(this.#link.graphs.stamp(graphMessage(tasks)));
-    }
-    if (this.#graph.length) this.#scheduleFlush();
+  /** Send the tasks submitted so far (client/graph-outbox.ts): anything else sent to the scheduler goes after them. */
+  #flushGraph(): void {
+    this.#link.graphs.flush();
   }
 
   /**
@@ -583,7 +555,7 @@ export class Client implements FutureHost {
       this.#secret = r.secret;
       this.#lostSince = undefined;
       log().info({ scheduler: r.address, afterMs: Date.now() - since }, "reconnected to the scheduler");
-      resume(r.rpc, this.#link, () => this.#flushGraph());
+      resume(r.rpc, this.#link);
     });
   }
 

@@ -9,7 +9,7 @@ import { Rpc, routes } from "../comm/rpc.js";
 import { Op } from "../protocol/ops.js";
 import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import type { ConnectPlan } from "./connect-target.js";
-import type { UnackedGraphs } from "./graph-acks.js";
+import type { GraphOutbox } from "./graph-outbox.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type KeyTable, settle } from "./key-table.js";
 
@@ -19,8 +19,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface LinkHost {
   readonly id: string;
   readonly keys: KeyTable;
-  /** graphs a journaled scheduler has not acknowledged yet */
-  readonly graphs: UnackedGraphs;
+  /** the tasks on their way, and graphs a journaled scheduler has not acknowledged yet */
+  readonly graphs: GraphOutbox;
   /** the scheduler said it is closing, and why */
   closing(reason: string): void;
   /** the connection ended, or the scheduler missed its heartbeat */
@@ -69,15 +69,15 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
 }
 
 /**
- * Go on with the scheduler that took over (`rpc`, after relink): it knows this client's graphs
- * from its journal but for those the old one had not written yet. Those go again, then what
- * was submitted while reconnecting (`flushPending`), then the client asks for its keys (their
- * news comes back: in memory, erred, or cancelled if unknown there).
+ * Go on with the scheduler that took over (`rpc`, after relink, now the client's): it knows
+ * this client's graphs from its journal but for those the old one had not written yet. Those
+ * go again, then what was submitted while reconnecting, then the client asks for its keys
+ * (their news comes back: in memory, erred, or cancelled if unknown there).
  */
-export function resume(rpc: Rpc, host: LinkHost, flushPending: () => void): void {
+export function resume(rpc: Rpc, host: LinkHost): void {
   const resent = host.graphs.unacked();
   for (const m of resent) rpc.send(m);
-  flushPending();
+  host.graphs.flush();
   const wanted = [...host.keys.keys()];
   if (wanted.length) rpc.send({ op: Op.wantKeys, keys: wanted });
   // a resent graph's keys released meanwhile (that release may have been lost too)
