@@ -324,9 +324,8 @@ export class Client implements FutureHost {
 
   /** Drop one future's hold on its key's incarnation; the last one releases the key on the cluster. @internal */
   releaseKey(key: string, ks: KeyState): void {
-    if (!this.#keys.drop(key, ks) || this.#scheduler.closed) return;
-    this.#flushGraph(); // the key's task may still be waiting to be sent
-    this.#scheduler.sendKey(Op.releaseKeys, key);
+    // after the key's task, if that is still waiting to be sent; while reconnecting, to the next scheduler
+    if (this.#keys.drop(key, ks) && !this.#closed) this.#link.graphs.release(key);
   }
 
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */

@@ -1,15 +1,18 @@
 /**
- * The tasks a client submitted, on their way to the scheduler (the client does the I/O):
- * - batched per turn into update-graph messages of at most GRAPH_CHUNK tasks, one message per
- *   turn, so a big map reaches the scheduler as messages it handles without blocking its
- *   event loop for long; anything else the client sends to the scheduler sends the rest first;
+ * The tasks a client submitted and the keys it released, in order, on their way to the
+ * scheduler (the client does the I/O):
+ * - batched per turn into update-graph and release-keys messages of at most GRAPH_CHUNK keys,
+ *   one message per turn, so a big map (or the release of a million futures) reaches the
+ *   scheduler as messages it handles without blocking its event loop for long; anything else
+ *   the client sends to the scheduler sends the rest first;
  * - for a journaled scheduler, numbered and kept until acknowledged: the scheduler writes each
  *   graph to its journal in a group sync and then says so (graph-durable); a graph it had not
  *   written when it died is sent again to the scheduler that takes over (client/scheduler-link.ts
  *   `resume`). A scheduler without a journal acknowledges nothing, and nothing is kept.
  */
 import type { TaskSpec } from "../protocol/messages.js";
-import type { UpdateGraph } from "../protocol/messages-client.js";
+import type { ReleaseKeys, UpdateGraph } from "../protocol/messages-client.js";
+import { Op } from "../protocol/ops.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 
 export interface OutboxIo {
@@ -17,14 +20,15 @@ export interface OutboxIo {
   connected(): boolean;
   /** the client is closed: pending tasks are dropped */
   closed(): boolean;
-  send(m: UpdateGraph): void;
+  send(m: UpdateGraph | ReleaseKeys): void;
 }
 
 export class GraphOutbox {
   /** the scheduler has a journal (its register reply said so): graphs are numbered and kept */
   journal = false;
   readonly #io: OutboxIo;
-  #pending: TaskSpec[] = [];
+  /** tasks to submit and keys (strings) to release, in the order they came */
+  #pending: Array<TaskSpec | string> = [];
   #flushScheduled = false;
   #seq = 0;
   readonly #unacked = new Map<number, UpdateGraph>();
@@ -39,16 +43,30 @@ export class GraphOutbox {
     this.#later();
   }
 
-  /** Send the pending tasks (at most `limit`, the rest in a later turn), GRAPH_CHUNK tasks a message. */
+  /** A key to release, after what was added before it. */
+  release(key: string): void {
+    this.#pending.push(key);
+    this.#later();
+  }
+
+  /** Send what is pending (at most `limit` items, the rest in a later turn), GRAPH_CHUNK a message. */
   flush(limit = Infinity): void {
-    // while reconnecting, the tasks wait for the next scheduler
+    // while reconnecting, it waits for the next scheduler
     if (!this.#io.connected()) return void (this.#io.closed() && (this.#pending = []));
     while (this.#pending.length && limit > 0) {
-      const n = Math.min(GRAPH_CHUNK, limit);
-      const tasks = this.#pending.length <= n ? this.#pending : this.#pending.slice(0, n);
-      this.#pending = tasks === this.#pending ? [] : this.#pending.slice(n);
-      limit -= tasks.length;
-      const m = graphMessage(tasks);
+      // the longest run of one kind (tasks, or keys to release), GRAPH_CHUNK at most
+      const releases = typeof this.#pending[0] === "string";
+      const most = Math.min(GRAPH_CHUNK, limit, this.#pending.length);
+      let n = 1;
+      while (n < most && typeof this.#pending[n] === "string" === releases) n++;
+      const run = n === this.#pending.length ? this.#pending : this.#pending.slice(0, n);
+      this.#pending = run === this.#pending ? [] : this.#pending.slice(n);
+      limit -= n;
+      if (releases) {
+        this.#io.send({ op: Op.releaseKeys, keys: run as string[] });
+        continue;
+      }
+      const m = graphMessage(run as TaskSpec[]);
       if (this.journal) this.#unacked.set((m.seq = ++this.#seq), m);
       this.#io.send(m);
     }

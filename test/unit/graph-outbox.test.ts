@@ -1,53 +1,76 @@
 import assert from "node:assert/strict";
 import { GraphOutbox } from "../../src/client/graph-outbox.js";
 import { GRAPH_CHUNK } from "../../src/client/graph-message.js";
-import type { UpdateGraph } from "../../src/protocol/messages-client.js";
+import type { ReleaseKeys, UpdateGraph } from "../../src/protocol/messages-client.js";
 
 const fn = { kind: "source" as const, source: "x => x" }; // one object per function, as the client makes it
 const task = (key: string) => ({ key, fn, args: [], deps: [] });
 const turn = () => new Promise((r) => setImmediate(r));
 
 function outbox(o: { connected?: boolean; closed?: boolean } = {}) {
-  const sent: UpdateGraph[] = [];
+  const sent: Array<UpdateGraph | ReleaseKeys> = [];
   const io = { up: o.connected ?? true, closed: o.closed ?? false };
   const box = new GraphOutbox({ connected: () => io.up, closed: () => io.closed, send: (m) => sent.push(m) });
-  return { box, sent, io };
+  const graphs = () => sent.filter((m): m is UpdateGraph => m.op === "update-graph");
+  return { box, sent, io, graphs };
 }
 
 describe("graph outbox: a client's tasks on their way to the scheduler", () => {
-  it("sends a turn's tasks in one message, each function once; a big batch one chunk per turn", async () => {
+  it("keeps tasks and releases in order, a message per run of one kind; a million releases go a chunk per turn", async () => {
     const { box, sent } = outbox();
+    box.add(task("a"));
+    box.release("a");
+    box.add(task("a")); // submitted again after its release: must reach the scheduler after it
+    box.release("b");
+    box.release("c");
+    await turn();
+    assert.deepEqual(sent.map((m) => [m.op, ...(m.op === "release-keys" ? m.keys : m.tasks.map((t) => t.key))]), [
+      ["update-graph", "a"],
+      ["release-keys", "a"],
+      ["update-graph", "a"],
+      ["release-keys", "b", "c"],
+    ]);
+    sent.length = 0;
+    for (let i = 0; i < 3 * GRAPH_CHUNK; i++) box.release(`k-${i}`);
+    await turn();
+    assert.deepEqual(sent.map((m) => (m as ReleaseKeys).keys.length), [GRAPH_CHUNK], "one chunk per turn: the scheduler is not blocked by one huge message");
+    box.flush();
+    assert.deepEqual(sent.map((m) => (m as ReleaseKeys).keys.length), [GRAPH_CHUNK, GRAPH_CHUNK, GRAPH_CHUNK]);
+  });
+
+  it("sends a turn's tasks in one message, each function once; a big batch one chunk per turn", async () => {
+    const { box, sent, graphs } = outbox();
     box.add(task("a"));
     box.add(task("b"));
     assert.equal(sent.length, 0, "nothing before the turn ends");
     await turn();
-    assert.deepEqual(sent.map((m) => m.tasks.map((t) => t.key)), [["a", "b"]]);
-    assert.equal(sent[0]!.functions.length, 1);
-    assert.equal(sent[0]!.seq, undefined, "no journal: not numbered");
+    assert.deepEqual(graphs().map((m) => m.tasks.map((t) => t.key)), [["a", "b"]]);
+    assert.equal(graphs()[0]!.functions.length, 1);
+    assert.equal(graphs()[0]!.seq, undefined, "no journal: not numbered");
     sent.length = 0;
     for (let i = 0; i < GRAPH_CHUNK + 5; i++) box.add(task(`k-${i}`));
     await turn();
-    assert.deepEqual(sent.map((m) => m.tasks.length), [GRAPH_CHUNK]);
+    assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK]);
     await turn();
-    assert.deepEqual(sent.map((m) => m.tasks.length), [GRAPH_CHUNK, 5]);
+    assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK, 5]);
     assert.deepEqual(box.unacked(), [], "no journal: nothing kept");
   });
 
   it("flush() sends everything now (before another message to the scheduler)", () => {
-    const { box, sent } = outbox();
+    const { box, graphs } = outbox();
     for (let i = 0; i < GRAPH_CHUNK + 1; i++) box.add(task(`k-${i}`));
     box.flush();
-    assert.deepEqual(sent.map((m) => m.tasks.length), [GRAPH_CHUNK, 1]);
+    assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK, 1]);
   });
 
   it("while disconnected the tasks wait for the next scheduler; a closed client drops them", async () => {
-    const { box, sent, io } = outbox({ connected: false });
+    const { box, sent, io, graphs } = outbox({ connected: false });
     box.add(task("a"));
     await turn();
     assert.equal(sent.length, 0);
     io.up = true;
     box.flush();
-    assert.deepEqual(sent.map((m) => m.tasks[0]!.key), ["a"]);
+    assert.deepEqual(graphs().map((m) => m.tasks[0]!.key), ["a"]);
     io.up = false;
     box.add(task("b"));
     io.closed = true;
