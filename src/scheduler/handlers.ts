@@ -140,14 +140,14 @@ export class SchedulerHandlers {
     // its time left, on this clock (the worker's need not agree)
     if (m.retiresIn !== undefined) info.retiresAt = now + m.retiresIn * 1000;
     log().info({ worker: info.address, name: info.name, nthreads: info.nthreads, ...(m.retiresIn === undefined ? {} : { retiresIn: m.retiresIn }) }, "worker added");
-    // workers that outlived a scheduler offer what they hold: a journaled scheduler takes it over
+    // workers that outlived a scheduler offer what they hold: a journaled scheduler takes over
+    // what its journal vouches for. One without a journal frees it all: it cannot tell a held
+    // value from one of an earlier incarnation of its key (released, then submitted again)
     if (!this.#h.takeOver?.registerWorker(info, m.held)) {
-      if (m.held && Object.keys(m.held).length) {
-        const { instructions, unknown } = this.#state.addWorkersHolding([{ info, held: m.held }], now, this.#h.sid("add-worker"));
-        this.#h.run(instructions);
-        const free = unknown.get(info.address);
-        if (free) rpc.send({ op: Op.freeKeys, keys: free });
-      } else this.#h.run(this.#state.addWorker(info, now));
+      // freed before any task is placed there (a held key's compute-task would be ignored)
+      const held = Object.keys(m.held ?? {});
+      if (held.length) rpc.send({ op: Op.freeKeys, keys: held });
+      this.#h.run(this.#state.addWorker(info, now));
     }
     return { address: this.#h.view.address, id: this.#h.view.id };
   }

@@ -71,7 +71,16 @@ export class JournalState {
         let w = this.wants.get(client);
         if (!w) this.wants.set(client, (w = new Set()));
         for (const t of r[2] as JournalTask[]) {
-          if (!this.tasks.has(t[0])) this.tasks.set(t[0], t);
+          const had = this.tasks.get(t[0]);
+          if (!had) this.tasks.set(t[0], t);
+          else if (!sameSpec(had, t)) {
+            // the key came back with another computation (it was released, then submitted
+            // again): what was recorded of the old one is not this one's
+            this.tasks.set(t[0], t);
+            this.done.delete(t[0]);
+            this.erred.delete(t[0]);
+            this.checkpoints.delete(t[0]);
+          }
           w.add(t[0]);
         }
         break;
@@ -219,4 +228,12 @@ export class JournalState {
     for (const k of s.checkpoints) this.checkpoints.add(k);
     for (const [e, n, v] of s.ext) this.apply(["x", e, n, v]);
   }
+}
+
+/** Same function, arguments and dependencies (options aside): the same computation. */
+function sameSpec(a: JournalTask, b: JournalTask): boolean {
+  if (a[1] !== b[1] || a[2].length !== b[2].length || a[3].length !== b[3].length) return false;
+  for (let i = 0; i < a[2].length; i++) if (!Buffer.from(a[2][i]!.buffer, a[2][i]!.byteOffset, a[2][i]!.byteLength).equals(b[2][i]!)) return false;
+  for (let i = 0; i < a[3].length; i++) if (a[3][i] !== b[3][i]) return false;
+  return true;
 }

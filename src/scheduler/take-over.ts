@@ -180,16 +180,33 @@ export class TakeOver {
     }
   }
 
-  #add(entries: Parked[]): void {
+  /**
+   * Add workers with the held results the journal vouches for: a key whose completion it
+   * records on that worker, for the spec it has now (journal-state.ts clears a completion when
+   * a key comes back with another spec). Anything else a worker holds may be a replica, or the
+   * value of an earlier incarnation of the key (released, then submitted again with another
+   * function while the worker was cut off): it is freed there, never taken.
+   */
+  #add(parked: Parked[]): void {
+    const js = this.journal.state;
+    const refused = new Map<string, string[]>();
+    const entries = parked.map(({ info, held }) => {
+      const vouched: Record<string, number> = {};
+      const no: string[] = [];
+      for (const [key, nbytes] of Object.entries(held)) {
+        const done = js.done.get(key);
+        if (done && js.workers.get(done[0]) === info.address) vouched[key] = nbytes;
+        else no.push(key);
+      }
+      if (no.length) refused.set(info.address, no);
+      return { info, held: vouched };
+    });
     const { instructions, unknown } = this.#o.state.addWorkersHolding(entries, Date.now(), this.#o.sid("take-over"));
-    // what each now holds, as the state took it: the journal's holders for the next take-over
-    for (const e of entries) {
-      const dropped = new Set(unknown.get(e.info.address));
-      for (const [key, nbytes] of Object.entries(e.held)) if (!dropped.has(key)) this.journal.finished(key, e.info.address, nbytes);
-    }
+    for (const [address, keys] of refused) unknown.set(address, [...(unknown.get(address) ?? []), ...keys]);
     for (const e of entries) log().info({ worker: e.info.address, name: e.info.name, held: Object.keys(e.held).length, freed: unknown.get(e.info.address)?.length ?? 0 }, "worker added");
-    this.#o.run(instructions);
+    // freed before any task is placed there (a held key's compute-task would be ignored)
     for (const [address, keys] of unknown) this.#o.workerRpc(address)?.send({ op: Op.freeKeys, keys });
+    this.#o.run(instructions);
   }
 
   // ---- what is journaled --------------------------------------------------------------------
