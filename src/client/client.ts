@@ -235,7 +235,7 @@ export class Client implements FutureHost {
       workers: async () => (await this.schedulerInfo()).workers,
       worker: (address) => this.#worker(address),
       addKey: (key) => this.#keys.add(key),
-      send: (msg) => this.#scheduler.send(msg),
+      send: (msg) => this.send(msg), // after a pending release of a key scattered again
       timeoutMs: 10 * REQUEST_TIMEOUT_MS,
     });
     const futures = keys.map((k) => this.#future(k) as Future<T>);
@@ -372,7 +372,7 @@ export class Client implements FutureHost {
     return this.#scheduler.request<T>(msg, timeoutMs);
   }
 
-  /** A one-way message to the scheduler, after the tasks submitted before it. @internal */
+  /** A one-way message to the scheduler, after the tasks submitted and the keys released before it. @internal */
   send(msg: Message): void {
     this.#checkOpen();
     this.#flushGraph();
@@ -384,7 +384,7 @@ export class Client implements FutureHost {
     this.#checkOpen();
     if (!this.#keys.get(key)) {
       this.#keys.add(key);
-      this.#scheduler.send({ op: Op.wantKeys, keys: [key] });
+      this.send({ op: Op.wantKeys, keys: [key] }); // after a pending release of the key
     }
     return this.#future(key);
   }
