@@ -1,8 +1,11 @@
 /**
  * A pool of `nthreads` task threads. Tasks queue here; an idle thread takes a batch (a fair
  * share of the queue, at most MAX_BATCH), so trivial tasks cost one message per batch rather
- * than per task. A thread that dies (a task called process.exit in it, or ran out of heap)
- * fails the tasks it held and is replaced.
+ * than per task. A thread that dies (a task called process.exit in it, or ran out of heap) is
+ * replaced: the tasks that were running on it when it died fail (one of them ended it), the
+ * rest of its batch runs on the replacement (they had not started: their neighbour's death is
+ * not their error). The thread marks the task holding it in shared memory (`holder`), so the
+ * pool knows which one ran even when it died without a word.
  *
  * A task that secedes (protocol/task-context.ts) stays on its thread as a pending promise but
  * no longer occupies it: the thread counts as idle once all it holds have seceded, and takes
@@ -11,7 +14,7 @@
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
-import type { ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
+import type { ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 const MAX_BATCH = 64;
@@ -26,13 +29,23 @@ export interface PoolTask {
 /** `thread`: the index (0 .. nthreads-1) of the thread that ran it (a replacement takes its dead one's). */
 type Done = (r: ThreadResult, thread: number) => void;
 
+/** A task waiting for a thread. */
+interface Queued {
+  task: ThreadTask;
+  done: Done;
+}
+
 interface Slot {
   thread: Thread;
   index: number;
   /** up and taking batches */
   online: boolean;
   /** the batch on this thread, in the order it runs it, and seceded tasks still running there */
-  held: Map<number, { key: string; done: Done; seceded: boolean }>;
+  held: Map<number, Queued & { seceded: boolean }>;
+  /** the id of the task holding the thread (0: none), written by the thread (task-thread.ts) */
+  holder: Float64Array;
+  /** why it failed, when it did ('error' comes before the messages it posted are all read; 'exit' after) */
+  failure?: string;
   /** actor calls waiting for this thread's reply */
   calls: Map<number, Done>;
 }
@@ -50,7 +63,7 @@ export class TaskPool {
   #idle: Slot[] = [];
   /** threads not yet up: they get their share too */
   #starting = 0;
-  #queue: Array<{ task: ThreadTask & { key: string }; done: Done }> = [];
+  #queue: Queued[] = [];
   #nextId = 1;
   #closed = false;
   #scheduled = false;
@@ -142,15 +155,16 @@ export class TaskPool {
       // first thread up must not take the whole queue when the others are a moment away
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
-      for (const b of batch) slot.held.set(b.task.id, { key: b.task.key, done: b.done, seceded: false });
+      for (const b of batch) slot.held.set(b.task.id, { task: b.task, done: b.done, seceded: false });
       slot.thread.postMessage(compactParts(batch.map(({ task }) => task)) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
 
   #spawn(index: number): void {
-    const thread = new Thread(THREAD_SCRIPT);
-    const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map() };
+    const holder = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+    const thread = new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData });
+    const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map(), holder: new Float64Array(holder) };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
     thread.on("message", (report: ThreadReport) => {
@@ -162,14 +176,14 @@ export class TaskPool {
       }
       if (!Array.isArray(report) && report.type === "actor") {
         const held = slot.held.get(report.id);
-        if (held) this.#actors.set(held.key, slot);
+        if (held) this.#actors.set(held.task.key, slot);
         return;
       }
       if (!Array.isArray(report)) {
         const held = slot.held.get(report.id);
         if (!held) return;
         held.seceded = report.type === "seceded";
-        if (held.seceded) this.#onSecede(held.key);
+        if (held.seceded) this.#onSecede(held.task.key);
         else {
           // rejoined: the thread is busy with it again
           const i = this.#idle.indexOf(slot);
@@ -185,8 +199,10 @@ export class TaskPool {
       }
       this.#next(slot);
     });
-    thread.on("error", (err) => this.#died(slot, `task thread failed: ${err.message}`));
-    thread.on("exit", (code) => this.#died(slot, `task thread exited with code ${code}`));
+    // the results it posted before an uncaught error may still be on their way at 'error': the
+    // tasks are settled at 'exit', once every message it sent has been read
+    thread.on("error", (err) => (slot.failure ??= `task thread failed: ${err.message}`));
+    thread.on("exit", (code) => this.#died(slot, slot.failure ?? `task thread exited with code ${code}`));
     this.#slots.push(slot);
     // a thread takes tasks once it is up: until then they wait here, not counted as started
     thread.once("online", () => {
@@ -202,7 +218,7 @@ export class TaskPool {
   #next(slot: Slot): void {
     for (const h of slot.held.values()) {
       if (h.seceded) continue;
-      this.#onStart(h.key);
+      this.#onStart(h.task.key);
       return;
     }
     if (!this.#idle.includes(slot) && this.#slots.includes(slot)) this.#idle.push(slot);
@@ -216,8 +232,14 @@ export class TaskPool {
     if (!slot.online) this.#starting--;
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    for (const [id, { done }] of slot.held) done({ id, ok: false, error: { name: "WorkerThreadError", message, stack: "" }, durationS: 0 }, slot.index);
+    // the tasks running on it (holding it, or seceded) fail; the others had not started, and run again
+    const again: Queued[] = [];
+    for (const [id, held] of slot.held) {
+      if (!held.seceded && id !== slot.holder[0]) again.push({ task: held.task, done: held.done });
+      else held.done({ id, ok: false, error: { name: "WorkerThreadError", message: `${message} while this task ran`, stack: "" }, durationS: 0 }, slot.index);
+    }
     slot.held.clear();
+    this.#queue.unshift(...again);
     // its actors died with it
     for (const [key, s] of this.#actors) if (s === slot) this.#actors.delete(key);
     for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 }, slot.index);
@@ -234,14 +256,16 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 /**
  * The batch as it is posted, with its small argument and dependency parts copied into one
- * buffer of their own. A part is usually a view into the frame it arrived in (a socket read,
- * up to 64 KiB or more), and postMessage clones a view's whole ArrayBuffer: a one-task batch
- * cost a 64 KiB copy (44 against 11 us of CPU per message, measured). Shared memory is not
- * copied by postMessage and stays as it is; a part that is its whole buffer too; the tasks'
- * own lists are not changed.
+ * buffer of their own. A part may be a view into the frame it arrived in (a socket read, up to
+ * 64 KiB or more), and postMessage clones a view's whole ArrayBuffer: a one-task batch cost a
+ * 64 KiB copy (44 against 11 us of CPU per message, measured). A part that is a small buffer of
+ * its own (most arguments: a few bytes each) is copied too: postMessage would copy its bytes
+ * anyway, and makes an ArrayBuffer per part on each side (a batch of 64 one-part tasks took
+ * x1.4-2 the CPU of the same batch in one buffer, measured in process). Shared memory is not
+ * copied by postMessage and stays as it is; the tasks' own lists are not changed.
  */
 function compactParts(tasks: ThreadTask[]): ThreadTask[] {
-  const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength !== p.buffer.byteLength && p.byteLength <= COMPACT_MAX;
+  const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength <= COMPACT_MAX;
   let total = 0;
   for (const t of tasks) {
     for (const p of t.args) if (loose(p)) total += align8(p.byteLength);

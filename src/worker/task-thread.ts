@@ -9,7 +9,7 @@
  * task starts while it waits as a pending promise here, and the pool is told (the worker
  * then tells the scheduler). The thread also holds the cluster's settings, for getClient().
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { toWireError } from "../protocol/ops.js";
 import { resolveTaskFunction } from "../protocol/functions.js";
@@ -43,7 +43,14 @@ export type { ThreadResult };
  */
 export type ThreadReport = ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
 
+/** What the pool gives a thread at its start: where it marks the task holding it (executor.ts). */
+export interface ThreadData {
+  holder: SharedArrayBuffer;
+}
+
 const port = parentPort!;
+/** The id of the task holding the slot (0: none): if the thread dies, the pool knows which task ran. */
+const holder = new Float64Array((workerData as ThreadData).holder);
 
 /**
  * The thread's one slot: a task holds it while it runs, as tasks ran one after the other
@@ -55,16 +62,23 @@ class ThreadSlot {
   #rejoiners: Array<() => void> = [];
   #starters: Array<() => void> = [];
 
-  /** Take the slot: at once (undefined) when it is free, else a promise of it. */
-  take(rejoining: boolean): Promise<void> | undefined {
+  /** Task `id` takes the slot: at once (undefined) when it is free, else a promise of it. */
+  take(id: number, rejoining: boolean): Promise<void> | undefined {
     if (!this.#busy) {
       this.#busy = true;
+      holder[0] = id;
       return undefined;
     }
-    return new Promise((resolve) => (rejoining ? this.#rejoiners : this.#starters).push(resolve));
+    return new Promise((resolve) =>
+      (rejoining ? this.#rejoiners : this.#starters).push(() => {
+        holder[0] = id;
+        resolve();
+      }),
+    );
   }
 
   give(): void {
+    holder[0] = 0;
     const next = this.#rejoiners.shift() ?? this.#starters.shift();
     if (next) next();
     else this.#busy = false;
@@ -88,7 +102,7 @@ port.on("message", async (msg: ThreadMessage) => {
   }
   // a batch: each task starts when the slot is free, and holds it until it ends or secedes
   for (const task of msg) {
-    const waiting = slot.take(false);
+    const waiting = slot.take(task.id, false);
     if (waiting) await waiting;
     // a task that cannot reach secede() holds the slot to its end: no context, no handle
     await (needsContext(task.fn) ? start(task) : runHolding(task));
@@ -135,7 +149,7 @@ function start(task: ThreadTask): Promise<void> {
       if (!seceded) return;
       seceded = false;
       port.postMessage({ type: "rejoined", id: task.id } satisfies ThreadReport);
-      const waiting = slot.take(true);
+      const waiting = slot.take(task.id, true);
       if (waiting) await waiting;
       if (ended) slot.give(); // the task ended without waiting for its rejoin
       else holding = true;
