@@ -112,7 +112,8 @@ export function* zipIterables(iterables: Array<Iterable<unknown>>): Generator<un
   }
 }
 
-function describeValue(v: unknown): string {
+/** A value in words, for errors: `the number 5`, `the object { a: 1 }`, `a Map`. */
+export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (typeof v === "object") {
     const name = (v as object).constructor?.name;

@@ -28,11 +28,12 @@ import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
+import { checkTimeout } from "./timeout.js";
 import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkOptions, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -262,8 +263,10 @@ export class Client implements FutureHost {
   async gather<T>(futures: Array<Future<T>>, options?: GatherOptions): Promise<T[]>;
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
   async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
-    if (!Array.isArray(futures)) return (await this.gather([futures], { ...options, errors: "raise" }))[0]!;
+    if (!Array.isArray(futures)) return (await this.gather([checkFuture(futures, futures instanceof Future, "gather: its argument")], { ...options, errors: "raise" }))[0]!;
+    futures.forEach((f, i) => checkFuture(f, f instanceof Future, `gather: item ${i + 1}`));
     const skip = gatherSkips(options.errors);
+    checkTimeout("gather", options.timeout);
     const timeout = options.timeout ?? 24 * 3600_000;
     const deadline = Date.now() + timeout;
     // each key's incarnation; a future of an older, cancelled one (the key was submitted again) fails
@@ -407,6 +410,7 @@ export class Client implements FutureHost {
 
   /** Wait until at least `n` workers are connected. */
   async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+    checkTimeout("waitForWorkers", options.timeout);
     const timeout = options.timeout ?? 60_000;
     const deadline = Date.now() + timeout;
     let have = 0;

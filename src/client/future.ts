@@ -1,5 +1,6 @@
 /** A handle on one task's result, living on a worker until the last future for it is gone. */
 import type { FutureStatus, KeyState } from "./key-table.js";
+import { checkTimeout } from "./timeout.js";
 
 export type { FutureStatus };
 
@@ -65,12 +66,14 @@ export class Future<T = unknown> {
    * Resolves once the task is finished, erred or cancelled (never rejects; look at `status`).
    * Keeps the event loop alive while waiting.
    */
-  whenDone(options: { timeout?: number } = {}): Promise<void> {
+  async whenDone(options: { timeout?: number } = {}): Promise<void> {
+    checkTimeout("whenDone", options.timeout);
     return this.client.waitKeys([this.state], options.timeout ?? 24 * 3600_000).catch(() => {});
   }
 
   /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */
-  result(options: { timeout?: number } = {}): Promise<T> {
+  async result(options: { timeout?: number } = {}): Promise<T> {
+    checkTimeout("result", options.timeout);
     return this.client.gather(this, options);
   }
 

@@ -22,6 +22,7 @@
  */
 import { CancelledError, KilledWorkerError, RemoteTaskError, TimeoutError } from "../errors.js";
 import type { WireError } from "../protocol/ops.js";
+import { after } from "./timeout.js";
 
 export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
 
@@ -147,8 +148,8 @@ function unwait(ks: KeyState, w: () => void): void {
 
 /**
  * Resolves once every one of `states` is finished, erred or cancelled; rejects with
- * TimeoutError after `timeoutMs` (naming the first key still pending). One timer and one
- * callback for them all, however many they are.
+ * TimeoutError after `timeoutMs` (naming the first key still pending; Infinity: never). One
+ * timer and one callback for them all, however many they are.
  */
 export function settled(states: Iterable<KeyState>, timeoutMs: number): Promise<void> {
   const pending: KeyState[] = [];
@@ -158,15 +159,15 @@ export function settled(states: Iterable<KeyState>, timeoutMs: number): Promise<
     let left = pending.length;
     const one = () => {
       if (--left > 0) return;
-      clearTimeout(timer);
+      stop();
       resolve();
     };
-    const timer = setTimeout(() => {
+    const stop = after(timeoutMs, () => {
       for (const ks of pending) unwait(ks, one);
       const late = pending.find((ks) => ks.status === "pending") ?? pending[0]!;
       const what = pending.length === 1 ? `future ${JSON.stringify(late.key)}` : `${left} of ${pending.length} futures (${JSON.stringify(late.key)}, ...)`;
       reject(new TimeoutError(`${what} not done within ${timeoutMs} ms`));
-    }, timeoutMs);
+    });
     for (const ks of pending) (ks.waiters ??= []).push(one);
   });
 }

@@ -11,6 +11,9 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import type { Future } from "./future.js";
+import { checkTimeout } from "./timeout.js";
+
+export { checkTimeout };
 
 /** The client as datasets and primitives see it (the Client implements it). */
 export interface SharedHost {
@@ -77,12 +80,6 @@ export async function waitOn<R>(host: SharedHost, what: string, msg: Message, ti
   }
 }
 
-/** A timeout must be a number of ms >= 0 (or absent). */
-export function checkTimeout(what: string, timeoutMs: number | undefined): void {
-  if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0 && !Number.isNaN(timeoutMs))) {
-    throw new TypeError(`${what}: timeout must be a number of milliseconds >= 0, got ${JSON.stringify(timeoutMs)}`);
-  }
-}
 
 /** The TimeoutError of a wait on `what`. */
 export function timedOut(what: string, doing: string, timeoutMs: number | undefined): TimeoutError {

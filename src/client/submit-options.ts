@@ -6,7 +6,7 @@ import { type Hash, createHash } from "node:crypto";
 import type { TlsFiles } from "../comm/tls.js";
 import type { WorkerIdentity } from "../protocol/messages.js";
 import type { Future } from "./future.js";
-import { isPlainObject } from "./arguments.js";
+import { describeValue, isPlainObject } from "./arguments.js";
 
 export interface ConnectOptions {
   /** Cluster secret; default from the scheduler file or DASK_MPI_TS_SECRET. */
@@ -148,6 +148,12 @@ export interface GatherOptions {
   timeout?: number;
   /** "raise" (default): the first failed future's error is thrown; "skip": failed ones are left out. */
   errors?: "raise" | "skip";
+}
+
+/** `f` if it is a Future (`isFuture`); else a TypeError saying what `where` is instead. */
+export function checkFuture<T>(f: Future<T>, isFuture: boolean, where: string): Future<T> {
+  if (isFuture) return f;
+  throw new TypeError(`${where} is ${describeValue(f)}, not a Future: gather takes a future or an array of futures (a value that is not a future needs no gathering)`);
 }
 
 /** gather's errors option: true to skip failed futures; anything but "raise" or "skip" is a TypeError naming it. */

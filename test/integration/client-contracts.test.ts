@@ -56,6 +56,34 @@ describe("client contracts (issue 12)", function () {
       assert.throws(() => client.submit((...xs: unknown[]) => xs, { key: "k", value: 1 }), { name: "TypeError", message: /^submit: .*mixes option names \(key\)/ });
     });
 
+    // Protects: a timeout of Infinity (or over 2^31-1 ms) fired at once ("not done within
+    // Infinity ms": Node runs such a timer after 1 ms), and "5s" or NaN timed out at once
+    // ("within NaN ms") instead of being refused
+    it("result(), gather() and whenDone() wait as long as asked, Infinity and beyond 2^31 ms too; a timeout that is not a number >= 0 is a TypeError naming it", async () => {
+      const slow = () => client.submit((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), 300, { pure: false });
+      assert.equal(await slow().result({ timeout: Infinity }), 300);
+      assert.equal(await slow().result({ timeout: 2 ** 31 + 5 }), 300);
+      assert.deepEqual(await client.gather([slow()], { timeout: Infinity }), [300]);
+      const f = slow();
+      await f.whenDone({ timeout: Infinity });
+      assert.equal(f.status, "finished");
+      await assert.rejects(slow().result({ timeout: 100 }), { name: "TimeoutError", message: /not done within 100 ms/ });
+      for (const bad of ["5s", NaN, -1]) {
+        await assert.rejects(slow().result({ timeout: bad as number }), { name: "TypeError", message: `result: timeout must be a number of milliseconds >= 0, got ${typeof bad === "string" ? JSON.stringify(bad) : bad}` });
+        await assert.rejects(client.gather([slow()], { timeout: bad as number }), { name: "TypeError", message: /^gather: timeout must be/ });
+        await assert.rejects(slow().whenDone({ timeout: bad as number }), { name: "TypeError", message: /^whenDone: timeout must be a number of milliseconds >= 0/ });
+        await assert.rejects(client.waitForWorkers(1, { timeout: bad as number }), { name: "TypeError", message: /^waitForWorkers: timeout must be/ });
+      }
+    });
+
+    // Protects: gather of a value that is not a future failed with "Cannot read properties of
+    // undefined (reading 'status')"
+    it("gather refuses what is not a future with a TypeError naming the item", async () => {
+      const f = client.submit((x: number) => x, 1);
+      await assert.rejects(client.gather([f, 2 as never]), { name: "TypeError", message: /^gather: item 2 is the number 2, not a Future: gather takes a future or an array of futures/ });
+      await assert.rejects(client.gather({ a: f } as never), { name: "TypeError", message: /^gather: its argument is the object \{ a: Future/ });
+    });
+
     it("submit passes an option-like object as an argument when {} follows it", async () => {
       assert.deepEqual(await client.submit((...xs: unknown[]) => xs, { key: "k", value: 1 }, {}).result(), [{ key: "k", value: 1 }]);
     });
