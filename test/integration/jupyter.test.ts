@@ -26,7 +26,7 @@ const alive = (pid: number) => {
 };
 
 describe("Jupyter next to the scheduler (real processes)", function () {
-  this.timeout(120_000);
+  this.timeout(300_000); // a server and a tslab kernel start on a loaded machine (each load-bound, up to 90 s)
   const tmp = tempDir("dask-mpi-ts-jupyter-");
   let n = 0;
 
