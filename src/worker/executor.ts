@@ -232,11 +232,12 @@ export class TaskPool {
     if (!slot.online) this.#starting--;
     const j = this.#idle.indexOf(slot);
     if (j >= 0) this.#idle.splice(j, 1);
-    // the tasks running on it (holding it, or seceded) fail; the others had not started, and run again
+    // the tasks running on it (holding it, or seceded) fail; the others had not started, and run
+    // again (unless the pool is closing: then they fail too, as nothing will run them)
     const again: Queued[] = [];
     for (const [id, held] of slot.held) {
-      if (!held.seceded && id !== slot.holder[0]) again.push({ task: held.task, done: held.done });
-      else held.done({ id, ok: false, error: { name: "WorkerThreadError", message: `${message} while this task ran`, stack: "" }, durationS: 0 }, slot.index);
+      if (!this.#closed && !held.seceded && id !== slot.holder[0]) again.push({ task: held.task, done: held.done });
+      else held.done({ id, ok: false, error: { name: "WorkerThreadError", message: this.#closed ? `${message}: the worker closed its task threads` : `${message} while this task ran`, stack: "" }, durationS: 0 }, slot.index);
     }
     slot.held.clear();
     this.#queue.unshift(...again);
