@@ -33,7 +33,7 @@ import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -263,8 +263,8 @@ export class Client implements FutureHost {
   async gather<T>(futures: Array<Future<T>>, options?: GatherOptions): Promise<T[]>;
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
   async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
-    if (!Array.isArray(futures)) return (await this.gather([checkFuture(futures, futures instanceof Future, "gather: its argument")], { ...options, errors: "raise" }))[0]!;
-    futures.forEach((f, i) => checkFuture(f, f instanceof Future, `gather: item ${i + 1}`));
+    if (!Array.isArray(futures)) return (await this.gather([checkFuture(futures, futures instanceof Future, "gather", "its argument")], { ...options, errors: "raise" }))[0]!;
+    futures.forEach((f, i) => checkFuture(f, f instanceof Future, "gather", `item ${i + 1}`));
     const skip = gatherSkips(options.errors);
     checkTimeout("gather", options.timeout);
     const timeout = options.timeout ?? 24 * 3600_000;
@@ -334,6 +334,7 @@ export class Client implements FutureHost {
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
+    list.forEach((f, i) => checkFuture(f, f instanceof Future, "cancel", Array.isArray(futures) ? `item ${i + 1}` : "its argument"));
     this.#flushGraph();
     // a future whose incarnation is already cancelled (or released) has nothing left to cancel
     const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));
@@ -432,6 +433,9 @@ export class Client implements FutureHost {
   async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
     this.#checkOpen();
     const { args, options: opts } = splitTrailingOptions<RunOptions>("run", rest, fn.length, RUN_OPTION_KEYS);
+    checkWorkerList("run's workers option", opts.workers);
+    checkTimeout("run", opts.timeout);
+    if (opts.timeout === Infinity) throw new TypeError("run: timeout must be finite (the workers' calls are bounded), got Infinity");
     const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
@@ -462,8 +466,9 @@ export class Client implements FutureHost {
   }
 
   /** Retire workers gracefully: their unique results move to other workers, then they close. */
-  retireWorkers(workers: string[]): Promise<string[]> {
+  async retireWorkers(workers: string[]): Promise<string[]> {
     this.#checkOpen();
+    checkWorkerList("retireWorkers' argument", workers);
     return this.#scheduler.request({ op: Op.retireWorkers, workers }, 10 * REQUEST_TIMEOUT_MS);
   }
 
@@ -491,7 +496,8 @@ export class Client implements FutureHost {
   startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
-  story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
+  async story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
+    if (typeof key !== "string") throw new TypeError(`story: key must be a string (a future's key), got ${(key as unknown) instanceof Future ? "a Future (pass future.key)" : JSON.stringify(key) ?? String(key)}`);
     return this.#scheduler.request({ op: Op.story, key }, REQUEST_TIMEOUT_MS);
   }
 

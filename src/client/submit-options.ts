@@ -79,18 +79,24 @@ export interface ScatterOptions {
 
 /** Throws a TypeError naming the bad option and value. */
 export function checkOptions(o: SubmitOptions): void {
-  if (o.workers !== undefined && !(Array.isArray(o.workers) && o.workers.every((w) => typeof w === "string"))) {
-    throw new TypeError(`workers must be a list of worker names or addresses, got ${JSON.stringify(o.workers)}`);
-  }
+  // the scheduler drops a client whose message breaks the protocol (and with it all its work)
+  if (o.key !== undefined && typeof o.key !== "string") throw new TypeError(`key must be a string, got ${shown(o.key)}`);
+  checkWorkerList("workers", o.workers);
+  if (o.allowOtherWorkers !== undefined && typeof o.allowOtherWorkers !== "boolean") throw new TypeError(`allowOtherWorkers must be true or false, got ${shown(o.allowOtherWorkers)}`);
   if (o.checkpoint !== undefined && typeof o.checkpoint !== "boolean") throw new TypeError(`checkpoint must be true or false, got ${JSON.stringify(o.checkpoint)}`);
   if (o.actor !== undefined && typeof o.actor !== "boolean") throw new TypeError(`actor must be true or false, got ${JSON.stringify(o.actor)}`);
-  if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a number, got ${JSON.stringify(o.priority)}`);
+  if (o.priority !== undefined && !Number.isFinite(o.priority)) throw new TypeError(`priority must be a finite number, got ${shown(o.priority)}`);
   if (o.retries !== undefined && !(Number.isInteger(o.retries) && o.retries >= 0)) {
-    throw new TypeError(`retries must be a non-negative integer, got ${JSON.stringify(o.retries)}`);
+    throw new TypeError(`retries must be a non-negative integer, got ${shown(o.retries)}`);
   }
   if (o.resources !== undefined && !(isPlainObject(o.resources) && Object.values(o.resources).every((n) => typeof n === "number" && n >= 0))) {
     throw new TypeError(`resources must map names to non-negative numbers, got ${JSON.stringify(o.resources)}`);
   }
+}
+
+/** A bad option's value in an error: NaN and Infinity as themselves (JSON would say null). */
+function shown(v: unknown): string {
+  return typeof v === "number" || typeof v === "bigint" ? String(v) : (JSON.stringify(v) ?? String(v));
 }
 
 /** The hash of each (canonical) wire function so far, copied per task rather than redone. */
@@ -150,10 +156,18 @@ export interface GatherOptions {
   errors?: "raise" | "skip";
 }
 
-/** `f` if it is a Future (`isFuture`); else a TypeError saying what `where` is instead. */
-export function checkFuture<T>(f: Future<T>, isFuture: boolean, where: string): Future<T> {
+/** `f` if it is a Future (`isFuture`); else a TypeError saying what `where` of `call` is instead. */
+export function checkFuture<T>(f: Future<T>, isFuture: boolean, call: string, where: string): Future<T> {
   if (isFuture) return f;
-  throw new TypeError(`${where} is ${describeValue(f)}, not a Future: gather takes a future or an array of futures (a value that is not a future needs no gathering)`);
+  const hint = call === "gather" ? " (a value that is not a future needs no gathering)" : "";
+  throw new TypeError(`${call}: ${where} is ${describeValue(f)}, not a Future: ${call} takes a future or an array of futures${hint}`);
+}
+
+/** A list of worker names or addresses (or absent); else a TypeError naming `what`. */
+export function checkWorkerList(what: string, workers: unknown): asserts workers is string[] | undefined {
+  if (workers !== undefined && !(Array.isArray(workers) && workers.every((w) => typeof w === "string"))) {
+    throw new TypeError(`${what} must be a list of worker names or addresses, got ${shown(workers)}`);
+  }
 }
 
 /** gather's errors option: true to skip failed futures; anything but "raise" or "skip" is a TypeError naming it. */

@@ -5,7 +5,8 @@
  *
  * Routes are either plain handlers by op (raw messages), or typed: `{ parsers, handlers, raw }`,
  * where each message is checked by its op's parser at this edge before its handler sees it (a
- * malformed message, like an unknown op, closes this comm only) and `raw` takes ops that parse
+ * malformed request is answered with the parser's error; a malformed one-way message, like an
+ * unknown op, closes this comm only) and `raw` takes ops that parse
  * themselves (an extension's).
  *
  * `holdLoop: "while-busy"` keeps the event loop alive only while a request is outstanding or
@@ -158,9 +159,22 @@ export class Rpc {
     }
     const handler = Object.hasOwn(this.#handlers, m.op) ? this.#handlers[m.op] : undefined;
     if (!handler) throw new ProtocolError(`unknown op ${JSON.stringify(m.op)} from ${this.comm.peer}`);
-    // typed routes: the message is checked here, before anything acts on it
+    // typed routes: the message is checked here, before anything acts on it. A malformed request
+    // (from a peer that passed the handshake) is answered with the parser's error and the
+    // connection stays, so one bad call does not cost a client all its work; a malformed one-way
+    // message, which has no one to answer, closes the connection.
     const parse = this.#parsers && Object.hasOwn(this.#parsers, m.op) ? this.#parsers[m.op] : undefined;
-    if (parse) m = parse(m) as Message;
+    if (parse) {
+      if (typeof m.rid !== "number") m = parse(m) as Message;
+      else {
+        try {
+          m = parse(m) as Message;
+        } catch (err) {
+          logger("rpc").warn({ op: m.op, peer: this.comm.peer, err: describeError(err) }, "malformed request refused");
+          return this.#reply({ op: Op.reply, rid: m.rid, ok: false, error: toWireError(err) });
+        }
+      }
+    }
     const rid = m.rid;
     if (rid === undefined) {
       const r = handler(m, this);

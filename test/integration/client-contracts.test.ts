@@ -84,6 +84,25 @@ describe("client contracts (issue 12)", function () {
       await assert.rejects(client.gather({ a: f } as never), { name: "TypeError", message: /^gather: its argument is the object \{ a: Future/ });
     });
 
+    // Protects: these reached the scheduler as malformed messages, which closed the client's
+    // connection: the client reported the scheduler lost and every pending future failed
+    it("bad arguments to story, cancel, run, retireWorkers and submit are TypeErrors naming them; the client and its pending work go on", async () => {
+      const pending = client.submit((ms: number) => new Promise((r) => setTimeout(() => r("still here"), ms)), 500, { pure: false });
+      await assert.rejects(client.story(5 as never), { name: "TypeError", message: "story: key must be a string (a future's key), got 5" });
+      await assert.rejects(client.cancel("x" as never), { name: "TypeError", message: /^cancel: its argument is the string "x", not a Future: cancel takes a future or an array of futures$/ });
+      await assert.rejects(client.cancel([pending, 3 as never]), { name: "TypeError", message: /^cancel: item 2 is the number 3, not a Future/ });
+      await assert.rejects(client.run(() => 1, { workers: "a" as never }), { name: "TypeError", message: `run's workers option must be a list of worker names or addresses, got "a"` });
+      await assert.rejects(client.run(() => 1, { timeout: "5s" as never }), { name: "TypeError", message: /^run: timeout must be a number of milliseconds >= 0, got "5s"/ });
+      await assert.rejects(client.retireWorkers("a" as never), { name: "TypeError", message: `retireWorkers' argument must be a list of worker names or addresses, got "a"` });
+      assert.throws(() => client.submit((x: number) => x, 1, { key: 5 as never }), { name: "TypeError", message: "key must be a string, got 5" });
+      assert.throws(() => client.submit((x: number) => x, 1, { allowOtherWorkers: "yes" as never, pure: false }), { name: "TypeError", message: `allowOtherWorkers must be true or false, got "yes"` });
+      assert.throws(() => client.submit((x: number) => x, 1, { priority: NaN, pure: false }), { name: "TypeError", message: "priority must be a finite number, got NaN" });
+      // a malformed request that gets past the client (or comes from another one) is answered, not a reason to drop it
+      await assert.rejects(client.request({ op: "story", key: 5 } as never), /story: key must be a string, got 5/);
+      assert.equal(await pending.result({ timeout: 10_000 }), "still here");
+      assert.equal(await client.submit((x: number) => x * 2, 21, { pure: false }).result({ timeout: 10_000 }), 42);
+    });
+
     it("submit passes an option-like object as an argument when {} follows it", async () => {
       assert.deepEqual(await client.submit((...xs: unknown[]) => xs, { key: "k", value: 1 }, {}).result(), [{ key: "k", value: 1 }]);
     });

@@ -1,7 +1,7 @@
 // Rpc with typed routes, over a real TCP connection on 127.0.0.1. Protects: a message is checked
 // by its op's parser at the edge, before its handler runs (the handler sees it typed); a
-// malformed one closes that connection only, with the parser's error as the reason, and its
-// handler never runs; `raw` routes (an extension's ops) reach their handler unparsed; requests
+// malformed request is answered with the parser's error, a malformed one-way message closes
+// that connection only, with the parser's error as the reason, and the handler never runs; `raw` routes (an extension's ops) reach their handler unparsed; requests
 // still get replies, and plain handler tables keep working.
 import assert from "node:assert/strict";
 import { connect, listen } from "../../src/comm/connect.js";
@@ -58,7 +58,22 @@ describe("Rpc typed routes (real tcp)", function () {
     assert.equal(seen[0]!.anything, 1);
   });
 
-  it("a malformed message closes that connection with the parser's error, and its handler never runs", async () => {
+  // Protects: a malformed request closed the connection, and a client lost all its work to
+  // one bad argument (story(5), run(fn, { workers: "w0" }), retireWorkers("w0"))
+  it("a malformed request is answered with the parser's error and the connection stays; its handler never runs", async () => {
+    let ran = 0;
+    const { client, served } = await pair((comm) => new Rpc(comm, routes<WorkerToWorker>({
+      parsers: workerToWorkerParsers,
+      handlers: { "get-data": () => (ran++, {}), "put-data": () => ran++ },
+    })));
+    await assert.rejects(client.request({ op: "get-data", keys: "a" }, 10_000), (err: Error) => /get-data: keys must be a list of strings, got "a"/.test(err.message));
+    assert.equal(ran, 0);
+    assert.ok(!(await served).closed);
+    assert.deepEqual(await client.request({ op: "get-data", keys: [] }, 10_000), {});
+    assert.equal(ran, 1);
+  });
+
+  it("a malformed one-way message closes that connection with the parser's error, and its handler never runs", async () => {
     let ran = 0;
     let resolveReason!: (r: string) => void;
     const reason = new Promise<string>((r) => (resolveReason = r));
@@ -70,11 +85,9 @@ describe("Rpc typed routes (real tcp)", function () {
       }));
     });
     const closed = new Promise<string>((r) => client.comm.onClose((err) => r(err.message)));
-    const reply = client.request({ op: "get-data", keys: "a" }, 10_000);
-    await assert.rejects(reply, { name: "CommClosedError" });
-    const serverSide = await served;
-    assert.ok(serverSide.closed);
+    client.send({ op: "get-data", keys: "a" });
     await closed;
+    assert.ok((await served).closed);
     assert.match(await reason, /get-data: keys must be a list of strings, got "a"/);
     assert.equal(ran, 0);
   });
