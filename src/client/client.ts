@@ -16,7 +16,7 @@ import { Op, type WireError } from "../protocol/ops.js";
 import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
 import type { Versions } from "../version.js";
 import { checkVersions } from "./versions.js";
-import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
+import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, describeValue, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { type WireFunction, encodeFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
@@ -150,7 +150,11 @@ export class Client implements FutureHost {
    */
   submitGraph(graph: Record<string, [(...args: never[]) => unknown, ...unknown[]]>, options: Omit<SubmitOptions, "key" | "pure"> = {}): Record<string, Future<unknown>> {
     const out: Record<string, Future<unknown>> = {};
-    const prepared = Object.entries(graph).map(([key, [fn, ...args]]) => this.#prepare(fn, args, { ...options, key }, undefined, undefined, `task ${JSON.stringify(key)}, `));
+    const prepared = Object.entries(graph).map(([key, task]) => {
+      if (!Array.isArray(task)) throw new TypeError(`submitGraph: task ${JSON.stringify(key)} must be [fn, ...args], got ${describeValue(task)}`);
+      const [fn, ...args] = task;
+      return this.#prepare(fn, args, { ...options, key }, undefined, undefined, `task ${JSON.stringify(key)}, `);
+    });
     for (const p of prepared) out[p.key] = this.#commit(p);
     return out;
   }

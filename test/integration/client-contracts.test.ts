@@ -97,6 +97,7 @@ describe("client contracts (issue 12)", function () {
       assert.throws(() => client.submit((x: number) => x, 1, { key: 5 as never }), { name: "TypeError", message: "key must be a string, got 5" });
       assert.throws(() => client.submit((x: number) => x, 1, { allowOtherWorkers: "yes" as never, pure: false }), { name: "TypeError", message: `allowOtherWorkers must be true or false, got "yes"` });
       assert.throws(() => client.submit((x: number) => x, 1, { priority: NaN, pure: false }), { name: "TypeError", message: "priority must be a finite number, got NaN" });
+      assert.throws(() => client.submitGraph({ a: 5 as never }), { name: "TypeError", message: "submitGraph: task \"a\" must be [fn, ...args], got the number 5" });
       // a malformed request that gets past the client (or comes from another one) is answered, not a reason to drop it
       await assert.rejects(client.request({ op: "story", key: 5 } as never), /story: key must be a string, got 5/);
       assert.equal(await pending.result({ timeout: 10_000 }), "still here");
