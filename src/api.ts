@@ -31,6 +31,7 @@ export {
   DaskError,
   CommClosedError,
   ProtocolError,
+  FrameTooLargeError,
   HandshakeError,
   TimeoutError,
   ConfigError,

@@ -47,6 +47,17 @@ export class ProtocolError extends DaskError {
   }
 }
 
+/** A peer announced a frame over this process's `distributed.comm.max-frame-size`. */
+export class FrameTooLargeError extends ProtocolError {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+    message = `frame of ${bytes} bytes exceeds the limit of ${limit} bytes`,
+  ) {
+    super(message);
+  }
+}
+
 /** The peer did not prove knowledge of the cluster secret (or stalled doing so). */
 export class HandshakeError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -291,7 +291,11 @@ export class Client implements FutureHost {
       await this.waitKeys(todo.map(([, ks]) => ks), Math.max(1, deadline - Date.now()));
       const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
       // cancelled while its value was on its way: the value is void
-      for (const [k, v] of fetched) if (!failed(k, states.get(k)!)) values.set(k, v);
+      for (const [k, v] of fetched.values) if (!failed(k, states.get(k)!)) values.set(k, v);
+      for (const [k, err] of fetched.failed) {
+        if (!skip) throw err;
+        skipped.add(k);
+      }
       if (values.size + skipped.size < states.size) {
         if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
         // a holder died between the news and the fetch: the scheduler is recomputing it
@@ -318,7 +322,7 @@ export class Client implements FutureHost {
   #worker(address: string): Promise<Rpc> {
     let p = this.#workerRpcs.get(address);
     if (!p) {
-      p = connect(address, this.#secret, 10_000, { ...DEFAULT_COMM, tls: this.#tls }).then((comm) => {
+      p = connect(address, this.#secret, 10_000, { ...DEFAULT_COMM, tls: this.#tls, maxFrameBytes: this.#plan.maxFrameBytes }).then((comm) => {
         const rpc = new Rpc(comm, {}, { holdLoop: "while-busy" });
         comm.onClose(() => this.#workerRpcs.delete(address));
         return rpc;

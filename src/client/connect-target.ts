@@ -3,7 +3,9 @@
  * turned into where to connect, and retried until the deadline while the scheduler (or its
  * file) is not there yet.
  */
+import { DEFAULT_COMM } from "../comm/connect.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
+import { MAX_FRAME_LIMIT } from "../protocol/frames.js";
 import { type TlsContext, type TlsFiles, loadTls } from "../comm/tls.js";
 import { CommClosedError, ConfigError, HandshakeError, TimeoutError, describeError } from "../errors.js";
 import { type HeartbeatSettings, checkHeartbeat } from "./heartbeat.js";
@@ -13,6 +15,8 @@ import type { ConnectOptions, ConnectTarget } from "./submit-options.js";
 /** Where and how to connect, once the target is read (the scheduler file each attempt). */
 export interface ConnectPlan {
   tls: TlsContext | undefined;
+  /** the largest frame the client takes (ConnectOptions.maxFrameSize) */
+  maxFrameBytes: number;
   reconnectMs: number;
   heartbeat: HeartbeatSettings;
   /** Where the scheduler is now: the scheduler file is read again each time (reconnecting). */
@@ -43,6 +47,7 @@ export async function connectTo<C>(target: ConnectTarget, options: ConnectOption
   };
   const plan: ConnectPlan = {
     tls: opts.tls ? loadTls(opts.tls as TlsFiles) : undefined,
+    maxFrameBytes: checkMaxFrameSize(opts.maxFrameSize),
     reconnectMs: checkReconnectTimeout(opts.reconnectTimeout),
     heartbeat: checkHeartbeat(opts.heartbeatInterval, opts.heartbeatTimeout),
     where,
@@ -61,4 +66,13 @@ export async function connectTo<C>(target: ConnectTarget, options: ConnectOption
     }
   } while (Date.now() < deadline);
   throw new TimeoutError(`could not connect to the scheduler within ${timeout} ms: ${describeError(lastError)}`, { cause: lastError });
+}
+
+/** ConnectOptions.maxFrameSize: bytes, default DEFAULT_COMM's (512 MiB), at most what a frame header holds. */
+function checkMaxFrameSize(v: unknown): number {
+  if (v === undefined) return DEFAULT_COMM.maxFrameBytes;
+  if (!(Number.isInteger(v) && (v as number) >= 64 * 1024 && (v as number) <= MAX_FRAME_LIMIT)) {
+    throw new TypeError(`maxFrameSize must be a whole number of bytes from 65536 to ${MAX_FRAME_LIMIT}, got ${typeof v === "number" ? v : JSON.stringify(v)}`);
+  }
+  return v as number;
 }

@@ -4,7 +4,7 @@
  * it directly, the others after one who-has.
  */
 import type { Rpc } from "../comm/rpc.js";
-import { describeError } from "../errors.js";
+import { FrameTooLargeError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
@@ -20,9 +20,28 @@ export interface FetchHost {
   readonly actors: ActorHost;
 }
 
-/** Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out. */
-export async function fetchValues(wanted: Array<[string, KeyState]>, host: FetchHost): Promise<Map<string, unknown>> {
+/**
+ * A value this client cannot receive: its worker's reply came as a frame over this client's
+ * largest (`maxFrameSize`), asked for alone. Asking again would bring the same frame.
+ */
+function tooLarge(err: unknown): FrameTooLargeError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof FrameTooLargeError) return e;
+  return undefined;
+}
+
+/** What one round of fetching got: values, and keys that failed for good (their error). */
+export interface Fetched {
+  values: Map<string, unknown>;
+  failed: Map<string, Error>;
+}
+
+/**
+ * Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out (the
+ * next round asks again), one that can never come is in `failed`.
+ */
+export async function fetchValues(wanted: Array<[string, KeyState]>, host: FetchHost): Promise<Fetched> {
   const out = new Map<string, unknown>();
+  const failed = new Map<string, Error>();
   const decode = (parts: Uint8Array[]) => decodingActors(host.actors, () => decodeWithRaws(parts[0]!, parts.slice(1)));
   const byWorker = new Map<string, Array<[string, KeyState]>>();
   const ask: Array<[string, KeyState]> = [];
@@ -45,18 +64,29 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
       if (holder) add(holder, entry); // else lost meanwhile: the scheduler is recomputing it
     }
   }
+  const ask1 = async (worker: string, keys: string[]): Promise<void> => {
+    try {
+      const rpc = await host.worker(worker);
+      const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys }, host.timeoutMs);
+      for (const [k, parts] of Object.entries(reply.data)) out.set(k, decode(parts));
+    } catch (err) {
+      const big = tooLarge(err);
+      if (!big) return void logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
+      // too big together: each alone; too big alone: it can never come, and asking again
+      // would bring the same frame (every 20 ms, until the gather's timeout)
+      if (keys.length > 1) for (const k of keys) await ask1(worker, [k]);
+      else {
+        const message = `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes as one frame, over this client's largest frame (${big.limit} bytes): connect with a larger maxFrameSize (at most 4 GiB - 1) to receive it`;
+        failed.set(keys[0]!, new FrameTooLargeError(big.bytes, big.limit, message));
+      }
+    }
+  };
   await Promise.all(
     [...byWorker].map(async ([worker, entries]) => {
-      try {
-        const rpc = await host.worker(worker);
-        const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys: entries.map(([k]) => k) }, host.timeoutMs);
-        for (const [k, parts] of Object.entries(reply.data)) out.set(k, decode(parts));
-      } catch (err) {
-        logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
-      }
+      await ask1(worker, entries.map(([k]) => k));
       // a holder that did not give the key is not asked again: the next round asks who-has
-      for (const [k, ks] of entries) if (!out.has(k) && ks.holder === worker) ks.holder = undefined;
+      for (const [k, ks] of entries) if (!out.has(k) && !failed.has(k) && ks.holder === worker) ks.holder = undefined;
     }),
   );
-  return out;
+  return { values: out, failed };
 }

@@ -29,7 +29,7 @@ export interface LinkHost {
 
 /** Connect to the scheduler at `address`, register as `host.id`; resolves with the connection and the scheduler's services. */
 export async function openLink(address: string, secret: string, timeoutMs: number, plan: ConnectPlan, host: LinkHost): Promise<{ rpc: Rpc; services?: Record<string, string>; journal: boolean }> {
-  const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls: plan.tls });
+  const comm = await connect(address, secret, Math.min(timeoutMs, 10_000), { ...DEFAULT_COMM, tls: plan.tls, maxFrameBytes: plan.maxFrameBytes });
   const keys = host.keys;
   const rpc = new Rpc(
     comm,

@@ -28,6 +28,12 @@ export interface ConnectOptions {
    * least 6 intervals), Infinity never.
    */
   heartbeatTimeout?: number;
+  /**
+   * The largest frame (bytes) this client takes from the scheduler and workers: a result or a
+   * batch of results comes as one frame; default 512 MiB, as `distributed.comm.max-frame-size`,
+   * at most 4 GiB - 1.
+   */
+  maxFrameSize?: number;
 }
 
 export type ConnectTarget =

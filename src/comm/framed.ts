@@ -198,8 +198,8 @@ export class FramedComm implements Comm {
   }
 
   /** Close at once, discarding what is queued (protocol errors, failed handshakes). */
-  abort(reason: string): void {
-    this.ended(reason);
+  abort(reason: string, cause?: unknown): void {
+    this.ended(reason, cause);
     this.#wire.destroy();
   }
 
@@ -238,9 +238,9 @@ export class FramedComm implements Comm {
   }
 
   /** The connection ended (the backend's report, or our own close): once, with the reason. */
-  ended(reason: string): void {
+  ended(reason: string, cause?: unknown): void {
     if (this.#closeError) return;
-    this.#closeError = new CommClosedError(`connection to ${this.peer} closed: ${reason}`);
+    this.#closeError = new CommClosedError(`connection to ${this.peer} closed: ${reason}`, cause === undefined ? undefined : { cause });
     this.#outbox = [];
     this.#keyLists.clear();
     this.#waiter?.(undefined);
@@ -265,7 +265,7 @@ export class FramedComm implements Comm {
   #protocolFailure(err: unknown): void {
     const reason = describeError(err);
     log().warn({ peer: this.peer, reason }, "closing connection after a protocol error");
-    this.abort(reason);
+    this.abort(reason, err);
   }
 }
 

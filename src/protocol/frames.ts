@@ -5,7 +5,7 @@
  * `FrameDecoder` is a byte state machine fed arbitrary chunks (as they come off a socket);
  * it emits whole payloads and fails fast on a frame larger than its cap, before buffering it.
  */
-import { ProtocolError } from "../errors.js";
+import { FrameTooLargeError, ProtocolError } from "../errors.js";
 import { type WireCodec, packMessage, unpackMessage } from "./msgpack.js";
 
 export const HEADER_BYTES = 4;
@@ -82,7 +82,7 @@ export class FrameDecoder {
         if (this.#buffered < HEADER_BYTES) break;
         const length = this.#take(HEADER_BYTES).readUInt32BE(0);
         if (length > this.#maxFrameBytes) {
-          throw new ProtocolError(`frame of ${length} bytes exceeds the limit of ${this.#maxFrameBytes} bytes`);
+          throw new FrameTooLargeError(length, this.#maxFrameBytes);
         }
         this.#expected = length;
       }

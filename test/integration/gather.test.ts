@@ -45,4 +45,28 @@ describe("gather", function () {
     assert.equal(whoHasAsked, 0, "gather asked the scheduler who has keys it had already been told about");
   });
 
+  // Protects: a value over the client's frame cap was asked for again every 20 ms until the
+  // gather's timeout (a day by default), each time bringing the whole frame, which the client
+  // refused; and values that fitted one by one but not together were never gathered
+  it("values that fit one by one but not in one frame are gathered one by one; one that fits in no frame fails at once with FrameTooLargeError", async () => {
+    const small = await Client.connect(scheduler.address, { secret, maxFrameSize: 1 << 20 });
+    try {
+      const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
+      const pair = [small.submit(bytes, 700 * 1024, 1, { workers: ["a"], pure: false }), small.submit(bytes, 700 * 1024, 2, { workers: ["a"], pure: false })];
+      const got = await small.gather(pair, { timeout: 30_000 });
+      assert.deepEqual(got.map((a) => [a.length, a[0], a[a.length - 1]]), [[700 * 1024, 1, 1], [700 * 1024, 2, 2]]);
+      const huge = small.submit(bytes, 2 << 20, 3, { pure: false });
+      // before, this was a TimeoutError after 30 s of asking again
+      await assert.rejects(huge.result({ timeout: 30_000 }), (err: Error) => {
+        assert.equal(err.name, "FrameTooLargeError");
+        assert.match(err.message, new RegExp(`^the value of "${huge.key}" on tcp://\\S+ is \\d+ bytes as one frame, over this client's largest frame \\(1048576 bytes\\): connect with a larger maxFrameSize`));
+        return true;
+      });
+      // the client goes on
+      assert.equal(await small.submit((x: number) => x + 1, 1, { pure: false }).result({ timeout: 10_000 }), 2);
+      await assert.rejects(Client.connect(scheduler.address, { secret, maxFrameSize: 100 }), { name: "TypeError", message: /^maxFrameSize must be a whole number of bytes from 65536 to 4294967295, got 100$/ });
+    } finally {
+      await small.close();
+    }
+  });
 });
