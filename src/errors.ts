@@ -58,6 +58,12 @@ export class FrameTooLargeError extends ProtocolError {
   }
 }
 
+/** The FrameTooLargeError behind `err` (a connection closed on it keeps it as its cause), if any. */
+export function frameTooLarge(err: unknown): FrameTooLargeError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof FrameTooLargeError) return e;
+  return undefined;
+}
+
 /** The peer did not prove knowledge of the cluster secret (or stalled doing so). */
 export class HandshakeError extends DaskError {
   constructor(message: string, options?: { cause?: unknown }) {

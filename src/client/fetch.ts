@@ -4,7 +4,7 @@
  * it directly, the others after one who-has.
  */
 import type { Rpc } from "../comm/rpc.js";
-import { FrameTooLargeError, describeError } from "../errors.js";
+import { FrameTooLargeError, describeError, frameTooLarge } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
@@ -18,15 +18,6 @@ export interface FetchHost {
   readonly timeoutMs: number;
   /** how the actor proxies among the values call their actors */
   readonly actors: ActorHost;
-}
-
-/**
- * A value this client cannot receive: its worker's reply came as a frame over this client's
- * largest (`maxFrameSize`), asked for alone. Asking again would bring the same frame.
- */
-function tooLarge(err: unknown): FrameTooLargeError | undefined {
-  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof FrameTooLargeError) return e;
-  return undefined;
 }
 
 /** What one round of fetching got: values, and keys that failed for good (their error). */
@@ -70,7 +61,7 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
       const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys }, host.timeoutMs);
       for (const [k, parts] of Object.entries(reply.data)) out.set(k, decode(parts));
     } catch (err) {
-      const big = tooLarge(err);
+      const big = frameTooLarge(err);
       if (!big) return void logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
       // too big together: each alone; too big alone: it can never come, and asking again
       // would bring the same frame (every 20 ms, until the gather's timeout)

@@ -70,7 +70,8 @@ export type WorkerEvent<V = unknown> =
   /** a peer answered a fetch: what it had, and which keys it did not have */
   | { type: "fetch-done"; stimulusId?: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
-  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[] }
+  /** `tooLarge`: the reply came as a frame over this worker's cap (asking again brings the same) */
+  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[]; tooLarge?: { bytes: number; limit: number } }
   /** a running task seceded (gave up its thread slot while it waits) */
   | { type: "secede"; stimulusId?: string; key: string }
   /** a thread finished a task; `timing` (its thread, startstops) goes on to the scheduler's task stream */
@@ -101,6 +102,8 @@ export class WorkerState<V = unknown> {
   /** dependency key -> the peer it is being fetched from */
   readonly inFlight = new Map<string, string>();
   #tried = new Map<string, Set<string>>();
+  /** dependencies fetched one per request: together they came as a frame over this worker's cap */
+  #alone = new Set<string>();
   #holders = new Map<string, string[]>();
   #waitingOn = new Map<string, Set<WTask>>();
   #ready: WTask[] = [];
@@ -166,7 +169,8 @@ export class WorkerState<V = unknown> {
         this.#fetchDone(e.worker, e.got, e.notThere);
         break;
       case "fetch-failed":
-        this.#failed(e.worker, e.keys);
+        if (e.tooLarge) this.#tooLarge(e.worker, e.keys, e.tooLarge);
+        else this.#failed(e.worker, e.keys);
         break;
       case "executed":
         this.#executed(e.key, e.result, e.timing);
@@ -310,6 +314,7 @@ export class WorkerState<V = unknown> {
     this.inFlight.clear();
     this.#tried.clear();
     this.#holders.clear();
+    this.#alone.clear();
     this.#waitingOn.clear();
     this.#ready = [];
     this.#freedWhileRunning.clear();
@@ -341,6 +346,7 @@ export class WorkerState<V = unknown> {
     this.#waitingOn.delete(dep);
     this.#tried.delete(dep);
     this.#holders.delete(dep);
+    this.#alone.delete(dep);
     for (const t of waiting ?? []) {
       t.missing.delete(dep);
       if (t.missing.size === 0 && t.state === "fetching") {
@@ -349,6 +355,34 @@ export class WorkerState<V = unknown> {
         this.#ready.push(t);
       }
     }
+  }
+
+  /**
+   * A reply too big for one frame: keys asked together are asked again one by one; one asked
+   * alone can never arrive (every holder sends the same bytes), and the tasks needing it err.
+   */
+  #tooLarge(worker: string, keys: string[], big: { bytes: number; limit: number }): void {
+    const mine = keys.filter((k) => this.inFlight.get(k) === worker);
+    for (const key of mine) {
+      this.inFlight.delete(key);
+      if (mine.length > 1) {
+        this.#alone.add(key);
+        this.#tried.get(key)?.delete(worker);
+        continue;
+      }
+      const message = `dependency ${JSON.stringify(key)} on ${worker} is ${big.bytes} bytes as one frame, over this worker's distributed.comm.max-frame-size (${big.limit} bytes): raise it on every worker (at most 4 GiB - 1)`;
+      for (const t of this.#waitingOn.get(key) ?? []) {
+        this.tasks.delete(t.key);
+        this.#release(t);
+        this.#story(t.key, t.state, "erred", message);
+        this.#out.push({ type: "send", msg: { op: Op.taskErred, key: t.key, error: { name: "FrameTooLargeError", message, stack: "" }, ...(t.run !== undefined && { run: t.run }) } });
+      }
+      this.#waitingOn.delete(key);
+      this.#tried.delete(key);
+      this.#holders.delete(key);
+      this.#alone.delete(key);
+    }
+    this.#fetchMissing();
   }
 
   #failed(worker: string, keys: string[]): void {
@@ -377,12 +411,17 @@ export class WorkerState<V = unknown> {
         }
         this.#waitingOn.delete(dep);
         this.#tried.delete(dep);
+        this.#alone.delete(dep);
         continue;
       }
+      // a dependency fetched alone is the only fetch from its peer while it is on its way:
+      // replies sent in one turn share a frame, and it would be too big again
+      if (this.#alone.size && [...this.inFlight].some(([k, p]) => p === peer && (this.#alone.has(dep) || this.#alone.has(k)))) continue;
       if (tried.size === 0) this.#story(dep, "released", "flight");
       tried.add(peer);
       this.inFlight.set(dep, peer);
-      perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
+      if (this.#alone.has(dep)) this.#out.push({ type: "fetch", worker: peer, keys: [dep], stimulusId: this.#sid });
+      else perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
     }
     for (const [worker, keys] of perPeer) this.#out.push({ type: "fetch", worker, keys, stimulusId: this.#sid });
   }
@@ -392,7 +431,10 @@ export class WorkerState<V = unknown> {
     for (const dep of t.missing) {
       const waiting = this.#waitingOn.get(dep);
       waiting?.delete(t);
-      if (waiting && waiting.size === 0) this.#waitingOn.delete(dep);
+      if (waiting && waiting.size === 0) {
+        this.#waitingOn.delete(dep);
+        this.#alone.delete(dep);
+      }
     }
   }
 

@@ -13,7 +13,7 @@ import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect
 import { type TlsContext, loadTls } from "../comm/tls.js";
 import { RemoteError, Rpc } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
-import { CommClosedError, ConfigError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, TimeoutError, describeError, frameTooLarge } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
@@ -392,7 +392,7 @@ export class Worker {
       this.#handle({ type: "fetch-done", worker, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
-      this.#handle({ type: "fetch-failed", worker, keys });
+      this.#handle({ type: "fetch-failed", worker, keys, tooLarge: frameTooLarge(err) });
     }
   }
 

@@ -58,8 +58,8 @@ export class Driver {
     const sized = Object.fromEntries(Object.entries(got).map(([k, value]) => [k, { nbytes: bytesOf(value), value }]));
     return this.handle({ type: "fetch-done", stimulusId: this.sid("fetch-done"), worker, got: sized, notThere });
   }
-  fetchFailed(worker: string, keys: string[]) {
-    return this.handle({ type: "fetch-failed", stimulusId: this.sid("fetch-failed"), worker, keys });
+  fetchFailed(worker: string, keys: string[], tooLarge?: { bytes: number; limit: number }) {
+    return this.handle({ type: "fetch-failed", stimulusId: this.sid("fetch-failed"), worker, keys, ...(tooLarge && { tooLarge }) });
   }
   executed(key: string, r: Result) {
     const result = r.ok ? { ok: true as const, value: r.value, nbytes: bytesOf(r.value), durationS: r.durationS } : r;

@@ -43,6 +43,23 @@ describe("worker state machine", () => {
     assert.equal(w.tasks.size, 0);
   });
 
+  // Protects: a dependency over the frame cap was refused, reported missing, and the task that
+  // needed it never ran nor erred (the probe hung for good)
+  it("fetches dependencies too big together one by one; one too big alone errs the tasks that need it, naming it", () => {
+    const w = new Driver(2);
+    const big = { bytes: 700, limit: 500 };
+    assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://a:1"], y: ["tcp://a:1"] }))), ["fetch tcp://a:1 x,y"]);
+    // one at a time: two replies sent in one turn would share a frame again
+    assert.deepEqual(ops(w.fetchFailed("tcp://a:1", ["x", "y"], big)), ["fetch tcp://a:1 x"]);
+    assert.deepEqual(ops(w.fetchDone("tcp://a:1", { x: value("X") }, [])), ["send add-replica x", "fetch tcp://a:1 y"]);
+    const erred = w.fetchFailed("tcp://a:1", ["y"], big);
+    assert.deepEqual(ops(erred), ["send task-erred c"]);
+    const msg = (erred[0] as Extract<WorkerInstruction, { type: "send" }>).msg;
+    assert.deepEqual(msg.error, { name: "FrameTooLargeError", message: `dependency "y" on tcp://a:1 is 700 bytes as one frame, over this worker's distributed.comm.max-frame-size (500 bytes): raise it on every worker (at most 4 GiB - 1)`, stack: "" });
+    assert.equal(w.tasks.size, 0);
+    assert.equal(w.inFlight.size, 0);
+  });
+
   it("discards the result of a task freed while it ran, and frees its slot", () => {
     const w = new Driver(1);
     w.computeTask(task("a"));
