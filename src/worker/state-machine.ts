@@ -365,7 +365,8 @@ export class WorkerState<V = unknown> {
     const mine = keys.filter((k) => this.inFlight.get(k) === worker);
     for (const key of mine) {
       this.inFlight.delete(key);
-      if (mine.length > 1) {
+      // several values came in that frame (asked together), even if some are no longer wanted
+      if (keys.length > 1) {
         this.#alone.add(key);
         this.#tried.get(key)?.delete(worker);
         continue;
