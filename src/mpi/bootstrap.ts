@@ -88,7 +88,10 @@ export async function startRank(given: ClusterOptions, mode: RankMode): Promise<
     return { address: scheduler.address, secret: scheduler.role.secret };
   });
   log().debug({ uptimeMs: Math.round(performance.now()) }, "bootstrap done");
-  if (record.error) throw new Error(`the scheduler on rank ${layout.schedulerRank} could not start: ${record.error}`);
+  if (record.error) {
+    child?.kill();
+    job.leaveTogether(`the scheduler on rank ${layout.schedulerRank} could not start: ${record.error}`);
+  }
 
   const done: Array<Promise<number>> = [];
   if (scheduler) {

@@ -155,6 +155,20 @@ export class MpiJob {
     }
   }
 
+  /**
+   * Leave on a failure every rank learnt alike (the bootstrap's error): each rank says it, and
+   * all leave together through MPI_Finalize with status 1. MPI_Abort here would let the
+   * launcher kill the ranks before their message was forwarded (hydra does, under load).
+   */
+  leaveTogether(message: string): never {
+    process.stderr.write(`dask-mpi-ts: error: ${message}\n`);
+    this.#ending = true;
+    this.#runCleanups();
+    if (this.mpi.startBarrier().waitSync(END_BARRIER_TIMEOUT_MS) === undefined) this.mpi.abort(1);
+    this.mpi.finalize();
+    process.exit(1);
+  }
+
   #runCleanups(): void {
     for (const fn of this.#cleanups.splice(0)) {
       try {

@@ -311,7 +311,11 @@ for (const launcher of launcherFromEnv()) {
         client = undefined;
         proc.child.kill(signal);
         const { code, signal: sig } = await exitWithin(proc, 20_000);
-        assert.ok(code !== 0 || sig !== null, "mpirun reported the interruption");
+        // Open MPI reports the interruption. mpiexec.hydra, itself signalled, sums the exit
+        // statuses its proxies sent and skips a proxy whose statuses never reached it: under
+        // load it can return 0 after a Ctrl-C (seen once in ~15 loaded suites). That is the
+        // launcher's own status, not the ranks' (they all exit 143 here), so only Open MPI's is checked.
+        if (launcher.name === "openmpi") assert.ok(code !== 0 || sig !== null, `mpirun reported the interruption (code ${code}, signal ${sig})`);
         // rank 0 removes its file when the signal reaches it before the launcher's SIGKILL:
         // best effort (hydra kills the rest as soon as one rank has exited; Open MPI after a
         // grace period), and a stale file is harmless (see the stale-file test). What must
