@@ -33,7 +33,7 @@ import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -236,6 +236,7 @@ export class Client implements FutureHost {
   async scatter<T>(values: T[], options?: ScatterOptions): Promise<Array<Future<T>>>;
   async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
     this.#checkOpen();
+    checkScatterOptions(options);
     const keys = await scatterValues(Array.isArray(values) ? values : [values], !Array.isArray(values), options, {
       workers: async () => (await this.schedulerInfo()).workers,
       worker: (address) => this.#worker(address),
@@ -419,6 +420,7 @@ export class Client implements FutureHost {
 
   /** Wait until at least `n` workers are connected. */
   async waitForWorkers(n: number, options: { timeout?: number } = {}): Promise<void> {
+    if (!(Number.isInteger(n) && n >= 0)) throw new TypeError(`waitForWorkers: the number of workers must be an integer >= 0, got ${describeValue(n)}`);
     checkTimeout("waitForWorkers", options.timeout);
     const timeout = options.timeout ?? 60_000;
     const deadline = Date.now() + timeout;

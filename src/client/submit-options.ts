@@ -100,6 +100,19 @@ export function checkOptions(o: SubmitOptions): void {
   }
 }
 
+const SCATTER_OPTIONS = ["workers", "broadcast"];
+
+/** scatter's options: a plain object of known names with values of their type, or a TypeError naming the bad one. */
+export function checkScatterOptions(o: unknown): asserts o is ScatterOptions {
+  if (!isPlainObject(o)) throw new TypeError(`scatter: options must be a plain object like { workers, broadcast }, got ${describeValue(o)}`);
+  const unknown = Object.keys(o).filter((k) => !SCATTER_OPTIONS.includes(k));
+  if (unknown.length) {
+    throw new TypeError(`scatter: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")}; scatter takes ${SCATTER_OPTIONS.join(" and ")} (its keys are always random)`);
+  }
+  checkWorkerList("scatter's workers option", o.workers);
+  if (o.broadcast !== undefined && typeof o.broadcast !== "boolean") throw new TypeError(`scatter's broadcast option must be true or false, got ${shown(o.broadcast)}`);
+}
+
 /** A bad option's value in an error: NaN and Infinity as themselves (JSON would say null). */
 function shown(v: unknown): string {
   return typeof v === "number" || typeof v === "bigint" ? String(v) : (JSON.stringify(v) ?? String(v));

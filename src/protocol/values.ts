@@ -9,7 +9,8 @@
  * ArrayBuffers and DataViews; and futures, which arrive as their values. Shared references and
  * cycles are kept (structured clone). Everything else is refused with a TypeError naming where
  * it sits (`argument 1 .conn: a net.Socket cannot be sent to a worker`): functions, symbols,
- * Promises, WeakMaps, WeakSets, WeakRefs, SharedArrayBuffers, and instances of any other class
+ * Promises, WeakMaps, WeakSets, WeakRefs, SharedArrayBuffers, sparse arrays (a hole would
+ * arrive as an `undefined` element), and instances of any other class
  * (sockets, streams, EventEmitters, user classes): a prototype cannot be rebuilt on the other
  * side, so such an object would arrive as a bare `{}` of its fields. Send the fields and
  * rebuild the object in the task instead.
@@ -57,6 +58,8 @@ interface Refusal {
   why: string;
   path: string[];
 }
+
+const SPARSE_HINT = "its holes would arrive as undefined elements; fill them first (Array.from(a) makes them undefined) or send a Map of index to value";
 
 const CLASS_HINT =
   "its class cannot be rebuilt on the other side; send its fields as a plain object and rebuild it in the task (primitives, " +
@@ -126,7 +129,10 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   if (proto === Object.prototype || proto === null) return visitEntries(o as Record<string, unknown>, s);
   if (Array.isArray(o)) {
     for (let i = 0; i < o.length; i++) {
-      const r = visit(o[i], s);
+      const x = o[i];
+      // a hole would arrive as undefined (msgpack has none): an array that is not the same
+      if (x === undefined && !(i in o)) return { what: `a sparse array (no element at index ${i})`, why: SPARSE_HINT, path: [] };
+      const r = visit(x, s);
       if (r) return r.path.push(`[${i}]`), r;
     }
     return undefined;

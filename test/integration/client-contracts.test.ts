@@ -86,7 +86,7 @@ describe("client contracts (issue 12)", function () {
 
     // Protects: these reached the scheduler as malformed messages, which closed the client's
     // connection: the client reported the scheduler lost and every pending future failed
-    it("bad arguments to story, cancel, run, retireWorkers and submit are TypeErrors naming them; the client and its pending work go on", async () => {
+    it("bad arguments to story, cancel, run, retireWorkers, scatter, waitForWorkers and submit are TypeErrors naming them; the client and its pending work go on", async () => {
       const pending = client.submit((ms: number) => new Promise((r) => setTimeout(() => r("still here"), ms)), 500, { pure: false });
       await assert.rejects(client.story(5 as never), { name: "TypeError", message: "story: key must be a string (a future's key), got 5" });
       await assert.rejects(client.cancel("x" as never), { name: "TypeError", message: /^cancel: its argument is the string "x", not a Future: cancel takes a future or an array of futures$/ });
@@ -97,6 +97,12 @@ describe("client contracts (issue 12)", function () {
       assert.throws(() => client.submit((x: number) => x, 1, { key: 5 as never }), { name: "TypeError", message: "key must be a string, got 5" });
       assert.throws(() => client.submit((x: number) => x, 1, { allowOtherWorkers: "yes" as never, pure: false }), { name: "TypeError", message: `allowOtherWorkers must be true or false, got "yes"` });
       assert.throws(() => client.submit((x: number) => x, 1, { priority: NaN, pure: false }), { name: "TypeError", message: "priority must be a finite number, got NaN" });
+      await assert.rejects(client.scatter(1, { broadcast: "yes" as never }), { name: "TypeError", message: `scatter's broadcast option must be true or false, got "yes"` });
+      await assert.rejects(client.scatter(1, { hash: false } as never), { name: "TypeError", message: /^scatter: unknown option "hash"; scatter takes workers and broadcast/ });
+      await assert.rejects(client.scatter(1, { workers: "a" as never }), { name: "TypeError", message: `scatter's workers option must be a list of worker names or addresses, got "a"` });
+      for (const n of ["1", 1.5, -1, NaN]) {
+        await assert.rejects(client.waitForWorkers(n as number, { timeout: 1000 }), { name: "TypeError", message: /^waitForWorkers: the number of workers must be an integer >= 0, got the (string "1"|number 1.5|number -1|number NaN)$/ });
+      }
       assert.throws(() => client.submitGraph({ a: 5 as never }), { name: "TypeError", message: "submitGraph: task \"a\" must be [fn, ...args], got the number 5" });
       // a malformed request that gets past the client (or comes from another one) is answered, not a reason to drop it
       await assert.rejects(client.request({ op: "story", key: 5 } as never), /story: key must be a string, got 5/);

@@ -140,6 +140,15 @@ describe("user values", () => {
     it("an EventEmitter", refused([new EventEmitter()], "argument 1: a EventEmitter (an EventEmitter) cannot be sent to a worker"));
     it("an instance of a user class, inside a Set", refused([new Set([new Point()])], "argument 1 .values()[0]: an instance of class Point cannot be sent to a worker: its class cannot be rebuilt"));
     it("an unsendable cause of an error", refused([new Error("x", { cause: Promise.resolve() })], "argument 1 .cause: a Promise cannot be sent"));
+    // a hole arrived as an undefined element: `i in a` and forEach told the two apart
+    it("a sparse array, naming its first hole; an array of undefined elements still travels", () => {
+      // eslint-disable-next-line no-sparse-arrays
+      refused([{ a: [1, , 3] }], "argument 1 .a: a sparse array (no element at index 1) cannot be sent to a worker: its holes would arrive as undefined")();
+      refused([new Array(3)], "argument 1: a sparse array (no element at index 0)")();
+      const back = roundTrip([[1, undefined, 3], Array.from(new Array(2))]) as unknown[][];
+      assert.deepEqual(back, [[1, undefined, 3], [undefined, undefined]]);
+      assert.ok(1 in back[0]! && 0 in back[1]!);
+    });
     it("a refusal inside a cycle still names its path", () => {
       const a: Record<string, unknown> = {};
       a.self = a;
