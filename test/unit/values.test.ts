@@ -149,6 +149,22 @@ describe("user values", () => {
       assert.deepEqual(back, [[1, undefined, 3], [undefined, undefined]]);
       assert.ok(1 in back[0]! && 0 in back[1]!);
     });
+    // a RegExp match arrived as its elements alone: index, input and groups were dropped
+    it("an array, Map, Set, Date or RegExp with named fields, naming them; non-enumerable fields are not sent (as for objects)", () => {
+      refused([{ m: "abc".match(/b/) }], "argument 1 .m: an array with named fields (index, input, groups) cannot be sent to a worker: only its elements")();
+      const tagged = Object.assign([1, 2], { unit: "m" });
+      refused([tagged], "argument 1: an array with named fields (unit)")();
+      refused([Object.assign(new Map([[1, 2]]), { note: 1 })], "argument 1: a Map with named fields (note)")();
+      refused([[Object.assign(new Set(), { a: 1, b: 2, c: 3, d: 4 })]], "argument 1 [0]: a Set with named fields (a, b, c, ... (4))")();
+      refused([Object.assign(new Date(0), { tz: "UTC" })], "argument 1: a Date with named fields (tz)")();
+      const hidden = [1, 2];
+      Object.defineProperty(hidden, "cache", { value: 1, enumerable: false });
+      const re = /x/g;
+      re.lastIndex = 3;
+      const back = roundTrip([[...("abc".match(/b/) ?? [])], hidden, re, [[]], new Map(), new Set([1])]) as unknown[];
+      assert.deepEqual(back.slice(0, 2), [["b"], [1, 2]]);
+      assert.ok(back[2] instanceof RegExp);
+    });
     it("a refusal inside a cycle still names its path", () => {
       const a: Record<string, unknown> = {};
       a.self = a;
