@@ -68,9 +68,8 @@ export async function startRank(given: ClusterOptions, mode: RankMode): Promise<
   const tooSmall = checkWorldSize(layout, job.size, mode.what);
   if (tooSmall) {
     // every rank sees the same size, so every rank says so and leaves the same way
-    process.stderr.write(`dask-mpi-ts: error: ${tooSmall.message}\n`);
-    mpi.finalize();
-    process.exit(1);
+    child?.kill();
+    job.leaveTogether(tooSmall.message);
   }
   job.installExitHook();
   log().debug({ uptimeMs: Math.round(performance.now()), size: job.size }, "mpi initialized");
