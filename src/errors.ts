@@ -48,6 +48,15 @@ export class ProtocolError extends DaskError {
 }
 
 /** A peer announced a frame over this process's `distributed.comm.max-frame-size`. */
+/** Largest payload a frame's 32-bit header can describe: no setting can raise it. */
+export const MAX_FRAME_LIMIT = 0xffff_ffff;
+/**
+ * Bytes of user values one frame may carry: the rest of MAX_FRAME_LIMIT is left to the
+ * messages' envelopes (keys, part tables, padding). A sender that knows its message is big says
+ * so (Comm.send's `bytes`), and a batch that would pass this leaves in two frames.
+ */
+export const FRAME_SHARE_BYTES = MAX_FRAME_LIMIT - (1 << 20);
+
 export class FrameTooLargeError extends ProtocolError {
   constructor(
     readonly bytes: number,
@@ -55,6 +64,11 @@ export class FrameTooLargeError extends ProtocolError {
     message = `frame of ${bytes} bytes exceeds the limit of ${limit} bytes`,
   ) {
     super(message);
+  }
+
+  /** Over the protocol's own cap (4 GiB - 1), not a configured one: it can never travel. */
+  get overCap(): boolean {
+    return this.limit >= MAX_FRAME_LIMIT;
   }
 }
 

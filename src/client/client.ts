@@ -91,7 +91,7 @@ export class Client implements FutureHost {
   readonly #link = {
     id: this.id,
     keys: this.#keys,
-    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m) => this.#scheduler.send(m) }),
+    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m, bytes) => this.#scheduler.send(m, bytes) }),
     closing: (reason: string) => void (this.#closingReason = reason),
     gone: (reason: string) => this.#schedulerGone(reason),
   };

@@ -67,7 +67,9 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
       // would bring the same frame (every 20 ms, until the gather's timeout)
       if (keys.length > 1) for (const k of keys) await ask1(worker, [k]);
       else {
-        const message = `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes as one frame, over this client's largest frame (${big.limit} bytes): connect with a larger maxFrameSize (at most 4 GiB - 1) to receive it`;
+        const message = big.overCap
+          ? `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes, more than one frame can carry (4 GiB - 1 bytes): it cannot be gathered; make it several smaller values, or reduce it on the workers`
+          : `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes as one frame, over this client's largest frame (${big.limit} bytes): connect with a larger maxFrameSize (at most 4 GiB - 1) to receive it`;
         failed.set(keys[0]!, new FrameTooLargeError(big.bytes, big.limit, message));
       }
     }

@@ -13,6 +13,7 @@
 import type { TaskSpec } from "../protocol/messages.js";
 import type { ReleaseKeys, UpdateGraph } from "../protocol/messages-client.js";
 import { Op } from "../protocol/ops.js";
+import { FRAME_SHARE_BYTES } from "../errors.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 
 export interface OutboxIo {
@@ -20,7 +21,17 @@ export interface OutboxIo {
   connected(): boolean;
   /** the client is closed: pending tasks are dropped */
   closed(): boolean;
-  send(m: UpdateGraph | ReleaseKeys): void;
+  /** `bytes`: the arguments' size, when big (Comm.send) */
+  send(m: UpdateGraph | ReleaseKeys, bytes?: number): void;
+}
+
+/** A graph whose arguments are this big tells its size to the connection. */
+const BIG_GRAPH = 64 << 20;
+
+function argBytes(t: TaskSpec): number {
+  let n = 0;
+  for (const p of t.args) n += p.byteLength;
+  return n;
 }
 
 export class GraphOutbox {
@@ -58,7 +69,16 @@ export class GraphOutbox {
       const releases = typeof this.#pending[0] === "string";
       const most = Math.min(GRAPH_CHUNK, limit, this.#pending.length);
       let n = 1;
-      while (n < most && typeof this.#pending[n] === "string" === releases) n++;
+      // and, for tasks, no more arguments than one frame carries (a task over it alone was refused when encoded)
+      let bytes = releases ? 0 : argBytes(this.#pending[0] as TaskSpec);
+      while (n < most && typeof this.#pending[n] === "string" === releases) {
+        if (!releases) {
+          const more = argBytes(this.#pending[n] as TaskSpec);
+          if (bytes + more > FRAME_SHARE_BYTES) break;
+          bytes += more;
+        }
+        n++;
+      }
       const run = n === this.#pending.length ? this.#pending : this.#pending.slice(0, n);
       this.#pending = run === this.#pending ? [] : this.#pending.slice(n);
       limit -= n;
@@ -68,7 +88,7 @@ export class GraphOutbox {
       }
       const m = graphMessage(run as TaskSpec[]);
       if (this.journal) this.#unacked.set((m.seq = ++this.#seq), m);
-      this.#io.send(m);
+      this.#io.send(m, bytes >= BIG_GRAPH ? bytes : undefined);
     }
     if (this.#pending.length) this.#later();
   }

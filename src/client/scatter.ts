@@ -4,7 +4,7 @@
  * where each key is (add-keys).
  */
 import { randomUUID } from "node:crypto";
-import type { Rpc } from "../comm/rpc.js";
+import { type Rpc, byFrame } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
@@ -46,8 +46,11 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
   await Promise.all(
     [...perWorker].map(async ([addr, data]) => {
       const rpc = await host.worker(addr);
-      const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data }, host.timeoutMs);
-      host.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
+      // values over a frame's share were refused when encoded (encodeWithRaws)
+      for (const group of byFrame(data).groups) {
+        const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: group.data }, host.timeoutMs, { bytes: group.bytes });
+        host.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
+      }
     }),
   );
   return keys;

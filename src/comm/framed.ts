@@ -10,7 +10,7 @@
  */
 import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
 import { type WireCodec, wireCodec } from "../protocol/msgpack.js";
-import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, FRAME_SHARE_BYTES, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { Message } from "../protocol/messages.js";
 import type { Comm, MessageHandler } from "./types.js";
@@ -45,6 +45,8 @@ export class FramedComm implements Comm {
   #out: WireCodec = wireCodec();
   #in: WireCodec = wireCodec();
   #outbox: Message[] = [];
+  /** Bytes of binary parts queued, as senders told them (send's `bytes`). */
+  #outboxBytes = 0;
   /** Messages made by sendKey() in this batch (unsendKey may empty them: they are then dropped). */
   #keyLists = new Set<Message>();
   #flushScheduled = false;
@@ -107,9 +109,17 @@ export class FramedComm implements Comm {
     });
   }
 
-  /** Queue a message; it leaves with the others of this turn. Throws if the comm is closed. */
-  send(msg: Message): void {
+  /**
+   * Queue a message; it leaves with the others of this turn. Throws if the comm is closed.
+   * `bytes`: the size of its binary parts, when the sender knows it is big: what is queued
+   * then leaves first if the two would not fit one frame together.
+   */
+  send(msg: Message, bytes = 0): void {
     if (this.#closeError) throw this.#closeError;
+    if (bytes > 0) {
+      if (this.#outboxBytes + bytes > FRAME_SHARE_BYTES && this.#outbox.length) this.#flush();
+      this.#outboxBytes += bytes;
+    }
     this.#outbox.push(msg);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -165,10 +175,12 @@ export class FramedComm implements Comm {
     this.#lastBatch = this.#outbox.length;
     const batch = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox;
     this.#outbox = [];
+    this.#outboxBytes = 0;
     let parts: Uint8Array[];
     try {
       parts = encodeMessage(batch, this.#out);
     } catch (err) {
+      // the codec's records saw the message: the stream cannot go on without it
       this.abort(`could not encode outgoing message: ${describeError(err)}`);
       return;
     }

@@ -12,7 +12,7 @@
  * `holdLoop: "while-busy"` keeps the event loop alive only while a request is outstanding or
  * someone holds the endpoint (a client waiting for a result), so a program that is done exits.
  */
-import { CommClosedError, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, FRAME_SHARE_BYTES, FrameTooLargeError, ProtocolError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op, toWireError, type WireError } from "../protocol/ops.js";
 import { type Message, type Parser, type Parsers } from "../protocol/messages.js";
@@ -44,7 +44,10 @@ export interface RpcOptions {
 export class RemoteError extends Error {
   readonly remote: WireError;
   constructor(remote: WireError) {
-    super(remote.message);
+    // a reply the peer could not send in one frame: its sizes, as the cause (frameTooLarge finds it)
+    const { bytes, limit } = remote;
+    const big = remote.name === "FrameTooLargeError" && typeof bytes === "number" && typeof limit === "number";
+    super(remote.message, big ? { cause: new FrameTooLargeError(bytes, limit, remote.message) } : undefined);
     this.name = remote.name;
     this.remote = remote;
   }
@@ -54,6 +57,47 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
+}
+
+export interface RequestOptions {
+  /** the request does not keep the process alive */
+  background?: boolean;
+  /** the size of its binary parts, when big (see Comm.send) */
+  bytes?: number;
+}
+
+/**
+ * Values (key -> parts) in groups that each fit one frame's share (FRAME_SHARE_BYTES), for
+ * put-data requests; a value over it alone can never travel and is in `tooBig`.
+ */
+export function byFrame(data: Record<string, Uint8Array[]>): { groups: Array<{ data: Record<string, Uint8Array[]>; bytes: number }>; tooBig: string[] } {
+  const groups: Array<{ data: Record<string, Uint8Array[]>; bytes: number }> = [];
+  const tooBig: string[] = [];
+  let group: { data: Record<string, Uint8Array[]>; bytes: number } | undefined;
+  for (const [key, parts] of Object.entries(data)) {
+    let n = 0;
+    for (const p of parts) n += p.byteLength;
+    if (n > FRAME_SHARE_BYTES) {
+      tooBig.push(key);
+      continue;
+    }
+    if (!group || group.bytes + n > FRAME_SHARE_BYTES) groups.push((group = { data: {}, bytes: 0 }));
+    group.data[key] = parts;
+    group.bytes += n;
+  }
+  return { groups, tooBig };
+}
+
+/** Sizes of big reply values, told by their handlers (sizedReply). */
+const replyBytes = new WeakMap<object, number>();
+
+/**
+ * Mark a handler's reply value as `bytes` of binary parts: replies of one turn share a frame,
+ * and big ones must not pass its 4 GiB cap together. Returns `value`.
+ */
+export function sizedReply<T extends object>(value: T, bytes: number): T {
+  replyBytes.set(value, bytes);
+  return value;
 }
 
 export class Rpc {
@@ -98,8 +142,8 @@ export class Rpc {
     this.#handlers[op] = handler;
   }
 
-  send(msg: Message): void {
-    this.comm.send(msg);
+  send(msg: Message, bytes?: number): void {
+    this.comm.send(msg, bytes);
   }
 
   /** See Comm.sendKey. */
@@ -116,9 +160,9 @@ export class Rpc {
    * Send a request and wait for its reply, at most `timeoutMs`. A `background` request (a
    * heartbeat) does not keep the event loop alive while it waits.
    */
-  request<K extends keyof Replies>(msg: { op: K } & Message, timeoutMs: number, options?: { background?: boolean }): Promise<Replies[K]>;
-  request<T = unknown>(msg: Message, timeoutMs: number, options?: { background?: boolean }): Promise<T>;
-  request<T = unknown>(msg: Message, timeoutMs: number, options: { background?: boolean } = {}): Promise<T> {
+  request<K extends keyof Replies>(msg: { op: K } & Message, timeoutMs: number, options?: RequestOptions): Promise<Replies[K]>;
+  request<T = unknown>(msg: Message, timeoutMs: number, options?: RequestOptions): Promise<T>;
+  request<T = unknown>(msg: Message, timeoutMs: number, options: RequestOptions = {}): Promise<T> {
     if (this.comm.closed) return Promise.reject(new CommClosedError(`cannot send ${msg.op}: connection to ${this.comm.peer} is closed`));
     const rid = this.#nextRid++;
     const background = options.background === true;
@@ -130,7 +174,7 @@ export class Rpc {
       }, timeoutMs);
       if (background) timer.unref();
       this.#pending.set(rid, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.comm.send({ ...msg, rid });
+      this.comm.send({ ...msg, rid }, options.bytes);
     }).finally(() => background || this.release());
   }
 
@@ -185,13 +229,13 @@ export class Rpc {
     Promise.resolve()
       .then(() => handler(m, this))
       .then(
-        (value) => this.#reply({ op: Op.reply, rid, ok: true, value }),
+        (value) => this.#reply({ op: Op.reply, rid, ok: true, value }, typeof value === "object" && value !== null ? replyBytes.get(value) : undefined),
         (err) => this.#reply({ op: Op.reply, rid, ok: false, error: toWireError(err) }),
       );
   }
 
-  #reply(msg: Message): void {
-    if (!this.comm.closed) this.comm.send(msg);
+  #reply(msg: Message, bytes?: number): void {
+    if (!this.comm.closed) this.comm.send(msg, bytes);
   }
 
   #oneWayFailed(op: string, err: unknown): void {

@@ -18,7 +18,8 @@ export interface Comm {
   /** How many reads brought data so far: a liveness signal of the peer. */
   readonly reads: number;
   /** Queue a message; it leaves with the others of this turn. Throws if the comm is closed. */
-  send(msg: Message): void;
+  /** `bytes`: the size of the message's binary parts, when known to be big (a batch then never passes a frame's cap). */
+  send(msg: Message, bytes?: number): void;
   /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
   sendKey(op: string, key: string): void;
   /** Take back a key queued by sendKey in this turn. */

@@ -5,12 +5,12 @@
  * `FrameDecoder` is a byte state machine fed arbitrary chunks (as they come off a socket);
  * it emits whole payloads and fails fast on a frame larger than its cap, before buffering it.
  */
-import { FrameTooLargeError, ProtocolError } from "../errors.js";
+import { FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
 import { type WireCodec, packMessage, unpackMessage } from "./msgpack.js";
 
 export const HEADER_BYTES = 4;
 /** Largest payload a 32-bit header can describe. */
-export const MAX_FRAME_LIMIT = 0xffff_ffff;
+export { MAX_FRAME_LIMIT };
 
 export function encodeFrame(payload: Uint8Array): Buffer[] {
   if (payload.length > MAX_FRAME_LIMIT) {
@@ -145,9 +145,6 @@ const ZEROS = Buffer.alloc(8);
 export function encodeMessage(value: unknown, codec?: WireCodec): Uint8Array[] {
   const { head, raws } = packMessage(value, RAW_PART_BYTES, codec);
   const table = Buffer.allocUnsafe(8 + 4 * raws.length);
-  table.writeUInt32BE(head.length, 0);
-  table.writeUInt32BE(raws.length, 4);
-  raws.forEach((r, i) => table.writeUInt32BE(r.byteLength, 8 + 4 * i));
   const parts: Uint8Array[] = [table, head];
   let length = table.length + head.length;
   for (const r of raws) {
@@ -156,9 +153,13 @@ export function encodeMessage(value: unknown, codec?: WireCodec): Uint8Array[] {
     parts.push(r);
     length += pad + r.byteLength;
   }
+  // checked before any length is written: a 32-bit field would throw a RangeError naming nothing
+  if (length > MAX_FRAME_LIMIT) throw new FrameTooLargeError(length, MAX_FRAME_LIMIT, `message of ${length} bytes is larger than a frame can carry (4 GiB - 1 bytes)`);
+  table.writeUInt32BE(head.length, 0);
+  table.writeUInt32BE(raws.length, 4);
+  raws.forEach((r, i) => table.writeUInt32BE(r.byteLength, 8 + 4 * i));
   const [header] = encodeFrame(Buffer.alloc(0));
   header!.writeUInt32BE(length, 0);
-  if (length > MAX_FRAME_LIMIT) throw new ProtocolError(`message of ${length} bytes is larger than a frame can carry`);
   return [header!, ...parts];
 }
 

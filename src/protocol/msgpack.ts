@@ -23,7 +23,7 @@
  */
 import { createRequire } from "node:module";
 import type * as MsgpackrTypes from "msgpackr";
-import { ProtocolError } from "../errors.js";
+import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
 import { NegativeZero, Sent, type ValueLabel, allowClass, checkValue, withNegativeZeros } from "./values.js";
 
 export { Sent } from "./values.js";
@@ -266,13 +266,26 @@ export function encodeWithRaws(value: unknown, threshold: number, label: ValueLa
   // [x]), leaves nothing big in that map: no reset to pay (it costs a pack, ~0.1 us)
   if (flat(value)) return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
   try {
-    return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
+    return fitsFrame(packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold), label);
   } finally {
     // msgpackr's structured clone keeps the map of every object it packed until its next pack:
     // a result the worker has since freed (400 MB, say) would stay reachable from here, and
     // its memory never come back. Packing nothing replaces that map by an empty one.
     valuePackr.pack(null);
   }
+}
+
+/**
+ * A value that must travel (everything but a task's result, which may stay where it was made)
+ * fits one frame's share, or is refused naming what it is: no connection could carry it.
+ */
+function fitsFrame(e: Encoded, label: ValueLabel): Encoded {
+  if (label === Sent.result) return e;
+  let bytes = e.head.byteLength;
+  for (const r of e.raws) bytes += r.byteLength;
+  if (bytes <= FRAME_SHARE_BYTES) return e;
+  const what = label.items ? `the ${label.what}s` : label.what;
+  throw new FrameTooLargeError(bytes, MAX_FRAME_LIMIT, `${what}: ${bytes} bytes encoded, more than one frame can carry (4 GiB - 1 bytes): it cannot be sent ${label.to}; send it as several smaller values`);
 }
 
 /** A primitive, or a list of at most 8 primitives: nothing in it can hold much memory. */

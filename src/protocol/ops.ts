@@ -1,5 +1,6 @@
 /** Every wire op, in one place. Messages are msgpack maps `{ op, ...fields }`. */
 import { inspect } from "node:util";
+import { FrameTooLargeError } from "../errors.js";
 
 export const Op = {
   // handshake (comm/handshake.ts)
@@ -99,14 +100,17 @@ export const Op = {
 
 export type OpName = (typeof Op)[keyof typeof Op];
 
-/** Error as it travels on the wire. */
+/** Error as it travels on the wire; a FrameTooLargeError keeps its sizes (`bytes`, `limit`). */
 export interface WireError {
   name: string;
   message: string;
   stack: string;
+  bytes?: number;
+  limit?: number;
 }
 
 export function toWireError(err: unknown): WireError {
+  if (err instanceof FrameTooLargeError) return { name: err.name, message: err.message, stack: err.stack ?? "", bytes: err.bytes, limit: err.limit };
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack ?? "" };
   // a thrown non-Error (`throw { code: 42 }`) keeps its content, not "[object Object]"
   return { name: "Error", message: typeof err === "string" ? err : inspect(err, { depth: 2, breakLength: Infinity }), stack: "" };

@@ -29,6 +29,8 @@ export type { FailedWorker } from "./handlers.js";
 
 const log = () => logger("scheduler");
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
+/** A compute-task whose arguments are this big tells its size to the connection (Comm.send's `bytes`). */
+const BIG_ARGUMENTS = 64 << 20;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
 
@@ -249,6 +251,13 @@ export class Scheduler implements SchedulerView {
         if (def !== undefined) ins.msg.fnDef = def;
         const checkpoint = this.#takeOver?.checkpointOf(ins.msg.key as string);
         if (checkpoint) ins.msg.checkpoint = checkpoint;
+        // big arguments: a batch of compute-tasks must not pass a frame's cap together
+        let bytes = 0;
+        for (const p of ins.msg.args as Uint8Array[]) bytes += p.byteLength;
+        if (bytes >= BIG_ARGUMENTS) {
+          rpc.send(ins.msg, bytes);
+          continue;
+        }
       }
       // frees of one key each, in a row, travel as one list
       if (ins.msg.op === Op.freeKeys && (ins.msg.keys as string[]).length === 1) rpc.sendKey(Op.freeKeys, (ins.msg.keys as string[])[0]!);

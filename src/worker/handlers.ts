@@ -5,8 +5,8 @@
  * typed; each handler turns its message into a state-machine event or a data-store call, and
  * worker.ts carries out what comes back.
  */
-import { type Routes, routes } from "../comm/rpc.js";
-import { ProtocolError } from "../errors.js";
+import { type Routes, routes, sizedReply } from "../comm/rpc.js";
+import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
 import { type Message, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
@@ -86,8 +86,16 @@ export function peerHandlers(w: WorkerHost): Routes<GetData | ActorCall> {
 
 function getData(w: WorkerHost, m: GetData): Found | Promise<Found> {
   const reply = (found: Found): Found => {
-    for (const v of Object.values(found.data)) w.bytes.sentToPeers += storedBytes(v);
-    return found;
+    let total = 0;
+    for (const v of Object.values(found.data)) total += storedBytes(v);
+    // refused here, with its size, rather than closing the connection when the frame cannot be
+    // written: the asker then asks key by key, and a value over the cap alone errs its task
+    if (total > FRAME_SHARE_BYTES) {
+      const keys = Object.keys(found.data);
+      throw new FrameTooLargeError(total, MAX_FRAME_LIMIT, `${keys.length === 1 ? `the value of ${JSON.stringify(keys[0])} is` : `${keys.length} values asked together are`} ${total} bytes, more than one frame can carry (4 GiB - 1 bytes)`);
+    }
+    w.bytes.sentToPeers += total;
+    return sizedReply(found, total);
   };
   const found = w.store.values(m.keys);
   return found instanceof Promise ? found.then(reply) : reply(found);

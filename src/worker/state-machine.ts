@@ -60,6 +60,13 @@ export interface Sized<V> {
   value: V;
 }
 
+/** A value that did not come in one frame: its size, the cap it passed, and whether that cap is the protocol's own. */
+export interface TooLarge {
+  bytes: number;
+  limit: number;
+  overCap?: boolean;
+}
+
 /**
  * An event, with the id of what caused it (`stimulusId`). An event without one is numbered here:
  * its id is `${type}-${n}` (`compute-task-17`), made only when a story or an instruction shows
@@ -70,8 +77,11 @@ export type WorkerEvent<V = unknown> =
   /** a peer answered a fetch: what it had, and which keys it did not have */
   | { type: "fetch-done"; stimulusId?: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
-  /** `tooLarge`: the reply came as a frame over this worker's cap (asking again brings the same) */
-  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[]; tooLarge?: { bytes: number; limit: number } }
+  /**
+   * `tooLarge`: the reply came as a frame over this worker's cap, or (`overCap`) its holder could
+   * not send it in any frame (4 GiB - 1): asking again brings the same
+   */
+  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[]; tooLarge?: TooLarge }
   /** a running task seceded (gave up its thread slot while it waits) */
   | { type: "secede"; stimulusId?: string; key: string }
   /** a thread finished a task; `timing` (its thread, startstops) goes on to the scheduler's task stream */
@@ -361,7 +371,7 @@ export class WorkerState<V = unknown> {
    * A reply too big for one frame: keys asked together are asked again one by one; one asked
    * alone can never arrive (every holder sends the same bytes), and the tasks needing it err.
    */
-  #tooLarge(worker: string, keys: string[], big: { bytes: number; limit: number }): void {
+  #tooLarge(worker: string, keys: string[], big: TooLarge): void {
     const mine = keys.filter((k) => this.inFlight.get(k) === worker);
     for (const key of mine) {
       this.inFlight.delete(key);
@@ -371,7 +381,9 @@ export class WorkerState<V = unknown> {
         this.#tried.get(key)?.delete(worker);
         continue;
       }
-      const message = `dependency ${JSON.stringify(key)} on ${worker} is ${big.bytes} bytes as one frame, over this worker's distributed.comm.max-frame-size (${big.limit} bytes): raise it on every worker (at most 4 GiB - 1)`;
+      const message = big.overCap
+        ? `dependency ${JSON.stringify(key)} on ${worker} is ${big.bytes} bytes, more than one frame can carry (4 GiB - 1 bytes): it cannot move to another worker; make it several smaller values (tasks)`
+        : `dependency ${JSON.stringify(key)} on ${worker} is ${big.bytes} bytes as one frame, over this worker's distributed.comm.max-frame-size (${big.limit} bytes): raise it on every worker (at most 4 GiB - 1)`;
       for (const t of this.#waitingOn.get(key) ?? []) {
         this.tasks.delete(t.key);
         this.#release(t);

@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import { type CommOptions, DEFAULT_COMM, connect, listen } from "../comm/connect.js";
 import { type TlsContext, loadTls } from "../comm/tls.js";
-import { RemoteError, Rpc } from "../comm/rpc.js";
+import { RemoteError, Rpc, byFrame } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
 import { CommClosedError, ConfigError, TimeoutError, describeError, frameTooLarge } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
@@ -414,8 +414,10 @@ export class Worker {
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
     const { data } = await this.#store.values(keys);
     const rpc = await this.#peer(target);
-    await rpc.request({ op: Op.putData, data, report: true }, PEER_TIMEOUT_MS);
-    return Object.keys(data);
+    const { groups, tooBig } = byFrame(data);
+    if (tooBig.length) log().warn({ keys: tooBig, target }, "values over a frame's 4 GiB cap cannot move to another worker");
+    for (const group of groups) await rpc.request({ op: Op.putData, data: group.data, report: true }, PEER_TIMEOUT_MS, { bytes: group.bytes });
+    return groups.flatMap((g) => Object.keys(g.data));
   }
 
   #schedulerLost(reason: string): void {

@@ -42,3 +42,41 @@ describe("values near the frame cap between workers", function () {
     assert.equal(await client.submit((x: number) => x + 1, 1, { workers: ["w1"], pure: false }).result({ timeout: 10_000 }), 2);
   });
 });
+
+// Values past the 4 GiB a frame can carry at all: 4,400 buffers of 1 MiB - 1, never touched (so
+// no memory is committed; under 1 MiB a task thread moves its result's buffers rather than
+// copying them into shared memory). Protects: the holder's reply could not be written, its
+// connection closed, and the gather and the dependent task retried it until their timeouts (a
+// hang, without a word).
+describe("values over a frame's 4 GiB cap", function () {
+  this.timeout(120_000);
+  let cluster: InprocCluster;
+
+  before(async () => {
+    cluster = await withCluster({ mode: "inproc", protocol: "tcp", workers: 2, nthreads: 1 });
+  });
+  after(() => cluster.cleanup());
+
+  const huge = () => Array.from({ length: 4400 }, () => Buffer.allocUnsafeSlow((1 << 20) - 1));
+
+  it("a result over the cap stays on its worker: gather and a dependent elsewhere fail naming it; sending one is refused", async () => {
+    const { client } = cluster;
+    const made = client.submit(huge, { workers: ["w0"], pure: false });
+    await made.whenDone();
+    assert.equal(made.status, "finished", "a result may be bigger than a frame: it stays where it was made");
+    const elsewhere = client.submit((x: Buffer[]) => x.length, made, { workers: ["w1"], pure: false });
+    await assert.rejects(elsewhere.result({ timeout: 60_000 }), (err: Error) => {
+      assert.ok(err instanceof RemoteTaskError);
+      assert.equal(err.remoteName, "FrameTooLargeError");
+      assert.match(err.remoteMessage, new RegExp(`^dependency "${made.key}" on tcp://\\S+ is \\d+ bytes, more than one frame can carry \\(4 GiB - 1 bytes\\): it cannot move to another worker`));
+      return true;
+    });
+    await assert.rejects(made.result({ timeout: 60_000 }), new RegExp(`^FrameTooLargeError: the value of "${made.key}" on tcp://\\S+ is \\d+ bytes, more than one frame can carry \\(4 GiB - 1 bytes\\): it cannot be gathered`));
+    made.release();
+    const big = huge();
+    assert.throws(() => client.submit((x: Buffer[]) => x.length, big), /^FrameTooLargeError: the arguments: \d+ bytes encoded, more than one frame can carry \(4 GiB - 1 bytes\): it cannot be sent to a worker/);
+    await assert.rejects(client.scatter([big]), /^FrameTooLargeError: value 1: \d+ bytes encoded, more than one frame can carry/);
+    // the cluster goes on
+    assert.equal(await client.submit((x: number) => x + 1, 1, { workers: ["w1"], pure: false }).result({ timeout: 10_000 }), 2);
+  });
+});

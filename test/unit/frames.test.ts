@@ -80,6 +80,23 @@ describe("frame codec", () => {
 });
 
 describe("messages with raw parts", () => {
+  // a message over 4 GiB threw Node's RangeError from writeUInt32BE, naming no size or cap
+  it("a message over a frame's 4 GiB - 1 is a FrameTooLargeError with its size, before any length is written", async () => {
+    const { encodeMessage, MAX_FRAME_LIMIT } = await import("../../src/protocol/frames.js");
+    const { FrameTooLargeError } = await import("../../src/errors.js");
+    // never touched: the pages are not committed
+    const a = Buffer.allocUnsafeSlow(2.2e9);
+    const b = Buffer.allocUnsafeSlow(2.2e9);
+    assert.throws(() => encodeMessage({ op: "x", data: [a, b] }), (err: unknown) => {
+      assert.ok(err instanceof FrameTooLargeError);
+      assert.equal(err.limit, MAX_FRAME_LIMIT);
+      assert.ok(err.overCap);
+      assert.ok(err.bytes > 4.4e9 && err.bytes < 4.4e9 + 1000, String(err.bytes));
+      assert.match(err.message, /^message of \d+ bytes is larger than a frame can carry \(4 GiB - 1 bytes\)$/);
+      return true;
+    });
+  });
+
   it("large binaries travel as aligned raw parts and come back as views, not copies", async () => {
     const { encodeMessage, decodeMessage, RAW_PART_BYTES } = await import("../../src/protocol/frames.js");
     const big = new Float64Array(RAW_PART_BYTES); // 8 x the threshold

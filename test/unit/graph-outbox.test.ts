@@ -56,6 +56,25 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     assert.deepEqual(box.unacked(), [], "no journal: nothing kept");
   });
 
+  // a turn's tasks were one update-graph whatever their size: two 3 GB arguments made a message
+  // no frame could carry, and the connection to the scheduler closed on it
+  it("a run of tasks ends before its arguments pass a frame's share, and says its size", async () => {
+    const sent: Array<[string[], number | undefined]> = [];
+    const box = new GraphOutbox({ connected: () => true, closed: () => false, send: (m, bytes) => void sent.push([(m as UpdateGraph).tasks.map((t) => t.key), bytes]) });
+    // views claiming big sizes (not allocated): the outbox only counts byteLength
+    const sized = (key: string, n: number) => ({ key, fn, args: [{ byteLength: n } as Uint8Array], deps: [] });
+    box.add(sized("a", 3e9));
+    box.add(sized("b", 3e9));
+    box.add(sized("c", 10));
+    box.add(sized("d", 2));
+    await turn();
+    assert.deepEqual(sent, [[["a"], 3e9], [["b", "c", "d"], 3e9 + 12]]);
+    sent.length = 0;
+    box.add(sized("e", 10));
+    await turn();
+    assert.deepEqual(sent, [[["e"], undefined]], "a small graph says nothing");
+  });
+
   it("flush() sends everything now (before another message to the scheduler)", () => {
     const { box, graphs } = outbox();
     for (let i = 0; i < GRAPH_CHUNK + 1; i++) box.add(task(`k-${i}`));

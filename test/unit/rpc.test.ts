@@ -97,3 +97,25 @@ describe("Rpc typed routes (real tcp)", function () {
     assert.equal(await client.request({ op: "echo", x: 42 }, 10_000), 42);
   });
 });
+
+describe("frames' share of big values", () => {
+  it("byFrame groups values so that each put-data fits a frame; a value over the share alone is set apart", async () => {
+    const { byFrame } = await import("../../src/comm/rpc.js");
+    const { FRAME_SHARE_BYTES } = await import("../../src/errors.js");
+    const v = (n: number) => [{ byteLength: n } as Uint8Array];
+    const { groups, tooBig } = byFrame({ a: v(3e9), b: v(1e9), c: v(5), huge: v(FRAME_SHARE_BYTES + 1), d: v(1e9) });
+    assert.deepEqual(groups.map((g) => [Object.keys(g.data), g.bytes]), [[["a", "b", "c"], 4e9 + 5], [["d"], 1e9]]);
+    assert.deepEqual(tooBig, ["huge"]);
+  });
+
+  it("a remote FrameTooLargeError keeps its sizes: frameTooLarge finds them behind the RemoteError", async () => {
+    const { RemoteError } = await import("../../src/comm/rpc.js");
+    const { FrameTooLargeError, frameTooLarge, MAX_FRAME_LIMIT } = await import("../../src/errors.js");
+    const { toWireError } = await import("../../src/protocol/ops.js");
+    const wire = toWireError(new FrameTooLargeError(5e9, MAX_FRAME_LIMIT, "the value of \"k\" is 5000000000 bytes"));
+    const big = frameTooLarge(new RemoteError(wire));
+    assert.ok(big);
+    assert.deepEqual([big.bytes, big.limit, big.overCap], [5e9, MAX_FRAME_LIMIT, true]);
+    assert.equal(frameTooLarge(new RemoteError(toWireError(new Error("other")))), undefined);
+  });
+});
