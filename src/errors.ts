@@ -57,6 +57,11 @@ export const MAX_FRAME_LIMIT = 0xffff_ffff;
  */
 export const FRAME_SHARE_BYTES = MAX_FRAME_LIMIT - (1 << 20);
 
+/** Bytes of values one message may carry to a peer taking frames up to `maxFrame` (1 MiB left to the envelope, or a sixteenth of a small cap). */
+export function frameShare(maxFrame: number): number {
+  return maxFrame - Math.min(1 << 20, Math.floor(maxFrame / 16));
+}
+
 export class FrameTooLargeError extends ProtocolError {
   constructor(
     readonly bytes: number,

@@ -33,7 +33,7 @@ import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFits, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -91,7 +91,7 @@ export class Client implements FutureHost {
   readonly #link = {
     id: this.id,
     keys: this.#keys,
-    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m, bytes) => this.#scheduler.send(m, bytes) }),
+    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m, bytes) => this.#scheduler.send(m, bytes), share: () => this.#scheduler.comm.share }),
     closing: (reason: string) => void (this.#closingReason = reason),
     gone: (reason: string) => this.#schedulerGone(reason),
   };
@@ -175,6 +175,7 @@ export class Client implements FutureHost {
       throw where && err instanceof TypeError ? new TypeError(where + err.message, { cause: err }) : err;
     }
     const { head, raws, keys: deps } = encoded;
+    checkFits([head, ...raws], this.#scheduler.comm, `${where}the arguments`, "the scheduler", "scatter the data first (client.scatter) and pass its future, or raise max-frame-size on the scheduler and the workers");
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
     const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws));
@@ -232,8 +233,8 @@ export class Client implements FutureHost {
    * @param options.workers where to put them (names or addresses; default: spread over all)
    * @param options.broadcast put every value on every (chosen) worker
    */
-  async scatter<T>(value: T, options?: ScatterOptions): Promise<Future<T>>;
   async scatter<T>(values: T[], options?: ScatterOptions): Promise<Array<Future<T>>>;
+  async scatter<T>(value: T, options?: ScatterOptions): Promise<Future<T>>;
   async scatter<T>(values: T | T[], options: ScatterOptions = {}): Promise<Future<T> | Array<Future<T>>> {
     this.#checkOpen();
     checkScatterOptions(options);

@@ -23,10 +23,12 @@ export interface OutboxIo {
   closed(): boolean;
   /** `bytes`: the arguments' size, when big (Comm.send) */
   send(m: UpdateGraph | ReleaseKeys, bytes?: number): void;
+  /** bytes of arguments one message may carry (the scheduler's Comm.share; default: a frame's) */
+  share?(): number;
 }
 
-/** A graph whose arguments are this big tells its size to the connection. */
-const BIG_GRAPH = 64 << 20;
+/** A graph whose arguments are this big tells its size to the connection (Comm.send). */
+const BIG_GRAPH = 64 * 1024;
 
 function argBytes(t: TaskSpec): number {
   let n = 0;
@@ -69,12 +71,13 @@ export class GraphOutbox {
       const releases = typeof this.#pending[0] === "string";
       const most = Math.min(GRAPH_CHUNK, limit, this.#pending.length);
       let n = 1;
-      // and, for tasks, no more arguments than one frame carries (a task over it alone was refused when encoded)
+      // and, for tasks, no more arguments than one message carries (a task over it alone was refused when prepared)
       let bytes = releases ? 0 : argBytes(this.#pending[0] as TaskSpec);
+      const share = releases ? 0 : (this.#io.share?.() ?? FRAME_SHARE_BYTES);
       while (n < most && typeof this.#pending[n] === "string" === releases) {
         if (!releases) {
           const more = argBytes(this.#pending[n] as TaskSpec);
-          if (bytes + more > FRAME_SHARE_BYTES) break;
+          if (bytes + more > share) break;
           bytes += more;
         }
         n++;

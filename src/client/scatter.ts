@@ -10,7 +10,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
-import { type ScatterOptions, type WorkerSummary, typeName } from "./submit-options.js";
+import { type ScatterOptions, type WorkerSummary, checkFits, typeName } from "./submit-options.js";
 
 /** What scattering needs of the client. */
 export interface ScatterHost {
@@ -46,8 +46,12 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
   await Promise.all(
     [...perWorker].map(async ([addr, data]) => {
       const rpc = await host.worker(addr);
-      // values over a frame's share were refused when encoded (encodeWithRaws)
-      for (const group of byFrame(data).groups) {
+      const { groups, tooBig } = byFrame(data, rpc.comm.share);
+      for (const key of tooBig) {
+        const i = keys.indexOf(key);
+        checkFits(data[key]!, rpc.comm, list.length === 1 ? "value" : `value ${i + 1}`, `the worker ${addr}`, "raise max-frame-size on the workers, or send smaller values");
+      }
+      for (const group of groups) {
         const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: group.data }, host.timeoutMs, { bytes: group.bytes });
         host.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
       }

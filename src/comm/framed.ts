@@ -10,7 +10,7 @@
  */
 import { FrameDecoder, decodeMessage, encodeMessage } from "../protocol/frames.js";
 import { type WireCodec, wireCodec } from "../protocol/msgpack.js";
-import { CommClosedError, FRAME_SHARE_BYTES, ProtocolError, TimeoutError, describeError } from "../errors.js";
+import { CommClosedError, MAX_FRAME_LIMIT, ProtocolError, TimeoutError, describeError, frameShare } from "../errors.js";
 import { logger } from "../log.js";
 import type { Message } from "../protocol/messages.js";
 import type { Comm, MessageHandler } from "./types.js";
@@ -78,6 +78,20 @@ export class FramedComm implements Comm {
     this.#decoder.setMaxFrameBytes(n);
   }
 
+  #peerMax = MAX_FRAME_LIMIT;
+
+  get peerMaxFrameBytes(): number {
+    return this.#peerMax;
+  }
+
+  setPeerMaxFrameBytes(n: number): void {
+    this.#peerMax = n;
+  }
+
+  get share(): number {
+    return frameShare(this.#peerMax);
+  }
+
   /** Big incoming frames go to shared memory (see FrameDecoder.sharedFrames). */
   useSharedFrames(): void {
     this.#decoder.sharedFrames = true;
@@ -117,7 +131,7 @@ export class FramedComm implements Comm {
   send(msg: Message, bytes = 0): void {
     if (this.#closeError) throw this.#closeError;
     if (bytes > 0) {
-      if (this.#outboxBytes + bytes > FRAME_SHARE_BYTES && this.#outbox.length) this.#flush();
+      if (this.#outboxBytes + bytes > this.share && this.#outbox.length) this.#flush();
       this.#outboxBytes += bytes;
     }
     this.#outbox.push(msg);

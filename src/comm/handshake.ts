@@ -3,14 +3,17 @@
  * connection before any other op is accepted:
  *
  *   server -> { op: "hello", nonce: S }
- *   client -> { op: "auth", mac: HMAC(secret, "client" S), nonce: C }
- *   server -> { op: "welcome", mac: HMAC(secret, "server" C) }
+ *   client -> { op: "auth", mac: HMAC(secret, "client" S), nonce: C, maxFrame: its frame cap }
+ *   server -> { op: "welcome", mac: HMAC(secret, "server" C), maxFrame: its frame cap }
  *
+ * Each end learns the largest frame the other takes (`Comm.peerMaxFrameBytes`; a peer that does
+ * not say takes frames up to the 32-bit limit), so a sender can refuse a value by name, or split
+ * a batch, rather than have the connection closed on it.
  * Compared in constant time; the secret itself never crosses the wire and is never logged.
  * Until it succeeds, frames are capped at PRE_AUTH_MAX_FRAME; a stall past the deadline closes.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { CommClosedError, HandshakeError, describeError } from "../errors.js";
+import { CommClosedError, HandshakeError, MAX_FRAME_LIMIT, describeError } from "../errors.js";
 import { Op } from "../protocol/ops.js";
 import type { Message } from "../protocol/messages.js";
 import type { Comm } from "./types.js";
@@ -68,7 +71,8 @@ export function acceptHandshake(comm: Comm, secret: string, limits: HandshakeLim
     if (!(auth.nonce instanceof Uint8Array) || auth.nonce.length !== NONCE_BYTES) {
       throw new HandshakeError(`peer ${comm.peer} sent a malformed nonce`);
     }
-    comm.send({ op: Op.welcome, mac: mac(secret, "server", auth.nonce) });
+    learnPeerCap(comm, auth.maxFrame);
+    comm.send({ op: Op.welcome, mac: mac(secret, "server", auth.nonce), maxFrame: limits.maxFrameBytes });
   });
 }
 
@@ -79,7 +83,7 @@ export function offerHandshake(comm: Comm, secret: string, limits: HandshakeLimi
     expectOp(hello, Op.hello);
     if (!(hello.nonce instanceof Uint8Array)) throw new HandshakeError(`server ${comm.peer} sent a malformed nonce`);
     const nonce = randomBytes(NONCE_BYTES);
-    comm.send({ op: Op.auth, mac: mac(secret, "client", hello.nonce), nonce });
+    comm.send({ op: Op.auth, mac: mac(secret, "client", hello.nonce), nonce, maxFrame: limits.maxFrameBytes });
     let welcome: Message;
     try {
       welcome = await comm.recv(left(deadline));
@@ -92,5 +96,11 @@ export function offerHandshake(comm: Comm, secret: string, limits: HandshakeLimi
     if (!macMatches(mac(secret, "server", nonce), welcome.mac)) {
       throw new HandshakeError(`server ${comm.peer} does not know the cluster secret`);
     }
+    learnPeerCap(comm, welcome.maxFrame);
   });
+}
+
+/** The peer's frame cap, if it said a sane one (else the comm keeps the 32-bit limit). */
+function learnPeerCap(comm: Comm, n: unknown): void {
+  if (typeof n === "number" && Number.isInteger(n) && n > 0 && n <= MAX_FRAME_LIMIT) comm.setPeerMaxFrameBytes(n);
 }

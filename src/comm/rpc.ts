@@ -67,21 +67,21 @@ export interface RequestOptions {
 }
 
 /**
- * Values (key -> parts) in groups that each fit one frame's share (FRAME_SHARE_BYTES), for
- * put-data requests; a value over it alone can never travel and is in `tooBig`.
+ * Values (key -> parts) in groups that each fit one message's share of a frame (`share`: the
+ * peer's, `Comm.share`), for put-data requests; a value over it alone is in `tooBig`.
  */
-export function byFrame(data: Record<string, Uint8Array[]>): { groups: Array<{ data: Record<string, Uint8Array[]>; bytes: number }>; tooBig: string[] } {
+export function byFrame(data: Record<string, Uint8Array[]>, share = FRAME_SHARE_BYTES): { groups: Array<{ data: Record<string, Uint8Array[]>; bytes: number }>; tooBig: string[] } {
   const groups: Array<{ data: Record<string, Uint8Array[]>; bytes: number }> = [];
   const tooBig: string[] = [];
   let group: { data: Record<string, Uint8Array[]>; bytes: number } | undefined;
   for (const [key, parts] of Object.entries(data)) {
     let n = 0;
     for (const p of parts) n += p.byteLength;
-    if (n > FRAME_SHARE_BYTES) {
+    if (n > share) {
       tooBig.push(key);
       continue;
     }
-    if (!group || group.bytes + n > FRAME_SHARE_BYTES) groups.push((group = { data: {}, bytes: 0 }));
+    if (!group || group.bytes + n > share) groups.push((group = { data: {}, bytes: 0 }));
     group.data[key] = parts;
     group.bytes += n;
   }

@@ -17,8 +17,11 @@ export interface Comm {
   readonly closed: boolean;
   /** How many reads brought data so far: a liveness signal of the peer. */
   readonly reads: number;
-  /** Queue a message; it leaves with the others of this turn. Throws if the comm is closed. */
-  /** `bytes`: the size of the message's binary parts, when known to be big (a batch then never passes a frame's cap). */
+  /**
+   * Queue a message; it leaves with the others of this turn. Throws if the comm is closed.
+   * `bytes`: the size of its binary parts, when known to be big: a batch then never passes the
+   * peer's frame cap (what was queued before leaves first).
+   */
   send(msg: Message, bytes?: number): void;
   /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
   sendKey(op: string, key: string): void;
@@ -29,6 +32,11 @@ export interface Comm {
   /** Route messages to `handler` from now on (queued ones first). */
   setHandler(handler: MessageHandler): void;
   setMaxFrameBytes(n: number): void;
+  /** The largest frame the peer takes, as it said in the handshake (else the 32-bit limit). */
+  readonly peerMaxFrameBytes: number;
+  setPeerMaxFrameBytes(n: number): void;
+  /** Bytes of values one message to the peer may carry: its frame cap less room for the envelope. */
+  readonly share: number;
   /** Big incoming frames go to shared memory. */
   useSharedFrames(): void;
   onClose(listener: (err: CommClosedError) => void): void;

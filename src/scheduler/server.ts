@@ -13,6 +13,7 @@ import { Op } from "../protocol/ops.js";
 import type { Message, SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
 import { type ExtensionJournal, Extensions, type SchedulerView } from "./extension.js";
 import { FunctionTable } from "../protocol/functions.js";
+import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
 import { Locality } from "./locality.js";
@@ -29,8 +30,6 @@ export type { FailedWorker } from "./handlers.js";
 
 const log = () => logger("scheduler");
 const CLOSE_WORKERS_TIMEOUT_MS = 5000;
-/** A compute-task whose arguments are this big tells its size to the connection (Comm.send's `bytes`). */
-const BIG_ARGUMENTS = 64 << 20;
 /** How long a retiring worker may take to finish what it is running. */
 const RETIRE_DRAIN_MS = 60_000;
 
@@ -251,10 +250,16 @@ export class Scheduler implements SchedulerView {
         if (def !== undefined) ins.msg.fnDef = def;
         const checkpoint = this.#takeOver?.checkpointOf(ins.msg.key as string);
         if (checkpoint) ins.msg.checkpoint = checkpoint;
-        // big arguments: a batch of compute-tasks must not pass a frame's cap together
+        // big arguments: a batch of compute-tasks must not pass the worker's frame cap together,
+        // and one over it alone could never reach it (the worker would close the connection)
         let bytes = 0;
         for (const p of ins.msg.args as Uint8Array[]) bytes += p.byteLength;
-        if (bytes >= BIG_ARGUMENTS) {
+        if (bytes >= RAW_PART_BYTES) {
+          if (bytes > rpc.comm.share) {
+            const message = `the arguments of ${JSON.stringify(ins.msg.key)} are ${bytes} bytes, over the largest frame the worker ${ins.type === "send-worker" ? ins.worker : ""} takes (${rpc.comm.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${rpc.comm.peerMaxFrameBytes - rpc.comm.share} for the message): scatter the data first and pass its future, or raise max-frame-size on the workers`;
+            if (ins.type === "send-worker") this.#run(this.state.taskErred(ins.worker, ins.msg.key as string, { name: "FrameTooLargeError", message, stack: "" }, this.#sid("frame-too-large"), ins.msg.run as number | undefined));
+            continue;
+          }
           rpc.send(ins.msg, bytes);
           continue;
         }

@@ -414,8 +414,8 @@ export class Worker {
   async #replicateTo(target: string, keys: string[]): Promise<string[]> {
     const { data } = await this.#store.values(keys);
     const rpc = await this.#peer(target);
-    const { groups, tooBig } = byFrame(data);
-    if (tooBig.length) log().warn({ keys: tooBig, target }, "values over a frame's 4 GiB cap cannot move to another worker");
+    const { groups, tooBig } = byFrame(data, rpc.comm.share);
+    if (tooBig.length) log().warn({ keys: tooBig, target }, "values over the frame cap of the worker taking them cannot move there");
     for (const group of groups) await rpc.request({ op: Op.putData, data: group.data, report: true }, PEER_TIMEOUT_MS, { bytes: group.bytes });
     return groups.flatMap((g) => Object.keys(g.data));
   }

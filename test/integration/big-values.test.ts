@@ -11,7 +11,7 @@ describe("values near the frame cap between workers", function () {
   let cluster: InprocCluster;
 
   before(async () => {
-    cluster = await withCluster({ mode: "inproc", protocol: "tcp", workers: 2, nthreads: 1, worker: () => ({ comm: { ...DEFAULT_COMM, maxFrameBytes: 1 << 20 } }) });
+    cluster = await withCluster({ mode: "inproc", protocol: "tcp", workers: 2, nthreads: 1, scheduler: { comm: { ...DEFAULT_COMM, maxFrameBytes: 2 << 20 } }, worker: () => ({ comm: { ...DEFAULT_COMM, maxFrameBytes: 1 << 20 } }) });
   });
   after(() => cluster.cleanup());
 
@@ -25,6 +25,30 @@ describe("values near the frame cap between workers", function () {
     const b = client.submit(bytes, 700 * 1024, 5, { workers: ["w0"], pure: false });
     const sum = client.submit((x: Uint8Array, y: Uint8Array) => [x.length + y.length, x[1], y[y.length - 1]], a, b, { workers: ["w1"], pure: false });
     assert.deepEqual(await sum.result({ timeout: 30_000 }), [1400 * 1024, 4, 5]);
+  });
+
+  // Protects: an argument over the scheduler's frame cap closed the client's connection, and
+  // the client failed everything with "the scheduler was lost"; a value scattered over a
+  // worker's cap closed that connection with no word of why
+  it("an argument over the scheduler's cap, or a value over a worker's, is refused naming it; the client goes on", async () => {
+    const { client } = cluster;
+    assert.throws(() => client.submit((x: Uint8Array) => x.length, bytes(3 << 20, 1)), /^FrameTooLargeError: the arguments: \d+ bytes encoded, over the largest frame the scheduler takes \(2097152 bytes, its distributed.comm.max-frame-size, less 131072 for the message\): scatter the data first/);
+    assert.throws(() => client.map((x: Uint8Array) => x.length, [bytes(1, 1), bytes(3 << 20, 1)]), /^FrameTooLargeError: map item 2, the arguments: \d+ bytes encoded/);
+    await assert.rejects(client.scatter([bytes(10, 1), bytes(1200 * 1024, 2)], { workers: ["w0"] }), /^FrameTooLargeError: value 2: \d+ bytes encoded, over the largest frame the worker tcp:\/\/\S+ takes \(1048576 bytes/);
+    // what fits travels, in as many messages as it needs
+    const [a, b] = await client.scatter([bytes(600 * 1024, 3), bytes(600 * 1024, 4)], { workers: ["w0"] });
+    assert.deepEqual(await client.submit((x: Uint8Array, y: Uint8Array) => [x[0], y[0], x.length + y.length], a!, b!, { workers: ["w0"], pure: false }).result({ timeout: 10_000 }), [3, 4, 1200 * 1024]);
+    // three that fit the scheduler's cap and the workers' one by one, not together: several messages each way
+    const three = client.map((x: Uint8Array) => x[x.length - 1], [bytes(900 * 1024, 5), bytes(900 * 1024, 6), bytes(900 * 1024, 7)], { pure: false });
+    assert.deepEqual(await client.gather(three, { timeout: 10_000 }), [5, 6, 7]);
+    // one that fits the scheduler's but not a worker's: the task errs naming both sizes
+    const tooBigForWorkers = client.submit((x: Uint8Array) => x.length, bytes(1500 * 1024, 8), { pure: false });
+    await assert.rejects(tooBigForWorkers.result({ timeout: 10_000 }), (err: Error) => {
+      assert.ok(err instanceof RemoteTaskError);
+      assert.equal(err.remoteName, "FrameTooLargeError");
+      assert.match(err.remoteMessage, new RegExp(`^the arguments of "${tooBigForWorkers.key}" are \\d+ bytes, over the largest frame the worker tcp://\\S+ takes \\(1048576 bytes`));
+      return true;
+    });
   });
 
   // Protects: a dependency over the cap was refused at every try, and its task hung for good

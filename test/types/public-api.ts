@@ -85,6 +85,8 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   const graph = c.submitGraph({ a: [(x: number) => x + 1, 1], b: [(x: number) => x * 2, ref("a")] });
   const scatter: ScatterOptions = { broadcast: true };
   const s: Future<string> = await c.scatter("v", scatter);
+  // a list is scattered item by item: a future per item
+  const [s1, s2]: Array<Future<number>> = await c.scatter([1, 2]);
   const status: FutureStatus = f.status;
   const n: number = await f.result();
   const all: number[] = await c.gather(fs);
