@@ -175,7 +175,7 @@ export class Client implements FutureHost {
       throw where && err instanceof TypeError ? new TypeError(where + err.message, { cause: err }) : err;
     }
     const { head, raws, keys: deps } = encoded;
-    checkFits([head, ...raws], this.#scheduler.comm, `${where}the arguments`, "the scheduler", "scatter the data first (client.scatter) and pass its future, or raise max-frame-size on the scheduler and the workers");
+    checkFits([head, ...raws], this.#scheduler.comm, `${where}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
     const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws));

@@ -49,7 +49,7 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
       const { groups, tooBig } = byFrame(data, rpc.comm.share);
       for (const key of tooBig) {
         const i = keys.indexOf(key);
-        checkFits(data[key]!, rpc.comm, list.length === 1 ? "value" : `value ${i + 1}`, `the worker ${addr}`, "raise max-frame-size on the workers, or send smaller values");
+        checkFits(data[key]!, rpc.comm, list.length === 1 ? "value" : `value ${i + 1}`, `the worker ${addr}`, "split the data, or raise distributed.comm.max-frame-size on the workers (at most 4 GiB - 1)");
       }
       for (const group of groups) {
         const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: group.data }, host.timeoutMs, { bytes: group.bytes });

@@ -256,7 +256,7 @@ export class Scheduler implements SchedulerView {
         for (const p of ins.msg.args as Uint8Array[]) bytes += p.byteLength;
         if (bytes >= RAW_PART_BYTES) {
           if (bytes > rpc.comm.share) {
-            const message = `the arguments of ${JSON.stringify(ins.msg.key)} are ${bytes} bytes, over the largest frame the worker ${ins.type === "send-worker" ? ins.worker : ""} takes (${rpc.comm.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${rpc.comm.peerMaxFrameBytes - rpc.comm.share} for the message): scatter the data first and pass its future, or raise max-frame-size on the workers`;
+            const message = `the arguments of ${JSON.stringify(ins.msg.key)} are ${bytes} bytes, over the largest frame the worker ${ins.type === "send-worker" ? ins.worker : ""} takes (${rpc.comm.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${rpc.comm.peerMaxFrameBytes - rpc.comm.share} for the message): split the data, or raise distributed.comm.max-frame-size on the workers (at most 4 GiB - 1)`;
             if (ins.type === "send-worker") this.#run(this.state.taskErred(ins.worker, ins.msg.key as string, { name: "FrameTooLargeError", message, stack: "" }, this.#sid("frame-too-large"), ins.msg.run as number | undefined));
             continue;
           }

@@ -32,7 +32,7 @@ describe("values near the frame cap between workers", function () {
   // worker's cap closed that connection with no word of why
   it("an argument over the scheduler's cap, or a value over a worker's, is refused naming it; the client goes on", async () => {
     const { client } = cluster;
-    assert.throws(() => client.submit((x: Uint8Array) => x.length, bytes(3 << 20, 1)), /^FrameTooLargeError: the arguments: \d+ bytes encoded, over the largest frame the scheduler takes \(2097152 bytes, its distributed.comm.max-frame-size, less 131072 for the message\): scatter the data first/);
+    assert.throws(() => client.submit((x: Uint8Array) => x.length, bytes(3 << 20, 1)), /^FrameTooLargeError: the arguments: \d+ bytes encoded, over the largest frame the scheduler takes \(2097152 bytes, its distributed.comm.max-frame-size, less 131072 for the message\): split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers/);
     assert.throws(() => client.map((x: Uint8Array) => x.length, [bytes(1, 1), bytes(3 << 20, 1)]), /^FrameTooLargeError: map item 2, the arguments: \d+ bytes encoded/);
     await assert.rejects(client.scatter([bytes(10, 1), bytes(1200 * 1024, 2)], { workers: ["w0"] }), /^FrameTooLargeError: value 2: \d+ bytes encoded, over the largest frame the worker tcp:\/\/\S+ takes \(1048576 bytes/);
     // what fits travels, in as many messages as it needs
