@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
-import { RemoteError, Rpc } from "../comm/rpc.js";
+import { RemoteError, Rpc, checkFits } from "../comm/rpc.js";
 import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -33,7 +33,7 @@ import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFits, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 

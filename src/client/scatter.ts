@@ -4,13 +4,13 @@
  * where each key is (add-keys).
  */
 import { randomUUID } from "node:crypto";
-import { type Rpc, byFrame } from "../comm/rpc.js";
+import { type Rpc, byFrame, checkFits } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
-import { type ScatterOptions, type WorkerSummary, checkFits, typeName } from "./submit-options.js";
+import { type ScatterOptions, type WorkerSummary, typeName } from "./submit-options.js";
 
 /** What scattering needs of the client. */
 export interface ScatterHost {

@@ -4,7 +4,6 @@
  */
 import { type Hash, createHash } from "node:crypto";
 import type { TlsFiles } from "../comm/tls.js";
-import { FrameTooLargeError } from "../errors.js";
 import type { WorkerIdentity } from "../protocol/messages.js";
 import type { Future } from "./future.js";
 import { describeValue, isPlainObject } from "./arguments.js";
@@ -195,17 +194,4 @@ export function gatherSkips(errors: unknown): boolean {
   if (errors === undefined || errors === "raise") return false;
   if (errors === "skip") return true;
   throw new TypeError(`gather's errors option must be "raise" or "skip", got ${JSON.stringify(errors) ?? String(errors)}`);
-}
-
-/**
- * Encoded arguments (or a scattered value) fit one message to `to` (its frame cap, less room for
- * the envelope: `share`), else a FrameTooLargeError naming them: the peer would close the
- * connection on the frame (and a client lose its scheduler over one argument).
- * @example checkFits([head, ...raws], rpc.comm, "the arguments", "the scheduler") // FrameTooLargeError: the arguments: 629145700 bytes encoded, over ...
- */
-export function checkFits(parts: Uint8Array[], to: { share: number; peerMaxFrameBytes: number }, what: string, peer: string, hint: string): void {
-  let bytes = 0;
-  for (const p of parts) bytes += p.byteLength;
-  if (bytes <= to.share) return;
-  throw new FrameTooLargeError(bytes, to.peerMaxFrameBytes, `${what}: ${bytes} bytes encoded, over the largest frame ${peer} takes (${to.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${to.peerMaxFrameBytes - to.share} for the message): ${hint}`);
 }

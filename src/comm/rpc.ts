@@ -88,6 +88,19 @@ export function byFrame(data: Record<string, Uint8Array[]>, share = FRAME_SHARE_
   return { groups, tooBig };
 }
 
+/**
+ * Encoded parts (arguments, a scattered value, a result) fit one message to the peer of `to`
+ * (its frame cap less room for the envelope: `Comm.share`), else a FrameTooLargeError naming
+ * them, its size and the peer's cap: the peer would close the connection on the frame.
+ * @example checkFits([head, ...raws], rpc.comm, "the arguments", "the scheduler", "split the data") // FrameTooLargeError: the arguments: 629145700 bytes encoded, over ...
+ */
+export function checkFits(parts: Uint8Array[], to: Pick<Comm, "share" | "peerMaxFrameBytes">, what: string, peer: string, hint: string): void {
+  let bytes = 0;
+  for (const p of parts) bytes += p.byteLength;
+  if (bytes <= to.share) return;
+  throw new FrameTooLargeError(bytes, to.peerMaxFrameBytes, `${what}: ${bytes} bytes encoded, over the largest frame ${peer} takes (${to.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${to.peerMaxFrameBytes - to.share} for the message): ${hint}`);
+}
+
 /** Sizes of big reply values, told by their handlers (sizedReply). */
 const replyBytes = new WeakMap<object, number>();
 

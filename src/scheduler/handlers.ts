@@ -4,7 +4,7 @@
  * (protocol/messages-*.ts) before its method sees it typed; a wrong field is a ProtocolError,
  * which closes only that connection. Extension ops are routed raw: they check their own.
  */
-import { type Handler, type Handlers, RemoteError, type Routes, type Rpc, routes } from "../comm/rpc.js";
+import { type Handler, type Handlers, RemoteError, type Routes, type Rpc, checkFits, routes } from "../comm/rpc.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FunctionTable, resolveTaskFunction } from "../protocol/functions.js";
@@ -102,8 +102,8 @@ export class SchedulerHandlers {
       [Op.identity]: () => this.#h.view.identity(),
       [Op.story]: (m) => this.#state.story(m.key),
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
-      [Op.runOnScheduler]: (m) => this.runOnScheduler(m),
-      [Op.broadcast]: (m) => this.broadcast(m),
+      [Op.runOnScheduler]: (m, rpc) => this.runOnScheduler(m, rpc),
+      [Op.broadcast]: (m, rpc) => this.broadcast(m, rpc),
       // a worker retiring for its job's end bounds how long its running tasks may take (drainS)
       [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers, "drainS" in m && m.drainS !== undefined ? { drainMs: Math.max(0, m.drainS * 1000) } : {}),
       [Op.restart]: () => this.#h.restart(),
@@ -269,16 +269,18 @@ export class SchedulerHandlers {
     this.#h.run(this.#state.wantKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("want-keys")));
   }
 
-  async runOnScheduler(m: RunOnScheduler): Promise<unknown[]> {
+  async runOnScheduler(m: RunOnScheduler, rpc: Rpc): Promise<unknown[]> {
     const fn = await resolveTaskFunction(m.fn);
     const parts = m.args;
     const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
     const value = await fn(...args, this.#h.runContext);
     const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.schedulerResult);
+    // over the client's frame cap the reply would close the client's connection
+    checkFits([head, ...raws], rpc.comm, "the result of runOnScheduler", "the client", "return less, or connect the client with a larger maxFrameSize");
     return [head, ...raws];
   }
 
-  async broadcast(m: Broadcast): Promise<Record<string, unknown>> {
+  async broadcast(m: Broadcast, rpc: Rpc): Promise<Record<string, unknown>> {
     const peers = this.#h.peers;
     const targets = m.workers ? this.#h.resolveWorkers(m.workers) : [...peers.workers.keys()];
     const out: Record<string, unknown> = {};
@@ -294,6 +296,10 @@ export class SchedulerHandlers {
         }
       }),
     );
+    // each worker's result fitted this scheduler's frames; together they must fit the client's
+    const parts: Uint8Array[] = [];
+    for (const r of Object.values(out) as Array<{ ok: boolean; value?: Uint8Array[] }>) if (r.ok && r.value) parts.push(...r.value);
+    checkFits(parts, rpc.comm, `the results of run from ${targets.length} workers`, "the client", "return less from each, run on fewer workers at a time (the workers option), or connect the client with a larger maxFrameSize");
     return out;
   }
 }

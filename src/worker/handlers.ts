@@ -5,7 +5,7 @@
  * typed; each handler turns its message into a state-machine event or a data-store call, and
  * worker.ts carries out what comes back.
  */
-import { type Routes, routes, sizedReply } from "../comm/rpc.js";
+import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
 import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
 import { type Message, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
@@ -57,7 +57,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
       [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),
       [Op.closeWorker]: (m) => void w.close(`scheduler asked: ${m.reason ?? ""}`),
       [Op.schedulerClosing]: () => {},
-      [Op.run]: (m) => runHere(m),
+      [Op.run]: (m, rpc) => runHere(m, rpc),
       [Op.replicateTo]: (m) => w.replicateTo(m.target, m.keys),
       [Op.restart]: async () => {
         await w.restart();
@@ -128,11 +128,14 @@ function describe(v: unknown): string {
 }
 
 /** client.run(): a function on this worker's main thread, with its arguments. */
-async function runHere(m: Run): Promise<Buffer[]> {
+async function runHere(m: Run, rpc: Rpc): Promise<Buffer[]> {
   const fn = await resolveTaskFunction(m.fn);
   const parts = m.args;
   const args = decodeWithRaws(parts[0]!, parts.slice(1)) as unknown[];
   const value = await fn(...args);
   const { head, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
-  return [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
+  const out = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
+  // over the scheduler's frame cap the reply would close this worker's connection to it
+  checkFits(out, rpc.comm, "the result of run", "the scheduler", "return less (a summary, or the path of a file holding the data)");
+  return out;
 }

@@ -2,7 +2,7 @@
 // test moves little): dependencies too big together travel one by one, one too big alone errs
 // its task with the reason. Real scheduler, workers and TCP on 127.0.0.1.
 import assert from "node:assert/strict";
-import { RemoteTaskError } from "../../src/index.js";
+import { Client, RemoteTaskError } from "../../src/index.js";
 import { DEFAULT_COMM } from "../../src/comm/connect.js";
 import { type InprocCluster, withCluster } from "../helpers/cluster.js";
 
@@ -49,6 +49,27 @@ describe("values near the frame cap between workers", function () {
       assert.match(err.remoteMessage, new RegExp(`^the arguments of "${tooBigForWorkers.key}" are \\d+ bytes, over the largest frame the worker tcp://\\S+ takes \\(1048576 bytes`));
       return true;
     });
+  });
+
+  // Protects: a run result over the scheduler's cap closed the worker's connection to it (the
+  // worker then lost every result it held), and one over the client's closed the client's
+  it("results of run and runOnScheduler over the receiver's cap are errors naming them; every connection stays", async () => {
+    const { client, address, secret } = cluster;
+    const held = client.submit(bytes, 10, 9, { workers: ["w0"], pure: false });
+    await held.whenDone();
+    await assert.rejects(client.run(() => new Uint8Array(3 << 20), { workers: ["w0"] }), /FrameTooLargeError: the result of run: \d+ bytes encoded, over the largest frame the scheduler takes \(2097152 bytes/);
+    const small = await Client.connect(address, { secret, maxFrameSize: 1 << 20 });
+    try {
+      await assert.rejects(small.runOnScheduler(() => new Uint8Array(1100 * 1024)), /^RemoteTaskError.*FrameTooLargeError: the result of runOnScheduler: \d+ bytes encoded, over the largest frame the client takes \(1048576 bytes/);
+      await assert.rejects(small.run(() => new Uint8Array(600 * 1024)), /FrameTooLargeError: the results of run from 2 workers: \d+ bytes encoded, over the largest frame the client takes/);
+      assert.equal(await small.submit((x: number) => x * 2, 21, { pure: false }).result({ timeout: 10_000 }), 42);
+    } finally {
+      await small.close();
+    }
+    // the worker kept its connection, and so its results: the key was never lost and made again
+    assert.deepEqual(await held.result({ timeout: 10_000 }), bytes(10, 9));
+    const story = await client.story(held.key);
+    assert.equal(story.filter((e) => e.to === "memory").length, 1, JSON.stringify(story));
   });
 
   // Protects: a dependency over the cap was refused at every try, and its task hung for good
