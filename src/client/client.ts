@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
+import type { Comm } from "../comm/types.js";
 import { RemoteError, Rpc, checkFits } from "../comm/rpc.js";
 import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -448,6 +449,7 @@ export class Client implements FutureHost {
     checkTimeout("run", opts.timeout);
     if (opts.timeout === Infinity) throw new TypeError("run: timeout must be finite (the workers' calls are bounded), got Infinity");
     const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
+    checkFits([head, ...raws], this.#scheduler.comm, "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
@@ -467,6 +469,7 @@ export class Client implements FutureHost {
   async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
     this.#checkOpen();
     const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
+    checkFits([head, ...raws], this.#scheduler.comm, "runOnScheduler's arguments", "the scheduler", "split the data, or raise the scheduler's max-frame-size");
     try {
       const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
       return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
@@ -544,6 +547,8 @@ export class Client implements FutureHost {
   }
 
   get closed(): boolean { return this.#closed; }
+  /** @internal The scheduler's frame cap and share of it (Comm.share), for values sent to it. */
+  get schedulerFrames(): Pick<Comm, "share" | "peerMaxFrameBytes"> { return this.#scheduler.comm; }
 
   /**
    * The scheduler's connection ended without close(), or it missed its heartbeat. Unless the

@@ -12,7 +12,7 @@ const what = (name: string) => `dataset ${JSON.stringify(name)}`;
 
 export async function publishDataset(host: SharedHost, name: string, value: unknown, options: { override?: boolean } = {}): Promise<void> {
   checkName("dataset", name);
-  const shared = encodeShared(value, what(name));
+  const shared = encodeShared(host, value, what(name));
   await call(host, what(name), { op: Op.publishDataset, name, ...shared, override: options.override === true });
 }
 

@@ -39,7 +39,7 @@ export class Pub<T = unknown> extends Primitive {
   /** Send `x` to every subscriber of this name now (no reply; futures cannot travel this way: use a Queue). */
   put(x: T): void {
     if (this.host.closed) throw new CommClosedError(`${this.what}: its client ${this.host.id} is closed`);
-    const { value, keys } = encodeShared(x, this.what);
+    const { value, keys } = encodeShared(this.host, x, this.what);
     if (keys.length) throw new CoordinationError(`${this.what}: a published value cannot hold futures (${JSON.stringify(keys[0])}); use a Queue or a Variable for futures`);
     this.host.send({ op: Op.pubsubPut, name: this.name, value });
   }

@@ -29,7 +29,7 @@ export class Queue<T = unknown> extends Primitive {
 
   /** Add an item (a future, or a value with futures inside, too); waits while the queue is full, at most `timeout` ms (then TimeoutError). */
   async put(x: T, options: { timeout?: number } = {}): Promise<void> {
-    const msg = { op: Op.queuePut, name: this.name, maxsize: this.maxsize, ...encodeShared(x, this.what) };
+    const msg = { op: Op.queuePut, name: this.name, maxsize: this.maxsize, ...encodeShared(this.host, x, this.what) };
     const { done } = await waitOn<boolean>(this.host, this.what, msg, options.timeout, (ok) => ok);
     if (!done) throw timedOut(this.what, "put (the queue stayed full)", options.timeout);
   }
@@ -71,7 +71,7 @@ export class Variable<T = unknown> extends Primitive {
 
   /** Set it (the futures inside are kept alive until it is set again or deleted). */
   async set(x: T): Promise<void> {
-    await call(this.host, this.what, { op: Op.variableSet, name: this.name, ...encodeShared(x, this.what) });
+    await call(this.host, this.what, { op: Op.variableSet, name: this.name, ...encodeShared(this.host, x, this.what) });
   }
 
   /** Its value; waits until it is set, at most `timeout` ms (then TimeoutError). */

@@ -10,6 +10,8 @@ import { CommClosedError, CoordinationError, TimeoutError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { checkFits } from "../comm/rpc.js";
+import type { Comm } from "../comm/types.js";
 import type { Future } from "./future.js";
 import { checkTimeout } from "./timeout.js";
 
@@ -19,6 +21,8 @@ export { checkTimeout };
 export interface SharedHost {
   readonly id: string;
   readonly closed: boolean;
+  /** the scheduler's frame cap and share of it: a value over the share is refused by name */
+  readonly schedulerFrames: Pick<Comm, "share" | "peerMaxFrameBytes">;
   request<T = unknown>(msg: Message, timeoutMs?: number): Promise<T>;
   send(msg: Message): void;
   handle(op: string, handler: (msg: Message) => unknown): void;
@@ -32,9 +36,11 @@ export interface SharedValue {
 }
 
 /** Encode `x` (futures inside, at any depth, travel as their keys); `what` names it in a refusal. */
-export function encodeShared(x: unknown, what: string): SharedValue {
+export function encodeShared(host: SharedHost, x: unknown, what: string): SharedValue {
   const { head, raws, keys } = encodeWithRaws(x, RAW_PART_BYTES, { what: "value", to: `to ${what}` });
-  return { value: [head, ...raws], keys };
+  const value = [head, ...raws];
+  checkFits(value, host.schedulerFrames, `the value for ${what}`, "the scheduler", "share a future instead (scatter the data, then share its future), or raise the scheduler's max-frame-size");
+  return { value, keys };
 }
 
 /** Decode what encodeShared made; each future inside becomes a future of `host`, which then keeps its key alive. */

@@ -2,7 +2,7 @@
 // test moves little): dependencies too big together travel one by one, one too big alone errs
 // its task with the reason. Real scheduler, workers and TCP on 127.0.0.1.
 import assert from "node:assert/strict";
-import { Client, RemoteTaskError } from "../../src/index.js";
+import { Client, RemoteTaskError, Variable } from "../../src/index.js";
 import { DEFAULT_COMM } from "../../src/comm/connect.js";
 import { type InprocCluster, withCluster } from "../helpers/cluster.js";
 
@@ -35,6 +35,8 @@ describe("values near the frame cap between workers", function () {
     assert.throws(() => client.submit((x: Uint8Array) => x.length, bytes(3 << 20, 1)), /^FrameTooLargeError: the arguments: \d+ bytes encoded, over the largest frame the scheduler takes \(2097152 bytes, its distributed.comm.max-frame-size, less 131072 for the message\): split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers/);
     assert.throws(() => client.map((x: Uint8Array) => x.length, [bytes(1, 1), bytes(3 << 20, 1)]), /^FrameTooLargeError: map item 2, the arguments: \d+ bytes encoded/);
     await assert.rejects(client.scatter([bytes(10, 1), bytes(1200 * 1024, 2)], { workers: ["w0"] }), /^FrameTooLargeError: value 2: \d+ bytes encoded, over the largest frame the worker tcp:\/\/\S+ takes \(1048576 bytes/);
+    await assert.rejects(new Variable<Uint8Array>("big", { client }).set(bytes(3 << 20, 1)), /^FrameTooLargeError: the value for Variable "big": \d+ bytes encoded, over the largest frame the scheduler takes/);
+    await assert.rejects(client.runOnScheduler((x: Uint8Array) => x.length, bytes(3 << 20, 1)), /^FrameTooLargeError: runOnScheduler's arguments: \d+ bytes encoded/);
     // what fits travels, in as many messages as it needs
     const [a, b] = await client.scatter([bytes(600 * 1024, 3), bytes(600 * 1024, 4)], { workers: ["w0"] });
     assert.deepEqual(await client.submit((x: Uint8Array, y: Uint8Array) => [x[0], y[0], x.length + y.length], a!, b!, { workers: ["w0"], pure: false }).result({ timeout: 10_000 }), [3, 4, 1200 * 1024]);
