@@ -71,9 +71,9 @@ export class FrameTooLargeError extends ProtocolError {
     super(message);
   }
 
-  /** Over the protocol's own cap (4 GiB - 1), not a configured one: it can never travel. */
+  /** Over what any frame carries (4 GiB - 1 less the envelope), not only a configured cap: it can never travel. */
   get overCap(): boolean {
-    return this.limit >= MAX_FRAME_LIMIT;
+    return this.limit >= MAX_FRAME_LIMIT || this.bytes > FRAME_SHARE_BYTES;
   }
 }
 

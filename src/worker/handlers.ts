@@ -6,7 +6,7 @@
  * worker.ts carries out what comes back.
  */
 import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
-import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
+import { FrameTooLargeError, ProtocolError } from "../errors.js";
 import { type Message, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
@@ -76,7 +76,7 @@ export function peerHandlers(w: WorkerHost): Routes<GetData | ActorCall> {
   return routes({
     parsers: { [Op.getData]: workerToWorkerParsers[Op.getData], [Op.actorCall]: toActorParsers[Op.actorCall] },
     handlers: {
-      [Op.getData]: (m) => getData(w, m),
+      [Op.getData]: (m, rpc) => getData(w, m, rpc),
       // straight from the client to the actor's thread, as Dask's (not through the scheduler)
       [Op.actorCall]: ({ op: _op, ...call }) => w.callActor(call),
     },
@@ -84,15 +84,16 @@ export function peerHandlers(w: WorkerHost): Routes<GetData | ActorCall> {
   });
 }
 
-function getData(w: WorkerHost, m: GetData): Found | Promise<Found> {
+function getData(w: WorkerHost, m: GetData, rpc: Rpc): Found | Promise<Found> {
   const reply = (found: Found): Found => {
     let total = 0;
     for (const v of Object.values(found.data)) total += storedBytes(v);
-    // refused here, with its size, rather than closing the connection when the frame cannot be
-    // written: the asker then asks key by key, and a value over the cap alone errs its task
-    if (total > FRAME_SHARE_BYTES) {
+    // refused here, with its size and the asker's cap (4 GiB - 1 at most), rather than sent to
+    // close the connection (the asker's cap) or failing to be written (a frame's): the asker
+    // then asks key by key, and a value over the cap alone errs its task, naming it
+    if (total > rpc.comm.share) {
       const keys = Object.keys(found.data);
-      throw new FrameTooLargeError(total, MAX_FRAME_LIMIT, `${keys.length === 1 ? `the value of ${JSON.stringify(keys[0])} is` : `${keys.length} values asked together are`} ${total} bytes, more than one frame can carry (4 GiB - 1 bytes)`);
+      throw new FrameTooLargeError(total, rpc.comm.peerMaxFrameBytes, `${keys.length === 1 ? `the value of ${JSON.stringify(keys[0])} is` : `${keys.length} values asked together are`} ${total} bytes, over the largest frame the asker takes (${rpc.comm.peerMaxFrameBytes} bytes)`);
     }
     w.bytes.sentToPeers += total;
     return sizedReply(found, total);
