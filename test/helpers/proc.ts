@@ -131,6 +131,20 @@ export function childPids(pid: number): number[] {
   return readFileSync(path, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
+// mocha stopped by a signal (Ctrl-C, a CI timeout's SIGTERM) or leaving with processes still
+// started: kill them and all they started, so nothing of a test run outlives it (a SIGKILL of
+// mocha cannot be caught: then only the tag finds them)
+function killAllStarted(): void {
+  for (const p of started.splice(0)) killTagged(p.tag);
+}
+process.once("exit", killAllStarted);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    killAllStarted();
+    process.kill(process.pid, signal);
+  });
+}
+
 /**
  * For afterEach: kill everything the test started, then fail if anything had been left
  * alive after its launcher exited (a leak), or is still alive after SIGKILL.
