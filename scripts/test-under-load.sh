@@ -13,7 +13,8 @@ trap 'kill $b1 $b2 2>/dev/null' EXIT
 for k in $(seq 1 "$runs"); do
   start=$(date +%s)
   # a run that hangs (a leaked handle keeps mocha alive) ends after an hour, as a failure; mocha
-  # itself gets the signal (npx would not pass it on), and kills what its tests started
+  # itself gets the signal (npx would not pass it on); what its tests started, the reaper of
+  # test/helpers/proc.ts kills
   CI=true timeout --kill-after=30s 60m ./node_modules/.bin/mocha > "test-output/load-run-$k.log" 2>&1
   rc=$?
   line="run $k of $runs, commit $(git rev-parse --short HEAD): exit $rc in $(( $(date +%s) - start )) s; $(grep -E '^  [0-9]+ (passing|failing|pending)' "test-output/load-run-$k.log" | tr '\n' ' ')"

@@ -15,7 +15,7 @@ import { RemoteError, Rpc, byFrame } from "../comm/rpc.js";
 import type { Comm, Listener } from "../comm/types.js";
 import { CommClosedError, ConfigError, TimeoutError, describeError, frameTooLarge } from "../errors.js";
 import { readSchedulerFile } from "../comm/scheduler-file.js";
-import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { type Checkpointed, InOrder, withCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
@@ -64,6 +64,7 @@ export class Worker {
   #functions = new Map<number, unknown>();
   /** the values held here (the state machine knows their sizes) */
   #store: DataStore;
+  #inOrder = new InOrder();
   /** dependency fetches, until the task they were for reports them (task stream) */
   #transfers = new TransferLog();
   /** what the op handlers (handlers.ts) may use */
@@ -319,35 +320,26 @@ export class Worker {
           break;
         case "execute": {
           const found = this.#store.values(ins.deps);
-          if (found instanceof Promise) {
-            found.then(
-              (f) => (ins.checkpoint ? void this.#checkpointed(ins, f, ins.checkpoint) : this.#execute(ins, f)),
-              (err) => this.#handle({ type: "executed", stimulusId: this.#sid("read-back-failed"), key: ins.key, result: { ok: false, error: toWireError(err), durationS: 0 } }),
-            );
-          } else if (ins.checkpoint) {
-            void this.#checkpointed(ins, found, ins.checkpoint);
-          } else {
-            this.#execute(ins, found);
-          }
+          const path = ins.checkpoint;
+          this.#inOrder.run<Found | Checkpointed>(
+            path === undefined ? found : withCheckpoint(found, path, ins.key),
+            (r) => ("found" in r ? this.#checkpointed(ins, r, path!) : this.#execute(ins, r)),
+            (err) => this.#handle({ type: "executed", stimulusId: this.#sid("read-back-failed"), key: ins.key, result: { ok: false, error: toWireError(err), durationS: 0 } }),
+          );
         }
       }
     }
   }
 
   /** A checkpointed task: its result from the checkpoint file, else computed and written there. */
-  async #checkpointed(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, path: string): Promise<void> {
+  #checkpointed(ins: Extract<WorkerInstruction, { type: "execute" }>, { found, loaded: value, unreadable }: Checkpointed, path: string): void {
     const key = ins.key;
-    try {
-      const value = await readCheckpoint(path, key);
-      if (value) {
-        log().info({ key, checkpoint: path }, "result loaded from its checkpoint");
-        this.#scheduler?.unsendKey(Op.executing, key);
-        this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: 0 } });
-        return;
-      }
-    } catch (err) {
-      log().warn({ key, checkpoint: path, err: describeError(err) }, "checkpoint unreadable: computing the result again");
+    if (value) {
+      log().info({ key, checkpoint: path }, "result loaded from its checkpoint");
+      this.#scheduler?.unsendKey(Op.executing, key);
+      return this.#handle({ type: "executed", key, result: { ok: true, value, nbytes: storedBytes(value), durationS: 0 } });
     }
+    if (unreadable) log().warn({ key, checkpoint: path, err: describeError(unreadable) }, "checkpoint unreadable: computing the result again");
     this.#execute(ins, found, path);
   }
 

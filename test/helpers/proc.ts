@@ -22,8 +22,36 @@ export interface Proc {
 
 const started: Proc[] = [];
 
+/** This test run: every spawned process's tag starts with it, so the reaper finds them all. */
+const RUN_ID = randomUUID();
+let reaper: ChildProcess | undefined;
+
+/**
+ * A process of its own, started with the first spawn, that outlives this one by at most a
+ * second: once the test run is gone, however it ended (a SIGKILL, a CI timeout, Ctrl-C on npx,
+ * which does not pass the signal on), it kills every process a test started, and leaves.
+ * (Signal handlers here would change what in-process tests of signal handling see.)
+ */
+function startReaper(): void {
+  if (reaper) return;
+  const script = `const fs = require("fs");
+const [parent, mark] = process.argv.slice(1);
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+setInterval(() => {
+  if (alive(Number(parent))) return;
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\\d+$/.test(d)) continue;
+    try { if (fs.readFileSync("/proc/" + d + "/environ", "latin1").includes(mark)) process.kill(Number(d), "SIGKILL"); } catch {}
+  }
+  process.exit(0);
+}, 1000);`;
+  reaper = spawn(process.execPath, ["-e", script, String(process.pid), `${TAG_VAR}=${RUN_ID}-`], { detached: true, stdio: "ignore" });
+  reaper.unref();
+}
+
 export function spawnProc(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
-  const tag = randomUUID();
+  startReaper();
+  const tag = `${RUN_ID}-${randomUUID()}`;
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env, [TAG_VAR]: tag },
@@ -129,20 +157,6 @@ export function childPids(pid: number): number[] {
   const path = `/proc/${pid}/task/${pid}/children`;
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
-// mocha stopped by a signal (Ctrl-C, a CI timeout's SIGTERM) or leaving with processes still
-// started: kill them and all they started, so nothing of a test run outlives it (a SIGKILL of
-// mocha cannot be caught: then only the tag finds them)
-function killAllStarted(): void {
-  for (const p of started.splice(0)) killTagged(p.tag);
-}
-process.once("exit", killAllStarted);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.once(signal, () => {
-    killAllStarted();
-    process.kill(process.pid, signal);
-  });
 }
 
 /**
