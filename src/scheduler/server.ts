@@ -244,22 +244,23 @@ export class Scheduler implements SchedulerView {
     for (const ins of instructions) {
       const rpc = ins.type === "send-worker" ? this.#peers.workers.get(ins.worker) : this.#peers.clients.get(ins.client);
       if (!rpc || rpc.closed) continue;
-      if (ins.msg.op === Op.computeTask) {
+      if (ins.msg.op === Op.computeTask && ins.type === "send-worker") {
+        // big arguments: a batch of compute-tasks must not pass the worker's frame cap together,
+        // and one over it alone could never reach it (the worker would close the connection);
+        // checked first: a task not sent must not count its function as sent
+        let bytes = 0;
+        for (const p of ins.msg.args as Uint8Array[]) bytes += p.byteLength;
+        if (bytes > rpc.comm.share) {
+          const message = `the arguments of ${JSON.stringify(ins.msg.key)} are ${bytes} bytes, over the largest frame the worker ${ins.worker} takes (${rpc.comm.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${rpc.comm.peerMaxFrameBytes - rpc.comm.share} for the message): split the data, or raise distributed.comm.max-frame-size on the workers (at most 4 GiB - 1)`;
+          this.#run(this.state.taskErred(ins.worker, ins.msg.key as string, { name: "FrameTooLargeError", message, stack: "" }, this.#sid("frame-too-large"), ins.msg.run as number | undefined));
+          continue;
+        }
         // a function goes to each worker once; compute-task names it by number
         const def = this.#functions.sendOnce(rpc, ins.msg.fn as number);
         if (def !== undefined) ins.msg.fnDef = def;
         const checkpoint = this.#takeOver?.checkpointOf(ins.msg.key as string);
         if (checkpoint) ins.msg.checkpoint = checkpoint;
-        // big arguments: a batch of compute-tasks must not pass the worker's frame cap together,
-        // and one over it alone could never reach it (the worker would close the connection)
-        let bytes = 0;
-        for (const p of ins.msg.args as Uint8Array[]) bytes += p.byteLength;
         if (bytes >= RAW_PART_BYTES) {
-          if (bytes > rpc.comm.share) {
-            const message = `the arguments of ${JSON.stringify(ins.msg.key)} are ${bytes} bytes, over the largest frame the worker ${ins.type === "send-worker" ? ins.worker : ""} takes (${rpc.comm.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${rpc.comm.peerMaxFrameBytes - rpc.comm.share} for the message): split the data, or raise distributed.comm.max-frame-size on the workers (at most 4 GiB - 1)`;
-            if (ins.type === "send-worker") this.#run(this.state.taskErred(ins.worker, ins.msg.key as string, { name: "FrameTooLargeError", message, stack: "" }, this.#sid("frame-too-large"), ins.msg.run as number | undefined));
-            continue;
-          }
           rpc.send(ins.msg, bytes);
           continue;
         }

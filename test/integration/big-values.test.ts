@@ -44,13 +44,21 @@ describe("values near the frame cap between workers", function () {
     const three = client.map((x: Uint8Array) => x[x.length - 1], [bytes(900 * 1024, 5), bytes(900 * 1024, 6), bytes(900 * 1024, 7)], { pure: false });
     assert.deepEqual(await client.gather(three, { timeout: 10_000 }), [5, 6, 7]);
     // one that fits the scheduler's but not a worker's: the task errs naming both sizes
-    const tooBigForWorkers = client.submit((x: Uint8Array) => x.length, bytes(1500 * 1024, 8), { pure: false });
+    const count = (x: Uint8Array) => x.byteLength;
+    const kept = client.submit(bytes, 10, 7, { workers: ["w0"], pure: false });
+    await kept.whenDone();
+    const tooBigForWorkers = client.submit(count, bytes(1500 * 1024, 8), { pure: false, workers: ["w0"] });
     await assert.rejects(tooBigForWorkers.result({ timeout: 10_000 }), (err: Error) => {
       assert.ok(err instanceof RemoteTaskError);
       assert.equal(err.remoteName, "FrameTooLargeError");
       assert.match(err.remoteMessage, new RegExp(`^the arguments of "${tooBigForWorkers.key}" are \\d+ bytes, over the largest frame the worker tcp://\\S+ takes \\(1048576 bytes`));
       return true;
     });
+    // its function was never sent, and is not taken for sent: the next task of it runs
+    assert.equal(await client.submit(count, bytes(10, 1), { pure: false, workers: ["w0"] }).result({ timeout: 10_000 }), 10);
+    // and w0 kept its connection (a compute-task naming a function never sent closed it, and
+    // w0's results were lost with it): its earlier result went to memory once
+    assert.equal((await client.story(kept.key)).filter((e) => e.to === "memory").length, 1);
   });
 
   // Protects: a run result over the scheduler's cap closed the worker's connection to it (the
