@@ -4,6 +4,7 @@
  * has not read yet; closing it (or ending a `for await` over it) unsubscribes.
  */
 import { randomUUID } from "node:crypto";
+import { RemoteError } from "../comm/rpc.js";
 import { CommClosedError, CoordinationError } from "../errors.js";
 import { pubsubMessageParser } from "../protocol/messages-coordination.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
@@ -21,7 +22,9 @@ function subscribersOf(host: SharedHost): Map<string, Set<Sub<unknown>>> {
     routes.set(host, table);
     host.handle(Op.pubsubMessage, (raw) => {
       const m = pubsubMessageParser(raw);
-      for (const sub of table.get(m.name) ?? []) sub.deliver(decodeWithRaws(m.value[0]!, m.value.slice(1)));
+      // an item too big for this client's frames comes as the error saying so: each Sub raises it in the item's place
+      const item = "error" in m ? { error: new CoordinationError(m.error.message, { cause: new RemoteError(m.error) }) } : { value: decodeWithRaws(m.value[0]!, m.value.slice(1)) };
+      for (const sub of table.get(m.name) ?? []) sub.deliver(item);
     });
   }
   return byName;
@@ -52,7 +55,7 @@ export class Pub<T = unknown> extends Primitive {
 export class Sub<T = unknown> extends Primitive implements AsyncIterable<T> {
   /** @internal */
   readonly id = randomUUID();
-  #buffer: T[] = [];
+  #buffer: Array<{ value: T } | { error: Error }> = [];
   #waiters: Array<(v: { value: T } | { error: Error }) => void> = [];
   #closed = false;
 
@@ -66,17 +69,22 @@ export class Sub<T = unknown> extends Primitive implements AsyncIterable<T> {
     this.host.send({ op: Op.pubsubSubscribe, name: this.name, sub: this.id });
   }
 
-  /** @internal */
-  deliver(value: unknown): void {
+  /** @internal an item, or the error in its place */
+  deliver(item: { value: unknown } | { error: Error }): void {
     const w = this.#waiters.shift();
-    if (w) w({ value: value as T });
-    else this.#buffer.push(value as T);
+    if (w) w(item as { value: T } | { error: Error });
+    else this.#buffer.push(item as { value: T } | { error: Error });
   }
 
-  /** The next item; waits at most `timeout` ms (then TimeoutError; default: as long as it takes). */
+  /**
+   * The next item; waits at most `timeout` ms (then TimeoutError; default: as long as it takes).
+   * An item too big for this client's frames (its maxFrameSize) rejects in its place with a
+   * FrameTooLargeError naming its size; the items after it still come.
+   */
   get(options: { timeout?: number } = {}): Promise<T> {
     checkTimeout(this.what, options.timeout);
-    if (this.#buffer.length) return Promise.resolve(this.#buffer.shift()!);
+    const next = this.#buffer.shift();
+    if (next) return "error" in next ? Promise.reject(next.error) : Promise.resolve(next.value);
     if (this.#closed) return Promise.reject(new CoordinationError(`${this.what}: closed`));
     return new Promise<T>((resolve, reject) => {
       // the timer keeps the program alive while it waits, and notices a closed client

@@ -10,7 +10,8 @@ import type { PeerRef, SchedulerExtension, SchedulerView } from "../scheduler/ex
 import type { Message } from "../protocol/messages.js";
 import { type DatasetsReplies, type DatasetsToScheduler, parseDatasets } from "../protocol/messages-datasets.js";
 import { Op } from "../protocol/ops.js";
-import { own, peerId } from "./common.js";
+import type { FrameTooLargeError } from "../errors.js";
+import { type Taker, carrying, own, peerId, taker, tooBigFor } from "./common.js";
 import { KeyHolds } from "./key-holds.js";
 import { WaitList } from "./waiters.js";
 
@@ -19,7 +20,7 @@ type Dataset = { value: Uint8Array[]; keys: string[] };
 export class Datasets {
   readonly #data = new Map<string, Dataset>();
   /** name -> the gets waiting for it to be published */
-  readonly #waiting = new Map<string, WaitList<null, Dataset | null>>();
+  readonly #waiting = new Map<string, WaitList<Taker, Dataset | FrameTooLargeError | null>>();
   readonly holds: KeyHolds;
   readonly #view: () => SchedulerView;
 
@@ -44,10 +45,7 @@ export class Datasets {
     journal?.put("datasets", m.name, d);
     const waiting = this.#waiting.get(m.name);
     this.#waiting.delete(m.name);
-    for (const w of waiting?.drain() ?? []) {
-      this.holds.handTo(w.client, d.keys);
-      w.settle(d);
-    }
+    for (const w of waiting?.drain() ?? []) w.settle(this.#handTo(w.payload, m.name, d));
     return journal ? journal.durable().then(() => "ok" as const) : "ok";
   }
 
@@ -60,18 +58,25 @@ export class Datasets {
     }
   }
 
-  async get(m: { name: string; timeout?: number }, client: string): Promise<DatasetsReplies["get-dataset"]> {
-    let d = this.#data.get(m.name);
+  async get(m: { name: string; timeout?: number }, client: Taker): Promise<DatasetsReplies["get-dataset"]> {
+    const d = this.#data.get(m.name);
+    let got: Dataset | FrameTooLargeError | null = d ? this.#handTo(client, m.name, d) : null;
     if (!d && m.timeout !== undefined && m.timeout > 0) {
       let list = this.#waiting.get(m.name);
       if (!list) this.#waiting.set(m.name, (list = new WaitList()));
-      d = (await list.wait(client, null, m.timeout, null)) ?? undefined;
+      got = await list.wait(client.id, client, m.timeout, null); // handed over by publish()
       if (list.size === 0 && this.#waiting.get(m.name) === list) this.#waiting.delete(m.name);
-      if (d) return { found: true, ...d }; // handed over by publish()
     }
-    if (!d) return { found: false };
-    this.holds.handTo(client, d.keys);
-    return { found: true, ...d };
+    if (got instanceof Error) throw got;
+    return got ? carrying({ found: true, ...got }, [got]) : { found: false };
+  }
+
+  /** `d` for `client` (it then wants the dataset's keys), or the error saying it is too big for its frames. */
+  #handTo(client: Taker, name: string, d: Dataset): Dataset | FrameTooLargeError {
+    const big = tooBigFor(client, [d], `dataset ${JSON.stringify(name)}`, "get it from a client connected with a larger maxFrameSize, or publish less (big data is best scattered, and its futures published)");
+    if (big) return big;
+    this.holds.handTo(client.id, d.keys);
+    return d;
   }
 
   list(): string[] {
@@ -102,7 +107,7 @@ export function datasetsExtension(): SchedulerExtension {
   const ds = new Datasets(() => view!);
   const ops: Record<DatasetsToScheduler["op"], (m: Message, peer: PeerRef) => unknown> = {
     [Op.publishDataset]: (m) => ds.publish(parseDatasets("publish-dataset", m)),
-    [Op.getDataset]: (m, peer) => ds.get(parseDatasets("get-dataset", m), peerId(peer)),
+    [Op.getDataset]: (m, peer) => ds.get(parseDatasets("get-dataset", m), taker(peer)),
     [Op.listDatasets]: () => ds.list(),
     [Op.unpublishDataset]: (m) => ds.unpublish(parseDatasets("unpublish-dataset", m).name),
   };

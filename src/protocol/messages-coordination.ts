@@ -6,7 +6,8 @@
  * asks again for a longer wait. `value` is an encoded user value ([head, ...raws]) and `keys`
  * the keys of the futures inside it.
  */
-import { type Message, type Parsers, fieldError, num, optional, parts, str, strList } from "./messages.js";
+import { type Message, type Parsers, fieldError, num, optional, parts, str, strList, wireError } from "./messages.js";
+import type { WireError } from "./ops.js";
 
 /** Locks are leases of a semaphore of one, with their own names. */
 export type LeaseKind = "lock" | "semaphore";
@@ -36,8 +37,11 @@ export type CoordinationToScheduler =
   | LeaseAcquire | LeaseRelease | LeaseInfo | QueuePut | QueueGet | QueueSize | VariableSet | VariableGet | VariableDelete
   | EventSet | EventClear | EventIsSet | EventWait | PubsubSubscribe | PubsubUnsubscribe | PubsubPut;
 
-/** Scheduler -> client: an item published to `name`, for the client's subscribers of it. */
-export type PubsubMessage = { op: "pubsub-message"; name: string; value: Uint8Array[] };
+/**
+ * Scheduler -> client: an item published to `name`, for the client's subscribers of it; or, in
+ * its place, the error saying why this client could not have it (too big for its frames).
+ */
+export type PubsubMessage = { op: "pubsub-message"; name: string } & ({ value: Uint8Array[] } | { error: WireError });
 
 /** An item as a queue or variable holds and returns it. */
 export type SharedItem = { value: Uint8Array[]; keys: string[] };
@@ -92,4 +96,4 @@ export const coordinationParsers: Parsers<CoordinationToScheduler> = {
   "pubsub-put": (m) => (named(m), parts(m, "value"), m as unknown as PubsubPut),
 };
 
-export const pubsubMessageParser = (m: Message): PubsubMessage => (str(m, "name"), parts(m, "value"), m as unknown as PubsubMessage);
+export const pubsubMessageParser = (m: Message): PubsubMessage => (str(m, "name"), m.error === undefined ? parts(m, "value") : wireError(m, "error"), m as unknown as PubsubMessage);

@@ -32,8 +32,8 @@ export interface SchedulerView {
   wantKeys(client: string, keys: string[]): string[];
   /** `client` no longer wants `keys` (each is released once nobody needs it). */
   releaseKeys(client: string, keys: string[]): void;
-  /** A message to a connected client; false when it is not connected. */
-  sendToClient(client: string, msg: Message): boolean;
+  /** A message to a connected client (`bytes`: the size of its binary parts, when big; see Comm.send); false when it is not connected. */
+  sendToClient(client: string, msg: Message, bytes?: number): boolean;
   /** Why a task (or the pending work) does not run, the job queue's side included (scheduler/pending.ts). */
   whyPending(key?: string): Promise<WhyPending>;
   /** The scheduler's journal (--journal), for an extension's own durable state; undefined without one. */
@@ -72,8 +72,14 @@ export interface TaskFinishedEvent {
 /** A task erred on `worker` (its task-erred): `error` is the remote error's name. */
 export type TaskErredEvent = Omit<TaskFinishedEvent, "nbytes"> & { error: string };
 
-/** Who sent an extension op. */
-export type PeerRef = { kind: "client"; id: string } | { kind: "worker"; address: string };
+/** Who a peer is: a client by its id, a worker by its address. */
+export type PeerWho = { kind: "client"; id: string } | { kind: "worker"; address: string };
+
+/**
+ * Who sent an extension op, and the largest message it takes (`frames`, for checkFits): a value
+ * handed to it must fit, or its connection would close on the frame.
+ */
+export type PeerRef = PeerWho & { frames: { share: number; peerMaxFrameBytes: number } };
 
 export interface SchedulerExtension {
   /** "dashboard", later "locks", "datasets". */

@@ -18,6 +18,9 @@ export type Peer = { kind: "unknown" } | PeerRef;
 
 const UNKNOWN: Peer = { kind: "unknown" };
 
+/** The peer's frame limits, fixed once its handshake is done (a copy: PeerRef is plain data). */
+const limits = (rpc: Rpc): PeerRef["frames"] => ({ share: rpc.comm.share, peerMaxFrameBytes: rpc.comm.peerMaxFrameBytes });
+
 export class Peers {
   /** the connections of registered workers, by address, and of clients, by id */
   readonly workers = new Map<string, Rpc>();
@@ -58,13 +61,13 @@ export class Peers {
   }
 
   addWorker(rpc: Rpc, address: string, versions: Versions): void {
-    this.#peers.set(rpc, { kind: "worker", address });
+    this.#peers.set(rpc, { kind: "worker", address, frames: limits(rpc) });
     this.workers.set(address, rpc);
     this.workerVersions.set(address, versions);
   }
 
   addClient(rpc: Rpc, id: string): void {
-    this.#peers.set(rpc, { kind: "client", id });
+    this.#peers.set(rpc, { kind: "client", id, frames: limits(rpc) });
     this.clients.set(id, rpc);
   }
 

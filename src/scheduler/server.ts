@@ -410,10 +410,10 @@ export class Scheduler implements SchedulerView {
     };
   }
 
-  sendToClient(client: string, msg: Message): boolean {
+  sendToClient(client: string, msg: Message, bytes?: number): boolean {
     const rpc = this.#peers.clients.get(client);
     if (!rpc || rpc.closed) return false;
-    rpc.send(msg);
+    rpc.send(msg, bytes);
     return true;
   }
 

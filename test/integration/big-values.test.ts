@@ -2,8 +2,9 @@
 // test moves little): dependencies too big together travel one by one, one too big alone errs
 // its task with the reason. Real scheduler, workers and TCP on 127.0.0.1.
 import assert from "node:assert/strict";
-import { Client, RemoteTaskError, Variable } from "../../src/index.js";
+import { Client, Pub, Queue, RemoteTaskError, Sub, Variable } from "../../src/index.js";
 import { DEFAULT_COMM } from "../../src/comm/connect.js";
+import { frameTooLarge } from "../../src/errors.js";
 import { type InprocCluster, withCluster } from "../helpers/cluster.js";
 
 describe("values near the frame cap between workers", function () {
@@ -80,6 +81,48 @@ describe("values near the frame cap between workers", function () {
     assert.deepEqual(await held.result({ timeout: 10_000 }), bytes(10, 9));
     const story = await client.story(held.key);
     assert.equal(story.filter((e) => e.to === "memory").length, 1, JSON.stringify(story));
+  });
+
+  // Protects: a shared value (Variable, Queue item, dataset, published item) that fitted the
+  // scheduler's frames but not a getting client's was written anyway: that client's connection
+  // closed on the frame and every future it had was lost. Now the get fails naming the value and
+  // both sizes, the value stays for others, and the client goes on.
+  it("a Variable, Queue item, dataset or published item over a getter's cap is an error naming it; the value stays, the client goes on", async () => {
+    const { client, address, secret } = cluster;
+    const value = bytes(1500 * 1024, 6);
+    const small = await Client.connect(address, { secret, maxFrameSize: 1 << 20 });
+    try {
+      const pending = small.submit((x: number) => x + 1, 1, { pure: false }); // a future that must survive
+      const sub = new Sub<Uint8Array>("big-pub", { client: small });
+      const bigSub = new Sub<Uint8Array>("big-pub", { client });
+      const tooBig = (what: string) => (err: Error) => {
+        assert.match(String(err), new RegExp(`^CoordinationError: ${what}: \\d+ bytes encoded, over the largest frame the client ${small.id} takes \\(1048576 bytes, its distributed.comm.max-frame-size`));
+        assert.equal(frameTooLarge(err)?.limit, 1 << 20, "the FrameTooLargeError is its cause");
+        return true;
+      };
+      await new Variable<Uint8Array>("big-var", { client }).set(value);
+      await assert.rejects(new Variable<Uint8Array>("big-var", { client: small }).get({ timeout: 10_000 }), tooBig('Variable "big-var": its value'));
+      await new Queue<Uint8Array>("big-queue", { client }).put(value);
+      await assert.rejects(new Queue<Uint8Array>("big-queue", { client: small }).get({ timeout: 10_000 }), tooBig('Queue "big-queue": its next item'));
+      await client.publishDataset("big-dataset", value);
+      await assert.rejects(small.getDataset("big-dataset"), tooBig('dataset "big-dataset"'));
+      new Pub<Uint8Array>("big-pub", { client }).put(value);
+      await assert.rejects(sub.get({ timeout: 10_000 }), tooBig('Sub "big-pub": a published item'));
+      new Pub<Uint8Array>("big-pub", { client }).put(bytes(10, 2));
+      assert.deepEqual(await sub.get({ timeout: 10_000 }), bytes(10, 2), "the items after it still come");
+      // every value stayed for a client that can take it, and the small client goes on
+      assert.equal((await bigSub.get({ timeout: 10_000 })).length, value.length);
+      assert.equal((await new Variable<Uint8Array>("big-var", { client }).get({ timeout: 10_000 })).length, value.length);
+      assert.equal((await new Queue<Uint8Array>("big-queue", { client }).get({ timeout: 10_000 })).length, value.length);
+      assert.equal((await client.getDataset<Uint8Array>("big-dataset")).length, value.length);
+      assert.equal(await pending.result({ timeout: 10_000 }), 2);
+      assert.equal(await small.submit((x: number) => x * 2, 21, { pure: false }).result({ timeout: 10_000 }), 42);
+      sub.close();
+      bigSub.close();
+      await client.unpublishDataset("big-dataset");
+    } finally {
+      await small.close();
+    }
   });
 
   // Protects: a dependency over the cap was refused at every try, and its task hung for good

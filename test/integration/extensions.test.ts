@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { Client } from "../../src/index.js";
 import { Scheduler } from "../../src/scheduler/server.js";
 import { Worker } from "../../src/worker/worker.js";
-import { connect } from "../../src/comm/connect.js";
+import { DEFAULT_COMM, connect } from "../../src/comm/connect.js";
 import { Rpc } from "../../src/comm/rpc.js";
-import { ConfigError } from "../../src/errors.js";
+import { ConfigError, frameShare } from "../../src/errors.js";
 import type { PeerRef, SchedulerExtension, SchedulerView } from "../../src/scheduler/extension.js";
 import { freePort } from "../helpers/cluster.js";
 import { waitFor } from "../helpers/proc.js";
@@ -54,7 +54,9 @@ describe("scheduler extensions (real scheduler, worker and client)", function ()
       const raw = new Rpc(await connect(scheduler.address, secret, 10_000), {});
       const registered = await raw.request<{ services: Record<string, string> }>({ op: "register-client", id: "raw-client" }, 10_000);
       assert.equal(registered.services.probe, "probe://here", "clients hear the extension's services");
-      assert.deepEqual(await raw.request({ op: "probe-echo", n: 7 }, 10_000), { echo: 7, peer: { kind: "client", id: "raw-client" } });
+      // with the largest message it takes, as its handshake told (the default 512 MiB frames)
+      const frames = { share: frameShare(DEFAULT_COMM.maxFrameBytes), peerMaxFrameBytes: DEFAULT_COMM.maxFrameBytes };
+      assert.deepEqual(await raw.request({ op: "probe-echo", n: 7 }, 10_000), { echo: 7, peer: { kind: "client", id: "raw-client", frames } });
       raw.close("done");
       rpc.close("done");
       await waitFor("client removed", () => events.includes("client raw-client"), { timeoutMs: 10_000 });

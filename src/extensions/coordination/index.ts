@@ -9,7 +9,7 @@ import type { PeerRef, SchedulerExtension, SchedulerView } from "../../scheduler
 import type { Message } from "../../protocol/messages.js";
 import { type CoordinationToScheduler, coordinationParsers } from "../../protocol/messages-coordination.js";
 import { KeyHolds } from "../key-holds.js";
-import { peerId } from "../common.js";
+import { type Taker, peerId, taker } from "../common.js";
 import { Leases } from "./leases.js";
 import { PubSub } from "./pubsub.js";
 import { Queues } from "./queues.js";
@@ -27,7 +27,7 @@ type Op = CoordinationToScheduler["op"];
 const JOURNALED: Partial<Record<Op, "variable" | "event" | "queue">> = {
   "variable-set": "variable", "variable-delete": "variable", "event-set": "event", "event-clear": "event", "queue-put": "queue", "queue-get": "queue",
 };
-type Handler<K extends Op> = (m: Extract<CoordinationToScheduler, { op: K }>, client: string) => unknown;
+type Handler<K extends Op> = (m: Extract<CoordinationToScheduler, { op: K }>, client: Taker) => unknown;
 
 /** The primitives' tables, on one scheduler view (exported for the unit tests). */
 export class Coordination {
@@ -45,14 +45,14 @@ export class Coordination {
     this.holds = new KeyHolds("coordination", view);
     this.queues = new Queues(this.holds);
     this.variables = new Variables(this.holds);
-    this.pubsub = new PubSub((client, msg) => view().sendToClient(client, msg));
+    this.pubsub = new PubSub((client, msg, bytes) => view().sendToClient(client, msg, bytes));
   }
 
   readonly handlers: { [K in Op]: Handler<K> } = {
-    "lease-acquire": (m, c) => this.leases.acquire(m, c),
-    "lease-release": (m, c) => this.leases.release(m.kind, m.name, c, m.id),
+    "lease-acquire": (m, c) => this.leases.acquire(m, c.id),
+    "lease-release": (m, c) => this.leases.release(m.kind, m.name, c.id, m.id),
     "lease-info": (m) => this.leases.info(m.kind, m.name),
-    "queue-put": (m, c) => this.queues.put(m, c),
+    "queue-put": (m, c) => this.queues.put(m, c.id),
     "queue-get": (m, c) => this.queues.get(m, c),
     "queue-size": (m) => this.queues.size(m.name),
     "variable-set": (m) => this.variables.set(m.name, m.value, m.keys),
@@ -61,14 +61,14 @@ export class Coordination {
     "event-set": (m) => this.events.set(m.name),
     "event-clear": (m) => this.events.clear(m.name),
     "event-is-set": (m) => this.events.isSet(m.name),
-    "event-wait": (m, c) => this.events.wait(m.name, m.timeout, c),
+    "event-wait": (m, c) => this.events.wait(m.name, m.timeout, c.id),
     "pubsub-subscribe": (m, c) => this.pubsub.subscribe(m.name, c, m.sub),
-    "pubsub-unsubscribe": (m, c) => this.pubsub.unsubscribe(m.name, c, m.sub),
+    "pubsub-unsubscribe": (m, c) => this.pubsub.unsubscribe(m.name, c.id, m.sub),
     "pubsub-put": (m) => this.pubsub.put(m.name, m.value),
   };
 
   /** Parse and answer one op from `client`; with a journal, a change is answered once it is on disk. */
-  handle(op: Op, m: Message, client: string): unknown {
+  handle(op: Op, m: Message, client: Taker): unknown {
     const parsed = coordinationParsers[op](m) as never;
     const r = (this.handlers[op] as Handler<Op>)(parsed, client);
     const journal = this.#view().journal;
@@ -115,7 +115,7 @@ export function coordinationExtension(): SchedulerExtension {
   let view: SchedulerView | undefined;
   const c = new Coordination(() => view!);
   const ops: Record<string, (m: Message, peer: PeerRef) => unknown> = {};
-  for (const op of Object.keys(coordinationParsers) as Op[]) ops[op] = (m, peer) => c.handle(op, m, peerId(peer));
+  for (const op of Object.keys(coordinationParsers) as Op[]) ops[op] = (m, peer) => c.handle(op, m, taker(peer));
   const ext: SchedulerExtension = {
     name: "coordination",
     ops,

@@ -7,14 +7,15 @@
  */
 import type { QueueGet, QueuePut, SharedItem } from "../../protocol/messages-coordination.js";
 import type { KeyHolds } from "../key-holds.js";
-import { own } from "../common.js";
+import type { FrameTooLargeError } from "../../errors.js";
+import { type Taker, carrying, own, tooBigFor } from "../common.js";
 import { WaitList } from "../waiters.js";
 
 interface Queue {
   maxsize: number;
   items: SharedItem[];
-  /** payload: how many items (>= 1) */
-  getters: WaitList<number, SharedItem[] | null>;
+  /** payload: how many items (>= 1), and who wants them */
+  getters: WaitList<{ n: number; client: Taker }, SharedItem[] | FrameTooLargeError | null>;
   putters: WaitList<SharedItem, boolean>;
 }
 
@@ -45,22 +46,23 @@ export class Queues {
       return ok;
     }
     q.items.push(item);
-    this.#pump(q);
+    this.#pump(q, m.name);
     return true;
   }
 
-  async get(m: QueueGet, client: string): Promise<{ items: SharedItem[] | null }> {
+  async get(m: QueueGet, client: Taker): Promise<{ items: SharedItem[] | null }> {
     if (!Number.isInteger(m.batch) || m.batch < -1) throw new Error(`Queue ${JSON.stringify(m.name)}: batch must be true, false or an integer >= 1, got ${m.batch}`);
     const q = this.#queue(m.name);
     const n = m.batch === -1 ? q.items.length : Math.max(1, m.batch);
-    let items: SharedItem[] | null;
+    let items: SharedItem[] | FrameTooLargeError | null;
     if (m.batch === -1 || (q.items.length >= n && q.getters.size === 0)) {
-      items = this.#take(q, n, client);
+      items = this.#take(q, m.name, n, client);
     } else {
-      items = await q.getters.wait(client, n, m.timeout, null);
+      items = await q.getters.wait(client.id, { n, client }, m.timeout, null);
     }
     this.#forget(m.name, q);
-    return { items };
+    if (items instanceof Error) throw items;
+    return carrying({ items }, items);
   }
 
   /** A queue's items and bound (the journal's record of it), undefined when it is empty and unused. */
@@ -89,7 +91,7 @@ export class Queues {
   }
 
   /** Move waiting puts in while there is room, then serve waiting gets in order. */
-  #pump(q: Queue): void {
+  #pump(q: Queue, name: string): void {
     for (;;) {
       while ((q.maxsize === 0 || q.items.length < q.maxsize) && q.putters.size) {
         const w = q.putters.shift()!;
@@ -97,20 +99,27 @@ export class Queues {
         w.settle(true);
       }
       const g = q.getters.first();
-      if (!g || q.items.length < g.payload) return;
+      if (!g || q.items.length < g.payload.n) return;
       q.getters.shift();
-      g.settle(this.#take(q, g.payload, g.client));
+      g.settle(this.#take(q, name, g.payload.n, g.payload.client));
     }
   }
 
-  /** The first `n` items, handed to `client`: it wants their keys before the queue lets go of them. */
-  #take(q: Queue, n: number, client: string): SharedItem[] {
+  /**
+   * The first `n` items, handed to `client`: it wants their keys before the queue lets go of
+   * them. Items too big for the client's frames stay queued; it gets the error saying so.
+   */
+  #take(q: Queue, name: string, n: number, client: Taker): SharedItem[] | FrameTooLargeError {
+    const what = n === 1 ? `Queue ${JSON.stringify(name)}: its next item` : `Queue ${JSON.stringify(name)}: its next ${n} items`;
+    const hint = n === 1 ? "it stays queued: get it from a client connected with a larger maxFrameSize (big data is best scattered, and its future queued)" : "they stay queued: get fewer at a time (batch), or from a client connected with a larger maxFrameSize";
+    const big = tooBigFor(client, q.items.slice(0, n), what, hint);
+    if (big) return big;
     const items = q.items.splice(0, n);
     for (const it of items) {
-      this.#holds.handTo(client, it.keys);
+      this.#holds.handTo(client.id, it.keys);
       this.#holds.release(it.keys);
     }
-    this.#pump(q);
+    this.#pump(q, name);
     return items;
   }
 

@@ -7,12 +7,13 @@
  */
 import type { SharedItem } from "../../protocol/messages-coordination.js";
 import type { KeyHolds } from "../key-holds.js";
-import { own } from "../common.js";
+import type { FrameTooLargeError } from "../../errors.js";
+import { type Taker, carrying, own, tooBigFor } from "../common.js";
 import { WaitList } from "../waiters.js";
 
 export class Variables {
   readonly #values = new Map<string, SharedItem>();
-  readonly #waiting = new Map<string, WaitList<null, SharedItem | null>>();
+  readonly #waiting = new Map<string, WaitList<Taker, SharedItem | FrameTooLargeError | null>>();
   readonly #holds: KeyHolds;
 
   constructor(holds: KeyHolds) {
@@ -28,24 +29,30 @@ export class Variables {
     if (old) this.#holds.release(old.keys);
     const list = this.#waiting.get(name);
     this.#waiting.delete(name);
-    for (const w of list?.drain() ?? []) {
-      this.#holds.handTo(w.client, item.keys);
-      w.settle(item);
-    }
+    for (const w of list?.drain() ?? []) w.settle(this.#handTo(w.payload, name, item));
     return "ok";
   }
 
-  async get(name: string, timeoutMs: number, client: string): Promise<{ item: SharedItem | null }> {
+  async get(name: string, timeoutMs: number, client: Taker): Promise<{ item: SharedItem | null }> {
     const item = this.#values.get(name);
-    if (item) {
-      this.#holds.handTo(client, item.keys);
-      return { item };
+    let got: SharedItem | FrameTooLargeError | null;
+    if (item) got = this.#handTo(client, name, item);
+    else {
+      let list = this.#waiting.get(name);
+      if (!list) this.#waiting.set(name, (list = new WaitList()));
+      got = await list.wait(client.id, client, timeoutMs, null);
+      if (list.size === 0 && this.#waiting.get(name) === list) this.#waiting.delete(name);
     }
-    let list = this.#waiting.get(name);
-    if (!list) this.#waiting.set(name, (list = new WaitList()));
-    const got = await list.wait(client, null, timeoutMs, null);
-    if (list.size === 0 && this.#waiting.get(name) === list) this.#waiting.delete(name);
-    return { item: got };
+    if (got instanceof Error) throw got;
+    return carrying({ item: got }, got && [got]);
+  }
+
+  /** `item` for `client` (it then wants the item's keys), or the error saying it is too big for its frames. */
+  #handTo(client: Taker, name: string, item: SharedItem): SharedItem | FrameTooLargeError {
+    const big = tooBigFor(client, [item], `Variable ${JSON.stringify(name)}: its value`, "get it from a client connected with a larger maxFrameSize, or set a smaller value (big data is best scattered, and its future set)");
+    if (big) return big;
+    this.#holds.handTo(client.id, item.keys);
+    return item;
   }
 
   /** The variable's item (the journal's record of it). */
