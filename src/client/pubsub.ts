@@ -79,7 +79,8 @@ export class Sub<T = unknown> extends Primitive implements AsyncIterable<T> {
   /**
    * The next item; waits at most `timeout` ms (then TimeoutError; default: as long as it takes).
    * An item too big for this client's frames (its maxFrameSize) rejects in its place with a
-   * FrameTooLargeError naming its size; the items after it still come.
+   * CoordinationError naming its size (its cause: a FrameTooLargeError); the items after it
+   * still come.
    */
   get(options: { timeout?: number } = {}): Promise<T> {
     checkTimeout(this.what, options.timeout);
