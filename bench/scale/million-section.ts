@@ -14,6 +14,7 @@ type Attempt = <T>(what: string, f: () => Promise<T>) => Promise<T | undefined>;
 
 const SMALL = 50_000;
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+const byPhase = (p: { small: number; map: number; tree: number }) => `${fmt(p.small)} / ${fmt(p.map)} / ${fmt(p.tree)}`;
 const label = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n));
 
 export async function millionSection(attempt: Attempt): Promise<void> {
@@ -33,6 +34,12 @@ export async function millionSection(attempt: Attempt): Promise<void> {
     [`tree of ${label(r.n)} leaves (fan-in ${r.fanIn}, ${fmt(r.treeTasks)} tasks), tasks/s`, fmt(r.treeRate), "completes, sum checked"],
     ["client peak RSS, MiB", fmt(r.clientPeakRssMiB), `< 2 GiB: ${verdict(r.clientPeakRssMiB < GiB)}`],
     ["scheduler peak RSS, MiB", fmt(r.schedulerPeakRssMiB), `< 2 GiB: ${verdict(r.schedulerPeakRssMiB < GiB)}`],
+    ["  peak so far after each phase (small / map / tree), client", byPhase(r.peakRssMiB.client), ""],
+    ["  peak so far after each phase, scheduler", byPhase(r.peakRssMiB.scheduler), ""],
+    ["  CPU per task (small / map / tree), us, client", byPhase(r.cpuUsPerTask.client), ""],
+    ["  CPU per task, us, scheduler", byPhase(r.cpuUsPerTask.scheduler), ""],
+    ["  GC share of CPU, %, client", byPhase(r.gcPercent.client), ""],
+    ["  GC share of CPU, %, scheduler", byPhase(r.gcPercent.scheduler), ""],
     ["scheduler's longest event-loop block, ms", fmt(r.maxStallMs), ""],
   ];
   console.log(`\nscale, a million tasks: dask-worker-ts --nworkers 2 (nannies, 1 thread), one scheduler, this client; every value checked\n`);

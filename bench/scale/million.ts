@@ -42,6 +42,8 @@ export interface MillionResult {
   treeRate: number;
   clientPeakRssMiB: number;
   schedulerPeakRssMiB: number;
+  /** peak RSS so far, MiB, read at the end of each phase (it only grows: the phase that raised it shows) */
+  peakRssMiB: { scheduler: Phases; client: Phases };
   maxStallMs: number;
   /** share of each process's CPU spent in garbage collection, percent, by phase */
   gcPercent: { scheduler: Phases; client: Phases };
@@ -88,6 +90,9 @@ async function tree(client: Client, m: number): Promise<{ tasks: number; rate: n
 }
 
 const schedulerPeakRss = (client: Client) => client.runOnScheduler(() => process.resourceUsage().maxRSS * 1024);
+const ownPeakRss = () => process.resourceUsage().maxRSS * 1024;
+/** Peak RSS so far of the client and the scheduler, MiB. */
+const peaks = async (client: Client) => ({ client: ownPeakRss() / 2 ** 20, scheduler: (await schedulerPeakRss(client)) / 2 ** 20 });
 
 /** Count garbage-collection time in this process from now on (ms so far: gcMs()). */
 function watchGc(): () => number {
@@ -146,11 +151,11 @@ const result = await withScheduler(async (file): Promise<MillionResult> => {
     const own = () => ({ gcMs: clientGc(), cpuMs: ownCpuMs() });
     const [s0, c0] = [await schedulerGc(), own()];
     const smallRate = await mapGather(client, small);
-    const [s1, c1] = [await schedulerGc(), own()];
+    const [s1, c1, p1] = [await schedulerGc(), own(), await peaks(client)];
     const rate = await mapGather(client, n);
-    const [s2, c2] = [await schedulerGc(), own()];
+    const [s2, c2, p2] = [await schedulerGc(), own(), await peaks(client)];
     const t = await tree(client, n);
-    const [s3, c3] = [await schedulerGc(), own()];
+    const [s3, c3, p3] = [await schedulerGc(), own(), await peaks(client)];
     const s = await sampleScheduler(client, false);
     return {
       n,
@@ -160,8 +165,12 @@ const result = await withScheduler(async (file): Promise<MillionResult> => {
       rate,
       treeTasks: t.tasks,
       treeRate: t.rate,
-      clientPeakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
-      schedulerPeakRssMiB: (await schedulerPeakRss(client)) / 2 ** 20,
+      clientPeakRssMiB: p3.client,
+      schedulerPeakRssMiB: p3.scheduler,
+      peakRssMiB: {
+        scheduler: { small: p1.scheduler, map: p2.scheduler, tree: p3.scheduler },
+        client: { small: p1.client, map: p2.client, tree: p3.client },
+      },
       maxStallMs: s.maxStallMs,
       gcPercent: {
         scheduler: { small: gcShare(s0, s1), map: gcShare(s1, s2), tree: gcShare(s2, s3) },
