@@ -26,6 +26,9 @@ import { after } from "./timeout.js";
 
 export type FutureStatus = "pending" | "finished" | "error" | "cancelled";
 
+/** A small result kept until gathered: a number, string, boolean or null as itself, anything else as its encoded parts. */
+export type InlineValue = Uint8Array[] | number | string | boolean | null;
+
 /** One incarnation of a key in this client. */
 export interface KeyState {
   readonly key: string;
@@ -35,8 +38,8 @@ export interface KeyState {
   because?: string;
   /** Futures alive for this incarnation. */
   refs: number;
-  /** a small result that came with the news (encoded parts) */
-  value?: Uint8Array[];
+  /** a small result that came with the news (client/fetch.ts `keepInline`) */
+  value?: InlineValue;
   /** the worker the scheduler said holds the result (gather asks it first, without who-has) */
   holder?: string;
   /** callbacks for the end of pending (made on first wait: most keys never have one) */

@@ -10,7 +10,7 @@ import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
-import { type ScatterOptions, type WorkerSummary, typeName } from "./submit-options.js";
+import { type ScatterOptions, type WorkerSummary, taskKey, typeName } from "./submit-options.js";
 
 /** What scattering needs of the client. */
 export interface ScatterHost {
@@ -32,7 +32,7 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
   const perWorker = new Map<string, Record<string, Buffer[]>>();
   const keys = list.map((v, i) => {
     const { head, raws } = encoded[i]!;
-    const key = `${typeName(v)}-${randomUUID()}`;
+    const key = taskKey(typeName(v), randomUUID());
     const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
     const to = options.broadcast ? targets : [targets[i % targets.length]!];
     for (const [addr] of to) {

@@ -10,6 +10,7 @@ import { Op } from "../protocol/ops.js";
 import { schedulerToClientParsers } from "../protocol/messages-client.js";
 import type { ConnectPlan } from "./connect-target.js";
 import type { GraphOutbox } from "./graph-outbox.js";
+import { keepInline } from "./fetch.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { type KeyTable, settle } from "./key-table.js";
 
@@ -36,7 +37,7 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
     routes({ parsers: schedulerToClientParsers, handlers: {
       [Op.keyInMemory]: (m) => {
         const ks = keys.get(m.key);
-        if (ks && m.value) ks.value = m.value;
+        if (ks && m.value) ks.value = keepInline(m.value);
         settle(ks, "finished", undefined, undefined, m.worker);
       },
       [Op.keyErred]: (m) => settle(keys.get(m.key), "error", m.error, m.because),

@@ -5,6 +5,7 @@ import net from "node:net";
 import { EventEmitter } from "node:events";
 import { Sent, decodeWithRaws, encodeWithRaws, KeyReference } from "../../src/protocol/msgpack.js";
 import { collectGarbage } from "../../src/worker/gc.js";
+import { keepInline } from "../../src/client/fetch.js";
 
 const THRESHOLD = 1024;
 function roundTrip<T>(value: T): T {
@@ -224,4 +225,52 @@ describe("user values", () => {
     }
     assert.equal(big.deref(), undefined, "the buffer is still reachable");
   });
+
+  // the client keeps a small result that came with key-in-memory: primitives decoded, the rest as bytes of its own
+  describe("inline results kept by the client", () => {
+    /** The result's parts as they arrive: views into a bigger received frame. */
+    function arrived(value: unknown): { parts: Uint8Array[]; frame: ArrayBuffer } {
+      const { head, raws } = encodeWithRaws(value, THRESHOLD, Sent.result);
+      const frame = new ArrayBuffer(64 * 1024);
+      let at = 100;
+      const parts = [head, ...raws].map((p) => {
+        const view = new Uint8Array(frame, at, p.byteLength);
+        view.set(p);
+        at += p.byteLength + 8;
+        return view;
+      });
+      return { parts, frame };
+    }
+
+    for (const v of [0, 7, -1, -33, 2 ** 40, -(2 ** 40), 1.5, NaN, Infinity, -Infinity, "", "abc", "é".repeat(300), true, false, null]) {
+      it(`keeps ${typeof v === "string" ? `a string of ${v.length}` : String(v)} as itself`, () => {
+        const kept = keepInline(arrived(v).parts);
+        assert.ok(Object.is(kept, v), `got ${String(kept)}`);
+        assert.ok(Object.is(kept, roundTrip(v)), "the same value a later decode gives");
+      });
+    }
+
+    const others: Array<[string, unknown]> = [
+      ["undefined", undefined],
+      ["-0 (an extension, so that it stays -0)", -0],
+      ["a bigint", 5n],
+      ["an array", [1, 2]],
+      ["an object", { a: 1 }],
+      ["a Map", new Map([[1, 2]])],
+      ["a Date", new Date(0)],
+      ["bytes", new Uint8Array([1, 2, 3])],
+    ];
+    for (const [what, v] of others) {
+      it(`keeps ${what} as bytes of its own, decoded afresh at each gather`, () => {
+        const { parts, frame } = arrived(v);
+        const kept = keepInline(parts);
+        assert.ok(Array.isArray(kept), `${what} was decoded at once: ${String(kept)}`);
+        for (const p of kept) assert.notEqual(p.buffer, frame, "a kept part still holds the whole received frame");
+        const a = decodeWithRaws(kept[0]!, kept.slice(1));
+        assert.deepEqual(a, v);
+        if (typeof v === "object" && v !== null) assert.notEqual(decodeWithRaws(kept[0]!, kept.slice(1)), a, "two gathers share one mutable value");
+      });
+    }
+  });
 });
+
