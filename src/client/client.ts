@@ -34,7 +34,7 @@ import { GraphOutbox } from "./graph-outbox.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -183,7 +183,7 @@ export class Client implements FutureHost {
     checkFits([head, ...raws], this.#scheduler.comm, `${where}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
     const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
-    const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomUUID() : tokenize(wire, head, raws));
+    const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomToken() : tokenize(wire, head, raws));
     // only the options given: an undefined field costs 3 bytes a task on the wire, and memory until the flush
     const spec: TaskSpec = { key, fn: wire, args: raws.length ? [head, ...raws] : [head], deps: deps.length ? deps : NO_DEPS };
     for (const k of SPEC_OPTIONS) if (options[k] !== undefined) (spec as Record<string, unknown>)[k] = options[k];

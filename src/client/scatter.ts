@@ -3,14 +3,13 @@
  * workers holding the least, or on every chosen worker (broadcast); the scheduler is told
  * where each key is (add-keys).
  */
-import { randomUUID } from "node:crypto";
 import { type Rpc, byFrame, checkFits } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
-import { type ScatterOptions, type WorkerSummary, taskKey, typeName } from "./submit-options.js";
+import { type ScatterOptions, type WorkerSummary, randomToken, taskKey, typeName } from "./submit-options.js";
 
 /** What scattering needs of the client. */
 export interface ScatterHost {
@@ -32,7 +31,7 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
   const perWorker = new Map<string, Record<string, Buffer[]>>();
   const keys = list.map((v, i) => {
     const { head, raws } = encoded[i]!;
-    const key = taskKey(typeName(v), randomUUID());
+    const key = taskKey(typeName(v), randomToken());
     const parts = [head, ...raws.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength))];
     const to = options.broadcast ? targets : [targets[i % targets.length]!];
     for (const [addr] of to) {

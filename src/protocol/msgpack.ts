@@ -317,18 +317,26 @@ export function unpackMessage(head: Uint8Array, raws: Uint8Array[], codec?: Wire
   return unpackWithRaws(codec?.unpackr ?? packr, head, raws);
 }
 
+/** The raws and keys of a value without any (most task arguments and results): shared, never changed. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+/** The sinks one packing at a time fills (a packing never starts another): no Set and arrays made per value. */
+const sinkRaws: Uint8Array[] = [];
+const sinkKeys = new Set<string>();
+
 function packWithRaws(p: MsgpackrTypes.Packr, value: unknown, threshold: number): Encoded {
-  const raws: Uint8Array[] = [];
-  const keys = new Set<string>();
-  rawSink = raws;
+  if (rawSink !== undefined) throw new Error("packWithRaws: a packing started while another ran");
+  rawSink = sinkRaws;
   rawThreshold = threshold;
-  keySink = keys;
+  keySink = sinkKeys;
   try {
-    return { head: Buffer.from(p.pack(value)), raws, keys: [...keys] };
+    const head = Buffer.from(p.pack(value));
+    return { head, raws: sinkRaws.length ? sinkRaws.slice() : NONE, keys: sinkKeys.size ? [...sinkKeys] : NONE };
   } finally {
     rawSink = undefined;
     rawThreshold = Infinity;
     keySink = undefined;
+    sinkRaws.length = 0;
+    sinkKeys.clear();
   }
 }
 
