@@ -139,12 +139,10 @@ export class Client implements FutureHost {
     }
     const rows = [...zipIterables(iterables)];
     if (Array.isArray(key) && key.length !== rows.length) throw new TypeError(`map got ${key.length} keys for ${rows.length} tasks`);
-    const wire = this.#encodeFunction(fn, common.actor);
-    const prefix = typeof key === "string" ? key : undefined;
+    checkOptions(common); // once for every row
+    const call = { wire: this.#encodeFunction(fn, common.actor), prefix: typeof key === "string" ? key : undefined };
     // all or nothing: every row is encoded (and may be refused) before any task is submitted
-    const prepared = rows.map((args, i) =>
-      this.#prepare(fn, args, { ...common, key: Array.isArray(key) ? key[i] : undefined }, wire, prefix, `map item ${i + 1}, `),
-    );
+    const prepared = rows.map((args, i) => this.#prepare(fn, args, common, call, i, Array.isArray(key) ? key[i] : undefined));
     return prepared.map((p) => this.#commit(p));
   }
 
@@ -155,10 +153,11 @@ export class Client implements FutureHost {
    */
   submitGraph(graph: Record<string, [(...args: never[]) => unknown, ...unknown[]]>, options: Omit<SubmitOptions, "key" | "pure"> = {}): Record<string, Future<unknown>> {
     const out: Record<string, Future<unknown>> = {};
+    checkOptions(options); // once for every task
     const prepared = Object.entries(graph).map(([key, task]) => {
       if (!Array.isArray(task)) throw new TypeError(`submitGraph: task ${JSON.stringify(key)} must be [fn, ...args], got ${describeValue(task)}`);
       const [fn, ...args] = task;
-      return this.#prepare(fn, args, { ...options, key }, undefined, undefined, `task ${JSON.stringify(key)}, `);
+      return this.#prepare(fn, args, options, { wire: this.#encodeFunction(fn, options.actor) }, key, key);
     });
     for (const p of prepared) out[p.key] = this.#commit(p);
     return out;
@@ -168,24 +167,32 @@ export class Client implements FutureHost {
     return this.#commit(this.#prepare(fn, args, options));
   }
 
-  /** Encode a task (this is where an unsendable argument throws) without submitting it. */
-  #prepare(fn: unknown, args: unknown[], options: SubmitOptions, wire = this.#encodeFunction(fn, options.actor), prefix?: string, where = ""): TaskSpec {
+  /**
+   * Encode a task (this is where an unsendable argument throws) without submitting it. `call`:
+   * what the tasks of one map or submitGraph share, their options checked by it (a lone submit's
+   * are checked here); `where`: the map item (its index) or graph task (its key) errors name.
+   */
+  #prepare(fn: unknown, args: unknown[], options: SubmitOptions, call?: { wire: WireFunction; prefix?: string }, where?: number | string, key = options.key): TaskSpec {
     this.#checkOpen();
-    checkOptions(options);
+    if (!call) checkOptions(options);
+    const wire = call?.wire ?? this.#encodeFunction(fn, options.actor);
+    // made only for an error: a string per task costs a million of them in a big map
+    const named = () => (where === undefined ? "" : typeof where === "number" ? `map item ${where + 1}, ` : `task ${JSON.stringify(where)}, `);
     let encoded;
     try {
       encoded = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     } catch (err) {
       // the item is named in a new error (a changed message would leave the stack saying the old one)
-      throw where && err instanceof TypeError ? new TypeError(where + err.message, { cause: err }) : err;
+      throw where !== undefined && err instanceof TypeError ? new TypeError(named() + err.message, { cause: err }) : err;
     }
     const { head, raws, keys: deps } = encoded;
-    checkFits([head, ...raws], this.#scheduler.comm, `${where}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
-    const name = prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
+    const parts = raws.length ? [head, ...raws] : [head];
+    checkFits(parts, this.#scheduler.comm, () => `${named()}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
+    const name = call?.prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
-    const key = options.key ?? taskKey(name, options.pure === false || options.actor ? randomToken() : tokenize(wire, head, raws));
+    key ??= taskKey(name, options.pure === false || options.actor ? randomToken() : tokenize(wire, head, raws));
     // only the options given: an undefined field costs 3 bytes a task on the wire, and memory until the flush
-    const spec: TaskSpec = { key, fn: wire, args: raws.length ? [head, ...raws] : [head], deps: deps.length ? deps : NO_DEPS };
+    const spec: TaskSpec = { key, fn: wire, args: parts, deps: deps.length ? deps : NO_DEPS };
     for (const k of SPEC_OPTIONS) if (options[k] !== undefined) (spec as Record<string, unknown>)[k] = options[k];
     return spec;
   }

@@ -94,7 +94,7 @@ export function byFrame(data: Record<string, Uint8Array[]>, share = FRAME_SHARE_
  * them, its size and the peer's cap: the peer would close the connection on the frame.
  * @example checkFits([head, ...raws], rpc.comm, "the arguments", "the scheduler", "split the data") // FrameTooLargeError: the arguments: 629145700 bytes encoded, over ...
  */
-export function checkFits(parts: Uint8Array[], to: FrameLimits, what: string, peer: string, hint: string): void {
+export function checkFits(parts: Uint8Array[], to: FrameLimits, what: string | (() => string), peer: string, hint: string): void {
   const err = overFrames(parts, to, what, peer, hint);
   if (err) throw err;
 }
@@ -103,11 +103,11 @@ export function checkFits(parts: Uint8Array[], to: FrameLimits, what: string, pe
 export type FrameLimits = Pick<Comm, "share" | "peerMaxFrameBytes">;
 
 /** checkFits' error, returned (undefined when the parts fit): for callers that answer a waiter with it. */
-export function overFrames(parts: Uint8Array[], to: FrameLimits, what: string, peer: string, hint: string): FrameTooLargeError | undefined {
+export function overFrames(parts: Uint8Array[], to: FrameLimits, what: string | (() => string), peer: string, hint: string): FrameTooLargeError | undefined {
   let bytes = 0;
   for (const p of parts) bytes += p.byteLength;
   if (bytes <= to.share) return undefined;
-  return new FrameTooLargeError(bytes, to.peerMaxFrameBytes, `${what}: ${bytes} bytes encoded, over the largest frame ${peer} takes (${to.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${to.peerMaxFrameBytes - to.share} for the message): ${hint}`);
+  return new FrameTooLargeError(bytes, to.peerMaxFrameBytes, `${typeof what === "function" ? what() : what}: ${bytes} bytes encoded, over the largest frame ${peer} takes (${to.peerMaxFrameBytes} bytes, its distributed.comm.max-frame-size, less ${to.peerMaxFrameBytes - to.share} for the message): ${hint}`);
 }
 
 /** Sizes of big reply values, told by their handlers (sizedReply). */
