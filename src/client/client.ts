@@ -22,7 +22,7 @@ import { type WireFunction, encodeFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { openLink, relink, resume } from "./scheduler-link.js";
-import { type FetchHost, fetchValues } from "./fetch.js";
+import { type GatherHost, gatherValues } from "./fetch.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
@@ -274,43 +274,10 @@ export class Client implements FutureHost {
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
   async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
     if (!Array.isArray(futures)) return (await this.gather([checkFuture(futures, futures instanceof Future, "gather", "its argument")], { ...options, errors: "raise" }))[0]!;
-    futures.forEach((f, i) => checkFuture(f, f instanceof Future, "gather", `item ${i + 1}`));
+    futures.forEach((f, i) => checkFuture(f, f instanceof Future, "gather", () => `item ${i + 1}`));
     const skip = gatherSkips(options.errors);
     checkTimeout("gather", options.timeout);
-    const timeout = options.timeout ?? 24 * 3600_000;
-    const deadline = Date.now() + timeout;
-    // each key's incarnation; a future of an older, cancelled one (the key was submitted again) fails
-    const states = new Map<string, KeyState>();
-    for (const f of futures) if (states.get(f.key)?.status !== "cancelled") states.set(f.key, f.state);
-    const values = new Map<string, unknown>();
-    const skipped = new Set<string>();
-    // a failure is thrown, or (skip) its key is left out
-    const failed = (k: string, ks: KeyState) => {
-      const err = failure(k, ks, this.#lostError);
-      if (err && (!skip || this.#lostError)) throw err;
-      if (err) skipped.add(k);
-      return err !== undefined;
-    };
-    while (values.size + skipped.size < states.size) {
-      this.#checkOpen();
-      const todo = [...states].filter(([k]) => !values.has(k) && !skipped.has(k));
-      await this.waitKeys(todo.map(([, ks]) => ks), Math.max(1, deadline - Date.now()));
-      const fetched = await fetchValues(todo.filter(([k, ks]) => !failed(k, ks) && ks.status === "finished"), this.#fetchHost);
-      // cancelled while its value was on its way: the value is void
-      for (const [k, v] of fetched.values) if (!failed(k, states.get(k)!)) values.set(k, v);
-      for (const [k, err] of fetched.failed) {
-        if (!skip) throw err;
-        skipped.add(k);
-      }
-      if (values.size + skipped.size < states.size) {
-        if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeout} ms`);
-        // a holder died between the news and the fetch: the scheduler is recomputing it
-        this.#scheduler.hold();
-        await new Promise((r) => setTimeout(r, 20));
-        this.#scheduler.release();
-      }
-    }
-    return futures.filter((f) => !skipped.has(f.key)).map((f) => values.get(f.key) as T);
+    return (await gatherValues(futures, skip, options.timeout ?? 24 * 3600_000, this.#fetchHost)) as T[];
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */
@@ -318,7 +285,12 @@ export class Client implements FutureHost {
     return ks.status === "error" ? failure(key, ks) : undefined;
   }
 
-  readonly #fetchHost: FetchHost = {
+  readonly #fetchHost: GatherHost = {
+    checkOpen: () => this.#checkOpen(),
+    waitKeys: (states, timeoutMs) => this.waitKeys(states, timeoutMs),
+    lost: () => this.#lostError,
+    hold: () => this.#scheduler.hold(),
+    release: () => this.#scheduler.release(),
     whoHas: (keys) => this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS),
     worker: (address) => this.#worker(address),
     timeoutMs: REQUEST_TIMEOUT_MS,
@@ -348,7 +320,7 @@ export class Client implements FutureHost {
   /** Cancel futures and, recursively, the tasks depending on them: the cluster stops and forgets that work, for every client. */
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
-    list.forEach((f, i) => checkFuture(f, f instanceof Future, "cancel", Array.isArray(futures) ? `item ${i + 1}` : "its argument"));
+    list.forEach((f, i) => checkFuture(f, f instanceof Future, "cancel", () => (Array.isArray(futures) ? `item ${i + 1}` : "its argument")));
     this.#flushGraph();
     // a future whose incarnation is already cancelled (or released) has nothing left to cancel
     const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));

@@ -4,12 +4,12 @@
  * it directly, the others after one who-has.
  */
 import type { Rpc } from "../comm/rpc.js";
-import { FrameTooLargeError, describeError, frameTooLarge } from "../errors.js";
+import { FrameTooLargeError, TimeoutError, describeError, frameTooLarge } from "../errors.js";
 import { logger } from "../log.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
 import { Op } from "../protocol/ops.js";
-import type { InlineValue, KeyState } from "./key-table.js";
+import { type InlineValue, type KeyState, failure } from "./key-table.js";
 
 /** What fetching needs of the client. */
 export interface FetchHost {
@@ -39,6 +39,104 @@ export function keepInline(parts: Uint8Array[]): InlineValue {
     if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
   }
   return parts.map((p) => Buffer.from(p)); // small (the inline limit): from Node's shared pool
+}
+
+/** What gather needs of the client, beyond fetching. */
+export interface GatherHost extends FetchHost {
+  /** throws when the client is closed */
+  checkOpen(): void;
+  waitKeys(states: KeyState[], timeoutMs: number): Promise<void>;
+  /** the scheduler was lost for good: every future not finished fails with this */
+  lost(): Error | undefined;
+  /** keep the event loop alive (hold) while gather waits between rounds, and let it go (release) */
+  hold(): void;
+  release(): void;
+}
+
+const DONE = 1;
+const SKIPPED = 2;
+
+/**
+ * gather's rounds: the values of `futures`, in order, from the workers that hold them (a small
+ * value kept with its news used as it is); each round waits until the keys left have settled.
+ * `skip`: a failed future is left out instead of its error thrown. Keys are numbered once and
+ * then handled by position: a gather of a million futures makes no map entry or pair per key
+ * beyond that number, and no map of its values.
+ */
+export async function gatherValues(futures: ReadonlyArray<{ readonly key: string; readonly state: KeyState }>, skip: boolean, timeoutMs: number, host: GatherHost): Promise<unknown[]> {
+  const deadline = Date.now() + timeoutMs;
+  // each key once with its incarnation; a future of an older, cancelled one (the key was submitted again) fails
+  const numbers = new Map<string, number>();
+  const keys: string[] = [];
+  const states: KeyState[] = [];
+  const numberOf = new Uint32Array(futures.length);
+  for (let i = 0; i < futures.length; i++) {
+    const f = futures[i]!;
+    let u = numbers.get(f.key);
+    if (u === undefined) {
+      numbers.set(f.key, (u = keys.length));
+      keys.push(f.key);
+      states.push(f.state);
+    } else if (states[u]!.status !== "cancelled") states[u] = f.state;
+    numberOf[i] = u;
+  }
+  const values: unknown[] = new Array(keys.length);
+  const state = new Uint8Array(keys.length); // 0: not yet, DONE, SKIPPED
+  let left = keys.length;
+  const settle = (u: number, how: number) => {
+    state[u] = how;
+    left--;
+  };
+  // a failure is thrown, or (skip) its key is left out
+  const failed = (u: number): boolean => {
+    const err = failure(keys[u]!, states[u]!, host.lost());
+    if (err && (!skip || host.lost())) throw err;
+    if (err) settle(u, SKIPPED);
+    return err !== undefined;
+  };
+  const decode = (parts: Uint8Array[]) => decodingActors(host.actors, () => decodeWithRaws(parts[0]!, parts.slice(1)));
+  while (left > 0) {
+    host.checkOpen();
+    const todo: number[] = [];
+    for (let u = 0; u < keys.length; u++) if (state[u] === 0) todo.push(u);
+    await host.waitKeys(todo.map((u) => states[u]!), Math.max(1, deadline - Date.now()));
+    const fetch: Array<[string, KeyState]> = [];
+    for (const u of todo) {
+      if (failed(u) || states[u]!.status !== "finished") continue;
+      const kept = states[u]!.value;
+      if (kept === undefined) fetch.push([keys[u]!, states[u]!]);
+      else {
+        values[u] = Array.isArray(kept) ? decode(kept) : kept;
+        settle(u, DONE);
+      }
+    }
+    if (fetch.length) {
+      const fetched = await fetchValues(fetch, host);
+      // cancelled while its value was on its way: the value is void
+      for (const [k, v] of fetched.values) {
+        const u = numbers.get(k)!;
+        if (state[u] === 0 && !failed(u)) {
+          values[u] = v;
+          settle(u, DONE);
+        }
+      }
+      for (const [k, err] of fetched.failed) {
+        if (!skip) throw err;
+        const u = numbers.get(k)!;
+        if (state[u] === 0) settle(u, SKIPPED);
+      }
+    }
+    if (left > 0) {
+      if (Date.now() >= deadline) throw new TimeoutError(`gather did not finish within ${timeoutMs} ms`);
+      // a holder died between the news and the fetch: the scheduler is recomputing it
+      host.hold();
+      await new Promise((r) => setTimeout(r, 20));
+      host.release();
+    }
+  }
+  const out: unknown[] = [];
+  for (let i = 0; i < futures.length; i++) if (state[numberOf[i]!] === DONE) out.push(values[numberOf[i]!]);
+  return out;
 }
 
 /** What one round of fetching got: values, and keys that failed for good (their error). */

@@ -209,8 +209,9 @@ export interface GatherOptions {
 }
 
 /** `f` if it is a Future (`isFuture`); else a TypeError saying what `where` of `call` is instead. */
-export function checkFuture<T>(f: Future<T>, isFuture: boolean, call: string, where: string): Future<T> {
+export function checkFuture<T>(f: Future<T>, isFuture: boolean, call: string, where: string | (() => string)): Future<T> {
   if (isFuture) return f;
+  if (typeof where === "function") where = where();
   const hint = call === "gather" ? " (a value that is not a future needs no gathering)" : "";
   throw new TypeError(`${call}: ${where} is ${describeValue(f)}, not a Future: ${call} takes a future or an array of futures${hint}`);
 }
