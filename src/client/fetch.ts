@@ -35,8 +35,12 @@ function primitiveHead(b: number): boolean {
 export function keepInline(parts: Uint8Array[]): InlineValue {
   const head = parts[0];
   if (parts.length === 1 && head !== undefined && head.byteLength > 0 && primitiveHead(head[0]!)) {
-    const v = decodeWithRaws(head, []);
-    if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
+    try {
+      const v = decodeWithRaws(head, []);
+      if (v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean") return v;
+    } catch {
+      // bytes that do not decode are kept: gather fails on them for this key alone, as for any value
+    }
   }
   return parts.map((p) => Buffer.from(p)); // small (the inline limit): from Node's shared pool
 }
@@ -146,8 +150,9 @@ export interface Fetched {
 }
 
 /**
- * Fetch whatever of `wanted` can be fetched now; a key whose holder failed is left out (the
- * next round asks again), one that can never come is in `failed`.
+ * Fetch whatever of `wanted` (finished keys without a kept value) can be fetched now; a key
+ * whose holder failed is left out (the next round asks again), one that can never come is in
+ * `failed`.
  */
 export async function fetchValues(wanted: Array<[string, KeyState]>, host: FetchHost): Promise<Fetched> {
   const out = new Map<string, unknown>();
@@ -161,9 +166,8 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
     list.push(entry);
   };
   for (const entry of wanted) {
-    const { value, holder } = entry[1];
-    if (value !== undefined) out.set(entry[0], Array.isArray(value) ? decode(value) : value);
-    else if (holder) add(holder, entry);
+    const holder = entry[1].holder;
+    if (holder) add(holder, entry);
     else ask.push(entry);
   }
   if (ask.length) {

@@ -250,6 +250,14 @@ describe("user values", () => {
       });
     }
 
+    it("keeps bytes that do not decode as they are (gather fails on them, for that key alone)", () => {
+      const bad = Buffer.from([0xd9, 0x20, 0x41]); // a str8 of 32 bytes cut after one
+      const kept = keepInline([bad]);
+      assert.ok(Array.isArray(kept));
+      assert.deepEqual([...kept[0]!], [...bad]);
+      assert.throws(() => decodeWithRaws(kept[0]!, []));
+    });
+
     const others: Array<[string, unknown]> = [
       ["undefined", undefined],
       ["-0 (an extension, so that it stays -0)", -0],
