@@ -44,8 +44,6 @@ registerKeyRefClass(KeyRef, (r) => r.key);
 const REQUEST_TIMEOUT_MS = 30_000;
 /** The task options a TaskSpec carries, when given. */
 const SPEC_OPTIONS = ["workers", "allowOtherWorkers", "priority", "retries", "resources", "checkpoint"] as const satisfies ReadonlyArray<keyof SubmitOptions & keyof TaskSpec>;
-/** The dependencies of the many tasks that have none (never changed: shared). */
-const NO_DEPS: string[] = Object.freeze([]) as unknown as string[];
 const log = () => logger("client");
 
 export class Client implements FutureHost {
@@ -185,14 +183,14 @@ export class Client implements FutureHost {
       // the item is named in a new error (a changed message would leave the stack saying the old one)
       throw where !== undefined && err instanceof TypeError ? new TypeError(named() + err.message, { cause: err }) : err;
     }
-    const { head, raws, keys: deps } = encoded;
+    const { head, raws, keys: deps } = encoded; // raws and deps: one shared empty list when there are none
     const parts = raws.length ? [head, ...raws] : [head];
     checkFits(parts, this.#scheduler.comm, () => `${named()}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
     const name = call?.prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
     key ??= taskKey(name, options.pure === false || options.actor ? randomToken() : tokenize(wire, head, raws));
     // only the options given: an undefined field costs 3 bytes a task on the wire, and memory until the flush
-    const spec: TaskSpec = { key, fn: wire, args: parts, deps: deps.length ? deps : NO_DEPS };
+    const spec: TaskSpec = { key, fn: wire, args: parts, deps };
     for (const k of SPEC_OPTIONS) if (options[k] !== undefined) (spec as Record<string, unknown>)[k] = options[k];
     return spec;
   }
