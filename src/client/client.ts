@@ -31,6 +31,7 @@ import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter
 import { Future, type FutureHost } from "./future.js";
 import { checkTimeout } from "./timeout.js";
 import { GraphOutbox } from "./graph-outbox.js";
+import { dependenciesFirst } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
@@ -145,8 +146,9 @@ export class Client implements FutureHost {
   }
 
   /**
-   * Submit a whole graph in one message: `{ key: [fn, ...args] }`, where `ref("other")` (or a
-   * Future) stands for another task's value. Returns a future per key.
+   * Submit a whole graph: `{ key: [fn, ...args] }`, where `ref("other")` (or a Future) stands
+   * for another task's value, in any order (a task is sent after its dependencies). Returns a
+   * future per key.
    * @example const fs = client.submitGraph({ a: [(x) => x + 1, 1], b: [(x, y) => x * y, ref("a"), 10] });
    */
   submitGraph(graph: Record<string, [(...args: never[]) => unknown, ...unknown[]]>, options: Omit<SubmitOptions, "key" | "pure"> = {}): Record<string, Future<unknown>> {
@@ -157,7 +159,9 @@ export class Client implements FutureHost {
       const [fn, ...args] = task;
       return this.#prepare(fn, args, options, { wire: this.#encodeFunction(fn, options.actor) }, key, key);
     });
-    for (const p of prepared) out[p.key] = this.#commit(p);
+    // submitted dependencies first (a graph over one message's tasks is sent in several), returned in the given order
+    const futures = new Map(dependenciesFirst(prepared).map((p) => [p.key, this.#commit(p)]));
+    for (const p of prepared) out[p.key] = futures.get(p.key)!;
     return out;
   }
 

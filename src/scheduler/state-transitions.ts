@@ -147,6 +147,13 @@ function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
       g.failFrom(t, dep, stimulusId);
       return;
     }
+    if (dep.state === TaskState.released && dep.fn === null) {
+      // scattered data released and freed: there is no lineage to compute it again from
+      t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(dep.key)} was released, so ${JSON.stringify(t.key)} cannot be computed again: keep the scattered future while tasks may need it`, stack: "" };
+      t.erredBecause = dep.key;
+      g.transition(t, TaskState.erred, stimulusId);
+      return;
+    }
   }
   let ready = true;
   for (const dep of t.dependencies) {

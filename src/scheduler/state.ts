@@ -382,7 +382,8 @@ export class SchedulerState {
       // a result nobody waits for from this worker any more (cancelled, released, rescheduled):
       // it goes to no one, and is freed there
       this.#g.dropped(key, t, worker, "result", stimulusId);
-      if (ws) this.#g.freeKey(worker, key);
+      // freed there, unless that worker now runs the key again (a free would hit the new run) or holds its current value
+      if (ws && t?.processingOn !== worker && !t?.whoHas.has(worker)) this.#g.freeKey(worker, key);
     }
     this.#g.fill(stimulusId);
     return this.#g.flush();
@@ -408,14 +409,16 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  /** A worker could not get a dependency from any holder: treat those copies as gone. */
+  /** A worker could not get a dependency from any holder: those copies are gone (freed there unless a task there needs it). */
   missingData(worker: string, key: string, missing: string, holders: string[], stimulusId: string): Instruction[] {
     const dep = this.#g.tasks.get(missing);
     if (dep) {
       for (const h of holders) {
         dep.whoHas = this.#g.names.without(dep.whoHas, h);
         const holder = this.#g.workers.get(h);
-        if (holder?.hasWhat.delete(dep)) holder.nbytes -= dep.nbytes;
+        if (!holder?.hasWhat.delete(dep)) continue;
+        holder.nbytes -= dep.nbytes;
+        if (![...dep.dependents].some((d) => d.processingOn === h)) this.#g.freeKey(h, missing);
       }
       if (dep.state === TaskState.memory && dep.whoHas.size === 0) this.#g.lost(dep, stimulusId);
     }

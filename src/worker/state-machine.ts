@@ -212,7 +212,18 @@ export class WorkerState<V = unknown> {
   // ---- events -------------------------------------------------------------------------------
 
   #computeTask(msg: ComputeTask): void {
-    if (this.tasks.has(msg.key) || this.held.has(msg.key)) return;
+    const known = this.tasks.get(msg.key);
+    if (known) {
+      // assigned again (the scheduler thought the earlier run gone): its result answers this run
+      if (msg.run !== undefined) known.run = msg.run;
+      return;
+    }
+    const nbytes = this.held.get(msg.key);
+    if (nbytes !== undefined) {
+      // already here (a copy the scheduler had lost track of): the answer is the value held
+      this.#out.push({ type: "send", msg: { op: Op.taskFinished, key: msg.key, nbytes, duration: 0, ...(msg.run !== undefined && { run: msg.run }) } });
+      return;
+    }
     const t: WTask = { ...msg, state: "ready", missing: new Set() };
     if (msg.priority) this.#prioritized = true;
     this.tasks.set(t.key, t);
@@ -220,7 +231,10 @@ export class WorkerState<V = unknown> {
       if (this.held.has(dep)) continue;
       t.missing.add(dep);
       let waiting = this.#waitingOn.get(dep);
-      if (!waiting) this.#waitingOn.set(dep, (waiting = new Set()));
+      if (!waiting) {
+        this.#waitingOn.set(dep, (waiting = new Set()));
+        this.#tried.delete(dep); // wanted afresh: holders that failed an abandoned fetch may be asked again
+      }
       waiting.add(t);
       this.#holders.set(dep, holders);
     }
@@ -447,6 +461,8 @@ export class WorkerState<V = unknown> {
       if (waiting && waiting.size === 0) {
         this.#waitingOn.delete(dep);
         this.#alone.delete(dep);
+        this.#tried.delete(dep);
+        this.#holders.delete(dep);
       }
     }
   }
