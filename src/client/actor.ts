@@ -13,7 +13,7 @@ import { RemoteError } from "../comm/rpc.js";
 import { CommClosedError, RemoteTaskError, describeError } from "../errors.js";
 import { type ActorHost, type ActorInfo, actorInfo } from "../protocol/actor-ref.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, copyRaws, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
 
 /**
@@ -46,6 +46,7 @@ export function actorHost(client: ActorClient): ActorHost {
     async call(actor, kind, name, args) {
       const where = `actor ${JSON.stringify(actor.key)} (class ${actor.className}) on worker ${actor.worker}`;
       const encoded = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
+      encoded.raws = copyRaws(encoded.raws); // as they are now: the caller may change its arrays while we connect
       if (encoded.keys.length) throw new TypeError(`${where}: arguments of ${name}() cannot be futures (pass their values: await future.result())`);
       let rpc: Rpc;
       try {

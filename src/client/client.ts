@@ -12,7 +12,7 @@ import { RemoteError, Rpc, checkFits } from "../comm/rpc.js";
 import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { Sent, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
+import { Sent, copyRaws, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
 import type { Versions } from "../version.js";
@@ -188,7 +188,7 @@ export class Client implements FutureHost {
       throw where !== undefined && err instanceof TypeError ? new TypeError(named() + err.message, { cause: err }) : err;
     }
     const { head, raws, keys: deps } = encoded; // raws and deps: one shared empty list when there are none
-    const parts = raws.length ? [head, ...raws] : [head];
+    const parts = raws.length ? [head, ...copyRaws(raws)] : [head];
     checkFits(parts, this.#scheduler.comm, () => `${named()}the arguments`, "the scheduler", "split the data, or raise distributed.comm.max-frame-size on the scheduler and the workers (at most 4 GiB - 1); big data is best scattered (client.scatter) and passed as its future");
     const name = call?.prefix ?? ((typeof fn === "function" && fn.name) || "lambda");
     // an actor is one object per submit: never shared by key
@@ -425,7 +425,8 @@ export class Client implements FutureHost {
     checkWorkerList("run's workers option", opts.workers);
     checkTimeout("run", opts.timeout);
     if (opts.timeout === Infinity) throw new TypeError("run: timeout must be finite (the workers' calls are bounded), got Infinity");
-    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
+    const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
+    const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
@@ -445,7 +446,8 @@ export class Client implements FutureHost {
    */
   async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
     this.#checkOpen();
-    const { head, raws } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
+    const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
+    const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "runOnScheduler's arguments", "the scheduler", "split the data, or raise the scheduler's max-frame-size");
     try {
       const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);

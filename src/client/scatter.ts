@@ -7,7 +7,7 @@ import { type Rpc, byFrame, checkFits } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
-import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, copyRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
 import { type ScatterOptions, type WorkerSummary, randomToken, taskKey, typeName } from "./submit-options.js";
 
@@ -24,7 +24,10 @@ export interface ScatterHost {
 /** Put `list` on the workers; returns their keys, in order. `single`: one value, not a list. */
 export async function scatterValues(list: unknown[], single: boolean, options: ScatterOptions, host: ScatterHost): Promise<string[]> {
   // encoded first: a value that cannot travel rejects before anything is sent
-  const encoded = list.map((v, i) => encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(single ? undefined : i)));
+  const encoded = list.map((v, i) => {
+    const e = encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(single ? undefined : i));
+    return { ...e, raws: copyRaws(e.raws) }; // as they are now: the caller may change its arrays while we wait
+  });
   let targets = Object.entries(await host.workers()).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
   if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
   targets = targets.sort((a, b) => a[1].inMemory - b[1].inMemory);

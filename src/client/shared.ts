@@ -9,7 +9,7 @@ import { RemoteError } from "../comm/rpc.js";
 import { CommClosedError, CoordinationError, TimeoutError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
-import { decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { copyRaws, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { checkFits } from "../comm/rpc.js";
 import type { Comm } from "../comm/types.js";
 import type { Future } from "./future.js";
@@ -38,7 +38,7 @@ export interface SharedValue {
 /** Encode `x` (futures inside, at any depth, travel as their keys); `what` names it in a refusal. */
 export function encodeShared(host: SharedHost, x: unknown, what: string): SharedValue {
   const { head, raws, keys } = encodeWithRaws(x, RAW_PART_BYTES, { what: "value", to: `to ${what}` });
-  const value = [head, ...raws];
+  const value = [head, ...copyRaws(raws)];
   checkFits(value, host.schedulerFrames, `the value for ${what}`, "the scheduler", "share a future instead (scatter the data, then share its future), or raise the scheduler's max-frame-size");
   return { value, keys };
 }

@@ -61,6 +61,9 @@ const left = (deadline: number) => Math.max(1, deadline - Date.now());
 /** Server side: challenge the peer; resolves once it proved the secret, else aborts the comm. */
 export function acceptHandshake(comm: Comm, secret: string, limits: HandshakeLimits): Promise<void> {
   return run(comm, limits, async (deadline) => {
+    // a worker that has not yet learnt its secret (from the scheduler file) admits no one: the
+    // empty secret would be a door open to anyone who finds the port
+    if (secret === "") throw new HandshakeError(`peer ${comm.peer} refused: this process has no cluster secret yet`);
     const nonce = randomBytes(NONCE_BYTES);
     comm.send({ op: Op.hello, nonce });
     const auth = await comm.recv(left(deadline));

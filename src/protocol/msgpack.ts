@@ -255,6 +255,15 @@ export interface Encoded {
 }
 
 /**
+ * The raws as they are now, in memory of their own. Raws are views of the caller's arrays, and
+ * a client's sends are written at the next turn's flush or later: an array the caller changes
+ * meanwhile (a buffer reused in a loop) would travel changed, under a key hashed from its old bytes.
+ */
+export function copyRaws(raws: Uint8Array[]): Uint8Array[] {
+  return raws.length ? raws.map((r) => new Uint8Array(r)) : raws;
+}
+
+/**
  * Encode a user value with binaries of `threshold` bytes or more kept out of line, as raws.
  * Throws a TypeError naming the part of the value that cannot travel (values.ts), with
  * `label` saying what the value is and where it was going.

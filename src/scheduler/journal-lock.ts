@@ -112,7 +112,7 @@ export class JournalLock {
   #create(): boolean {
     let fd: number;
     try {
-      fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+      fd = openSync(this.path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
       throw new JournalError(`cannot create the journal's lock ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -128,7 +128,7 @@ export class JournalLock {
   /** Renew by rename: readers see the old lease or the new one, never half of one. */
   #write(): void {
     const tmp = `${this.path}.${this.#content.owner}.tmp`;
-    const fd = openSync(tmp, "w", 0o644);
+    const fd = openSync(tmp, "w", 0o600);
     try {
       writeSync(fd, JSON.stringify({ ...this.#content, renewedAt: Date.now() }));
     } finally {

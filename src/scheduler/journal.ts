@@ -12,10 +12,11 @@
  * generation (a temporary file renamed into place), and the older generation is removed.
  */
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, fsyncSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { JournalError } from "../errors.js";
+import { privateDirectory, writeAllSync } from "../files.js";
 import { functionIdentity } from "../protocol/functions.js";
 import type { TaskSpec, WireFunction } from "../protocol/messages.js";
 import { JournalDecodeError, decodeJournal, encodeHeader, encodeRecord } from "./journal-codec.js";
@@ -96,7 +97,9 @@ export class Journal {
    */
   static async open(dir: string, o: JournalOptions): Promise<Journal> {
     try {
-      mkdirSync(join(dir, "checkpoints"), { recursive: true });
+      // it holds every task's function, arguments and errors, and checkpoints hold results
+      privateDirectory(dir, "journal directory", "the journal (replayed by the next scheduler)");
+      privateDirectory(join(dir, "checkpoints"), "checkpoint directory", "checkpointed results");
       accessSync(dir, constants.W_OK);
     } catch (err) {
       throw new JournalError(`journal directory ${dir} cannot be written: ${(err as Error).message}`, { cause: err });
@@ -164,10 +167,10 @@ export class Journal {
     const body = encodeRecord(["s", snap]);
     const final = join(this.dir, `journal-${gen}.log`);
     const tmp = `${final}.tmp`;
-    const fd = openSync(tmp, "w", 0o644);
+    const fd = openSync(tmp, "w", 0o600);
     try {
-      writeSync(fd, header);
-      writeSync(fd, body);
+      writeAllSync(fd, header);
+      writeAllSync(fd, body);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -339,7 +342,8 @@ export class Journal {
     this.#waiters = [];
     this.#flushing = (async () => {
       try {
-        await this.#fh.write(group);
+        // one write may move less than asked (a full disk): what is acknowledged must all be there
+        for (let off = 0; off < group.length; ) off += (await this.#fh.write(group, off, group.length - off)).bytesWritten;
         await this.#fh.datasync();
         this.written += group.length;
         this.#sinceCompaction += group.length;

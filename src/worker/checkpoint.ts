@@ -26,9 +26,9 @@ export async function readCheckpoint(path: string, key: string): Promise<Stored 
 }
 
 export async function writeCheckpoint(path: string, key: string, value: Stored): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, encode([MAGIC, key, value]), { flush: true });
+  await writeFile(tmp, encode([MAGIC, key, value]), { flush: true, mode: 0o600 }); // a result: private
   await rename(tmp, path);
 }
 

@@ -4,6 +4,8 @@
  * used order: taking a value marks it used, and spilling takes the oldest first. Only this
  * module touches the values and the spill files; the state machine knows their sizes.
  */
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
 import type { MemoryThresholds } from "./memory.js";
 import { SpillDirectory, Spilled } from "./spill.js";
 
@@ -172,7 +174,14 @@ export class DataStore {
       if (toFree <= 0) break;
       if (v instanceof Spilled) continue;
       if (maxSpill !== false && spill.bytes + storedBytes(v) > maxSpill) break;
-      const s = spill.write(key, v);
+      let s: Spilled;
+      try {
+        s = spill.write(key, v);
+      } catch (err) {
+        // a full disk (or a quota) keeps the value in memory: the worker goes on, pausing if it must
+        logger("worker").error({ key, err: describeError(err) }, "could not spill; the value stays in memory");
+        return;
+      }
       this.#values.set(key, s); // same key: keeps its place in the order
       toFree -= s.nbytes;
     }

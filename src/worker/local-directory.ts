@@ -21,11 +21,12 @@
  * live worker's directory looks ownerless. Without /proc, the start time is 0 and liveness is
  * the PID's alone.
  */
-import { type Stats, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
+import { privateDirectory, unsafeDirectory } from "../files.js";
 
 const PREFIX = "dask-worker-";
 /** `<pid>-<start>-` and mkdtemp's six characters, after the scope. */
@@ -74,20 +75,7 @@ function ownerRunning(pid: number, start: string): boolean {
   }
 }
 
-/**
- * What makes `dir` (its lstat, and its stat if a symlink) unsafe to keep private data in for
- * user `uid`, or undefined when it is safe. Pure.
- */
-export function unsafeDirectory(dir: string, link: Pick<Stats, "uid" | "isSymbolicLink">, target: Pick<Stats, "uid" | "mode" | "isDirectory">, uid: number): string | undefined {
-  const ours = (owner: number) => owner === uid || owner === 0;
-  if (link.isSymbolicLink() && !ours(link.uid)) return `local directory ${dir} is a symlink owned by uid ${link.uid}, not by this user (${uid}) or root: its owner can re-point it`;
-  if (!target.isDirectory()) return `local directory ${dir} is not a directory`;
-  if (!ours(target.uid)) return `local directory ${dir} is owned by uid ${target.uid}, not by this user (${uid}) or root: its owner could read or replace spilled data`;
-  if ((target.mode & 0o022) !== 0 && (target.mode & 0o1000) === 0) {
-    return `local directory ${dir} (mode ${(target.mode & 0o777).toString(8)}) is writable by other users and not sticky: they could replace spilled data (chmod go-w or chmod +t it)`;
-  }
-  return undefined;
-}
+export { unsafeDirectory };
 
 /**
  * A new private directory for this worker process inside `parent` (created 0700 if missing),
@@ -95,20 +83,12 @@ export function unsafeDirectory(dir: string, link: Pick<Stats, "uid" | "isSymbol
  * safe (see the top of this file) or cannot hold a directory.
  */
 export function createWorkerDirectory(parent: string): string {
-  const uid = process.getuid?.() ?? 0;
   let real: string;
-  let link: Stats;
-  let target: Stats;
   try {
-    mkdirSync(parent, { recursive: true, mode: 0o700 });
-    link = lstatSync(parent);
-    real = realpathSync(parent);
-    target = statSync(real);
+    real = privateDirectory(parent, "local directory", "spilled data");
   } catch (err) {
-    throw new ConfigError(`local directory ${parent} cannot be used (${describeError(err)})`, { cause: err });
+    throw new ConfigError((err as Error).message, { cause: err });
   }
-  const problem = unsafeDirectory(parent, link, target, uid);
-  if (problem) throw new ConfigError(problem);
   purgeDeadWorkerDirectories(real);
   try {
     return mkdtempSync(path.join(real, `${PREFIX}${scope()}-${process.pid}-${ownStart()}-`));

@@ -7,12 +7,13 @@
  * private (0700, files 0600) and purged by the next worker if this one is killed: see
  * local-directory.ts.
  */
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { ConfigError } from "../errors.js";
+import { writeAllSync } from "../files.js";
 import { createWorkerDirectory } from "./local-directory.js";
 import { DEFAULT_THRESHOLDS, type MemoryThresholds } from "./memory.js";
 
@@ -59,8 +60,11 @@ export class SpillDirectory {
     value.forEach((p, i) => header.writeUInt32LE(p.length, 4 + 4 * i));
     const fd = openSync(file, "w", 0o600);
     try {
-      writeSync(fd, header);
-      for (const p of value) writeSync(fd, p);
+      writeAllSync(fd, header);
+      for (const p of value) writeAllSync(fd, p);
+    } catch (err) {
+      rmSync(file, { force: true }); // a part-written file is never read back
+      throw err;
     } finally {
       closeSync(fd);
     }

@@ -9,7 +9,7 @@ export type ThreadResult =
   | { id: number; ok: true; parts: Uint8Array[]; durationS: number; start?: number }
   | { id: number; ok: false; error: WireError; durationS: number; start?: number };
 
-/** Encode a result; raw parts that own their whole buffer are moved, others copied. */
+/** Encode a result: the head and the copies made here are moved; a task's own arrays are cloned (it may keep them). */
 export function encodeResult(value: unknown): { parts: Uint8Array[]; moved: ArrayBuffer[] } {
   const { head: pooled, raws } = encodeWithRaws(value, RAW_PART_BYTES, Sent.result);
   // a small Buffer lives in Node's shared 8 KiB pool: give the head a buffer of its own to move
@@ -24,12 +24,15 @@ export function encodeResult(value: unknown): { parts: Uint8Array[]; moved: Arra
       parts.push(shared);
       continue;
     }
+    // the task (an actor, a module's cache) may keep its array: it is cloned by postMessage,
+    // never moved away from it; a slice of something bigger (or shared) is copied here, and
+    // that copy, ours alone, is moved
     const whole = r.byteOffset === 0 && r.byteLength === r.buffer.byteLength && r.buffer instanceof ArrayBuffer;
-    if (whole && !moved.has(r.buffer as ArrayBuffer)) {
-      moved.add(r.buffer as ArrayBuffer);
-      parts.push(r);
-    } else {
-      parts.push(new Uint8Array(r)); // a slice of something bigger (or shared): copy
+    if (whole) parts.push(r);
+    else {
+      const own = new Uint8Array(r);
+      moved.add(own.buffer);
+      parts.push(own);
     }
   }
   return { parts, moved: [...moved] };

@@ -77,6 +77,18 @@ describe("coordination extension (no sockets)", () => {
     await assert.rejects(async () => c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 0, timeout: 0, ...item(["nope"]) }, as("A")), /Queue "q": the scheduler no longer knows "nope"/);
   });
 
+  // Protects: a queue made by a get that came first took no bound, and the producer's
+  // `maxsize` was ignored for as long as it lived: puts never waited
+  it("queues: a get that comes first leaves the bound to the first put", async () => {
+    const c = new Coordination(() => fakeView([]).view);
+    const waiting = c.handle("queue-get", { op: "queue-get", name: "q", batch: 0, timeout: 10_000 }, as("B")) as Promise<{ items: unknown[] }>;
+    const put = (timeout: number) => c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 1, timeout, ...item() }, as("A")) as Promise<boolean>;
+    // in one turn: the first goes to the waiting getter, the second fills the queue, the third waits
+    const puts = [put(0), put(0), put(0)];
+    assert.deepEqual(await Promise.all(puts), [true, true, false], "full at 1 item: the third put waits (its timeout of 0 ends it)");
+    assert.equal((await waiting).items.length, 1);
+  });
+
   // Protects: the same key held twice (two items) is released once, after the last.
   it("key holds count: a key in two items stays wanted until both are gone", async () => {
     const f = fakeView(["k"]);

@@ -245,4 +245,18 @@ describe("handshake (real loopback TCP, scripted peers)", function () {
     assert.match(a, /^[0-9a-f]{64}$/);
     assert.notEqual(a, newSecret());
   });
+
+  // protects: a worker started from a scheduler file listens before it learnt the secret (its
+  // secret is "" until then); a peer proving the empty secret was let in, and stayed trusted
+  it("a server without a secret yet admits no one, not even a peer that proves the empty secret", async () => {
+    const { server, client, close } = await pair();
+    try {
+      const accepted = acceptHandshake(server, "", LIMITS);
+      const offered = offerHandshake(client, "", LIMITS);
+      await assert.rejects(accepted, { name: "HandshakeError", message: /has no cluster secret yet/ });
+      await assert.rejects(offered);
+    } finally {
+      await close();
+    }
+  });
 });

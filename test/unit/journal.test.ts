@@ -2,13 +2,14 @@
 // and newer formats) and the fold of records with its compaction plan; and the lease lock and
 // the file shell on a temporary directory.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JournalError } from "../../src/index.js";
 import { HEADER_BYTES, JOURNAL_VERSION, crc32, decodeJournal, encodeHeader, encodeRecord } from "../../src/scheduler/journal-codec.js";
 import { JournalState } from "../../src/scheduler/journal-state.js";
 import { Journal } from "../../src/scheduler/journal.js";
 import { JournalLock } from "../../src/scheduler/journal-lock.js";
+import { writeCheckpoint } from "../../src/worker/checkpoint.js";
 import { tempDir } from "../helpers/cluster.js";
 
 const bytes = (...parts: Uint8Array[]) => Buffer.concat(parts);
@@ -131,6 +132,33 @@ describe("journal files and lock", function () {
     await Journal.open(dir, { owner: "s0" }).then((j) => j.close());
     chmodSync(dir, 0o555);
     await assert.rejects(Journal.open(dir, { owner: "s1" }), (e: unknown) => e instanceof JournalError && e.message.includes(`journal directory ${dir} cannot be written`));
+  });
+
+  // protects (issue 12, point 10: any file a role writes that holds data is private): journal
+  // files were 0644 in a directory of any owner, readable by every user of the node (every
+  // task's function, arguments and errors), and a planted journal would be replayed
+  it("the journal, its lock and its checkpoints are private; a directory another user owns is refused", async () => {
+    const dir = path.join(tmp.dir, "private");
+    const j = await Journal.open(dir, { owner: "s1" });
+    j.graph("Client-a", [src("f")], [{ key: "k", fn: 0, args: [new Uint8Array([1])], deps: [] }], false);
+    await j.durable();
+    await j.close();
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    assert.equal(mode(dir), 0o700);
+    assert.equal(mode(path.join(dir, "checkpoints")), 0o700);
+    const files = readdirSync(dir).filter((f) => f !== "checkpoints");
+    assert.ok(files.some((f) => f.startsWith("journal-")), files.join(", "));
+    for (const f of files) assert.equal(mode(path.join(dir, f)), 0o600, f);
+    // a checkpoint, as a worker writes it
+    const point = path.join(dir, "checkpoints", "ab", "k.bin");
+    await writeCheckpoint(point, "k", [Buffer.from("result")]);
+    assert.equal(mode(point), 0o600);
+    assert.equal(mode(path.dirname(point)), 0o700);
+    if (process.getuid?.() !== 0) return; // only root can give a directory to another user
+    const theirs = path.join(tmp.dir, "theirs");
+    mkdirSync(theirs, { mode: 0o755 });
+    chownSync(theirs, 4242, 4242);
+    await assert.rejects(Journal.open(theirs, { owner: "s2" }), (e: unknown) => e instanceof JournalError && /journal directory .* is owned by uid 4242, not by this user/.test(e.message));
   });
 
   it("writes, syncs, and a second open replays it (a fresh generation replaces the old)", async () => {

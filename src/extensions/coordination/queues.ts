@@ -12,7 +12,8 @@ import { type Taker, carrying, own, tooBigFor } from "../common.js";
 import { WaitList } from "../waiters.js";
 
 interface Queue {
-  maxsize: number;
+  /** undefined while only gets made it: the first put (or the journal) sets it */
+  maxsize?: number;
   items: SharedItem[];
   /** payload: how many items (>= 1), and who wants them */
   getters: WaitList<{ n: number; client: Taker }, SharedItem[] | FrameTooLargeError | null>;
@@ -27,9 +28,10 @@ export class Queues {
     this.#holds = holds;
   }
 
-  #queue(name: string, maxsize = 0): Queue {
+  #queue(name: string, maxsize?: number): Queue {
     let q = this.#queues.get(name);
     if (!q) this.#queues.set(name, (q = { maxsize, items: [], getters: new WaitList(), putters: new WaitList() }));
+    q.maxsize ??= maxsize; // a getter that came first made it without its bound
     return q;
   }
 
@@ -39,7 +41,7 @@ export class Queues {
     if (unknown.length) throw new Error(`Queue ${JSON.stringify(m.name)}: the scheduler no longer knows ${JSON.stringify(unknown[0])} (a released or cancelled future)`);
     const q = this.#queue(m.name, m.maxsize);
     const item = { value: own(m.value), keys: m.keys };
-    if (q.maxsize > 0 && q.items.length >= q.maxsize) {
+    if (q.maxsize && q.items.length >= q.maxsize) {
       const ok = await q.putters.wait(client, item, m.timeout, false);
       if (!ok) this.#holds.release(item.keys); // timed out, or its client went: the item is dropped
       this.#forget(m.name, q);
@@ -68,7 +70,7 @@ export class Queues {
   /** A queue's items and bound (the journal's record of it), undefined when it is empty and unused. */
   contents(name: string): { maxsize: number; items: SharedItem[] } | undefined {
     const q = this.#queues.get(name);
-    return q?.items.length ? { maxsize: q.maxsize, items: q.items } : undefined;
+    return q?.items.length ? { maxsize: q.maxsize ?? 0, items: q.items } : undefined;
   }
 
   /** Put back a queue's items as journaled (take-over); items whose keys are gone are dropped. */
@@ -93,7 +95,7 @@ export class Queues {
   /** Move waiting puts in while there is room, then serve waiting gets in order. */
   #pump(q: Queue, name: string): void {
     for (;;) {
-      while ((q.maxsize === 0 || q.items.length < q.maxsize) && q.putters.size) {
+      while ((!q.maxsize || q.items.length < q.maxsize) && q.putters.size) {
         const w = q.putters.shift()!;
         q.items.push(w.payload);
         w.settle(true);
