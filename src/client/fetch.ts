@@ -179,10 +179,10 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
     }
   }
   const ask1 = async (worker: string, keys: string[]): Promise<void> => {
+    let reply: { data: Record<string, Buffer[]> };
     try {
       const rpc = await host.worker(worker);
-      const reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys }, host.timeoutMs);
-      for (const [k, parts] of Object.entries(reply.data)) out.set(k, decode(parts));
+      reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys }, host.timeoutMs);
     } catch (err) {
       const big = frameTooLarge(err);
       if (!big) return void logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
@@ -194,6 +194,15 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
           ? `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes, more than one frame can carry (4 GiB - 1 bytes): it cannot be gathered; make it several smaller values, or reduce it on the workers`
           : `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes as one frame, over this client's largest frame (${big.limit} bytes): connect with a larger maxFrameSize (at most 4 GiB - 1) to receive it`;
         failed.set(keys[0]!, new FrameTooLargeError(big.bytes, big.limit, message));
+      }
+      return;
+    }
+    // bytes that do not decode fail their key alone, at once: asking again brings the same bytes
+    for (const [k, parts] of Object.entries(reply.data)) {
+      try {
+        out.set(k, decode(parts));
+      } catch (err) {
+        failed.set(k, err instanceof Error ? err : new Error(String(err)));
       }
     }
   };

@@ -26,6 +26,8 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
   // encoded first: a value that cannot travel rejects before anything is sent
   const encoded = list.map((v, i) => {
     const e = encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(single ? undefined : i));
+    // data on a worker has no dependencies: a future inside could never be resolved there
+    if (e.keys.length) throw new TypeError(`scatter: ${single ? "the value" : `value ${i + 1}`} holds a future (${JSON.stringify(e.keys[0])}): pass futures to a task (submit), or scatter their results (await future.result())`);
     return { ...e, raws: copyRaws(e.raws) }; // as they are now: the caller may change its arrays while we wait
   });
   let targets = Object.entries(await host.workers()).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));

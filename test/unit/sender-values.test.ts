@@ -50,4 +50,18 @@ describe("values kept by the sender", function () {
       await c.cleanup();
     }
   });
+
+  // protects: a scattered value holding a future was accepted, and gathering it (or a task
+  // using it) failed to decode on every round, until the gather's 24 h timeout
+  it("scatter refuses a value that holds a future", async () => {
+    const c = await withCluster({ mode: "inproc", workers: 1 });
+    try {
+      const f = c.client.submit((x: number) => x + 1, 1);
+      await assert.rejects(c.client.scatter({ a: f }), { name: "TypeError", message: /^scatter: the value holds a future \("/ });
+      await assert.rejects(c.client.scatter([1, [f]]), { name: "TypeError", message: /^scatter: value 2 holds a future/ });
+      assert.equal(await f.result(), 2);
+    } finally {
+      await c.cleanup();
+    }
+  });
 });
