@@ -383,8 +383,10 @@ export class Client implements FutureHost {
 
   /** Take an op the scheduler pushes to this client (raw: the handler checks its fields). @internal */
   handle(op: string, handler: (msg: Message) => unknown): void {
+    this.#pushed.set(op, handler); // taken again on the connection to a scheduler that takes over
     this.#scheduler.handle(op, (m) => handler(m));
   }
+  #pushed = new Map<string, (msg: Message) => unknown>();
 
   // ---- cluster ------------------------------------------------------------------------------
 
@@ -555,6 +557,7 @@ export class Client implements FutureHost {
         return giveUp(r && `${reason}; the scheduler now at ${r.fresh} has no journal, so it does not know this client's work`);
       }
       this.#scheduler = r.rpc;
+      for (const [op, handler] of this.#pushed) r.rpc.handle(op, (m) => handler(m));
       this.schedulerAddress = r.address;
       this.#secret = r.secret;
       this.#lostSince = undefined;

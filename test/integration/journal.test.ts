@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Client, Event, Queue, Variable } from "../../src/index.js";
+import { Client, Event, Pub, Queue, Sub, Variable } from "../../src/index.js";
 import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
 import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
@@ -177,6 +177,30 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43);
     await waitFor("the resent graph in the new journal", onDisk, { timeoutMs: 30_000, proc: next });
     assert.equal(await f.result(), 42);
+  });
+
+  // protects: the client took pushed ops (pubsub-message) on its first connection only; after a
+  // take-over the first item for a new Sub closed the connection ("unknown op"), and the new
+  // scheduler released everything the client held
+  it("after a take-over, a new Sub gets its items and the client keeps its futures", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const f = client.submit((x: number) => x * 3, 14);
+    assert.equal(await f.result(), 42);
+    const before = new Sub<string>("news", { client });
+    await new Pub<string>("news", { client }).put("one");
+    assert.equal(await before.get({ timeout: 10_000 }), "one");
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43, "reconnected");
+    const after = new Sub<string>("news", { client });
+    await new Pub<string>("news", { client }).put("two");
+    assert.equal(await after.get({ timeout: 10_000 }), "two");
+    assert.equal(await client.submit((x: number) => x - 1, f).result({ timeout: 10_000 }), 41, "the connection stayed, and f with it");
   });
 
   // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
