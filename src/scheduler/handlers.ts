@@ -264,6 +264,7 @@ export class SchedulerHandlers {
   }
 
   cancelKeys(m: CancelKeys, rpc: Rpc): void {
+    this.#h.takeOver?.cancelled(m.keys);
     this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
   }
 

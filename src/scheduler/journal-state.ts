@@ -14,6 +14,8 @@
  *   ["ww", client, keys]                      a client (or holder name) wants keys already journaled
  *   ["r", client, keys]                       a client's release of keys
  *   ["c", client]                             a client left (all its wants released)
+ *   ["n", keys | null]                        a cancel: these keys (null: all, a restart) and
+ *                                             every task depending on them, wanted by no one
  *   ["k", key]                                a checkpoint of the key's result was written
  *   ["x", extension, name, value | null]      an extension's state under a name (null: deleted)
  *   ["s", snapshot]                           the whole live state (a compacted journal's start)
@@ -121,6 +123,9 @@ export class JournalState {
       case "c":
         this.wants.delete(r[1] as string);
         break;
+      case "n":
+        this.#cancel(r[1] as string[] | null);
+        break;
       case "k":
         this.checkpoints.add(r[1] as string);
         break;
@@ -137,6 +142,22 @@ export class JournalState {
       default:
         throw new TypeError(`unknown journal record kind ${JSON.stringify(r[0])}`);
     }
+  }
+
+  /** Cancel (Dask's cancel, as the live scheduler does it): the keys and their dependents, for every client and holder. */
+  #cancel(keys: string[] | null): void {
+    if (keys === null) return this.wants.clear();
+    const dependents = new Map<string, string[]>();
+    for (const [k, t] of this.tasks) for (const d of t[3]) (dependents.get(d) ?? dependents.set(d, []).get(d)!).push(k);
+    const gone = new Set<string>();
+    const stack = [...keys];
+    while (stack.length) {
+      const k = stack.pop()!;
+      if (gone.has(k)) continue;
+      gone.add(k);
+      stack.push(...(dependents.get(k) ?? []));
+    }
+    for (const w of this.wants.values()) for (const k of gone) w.delete(k);
   }
 
   /** Keys some client (or extension name) wants, with their lineage: the tasks to keep. */

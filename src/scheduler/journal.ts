@@ -292,6 +292,11 @@ export class Journal {
     this.#append(["c", client]);
   }
 
+  /** Keys cancelled, with their dependents (null: all, a restart). */
+  cancelled(keys: string[] | null): void {
+    this.#append(["n", keys]);
+  }
+
   checkpointed(key: string): void {
     if (!this.state.checkpoints.has(key)) this.#append(["k", key]);
   }

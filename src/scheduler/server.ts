@@ -336,6 +336,7 @@ export class Scheduler implements SchedulerView {
 
   /** Forget all tasks (every future is cancelled) and give the workers fresh threads. */
   async #restart(): Promise<string> {
+    this.#takeOver?.cancelled(null);
     this.#run(this.state.cancelAll("the cluster was restarted", this.#sid("restart")));
     await Promise.all([...this.#peers.workers.values()].map((w) => w.request({ op: Op.restart }, 30_000).catch(() => {})));
     return "ok";

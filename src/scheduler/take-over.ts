@@ -280,6 +280,11 @@ export class TakeOver {
     this.journal.released(client, keys);
   }
 
+  /** A cancel (null: a restart's, of everything): after a take-over those keys are not computed again. */
+  cancelled(keys: string[] | null): void {
+    this.journal.cancelled(keys);
+  }
+
   clientLeft(client: string): void {
     this.journal.clientLeft(client);
   }

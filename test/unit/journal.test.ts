@@ -81,6 +81,19 @@ describe("journal state", () => {
     assert.deepEqual(again.ordered(["c"]).map((t) => t[0]), ["a", "b", "c"]);
   });
 
+  // protects: cancel-keys and restart() were not journaled, so a take-over computed the
+  // cancelled keys (and their dependents, and a whole pre-restart workload) again
+  it("a cancel takes the keys and their dependents from every client and holder; a restart takes everything", () => {
+    const s = new JournalState();
+    s.apply(["g", "Client-a", [task("a"), task("b", ["a"]), task("y")]]);
+    s.apply(["g", "Client-b", [task("c", ["b"]), task("z")]]);
+    s.apply(["ww", "datasets", ["b"]]);
+    s.apply(["n", ["a"]]);
+    assert.deepEqual([...s.liveKeys()].sort(), ["y", "z"]);
+    s.apply(["n", null]);
+    assert.deepEqual([...s.liveKeys()], []);
+  });
+
   it("a worker that left takes its completions with it", () => {
     const s = new JournalState();
     s.apply(["g", "Client-a", [task("a")]]);
