@@ -146,7 +146,10 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
     log().error({ worker: name, reason: first.r.reason }, "worker failed; its rank leaves the cluster and stays idle until the job ends");
     return stayIdle(job, { ...target, tls: opts.tls }, { name, reason: first.r.reason });
   }
-  return 0;
+  // ended cleanly (retired, its lifetime over, or the cluster closing): with the cluster still
+  // up, the rank stays in the job (its leaving now would be a rank leaving the final barrier
+  // early, and the launcher would end the job); a closing cluster lets it go at once
+  return stayIdle(job, { ...target, tls: opts.tls });
 }
 
 /**

@@ -29,10 +29,11 @@ const log = () => logger("mpi");
 export type SchedulerTarget = ({ address: string; secret: string } | { schedulerFile: string }) & { tls?: TlsFiles };
 
 /**
- * Report the failure, then idle until the cluster is over. Resolves 0 once the scheduler is
+ * Report the failure (if any: a worker retired or at the end of its lifetime ended cleanly),
+ * then idle until the cluster is over. Resolves 0 once the scheduler is
  * gone, or with the client rank's exit status once its program has ended.
  */
-export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed: { name: string; reason: string }): Promise<number> {
+export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed?: { name: string; reason: string }): Promise<number> {
   // loaded here only: a rank that never fails does not pay for them at start-up
   const [{ DEFAULT_COMM, connect }, { Rpc }, { loadTls }, { readSchedulerFile }] = await Promise.all([
     import("../comm/connect.js"),
@@ -60,7 +61,7 @@ export async function stayIdle(job: MpiJob, scheduler: SchedulerTarget, failed: 
       return 0;
     }
     const closed = new Promise<"closed">((r) => rpc.comm.onClose(() => r("closed")));
-    if (!reported) {
+    if (failed && !reported) {
       reported = true;
       const report = { op: Op.workerFailed, name: failed.name, host: hostname(), reason: failed.reason };
       rpc.request(report, REPORT_TIMEOUT_MS).catch((err) => log().warn({ reason: describeError(err) }, "could not report the failed worker to the scheduler"));

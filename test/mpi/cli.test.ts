@@ -223,6 +223,23 @@ for (const launcher of launcherFromEnv()) {
       assertSchedulerLoggedFailure(proc.stderr, "2");
     });
 
+    // protects: without a client rank, a worker that ended cleanly (retired) let its rank exit
+    // into the final barrier while the others worked on; the barrier timed out after 15 s
+    // (job.ts END_BARRIER_TIMEOUT_MS) and the rank aborted the whole job with status 1
+    it("a retired worker's rank stays in the job: the cluster goes on and mpirun exits 0", async function () {
+      this.timeout(120_000);
+      const { proc, client: c } = await startCluster();
+      const retired = await c.retireWorkers(["2"]);
+      assert.equal(retired.length, 1);
+      await waitFor("worker 2 to leave", async () => !Object.values((await c.schedulerInfo()).workers).some((w) => w.name === "2"), { timeoutMs: 20_000, proc });
+      // past the final barrier's timeout, which is what ended the job before
+      await new Promise((r) => setTimeout(r, 17_000));
+      assert.equal(proc.child.exitCode, null, `the job ended: ${proc.stderr.slice(-2000)}`);
+      assert.equal(await c.submit((x: number) => x + 1, 41).result({ timeout: 20_000 }), 42);
+      await c.shutdown();
+      assert.equal((await exitWithin(proc, 30_000)).code, 0, proc.stderr);
+    });
+
     // issue 13 (P1): --no-scheduler ranks follow a restarted scheduler as dask-worker-ts does
     // (they read the scheduler file again when they lose it); they used to keep trying the dead
     // address until their death timeout
