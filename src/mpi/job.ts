@@ -126,9 +126,11 @@ export class MpiJob {
   }
 
   /** The end protocol, synchronous: safe in an 'exit' handler. Never returns on abort. */
-  endSync(code: number): void {
+  endSync(exitCode: number): void {
     if (this.#ending || this.mpi.finalized) return;
     this.#ending = true;
+    // as the process's status reads: its low 8 bits (process.exit(-1) is 255)
+    const code = exitCode & 0xff;
     this.#runCleanups();
     let status = code;
     try {

@@ -45,6 +45,15 @@ for (const launcher of launcherFromEnv()) {
       assert.equal(code, 3, proc.stderr);
     });
 
+    // protects: -1 reached MPI_Abort unchanged; the addon's check (0..255) threw a RangeError
+    // inside the exit path, and the launcher reported its own generic code
+    it("process.exit(-1) on rank 1 makes the launcher exit 255, as a shell reports it", async () => {
+      const proc = launch(launcher, 4, "exit-minus-1");
+      const { code } = await exitWithin(proc, 30_000);
+      assert.equal(code, 255, proc.stderr);
+      assert.doesNotMatch(proc.stderr, /RangeError/);
+    });
+
     it("exit: false lets ranks 0, 2, 3 go on after shutdown (one more MPI barrier)", async () => {
       const proc = launch(launcher, 4, "exit-false");
       const { code } = await exitWithin(proc, 30_000);
