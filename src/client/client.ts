@@ -279,7 +279,7 @@ export class Client implements FutureHost {
     futures.forEach((f, i) => checkFuture(f, f instanceof Future, "gather", () => `item ${i + 1}`));
     const skip = gatherSkips(options.errors);
     checkTimeout("gather", options.timeout);
-    return (await gatherValues(futures, skip, options.timeout ?? 24 * 3600_000, this.#fetchHost)) as T[];
+    return (await gatherValues(futures, skip, options.timeout ?? Infinity, this.#fetchHost)) as T[]; // as long as it takes, as in Dask
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */

@@ -68,7 +68,7 @@ export class Future<T = unknown> {
    */
   async whenDone(options: { timeout?: number } = {}): Promise<void> {
     checkTimeout("whenDone", options.timeout);
-    return this.client.waitKeys([this.state], options.timeout ?? 24 * 3600_000).catch(() => {});
+    return this.client.waitKeys([this.state], options.timeout ?? Infinity).catch(() => {});
   }
 
   /** The task's value, fetched from its worker; rejects with RemoteTaskError if it failed. */

@@ -106,5 +106,5 @@ async function* completions<T>(fs: Array<Future<T>>, deadline: number): AsyncGen
 }
 
 function remaining(deadline: number): number {
-  return deadline === Infinity ? 24 * 3600_000 : Math.max(1, deadline - Date.now());
+  return deadline === Infinity ? Infinity : Math.max(1, deadline - Date.now());
 }
