@@ -513,11 +513,11 @@ export class SchedulerState {
     }
   }
 
-  /** Drop `address`'s copy of a key held elsewhere too (rebalance, replicate); false if it is not such a copy. */
+  /** Drop `address`'s copy of a key held elsewhere too (rebalance, replicate); false if it is not such a copy, or a task there needs it. */
   removeReplica(key: string, address: string): Instruction[] | false {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(address);
-    if (!t || !ws || t.state !== TaskState.memory || !t.whoHas.has(address) || t.whoHas.size < 2) return false;
+    if (!t || !ws || t.state !== TaskState.memory || !t.whoHas.has(address) || t.whoHas.size < 2 || [...t.dependents].some((d) => d.processingOn === address)) return false;
     t.whoHas = this.#g.names.without(t.whoHas, address);
     ws.hasWhat.delete(t);
     ws.nbytes -= t.nbytes;

@@ -107,6 +107,21 @@ describe("scheduler state: fire-and-forget and replicas", () => {
     assert.equal(s.workers.get("tcp://w1:1")!.nbytes, 0);
     assert.equal(s.addReplica("gone", "tcp://w1:1"), false, "a copy of an unknown key is stray");
   });
+
+  // protects: rebalance or replicate dropped a copy a task sent to that worker was about to use;
+  // the worker freed it under the task, which erred ("dependency ... did not reach the task thread")
+  it("keeps a copy a task on that worker needs", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2"), 0);
+    s.updateGraph("c", [spec("k", { workers: ["1"] })], "s1");
+    s.taskFinished("tcp://w1:1", "k", 100, 0.1, "s2");
+    s.addReplica("k", "tcp://w2:1");
+    s.updateGraph("c", [spec("t", { deps: ["k"], workers: ["1"] })], "s3");
+    assert.equal(s.tasks.get("t")!.processingOn, "tcp://w1:1");
+    assert.equal(s.removeReplica("k", "tcp://w1:1"), false, "t on w1 needs it");
+    assert.ok(s.removeReplica("k", "tcp://w2:1"), "w2's copy is nobody's there");
+  });
 });
 
 describe("gather's errors option", () => {
