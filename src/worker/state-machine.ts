@@ -334,6 +334,10 @@ export class WorkerState<V = unknown> {
   #reset(keepData: boolean): WorkerInstruction<V>[] {
     const keys = keepData ? [] : [...this.held.keys()];
     if (!keepData) this.held.clear();
+    // a scheduler lost (data kept) leaves the threads running their tasks: those runs count as
+    // freed while running, so the same key sent again waits for its run to end; a reset with
+    // fresh threads (restart) ends them all
+    const running = keepData ? [...this.tasks.values()].filter((t) => t.state === "executing" || t.state === "long-running") : [];
     this.tasks.clear();
     this.inFlight.clear();
     this.#tried.clear();
@@ -341,8 +345,11 @@ export class WorkerState<V = unknown> {
     this.#alone.clear();
     this.#waitingOn.clear();
     this.#ready = [];
-    this.#freedWhileRunning.clear();
-    this.#executing = 0;
+    if (keepData) for (const t of running) this.#freedWhileRunning.set(t.key, t.state === "executing");
+    else {
+      this.#freedWhileRunning.clear();
+      this.#executing = 0;
+    }
     this.#out = [];
     return keys.length ? [{ type: "free-data", keys }] : [];
   }

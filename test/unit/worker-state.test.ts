@@ -219,4 +219,23 @@ describe("worker state machine: events, stimulus ids, story, sizes", () => {
     const w = new WorkerState(1);
     assert.throws(() => w.handle({ type: "bogus", stimulusId: "s" } as never), /unknown worker event "bogus"/);
   });
+
+  // protects: losing the scheduler (data kept, task threads kept running) forgot the runs on
+  // the threads; the same key sent again by the scheduler that took over ran a second time
+  // alongside the first, and the first run's result was reported as the second's
+  it("after a lost scheduler, a key still running on a thread is not started again until that run ends", () => {
+    const w = new Driver(2);
+    assert.deepEqual(ops(w.computeTask(task("a"))), ["execute a"]);
+    w.handle({ type: "reset", stimulusId: "lost", keepData: true });
+    assert.equal(w.executing, 1, "the run still holds its slot");
+    assert.deepEqual(ops(w.computeTask(task("a"))), [], "waits for the old run");
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("old"), durationS: 0 })), ["execute a"], "the old run's result is dropped; the new run starts");
+    assert.deepEqual(ops(w.executed("a", { ok: true, value: value("new"), durationS: 0 })), ["send task-finished a"]);
+    assert.deepEqual(w.data.get("a"), value("new"));
+    // a restart (fresh threads) forgets the runs
+    w.computeTask(task("b"));
+    w.reset();
+    assert.equal(w.executing, 0);
+    assert.deepEqual(ops(w.computeTask(task("b"))), ["execute b"]);
+  });
 });
