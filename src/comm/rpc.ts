@@ -191,8 +191,13 @@ export class Rpc {
     if (!background) this.hold();
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(new TimeoutError(`no reply to ${msg.op} from ${this.comm.peer} within ${timeoutMs} ms`));
+        // timers run before I/O: after a turn that held the event loop past the deadline, a
+        // reply already in the socket is read first (a lock's grant, a queue's item: the peer
+        // acted on the request, and dropping its reply would lose what it handed over)
+        setImmediate(() => {
+          if (!this.#pending.delete(rid)) return;
+          reject(new TimeoutError(`no reply to ${msg.op} from ${this.comm.peer} within ${timeoutMs} ms`));
+        });
       }, timeoutMs);
       if (background) timer.unref();
       this.#pending.set(rid, { resolve: resolve as (v: unknown) => void, reject, timer });

@@ -4,6 +4,7 @@
 // that connection only, with the parser's error as the reason, and the handler never runs; `raw` routes (an extension's ops) reach their handler unparsed; requests
 // still get replies, and plain handler tables keep working.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { connect, listen } from "../../src/comm/connect.js";
 import { Rpc, routes } from "../../src/comm/rpc.js";
 import type { Comm, Listener } from "../../src/comm/types.js";
@@ -96,6 +97,35 @@ describe("Rpc typed routes (real tcp)", function () {
     const { client } = await pair((comm) => new Rpc(comm, { echo: (m) => m.x }));
     assert.equal(await client.request({ op: "echo", x: 42 }, 10_000), 42);
   });
+  // protects: a reply that reached the socket while this process was busy past the request's
+  // deadline lost to the timer (timers run before I/O): a lock's grant or a queue's item the
+  // scheduler had handed over was dropped. The server is another process, so it answers while
+  // this one is busy.
+  it("a reply already in the socket when the deadline passes during a busy turn is taken, not timed out", async () => {
+    const url = (m: string) => JSON.stringify(new URL(`../../src/${m}`, import.meta.url).href);
+    const code = `const { listen } = await import(${url("comm/connect.js")}); const { Rpc } = await import(${url("comm/rpc.js")});
+      const l = await listen({ host: "127.0.0.1" }, ${JSON.stringify(SECRET)}, (comm) => new Rpc(comm, { ping: () => "pong" }));
+      console.log(l.address); process.stdin.on("end", () => process.exit(0)); process.stdin.resume();`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["pipe", "pipe", "inherit"] });
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
+        child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+      });
+      const comm = await connect(address, SECRET, 10_000);
+      comms.push(comm);
+      const client = new Rpc(comm, {});
+      assert.equal(await client.request({ op: "ping" }, 10_000), "pong");
+      const answer = client.request({ op: "ping" }, 100);
+      await new Promise((r) => setImmediate(r)); // the request is written (the connection flushes first)
+      const until = Date.now() + 600;
+      while (Date.now() < until); // busy past the deadline; the server answers meanwhile
+      assert.equal(await answer, "pong");
+    } finally {
+      child.stdin!.end();
+      child.kill();
+    }
+  });
 });
 
 describe("frames' share of big values", () => {
@@ -118,4 +148,5 @@ describe("frames' share of big values", () => {
     assert.deepEqual([big.bytes, big.limit, big.overCap], [5e9, MAX_FRAME_LIMIT, true]);
     assert.equal(frameTooLarge(new RemoteError(toWireError(new Error("other")))), undefined);
   });
+
 });
