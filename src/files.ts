@@ -1,8 +1,9 @@
 /**
  * Files and directories that hold private data (spilled values, the scheduler's journal and
- * checkpoints) on nodes many users share. A directory must be this user's or root's, and if others may write in it, sticky (as
- * /tmp is), or another user could move our files away and put theirs in their place. A symlink
- * given as the directory must be ours or root's too (whoever owns it can re-point it).
+ * checkpoints) on nodes many users share. A directory must be this user's or root's, and if
+ * others may write in it, sticky (as /tmp is), or another user could move our files away and
+ * put theirs in their place. A symlink given as the directory must be ours or root's too
+ * (whoever owns it can re-point it).
  */
 import { type Stats, lstatSync, mkdirSync, realpathSync, statSync, writeSync } from "node:fs";
 import { describeError } from "./errors.js";

@@ -46,8 +46,8 @@ export function actorHost(client: ActorClient): ActorHost {
     async call(actor, kind, name, args) {
       const where = `actor ${JSON.stringify(actor.key)} (class ${actor.className}) on worker ${actor.worker}`;
       const encoded = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
-      encoded.raws = copyRaws(encoded.raws); // as they are now: the caller may change its arrays while we connect
       if (encoded.keys.length) throw new TypeError(`${where}: arguments of ${name}() cannot be futures (pass their values: await future.result())`);
+      encoded.raws = copyRaws(encoded.raws); // as they are now: the caller may change its arrays while we connect
       let rpc: Rpc;
       try {
         rpc = await client.worker(actor.worker);

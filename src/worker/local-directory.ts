@@ -26,7 +26,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
-import { privateDirectory, unsafeDirectory } from "../files.js";
+import { privateDirectory } from "../files.js";
 
 const PREFIX = "dask-worker-";
 /** `<pid>-<start>-` and mkdtemp's six characters, after the scope. */
@@ -74,8 +74,6 @@ function ownerRunning(pid: number, start: string): boolean {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
-
-export { unsafeDirectory };
 
 /**
  * A new private directory for this worker process inside `parent` (created 0700 if missing),

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../../src/errors.js";
-import { createWorkerDirectory, purgeDeadWorkerDirectories, unsafeDirectory } from "../../src/worker/local-directory.js";
+import { createWorkerDirectory, purgeDeadWorkerDirectories } from "../../src/worker/local-directory.js";
+import { unsafeDirectory } from "../../src/files.js";
 import { tempDir } from "../helpers/cluster.js";
 
 const dir = (uid: number, mode: number, isDir = true) => ({ uid, mode, isDirectory: () => isDir });
