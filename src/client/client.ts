@@ -202,7 +202,7 @@ export class Client implements FutureHost {
   /** Submit a prepared task (once per live key: a known key shares the running task). */
   #commit(task: TaskSpec): Future<never> {
     if (!this.#keys.get(task.key)) {
-      this.#keys.add(task.key);
+      this.#keys.add(task.key, this.#link.graphs.endings);
       this.#link.graphs.add(task);
     }
     return this.#future(task.key);
@@ -247,7 +247,7 @@ export class Client implements FutureHost {
     const keys = await scatterValues(Array.isArray(values) ? values : [values], !Array.isArray(values), options, {
       workers: async () => (await this.schedulerInfo()).workers,
       worker: (address) => this.#worker(address),
-      addKey: (key) => this.#keys.add(key),
+      addKey: (key) => this.#keys.add(key, this.#link.graphs.endings),
       send: (msg) => this.send(msg), // after a pending release of a key scattered again
       timeoutMs: 10 * REQUEST_TIMEOUT_MS,
     });
@@ -323,11 +323,11 @@ export class Client implements FutureHost {
   async cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
     const list = Array.isArray(futures) ? futures : [futures];
     list.forEach((f, i) => checkFuture(f, f instanceof Future, "cancel", () => (Array.isArray(futures) ? `item ${i + 1}` : "its argument")));
-    this.#flushGraph();
     // a future whose incarnation is already cancelled (or released) has nothing left to cancel
-    const live = list.filter((f) => this.#keys.cancelOwn(f.key, f.state));
+    const live = list.filter((f) => this.#keys.release(f.key, f.state));
     for (const f of live) settle(f.state, "cancelled");
-    if (live.length && !this.#scheduler.closed) this.#scheduler.send({ op: Op.cancelKeys, keys: live.map((f) => f.key) });
+    // after the tasks and releases before it; while reconnecting, to the next scheduler
+    if (live.length && !this.#closed) this.#link.graphs.cancel(live.map((f) => f.key));
   }
 
   // ---- datasets (client/datasets.ts) --------------------------------------------------------
@@ -375,7 +375,7 @@ export class Client implements FutureHost {
   adopt(key: string): Future<never> {
     this.#checkOpen();
     if (!this.#keys.get(key)) {
-      this.#keys.add(key);
+      this.#keys.add(key, this.#link.graphs.endings);
       this.send({ op: Op.wantKeys, keys: [key] }); // after a pending release of the key
     }
     return this.#future(key);
@@ -550,6 +550,7 @@ export class Client implements FutureHost {
       this.#lost();
     };
     if (windowMs <= 0) return giveUp();
+    this.#keys.lost();
     let last: unknown;
     void relink(this.#plan.where, since + windowMs, this.#plan, this.#link, () => this.#closed, (err) => (last = err)).then((r) => {
       if (!r || "fresh" in r) {

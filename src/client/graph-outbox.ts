@@ -1,17 +1,20 @@
 /**
- * The tasks a client submitted and the keys it released, in order, on their way to the
- * scheduler (the client does the I/O):
+ * The tasks a client submitted and the keys it released or cancelled, in order, on their way
+ * to the scheduler (the client does the I/O):
  * - batched per turn into update-graph and release-keys messages of at most GRAPH_CHUNK keys,
  *   one message per turn, so a big map (or the release of a million futures) reaches the
  *   scheduler as messages it handles without blocking its event loop for long; anything else
- *   the client sends to the scheduler sends the rest first;
+ *   the client sends to the scheduler sends the rest first; cancels go at once;
+ * - releases and cancels are *endings*, numbered in the order they were queued: a release-keys
+ *   or cancel-keys message carries the number of its last one (`seq`), which the scheduler
+ *   acknowledges (ack-keys; client/key-table.ts says why);
  * - for a journaled scheduler, numbered and kept until acknowledged: the scheduler writes each
  *   graph to its journal in a group sync and then says so (graph-durable); a graph it had not
  *   written when it died is sent again to the scheduler that takes over (client/scheduler-link.ts
  *   `resume`). A scheduler without a journal acknowledges nothing, and nothing is kept.
  */
 import type { TaskSpec } from "../protocol/messages.js";
-import type { ReleaseKeys, UpdateGraph } from "../protocol/messages-client.js";
+import type { CancelKeys, ReleaseKeys, UpdateGraph } from "../protocol/messages-client.js";
 import { Op } from "../protocol/ops.js";
 import { FRAME_SHARE_BYTES } from "../errors.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
@@ -22,7 +25,7 @@ export interface OutboxIo {
   /** the client is closed: pending tasks are dropped */
   closed(): boolean;
   /** `bytes`: the arguments' size, when big (Comm.send) */
-  send(m: UpdateGraph | ReleaseKeys, bytes?: number): void;
+  send(m: UpdateGraph | ReleaseKeys | CancelKeys, bytes?: number): void;
   /** bytes of arguments one message may carry (the scheduler's Comm.share; default: a frame's) */
   share?(): number;
 }
@@ -36,14 +39,27 @@ function argBytes(t: TaskSpec): number {
   return n;
 }
 
+/** A key to cancel (a string in the queue is a key to release). */
+class Cancel {
+  constructor(readonly key: string) {}
+}
+
+type Item = TaskSpec | string | Cancel;
+const kindOf = (item: Item): 0 | 1 | 2 => (typeof item === "string" ? 1 : item instanceof Cancel ? 2 : 0);
+
 export class GraphOutbox {
   /** the scheduler has a journal (its register reply said so): graphs are numbered and kept */
   journal = false;
   readonly #io: OutboxIo;
-  /** tasks to submit and keys (strings) to release, in the order they came */
-  #pending: Array<TaskSpec | string> = [];
+  /** tasks to submit, keys (strings) to release and keys to cancel, in the order they came */
+  #pending: Item[] = [];
   #flushScheduled = false;
   #seq = 0;
+  /** endings queued, and sent (their numbers: 1, 2, ...) */
+  #endings = 0;
+  #endingsSent = 0;
+  /** cancels sent and not acknowledged: sent again to a scheduler that takes over (`resendCancels`) */
+  #cancelsSent: CancelKeys[] = [];
   readonly #unacked = new Map<number, UpdateGraph>();
 
   constructor(io: OutboxIo) {
@@ -59,7 +75,44 @@ export class GraphOutbox {
   /** A key to release, after what was added before it. */
   release(key: string): void {
     this.#pending.push(key);
+    this.#endings++;
     this.#later();
+  }
+
+  /** Keys to cancel, sent now after what was added before them (while reconnecting: to the next scheduler, first thing). */
+  cancel(keys: string[]): void {
+    for (const k of keys) this.#pending.push(new Cancel(k));
+    this.#endings += keys.length;
+    this.flush();
+  }
+
+  /** The number of the last ending queued (0: none yet). */
+  get endings(): number {
+    return this.#endings;
+  }
+
+  /** The scheduler handled the endings up to `seq` (ack-keys). */
+  endingsAcked(seq: number): void {
+    while (this.#cancelsSent.length && this.#cancelsSent[0]!.seq! <= seq) this.#cancelsSent.shift();
+  }
+
+  /**
+   * The scheduler was lost before it acknowledged these cancels (they may have died with it):
+   * queue them again for the next one, but for keys `live` again (submitted anew since: a cancel
+   * now would end the new incarnation).
+   */
+  resendCancels(live: (key: string) => boolean): void {
+    const keys = this.#cancelsSent.flatMap((m) => m.keys).filter((k) => !live(k));
+    this.#cancelsSent = [];
+    for (const k of keys) this.#pending.push(new Cancel(k));
+    this.#endings += keys.length;
+  }
+
+  /** Everything pending sent, then one more ending number for the caller's message (a resume's want-keys). */
+  nextEnding(): number {
+    this.flush();
+    if (this.#pending.length) throw new Error("the scheduler's connection is not open");
+    return (this.#endingsSent = ++this.#endings);
   }
 
   /** Send what is pending (at most `limit` items, the rest in a later turn), GRAPH_CHUNK a message. */
@@ -67,15 +120,15 @@ export class GraphOutbox {
     // while reconnecting, it waits for the next scheduler
     if (!this.#io.connected()) return void (this.#io.closed() && (this.#pending = []));
     while (this.#pending.length && limit > 0) {
-      // the longest run of one kind (tasks, or keys to release), GRAPH_CHUNK at most
-      const releases = typeof this.#pending[0] === "string";
+      // the longest run of one kind (tasks, keys to release, keys to cancel), GRAPH_CHUNK at most
+      const kind = kindOf(this.#pending[0]!);
       const most = Math.min(GRAPH_CHUNK, limit, this.#pending.length);
       let n = 1;
       // and, for tasks, no more arguments than one message carries (a task over it alone was refused when prepared)
-      let bytes = releases ? 0 : argBytes(this.#pending[0] as TaskSpec);
-      const share = releases ? 0 : (this.#io.share?.() ?? FRAME_SHARE_BYTES);
-      while (n < most && typeof this.#pending[n] === "string" === releases) {
-        if (!releases) {
+      let bytes = kind ? 0 : argBytes(this.#pending[0] as TaskSpec);
+      const share = kind ? 0 : (this.#io.share?.() ?? FRAME_SHARE_BYTES);
+      while (n < most && kindOf(this.#pending[n]!) === kind) {
+        if (!kind) {
           const more = argBytes(this.#pending[n] as TaskSpec);
           if (bytes + more > share) break;
           bytes += more;
@@ -85,8 +138,14 @@ export class GraphOutbox {
       const run = n === this.#pending.length ? this.#pending : this.#pending.slice(0, n);
       this.#pending = run === this.#pending ? [] : this.#pending.slice(n);
       limit -= n;
-      if (releases) {
-        this.#io.send({ op: Op.releaseKeys, keys: run as string[] });
+      if (kind) {
+        const seq = (this.#endingsSent += n);
+        if (kind === 1) this.#io.send({ op: Op.releaseKeys, keys: run as string[], seq });
+        else {
+          const m: CancelKeys = { op: Op.cancelKeys, keys: (run as Cancel[]).map((c) => c.key), seq };
+          this.#cancelsSent.push(m);
+          this.#io.send(m);
+        }
         continue;
       }
       const m = graphMessage(run as TaskSpec[]);

@@ -6,16 +6,18 @@
  * its futures keep it and stay cancelled, and submitting the key again makes a new one, which
  * the cluster computes again.
  *
- * The hazard: when this client cancels a key, the scheduler answers with key-cancelled, which
- * may arrive after the key was submitted again; it concerns the old incarnation and must not
- * cancel the new one. A key-cancelled caused by another client's cancel, a cancelled dependency
- * or a restart must still cancel the live one. Both connections are FIFO, and the scheduler
- * sends key-cancelled exactly once to each client that wants the key when it cancels it (and
- * forgets that the client wants it). So when this client cancels a live incarnation (its
- * update-graph already sent), exactly one key-cancelled for it is still to come, or already on
- * its way for another reason (and then the scheduler finds nothing to cancel): the next
- * key-cancelled this client reads for the key is that one, and is ignored. A key-cancelled with
- * no such expectation pending concerns the live incarnation.
+ * The hazard: news the scheduler sent about an incarnation this client ended (released or
+ * cancelled) can arrive after the key was submitted again, and must not be taken for the new
+ * incarnation's (a user-named key resubmitted with another function would be handed the old
+ * result). Both connections are FIFO, and the messages that end incarnations (release-keys,
+ * cancel-keys) are numbered by the client's GraphOutbox in the order they go out, each before
+ * the tasks submitted after it; the scheduler answers each with ack-keys once it has handled
+ * it. So an incarnation made while an ending is not yet acknowledged is *fenced* at the number
+ * of the last ending before it: the scheduler sends news about it only after it handled that
+ * ending, so news the client reads before the ack concerns an older incarnation, and is
+ * ignored. After a take-over every incarnation is fenced until the scheduler acknowledges the
+ * client's resume (client/scheduler-link.ts `resume`), which brings the news of every live key
+ * again.
  *
  * Also the news each incarnation gets (settle), waiting for it (settled) and what it fails with
  * (failure).
@@ -38,6 +40,8 @@ export interface KeyState {
   because?: string;
   /** Futures alive for this incarnation. */
   refs: number;
+  /** news is ignored until the scheduler acknowledged the endings up to this number (see above) */
+  fence?: number;
   /** a small result that came with the news (client/fetch.ts `keepInline`) */
   value?: InlineValue;
   /** the worker the scheduler said holds the result (gather asks it first, without who-has) */
@@ -48,8 +52,10 @@ export interface KeyState {
 
 export class KeyTable {
   #live = new Map<string, KeyState>();
-  /** key -> how many key-cancelled for incarnations this client cancelled itself are still to come */
-  #ownCancels = new Map<string, number>();
+  /** the highest ending the scheduler acknowledged (ack-keys) */
+  #acked = 0;
+  /** after a take-over: every incarnation is fenced at this number (the client's resume) */
+  #resync = 0;
 
   /** The keys with a live incarnation. */
   keys(): IterableIterator<string> {
@@ -61,11 +67,40 @@ export class KeyTable {
     return this.#live.get(key);
   }
 
-  /** A new live incarnation of `key` (there must be none). */
-  add(key: string): KeyState {
+  /**
+   * A new live incarnation of `key` (there must be none); `endings`: the number of the last
+   * ending this client queued before it (GraphOutbox `endings`).
+   */
+  add(key: string, endings = 0): KeyState {
     if (this.#live.has(key)) throw new Error(`key ${JSON.stringify(key)} already has a live incarnation`);
     const ks: KeyState = { key, status: "pending", refs: 0 };
+    if (endings > this.#acked) ks.fence = endings;
     this.#live.set(key, ks);
+    return ks;
+  }
+
+  /** The scheduler handled the endings up to `seq` (ack-keys). */
+  acked(seq: number): void {
+    if (seq > this.#acked) this.#acked = seq;
+  }
+
+  /** The scheduler was lost: no news counts until it acknowledges the resume (`resumed`). */
+  lost(): void {
+    this.#resync = Infinity;
+  }
+
+  /** The resume went out as ending `seq`: news counts again once the scheduler acknowledges it. */
+  resumed(seq: number): void {
+    this.#resync = seq;
+  }
+
+  /** The live incarnation of `key` the scheduler's news concerns (undefined: news of an ended one, or of none). */
+  news(key: string): KeyState | undefined {
+    if (this.#resync > this.#acked) return undefined;
+    const ks = this.#live.get(key);
+    if (ks?.fence === undefined) return ks;
+    if (ks.fence > this.#acked) return undefined;
+    ks.fence = undefined;
     return ks;
   }
 
@@ -79,37 +114,20 @@ export class KeyTable {
     return true;
   }
 
-  /** The last future let go of `ks`: it leaves the table (if it is still the live one). */
+  /**
+   * The last future let go of `ks`, or this client cancels it: it leaves the table (if it is
+   * still the live one; false if not: nothing to do). Its release or cancel is an ending.
+   */
   release(key: string, ks: KeyState): boolean {
     if (this.#live.get(key) !== ks) return false;
     this.#live.delete(key);
     return true;
   }
 
-  /**
-   * This client cancels the live incarnation of `key`, the one its futures hold (`ks`): it
-   * leaves the table, and the scheduler's key-cancelled for it is expected. Returns false when
-   * `ks` is not live (already cancelled or released: nothing to do).
-   */
-  cancelOwn(key: string, ks: KeyState): boolean {
-    if (!this.release(key, ks)) return false;
-    this.#ownCancels.set(key, (this.#ownCancels.get(key) ?? 0) + 1);
-    return true;
-  }
-
-  /**
-   * The scheduler says `key` was cancelled: the live incarnation that concerns (it leaves the
-   * table), or undefined when the news is about an incarnation this client cancelled itself.
-   */
+  /** The scheduler says `key` was cancelled: the live incarnation that concerns (it leaves the table), if any. */
   cancelledByScheduler(key: string): KeyState | undefined {
-    const own = this.#ownCancels.get(key);
-    if (own !== undefined) {
-      if (own > 1) this.#ownCancels.set(key, own - 1);
-      else this.#ownCancels.delete(key);
-      return undefined;
-    }
-    const ks = this.#live.get(key);
-    this.#live.delete(key);
+    const ks = this.news(key);
+    if (ks) this.#live.delete(key);
     return ks;
   }
 
@@ -120,7 +138,6 @@ export class KeyTable {
       wake(ks);
     }
     this.#live.clear();
-    this.#ownCancels.clear();
   }
 }
 

@@ -35,14 +35,19 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
   const rpc = new Rpc(
     comm,
     routes({ parsers: schedulerToClientParsers, handlers: {
+      // news about a key: for its live incarnation, unless it concerns one this client ended (key-table.ts)
       [Op.keyInMemory]: (m) => {
-        const ks = keys.get(m.key);
+        const ks = keys.news(m.key);
         if (ks && m.value) ks.value = keepInline(m.value);
         settle(ks, "finished", undefined, undefined, m.worker);
       },
-      [Op.keyErred]: (m) => settle(keys.get(m.key), "error", m.error, m.because),
-      [Op.keyLost]: (m) => settle(keys.get(m.key), "pending"),
+      [Op.keyErred]: (m) => settle(keys.news(m.key), "error", m.error, m.because),
+      [Op.keyLost]: (m) => settle(keys.news(m.key), "pending"),
       [Op.keyCancelled]: (m) => settle(keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
+      [Op.ackKeys]: (m) => {
+        keys.acked(m.seq);
+        host.graphs.endingsAcked(m.seq);
+      },
       [Op.schedulerClosing]: (m) => host.closing(m.reason),
       [Op.graphDurable]: (m) => host.graphs.acked(m.seq),
     } }),
@@ -72,18 +77,19 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
 /**
  * Go on with the scheduler that took over (`rpc`, after relink, now the client's): it knows
  * this client's graphs from its journal but for those the old one had not written yet. Those
- * go again, then what was submitted while reconnecting, then the client asks for its keys
- * (their news comes back: in memory, erred, or cancelled if unknown there).
+ * go again, then what was submitted, released or cancelled while reconnecting (and cancels the
+ * old one had not acknowledged, but of keys submitted again since), then the keys
+ * the client wants now, as all it wants (`only`: the scheduler releases the rest, such as keys
+ * whose release was lost with the old scheduler). Their news comes back after the scheduler
+ * acknowledges that want-keys (in memory, erred, or cancelled if unknown there); news read
+ * before is ignored (KeyTable `lost`, `resumed`).
  */
 export function resume(rpc: Rpc, host: LinkHost): void {
-  const resent = host.graphs.unacked();
-  for (const m of resent) rpc.send(m);
-  host.graphs.flush();
-  const wanted = [...host.keys.keys()];
-  if (wanted.length) rpc.send({ op: Op.wantKeys, keys: wanted });
-  // a resent graph's keys released meanwhile (that release may have been lost too)
-  const released = resent.flatMap((m) => m.tasks.map((t) => t.key)).filter((k) => host.keys.get(k) === undefined);
-  if (released.length) rpc.send({ op: Op.releaseKeys, keys: released });
+  for (const m of host.graphs.unacked()) rpc.send(m);
+  host.graphs.resendCancels((key) => host.keys.get(key) !== undefined);
+  const seq = host.graphs.nextEnding();
+  host.keys.resumed(seq);
+  rpc.send({ op: Op.wantKeys, keys: [...host.keys.keys()], only: true, seq });
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import {
   type ClusterVersions, type Message, type Parsers, type WireFunction, type SchedulerIdentity, type Shapes, type TaskSpec,
-  fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, wireError, wireFunction,
+  bool, fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
 
@@ -17,12 +17,22 @@ export type HeartbeatClient = { op: "heartbeat-client" };
 export type WireTask = Omit<TaskSpec, "fn"> & { fn: number };
 /** `seq`: numbered by a client of a journaled scheduler, which acknowledges it once it is on disk (graph-durable). */
 export type UpdateGraph = { op: "update-graph"; functions: WireFunction[]; tasks: WireTask[]; seq?: number };
-export type ReleaseKeys = { op: "release-keys"; keys: string[] };
+/**
+ * `seq` (release-keys, cancel-keys, want-keys with `only`): the client numbers the messages that
+ * end its incarnations of keys, and the scheduler answers each with ack-keys once it has handled
+ * it: news the client reads before that ack concerns the incarnations it ended
+ * (client/key-table.ts).
+ */
+export type ReleaseKeys = { op: "release-keys"; keys: string[]; seq?: number };
 /** Scattered data: which keys the client put on `worker`, with their sizes. */
 export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
-export type CancelKeys = { op: "cancel-keys"; keys: string[] };
-/** Futures this client was given (not submitted): it wants their keys too. */
-export type WantKeys = { op: "want-keys"; keys: string[] };
+export type CancelKeys = { op: "cancel-keys"; keys: string[]; seq?: number };
+/**
+ * Futures this client was given (not submitted): it wants their keys too. `only` (a client
+ * resuming with a scheduler that took over): these are all the keys it wants, the rest are
+ * released, and ack-keys `seq` comes before the news of these keys.
+ */
+export type WantKeys = { op: "want-keys"; keys: string[]; only?: boolean; seq?: number };
 /** Key -> holders, for `keys` (default: every key in memory). */
 export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
@@ -49,8 +59,10 @@ export type KeyLost = { op: "key-lost"; key: string };
 export type SchedulerClosing = { op: "scheduler-closing"; reason: string };
 /** The client's graphs up to `seq` are in the scheduler's journal (on disk). */
 export type GraphDurable = { op: "graph-durable"; seq: number };
+/** The scheduler has handled the client's release-keys, cancel-keys or want-keys numbered `seq`. */
+export type AckKeys = { op: "ack-keys"; seq: number };
 
-export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing | GraphDurable;
+export type SchedulerToClient = KeyInMemory | KeyErred | KeyCancelled | KeyLost | SchedulerClosing | GraphDurable | AckKeys;
 
 // ---- replies ----
 
@@ -77,13 +89,14 @@ export interface ClientReplies {
 
 /** Bare ops: nothing to check but the op. */
 const bare = <M extends { op: string }>(raw: Message): M => raw as unknown as M;
-const keys = <M extends { op: string }>(raw: Message): M => (strList(raw, "keys"), raw as unknown as M);
+/** keys, numbered (release-keys, cancel-keys) */
+const numberedKeys = <M extends { op: string }>(raw: Message): M => (strList(raw, "keys"), optional(raw, "seq", num), raw as unknown as M);
 
 export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
   "register-client": (m) => (str(m, "id"), m as unknown as RegisterClient),
   "heartbeat-client": bare,
   "update-graph": parseUpdateGraph,
-  "release-keys": keys,
+  "release-keys": numberedKeys,
   "add-keys": (m) => {
     str(m, "worker");
     const entries = m.keys;
@@ -94,8 +107,8 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
     }
     return m as unknown as AddKeys;
   },
-  "cancel-keys": keys,
-  "want-keys": keys,
+  "cancel-keys": numberedKeys,
+  "want-keys": (m) => (strList(m, "keys"), optional(m, "only", bool), optional(m, "seq", num), m as unknown as WantKeys),
   "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
@@ -165,6 +178,7 @@ export const schedulerToClientParsers: Parsers<SchedulerToClient> = {
   "key-lost": (m) => (str(m, "key"), m as unknown as KeyLost),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosing),
   "graph-durable": (m) => (num(m, "seq"), m as unknown as GraphDurable),
+  "ack-keys": (m) => (num(m, "seq"), m as unknown as AckKeys),
 };
 
 // ---- shapes (what the parsers above check, as data: tests and the fuzzer) ----
@@ -173,10 +187,10 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "register-client": { id: "string" },
   "heartbeat-client": {},
   "update-graph": { functions: "functions", tasks: "tasks", seq: "number?" },
-  "release-keys": { keys: "strings" },
+  "release-keys": { keys: "strings", seq: "number?" },
   "add-keys": { worker: "string", keys: "entries" },
-  "cancel-keys": { keys: "strings" },
-  "want-keys": { keys: "strings" },
+  "cancel-keys": { keys: "strings", seq: "number?" },
+  "want-keys": { keys: "strings", only: "boolean?", seq: "number?" },
   "who-has": { keys: "strings?" },
   identity: {},
   story: { key: "string" },
@@ -195,4 +209,5 @@ export const schedulerToClientShapes: Shapes<SchedulerToClient> = {
   "key-lost": { key: "string" },
   "scheduler-closing": { reason: "string" },
   "graph-durable": { seq: "number" },
+  "ack-keys": { seq: "number" },
 };

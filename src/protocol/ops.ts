@@ -61,6 +61,7 @@ export const Op = {
   keyLost: "key-lost",
   schedulerClosing: "scheduler-closing",
   graphDurable: "graph-durable",
+  ackKeys: "ack-keys",
   missingData: "missing-data",
   executing: "executing",
   longRunning: "long-running",

@@ -255,8 +255,13 @@ export class SchedulerHandlers {
   }
 
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
-    this.#h.takeOver?.released(this.#h.peers.client(rpc), m.keys);
-    this.#h.run(this.#state.releaseKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("release-keys")));
+    this.#release(this.#h.peers.client(rpc), m.keys);
+    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
+  }
+
+  #release(client: string, keys: string[]): void {
+    this.#h.takeOver?.released(client, keys);
+    this.#h.run(this.#state.releaseKeys(client, keys, this.#h.sid("release-keys")));
   }
 
   addKeys(m: AddKeys, rpc: Rpc): void {
@@ -266,11 +271,25 @@ export class SchedulerHandlers {
   cancelKeys(m: CancelKeys, rpc: Rpc): void {
     this.#h.takeOver?.cancelled(m.keys);
     this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
+    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
   }
 
+  /**
+   * `only` (a client resuming after a take-over): the keys it wants are these and no others, so
+   * its wants the journal kept of keys it released meanwhile (a release lost with the old
+   * scheduler) end; the ack goes before these keys' news, which the client then takes.
+   */
   wantKeys(m: WantKeys, rpc: Rpc): void {
-    this.#h.takeOver?.wanted(this.#h.peers.client(rpc), m.keys);
-    this.#h.run(this.#state.wantKeys(this.#h.peers.client(rpc), m.keys, this.#h.sid("want-keys")));
+    const client = this.#h.peers.client(rpc);
+    if (m.only) {
+      const wanted = new Set(m.keys);
+      const others: string[] = [];
+      for (const t of this.#state.tasks.values()) if (t.wantedBy.has(client) && !wanted.has(t.key)) others.push(t.key);
+      if (others.length) this.#release(client, others);
+    }
+    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    this.#h.takeOver?.wanted(client, m.keys);
+    this.#h.run(this.#state.wantKeys(client, m.keys, this.#h.sid("want-keys")));
   }
 
   async runOnScheduler(m: RunOnScheduler, rpc: Rpc): Promise<unknown[]> {

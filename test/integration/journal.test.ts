@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Client, Event, Pub, Queue, Sub, Variable } from "../../src/index.js";
+import { CancelledError, Client, Event, Pub, Queue, Sub, Variable } from "../../src/index.js";
 import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
 import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
@@ -201,6 +201,44 @@ describe("journaled scheduler on real processes", function () {
     await new Pub<string>("news", { client }).put("two");
     assert.equal(await after.get({ timeout: 10_000 }), "two");
     assert.equal(await client.submit((x: number) => x - 1, f).result({ timeout: 10_000 }), 41, "the connection stayed, and f with it");
+  });
+
+  // Found by reading (session 12): a cancel made while the client was reconnecting was never
+  // sent, and the client still expected its news, so the next key-cancelled for the key
+  // (submitted again, then cancelled by another client) was swallowed: that future stayed
+  // pending for good. Now the cancel goes to the scheduler that takes over, and news counts
+  // again once it has the client's resume.
+  it("a cancel made while reconnecting reaches the next scheduler, and the key submitted again is still cancelled by another client", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const gate = path.join(tmp.dir, "gate");
+    // threads for the gated runs (the cancelled one runs on till the gate opens) and the rest
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nthreads: 4, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const other = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    try {
+      const a = client.submit(gatedSum, gate, 1, 2);
+      const shared = other.submit(gatedSum, gate, 1, 2); // the same task, wanted by the other client too
+      assert.equal(await client.submit((x: number) => x * 2, 21).result(), 42, "a's graph went before");
+      assert.equal(await other.submit((x: number) => x * 2, 20).result(), 40, "so did the other's");
+      const oldAddress = schedulerAddress(cluster.file);
+      cluster.scheduler.child.kill("SIGKILL");
+      await cluster.scheduler.exited;
+      await a.cancel();
+      assert.equal(a.status, "cancelled");
+      const next = startScheduler(cluster.file, journalEnv(journal));
+      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      // a cancel is for every client: the one the journal says still wants the key hears it
+      await assert.rejects(shared.result({ timeout: 30_000 }), (err: Error) => err instanceof CancelledError || assert.fail(`got ${String(err)}`));
+      const again = client.submit(gatedSum, gate, 1, 2);
+      assert.equal(again.key, a.key);
+      assert.equal(await client.submit((x: number) => x + 1, 1).result({ timeout: 60_000 }), 2, "the client is back, its resubmission before this");
+      assert.equal(await other.submit((x: number) => x - 1, 1).result({ timeout: 60_000 }), 0, "so is the other client");
+      await other.cancel(other.submit(gatedSum, gate, 1, 2));
+      await assert.rejects(again.result({ timeout: 30_000 }), (err: Error) => err instanceof CancelledError || assert.fail(`got ${String(err)}`));
+    } finally {
+      writeFileSync(gate, "");
+      await other.close();
+    }
   });
 
   // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay

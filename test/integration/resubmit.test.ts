@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { CancelledError, Client } from "../../src/index.js";
 import { type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs, waitFor } from "../helpers/proc.js";
@@ -143,5 +144,39 @@ describe("resubmitting a cancelled key on real processes", function () {
     writeFileSync(f.gate, "");
     assert.equal(await fresh.result({ timeout: 60_000 }), 500);
     await assert.rejects(old.result(), CancelledError);
+  });
+  // Found by reading (session 12): the scheduler's key-in-memory for a released incarnation,
+  // read after the key was submitted again, was taken for the new one, so a user-named key
+  // submitted again with another function got the old result (a small one rides inline with the
+  // news). Here that news is on its way, unread, when the key is released and submitted again:
+  // this client's event loop is held until a second client, in a thread of its own, sees the
+  // old result in the scheduler's memory.
+  it("a named key released and submitted again with another function gives the new value, whatever news of the old run was on its way", async () => {
+    const f = files();
+    const old = client.submit(gated, f, { key: "named-x" });
+    await waitFor("the task running on the worker", () => runs(f) === 1, { timeoutMs: 30_000, proc: cluster.workers[0] });
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const watcher = new Worker(
+      `const { workerData: d } = require("node:worker_threads");
+      import(d.index).then(async ({ Client }) => {
+        const c = await Client.connect({ schedulerFile: d.file, timeout: 20000 });
+        const end = Date.now() + 60000;
+        while (Date.now() < end && !("named-x" in (await c.whoHas()))) await new Promise((r) => setTimeout(r, 20));
+        Atomics.store(d.flag, 0, 1);
+        Atomics.notify(d.flag, 0);
+        await c.close();
+      });`,
+      { eval: true, workerData: { file: cluster.file, flag, index: new URL("../../src/index.js", import.meta.url).href } },
+    );
+    try {
+      writeFileSync(f.gate, "");
+      // held: the scheduler's news of the old result reaches this client's socket, unread
+      assert.equal(Atomics.wait(flag, 0, 0, 60_000), "ok", "the second client saw the old result in memory");
+      old.release();
+      const again = client.submit(() => 2, { key: "named-x" });
+      assert.equal(await again.result({ timeout: 30_000 }), 2, "the new function's value, not the released run's 41");
+    } finally {
+      await watcher.terminate();
+    }
   });
 });

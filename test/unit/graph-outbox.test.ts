@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { GraphOutbox } from "../../src/client/graph-outbox.js";
 import { GRAPH_CHUNK } from "../../src/client/graph-message.js";
-import type { ReleaseKeys, UpdateGraph } from "../../src/protocol/messages-client.js";
+import type { CancelKeys, ReleaseKeys, UpdateGraph } from "../../src/protocol/messages-client.js";
 
 const fn = { kind: "source" as const, source: "x => x" }; // one object per function, as the client makes it
 const task = (key: string) => ({ key, fn, args: [], deps: [] });
 const turn = () => new Promise((r) => setImmediate(r));
 
 function outbox(o: { connected?: boolean; closed?: boolean } = {}) {
-  const sent: Array<UpdateGraph | ReleaseKeys> = [];
+  const sent: Array<UpdateGraph | ReleaseKeys | CancelKeys> = [];
   const io = { up: o.connected ?? true, closed: o.closed ?? false };
   const box = new GraphOutbox({ connected: () => io.up, closed: () => io.closed, send: (m) => sent.push(m) });
   const graphs = () => sent.filter((m): m is UpdateGraph => m.op === "update-graph");
@@ -24,7 +24,7 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     box.release("b");
     box.release("c");
     await turn();
-    assert.deepEqual(sent.map((m) => [m.op, ...(m.op === "release-keys" ? m.keys : m.tasks.map((t) => t.key))]), [
+    assert.deepEqual(sent.map((m) => [m.op, ...(m.op !== "update-graph" ? m.keys : m.tasks.map((t) => t.key))]), [
       ["update-graph", "a"],
       ["release-keys", "a"],
       ["update-graph", "a"],
@@ -80,6 +80,43 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     for (let i = 0; i < GRAPH_CHUNK + 1; i++) box.add(task(`k-${i}`));
     box.flush();
     assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK, 1]);
+  });
+
+  it("numbers releases and cancels (endings) in the order they were queued; a message carries its last one's number", async () => {
+    const { box, sent, io } = outbox();
+    box.release("a");
+    box.release("b");
+    assert.equal(box.endings, 2, "numbered when queued, before they are sent");
+    box.add(task("c"));
+    box.cancel(["c", "d"]); // sent at once, after what came before
+    assert.deepEqual(sent.map((m) => [m.op, (m as ReleaseKeys).seq]), [["release-keys", 2], ["update-graph", undefined], ["cancel-keys", 4]]);
+    assert.deepEqual((sent[2] as CancelKeys).keys, ["c", "d"]);
+    io.up = false;
+    box.cancel(["e"]); // while reconnecting: kept for the next scheduler
+    box.release("f");
+    assert.equal(box.endings, 6);
+    assert.equal(sent.length, 3);
+    io.up = true;
+    assert.equal(box.nextEnding(), 7, "a resume's number: after what was pending, which goes first");
+    assert.deepEqual(sent.slice(3).map((m) => [m.op, (m as ReleaseKeys).seq]), [["cancel-keys", 5], ["release-keys", 6]]);
+    box.release("g");
+    await turn();
+    assert.equal((sent.at(-1) as ReleaseKeys).seq, 8);
+  });
+
+  it("keeps the cancels sent until acknowledged, and queues them again for a scheduler that takes over, but for keys live again", () => {
+    const { box, sent } = outbox();
+    box.cancel(["a"]); // 1
+    box.cancel(["b", "c"]); // 3
+    box.endingsAcked(1);
+    box.resendCancels((k) => k === "c"); // c was submitted again since: a cancel now would end it
+    assert.equal(box.nextEnding(), 5, "b queued again as ending 4, then the resume's");
+    assert.deepEqual(sent.map((m) => [(m as CancelKeys).keys, (m as CancelKeys).seq]), [[["a"], 1], [["b", "c"], 3], [["b"], 4]]);
+    box.endingsAcked(5);
+    sent.length = 0;
+    box.resendCancels(() => false);
+    box.flush();
+    assert.deepEqual(sent, [], "nothing left once acknowledged");
   });
 
   it("while disconnected the tasks wait for the next scheduler; a closed client drops them", async () => {
