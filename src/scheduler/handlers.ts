@@ -23,6 +23,7 @@ import type { Locality } from "./locality.js";
 import { heartbeatIntervalMs } from "./options.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
+import { TaskState } from "./state-types.js";
 import type { TakeOver } from "./take-over.js";
 
 const log = () => logger("scheduler");
@@ -246,12 +247,29 @@ export class SchedulerHandlers {
     const client = this.#h.peers.client(rpc);
     // each task's fn indexes the message's functions (its parser checked that): make it the
     // function's number in the scheduler's table
-    this.#h.takeOver?.graph(client, m.functions, m.tasks);
+    if (this.#h.takeOver) this.#journalGraph(client, m);
     if (m.seq !== undefined) this.#h.takeOver?.ackWhenDurable(client, m.seq, (seq) => !rpc.closed && rpc.send({ op: Op.graphDurable, seq }));
     const ids = m.functions.map((f) => this.#h.functions.idOf(f));
     for (const t of m.tasks) t.fn = ids[t.fn]!;
     // the state copies the arguments out of the message (the tasks keep them, not the message)
     this.#h.run(this.#state.updateGraph(client, m.tasks, this.#h.sid("update-graph")));
+  }
+
+  /**
+   * The graph as the state takes it: a key it knows keeps its computation (another one sent for
+   * it is ignored, as in Dask), so the journal records the client's want of it, never that other
+   * computation, which a scheduler taking over would run instead.
+   */
+  #journalGraph(client: string, m: UpdateGraph): void {
+    const known: string[] = [];
+    for (const t of m.tasks) {
+      const record = this.#state.tasks.get(t.key);
+      if (record && record.state !== TaskState.forgotten) known.push(t.key);
+    }
+    const skip = known.length ? new Set(known) : undefined;
+    const fresh = skip ? m.tasks.filter((t) => !skip.has(t.key)) : m.tasks;
+    this.#h.takeOver!.graph(client, m.functions, fresh);
+    if (known.length) this.#h.takeOver!.wanted(client, known);
   }
 
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {

@@ -241,6 +241,38 @@ describe("journaled scheduler on real processes", function () {
     }
   });
 
+  // Found by reading (session 12): the journal recorded a computation the live scheduler had
+  // ignored (a known key submitted again with another function keeps its own, as in Dask), so
+  // after a take-over the key, once lost, was computed again with the other function.
+  it("a known key sent again with another function keeps its computation across a take-over", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 2, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const other = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    try {
+      await client.waitForWorkers(2, { timeout: 30_000 });
+      const first = client.submit(() => 1, { key: "named-k" });
+      assert.equal(await first.result(), 1);
+      assert.equal(await other.submit(() => /* second */ 2, { key: "named-k" }).result(), 1, "the known key keeps its computation");
+      // the other client's graph on disk (else it is sent again, to the next scheduler, which knows the key by then)
+      const onDisk = () => readdirSync(journal).filter((n) => n.endsWith(".log")).some((n) => readFileSync(path.join(journal, n)).includes("/* second */"));
+      await waitFor("the other client's graph in the journal", onDisk, { timeoutMs: 30_000, proc: cluster.scheduler });
+      const oldAddress = schedulerAddress(cluster.file);
+      cluster.scheduler.child.kill("SIGKILL");
+      await cluster.scheduler.exited;
+      const next = startScheduler(cluster.file, journalEnv(journal));
+      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      assert.equal(await client.submit((x: number) => x * 10, first).result({ timeout: 60_000 }), 10, "the value computed before the take-over");
+      // the holder dies: the key is computed again, from the computation the scheduler kept
+      const holder = (await client.whoHas([first]))["named-k"]![0]!;
+      const pid = (await client.run(() => process.pid, { workers: [holder] }))[holder]!;
+      process.kill(pid, "SIGKILL");
+      assert.equal(await client.submit((x: number) => x * 100, first).result({ timeout: 60_000 }), 100);
+    } finally {
+      await other.close();
+    }
+  });
+
   // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
   it("SIGTERM of a journaled scheduler hands over: its workers stay and the next one takes their results over", async () => {
     const journal = path.join(tmp.dir, "journal");
