@@ -200,6 +200,9 @@ export class Journal {
 
   #append(rec: unknown[]): void {
     if (this.#closed) return;
+    // the completions gathered go first: a record after them may undo them (the key submitted
+    // again with another computation, released, cancelled; its worker leaving)
+    this.#writeDone();
     this.state.apply(rec);
     const b = encodeRecord(rec);
     this.#pending.push(b);
@@ -238,9 +241,9 @@ export class Journal {
   }
 
   /**
-   * A completion. Completions are the most frequent record: they are gathered and written as
-   * one ["D", [[key, workerId, nbytes], ...]] record per group (before any record whose meaning
-   * depends on their order: a worker leaving, an error), and applied to the state at once.
+   * A completion. Completions are the most frequent record: a run of them is gathered and
+   * written as one ["D", [[key, workerId, nbytes], ...]] record, before the next record of any
+   * other kind or at the group's end, and applied to the state at once.
    */
   finished(key: string, worker: string, nbytes: number): void {
     if (this.#closed) return;
@@ -270,12 +273,10 @@ export class Journal {
     const id = this.#workerIds.get(worker);
     if (id === undefined) return;
     this.#workerIds.delete(worker);
-    this.#writeDone();
     this.#append(["wx", id]);
   }
 
   erred(key: string, error: unknown): void {
-    this.#writeDone();
     this.#append(["e", key, error]);
   }
 

@@ -188,6 +188,26 @@ describe("journal files and lock", function () {
     await j2.close();
   });
 
+  // Found by reading (session 12): completions were written at the end of their group, after
+  // records that came later, so a key finished, released and submitted again with another
+  // computation within one group was replayed as done for the new computation: the scheduler
+  // taking over would hand out the old value for it.
+  it("a completion is replayed before what came after it in the same group", async () => {
+    const j = await Journal.open(tmp.dir, { owner: "s1" });
+    j.graph("Client-a", [src("f")], [{ key: "k", fn: 0, args: [new Uint8Array([1])], deps: [] }, { key: "j", fn: 0, args: [], deps: [] }], false);
+    j.finished("k", "tcp://h:1", 9);
+    j.released("Client-a", ["k"]);
+    j.graph("Client-a", [src("g")], [{ key: "k", fn: 0, args: [new Uint8Array([2])], deps: [] }], false);
+    j.finished("j", "tcp://h:1", 3); // a later completion, of another key
+    assert.equal(j.state.done.has("k"), false, "live: the new computation is not done");
+    await j.durable();
+    await j.close();
+    const j2 = await Journal.open(tmp.dir, { owner: "s2" });
+    assert.equal(j2.state.done.has("k"), false, "replayed: nor is it after a take-over");
+    assert.equal(j2.state.done.get("j")?.[1], 3);
+    await j2.close();
+  });
+
   // a durable request answered while its group was already being written must still be answered
   it("durable() resolves when what it waits for is in the group being written", async () => {
     const j = await Journal.open(tmp.dir, { owner: "s1" });
