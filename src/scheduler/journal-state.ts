@@ -75,13 +75,16 @@ export class JournalState {
         for (const t of r[2] as JournalTask[]) {
           const had = this.tasks.get(t[0]);
           if (!had) this.tasks.set(t[0], t);
-          else if (!sameSpec(had, t)) {
-            // the key came back with another computation (it was released, then submitted
-            // again): what was recorded of the old one is not this one's
-            this.tasks.set(t[0], t);
+          else {
+            // the key came back (the scheduler journals a graph only for keys it did not know:
+            // it was released, then submitted again): a new run, whose own completion or error
+            // comes later; a checkpoint stays only for the same computation
+            if (!sameSpec(had, t)) {
+              this.tasks.set(t[0], t);
+              this.checkpoints.delete(t[0]);
+            }
             this.done.delete(t[0]);
             this.erred.delete(t[0]);
-            this.checkpoints.delete(t[0]);
           }
           w.add(t[0]);
         }
