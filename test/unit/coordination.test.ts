@@ -89,6 +89,24 @@ describe("coordination extension (no sockets)", () => {
     assert.equal((await waiting).items.length, 1);
   });
 
+  // Found by reading (session 12): a batch get waited for all its items to be queued at once,
+  // so a batch bigger than maxsize waited for good (the puts waited for room, the get for n).
+  // As in Dask, the batch takes the items as they come.
+  it("queues: a batch bigger than maxsize takes the waiting puts' items as they come", async () => {
+    const c = new Coordination(() => fakeView([]).view);
+    const put = (i: number) => c.handle("queue-put", { op: "queue-put", name: "q", maxsize: 2, timeout: 10_000, value: [new Uint8Array([i])], keys: [] }, as("A")) as Promise<boolean>;
+    const puts = [1, 2, 3, 4].map(put); // two queued, two waiting for room
+    assert.equal(c.handle("queue-size", { op: "queue-size", name: "q" }, as("B")), 2);
+    const got = (await c.handle("queue-get", { op: "queue-get", name: "q", batch: 3, timeout: 10_000 }, as("B"))) as { items: Array<{ value: Uint8Array[] }> };
+    assert.deepEqual(got.items.map((it) => it.value[0]![0]), [1, 2, 3], "in order, at once");
+    assert.deepEqual(await Promise.all(puts), [true, true, true, true], "the fourth moved in when room came");
+    const waiting = c.handle("queue-get", { op: "queue-get", name: "q", batch: 3, timeout: 10_000 }, as("B")) as Promise<{ items: Array<{ value: Uint8Array[] }> }>;
+    const later = [5, 6].map(put); // one queued, one waiting for room: with the fourth, enough for the waiting batch
+    assert.deepEqual((await waiting).items.map((it) => it.value[0]![0]), [4, 5, 6]);
+    assert.deepEqual(await Promise.all(later), [true, true]);
+    assert.equal(c.handle("queue-size", { op: "queue-size", name: "q" }, as("B")), 0);
+  });
+
   // Protects: the same key held twice (two items) is released once, after the last.
   it("key holds count: a key in two items stays wanted until both are gone", async () => {
     const f = fakeView(["k"]);

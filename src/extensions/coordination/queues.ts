@@ -1,7 +1,8 @@
 /**
  * Queues: named FIFO queues of encoded items on the scheduler. The keys of the futures in a
  * queued item are held (KeyHolds) from its put until a get hands them to the getting client.
- * A put waits while the queue is full (`maxsize` > 0), a get while it has too few items; both
+ * A put waits while the queue is full (`maxsize` > 0), a get while it has too few items (a
+ * batch counts the waiting puts' items: it may be bigger than `maxsize`); both
  * first come first served, with a deadline, and a gone client's waiters leave (a waiting put's
  * item is dropped with its holds).
  */
@@ -42,7 +43,9 @@ export class Queues {
     const q = this.#queue(m.name, m.maxsize);
     const item = { value: own(m.value), keys: m.keys };
     if (q.maxsize && q.items.length >= q.maxsize) {
-      const ok = await q.putters.wait(client, item, m.timeout, false);
+      const waiting = q.putters.wait(client, item, m.timeout, false);
+      this.#pump(q, m.name); // a waiting batch get may take it at once
+      const ok = await waiting;
       if (!ok) this.#holds.release(item.keys); // timed out, or its client went: the item is dropped
       this.#forget(m.name, q);
       return ok;
@@ -57,7 +60,7 @@ export class Queues {
     const q = this.#queue(m.name);
     const n = m.batch === -1 ? q.items.length : Math.max(1, m.batch);
     let items: SharedItem[] | FrameTooLargeError | null;
-    if (m.batch === -1 || (q.items.length >= n && q.getters.size === 0)) {
+    if (m.batch === -1 || (q.items.length + q.putters.size >= n && q.getters.size === 0)) {
       items = this.#take(q, m.name, n, client);
     } else {
       items = await q.getters.wait(client.id, { n, client }, m.timeout, null);
@@ -101,7 +104,8 @@ export class Queues {
         w.settle(true);
       }
       const g = q.getters.first();
-      if (!g || q.items.length < g.payload.n) return;
+      // a batch counts the waiting puts too: more than maxsize items can never be queued at once
+      if (!g || q.items.length + q.putters.size < g.payload.n) return;
       q.getters.shift();
       g.settle(this.#take(q, name, g.payload.n, g.payload.client));
     }
@@ -112,6 +116,13 @@ export class Queues {
    * them. Items too big for the client's frames stay queued; it gets the error saying so.
    */
   #take(q: Queue, name: string, n: number, client: Taker): SharedItem[] | FrameTooLargeError {
+    // a batch over what the queue holds takes the waiting puts' items as they come (they are
+    // put: if the batch is then refused as too big, they stay queued, over maxsize for a while)
+    while (q.items.length < n && q.putters.size) {
+      const w = q.putters.shift()!;
+      q.items.push(w.payload);
+      w.settle(true);
+    }
     const what = n === 1 ? `Queue ${JSON.stringify(name)}: its next item` : `Queue ${JSON.stringify(name)}: its next ${n} items`;
     const hint = n === 1 ? "it stays queued: get it from a client connected with a larger maxFrameSize (big data is best scattered, and its future queued)" : "they stay queued: get fewer at a time (batch), or from a client connected with a larger maxFrameSize";
     const big = tooBigFor(client, q.items.slice(0, n), what, hint);
