@@ -563,7 +563,12 @@ export class Client implements FutureHost {
       this.#secret = r.secret;
       this.#lostSince = undefined;
       log().info({ scheduler: r.address, afterMs: Date.now() - since }, "reconnected to the scheduler");
-      resume(r.rpc, this.#link);
+      try {
+        resume(r.rpc, this.#link);
+      } catch (err) {
+        // the new connection closed already: its close starts the next reconnect
+        log().warn({ err: describeError(err) }, "could not resume with the scheduler");
+      }
     });
   }
 

@@ -274,7 +274,7 @@ export class SchedulerHandlers {
 
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
     this.#release(this.#h.peers.client(rpc), m.keys);
-    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
   }
 
   #release(client: string, keys: string[]): void {
@@ -289,7 +289,7 @@ export class SchedulerHandlers {
   cancelKeys(m: CancelKeys, rpc: Rpc): void {
     this.#h.takeOver?.cancelled(m.keys);
     this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
-    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
   }
 
   /**
@@ -305,7 +305,7 @@ export class SchedulerHandlers {
       for (const t of this.#state.tasks.values()) if (t.wantedBy.has(client) && !wanted.has(t.key)) others.push(t.key);
       if (others.length) this.#release(client, others);
     }
-    if (m.seq !== undefined) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
     this.#h.takeOver?.wanted(client, m.keys);
     this.#h.run(this.#state.wantKeys(client, m.keys, this.#h.sid("want-keys")));
   }

@@ -220,6 +220,9 @@ describe("journaled scheduler on real processes", function () {
       const shared = other.submit(gatedSum, gate, 1, 2); // the same task, wanted by the other client too
       assert.equal(await client.submit((x: number) => x * 2, 21).result(), 42, "a's graph went before");
       assert.equal(await other.submit((x: number) => x * 2, 20).result(), 40, "so did the other's");
+      // both clients' wants of the key on disk (else a graph is sent again after the take-over, and its order with the cancel is open)
+      const records = () => readdirSync(journal).filter((n) => n.endsWith(".log")).reduce((c, n) => c + readFileSync(path.join(journal, n), "latin1").split(a.key).length - 1, 0);
+      await waitFor("both wants of the key in the journal", () => records() >= 2, { timeoutMs: 30_000, proc: cluster.scheduler });
       const oldAddress = schedulerAddress(cluster.file);
       cluster.scheduler.child.kill("SIGKILL");
       await cluster.scheduler.exited;
