@@ -325,7 +325,7 @@ export class Client implements FutureHost {
     list.forEach((f, i) => checkFuture(f, f instanceof Future, "cancel", () => (Array.isArray(futures) ? `item ${i + 1}` : "its argument")));
     // a future whose incarnation is already cancelled (or released) has nothing left to cancel
     const live = list.filter((f) => this.#keys.release(f.key, f.state));
-    for (const f of live) settle(f.state, "cancelled");
+    for (const f of live) settle(f.state, "cancelled", undefined, `${this.id} cancelled it`); // as another client's cancel says
     // after the tasks and releases before it; while reconnecting, to the next scheduler
     if (live.length && !this.#closed) this.#link.graphs.cancel(live.map((f) => f.key));
   }

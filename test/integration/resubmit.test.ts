@@ -92,8 +92,8 @@ describe("resubmitting a cancelled key on real processes", function () {
     assert.equal(await again.result({ timeout: 60_000 }), 41);
     assert.equal(runs(f), 2, "the computation ran again");
     assert.equal(await client.submit(plusOne, again).result({ timeout: 60_000 }), 42);
-    // the old future stays cancelled, and letting it go does not release the new one
-    await assert.rejects(a.result(), CancelledError);
+    // the old future stays cancelled, saying who cancelled it, and letting it go does not release the new one
+    await assert.rejects(a.result(), { name: "CancelledError", message: `future ${JSON.stringify(a.key)} was cancelled: ${client.id} cancelled it` });
     a.release();
     await client.story(a.key);
     assert.equal(await client.runOnScheduler((k: string, s: { scheduler: { state: { tasks: Map<string, { state: string }> } } }) => s.scheduler.state.tasks.get(k)?.state, a.key), "memory");
