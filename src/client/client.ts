@@ -394,7 +394,7 @@ export class Client implements FutureHost {
    * Scheduler address and the workers it knows, keyed by worker address; `failedWorkers`: those
    * that left because they could not go on (an MPI rank whose nanny gave up), with the reason.
    */
-  schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: FailedWorkerInfo[] }> {
+  async schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: FailedWorkerInfo[] }> {
     this.#checkOpen();
     return this.#scheduler.request({ op: Op.identity }, REQUEST_TIMEOUT_MS);
   }
@@ -486,14 +486,14 @@ export class Client implements FutureHost {
   rebalance(futures?: locality.Futures, options?: locality.RebalanceOptions): Promise<void> { return locality.rebalance(this, futures, options); }
   /** Recent task records (key, group, worker, thread, start, stop, transfers), oldest first. @example await client.getTaskStream({ start: t0 }) */
   getTaskStream(options?: TaskStreamOptions): Promise<TaskStreamRecord[]> { return getTaskStream(this, options); }
-  /** Why a task (no key: the pending work) does not run: the scheduler's reasons (resources, restrictions, paused workers, dependencies, busy threads) and, under a job-queue cluster, the queue's. @example (await client.whyPending(f.key)).answer */ whyPending(key?: string): Promise<import("../protocol/messages-pending.js").WhyPending> { return this.#scheduler.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS); }
+  /** Why a task (no key: the pending work) does not run: the scheduler's reasons (resources, restrictions, paused workers, dependencies, busy threads) and, under a job-queue cluster, the queue's. @example (await client.whyPending(f.key)).answer */ async whyPending(key?: string): Promise<import("../protocol/messages-pending.js").WhyPending> { return this.request({ op: Op.whyPending, ...(key === undefined ? {} : { key }) }, 2 * REQUEST_TIMEOUT_MS); }
   /** Start Jupyter on the scheduler's host (or get the one running there; client/jupyter.ts): its URL carries the token, its notebooks find the scheduler file in DASK_SCHEDULER_FILE, and it ends with the scheduler. @example const { url } = await client.startJupyter({ kernel: "tslab" }) */
   startJupyter(options?: JupyterOptions): Promise<JupyterServer> { return startJupyter(this, options); }
 
   /** The history of a key's states on the scheduler (stimulus id, from, to, time, and why where told). */
   async story(key: string): Promise<Array<{ stimulusId: string; from: string; to: string; at: number; reason?: string }>> {
     if (typeof key !== "string") throw new TypeError(`story: key must be a string (a future's key), got ${(key as unknown) instanceof Future ? "a Future (pass future.key)" : JSON.stringify(key) ?? String(key)}`);
-    return this.#scheduler.request({ op: Op.story, key }, REQUEST_TIMEOUT_MS);
+    return this.request({ op: Op.story, key }); // after the tasks submitted before it
   }
 
   /**
@@ -501,7 +501,7 @@ export class Client implements FutureHost {
    * `check: true`) when they disagree.
    */
   async getVersions(options: { check?: boolean } = {}): Promise<{ client: Versions; scheduler: Versions; workers: Record<string, Versions> }> {
-    const r = await this.#scheduler.request<{ scheduler: Versions; workers: Record<string, Versions> }>({ op: Op.versions }, REQUEST_TIMEOUT_MS);
+    const r = await this.request<{ scheduler: Versions; workers: Record<string, Versions> }>({ op: Op.versions });
     return { client: checkVersions(r, options.check === true), ...r };
   }
 

@@ -179,6 +179,10 @@ describe("client contracts (issue 12)", function () {
         assert.ok((ef as Error & { waitedMs: number }).waitedMs >= 1500);
         // the client is done: new calls say why
         assert.throws(() => waiting.submit((x: number) => x, 1), { name: "SchedulerLostError" });
+        // every call to the scheduler says the same (story, getVersions and whyPending said "connection closed")
+        for (const call of [() => waiting.story(f.key), () => waiting.getVersions(), () => waiting.whyPending(), () => waiting.schedulerInfo()]) {
+          await assert.rejects(call(), { name: "SchedulerLostError" });
+        }
       } finally {
         await waiting.close();
         await impatient.close();
