@@ -35,12 +35,17 @@ export interface SpillLimits {
   maxSpillBytes: number | false;
 }
 
+/** After a failed spill, the next try waits this long. */
+export const SPILL_RETRY_MS = 5000;
+
 export class DataStore {
   #values = new Map<string, Held>();
   #spill: SpillDirectory | undefined;
   /** Spilled values being read back, by key. */
   #readingBack = new Map<string, Promise<Stored | undefined>>();
   #limits: SpillLimits;
+  /** after a failed spill (a full disk, a quota), no new try before this time (ms) */
+  #spillAgainAt = 0;
 
   constructor(limits: SpillLimits) {
     this.#limits = limits;
@@ -159,12 +164,12 @@ export class DataStore {
    * Move least-recently-used values to disk: while bytes in memory are above `target`, and,
    * while the process's memory (`rss`) is above `spill`, as many bytes as it is over; never
    * past `maxSpillBytes` on disk. Runs on the memory monitor's tick (it walks all values: not
-   * per task).
+   * per task). After a write fails, the next try waits SPILL_RETRY_MS (`now`: for tests).
    */
-  spillIfNeeded(rss: number): void {
+  spillIfNeeded(rss: number, now = Date.now()): void {
     const spill = this.#spill;
     const { memoryLimit: limit, thresholds: t, maxSpillBytes: maxSpill } = this.#limits;
-    if (!spill || !(limit > 0)) return;
+    if (!spill || !(limit > 0) || now < this.#spillAgainAt) return;
     const managed = this.memoryBytes;
     let toFree = 0;
     if (t.target !== false) toFree = Math.max(toFree, managed - t.target * limit);
@@ -178,8 +183,10 @@ export class DataStore {
       try {
         s = spill.write(key, v);
       } catch (err) {
-        // a full disk (or a quota) keeps the value in memory: the worker goes on, pausing if it must
-        logger("worker").error({ key, err: describeError(err) }, "could not spill; the value stays in memory");
+        // a full disk (or a quota) keeps the value in memory: the worker goes on, pausing if it
+        // must, and tries again later (not at every tick of the memory monitor, each time logged)
+        this.#spillAgainAt = now + SPILL_RETRY_MS;
+        logger("worker").error({ key, err: describeError(err), retryInMs: SPILL_RETRY_MS }, "could not spill; the value stays in memory");
         return;
       }
       this.#values.set(key, s); // same key: keeps its place in the order

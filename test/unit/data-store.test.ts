@@ -2,10 +2,10 @@
 // order, the least recently used spilled first, read back intact and in memory again, files
 // removed when their key goes. Each test names the behaviour it protects.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DataStore, type SpillLimits } from "../../src/worker/data-store.js";
+import { DataStore, SPILL_RETRY_MS, type SpillLimits } from "../../src/worker/data-store.js";
 import { DEFAULT_THRESHOLDS } from "../../src/worker/memory.js";
 import { Spilled } from "../../src/worker/spill.js";
 
@@ -81,6 +81,22 @@ describe("worker data store (real files)", () => {
   });
 
   // protects: without a memory limit nothing spills, and close removes the directory
+  // Found by reading (session 12): a failed spill (a full disk) was tried again, and logged, at
+  // every tick of the memory monitor; now the value stays in memory and the next try waits
+  it("a failed spill keeps the value in memory and waits before trying again", () => {
+    store.put("a", val(4 * KB, 1));
+    store.put("b", val(4 * KB, 2));
+    const dir = readdirSync(root).map((d) => path.join(root, d))[0]!;
+    rmSync(dir, { recursive: true }); // the spill directory is gone: every write fails
+    store.spillIfNeeded(0, 1_000);
+    assert.ok(Array.isArray(store.view.get("a")), "kept in memory");
+    mkdirSync(dir, { mode: 0o700 }); // the disk has room again
+    store.spillIfNeeded(0, 1_000 + SPILL_RETRY_MS - 1);
+    assert.ok(Array.isArray(store.view.get("a")), "no new try before the wait is over");
+    store.spillIfNeeded(0, 1_000 + SPILL_RETRY_MS);
+    assert.ok(store.view.get("a") instanceof Spilled, "spilled once the wait is over");
+  });
+
   it("never spills without a limit; close removes the directory", () => {
     const free = new DataStore({ ...LIMITS, memoryLimit: 0 });
     free.openSpill(root);
