@@ -77,7 +77,24 @@ process.on("message", (m: AgentRequest) => {
 });
 
 // the program that asked for these jobs is gone: its jobs go too
-process.on("disconnect", () => {
-  for (const id of submitted) session?.controlSync(id, "terminate");
-  process.exit(0);
-});
+process.on("disconnect", () => void terminateAll().finally(() => process.exit(0)));
+
+/**
+ * Terminate every job submitted here. A terminate that fails (the job in transit to its host,
+ * the qmaster busy) is tried again, every 500 ms for at most 30 s, rather than leaving the job
+ * to run; a job the DRM no longer knows (it ended) is done.
+ */
+async function terminateAll(): Promise<void> {
+  let left = [...submitted];
+  const deadline = Date.now() + 30_000;
+  while (left.length && session) {
+    const s = session;
+    left = left.filter((id) => {
+      const err = s.controlSync(id, "terminate");
+      return err !== undefined && err !== "session closed" && !err.startsWith("DRMAA_ERRNO_INVALID_JOB");
+    });
+    if (!left.length || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (left.length) process.stderr.write(`dask-mpi-ts DRMAA agent: could not terminate jobs ${left.join(", ")} after its program ended\n`);
+}
