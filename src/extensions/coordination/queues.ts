@@ -98,11 +98,7 @@ export class Queues {
   /** Move waiting puts in while there is room, then serve waiting gets in order. */
   #pump(q: Queue, name: string): void {
     for (;;) {
-      while ((!q.maxsize || q.items.length < q.maxsize) && q.putters.size) {
-        const w = q.putters.shift()!;
-        q.items.push(w.payload);
-        w.settle(true);
-      }
+      this.#admit(q, q.maxsize || Infinity);
       const g = q.getters.first();
       // a batch counts the waiting puts too: more than maxsize items can never be queued at once
       if (!g || q.items.length + q.putters.size < g.payload.n) return;
@@ -118,11 +114,7 @@ export class Queues {
   #take(q: Queue, name: string, n: number, client: Taker): SharedItem[] | FrameTooLargeError {
     // a batch over what the queue holds takes the waiting puts' items as they come (they are
     // put: if the batch is then refused as too big, they stay queued, over maxsize for a while)
-    while (q.items.length < n && q.putters.size) {
-      const w = q.putters.shift()!;
-      q.items.push(w.payload);
-      w.settle(true);
-    }
+    this.#admit(q, n);
     const what = n === 1 ? `Queue ${JSON.stringify(name)}: its next item` : `Queue ${JSON.stringify(name)}: its next ${n} items`;
     const hint = n === 1 ? "it stays queued: get it from a client connected with a larger maxFrameSize (big data is best scattered, and its future queued)" : "they stay queued: get fewer at a time (batch), or from a client connected with a larger maxFrameSize";
     const big = tooBigFor(client, q.items.slice(0, n), what, hint);
@@ -134,6 +126,15 @@ export class Queues {
     }
     this.#pump(q, name);
     return items;
+  }
+
+  /** Waiting puts' items into the queue, first come first, while it holds fewer than `upTo`. */
+  #admit(q: Queue, upTo: number): void {
+    while (q.items.length < upTo && q.putters.size) {
+      const w = q.putters.shift()!;
+      q.items.push(w.payload);
+      w.settle(true);
+    }
   }
 
   #forget(name: string, q: Queue): void {
