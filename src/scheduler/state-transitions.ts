@@ -95,7 +95,10 @@ const TRANSITIONS = new Map<string, Transition>([
     unwait(g, t, sid);
     g.dependentsMayRun(t, sid);
   }],
-  ["erred->memory", (g, t, sid) => g.dependentsMayRun(t, sid)],
+  ["erred->memory", (g, t, sid) => {
+    clearError(t);
+    g.dependentsMayRun(t, sid);
+  }],
   ["queued->memory", (g, t, sid) => {
     g.queue.remove(t);
     unwait(g, t, sid);
@@ -127,7 +130,8 @@ const TRANSITIONS = new Map<string, Transition>([
   ["memory->waiting", (g, t, sid) => toWaiting(g, t, sid)],
   // scattered data lost with its worker: no lineage to recompute it from
   ["memory->erred", (g, t, sid) => erred(g, t, sid)],
-  ["erred->released", () => {}],
+  // its error is the erred run's: a released key wanted again is computed again (as in Dask)
+  ["erred->released", (_g, t) => clearError(t)],
   ["released->forgotten", (g, t, sid) => forget(g, t, sid)],
   ["erred->forgotten", (g, t, sid) => forget(g, t, sid)],
 ]);
@@ -139,6 +143,12 @@ for (const [name, fn] of TRANSITIONS) {
   let m = BY_STATE.get(from);
   if (!m) BY_STATE.set(from, (m = new Map()));
   m.set(to, fn);
+}
+
+/** A task leaves erred: the error was its last run's, not a verdict on the next. */
+function clearError(t: TaskRecord): void {
+  t.error = undefined;
+  t.erredBecause = undefined;
 }
 
 function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {

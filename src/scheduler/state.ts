@@ -309,10 +309,7 @@ export class SchedulerState {
       if (doomed.has(t)) continue;
       if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key: t.key, nbytes: t.nbytes });
       else if (t.state === TaskState.erred) this.#g.sendClient(client, this.#g.erredMsg(t));
-      else if (t.state === TaskState.released) {
-        if (t.error) this.#g.transition(t, TaskState.erred, stimulusId);
-        else this.#g.transition(t, TaskState.waiting, stimulusId);
-      }
+      else if (t.state === TaskState.released) this.#g.transition(t, TaskState.waiting, stimulusId);
     }
     for (const [t, depKey] of orphans) this.#g.cancel(t, `it depends on ${JSON.stringify(depKey)}, which the scheduler does not know (cancelled or released)`, stimulusId);
     this.#g.fill(stimulusId);
@@ -335,7 +332,7 @@ export class SchedulerState {
       t.wantedBy = this.#g.names.with(t.wantedBy, client);
       if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes: t.nbytes });
       else if (t.state === TaskState.erred) this.#g.sendClient(client, this.#g.erredMsg(t));
-      else if (t.state === TaskState.released) this.#g.transition(t, t.error ? TaskState.erred : TaskState.waiting, stimulusId);
+      else if (t.state === TaskState.released) this.#g.transition(t, TaskState.waiting, stimulusId);
     }
     this.#g.fill(stimulusId);
     return this.#g.flush();

@@ -76,6 +76,39 @@ describe("scheduler state machine", () => {
     assert.equal(ins.find((i) => i.msg.key === "b" && i.msg.op === "key-erred")!.msg.because, "a");
   });
 
+  it("a key that erred, was released and then computed again keeps no old error: wanted again, it is computed, not erred", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] })], "s1");
+    s.taskErred("tcp://w1:1", "a", { name: "Error", message: "boom", stack: "" }, "s2");
+    // the client lets go of a and keeps b (erred because of a): a is released, kept for b
+    s.releaseKeys("c", ["a"], "s3");
+    assert.equal(s.tasks.get("a")!.state, "released");
+    // a new task needs a: a runs again and succeeds this time
+    let ins = s.updateGraph("c", [spec("z", { deps: ["a"] })], "s4");
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "a"]]);
+    ins = s.taskFinished("tcp://w1:1", "a", 8, 0.1, "s5");
+    s.taskFinished("tcp://w1:1", "z", 8, 0.1, "s6");
+    s.releaseKeys("c", ["z"], "s7");
+    assert.equal(s.tasks.get("a")!.state, "released");
+    // wanted again: its last run succeeded, so it is computed, not erred with the first run's error
+    ins = s.updateGraph("c", [spec("a")], "s8");
+    assert.deepEqual(toClient(ins, "key-erred"), []);
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "a"]]);
+  });
+
+  it("an erred key released and submitted again is computed again (its error is not kept), as in Dask", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] })], "s1");
+    s.taskErred("tcp://w1:1", "a", { name: "Error", message: "flaky", stack: "" }, "s2");
+    s.releaseKeys("c", ["a"], "s3");
+    assert.equal(s.tasks.get("a")!.state, "released");
+    const ins = s.updateGraph("c", [spec("a")], "s4");
+    assert.deepEqual(toClient(ins, "key-erred"), []);
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "a"]]);
+  });
+
   it("honours worker restrictions by name, and resources", () => {
     const s = new SchedulerState();
     s.addWorker(worker("1"), 0);
