@@ -15,6 +15,9 @@
  * - a dependency key is fetched from at most one peer at a time (`inFlight`), and each peer
  *   is tried at most once per dependency; when every holder failed, the scheduler is told
  *   (missing-data) and the dependent tasks are dropped here;
+ * - a fetch's reply is taken only by the fetch it answers (its `id`): a fetch whose tasks all
+ *   left (freed, or a reset) is forgotten, so its late reply, maybe a value of the key's ended
+ *   incarnation, never feeds a task given afterwards;
  * - a task is executing on at most one thread; results of tasks that were freed or
  *   rescheduled meanwhile are discarded, never reported;
  * - a key runs on at most one thread: a task given again while a freed run of its key is still
@@ -75,13 +78,13 @@ export interface TooLarge {
 export type WorkerEvent<V = unknown> =
   | { type: "compute-task"; stimulusId?: string; task: ComputeTask }
   /** a peer answered a fetch: what it had, and which keys it did not have */
-  | { type: "fetch-done"; stimulusId?: string; worker: string; got: Record<string, Sized<V>>; notThere: string[] }
+  | { type: "fetch-done"; stimulusId?: string; worker: string; id: number; got: Record<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
   /**
    * `tooLarge`: the reply came as a frame over this worker's cap, or (`overCap`) its holder could
    * not send it in any frame (4 GiB - 1): asking again brings the same
    */
-  | { type: "fetch-failed"; stimulusId?: string; worker: string; keys: string[]; tooLarge?: TooLarge }
+  | { type: "fetch-failed"; stimulusId?: string; worker: string; id: number; keys: string[]; tooLarge?: TooLarge }
   /** a running task seceded (gave up its thread slot while it waits) */
   | { type: "secede"; stimulusId?: string; key: string }
   /** a thread finished a task; `timing` (its thread, startstops) goes on to the scheduler's task stream */
@@ -97,7 +100,8 @@ export type WorkerEvent<V = unknown> =
 
 export type WorkerInstruction<V = unknown> =
   | { type: "send"; msg: Message }
-  | { type: "fetch"; worker: string; keys: string[]; stimulusId: string }
+  /** `id` numbers the fetch: its fetch-done or fetch-failed names it */
+  | { type: "fetch"; worker: string; id: number; keys: string[]; stimulusId: string }
   /** run the task; `deps` are its dependencies held here */
   | { type: "execute"; key: string; fn: unknown; args: Uint8Array[]; deps: string[]; stimulusId: string; checkpoint?: string }
   /** keep the value the event brought for `key` */
@@ -109,8 +113,10 @@ export class WorkerState<V = unknown> {
   /** held keys' sizes, by key */
   readonly held = new Map<string, number>();
   readonly tasks = new Map<string, WTask>();
-  /** dependency key -> the peer it is being fetched from */
-  readonly inFlight = new Map<string, string>();
+  /** dependency key -> the fetch bringing it: its peer, and its number */
+  readonly inFlight = new Map<string, { worker: string; id: number }>();
+  /** the last number given to a fetch (never reused: a late reply of a forgotten fetch matches no key) */
+  #fetches = 0;
   #tried = new Map<string, Set<string>>();
   /** dependencies fetched one per request: together they came as a frame over this worker's cap */
   #alone = new Set<string>();
@@ -176,11 +182,11 @@ export class WorkerState<V = unknown> {
         this.#computeTask(e.task);
         break;
       case "fetch-done":
-        this.#fetchDone(e.worker, e.got, e.notThere);
+        this.#fetchDone(e.id, e.got, e.notThere);
         break;
       case "fetch-failed":
-        if (e.tooLarge) this.#tooLarge(e.worker, e.keys, e.tooLarge);
-        else this.#failed(e.worker, e.keys);
+        if (e.tooLarge) this.#tooLarge(e.worker, e.id, e.keys, e.tooLarge);
+        else this.#failed(e.id, e.keys);
         break;
       case "executed":
         this.#executed(e.key, e.result, e.timing);
@@ -248,21 +254,17 @@ export class WorkerState<V = unknown> {
     }
   }
 
-  #fetchDone(worker: string, got: Record<string, Sized<V>>, notThere: string[]): void {
+  #fetchDone(id: number, got: Record<string, Sized<V>>, notThere: string[]): void {
     const added: string[] = [];
     for (const [key, { nbytes, value }] of Object.entries(got)) {
-      if (this.inFlight.get(key) !== worker) continue;
-      this.inFlight.delete(key);
-      if (!this.#waitingOn.has(key)) {
-        this.#story(key, "flight", "released", "nobody needs it any more");
-        continue;
-      }
+      if (this.inFlight.get(key)?.id !== id) continue;
+      this.inFlight.delete(key); // a key in flight is one some task here waits for (#release)
       this.#hold(key, nbytes, value, "flight");
       added.push(key);
       this.#arrived(key);
     }
     if (added.length) this.#out.push({ type: "send", msg: { op: Op.addReplica, keys: added } });
-    this.#failed(worker, notThere);
+    this.#failed(id, notThere);
   }
 
   #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"], timing?: TaskTiming): void {
@@ -392,8 +394,8 @@ export class WorkerState<V = unknown> {
    * A reply too big for one frame: keys asked together are asked again one by one; one asked
    * alone can never arrive (every holder sends the same bytes), and the tasks needing it err.
    */
-  #tooLarge(worker: string, keys: string[], big: TooLarge): void {
-    const mine = keys.filter((k) => this.inFlight.get(k) === worker);
+  #tooLarge(worker: string, id: number, keys: string[], big: TooLarge): void {
+    const mine = keys.filter((k) => this.inFlight.get(k)?.id === id);
     for (const key of mine) {
       this.inFlight.delete(key);
       // several values came in that frame (asked together), even if some are no longer wanted
@@ -419,9 +421,9 @@ export class WorkerState<V = unknown> {
     this.#fetchMissing();
   }
 
-  #failed(worker: string, keys: string[]): void {
+  #failed(id: number, keys: string[]): void {
     for (const key of keys) {
-      if (this.inFlight.get(key) !== worker) continue;
+      if (this.inFlight.get(key)?.id !== id) continue;
       this.inFlight.delete(key);
     }
     this.#fetchMissing();
@@ -450,14 +452,20 @@ export class WorkerState<V = unknown> {
       }
       // a dependency fetched alone is the only fetch from its peer while it is on its way:
       // replies sent in one turn share a frame, and it would be too big again
-      if (this.#alone.size && [...this.inFlight].some(([k, p]) => p === peer && (this.#alone.has(dep) || this.#alone.has(k)))) continue;
+      if (this.#alone.size && [...this.inFlight].some(([k, f]) => f.worker === peer && (this.#alone.has(dep) || this.#alone.has(k)))) continue;
       if (tried.size === 0) this.#story(dep, "released", "flight");
       tried.add(peer);
-      this.inFlight.set(dep, peer);
-      if (this.#alone.has(dep)) this.#out.push({ type: "fetch", worker: peer, keys: [dep], stimulusId: this.#sid });
-      else perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
+      if (this.#alone.has(dep)) {
+        const id = ++this.#fetches;
+        this.inFlight.set(dep, { worker: peer, id });
+        this.#out.push({ type: "fetch", worker: peer, id, keys: [dep], stimulusId: this.#sid });
+      } else perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
     }
-    for (const [worker, keys] of perPeer) this.#out.push({ type: "fetch", worker, keys, stimulusId: this.#sid });
+    for (const [worker, keys] of perPeer) {
+      const id = ++this.#fetches;
+      for (const key of keys) this.inFlight.set(key, { worker, id });
+      this.#out.push({ type: "fetch", worker, id, keys, stimulusId: this.#sid });
+    }
   }
 
   /** A task left: it no longer waits for its dependencies. */
@@ -470,6 +478,8 @@ export class WorkerState<V = unknown> {
         this.#alone.delete(dep);
         this.#tried.delete(dep);
         this.#holders.delete(dep);
+        // its fetch is forgotten: the reply may be of an incarnation that ended with these tasks
+        if (this.inFlight.delete(dep)) this.#story(dep, "flight", "released", "no task here needs it any more");
       }
     }
   }

@@ -316,7 +316,7 @@ export class Worker {
           this.#pool?.dropActors(ins.keys);
           break;
         case "fetch":
-          void this.#fetch(ins.worker, ins.keys);
+          void this.#fetch(ins.worker, ins.id, ins.keys);
           break;
         case "execute": {
           const found = this.#store.values(ins.deps);
@@ -367,7 +367,7 @@ export class Worker {
     });
   }
 
-  async #fetch(worker: string, keys: string[]): Promise<void> {
+  async #fetch(worker: string, id: number, keys: string[]): Promise<void> {
     try {
       const start = performance.timeOrigin + performance.now(); // sub-ms: a fast fetch still has a duration
       const rpc = await this.#peer(worker);
@@ -381,10 +381,10 @@ export class Worker {
       }
       this.bytes.receivedFromPeers += total;
       this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());
-      this.#handle({ type: "fetch-done", worker, got, notThere: reply.missing });
+      this.#handle({ type: "fetch-done", worker, id, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
-      this.#handle({ type: "fetch-failed", worker, keys, tooLarge: frameTooLarge(err) });
+      this.#handle({ type: "fetch-failed", worker, id, keys, tooLarge: frameTooLarge(err) });
     }
   }
 

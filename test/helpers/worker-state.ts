@@ -15,6 +15,8 @@ export class Driver {
   /** every instruction, store and free-data included, of the last event */
   last: WorkerInstruction<Value>[] = [];
   #n = 0;
+  /** every fetch the machine asked for, for the replies' ids */
+  #fetches: Array<{ worker: string; id: number; keys: string[] }> = [];
 
   constructor(slots: number) {
     this.w = new WorkerState<Value>(slots);
@@ -39,6 +41,7 @@ export class Driver {
   handle(e: WorkerEvent<Value>): WorkerInstruction<Value>[] {
     this.last = this.w.handle(e);
     for (const i of this.last) {
+      if (i.type === "fetch") this.#fetches.push(i);
       if (i.type === "store") this.data.set(i.key, i.value);
       else if (i.type === "free-data") for (const k of i.keys) this.data.delete(k);
     }
@@ -54,12 +57,21 @@ export class Driver {
   computeTask(task: ComputeTask) {
     return this.handle({ type: "compute-task", stimulusId: this.sid("compute-task"), task });
   }
-  fetchDone(worker: string, got: Record<string, Value>, notThere: string[]) {
-    const sized = Object.fromEntries(Object.entries(got).map(([k, value]) => [k, { nbytes: bytesOf(value), value }]));
-    return this.handle({ type: "fetch-done", stimulusId: this.sid("fetch-done"), worker, got: sized, notThere });
+  /** The id of the newest fetch from `worker` that asked for one of `keys` (-1: none, a reply nobody asked for). */
+  fetchId(worker: string, keys: string[]): number {
+    for (let i = this.#fetches.length - 1; i >= 0; i--) {
+      const f = this.#fetches[i]!;
+      if (f.worker === worker && keys.some((k) => f.keys.includes(k))) return f.id;
+    }
+    return -1;
   }
-  fetchFailed(worker: string, keys: string[], tooLarge?: { bytes: number; limit: number }) {
-    return this.handle({ type: "fetch-failed", stimulusId: this.sid("fetch-failed"), worker, keys, ...(tooLarge && { tooLarge }) });
+  /** A reply to the newest fetch of these keys from `worker`, or to fetch `id`. */
+  fetchDone(worker: string, got: Record<string, Value>, notThere: string[], id = this.fetchId(worker, [...Object.keys(got), ...notThere])) {
+    const sized = Object.fromEntries(Object.entries(got).map(([k, value]) => [k, { nbytes: bytesOf(value), value }]));
+    return this.handle({ type: "fetch-done", stimulusId: this.sid("fetch-done"), worker, id, got: sized, notThere });
+  }
+  fetchFailed(worker: string, keys: string[], tooLarge?: { bytes: number; limit: number }, id = this.fetchId(worker, keys)) {
+    return this.handle({ type: "fetch-failed", stimulusId: this.sid("fetch-failed"), worker, id, keys, ...(tooLarge && { tooLarge }) });
   }
   executed(key: string, r: Result) {
     const result = r.ok ? { ok: true as const, value: r.value, nbytes: bytesOf(r.value), durationS: r.durationS } : r;

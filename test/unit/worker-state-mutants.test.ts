@@ -55,9 +55,9 @@ describe("worker state machine: edges", () => {
     w.computeTask(task("c", { x: ["tcp://p:1"] }));
     assert.deepEqual(w.fetchDone("tcp://other:1", { x: value("X") }, []), []);
     assert.equal(w.data.has("x"), false);
-    assert.equal(w.inFlight.get("x"), "tcp://p:1");
+    assert.equal(w.inFlight.get("x")?.worker, "tcp://p:1");
     assert.deepEqual(w.fetchFailed("tcp://other:1", ["x"]), [], "a failure elsewhere does not stop the fetch in flight");
-    assert.equal(w.inFlight.get("x"), "tcp://p:1");
+    assert.equal(w.inFlight.get("x")?.worker, "tcp://p:1");
     w.freeKeys(["c"]);
     assert.deepEqual(w.fetchDone("tcp://p:1", { x: value("X") }, []), []);
     assert.equal(w.data.has("x"), false);

@@ -119,6 +119,48 @@ describe("worker state machine", () => {
   });
 });
 
+describe("worker state machine: a fetch's reply is taken only by that fetch", () => {
+  // protects: a named key released and submitted again with another function; a fetch of its
+  // ended incarnation still on its way when a task needing the new one comes must not feed it
+  it("a fetch whose tasks all left is forgotten: its late reply feeds no task given afterwards", () => {
+    const w = new Driver(1);
+    assert.deepEqual(ops(w.computeTask(task("t1", { d: ["tcp://a:1"] }))), ["fetch tcp://a:1 d"]);
+    const old = w.fetchId("tcp://a:1", ["d"]);
+    w.freeKeys(["t1"]);
+    assert.equal(w.inFlight.size, 0);
+    // d was released and computed again, now on b: t2 fetches it there at once
+    assert.deepEqual(ops(w.computeTask(task("t2", { d: ["tcp://b:1"] }))), ["fetch tcp://b:1 d"]);
+    // the old reply (the ended incarnation's value) comes late: dropped
+    assert.deepEqual(ops(w.fetchDone("tcp://a:1", { d: value("OLD") }, [], old)), []);
+    assert.ok(!w.data.has("d"));
+    assert.deepEqual(ops(w.fetchDone("tcp://b:1", { d: value("NEW") }, [])), ["send add-replica d", "execute t2"]);
+    assert.deepEqual(w.data.get("d"), value("NEW"));
+  });
+
+  it("the same peer asked again: only the newer fetch's reply counts", () => {
+    const w = new Driver(1);
+    w.computeTask(task("t1", { d: ["tcp://a:1"] }));
+    const old = w.fetchId("tcp://a:1", ["d"]);
+    w.freeKeys(["t1"]);
+    assert.deepEqual(ops(w.computeTask(task("t2", { d: ["tcp://a:1"] }))), ["fetch tcp://a:1 d"]);
+    assert.deepEqual(ops(w.fetchDone("tcp://a:1", { d: value("OLD") }, [], old)), []);
+    assert.deepEqual(ops(w.fetchFailed("tcp://a:1", ["d"], undefined, old)), [], "nor does its failure end the newer fetch");
+    assert.equal(w.inFlight.get("d")?.worker, "tcp://a:1");
+    assert.deepEqual(ops(w.fetchDone("tcp://a:1", { d: value("NEW") }, [])), ["send add-replica d", "execute t2"]);
+    assert.deepEqual(w.data.get("d"), value("NEW"));
+  });
+
+  it("after a reset, a reply to a fetch made before it is dropped", () => {
+    const w = new Driver(1);
+    w.computeTask(task("t1", { d: ["tcp://a:1"] }));
+    const old = w.fetchId("tcp://a:1", ["d"]);
+    w.handle({ type: "reset", keepData: true });
+    w.computeTask(task("t2", { d: ["tcp://a:1"] }));
+    assert.deepEqual(ops(w.fetchDone("tcp://a:1", { d: value("OLD") }, [], old)), []);
+    assert.ok(!w.data.has("d"));
+  });
+});
+
 describe("worker state machine: events, stimulus ids, story, sizes", () => {
   const sid = (ins: WorkerInstruction[]) => ins.map((i) => ("stimulusId" in i ? i.stimulusId : "-"));
 
@@ -167,8 +209,8 @@ describe("worker state machine: events, stimulus ids, story, sizes", () => {
   it("fetches name their stimulus; a fetched dependency's story goes flight -> memory", () => {
     const w = new WorkerState<string>(1);
     const ins = w.handle({ type: "compute-task", stimulusId: "ct-1", task: task("c", { x: ["tcp://p:1"] }) });
-    assert.deepEqual(ins, [{ type: "fetch", worker: "tcp://p:1", keys: ["x"], stimulusId: "ct-1" }]);
-    const got = w.handle({ type: "fetch-done", stimulusId: "fd-2", worker: "tcp://p:1", got: { x: { nbytes: 1, value: "X" } }, notThere: [] });
+    assert.deepEqual(ins, [{ type: "fetch", worker: "tcp://p:1", id: 1, keys: ["x"], stimulusId: "ct-1" }]);
+    const got = w.handle({ type: "fetch-done", stimulusId: "fd-2", worker: "tcp://p:1", id: 1, got: { x: { nbytes: 1, value: "X" } }, notThere: [] });
     assert.deepEqual(got.map((i) => i.type), ["store", "send", "execute"]);
     assert.deepEqual(w.story("x").map((e) => [e.stimulusId, e.from, e.to]), [["ct-1", "released", "flight"], ["fd-2", "flight", "memory"]]);
     assert.deepEqual(w.story("c").map((e) => [e.stimulusId, e.to]), [["ct-1", "fetching"], ["fd-2", "ready"], ["fd-2", "executing"]]);
