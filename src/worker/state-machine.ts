@@ -14,7 +14,9 @@
  * Invariants:
  * - a dependency key is fetched from at most one peer at a time (`inFlight`), and each peer
  *   is tried at most once per dependency; when every holder failed, the scheduler is told
- *   (missing-data) and the dependent tasks are dropped here;
+ *   (missing-data, naming only the holders that answered they do not have it: one that could
+ *   not be reached, or answered too late, may still hold it, and the scheduler learns a dead
+ *   worker from its own connection) and the dependent tasks are dropped here;
  * - a fetch's reply is taken only by the fetch it answers (its `id`): a fetch whose tasks all
  *   left (freed, or a reset) is forgotten, so its late reply, maybe a value of the key's ended
  *   incarnation, never feeds a task given afterwards;
@@ -117,7 +119,8 @@ export class WorkerState<V = unknown> {
   readonly inFlight = new Map<string, { worker: string; id: number }>();
   /** the last number given to a fetch (never reused: a late reply of a forgotten fetch matches no key) */
   #fetches = 0;
-  #tried = new Map<string, Set<string>>();
+  /** dependency -> the holders asked for it, each with whether it answered that it does not have it */
+  #tried = new Map<string, Map<string, boolean>>();
   /** dependencies fetched one per request: together they came as a frame over this worker's cap */
   #alone = new Set<string>();
   #holders = new Map<string, string[]>();
@@ -186,7 +189,7 @@ export class WorkerState<V = unknown> {
         break;
       case "fetch-failed":
         if (e.tooLarge) this.#tooLarge(e.worker, e.id, e.keys, e.tooLarge);
-        else this.#failed(e.id, e.keys);
+        else this.#failed(e.id, e.keys, false);
         break;
       case "executed":
         this.#executed(e.key, e.result, e.timing);
@@ -264,7 +267,7 @@ export class WorkerState<V = unknown> {
       this.#arrived(key);
     }
     if (added.length) this.#out.push({ type: "send", msg: { op: Op.addReplica, keys: added } });
-    this.#failed(id, notThere);
+    this.#failed(id, notThere, true);
   }
 
   #executed(key: string, result: Extract<WorkerEvent<V>, { type: "executed" }>["result"], timing?: TaskTiming): void {
@@ -421,10 +424,13 @@ export class WorkerState<V = unknown> {
     this.#fetchMissing();
   }
 
-  #failed(id: number, keys: string[]): void {
+  /** `absent`: the peer answered that it does not have these keys (else it failed to answer). */
+  #failed(id: number, keys: string[], absent: boolean): void {
     for (const key of keys) {
-      if (this.inFlight.get(key)?.id !== id) continue;
+      const f = this.inFlight.get(key);
+      if (f?.id !== id) continue;
       this.inFlight.delete(key);
+      if (absent) this.#tried.get(key)?.set(f.worker, true);
     }
     this.#fetchMissing();
   }
@@ -435,7 +441,7 @@ export class WorkerState<V = unknown> {
     for (const [dep, waiting] of this.#waitingOn) {
       if (this.inFlight.has(dep) || this.held.has(dep)) continue;
       let tried = this.#tried.get(dep);
-      if (!tried) this.#tried.set(dep, (tried = new Set()));
+      if (!tried) this.#tried.set(dep, (tried = new Map()));
       const peer = (this.#holders.get(dep) ?? []).find((h) => !tried!.has(h));
       if (!peer) {
         // every holder failed: the scheduler decides what happens to the tasks needing it
@@ -443,7 +449,7 @@ export class WorkerState<V = unknown> {
           this.tasks.delete(t.key);
           this.#release(t);
           this.#story(t.key, t.state, "released", `no holder of ${JSON.stringify(dep)} had it`);
-          this.#out.push({ type: "send", msg: { op: Op.missingData, key: t.key, missing: dep, holders: [...tried] } });
+          this.#out.push({ type: "send", msg: { op: Op.missingData, key: t.key, missing: dep, holders: [...tried].filter(([, absent]) => absent).map(([h]) => h) } });
         }
         this.#waitingOn.delete(dep);
         this.#tried.delete(dep);
@@ -454,7 +460,7 @@ export class WorkerState<V = unknown> {
       // replies sent in one turn share a frame, and it would be too big again
       if (this.#alone.size && [...this.inFlight].some(([k, f]) => f.worker === peer && (this.#alone.has(dep) || this.#alone.has(k)))) continue;
       if (tried.size === 0) this.#story(dep, "released", "flight");
-      tried.add(peer);
+      tried.set(peer, false);
       if (this.#alone.has(dep)) {
         const id = ++this.#fetches;
         this.inFlight.set(dep, { worker: peer, id });

@@ -37,6 +37,12 @@ const RETRY_MS = 250;
 const SLOTS_PER_THREAD = 64;
 /** A peer's reply to get-data or put-data may take this long. */
 const PEER_TIMEOUT_MS = 30_000;
+/**
+ * A fetch that failed (peer unreachable, or too slow) is reported this much later: when no holder
+ * could be reached the scheduler places the task again, maybe here, and a holder refusing
+ * connections must not make that a busy loop. A dead holder is the scheduler's to notice.
+ */
+const FAILED_FETCH_PAUSE_MS = 250;
 /** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
 const SCHEDULER_SILENCE_MS = 15_000;
 /** Above pause, garbage is collected at most this often (a full collection of every thread). */
@@ -384,7 +390,9 @@ export class Worker {
       this.#handle({ type: "fetch-done", worker, id, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");
-      this.#handle({ type: "fetch-failed", worker, id, keys, tooLarge: frameTooLarge(err) });
+      const tooLarge = frameTooLarge(err);
+      if (!tooLarge) await new Promise((r) => setTimeout(r, FAILED_FETCH_PAUSE_MS).unref());
+      this.#handle({ type: "fetch-failed", worker, id, keys, tooLarge });
     }
   }
 
