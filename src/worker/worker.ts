@@ -37,11 +37,7 @@ const RETRY_MS = 250;
 const SLOTS_PER_THREAD = 64;
 /** A peer's reply to get-data or put-data may take this long. */
 const PEER_TIMEOUT_MS = 30_000;
-/**
- * A fetch that failed (peer unreachable, or too slow) is reported this much later: when no holder
- * could be reached the scheduler places the task again, maybe here, and a holder refusing
- * connections must not make that a busy loop. A dead holder is the scheduler's to notice.
- */
+/** A failed fetch is reported this much later: no busy loop of placements when a holder refuses connections. */
 const FAILED_FETCH_PAUSE_MS = 250;
 /** A scheduler that does not answer a heartbeat for this long is taken to be gone. */
 const SCHEDULER_SILENCE_MS = 15_000;
@@ -354,7 +350,9 @@ export class Worker {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
     for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
-    this.#pool!.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r, thread) => {
+    const pool = this.#pool!;
+    pool.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r, thread) => {
+      if (pool !== this.#pool) return; // a restart replaced the pool and forgot its runs: the key may run again on the new one
       this.#scheduler?.unsendKey(Op.executing, key);
       // events here are numbered by the state machine (executed-17): no id string per task
       const start = r.start ?? Date.now() - r.durationS * 1000;

@@ -6,6 +6,10 @@ import type { WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver } from "../helpers/worker-state.js";
 import { withCluster } from "../helpers/cluster.js";
 import { ref } from "../../src/index.js";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { waitFor } from "../helpers/proc.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: "x => x", args: [new Uint8Array([0x90])], deps: [], ...extra });
 const worker = (name: string) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads: 1, memoryLimit: 0, pid: 1 });
@@ -94,5 +98,42 @@ describe("defects found by reading (2026-12-03), scattered data", () => {
     assert.notEqual(s.tasks.get("x")?.state, "processing", "a scattered key cannot be computed");
     assert.equal(s.tasks.get("t")?.state, "erred");
     assert.equal(s.tasks.get("t")?.error?.name, "LostDataError");
+  });
+});
+
+describe("defects found by reading (2026-12-04)", () => {
+  // the old task threads' end (WorkerThreadError for the run they held) came after a key sent
+  // again had started on the new threads, and was taken for that run's result
+  it("worker: a key sent again while a restart ends the old task threads gets its own result, not the old run's end", async function () {
+    this.timeout(120_000);
+    const dir = mkdtempSync(path.join(tmpdir(), "restart-race-"));
+    const started = path.join(dir, "started");
+    const c = await withCluster({ mode: "inproc", workers: 1 });
+    try {
+      const hung = c.client.submit(
+        async (file: string) => {
+          (await import("node:fs")).writeFileSync(file, "");
+          const end = Date.now() + 60_000;
+          while (Date.now() < end); // ended by the restart, which terminates its thread
+          return 1;
+        },
+        started,
+        { key: "k" },
+      );
+      await waitFor("the first run of k to start", () => existsSync(started), { timeoutMs: 60_000 });
+      hung.release();
+      const restarting = c.client.restart();
+      await new Promise((r) => setTimeout(r, 0)); // the restart is on its way
+      // sent after the restart: it reaches the worker while the old threads are being ended
+      const again = c.client.submit(async () => {
+        await new Promise((r) => setTimeout(r, 500)); // the old threads' end comes first
+        return 2;
+      }, { key: "k" });
+      await restarting;
+      assert.equal(await again.result({ timeout: 60_000 }), 2);
+    } finally {
+      await c.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
