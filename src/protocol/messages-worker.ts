@@ -45,8 +45,8 @@ export type TaskErred = { op: "task-erred"; key: string; error: WireError; run?:
 export type Executing = { op: "executing"; keys: string[] };
 /** The task seceded (secede(), workerClient()): it no longer occupies a thread of its worker. */
 export type LongRunning = { op: "long-running"; key: string };
-/** `key` cannot run: its dependency `missing` was on none of `holders`. */
-export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[] };
+/** `key` (its run `run`) cannot run: its dependency `missing` was on none of `holders` (those that said so; others could not be reached). */
+export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[]; run?: number };
 export type AddReplica = { op: "add-replica"; keys: string[] };
 export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
 /** A worker leaving on its own (memory above terminate without a nanny). */
@@ -134,7 +134,11 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
   "task-erred": (m) => (str(m, "key"), wireError(m, "error"), timing(m), optional(m, "run", num), m as unknown as TaskErred),
   executing: keys,
   "long-running": (m) => (str(m, "key"), m as unknown as LongRunning),
-  "missing-data": (m) => (str(m, "key"), str(m, "missing"), strList(m, "holders"), m as unknown as MissingData),
+  "missing-data": (m) => {
+    str(m, "key"), str(m, "missing"), strList(m, "holders");
+    if (m.run !== undefined && typeof m.run !== "number") throw fieldError(m, "run", "a number", m.run);
+    return m as unknown as MissingData;
+  },
   "add-replica": keys,
   "worker-status": (m) => {
     if (m.status !== "paused" && m.status !== "running") throw fieldError(m, "status", '"paused" or "running"', m.status);
@@ -192,7 +196,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "task-erred": { key: "string", error: "error", thread: "number?", startstops: "startstops?", run: "number?" },
   executing: { keys: "strings" },
   "long-running": { key: "string" },
-  "missing-data": { key: "string", missing: "string", holders: "strings" },
+  "missing-data": { key: "string", missing: "string", holders: "strings", run: "number?" },
   "add-replica": { keys: "strings" },
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },

@@ -200,7 +200,7 @@ export class SchedulerHandlers {
   }
 
   missingData(m: MissingData, rpc: Rpc): void {
-    this.#h.run(this.#state.missingData(this.#h.peers.worker(rpc), m.key, m.missing, m.holders, this.#h.sid("missing-data")));
+    this.#h.run(this.#state.missingData(this.#h.peers.worker(rpc), m.key, m.missing, m.holders, this.#h.sid("missing-data"), m.run));
   }
 
   addReplica(m: AddReplica, rpc: Rpc): void {

@@ -204,10 +204,7 @@ export class SchedulerState {
     }
   }
 
-  /**
-   * A task on `address` seceded (Dask's long-running): it stays processing there, but no longer
-   * counts towards the worker's occupancy, so the worker gets a task in its place.
-   */
+  /** A task on `address` seceded (Dask's long-running): still processing there, but out of its occupancy (a task takes its place). */
   longRunning(address: string, key: string, stimulusId: string): Instruction[] {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(address);
@@ -406,8 +403,13 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  /** A worker could not get a dependency from any holder: those copies are gone (freed there unless a task there needs it). */
-  missingData(worker: string, key: string, missing: string, holders: string[], stimulusId: string): Instruction[] {
+  /** A worker could not get a dependency: holders that said they lack it are dropped (freed there unless a task there needs it); stale from a `run` that ended. */
+  missingData(worker: string, key: string, missing: string, holders: string[], stimulusId: string, run?: number): Instruction[] {
+    const t = this.#g.tasks.get(key);
+    if (run !== undefined && t?.run !== run) {
+      this.#g.dropped(key, t, worker, "missing-data", stimulusId);
+      return this.#g.flush();
+    }
     const dep = this.#g.tasks.get(missing);
     if (dep) {
       for (const h of holders) {
@@ -419,7 +421,6 @@ export class SchedulerState {
       }
       if (dep.state === TaskState.memory && dep.whoHas.size === 0) this.#g.lost(dep, stimulusId);
     }
-    const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(worker);
     if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
       this.#g.stopProcessing(t, ws);

@@ -449,7 +449,7 @@ export class WorkerState<V = unknown> {
           this.tasks.delete(t.key);
           this.#release(t);
           this.#story(t.key, t.state, "released", `no holder of ${JSON.stringify(dep)} had it`);
-          this.#out.push({ type: "send", msg: { op: Op.missingData, key: t.key, missing: dep, holders: [...tried].filter(([, absent]) => absent).map(([h]) => h) } });
+          this.#out.push({ type: "send", msg: { op: Op.missingData, key: t.key, missing: dep, holders: [...tried].filter(([, absent]) => absent).map(([h]) => h), ...(t.run !== undefined && { run: t.run }) } });
         }
         this.#waitingOn.delete(dep);
         this.#tried.delete(dep);

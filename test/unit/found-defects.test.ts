@@ -102,6 +102,32 @@ describe("defects found by reading (2026-12-03), scattered data", () => {
 });
 
 describe("defects found by reading (2026-12-04)", () => {
+  it("scheduler: a missing-data of a run that ended neither stops the key's newer run nor drops holders", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2"), 0);
+    s.addData("c", "tcp://w1:1", [{ key: "x", nbytes: 8 }], "s1");
+    s.updateGraph("c", [spec("y", { deps: ["x"] })], "s2");
+    const y = s.tasks.get("y")!;
+    const [on, oldRun] = [y.processingOn!, y.run];
+    // y runs again (its worker went away and came back would do; a retry is simplest here)
+    s.taskErred(on, "y", { name: "Error", message: "once", stack: "" }, "s3");
+    s.releaseKeys("c", ["y"], "s4");
+    s.updateGraph("c", [spec("y", { deps: ["x"] })], "s5");
+    const again = s.tasks.get("y")!;
+    assert.notEqual(again.run, oldRun);
+    const before = [again.state, again.processingOn, [...s.tasks.get("x")!.whoHas]];
+    s.missingData(again.processingOn!, "y", "x", ["tcp://w1:1"], "s6", oldRun);
+    assert.deepEqual([again.state, again.processingOn, [...s.tasks.get("x")!.whoHas]], before, "the stale report changed nothing");
+  });
+
+  it("worker: missing-data carries the run it is about", () => {
+    const w = new Driver(1);
+    w.computeTask({ ...task("c", { x: ["tcp://a:1"] }), run: 7 });
+    assert.deepEqual(w.fetchDone("tcp://a:1", {}, ["x"]), [{ type: "send", msg: { op: "missing-data", key: "c", missing: "x", holders: ["tcp://a:1"], run: 7 } }]);
+  });
+
   // the old task threads' end (WorkerThreadError for the run they held) came after a key sent
   // again had started on the new threads, and was taken for that run's result
   it("worker: a key sent again while a restart ends the old task threads gets its own result, not the old run's end", async function () {
