@@ -130,23 +130,40 @@ export class Locality {
     const results = await Promise.allSettled(
       [...batches.values()].map(async (batch) => {
         const { from, to } = batch[0]!;
-        const rpc = this.#h.workers.get(from);
-        if (!rpc) throw new Error(`worker ${from} left before it could copy ${batch.length} values to ${to}`);
-        let sent: Set<string>;
-        try {
-          sent = new Set(await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys: batch.map((c) => c.key) }, COPY_TIMEOUT_MS));
-        } catch (err) {
-          throw new Error(`copying ${batch.length} values from ${from} to ${to} failed: ${describeError(err)}`, { cause: err });
-        }
-        for (const c of batch) {
-          if (!sent.has(c.key)) continue;
-          if (this.#h.state.addReplica(c.key, to)) done.push(c);
-          else this.#h.run([{ type: "send-worker", worker: to, msg: { op: Op.freeKeys, keys: [c.key] } }]); // released meanwhile: a stray copy
-        }
+        const recorded = new Set(await this.copy(from, to, batch.map((c) => c.key)));
+        for (const c of batch) if (recorded.has(c.key)) done.push(c);
       }),
     );
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
     return { done, error: failed?.reason };
+  }
+
+  /**
+   * `from` copies these keys to `to` (replicate-to); the copies it made are recorded: a replica
+   * where its key is still the task it was when asked, in memory. Any other is stray (its key
+   * released meanwhile, maybe submitted again since with another function: never counted as a
+   * copy of that) and freed there, unless `to` now runs or holds the key. The keys recorded.
+   */
+  async copy(from: string, to: string, keys: string[], timeoutMs = COPY_TIMEOUT_MS): Promise<string[]> {
+    const state = this.#h.state;
+    const rpc = this.#h.workers.get(from);
+    if (!rpc) throw new Error(`worker ${from} left before it could copy ${keys.length} values to ${to}`);
+    const asked = new Map(keys.map((k) => [k, state.tasks.get(k)]));
+    let sent: string[];
+    try {
+      sent = await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys }, timeoutMs);
+    } catch (err) {
+      throw new Error(`copying ${keys.length} values from ${from} to ${to} failed: ${describeError(err)}`, { cause: err });
+    }
+    const recorded: string[] = [];
+    const stray: string[] = [];
+    for (const key of sent) {
+      const t = state.tasks.get(key);
+      if (t !== undefined && t === asked.get(key) && state.addReplica(key, to)) recorded.push(key);
+      else if (t === undefined || (t.processingOn !== to && !t.whoHas.has(to))) stray.push(key);
+    }
+    if (stray.length) this.#h.run([{ type: "send-worker", worker: to, msg: { op: Op.freeKeys, keys: stray } }]);
+    return recorded;
   }
 
   /** Addresses of the named workers (names or addresses; default all); an unknown one is an error naming it. */

@@ -53,6 +53,7 @@ export class Scheduler implements SchedulerView {
   #resolveClosed!: () => void;
   #stimulus = 0;
   #retiring = new Set<string>();
+  #locality: Locality;
   #failedWorkers: FailedWorker[] = [];
   #tls: TlsContext | undefined;
   /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
@@ -75,6 +76,7 @@ export class Scheduler implements SchedulerView {
     this.#opts = opts;
     this.secret = opts.secret;
     this.state = new SchedulerState({ allowedFailures: opts.allowedFailures ?? SCHEDULER_DEFAULTS.allowedFailures });
+    this.#locality = new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) });
     this.#whenClosed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -192,7 +194,7 @@ export class Scheduler implements SchedulerView {
       functions: this.#functions,
       extensions,
       takeOver: this.#takeOver,
-      locality: new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) }),
+      locality: this.#locality,
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
       workerTtlMs: this.#opts.workerTtlMs === undefined ? SCHEDULER_DEFAULTS.workerTtlMs : this.#opts.workerTtlMs,
@@ -323,7 +325,8 @@ export class Scheduler implements SchedulerView {
         const ends = this.state.workers.get(addr)?.retiresAt;
         const later = keep.filter((w) => ends === undefined || w.retiresAt === undefined || w.retiresAt > ends + 1000);
         const to = (later.length ? later : keep).reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
-        await this.#peers.workers.get(addr)?.request({ op: Op.replicateTo, target: to.address, keys: unique }, 120_000);
+        // recorded here: the target's own add-replica may come after this worker has closed
+        await this.#locality.copy(addr, to.address, unique);
       }
       this.#retiring.add(addr);
       const rpc = this.#peers.workers.get(addr);

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { RemoteTaskError } from "../../src/errors.js";
 import { gatherSkips } from "../../src/client/submit-options.js";
-import { SchedulerState } from "../../src/scheduler/state.js";
+import { type Instruction, SchedulerState } from "../../src/scheduler/state.js";
+import { Locality } from "../../src/scheduler/locality.js";
+import type { Rpc } from "../../src/comm/rpc.js";
 import { type RebalanceWorker, planRebalance } from "../../src/scheduler/state-rebalance.js";
 import type { TaskSpec } from "../../src/protocol/messages.js";
 
@@ -145,5 +147,58 @@ describe("RemoteTaskError.cause", () => {
     assert.equal(err.remoteName, "RangeError");
     const bare = new RemoteTaskError("k", { name: "TypeError", message: "m", stack: "" });
     assert.equal(bare.cause.stack, "TypeError: m", "no remote stack: the name and message stand for it");
+  });
+});
+
+describe("Locality: copies (replicate, rebalance, retirement) recorded for the task they were asked for", () => {
+  /** A scheduler state with x in memory on w1, and a holder whose replicate-to answers when the test says. */
+  function setUp() {
+    const state = new SchedulerState();
+    state.addClient("c");
+    state.addWorker(worker("1"), 0);
+    state.addWorker(worker("2"), 0);
+    state.updateGraph("c", [spec("x", { workers: ["1"] })], "s1");
+    state.taskFinished("tcp://w1:1", "x", 8, 0.1, "s2");
+    let answer!: (keys: string[]) => void;
+    const holder = { request: () => new Promise<string[]>((r) => (answer = r)) } as unknown as Rpc;
+    const sent: Instruction[] = [];
+    const locality = new Locality({ state, workers: new Map([["tcp://w1:1", holder]]), run: (ins) => sent.push(...ins) });
+    return { state, locality, sent, answer: (keys: string[]) => answer(keys) };
+  }
+  const freed = (ins: Instruction[], to: string) => ins.filter((i) => i.type === "send-worker" && i.worker === to && i.msg.op === "free-keys").flatMap((i) => i.msg.keys as string[]);
+
+  it("a copy of the key as asked is a replica", async () => {
+    const { state, locality, answer } = setUp();
+    const copying = locality.replicate({ op: "replicate", keys: ["x"], n: 2 });
+    await Promise.resolve();
+    answer(["x"]);
+    assert.deepEqual(await copying, { copied: 1, dropped: 0 });
+    assert.deepEqual([...state.tasks.get("x")!.whoHas].sort(), ["tcp://w1:1", "tcp://w2:1"]);
+  });
+
+  it("a copy of a key released and submitted again meanwhile is not counted as the new one's, and is freed there", async () => {
+    const { state, locality, sent, answer } = setUp();
+    const copying = locality.replicate({ op: "replicate", keys: ["x"], n: 2 });
+    await Promise.resolve();
+    state.releaseKeys("c", ["x"], "s3");
+    state.updateGraph("c", [spec("x", { fn: "() => 2", workers: ["1"] })], "s4");
+    state.taskFinished("tcp://w1:1", "x", 8, 0.1, "s5");
+    answer(["x"]);
+    assert.deepEqual(await copying, { copied: 0, dropped: 0 });
+    assert.deepEqual([...state.tasks.get("x")!.whoHas], ["tcp://w1:1"], "w2 holds the old value: never a holder of the new");
+    assert.deepEqual(freed(sent, "tcp://w2:1"), ["x"]);
+  });
+
+  it("a stray copy is not freed where the key's new run is processing", async () => {
+    const { state, locality, sent, answer } = setUp();
+    const copying = locality.replicate({ op: "replicate", keys: ["x"], n: 2 });
+    await Promise.resolve();
+    state.releaseKeys("c", ["x"], "s3");
+    state.updateGraph("c", [spec("x", { fn: "() => 2", workers: ["2"] })], "s4");
+    assert.equal(state.tasks.get("x")!.processingOn, "tcp://w2:1");
+    answer(["x"]);
+    assert.deepEqual(await copying, { copied: 0, dropped: 0 });
+    assert.deepEqual(freed(sent, "tcp://w2:1"), [], "freeing x there would drop its run");
+    assert.equal(state.tasks.get("x")!.processingOn, "tcp://w2:1");
   });
 });
