@@ -118,6 +118,7 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     const left = new Set<string>(); // jobs whose workers joined and all left
     const joined = new Set<string>();
     let warm = false;
+    let warmSince = 0;
     let adaptingSince = Infinity; // halfway, adapt({ minimum: 0, maximum: N }) takes over from scale(N)
     let fewest = Infinity;
     let samples = 0;
@@ -145,7 +146,7 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
         if (!w.closing) active++;
       }
       for (const job of retiresAt.keys()) if (!present.has(job)) left.add(job);
-      if (!warm && active >= N) warm = true;
+      if (!warm && active >= N) [warm, warmSince] = [true, now];
       if (adaptingSince === Infinity && state.finished >= TASKS / 2) {
         adaptingSince = now;
         c.adapt({ minimum: 0, maximum: N, interval: 500 });
@@ -176,7 +177,10 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
       assert.ok(retired.length >= 4, `jobs retired at their walltime: ${retired.length}`);
       const underAdapt = retired.filter(([, at]) => at > adaptingSince).length;
       assert.ok(underAdapt >= 2 && retired.length - underAdapt >= 2, `retirements under scale() and under adapt(): ${retired.length - underAdapt}, ${underAdapt}`);
-      assert.ok(warm && samples > 1000, `sampled after warm-up: ${samples}`);
+      // every 100 ms when the machine is idle; a loaded one delays the timer (3-4 a second seen), so
+      // what counts is that the workers were watched throughout: at least once a second
+      const warmS = (Date.now() - warmSince) / 1000;
+      assert.ok(warm && samples >= warmS, `sampled after warm-up: ${samples} times in ${Math.round(warmS)} s`);
       assert.ok(fewest >= N - 1, `never fewer than ${N - 1} workers after warm-up; fewest ${fewest}${shared}`);
       // every retirement came after the submission of the job taking its place: at the i-th, i + 1
       // jobs have retired and one more must have been submitted

@@ -114,8 +114,9 @@ for (const launcher of launchers) {
       const [res] = results<{ rank: number; ticks: number; waitedMs: number }>(r.stdout);
       assert.ok(res, explain(r));
       assert.ok(res.waitedMs >= 900, `barrier returned after ${res.waitedMs} ms, before the others entered it`);
-      // A 10 ms interval over ~1 s: ~100 ticks when the loop is free, 0 if MPI blocked it.
-      assert.ok(res.ticks >= 50, `only ${res.ticks} interval ticks during a ${res.waitedMs} ms barrier`);
+      // A 10 ms interval over ~1 s: ~100 ticks when the loop is free (fewer on a loaded machine,
+      // whose timers fire late), at most 1 if MPI blocked it.
+      assert.ok(res.ticks >= 10, `only ${res.ticks} interval ticks during a ${res.waitedMs} ms barrier`);
     });
 
     it("an MPI error (MPI_Ibcast with a root outside the world) surfaces as MpiError", async function () {
