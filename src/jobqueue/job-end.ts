@@ -36,10 +36,12 @@ export async function findJobEnd(env: Env = process.env, sources: readonly JobEn
     if (jobId === undefined) continue;
     const cmds = source.commands(jobId, env, userInfo().username);
     const outputs: string[] = [];
+    // a time left is counted from when it was asked for: a slow answer then errs early, never late
+    const asked = Date.now();
     for (const cmd of cmds) outputs.push((await runCommand(cmd, `asking ${source.system} about job ${jobId}`, ASK_TIMEOUT_MS)).stdout);
     const commands = cmds.map((c) => c.argv.join(" ")).join("; ");
     try {
-      const time = source.parse(outputs, Date.now(), jobId, env);
+      const time = source.parse(outputs, asked, jobId, env);
       return { system: source.system, jobId, endsAt: time?.endsAt ?? null, limitMs: time?.limitMs ?? null, commands };
     } catch (err) {
       if (!(err instanceof JobTimeParseError)) throw err;

@@ -262,7 +262,7 @@ function killTagged(tag: string, signal: NodeJS.Signals): number[] {
  * For afterEach: SIGKILLs every process still alive from the runs started here and returns
  * their pids (the leak check: a test that cleaned up after itself returns []).
  */
-export async function killStartedJobs(graceMs = 1500): Promise<number[]> {
+export async function killStartedJobs(graceMs = 10_000): Promise<number[]> {
   // Helpers may outlive their launcher by a moment (Open MPI's singleton daemon does): wait.
   const deadline = Date.now() + graceMs;
   while ([...started.keys()].some((t) => taggedPids(t).length) && Date.now() < deadline) {

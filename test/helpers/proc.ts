@@ -169,7 +169,7 @@ export async function cleanupProcs(): Promise<void> {
   for (const p of procs) {
     if (p.exitCode() !== undefined) {
       // the launcher is gone: give its descendants a moment to follow, then any left is a leak
-      const left = await settle(() => taggedPids(p.tag), 3000);
+      const left = await settle(() => taggedPids(p.tag), 15_000); // returns once none is left
       if (left.length) leaks.push(`${left.length} process(es) outlived their launcher: ${left.join(", ")}`);
     }
     killTagged(p.tag);

@@ -60,20 +60,29 @@ describe("configuration in the launchers (real processes)", function () {
       w1: { nthreads: 2, memoryLimit: 500e6 },
       w2: { nthreads: 4, memoryLimit: 500e6 },
     });
-    // and they do what they say: w0 runs three tasks at once
-    const t0 = Date.now();
-    const starts = await client.gather(
+    // and they do what they say: w0 runs three tasks at once (each waits until all three started:
+    // on fewer threads they could not all start, and they would give up after 30 s)
+    const meet = path.join(tmp.dir, "meet");
+    mkdirSync(meet);
+    const met = await client.gather(
       client.map(
-        async () => {
-          const at = Date.now();
-          await new Promise((r) => setTimeout(r, 1000));
-          return at;
+        async (i: number, dir: string) => {
+          const fs = await import("node:fs");
+          fs.writeFileSync(`${dir}/started-${i}`, "");
+          const deadline = Date.now() + 30_000;
+          while (fs.readdirSync(dir).length < 3) {
+            if (Date.now() > deadline) return false;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return true;
         },
         [1, 2, 3],
+        [meet, meet, meet],
         { workers: ["w0"], pure: false },
       ),
+      { timeout: 60_000 },
     );
-    assert.ok(Math.max(...starts) - Math.min(...starts) < 900, `tasks started ${starts.map((s) => s - t0).join(", ")} ms in: not in parallel`);
+    assert.deepEqual(met, [true, true, true], "three tasks ran at once on w0");
   });
 
   it("dask-scheduler-ts takes distributed.scheduler.idle-timeout from the environment: it closes once idle, never while a task runs", async () => {

@@ -7,7 +7,7 @@ import { BIN, type InprocCluster, withCluster } from "../helpers/cluster.js";
 import { cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
 
 describe("a worker retiring before its job's end", function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let c: InprocCluster | undefined;
 
   afterEach(async () => {
@@ -25,19 +25,20 @@ describe("a worker retiring before its job's end", function () {
 
   it("registers its retirement, moves its results, and hands a task still running after half the margin over to another worker", async () => {
     const start = Date.now();
-    // w0's job ends in 6 s; it retires 4 s before (at +2 s) and gives running tasks 2 s; w2 is in
-    // the same job (it retires then too), w1 in none
-    c = await withCluster({ mode: "inproc", workers: 3, worker: (i) => (i !== 1 ? { jobEnd: { at: start + 6000, marginMs: 4000 } } : {}) });
+    // w0's job ends in 18 s; it retires 12 s before (at +6 s) and gives running tasks 6 s; w2 is in
+    // the same job (it retires then too), w1 in none (seconds, not less: a loaded machine needs
+    // them to start the cluster and place the tasks before the retirement)
+    c = await withCluster({ mode: "inproc", workers: 3, worker: (i) => (i !== 1 ? { jobEnd: { at: start + 18_000, marginMs: 12_000 } } : {}) });
     const { client, scheduler } = c;
     const w0 = [...scheduler.state.workers.values()].find((w) => w.name === "w0")!;
     const w1 = [...scheduler.state.workers.values()].find((w) => w.name === "w1")!;
-    assert.ok(w0.retiresAt !== undefined && Math.abs(w0.retiresAt - (start + 2000)) < 500, `w0 retires at +${(w0.retiresAt ?? NaN) - start} ms`);
+    assert.ok(w0.retiresAt !== undefined && Math.abs(w0.retiresAt - (start + 6000)) < 500, `w0 retires at +${(w0.retiresAt ?? NaN) - start} ms`);
     assert.equal(w1.retiresAt, undefined, "a worker outside any job has no end");
     function addOne(x: number): number {
       return x + 1;
     }
     function slowDouble(x: number): number {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 14_000);
       return x * 2;
     }
     function bigText(n: number): string {
@@ -49,13 +50,14 @@ describe("a worker retiring before its job's end", function () {
     const quick = client.submit(addOne, 41, { workers: ["w0"] });
     assert.equal(await quick.result(), 42);
     const slow = client.submit(slowDouble, 21, { workers: ["w0"], allowOtherWorkers: true });
-    await waitFor("the slow task to run on w0", () => scheduler.state.tasks.get(slow.key)?.processingOn === w0.address, { timeoutMs: 5000 });
-    await waitFor("w0 to retire", () => !scheduler.state.workers.has(w0.address), { timeoutMs: 15_000 });
+    await waitFor("the slow task to run on w0", () => scheduler.state.tasks.get(slow.key)?.processingOn === w0.address, { timeoutMs: 15_000 });
+    assert.ok(Date.now() < w0.retiresAt! - 1000, `the set-up took until +${Date.now() - start} ms: too late for w0's retirement at +6 s`);
+    await waitFor("w0 to retire", () => !scheduler.state.workers.has(w0.address), { timeoutMs: 30_000 });
     const gone = Date.now() - start;
-    // it left after the 2-s drain, before its job's end
-    assert.ok(gone >= 3500 && gone < 6000, `w0 left at +${gone} ms`);
+    // it left after the 6-s drain, before its job's end
+    assert.ok(gone >= 11_000 && gone < 18_000, `w0 left at +${gone} ms`);
     assert.deepEqual(Object.values(scheduler.state.whoHas([quick.key])), [[w1.address]], "its result moved to the worker that stays, not to the other one of its job");
-    assert.equal(await slow.result({ timeout: 20_000 }), 42);
+    assert.equal(await slow.result({ timeout: 60_000 }), 42);
     const t = scheduler.state.tasks.get(slow.key)!;
     assert.equal(t.suspicious, 0, "handed over, not counted as a worker it killed");
     assert.deepEqual([...t.whoHas], [w1.address]);

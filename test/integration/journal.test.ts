@@ -305,7 +305,8 @@ describe("journaled scheduler on real processes", function () {
 
   it("two schedulers on one journal: the second fails naming the holder", async () => {
     const journal = path.join(tmp.dir, "journal");
-    const env = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__LEASE: "1s" });
+    // a lease of seconds: a first scheduler stalled on a loaded machine must not look gone
+    const env = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__LEASE: "5s" });
     const first = startScheduler(path.join(tmp.dir, "a.json"), env);
     await waitFor("the first scheduler", () => existsSync(path.join(tmp.dir, "a.json")), { timeoutMs: 20_000, proc: first });
     const second = startScheduler(path.join(tmp.dir, "b.json"), env);

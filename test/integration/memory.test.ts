@@ -197,7 +197,7 @@ describe("worker memory (real processes)", function () {
       const released = Date.now();
       big.release();
       // promptly: a paused worker collects garbage (V8 alone may hold freed memory for many seconds)
-      await waitFor("the worker to resume", async () => (await status()) === "running", { timeoutMs: 5000, proc: c.workers[0] });
+      await waitFor("the worker to resume", async () => (await status()) === "running", { timeoutMs: 20_000, proc: c.workers[0] });
       const ran = await client.gather(later, { timeout: 20_000 });
       for (const at of ran) assert.ok(at >= released, "a task ran while the worker was paused");
       assert.deepEqual((await client.gather(parts)).map((a) => a[0]), [1, 2, 3]);

@@ -13,7 +13,8 @@ describe("nanny <-> worker child IPC (real process)", () => {
     try {
       let stderr = "";
       child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      // "close": stdio read to its end (on "exit" the last of stderr may still be unread)
+      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
       child.send({ type: "start", options: "x", log: {} });
       const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 30_000).unref())]);
       assert.equal(code, 1);

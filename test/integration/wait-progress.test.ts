@@ -90,14 +90,15 @@ describe("wait, asCompleted and progress (in-process cluster over inproc://)", f
   });
 
   it("asCompleted yields in completion order, with results when asked", async () => {
-    const fs = [600, 50, 300].map((ms) => client.submit(sleep, ms));
+    // gaps of over a second: tasks handed to threads a few hundred ms apart (a loaded machine) keep their order
+    const fs = [3000, 100, 1500].map((ms) => client.submit(sleep, ms));
     const order: number[] = [];
     for await (const f of asCompleted(fs)) order.push(fs.indexOf(f));
     assert.deepEqual(order, [1, 2, 0]);
     // already-done futures come first, in input order
     const pairs: Array<[string, number]> = [];
     for await (const [f, v] of asCompleted(fs, { withResults: true })) pairs.push([f.key, v]);
-    assert.deepEqual(pairs, fs.map((f, i) => [f.key, [600, 50, 300][i]]));
+    assert.deepEqual(pairs, fs.map((f, i) => [f.key, [3000, 100, 1500][i]]));
   });
 
   it("asCompleted with results throws a failed task's error; breaking out early is fine", async () => {

@@ -131,7 +131,7 @@ describe("job-queue clusters on real SLURM [jobqueue]", function () {
     const exiting = child("exit");
     const exitJob = (await waitFor("the job to run", () => /job (\d+)/.exec(exiting.stdout)?.[1], { timeoutMs: 60_000, proc: exiting }));
     await exiting.exited;
-    await waitFor("the exit hook to cancel the job", gone([exitJob]), { timeoutMs: 15_000 });
+    await waitFor("the exit hook to cancel the job", gone([exitJob]), { timeoutMs: 60_000 });
     const killed = child("wait");
     const killedJob = await waitFor("the job to run", () => /job (\d+)/.exec(killed.stdout)?.[1], { timeoutMs: 60_000, proc: killed });
     killed.child.kill("SIGKILL");

@@ -63,8 +63,9 @@ describe("walltime-aware job-queue clusters on real SLURM [jobqueue]", function 
     const ws = await waitFor("the worker to join", () => [...cluster!.scheduler.state.workers.values()][0], { timeoutMs: 60_000 });
     const expected = slurmEndTime(id) - 60_000;
     assert.ok(ws.retiresAt !== undefined, "the worker registered when it retires");
-    // squeue's times have whole seconds; the worker read its time left a moment before registering
-    assert.ok(Math.abs(ws.retiresAt - expected) <= 3000, `retires at ${new Date(ws.retiresAt).toISOString()}, expected ${new Date(expected).toISOString()}`);
+    // squeue's times have whole seconds, and the time left counts from when the worker asked for
+    // it (squeue can take seconds on a loaded machine)
+    assert.ok(Math.abs(ws.retiresAt - expected) <= 5000, `retires at ${new Date(ws.retiresAt).toISOString()}, expected ${new Date(expected).toISOString()}`);
     const client = await Client.connect(cluster);
     try {
       const info = Object.values((await client.schedulerInfo()).workers)[0]!;

@@ -257,11 +257,12 @@ describe("journal files and lock", function () {
 
   it("a live lease makes a second taker fail naming the holder; a stale one is taken over", async () => {
     const lost: string[] = [];
-    const a = await JournalLock.acquire(tmp.dir, { owner: "A", leaseMs: 300, waitMs: 0, onLost: (w) => lost.push(w) });
+    // A's lease is long, so that no stalled event loop (a loaded machine) lets B find it stale
+    const a = await JournalLock.acquire(tmp.dir, { owner: "A", leaseMs: 5000, waitMs: 0, onLost: (w) => lost.push(w) });
     await assert.rejects(JournalLock.acquire(tmp.dir, { owner: "B", leaseMs: 300, waitMs: 600, onLost: () => {} }), (e: unknown) => e instanceof JournalError && /is locked by scheduler A on host .* \(pid \d+\)/.test(e.message));
     // A's lease is replaced by another's: A hears that it lost it (and must stop writing)
     writeFileSync(a.path, JSON.stringify({ owner: "Z", host: "elsewhere", pid: 1, renewedAt: Date.now() - 10_000, leaseMs: 300 }));
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     while (!lost.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.match(lost[0] ?? "", /another scheduler took the journal's lock: scheduler Z on host elsewhere/);
     // Z's lease (another host, not renewed for 10 s) is stale: B takes it over
