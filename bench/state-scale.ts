@@ -13,7 +13,9 @@
  *   worker and the scheduler picks a worker for the next queued one: CPU per dispatched task
  *   at 10, 100 and 1,000 workers, plus one worker heartbeat's CPU; and the same with every
  *   worker retiring in an hour but one retiring now (walltime-aware placement: that one, the
- *   lightest, is looked past for every task).
+ *   lightest, is looked past for every task). And the choice of worker alone (FreeWorkers, the
+ *   bucket queues: a map placed at once, each task on the lightest worker, W workers filled to 8
+ *   tasks each, then emptied again): flat in W.
  */
 import assert from "node:assert/strict";
 import v8 from "node:v8";
@@ -24,7 +26,9 @@ import type { TaskSpec, WireFunction } from "../src/protocol/messages.js";
 import { Sent, encodeWithRaws, packMessage, unpackMessage } from "../src/protocol/msgpack.js";
 import { Op } from "../src/protocol/ops.js";
 import { SchedulerHandlers } from "../src/scheduler/handlers.js";
+import { FreeWorkers } from "../src/scheduler/state-placement.js";
 import { SchedulerState } from "../src/scheduler/state.js";
+import type { WorkerRecord } from "../src/scheduler/state-types.js";
 
 const BATCH = 10_000;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -177,6 +181,29 @@ function placement(workers: number, steps: number, nearEnd = false): PlacementRo
   return { workers, usPerDispatch: us / steps, usPerHeartbeat: hbUs / hb };
 }
 
+/** The choice of worker alone: a map placed at once on W empty one-thread workers, 8 tasks each, then emptied again; us CPU per task. */
+function choosing(workers: number): number {
+  const free = new FreeWorkers();
+  const ws = Array.from({ length: workers }, (_, seq) => ({ nthreads: 1, processing: { size: 0 }, longRunning: { size: 0 }, closing: false, paused: false, load: 0, seq, bucket: -1 }) as unknown as WorkerRecord);
+  const size = (w: WorkerRecord) => w.processing as unknown as { size: number };
+  for (const w of ws) free.reweigh(w);
+  const rounds = Math.ceil(2e6 / (8 * workers));
+  const us = cpuUs(() => {
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < 8 * workers; i++) {
+        const w = free.peek()!;
+        size(w).size++;
+        free.reweigh(w);
+      }
+      for (const w of ws) {
+        size(w).size = 0;
+        free.reweigh(w);
+      }
+    }
+  });
+  return us / (rounds * 8 * workers);
+}
+
 function main(): void {
   const ns = process.argv.slice(2).map(Number).filter((x) => x > 0);
   const sizes = ns.length ? ns : [100_000, 500_000];
@@ -193,12 +220,12 @@ function main(): void {
     }
   }
   if (sections.includes("placement")) {
-    console.log("\nworkers   us CPU per dispatched task   us CPU per heartbeat   us per task, one worker at its end (ratio)");
+    console.log("\nworkers   us CPU per dispatched task   us CPU per heartbeat   us per task, one worker at its end (ratio)   us choosing the worker alone");
     for (const w of [10, 100, 1000]) {
       const r = placement(w, 50_000);
       const near = placement(w, 50_000, true);
       const ratio = (near.usPerDispatch / r.usPerDispatch).toFixed(2);
-      console.log(`${String(r.workers).padStart(7)}   ${r.usPerDispatch.toFixed(2).padStart(26)}   ${r.usPerHeartbeat.toFixed(3).padStart(20)}   ${near.usPerDispatch.toFixed(2).padStart(20)} (${ratio})`);
+      console.log(`${String(r.workers).padStart(7)}   ${r.usPerDispatch.toFixed(2).padStart(26)}   ${r.usPerHeartbeat.toFixed(3).padStart(20)}   ${near.usPerDispatch.toFixed(2).padStart(30)} (${ratio})   ${choosing(w).toFixed(3).padStart(28)}`);
     }
   }
 }

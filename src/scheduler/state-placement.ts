@@ -65,88 +65,112 @@ function lighter(a: WorkerRecord, b: WorkerRecord): boolean {
   return a.load !== b.load ? a.load < b.load : a.seq < b.seq;
 }
 
+/** The workers of one thread count that may get tasks: bucket k lists those with k occupied threads, oldest arrival first. */
+interface ThreadClass {
+  nthreads: number;
+  heads: Array<WorkerRecord | undefined>;
+  tails: Array<WorkerRecord | undefined>;
+  /** the lowest bucket not empty (when `size` > 0) */
+  min: number;
+  size: number;
+}
+
 /**
- * Workers that may get tasks (neither retiring nor paused), lightest first. A worker whose load
- * fell is not moved up at once (`pending`): the next task usually goes straight back to it (a
- * task finished, the next queued one takes its slot), and its load is then what its place says,
- * so neither sift happens; anything else settles it first.
+ * Workers that may get tasks (neither retiring nor paused), lightest first, as bucket queues:
+ * one per distinct thread count, indexed by occupied threads, each bucket an intrusive list.
+ * A task placed or finished moves its worker one bucket (O(1)), and the lightest is the head of
+ * a class's lowest bucket: placement costs the same at 1,000 workers as at 10. Among workers
+ * equally loaded, the one that reached that load first comes first (registration order while
+ * none has moved: the first round goes one task per worker in that order).
  */
-export class WorkerHeap extends Heap<WorkerRecord> {
-  #pending: WorkerRecord | undefined;
-  /** the load the pending worker's place in the heap is for */
-  #placedLoad = 0;
+export class FreeWorkers {
+  readonly #byThreads = new Map<number, ThreadClass>();
+  /** the same classes, for walking (few: one per distinct thread count) */
+  readonly #classes: ThreadClass[] = [];
 
-  constructor() {
-    super(lighter);
-  }
-
-  /** After a worker's load, closing or paused changed: keep it in place, or in or out. */
+  /** After a worker's load, closing or paused changed (or it came or went): move it to its bucket, or in or out. */
   reweigh(ws: WorkerRecord): void {
-    const load = occupied(ws) / ws.nthreads;
-    const eligible = !ws.closing && !ws.paused;
-    if (eligible && ws === this.#pending) {
-      ws.load = load;
-      if (load === this.#placedLoad) this.#pending = undefined; // back where its place says
-      return;
+    const k = occupied(ws);
+    ws.load = k / ws.nthreads;
+    if (ws.closing || ws.paused) return this.remove(ws);
+    if (ws.bucket === k) return;
+    this.remove(ws);
+    const c = this.#classOf(ws.nthreads);
+    while (c.heads.length <= k) {
+      c.heads.push(undefined);
+      c.tails.push(undefined);
     }
-    if (eligible && ws.heapIndex >= 0 && load < ws.load && this.#pending === undefined) {
-      this.#pending = ws;
-      this.#placedLoad = ws.load;
-      ws.load = load;
-      return;
+    const tail = c.tails[k];
+    ws.prevFree = tail;
+    ws.nextFree = undefined;
+    if (tail) tail.nextFree = ws;
+    else c.heads[k] = ws;
+    c.tails[k] = ws;
+    ws.bucket = k;
+    if (c.size++ === 0 || k < c.min) c.min = k;
+  }
+
+  remove(ws: WorkerRecord): void {
+    const k = ws.bucket;
+    if (k < 0) return;
+    const c = this.#byThreads.get(ws.nthreads)!;
+    const { prevFree: prev, nextFree: next } = ws;
+    if (prev) prev.nextFree = next;
+    else c.heads[k] = next;
+    if (next) next.prevFree = prev;
+    else c.tails[k] = prev;
+    ws.prevFree = ws.nextFree = undefined;
+    ws.bucket = -1;
+    // a worker moves one bucket at a time: the next one up is usually the new lowest
+    if (--c.size > 0 && k === c.min) while (c.heads[c.min] === undefined) c.min++;
+  }
+
+  /** The lightest (then the earliest to reach its load; between thread counts, the earlier registered). */
+  peek(): WorkerRecord | undefined {
+    const cs = this.#classes;
+    if (cs.length === 1) return cs[0]!.size ? cs[0]!.heads[cs[0]!.min] : undefined;
+    let top: WorkerRecord | undefined;
+    for (const c of cs) {
+      const h = c.size ? c.heads[c.min]! : undefined;
+      if (h && (!top || lighter(h, top))) top = h;
     }
-    this.settle();
-    ws.load = load;
-    if (!eligible) this.remove(ws);
-    else if (ws.heapIndex < 0) this.push(ws);
-    else this.update(ws);
+    return top;
   }
 
-  /** Move the pending worker to its place. */
-  settle(): void {
-    const p = this.#pending;
-    if (p === undefined) return;
-    this.#pending = undefined;
-    super.update(p);
+  /**
+   * The first worker, lightest first, that `test` says "yes" to, looking past those it says
+   * "skip" to and giving up at "stop", or after `limit` skips (then undefined, as for nothing
+   * found: the caller may look another way).
+   */
+  search(test: (ws: WorkerRecord) => "yes" | "skip" | "stop", limit: number): { found: WorkerRecord | undefined; gaveUp: boolean } {
+    // one cursor per class, merged by load
+    const at = this.#classes.map((c) => (c.size ? c.heads[c.min] : undefined));
+    for (let skips = 0; ; skips++) {
+      let i = -1;
+      for (let j = 0; j < at.length; j++) if (at[j] && (i < 0 || lighter(at[j]!, at[i]!))) i = j;
+      if (i < 0) return { found: undefined, gaveUp: false };
+      const ws = at[i]!;
+      const r = test(ws);
+      if (r !== "skip") return { found: r === "yes" ? ws : undefined, gaveUp: false };
+      if (skips === limit) return { found: undefined, gaveUp: true };
+      at[i] = ws.nextFree ?? this.#after(this.#classes[i]!, ws.bucket);
+    }
   }
 
-  /** The lightest: the pending worker when it is lighter than the top (then nothing moves), else the top. */
-  override peek(): WorkerRecord | undefined {
-    const p = this.#pending;
-    const top = super.peek();
-    if (p === undefined || p === top || (top !== undefined && lighter(p, top))) return p ?? top;
-    this.settle();
-    return super.peek();
+  /** The head of the first bucket above k that is not empty. */
+  #after(c: ThreadClass, k: number): WorkerRecord | undefined {
+    for (let b = k + 1; b < c.heads.length; b++) if (c.heads[b]) return c.heads[b];
+    return undefined;
   }
 
-  override first(n: number): WorkerRecord[] {
-    this.settle();
-    return super.first(n);
-  }
-
-  override search(test: (x: WorkerRecord) => "yes" | "skip" | "stop", limit: number): { found: WorkerRecord | undefined; gaveUp: boolean } {
-    this.settle();
-    return super.search(test, limit);
-  }
-
-  override push(x: WorkerRecord): void {
-    this.settle();
-    super.push(x);
-  }
-
-  override pop(): WorkerRecord | undefined {
-    this.settle();
-    return super.pop();
-  }
-
-  override remove(x: WorkerRecord): void {
-    this.settle();
-    super.remove(x);
-  }
-
-  override update(x: WorkerRecord): void {
-    this.settle();
-    super.update(x);
+  #classOf(nthreads: number): ThreadClass {
+    let c = this.#byThreads.get(nthreads);
+    if (!c) {
+      c = { nthreads, heads: [], tails: [], min: 0, size: 0 };
+      this.#byThreads.set(nthreads, c);
+      this.#classes.push(c);
+    }
+    return c;
   }
 }
 
@@ -157,7 +181,7 @@ export class WorkerHeap extends Heap<WorkerRecord> {
  * resources (few, and not placed by the thousand) still look at every worker.
  */
 export function pickWorker(
-  workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, durations: ReadonlyMap<string, number>, t: TaskRecord, fit?: TimeFit,
+  workers: ReadonlyMap<string, WorkerRecord>, free: FreeWorkers, durations: ReadonlyMap<string, number>, t: TaskRecord, fit?: TimeFit,
 ): WorkerRecord | undefined {
   const slots = saturation(durations, t);
   const allowed = t.placement?.workers;
@@ -184,7 +208,7 @@ const SKIP_AT_MOST = 32;
  * near their end are the lightest, as they get no tasks: they are looked past in the heap, and
  * only past SKIP_AT_MOST of them is every worker looked at).
  */
-function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: WorkerHeap, slots: number, t: TaskRecord, timely: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
+function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: FreeWorkers, slots: number, t: TaskRecord, timely: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {
   if (t.dependencies.length > 0) {
     const holders = new Set<WorkerRecord>();
     for (const dep of t.dependencies) {

@@ -8,7 +8,7 @@
  */
 import type { Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
-import { TaskHeap, type TimeFit, WorkerHeap, pickWorker, prefixOf } from "./state-placement.js";
+import { TaskHeap, type TimeFit, FreeWorkers, pickWorker, prefixOf } from "./state-placement.js";
 import { ArgBlock, EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
 import { FIRE_AND_FORGET, type Instruction, type StoryEntry, type TaskPlacement, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
@@ -282,7 +282,7 @@ export class TaskGraph {
   /** the clients' and workers' names in the tasks' wantedBy and whoHas sets */
   readonly names = new NameSets();
   /** workers that may get tasks, lightest first: reweigh(ws) after changing one's load, closing or paused */
-  readonly free = new WorkerHeap();
+  readonly free = new FreeWorkers();
   /** Task state changes so far. */
   transitions = 0;
   /** the small result of the task now entering memory, for its clients */

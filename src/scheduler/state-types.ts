@@ -103,8 +103,11 @@ export interface WorkerRecord extends WorkerInfo {
   load: number;
   /** registration order (ties in placement go to the earlier worker) */
   seq: number;
-  /** position among the workers that may get tasks (state-placement.ts WorkerHeap), -1 when not */
-  heapIndex: number;
+  /** its bucket among the workers that may get tasks (state-placement.ts FreeWorkers: its occupied threads), -1 when not there */
+  bucket: number;
+  /** its neighbours in that bucket */
+  prevFree: WorkerRecord | undefined;
+  nextFree: WorkerRecord | undefined;
 }
 
 export type Instruction =

@@ -156,7 +156,7 @@ export class SchedulerState {
       paused: false,
       load: 0,
       seq: this.#workerSeq++,
-      heapIndex: -1,
+      bucket: -1, prevFree: undefined, nextFree: undefined,
     };
     this.#g.workers.set(info.address, ws);
     this.#g.workersChanged();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { TaskSpec } from "../../src/protocol/messages.js";
 import { type Instruction, MIN_SATURATION, SchedulerState } from "../../src/scheduler/state.js";
 import { EMPTY, NameSets } from "../../src/scheduler/state-sets.js";
-import { WorkerHeap } from "../../src/scheduler/state-placement.js";
+import { FreeWorkers } from "../../src/scheduler/state-placement.js";
 import type { TaskRecord, WorkerRecord } from "../../src/scheduler/state-types.js";
 
 const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, fn: 1, args: [new Uint8Array([0x90])], deps: [], ...extra });
@@ -115,14 +115,24 @@ describe("scheduler state at scale: placement without scans, shared sets", () =>
     assert.ok(s.idle());
   });
 
-  it("the worker heap's top is always the lightest eligible worker (then the earliest), whatever the order of changes", () => {
-    // a pending worker (load fell, not sifted yet) must never show: random changes, checked against a scan
+  it("the free workers' first is always the lightest eligible worker (then the earliest at that load), whatever the order of changes", () => {
+    // random changes, checked against a scan that keeps when each worker reached its load
     let seed = 42;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
-    const heap = new WorkerHeap();
-    const ws: WorkerRecord[] = Array.from({ length: 40 }, (_, i) => ({ nthreads: 1 + (i % 3), processing: new Set(), longRunning: new Set(), closing: false, paused: false, load: 0, seq: i, heapIndex: -1 }) as unknown as WorkerRecord);
-    for (const w of ws) heap.reweigh(w);
+    const free = new FreeWorkers();
+    const ws: WorkerRecord[] = Array.from({ length: 40 }, (_, i) => ({ nthreads: 1 + (i % 3), processing: new Set(), longRunning: new Set(), closing: false, paused: false, load: 0, seq: i, bucket: -1 }) as unknown as WorkerRecord);
+    // the model: when each worker (eligible) reached its occupied count
+    const reached = new Map<WorkerRecord, { k: number; at: number }>();
+    let clock = 0;
+    const reweigh = (w: WorkerRecord) => {
+      free.reweigh(w);
+      const k = w.processing.size;
+      if (w.paused || w.closing) reached.delete(w);
+      else if (reached.get(w)?.k !== k) reached.set(w, { k, at: clock++ });
+    };
+    for (const w of ws) reweigh(w);
     const task = () => ({}) as TaskRecord;
+    const load = (x: WorkerRecord) => x.processing.size / x.nthreads;
     for (let step = 0; step < 20_000; step++) {
       const w = ws[rand(ws.length)]!;
       const r = rand(10);
@@ -132,22 +142,29 @@ describe("scheduler state at scale: placement without scans, shared sets", () =>
         if (!first.done) w.processing.delete(first.value);
       } else if (r === 8) w.paused = !w.paused;
       else {
-        // the top takes a task, as placement does
-        const top = heap.peek();
+        // the first takes a task, as placement does
+        const top = free.peek();
         if (top) {
           top.processing.add(task());
-          heap.reweigh(top);
+          reweigh(top);
         }
         continue;
       }
-      heap.reweigh(w);
-      const eligible = ws.filter((x) => !x.paused && !x.closing);
-      const lightest = eligible.reduce<WorkerRecord | undefined>((a, x) => {
-        const lx = x.processing.size / x.nthreads;
-        return !a || lx < a.processing.size / a.nthreads || (lx === a.processing.size / a.nthreads && x.seq < a.seq) ? x : a;
-      }, undefined);
-      assert.equal(heap.peek(), lightest, `step ${step}`);
-      assert.equal(heap.size, eligible.length);
+      reweigh(w);
+      // per thread count, the earliest at the lowest count; then among those the lightest, then the earliest registered
+      const heads = new Map<number, WorkerRecord>();
+      for (const [x, { k, at }] of reached) {
+        const h = heads.get(x.nthreads);
+        const hr = h && reached.get(h)!;
+        if (!hr || k < hr.k || (k === hr.k && at < hr.at)) heads.set(x.nthreads, x);
+      }
+      const lightest = [...heads.values()].reduce<WorkerRecord | undefined>((a, x) => (!a || load(x) < load(a) || (load(x) === load(a) && x.seq < a.seq) ? x : a), undefined);
+      assert.equal(free.peek(), lightest, `step ${step}`);
+      // search walks the eligible workers lightest first
+      const walked: WorkerRecord[] = [];
+      free.search((x) => (walked.push(x), "skip"), ws.length);
+      assert.equal(walked.length, reached.size);
+      for (let i = 1; i < walked.length; i++) assert.ok(load(walked[i - 1]!) <= load(walked[i]!), `step ${step}: walked in load order`);
     }
   });
 });
