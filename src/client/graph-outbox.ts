@@ -2,13 +2,9 @@
  * The tasks a client submitted and the keys it released or cancelled, in order, on their way
  * to the scheduler (the client does the I/O):
  * - batched per turn into update-graph and release-keys messages of at most GRAPH_CHUNK keys,
- *   so a big map (or the release of a million futures) reaches the scheduler as messages it
- *   handles without blocking its event loop for long; anything else the client sends to the
- *   scheduler sends the rest first; cancels go at once;
- * - a big synchronous submit (a map of a million) is encoded and written a chunk at a time as
- *   its tasks are made, not kept whole until the turn ends: a chunk's bytes take a fraction of
- *   the memory of its task objects (the client's peak at a million tasks); releases go a chunk
- *   per turn;
+ *   one message per turn, so a big map (or the release of a million futures) reaches the
+ *   scheduler as messages it handles without blocking its event loop for long; anything else
+ *   the client sends to the scheduler sends the rest first; cancels go at once;
  * - releases and cancels are *endings*, numbered in the order they were queued: a release-keys
  *   or cancel-keys message carries the number of its last one (`seq`), which the scheduler
  *   acknowledges (ack-keys; client/key-table.ts says why);
@@ -30,8 +26,6 @@ export interface OutboxIo {
   closed(): boolean;
   /** `bytes`: the arguments' size, when big (Comm.send) */
   send(m: UpdateGraph | ReleaseKeys | CancelKeys, bytes?: number): void;
-  /** write what was sent so far now, not at the end of the turn (Comm.writeNow) */
-  write(): void;
   /** bytes of arguments one message may carry (the scheduler's Comm.share; default: a frame's) */
   share?(): number;
 }
@@ -72,11 +66,10 @@ export class GraphOutbox {
     this.#io = io;
   }
 
-  /** A task to send in this turn's flush, or now with a chunk's worth before it. */
+  /** A task to send in this turn's flush. */
   add(task: TaskSpec): void {
-    if (this.#pending.push(task) < GRAPH_CHUNK) return this.#later();
-    this.flush(GRAPH_CHUNK);
-    this.#io.write();
+    this.#pending.push(task);
+    this.#later();
   }
 
   /** A key to release, after what was added before it. */

@@ -174,14 +174,6 @@ export class FramedComm implements Comm {
     }
   }
 
-  /**
-   * Write what is queued now, not at the end of the turn: a sender making many big messages in
-   * one synchronous stretch (a client's map of a million tasks) keeps their bytes, not their objects.
-   */
-  writeNow(): void {
-    if (this.#outbox.length && !this.#closeError) this.#flush();
-  }
-
   /** Write queued messages now (used before closing). */
   #flush(): void {
     this.#flushScheduled = false;

@@ -23,8 +23,6 @@ export interface Comm {
    * peer's frame cap (what was queued before leaves first).
    */
   send(msg: Message, bytes?: number): void;
-  /** Write what is queued now, not at the end of the turn (a big synchronous stretch of sends keeps bytes, not objects). */
-  writeNow(): void;
   /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
   sendKey(op: string, key: string): void;
   /** Take back a key queued by sendKey in this turn. */
