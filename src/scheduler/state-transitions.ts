@@ -152,6 +152,12 @@ function clearError(t: TaskRecord): void {
 }
 
 function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
+  if (t.fn === null) {
+    // scattered data released and freed, wanted again: it has no function to be computed with
+    t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.key)} was released and freed, so it cannot be had again: keep the scattered future while it is needed, or scatter it again`, stack: "" };
+    g.transition(t, TaskState.erred, stimulusId);
+    return;
+  }
   for (const dep of t.dependencies) {
     if (dep.state === TaskState.erred) {
       g.failFrom(t, dep, stimulusId);

@@ -102,6 +102,27 @@ describe("defects found by reading (2026-12-03), scattered data", () => {
 });
 
 describe("defects found by reading (2026-12-04)", () => {
+  it("scheduler: a released scattered key wanted again errs with LostDataError, never computed with no function", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.addClient("d");
+    s.addWorker(worker("1"), 0);
+    s.addData("c", "tcp://w1:1", [{ key: "x", nbytes: 8 }], "s1");
+    s.updateGraph("c", [spec("t", { deps: ["x"] })], "s2");
+    s.taskFinished("tcp://w1:1", "t", 8, 0.1, "s3");
+    // x released and freed; its record stays, a dependency of t
+    s.releaseKeys("c", ["x"], "s4");
+    assert.equal(s.tasks.get("x")?.state, "released");
+    const ins = s.wantKeys("d", ["x"], "s5");
+    const sent = ins.filter((i) => i.type === "send-worker" && i.msg.op === "compute-task");
+    assert.deepEqual(sent, [], "no compute-task for data that has no function");
+    assert.equal(s.tasks.get("x")?.state, "erred");
+    const told = ins.find((i) => i.type === "send-client" && i.client === "d" && i.msg.key === "x")?.msg as { op: string; error?: { name: string; message: string } } | undefined;
+    assert.equal(told?.op, "key-erred");
+    assert.equal(told?.error?.name, "LostDataError");
+    assert.match(told!.error!.message, /scattered data "x" was released/);
+  });
+
   it("scheduler: a missing-data of a run that ended neither stops the key's newer run nor drops holders", () => {
     const s = new SchedulerState();
     s.addClient("c");
