@@ -177,7 +177,7 @@ export class FreeWorkers {
 /**
  * The worker `t` should run on now, or undefined when none has a slot it may use. Costs the
  * same at 1,000 workers as at 10 for the usual task: the holders of its dependencies are looked
- * at, then the lightest worker (the top of `free`). Only tasks restricted to workers or needing
+ * at, then the lightest worker (the first of `free`). Only tasks restricted to workers or needing
  * resources (few, and not placed by the thousand) still look at every worker.
  */
 export function pickWorker(
@@ -205,7 +205,7 @@ const SKIP_AT_MOST = 32;
 /**
  * Unrestricted: the free holder of the most bytes of t's dependencies, else the lightest
  * worker; when that one retires too soon for the task, the lightest of those in time (workers
- * near their end are the lightest, as they get no tasks: they are looked past in the heap, and
+ * near their end are the lightest, as they get no tasks: they are looked past in `free`, and
  * only past SKIP_AT_MOST of them is every worker looked at).
  */
 function anyWorker(workers: ReadonlyMap<string, WorkerRecord>, free: FreeWorkers, slots: number, t: TaskRecord, timely: (ws: WorkerRecord) => boolean): WorkerRecord | undefined {

@@ -101,7 +101,7 @@ export interface WorkerRecord extends WorkerInfo {
   paused: boolean;
   /** occupied threads per thread, as of its last reweigh (state-placement.ts) */
   load: number;
-  /** registration order (ties in placement go to the earlier worker) */
+  /** registration order (ties go to the earlier worker in `best`, and between thread counts in FreeWorkers) */
   seq: number;
   /** its bucket among the workers that may get tasks (state-placement.ts FreeWorkers: its occupied threads), -1 when not there */
   bucket: number;
