@@ -1,7 +1,6 @@
 /**
  * A binary heap of records that know their own position (`heapIndex`, -1 when not in it), so
- * removing or re-placing one is O(log n) (the scheduler's queue of tasks, and its workers by
- * load: state-placement.ts).
+ * removing one is O(log n) (the scheduler's queue of tasks: state-placement.ts TaskHeap).
  */
 export class Heap<T extends { heapIndex: number }> {
   #items: T[] = [];
@@ -22,29 +21,6 @@ export class Heap<T extends { heapIndex: number }> {
     return this.#items.slice(0, n);
   }
 
-  /**
-   * The first item, in order, that `test` says "yes" to, looking past those it says "skip" to
-   * (taken out and put back: O(k log n) for k looked at) and giving up at "stop", or after
-   * `limit` skips (then undefined, as for nothing found: the caller may look another way).
-   */
-  search(test: (x: T) => "yes" | "skip" | "stop", limit: number): { found: T | undefined; gaveUp: boolean } {
-    const skipped: T[] = [];
-    let found: T | undefined;
-    let gaveUp = false;
-    for (let x = this.peek(); x; x = this.peek()) {
-      const r = test(x);
-      if (r === "yes") found = x;
-      if (r !== "skip") break;
-      if (skipped.length === limit) {
-        gaveUp = true;
-        break;
-      }
-      skipped.push(this.pop()!);
-    }
-    for (const x of skipped) this.push(x);
-    return { found, gaveUp };
-  }
-
   push(x: T): void {
     if (x.heapIndex >= 0) return;
     x.heapIndex = this.#items.length;
@@ -60,13 +36,6 @@ export class Heap<T extends { heapIndex: number }> {
 
   remove(x: T): void {
     if (x.heapIndex >= 0) this.#removeAt(x.heapIndex);
-  }
-
-  /** x's ordering changed: move it to its place. */
-  update(x: T): void {
-    if (x.heapIndex < 0) return;
-    this.#down(x.heapIndex);
-    this.#up(x.heapIndex);
   }
 
   #removeAt(i: number): void {

@@ -67,7 +67,6 @@ function lighter(a: WorkerRecord, b: WorkerRecord): boolean {
 
 /** The workers of one thread count that may get tasks: bucket k lists those with k occupied threads, oldest arrival first. */
 interface ThreadClass {
-  nthreads: number;
   heads: Array<WorkerRecord | undefined>;
   tails: Array<WorkerRecord | undefined>;
   /** the lowest bucket not empty (when `size` > 0) */
@@ -166,7 +165,7 @@ export class FreeWorkers {
   #classOf(nthreads: number): ThreadClass {
     let c = this.#byThreads.get(nthreads);
     if (!c) {
-      c = { nthreads, heads: [], tails: [], min: 0, size: 0 };
+      c = { heads: [], tails: [], min: 0, size: 0 };
       this.#byThreads.set(nthreads, c);
       this.#classes.push(c);
     }
