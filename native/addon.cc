@@ -188,6 +188,34 @@ Napi::Value MarkInheritedFdsCloexec(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, marked);
 }
 
+// openMpiYield([on]) -> boolean | null: whether Open MPI's progress loop yields the CPU when
+// it finds nothing to do (sched_yield in every MPI_Test), set to `on` when given. null: not
+// Open MPI (no opal_progress_set_yield_when_idle in libmpi or its libraries). Open MPI reads
+// mpi_yield_when_idle once, at MPI_Init (on when oversubscribed); this changes it afterwards.
+Napi::Value OpenMpiYield(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  using SetYield = bool (*)(bool);
+  static SetYield set = nullptr;
+  static bool looked = false;
+  if (!looked) {
+    looked = true;
+    Dl_info dl{};
+    if (dladdr(reinterpret_cast<void*>(&MPI_Init_thread), &dl) && dl.dli_fname) {
+      // a handle's lookup covers libmpi and the libraries it needs (libopen-pal)
+      if (void* h = dlopen(dl.dli_fname, RTLD_NOW | RTLD_NOLOAD)) set = reinterpret_cast<SetYield>(dlsym(h, "opal_progress_set_yield_when_idle"));
+    }
+  }
+  if (!set) return env.Null();
+  if (info.Length() < 1 || !info[0].IsBoolean()) {
+    // the setter returns the old value: set it back at once to read it
+    bool now = set(false);
+    set(now);
+    return Napi::Boolean::New(env, now);
+  }
+  set(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(env, info[0].As<Napi::Boolean>().Value());
+}
+
 Napi::Value Finalize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (IsInitialized(env) && !IsFinalized(env)) Check(env, MPI_Finalize(), "MPI_Finalize");
@@ -210,6 +238,7 @@ Napi::Object ModuleInit(Napi::Env env, Napi::Object exports) {
   exports.Set("ibarrier", Napi::Function::New(env, Ibarrier, "ibarrier"));
   exports.Set("abort", Napi::Function::New(env, Abort, "abort"));
   exports.Set("finalize", Napi::Function::New(env, Finalize, "finalize"));
+  exports.Set("openMpiYield", Napi::Function::New(env, OpenMpiYield, "openMpiYield"));
   exports.Set("markInheritedFdsCloexec", Napi::Function::New(env, MarkInheritedFdsCloexec, "markInheritedFdsCloexec"));
   exports.Set("Request", Request::Define(env));
   return exports;

@@ -110,3 +110,12 @@ export async function preforkWorker(): Promise<ChildProcess> {
   const { Nanny } = await import("../nanny/nanny.js");
   return Nanny.prefork(workerChildEnv());
 }
+
+/**
+ * Without a nanny: start the first task thread of this process's worker now, so that its
+ * start-up overlaps the launcher's (MPI_Init); the worker started later takes it.
+ */
+export async function prestartWorkerThread(): Promise<void> {
+  const { prestartThread } = await import("../worker/executor.js");
+  prestartThread();
+}

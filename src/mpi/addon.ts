@@ -62,6 +62,8 @@ export interface NativeAddon {
   ibarrier(): NativeRequest;
   abort(code: number): never;
   finalize(): void;
+  /** Open MPI's yield-when-idle, set to `on` when given; null when the MPI is not Open MPI. */
+  openMpiYield(on?: boolean): boolean | null;
 }
 
 /** Fields the addon puts on the errors it throws for a failed MPI call (native/mpi-error.cc). */
@@ -320,10 +322,16 @@ export class Mpi {
     // every MPI_Test yield the CPU: the end-signal poll of each rank (mpi/job.ts, 8 tests every
     // 20 ms) then froze the scheduler's and workers' event loops for ~24 ms at a time under
     // load (p50 per poll 24 ms against 37 us without yielding, 2 cores at load 14). Nothing here
-    // waits inside MPI (waits poll and sleep in between), so yielding buys nothing; a value the
-    // user set wins. Read by Open MPI at MPI_Init; other MPIs ignore it.
-    process.env.OMPI_MCA_mpi_yield_when_idle ??= "0";
+    // waits inside MPI (waits poll and sleep in between), so yielding buys nothing once MPI is
+    // up. During MPI_Init it does: ranks that spin there starve the launcher's own processes,
+    // and 4 ranks on 2 cores took ~80 ms longer to start (baseline 470-530 against 400-420 ms).
+    // So Open MPI keeps its choice for MPI_Init, and yielding is switched off right after. A
+    // value the user set wins; an Open MPI without the switch is told at MPI_Init instead.
+    const userYield = process.env.OMPI_MCA_mpi_yield_when_idle !== undefined;
+    const canSwitch = !userYield && this.native.openMpiYield() !== null;
+    if (!userYield && !canSwitch) process.env.OMPI_MCA_mpi_yield_when_idle = "0";
     const n = callNative(() => this.native.init(this.native.threadLevels.funneled));
+    if (canSwitch) this.native.openMpiYield(false);
     const info: MpiInitInfo = { ...n, libraryVersion: this.libraryVersion };
     try {
       checkWorldMatchesLauncher({ size: info.size, libraryVersion: info.libraryVersion, addonPath: this.addonPath }, detectLauncher());
@@ -422,6 +430,14 @@ export class Mpi {
    */
   markInheritedFdsCloexec(): number {
     return callNative(() => this.native.markInheritedFdsCloexec());
+  }
+
+  /**
+   * Whether Open MPI's progress loop gives up the CPU when idle (off once init() is done, unless
+   * OMPI_MCA_mpi_yield_when_idle was set); null under another MPI.
+   */
+  get yieldsWhenIdle(): boolean | null {
+    return this.native.openMpiYield();
   }
 
   /** Outstanding requests started here and not yet seen done. */

@@ -11,7 +11,7 @@ import { protocolTls } from "../comm/tls.js";
 import { type ConnectTarget, runClientScript } from "../deploy/client-script.js";
 import { detectLauncher } from "../deploy/launcher-env.js";
 import type { RoleHandle } from "../deploy/role.js";
-import { preforkWorker, startScheduler, startWorker } from "../deploy/roles.js";
+import { preforkWorker, prestartWorkerThread, startScheduler, startWorker } from "../deploy/roles.js";
 import { type ClusterOptions, type StartupConfig, type WorkerSettings, clusterConfig, logSettings, schedulerSettings, workerSettings } from "../deploy/settings.js";
 import { describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
@@ -54,13 +54,16 @@ export async function startRank(given: ClusterOptions, mode: RankMode): Promise<
   const { layout } = mode;
   const { config, opts } = await clusterConfig(given, mode.workerOptionsSource);
   protocolTls(opts.protocol, opts.tls);
-  // a rank that will run a worker starts its nanny's child first, so that the child's start-up
-  // overlaps MPI_Init (the launcher's environment tells the rank before MPI does)
+  // a rank that will run a worker starts its nanny's child first (without a nanny, its first
+  // task thread), so that its start-up overlaps MPI_Init (the launcher's environment tells
+  // the rank before MPI does)
   const expected = detectLauncher().rank;
   const mpi = Mpi.load();
-  const forks = (opts.nanny ?? true) && expected !== undefined && rolesOf(expected, layout).worker;
+  const worker = expected !== undefined && rolesOf(expected, layout).worker;
+  const forks = (opts.nanny ?? true) && worker;
   if (forks) mpi.markInheritedFdsCloexec();
   const child = forks ? await preforkWorker() : undefined;
+  if (worker && !forks) await prestartWorkerThread();
   mpi.init();
   const job = new MpiJob(mpi, layout.clientRank, layout.schedulerRank);
   const roles = rolesOf(job.rank, layout);
@@ -127,15 +130,28 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
   const scheduler = "schedulerFile" in target ? { schedulerFile: target.schedulerFile } : { schedulerAddress: target.address, secret: target.secret };
   const worker: WorkerOptions = { ...scheduler, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
-  const handle = await startWorker({
+  const starting = startWorker({
     worker,
     nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank } },
     prefork: child,
     // MPI opened descriptors of its own since the first fork: keep restarted children clear
     beforeFork: () => job.mpi.markInheritedFdsCloexec(),
   });
-  job.onCleanup(() => handle.kill());
   const clientEnded = job.untilClientEnds();
+  // the client's program may end before this worker is up (a short script, a slow rank): the
+  // job is over then, and this rank goes to the final barrier with the others, rather than
+  // retrying a scheduler that has stopped until the barrier's deadline aborts the job. A
+  // worker still starting ends with this process (a nanny's child when its nanny goes).
+  const up = await Promise.race([starting.then((h) => ({ kind: "up" as const, h })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
+  if (up.kind === "client") {
+    starting.then(
+      (h) => void h.stop(`client rank exited with status ${up.s}`),
+      () => {},
+    );
+    return up.s;
+  }
+  const handle = up.h;
+  job.onCleanup(() => handle.kill());
   const first = await Promise.race([handle.ended.then((r) => ({ kind: "ended" as const, r })), clientEnded.then((s) => ({ kind: "client" as const, s }))]);
   if (first.kind === "client") {
     await handle.stop(`client rank exited with status ${first.s}`);

@@ -4,11 +4,15 @@
  */
 import { describeError } from "../errors.js";
 import { configureLogger, logger } from "../log.js";
+import { prestartThread } from "../worker/executor.js";
 import { Worker } from "../worker/worker.js";
 import { type ChildMessage, type NannyToWorker, parseNannyToWorker } from "../protocol/messages-nanny.js";
 import type { WorkerOptions } from "../worker/options.js";
 
 let worker: Worker | undefined;
+
+// the worker's first task thread starts while this child waits for its start message
+prestartThread();
 
 function send(m: ChildMessage): void {
   if (process.connected) process.send!(m);

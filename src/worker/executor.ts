@@ -17,6 +17,35 @@ import type { TaskThreadSettings } from "../protocol/task-context.js";
 import type { ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
+
+/** A task thread started before any pool (`prestartThread`), for the first pool to take. */
+interface Spare {
+  thread: Thread;
+  holder: SharedArrayBuffer;
+  online: boolean;
+}
+let spare: Spare | undefined;
+
+/**
+ * Start one task thread now, for this process's first pool to take. A thread's start-up (Node's
+ * bootstrap of the thread and its modules: ~100 ms here) then overlaps what the process waits for
+ * anyway (MPI_Init, the nanny's start message, the scheduler's address) instead of following the
+ * worker's start. Until a pool takes it, it keeps no process alive.
+ */
+export function prestartThread(): void {
+  if (spare) return;
+  const holder = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+  const s: Spare = { thread: new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData }), holder, online: false };
+  s.thread.unref();
+  s.thread.once("online", () => (s.online = true));
+  // a spare that fails is dropped (a pool then starts its own thread, and hears why that fails)
+  s.thread.on("error", () => {});
+  s.thread.once("exit", () => {
+    if (spare === s) spare = undefined;
+  });
+  spare = s;
+}
+
 const MAX_BATCH = 64;
 
 export interface PoolTask {
@@ -162,8 +191,11 @@ export class TaskPool {
   }
 
   #spawn(index: number): void {
-    const holder = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
-    const thread = new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData });
+    const taken = spare;
+    spare = undefined;
+    taken?.thread.ref();
+    const holder = taken?.holder ?? new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
+    const thread = taken?.thread ?? new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData });
     const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map(), holder: new Float64Array(holder) };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
@@ -205,13 +237,15 @@ export class TaskPool {
     thread.on("exit", (code) => this.#died(slot, slot.failure ?? `task thread exited with code ${code}`));
     this.#slots.push(slot);
     // a thread takes tasks once it is up: until then they wait here, not counted as started
-    thread.once("online", () => {
+    const online = () => {
       if (!this.#slots.includes(slot)) return;
       slot.online = true;
       this.#starting--;
       this.#idle.push(slot);
       this.#dispatch();
-    });
+    };
+    if (taken?.online) queueMicrotask(online);
+    else thread.once("online", online);
   }
 
   /** After a task of `slot` ended or seceded: the next one it starts, or it is idle. */

@@ -38,6 +38,7 @@ interface BasicResult {
   alreadyInitialized: boolean;
   threadLevel: number;
   addonPath: string;
+  yieldsWhenIdle: boolean | null;
   bigLength: number;
   bigSha256: string;
   small: string;
@@ -94,6 +95,18 @@ for (const launcher of launchers) {
       const rs = checkBasic(launcher, r, launcher.addonPath);
       const slowest = Math.max(...rs.map((x) => x.loadMs + x.initMs));
       console.log(`      load+init (slowest rank): ${slowest} ms; job ${r.ms} ms`);
+    });
+
+    // Protects: ranks spinning in MPI_Init without yielding (mpi_yield_when_idle=0 set before
+    // it) starved the launcher on an oversubscribed node: 4 ranks on 2 cores started ~80 ms
+    // later. Open MPI keeps its choice for MPI_Init; yielding is off afterwards, unless set.
+    it("after init, Open MPI's progress loop does not yield when idle; a yield_when_idle the user set is kept", async function () {
+      const r = await runMpi(launcher, 3, [node, fixture("addon-basic")], { timeoutMs: 30_000 });
+      const rs = checkBasic(launcher, r, launcher.addonPath);
+      for (const x of rs) assert.equal(x.yieldsWhenIdle, launcher.name === "openmpi" ? false : null, `rank ${x.rank}`);
+      if (launcher.name !== "openmpi") return;
+      const kept = await runMpi(launcher, 3, [node, fixture("addon-basic")], { timeoutMs: 30_000, env: { OMPI_MCA_mpi_yield_when_idle: "1" } });
+      for (const x of checkBasic(launcher, kept, launcher.addonPath)) assert.equal(x.yieldsWhenIdle, true, `rank ${x.rank}`);
     });
 
     it("abort(7) on rank 1 ends the job with exit code 7 within seconds", async function () {
