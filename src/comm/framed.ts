@@ -243,6 +243,32 @@ export class FramedComm implements Comm {
       this.#protocolFailure(err);
       return;
     }
+    this.#payloads(payloads);
+  }
+
+  /**
+   * Where a backend may read the next bytes straight into (the rest of a big frame being
+   * received), or undefined: then it reads into a buffer of its own and hands it to received().
+   */
+  get readTarget(): Buffer | undefined {
+    return this.#closeError ? undefined : this.#decoder.rest;
+  }
+
+  /** The backend read `n` bytes into readTarget. */
+  receivedInPlace(n: number): void {
+    if (this.#closeError) return;
+    this.#reads++;
+    let payloads: Buffer[];
+    try {
+      payloads = this.#decoder.filled(n);
+    } catch (err) {
+      this.#protocolFailure(err);
+      return;
+    }
+    this.#payloads(payloads);
+  }
+
+  #payloads(payloads: Buffer[]): void {
     for (const payload of payloads) {
       let value: unknown;
       try {

@@ -100,6 +100,27 @@ export class FrameDecoder {
     return out;
   }
 
+  /**
+   * Where the next read may land straight, with no copy: the rest of the big frame being
+   * assembled (a view of it), or undefined when no frame is being assembled. Bytes read into it
+   * are reported with `filled(n)`, not pushed.
+   */
+  get rest(): Buffer | undefined {
+    const a = this.#assembly;
+    return a && a.frame.subarray(a.filled);
+  }
+
+  /** `n` bytes were read into `rest`: the frame they complete, if they do (as push returns it). */
+  filled(n: number): Buffer[] {
+    const a = this.#assembly;
+    if (!a || n > a.frame.length - a.filled) throw new ProtocolError(`${n} bytes reported read into a frame with ${a ? a.frame.length - a.filled : 0} bytes left`);
+    a.filled += n;
+    if (a.filled < a.frame.length) return [];
+    this.#assembly = undefined;
+    this.#expected = -1;
+    return [a.frame];
+  }
+
   /** A big frame lands in shared memory when asked: task threads then read its values in place. */
   #newFrame(n: number): Buffer {
     return this.sharedFrames && n >= SHARED_FRAME_BYTES ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n);

@@ -59,6 +59,48 @@ describe("frame codec", () => {
     }
   });
 
+  // Protects: a socket that reads straight into the frame being assembled (comm/tcp.ts) must
+  // get the frame whole, the frames around it as they were, and never a read past the frame
+  it("reads into the rest of a big frame in place, interleaved with pushes from a reused buffer", () => {
+    const d = new FrameDecoder(8 * 1024 * 1024);
+    d.sharedFrames = true;
+    const big = Buffer.alloc(2 * 1024 * 1024 + 3);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 13) & 0xff;
+    const bytes = Buffer.concat([frame(Buffer.from("before")), frame(big), frame(Buffer.from("after"))]);
+    const reused = Buffer.alloc(65_536);
+    const out: Buffer[] = [];
+    let off = 0;
+    let step = 5;
+    let inPlace = 0;
+    while (off < bytes.length) {
+      const rest = d.rest;
+      // a read lands in the frame when there is one, else in the reused buffer
+      const into = rest ?? reused;
+      const n = Math.min(step, into.length, bytes.length - off);
+      bytes.copy(into, 0, off, off + n);
+      if (rest) {
+        out.push(...d.filled(n));
+        inPlace += n;
+      } else {
+        out.push(...d.push(reused.subarray(0, n), true));
+        reused.fill(0xee);
+      }
+      off += n;
+      step = (step * 7 + 3) % 300_000 || 1;
+    }
+    assert.deepEqual([String(out[0]), String(out[2])], ["before", "after"]);
+    assert.ok(out[1]!.equals(big), "the big frame is intact");
+    assert.equal(out[1]!.buffer instanceof SharedArrayBuffer, true);
+    assert.ok(inPlace > big.length / 2, `only ${inPlace} bytes went in place`);
+    assert.equal(d.rest, undefined);
+    assert.equal(d.pendingBytes, 0);
+    // more bytes than the frame has left is a fault of the caller, named
+    const e = new FrameDecoder(1024 * 1024);
+    e.push(frame(Buffer.alloc(100_000)).subarray(0, 1000));
+    assert.equal(e.rest?.length, 100_000 - 996);
+    assert.throws(() => e.filled(100_000), /100000 bytes reported read into a frame with 99004 bytes left/);
+  });
+
   it("rejects an oversized frame from its header alone, naming both sizes", () => {
     const d = new FrameDecoder(100);
     const header = Buffer.alloc(4);
