@@ -132,7 +132,9 @@ export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: Wor
   const worker: WorkerOptions = { ...scheduler, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
   const starting = startWorker({
     worker,
-    nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank } },
+    // on the client's rank (--inclusive-workers), the script's end ends the process, as on any
+    // client rank: the nanny's child does not hold it (without a nanny, the worker still does)
+    nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank }, holdsProcess: job.rank !== job.clientRank },
     prefork: child,
     // MPI opened descriptors of its own since the first fork: keep restarted children clear
     beforeFork: () => job.mpi.markInheritedFdsCloexec(),

@@ -97,6 +97,11 @@ export class Nanny {
     }
     this.#opts.child = undefined;
     this.#child = child;
+    const holds = this.#opts.holdsProcess ?? true;
+    if (!holds) {
+      child.unref();
+      child.channel?.unref();
+    }
     let closedOnPurpose: { ok: boolean; reason: string } | undefined;
     let retiredToRestart = false;
     return new Promise<void>((resolve, reject) => {
@@ -105,6 +110,7 @@ export class Nanny {
         child.kill("SIGKILL");
         reject(new WorkerDiedError(`worker process did not start within ${this.#opts.startTimeoutMs ?? 60_000} ms`, { exitCode: null, signal: "SIGKILL" }));
       }, this.#opts.startTimeoutMs ?? 60_000);
+      if (!holds) timer.unref();
       child.on("message", (raw: unknown) => {
         let m: WorkerToNanny;
         try {

@@ -19,6 +19,11 @@ export interface NannyOptions {
   child?: ChildProcess;
   /** How long a child may take to start (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * false: the worker child and its channel do not keep this process alive (the rank that also
+   * runs the client's script ends when the script does; its exit ends the child). Default true.
+   */
+  holdsProcess?: boolean;
 }
 
 /** Defaults of the options above; the same as the configuration's (`distributed.nanny.*`, `distributed.worker.lifetime.restart`), which a unit test checks. */

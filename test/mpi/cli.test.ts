@@ -356,6 +356,20 @@ for (const launcher of launcherFromEnv()) {
       });
     }
 
+    // Protects: with --inclusive-workers, rank 1 also runs a worker (under a nanny), whose child
+    // kept rank 1's Node alive after the script ended: its exit hook never announced the status,
+    // and mpirun never returned
+    for (const status of [0, 3]) {
+      it(`--inclusive-workers: a SCRIPT that ends without process.exit or shutdown ends the job with its status (${status})`, async () => {
+        const proc = launch(launcher, 3, [BIN("dask-mpi-ts"), "--interface", "lo", "--inclusive-workers", FIXTURE("script-client"), String(status)]);
+        const { code } = await exitWithin(proc, 40_000);
+        assert.equal(code, status, proc.stdout + proc.stderr);
+        const line = proc.stdout.split("\n").find((l) => l.startsWith("{"));
+        assert.ok(line, `script output missing:\n${proc.stdout}\n${proc.stderr}`);
+        assert.equal(JSON.parse(line).one, 11);
+      });
+    }
+
     for (const status of [0, 3]) {
       it(`runs SCRIPT on rank 1 and exits with its status (${status})`, async () => {
         const proc = launch(launcher, 4, [BIN("dask-mpi-ts"), "--interface", "lo", FIXTURE("script-client"), String(status)]);
