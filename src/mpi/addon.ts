@@ -328,7 +328,8 @@ export class Mpi {
     // So Open MPI keeps its choice for MPI_Init, and yielding is switched off right after. A
     // value the user set wins; an Open MPI without the switch is told at MPI_Init instead.
     const userYield = process.env.OMPI_MCA_mpi_yield_when_idle !== undefined;
-    const canSwitch = !userYield && this.native.openMpiYield() !== null;
+    // an addon built before the switch existed (DASK_MPI_TS_ADDON) has no openMpiYield
+    const canSwitch = !userYield && typeof this.native.openMpiYield === "function" && this.native.openMpiYield() !== null;
     if (!userYield && !canSwitch) process.env.OMPI_MCA_mpi_yield_when_idle = "0";
     const n = callNative(() => this.native.init(this.native.threadLevels.funneled));
     if (canSwitch) this.native.openMpiYield(false);
@@ -437,7 +438,7 @@ export class Mpi {
    * OMPI_MCA_mpi_yield_when_idle was set); null under another MPI.
    */
   get yieldsWhenIdle(): boolean | null {
-    return this.native.openMpiYield();
+    return typeof this.native.openMpiYield === "function" ? this.native.openMpiYield() : null;
   }
 
   /** Outstanding requests started here and not yet seen done. */
