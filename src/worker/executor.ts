@@ -46,6 +46,22 @@ export function prestartThread(): void {
   spare = s;
 }
 
+/** Resolves once the spare thread (if one is waiting) is up or gone. @internal for tests */
+export function spareSettled(): Promise<void> {
+  const s = spare;
+  if (!s || s.online) return Promise.resolve();
+  // the wait holds the process (the spare alone does not)
+  s.thread.ref();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (spare === s) s.thread.unref();
+      resolve();
+    };
+    s.thread.once("online", done);
+    s.thread.once("exit", done);
+  });
+}
+
 const MAX_BATCH = 64;
 
 export interface PoolTask {

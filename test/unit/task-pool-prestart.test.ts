@@ -34,7 +34,7 @@ function runModule(body: string): Promise<{ code: number | null; stdout: string;
 }
 
 const imports = `
-  import { prestartThread, TaskPool } from ${JSON.stringify(path.join(src, "worker/executor.js"))};
+  import { prestartThread, spareSettled, TaskPool } from ${JSON.stringify(path.join(src, "worker/executor.js"))};
   import { encodeFunction } from ${JSON.stringify(path.join(src, "protocol/functions.js"))};
   import { encodeWithRaws, decodeWithRaws } from ${JSON.stringify(path.join(src, "protocol/msgpack.js"))};
 `;
@@ -58,9 +58,8 @@ describe("a task thread started before its pool", function () {
   for (const when of ["before", "after"] as const) {
     it(`is the pool's first thread when the pool starts ${when} the spare is up, and runs its tasks`, async () => {
       const r = await runModule(`${imports}
-        import { setTimeout as sleep } from "node:timers/promises";
         prestartThread();
-        ${when === "after" ? "await sleep(1000);" : ""}
+        ${when === "after" ? "await spareSettled();" : ""}
         const pool = new TaskPool(1);
         const fn = encodeFunction(async (x) => [x + 1, (await import("node:worker_threads")).threadId]);
         const { head, raws } = encodeWithRaws([41], 64 * 1024);
