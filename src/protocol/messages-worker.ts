@@ -47,7 +47,13 @@ export type Executing = { op: "executing"; keys: string[] };
 export type LongRunning = { op: "long-running"; key: string };
 /** `key` (its run `run`) cannot run: its dependency `missing` was on none of `holders` (those that said so; others could not be reached). */
 export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[]; run?: number };
-export type AddReplica = { op: "add-replica"; keys: string[] };
+/**
+ * Copies this worker made (fetched for a task, or put here by replication), each with the
+ * number of the value it copied (`runs`: the run that computed it, as compute-task's
+ * `depRuns` or replicate-to's `runs` named it). A copy of a value the key no longer has (it
+ * was released meanwhile, maybe submitted again with another function) is refused.
+ */
+export type AddReplica = { op: "add-replica"; runs: Record<string, number> };
 export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
 /** A worker leaving on its own (memory above terminate without a nanny). */
 export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
@@ -74,6 +80,12 @@ export type ComputeTask = {
   args: Uint8Array[];
   /** dependency key -> workers holding it */
   whoHas: Record<string, string[]>;
+  /**
+   * dependency key -> the number of its value (the run that computed it, or the number the
+   * scheduler gave scattered data): a copy held here of another value of that key (an ended
+   * incarnation) is not used. Absent when the task has no dependencies.
+   */
+  depRuns?: Record<string, number>;
   priority?: number;
   /** this assignment's number, echoed with its result */
   run?: number;
@@ -84,8 +96,8 @@ export type FreeKeys = { op: "free-keys"; keys: string[] };
 export type CloseWorker = { op: "close-worker"; reason?: string };
 /** client.run(): a function on the worker's main thread. */
 export type Run = { op: "run"; fn: WireFunction; args: Uint8Array[] };
-/** Retirement: copy `keys` to the worker at `target`. */
-export type ReplicateTo = { op: "replicate-to"; target: string; keys: string[] };
+/** Retirement, replication: copy the keys of `runs` to the worker at `target`, passing on their values' numbers. */
+export type ReplicateTo = { op: "replicate-to"; target: string; runs: Record<string, number> };
 export type RestartWorker = { op: "restart" };
 export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
 
@@ -139,7 +151,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     if (m.run !== undefined && typeof m.run !== "number") throw fieldError(m, "run", "a number", m.run);
     return m as unknown as MissingData;
   },
-  "add-replica": keys,
+  "add-replica": (m) => (numMap(m, "runs"), m as unknown as AddReplica),
   "worker-status": (m) => {
     if (m.status !== "paused" && m.status !== "running") throw fieldError(m, "status", '"paused" or "running"', m.status);
     optional(m, "reason", str);
@@ -157,6 +169,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
     if (m.fnDef !== undefined) wireFunction(m, "fnDef");
     parts(m, "args");
     whoHas(m, "whoHas");
+    if (m.depRuns !== undefined) numMap(m, "depRuns"); // one for each dependency: checked by the worker's handler
     if (m.priority !== undefined && typeof m.priority !== "number") throw fieldError(m, "priority", "a number", m.priority);
     optional(m, "run", num);
     optional(m, "checkpoint", str);
@@ -165,7 +178,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
   "free-keys": keys,
   "close-worker": (m) => (optional(m, "reason", str), m as unknown as CloseWorker),
   run: (m) => (wireFunction(m, "fn"), parts(m, "args"), m as unknown as Run),
-  "replicate-to": (m) => (str(m, "target"), strList(m, "keys"), m as unknown as ReplicateTo),
+  "replicate-to": (m) => (str(m, "target"), numMap(m, "runs"), m as unknown as ReplicateTo),
   restart: (m) => m as unknown as RestartWorker,
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
 };
@@ -197,7 +210,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   executing: { keys: "strings" },
   "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings", run: "number?" },
-  "add-replica": { keys: "strings" },
+  "add-replica": { runs: "numbers" },
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },
   "worker-failed": { name: "string", host: "string", reason: "string" },
@@ -205,11 +218,11 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
-  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", priority: "number?", run: "number?", checkpoint: "string?" },
+  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", depRuns: "numbers?", priority: "number?", run: "number?", checkpoint: "string?" },
   "free-keys": { keys: "strings" },
   "close-worker": { reason: "string?" },
   run: { fn: "function", args: "parts" },
-  "replicate-to": { target: "string", keys: "strings" },
+  "replicate-to": { target: "string", runs: "numbers" },
   restart: {},
   "scheduler-closing": { reason: "string" },
 };

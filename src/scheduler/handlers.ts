@@ -205,9 +205,9 @@ export class SchedulerHandlers {
 
   addReplica(m: AddReplica, rpc: Rpc): void {
     const w = this.#h.peers.worker(rpc);
-    // a copy of a key released meanwhile is stray: freed there, or it would stay unknown to the
-    // scheduler (and a task of that key placed there later would find it held)
-    const stray = m.keys.filter((k) => !this.#state.addReplica(k, w) && this.#state.tasks.get(k)?.processingOn !== w);
+    // a copy of a value the key no longer has (released meanwhile) is stray: freed there, or it
+    // would stay unknown to the scheduler
+    const stray = Object.keys(m.runs).filter((k) => !this.#state.addReplica(k, w, m.runs[k]!) && this.#state.tasks.get(k)?.processingOn !== w);
     if (stray.length) this.#h.run([{ type: "send-worker", worker: w, msg: { op: Op.freeKeys, keys: stray } }]);
   }
 

@@ -140,7 +140,7 @@ export class Locality {
 
   /**
    * `from` copies these keys to `to` (replicate-to); the copies it made are recorded: a replica
-   * where its key is still the task it was when asked, in memory. Any other is stray (its key
+   * where its key is still the task it was when asked, in memory with the same value (number). Any other is stray (its key
    * released meanwhile, maybe submitted again since with another function: never counted as a
    * copy of that) and freed there, unless `to` now runs or holds the key. The keys recorded.
    */
@@ -149,9 +149,12 @@ export class Locality {
     const rpc = this.#h.workers.get(from);
     if (!rpc) throw new Error(`worker ${from} left before it could copy ${keys.length} values to ${to}`);
     const asked = new Map(keys.map((k) => [k, state.tasks.get(k)]));
+    // each value's number, as it is now: the copy is of that value, whatever the key holds later
+    const runs: Record<string, number> = {};
+    for (const [k, t] of asked) if (t) runs[k] = t.run;
     let sent: string[];
     try {
-      sent = await rpc.request<string[]>({ op: Op.replicateTo, target: to, keys }, timeoutMs);
+      sent = await rpc.request<string[]>({ op: Op.replicateTo, target: to, runs }, timeoutMs);
     } catch (err) {
       throw new Error(`copying ${keys.length} values from ${from} to ${to} failed: ${describeError(err)}`, { cause: err });
     }
@@ -159,7 +162,7 @@ export class Locality {
     const stray: string[] = [];
     for (const key of sent) {
       const t = state.tasks.get(key);
-      if (t !== undefined && t === asked.get(key) && state.addReplica(key, to)) recorded.push(key);
+      if (t !== undefined && t === asked.get(key) && runs[key] !== undefined && state.addReplica(key, to, runs[key])) recorded.push(key);
       else if (t === undefined || (t.processingOn !== to && !t.whoHas.has(to))) stray.push(key);
     }
     if (stray.length) this.#h.run([{ type: "send-worker", worker: to, msg: { op: Op.freeKeys, keys: stray } }]);

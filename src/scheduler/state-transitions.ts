@@ -192,8 +192,18 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   }
 }
 
-/** Assignments so far: each compute-task's `run`, echoed by the worker's task-finished/task-erred. */
+/**
+ * Assignments so far: each compute-task's `run`, echoed by the worker's task-finished/task-erred.
+ * A key in memory keeps the number of the run that computed it (or one of newRun's, for data
+ * put there otherwise): its value's number, which every copy of the value carries on the
+ * workers (compute-task's depRuns, add-replica's runs).
+ */
 let runs = 0;
+
+/** A number for a value no run of this scheduler made (scattered, or taken over from a holder). */
+export function newRun(): number {
+  return ++runs;
+}
 
 /** Hand a task to the worker fill() chose for it. */
 function assign(g: TaskGraph, t: TaskRecord): void {
@@ -203,13 +213,18 @@ function assign(g: TaskGraph, t: TaskRecord): void {
   const need = t.placement?.resources;
   if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) + n;
   const whoHas: Record<string, string[]> = {};
-  for (const dep of t.dependencies) whoHas[dep.key] = [...dep.whoHas];
+  let depRuns: Record<string, number> | undefined;
+  for (const dep of t.dependencies) {
+    whoHas[dep.key] = [...dep.whoHas];
+    (depRuns ??= {})[dep.key] = dep.run;
+  }
   g.sendWorker(ws.address, {
     op: Op.computeTask,
     key: t.key,
     fn: t.fn,
     args: t.args instanceof ArgBlock ? [t.args.part(t.argIndex)] : t.args,
     whoHas,
+    ...(depRuns && { depRuns }),
     priority: t.priority,
     run: (t.run = ++runs),
   });

@@ -33,7 +33,7 @@ import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { occupied, prefixOf } from "./state-placement.js";
 import { ARG_BLOCK_PART, ArgBlock } from "./state-sets.js";
-import { TaskGraph, link, newTask, withDependents } from "./state-transitions.js";
+import { TaskGraph, link, newRun, newTask, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
 export * from "./state-types.js";
@@ -107,6 +107,7 @@ export class SchedulerState {
           continue;
         }
         t.nbytes = nbytes;
+        if (t.state !== TaskState.memory) t.run = newRun(); // this scheduler's number for it (the holder forgot the old one's)
         if (t.state === TaskState.processing) {
           // being computed again (this holder came back late): take the held result, stop that run
           const other = this.#g.workers.get(t.processingOn!);
@@ -348,6 +349,7 @@ export class SchedulerState {
       t.nbytes = nbytes;
       if (ws) this.#g.addReplica(t, ws);
       if (t.state !== TaskState.memory && ws) {
+        t.run = newRun(); // the scattered value's number: copies of it fetched elsewhere carry it
         this.#g.transition(t, TaskState.memory, stimulusId);
       }
       this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes });
@@ -491,11 +493,11 @@ export class SchedulerState {
     return ws ? [...ws.hasWhat].filter((t) => t.whoHas.size === 1) : [];
   }
 
-  /** A worker got a copy of a key (replication); false when the key is no longer in memory (the copy is stray). */
-  addReplica(key: string, address: string): boolean {
+  /** A worker got a copy of a key's value numbered `run` (a fetch, replication); false when the key no longer has that value in memory (a stray copy). */
+  addReplica(key: string, address: string, run: number): boolean {
     const t = this.#g.tasks.get(key);
     const ws = this.#g.workers.get(address);
-    if (!t || !ws || t.state !== TaskState.memory) return false;
+    if (!t || !ws || t.state !== TaskState.memory || t.run !== run) return false;
     this.#g.addReplica(t, ws);
     return true;
   }

@@ -36,7 +36,7 @@ export interface WorkerHost {
   /** forget everything and start from fresh task threads */
   restart(): Promise<void>;
   /** hand copies of `keys` to `target`; the keys sent */
-  replicateTo(target: string, keys: string[]): Promise<string[]>;
+  replicateTo(target: string, runs: Record<string, number>): Promise<string[]>;
   /** call an actor living on one of the task threads: its encoded value */
   callActor(call: Omit<ActorCall, "op">): Promise<Uint8Array[]>;
 }
@@ -51,14 +51,16 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         if (m.fnDef !== undefined) w.functions.set(m.fn, m.fnDef);
         const fn = w.functions.get(m.fn);
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
-        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, priority: m.priority ?? 0, run: m.run, ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}) };
+        // a held copy is used only as the value named: each dependency needs its number
+        for (const dep in m.whoHas) if (m.depRuns?.[dep] === undefined) throw new ProtocolError(`compute-task ${JSON.stringify(m.key)}: depRuns names no value number for its dependency ${JSON.stringify(dep)}`);
+        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, depRuns: m.depRuns, priority: m.priority ?? 0, run: m.run, ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}) };
         w.handle({ type: "compute-task", task }); // numbered by the state machine
       },
       [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),
       [Op.closeWorker]: (m) => void w.close(`scheduler asked: ${m.reason ?? ""}`),
       [Op.schedulerClosing]: () => {},
       [Op.run]: (m, rpc) => runHere(m, rpc),
-      [Op.replicateTo]: (m) => w.replicateTo(m.target, m.keys),
+      [Op.replicateTo]: (m) => w.replicateTo(m.target, m.runs),
       [Op.restart]: async () => {
         await w.restart();
         return "ok";
@@ -108,19 +110,26 @@ function putData(w: WorkerHost, m: Message): { nbytes: Record<string, number> } 
   if (typeof data !== "object" || data === null) throw new ProtocolError("put-data: data must be a map");
   const keys = Object.keys(data);
   const nbytes: Record<string, number> = {};
+  const runs = m.runs as Record<string, number> | undefined;
   const stimulusId = w.sid("put-data");
   for (const key of keys) {
     const value = data[key]!;
     if (!Array.isArray(value) || !value.every((p) => p instanceof Uint8Array)) {
       throw new ProtocolError(`put-data: the value of ${JSON.stringify(key)} must be a list of byte parts, got ${describe(value)}`);
     }
+    if (runs && runs[key] === undefined) throw new ProtocolError(`put-data: runs names no number for ${JSON.stringify(key)}`);
+  }
+  for (const key of keys) {
+    const value = data[key]!;
     nbytes[key] = storedBytes(value);
     w.bytes.receivedFromPeers += nbytes[key]!;
     // a task this makes runnable starts now
-    w.handle({ type: "put-data", stimulusId, key, nbytes: nbytes[key]!, value });
+    w.handle({ type: "put-data", stimulusId, key, nbytes: nbytes[key]!, value, run: runs?.[key] });
   }
-  // replication: the scheduler learns of the new copies from us
-  if (m.report) w.sendScheduler({ op: Op.addReplica, keys });
+  // replication: the scheduler learns of the new copies from us, with their values' numbers
+  // (a copy the state machine did not keep, of another value than the one wanted here, is not told)
+  const kept = runs ? keys.filter((k) => w.state.heldRun.get(k) === runs[k]) : [];
+  if (kept.length) w.sendScheduler({ op: Op.addReplica, runs: Object.fromEntries(kept.map((k) => [k, runs![k]!])) });
   return { nbytes };
 }
 

@@ -20,6 +20,11 @@
  * - a fetch's reply is taken only by the fetch it answers (its `id`): a fetch whose tasks all
  *   left (freed, or a reset) is forgotten, so its late reply, maybe a value of the key's ended
  *   incarnation, never feeds a task given afterwards;
+ * - a held value is used only as the value the scheduler names: each value's number (the run
+ *   that computed it; compute-task's `depRuns`, replication's `runs`) is kept with it
+ *   (`heldRun`), and a held copy of another number (a copy the scheduler did not know of,
+ *   maybe of an ended incarnation of its key) is dropped and fetched again. A compute-task for
+ *   a key held here is computed again, never answered with the copy held;
  * - a task is executing on at most one thread; results of tasks that were freed or
  *   rescheduled meanwhile are discarded, never reported;
  * - a key runs on at most one thread: a task given again while a freed run of its key is still
@@ -46,6 +51,8 @@ export interface ComputeTask {
   args: Uint8Array[];
   /** holders of each dependency */
   whoHas: Record<string, string[]>;
+  /** each dependency's value number (absent: no dependencies, or a scheduler that sends none) */
+  depRuns?: Record<string, number>;
   priority: number;
   /** the scheduler's number for this assignment, echoed with the result (a stale run's is dropped there) */
   run?: number;
@@ -93,8 +100,8 @@ export type WorkerEvent<V = unknown> =
   | { type: "executed"; stimulusId?: string; key: string; result: ({ ok: true } & Sized<V> & { durationS: number }) | { ok: false; error: WireError; durationS: number }; timing?: TaskTiming }
   /** the scheduler freed these keys: drop data and pending work for them */
   | { type: "free-keys"; stimulusId?: string; keys: string[] }
-  /** data put here directly (scatter, replication) */
-  | ({ type: "put-data"; stimulusId?: string; key: string } & Sized<V>)
+  /** data put here directly (scatter; replication, with the value's number `run`) */
+  | ({ type: "put-data"; stimulusId?: string; key: string; run?: number } & Sized<V>)
   /** memory above / below the pause threshold: tasks wait until resumed */
   | { type: "pause" | "resume"; stimulusId?: string }
   /** lost the scheduler: everything it gave us is void */
@@ -114,6 +121,11 @@ export type WorkerInstruction<V = unknown> =
 export class WorkerState<V = unknown> {
   /** held keys' sizes, by key */
   readonly held = new Map<string, number>();
+  /**
+   * held keys' value numbers, where known (not for data a client scattered here, nor after the
+   * scheduler was lost: a scheduler taking over vouches for held keys by their spec)
+   */
+  readonly heldRun = new Map<string, number>();
   readonly tasks = new Map<string, WTask>();
   /** dependency key -> the fetch bringing it: its peer, and its number */
   readonly inFlight = new Map<string, { worker: string; id: number }>();
@@ -124,6 +136,8 @@ export class WorkerState<V = unknown> {
   /** dependencies fetched one per request: together they came as a frame over this worker's cap */
   #alone = new Set<string>();
   #holders = new Map<string, string[]>();
+  /** dependency -> the number of the value wanted (from the latest compute-task naming it) */
+  #wantRun = new Map<string, number>();
   #waitingOn = new Map<string, Set<WTask>>();
   #ready: WTask[] = [];
   /** some task had a non-zero priority: keep the ready list sorted */
@@ -227,25 +241,34 @@ export class WorkerState<V = unknown> {
       if (msg.run !== undefined) known.run = msg.run;
       return;
     }
-    const nbytes = this.held.get(msg.key);
-    if (nbytes !== undefined) {
-      // already here (a copy the scheduler had lost track of): the answer is the value held
-      this.#out.push({ type: "send", msg: { op: Op.taskFinished, key: msg.key, nbytes, duration: 0, ...(msg.run !== undefined && { run: msg.run }) } });
-      return;
-    }
+    // held here, yet sent to be computed: a copy the scheduler did not know of, maybe of an
+    // ended incarnation of the key (released, then submitted again with another function). It
+    // is computed again: a copy cannot tell which function made it
+    if (this.held.has(msg.key)) this.#dropCopy(msg.key, "sent to be computed: a copy the scheduler did not know of");
     const t: WTask = { ...msg, state: "ready", missing: new Set() };
     if (msg.priority) this.#prioritized = true;
     this.tasks.set(t.key, t);
+    const runs = msg.depRuns;
     for (const [dep, holders] of Object.entries(msg.whoHas)) {
-      if (this.held.has(dep)) continue;
+      const want = runs?.[dep];
+      if (this.held.has(dep)) {
+        const have = this.heldRun.get(dep);
+        if (want === undefined || have === undefined || have === want) continue;
+        this.#dropCopy(dep, `value ${have} held, value ${want} wanted: a copy of another incarnation`);
+      }
       t.missing.add(dep);
       let waiting = this.#waitingOn.get(dep);
       if (!waiting) {
         this.#waitingOn.set(dep, (waiting = new Set()));
         this.#tried.delete(dep); // wanted afresh: holders that failed an abandoned fetch may be asked again
+      } else if (want !== undefined && (this.#wantRun.get(dep) ?? want) !== want) {
+        // another value of it is being fetched (for tasks of an ended incarnation): not taken
+        this.#tried.delete(dep);
+        if (this.inFlight.delete(dep)) this.#story(dep, "flight", "released", `value ${want} wanted now`);
       }
       waiting.add(t);
       this.#holders.set(dep, holders);
+      if (want !== undefined) this.#wantRun.set(dep, want);
     }
     if (t.missing.size) {
       t.state = "fetching";
@@ -258,15 +281,21 @@ export class WorkerState<V = unknown> {
   }
 
   #fetchDone(id: number, got: Record<string, Sized<V>>, notThere: string[]): void {
-    const added: string[] = [];
+    let added = false;
+    const runs: Record<string, number> = {};
     for (const [key, { nbytes, value }] of Object.entries(got)) {
       if (this.inFlight.get(key)?.id !== id) continue;
       this.inFlight.delete(key); // a key in flight is one some task here waits for (#release)
-      this.#hold(key, nbytes, value, "flight");
-      added.push(key);
+      const run = this.#wantRun.get(key);
+      this.#hold(key, nbytes, value, "flight", run);
+      // the scheduler takes a copy only with its value's number (one it can check)
+      if (run !== undefined) {
+        added = true;
+        runs[key] = run;
+      }
       this.#arrived(key);
     }
-    if (added.length) this.#out.push({ type: "send", msg: { op: Op.addReplica, keys: added } });
+    if (added) this.#out.push({ type: "send", msg: { op: Op.addReplica, runs } });
     this.#failed(id, notThere, true);
   }
 
@@ -283,7 +312,7 @@ export class WorkerState<V = unknown> {
       this.tasks.delete(key);
       this.#release(t);
       if (result.ok) {
-        this.#hold(key, result.nbytes, result.value, "executing");
+        this.#hold(key, result.nbytes, result.value, "executing", t.run);
         // a small result rides along, so a waiting client needs no extra round trips to get it
         const inline = result.nbytes <= INLINE_RESULT_BYTES ? result.value : undefined;
         this.#out.push({ type: "send", msg: { op: Op.taskFinished, key, nbytes: result.nbytes, duration: result.durationS, value: inline, ...timing, ...(t.run !== undefined && { run: t.run }) } });
@@ -313,6 +342,7 @@ export class WorkerState<V = unknown> {
     for (const key of keys) {
       const t = this.tasks.get(key);
       if (this.held.delete(key)) {
+        this.heldRun.delete(key);
         freed.push(key);
         if (!t) this.#story(key, "memory", "released");
       }
@@ -326,9 +356,15 @@ export class WorkerState<V = unknown> {
     if (freed.length) this.#out.push({ type: "free-data", keys: freed });
   }
 
-  #putData(key: string, v: Sized<V>): void {
+  #putData(key: string, v: Sized<V> & { run?: number }): void {
     const waited = this.#waitingOn.has(key);
-    this.#hold(key, v.nbytes, v.value, this.inFlight.has(key) ? "flight" : this.held.has(key) ? "memory" : "released");
+    const want = this.#wantRun.get(key);
+    if (waited && v.run !== undefined && want !== undefined && v.run !== want) {
+      // a copy of another value than the one tasks here wait for: not kept (not told either)
+      this.#story(key, "released", "released", `value ${v.run} put here, value ${want} wanted: not kept`);
+      return;
+    }
+    this.#hold(key, v.nbytes, v.value, this.inFlight.has(key) ? "flight" : this.held.has(key) ? "memory" : "released", v.run);
     if (waited) {
       this.inFlight.delete(key);
       this.#arrived(key);
@@ -339,6 +375,9 @@ export class WorkerState<V = unknown> {
   #reset(keepData: boolean): WorkerInstruction<V>[] {
     const keys = keepData ? [] : [...this.held.keys()];
     if (!keepData) this.held.clear();
+    // the numbers were the lost scheduler's: one taking over vouches for held keys by their spec
+    this.heldRun.clear();
+    this.#wantRun.clear();
     // a scheduler lost (data kept) leaves the threads running their tasks: those runs count as
     // freed while running, so the same key sent again waits for its run to end; a reset with
     // fresh threads (restart) ends them all
@@ -370,11 +409,21 @@ export class WorkerState<V = unknown> {
     return (this.#sidText ??= stimulusId(this.#stimulus, this.#cause));
   }
 
-  /** The key's value is kept (by the shell), its size known here. */
-  #hold(key: string, nbytes: number, value: V, from: WorkerKeyState): void {
+  /** The key's value is kept (by the shell), its size known here, and its number `run` where known. */
+  #hold(key: string, nbytes: number, value: V, from: WorkerKeyState, run: number | undefined): void {
     this.held.set(key, nbytes);
+    if (run === undefined) this.heldRun.delete(key);
+    else this.heldRun.set(key, run);
     this.#out.push({ type: "store", key, value });
     this.#story(key, from, "memory");
+  }
+
+  /** A held copy that must not be used: its value is dropped here (a run on a thread keeps the inputs it was given). */
+  #dropCopy(key: string, reason: string): void {
+    this.held.delete(key);
+    this.heldRun.delete(key);
+    this.#story(key, "memory", "released", reason);
+    this.#out.push({ type: "free-data", keys: [key] });
   }
 
   #arrived(dep: string): void {
@@ -382,6 +431,7 @@ export class WorkerState<V = unknown> {
     this.#waitingOn.delete(dep);
     this.#tried.delete(dep);
     this.#holders.delete(dep);
+    this.#wantRun.delete(dep);
     this.#alone.delete(dep);
     for (const t of waiting ?? []) {
       t.missing.delete(dep);
@@ -419,6 +469,7 @@ export class WorkerState<V = unknown> {
       this.#waitingOn.delete(key);
       this.#tried.delete(key);
       this.#holders.delete(key);
+      this.#wantRun.delete(key);
       this.#alone.delete(key);
     }
     this.#fetchMissing();
@@ -484,6 +535,7 @@ export class WorkerState<V = unknown> {
         this.#alone.delete(dep);
         this.#tried.delete(dep);
         this.#holders.delete(dep);
+        this.#wantRun.delete(dep);
         // its fetch is forgotten: the reply may be of an incarnation that ended with these tasks
         if (this.inFlight.delete(dep)) this.#story(dep, "flight", "released", "no task here needs it any more");
       }

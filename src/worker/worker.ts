@@ -165,7 +165,7 @@ export class Worker {
         this.#pool = this.#newPool();
         await old?.close();
       },
-      replicateTo: (target, keys) => this.#replicateTo(target, keys),
+      replicateTo: (target, runs) => this.#replicateTo(target, runs),
       callActor: (call) =>
         new Promise((resolve, reject) => {
           if (!this.#pool) return reject(new Error(`actor ${JSON.stringify(call.key)}: the worker ${this.name} is not running`));
@@ -408,13 +408,13 @@ export class Worker {
     return p;
   }
 
-  /** Retirement: hand copies of `keys` to `target` (it stores them and tells the scheduler). */
-  async #replicateTo(target: string, keys: string[]): Promise<string[]> {
-    const { data } = await this.#store.values(keys);
+  /** Retirement: hand copies of the keys of `runs` (their values' numbers) to `target` (it stores them and tells the scheduler). */
+  async #replicateTo(target: string, runs: Record<string, number>): Promise<string[]> {
+    const { data } = await this.#store.values(Object.keys(runs));
     const rpc = await this.#peer(target);
     const { groups, tooBig } = byFrame(data, rpc.comm.share);
     if (tooBig.length) log().warn({ keys: tooBig, target }, "values over the frame cap of the worker taking them cannot move there");
-    for (const group of groups) await rpc.request({ op: Op.putData, data: group.data, report: true }, PEER_TIMEOUT_MS, { bytes: group.bytes });
+    for (const group of groups) await rpc.request({ op: Op.putData, data: group.data, runs }, PEER_TIMEOUT_MS, { bytes: group.bytes });
     return groups.flatMap((g) => Object.keys(g.data));
   }
 

@@ -99,7 +99,8 @@ describe("scheduler state: fire-and-forget and replicas", () => {
     s.updateGraph("c", [spec("k", { workers: ["1"] })], "s1");
     s.taskFinished("tcp://w1:1", "k", 100, 0.1, "s2");
     assert.equal(s.removeReplica("k", "tcp://w1:1"), false, "the only copy stays");
-    assert.equal(s.addReplica("k", "tcp://w2:1"), true);
+    assert.equal(s.addReplica("k", "tcp://w2:1", s.tasks.get("k")!.run - 1), false, "a copy of another value of k is stray");
+    assert.equal(s.addReplica("k", "tcp://w2:1", s.tasks.get("k")!.run), true);
     assert.equal(s.workers.get("tcp://w2:1")!.nbytes, 100);
     const ins = s.removeReplica("k", "tcp://w1:1");
     assert.ok(ins);
@@ -107,7 +108,7 @@ describe("scheduler state: fire-and-forget and replicas", () => {
     assert.deepEqual(s.whoHas(["k"]), { k: ["tcp://w2:1"] });
     assert.deepEqual(s.whoHas(), { k: ["tcp://w2:1"] }, "no keys: every key in memory");
     assert.equal(s.workers.get("tcp://w1:1")!.nbytes, 0);
-    assert.equal(s.addReplica("gone", "tcp://w1:1"), false, "a copy of an unknown key is stray");
+    assert.equal(s.addReplica("gone", "tcp://w1:1", 1), false, "a copy of an unknown key is stray");
   });
 
   // protects: rebalance or replicate dropped a copy a task sent to that worker was about to use;
@@ -118,7 +119,7 @@ describe("scheduler state: fire-and-forget and replicas", () => {
     s.addWorker(worker("2"), 0);
     s.updateGraph("c", [spec("k", { workers: ["1"] })], "s1");
     s.taskFinished("tcp://w1:1", "k", 100, 0.1, "s2");
-    s.addReplica("k", "tcp://w2:1");
+    s.addReplica("k", "tcp://w2:1", s.tasks.get("k")!.run);
     s.updateGraph("c", [spec("t", { deps: ["k"], workers: ["1"] })], "s3");
     assert.equal(s.tasks.get("t")!.processingOn, "tcp://w1:1");
     assert.equal(s.removeReplica("k", "tcp://w1:1"), false, "t on w1 needs it");

@@ -159,10 +159,10 @@ describe("scheduler state machine: edges", () => {
     assert.deepEqual(s.uniqueKeys(W1).map((t) => t.key), ["x"]);
     assert.deepEqual(s.uniqueKeys(W2), []);
     assert.deepEqual(s.uniqueKeys("tcp://nobody:1"), []);
-    s.addReplica("q", W2); // not in memory: no replica of nothing
+    s.addReplica("q", W2, s.tasks.get("q")!.run); // not in memory: no replica of nothing
     assert.deepEqual(s.whoHas(["q"]), { q: [] });
-    s.addReplica("x", W2);
-    s.addReplica("x", W2);
+    s.addReplica("x", W2, s.tasks.get("x")!.run);
+    s.addReplica("x", W2, s.tasks.get("x")!.run);
     assert.deepEqual(s.whoHas(["x"]).x!.sort(), [W1, W2]);
     assert.deepEqual(s.uniqueKeys(W1), []);
     assert.equal(s.workload(1).nbytes, 16, "each copy counted once");
