@@ -22,6 +22,11 @@ export interface CommOptions {
   maxFrameBytes: number;
   /** Certificates for tls:// (listening on it, and reaching tls:// peers). */
   tls?: TlsContext;
+  /**
+   * false: these connections and listeners keep no process alive (a role beside a client's
+   * script on its rank: the script's end ends the process, as it would without the role)
+   */
+  holdsProcess?: boolean;
 }
 
 /** The defaults of `distributed.comm.*` (a unit test keeps them equal to the configuration's). */
@@ -35,6 +40,7 @@ export const DEFAULT_COMM: CommOptions = {
 export async function connect(address: string, secret: string, timeoutMs: number, opts: CommOptions = DEFAULT_COMM): Promise<Comm> {
   const deadline = Date.now() + timeoutMs;
   const comm = await (await backendFor(address)).connect(address, { timeoutMs, tls: opts.tls });
+  if (opts.holdsProcess === false) comm.unref();
   const timeout = Math.max(1, Math.min(deadline - Date.now(), opts.handshakeTimeoutMs));
   await offerHandshake(comm, secret, { timeoutMs: timeout, maxFrameBytes: opts.maxFrameBytes });
   return comm;
@@ -48,10 +54,14 @@ export async function connect(address: string, secret: string, timeoutMs: number
 export async function listen(o: ListenOptions, secret: string | (() => string), onComm: (comm: Comm) => void, opts: CommOptions = DEFAULT_COMM): Promise<Listener> {
   const scheme = o.protocol ?? (o.listenAddress !== undefined && schemeOf(o.listenAddress) === "inproc" ? "inproc" : opts.tls ? "tls" : "tcp");
   const limits = { timeoutMs: opts.handshakeTimeoutMs, maxFrameBytes: opts.maxFrameBytes };
-  return (await backend(scheme)).listen(o, scheme === "tls" ? opts.tls : undefined, (comm) => {
+  const weak = opts.holdsProcess === false;
+  const listener = await (await backend(scheme)).listen(o, scheme === "tls" ? opts.tls : undefined, (comm) => {
+    if (weak) comm.unref();
     acceptHandshake(comm, typeof secret === "string" ? secret : secret(), limits).then(
       () => onComm(comm),
       (err) => logger("comm").warn({ peer: comm.peer, reason: describeError(err) }, "refused unauthenticated connection"),
     );
   });
+  if (weak) listener.unref();
+  return listener;
 }

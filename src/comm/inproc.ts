@@ -134,6 +134,7 @@ export const inprocBackend: Backend = {
         clearInterval(alive);
         for (const end of accepted) end.comm.abort("listener closed");
       },
+      unref: () => void alive.unref(),
     };
   },
 };

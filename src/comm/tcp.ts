@@ -130,6 +130,7 @@ export interface TcpListener {
   readonly boundHost: string;
   readonly port: number;
   close(): Promise<void>;
+  unref(): void;
 }
 
 /**
@@ -162,6 +163,7 @@ export async function listenTcp(host: string, port: number, onComm: (comm: TcpCo
       resolve({
         boundHost: host,
         port: addr.port,
+        unref: () => void server.unref(),
         // accepted connections are ended too, or server.close() would wait for them forever
         close: () =>
           new Promise<void>((done) => {
@@ -188,6 +190,7 @@ function socketBackend(scheme: "tcp" | "tls"): Backend {
         port: listener.port,
         hosts: { bind: at.host, advertise: host },
         close: () => listener.close(),
+        unref: listener.unref,
       };
     },
   };

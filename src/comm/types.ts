@@ -56,6 +56,8 @@ export interface Listener {
   /** The host bound (0.0.0.0: all) and the host in `address`: a service next to it (the dashboard) uses the same. */
   readonly hosts: { readonly bind: string; readonly advertise: string };
   close(): Promise<void>;
+  /** Listening keeps no process alive from now on (its connections are the caller's to unref). */
+  unref(): void;
 }
 
 /** Where to listen: the host chosen from an interface or a host (else all addresses), or an explicit address. */

@@ -57,6 +57,9 @@ export class Dashboard {
     const bind = host || bindHost;
     let dashboard: Dashboard | undefined;
     const server = http.createServer((req, res) => dashboard!.#handle(req, res));
+    // the dashboard keeps no process alive (nor does an open page): its scheduler does while it runs
+    server.unref();
+    server.on("connection", (socket) => socket.unref());
     const listen = (p: number) =>
       new Promise<void>((resolve, reject) => {
         server.once("error", reject);

@@ -87,8 +87,8 @@ function workerHandle(w: Worker): RoleHandle<Worker> {
     address: w.address,
     ended,
     stop: (why) => w.close(why).then(() => ended),
-    // the worker lives in this process: exiting ends it
-    kill: () => {},
+    // the worker lives in this process: exiting ends it; its scheduler hears at once
+    kill: () => w.abort("its process is exiting"),
   };
 }
 

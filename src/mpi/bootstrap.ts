@@ -79,13 +79,16 @@ export async function startRank(given: ClusterOptions, mode: RankMode): Promise<
 
   let scheduler: RoleHandle<Scheduler> | undefined;
   const record = await job.bootstrap(async () => {
+    const settings = schedulerSettings(config, opts);
     scheduler = await startScheduler({
       port: opts.schedulerPort,
       interface: opts.interface,
       tls: opts.tls,
       dashboardAddress: opts.dashboardAddress === false ? undefined : (opts.dashboardAddress ?? ":8787"),
       schedulerFile: opts.schedulerFile,
-      ...schedulerSettings(config, opts),
+      ...settings,
+      // on the client's rank (--scheduler-rank 1), the script's end ends the process, as on any client rank
+      comm: { ...settings.comm, holdsProcess: job.rank !== job.clientRank },
     });
     return { address: scheduler.address, secret: scheduler.role.secret };
   });
@@ -129,12 +132,13 @@ export function nodeWorkerSettings(config: StartupConfig, opts: ClusterOptions, 
 export async function runWorker(job: MpiJob, opts: ClusterOptions, settings: WorkerSettings, target: ConnectTarget, child?: ChildProcess): Promise<number> {
   const name = opts.name ? `${opts.name}-${job.rank}` : String(job.rank);
   const scheduler = "schedulerFile" in target ? { schedulerFile: target.schedulerFile } : { schedulerAddress: target.address, secret: target.secret };
-  const worker: WorkerOptions = { ...scheduler, name, interface: opts.interface, tls: opts.tls, ...settings.worker };
+  // on the client's rank (--inclusive-workers), the script's end ends the process, as on any
+  // client rank: neither the nanny's child nor (without a nanny) the worker holds it
+  const holdsProcess = job.rank !== job.clientRank;
+  const worker: WorkerOptions = { ...scheduler, name, interface: opts.interface, tls: opts.tls, ...settings.worker, comm: { ...settings.worker.comm, holdsProcess } };
   const starting = startWorker({
     worker,
-    // on the client's rank (--inclusive-workers), the script's end ends the process, as on any
-    // client rank: the nanny's child does not hold it (without a nanny, the worker still does)
-    nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank }, holdsProcess: job.rank !== job.clientRank },
+    nanny: (opts.nanny ?? true) && { ...settings.nanny, log: { rank: job.rank }, holdsProcess },
     prefork: child,
     // MPI opened descriptors of its own since the first fork: keep restarted children clear
     beforeFork: () => job.mpi.markInheritedFdsCloexec(),

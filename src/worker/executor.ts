@@ -118,6 +118,8 @@ export class TaskPool {
   #settings: TaskThreadSettings | undefined;
   /** which thread each actor lives on, by its key */
   #actors = new Map<string, Slot>();
+  /** its threads keep the process alive (see unref) */
+  #holds = true;
 
   /**
    * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
@@ -128,6 +130,12 @@ export class TaskPool {
     this.#onStart = onStart;
     this.#onSecede = onSecede;
     for (let i = 0; i < nthreads; i++) this.#spawn(i);
+  }
+
+  /** Its threads keep no process alive, now and after a restart (a worker beside a client's script on its rank). */
+  unref(): void {
+    this.#holds = false;
+    for (const slot of this.#slots) slot.thread.unref();
   }
 
   /** Where the cluster is, for tasks that connect a client (getClient): every thread, now and later, gets it. */
@@ -209,9 +217,10 @@ export class TaskPool {
   #spawn(index: number): void {
     const taken = spare;
     spare = undefined;
-    taken?.thread.ref();
+    if (this.#holds) taken?.thread.ref();
     const holder = taken?.holder ?? new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     const thread = taken?.thread ?? new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData });
+    if (!this.#holds) thread.unref();
     const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map(), holder: new Float64Array(holder) };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);

@@ -30,6 +30,7 @@ import { DataStore, type Found, type Held, type Stored, storedBytes } from "./da
 import { type WorkerHost, peerHandlers, schedulerHandlers } from "./handlers.js";
 import { TransferLog } from "./transfers.js";
 import { WORKER_DEFAULTS, type WorkerOptions } from "./options.js";
+import { MAX_TIMER_MS, type Retirement, retirement } from "./retirement.js";
 
 const log = () => logger("worker");
 const RETRY_MS = 250;
@@ -293,6 +294,7 @@ export class Worker {
       (key) => this.#handle({ type: "secede", key }),
     );
     if (this.#schedulerAddress && this.address) pool.configure(this.#threadSettings());
+    if (this.#opts.comm?.holdsProcess === false) pool.unref();
     return pool;
   }
 
@@ -530,6 +532,12 @@ export class Worker {
     else void this.close(reason);
   }
 
+  /** This process is exiting (its MPI job's end): its scheduler sees it gone now, not when the process is. */
+  abort(reason: string): void {
+    if (this.status !== "closed") this.status = "closing"; // not a scheduler lost: no reconnecting
+    this.#scheduler?.comm.abort(reason);
+  }
+
   /** Stop tasks, close connections and the listener. Idempotent. */
   async close(reason: string): Promise<string> {
     if (this.status === "closing" || this.status === "closed") return this.#closed;
@@ -555,33 +563,6 @@ export class Worker {
     }
     return this.#closed;
   }
-}
-
-/** setTimeout's longest wait. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-interface Retirement {
-  /** ms since the epoch */
-  at: number;
-  reason: string;
-  restartable: boolean;
-  /** how long running tasks may take to finish (undefined: the scheduler's own bound) */
-  drainMs?: number;
-}
-
-/** When a worker registered `now` retires: the end of its lifetime (± stagger) or its job's end minus the margin, whichever comes first. */
-function retirement(o: WorkerOptions, now: number): Retirement | undefined {
-  let r: Retirement | undefined;
-  if (o.lifetimeMs) {
-    const stagger = o.lifetimeStaggerMs ?? 0;
-    r = { at: now + Math.max(0, o.lifetimeMs + (Math.random() * 2 - 1) * stagger), reason: `lifetime of ${o.lifetimeMs} ms reached`, restartable: true };
-  }
-  const end = o.jobEnd;
-  if (end !== undefined && (!r || end.at - end.marginMs < r.at)) {
-    const reason = `its job ends at ${new Date(end.at).toISOString()} (walltime), in ${end.marginMs} ms or less`;
-    r = { at: end.at - end.marginMs, reason, restartable: false, drainMs: end.marginMs / 2 };
-  }
-  return r;
 }
 
 /**

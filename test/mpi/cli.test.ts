@@ -356,12 +356,13 @@ for (const launcher of launcherFromEnv()) {
       });
     }
 
-    // Protects: with --inclusive-workers, rank 1 also runs a worker (under a nanny), whose child
-    // kept rank 1's Node alive after the script ended: its exit hook never announced the status,
-    // and mpirun never returned
-    for (const status of [0, 3]) {
-      it(`--inclusive-workers: a SCRIPT that ends without process.exit or shutdown ends the job with its status (${status})`, async () => {
-        const proc = launch(launcher, 3, [BIN("dask-mpi-ts"), "--interface", "lo", "--inclusive-workers", FIXTURE("script-client"), String(status)]);
+    // Protects: with --inclusive-workers, rank 1 also runs a worker (under a nanny, or in its own
+    // process), and with --scheduler-rank 1 the scheduler: each kept rank 1's Node alive after
+    // the script ended, its exit hook never announced the status, and mpirun never returned
+    const placements = [["--inclusive-workers"], ["--inclusive-workers", "--no-nanny"], ["--scheduler-rank", "1"], ["--scheduler-rank", "1", "--inclusive-workers", "--no-nanny"]];
+    for (const placement of placements) for (const status of [0, 3]) {
+      it(`${placement.join(" ")}: a SCRIPT that ends without process.exit or shutdown ends the job with its status (${status})`, async () => {
+        const proc = launch(launcher, 3, [BIN("dask-mpi-ts"), "--interface", "lo", ...placement, FIXTURE("script-client"), String(status)]);
         const { code } = await exitWithin(proc, 40_000);
         assert.equal(code, status, proc.stdout + proc.stderr);
         const line = proc.stdout.split("\n").find((l) => l.startsWith("{"));
