@@ -63,8 +63,11 @@ export interface ComputeTask {
 /** A task on this worker. */
 export interface WTask extends ComputeTask {
   state: "fetching" | "ready" | "executing" | "long-running";
+  /** dependencies not here yet (NONE_MISSING, shared, while there are none: never added to) */
   missing: Set<string>;
 }
+
+const NONE_MISSING: Set<string> = new Set();
 
 /** A value an event brings, with its size; `V` is opaque here. */
 export interface Sized<V> {
@@ -245,17 +248,23 @@ export class WorkerState<V = unknown> {
     // ended incarnation of the key (released, then submitted again with another function). It
     // is computed again: a copy cannot tell which function made it
     if (this.held.has(msg.key)) this.#dropCopy(msg.key, "sent to be computed: a copy the scheduler did not know of");
-    const t: WTask = { ...msg, state: "ready", missing: new Set() };
+    // one shape for every task (a spread of the message would make objects V8 clones slowly)
+    const t: WTask = {
+      key: msg.key, fn: msg.fn, args: msg.args, whoHas: msg.whoHas, depRuns: msg.depRuns, priority: msg.priority, run: msg.run, checkpoint: msg.checkpoint,
+      state: "ready", missing: NONE_MISSING,
+    };
     if (msg.priority) this.#prioritized = true;
     this.tasks.set(t.key, t);
     const runs = msg.depRuns;
-    for (const [dep, holders] of Object.entries(msg.whoHas)) {
+    for (const dep in msg.whoHas) {
+      const holders = msg.whoHas[dep]!;
       const want = runs?.[dep];
       if (this.held.has(dep)) {
         const have = this.heldRun.get(dep);
         if (want === undefined || have === undefined || have === want) continue;
         this.#dropCopy(dep, `value ${have} held, value ${want} wanted: a copy of another incarnation`);
       }
+      if (t.missing === NONE_MISSING) t.missing = new Set();
       t.missing.add(dep);
       let waiting = this.#waitingOn.get(dep);
       if (!waiting) {
@@ -556,7 +565,7 @@ export class WorkerState<V = unknown> {
       this.#executing++;
       this.#story(t.key, "ready", "executing");
       const deps: string[] = [];
-      for (const dep of Object.keys(t.whoHas)) if (this.held.has(dep)) deps.push(dep);
+      for (const dep in t.whoHas) if (this.held.has(dep)) deps.push(dep);
       this.#out.push(t.checkpoint === undefined
         ? { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid }
         : { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid, checkpoint: t.checkpoint });
