@@ -150,7 +150,7 @@ export class TaskPool {
 
   /** Queue one task; `done` gets its result or error (never throws). */
   run(task: PoolTask, done: Done): void {
-    this.#queue.push({ task: { id: this.#nextId++, ...task }, done });
+    this.#queue.push({ task: { id: this.#nextId++, fn: task.fn, args: task.args, deps: task.deps, key: task.key }, done });
     // dispatch once per turn, so tasks arriving together share batches
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -345,6 +345,6 @@ function compactParts(tasks: ThreadTask[]): ThreadTask[] {
   return tasks.map((t) => {
     const deps: Record<string, Uint8Array[]> = {};
     for (const k in t.deps) deps[k] = copy(t.deps[k]!);
-    return { ...t, args: copy(t.args), deps };
+    return { id: t.id, fn: t.fn, args: copy(t.args), deps, key: t.key };
   });
 }

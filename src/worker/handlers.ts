@@ -53,7 +53,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
         // a held copy is used only as the value named: each dependency needs its number
         for (const dep in m.whoHas) if (m.depRuns?.[dep] === undefined) throw new ProtocolError(`compute-task ${JSON.stringify(m.key)}: depRuns names no value number for its dependency ${JSON.stringify(dep)}`);
-        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, depRuns: m.depRuns, priority: m.priority ?? 0, run: m.run, ...(m.checkpoint ? { checkpoint: m.checkpoint } : {}) };
+        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, depRuns: m.depRuns, priority: m.priority ?? 0, run: m.run, checkpoint: m.checkpoint };
         w.handle({ type: "compute-task", task }); // numbered by the state machine
       },
       [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),
