@@ -14,7 +14,7 @@
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
-import type { ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
+import type { ThreadBatch, ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 
@@ -209,7 +209,7 @@ export class TaskPool {
       const share = Math.min(MAX_BATCH, Math.ceil(this.#queue.length / (this.#idle.length + 1 + this.#starting)));
       const batch = this.#queue.splice(0, share);
       for (const b of batch) slot.held.set(b.task.id, { task: b.task, done: b.done, seceded: false });
-      slot.thread.postMessage(compactParts(batch.map(({ task }) => task)) satisfies ThreadMessage);
+      slot.thread.postMessage(toBatch(batch.map(({ task }) => task)) satisfies ThreadMessage);
       this.#onStart(batch[0]!.task.key);
     }
   }
@@ -315,8 +315,8 @@ const COMPACT_MAX = 64 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 
 /**
- * The batch as it is posted, with its small argument and dependency parts copied into one
- * buffer of their own. A part may be a view into the frame it arrived in (a socket read, up to
+ * The batch as it is posted (columns: task-thread.ts ThreadBatch), with its small argument and
+ * dependency parts copied into one buffer of their own. A part may be a view into the frame it arrived in (a socket read, up to
  * 64 KiB or more), and postMessage clones a view's whole ArrayBuffer: a one-task batch cost a
  * 64 KiB copy (44 against 11 us of CPU per message, measured). A part that is a small buffer of
  * its own (most arguments: a few bytes each) is copied too: postMessage would copy its bytes
@@ -324,27 +324,32 @@ const align8 = (n: number) => (n + 7) & ~7;
  * x1.4-2 the CPU of the same batch in one buffer, measured in process). Shared memory is not
  * copied by postMessage and stays as it is; the tasks' own lists are not changed.
  */
-function compactParts(tasks: ThreadTask[]): ThreadTask[] {
+function toBatch(tasks: ThreadTask[]): ThreadBatch {
   const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength <= COMPACT_MAX;
   let total = 0;
   for (const t of tasks) {
     for (const p of t.args) if (loose(p)) total += align8(p.byteLength);
     for (const k in t.deps) for (const p of t.deps[k]!) if (loose(p)) total += align8(p.byteLength);
   }
-  if (total === 0) return tasks;
-  const pool = new Uint8Array(total);
+  const pool = total ? new Uint8Array(total) : undefined;
   let offset = 0;
-  const copy = (parts: Uint8Array[]) =>
-    parts.map((p) => {
-      if (!loose(p)) return p;
-      pool.set(p, offset);
-      const view = pool.subarray(offset, offset + p.byteLength);
-      offset += align8(p.byteLength); // typed arrays decode as views only when aligned
-      return view;
-    });
-  return tasks.map((t) => {
-    const deps: Record<string, Uint8Array[]> = {};
-    for (const k in t.deps) deps[k] = copy(t.deps[k]!);
-    return { id: t.id, fn: t.fn, args: copy(t.args), deps, key: t.key };
-  });
+  const place = (p: Uint8Array) => {
+    if (!pool || !loose(p)) return p;
+    pool.set(p, offset);
+    const view = pool.subarray(offset, offset + p.byteLength);
+    offset += align8(p.byteLength); // typed arrays decode as views only when aligned
+    return view;
+  };
+  const b: ThreadBatch = { type: "batch", ids: [], keys: [], fns: [], nargs: [], parts: [], deps: [] };
+  for (const t of tasks) {
+    b.ids.push(t.id);
+    b.keys.push(t.key);
+    b.fns.push(t.fn);
+    b.nargs.push(t.args.length);
+    for (const p of t.args) b.parts.push(place(p));
+    let deps: Record<string, Uint8Array[]> | 0 = 0;
+    for (const k in t.deps) (deps ||= {})[k] = t.deps[k]!.map(place);
+    b.deps.push(deps);
+  }
+  return b;
 }

@@ -30,10 +30,27 @@ export interface ThreadTask {
 }
 
 /**
+ * A batch of tasks as columns: postMessage clones arrays of numbers and strings several times
+ * faster than an object per task (measured in process: 0.7 against 1.5 us of the main thread's
+ * CPU a task, for batches of 64). Task i has `ids[i]`, `keys[i]`, `fns[i]` (the same function
+ * object repeated: cloned once), the next `nargs[i]` of `parts` as its arguments, and `deps[i]`
+ * (0: none).
+ */
+export interface ThreadBatch {
+  type: "batch";
+  ids: number[];
+  keys: string[];
+  fns: unknown[];
+  nargs: number[];
+  parts: Uint8Array[];
+  deps: Array<Record<string, Uint8Array[]> | 0>;
+}
+
+/**
  * What the pool sends a thread: a batch to run, a request to collect garbage, where the
  * cluster is, a call to one of its actors, or actors to drop (their keys were released).
  */
-export type ThreadMessage = ThreadTask[] | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] };
+export type ThreadMessage = ThreadBatch | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] };
 
 export type { ThreadResult };
 
@@ -88,7 +105,7 @@ class ThreadSlot {
 const slot = new ThreadSlot();
 
 port.on("message", async (msg: ThreadMessage) => {
-  if (!Array.isArray(msg)) {
+  if (msg.type !== "batch") {
     switch (msg.type) {
       case "settings":
         return initTaskThread(msg.settings);
@@ -101,13 +118,27 @@ port.on("message", async (msg: ThreadMessage) => {
     }
   }
   // a batch: each task starts when the slot is free, and holds it until it ends or secedes
-  for (const task of msg) {
+  for (const task of tasksOf(msg)) {
     const waiting = slot.take(task.id, false);
     if (waiting) await waiting;
     // a task that cannot reach secede() holds the slot to its end: no context, no handle
     await (needsContext(task.fn) ? start(task) : runHolding(task));
   }
 });
+
+const NO_DEPS: Record<string, Uint8Array[]> = Object.freeze({}) as Record<string, Uint8Array[]>;
+
+/** The batch's tasks, one object each again. */
+function tasksOf(b: ThreadBatch): ThreadTask[] {
+  const tasks: ThreadTask[] = new Array(b.ids.length);
+  let at = 0;
+  for (let i = 0; i < tasks.length; i++) {
+    const n = b.nargs[i]!;
+    tasks[i] = { id: b.ids[i]!, fn: b.fns[i], args: b.parts.slice(at, at + n), deps: b.deps[i] || NO_DEPS, key: b.keys[i]! };
+    at += n;
+  }
+  return tasks;
+}
 
 /**
  * Whether a task may reach the task context (secede(), rejoin(), getClient(), workerClient(),
