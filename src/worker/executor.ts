@@ -14,7 +14,7 @@
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
-import type { ThreadBatch, ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask } from "./task-thread.js";
+import type { ThreadBatch, ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask, ThreadValue } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
 
@@ -247,8 +247,13 @@ export class TaskPool {
           if (i >= 0) this.#idle.splice(i, 1);
           return;
         }
+      } else if (typeof report[0] === "number") {
+        const [id, parts, durationS, start] = report as ThreadValue;
+        const held = slot.held.get(id);
+        slot.held.delete(id);
+        held?.done({ id, ok: true, parts, durationS, start }, slot.index);
       } else {
-        for (const r of report) {
+        for (const r of report as ThreadResult[]) {
           const held = slot.held.get(r.id);
           slot.held.delete(r.id);
           held?.done(r, slot.index);
