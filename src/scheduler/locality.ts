@@ -140,9 +140,10 @@ export class Locality {
 
   /**
    * `from` copies these keys to `to` (replicate-to); the copies it made are recorded: a replica
-   * where its key is still the task it was when asked, in memory with the same value (number). Any other is stray (its key
-   * released meanwhile, maybe submitted again since with another function: never counted as a
-   * copy of that) and freed there, unless `to` now runs or holds the key. The keys recorded.
+   * where its key is still the task it was when asked, in memory with the same value (its
+   * number). Any other is stray (its key released meanwhile, maybe submitted again since with
+   * another function: never counted as a copy of that) and freed there, unless `to` now runs or
+   * holds the key. The keys recorded.
    */
   async copy(from: string, to: string, keys: string[], timeoutMs = COPY_TIMEOUT_MS): Promise<string[]> {
     const state = this.#h.state;

@@ -321,13 +321,14 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 /**
  * The batch as it is posted (columns: task-thread.ts ThreadBatch), with its small argument and
- * dependency parts copied into one buffer of their own. A part may be a view into the frame it arrived in (a socket read, up to
- * 64 KiB or more), and postMessage clones a view's whole ArrayBuffer: a one-task batch cost a
- * 64 KiB copy (44 against 11 us of CPU per message, measured). A part that is a small buffer of
- * its own (most arguments: a few bytes each) is copied too: postMessage would copy its bytes
- * anyway, and makes an ArrayBuffer per part on each side (a batch of 64 one-part tasks took
- * x1.4-2 the CPU of the same batch in one buffer, measured in process). Shared memory is not
- * copied by postMessage and stays as it is; the tasks' own lists are not changed.
+ * dependency parts copied into one buffer of their own. A part may be a view into the frame it
+ * arrived in (a socket read, up to 64 KiB or more), and postMessage clones a view's whole
+ * ArrayBuffer: a one-task batch cost a 64 KiB copy (44 against 11 us of CPU per message,
+ * measured). A part that is a small buffer of its own (most arguments: a few bytes each) is
+ * copied too: postMessage would copy its bytes anyway, and makes an ArrayBuffer per part on
+ * each side (a batch of 64 one-part tasks took x1.4-2 the CPU of the same batch in one buffer,
+ * measured in process). Shared memory is not copied by postMessage and stays as it is; the
+ * tasks' own lists are not changed.
  */
 function toBatch(tasks: ThreadTask[]): ThreadBatch {
   const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength <= COMPACT_MAX;
