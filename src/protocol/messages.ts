@@ -166,6 +166,15 @@ export function isWireFunction(v: unknown): v is WireFunction {
 }
 
 /** A plain map: an object that is not a list, a byte array or a Map. */
+/**
+ * A map keyed by task names (a compute-task's `whoHas` and `depRuns`, add-replica's `runs`):
+ * made with a null prototype, it goes on the wire as a plain msgpack map, not a record
+ * (msgpack.ts). Its key list is new in nearly every message, and a record would define a
+ * structure each time: a compute-task with 8 such keys took 30-35 against 20-28 us to pack and
+ * unpack (in process).
+ */
+export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
+
 export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Map);
 }

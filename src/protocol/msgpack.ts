@@ -225,8 +225,11 @@ export interface WireCodec {
   unpackr: MsgpackrTypes.Unpackr;
 }
 
-/** New options each time: msgpackr stores its `structures` array in the options object it is given. */
-const wireOptions = () => ({ sequential: true, moreTypes: true, mapsAsObjects: true });
+/**
+ * New options each time: msgpackr stores its `structures` array in the options object it is
+ * given. A map keyed by task names (messages.ts keyedMap: a null prototype) goes as a plain map.
+ */
+const wireOptions = () => ({ sequential: true, moreTypes: true, mapsAsObjects: true, useRecords: (o: object) => Object.getPrototypeOf(o) !== null });
 
 export function wireCodec(): WireCodec {
   return { packr: new msgpackr.Packr(wireOptions()), unpackr: new msgpackr.Unpackr(wireOptions()) };

@@ -6,7 +6,7 @@
  * What a transition does besides changing the state is its table entry, built from the
  * module-private helpers below; nothing else sets a task's state.
  */
-import type { Message } from "../protocol/messages.js";
+import { type Message, keyedMap } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, type TimeFit, FreeWorkers, pickWorker, prefixOf } from "./state-placement.js";
 import { ArgBlock, EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
@@ -212,11 +212,11 @@ function assign(g: TaskGraph, t: TaskRecord): void {
   g.reweigh(ws);
   const need = t.placement?.resources;
   if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) + n;
-  const whoHas: Record<string, string[]> = {};
+  const whoHas = keyedMap<string[]>();
   let depRuns: Record<string, number> | undefined;
   for (const dep of t.dependencies) {
     whoHas[dep.key] = [...dep.whoHas];
-    (depRuns ??= {})[dep.key] = dep.run;
+    (depRuns ??= keyedMap())[dep.key] = dep.run;
   }
   g.sendWorker(ws.address, {
     op: Op.computeTask,

@@ -7,7 +7,7 @@
  */
 import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
 import { FrameTooLargeError, ProtocolError } from "../errors.js";
-import { type Message, str } from "../protocol/messages.js";
+import { type Message, keyedMap, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
 import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
@@ -129,7 +129,11 @@ function putData(w: WorkerHost, m: Message): { nbytes: Record<string, number> } 
   // replication: the scheduler learns of the new copies from us, with their values' numbers
   // (a copy the state machine did not keep, of another value than the one wanted here, is not told)
   const kept = runs ? keys.filter((k) => w.state.heldRun.get(k) === runs[k]) : [];
-  if (kept.length) w.sendScheduler({ op: Op.addReplica, runs: Object.fromEntries(kept.map((k) => [k, runs![k]!])) });
+  if (kept.length) {
+    const copies = keyedMap<number>();
+    for (const k of kept) copies[k] = runs![k]!;
+    w.sendScheduler({ op: Op.addReplica, runs: copies });
+  }
   return { nbytes };
 }
 

@@ -33,7 +33,7 @@
  * - every event returns all it caused (a put-data that readies a task returns its execute).
  * Every state change of a key goes to a bounded story (`story(key)`), with its stimulus id.
  */
-import type { Message } from "../protocol/messages.js";
+import { type Message, keyedMap } from "../protocol/messages.js";
 import type { TaskTiming } from "../protocol/messages-worker.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { StoryLog, stimulusId, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
@@ -291,7 +291,7 @@ export class WorkerState<V = unknown> {
 
   #fetchDone(id: number, got: Record<string, Sized<V>>, notThere: string[]): void {
     let added = false;
-    const runs: Record<string, number> = {};
+    const runs = keyedMap<number>();
     for (const [key, { nbytes, value }] of Object.entries(got)) {
       if (this.inFlight.get(key)?.id !== id) continue;
       this.inFlight.delete(key); // a key in flight is one some task here waits for (#release)

@@ -87,7 +87,7 @@ describe("value numbers: a copy is used only as the value the scheduler names", 
     s.taskFinished(W1, "x", 8, 0.1, "s2", undefined, run);
     const ins = s.updateGraph("c", [spec("y", { deps: ["x"] })], "s3");
     const ct = ins.find((i) => i.msg.op === "compute-task" && i.msg.key === "y")!;
-    assert.deepEqual(ct.msg.depRuns, { x: run });
+    assert.deepEqual({ ...(ct.msg.depRuns as object) }, { x: run });
   });
 
   it("scheduler: a copy announced after its key was released and submitted again with another function is stray", () => {
@@ -119,7 +119,24 @@ describe("value numbers: a copy is used only as the value the scheduler names", 
     const run = s.tasks.get("d")!.run;
     assert.ok(run > 0);
     const ins = s.updateGraph("c", [spec("t", { deps: ["d"], workers: ["2"] })], "s2");
-    assert.deepEqual(ins.find((i) => i.msg.op === "compute-task")!.msg.depRuns, { d: run });
+    assert.deepEqual({ ...(ins.find((i) => i.msg.op === "compute-task")!.msg.depRuns as object) }, { d: run });
     assert.equal(s.addReplica("d", W2, run), true);
+  });
+});
+
+describe("maps keyed by task names go as plain msgpack maps, not records", () => {
+  it("a null-prototype map round-trips as a plain map; a message around it stays a record", async () => {
+    const { wireCodec } = await import("../../src/protocol/msgpack.js");
+    const { keyedMap } = await import("../../src/protocol/messages.js");
+    const { packr, unpackr } = wireCodec();
+    for (let i = 0; i < 3; i++) {
+      const runs = keyedMap<number>();
+      runs[`k-${i}`] = i;
+      runs["7"] = 7;
+      const bytes = packr.pack({ op: "add-replica", runs });
+      // a plain msgpack map of 2 entries (map16: de 00 02) is in the bytes; a record would define a structure instead
+      assert.ok(bytes.includes(Buffer.from([0xde, 0x00, 0x02])), `no plain 2-entry map in ${bytes.toString("hex")}`);
+      assert.deepEqual(unpackr.unpack(bytes), { op: "add-replica", runs: { [`k-${i}`]: i, 7: 7 } });
+    }
   });
 });
