@@ -165,7 +165,6 @@ export function isWireFunction(v: unknown): v is WireFunction {
   return v.kind === "source" ? typeof v.source === "string" : v.kind === "module" && typeof v.url === "string" && typeof v.name === "string";
 }
 
-/** A plain map: an object that is not a list, a byte array or a Map. */
 /**
  * A map keyed by task names (a compute-task's `whoHas` and `depRuns`, add-replica's `runs`):
  * made with a null prototype, it goes on the wire as a plain msgpack map, not a record
@@ -175,6 +174,7 @@ export function isWireFunction(v: unknown): v is WireFunction {
  */
 export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
+/** A plain map: an object that is not a list, a byte array or a Map. */
 export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Map);
 }
