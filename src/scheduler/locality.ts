@@ -8,6 +8,7 @@
 import type { Rpc } from "../comm/rpc.js";
 import { describeError } from "../errors.js";
 import type { HasWhat, NbytesRequest, Rebalance, Replicate } from "../protocol/messages-locality.js";
+import { keyedMap } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { type Instruction, type SchedulerState, type TaskRecord, TaskState } from "./state.js";
 import { planRebalance } from "./state-rebalance.js";
@@ -151,7 +152,7 @@ export class Locality {
     if (!rpc) throw new Error(`worker ${from} left before it could copy ${keys.length} values to ${to}`);
     const asked = new Map(keys.map((k) => [k, state.tasks.get(k)]));
     // each value's number, as it is now: the copy is of that value, whatever the key holds later
-    const runs: Record<string, number> = {};
+    const runs = keyedMap<number>();
     for (const [k, t] of asked) if (t) runs[k] = t.run;
     let sent: string[];
     try {

@@ -17,6 +17,7 @@ import { CommClosedError, ConfigError, TimeoutError, describeError, frameTooLarg
 import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { type Checkpointed, InOrder, withCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
+import { keyedMap } from "../protocol/messages.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
@@ -416,7 +417,11 @@ export class Worker {
     const rpc = await this.#peer(target);
     const { groups, tooBig } = byFrame(data, rpc.comm.share);
     if (tooBig.length) log().warn({ keys: tooBig, target }, "values over the frame cap of the worker taking them cannot move there");
-    for (const group of groups) await rpc.request({ op: Op.putData, data: group.data, runs }, PEER_TIMEOUT_MS, { bytes: group.bytes });
+    for (const group of groups) {
+      const mine = keyedMap<number>(); // each put-data names the numbers of its own values only
+      for (const k in group.data) mine[k] = runs[k]!;
+      await rpc.request({ op: Op.putData, data: group.data, runs: mine }, PEER_TIMEOUT_MS, { bytes: group.bytes });
+    }
     return groups.flatMap((g) => Object.keys(g.data));
   }
 
