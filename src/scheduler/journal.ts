@@ -3,7 +3,8 @@
  *
  *   DIR/journal.lock          the lease (journal-lock.ts): one scheduler per journal
  *   DIR/journal-<gen>.log     header + records; the highest generation is the journal
- *   DIR/checkpoints/<sha256>  results written for { checkpoint: true } tasks (by the workers)
+ *   DIR/checkpoints/<sha256>  results written for { checkpoint: true } tasks (by the workers),
+ *                             named by key and computation (checkpointPath)
  *
  * Records are appended to memory and written in groups: one write and one fdatasync per group
  * (every `syncMs`, or sooner past 4 MiB); `durable()` resolves once everything appended so far
@@ -40,9 +41,12 @@ const GROUP_BYTES = 4 << 20;
 const COMPACT_MIN_BYTES = 8 << 20;
 const FILE_RE = /^journal-(\d+)\.log$/;
 
-/** The checkpoint file of `key` in journal directory `dir`. */
-export function checkpointPath(dir: string, key: string): string {
-  return join(dir, "checkpoints", createHash("sha256").update(key).digest("hex"));
+/**
+ * The checkpoint file of `key` made by the computation `fingerprint` (checkpoint-fingerprint.ts)
+ * in journal directory `dir`: another computation under the same key has another file.
+ */
+export function checkpointPath(dir: string, key: string, fingerprint: string): string {
+  return join(dir, "checkpoints", createHash("sha256").update(`${key}\0${fingerprint}`).digest("hex"));
 }
 
 function journalFiles(dir: string): Array<{ gen: number; name: string }> {

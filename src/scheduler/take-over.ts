@@ -18,16 +18,20 @@
  *
  * Checkpoints: a task submitted with `checkpoint` (or every task, with the cluster's
  * checkpoint flag) goes to its worker with the path of its checkpoint file; the worker writes
- * the result there and reports it. A key whose checkpoint the journal records is submitted
- * without its dependencies: the worker loads it (or computes it if the file is gone, and says so).
+ * the result there and reports it. The file is named by the key and the fingerprint of its
+ * computation (checkpoint-fingerprint.ts). A key whose file is there is submitted without its
+ * dependencies: the worker loads it (or computes it if the file is gone, and says so).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { logger } from "../log.js";
 import type { TaskSpec, WireFunction } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import type { FunctionTable } from "../protocol/functions.js";
 import type { Rpc } from "../comm/rpc.js";
+import { Fingerprints } from "./checkpoint-fingerprint.js";
 import { type Journal, checkpointPath } from "./journal.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
@@ -53,8 +57,13 @@ type Parked = { info: WorkerInfo; held: Record<string, number> };
 export class TakeOver {
   readonly journal: Journal;
   readonly #o: TakeOverOptions;
-  /** keys to checkpoint (submitted with checkpoint) */
-  readonly #checkpoint = new Set<string>();
+  /** keys to checkpoint (submitted with checkpoint) -> their computation's fingerprint (names the file) */
+  readonly #checkpoint = new Map<string, string>();
+  readonly #fingerprints: Fingerprints;
+  /** remote() modules' digests in this round (a graph, the replay): each file is read once a round */
+  #modules = new Map<string, string>();
+  /** modules that could not be read, warned about once */
+  readonly #unreadable = new Set<string>();
   #parked = new Map<string, Parked>();
   /** holders the journal names that have not re-registered yet */
   #awaiting = new Set<string>();
@@ -77,6 +86,40 @@ export class TakeOver {
     this.#o = o;
     this.#restored = new Map([...o.journal.state.ext].map(([e, m]) => [e, new Map(m)]));
     this.#onDisk = new Set(readdirSync(join(o.journal.dir, "checkpoints")));
+    const js = o.journal.state;
+    this.#fingerprints = new Fingerprints({
+      task: (key) => {
+        const t = js.tasks.get(key);
+        const fn = t && js.functions.get(t[1]);
+        return fn && { fn, args: t[2], deps: t[3] };
+      },
+      module: (url) => this.#moduleDigest(url),
+    });
+  }
+
+  /** The digest of a remote() module's file, read once a round; a marker (and a warning) when it cannot be read. */
+  #moduleDigest(url: string): string {
+    let d = this.#modules.get(url);
+    if (d !== undefined) return d;
+    try {
+      const file = fileURLToPath(url);
+      d = `${statSync(file).size} ${createHash("sha256").update(readFileSync(file)).digest("base64url")}`;
+    } catch (err) {
+      d = "unreadable";
+      if (!this.#unreadable.has(url)) {
+        this.#unreadable.add(url);
+        log().warn({ module: url, err: String((err as Error).message ?? err) }, "cannot read a remote() module: its checkpoints are found by its address, not its content");
+      }
+    }
+    this.#modules.set(url, d);
+    return d;
+  }
+
+  /** Mark `key` checkpointed: its file (by its computation), and whether an earlier run left it there. */
+  #toCheckpoint(key: string): boolean {
+    const fingerprint = this.#fingerprints.of(key);
+    this.#checkpoint.set(key, fingerprint);
+    return this.#fromCheckpoint(key, checkpointPath(this.journal.dir, key, fingerprint));
   }
 
   /** What an extension had journaled when the old scheduler stopped (by name). */
@@ -100,11 +143,11 @@ export class TakeOver {
       return id;
     };
     let tasks = 0;
+    this.#modules = new Map();
     for (const [client, keys] of js.wants) {
       const specs: TaskSpec[] = [];
       for (const [key, fn, args, deps, opts] of js.ordered(keys)) {
-        if (opts?.checkpoint) this.#checkpoint.add(key);
-        const spec: TaskSpec = { key, fn: fnId(fn), args, deps: opts?.checkpoint && this.#fromCheckpoint(key) ? [] : deps };
+        const spec: TaskSpec = { key, fn: fnId(fn), args, deps: opts?.checkpoint && this.#toCheckpoint(key) ? [] : deps };
         if (opts?.priority) spec.priority = opts.priority;
         if (opts?.retries) spec.retries = opts.retries;
         if (opts?.workers) spec.workers = opts.workers;
@@ -214,12 +257,12 @@ export class TakeOver {
   /** A graph as it came (tasks name the message's functions by index), before the scheduler renumbers them. */
   graph(client: string, functions: readonly WireFunction[], tasks: TaskSpec[]): void {
     this.journal.graph(client, functions, tasks, this.#o.checkpointAll);
+    // a key journaled again may be another computation
+    for (const t of tasks) this.#fingerprints.forget(t.key);
+    this.#modules = new Map();
     for (const t of tasks as Array<TaskSpec & { checkpoint?: boolean }>) {
-      if (t.checkpoint || this.#o.checkpointAll) {
-        this.#checkpoint.add(t.key);
-        // done in an earlier run: loaded from its checkpoint, its lineage not needed
-        if (this.#fromCheckpoint(t.key)) t.deps = [];
-      }
+      // done in an earlier run: loaded from its checkpoint, its lineage not needed
+      if ((t.checkpoint || this.#o.checkpointAll) && this.#toCheckpoint(t.key)) t.deps = [];
     }
   }
 
@@ -245,19 +288,20 @@ export class TakeOver {
   #acks = new Map<string, { seq: number; send: (seq: number) => void }>();
   #acksScheduled = false;
 
-  /** The journal says `key` was checkpointed: is its file there? (If not, it is computed again, from its lineage.) */
-  #fromCheckpoint(key: string): boolean {
-    const file = checkpointPath(this.journal.dir, key);
+  /** Was `file`, key's checkpoint, written (by an earlier run, or journaled)? If not, it is computed again, from its lineage. */
+  #fromCheckpoint(key: string, file: string): boolean {
     // the file is the truth (written before its task-finished): the journal may have missed the record
     if (!this.#onDisk.has(basename(file)) && !this.journal.state.checkpoints.has(key)) return false;
     if (existsSync(file)) return true;
+    // the journal's record is by key: the file of this computation is missing, or the record is another computation's (an edited remote() module)
     log().warn({ key, checkpoint: file }, "checkpoint file missing: computing the result again");
     return false;
   }
 
   /** The checkpoint file for a compute-task of `key`, if it is to have one. */
   checkpointOf(key: string): string | undefined {
-    return this.#checkpoint.has(key) ? checkpointPath(this.journal.dir, key) : undefined;
+    const fingerprint = this.#checkpoint.get(key);
+    return fingerprint === undefined ? undefined : checkpointPath(this.journal.dir, key, fingerprint);
   }
 
   finished(key: string, worker: string, nbytes: number): void {

@@ -3,9 +3,10 @@
 // value right, a log written by the tasks proves no held result ran twice, a torn last record is
 // ignored); two schedulers on one journal; start-up errors naming the directory or the version.
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CancelledError, Client, Event, Pub, Queue, Sub, Variable } from "../../src/index.js";
+import { pathToFileURL } from "node:url";
+import { CancelledError, Client, Event, Pub, Queue, Sub, Variable, remote } from "../../src/index.js";
 import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
 import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
@@ -274,6 +275,39 @@ describe("journaled scheduler on real processes", function () {
     } finally {
       await other.close();
     }
+  });
+
+  it("a checkpoint is loaded only for the same computation: an edited remote() module, or a named dependency given another function, is computed again", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const mod = path.join(tmp.dir, "steps.mjs");
+    const log = path.join(tmp.dir, "runs.log");
+    /** One run of the campaign on fresh processes; `a` is what the key "named-a" computes. */
+    const campaign = async (run: string, a: () => number): Promise<number[]> => {
+      const dir = path.join(tmp.dir, run);
+      mkdirSync(dir);
+      cluster = await startProcessCluster(dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+      client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+      const step = remote<[number], number>(pathToFileURL(mod), "step");
+      const named = client.submit(a, { key: "named-a" });
+      const futures = [
+        client.submit(step, 1, { checkpoint: true }),
+        client.submit((x: number) => x + 1, named, { checkpoint: true }), // its key names "named-a", not what it computes
+        client.submit(logged, log, "same", 1, { checkpoint: true }),
+      ];
+      const values = await client.gather(futures);
+      await client.close();
+      client = undefined;
+      await cleanupProcs();
+      // the run ended cleanly: its journal holds nothing live; its checkpoints stay
+      for (const f of readdirSync(journal)) if (f !== "checkpoints") rmSync(path.join(journal, f));
+      return values;
+    };
+    writeFileSync(mod, "export function step(x) { return x * 100; }\n");
+    assert.deepEqual(await campaign("one", () => 5), [100, 6, 2]);
+    assert.equal(readdirSync(path.join(journal, "checkpoints")).length, 3);
+    writeFileSync(mod, "export function step(x) { return x * 200; }\n"); // the module edited between runs
+    assert.deepEqual(await campaign("two", () => 7), [200, 8, 2], "computed again where the computation changed");
+    assert.deepEqual(readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")[0]), ["same"], "the unchanged task was loaded from its checkpoint");
   });
 
   // a signal (scancel, the walltime, a login node's limits) is not a shutdown: the workers stay
