@@ -8,10 +8,14 @@
  * - releases and cancels are *endings*, numbered in the order they were queued: a release-keys
  *   or cancel-keys message carries the number of its last one (`seq`), which the scheduler
  *   acknowledges (ack-keys; client/key-table.ts says why);
- * - for a journaled scheduler, numbered and kept until acknowledged: the scheduler writes each
- *   graph to its journal in a group sync and then says so (graph-durable); a graph it had not
- *   written when it died is sent again to the scheduler that takes over (client/scheduler-link.ts
- *   `resume`). A scheduler without a journal acknowledges nothing, and nothing is kept.
+ * - for a journaled scheduler, graphs are numbered too, and graphs and endings are kept, in the
+ *   order they went, until the scheduler says they are in its journal (graph-durable, after its
+ *   group sync); what it had not written when it died is sent again, in that order, to the
+ *   scheduler that takes over (client/scheduler-link.ts `resume`). The order matters: a key
+ *   released and then submitted again (another computation under a key the user named) must be
+ *   released there before it is submitted, else that scheduler, which knows the key from its
+ *   journal, keeps the old computation. A scheduler without a journal acknowledges nothing, and
+ *   nothing is kept.
  */
 import type { TaskSpec } from "../protocol/messages.js";
 import type { CancelKeys, ReleaseKeys, UpdateGraph } from "../protocol/messages-client.js";
@@ -58,9 +62,8 @@ export class GraphOutbox {
   /** endings queued, and sent (their numbers: 1, 2, ...) */
   #endings = 0;
   #endingsSent = 0;
-  /** cancels sent and not acknowledged: sent again to a scheduler that takes over (`resendCancels`) */
-  #cancelsSent: CancelKeys[] = [];
-  readonly #unacked = new Map<number, UpdateGraph>();
+  /** a journaled scheduler's: what was sent and is not in its journal yet, in the order it went */
+  #notDurable: Array<UpdateGraph | ReleaseKeys | CancelKeys> = [];
 
   constructor(io: OutboxIo) {
     this.#io = io;
@@ -89,23 +92,6 @@ export class GraphOutbox {
   /** The number of the last ending queued (0: none yet). */
   get endings(): number {
     return this.#endings;
-  }
-
-  /** The scheduler handled the endings up to `seq` (ack-keys). */
-  endingsAcked(seq: number): void {
-    while (this.#cancelsSent.length && this.#cancelsSent[0]!.seq! <= seq) this.#cancelsSent.shift();
-  }
-
-  /**
-   * The scheduler was lost before it acknowledged these cancels (they may have died with it):
-   * queue them again for the next one, but for keys `live` again (submitted anew since: a cancel
-   * now would end the new incarnation).
-   */
-  resendCancels(live: (key: string) => boolean): void {
-    const keys = this.#cancelsSent.flatMap((m) => m.keys).filter((k) => !live(k));
-    this.#cancelsSent = [];
-    for (const k of keys) this.#pending.push(new Cancel(k));
-    this.#endings += keys.length;
   }
 
   /** Everything pending sent, then one more ending number for the caller's message (a resume's want-keys). */
@@ -140,16 +126,14 @@ export class GraphOutbox {
       limit -= n;
       if (kind) {
         const seq = (this.#endingsSent += n);
-        if (kind === 1) this.#io.send({ op: Op.releaseKeys, keys: run as string[], seq });
-        else {
-          const m: CancelKeys = { op: Op.cancelKeys, keys: (run as Cancel[]).map((c) => c.key), seq };
-          this.#cancelsSent.push(m);
-          this.#io.send(m);
-        }
+        const m: ReleaseKeys | CancelKeys =
+          kind === 1 ? { op: Op.releaseKeys, keys: run as string[], seq } : { op: Op.cancelKeys, keys: (run as Cancel[]).map((c) => c.key), seq };
+        if (this.journal) this.#notDurable.push(m);
+        this.#io.send(m);
         continue;
       }
       const m = graphMessage(run as TaskSpec[]);
-      if (this.journal) this.#unacked.set((m.seq = ++this.#seq), m);
+      if (this.journal) this.#notDurable.push(Object.assign(m, { seq: ++this.#seq }));
       this.#io.send(m, bytes >= BIG_GRAPH ? bytes : undefined);
     }
     if (this.#pending.length) this.#later();
@@ -164,16 +148,13 @@ export class GraphOutbox {
     });
   }
 
-  /** The scheduler has every graph up to `seq` on disk. */
-  acked(seq: number): void {
-    for (const s of this.#unacked.keys()) {
-      if (s > seq) break;
-      this.#unacked.delete(s);
-    }
+  /** The scheduler has the graphs up to `seq` and the endings up to `endings` on disk (graph-durable). */
+  durable(seq: number, endings = 0): void {
+    this.#notDurable = this.#notDurable.filter((m) => m.seq! > (m.op === Op.updateGraph ? seq : endings));
   }
 
-  /** The graphs sent and not acknowledged, in order (kept until acknowledged). */
-  unacked(): UpdateGraph[] {
-    return [...this.#unacked.values()];
+  /** What was sent and is not on the scheduler's disk yet, in the order it went (kept until then). */
+  notDurable(): Array<UpdateGraph | ReleaseKeys | CancelKeys> {
+    return [...this.#notDurable];
   }
 }

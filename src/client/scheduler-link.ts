@@ -44,12 +44,9 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
       [Op.keyErred]: (m) => settle(keys.news(m.key), "error", m.error, m.because),
       [Op.keyLost]: (m) => settle(keys.news(m.key), "pending"),
       [Op.keyCancelled]: (m) => settle(keys.cancelledByScheduler(m.key), "cancelled", undefined, m.reason),
-      [Op.ackKeys]: (m) => {
-        keys.acked(m.seq);
-        host.graphs.endingsAcked(m.seq);
-      },
+      [Op.ackKeys]: (m) => keys.acked(m.seq),
       [Op.schedulerClosing]: (m) => host.closing(m.reason),
-      [Op.graphDurable]: (m) => host.graphs.acked(m.seq),
+      [Op.graphDurable]: (m) => host.graphs.durable(m.seq, m.endings),
     } }),
     { holdLoop: "while-busy" },
   );
@@ -76,17 +73,15 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
 
 /**
  * Go on with the scheduler that took over (`rpc`, after relink, now the client's): it knows
- * this client's graphs from its journal but for those the old one had not written yet. Those
- * go again, then what was submitted, released or cancelled while reconnecting (and cancels the
- * old one had not acknowledged, but of keys submitted again since), then the keys
- * the client wants now, as all it wants (`only`: the scheduler releases the rest, such as keys
- * whose release was lost with the old scheduler). Their news comes back after the scheduler
+ * this client's graphs, releases and cancels from its journal but for those the old one had not
+ * written yet. Those go again, in the order they first went (a release before the graph that
+ * submits the key again), then what was submitted, released or cancelled while reconnecting,
+ * then the keys the client wants now, as all it wants (`only`: the scheduler releases the rest). Their news comes back after the scheduler
  * acknowledges that want-keys (in memory, erred, or cancelled if unknown there); news read
  * before is ignored (KeyTable `lost`, `resumed`).
  */
 export function resume(rpc: Rpc, host: LinkHost): void {
-  for (const m of host.graphs.unacked()) rpc.send(m);
-  host.graphs.resendCancels((key) => host.keys.get(key) !== undefined);
+  for (const m of host.graphs.notDurable()) rpc.send(m);
   const seq = host.graphs.nextEnding();
   host.keys.resumed(seq);
   rpc.send({ op: Op.wantKeys, keys: [...host.keys.keys()], only: true, seq });

@@ -57,8 +57,11 @@ export type KeyErred = { op: "key-erred"; key: string; error: WireError; because
 export type KeyCancelled = { op: "key-cancelled"; key: string; reason?: string };
 export type KeyLost = { op: "key-lost"; key: string };
 export type SchedulerClosing = { op: "scheduler-closing"; reason: string };
-/** The client's graphs up to `seq` are in the scheduler's journal (on disk). */
-export type GraphDurable = { op: "graph-durable"; seq: number };
+/**
+ * The client's graphs up to `seq` are in the scheduler's journal (on disk), and so are its
+ * release-keys and cancel-keys up to `endings` (their `seq`), when given.
+ */
+export type GraphDurable = { op: "graph-durable"; seq: number; endings?: number };
 /** The scheduler has handled the client's release-keys, cancel-keys or want-keys numbered `seq`. */
 export type AckKeys = { op: "ack-keys"; seq: number };
 
@@ -177,7 +180,7 @@ export const schedulerToClientParsers: Parsers<SchedulerToClient> = {
   "key-cancelled": (m) => (str(m, "key"), optional(m, "reason", str), m as unknown as KeyCancelled),
   "key-lost": (m) => (str(m, "key"), m as unknown as KeyLost),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosing),
-  "graph-durable": (m) => (num(m, "seq"), m as unknown as GraphDurable),
+  "graph-durable": (m) => (num(m, "seq"), optional(m, "endings", num), m as unknown as GraphDurable),
   "ack-keys": (m) => (num(m, "seq"), m as unknown as AckKeys),
 };
 
@@ -208,6 +211,6 @@ export const schedulerToClientShapes: Shapes<SchedulerToClient> = {
   "key-cancelled": { key: "string", reason: "string?" },
   "key-lost": { key: "string" },
   "scheduler-closing": { reason: "string" },
-  "graph-durable": { seq: "number" },
+  "graph-durable": { seq: "number", endings: "number?" },
   "ack-keys": { seq: "number" },
 };

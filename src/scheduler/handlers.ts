@@ -248,7 +248,7 @@ export class SchedulerHandlers {
     // each task's fn indexes the message's functions (its parser checked that): make it the
     // function's number in the scheduler's table
     if (this.#h.takeOver) this.#journalGraph(client, m);
-    if (m.seq !== undefined) this.#h.takeOver?.ackWhenDurable(client, m.seq, (seq) => !rpc.closed && rpc.send({ op: Op.graphDurable, seq }));
+    if (m.seq !== undefined) this.#h.takeOver?.ackWhenDurable(client, "graphs", m.seq, (ack) => this.#durable(rpc, ack));
     const ids = m.functions.map((f) => this.#h.functions.idOf(f));
     for (const t of m.tasks) t.fn = ids[t.fn]!;
     // the state copies the arguments out of the message (the tasks keep them, not the message)
@@ -272,9 +272,22 @@ export class SchedulerHandlers {
     if (known.length) this.#h.takeOver!.wanted(client, known);
   }
 
+  /** A client's graphs and endings on disk: it need not keep them any more. */
+  #durable(rpc: Rpc, ack: { seq: number; endings?: number }): void {
+    if (!rpc.closed) rpc.send({ op: Op.graphDurable, ...ack });
+  }
+
+  /** `seq`: the client's number of this ending, acknowledged when handled (ack-keys) and, with a journal, once on disk. */
+  #ended(client: string, seq: number | undefined, rpc: Rpc): void {
+    if (seq === undefined) return;
+    if (!rpc.closed) rpc.send({ op: Op.ackKeys, seq });
+    this.#h.takeOver?.ackWhenDurable(client, "endings", seq, (ack) => this.#durable(rpc, ack));
+  }
+
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
-    this.#release(this.#h.peers.client(rpc), m.keys);
-    if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    const client = this.#h.peers.client(rpc);
+    this.#release(client, m.keys);
+    this.#ended(client, m.seq, rpc);
   }
 
   #release(client: string, keys: string[]): void {
@@ -288,8 +301,9 @@ export class SchedulerHandlers {
 
   cancelKeys(m: CancelKeys, rpc: Rpc): void {
     this.#h.takeOver?.cancelled(m.keys);
-    this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${this.#h.peers.client(rpc)} cancelled it`));
-    if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
+    const client = this.#h.peers.client(rpc);
+    this.#h.run(this.#state.cancelKeys(m.keys, this.#h.sid("cancel"), `${client} cancelled it`));
+    this.#ended(client, m.seq, rpc);
   }
 
   /**

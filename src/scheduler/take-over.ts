@@ -266,12 +266,18 @@ export class TakeOver {
     }
   }
 
-  /**
-   * Acknowledge a client's numbered graph once it is on disk (graph-durable): acks wait for the
-   * group sync together, one wait per turn, and each client hears only its highest number.
+    /**
+   * Acknowledge a client's numbered graph (`graphs`) or release-keys / cancel-keys (`endings`)
+   * once it is on disk (graph-durable): acks wait for the group sync together, one wait per
+   * turn, and each client hears only its highest numbers. Until then the client keeps them, to
+   * send again, in order, to a scheduler that takes over.
    */
-  ackWhenDurable(client: string, seq: number, send: (seq: number) => void): void {
-    this.#acks.set(client, { seq, send });
+  ackWhenDurable(client: string, what: "graphs" | "endings", seq: number, send: (ack: { seq: number; endings?: number }) => void): void {
+    let a = this.#acks.get(client);
+    if (!a) this.#acks.set(client, (a = { seq: 0, send }));
+    a.send = send;
+    if (what === "graphs") a.seq = Math.max(a.seq, seq);
+    else a.endings = Math.max(a.endings ?? 0, seq);
     if (this.#acksScheduled) return;
     this.#acksScheduled = true;
     setImmediate(() => {
@@ -280,12 +286,12 @@ export class TakeOver {
       this.#acks.clear();
       // a journal that cannot be written acknowledges nothing: the client keeps the graphs
       this.journal.synced().then(() => {
-        for (const a of acks) a.send(a.seq);
+        for (const { send: ack, ...numbers } of acks) ack(numbers);
       }, () => {});
     });
   }
 
-  #acks = new Map<string, { seq: number; send: (seq: number) => void }>();
+  #acks = new Map<string, { seq: number; endings?: number; send: (ack: { seq: number; endings?: number }) => void }>();
   #acksScheduled = false;
 
   /** Was `file`, key's checkpoint, written (by an earlier run, or journaled)? If not, it is computed again, from its lineage. */

@@ -30,6 +30,14 @@ async function gatedSum(gate: string, a: number, b: number): Promise<number> {
   return a + b;
 }
 
+/** Marks its start, waits for the gate file, then returns 2 (a named key's second computation). */
+async function gatedTwo(gate: string, started: string): Promise<number> {
+  const fs = await import("node:fs");
+  fs.writeFileSync(started, "");
+  while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
+  return 2;
+}
+
 const journalEnv = (dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__DIRECTORY: dir,
   DASK_MPI_TS_LOG_LEVEL: "info",
@@ -178,6 +186,40 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43);
     await waitFor("the resent graph in the new journal", onDisk, { timeoutMs: 30_000, proc: next });
     assert.equal(await f.result(), 42);
+  });
+
+  // Found by reading (session 16): a user-named key released and submitted again with another
+  // function, both lost with a scheduler killed before its group sync, came back with the old
+  // function's value: the scheduler taking over knew the key from its journal and took the graph
+  // the client sent again as a known key's. The client now keeps its releases too until they are
+  // on disk, and sends them again in order with the graphs.
+  it("a named key released and submitted again with another function just before a kill -9 gets the new function's value", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const gate = path.join(tmp.dir, "gate");
+    const started = path.join(tmp.dir, "started");
+    // a group sync every 10 s: the release and the second graph are not on disk when the scheduler dies
+    const slow = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__SYNC_INTERVAL: "10s" });
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: slow });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    try {
+      const first = client.submit(() => 1, { key: "named-k" });
+      assert.equal(await first.result(), 1);
+      const records = () => readdirSync(journal).filter((n) => n.endsWith(".log")).reduce((c, n) => c + readFileSync(path.join(journal, n), "latin1").split("named-k").length - 1, 0);
+      await waitFor("the key's graph and completion in the journal", () => records() >= 2, { timeoutMs: 60_000, proc: cluster.scheduler });
+      first.release();
+      const second = client.submit(gatedTwo, gate, started, { key: "named-k" });
+      await waitFor("the second function running", () => existsSync(started), { timeoutMs: 30_000, proc: cluster.scheduler });
+      assert.equal(records(), 2, "the release and the second graph are not on disk");
+      const oldAddress = schedulerAddress(cluster.file);
+      cluster.scheduler.child.kill("SIGKILL");
+      await cluster.scheduler.exited;
+      const next = startScheduler(cluster.file, journalEnv(journal));
+      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      writeFileSync(gate, "");
+      assert.equal(await second.result({ timeout: 60_000 }), 2);
+    } finally {
+      writeFileSync(gate, "");
+    }
   });
 
   // protects: the client took pushed ops (pubsub-message) on its first connection only; after a
