@@ -23,7 +23,7 @@ import type { Locality } from "./locality.js";
 import { heartbeatIntervalMs } from "./options.js";
 import type { Peers } from "./peers.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
-import { TaskState } from "./state-types.js";
+import { FIRE_AND_FORGET, TaskState } from "./state-types.js";
 import type { TakeOver } from "./take-over.js";
 
 const log = () => logger("scheduler");
@@ -95,7 +95,11 @@ export class SchedulerHandlers {
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
       [Op.wantKeys]: (m, rpc) => this.wantKeys(m, rpc),
       [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
-      [Op.fireAndForget]: (m) => this.#state.fireAndForget(m.keys),
+      [Op.fireAndForget]: (m) => {
+        const taken = this.#state.fireAndForget(m.keys);
+        // a scheduler taking over keeps them running too
+        if (taken.length) this.#h.takeOver?.wanted(FIRE_AND_FORGET, taken);
+      },
       [Op.hasWhat]: (m) => this.#h.locality.hasWhat(m),
       [Op.nbytes]: (m) => this.#h.locality.nbytes(m),
       [Op.replicate]: (m) => this.#h.locality.replicate(m),

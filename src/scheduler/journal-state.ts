@@ -12,6 +12,7 @@
  *   ["wx", workerId]                          that worker left: what it held is gone
  *   ["e", key, wireError]                     an error
  *   ["ww", client, keys]                      a client (or holder name) wants keys already journaled
+ *                                             ("fire-and-forget": until each is done or erred)
  *   ["r", client, keys]                       a client's release of keys
  *   ["c", client]                             a client left (all its wants released)
  *   ["n", keys | null]                        a cancel: these keys (null: all, a restart) and
@@ -24,6 +25,7 @@
  * tasks they depend on (their lineage), and nothing else.
  */
 import type { WireFunction } from "../protocol/messages.js";
+import { FIRE_AND_FORGET } from "./state-types.js";
 
 /** A task as journaled: opts holds what is not the default (priority, retries, placement, checkpoint). */
 export type JournalTask = [key: string, fn: number, args: Uint8Array[], deps: string[], opts?: JournalTaskOptions];
@@ -100,14 +102,10 @@ export class JournalState {
         this.workers.set(r[1] as number, r[2] as string);
         break;
       case "d":
-        this.done.set(r[1] as string, [r[2] as number, r[3] as number]);
-        this.erred.delete(r[1] as string);
+        this.completed(r[1] as string, r[2] as number, r[3] as number);
         break;
       case "D":
-        for (const [k, w, n] of r[1] as Array<[string, number, number]>) {
-          this.done.set(k, [w, n]);
-          this.erred.delete(k);
-        }
+        for (const [k, w, n] of r[1] as Array<[string, number, number]>) this.completed(k, w, n);
         break;
       case "wx": {
         const id = r[1] as number;
@@ -117,6 +115,7 @@ export class JournalState {
       }
       case "e":
         this.erred.set(r[1] as string, r[2]);
+        this.wants.get(FIRE_AND_FORGET)?.delete(r[1] as string); // as the live scheduler lets go
         break;
       case "r": {
         const w = this.wants.get(r[1] as string);
@@ -145,6 +144,13 @@ export class JournalState {
       default:
         throw new TypeError(`unknown journal record kind ${JSON.stringify(r[0])}`);
     }
+  }
+
+  /** `key` done on worker `id`; fire-and-forget lets go of it (as the live scheduler does when it finishes). */
+  completed(key: string, id: number, nbytes: number): void {
+    this.done.set(key, [id, nbytes]);
+    this.erred.delete(key);
+    this.wants.get(FIRE_AND_FORGET)?.delete(key);
   }
 
   /** Cancel (Dask's cancel, as the live scheduler does it): the keys and their dependents, for every client and holder. */

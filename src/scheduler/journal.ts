@@ -256,8 +256,7 @@ export class Journal {
       this.#workerIds.set(worker, (id = this.#nextId++));
       this.#append(["w", id, worker]);
     }
-    this.state.done.set(key, [id, nbytes]);
-    this.state.erred.delete(key);
+    this.state.completed(key, id, nbytes);
     this.#done.push([key, id, nbytes]);
     this.#timer ??= setTimeout(() => void this.#flush(), this.#syncMs);
   }

@@ -504,13 +504,18 @@ export class SchedulerState {
 
   /**
    * Keep these keys' tasks running, and their results until they finish, whoever lets go of
-   * them (fire-and-forget). A key already finished, erred or unknown is left alone.
+   * them (fire-and-forget). A key already finished, erred or unknown is left alone. Returns the
+   * keys taken (a journaled scheduler records them).
    */
-  fireAndForget(keys: string[]): void {
+  fireAndForget(keys: string[]): string[] {
+    const taken: string[] = [];
     for (const key of keys) {
       const t = this.#g.tasks.get(key);
-      if (t && t.state !== TaskState.memory && t.state !== TaskState.erred && t.state !== TaskState.forgotten) t.wantedBy = this.#g.names.with(t.wantedBy, FIRE_AND_FORGET);
+      if (!t || t.state === TaskState.memory || t.state === TaskState.erred || t.state === TaskState.forgotten) continue;
+      t.wantedBy = this.#g.names.with(t.wantedBy, FIRE_AND_FORGET);
+      taken.push(key);
     }
+    return taken;
   }
 
   /** Drop `address`'s copy of a key held elsewhere too (rebalance, replicate); false if it is not such a copy, or a task there needs it. */

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { CancelledError, Client, Event, Pub, Queue, Sub, Variable, remote } from "../../src/index.js";
+import { CancelledError, Client, Event, Pub, Queue, Sub, Variable, fireAndForget, remote } from "../../src/index.js";
 import { encodeHeader, encodeRecord, JOURNAL_VERSION } from "../../src/scheduler/journal-codec.js";
 import { BIN, type ProcessCluster, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, exitWithin, spawnProc, waitFor } from "../helpers/proc.js";
@@ -36,6 +36,14 @@ async function gatedTwo(gate: string, started: string): Promise<number> {
   fs.writeFileSync(started, "");
   while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
   return 2;
+}
+
+/** Waits for the gate file, then appends "key" to the log. */
+async function gatedLogged(gate: string, log: string, key: string): Promise<number> {
+  const fs = await import("node:fs");
+  while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
+  fs.appendFileSync(log, `${key} ${Date.now()} ${process.pid}\n`);
+  return 1;
 }
 
 const journalEnv = (dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
@@ -220,6 +228,32 @@ describe("journaled scheduler on real processes", function () {
     } finally {
       writeFileSync(gate, "");
     }
+  });
+
+  // Found by reading (session 13): fire-and-forget wants were not journaled, so once the client
+  // had left, a scheduler taking over (with new workers) forgot the task, which never ran.
+  it("a fire-and-forget task of a client that left runs after a kill -9 of its scheduler and worker", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const gate = path.join(tmp.dir, "gate");
+    const log = path.join(tmp.dir, "runs.log");
+    const one = path.join(tmp.dir, "one");
+    mkdirSync(one);
+    cluster = await startProcessCluster(one, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+    const id = client.id;
+    const text = () => readdirSync(journal).filter((n) => n.endsWith(".log")).map((n) => readFileSync(path.join(journal, n), "latin1")).join("");
+    fireAndForget(client.submit(gatedLogged, gate, log, "ff"));
+    await waitFor("the fire-and-forget want in the journal", () => text().includes("fire-and-forget"), { timeoutMs: 30_000, proc: cluster.scheduler });
+    await client.close();
+    client = undefined;
+    // its leave on disk (msgpack ["c", id]: 0x92, "c", a str8 of the id), else it is awaited and its keys kept
+    await waitFor("the client's leave in the journal", () => text().includes(`\x92\xa1c\xd9${String.fromCharCode(id.length)}${id}`), { timeoutMs: 30_000, proc: cluster.scheduler });
+    await cleanupProcs(); // the scheduler and the worker running the task: kill -9
+    writeFileSync(gate, "");
+    const two = path.join(tmp.dir, "two");
+    mkdirSync(two);
+    cluster = await startProcessCluster(two, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    await waitFor("the task run by the new worker", () => existsSync(log) && readFileSync(log, "utf8").includes("ff "), { timeoutMs: 60_000, proc: cluster.scheduler });
   });
 
   // protects: the client took pushed ops (pubsub-message) on its first connection only; after a

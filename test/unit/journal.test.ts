@@ -124,6 +124,22 @@ describe("journal state", () => {
     assert.equal(s.tasks.get("a")![1], 2, "the new spec is the one replayed");
   });
 
+  // fire-and-forget wants were not journaled: a scheduler taking over after the client left
+  // forgot the task (lost work). They are kept until the key is done or erred, as live.
+  it("fire-and-forget wants are live until the key is done or erred", () => {
+    const s = new JournalState();
+    s.apply(["g", "Client-a", [task("a"), task("b"), task("c")]]);
+    s.apply(["ww", "fire-and-forget", ["a", "b", "c"]]);
+    s.apply(["c", "Client-a"]);
+    assert.deepEqual([...s.liveKeys()].sort(), ["a", "b", "c"], "the client left: fire-and-forget keeps them");
+    s.apply(["w", 1, "tcp://h:1"]);
+    s.apply(["D", [["a", 1, 3]]]);
+    s.apply(["e", "b", { name: "Error", message: "x", stack: "" }]);
+    assert.deepEqual([...s.liveKeys()], ["c"]);
+    s.completed("c", 1, 3); // as Journal.finished applies it
+    assert.deepEqual([...s.liveKeys()], []);
+  });
+
   it("names a record kind it does not know", () => {
     assert.throws(() => new JournalState().apply(["zz", 1]), /unknown journal record kind "zz"/);
   });
