@@ -502,20 +502,14 @@ export class SchedulerState {
     return true;
   }
 
-  /**
-   * Keep these keys' tasks running, and their results until they finish, whoever lets go of
-   * them (fire-and-forget). A key already finished, erred or unknown is left alone. Returns the
-   * keys taken (a journaled scheduler records them).
-   */
+  /** Keep these keys' tasks running, and their results till they finish, whoever lets go (fire-and-forget); returns those taken (journaled). A key finished, erred or unknown is left alone. */
   fireAndForget(keys: string[]): string[] {
-    const taken: string[] = [];
-    for (const key of keys) {
+    return keys.filter((key) => {
       const t = this.#g.tasks.get(key);
-      if (!t || t.state === TaskState.memory || t.state === TaskState.erred || t.state === TaskState.forgotten) continue;
+      if (!t || t.state === TaskState.memory || t.state === TaskState.erred || t.state === TaskState.forgotten) return false;
       t.wantedBy = this.#g.names.with(t.wantedBy, FIRE_AND_FORGET);
-      taken.push(key);
-    }
-    return taken;
+      return true;
+    });
   }
 
   /** Drop `address`'s copy of a key held elsewhere too (rebalance, replicate); false if it is not such a copy, or a task there needs it. */
