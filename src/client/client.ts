@@ -371,14 +371,16 @@ export class Client implements FutureHost {
     this.#scheduler.send(msg);
   }
 
-  /** A future of this client for a key it was given (a dataset's, a queue item's): it wants the key too. @internal */
+  /** A future of this client for a key the scheduler handed it (a dataset's, a queue item's); `adopted` then says so. @internal */
   adopt(key: string): Future<never> {
     this.#checkOpen();
-    if (!this.#keys.get(key)) {
-      this.#keys.add(key, this.#link.graphs.endings);
-      this.send({ op: Op.wantKeys, keys: [key] }); // after a pending release of the key
-    }
+    if (!this.#keys.get(key)) this.#keys.add(key, this.#link.graphs.endings);
     return this.#future(key);
+  }
+
+  /** The handed keys adopted: this client wants them (after a pending release of one: send flushes it first). @internal */
+  adopted(keys: string[]): void {
+    this.send({ op: Op.wantKeys, keys, handed: true });
   }
 
   /** Take an op the scheduler pushes to this client (raw: the handler checks its fields). @internal */

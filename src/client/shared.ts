@@ -27,6 +27,8 @@ export interface SharedHost {
   send(msg: Message): void;
   handle(op: string, handler: (msg: Message) => unknown): void;
   adopt(key: string): Future<never>;
+  /** The keys of a value the scheduler handed this client, all adopted: it may let go of its hold on them. */
+  adopted(keys: string[]): void;
 }
 
 /** A value as it travels through the scheduler: its encoded parts and the keys of the futures inside. */
@@ -43,9 +45,15 @@ export function encodeShared(host: SharedHost, x: unknown, what: string): Shared
   return { value, keys };
 }
 
-/** Decode what encodeShared made; each future inside becomes a future of `host`, which then keeps its key alive. */
+/**
+ * Decode what the scheduler handed this client (encodeShared made it): each future inside
+ * becomes a future of `host`, which then keeps its key alive, and says it adopted them.
+ */
 export function decodeShared(host: SharedHost, parts: Uint8Array[]): unknown {
-  return decodeWithRaws(parts[0]!, parts.slice(1), (key) => host.adopt(key));
+  const keys: string[] = [];
+  const value = decodeWithRaws(parts[0]!, parts.slice(1), (key) => (keys.push(key), host.adopt(key)));
+  if (keys.length) host.adopted([...new Set(keys)]);
+  return value;
 }
 
 /** How long one round of a wait lasts on the scheduler; a longer wait is made of rounds. */

@@ -52,10 +52,11 @@ export class KeyHolds {
   /**
    * Hand `keys` to the client `client` (it gets them from a queue, a variable, a dataset): it
    * wants them on the scheduler before the reply reaches it, so that they outlive this hold
-   * even if released at once; its client then adopts them (want-keys) when it decodes the value.
+   * even if released at once; its client then adopts them (want-keys with `handed`) when it
+   * decodes the value, and a release of them that crossed the reply is not applied till then.
    */
   handTo(client: string, keys: readonly string[]): void {
-    if (keys.length) this.#view().wantKeys(client, [...new Set(keys)]);
+    if (keys.length) this.#view().handKeys(client, [...new Set(keys)]);
   }
 
   /** How many keys are held (tests). */

@@ -28,11 +28,13 @@ export type ReleaseKeys = { op: "release-keys"; keys: string[]; seq?: number };
 export type AddKeys = { op: "add-keys"; worker: string; keys: Array<{ key: string; nbytes: number }> };
 export type CancelKeys = { op: "cancel-keys"; keys: string[]; seq?: number };
 /**
- * Futures this client was given (not submitted): it wants their keys too. `only` (a client
- * resuming with a scheduler that took over): these are all the keys it wants, the rest are
- * released, and ack-keys `seq` comes before the news of these keys.
+ * Futures this client was given (not submitted): it wants their keys too. `handed`: the keys
+ * of a value the scheduler handed it (a queue item, a variable, a dataset), adopted now
+ * (scheduler/handed-keys.ts). `only` (a client resuming with a scheduler that took over): these
+ * are all the keys it wants, the rest are released, and ack-keys `seq` comes before the news of
+ * these keys.
  */
-export type WantKeys = { op: "want-keys"; keys: string[]; only?: boolean; seq?: number };
+export type WantKeys = { op: "want-keys"; keys: string[]; handed?: boolean; only?: boolean; seq?: number };
 /** Key -> holders, for `keys` (default: every key in memory). */
 export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
@@ -111,7 +113,7 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
     return m as unknown as AddKeys;
   },
   "cancel-keys": numberedKeys,
-  "want-keys": (m) => (strList(m, "keys"), optional(m, "only", bool), optional(m, "seq", num), m as unknown as WantKeys),
+  "want-keys": (m) => (strList(m, "keys"), optional(m, "handed", bool), optional(m, "only", bool), optional(m, "seq", num), m as unknown as WantKeys),
   "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
@@ -193,7 +195,7 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "release-keys": { keys: "strings", seq: "number?" },
   "add-keys": { worker: "string", keys: "entries" },
   "cancel-keys": { keys: "strings", seq: "number?" },
-  "want-keys": { keys: "strings", only: "boolean?", seq: "number?" },
+  "want-keys": { keys: "strings", handed: "boolean?", only: "boolean?", seq: "number?" },
   "who-has": { keys: "strings?" },
   identity: {},
   story: { key: "string" },

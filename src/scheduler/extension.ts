@@ -30,6 +30,12 @@ export interface SchedulerView {
    * (`published-x`). Returns the keys the scheduler does not know.
    */
   wantKeys(client: string, keys: string[]): string[];
+  /**
+   * Hand `keys` to the connected client `client` (the value it gets holds their futures): it
+   * wants them from now on, and a release of them from it that crosses the reply is not applied
+   * until it adopts them (scheduler/handed-keys.ts).
+   */
+  handKeys(client: string, keys: string[]): void;
   /** `client` no longer wants `keys` (each is released once nobody needs it). */
   releaseKeys(client: string, keys: string[]): void;
   /** A message to a connected client (`bytes`: the size of its binary parts, when big; see Comm.send); false when it is not connected. */

@@ -19,6 +19,7 @@ import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import { type Versions, versions } from "../version.js";
 import type { Extensions, SchedulerView } from "./extension.js";
+import type { HandedKeys } from "./handed-keys.js";
 import type { Locality } from "./locality.js";
 import { heartbeatIntervalMs } from "./options.js";
 import type { Peers } from "./peers.js";
@@ -49,6 +50,8 @@ export interface HandlerHost {
   readonly takeOver: TakeOver | undefined;
   /** has-what, nbytes, replicate, rebalance */
   readonly locality: Locality;
+  /** keys handed to clients that have not adopted them yet */
+  readonly handed: HandedKeys;
   readonly failedWorkers: FailedWorker[];
   sid(what: string): string;
   run(instructions: Instruction[]): void;
@@ -290,7 +293,9 @@ export class SchedulerHandlers {
 
   releaseKeys(m: ReleaseKeys, rpc: Rpc): void {
     const client = this.#h.peers.client(rpc);
-    this.#release(client, m.keys);
+    // a release crossing a hand-over's reply is of an incarnation from before it: not applied (handed-keys.ts)
+    const keys = this.#h.handed.releasable(client, m.keys);
+    if (keys.length) this.#release(client, keys);
     this.#ended(client, m.seq, rpc);
   }
 
@@ -326,6 +331,7 @@ export class SchedulerHandlers {
     if (m.seq !== undefined && !rpc.closed) rpc.send({ op: Op.ackKeys, seq: m.seq });
     this.#h.takeOver?.wanted(client, m.keys);
     this.#h.run(this.#state.wantKeys(client, m.keys, this.#h.sid("want-keys")));
+    if (m.handed) this.#h.handed.adopted(client, m.keys);
   }
 
   async runOnScheduler(m: RunOnScheduler, rpc: Rpc): Promise<unknown[]> {

@@ -15,6 +15,7 @@ import { type ExtensionJournal, Extensions, type SchedulerView } from "./extensi
 import { FunctionTable } from "../protocol/functions.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FailedWorker, type HandlerHost, SchedulerHandlers } from "./handlers.js";
+import { HandedKeys } from "./handed-keys.js";
 import { type Peer, Peers, probeWorker } from "./peers.js";
 import { Locality } from "./locality.js";
 import { type QueueSource, type WhyPending, whyPending } from "./pending.js";
@@ -54,6 +55,8 @@ export class Scheduler implements SchedulerView {
   #stimulus = 0;
   #retiring = new Set<string>();
   #locality: Locality;
+  /** keys handed to clients that have not adopted them yet */
+  readonly #handed = new HandedKeys();
   #failedWorkers: FailedWorker[] = [];
   #tls: TlsContext | undefined;
   /** What else listens next to the scheduler, by name: `dashboard` (its URL) when it runs. */
@@ -195,6 +198,7 @@ export class Scheduler implements SchedulerView {
       extensions,
       takeOver: this.#takeOver,
       locality: this.#locality,
+      handed: this.#handed,
       failedWorkers: this.#failedWorkers,
       runContext: { scheduler: this },
       workerTtlMs: this.#opts.workerTtlMs === undefined ? SCHEDULER_DEFAULTS.workerTtlMs : this.#opts.workerTtlMs,
@@ -236,6 +240,7 @@ export class Scheduler implements SchedulerView {
     } else if (peer.kind === "client") {
       if (this.#jobClient?.id === peer.id) void this.close("the job's client left");
       this.#takeOver?.clientLeft(peer.id);
+      this.#handed.forget(peer.id);
       this.#run(this.state.removeClient(peer.id, this.#sid("client-closed")));
       for (const h of this.#extensions?.clientRemoved ?? []) h(peer.id);
     }
@@ -340,6 +345,7 @@ export class Scheduler implements SchedulerView {
   /** Forget all tasks (every future is cancelled) and give the workers fresh threads. */
   async #restart(): Promise<string> {
     this.#takeOver?.cancelled(null);
+    this.#handed.forget();
     this.#run(this.state.cancelAll("the cluster was restarted", this.#sid("restart")));
     await Promise.all([...this.#peers.workers.values()].map((w) => w.request({ op: Op.restart }, 30_000).catch(() => {})));
     return "ok";
@@ -397,6 +403,11 @@ export class Scheduler implements SchedulerView {
     this.#takeOver?.wanted(client, keys);
     this.#run(this.state.wantKeys(client, keys, this.#sid("want-keys")));
     return unknown;
+  }
+
+  handKeys(client: string, keys: string[]): void {
+    this.#handed.hand(client, keys);
+    this.wantKeys(client, keys);
   }
 
   releaseKeys(client: string, keys: string[]): void {

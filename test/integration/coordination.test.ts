@@ -180,6 +180,22 @@ describe("coordination primitives (real cluster, tasks with their own clients)",
     await waitFor("the key to be forgotten", () => !c.scheduler.state.tasks.has("queued-40"), { timeoutMs: 20_000 });
   });
 
+  // Found by reading (session 12): a future handed over by a get came back cancelled when the
+  // getter's own release of the same key crossed the reply: wants were a set, so the release
+  // undid the hand-over's want, and the key was forgotten before the client adopted it.
+  it("Queue: a get whose reply crosses the getter's release of the same key hands over a live future", async () => {
+    const q = new Queue("crossing", { client: c.client });
+    const f = c.client.submit((x: number) => x * 10, 5, { key: "crossing-50" });
+    assert.equal(await f.result(), 50);
+    await q.put(f);
+    const got = q.get({ timeout: 10_000 }); // goes first: the scheduler hands the key over, then reads the release
+    f.release();
+    const item = (await got) as { result(o?: { timeout?: number }): Promise<number>; release(): void };
+    assert.equal(await item.result({ timeout: 10_000 }), 50);
+    item.release();
+    await waitFor("the key to be forgotten", () => !c.scheduler.state.tasks.has("crossing-50"), { timeoutMs: 20_000 });
+  });
+
   // Protects: a queue's waits end: get on an empty queue and put on a full one are TimeoutErrors
   // naming the queue; a waiting get is served by a later put (from a task), batches come whole.
   it("Queue: timeouts, maxsize, batches, a waiting get served by a task's put", async () => {

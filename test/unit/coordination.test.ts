@@ -21,6 +21,9 @@ function fakeView(known: string[]) {
     releaseKeys(client: string, keys: string[]) {
       for (const k of keys) wanted.get(k)?.delete(client);
     },
+    handKeys(client: string, keys: string[]) {
+      view.wantKeys(client, keys);
+    },
     sendToClient(client: string, msg: Message) {
       sent.push([client, msg]);
       return true;
