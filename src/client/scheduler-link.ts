@@ -76,9 +76,10 @@ export async function openLink(address: string, secret: string, timeoutMs: numbe
  * this client's graphs, releases and cancels from its journal but for those the old one had not
  * written yet. Those go again, in the order they first went (a release before the graph that
  * submits the key again), then what was submitted, released or cancelled while reconnecting,
- * then the keys the client wants now, as all it wants (`only`: the scheduler releases the rest). Their news comes back after the scheduler
- * acknowledges that want-keys (in memory, erred, or cancelled if unknown there); news read
- * before is ignored (KeyTable `lost`, `resumed`).
+ * then the keys the client wants now, as all it wants (`only`: the scheduler releases the
+ * rest). Their news comes back after the scheduler acknowledges that want-keys (in memory,
+ * erred, or cancelled if unknown there); news read before is ignored (KeyTable `lost`,
+ * `resumed`).
  */
 export function resume(rpc: Rpc, host: LinkHost): void {
   for (const m of host.graphs.notDurable()) rpc.send(m);
