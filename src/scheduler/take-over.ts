@@ -23,7 +23,7 @@
  * dependencies: the worker loads it (or computes it if the file is gone, and says so).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { logger } from "../log.js";
@@ -102,8 +102,7 @@ export class TakeOver {
     let d = this.#modules.get(url);
     if (d !== undefined) return d;
     try {
-      const file = fileURLToPath(url);
-      d = `${statSync(file).size} ${createHash("sha256").update(readFileSync(file)).digest("base64url")}`;
+      d = createHash("sha256").update(readFileSync(fileURLToPath(url))).digest("base64url");
     } catch (err) {
       d = "unreadable";
       if (!this.#unreadable.has(url)) {
