@@ -305,7 +305,15 @@ export class SchedulerHandlers {
   }
 
   addKeys(m: AddKeys, rpc: Rpc): void {
-    this.#h.run(this.#state.addData(this.#h.peers.client(rpc), m.worker, m.keys, this.#h.sid("scatter")));
+    const client = this.#h.peers.client(rpc);
+    const known = (key: string) => (this.#state.tasks.get(key)?.state ?? TaskState.forgotten) !== TaskState.forgotten;
+    const fresh = this.#h.takeOver ? m.keys.filter((k) => !known(k.key)).map((k) => k.key) : [];
+    this.#h.run(this.#state.addData(client, m.worker, m.keys, this.#h.sid("scatter")));
+    if (!this.#h.takeOver) return;
+    // journaled as the state took it: the keys it did not know as scattered data, and their holder
+    const isFresh = new Set(fresh);
+    const held = m.keys.filter((k) => this.#state.tasks.get(k.key)?.whoHas.has(m.worker));
+    this.#h.takeOver.scattered(client, m.worker, fresh, m.keys.filter((k) => !isFresh.has(k.key)).map((k) => k.key), held);
   }
 
   cancelKeys(m: CancelKeys, rpc: Rpc): void {

@@ -5,7 +5,9 @@
  *
  * Records are short arrays (their first element names them), so a task costs few bytes:
  *   ["f", fnId, wireFunction]                 a function, before the first task naming it
- *   ["g", client, [[key, fnId, args, deps, opts?], ...]]   a graph as submitted
+ *   ["g", client, [[key, fnId, args, deps, opts?], ...]]   a graph as submitted; scattered
+ *                                             data as tasks of fnId SCATTERED (no args, no
+ *                                             deps), then its completion on its worker
  *   ["w", workerId, address]                  a worker, before the first completion on it
  *   ["d", key, workerId, nbytes]              a completion
  *   ["D", [[key, workerId, nbytes], ...]]     completions of one group
@@ -26,6 +28,9 @@
  */
 import type { WireFunction } from "../protocol/messages.js";
 import { FIRE_AND_FORGET } from "./state-types.js";
+
+/** The function number of scattered data (a client's scatter): no function, no lineage. */
+export const SCATTERED = -1;
 
 /** A task as journaled: opts holds what is not the default (priority, retries, placement, checkpoint). */
 export type JournalTask = [key: string, fn: number, args: Uint8Array[], deps: string[], opts?: JournalTaskOptions];

@@ -22,7 +22,7 @@ import { functionIdentity } from "../protocol/functions.js";
 import type { TaskSpec, WireFunction } from "../protocol/messages.js";
 import { JournalDecodeError, decodeJournal, encodeHeader, encodeRecord } from "./journal-codec.js";
 import { JournalLock } from "./journal-lock.js";
-import { type JournalTask, type JournalTaskOptions, JournalState } from "./journal-state.js";
+import { type JournalTask, type JournalTaskOptions, JournalState, SCATTERED } from "./journal-state.js";
 
 export interface JournalOptions {
   /** Who writes (the scheduler's id), for the lock. */
@@ -242,6 +242,11 @@ export class Journal {
       out[i] = opts ? [t.key, ids[t.fn as number]!, t.args, t.deps, opts] : [t.key, ids[t.fn as number]!, t.args, t.deps];
     }
     this.#append(["g", client, out]);
+  }
+
+  /** Data a client scattered, new to the scheduler (its holders: finished()). */
+  scattered(client: string, keys: string[]): void {
+    this.#append(["g", client, keys.map((k): JournalTask => [k, SCATTERED, [], []])]);
   }
 
   /**

@@ -153,6 +153,8 @@ function clearError(t: TaskRecord): void {
 
 function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
   if (t.fn === null) {
+    // scattered data a take-over replayed: it waits for its holder, or is lost after the grace
+    if (g.awaitingHolder.has(t)) return;
     // scattered data released and freed, wanted again: it has no function to be computed with
     t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.key)} was released and freed, so it cannot be had again: keep the scattered future while it is needed, or scatter it again`, stack: "" };
     g.transition(t, TaskState.erred, stimulusId);
@@ -163,7 +165,7 @@ function toWaiting(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
       g.failFrom(t, dep, stimulusId);
       return;
     }
-    if (dep.state === TaskState.released && dep.fn === null) {
+    if (dep.state === TaskState.released && dep.fn === null && !g.awaitingHolder.has(dep)) {
       // scattered data released and freed: there is no lineage to compute it again from
       t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(dep.key)} was released, so ${JSON.stringify(t.key)} cannot be computed again: keep the scattered future while tasks may need it`, stack: "" };
       t.erredBecause = dep.key;
@@ -304,6 +306,8 @@ export class TaskGraph {
   readonly names = new NameSets();
   /** workers that may get tasks, lightest first: reweigh(ws) after changing one's load, closing or paused */
   readonly free = new FreeWorkers();
+  /** scattered data a take-over replayed, waiting for its holder to re-register (state-take-over.ts) */
+  readonly awaitingHolder = new Set<TaskRecord>();
   /** Task state changes so far. */
   transitions = 0;
   /** the small result of the task now entering memory, for its clients */

@@ -33,6 +33,7 @@ import type { TaskSpec } from "../protocol/messages.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { occupied, prefixOf } from "./state-placement.js";
 import { ARG_BLOCK_PART, ArgBlock } from "./state-sets.js";
+import { addHolders, awaitScattered, lostScattered, restoreErred } from "./state-take-over.js";
 import { TaskGraph, link, newRun, newTask, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
@@ -88,58 +89,28 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  /**
-   * Workers that outlived a scheduler join its successor (take-over, scheduler/take-over.ts)
-   * with the results they still hold: all of them are added before any task is placed, and each
-   * held key the graph knows is in memory there, not computed again (its wanters hear so).
-   * A held key being computed again elsewhere (its holder came back late) is taken from the
-   * holder and that run stopped. Returns the held keys the graph does not know, per worker, to free.
-   */
+  /** Take-over (state-take-over.ts): workers that outlived a scheduler, with the results they hold. */
   addWorkersHolding(entries: Array<{ info: WorkerInfo; held: Record<string, number> }>, now: number, stimulusId: string): { instructions: Instruction[]; unknown: Map<string, string[]> } {
-    const unknown = new Map<string, string[]>();
-    for (const { info, held } of entries) {
-      const ws = this.#newWorker(info, now);
-      const drop: string[] = [];
-      for (const [key, nbytes] of Object.entries(held)) {
-        const t = this.#g.tasks.get(key);
-        if (!t || t.state === TaskState.forgotten) {
-          drop.push(key);
-          continue;
-        }
-        t.nbytes = nbytes;
-        if (t.state !== TaskState.memory) t.run = newRun(); // this scheduler's number for it (the holder forgot the old one's)
-        if (t.state === TaskState.processing) {
-          // being computed again (this holder came back late): take the held result, stop that run
-          const other = this.#g.workers.get(t.processingOn!);
-          if (other) {
-            this.#g.stopProcessing(t, other);
-            this.#g.freeKey(other.address, key);
-          }
-          this.#g.addReplica(t, ws);
-          this.#g.transition(t, TaskState.memory, stimulusId); // tells its clients, as a finish does
-          continue;
-        }
-        this.#g.addReplica(t, ws);
-        if (t.state !== TaskState.memory) {
-          this.#g.transition(t, TaskState.memory, stimulusId);
-          for (const c of t.wantedBy) this.#g.sendClient(c, { op: Op.keyInMemory, key, nbytes, worker: ws.address });
-        }
-      }
-      if (drop.length) unknown.set(info.address, drop);
-    }
-    this.#g.fill(stimulusId);
-    return { instructions: this.#g.flush(), unknown };
+    return addHolders(this.#g, entries.map(({ info, held }) => ({ ws: this.#newWorker(info, now), held })), stimulusId);
   }
 
   /** Take-over: keys the journal has as erred err again (dependents with them), not computed again. */
   restoreErred(errors: Iterable<[string, WireError]>, stimulusId: string): Instruction[] {
-    for (const [key, error] of errors) {
-      const t = this.#g.tasks.get(key);
-      if (!t || (t.state !== TaskState.waiting && t.state !== TaskState.queued)) continue;
-      t.error = error;
-      this.#g.transition(t, TaskState.erred, stimulusId, "erred before the take-over (journal)");
-    }
-    return this.#g.flush();
+    return restoreErred(this.#g, errors, stimulusId);
+  }
+
+  /** Take-over: scattered keys the journal kept wait for their holders through the grace. */
+  awaitScattered(client: string, keys: string[], stimulusId: string): Instruction[] {
+    return awaitScattered(this.#g, client, keys, (key) => this.#scattered(key), stimulusId);
+  }
+
+  /** Take-over: the grace is over; scattered keys whose holder is not back are lost. */
+  lostScattered(stimulusId: string): Instruction[] {
+    return lostScattered(this.#g, stimulusId);
+  }
+
+  #scattered(key: string): TaskRecord {
+    return newTask(key, this.#g.prefixOf(key), null, NO_ARGS, 0, this.#seq++);
   }
 
   #newWorker(info: WorkerInfo, now: number): WorkerRecord {
@@ -341,10 +312,7 @@ export class SchedulerState {
     const ws = this.#g.workers.get(worker);
     for (const { key, nbytes } of entries) {
       let t = this.#g.tasks.get(key);
-      if (!t) {
-        t = newTask(key, this.#g.prefixOf(key), null, NO_ARGS, 0, this.#seq++);
-        this.#g.tasks.set(key, t);
-      }
+      if (!t) this.#g.tasks.set(key, (t = this.#scattered(key)));
       t.wantedBy = this.#g.names.with(t.wantedBy, client);
       t.nbytes = nbytes;
       if (ws) this.#g.addReplica(t, ws);

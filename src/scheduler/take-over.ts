@@ -16,6 +16,10 @@
  *    (want-keys). A client of the journal that has not come back `clientTimeoutMs` after the
  *    grace is removed (its keys released), as if it had left.
  *
+ * Scattered data is journaled as tasks without a function, and its holder as a completion:
+ * replayed, it waits through the grace for its holder (state-take-over.ts) and is lost if the
+ * holder does not come back (no lineage to compute it from).
+ *
  * Checkpoints: a task submitted with `checkpoint` (or every task, with the cluster's
  * checkpoint flag) goes to its worker with the path of its checkpoint file; the worker writes
  * the result there and reports it. The file is named by the key and the fingerprint of its
@@ -33,6 +37,7 @@ import type { FunctionTable } from "../protocol/functions.js";
 import type { Rpc } from "../comm/rpc.js";
 import { Fingerprints } from "./checkpoint-fingerprint.js";
 import { type Journal, checkpointPath } from "./journal.js";
+import { SCATTERED } from "./journal-state.js";
 import type { Instruction, SchedulerState, WorkerInfo } from "./state.js";
 
 const log = () => logger("scheduler");
@@ -145,7 +150,12 @@ export class TakeOver {
     this.#modules = new Map();
     for (const [client, keys] of js.wants) {
       const specs: TaskSpec[] = [];
+      const scattered: string[] = [];
       for (const [key, fn, args, deps, opts] of js.ordered(keys)) {
+        if (fn === SCATTERED) {
+          scattered.push(key);
+          continue;
+        }
         const spec: TaskSpec = { key, fn: fnId(fn), args, deps: opts?.checkpoint && this.#toCheckpoint(key) ? [] : deps };
         if (opts?.priority) spec.priority = opts.priority;
         if (opts?.retries) spec.retries = opts.retries;
@@ -154,7 +164,9 @@ export class TakeOver {
         if (opts?.resources) spec.resources = opts.resources;
         specs.push(spec);
       }
-      tasks += specs.length;
+      tasks += specs.length + scattered.length;
+      // scattered data first: the tasks depending on it wait for its holder
+      if (scattered.length) this.#o.run(state.awaitScattered(client, scattered, this.#o.sid("journal-replay")));
       this.#o.run(state.updateGraph(client, specs, this.#o.sid("journal-replay")));
     }
     const live = js.liveKeys();
@@ -208,6 +220,8 @@ export class TakeOver {
     const parked = [...this.#parked.values()];
     this.#parked.clear();
     this.#add(parked);
+    // scattered data has no lineage: what no holder brought back is lost
+    this.#o.run(this.#o.state.lostScattered(this.#o.sid("take-over")));
     log().info({ reason: why, workers: parked.length, missing: [...this.#awaiting], tookMs: this.resumedAt - this.#startedAt }, "take-over: work resumes");
     // clients of the journal that do not come back are removed, as if they had left
     for (const client of this.journal.state.wants.keys()) {
@@ -307,6 +321,13 @@ export class TakeOver {
   checkpointOf(key: string): string | undefined {
     const fingerprint = this.#checkpoint.get(key);
     return fingerprint === undefined ? undefined : checkpointPath(this.journal.dir, key, fingerprint);
+  }
+
+  /** A client's scatter, as the state took it: `fresh`, the keys it did not know; `held`, the keys now on `worker`. */
+  scattered(client: string, worker: string, fresh: string[], known: string[], held: Array<{ key: string; nbytes: number }>): void {
+    if (fresh.length) this.journal.scattered(client, fresh);
+    if (known.length) this.wanted(client, known);
+    for (const { key, nbytes } of held) this.journal.finished(key, worker, nbytes);
   }
 
   finished(key: string, worker: string, nbytes: number): void {

@@ -46,6 +46,13 @@ async function gatedLogged(gate: string, log: string, key: string): Promise<numb
   return 1;
 }
 
+/** Waits for the gate file, then returns the scattered value's x plus one. */
+async function gatedPlus(gate: string, v: { x: number }): Promise<number> {
+  const fs = await import("node:fs");
+  while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
+  return v.x + 1;
+}
+
 const journalEnv = (dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__DIRECTORY: dir,
   DASK_MPI_TS_LOG_LEVEL: "info",
@@ -254,6 +261,39 @@ describe("journaled scheduler on real processes", function () {
     mkdirSync(two);
     cluster = await startProcessCluster(two, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
     await waitFor("the task run by the new worker", () => existsSync(log) && readFileSync(log, "utf8").includes("ff "), { timeoutMs: 60_000, proc: cluster.scheduler });
+  });
+
+  // protects: scattered data was not journaled, so the scheduler taking over freed it on the
+  // workers that held it, and the tasks using it failed
+  it("scattered data is taken over from the worker holding it after kill -9; data whose worker died too is lost, loudly", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const gate = path.join(tmp.dir, "gate");
+    cluster = await startProcessCluster(tmp.dir, { workers: 2, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(2, { timeout: 30_000 });
+    const workers = (await client.schedulerInfo()).workers;
+    const [kept, doomed] = Object.keys(workers).sort();
+    const a = await client.scatter({ x: 41 }, { workers: [kept!] });
+    const b = await client.scatter({ x: 7 }, { workers: [doomed!] });
+    const ua = client.submit(gatedPlus, gate, a);
+    const ub = client.submit(gatedPlus, gate, b);
+    const text = () => readdirSync(journal).filter((n) => n.endsWith(".log")).map((n) => readFileSync(path.join(journal, n), "latin1")).join("");
+    await waitFor("the scatters and tasks in the journal", () => [a.key, b.key, ua.key, ub.key].every((k) => text().includes(k)), { timeoutMs: 30_000, proc: cluster.scheduler });
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    const doomedProc = cluster.workers.find((w) => w.child.pid === workers[doomed!]!.pid);
+    assert.ok(doomedProc, `the process of worker ${doomed}`);
+    doomedProc.child.kill("SIGKILL");
+    await Promise.all([cluster.scheduler.exited, doomedProc.exited]);
+    const next = startScheduler(cluster.file, journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__TAKE_OVER_GRACE: "3s" }));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await waitFor("work to resume after the take-over", () => /take-over: work resumes/.test(next.stderr), { timeoutMs: 30_000, proc: next });
+    writeFileSync(gate, "");
+    assert.equal(await ua.result({ timeout: 60_000 }), 42);
+    assert.deepEqual(await a.result({ timeout: 60_000 }), { x: 41 });
+    await assert.rejects(ub.result({ timeout: 60_000 }), (err: Error) => err.message.includes(`its dependency "${b.key}" failed: LostDataError`) && /was lost: the worker holding it did not come back/.test(err.message));
+    await assert.rejects(b.result({ timeout: 60_000 }), (err: Error) => err.message.includes(`task "${b.key}" failed: LostDataError`));
+    assert.match(next.stderr, /"reason":"grace of 3000 ms over"/, "the take-over waited for the dead worker, the holder of b");
   });
 
   // protects: the client took pushed ops (pubsub-message) on its first connection only; after a

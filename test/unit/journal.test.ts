@@ -6,7 +6,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import path from "node:path";
 import { JournalError } from "../../src/index.js";
 import { HEADER_BYTES, JOURNAL_VERSION, crc32, decodeJournal, encodeHeader, encodeRecord } from "../../src/scheduler/journal-codec.js";
-import { JournalState } from "../../src/scheduler/journal-state.js";
+import { JournalState, SCATTERED } from "../../src/scheduler/journal-state.js";
 import { Journal } from "../../src/scheduler/journal.js";
 import { JournalLock } from "../../src/scheduler/journal-lock.js";
 import { writeCheckpoint } from "../../src/worker/checkpoint.js";
@@ -92,6 +92,25 @@ describe("journal state", () => {
     assert.deepEqual([...s.liveKeys()].sort(), ["y", "z"]);
     s.apply(["n", null]);
     assert.deepEqual([...s.liveKeys()], []);
+  });
+
+  it("scattered data is a task without a function: kept with its holder while wanted or in a live task's lineage", () => {
+    const s = new JournalState();
+    s.apply(["f", 1, src("f")]);
+    s.apply(["g", "Client-a", [["data", SCATTERED, [], []]]]);
+    s.apply(["w", 3, "tcp://h:1"]);
+    s.apply(["d", "data", 3, 64]);
+    s.apply(["g", "Client-a", [task("use", ["data"])]]);
+    s.apply(["r", "Client-a", ["data"]]);
+    // released by its client, but "use" still depends on it
+    const snap = s.snapshot();
+    assert.deepEqual(snap.functions.map(([id]) => id), [1], "no function is journaled for it");
+    const again = new JournalState();
+    again.apply(["s", snap]);
+    assert.deepEqual(again.ordered(["use"]).map((t) => [t[0], t[1]]), [["data", SCATTERED], ["use", 1]]);
+    assert.deepEqual(again.done.get("data"), [3, 64]);
+    again.apply(["r", "Client-a", ["use"]]);
+    assert.deepEqual([...again.liveKeys()], []);
   });
 
   it("a worker that left takes its completions with it", () => {

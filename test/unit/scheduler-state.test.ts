@@ -396,4 +396,37 @@ describe("scheduler state machine", () => {
     assert.equal(s.tasks.get("b")!.state, "erred");
     assert.deepEqual(computes(s.addWorker(worker("1"), 0)), [["tcp://w1:1", "ok"]]);
   });
+
+  // scattered data the journal kept: no lineage, so it waits for its holder and is never computed
+  it("scattered keys replayed by a take-over wait for their holder; tasks on them wait too, and run once it is back", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.awaitScattered("c", ["data-1"], "s1");
+    assert.deepEqual(computes(s.updateGraph("c", [spec("use", { deps: ["data-1"] })], "s2")), []);
+    assert.equal(s.tasks.get("data-1")!.state, "waiting");
+    assert.equal(s.tasks.get("use")!.state, "waiting", "waits for the scattered key, does not err");
+    const { instructions } = s.addWorkersHolding([{ info: worker("1"), held: { "data-1": 8 } }], 0, "s3");
+    assert.deepEqual(toClient(instructions, "key-in-memory"), ["data-1"]);
+    assert.deepEqual(computes(instructions), [["tcp://w1:1", "use"]]);
+    assert.deepEqual(toClient(s.lostScattered("s4"), "key-erred"), [], "what came back is not lost");
+    assert.equal(s.tasks.get("data-1")!.state, "memory");
+  });
+
+  it("scattered keys whose holder is not back after the grace are lost, with their dependents; a worker alone never computes them", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.awaitScattered("c", ["data-1"], "s1");
+    s.updateGraph("c", [spec("use", { deps: ["data-1"] })], "s2");
+    // a worker holding nothing joins: nothing to place (the scattered key has no function)
+    assert.deepEqual(computes(s.addWorker(worker("1"), 0)), []);
+    const ins = s.lostScattered("s3");
+    assert.deepEqual(toClient(ins, "key-erred").sort(), ["data-1", "use"]);
+    assert.equal(s.tasks.get("data-1")!.error?.name, "LostDataError");
+    assert.match(String(s.tasks.get("data-1")!.error?.message), /"data-1" was lost: the worker holding it did not come back/);
+    assert.equal(s.tasks.get("use")!.error?.name, "LostDataError", "the dependent carries the cause");
+    assert.deepEqual(computes(ins), []);
+    // the holder coming back later still brings the value back
+    const { instructions } = s.addWorkersHolding([{ info: worker("2"), held: { "data-1": 8 } }], 0, "s4");
+    assert.deepEqual(toClient(instructions, "key-in-memory"), ["data-1"]);
+  });
 });
