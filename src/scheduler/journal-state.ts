@@ -175,10 +175,10 @@ export class JournalState {
   }
 
   /** Keys some client (or extension name) wants, with their lineage: the tasks to keep. */
-  liveKeys(): Set<string> {
+  liveKeys(wants: ReadonlyMap<string, ReadonlySet<string>> = this.wants): Set<string> {
     const live = new Set<string>();
     const stack: string[] = [];
-    for (const keys of this.wants.values()) for (const k of keys) stack.push(k);
+    for (const keys of wants.values()) for (const k of keys) stack.push(k);
     while (stack.length) {
       const k = stack.pop()!;
       if (live.has(k)) continue;
@@ -192,7 +192,8 @@ export class JournalState {
 
   /** The compaction plan: only what is live, as one snapshot record's value. */
   snapshot(): Snapshot {
-    const live = this.liveKeys();
+    const wants = this.#wantsToKeep();
+    const live = this.liveKeys(wants);
     const tasks: JournalTask[] = [];
     const fns = new Set<number>();
     for (const k of live) {
@@ -212,13 +213,52 @@ export class JournalState {
     return {
       functions: [...this.functions].filter(([id]) => fns.has(id)),
       tasks,
-      wants: [...this.wants].filter(([, keys]) => keys.size > 0).map(([c, keys]) => [c, [...keys]]),
+      wants: [...wants].filter(([, keys]) => keys.size > 0).map(([c, keys]) => [c, [...keys]]),
       workers: [...this.workers].filter(([id]) => workers.has(id)),
       done,
       erred: [...this.erred].filter(([k]) => live.has(k)),
       checkpoints: [...this.checkpoints],
       ext,
     };
+  }
+
+  /**
+   * The wants, less the fire-and-forget keys that erred with a dependency: the live scheduler let
+   * go of them, but the journal records only the failing key's error ("e"), so compaction drops
+   * them (a take-over before it errs them again, and lets go of them too).
+   */
+  #wantsToKeep(): Map<string, Set<string>> {
+    const ff = this.wants.get(FIRE_AND_FORGET);
+    if (!ff?.size || this.erred.size === 0) return this.wants;
+    const failed = new Map<string, boolean>();
+    const erredBelow = (root: string): boolean => {
+      // iterative post-order over the lineage, each key once: graphs can be deep chains
+      const stack: Array<[string, number]> = [[root, 0]];
+      while (stack.length) {
+        const top = stack[stack.length - 1]!;
+        const [key, i] = top;
+        if (i === 0 && failed.has(key)) {
+          stack.pop();
+          continue;
+        }
+        if (i === 0 && this.erred.has(key) && !this.done.has(key)) {
+          failed.set(key, true);
+          stack.pop();
+          continue;
+        }
+        const deps = this.tasks.get(key)?.[3] ?? [];
+        if (i < deps.length) {
+          top[1]++;
+          if (!failed.has(deps[i]!)) stack.push([deps[i]!, 0]);
+          continue;
+        }
+        failed.set(key, deps.some((d) => failed.get(d) === true));
+        stack.pop();
+      }
+      return failed.get(root) === true;
+    };
+    const kept = new Set([...ff].filter((k) => !erredBelow(k)));
+    return new Map([...this.wants].map(([holder, keys]) => [holder, holder === FIRE_AND_FORGET ? kept : keys]));
   }
 
   /** Tasks in dependency order (each after what it depends on), for replay. */

@@ -248,10 +248,9 @@ export class TaskPool {
           return;
         }
       } else if (typeof report[0] === "number") {
-        const [id, parts, durationS, start] = report as ThreadValue;
-        const held = slot.held.get(id);
-        slot.held.delete(id);
-        held?.done({ id, ok: true, parts, durationS, start }, slot.index);
+        this.#value(slot, report as ThreadValue);
+      } else if (Array.isArray(report[0])) {
+        for (const v of report as ThreadValue[]) this.#value(slot, v);
       } else {
         for (const r of report as ThreadResult[]) {
           const held = slot.held.get(r.id);
@@ -276,6 +275,12 @@ export class TaskPool {
     };
     if (taken?.online) queueMicrotask(online);
     else thread.once("online", online);
+  }
+
+  #value(slot: Slot, [id, parts, durationS, start]: ThreadValue): void {
+    const held = slot.held.get(id);
+    slot.held.delete(id);
+    held?.done({ id, ok: true, parts, durationS, start }, slot.index);
   }
 
   /** After a task of `slot` ended or seceded: the next one it starts, or it is idle. */

@@ -66,11 +66,67 @@ export type ThreadValue = [id: number, parts: Uint8Array[], durationS: number, s
  * (secede) or taking one again (rejoin); a task that made an actor (before its result); an
  * actor call's reply.
  */
-export type ThreadReport = ThreadValue | ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
+export type ThreadReport = ThreadValue | ThreadValue[] | ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
 
-/** Post a task's result to the pool (its value as a ThreadValue). */
+/**
+ * Values not posted yet: the values of quick tasks of one batch go together, one message for
+ * the lot (each message costs both threads several microseconds, and a trivial task takes less).
+ * They are posted at the batch's end, before a task that is not known to be quick (a value must
+ * not wait for a slow task), before a failure (order kept), and at the end of the turn for values
+ * made outside a batch's loop (a seceded task's). If the thread dies, the tasks whose values it
+ * held run again, as those not started do (executor.ts #died).
+ */
+let values: ThreadValue[] = [];
+let moves: ArrayBuffer[] = [];
+let flushScheduled = false;
+
+function flushValues(): void {
+  flushScheduled = false;
+  if (values.length === 0) return;
+  const list = values;
+  const moved = moves;
+  values = [];
+  moves = [];
+  port.postMessage((list.length === 1 ? list[0]! : list) satisfies ThreadReport, moved);
+}
+
+/** Hand a task's result to the pool (its value as a ThreadValue, held for the batch's message). */
 function postResult(r: ThreadResult, moved: ArrayBuffer[]): void {
-  port.postMessage((r.ok ? [r.id, r.parts, r.durationS, r.start!] : [r]) satisfies ThreadReport, moved);
+  if (!r.ok) {
+    flushValues();
+    return port.postMessage([r] satisfies ThreadReport, moved);
+  }
+  values.push([r.id, r.parts, r.durationS, r.start!]);
+  for (const m of moved) moves.push(m);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushValues);
+  }
+}
+
+/** A task of a function whose last run here took less than this is quick: its value may wait for the next ones. */
+const QUICK_S = 200e-6;
+/** Each function's last duration on this thread (seconds), by its source or module export; bounded. */
+const lastDurations = new Map<string, number>();
+
+function functionId(fn: unknown): string | undefined {
+  const w = fn as { kind?: unknown; source?: unknown; url?: unknown; name?: unknown } | null;
+  if (w?.kind === "source" && typeof w.source === "string") return w.source;
+  if (w?.kind === "module" && typeof w.url === "string") return `${w.url}#${String(w.name)}`;
+  return undefined;
+}
+
+function isQuick(fn: unknown): boolean {
+  const id = functionId(fn);
+  const d = id === undefined ? undefined : lastDurations.get(id);
+  return d !== undefined && d < QUICK_S;
+}
+
+function ran(fn: unknown, durationS: number): void {
+  const id = functionId(fn);
+  if (id === undefined) return;
+  if (lastDurations.size >= 1024 && !lastDurations.has(id)) lastDurations.clear();
+  lastDurations.set(id, durationS);
 }
 
 /** What the pool gives a thread at its start: where it marks the task holding it (executor.ts). */
@@ -134,9 +190,11 @@ port.on("message", async (msg: ThreadMessage) => {
   for (const task of tasksOf(msg)) {
     const waiting = slot.take(task.id, false);
     if (waiting) await waiting;
+    if (values.length && !isQuick(task.fn)) flushValues();
     // a task that cannot reach secede() holds the slot to its end: no context, no handle
     await (needsContext(task.fn) ? start(task) : runHolding(task));
   }
+  flushValues();
 });
 
 const NO_DEPS: Record<string, Uint8Array[]> = Object.freeze({}) as Record<string, Uint8Array[]>;
@@ -203,6 +261,7 @@ function start(task: ThreadTask): Promise<void> {
   if (inContext) contextTasks++;
   const finish = (result: ThreadResult, transfer: ArrayBuffer[] = []) => {
     ended = true;
+    ran(task.fn, result.durationS);
     if (inContext && --contextTasks === 0) contextIdle();
     postResult(result, transfer);
     if (holding) {
@@ -238,6 +297,7 @@ async function runHolding(task: ThreadTask): Promise<void> {
   } catch (err) {
     result = { id: task.id, ok: false, error: toWireError(err), durationS: (performance.now() - t0) / 1000, start: performance.timeOrigin + t0 };
   }
+  ran(task.fn, result.durationS);
   postResult(result, moved);
   slot.give();
 }

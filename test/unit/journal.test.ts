@@ -159,6 +159,19 @@ describe("journal state", () => {
     assert.deepEqual([...s.liveKeys()], []);
   });
 
+  // protects: a fire-and-forget task that erred because a dependency failed kept its want in
+  // the journal for good (only the failing key's error is journaled): each take-over erred it again
+  it("compaction drops the fire-and-forget keys that erred with a dependency", () => {
+    const s = new JournalState();
+    s.apply(["f", 1, src("f")]);
+    s.apply(["g", "Client-a", [task("bad"), task("mid", ["bad"]), task("top", ["mid"]), task("fine")]]);
+    s.apply(["ww", "fire-and-forget", ["top", "fine"]]);
+    s.apply(["c", "Client-a"]);
+    s.apply(["e", "bad", { name: "Error", message: "on purpose", stack: "" }]);
+    assert.deepEqual(s.snapshot().wants, [["fire-and-forget", ["fine"]]]);
+    assert.deepEqual(s.snapshot().tasks.map((t) => t[0]), ["fine"]);
+  });
+
   it("names a record kind it does not know", () => {
     assert.throws(() => new JournalState().apply(["zz", 1]), /unknown journal record kind "zz"/);
   });
