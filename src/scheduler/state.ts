@@ -307,7 +307,7 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  /** Data put on a worker directly by a client (scatter): the keys are in memory there. */
+  /** Data put on a worker directly by a client (scatter): the keys are in memory there (lost, if that worker has left). */
   addData(client: string, worker: string, entries: Array<{ key: string; nbytes: number }>, stimulusId: string): Instruction[] {
     const ws = this.#g.workers.get(worker);
     for (const { key, nbytes } of entries) {
@@ -320,7 +320,12 @@ export class SchedulerState {
         t.run = newRun(); // the scattered value's number: copies of it fetched elsewhere carry it
         this.#g.transition(t, TaskState.memory, stimulusId);
       }
-      this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes });
+      if (t.state === TaskState.memory) this.#g.sendClient(client, { op: Op.keyInMemory, key, nbytes });
+      else if (t.fn === null && t.state === TaskState.released) {
+        // its worker left before this message came: nothing holds it, and it has no lineage
+        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(key)} was lost: its worker ${worker} left before the scheduler heard where it was`, stack: "" };
+        this.#g.transition(t, TaskState.erred, stimulusId); // tells its clients
+      }
     }
     this.#g.fill(stimulusId);
     return this.#g.flush();

@@ -397,6 +397,23 @@ describe("scheduler state machine", () => {
     assert.deepEqual(computes(s.addWorker(worker("1"), 0)), [["tcp://w1:1", "ok"]]);
   });
 
+  // protects: a scatter whose worker left between put-data and add-keys was reported in memory
+  // with no holder, and a gather of it asked who-has until its timeout (forever, without one)
+  it("data scattered to a worker that has left is lost at once, not reported in memory", () => {
+    const s = new SchedulerState();
+    s.addClient("c");
+    s.addWorker(worker("1"), 0);
+    const ins = s.addData("c", "tcp://gone:1", [{ key: "data-1", nbytes: 8 }], "s1");
+    assert.deepEqual(toClient(ins, "key-in-memory"), []);
+    assert.deepEqual(toClient(ins, "key-erred"), ["data-1"]);
+    assert.match(String(s.tasks.get("data-1")!.error?.message), /"data-1" was lost: its worker tcp:\/\/gone:1 left before/);
+    // a copy that did reach a live worker (a broadcast) brings it back
+    const again = s.addData("c", "tcp://w1:1", [{ key: "data-1", nbytes: 8 }], "s2");
+    assert.deepEqual(toClient(again, "key-in-memory"), ["data-1"]);
+    assert.equal(s.tasks.get("data-1")!.state, "memory");
+    assert.equal(s.tasks.get("data-1")!.error, undefined);
+  });
+
   // scattered data the journal kept: no lineage, so it waits for its holder and is never computed
   it("scattered keys replayed by a take-over wait for their holder; tasks on them wait too, and run once it is back", () => {
     const s = new SchedulerState();
