@@ -248,7 +248,7 @@ export class Client implements FutureHost {
       workers: async () => (await this.schedulerInfo()).workers,
       worker: (address) => this.#worker(address),
       addKey: (key) => this.#keys.add(key, this.#link.graphs.endings),
-      send: (msg) => this.send(msg), // after a pending release of a key scattered again
+      request: (msg, timeoutMs) => this.request(msg, timeoutMs), // after a pending release of a key scattered again
       timeoutMs: 10 * REQUEST_TIMEOUT_MS,
     });
     const futures = keys.map((k) => this.#future(k) as Future<T>);

@@ -1,7 +1,8 @@
 /**
  * scatter(): values put on workers directly (not through the scheduler), spread over the
  * workers holding the least, or on every chosen worker (broadcast); the scheduler is told
- * where each key is (add-keys).
+ * where each key is (add-keys, a request: scatter resolves once the scheduler has them, on disk
+ * for a journaled scheduler).
  */
 import { type Rpc, byFrame, checkFits } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
@@ -17,7 +18,8 @@ export interface ScatterHost {
   worker(address: string): Promise<Rpc>;
   /** a new key of this client (before its data is sent) */
   addKey(key: string): void;
-  send(msg: Message): void;
+  /** a request to the scheduler (after what was submitted and released before it) */
+  request(msg: Message, timeoutMs: number): Promise<unknown>;
   readonly timeoutMs: number;
 }
 
@@ -57,7 +59,8 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
       }
       for (const group of groups) {
         const reply = await rpc.request<{ nbytes: Record<string, number> }>({ op: Op.putData, data: group.data }, host.timeoutMs, { bytes: group.bytes });
-        host.send({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) });
+        // answered once the scheduler has it (a journaled one: on disk, so a scheduler taking over knows it)
+        await host.request({ op: Op.addKeys, worker: addr, keys: Object.entries(reply.nbytes).map(([key, nbytes]) => ({ key, nbytes })) }, host.timeoutMs);
       }
     }),
   );

@@ -78,6 +78,8 @@ export type BroadcastResult = { ok: true; value: Uint8Array[] } | { ok: false; e
 export interface ClientReplies {
   "register-client": { address: string; id: string; services: Record<string, string> };
   "heartbeat-client": "ok";
+  /** with a journal, once the scatter is on disk */
+  "add-keys": "ok";
   "who-has": Record<string, string[]>;
   identity: SchedulerIdentity;
   story: TaskStoryEntry[];

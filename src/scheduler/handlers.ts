@@ -304,16 +304,18 @@ export class SchedulerHandlers {
     this.#h.run(this.#state.releaseKeys(client, keys, this.#h.sid("release-keys")));
   }
 
-  addKeys(m: AddKeys, rpc: Rpc): void {
+  /** Where a client's scatter put its data. With a journal, the reply (scatter waits for it) comes once that is on disk, as publish's does. */
+  addKeys(m: AddKeys, rpc: Rpc): "ok" | Promise<"ok"> {
     const client = this.#h.peers.client(rpc);
     const known = (key: string) => (this.#state.tasks.get(key)?.state ?? TaskState.forgotten) !== TaskState.forgotten;
     const fresh = this.#h.takeOver ? m.keys.filter((k) => !known(k.key)).map((k) => k.key) : [];
     this.#h.run(this.#state.addData(client, m.worker, m.keys, this.#h.sid("scatter")));
-    if (!this.#h.takeOver) return;
+    if (!this.#h.takeOver) return "ok";
     // journaled as the state took it: the keys it did not know as scattered data, and their holder
     const isFresh = new Set(fresh);
     const held = m.keys.filter((k) => this.#state.tasks.get(k.key)?.whoHas.has(m.worker));
     this.#h.takeOver.scattered(client, m.worker, fresh, m.keys.filter((k) => !isFresh.has(k.key)).map((k) => k.key), held);
+    return this.#h.takeOver.journal.durable().then(() => "ok" as const);
   }
 
   cancelKeys(m: CancelKeys, rpc: Rpc): void {

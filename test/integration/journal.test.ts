@@ -296,6 +296,26 @@ describe("journaled scheduler on real processes", function () {
     assert.match(next.stderr, /"reason":"grace of 3000 ms over"/, "the take-over waited for the dead worker, the holder of b");
   });
 
+  // protects: a scatter was not acknowledged when on disk, so one made just before a crash was
+  // unknown to the scheduler taking over, and its future failed as cancelled
+  it("a scatter resolves once it is on disk: its value outlives a kill -9 right after it", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    // the group sync never comes: only what a reply waits for (durable()) reaches the disk
+    const slow = journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__SYNC_INTERVAL: "1h" });
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: slow });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(1, { timeout: 30_000 });
+    const f = await client.scatter({ rows: [1, 2, 3] });
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await waitFor("the client to reconnect", () => client!.schedulerAddress === schedulerAddress(cluster!.file), { timeoutMs: 30_000, proc: next });
+    assert.deepEqual(await f.result({ timeout: 60_000 }), { rows: [1, 2, 3] });
+    assert.equal(await client.submit((v: { rows: number[] }) => v.rows.length, f).result({ timeout: 60_000 }), 3);
+  });
+
   // protects: the client took pushed ops (pubsub-message) on its first connection only; after a
   // take-over the first item for a new Sub closed the connection ("unknown op"), and the new
   // scheduler released everything the client held
