@@ -32,7 +32,8 @@ describe("task thread values", function () {
   it("a quick task's value goes before a task of unknown length in its batch runs", async () => {
     pool = new TaskPool(1);
     const quick = encodeFunction((x: number) => x + 1);
-    // known quick on this thread after one run
+    // a first run: the thread is up and the function compiled. In the batch below the quick
+    // value is held, and the task after it has never run here: the value must go before it runs
     assert.equal(await new Promise((resolve) => pool!.run({ key: "warm", fn: quick, args: args(0), deps: {} }, (r) => resolve(valueOf(r)))), 1);
     const gate = path.join(tmp.dir, "gate");
     // holds the thread until the quick task's value reached the pool (which opens the gate)
