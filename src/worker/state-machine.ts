@@ -142,6 +142,12 @@ export class WorkerState<V = unknown> {
   /** dependency -> the number of the value wanted (from the latest compute-task naming it) */
   #wantRun = new Map<string, number>();
   #waitingOn = new Map<string, Set<WTask>>();
+  /**
+   * dependencies that may need a fetch started (newly waited on, or their fetch ended without
+   * the value): `#fetchMissing` looks at these only, so its cost does not grow with the fetches
+   * in flight. One in flight, held, or no longer waited on leaves it there.
+   */
+  #toFetch = new Set<string>();
   #ready: WTask[] = [];
   /** some task had a non-zero priority: keep the ready list sorted */
   #prioritized = false;
@@ -276,6 +282,7 @@ export class WorkerState<V = unknown> {
         if (this.inFlight.delete(dep)) this.#story(dep, "flight", "released", `value ${want} wanted now`);
       }
       waiting.add(t);
+      this.#toFetch.add(dep);
       this.#holders.set(dep, holders);
       if (want !== undefined) this.#wantRun.set(dep, want);
     }
@@ -353,6 +360,7 @@ export class WorkerState<V = unknown> {
       if (this.held.delete(key)) {
         this.heldRun.delete(key);
         freed.push(key);
+        if (this.#waitingOn.has(key)) this.#toFetch.add(key);
         if (!t) this.#story(key, "memory", "released");
       }
       if (!t) continue;
@@ -397,6 +405,7 @@ export class WorkerState<V = unknown> {
     this.#holders.clear();
     this.#alone.clear();
     this.#waitingOn.clear();
+    this.#toFetch.clear();
     this.#ready = [];
     if (keepData) for (const t of running) this.#freedWhileRunning.set(t.key, t.state === "executing");
     else {
@@ -463,6 +472,7 @@ export class WorkerState<V = unknown> {
       // several values came in that frame (asked together), even if some are no longer wanted
       if (keys.length > 1) {
         this.#alone.add(key);
+        this.#toFetch.add(key);
         this.#tried.get(key)?.delete(worker);
         continue;
       }
@@ -490,6 +500,7 @@ export class WorkerState<V = unknown> {
       const f = this.inFlight.get(key);
       if (f?.id !== id) continue;
       this.inFlight.delete(key);
+      this.#toFetch.add(key);
       if (absent) this.#tried.get(key)?.set(f.worker, true);
     }
     this.#fetchMissing();
@@ -498,8 +509,12 @@ export class WorkerState<V = unknown> {
   /** Start fetches for dependencies not in flight, grouped per peer. */
   #fetchMissing(): void {
     const perPeer = new Map<string, string[]>();
-    for (const [dep, waiting] of this.#waitingOn) {
-      if (this.inFlight.has(dep) || this.held.has(dep)) continue;
+    for (const dep of this.#toFetch) {
+      const waiting = this.#waitingOn.get(dep);
+      if (!waiting || this.inFlight.has(dep) || this.held.has(dep)) {
+        this.#toFetch.delete(dep);
+        continue;
+      }
       let tried = this.#tried.get(dep);
       if (!tried) this.#tried.set(dep, (tried = new Map()));
       const peer = (this.#holders.get(dep) ?? []).find((h) => !tried!.has(h));
@@ -514,18 +529,24 @@ export class WorkerState<V = unknown> {
         this.#waitingOn.delete(dep);
         this.#tried.delete(dep);
         this.#alone.delete(dep);
+        this.#toFetch.delete(dep);
         continue;
       }
       // a dependency fetched alone is the only fetch from its peer while it is on its way:
       // replies sent in one turn share a frame, and it would be too big again
       if (this.#alone.size && [...this.inFlight].some(([k, f]) => f.worker === peer && (this.#alone.has(dep) || this.#alone.has(k)))) continue;
+      this.#toFetch.delete(dep);
       if (tried.size === 0) this.#story(dep, "released", "flight");
       tried.set(peer, false);
       if (this.#alone.has(dep)) {
         const id = ++this.#fetches;
         this.inFlight.set(dep, { worker: peer, id });
         this.#out.push({ type: "fetch", worker: peer, id, keys: [dep], stimulusId: this.#sid });
-      } else perPeer.set(peer, [...(perPeer.get(peer) ?? []), dep]);
+      } else {
+        const group = perPeer.get(peer);
+        if (group) group.push(dep);
+        else perPeer.set(peer, [dep]);
+      }
     }
     for (const [worker, keys] of perPeer) {
       const id = ++this.#fetches;
