@@ -49,14 +49,23 @@ class Cancel {
 }
 
 type Item = TaskSpec | string | Cancel;
+/** What a sent item's place in the pending array holds until the array is cut. */
+const SENT = "" as Item;
 const kindOf = (item: Item): 0 | 1 | 2 => (typeof item === "string" ? 1 : item instanceof Cancel ? 2 : 0);
 
 export class GraphOutbox {
   /** the scheduler has a journal (its register reply said so): graphs are numbered and kept */
   journal = false;
   readonly #io: OutboxIo;
-  /** tasks to submit, keys (strings) to release and keys to cancel, in the order they came */
+  /** tasks to submit, keys (strings) to release and keys to cancel, in the order they came; those before `#sent` are sent */
   #pending: Item[] = [];
+  /**
+   * How many of `#pending` are sent. A big map is sent GRAPH_CHUNK a turn: cutting the sent
+   * ones off each time copied the rest, and a million pending tasks left ~0.5 GB of such
+   * copies for the garbage collector (the client's peak in the 1M tree). The array is cut
+   * when half of it is sent.
+   */
+  #sent = 0;
   #flushScheduled = false;
   #seq = 0;
   /** endings queued, and sent (their numbers: 1, 2, ...) */
@@ -97,32 +106,39 @@ export class GraphOutbox {
   /** Everything pending sent, then one more ending number for the caller's message (a resume's want-keys). */
   nextEnding(): number {
     this.flush();
-    if (this.#pending.length) throw new Error("the scheduler's connection is not open");
+    if (this.#pending.length > this.#sent) throw new Error("the scheduler's connection is not open");
     return (this.#endingsSent = ++this.#endings);
   }
 
   /** Send what is pending (at most `limit` items, the rest in a later turn), GRAPH_CHUNK a message. */
   flush(limit = Infinity): void {
     // while reconnecting, it waits for the next scheduler
-    if (!this.#io.connected()) return void (this.#io.closed() && (this.#pending = []));
-    while (this.#pending.length && limit > 0) {
+    if (!this.#io.connected()) {
+      if (this.#io.closed()) this.#cut(this.#pending.length);
+      return;
+    }
+    while (this.#sent < this.#pending.length && limit > 0) {
+      const pending = this.#pending;
+      const at = this.#sent;
       // the longest run of one kind (tasks, keys to release, keys to cancel), GRAPH_CHUNK at most
-      const kind = kindOf(this.#pending[0]!);
-      const most = Math.min(GRAPH_CHUNK, limit, this.#pending.length);
+      const kind = kindOf(pending[at]!);
+      const most = Math.min(GRAPH_CHUNK, limit, pending.length - at);
       let n = 1;
       // and, for tasks, no more arguments than one message carries (a task over it alone was refused when prepared)
-      let bytes = kind ? 0 : argBytes(this.#pending[0] as TaskSpec);
+      let bytes = kind ? 0 : argBytes(pending[at] as TaskSpec);
       const share = kind ? 0 : (this.#io.share?.() ?? FRAME_SHARE_BYTES);
-      while (n < most && kindOf(this.#pending[n]!) === kind) {
+      while (n < most && kindOf(pending[at + n]!) === kind) {
         if (!kind) {
-          const more = argBytes(this.#pending[n] as TaskSpec);
+          const more = argBytes(pending[at + n] as TaskSpec);
           if (bytes + more > share) break;
           bytes += more;
         }
         n++;
       }
-      const run = n === this.#pending.length ? this.#pending : this.#pending.slice(0, n);
-      this.#pending = run === this.#pending ? [] : this.#pending.slice(n);
+      const run = at === 0 && n === pending.length ? pending : pending.slice(at, at + n);
+      // sent: not kept alive by the array until it is cut
+      if (run !== pending) pending.fill(SENT, at, at + n);
+      this.#sent += n;
       limit -= n;
       if (kind) {
         const seq = (this.#endingsSent += n);
@@ -136,7 +152,16 @@ export class GraphOutbox {
       if (this.journal) this.#notDurable.push(Object.assign(m, { seq: ++this.#seq }));
       this.#io.send(m, bytes >= BIG_GRAPH ? bytes : undefined);
     }
-    if (this.#pending.length) this.#later();
+    this.#cut(this.#sent);
+    if (this.#pending.length > this.#sent) this.#later();
+  }
+
+  /** The first `n` pending items leave: all of them at once, else once they are half the array. */
+  #cut(n: number): void {
+    if (n === this.#pending.length) this.#pending = [];
+    else if (n * 2 >= this.#pending.length) this.#pending = this.#pending.slice(n);
+    else return;
+    this.#sent = 0;
   }
 
   #later(): void {

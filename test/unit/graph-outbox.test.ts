@@ -56,6 +56,35 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     assert.deepEqual(box.notDurable(), [], "no journal: nothing kept");
   });
 
+  it("a big map sent over many turns, with tasks and releases added meanwhile and a send that flushes again, goes once each, in order", async () => {
+    const sent: Array<UpdateGraph | ReleaseKeys | CancelKeys> = [];
+    let nested = 0;
+    const box: GraphOutbox = new GraphOutbox({
+      connected: () => true,
+      closed: () => false,
+      // a send that sends more first (the client flushes the outbox before any other message)
+      send: (m) => {
+        sent.push(m);
+        if (nested++ % 3 === 0) box.flush(GRAPH_CHUNK);
+      },
+    });
+    const want: string[] = [];
+    const add = (key: string) => (box.add(task(key)), want.push(`+${key}`));
+    const release = (key: string) => (box.release(key), want.push(`-${key}`));
+    for (let i = 0; i < 7 * GRAPH_CHUNK + 3; i++) add(`a-${i}`);
+    for (let round = 0; round < 6; round++) {
+      await turn();
+      // more queued while most of the first batch waits: behind it, in the order they came
+      for (let i = 0; i < GRAPH_CHUNK / 2; i++) add(`r${round}-${i}`);
+      release(`a-${round}`);
+    }
+    for (let i = 0; i < 40 && sent.length && want.length > 0; i++) await turn();
+    box.flush();
+    const got = sent.flatMap((m) => (m.op === "update-graph" ? m.tasks.map((t) => `+${t.key}`) : m.op === "release-keys" ? m.keys.map((k) => `-${k}`) : []));
+    assert.equal(got.length, want.length, "every task and release sent once");
+    assert.deepEqual(got, want);
+  });
+
   // a turn's tasks were one update-graph whatever their size: two 3 GB arguments made a message
   // no frame could carry, and the connection to the scheduler closed on it
   it("a run of tasks ends before its arguments pass a frame's share, and says its size", async () => {
