@@ -6,7 +6,7 @@
 import type { Versions } from "../version.js";
 import {
   type Message, type Parsers, type WireFunction, type Shapes,
-  fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, whoHas, wireError, wireFunction,
+  type Dependency, dependencies, fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
 
@@ -50,7 +50,7 @@ export type MissingData = { op: "missing-data"; key: string; missing: string; ho
 /**
  * Copies this worker made (fetched for a task, or put here by replication), each with the
  * number of the value it copied (`runs`: the run that computed it, as compute-task's
- * `depRuns` or replicate-to's `runs` named it). A copy of a value the key no longer has (it
+ * `deps` or replicate-to's `runs` named it). A copy of a value the key no longer has (it
  * was released meanwhile, maybe submitted again with another function) is refused.
  */
 export type AddReplica = { op: "add-replica"; runs: Record<string, number> };
@@ -78,14 +78,8 @@ export type ComputeTask = {
   fn: number;
   fnDef?: WireFunction;
   args: Uint8Array[];
-  /** dependency key -> workers holding it */
-  whoHas: Record<string, string[]>;
-  /**
-   * dependency key -> the number of its value (the run that computed it, or the number the
-   * scheduler gave scattered data): a copy held here of another value of that key (an ended
-   * incarnation) is not used. Absent when the task has no dependencies.
-   */
-  depRuns?: Record<string, number>;
+  /** each dependency: its key, its value's number, the workers holding it (absent: none) */
+  deps?: Dependency[];
   priority?: number;
   /** this assignment's number, echoed with its result */
   run?: number;
@@ -168,8 +162,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
     if (typeof m.fn !== "number") throw fieldError(m, "fn", "a function number", m.fn);
     if (m.fnDef !== undefined) wireFunction(m, "fnDef");
     parts(m, "args");
-    whoHas(m, "whoHas");
-    if (m.depRuns !== undefined) numMap(m, "depRuns"); // one for each dependency: checked by the worker's handler
+    if (m.deps !== undefined) dependencies(m, "deps");
     if (m.priority !== undefined && typeof m.priority !== "number") throw fieldError(m, "priority", "a number", m.priority);
     optional(m, "run", num);
     optional(m, "checkpoint", str);
@@ -218,7 +211,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
 };
 
 export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
-  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", whoHas: "who-has", depRuns: "numbers?", priority: "number?", run: "number?", checkpoint: "string?" },
+  "compute-task": { key: "string", fn: "number", fnDef: "function?", args: "parts", deps: "deps?", priority: "number?", run: "number?", checkpoint: "string?" },
   "free-keys": { keys: "strings" },
   "close-worker": { reason: "string?" },
   run: { fn: "function", args: "parts" },

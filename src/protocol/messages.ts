@@ -36,7 +36,7 @@ export function parseWith<U extends { op: string }>(parsers: Parsers<U>, raw: Me
 
 /** What a field holds; a trailing `?` marks it optional (absent = undefined). */
 export type FieldKind =
-  | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "error" | "function"
+  | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "deps" | "error" | "function"
   | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status" | "actor-kind" | "startstops";
 export type FieldSpec = FieldKind | `${FieldKind}?`;
 /** The fields of each op of a union (besides `op`; `rid` is the Rpc's). */
@@ -120,6 +120,28 @@ export function whoHas(m: Message, field: string): Record<string, string[]> {
   return v as Record<string, string[]>;
 }
 
+/**
+ * A task's dependency as compute-task names it: its key, the number of its value (the run that
+ * computed it, or the number the scheduler gave scattered data: a copy of another value of that
+ * key, an ended incarnation, is not used) and the workers holding it. A list, not maps keyed by
+ * task names: a map of new keys in every message costs msgpack ~3x the time of a list (measured:
+ * packing and unpacking a compute-task with 2 dependencies 8.7 us as two maps, 2.8 as lists).
+ */
+export type Dependency = [key: string, run: number, holders: string[]];
+
+/** A list of dependencies, each `[key, run, holders]`. */
+export function dependencies(m: Message, field: string): Dependency[] {
+  const v = m[field];
+  if (!Array.isArray(v)) throw fieldError(m, field, "a list of [key, run, holders]", v);
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i] as unknown[];
+    if (!(Array.isArray(d) && d.length === 3 && typeof d[0] === "string" && typeof d[1] === "number" && isStrings(d[2]))) {
+      throw fieldError(m, `${field}[${i}]`, "[key, run, holders]", d);
+    }
+  }
+  return v as Dependency[];
+}
+
 /** key -> encoded parts (get-data replies, put-data). */
 export function dataMap(m: Message, field: string): Record<string, Uint8Array[]> {
   const v = m[field];
@@ -166,11 +188,11 @@ export function isWireFunction(v: unknown): v is WireFunction {
 }
 
 /**
- * A map keyed by task names (a compute-task's `whoHas` and `depRuns`, add-replica's `runs`):
- * made with a null prototype, it goes on the wire as a plain msgpack map, not a record
- * (msgpack.ts). Its key list is new in nearly every message, and a record would define a
- * structure each time: a compute-task with 8 such keys took 30-35 against 20-28 us to pack and
- * unpack (in process).
+ * A map keyed by task names (add-replica's `runs`, replication's): made with a null prototype,
+ * it goes on the wire as a plain msgpack map, not a record (msgpack.ts). Its key list is new in
+ * nearly every message, and a record would define a structure each time: a compute-task with 8
+ * such keys took 30-35 against 20-28 us to pack and unpack (in process). A list is faster still
+ * (compute-task's `deps`: `Dependency`).
  */
 export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 

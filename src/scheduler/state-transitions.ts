@@ -6,7 +6,7 @@
  * What a transition does besides changing the state is its table entry, built from the
  * module-private helpers below; nothing else sets a task's state.
  */
-import { type Message, keyedMap } from "../protocol/messages.js";
+import type { Dependency, Message } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { TaskHeap, type TimeFit, FreeWorkers, pickWorker, prefixOf } from "./state-placement.js";
 import { ArgBlock, EMPTY, NameSets, One, type TaskSet } from "./state-sets.js";
@@ -198,7 +198,7 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
  * Assignments so far: each compute-task's `run`, echoed by the worker's task-finished/task-erred.
  * A key in memory keeps the number of the run that computed it (or one of newRun's, for data
  * put there otherwise): its value's number, which every copy of the value carries on the
- * workers (compute-task's depRuns, add-replica's runs).
+ * workers (compute-task's deps, add-replica's runs).
  */
 let runs = 0;
 
@@ -214,22 +214,15 @@ function assign(g: TaskGraph, t: TaskRecord): void {
   g.reweigh(ws);
   const need = t.placement?.resources;
   if (need) for (const [r, n] of Object.entries(need)) ws.used[r] = (ws.used[r] ?? 0) + n;
-  const whoHas = keyedMap<string[]>();
-  let depRuns: Record<string, number> | undefined;
-  for (const dep of t.dependencies) {
-    whoHas[dep.key] = [...dep.whoHas];
-    (depRuns ??= keyedMap())[dep.key] = dep.run;
+  const args = t.args instanceof ArgBlock ? [t.args.part(t.argIndex)] : t.args;
+  const run = (t.run = ++runs);
+  if (t.dependencies.length === 0) {
+    g.sendWorker(ws.address, { op: Op.computeTask, key: t.key, fn: t.fn, args, priority: t.priority, run });
+    return;
   }
-  g.sendWorker(ws.address, {
-    op: Op.computeTask,
-    key: t.key,
-    fn: t.fn,
-    args: t.args instanceof ArgBlock ? [t.args.part(t.argIndex)] : t.args,
-    whoHas,
-    ...(depRuns && { depRuns }),
-    priority: t.priority,
-    run: (t.run = ++runs),
-  });
+  const deps: Dependency[] = [];
+  for (const dep of t.dependencies) deps.push([dep.key, dep.run, [...dep.whoHas]]);
+  g.sendWorker(ws.address, { op: Op.computeTask, key: t.key, fn: t.fn, args, deps, priority: t.priority, run });
 }
 
 /** A processing task is taken back from its worker, which drops it (and any result of it). */

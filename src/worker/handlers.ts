@@ -7,7 +7,7 @@
  */
 import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
 import { FrameTooLargeError, ProtocolError } from "../errors.js";
-import { type Message, keyedMap, str } from "../protocol/messages.js";
+import { type Dependency, type Message, keyedMap, str } from "../protocol/messages.js";
 import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
 import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
@@ -41,6 +41,9 @@ export interface WorkerHost {
   callActor(call: Omit<ActorCall, "op">): Promise<Uint8Array[]>;
 }
 
+/** A task without dependencies: one shared empty list (never changed). */
+const NO_DEPS: readonly Dependency[] = Object.freeze([]);
+
 /** The scheduler connection's routes: every op parsed at the edge. */
 export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
   return routes({
@@ -51,9 +54,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         if (m.fnDef !== undefined) w.functions.set(m.fn, m.fnDef);
         const fn = w.functions.get(m.fn);
         if (fn === undefined) throw new ProtocolError(`compute-task names function ${m.fn}, which was never sent`);
-        // a held copy is used only as the value named: each dependency needs its number
-        for (const dep in m.whoHas) if (m.depRuns?.[dep] === undefined) throw new ProtocolError(`compute-task ${JSON.stringify(m.key)}: depRuns names no value number for its dependency ${JSON.stringify(dep)}`);
-        const task = { key: m.key, fn, args: m.args, whoHas: m.whoHas, depRuns: m.depRuns, priority: m.priority ?? 0, run: m.run, checkpoint: m.checkpoint };
+        const task = { key: m.key, fn, args: m.args, deps: m.deps ?? NO_DEPS, priority: m.priority ?? 0, run: m.run, checkpoint: m.checkpoint };
         w.handle({ type: "compute-task", task }); // numbered by the state machine
       },
       [Op.freeKeys]: (m) => w.handle({ type: "free-keys", keys: m.keys }),

@@ -21,7 +21,7 @@
  *   left (freed, or a reset) is forgotten, so its late reply, maybe a value of the key's ended
  *   incarnation, never feeds a task given afterwards;
  * - a held value is used only as the value the scheduler names: each value's number (the run
- *   that computed it; compute-task's `depRuns`, replication's `runs`) is kept with it
+ *   that computed it; compute-task's `deps`, replication's `runs`) is kept with it
  *   (`heldRun`), and a held copy of another number (a copy the scheduler did not know of,
  *   maybe of an ended incarnation of its key) is dropped and fetched again. A compute-task for
  *   a key held here is computed again, never answered with the copy held;
@@ -33,7 +33,7 @@
  * - every event returns all it caused (a put-data that readies a task returns its execute).
  * Every state change of a key goes to a bounded story (`story(key)`), with its stimulus id.
  */
-import { type Message, keyedMap } from "../protocol/messages.js";
+import { type Dependency, type Message, keyedMap } from "../protocol/messages.js";
 import type { TaskTiming } from "../protocol/messages-worker.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { StoryLog, stimulusId, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
@@ -49,10 +49,11 @@ export interface ComputeTask {
   key: string;
   fn: unknown;
   args: Uint8Array[];
-  /** holders of each dependency */
-  whoHas: Record<string, string[]>;
-  /** each dependency's value number (absent: no dependencies, or a scheduler that sends none) */
-  depRuns?: Record<string, number>;
+  /**
+   * each dependency: its key, the number of its value (a held copy of another number is not
+   * used) and its holders
+   */
+  deps: readonly Dependency[];
   priority: number;
   /** the scheduler's number for this assignment, echoed with the result (a stale run's is dropped there) */
   run?: number;
@@ -256,18 +257,15 @@ export class WorkerState<V = unknown> {
     if (this.held.has(msg.key)) this.#dropCopy(msg.key, "sent to be computed: a copy the scheduler did not know of");
     // one shape for every task (a spread of the message would make objects V8 clones slowly)
     const t: WTask = {
-      key: msg.key, fn: msg.fn, args: msg.args, whoHas: msg.whoHas, depRuns: msg.depRuns, priority: msg.priority, run: msg.run, checkpoint: msg.checkpoint,
+      key: msg.key, fn: msg.fn, args: msg.args, deps: msg.deps, priority: msg.priority, run: msg.run, checkpoint: msg.checkpoint,
       state: "ready", missing: NONE_MISSING,
     };
     if (msg.priority) this.#prioritized = true;
     this.tasks.set(t.key, t);
-    const runs = msg.depRuns;
-    for (const dep in msg.whoHas) {
-      const holders = msg.whoHas[dep]!;
-      const want = runs?.[dep];
+    for (const [dep, want, holders] of msg.deps) {
       if (this.held.has(dep)) {
         const have = this.heldRun.get(dep);
-        if (want === undefined || have === undefined || have === want) continue;
+        if (have === undefined || have === want) continue;
         this.#dropCopy(dep, `value ${have} held, value ${want} wanted: a copy of another incarnation`);
       }
       if (t.missing === NONE_MISSING) t.missing = new Set();
@@ -276,7 +274,7 @@ export class WorkerState<V = unknown> {
       if (!waiting) {
         this.#waitingOn.set(dep, (waiting = new Set()));
         this.#tried.delete(dep); // wanted afresh: holders that failed an abandoned fetch may be asked again
-      } else if (want !== undefined && (this.#wantRun.get(dep) ?? want) !== want) {
+      } else if ((this.#wantRun.get(dep) ?? want) !== want) {
         // another value of it is being fetched (for tasks of an ended incarnation): not taken
         this.#tried.delete(dep);
         if (this.inFlight.delete(dep)) this.#story(dep, "flight", "released", `value ${want} wanted now`);
@@ -284,7 +282,7 @@ export class WorkerState<V = unknown> {
       waiting.add(t);
       this.#toFetch.add(dep);
       this.#holders.set(dep, holders);
-      if (want !== undefined) this.#wantRun.set(dep, want);
+      this.#wantRun.set(dep, want);
     }
     if (t.missing.size) {
       t.state = "fetching";
@@ -586,7 +584,7 @@ export class WorkerState<V = unknown> {
       this.#executing++;
       this.#story(t.key, "ready", "executing");
       const deps: string[] = [];
-      for (const dep in t.whoHas) if (this.held.has(dep)) deps.push(dep);
+      for (const [dep] of t.deps) if (this.held.has(dep)) deps.push(dep);
       this.#out.push(t.checkpoint === undefined
         ? { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid }
         : { type: "execute", key: t.key, fn: t.fn, args: t.args, deps, stimulusId: this.#sid, checkpoint: t.checkpoint });

@@ -1,7 +1,7 @@
 // Defects found by reading the code on 2026-12-03: each case shows one (it fails on 5376605).
 import assert from "node:assert/strict";
 import { type Instruction, SchedulerState } from "../../src/scheduler/state.js";
-import type { TaskSpec } from "../../src/protocol/messages.js";
+import type { Dependency, TaskSpec } from "../../src/protocol/messages.js";
 import type { WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver } from "../helpers/worker-state.js";
 import { withCluster } from "../helpers/cluster.js";
@@ -15,7 +15,7 @@ const spec = (key: string, extra: Partial<TaskSpec> = {}): TaskSpec => ({ key, f
 const worker = (name: string) => ({ address: `tcp://w${name}:1`, name, host: "h", nthreads: 1, memoryLimit: 0, pid: 1 });
 const frees = (ins: Instruction[], to: string) =>
   ins.filter((i) => i.type === "send-worker" && i.worker === to && i.msg.op === "free-keys").flatMap((i) => (i as unknown as { msg: { keys: string[] } }).msg.keys);
-const task = (key: string, whoHas: Record<string, string[]> = {}) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, depRuns: Object.fromEntries(Object.keys(whoHas).map((k) => [k, 1])), priority: 0 });
+const task = (key: string, whoHas: Record<string, string[]> = {}) => ({ key, fn: "x => x", args: [Buffer.from([0x90])], deps: Object.keys(whoHas).map((k) => [k, 1, whoHas[k]!] as Dependency), priority: 0 });
 const ops = (ins: WorkerInstruction[]) =>
   ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? (i.msg.keys as string[])?.join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 

@@ -170,9 +170,9 @@ describe("messages with raw parts", () => {
     const payloadOf = (parts: Uint8Array[]) => Buffer.concat(parts).subarray(4);
     const [aOut, aIn, bOut, bIn] = [wireCodec(), wireCodec(), wireCodec(), wireCodec()];
     const messages = [
-      { op: "compute-task", key: "k-1", fn: 0, args: [Buffer.from([1, 2])], whoHas: {}, priority: 70 },
+      { op: "compute-task", key: "k-1", fn: 0, args: [Buffer.from([1, 2])], priority: 70 },
       [{ op: "task-finished", key: "k-1", nbytes: 8 }, { op: "task-finished", key: "k-2", nbytes: 100, value: [Buffer.alloc(3)] }],
-      { op: "compute-task", key: "k-3", fn: 1, args: [], whoHas: { "k-1": ["tcp://a:1"] }, priority: 64 },
+      { op: "compute-task", key: "k-3", fn: 1, args: [], deps: [["k-1", 1, ["tcp://a:1"]]], priority: 64 },
     ];
     for (const m of messages) {
       // a second connection, started later, needs nothing the first one sent

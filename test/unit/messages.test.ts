@@ -93,9 +93,11 @@ describe("message parsers, every op of every direction", () => {
 
 describe("message parsers on what the senders send", () => {
   it("compute-task as the scheduler sends it (function by number, then its definition once)", () => {
-    const first = { op: "compute-task", key: "f-1", fn: 1, fnDef: { kind: "source", source: "(x) => x" }, args: [Buffer.from([0x90])], whoHas: { a: ["tcp://h:1"] }, priority: 0 };
+    const first = { op: "compute-task", key: "f-1", fn: 1, fnDef: { kind: "source", source: "(x) => x" }, args: [Buffer.from([0x90])], deps: [["a", 3, ["tcp://h:1"]]], priority: 0 };
     assert.equal(parseWith(schedulerToWorkerParsers, first), first);
-    assert.throws(() => parseWith(schedulerToWorkerParsers, { ...first, whoHas: null }), { message: "compute-task: whoHas must be a map of address lists, got null" });
+    assert.throws(() => parseWith(schedulerToWorkerParsers, { ...first, deps: null }), { message: "compute-task: deps must be a list of [key, run, holders], got null" });
+    // each dependency names its value's number: a copy of another value held there is not used
+    assert.throws(() => parseWith(schedulerToWorkerParsers, { ...first, deps: [["a", ["tcp://h:1"]]] }), { message: "compute-task: deps[0] must be [key, run, holders], got a list of 2" });
   });
 
   it("task-finished with and without an inline value", () => {

@@ -53,7 +53,7 @@ describe("scheduler state machine", () => {
     ins = s.taskFinished(xOn, "x", 1000, 0.1, "s2");
     const send = ins.find((i) => i.type === "send-worker" && i.msg.op === "compute-task")!;
     assert.equal((send as { worker: string }).worker, xOn, "placed where its dependency's bytes are");
-    assert.deepEqual({ ...(send.msg.whoHas as object) }, { x: [xOn] });
+    assert.deepEqual(send.msg.deps, [["x", s.tasks.get("x")!.run, [xOn]]]);
     // the client lets go of x: it is kept while y needs it, then released and freed
     s.releaseKeys("c", ["x"], "s3");
     assert.equal(s.tasks.get("x")!.state, "memory");

@@ -16,8 +16,8 @@ describe("task stream: pure parts", () => {
   // protects: the scheduler gets where and when a task ran, with its result or its error
   it("the worker state machine puts thread and startstops into task-finished and task-erred", () => {
     const w = new WorkerState<Buffer[]>(2);
-    w.handle({ type: "compute-task", stimulusId: "s1", task: { key: "a", fn: "f", args: [], whoHas: {}, priority: 0 } });
-    w.handle({ type: "compute-task", stimulusId: "s2", task: { key: "b", fn: "f", args: [], whoHas: {}, priority: 0 } });
+    w.handle({ type: "compute-task", stimulusId: "s1", task: { key: "a", fn: "f", args: [], deps: [], priority: 0 } });
+    w.handle({ type: "compute-task", stimulusId: "s2", task: { key: "b", fn: "f", args: [], deps: [], priority: 0 } });
     const timing = { thread: 1, startstops: [{ action: "compute" as const, start: 10, stop: 20 }] };
     const ok = w.handle({ type: "executed", stimulusId: "s3", key: "a", result: { ok: true, value: [Buffer.from("x")], nbytes: 1, durationS: 0.01 }, timing });
     const fin = ok.find((i) => i.type === "send")!;

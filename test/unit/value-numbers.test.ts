@@ -4,7 +4,7 @@
 // is never taken for the key's new value. Each case fails on the code before the numbers.
 import assert from "node:assert/strict";
 import { SchedulerState } from "../../src/scheduler/state.js";
-import type { TaskSpec } from "../../src/protocol/messages.js";
+import type { Dependency, TaskSpec } from "../../src/protocol/messages.js";
 import type { WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver, bytesOf, type Value } from "../helpers/worker-state.js";
 
@@ -13,7 +13,7 @@ const worker = (name: string) => ({ address: `tcp://w${name}:1`, name, host: "h"
 const W1 = "tcp://w1:1";
 const W2 = "tcp://w2:1";
 const task = (key: string, whoHas: Record<string, string[]> = {}, depRuns: Record<string, number> = {}, run?: number) =>
-  ({ key, fn: "x => x", args: [Buffer.from([0x90])], whoHas, depRuns, priority: 0, ...(run !== undefined && { run }) });
+  ({ key, fn: "x => x", args: [Buffer.from([0x90])], deps: Object.keys(whoHas).map((k) => [k, depRuns[k] ?? 1, whoHas[k]!] as Dependency), priority: 0, ...(run !== undefined && { run }) });
 const ops = (ins: WorkerInstruction[]) =>
   ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${JSON.stringify(i.msg.runs ?? i.msg.key)}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string): Value => [Buffer.from(s)];
@@ -87,7 +87,7 @@ describe("value numbers: a copy is used only as the value the scheduler names", 
     s.taskFinished(W1, "x", 8, 0.1, "s2", undefined, run);
     const ins = s.updateGraph("c", [spec("y", { deps: ["x"] })], "s3");
     const ct = ins.find((i) => i.msg.op === "compute-task" && i.msg.key === "y")!;
-    assert.deepEqual({ ...(ct.msg.depRuns as object) }, { x: run });
+    assert.deepEqual((ct.msg.deps as Dependency[]).map(([k, r]) => [k, r]), [["x", run]]);
   });
 
   it("scheduler: a copy announced after its key was released and submitted again with another function is stray", () => {
@@ -119,7 +119,7 @@ describe("value numbers: a copy is used only as the value the scheduler names", 
     const run = s.tasks.get("d")!.run;
     assert.ok(run > 0);
     const ins = s.updateGraph("c", [spec("t", { deps: ["d"], workers: ["2"] })], "s2");
-    assert.deepEqual({ ...(ins.find((i) => i.msg.op === "compute-task")!.msg.depRuns as object) }, { d: run });
+    assert.deepEqual((ins.find((i) => i.msg.op === "compute-task")!.msg.deps as Dependency[]).map(([k, r]) => [k, r]), [["d", run]]);
     assert.equal(s.addReplica("d", W2, run), true);
   });
 });
