@@ -293,7 +293,7 @@ export class Client implements FutureHost {
     lost: () => this.#lostError,
     hold: () => this.#scheduler.hold(),
     release: () => this.#scheduler.release(),
-    whoHas: (keys) => this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS),
+    whoHas: (keys) => this.#whoHas(keys),
     worker: (address) => this.#worker(address),
     timeoutMs: REQUEST_TIMEOUT_MS,
     actors: actorHost({ worker: (address) => this.#worker(address), retain: (key) => (this.#keys.get(key) ? this.#future(key) : undefined) }),
@@ -516,6 +516,20 @@ export class Client implements FutureHost {
       if (!(err instanceof CommClosedError)) throw err;
     }
     await this.close();
+  }
+
+  /**
+   * Where keys are, for gather. While the client reconnects (or its connection just closed) no
+   * holder is known: gather asks again next round, until the reconnect window closes.
+   */
+  async #whoHas(keys: string[]): Promise<Record<string, string[]>> {
+    if (this.#lostSince !== undefined) return {};
+    try {
+      return await this.#scheduler.request<Record<string, string[]>>({ op: Op.whoHas, keys }, REQUEST_TIMEOUT_MS);
+    } catch (err) {
+      if (err instanceof CommClosedError && !this.#closed) return {};
+      throw err;
+    }
   }
 
   /** Disconnect this client; its keys are released on the cluster. Idempotent. */

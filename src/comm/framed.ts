@@ -215,12 +215,13 @@ export class FramedComm implements Comm {
     this.#wire.end();
   }
 
+  /** Keep the event loop alive for this connection; nothing once it is closed (a closed socket's ref() waits for a 'connect' that never comes, a listener each call). */
   ref(): void {
-    this.#wire.ref();
+    if (!this.#closeError) this.#wire.ref();
   }
 
   unref(): void {
-    this.#wire.unref();
+    if (!this.#closeError) this.#wire.unref();
   }
 
   /** Close at once, discarding what is queued (protocol errors, failed handshakes). */

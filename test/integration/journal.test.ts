@@ -316,6 +316,29 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await client.submit((v: { rows: number[] }) => v.rows.length, f).result({ timeout: 60_000 }), 3);
   });
 
+  // protects: a finished future whose value the client fetches (scattered, or a result over
+  // the inline size) asked who-has of the closed connection while the client reconnected, and
+  // failed at once with CommClosedError instead of waiting the reconnect window as pending ones do
+  it("result() of finished futures while the client reconnects waits for the scheduler taking over", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(1, { timeout: 30_000 });
+    const scattered = await client.scatter({ rows: [1, 2, 3] });
+    const big = client.submit((n: number) => "x".repeat(n), 5000);
+    assert.equal((await big.result({ timeout: 30_000 })).length, 5000);
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    // asked before any scheduler is back: they wait for it
+    const results = Promise.allSettled([scattered.result({ timeout: 60_000 }), big.result({ timeout: 60_000 })]);
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    const [a, b] = await results;
+    assert.deepEqual(a.status === "fulfilled" ? a.value : a.reason, { rows: [1, 2, 3] });
+    assert.equal(b.status === "fulfilled" ? b.value.length : b.reason, 5000);
+  });
+
   // protects: the client took pushed ops (pubsub-message) on its first connection only; after a
   // take-over the first item for a new Sub closed the connection ("unknown op"), and the new
   // scheduler released everything the client held
