@@ -320,7 +320,7 @@ export class TaskPool {
   }
 }
 
-/** Parts up to this size that are views into a bigger buffer are copied together before posting. */
+/** Parts up to this size are copied together before posting (bigger ones that are views: each alone). */
 const COMPACT_MAX = 64 * 1024;
 const align8 = (n: number) => (n + 7) & ~7;
 
@@ -332,10 +332,12 @@ const align8 = (n: number) => (n + 7) & ~7;
  * measured). A part that is a small buffer of its own (most arguments: a few bytes each) is
  * copied too: postMessage would copy its bytes anyway, and makes an ArrayBuffer per part on
  * each side (a batch of 64 one-part tasks took x1.4-2 the CPU of the same batch in one buffer,
- * measured in process). Shared memory is not copied by postMessage and stays as it is; the
- * tasks' own lists are not changed.
+ * measured in process). A bigger part that is a view into a bigger buffer (a frame under the
+ * shared-memory size) is copied alone, to its own size, so that postMessage does not clone the
+ * rest of the frame. Shared memory is not copied by postMessage and stays as it is; the tasks'
+ * own lists are not changed. @internal exported for tests
  */
-function toBatch(tasks: ThreadTask[]): ThreadBatch {
+export function toBatch(tasks: ThreadTask[]): ThreadBatch {
   const loose = (p: Uint8Array) => !(p.buffer instanceof SharedArrayBuffer) && p.byteLength <= COMPACT_MAX;
   let total = 0;
   for (const t of tasks) {
@@ -345,7 +347,9 @@ function toBatch(tasks: ThreadTask[]): ThreadBatch {
   const pool = total ? new Uint8Array(total) : undefined;
   let offset = 0;
   const place = (p: Uint8Array) => {
-    if (!pool || !loose(p)) return p;
+    if (p.buffer instanceof SharedArrayBuffer) return p;
+    if (!loose(p)) return p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p : new Uint8Array(p);
+    if (!pool) return p;
     pool.set(p, offset);
     const view = pool.subarray(offset, offset + p.byteLength);
     offset += align8(p.byteLength); // typed arrays decode as views only when aligned

@@ -352,9 +352,9 @@ export class Worker {
   #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, checkpoint?: string): void {
     const key = ins.key;
     const deps: Record<string, Uint8Array[]> = {};
-    for (const dep of ins.deps) deps[dep] = (found.data[dep] ?? []).map(exact);
+    for (const dep of ins.deps) deps[dep] = found.data[dep] ?? [];
     const pool = this.#pool!;
-    pool.run({ key, fn: ins.fn, args: ins.args.map(exact), deps }, (r, thread) => {
+    pool.run({ key, fn: ins.fn, args: ins.args, deps }, (r, thread) => {
       if (pool !== this.#pool) return; // a restart replaced the pool and forgot its runs: the key may run again on the new one
       this.#scheduler?.unsendKey(Op.executing, key);
       // events here are numbered by the state machine (executed-17): no id string per task
@@ -570,15 +570,4 @@ export class Worker {
   }
 }
 
-/**
- * The bytes in a buffer of their own. Values decoded off a socket are views into the whole
- * frame, and postMessage clones a view's entire ArrayBuffer: without this, every task sent to
- * a thread would copy its message's whole frame. Big frames are in shared memory, which
- * postMessage shares instead.
- */
-function exact(b: Uint8Array): Uint8Array {
-  // shared memory is shared, not copied, by postMessage: pass it as it is
-  if (b.buffer instanceof SharedArrayBuffer) return b;
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
-}
 
