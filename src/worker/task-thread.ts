@@ -313,6 +313,11 @@ async function run(task: ThreadTask): Promise<unknown> {
     }
     return decoded.get(key);
   };
+  // each dependency decoded on its own first: a reference to it met while decoding the arguments
+  // then finds its value, where decoding it there would be a decode inside a decode, for which
+  // msgpackr saves and restores its whole state (in process, a task's two arguments that are
+  // futures of numbers: 5.5 us decoded inside, 2.0 first)
+  for (const key in task.deps) resolve(key);
   const args = decodeWithRaws(task.args[0]!, task.args.slice(1), resolve);
   if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
   if ((task.fn as { actor?: boolean }).actor) {
