@@ -8,6 +8,7 @@ import { FrameTooLargeError, TimeoutError, describeError, frameTooLarge } from "
 import { logger } from "../log.js";
 import { decodeWithRaws } from "../protocol/msgpack.js";
 import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
+import { type GetDataReply, checkGetDataReply } from "../protocol/messages-peer.js";
 import { Op } from "../protocol/ops.js";
 import { type InlineValue, type KeyState, failure } from "./key-table.js";
 
@@ -179,10 +180,10 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
     }
   }
   const ask1 = async (worker: string, keys: string[]): Promise<void> => {
-    let reply: { data: Record<string, Buffer[]> };
+    let reply: GetDataReply;
     try {
       const rpc = await host.worker(worker);
-      reply = await rpc.request<{ data: Record<string, Buffer[]> }>({ op: Op.getData, keys }, host.timeoutMs);
+      reply = checkGetDataReply(await rpc.request({ op: Op.getData, keys }, host.timeoutMs));
     } catch (err) {
       const big = frameTooLarge(err);
       if (!big) return void logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
@@ -198,9 +199,10 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
       return;
     }
     // bytes that do not decode fail their key alone, at once: asking again brings the same bytes
-    for (const [k, parts] of Object.entries(reply.data)) {
+    for (let i = 0; i < reply.keys.length; i++) {
+      const k = reply.keys[i]!;
       try {
-        out.set(k, decode(parts));
+        out.set(k, decode(reply.values[i]!));
       } catch (err) {
         failed.set(k, err instanceof Error ? err : new Error(String(err)));
       }

@@ -6,7 +6,7 @@
 import type { Versions } from "../version.js";
 import {
   type Message, type Parsers, type WireFunction, type Shapes,
-  type Dependency, dependencies, fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, wireError, wireFunction,
+  type Copy, type Dependency, copies, dependencies, fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
 
@@ -49,11 +49,11 @@ export type LongRunning = { op: "long-running"; key: string };
 export type MissingData = { op: "missing-data"; key: string; missing: string; holders: string[]; run?: number };
 /**
  * Copies this worker made (fetched for a task, or put here by replication), each with the
- * number of the value it copied (`runs`: the run that computed it, as compute-task's
- * `deps` or replicate-to's `runs` named it). A copy of a value the key no longer has (it
- * was released meanwhile, maybe submitted again with another function) is refused.
+ * number of the value it copied (the run that computed it, as compute-task's `deps` or
+ * replicate-to's `runs` named it). A copy of a value the key no longer has (it was released
+ * meanwhile, maybe submitted again with another function) is refused.
  */
-export type AddReplica = { op: "add-replica"; runs: Record<string, number> };
+export type AddReplica = { op: "add-replica"; copies: Copy[] };
 export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
 /** A worker leaving on its own (memory above terminate without a nanny). */
 export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
@@ -145,7 +145,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     if (m.run !== undefined && typeof m.run !== "number") throw fieldError(m, "run", "a number", m.run);
     return m as unknown as MissingData;
   },
-  "add-replica": (m) => (numMap(m, "runs"), m as unknown as AddReplica),
+  "add-replica": (m) => (copies(m, "copies"), m as unknown as AddReplica),
   "worker-status": (m) => {
     if (m.status !== "paused" && m.status !== "running") throw fieldError(m, "status", '"paused" or "running"', m.status);
     optional(m, "reason", str);
@@ -203,7 +203,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   executing: { keys: "strings" },
   "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings", run: "number?" },
-  "add-replica": { runs: "numbers" },
+  "add-replica": { copies: "copies" },
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },
   "worker-failed": { name: "string", host: "string", reason: "string" },

@@ -36,7 +36,7 @@ export function parseWith<U extends { op: string }>(parsers: Parsers<U>, raw: Me
 
 /** What a field holds; a trailing `?` marks it optional (absent = undefined). */
 export type FieldKind =
-  | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "deps" | "error" | "function"
+  | "string" | "number" | "boolean" | "strings" | "parts" | "numbers" | "who-has" | "deps" | "copies" | "error" | "function"
   | "map" | "data" | "entries" | "tasks" | "functions" | "worker-status" | "actor-kind" | "startstops";
 export type FieldSpec = FieldKind | `${FieldKind}?`;
 /** The fields of each op of a union (besides `op`; `rid` is the Rpc's). */
@@ -142,7 +142,21 @@ export function dependencies(m: Message, field: string): Dependency[] {
   return v as Dependency[];
 }
 
-/** key -> encoded parts (get-data replies, put-data). */
+/** A copy of a key's value and that value's number (add-replica), a list for the reason `Dependency` is. */
+export type Copy = [key: string, run: number];
+
+/** A list of copies, each `[key, run]`. */
+export function copies(m: Message, field: string): Copy[] {
+  const v = m[field];
+  if (!Array.isArray(v)) throw fieldError(m, field, "a list of [key, run]", v);
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i] as unknown[];
+    if (!(Array.isArray(c) && c.length === 2 && typeof c[0] === "string" && typeof c[1] === "number")) throw fieldError(m, `${field}[${i}]`, "[key, run]", c);
+  }
+  return v as Copy[];
+}
+
+/** key -> encoded parts (put-data). */
 export function dataMap(m: Message, field: string): Record<string, Uint8Array[]> {
   const v = m[field];
   if (!isMap(v)) throw fieldError(m, field, "a map of values", v);
@@ -188,11 +202,11 @@ export function isWireFunction(v: unknown): v is WireFunction {
 }
 
 /**
- * A map keyed by task names (add-replica's `runs`, replication's): made with a null prototype,
+ * A map keyed by task names (replicate-to's and put-data's `runs`): made with a null prototype,
  * it goes on the wire as a plain msgpack map, not a record (msgpack.ts). Its key list is new in
  * nearly every message, and a record would define a structure each time: a compute-task with 8
  * such keys took 30-35 against 20-28 us to pack and unpack (in process). A list is faster still
- * (compute-task's `deps`: `Dependency`).
+ * (compute-task's `deps`: `Dependency`; add-replica's `copies`: `Copy`; get-data's replies).
  */
 export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 

@@ -214,7 +214,8 @@ export class SchedulerHandlers {
     const w = this.#h.peers.worker(rpc);
     // a copy of a value the key no longer has (released meanwhile) is stray: freed there, or it
     // would stay unknown to the scheduler
-    const stray = Object.keys(m.runs).filter((k) => !this.#state.addReplica(k, w, m.runs[k]!) && this.#state.tasks.get(k)?.processingOn !== w);
+    const stray: string[] = [];
+    for (const [k, run] of m.copies) if (!this.#state.addReplica(k, w, run) && this.#state.tasks.get(k)?.processingOn !== w) stray.push(k);
     if (stray.length) this.#h.run([{ type: "send-worker", worker: w, msg: { op: Op.freeKeys, keys: stray } }]);
   }
 

@@ -7,8 +7,8 @@
  */
 import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
 import { FrameTooLargeError, ProtocolError } from "../errors.js";
-import { type Dependency, type Message, keyedMap, str } from "../protocol/messages.js";
-import { type GetData, workerToWorkerParsers } from "../protocol/messages-peer.js";
+import { type Copy, type Dependency, type Message, str } from "../protocol/messages.js";
+import { type GetData, type GetDataReply, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
 import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
@@ -87,19 +87,25 @@ export function peerHandlers(w: WorkerHost): Routes<GetData | ActorCall> {
   });
 }
 
-function getData(w: WorkerHost, m: GetData, rpc: Rpc): Found | Promise<Found> {
-  const reply = (found: Found): Found => {
+function getData(w: WorkerHost, m: GetData, rpc: Rpc): GetDataReply | Promise<GetDataReply> {
+  const reply = (found: Found): GetDataReply => {
     let total = 0;
-    for (const v of Object.values(found.data)) total += storedBytes(v);
+    const keys: string[] = [];
+    const values: Stored[] = [];
+    for (const k in found.data) {
+      const v = found.data[k]!;
+      keys.push(k);
+      values.push(v);
+      total += storedBytes(v);
+    }
     // refused here, with its size and the asker's cap (4 GiB - 1 at most), rather than sent to
     // close the connection (the asker's cap) or failing to be written (a frame's): the asker
     // then asks key by key, and a value over the cap alone errs its task, naming it
     if (total > rpc.comm.share) {
-      const keys = Object.keys(found.data);
       throw new FrameTooLargeError(total, rpc.comm.peerMaxFrameBytes, `${keys.length === 1 ? `the value of ${JSON.stringify(keys[0])} is` : `${keys.length} values asked together are`} ${total} bytes, over the largest frame the asker takes (${rpc.comm.peerMaxFrameBytes} bytes)`);
     }
     w.bytes.sentToPeers += total;
-    return sizedReply(found, total);
+    return sizedReply({ keys, values, missing: found.missing }, total);
   };
   const found = w.store.values(m.keys);
   return found instanceof Promise ? found.then(reply) : reply(found);
@@ -130,11 +136,7 @@ function putData(w: WorkerHost, m: Message): { nbytes: Record<string, number> } 
   // replication: the scheduler learns of the new copies from us, with their values' numbers
   // (a copy the state machine did not keep, of another value than the one wanted here, is not told)
   const kept = runs ? keys.filter((k) => w.state.heldRun.get(k) === runs[k]) : [];
-  if (kept.length) {
-    const copies = keyedMap<number>();
-    for (const k of kept) copies[k] = runs![k]!;
-    w.sendScheduler({ op: Op.addReplica, runs: copies });
-  }
+  if (kept.length) w.sendScheduler({ op: Op.addReplica, copies: kept.map((k): Copy => [k, runs![k]!]) });
   return { nbytes };
 }
 

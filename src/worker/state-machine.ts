@@ -33,7 +33,7 @@
  * - every event returns all it caused (a put-data that readies a task returns its execute).
  * Every state change of a key goes to a bounded story (`story(key)`), with its stimulus id.
  */
-import { type Dependency, type Message, keyedMap } from "../protocol/messages.js";
+import type { Copy, Dependency, Message } from "../protocol/messages.js";
 import type { TaskTiming } from "../protocol/messages-worker.js";
 import { Op, type WireError } from "../protocol/ops.js";
 import { StoryLog, stimulusId, type WorkerKeyState, type WorkerStoryEntry } from "./state-machine-story.js";
@@ -295,21 +295,17 @@ export class WorkerState<V = unknown> {
   }
 
   #fetchDone(id: number, got: Record<string, Sized<V>>, notThere: string[]): void {
-    let added = false;
-    const runs = keyedMap<number>();
+    const copies: Copy[] = [];
     for (const [key, { nbytes, value }] of Object.entries(got)) {
       if (this.inFlight.get(key)?.id !== id) continue;
       this.inFlight.delete(key); // a key in flight is one some task here waits for (#release)
       const run = this.#wantRun.get(key);
       this.#hold(key, nbytes, value, "flight", run);
       // the scheduler takes a copy only with its value's number (one it can check)
-      if (run !== undefined) {
-        added = true;
-        runs[key] = run;
-      }
+      if (run !== undefined) copies.push([key, run]);
       this.#arrived(key);
     }
-    if (added) this.#out.push({ type: "send", msg: { op: Op.addReplica, runs } });
+    if (copies.length) this.#out.push({ type: "send", msg: { op: Op.addReplica, copies } });
     this.#failed(id, notThere, true);
   }
 

@@ -18,6 +18,7 @@ import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { type Checkpointed, InOrder, withCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
 import { keyedMap } from "../protocol/messages.js";
+import { checkGetDataReply } from "../protocol/messages-peer.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
 import { TaskPool } from "./executor.js";
@@ -378,13 +379,14 @@ export class Worker {
     try {
       const start = performance.timeOrigin + performance.now(); // sub-ms: a fast fetch still has a duration
       const rpc = await this.#peer(worker);
-      const reply = await rpc.request<{ data: Record<string, Stored>; missing: string[] }>({ op: Op.getData, keys }, PEER_TIMEOUT_MS);
+      const reply = checkGetDataReply(await rpc.request({ op: Op.getData, keys }, PEER_TIMEOUT_MS));
       const got: Record<string, { nbytes: number; value: Stored }> = {};
       let total = 0;
-      for (const [key, value] of Object.entries(reply.data)) {
+      for (let i = 0; i < reply.keys.length; i++) {
+        const value = reply.values[i] as Stored;
         const nbytes = storedBytes(value);
         total += nbytes;
-        got[key] = { nbytes, value };
+        got[reply.keys[i]!] = { nbytes, value };
       }
       this.bytes.receivedFromPeers += total;
       this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());

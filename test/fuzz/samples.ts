@@ -48,6 +48,7 @@ export const SAMPLES: Record<FieldKind, Sample> = {
   parts: { good: () => [bytes()], bad: () => ["not bytes"], sub: "", got: "a list of 1" },
   numbers: { good: () => ({ GPU: 1 }), bad: () => ({ GPU: "1" }), sub: ".GPU", got: '"1"' },
   deps: { good: () => [["dep", 1, ["tcp://127.0.0.1:1"]]], bad: () => [["dep", "1", []]], sub: "[0]", got: "a list of 3" },
+  copies: { good: () => [["k", 1]], bad: () => [["k"]], sub: "[0]", got: "a list of 1" },
   "who-has": { good: () => ({ dep: ["tcp://127.0.0.1:1"] }), bad: () => ({ dep: "tcp://127.0.0.1:1" }), sub: ".dep", got: '"tcp://127.0.0.1:1"' },
   error: { good: () => ({ name: "Error", message: "m", stack: "" }), bad: () => ({ name: "Error" }), sub: "", got: "a map" },
   function: { good: fn, bad: () => ({ kind: "source" }), sub: "", got: "a map" },

@@ -7,6 +7,7 @@ import { type Message, type Parsers, num, optional, parseWith, show, str, strLis
 import { parseNannyToWorker, parseWorkerToNanny } from "../../src/protocol/messages-nanny.js";
 import { schedulerToWorkerParsers, workerToSchedulerParsers } from "../../src/protocol/messages-worker.js";
 import { clientToSchedulerParsers } from "../../src/protocol/messages-client.js";
+import { checkGetDataReply } from "../../src/protocol/messages-peer.js";
 import { toSchedulerParsers } from "../../src/protocol/messages-replies.js";
 import { Op } from "../../src/protocol/ops.js";
 import { FrameGenerator } from "../fuzz/fuzzer.js";
@@ -89,6 +90,22 @@ describe("message parsers, every op of every direction", () => {
       }
     });
   }
+});
+
+describe("get-data replies as the asker takes them", () => {
+  // protects: a reply's values were read from a map without a check: a malformed reply from a
+  // peer failed a gather with a bare TypeError, or fed a fetch values that are not bytes
+  it("takes keys with their values and the missing keys; names the field of a bad reply", () => {
+    const good = { keys: ["a", "b"], values: [[Buffer.from([1])], []], missing: ["c"] };
+    assert.equal(checkGetDataReply(good), good);
+    const bad = (r: unknown, message: string) => assert.throws(() => checkGetDataReply(r), { name: "ProtocolError", message });
+    bad(null, "get-data reply: the reply must be a map, got null");
+    bad({ ...good, keys: ["a", 2] }, "get-data reply: keys must be a list of strings, got a list of 2");
+    bad({ ...good, values: [[Buffer.from([1])]] }, "get-data reply: values must be a list of 2 values, got a list of 1");
+    bad({ ...good, values: [[Buffer.from([1])], ["x"]] }, "get-data reply: values[1] must be a list of byte arrays, got a list of 1");
+    bad({ ...good, missing: undefined }, "get-data reply: missing must be a list of strings, got undefined");
+    bad({ data: { a: [Buffer.from([1])] }, missing: [] }, "get-data reply: keys must be a list of strings, got undefined");
+  });
 });
 
 describe("message parsers on what the senders send", () => {

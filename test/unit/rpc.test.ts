@@ -43,7 +43,7 @@ describe("Rpc typed routes (real tcp)", function () {
       new Rpc(comm, routes<WorkerToWorker>({
         parsers: workerToWorkerParsers,
         handlers: {
-          "get-data": (m) => ({ data: {}, missing: m.keys }),
+          "get-data": (m) => ({ keys: [], values: [], missing: m.keys }),
           "put-data": (m) => ({ nbytes: Object.fromEntries(Object.keys(m.data).map((k) => [k, m.data[k]!.length])) }),
         },
         raw: { "ext-ping": (m) => (seen.push(m), "pong") },
@@ -51,8 +51,8 @@ describe("Rpc typed routes (real tcp)", function () {
     );
     // a typed message is a Message, and the reply is typed by its op (Replies): checked by tsc
     const req: GetData = { op: "get-data", keys: ["a", "b"] };
-    const got: { data: Record<string, Uint8Array[]>; missing: string[] } = await client.request(req, 10_000);
-    assert.deepEqual(got, { data: {}, missing: ["a", "b"] });
+    const got: { keys: string[]; values: Uint8Array[][]; missing: string[] } = await client.request(req, 10_000);
+    assert.deepEqual(got, { keys: [], values: [], missing: ["a", "b"] });
     const put = await client.request({ op: "put-data", data: { k: [Buffer.from([1]), Buffer.from([2])] } }, 10_000);
     assert.deepEqual(put, { nbytes: { k: 2 } });
     assert.equal(await client.request({ op: "ext-ping", anything: 1 }, 10_000), "pong");

@@ -4,7 +4,7 @@
 // is never taken for the key's new value. Each case fails on the code before the numbers.
 import assert from "node:assert/strict";
 import { SchedulerState } from "../../src/scheduler/state.js";
-import type { Dependency, TaskSpec } from "../../src/protocol/messages.js";
+import type { Copy, Dependency, TaskSpec } from "../../src/protocol/messages.js";
 import type { WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver, bytesOf, type Value } from "../helpers/worker-state.js";
 
@@ -15,7 +15,7 @@ const W2 = "tcp://w2:1";
 const task = (key: string, whoHas: Record<string, string[]> = {}, depRuns: Record<string, number> = {}, run?: number) =>
   ({ key, fn: "x => x", args: [Buffer.from([0x90])], deps: Object.keys(whoHas).map((k) => [k, depRuns[k] ?? 1, whoHas[k]!] as Dependency), priority: 0, ...(run !== undefined && { run }) });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${JSON.stringify(i.msg.runs ?? i.msg.key)}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${JSON.stringify(i.msg.copies ? Object.fromEntries(i.msg.copies as Copy[]) : i.msg.key)}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string): Value => [Buffer.from(s)];
 const putData = (w: Driver, key: string, v: Value, run?: number) => w.handle({ type: "put-data", stimulusId: w.sid("put-data"), key, nbytes: bytesOf(v), value: v, run });
 
@@ -133,10 +133,10 @@ describe("maps keyed by task names go as plain msgpack maps, not records", () =>
       const runs = keyedMap<number>();
       runs[`k-${i}`] = i;
       runs["7"] = 7;
-      const bytes = packr.pack({ op: "add-replica", runs });
+      const bytes = packr.pack({ op: "replicate-to", runs });
       // a plain msgpack map of 2 entries (map16: de 00 02) is in the bytes; a record would define a structure instead
       assert.ok(bytes.includes(Buffer.from([0xde, 0x00, 0x02])), `no plain 2-entry map in ${bytes.toString("hex")}`);
-      assert.deepEqual(unpackr.unpack(bytes), { op: "add-replica", runs: { [`k-${i}`]: i, 7: 7 } });
+      assert.deepEqual(unpackr.unpack(bytes), { op: "replicate-to", runs: { [`k-${i}`]: i, 7: 7 } });
     }
   });
 });

@@ -1,7 +1,7 @@
 // The worker's pure state machine (src/worker/state-machine.ts) fed events. Written to kill the
 // mutants that survived `npm run mutate`: each test names the behaviour it protects.
 import assert from "node:assert/strict";
-import type { Dependency } from "../../src/protocol/messages.js";
+import type { Copy, Dependency } from "../../src/protocol/messages.js";
 import { INLINE_RESULT_BYTES, type WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver } from "../helpers/worker-state.js";
 import { storedBytes } from "../../src/worker/data-store.js";
@@ -10,7 +10,7 @@ import { storedBytes } from "../../src/worker/data-store.js";
 const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0, depRuns: Record<string, number> = {}) =>
   ({ key, fn: "x => x", args: [Buffer.from([0x90])], deps: Object.keys(whoHas).map((k) => [k, depRuns[k] ?? 1, whoHas[k]!] as Dependency), priority });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? ((i.msg.keys as string[] | undefined) ?? Object.keys(i.msg.runs ?? {})).join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? ((i.msg.keys as string[] | undefined) ?? ((i.msg.copies as Copy[] | undefined) ?? []).map(([k]) => k)).join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string) => [Buffer.from(s)];
 const ok = (v = value("1")) => ({ ok: true as const, value: v, durationS: 0 });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Dependency } from "../../src/protocol/messages.js";
+import type { Copy, Dependency } from "../../src/protocol/messages.js";
 import { WorkerState, type WorkerInstruction } from "../../src/worker/state-machine.js";
 import { Driver } from "../helpers/worker-state.js";
 
@@ -7,7 +7,7 @@ import { Driver } from "../helpers/worker-state.js";
 const task = (key: string, whoHas: Record<string, string[]> = {}, priority = 0, depRuns: Record<string, number> = {}) =>
   ({ key, fn: "x => x", args: [Buffer.from([0x90])], deps: Object.keys(whoHas).map((k) => [k, depRuns[k] ?? 1, whoHas[k]!] as Dependency), priority });
 const ops = (ins: WorkerInstruction[]) =>
-  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? ((i.msg.keys as string[] | undefined) ?? Object.keys(i.msg.runs ?? {})).join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
+  ins.map((i) => (i.type === "send" ? `send ${i.msg.op} ${String(i.msg.key ?? ((i.msg.keys as string[] | undefined) ?? ((i.msg.copies as Copy[] | undefined) ?? []).map(([k]) => k)).join(","))}` : i.type === "fetch" ? `fetch ${i.worker} ${i.keys.join(",")}` : i.type === "free-data" ? `free-data ${i.keys.join(",")}` : `${i.type} ${i.key}`));
 const value = (s: string) => [Buffer.from(s)];
 
 describe("worker state machine", () => {
