@@ -180,10 +180,10 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
     }
   }
   const ask1 = async (worker: string, keys: string[]): Promise<void> => {
-    let reply: GetDataReply;
+    let raw: unknown;
     try {
       const rpc = await host.worker(worker);
-      reply = checkGetDataReply(await rpc.request({ op: Op.getData, keys }, host.timeoutMs));
+      raw = await rpc.request({ op: Op.getData, keys }, host.timeoutMs);
     } catch (err) {
       const big = frameTooLarge(err);
       if (!big) return void logger("client").debug({ worker, err: describeError(err) }, "gather from worker failed; will retry");
@@ -196,6 +196,15 @@ export async function fetchValues(wanted: Array<[string, KeyState]>, host: Fetch
           : `the value of ${JSON.stringify(keys[0])} on ${worker} is ${big.bytes} bytes as one frame, over this client's largest frame (${big.limit} bytes): connect with a larger maxFrameSize (at most 4 GiB - 1) to receive it`;
         failed.set(keys[0]!, new FrameTooLargeError(big.bytes, big.limit, message));
       }
+      return;
+    }
+    // a malformed reply fails its keys at once (a worker that broke the protocol; asking again
+    // would ask the same worker until the gather's timeout, forever by default)
+    let reply: GetDataReply;
+    try {
+      reply = checkGetDataReply(raw);
+    } catch (err) {
+      for (const k of keys) failed.set(k, err as Error);
       return;
     }
     // bytes that do not decode fail their key alone, at once: asking again brings the same bytes
