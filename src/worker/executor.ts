@@ -68,7 +68,8 @@ export interface PoolTask {
   key: string;
   fn: unknown;
   args: Uint8Array[];
-  deps: Record<string, Uint8Array[]>;
+  /** the dependencies' encoded values by key (a Map: see data-store.ts `Found`) */
+  deps: ReadonlyMap<string, Uint8Array[]>;
 }
 
 /** `thread`: the index (0 .. nthreads-1) of the thread that ran it (a replacement takes its dead one's). */
@@ -342,7 +343,7 @@ export function toBatch(tasks: ThreadTask[]): ThreadBatch {
   let total = 0;
   for (const t of tasks) {
     for (const p of t.args) if (loose(p)) total += align8(p.byteLength);
-    for (const k in t.deps) for (const p of t.deps[k]!) if (loose(p)) total += align8(p.byteLength);
+    for (const parts of t.deps.values()) for (const p of parts) if (loose(p)) total += align8(p.byteLength);
   }
   const pool = total ? new Uint8Array(total) : undefined;
   let offset = 0;
@@ -362,8 +363,8 @@ export function toBatch(tasks: ThreadTask[]): ThreadBatch {
     b.fns.push(t.fn);
     b.nargs.push(t.args.length);
     for (const p of t.args) b.parts.push(place(p));
-    let deps: Record<string, Uint8Array[]> | 0 = 0;
-    for (const k in t.deps) (deps ||= {})[k] = t.deps[k]!.map(place);
+    let deps: Map<string, Uint8Array[]> | 0 = 0;
+    for (const [k, parts] of t.deps) (deps ||= new Map()).set(k, parts.map(place));
     b.deps.push(deps);
   }
   return b;

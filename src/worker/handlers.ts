@@ -92,8 +92,7 @@ function getData(w: WorkerHost, m: GetData, rpc: Rpc): GetDataReply | Promise<Ge
     let total = 0;
     const keys: string[] = [];
     const values: Stored[] = [];
-    for (const k in found.data) {
-      const v = found.data[k]!;
+    for (const [k, v] of found.data) {
       keys.push(k);
       values.push(v);
       total += storedBytes(v);

@@ -23,8 +23,8 @@ export interface ThreadTask {
   fn: unknown;
   /** encoded arguments: head, then raw parts */
   args: Uint8Array[];
-  /** encoded values of the dependencies, by key */
-  deps: Record<string, Uint8Array[]>;
+  /** encoded values of the dependencies, by key (a Map: see data-store.ts `Found`) */
+  deps: ReadonlyMap<string, Uint8Array[]>;
   /** the task's key (getClient's tasks and secede() name it) */
   key: string;
 }
@@ -43,7 +43,7 @@ export interface ThreadBatch {
   fns: unknown[];
   nargs: number[];
   parts: Uint8Array[];
-  deps: Array<Record<string, Uint8Array[]> | 0>;
+  deps: Array<ReadonlyMap<string, Uint8Array[]> | 0>;
 }
 
 /**
@@ -197,7 +197,7 @@ port.on("message", async (msg: ThreadMessage) => {
   flushValues();
 });
 
-const NO_DEPS: Record<string, Uint8Array[]> = Object.freeze({}) as Record<string, Uint8Array[]>;
+const NO_DEPS: ReadonlyMap<string, Uint8Array[]> = new Map();
 
 /** The batch's tasks, one object each again. */
 function tasksOf(b: ThreadBatch): ThreadTask[] {
@@ -307,7 +307,7 @@ async function run(task: ThreadTask): Promise<unknown> {
   const decoded = new Map<string, unknown>();
   const resolve = (key: string): unknown => {
     if (!decoded.has(key)) {
-      const parts = task.deps[key];
+      const parts = task.deps.get(key);
       if (!parts) throw new Error(`dependency ${JSON.stringify(key)} did not reach the task thread`);
       decoded.set(key, decodeWithRaws(parts[0]!, parts.slice(1), resolve));
     }
@@ -317,7 +317,7 @@ async function run(task: ThreadTask): Promise<unknown> {
   // then finds its value, where decoding it there would be a decode inside a decode, for which
   // msgpackr saves and restores its whole state (in process, a task's two arguments that are
   // futures of numbers: 5.5 us decoded inside, 2.0 first)
-  for (const key in task.deps) resolve(key);
+  for (const key of task.deps.keys()) resolve(key);
   const args = decodeWithRaws(task.args[0]!, task.args.slice(1), resolve);
   if (!Array.isArray(args)) throw new TypeError("task arguments must decode to a list");
   if ((task.fn as { actor?: boolean }).actor) {

@@ -352,8 +352,8 @@ export class Worker {
   /** Run a task on the pool with its dependencies' values (and write its checkpoint, if it has one). */
   #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, checkpoint?: string): void {
     const key = ins.key;
-    const deps: Record<string, Uint8Array[]> = {};
-    for (const dep of ins.deps) deps[dep] = found.data[dep] ?? [];
+    const deps = new Map<string, Uint8Array[]>();
+    for (const dep of ins.deps) deps.set(dep, found.data.get(dep) ?? []);
     const pool = this.#pool!;
     pool.run({ key, fn: ins.fn, args: ins.args, deps }, (r, thread) => {
       if (pool !== this.#pool) return; // a restart replaced the pool and forgot its runs: the key may run again on the new one
@@ -417,7 +417,7 @@ export class Worker {
   async #replicateTo(target: string, runs: Record<string, number>): Promise<string[]> {
     const { data } = await this.#store.values(Object.keys(runs));
     const rpc = await this.#peer(target);
-    const { groups, tooBig } = byFrame(data, rpc.comm.share);
+    const { groups, tooBig } = byFrame(Object.fromEntries(data), rpc.comm.share);
     if (tooBig.length) log().warn({ keys: tooBig, target }, "values over the frame cap of the worker taking them cannot move there");
     for (const group of groups) {
       const mine = keyedMap<number>(); // each put-data names the numbers of its own values only

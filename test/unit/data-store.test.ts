@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DataStore, SPILL_RETRY_MS, type SpillLimits } from "../../src/worker/data-store.js";
+import { DataStore, type Found, SPILL_RETRY_MS, type SpillLimits } from "../../src/worker/data-store.js";
 import { DEFAULT_THRESHOLDS } from "../../src/worker/memory.js";
 import { Spilled } from "../../src/worker/spill.js";
 
@@ -48,9 +48,9 @@ describe("worker data store (real files)", () => {
     store.spillIfNeeded(0);
     assert.ok(store.view.get("a") instanceof Spilled);
     const [one, two] = await Promise.all([store.values(["a", "nope"]), store.values(["a"])]);
-    assert.deepEqual(one.data.a, val(4 * KB, 7));
+    assert.deepEqual(one.data.get("a"), val(4 * KB, 7));
     assert.deepEqual(one.missing, ["nope"]);
-    assert.equal(two.data.a, one.data.a, "one read for both");
+    assert.equal(two.data.get("a"), one.data.get("a"), "one read for both");
     assert.ok(Array.isArray(store.view.get("a")));
     assert.equal(store.spilledBytes, 0);
     assert.equal(files().length, 0);
@@ -63,7 +63,7 @@ describe("worker data store (real files)", () => {
     store.spillIfNeeded(0);
     const reading = store.values(["a"]);
     store.delete(["a"]);
-    assert.deepEqual(await reading, { data: {}, missing: ["a"] });
+    assert.deepEqual(await reading, { data: new Map(), missing: ["a"] });
     assert.equal(store.has("a"), false);
     assert.equal(files().length, 0);
     assert.equal(store.spilledBytes, 0);
@@ -77,7 +77,7 @@ describe("worker data store (real files)", () => {
     store.put("a", val(1 * KB, 9));
     assert.equal(files().length, 0);
     assert.equal(store.spilledBytes, 0);
-    assert.deepEqual((store.values(["a"]) as { data: Record<string, Buffer[]> }).data.a, val(1 * KB, 9));
+    assert.deepEqual((store.values(["a"]) as Found).data.get("a"), val(1 * KB, 9));
   });
 
   // protects: without a memory limit nothing spills, and close removes the directory

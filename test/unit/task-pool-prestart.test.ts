@@ -63,7 +63,7 @@ describe("a task thread started before its pool", function () {
         const pool = new TaskPool(1);
         const fn = encodeFunction(async (x) => [x + 1, (await import("node:worker_threads")).threadId]);
         const { head, raws } = encodeWithRaws([41], 64 * 1024);
-        pool.run({ key: "k", fn, args: [head, ...raws], deps: {} }, (r) => {
+        pool.run({ key: "k", fn, args: [head, ...raws], deps: new Map() }, (r) => {
           if (!r.ok) throw new Error(r.error.message);
           console.log("RESULT " + JSON.stringify(decodeWithRaws(r.parts[0], r.parts.slice(1))));
           pool.close();

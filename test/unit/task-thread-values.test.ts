@@ -34,7 +34,7 @@ describe("task thread values", function () {
     const quick = encodeFunction((x: number) => x + 1);
     // a first run: the thread is up and the function compiled. In the batch below the quick
     // value is held, and the task after it has never run here: the value must go before it runs
-    assert.equal(await new Promise((resolve) => pool!.run({ key: "warm", fn: quick, args: args(0), deps: {} }, (r) => resolve(valueOf(r)))), 1);
+    assert.equal(await new Promise((resolve) => pool!.run({ key: "warm", fn: quick, args: args(0), deps: new Map() }, (r) => resolve(valueOf(r)))), 1);
     const gate = path.join(tmp.dir, "gate");
     // holds the thread until the quick task's value reached the pool (which opens the gate)
     const slow = encodeFunction(async (file: string) => {
@@ -45,12 +45,12 @@ describe("task thread values", function () {
     });
     // one turn: both go to the thread in one batch
     const first = new Promise((resolve) =>
-      pool!.run({ key: "quick", fn: quick, args: args(41), deps: {} }, (r) => {
+      pool!.run({ key: "quick", fn: quick, args: args(41), deps: new Map() }, (r) => {
         writeFileSync(gate, "");
         resolve(valueOf(r));
       }),
     );
-    const second = new Promise((resolve) => pool!.run({ key: "slow", fn: slow, args: args(gate), deps: {} }, (r) => resolve(valueOf(r))));
+    const second = new Promise((resolve) => pool!.run({ key: "slow", fn: slow, args: args(gate), deps: new Map() }, (r) => resolve(valueOf(r))));
     assert.equal(await first, 42);
     assert.equal(await second, "gated");
     assert.ok(existsSync(gate));
@@ -60,7 +60,7 @@ describe("task thread values", function () {
     pool = new TaskPool(1);
     const quick = encodeFunction((x: number) => x * 2);
     const n = 500;
-    const got = await Promise.all(Array.from({ length: n }, (_, i) => new Promise((resolve) => pool!.run({ key: `k-${i}`, fn: quick, args: args(i), deps: {} }, (r) => resolve(valueOf(r))))));
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => new Promise((resolve) => pool!.run({ key: `k-${i}`, fn: quick, args: args(i), deps: new Map() }, (r) => resolve(valueOf(r))))));
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => i * 2));
   });
 });

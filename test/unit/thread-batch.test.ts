@@ -16,13 +16,13 @@ describe("batches posted to task threads", () => {
     const small = frame.subarray(5, 15);
     const whole = new Uint8Array(100 * KiB);
     const shared = new Uint8Array(new SharedArrayBuffer(200 * KiB));
-    const b = toBatch([{ id: 1, key: "k", fn: { kind: "source", source: "(x) => x" }, args: [big, small, whole], deps: { d: [shared] } }]);
+    const b = toBatch([{ id: 1, key: "k", fn: { kind: "source", source: "(x) => x" }, args: [big, small, whole], deps: new Map([["d", [shared]]]) }]);
     const [bigOut, smallOut, wholeOut] = b.parts as Uint8Array[];
     assert.equal(bigOut!.buffer.byteLength, 100 * KiB, "the big part alone, not its frame");
     assert.deepEqual(Buffer.from(bigOut!), Buffer.from(big), "the same bytes");
     assert.notEqual(smallOut!.buffer, frame.buffer, "small parts are copied out of the frame");
     assert.deepEqual(Buffer.from(smallOut!), Buffer.from(small));
     assert.equal(wholeOut, whole, "a part that is its whole buffer is posted as it is");
-    assert.equal((b.deps[0] as Record<string, Uint8Array[]>).d![0], shared, "shared memory is shared, not copied");
+    assert.equal((b.deps[0] as ReadonlyMap<string, Uint8Array[]>).get("d")![0], shared, "shared memory is shared, not copied");
   });
 });
