@@ -91,7 +91,7 @@ export interface TooLarge {
 export type WorkerEvent<V = unknown> =
   | { type: "compute-task"; stimulusId?: string; task: ComputeTask }
   /** a peer answered a fetch: what it had, and which keys it did not have */
-  | { type: "fetch-done"; stimulusId?: string; worker: string; id: number; got: Record<string, Sized<V>>; notThere: string[] }
+  | { type: "fetch-done"; stimulusId?: string; worker: string; id: number; got: ReadonlyMap<string, Sized<V>>; notThere: string[] }
   /** a fetch from `worker` failed as a whole (connection refused, peer gone) */
   /**
    * `tooLarge`: the reply came as a frame over this worker's cap, or (`overCap`) its holder could
@@ -294,9 +294,9 @@ export class WorkerState<V = unknown> {
     }
   }
 
-  #fetchDone(id: number, got: Record<string, Sized<V>>, notThere: string[]): void {
+  #fetchDone(id: number, got: ReadonlyMap<string, Sized<V>>, notThere: string[]): void {
     const copies: Copy[] = [];
-    for (const [key, { nbytes, value }] of Object.entries(got)) {
+    for (const [key, { nbytes, value }] of got) {
       if (this.inFlight.get(key)?.id !== id) continue;
       this.inFlight.delete(key); // a key in flight is one some task here waits for (#release)
       const run = this.#wantRun.get(key);

@@ -380,16 +380,16 @@ export class Worker {
       const start = performance.timeOrigin + performance.now(); // sub-ms: a fast fetch still has a duration
       const rpc = await this.#peer(worker);
       const reply = checkGetDataReply(await rpc.request({ op: Op.getData, keys }, PEER_TIMEOUT_MS));
-      const got: Record<string, { nbytes: number; value: Stored }> = {};
+      const got = new Map<string, { nbytes: number; value: Stored }>();
       let total = 0;
       for (let i = 0; i < reply.keys.length; i++) {
         const value = reply.values[i] as Stored;
         const nbytes = storedBytes(value);
         total += nbytes;
-        got[reply.keys[i]!] = { nbytes, value };
+        got.set(reply.keys[i]!, { nbytes, value });
       }
       this.bytes.receivedFromPeers += total;
-      this.#transfers.record(worker, Object.keys(got), total, start, performance.timeOrigin + performance.now());
+      this.#transfers.record(worker, reply.keys, total, start, performance.timeOrigin + performance.now());
       this.#handle({ type: "fetch-done", worker, id, got, notThere: reply.missing });
     } catch (err) {
       log().debug({ peer: worker, keys: keys.length, err: describeError(err) }, "fetch from peer failed");

@@ -67,7 +67,7 @@ export class Driver {
   }
   /** A reply to the newest fetch of these keys from `worker`, or to fetch `id`. */
   fetchDone(worker: string, got: Record<string, Value>, notThere: string[], id = this.fetchId(worker, [...Object.keys(got), ...notThere])) {
-    const sized = Object.fromEntries(Object.entries(got).map(([k, value]) => [k, { nbytes: bytesOf(value), value }]));
+    const sized = new Map(Object.entries(got).map(([k, value]) => [k, { nbytes: bytesOf(value), value }]));
     return this.handle({ type: "fetch-done", stimulusId: this.sid("fetch-done"), worker, id, got: sized, notThere });
   }
   fetchFailed(worker: string, keys: string[], tooLarge?: { bytes: number; limit: number }, id = this.fetchId(worker, keys)) {

@@ -213,7 +213,7 @@ describe("worker state machine: events, stimulus ids, story, sizes", () => {
     const w = new WorkerState<string>(1);
     const ins = w.handle({ type: "compute-task", stimulusId: "ct-1", task: task("c", { x: ["tcp://p:1"] }) });
     assert.deepEqual(ins, [{ type: "fetch", worker: "tcp://p:1", id: 1, keys: ["x"], stimulusId: "ct-1" }]);
-    const got = w.handle({ type: "fetch-done", stimulusId: "fd-2", worker: "tcp://p:1", id: 1, got: { x: { nbytes: 1, value: "X" } }, notThere: [] });
+    const got = w.handle({ type: "fetch-done", stimulusId: "fd-2", worker: "tcp://p:1", id: 1, got: new Map([["x", { nbytes: 1, value: "X" }]]), notThere: [] });
     assert.deepEqual(got.map((i) => i.type), ["store", "send", "execute"]);
     assert.deepEqual(w.story("x").map((e) => [e.stimulusId, e.from, e.to]), [["ct-1", "released", "flight"], ["fd-2", "flight", "memory"]]);
     assert.deepEqual(w.story("c").map((e) => [e.stimulusId, e.to]), [["ct-1", "fetching"], ["fd-2", "ready"], ["fd-2", "executing"]]);
