@@ -24,6 +24,8 @@ import { FRAME_SHARE_BYTES } from "../errors.js";
 import { GRAPH_CHUNK, graphMessage } from "./graph-message.js";
 
 export interface OutboxIo {
+  /** write what was sent so far now (a long synchronous loop of submits streams) */
+  write?(): void;
   /** the scheduler's connection is open (else the tasks wait for the next one) */
   connected(): boolean;
   /** the client is closed: pending tasks are dropped */
@@ -42,6 +44,9 @@ function argBytes(t: TaskSpec): number {
   for (const p of t.args) n += p.byteLength;
   return n;
 }
+
+/** Tasks added in one turn go out this many at a time, while the caller goes on adding. */
+export const STREAM_CHUNK = 1000;
 
 /** A key to cancel (a string in the queue is a key to release). */
 class Cancel {
@@ -81,7 +86,10 @@ export class GraphOutbox {
   /** A task to send in this turn's flush. */
   add(task: TaskSpec): void {
     this.#pending.push(task);
-    this.#later();
+    if (this.#pending.length - this.#sent >= STREAM_CHUNK && this.#io.write && this.#io.connected()) {
+      this.flush();
+      this.#io.write();
+    } else this.#later();
   }
 
   /** A key to release, after what was added before it. */

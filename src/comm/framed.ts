@@ -174,6 +174,11 @@ export class FramedComm implements Comm {
     }
   }
 
+  /** Write what is queued now (Comm.flush). */
+  flush(): void {
+    this.#flush();
+  }
+
   /** Write queued messages now (used before closing). */
   #flush(): void {
     this.#flushScheduled = false;

@@ -23,6 +23,8 @@ export interface Comm {
    * peer's frame cap (what was queued before leaves first).
    */
   send(msg: Message, bytes?: number): void;
+  /** Write what is queued now, not at the end of the turn (a sender in a long synchronous loop lets its peer start). */
+  flush(): void;
   /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
   sendKey(op: string, key: string): void;
   /** Take back a key queued by sendKey in this turn. */

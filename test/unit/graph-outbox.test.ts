@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GraphOutbox } from "../../src/client/graph-outbox.js";
+import { GraphOutbox, STREAM_CHUNK } from "../../src/client/graph-outbox.js";
 import { GRAPH_CHUNK } from "../../src/client/graph-message.js";
 import type { CancelKeys, ReleaseKeys, UpdateGraph } from "../../src/protocol/messages-client.js";
 
@@ -110,6 +110,35 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     for (let i = 0; i < GRAPH_CHUNK + 1; i++) box.add(task(`k-${i}`));
     box.flush();
     assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK, 1]);
+  });
+
+  it("a long synchronous loop of submits streams: every STREAM_CHUNK tasks go out and are written at once, in order with releases", async () => {
+    const log: string[] = [];
+    const io = { up: true };
+    const box = new GraphOutbox({
+      connected: () => io.up,
+      closed: () => false,
+      send: (m) => log.push(`${m.op} ${m.op === "update-graph" ? m.tasks.map((t) => t.key).join(",") : m.keys.join(",")}`),
+      write: () => log.push("write"),
+    });
+    const keys = Array.from({ length: 2 * STREAM_CHUNK + 10 }, (_, i) => `k-${i}`);
+    box.add(task(keys[0]!));
+    box.release("old");
+    for (const k of keys.slice(1)) box.add(task(k));
+    const during = [...log];
+    assert.equal(during.filter((l) => l === "write").length, 2, "written twice during the loop, before the turn ends");
+    assert.equal(during.at(-1), "write");
+    await turn();
+    const after = log.slice(during.length);
+    assert.ok(!after.includes("write") && after.length === 1, "the rest at the turn's end, as before");
+    const messages = log.filter((l) => l !== "write");
+    assert.deepEqual(messages.slice(0, 2), [`update-graph ${keys[0]}`, "release-keys old"], "the release between two submits stays between them");
+    assert.deepEqual(messages.slice(2).flatMap((l) => l.split(" ")[1]!.split(",")), keys.slice(1), "every task once, in order");
+    log.length = 0;
+    io.up = false; // reconnecting: nothing streams, the tasks wait for the next scheduler
+    for (let i = 0; i < STREAM_CHUNK + 1; i++) box.add(task(`w-${i}`));
+    await turn();
+    assert.deepEqual(log, []);
   });
 
   it("numbers releases and cancels (endings) in the order they were queued; a message carries its last one's number", async () => {
