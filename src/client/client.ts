@@ -95,7 +95,7 @@ export class Client implements FutureHost {
   readonly #link = {
     id: this.id,
     keys: this.#keys,
-    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m, bytes) => this.#scheduler.send(m, bytes), write: () => this.#scheduler.comm.flush(), share: () => this.#scheduler.comm.share }),
+    graphs: new GraphOutbox({ connected: () => !this.#scheduler.closed, closed: () => this.#closed, send: (m, bytes) => this.#scheduler.send(m, bytes), write: () => (this.#scheduler.comm.flush(), this.#scheduler.comm.backlog), share: () => this.#scheduler.comm.share }),
     closing: (reason: string) => void (this.#closingReason = reason),
     gone: (reason: string) => this.#schedulerGone(reason),
   };

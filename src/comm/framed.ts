@@ -28,6 +28,8 @@ const log = () => logger("comm");
 export interface Wire {
   /** Write one frame's buffers, in order. */
   write(parts: Uint8Array[]): void;
+  /** Bytes written and not yet taken by the other end, held in this process. */
+  backlog(): number;
   /** Close after what was written has gone out. */
   end(): void;
   /** Close now. */
@@ -177,6 +179,10 @@ export class FramedComm implements Comm {
   /** Write what is queued now (Comm.flush). */
   flush(): void {
     this.#flush();
+  }
+
+  get backlog(): number {
+    return this.#wire.backlog();
   }
 
   /** Write queued messages now (used before closing). */

@@ -31,6 +31,7 @@ class InprocEnd implements Wire {
   readonly comm: FramedComm;
   other!: InprocEnd;
   #incoming: Array<Buffer | "end"> = [];
+  #incomingBytes = 0;
   #draining = false;
   #done = false;
   #hold = hold();
@@ -45,6 +46,10 @@ class InprocEnd implements Wire {
     // one copy, now: the sender may reuse its buffers once written, as with a socket
     const bytes = Buffer.concat(parts);
     for (let i = 0; i < bytes.length; i += READ_BYTES) this.other.#arrive(bytes.subarray(i, i + READ_BYTES));
+  }
+
+  backlog(): number {
+    return this.other.#incomingBytes;
   }
 
   end(): void {
@@ -72,6 +77,7 @@ class InprocEnd implements Wire {
 
   #arrive(chunk: Buffer | "end"): void {
     this.#incoming.push(chunk);
+    if (chunk !== "end") this.#incomingBytes += chunk.length;
     if (this.#draining) return;
     this.#draining = true;
     setImmediate(() => this.#drain());
@@ -80,6 +86,7 @@ class InprocEnd implements Wire {
   #drain(): void {
     this.#draining = false;
     const chunks = this.#incoming.splice(0);
+    this.#incomingBytes = 0;
     for (const c of chunks) {
       if (c !== "end") this.comm.received(c, false);
       else {

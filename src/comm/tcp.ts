@@ -47,6 +47,7 @@ function socketWire(socket: net.Socket) {
       for (const p of parts) socket.write(p);
       socket.uncork();
     },
+    backlog: () => socket.writableLength,
     end() {
       socket.end();
       setTimeout(() => socket.destroy(), 1000).unref();

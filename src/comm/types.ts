@@ -25,6 +25,8 @@ export interface Comm {
   send(msg: Message, bytes?: number): void;
   /** Write what is queued now, not at the end of the turn (a sender in a long synchronous loop lets its peer start). */
   flush(): void;
+  /** Bytes written and not yet taken by the peer, held in this process (a peer not keeping up). */
+  readonly backlog: number;
   /** Queue `key` for a `{ op, keys: [...] }` message shared by the keys of this turn. */
   sendKey(op: string, key: string): void;
   /** Take back a key queued by sendKey in this turn. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GraphOutbox, STREAM_CHUNK } from "../../src/client/graph-outbox.js";
+import { GraphOutbox, STREAM_BACKLOG, STREAM_CHUNK } from "../../src/client/graph-outbox.js";
 import { GRAPH_CHUNK } from "../../src/client/graph-message.js";
 import type { CancelKeys, ReleaseKeys, UpdateGraph } from "../../src/protocol/messages-client.js";
 
@@ -112,14 +112,14 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     assert.deepEqual(graphs().map((m) => m.tasks.length), [GRAPH_CHUNK, 1]);
   });
 
-  it("a long synchronous loop of submits streams: every STREAM_CHUNK tasks go out and are written at once, in order with releases", async () => {
+  it("a long synchronous loop of submits streams its first GRAPH_CHUNK tasks, STREAM_CHUNK at a time written at once, in order with releases, unless the scheduler is behind", async () => {
     const log: string[] = [];
-    const io = { up: true };
+    const io = { up: true, backlog: 0 };
     const box = new GraphOutbox({
       connected: () => io.up,
       closed: () => false,
       send: (m) => log.push(`${m.op} ${m.op === "update-graph" ? m.tasks.map((t) => t.key).join(",") : m.keys.join(",")}`),
-      write: () => log.push("write"),
+      write: () => (log.push("write"), io.backlog),
     });
     const keys = Array.from({ length: 2 * STREAM_CHUNK + 10 }, (_, i) => `k-${i}`);
     box.add(task(keys[0]!));
@@ -134,6 +134,18 @@ describe("graph outbox: a client's tasks on their way to the scheduler", () => {
     const messages = log.filter((l) => l !== "write");
     assert.deepEqual(messages.slice(0, 2), [`update-graph ${keys[0]}`, "release-keys old"], "the release between two submits stays between them");
     assert.deepEqual(messages.slice(2).flatMap((l) => l.split(" ")[1]!.split(",")), keys.slice(1), "every task once, in order");
+    log.length = 0;
+    io.backlog = STREAM_BACKLOG; // the scheduler is behind: one chunk written, the rest a chunk per turn
+    for (let i = 0; i < 3 * STREAM_CHUNK; i++) box.add(task(`b-${i}`));
+    assert.deepEqual(log.map((l) => (l === "write" ? l : l.split(",").length)), [STREAM_CHUNK, "write"]);
+    await turn();
+    assert.deepEqual(log.map((l) => (l === "write" ? l : l.split(",").length)), [STREAM_CHUNK, "write", 2 * STREAM_CHUNK], "the rest at the turn's end");
+    io.backlog = 0;
+    log.length = 0;
+    for (let i = 0; i < GRAPH_CHUNK + 3 * STREAM_CHUNK; i++) box.add(task(`c-${i}`));
+    assert.equal(log.filter((l) => l === "write").length, GRAPH_CHUNK / STREAM_CHUNK, "a turn streams its first GRAPH_CHUNK tasks only");
+    await turn();
+    assert.equal(log.at(-1)!.split(",").length, 3 * STREAM_CHUNK, "the rest a chunk per turn");
     log.length = 0;
     io.up = false; // reconnecting: nothing streams, the tasks wait for the next scheduler
     for (let i = 0; i < STREAM_CHUNK + 1; i++) box.add(task(`w-${i}`));
