@@ -46,12 +46,13 @@ function argBytes(t: TaskSpec): number {
 }
 
 /**
- * The first GRAPH_CHUNK tasks added in one turn go out STREAM_CHUNK at a time, written at
- * once, while the caller goes on adding: the scheduler starts on them meanwhile (a loop of
- * submits, a tree built level by level). The rest of the turn's tasks go a chunk per turn, as
- * before, and so does everything once the connection holds STREAM_BACKLOG bytes the scheduler
- * has not taken. Streaming all of a million submits held the client's peak over 2 GB in the 1M
- * bench (bench/scale/million.ts), without the backlog ever growing.
+ * The first GRAPH_CHUNK tasks added in one turn go out STREAM_CHUNK at a time (with what was
+ * queued before them), written at once, while the caller goes on adding: the scheduler starts
+ * on them meanwhile (a loop of submits, a tree built level by level). The rest of the turn's
+ * tasks go a chunk per turn, as before, and so does everything once the connection holds
+ * STREAM_BACKLOG bytes the scheduler has not taken. Streaming all of a million submits took
+ * the client's peak over 2 GB in the 1M bench (bench/scale/million.ts), without the backlog
+ * ever growing.
  */
 export const STREAM_CHUNK = 1000;
 export const STREAM_BACKLOG = 4 * 1024 * 1024;
@@ -80,8 +81,8 @@ export class GraphOutbox {
    */
   #sent = 0;
   #flushScheduled = false;
-  /** tasks streamed in this turn (see STREAM_CHUNK) */
-  #streamed = 0;
+  /** tasks added in this turn (see STREAM_CHUNK) */
+  #added = 0;
   #seq = 0;
   /** endings queued, and sent (their numbers: 1, 2, ...) */
   #endings = 0;
@@ -96,10 +97,9 @@ export class GraphOutbox {
   /** A task to send in this turn's flush. */
   add(task: TaskSpec): void {
     this.#pending.push(task);
-    if (this.#streamed < GRAPH_CHUNK && this.#pending.length - this.#sent >= STREAM_CHUNK && this.#io.write && this.#io.connected()) {
-      this.flush(STREAM_CHUNK);
-      this.#streamed += STREAM_CHUNK;
-      if (this.#io.write() >= STREAM_BACKLOG) this.#streamed = GRAPH_CHUNK;
+    if (++this.#added % STREAM_CHUNK === 0 && this.#added <= GRAPH_CHUNK && this.#io.write && this.#io.connected()) {
+      this.flush();
+      if (this.#io.write() >= STREAM_BACKLOG) this.#added = Infinity;
     }
     this.#later();
   }
@@ -189,7 +189,7 @@ export class GraphOutbox {
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      this.#streamed = 0;
+      this.#added = 0;
       this.flush(GRAPH_CHUNK);
     });
   }
