@@ -71,6 +71,19 @@ def effective_config():
     return {k: str(dask.config.get(k, None)) for k in CONFIG_KEYS}
 
 
+def settle(client):
+    """Off the clock: wait until the scheduler holds no task, so that the previous run's released
+    futures are forgotten before the next run starts (as bench/fixtures/common.ts settle)."""
+    deadline = time.perf_counter() + 30
+    while True:
+        left = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+        if left == 0:
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the scheduler still holds {left} tasks 30 s after the run's futures were released")
+        time.sleep(0.005)
+
+
 def throughput(client, runs):
     def once(n):
         t0 = time.perf_counter()
@@ -79,6 +92,7 @@ def throughput(client, runs):
         seconds = time.perf_counter() - t0
         assert sum(values) == n * (n + 1) // 2
         del futures
+        settle(client)
         return n / seconds
 
     once(1000)
@@ -147,6 +161,7 @@ def tree(client, runs):
         total = client.get(graph, layer[0])
         ms = (time.perf_counter() - t0) * 1000
         assert total == n * (n + 1) // 2, total
+        settle(client)
         return ms, len(graph)
 
     once()  # warm-up
