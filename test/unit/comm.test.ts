@@ -99,6 +99,20 @@ for (const scheme of ["tcp", "tls", "inproc"] as const satisfies readonly Scheme
       ]);
     });
 
+    it("flush() writes what is queued before the turn ends; backlog counts the bytes the peer has not taken yet", async () => {
+      const { a, got } = await pair();
+      a.send({ op: "first" });
+      a.send({ op: "big", pad: "x".repeat(6 << 20) });
+      assert.equal(a.backlog, 0, "nothing written before the turn ends");
+      a.flush();
+      // the peer (in this process) cannot read before this turn ends: most of 6 MiB waits here
+      assert.ok(a.backlog > 0, `backlog after flush: ${a.backlog}`);
+      a.send({ op: "last" });
+      await until("3 messages", () => got.length >= 3);
+      assert.deepEqual(got.map((m) => m.op), ["first", "big", "last"]);
+      await until("the backlog taken", () => a.backlog === 0);
+    });
+
     it("unsendKey takes a key back before it is written; a list left empty is not sent", async () => {
       const { a, got } = await pair();
       a.sendKey("executing", "t1");
