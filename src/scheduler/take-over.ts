@@ -309,8 +309,12 @@ export class TakeOver {
 
   /** Was `file`, key's checkpoint, written (by an earlier run, or journaled)? If not, it is computed again, from its lineage. */
   #fromCheckpoint(key: string, file: string): boolean {
-    // the file is the truth (written before its task-finished): the journal may have missed the record
-    if (!this.#onDisk.has(basename(file)) && !this.journal.state.checkpoints.has(key)) return false;
+    // the file is the truth (written before its task-finished): the journal may have missed the
+    // record. Listed at the take-over: no system call a task (a file gone since is read as
+    // missing by the worker, which computes the result again)
+    if (this.#onDisk.has(basename(file))) return true;
+    if (!this.journal.state.checkpoints.has(key)) return false;
+    // journaled, not listed: written since the listing, or missing
     if (existsSync(file)) return true;
     // the journal's record is by key: the file of this computation is missing, or the record is another computation's (an edited remote() module)
     log().warn({ key, checkpoint: file }, "checkpoint file missing: computing the result again");
