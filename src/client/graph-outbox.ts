@@ -4,7 +4,8 @@
  * - batched per turn into update-graph and release-keys messages of at most GRAPH_CHUNK keys,
  *   one message per turn, so a big map (or the release of a million futures) reaches the
  *   scheduler as messages it handles without blocking its event loop for long; anything else
- *   the client sends to the scheduler sends the rest first; cancels go at once;
+ *   the client sends to the scheduler sends the rest first; cancels go at once; a long
+ *   synchronous loop of submits streams its first tasks while it runs (STREAM_CHUNK);
  * - releases and cancels are *endings*, numbered in the order they were queued: a release-keys
  *   or cancel-keys message carries the number of its last one (`seq`), which the scheduler
  *   acknowledges (ack-keys; client/key-table.ts says why);

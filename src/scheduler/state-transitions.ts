@@ -198,7 +198,7 @@ function unwait(g: TaskGraph, t: TaskRecord, stimulusId: string): void {
  * Assignments so far: each compute-task's `run`, echoed by the worker's task-finished/task-erred.
  * A key in memory keeps the number of the run that computed it (or one of newRun's, for data
  * put there otherwise): its value's number, which every copy of the value carries on the
- * workers (compute-task's deps, add-replica's runs).
+ * workers (compute-task's deps, add-replica's copies).
  */
 let runs = 0;
 
