@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
 import type { Comm } from "../comm/types.js";
-import { RemoteError, Rpc, checkFits } from "../comm/rpc.js";
+import { RemoteError, Rpc, checkFits, type RequestOptions } from "../comm/rpc.js";
 import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
@@ -358,10 +358,10 @@ export class Client implements FutureHost {
   get actorHost(): ActorHost { return this.#fetchHost.actors; }
 
   /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; it sees every task submitted before it. @internal */
-  request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+  request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS, options?: RequestOptions): Promise<T> {
     this.#checkOpen();
     this.#flushGraph();
-    return this.#scheduler.request<T>(msg, timeoutMs);
+    return this.#scheduler.request<T>(msg, timeoutMs, options);
   }
 
   /** A one-way message to the scheduler, after the tasks submitted and the keys released before it. @internal */

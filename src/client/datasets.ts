@@ -6,7 +6,7 @@
 import { CoordinationError } from "../errors.js";
 import { Op } from "../protocol/ops.js";
 import type { DatasetsReplies } from "../protocol/messages-datasets.js";
-import { type SharedHost, WAIT_ROUND_MS, call, checkName, checkTimeout, decodeShared, encodeShared, timedOut } from "./shared.js";
+import { type SharedHost, WAIT_ROUND_MS, call, checkName, checkTimeout, encodeShared, lateHand, takeShared, timedOut } from "./shared.js";
 
 const what = (name: string) => `dataset ${JSON.stringify(name)}`;
 
@@ -22,8 +22,11 @@ export async function getDataset<T>(host: SharedHost, name: string, options: { t
   const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
   for (;;) {
     const round = deadline === undefined ? undefined : Math.max(0, Math.min(WAIT_ROUND_MS, deadline - Date.now()));
-    const r = await call<DatasetsReplies["get-dataset"]>(host, what(name), { op: Op.getDataset, name, timeout: round }, (round ?? 0) + 30_000);
-    if (r.found) return decodeShared(host, r.value) as T;
+    const r = await call<DatasetsReplies["get-dataset"]>(
+      host, what(name), { op: Op.getDataset, name, timeout: round }, (round ?? 0) + 30_000,
+      lateHand(host, (r: DatasetsReplies["get-dataset"]) => (r.found ? [r] : [])),
+    );
+    if (r.found) return takeShared(host, [r])[0] as T;
     if (deadline === undefined) {
       const known = await listDatasets(host);
       throw new CoordinationError(`${what(name)} is not published (published: ${known.length ? known.map((n) => JSON.stringify(n)).join(", ") : "none"})`);

@@ -6,7 +6,7 @@
 import { Op } from "../protocol/ops.js";
 import type { CoordinationReplies } from "../protocol/messages-coordination.js";
 import { Primitive, type PrimitiveOptions } from "./primitive.js";
-import { call, decodeShared, encodeShared, timedOut, waitOn } from "./shared.js";
+import { call, encodeShared, lateHand, takeShared, timedOut, waitOn } from "./shared.js";
 
 export interface QueueOptions extends PrimitiveOptions {
   /** At most this many items (default 0: no limit); set by the first put that creates the queue. */
@@ -48,9 +48,10 @@ export class Queue<T = unknown> extends Primitive {
     const batch = b === true ? -1 : typeof b === "number" ? b : 0;
     const { reply, done } = await waitOn<CoordinationReplies["queue-get"]>(
       this.host, this.what, { op: Op.queueGet, name: this.name, batch }, batch === -1 ? 0 : options.timeout, (r) => r.items !== null,
+      lateHand(this.host, (r: CoordinationReplies["queue-get"]) => r.items),
     );
     if (!done || !reply.items) throw timedOut(this.what, "get (no item came)", options.timeout);
-    const items = reply.items.map((it) => decodeShared(this.host, it.value) as T);
+    const items = takeShared(this.host, reply.items) as T[];
     return b === undefined || b === false ? items[0]! : items;
   }
 
@@ -76,9 +77,12 @@ export class Variable<T = unknown> extends Primitive {
 
   /** Its value; waits until it is set, at most `timeout` ms (then TimeoutError). */
   async get(options: { timeout?: number } = {}): Promise<T> {
-    const { reply, done } = await waitOn<CoordinationReplies["variable-get"]>(this.host, this.what, { op: Op.variableGet, name: this.name }, options.timeout, (r) => r.item !== null);
+    const { reply, done } = await waitOn<CoordinationReplies["variable-get"]>(
+      this.host, this.what, { op: Op.variableGet, name: this.name }, options.timeout, (r) => r.item !== null,
+      lateHand(this.host, (r: CoordinationReplies["variable-get"]) => r.item && [r.item]),
+    );
     if (!done || !reply.item) throw timedOut(this.what, "get (it was not set)", options.timeout);
-    return decodeShared(this.host, reply.item.value) as T;
+    return takeShared(this.host, [reply.item])[0] as T;
   }
 
   /** Forget its value (and let go of its futures). */

@@ -64,7 +64,16 @@ export interface RequestOptions {
   background?: boolean;
   /** the size of its binary parts, when big (see Comm.send) */
   bytes?: number;
+  /**
+   * A successful reply that comes after the request timed out: what the peer handed over in it
+   * (a queue's item, a variable's value) must still be taken or given back. Kept for the
+   * connection's life, for at most LATE_AT_MOST timed-out requests (the oldest go first).
+   */
+  late?: (value: unknown) => void;
 }
+
+/** Timed-out requests whose late reply is still taken (`RequestOptions.late`). */
+const LATE_AT_MOST = 1000;
 
 /**
  * Values (key -> parts) in groups that each fit one message's share of a frame (`share`: the
@@ -127,6 +136,8 @@ export class Rpc {
   #handlers: Record<string, Handler>;
   #parsers: Record<string, Parser<{ op: string }>> | undefined;
   #pending = new Map<number, Pending>();
+  /** rid -> what takes its reply, for timed-out requests that asked for it (insertion order: oldest first) */
+  #late = new Map<number, (value: unknown) => void>();
   #nextRid = 1;
   #holds = 0;
   #whileBusy: boolean;
@@ -147,6 +158,7 @@ export class Rpc {
         p.reject(err);
       }
       this.#pending.clear();
+      this.#late.clear();
     });
     comm.setHandler((m) => this.#onMessage(m));
   }
@@ -196,6 +208,10 @@ export class Rpc {
         // acted on the request, and dropping its reply would lose what it handed over)
         setImmediate(() => {
           if (!this.#pending.delete(rid)) return;
+          if (options.late) {
+            if (this.#late.size >= LATE_AT_MOST) this.#late.delete(this.#late.keys().next().value!);
+            this.#late.set(rid, options.late);
+          }
           reject(new TimeoutError(`no reply to ${msg.op} from ${this.comm.peer} within ${timeoutMs} ms`));
         });
       }, timeoutMs);
@@ -221,7 +237,19 @@ export class Rpc {
   #onMessage(m: Message): void {
     if (m.op === Op.reply) {
       const p = typeof m.rid === "number" ? this.#pending.get(m.rid) : undefined;
-      if (!p) return; // a reply that arrived after its timeout
+      if (!p) {
+        // a reply that arrived after its timeout: dropped, unless the request asked for it
+        const late = typeof m.rid === "number" ? this.#late.get(m.rid) : undefined;
+        if (late) {
+          this.#late.delete(m.rid as number);
+          try {
+            if (m.ok) late(m.value);
+          } catch (err) {
+            logger("rpc").warn({ peer: this.comm.peer, err: describeError(err) }, "a late reply could not be taken");
+          }
+        }
+        return;
+      }
       this.#pending.delete(m.rid as number);
       clearTimeout(p.timer);
       if (m.ok) p.resolve(m.value);

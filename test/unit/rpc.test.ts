@@ -126,6 +126,33 @@ describe("Rpc typed routes (real tcp)", function () {
       child.kill();
     }
   });
+  // protects: a reply that came after its request timed out was dropped whatever it carried: a
+  // queue's item handed to a client stayed handed (the scheduler then held its keys for that
+  // client till it left). Now `late` takes a successful late reply; without it the reply is
+  // dropped as before, and an error reply is not passed on.
+  it("a successful reply after the timeout reaches the request's `late`, once; an error reply does not", async () => {
+    const answers: Array<() => void> = [];
+    const { client } = await pair((comm) =>
+      new Rpc(comm, {
+        slow: (m) => new Promise((resolve, reject) => answers.push(() => (m.fail ? reject(new Error("refused")) : resolve(m.x)))),
+        echo: (m) => m.x,
+      }),
+    );
+    const late: unknown[] = [];
+    const asked = [
+      client.request({ op: "slow", x: 1 }, 50, { late: (v) => late.push(v) }),
+      client.request({ op: "slow", x: 2 }, 50),
+      client.request({ op: "slow", x: 3, fail: true }, 50, { late: (v) => late.push(v) }),
+    ];
+    for (const a of asked) await assert.rejects(a, /no reply to slow/);
+    const deadline = Date.now() + 10_000;
+    while (answers.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(answers.length, 3);
+    for (const answer of answers) answer();
+    // the replies come in order, before the echo's
+    assert.equal(await client.request({ op: "echo", x: 4 }, 10_000), 4);
+    assert.deepEqual(late, [1]);
+  });
 });
 
 describe("frames' share of big values", () => {
