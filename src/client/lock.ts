@@ -35,7 +35,9 @@ abstract class Leased extends Primitive {
       throw new TypeError(`${this.what}: lease must be a number of milliseconds > 0, got ${JSON.stringify(options.lease)}`);
     }
     const msg = { op: Op.leaseAcquire, kind: this.#kind, name: this.name, id: this.id, maxLeases: this.#maxLeases, lease: options.lease };
-    return (await waitOn<boolean>(this.host, this.what, msg, options.timeout, (granted) => granted)).done;
+    // a grant that comes after its request timed out (that acquire failed): given back, or no one would release it
+    const late = { late: (granted: unknown) => void (granted === true && this.release().catch(() => {})) };
+    return (await waitOn<boolean>(this.host, this.what, msg, options.timeout, (granted) => granted, late)).done;
   }
 
   /** Give back one lease this object holds; an error if it holds none. */
