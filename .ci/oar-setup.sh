@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Single-node OAR 2.5 (Debian 12 "oar-*" packages, PostgreSQL) for tests, as root, without
-# systemd. Idempotent: re-running with the daemons up only re-checks them.
+# systemd. Idempotent: re-running with the daemons up only re-checks them. oar-teardown.sh
+# stops what it started.
 #   OAR_CORES   resources (cores) of the node   [2]
 #   OAR_WAIT_S  readiness timeout (s)           [60]
 # What it changes outside its own files, and why:
@@ -17,6 +18,9 @@ WAIT_S=${OAR_WAIT_S:-60}
 CONF=/etc/oar/oar.conf
 log() { echo "[oar-setup] $*" >&2; }
 alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# what this script started, a line each, for oar-teardown.sh (which stops only those)
+STARTED=/run/dask-mpi-ts-oar.started
+started() { echo "$*" >> "$STARTED"; }
 
 # ---- 1. install ---------------------------------------------------------------------
 if ! command -v oarsub >/dev/null || [[ ! -x /usr/sbin/oar-server ]] || [[ ! -f /etc/oar/sshd_config ]]; then
@@ -28,7 +32,7 @@ fi
 
 # ---- 2. PostgreSQL and the OAR database ------------------------------------------------
 PGVER=$(ls /etc/postgresql | sort -n | tail -1)
-pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main"' | grep online >/dev/null || pg_ctlcluster "$PGVER" main start
+pg_lsclusters -h | awk -v v="$PGVER" '$1==v && $2=="main"' | grep online >/dev/null || { pg_ctlcluster "$PGVER" main start; started postgresql "$PGVER"; }
 sed -i -e 's/^DB_BASE_PASSWD=""/DB_BASE_PASSWD="oar"/' -e 's/^DB_BASE_PASSWD_RO=""/DB_BASE_PASSWD_RO="oar_ro"/' \
   -e 's/^JOB_RESOURCE_MANAGER_PROPERTY_DB_FIELD=/#JOB_RESOURCE_MANAGER_PROPERTY_DB_FIELD=/' "$CONF"
 if ! oar-database --check >/dev/null 2>&1; then
@@ -53,12 +57,12 @@ chown root:oar /var/lib/oar/.batch_job_bashrc
 # ---- 4. the node's sshd (OAR reaches its nodes as user oar on port 6667) ----------------
 install -d -m 0755 /run/sshd
 SSHD_PID=/run/oar-node_sshd.pid
-alive "$SSHD_PID" || { log "starting the OAR node's sshd"; /usr/sbin/sshd -f /etc/oar/sshd_config -o PidFile="$SSHD_PID"; }
+alive "$SSHD_PID" || { log "starting the OAR node's sshd"; /usr/sbin/sshd -f /etc/oar/sshd_config -o PidFile="$SSHD_PID"; started sshd; }
 for _ in $(seq 50); do runuser -u oar -- ssh -p 6667 -o BatchMode=yes -o StrictHostKeyChecking=no localhost true 2>/dev/null && break; sleep 0.2; done
 runuser -u oar -- ssh -p 6667 -o BatchMode=yes -o StrictHostKeyChecking=no localhost true
 
 # ---- 5. the server (Almighty) -----------------------------------------------------------
-alive /var/run/oar-server.pid || { log "starting oar-server"; /usr/sbin/oar-server; }
+alive /var/run/oar-server.pid || { log "starting oar-server"; /usr/sbin/oar-server; started oar-server; }
 
 # ---- 6. resources and admission rules -----------------------------------------------------
 for p in cpu core; do oarproperty -l | grep -x "$p" >/dev/null || oarproperty -a "$p" >/dev/null; done

@@ -12,13 +12,25 @@ import { ciMissing, inCi } from "./skip.js";
 
 const onPath = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
-/** Undefined when the queue system is up; else why its tests are skipped. Throws under CI when it cannot be started. */
+/** Setup scripts run by this process whose daemons it started, so stops when it exits. */
+const started = new Set<string>();
+
+/**
+ * Undefined when the queue system is up; else why its tests are skipped. Throws under CI when it
+ * cannot be started. A queue system that was not up before is stopped again when the test run
+ * ends (its teardown script, beside the setup script, stops only what the setup started).
+ */
 function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: string }): string | undefined {
   const ci = inCi();
   // the opt-out is for developers; it does not override CI
   if (!ci && process.env.DASK_MPI_TS_SKIP_JOBQUEUE === "1") return "DASK_MPI_TS_SKIP_JOBQUEUE=1";
   if (!ci && !onPath(q.submit)) return `${q.submit} is not installed (CI=true installs and starts ${q.name} with ${q.setup})`;
-  if (!ci && process.getuid?.() !== 0 && spawnSync(q.probe[0]!, q.probe.slice(1)).status !== 0) return `${q.name} is not running and only root can start it (${q.setup})`;
+  const up = onPath(q.submit) && spawnSync(q.probe[0]!, q.probe.slice(1), { stdio: "ignore", timeout: 30_000 }).status === 0;
+  if (!ci && !up && process.getuid?.() !== 0) return `${q.name} is not running and only root can start it (${q.setup})`;
+  if (!up && !started.has(q.setup)) {
+    if (started.size === 0) process.once("exit", stopStarted);
+    started.add(q.setup);
+  }
   const r = spawnSync("bash", [path.join(ROOT, q.setup)], { encoding: "utf8", timeout: 900_000 });
   if (r.status !== 0) {
     const why = `${q.setup} failed (status ${r.status}): ${(r.stderr || String(r.error ?? "")).trim().split("\n").slice(-10).join("\n")}`;
@@ -26,6 +38,15 @@ function ensureQueue(q: { name: string; submit: string; probe: string[]; setup: 
     return why;
   }
   return undefined;
+}
+
+/** At exit: the teardown of each queue system this process started (synchronous: an exit handler). */
+function stopStarted(): void {
+  for (const setup of started) {
+    const teardown = path.join(ROOT, setup.replace(/-setup\.sh$/, "-teardown.sh"));
+    const r = spawnSync("bash", [teardown], { encoding: "utf8", timeout: 120_000 });
+    if (r.status !== 0) process.stderr.write(`${teardown} failed (status ${r.status}): ${(r.stderr || String(r.error ?? "")).trim()}\n`);
+  }
 }
 
 export const ensureSlurm = () => ensureQueue({ name: "SLURM", submit: "sbatch", probe: ["sinfo", "-h"], setup: ".ci/slurm-setup.sh" });
