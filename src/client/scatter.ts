@@ -8,7 +8,8 @@ import { type Rpc, byFrame, checkFits } from "../comm/rpc.js";
 import { ConfigError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
-import { Sent, copyRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { Sent, encodeWithRaws } from "../protocol/msgpack.js";
+import { Staging } from "./staging.js";
 import { Op } from "../protocol/ops.js";
 import { type ScatterOptions, type WorkerSummary, randomToken, taskKey, typeName } from "./submit-options.js";
 
@@ -23,6 +24,9 @@ export interface ScatterHost {
   readonly timeoutMs: number;
 }
 
+/** Where the big binaries scattered by this process's clients are copied (given back once the workers have them). */
+const staging = new Staging();
+
 /** Put `list` on the workers; returns their keys, in order. `single`: one value, not a list. */
 export async function scatterValues(list: unknown[], single: boolean, options: ScatterOptions, host: ScatterHost): Promise<string[]> {
   // encoded first: a value that cannot travel rejects before anything is sent
@@ -30,7 +34,7 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
     const e = encodeWithRaws(v, RAW_PART_BYTES, Sent.scattered(single ? undefined : i));
     // data on a worker has no dependencies: a future inside could never be resolved there
     if (e.keys.length) throw new TypeError(`scatter: ${single ? "the value" : `value ${i + 1}`} holds a future (${JSON.stringify(e.keys[0])}): pass futures to a task (submit), or scatter their results (await future.result())`);
-    return { ...e, raws: copyRaws(e.raws) }; // as they are now: the caller may change its arrays while we wait
+    return { ...e, raws: e.raws.map((r) => staging.copy(r)) }; // as they are now: the caller may change its arrays while we wait
   });
   let targets = Object.entries(await host.workers()).filter(([addr, w]) => !options.workers || options.workers.includes(w.name) || options.workers.includes(addr));
   if (!targets.length) throw new ConfigError(`no worker to scatter to${options.workers ? ` among ${JSON.stringify(options.workers)}` : ""}`);
@@ -64,5 +68,7 @@ export async function scatterValues(list: unknown[], single: boolean, options: S
       }
     }),
   );
+  // every put-data was answered: the workers have the bytes, none is still to be written
+  staging.giveBack(encoded.flatMap((e) => e.raws));
   return keys;
 }

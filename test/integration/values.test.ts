@@ -109,6 +109,36 @@ describe("values through a real cluster", function () {
     assert.deepEqual(await c.runOnScheduler(inspect, sample()), ALL_TRUE);
   });
 
+  // Protects the reuse of the client's copies of big scattered binaries (client/staging.ts): the
+  // second and third scatters copy into the memory of the first once its worker has it; every
+  // value on the workers stays the one scattered, a caller's change to its array after the call
+  // travels nowhere, and a broadcast value is the same on each worker.
+  it("big scattered values stay as scattered when the client reuses its copies' memory", async () => {
+    const c = client!;
+    const sumOf = (a: Float64Array) => {
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += a[i]!;
+      return [a.length, s];
+    };
+    const n = (3 << 20) / 8; // 3 MiB each
+    const src = new Float64Array(n).fill(1);
+    const pa = c.scatter(src, { workers: ["w0"] });
+    src.fill(5); // after the call, while a's bytes wait to be written: a keeps its 1s
+    const pb = c.scatter(new Float64Array(n).fill(2), { workers: ["w1"] }); // a's copy is still in use
+    const [a, b] = await Promise.all([pa, pb]);
+    const both = await c.scatter(new Float64Array(n).fill(3), { broadcast: true }); // in a's or b's memory
+    const d = await c.scatter(new Float64Array(n).fill(4), { workers: ["w0"] });
+    const sums = await c.gather([
+      c.submit(sumOf, a, { workers: ["w0"] }),
+      c.submit(sumOf, b, { workers: ["w1"] }),
+      c.submit(sumOf, both, { workers: ["w0"], pure: false }),
+      c.submit(sumOf, both, { workers: ["w1"], pure: false }),
+      c.submit(sumOf, d, { workers: ["w1"] }),
+    ]);
+    assert.deepEqual(sums, [[n, n], [n, 2 * n], [n, 3 * n], [n, 3 * n], [n, 4 * n]]);
+    assert.deepEqual([...(await a.result()).subarray(0, 2)], [1, 1]);
+  });
+
   it("refuses what cannot travel at submit, map, submitGraph and scatter, naming the path", async () => {
     const c = client!;
     const socket = new net.Socket();
