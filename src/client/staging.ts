@@ -1,9 +1,9 @@
 /**
  * Reused memory for the copies clients make of the big binaries they scatter (no I/O; one per
- * process, client/scatter.ts). The
- * copy keeps a value as it was at the call: the caller may change its arrays while the bytes
- * wait to be written. It lives until the worker has them (its put-data reply), then serves the
- * next big value: memory written before takes a copy several times faster than fresh memory,
+ * process, client/scatter.ts). The copy keeps a value as it was at the call: the caller may
+ * change its arrays while the bytes wait to be written. It lives until the worker has them (its
+ * put-data reply), then serves the next big value: memory written before takes a copy several
+ * times faster than fresh memory,
  * which costs a page fault per 4 KiB (256 MiB copied in ~200 ms into new memory on the dev VM,
  * ~30-60 ms into memory written before).
  *
