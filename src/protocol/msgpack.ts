@@ -311,9 +311,35 @@ function flat(value: unknown): boolean {
   return true;
 }
 
-/** Decode what encodeWithRaws made; key references resolve through `resolveKey`. */
+/**
+ * Decode what encodeWithRaws made; key references resolve through `resolveKey`. msgpack's
+ * never-used byte 0xc1 decodes to msgpackr's `C1` object, which our encoder never writes (the
+ * walk refuses it): found in a value, the bytes are corrupt, and that is an error, not a value.
+ */
 export function decodeWithRaws(head: Uint8Array, raws: Uint8Array[], resolveKey?: (key: string) => unknown): unknown {
-  return unpackWithRaws(valueUnpackr, head, raws, resolveKey);
+  const value = unpackWithRaws(valueUnpackr, head, raws, resolveKey);
+  // the walk only when the byte is there at all (inside binaries and numbers it is data)
+  if (head.includes(0xc1) && holdsC1(value, new Set())) throw new ProtocolError("a value's bytes hold msgpack's never-used byte 0xc1 where a value starts: they are corrupt");
+  return value;
+}
+
+/** Whether msgpackr's C1 sits anywhere in a decoded value's containers (arrays, plain objects, Maps, Sets, errors). */
+function holdsC1(v: unknown, seen: Set<object>): boolean {
+  if (v === msgpackr.C1) return true;
+  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || seen.has(v)) return false;
+  seen.add(v);
+  if (v instanceof Map) {
+    for (const [k, x] of v) if (holdsC1(k, seen) || holdsC1(x, seen)) return true;
+    return false;
+  }
+  if (v instanceof Set) {
+    for (const x of v) if (holdsC1(x, seen)) return true;
+    return false;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (!(Array.isArray(v) || proto === Object.prototype || proto === null || v instanceof Error)) return false;
+  for (const k of Object.keys(v)) if (holdsC1((v as Record<string, unknown>)[k], seen)) return true;
+  return v instanceof Error && holdsC1(v.cause, seen);
 }
 
 /**

@@ -226,6 +226,21 @@ describe("user values", () => {
     assert.equal(big.deref(), undefined, "the buffer is still reachable");
   });
 
+  // Found by reading (session 22): msgpack's never-used byte 0xc1 decoded to msgpackr's C1
+  // object, handed to the task or the caller as if it were a value. Our encoder never writes it,
+  // so found where a value starts, the bytes are corrupt: an error. As data inside a binary, a
+  // string or a number it is no token, and the value decodes.
+  it("a value with msgpack's never-used byte 0xc1 where a value starts is an error, not an object", () => {
+    assert.throws(() => decodeWithRaws(new Uint8Array([0xc1]), []), /ProtocolError: a value's bytes hold msgpack's never-used byte 0xc1/);
+    const nested = Buffer.from(encodeWithRaws([1, { a: 2 }], THRESHOLD, Sent.arguments).head);
+    const at = nested.indexOf(0x02); // the 2 of { a: 2 }
+    nested[at] = 0xc1;
+    assert.throws(() => decodeWithRaws(nested, []), /never-used byte 0xc1/);
+    const data = [new Uint8Array([0xc1, 0xc1]), "\u00c1", 0xc1c1, new Map([["k", -131073.5]])];
+    assert.ok(Buffer.from(encodeWithRaws(data, THRESHOLD, Sent.arguments).head).includes(0xc1), "the byte is in the head, as data");
+    assert.deepEqual(roundTrip(data), data);
+  });
+
   // the client keeps a small result that came with key-in-memory: primitives decoded, the rest as bytes of its own
   describe("inline results kept by the client", () => {
     /** The result's parts as they arrive: views into a bigger received frame. */
