@@ -3,9 +3,8 @@
  * process, client/scatter.ts). The copy keeps a value as it was at the call: the caller may
  * change its arrays while the bytes wait to be written. It lives until the worker has them (its
  * put-data reply), then serves the next big value: memory written before takes a copy several
- * times faster than fresh memory,
- * which costs a page fault per 4 KiB (256 MiB copied in ~200 ms into new memory on the dev VM,
- * ~30-60 ms into memory written before).
+ * times faster than fresh memory, which costs a page fault per 4 KiB (256 MiB copied in ~200 ms
+ * into new memory on the dev VM, ~30-60 ms into memory written before).
  *
  * Bounded: buffers of STAGE_MIN_BYTES and up only, at most `maxBytes` kept, all let go after
  * STAGING_IDLE_MS without a scatter. A copy whose bytes may still be in flight (its request
