@@ -4,24 +4,13 @@
 set -uo pipefail
 STARTED=/run/dask-mpi-ts-oar.started
 [[ -s $STARTED ]] || { echo "[oar-teardown] nothing started by oar-setup.sh"; exit 0; }
-stop() { # stop NAME PIDFILE
-  local name=$1 pf=$2 pid
-  [[ -s "$pf" ]] || { echo "[oar-teardown] $name: no pid file"; return 0; }
-  pid=$(cat "$pf")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    echo "[oar-teardown] $name (pid $pid) stopped"
-  else echo "[oar-teardown] $name (pid $pid) not running"; fi
-  rm -f "$pf"
-}
+source "$(dirname "$0")/stop-by-pidfile.sh"
 if grep -qx oar-server "$STARTED"; then
   jobs=$(oarstat 2>/dev/null | awk '/^[0-9]+ / { print $1 }')
   [[ -n $jobs ]] && oardel $jobs >/dev/null 2>&1
-  stop oar-server /var/run/oar-server.pid
+  stop oar-teardown oar-server /var/run/oar-server.pid
 fi
-grep -qx sshd "$STARTED" && stop "the OAR node's sshd" /run/oar-node_sshd.pid
+grep -qx sshd "$STARTED" && stop oar-teardown "the OAR node's sshd" /run/oar-node_sshd.pid
 pg=$(awk '$1 == "postgresql" { print $2 }' "$STARTED" | tail -1)
 [[ -n $pg ]] && pg_ctlcluster "$pg" main stop && echo "[oar-teardown] PostgreSQL $pg stopped"
 rm -f "$STARTED"
