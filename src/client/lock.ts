@@ -4,7 +4,8 @@
  * goes (a dead task's lock is not held forever) or when an optional lease runs out.
  */
 import { randomUUID } from "node:crypto";
-import { CoordinationError } from "../errors.js";
+import { CoordinationError, describeError } from "../errors.js";
+import { logger } from "../log.js";
 import type { CoordinationReplies, LeaseKind } from "../protocol/messages-coordination.js";
 import { Op } from "../protocol/ops.js";
 import { Primitive, type PrimitiveOptions } from "./primitive.js";
@@ -36,8 +37,17 @@ abstract class Leased extends Primitive {
     }
     const msg = { op: Op.leaseAcquire, kind: this.#kind, name: this.name, id: this.id, maxLeases: this.#maxLeases, lease: options.lease };
     // a grant that comes after its request timed out (that acquire failed): given back, or no one would release it
-    const late = { late: (granted: unknown) => void (granted === true && this.release().catch(() => {})) };
+    const late = { late: (granted: unknown) => void (granted === true && this.#giveBack()) };
     return (await waitOn<boolean>(this.host, this.what, msg, options.timeout, (granted) => granted, late)).done;
+  }
+
+  /** A late grant given back; if that fails, the lease ends with this client (or its lease time), and the log says so. */
+  async #giveBack(): Promise<void> {
+    try {
+      await this.release();
+    } catch (err) {
+      logger("client").warn({ lock: this.what, err: describeError(err) }, "a grant that came after its acquire timed out could not be given back");
+    }
   }
 
   /** Give back one lease this object holds; an error if it holds none. */
