@@ -210,6 +210,14 @@ export function isWireFunction(v: unknown): v is WireFunction {
  */
 export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
+/**
+ * The one string that cannot name a task: msgpackr's decoder renames a map key "__proto__" to
+ * "__proto_" (maps keyed by task names: put-data, who-has, ...), and assigning it to a plain
+ * object sets the prototype. Refused where keys enter: the client's submits and the scheduler's
+ * update-graph.
+ */
+export const UNUSABLE_KEY = "__proto__";
+
 /** A plain map: an object that is not a list, a byte array or a Map. */
 export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Map);

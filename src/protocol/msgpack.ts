@@ -24,7 +24,7 @@
 import { createRequire } from "node:module";
 import type * as MsgpackrTypes from "msgpackr";
 import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
-import { NegativeZero, Sent, type ValueLabel, allowClass, checkValue, withNegativeZeros } from "./values.js";
+import { NegativeZero, ProtoKeyed, Sent, type ValueLabel, allowClass, checkValue, fromProtoKeyed, withMarkers } from "./values.js";
 
 export { Sent } from "./values.js";
 
@@ -60,6 +60,7 @@ const KEYREF_EXT = 0x6b;
 const ERROR_EXT = 0x45;
 const NEGATIVE_ZERO_EXT = 0x2d;
 const ACTOR_EXT = 0x61;
+const PROTO_KEYED_EXT = 0x6f;
 const INLINE = 0;
 const REF = 1;
 
@@ -200,8 +201,20 @@ msgpackr.addExtension({
   },
 } as never);
 
-// msgpack writes -0 as the integer 0: a -0 travels as a marker instead (see withNegativeZeros)
+// msgpack writes -0 as the integer 0: a -0 travels as a marker instead (see withMarkers)
 msgpackr.addExtension({ Class: NegativeZero, type: NEGATIVE_ZERO_EXT, pack: () => Buffer.alloc(0), unpack: () => -0 });
+
+// an own key "__proto__", which msgpackr's decoder renames: its object travels as its entries
+msgpackr.addExtension({
+  Class: ProtoKeyed,
+  type: PROTO_KEYED_EXT,
+  write: (v: ProtoKeyed) => v.entries,
+  read(entries: unknown): unknown {
+    const ok = Array.isArray(entries) && entries.length % 2 === 0 && entries.every((k, i) => i % 2 === 1 || typeof k === "string");
+    if (!ok) throw new ProtocolError("malformed value: an object keyed \"__proto__\" must arrive as a list of string keys and values");
+    return fromProtoKeyed(entries);
+  },
+} as never);
 
 // ---- encoding ----------------------------------------------------------------------------------
 
@@ -273,12 +286,12 @@ export function copyRaws(raws: Uint8Array[]): Uint8Array[] {
  * @example encodeWithRaws([x, y], RAW_PART_BYTES, Sent.arguments)
  */
 export function encodeWithRaws(value: unknown, threshold: number, label: ValueLabel = Sent.unknown): Encoded {
-  const negativeZero = checkValue(value, label);
+  const marked = checkValue(value, label);
   // a primitive, or a short list of primitives (a task's number result, map()'s arguments
   // [x]), leaves nothing big in that map: no reset to pay (it costs a pack, ~0.1 us)
-  if (flat(value)) return packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold);
+  if (flat(value)) return packWithRaws(valuePackr, marked ? withMarkers(value) : value, threshold);
   try {
-    return fitsFrame(packWithRaws(valuePackr, negativeZero ? withNegativeZeros(value) : value, threshold), label);
+    return fitsFrame(packWithRaws(valuePackr, marked ? withMarkers(value) : value, threshold), label);
   } finally {
     // msgpackr's structured clone keeps the map of every object it packed until its next pack:
     // a result the worker has since freed (400 MB, say) would stay reachable from here, and

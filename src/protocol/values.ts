@@ -20,7 +20,9 @@
  * and numbers without calling out, so neither a class instance nor `-0` (which msgpack's
  * integer encoding turns into 0) can be caught while packing. The walk costs no allocation
  * on success (the path of a refusal is built while unwinding) and answers whether the value
- * holds a `-0`, which then travels as a marker (`withNegativeZeros`).
+ * holds what msgpack would change, which then travels as a marker (`withMarkers`): a `-0`, and
+ * an object with an own key `"__proto__"` (JSON.parse makes them), which msgpackr's decoder
+ * renames to `"__proto_"`.
  */
 import { createRequire } from "node:module";
 
@@ -77,13 +79,13 @@ const CLASS_HINT =
 
 /**
  * Check that `value` can travel; throws a TypeError naming the first part that cannot.
- * @returns whether the value holds a `-0` somewhere (then encode `withNegativeZeros(value)`)
+ * @returns whether the value holds a `-0` or an own key `"__proto__"` somewhere (then encode `withMarkers(value)`)
  * @example checkValue([{ conn: socket }], Sent.arguments) // TypeError: argument 1 .conn: a net.Socket cannot be sent to a worker: ...
  */
 export function checkValue(value: unknown, label: ValueLabel): boolean {
-  const state: WalkState = { seen: undefined, root: value, rootEntered: false, negativeZero: false, openErrors: undefined };
+  const state: WalkState = { seen: undefined, root: value, rootEntered: false, marked: false, open: undefined };
   const refusal = visit(value, state);
-  if (!refusal) return state.negativeZero;
+  if (!refusal) return state.marked;
   const path = refusal.path.reverse();
   let where = label.what;
   if (label.items && path.length) where += ` ${Number(path.shift()!.slice(1, -1)) + 1}`;
@@ -96,23 +98,24 @@ interface WalkState {
   seen: Set<object> | undefined;
   root: unknown;
   rootEntered: boolean;
-  negativeZero: boolean;
-  /** Errors whose fields are being walked: a way back to one of them is a cycle through it */
-  openErrors: Set<object> | undefined;
+  /** a `-0` or an object with an own key `"__proto__"` was met: encode `withMarkers(value)` */
+  marked: boolean;
+  /** Errors and `"__proto__"` keyed objects whose fields are being walked: a way back to one is a cycle through it */
+  open: Set<object> | undefined;
 }
 
-// msgpackr rebuilds an object met again inside a cycle from its record, and an Error inside a
-// cycle through itself would come back as a plain object: refused rather than changed
-const cycleThroughError = (): Refusal => ({
-  what: "an Error that refers back to itself",
-  why: "an Error on a cycle through its own fields cannot be rebuilt; break the cycle (drop the field) before sending",
-  path: [],
-});
+// msgpackr rebuilds an object met again inside a cycle from its record: an Error inside a cycle
+// through itself would come back as a plain object, and an object keyed "__proto__" would lose
+// that key (it is assigned, so it sets the prototype): refused rather than changed
+const cycleThrough = (o: object): Refusal => {
+  const what = o instanceof Error ? "an Error" : 'an object with an own key "__proto__"';
+  return { what: `${what} that refers back to itself`, why: `${what} on a cycle through its own fields cannot be rebuilt; break the cycle (drop the field) before sending`, path: [] };
+};
 
 function visit(v: unknown, s: WalkState): Refusal | undefined {
   switch (typeof v) {
     case "number":
-      if (v === 0 && 1 / v < 0) s.negativeZero = true;
+      if (v === 0 && 1 / v < 0) s.marked = true;
       return undefined;
     case "string":
     case "boolean":
@@ -128,15 +131,15 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   const o = v as object;
   // the set is made at the first container below the root: most task arguments hold none
   if (o === s.root) {
-    if (s.rootEntered) return s.openErrors?.has(o) ? cycleThroughError() : undefined;
+    if (s.rootEntered) return s.open?.has(o) ? cycleThrough(o) : undefined;
     s.rootEntered = true;
   } else {
     if (!s.seen) s.seen = new Set([s.root as object]);
-    if (s.seen.has(o)) return s.openErrors?.has(o) ? cycleThroughError() : undefined;
+    if (s.seen.has(o)) return s.open?.has(o) ? cycleThrough(o) : undefined;
     s.seen.add(o);
   }
   const proto = Object.getPrototypeOf(o) as object | null;
-  if (proto === Object.prototype || proto === null) return visitEntries(o as Record<string, unknown>, s);
+  if (proto === Object.prototype || proto === null) return visitPlain(o as Record<string, unknown>, s);
   if (Array.isArray(o)) {
     for (let i = 0; i < o.length; i++) {
       const x = o[i];
@@ -178,22 +181,35 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   }
   if (proto === Date.prototype || proto === RegExp.prototype) return undefined;
   if (o instanceof Error) {
-    (s.openErrors ??= new Set()).add(o);
+    if (Object.hasOwn(o, "__proto__")) return { what: 'an Error with an own field "__proto__"', why: "msgpack would rename the field; send it beside the error", path: [] };
+    (s.open ??= new Set()).add(o);
     try {
       const r = visitEntries(o as unknown as Record<string, unknown>, s);
       if (r || !("cause" in o)) return r;
       const c = visit(o.cause, s);
       return c && (c.path.push(".cause"), c);
     } finally {
-      s.openErrors.delete(o);
+      s.open.delete(o);
     }
   }
   if (allowed.some((C) => o instanceof C)) return undefined;
   // a plain object made in another realm (vm context): its prototype is that realm's Object's
   if (proto && Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(o) === "[object Object]") {
-    return visitEntries(o as Record<string, unknown>, s);
+    return visitPlain(o as Record<string, unknown>, s);
   }
   return { ...describeObject(o), path: [] };
+}
+
+/** A plain object: one with an own key "__proto__" travels as a marker, and may not sit on a cycle. */
+function visitPlain(o: Record<string, unknown>, s: WalkState): Refusal | undefined {
+  if (!Object.hasOwn(o, "__proto__")) return visitEntries(o, s);
+  s.marked = true;
+  (s.open ??= new Set()).add(o);
+  try {
+    return visitEntries(o, s);
+  } finally {
+    s.open.delete(o);
+  }
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
@@ -243,16 +259,35 @@ export class NegativeZero {}
 const NEGATIVE_ZERO = new NegativeZero();
 
 /**
- * A copy of `value` with every `-0` replaced by a marker: containers are copied (shared
- * references and cycles kept), everything else is taken as it is. Only values that hold a
- * `-0` pay for it.
+ * Marker for a plain object with an own key `"__proto__"`, whose entries (key, value, key,
+ * value, ...) an extension of msgpack.ts writes as a list and defines back as own properties
+ * (`fromProtoKeyed`): msgpackr's decoder renames that key, and assigning it would set the
+ * object's prototype instead.
  */
-export function withNegativeZeros(value: unknown, copies = new Map<object, unknown>()): unknown {
+export class ProtoKeyed {
+  constructor(readonly entries: unknown[]) {}
+}
+
+/** The object a `ProtoKeyed` stands for, from its entries (strings at even places): each an own, enumerable property. */
+export function fromProtoKeyed(entries: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < entries.length; i += 2) {
+    Object.defineProperty(out, entries[i] as string, { value: entries[i + 1], writable: true, enumerable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * A copy of `value` with every `-0` and every plain object with an own key `"__proto__"`
+ * replaced by a marker: containers are copied (shared references and cycles kept), everything
+ * else is taken as it is. Only values that hold one (checkValue says so) pay for it.
+ */
+export function withMarkers(value: unknown, copies = new Map<object, unknown>()): unknown {
   if (typeof value === "number") return value === 0 && 1 / value < 0 ? NEGATIVE_ZERO : value;
   if (typeof value !== "object" || value === null) return value;
   const done = copies.get(value);
   if (done !== undefined) return done;
-  const again = (x: unknown) => withNegativeZeros(x, copies);
+  const again = (x: unknown) => withMarkers(x, copies);
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     copies.set(value, out);
@@ -273,8 +308,15 @@ export function withNegativeZeros(value: unknown, copies = new Map<object, unkno
   }
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto !== Object.prototype && proto !== null) return value; // leaves (dates, binaries, errors, futures)
+  const o = value as Record<string, unknown>;
+  if (Object.hasOwn(o, "__proto__")) {
+    const marker = new ProtoKeyed([]);
+    copies.set(value, marker);
+    for (const k of Object.keys(o)) marker.entries.push(k, again(o[k]));
+    return marker;
+  }
   const out: Record<string, unknown> = {};
   copies.set(value, out);
-  for (const k of Object.keys(value)) out[k] = again((value as Record<string, unknown>)[k]);
+  for (const k of Object.keys(o)) out[k] = again(o[k]);
   return out;
 }

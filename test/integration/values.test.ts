@@ -22,6 +22,7 @@ function sample() {
     large: new Float64Array(100_000).fill(0.25), // a raw part
     re: /x+/gi,
     err: Object.assign(new TypeError("bad", { cause: "why" }), { code: "E1" }),
+    protoKeyed: JSON.parse('{"__proto__": {"x": 1}, "y": 2}'), // msgpack renamed the key "__proto_"
     shared,
     again: shared,
   };
@@ -45,6 +46,7 @@ function inspect(v: Record<string, any>) {
     err: v.err.code === "E1" && v.err instanceof TypeError && v.err.message === "bad" && v.err.cause === "why",
     shared: v.shared === v.again,
     cycle: v.self === v,
+    protoKeyed: Object.hasOwn(v.protoKeyed, "__proto__") && v.protoKeyed["__proto__"].x === 1 && Object.getPrototypeOf(v.protoKeyed) === Object.prototype && v.protoKeyed.y === 2,
   };
 }
 const ALL_TRUE = Object.fromEntries(Object.keys(inspect(sample())).map((k) => [k, true]));
@@ -86,6 +88,7 @@ describe("values through a real cluster", function () {
           holes: [1, undefined, 3], negZero: -0, f32: [new Float32Array([1.5, 2.5])],
           large: new Float64Array(100_000).fill(0.25), re: /x+/gi,
           err: Object.assign(new TypeError("bad", { cause: "why" }), { code: "E1" }), shared, again: shared,
+          protoKeyed: JSON.parse('{"__proto__": {"x": 1}, "y": 2}'),
         };
         v.self = v;
         return v;
@@ -166,6 +169,15 @@ describe("values through a real cluster", function () {
     } finally {
       socket.destroy();
     }
+  });
+
+  // msgpack renames a map key "__proto__", and maps keyed by task names travel (put-data, who-has):
+  // a task keyed so would be stored, replicated or reported under another name
+  it('refuses the task key "__proto__" at submit and submitGraph', () => {
+    const c = client!;
+    const message = /^key "__proto__" cannot name a task/;
+    assert.throws(() => c.submit(() => 1, { key: "__proto__" }), { name: "TypeError", message });
+    assert.throws(() => c.submitGraph(Object.defineProperty({}, "__proto__", { value: [() => 1], enumerable: true })), { name: "TypeError", message });
   });
 
   it("a task that returns what cannot travel errs with the same kind of message, never {}", async () => {

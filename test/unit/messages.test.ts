@@ -132,6 +132,7 @@ describe("message parsers on what the senders send", () => {
     assert.throws(() => parseWith(clientToSchedulerParsers, bad({ deps: "a" })), { message: 'update-graph: tasks[1].deps must be a list of strings, got "a"' });
     assert.throws(() => parseWith(clientToSchedulerParsers, bad({ resources: { GPU: "1" } })), { message: "update-graph: tasks[1].resources must be a map of numbers, got a map" });
     assert.throws(() => parseWith(clientToSchedulerParsers, bad({ fn: 0.5 })), { message: "update-graph: tasks[1].fn must be an index into functions (0 to 0), got 0.5" });
+    assert.throws(() => parseWith(clientToSchedulerParsers, bad({ key: "__proto__" })), { message: 'update-graph: tasks[1].key must be a string other than "__proto__", got "__proto__"' });
     assert.throws(() => parseWith(clientToSchedulerParsers, { ...m, tasks: [task, 3] }), { message: "update-graph: tasks[1] must be a task, got 3" });
   });
 

@@ -49,6 +49,20 @@ describe("user values", () => {
       assert.ok(Object.is(roundTrip(-0), -0), "-0 alone");
     });
 
+    // msgpackr's decoder renamed an own key "__proto__" to "__proto_" (JSON.parse makes such keys)
+    it('keeps an own key "__proto__" as an own key, with the prototype untouched, shared references kept', () => {
+      const inner = JSON.parse('{"__proto__": {"x": 1}, "a": -0}') as Record<string, unknown>;
+      const out = roundTrip([inner, inner, { in: inner }, new Map([["m", inner]])]);
+      const [first, again, holder, map] = out as [Record<string, unknown>, unknown, { in: unknown }, Map<string, unknown>];
+      assert.deepStrictEqual(Object.keys(first), ["__proto__", "a"]);
+      assert.ok(Object.hasOwn(first, "__proto__"), "an own key, not the prototype");
+      assert.equal(Object.getPrototypeOf(first), Object.prototype);
+      assert.deepStrictEqual(first["__proto__"], { x: 1 });
+      assert.ok(Object.is(first.a, -0), "a -0 beside it stays -0");
+      assert.ok(again === first && holder.in === first && map.get("m") === first, "shared references stay shared");
+      assert.equal(Object.keys(roundTrip(JSON.parse('{"__proto_": 1}') as object)).join(), "__proto_", "a key that merely looks like it is its own");
+    });
+
     it("an Error keeps its class (built-ins), name, message, stack, cause and fields", () => {
       const e = Object.assign(new RangeError("too far", { cause: new Error("inner") }), { code: "E_FAR", detail: { n: 1 } });
       const out = roundTrip(e);
@@ -189,6 +203,15 @@ describe("user values", () => {
       assert.ok(back.g instanceof Error && back.g.owner === back);
     });
 
+    // msgpackr rebuilds an object met again in a cycle by assigning its fields: "__proto__" set the prototype
+    it('an object with an own key "__proto__" on a cycle through itself, or an Error with such a field', () => {
+      const o = JSON.parse('{"__proto__": 1}') as Record<string, unknown>;
+      o.box = { back: o };
+      refused([o], 'argument 1 .box.back: an object with an own key "__proto__" that refers back to itself cannot be sent')();
+      const e = Object.defineProperty(new Error("e"), "__proto__", { value: 1, enumerable: true });
+      refused([e], 'argument 1: an Error with an own field "__proto__" cannot be sent')();
+    });
+
     it("labels results and scattered values by what they are", () => {
       assert.throws(() => encodeWithRaws({ conn: socket }, THRESHOLD, Sent.result), /^TypeError: result \.conn: a net\.Socket cannot be sent from a worker/);
       assert.throws(() => encodeWithRaws([new WeakRef({})], THRESHOLD, Sent.scattered(2)), /^TypeError: value 3 \[0\]: a WeakRef cannot be sent to a worker/);
@@ -224,6 +247,13 @@ describe("user values", () => {
       collectGarbage();
     }
     assert.equal(big.deref(), undefined, "the buffer is still reachable");
+  });
+
+  it('a "__proto__"-keyed object whose entries are not string keys and values is a protocol error', () => {
+    // ext 0x6f around: a list of one item, a number, a list whose key is a number
+    for (const hex of ["d46f0091a15f", "d46f0005", "d46f009201a15f"]) {
+      assert.throws(() => decodeWithRaws(Buffer.from(hex, "hex"), []), /ProtocolError: malformed value: an object keyed "__proto__"/, hex);
+    }
   });
 
   // Found by reading (session 22): msgpack's never-used byte 0xc1 decoded to msgpackr's C1
