@@ -14,7 +14,7 @@ import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, copyRaws, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op, type WireError } from "../protocol/ops.js";
-import { type FailedWorkerInfo, type Message, type TaskSpec, UNUSABLE_KEY } from "../protocol/messages.js";
+import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
 import type { Versions } from "../version.js";
 import { checkVersions } from "./versions.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, describeValue, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
@@ -35,7 +35,7 @@ import { dependenciesFirst } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkKey, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
 
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
@@ -177,7 +177,7 @@ export class Client implements FutureHost {
   #prepare(fn: unknown, args: unknown[], options: SubmitOptions, call?: { wire: WireFunction; prefix?: string }, where?: number | string, key = options.key): TaskSpec {
     this.#checkOpen();
     if (!call) checkOptions(options);
-    if (key === UNUSABLE_KEY) throw new TypeError(`key "${UNUSABLE_KEY}" cannot name a task: JavaScript treats it as the prototype of objects keyed by task names; choose another key`);
+    if (key !== undefined) checkKey(key);
     const wire = call?.wire ?? this.#encodeFunction(fn, options.actor);
     // made only for an error: a string per task costs a million of them in a big map
     const named = () => (where === undefined ? "" : typeof where === "number" ? `map item ${where + 1}, ` : `task ${JSON.stringify(where)}, `);

@@ -10,6 +10,7 @@ import { CommClosedError, CoordinationError, TimeoutError } from "../errors.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import type { Message } from "../protocol/messages.js";
 import { copyRaws, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
+import { wellFormed } from "../protocol/values.js";
 import { checkFits, type RequestOptions } from "../comm/rpc.js";
 import type { SharedItem } from "../protocol/messages-coordination.js";
 import type { Comm } from "../comm/types.js";
@@ -141,5 +142,6 @@ export function timedOut(what: string, doing: string, timeoutMs: number | undefi
 /** A name must be a non-empty string. */
 export function checkName(kind: string, name: unknown): string {
   if (typeof name !== "string" || name === "") throw new TypeError(`${kind} name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (!wellFormed(name)) throw new TypeError(`${kind} name ${JSON.stringify(name)} holds a lone surrogate (a string cut inside a surrogate pair), which UTF-8 cannot carry: it would arrive as another name`);
   return name;
 }

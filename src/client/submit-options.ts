@@ -4,7 +4,7 @@
  */
 import crypto, { createHash, randomFillSync } from "node:crypto";
 import type { TlsFiles } from "../comm/tls.js";
-import type { WorkerIdentity } from "../protocol/messages.js";
+import { type WorkerIdentity, unusableKey } from "../protocol/messages.js";
 import type { Future } from "./future.js";
 import { describeValue, isPlainObject } from "./arguments.js";
 
@@ -81,6 +81,12 @@ export type MapOptions = Omit<SubmitOptions, "key"> & { key?: string | string[] 
 export interface ScatterOptions {
   workers?: string[];
   broadcast?: boolean;
+}
+
+/** A task's key as given (submit's option, submitGraph's keys): throws a TypeError if it cannot name a task. */
+export function checkKey(key: string): void {
+  const unusable = unusableKey(key);
+  if (unusable) throw new TypeError(`key ${JSON.stringify(key)} cannot name a task: ${unusable}; choose another key`);
 }
 
 /** Throws a TypeError naming the bad option and value. */

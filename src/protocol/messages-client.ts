@@ -4,7 +4,7 @@
  */
 import {
   type ClusterVersions, type Message, type Parsers, type WireFunction, type SchedulerIdentity, type Shapes, type TaskSpec,
-  bool, fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, UNUSABLE_KEY, wireError, wireFunction,
+  bool, fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
 
@@ -155,7 +155,7 @@ function parseUpdateGraph(m: Message): UpdateGraph {
 
 /** The first field of a wire task that is wrong, and what it must be. */
 function badTaskField(t: Record<string, unknown>, nfunctions: number): [string, string] | undefined {
-  if (typeof t.key !== "string" || t.key === UNUSABLE_KEY) return ["key", `a string other than "${UNUSABLE_KEY}"`];
+  if (typeof t.key !== "string" || t.key === "__proto__") return ["key", 'a string other than "__proto__"'];
   if (typeof t.fn !== "number" || !Number.isInteger(t.fn) || t.fn < 0 || t.fn >= nfunctions) return ["fn", `an index into functions (0 to ${nfunctions - 1})`];
   if (!isParts(t.args)) return ["args", "a list of byte arrays"];
   if (!isStrings(t.deps)) return ["deps", "a list of strings"];

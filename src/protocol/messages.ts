@@ -15,6 +15,7 @@
 import { ProtocolError } from "../errors.js";
 import type { Versions } from "../version.js";
 import type { WireError } from "./ops.js";
+import { wellFormed } from "./values.js";
 
 /** A decoded message: what the codec yields, before its fields are checked. */
 export type Message = { op: string; [field: string]: unknown };
@@ -211,12 +212,17 @@ export function isWireFunction(v: unknown): v is WireFunction {
 export const keyedMap = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
 /**
- * The one string that cannot name a task: msgpackr's decoder renames a map key "__proto__" to
- * "__proto_" (maps keyed by task names: put-data, who-has, ...), and assigning it to a plain
- * object sets the prototype. Refused where keys enter: the client's submits and the scheduler's
- * update-graph.
+ * Why `key` cannot name a task, or undefined. msgpackr's decoder renames a map key "__proto__"
+ * to "__proto_" (maps keyed by task names: put-data, who-has, ...), and assigning it to a plain
+ * object sets the prototype; a lone surrogate (a string cut inside a surrogate pair) arrives as
+ * U+FFFD, so two such keys would be one. Refused where keys enter: the client's submits, and
+ * the scheduler's update-graph parser for "__proto__" (a surrogate is already replaced there).
  */
-export const UNUSABLE_KEY = "__proto__";
+export function unusableKey(key: string): string | undefined {
+  if (key === "__proto__") return "JavaScript treats it as the prototype of objects keyed by task names";
+  if (!wellFormed(key)) return "it holds a lone surrogate (a string cut inside a surrogate pair), which UTF-8 cannot carry: it would arrive as another key";
+  return undefined;
+}
 
 /** A plain map: an object that is not a list, a byte array or a Map. */
 export function isMap(v: unknown): v is Record<string, unknown> {

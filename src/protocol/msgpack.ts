@@ -24,7 +24,7 @@
 import { createRequire } from "node:module";
 import type * as MsgpackrTypes from "msgpackr";
 import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
-import { NegativeZero, ProtoKeyed, Sent, type ValueLabel, allowClass, checkValue, fromProtoKeyed, withMarkers } from "./values.js";
+import { IllFormed, NegativeZero, ProtoKeyed, Sent, type ValueLabel, allowClass, checkValue, fromProtoKeyed, markedString, withMarkers } from "./values.js";
 
 export { Sent } from "./values.js";
 
@@ -61,6 +61,7 @@ const ERROR_EXT = 0x45;
 const NEGATIVE_ZERO_EXT = 0x2d;
 const ACTOR_EXT = 0x61;
 const PROTO_KEYED_EXT = 0x6f;
+const ILL_FORMED_EXT = 0x75;
 const INLINE = 0;
 const REF = 1;
 
@@ -183,7 +184,8 @@ msgpackr.addExtension({
   type: ERROR_EXT,
   write(e: Error): ErrorData {
     const fields = Object.fromEntries(Object.keys(e).map((k) => [k, (e as unknown as Record<string, unknown>)[k]]));
-    const data: ErrorData = [e.name, e.message, e.stack, fields, "cause" in e ? [e.cause] : undefined];
+    // a message cut inside a surrogate pair keeps its lone surrogate (UTF-8 would replace it)
+    const data: ErrorData = [markedString(e.name), markedString(e.message), typeof e.stack === "string" ? markedString(e.stack) : e.stack, fields, "cause" in e ? [e.cause] : undefined];
     if (e instanceof AggregateError) data.push(e.errors);
     return data;
   },
@@ -204,7 +206,18 @@ msgpackr.addExtension({
 // msgpack writes -0 as the integer 0: a -0 travels as a marker instead (see withMarkers)
 msgpackr.addExtension({ Class: NegativeZero, type: NEGATIVE_ZERO_EXT, pack: () => Buffer.alloc(0), unpack: () => -0 });
 
-// an own key "__proto__", which msgpackr's decoder renames: its object travels as its entries
+// a string with a lone surrogate, which UTF-8 cannot hold: its UTF-16 code units
+msgpackr.addExtension({
+  Class: IllFormed,
+  type: ILL_FORMED_EXT,
+  pack: (v: IllFormed) => Buffer.from(v.text, "utf16le"),
+  unpack(bytes: Uint8Array): string {
+    if (bytes.byteLength % 2) throw new ProtocolError(`malformed value: a string's UTF-16 code units take an even number of bytes, got ${bytes.byteLength}`);
+    return asBuffer(bytes).toString("utf16le");
+  },
+});
+
+// a key msgpackr's decoder would rename ("__proto__") or UTF-8 cannot hold: its object travels as its entries
 msgpackr.addExtension({
   Class: ProtoKeyed,
   type: PROTO_KEYED_EXT,

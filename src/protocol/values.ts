@@ -20,9 +20,11 @@
  * and numbers without calling out, so neither a class instance nor `-0` (which msgpack's
  * integer encoding turns into 0) can be caught while packing. The walk costs no allocation
  * on success (the path of a refusal is built while unwinding) and answers whether the value
- * holds what msgpack would change, which then travels as a marker (`withMarkers`): a `-0`, and
- * an object with an own key `"__proto__"` (JSON.parse makes them), which msgpackr's decoder
- * renames to `"__proto_"`.
+ * holds what msgpack would change, which then travels as a marker (`withMarkers`): a `-0`; an
+ * object with an own key `"__proto__"` (JSON.parse makes them), which msgpackr's decoder
+ * renames to `"__proto_"`; a string with a lone surrogate (a string cut inside a surrogate
+ * pair), which UTF-8 cannot hold (it would arrive with U+FFFD in its place), as a value or as
+ * an object's key.
  */
 import { createRequire } from "node:module";
 
@@ -118,6 +120,8 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
       if (v === 0 && 1 / v < 0) s.marked = true;
       return undefined;
     case "string":
+      if (!wellFormed(v)) s.marked = true;
+      return undefined;
     case "boolean":
     case "bigint":
     case "undefined":
@@ -181,7 +185,8 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   }
   if (proto === Date.prototype || proto === RegExp.prototype) return undefined;
   if (o instanceof Error) {
-    if (Object.hasOwn(o, "__proto__")) return { what: 'an Error with an own field "__proto__"', why: "msgpack would rename the field; send it beside the error", path: [] };
+    const odd = Object.keys(o).find(oddKey);
+    if (odd !== undefined) return { what: `an Error with a field named ${JSON.stringify(odd)}`, why: "msgpack would rename the field; send it beside the error", path: [] };
     (s.open ??= new Set()).add(o);
     try {
       const r = visitEntries(o as unknown as Record<string, unknown>, s);
@@ -200,13 +205,20 @@ function visit(v: unknown, s: WalkState): Refusal | undefined {
   return { ...describeObject(o), path: [] };
 }
 
-/** A plain object: one with an own key "__proto__" travels as a marker, and may not sit on a cycle. */
+/** No lone surrogate: UTF-8 (msgpack's strings) can hold the string as it is. */
+export const wellFormed = (t: string): boolean => (t as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** A key msgpack would change: `"__proto__"` (renamed by msgpackr's decoder), or one with a lone surrogate. */
+const oddKey = (k: string): boolean => k === "__proto__" || !wellFormed(k);
+
+/** A plain object: one with a key msgpack would change travels as a marker, and may not sit on a cycle. */
 function visitPlain(o: Record<string, unknown>, s: WalkState): Refusal | undefined {
-  if (!Object.hasOwn(o, "__proto__")) return visitEntries(o, s);
+  const keys = Object.keys(o);
+  if (!keys.some(oddKey)) return visitEntries(o, s, keys);
   s.marked = true;
   (s.open ??= new Set()).add(o);
   try {
-    return visitEntries(o, s);
+    return visitEntries(o, s, keys);
   } finally {
     s.open.delete(o);
   }
@@ -214,8 +226,8 @@ function visitPlain(o: Record<string, unknown>, s: WalkState): Refusal | undefin
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
-function visitEntries(o: Record<string, unknown>, s: WalkState): Refusal | undefined {
-  for (const k of Object.keys(o)) {
+function visitEntries(o: Record<string, unknown>, s: WalkState, keys = Object.keys(o)): Refusal | undefined {
+  for (const k of keys) {
     const r = visit(o[k], s);
     if (r) return r.path.push(IDENTIFIER.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`), r;
   }
@@ -258,11 +270,16 @@ function describeObject(o: object): Described {
 export class NegativeZero {}
 const NEGATIVE_ZERO = new NegativeZero();
 
+/** Marker for a string with a lone surrogate: an extension of msgpack.ts sends its UTF-16 code units. */
+export class IllFormed {
+  constructor(readonly text: string) {}
+}
+
 /**
- * Marker for a plain object with an own key `"__proto__"`, whose entries (key, value, key,
- * value, ...) an extension of msgpack.ts writes as a list and defines back as own properties
- * (`fromProtoKeyed`): msgpackr's decoder renames that key, and assigning it would set the
- * object's prototype instead.
+ * Marker for a plain object with a key msgpack would change (`"__proto__"`, or one with a lone
+ * surrogate), whose entries (key, value, key, value, ...) an extension of msgpack.ts writes as
+ * a list and defines back as own properties (`fromProtoKeyed`): msgpackr's decoder renames
+ * `"__proto__"`, and assigning it would set the object's prototype instead.
  */
 export class ProtoKeyed {
   constructor(readonly entries: unknown[]) {}
@@ -278,12 +295,14 @@ export function fromProtoKeyed(entries: unknown[]): Record<string, unknown> {
 }
 
 /**
- * A copy of `value` with every `-0` and every plain object with an own key `"__proto__"`
- * replaced by a marker: containers are copied (shared references and cycles kept), everything
- * else is taken as it is. Only values that hold one (checkValue says so) pay for it.
+ * A copy of `value` with every `-0`, string with a lone surrogate and plain object with a key
+ * msgpack would change replaced by a marker: containers are copied (shared references and
+ * cycles kept), everything else is taken as it is. Only values that hold one (checkValue says
+ * so) pay for it.
  */
 export function withMarkers(value: unknown, copies = new Map<object, unknown>()): unknown {
   if (typeof value === "number") return value === 0 && 1 / value < 0 ? NEGATIVE_ZERO : value;
+  if (typeof value === "string") return markedString(value);
   if (typeof value !== "object" || value === null) return value;
   const done = copies.get(value);
   if (done !== undefined) return done;
@@ -309,14 +328,20 @@ export function withMarkers(value: unknown, copies = new Map<object, unknown>())
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto !== Object.prototype && proto !== null) return value; // leaves (dates, binaries, errors, futures)
   const o = value as Record<string, unknown>;
-  if (Object.hasOwn(o, "__proto__")) {
+  const keys = Object.keys(o);
+  if (keys.some(oddKey)) {
     const marker = new ProtoKeyed([]);
     copies.set(value, marker);
-    for (const k of Object.keys(o)) marker.entries.push(k, again(o[k]));
+    for (const k of keys) marker.entries.push(again(k), again(o[k]));
     return marker;
   }
   const out: Record<string, unknown> = {};
   copies.set(value, out);
-  for (const k of Object.keys(o)) out[k] = again(o[k]);
+  for (const k of keys) out[k] = again(o[k]);
   return out;
+}
+
+/** A string as it can travel: itself, or its marker when it holds a lone surrogate (an Error's message, say). */
+export function markedString(t: string): string | IllFormed {
+  return wellFormed(t) ? t : new IllFormed(t);
 }

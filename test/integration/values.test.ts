@@ -4,7 +4,7 @@
 // value errs. Protects issue 12 points 3 and 4 (Maps came back as objects, -0 as 0, sockets as {}).
 import assert from "node:assert/strict";
 import net from "node:net";
-import { Client, type Future, RemoteTaskError } from "../../src/index.js";
+import { Client, type Future, RemoteTaskError, Variable } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { cleanupProcs } from "../helpers/proc.js";
 
@@ -23,6 +23,7 @@ function sample() {
     re: /x+/gi,
     err: Object.assign(new TypeError("bad", { cause: "why" }), { code: "E1" }),
     protoKeyed: JSON.parse('{"__proto__": {"x": 1}, "y": 2}'), // msgpack renamed the key "__proto_"
+    cut: { ["key \uDE00"]: "smile \uD83D" }, // lone surrogates arrived as U+FFFD
     shared,
     again: shared,
   };
@@ -47,6 +48,7 @@ function inspect(v: Record<string, any>) {
     shared: v.shared === v.again,
     cycle: v.self === v,
     protoKeyed: Object.hasOwn(v.protoKeyed, "__proto__") && v.protoKeyed["__proto__"].x === 1 && Object.getPrototypeOf(v.protoKeyed) === Object.prototype && v.protoKeyed.y === 2,
+    cut: v.cut["key \uDE00"] === "smile \uD83D",
   };
 }
 const ALL_TRUE = Object.fromEntries(Object.keys(inspect(sample())).map((k) => [k, true]));
@@ -88,7 +90,7 @@ describe("values through a real cluster", function () {
           holes: [1, undefined, 3], negZero: -0, f32: [new Float32Array([1.5, 2.5])],
           large: new Float64Array(100_000).fill(0.25), re: /x+/gi,
           err: Object.assign(new TypeError("bad", { cause: "why" }), { code: "E1" }), shared, again: shared,
-          protoKeyed: JSON.parse('{"__proto__": {"x": 1}, "y": 2}'),
+          protoKeyed: JSON.parse('{"__proto__": {"x": 1}, "y": 2}'), cut: { ["key \uDE00"]: "smile \uD83D" },
         };
         v.self = v;
         return v;
@@ -173,11 +175,14 @@ describe("values through a real cluster", function () {
 
   // msgpack renames a map key "__proto__", and maps keyed by task names travel (put-data, who-has):
   // a task keyed so would be stored, replicated or reported under another name
-  it('refuses the task key "__proto__" at submit and submitGraph', () => {
+  // and a lone surrogate arrives as U+FFFD: two such keys (or Variable names) would be one
+  it('refuses the task key "__proto__" at submit and submitGraph, and keys and names with a lone surrogate', () => {
     const c = client!;
     const message = /^key "__proto__" cannot name a task/;
     assert.throws(() => c.submit(() => 1, { key: "__proto__" }), { name: "TypeError", message });
     assert.throws(() => c.submitGraph(Object.defineProperty({}, "__proto__", { value: [() => 1], enumerable: true })), { name: "TypeError", message });
+    assert.throws(() => c.submit(() => 1, { key: "k\uD800" }), { name: "TypeError", message: /^key "k\\ud800" cannot name a task: it holds a lone surrogate/ });
+    assert.throws(() => new Variable("v\uDC00", { client: c }), { name: "TypeError", message: /^Variable name "v\\udc00" holds a lone surrogate/ });
   });
 
   it("a task that returns what cannot travel errs with the same kind of message, never {}", async () => {

@@ -63,6 +63,16 @@ describe("user values", () => {
       assert.equal(Object.keys(roundTrip(JSON.parse('{"__proto_": 1}') as object)).join(), "__proto_", "a key that merely looks like it is its own");
     });
 
+    // UTF-8 cannot hold a lone surrogate (a string cut inside a surrogate pair): it arrived as U+FFFD
+    it("keeps strings with lone surrogates, as values, keys of objects and Maps, Set members and an Error's message", () => {
+      const cut = "smile \uD83D"; // an emoji cut in half
+      const value = { [cut]: "\uDE00 alone", short: "\uD800", long: "x".repeat(5000) + "\uDFFF", whole: "\uD83D\uDE00" };
+      const out = roundTrip([value, new Map([[cut, 1]]), new Set([cut]), cut, new Error(cut)]);
+      assert.deepStrictEqual(out.slice(0, 4), [value, new Map([[cut, 1]]), new Set([cut]), cut]);
+      assert.equal((out[4] as Error).message, cut);
+      assert.equal(roundTrip(cut), cut, "alone");
+    });
+
     it("an Error keeps its class (built-ins), name, message, stack, cause and fields", () => {
       const e = Object.assign(new RangeError("too far", { cause: new Error("inner") }), { code: "E_FAR", detail: { n: 1 } });
       const out = roundTrip(e);
@@ -209,7 +219,8 @@ describe("user values", () => {
       o.box = { back: o };
       refused([o], 'argument 1 .box.back: an object with an own key "__proto__" that refers back to itself cannot be sent')();
       const e = Object.defineProperty(new Error("e"), "__proto__", { value: 1, enumerable: true });
-      refused([e], 'argument 1: an Error with an own field "__proto__" cannot be sent')();
+      refused([e], 'argument 1: an Error with a field named "__proto__" cannot be sent')();
+      refused([Object.assign(new Error("e"), { ["cut \uD83D"]: 1 })], 'argument 1: an Error with a field named "cut \\ud83d" cannot be sent')();
     });
 
     it("labels results and scattered values by what they are", () => {
@@ -254,6 +265,10 @@ describe("user values", () => {
     for (const hex of ["d46f0091a15f", "d46f0005", "d46f009201a15f"]) {
       assert.throws(() => decodeWithRaws(Buffer.from(hex, "hex"), []), /ProtocolError: malformed value: an object keyed "__proto__"/, hex);
     }
+  });
+
+  it("a string's UTF-16 code units of an odd number of bytes are a protocol error", () => {
+    assert.throws(() => decodeWithRaws(Buffer.from("d47541", "hex"), []), /ProtocolError: malformed value: a string's UTF-16 code units take an even number of bytes, got 1/);
   });
 
   // Found by reading (session 22): msgpack's never-used byte 0xc1 decoded to msgpackr's C1
