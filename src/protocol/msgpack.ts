@@ -185,7 +185,8 @@ msgpackr.addExtension({
   write(e: Error): ErrorData {
     const fields = Object.fromEntries(Object.keys(e).map((k) => [k, (e as unknown as Record<string, unknown>)[k]]));
     // a message cut inside a surrogate pair keeps its lone surrogate (UTF-8 would replace it)
-    const data: ErrorData = [markedString(e.name), markedString(e.message), typeof e.stack === "string" ? markedString(e.stack) : e.stack, fields, "cause" in e ? [e.cause] : undefined];
+    const mark = (x: unknown) => (typeof x === "string" ? markedString(x) : x);
+    const data: ErrorData = [mark(e.name), mark(e.message), mark(e.stack), fields, "cause" in e ? [e.cause] : undefined];
     if (e instanceof AggregateError) data.push(e.errors);
     return data;
   },
@@ -196,7 +197,10 @@ msgpackr.addExtension({
     const e = name === "AggregateError" ? new AggregateError(Array.isArray(errors) ? errors : [], text)
       : new (Object.hasOwn(ERRORS, String(name)) ? ERRORS[String(name)]! : Error)(text);
     if (e.name !== name) e.name = String(name);
+    // a message that is not a string stays what it was (a number, say), and so does a missing stack
+    if (typeof message !== "string" && message !== undefined) Object.defineProperty(e, "message", { value: message, writable: true, configurable: true });
     if (typeof stack === "string") e.stack = stack;
+    else if (stack === undefined) delete e.stack;
     if (Array.isArray(cause)) Object.defineProperty(e, "cause", { value: cause[0], writable: true, configurable: true });
     if (fields && typeof fields === "object") Object.assign(e, fields);
     return e;

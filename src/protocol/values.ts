@@ -325,8 +325,19 @@ export function withMarkers(value: unknown, copies = new Map<object, unknown>())
     for (const x of value) out.add(again(x));
     return out;
   }
+  if (value instanceof Error) {
+    // a copy of the same class with its own properties (message, stack, cause, fields) marked
+    const out = Object.create(Object.getPrototypeOf(value) as object) as Error;
+    copies.set(value, out);
+    for (const k of Object.getOwnPropertyNames(value)) {
+      const d = Object.getOwnPropertyDescriptor(value, k)!;
+      if ("value" in d) d.value = again(d.value);
+      Object.defineProperty(out, k, d);
+    }
+    return out;
+  }
   const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) return value; // leaves (dates, binaries, errors, futures)
+  if (proto !== Object.prototype && proto !== null) return value; // leaves (dates, binaries, futures)
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o);
   if (keys.some(oddKey)) {

@@ -95,6 +95,25 @@ describe("user values", () => {
       assert.ok(agg.errors[0] instanceof TypeError);
     });
 
+    // an Error was a leaf of the marking copy: a -0 among its fields arrived as 0, a lone surrogate as U+FFFD
+    it("an Error's fields, cause and message keep what msgpack would change; a non-string message and a missing stack stay so", () => {
+      const shared = { n: 1 };
+      const e = Object.assign(new RangeError("cut \uD83D", { cause: -0 }), { z: -0, s: "\uDE00", o: JSON.parse('{"__proto__": 1}'), shared });
+      const [back, same, again] = roundTrip([e, e, shared]) as [RangeError & typeof e, unknown, unknown];
+      assert.ok(back instanceof RangeError && back === same, "one RangeError, shared");
+      assert.equal(back.message, "cut \uD83D");
+      assert.equal(back.stack, e.stack);
+      assert.ok(Object.is(back.cause, -0) && Object.is(back.z, -0), "-0 in the cause and a field");
+      assert.equal(back.s, "\uDE00");
+      assert.ok(Object.hasOwn(back.o, "__proto__"));
+      assert.ok(back.shared === again, "a field shared with the rest of the value stays shared");
+      const odd = roundTrip(Object.assign(new Error(), { message: 5 }));
+      assert.equal(odd.message, 5 as unknown as string);
+      const bare = new Error("no stack");
+      delete bare.stack;
+      assert.equal(roundTrip(bare).stack, undefined);
+    });
+
     it("keeps cycles", () => {
       const a: Record<string, unknown> = { name: "a" };
       a.self = a;
