@@ -74,15 +74,25 @@ export class SpillDirectory {
     return new Spilled(file, nbytes);
   }
 
+  /**
+   * The parts written for `s`; throws naming the file when its size is not what was written (a
+   * file cut short, or grown, after the write would read as a shorter or different value).
+   */
   async read(s: Spilled): Promise<Buffer[]> {
     const all = await readFile(s.file);
+    const changed = (why: string) => new Error(`spill file ${s.file} ${why}: it changed after it was written, so its value is not read back`);
+    if (all.length < 4) throw changed(`is ${all.length} bytes, shorter than its header`);
     const count = all.readUInt32LE(0);
     let offset = 4 + 4 * count;
+    if (all.length < offset) throw changed(`is ${all.length} bytes, shorter than its header of ${count} parts`);
     const parts: Buffer[] = [];
     for (let i = 0; i < count; i++) {
       const n = all.readUInt32LE(4 + 4 * i);
       parts.push(all.subarray(offset, offset + n));
       offset += n;
+    }
+    if (offset !== all.length || offset - (4 + 4 * count) !== s.nbytes) {
+      throw changed(`is ${all.length} bytes, not the ${4 + 4 * count + s.nbytes} written (${count} parts, ${s.nbytes} bytes of value)`);
     }
     return parts;
   }

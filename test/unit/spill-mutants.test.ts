@@ -3,7 +3,7 @@
 // Written to kill the mutants that survived `npm run mutate`.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { SpillDirectory, spillParent } from "../../src/worker/spill.js";
 import { tempDir } from "../helpers/cluster.js";
@@ -29,6 +29,27 @@ describe("spill files (real file system)", () => {
       const back = await spill.read(spilled[i]!);
       assert.equal(back.length, v.length, `part count of key-${i}`);
       back.forEach((p, j) => assert.ok(Buffer.from(p).equals(v[j]!), `key-${i} part ${j} intact`));
+    }
+  });
+
+  // protects: a file cut short read back as shorter parts (a Float64Array of fewer elements)
+  it("refuses a file cut short or grown after the write, naming it", async () => {
+    const spill = new SpillDirectory(path.join(tmp.dir, "spill"));
+    const v = [randomBytes(100), randomBytes(5000)];
+    for (const [what, bytes, message] of [
+      ["cut inside a part", (b: Buffer) => b.subarray(0, b.length - 10), /is 5102 bytes, not the 5112 written \(2 parts, 5100 bytes of value\)/],
+      ["grown", (b: Buffer) => Buffer.concat([b, Buffer.alloc(3)]), /is 5115 bytes, not the 5112 written/],
+      ["cut inside the header", (b: Buffer) => b.subarray(0, 6), /is 6 bytes, shorter than its header of 2 parts/],
+      ["emptied", () => Buffer.alloc(0), /is 0 bytes, shorter than its header$/],
+    ] as const) {
+      const s = spill.write("k", v);
+      writeFileSync(s.file, bytes(readFileSync(s.file)));
+      await assert.rejects(spill.read(s), (err: Error) => {
+        assert.ok(err.message.startsWith(`spill file ${s.file} `), what);
+        assert.match(err.message.split(": it changed")[0]!, message, what);
+        return true;
+      });
+      spill.remove(s);
     }
   });
 
