@@ -18,7 +18,7 @@ import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.j
 import type { Versions } from "../version.js";
 import { checkVersions } from "./versions.js";
 import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, describeValue, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
-import { type WireFunction, encodeFunction } from "../protocol/functions.js";
+import { FunctionTable, type WireFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { openLink, relink, resume } from "./scheduler-link.js";
@@ -58,7 +58,7 @@ export class Client implements FutureHost {
   #scheduler!: Rpc;
   #keys = new KeyTable();
   #workerRpcs = new Map<string, Promise<Rpc>>();
-  #functions = new Map<string, WireFunction>();
+  #functions = new FunctionTable();
   #closed = false;
   #plan: ConnectPlan;
   /** Why the scheduler said it was closing (scheduler-closing), if it did. */
@@ -214,19 +214,9 @@ export class Client implements FutureHost {
     this.#link.graphs.flush();
   }
 
-  /**
-   * One wire form per distinct function (by content: a lambda written in a loop is a new
-   * object each time round, with the same source), so it is sent once per message.
-   */
+  /** One wire form per distinct function (`FunctionTable.wireOf`), so it is sent once per message. */
   #encodeFunction(fn: unknown, actor?: boolean): WireFunction {
-    const w = encodeFunction(fn, { actor });
-    const text = (actor ? "actor:" : "") + (w.kind === "source" ? w.source : `${w.url}#${w.name}`);
-    let canonical = this.#functions.get(text);
-    if (!canonical) {
-      if (this.#functions.size >= 10_000) this.#functions.clear(); // bound it; only sharing is lost
-      this.#functions.set(text, (canonical = w));
-    }
-    return canonical;
+    return this.#functions.wireOf(fn, actor);
   }
 
   #future(key: string): Future<never> {
@@ -434,7 +424,7 @@ export class Client implements FutureHost {
     const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");
     const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
-      { op: Op.broadcast, fn: encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
+      { op: Op.broadcast, fn: this.#encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
     );
     const out: Record<string, Awaited<R>> = {};
@@ -455,7 +445,7 @@ export class Client implements FutureHost {
     const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "runOnScheduler's arguments", "the scheduler", "split the data, or raise the scheduler's max-frame-size");
     try {
-      const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
+      const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: this.#encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
       return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
     } catch (err) {
       if (err instanceof RemoteError) throw new RemoteTaskError("run-on-scheduler", err.remote);

@@ -4,8 +4,9 @@
  *
  * Source is compiled by indirect eval: global scope, so nothing of this module is visible to
  * the task. Accepts arrow functions, function expressions, async and generator forms and
- * method shorthand (`square(x) { ... }`, which Function.prototype.toString gives for object
- * methods). A dynamic `import("pkg")` inside eval'd code resolves relative to the module that
+ * methods (`square(x) { ... }`, which Function.prototype.toString gives for object methods;
+ * computed and quoted names and accessors too: see `sourceForms`); the client refuses at the
+ * submit a source none of whose forms compiles (`FunctionTable.wireOf`). A dynamic `import("pkg")` inside eval'd code resolves relative to the module that
  * called eval, i.e. this file: so package names resolve from the node_modules that dask-mpi-ts
  * is installed in (the project's), walking up the directories as usual.
  *
@@ -65,11 +66,18 @@ export class FunctionTable {
     return this.#byIdentity.size;
   }
 
-  /** The client: how `fn` travels (see encodeFunction), made once per function object. */
-  wireOf(fn: unknown): WireFunction {
+  /**
+   * The client: how `fn` travels (see encodeFunction), made once per function object (a lambda
+   * written in a loop is a new object each time round, with the same source: they share one
+   * wire form, so it is sent once per message). A source that does not compile on its own is
+   * refused here, at the submit, rather than on every worker.
+   */
+  wireOf(fn: unknown, actor?: boolean): WireFunction {
     const known = typeof fn === "function" ? this.#byObject.get(fn) : undefined;
-    if (known && this.#byId.has(known.id)) return known.wire;
-    const e = this.#entry(encodeFunction(fn));
+    if (known && this.#byId.has(known.id) && !known.wire.actor === !actor) return known.wire;
+    const wire = encodeFunction(fn, { actor });
+    if (wire.kind === "source" && !this.#byIdentity.has(functionIdentity(wire))) checkCompiles(fn as AnyFunction, wire.source);
+    const e = this.#entry(wire);
     this.#byObject.set(fn as object, e);
     return e.wire;
   }
@@ -162,16 +170,49 @@ export function compileFunction(source: string): AnyFunction {
   return local.resolve(source) as AnyFunction;
 }
 
-function evaluate(source: string): AnyFunction {
-  // the newlines keep a trailing line comment in the source from swallowing the ")"
-  const candidates = [`(${source}\n)`];
+/**
+ * The expressions a function's source text may be compiled as, in order: the text itself
+ * (functions, arrows, classes); method shorthand with a plain name as a function expression
+ * (`square(x) { ... }`); and any other method (a computed or quoted name, an accessor) as the
+ * one member of an object literal (`member`: the function is that member). The newlines keep a
+ * trailing line comment in the source from swallowing the closing bracket.
+ */
+function sourceForms(source: string): Array<{ text: string; member?: true }> {
+  const forms: Array<{ text: string; member?: true }> = [{ text: `(${source}\n)` }];
   const m = /^(async\s+)?(\*?\s*[A-Za-z_$][\w$]*\s*\()/.exec(source);
-  if (m && !/^(async\s+)?function\b/.test(source)) candidates.push(`(${m[1] ?? ""}function ${source.slice(m[1]?.length ?? 0)}\n)`);
+  if (m && !/^(async\s+)?function\b/.test(source)) forms.push({ text: `(${m[1] ?? ""}function ${source.slice(m[1]?.length ?? 0)}\n)` });
+  forms.push({ text: `({${source}\n})`, member: true });
+  return forms;
+}
+
+/** Refuses, naming the function, a source none of whose forms parses (nothing of it runs here). */
+function checkCompiles(fn: AnyFunction, source: string): void {
+  const errors: Error[] = [];
+  for (const { text } of sourceForms(source)) {
+    try {
+      new Function(`return ${text}`); // parses only
+      return;
+    } catch (err) {
+      errors.push(err as Error);
+    }
+  }
+  // the forms that do not fit fail on a bracket; the one that fits says what is wrong in it
+  const why = (errors.find((e) => !/^Unexpected token/.test(e.message)) ?? errors[0]!).message;
+  const label = fn.name ? `function ${JSON.stringify(fn.name)}` : "an anonymous function";
+  throw new TypeError(`cannot ship ${label}: its source does not compile on its own (${why}); submit an arrow function or a function expression that calls it, or use remote()`);
+}
+
+function evaluate(source: string): AnyFunction {
   const sourceUrl = SOURCE_URL_PREFIX + createHash("sha1").update(source).digest("hex").slice(0, 8);
   let firstError: unknown;
-  for (const text of candidates) {
+  for (const { text, member } of sourceForms(source)) {
     try {
-      const value: unknown = (0, eval)(`${text}\n//# sourceURL=${sourceUrl}`);
+      let value: unknown = (0, eval)(`${text}\n//# sourceURL=${sourceUrl}`);
+      if (member) {
+        const keys = Reflect.ownKeys(value as object);
+        const d = keys.length === 1 ? Object.getOwnPropertyDescriptor(value, keys[0]!) : undefined;
+        value = d?.value ?? d?.get ?? d?.set;
+      }
       if (typeof value === "function") return value as AnyFunction;
       firstError ??= new TypeError(`shipped source is not a function: ${source.slice(0, 80)}`);
     } catch (err) {

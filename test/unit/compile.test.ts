@@ -20,6 +20,12 @@ describe("compileFunction", () => {
     assert.equal(await compileFunction("async later(x) { return x; }")(7), 7);
     assert.deepEqual([...(compileFunction("*count(n) { for (let i = 0; i < n; i++) yield i; }")(3) as Iterable<number>)], [0, 1, 2]);
     assert.equal(compileFunction("(x) => x // trailing comment")(4), 4);
+    // methods whose names are computed or quoted, and accessors: compiled as an object literal's one member
+    assert.equal(compileFunction('["c" + "d"](x) { return x + 6; }')(1), 7);
+    assert.equal(compileFunction('"a b"(x) { return x + 7; }')(1), 8);
+    assert.equal(await compileFunction("async ['q'](x) { return x; }")(9), 9);
+    assert.equal(compileFunction("get answer() { return 42; }")(), 42);
+    assert.equal(compileFunction("greet() { return typeof super.toString; }")(), "function");
     assert.equal(compileFunction("(x) => x * 3"), compileFunction("(x) => x * 3"));
     assert.equal(resolveFunction({ kind: "source", source: "(x) => x * 3" }), compileFunction("(x) => x * 3"));
   });

@@ -111,6 +111,25 @@ describe("FunctionTable", () => {
     assert.throws(() => t.wireOf(Math.max), { name: "TypeError", message: /native and bound/ });
   });
 
+  // a source that cannot compile alone failed on every worker, as a SyntaxError, instead of at the submit
+  it("wireOf refuses, at the submit, a method whose source does not compile on its own; a class only as an actor's", () => {
+    const t = new FunctionTable();
+    class Counter {
+      #n = 0;
+      next() {
+        return ++this.#n;
+      }
+    }
+    assert.throws(() => t.wireOf(Counter.prototype.next), {
+      name: "TypeError",
+      message: /^cannot ship function "next": its source does not compile on its own \(Private field '#n' must be declared in an enclosing class\); submit an arrow function/,
+    });
+    const quoted = { "a b"(x: number) { return x; } }["a b"];
+    assert.deepEqual(t.wireOf(quoted), { kind: "source", source: quoted.toString() });
+    assert.equal(t.wireOf(Counter, true).actor, true);
+    assert.throws(() => t.wireOf(Counter), { name: "TypeError", message: /^cannot ship class "Counter"/ });
+  });
+
   it("idOf numbers distinct functions by identity; sendOnce gives the definition once per peer", () => {
     const t = new FunctionTable();
     const a = t.idOf({ kind: "source", source: "(x) => x" });
