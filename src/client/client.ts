@@ -29,7 +29,7 @@ import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
-import { checkTimeout } from "./timeout.js";
+import { checkTimeout, within } from "./timeout.js";
 import { GraphOutbox } from "./graph-outbox.js";
 import { dependenciesFirst } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
@@ -65,6 +65,8 @@ export class Client implements FutureHost {
   #closingReason: string | undefined;
   /** Since when the scheduler is gone (connection lost without close()). */
   #lostSince: number | undefined;
+  /** While reconnecting: settles once linked to the scheduler taking over, or given up. */
+  #relinking: Promise<void> | undefined;
   /** What pending futures and later calls reject with once the scheduler is given up. */
   #lostError: SchedulerLostError | undefined;
 
@@ -351,6 +353,9 @@ export class Client implements FutureHost {
   /** A request to the scheduler (an extension's op, say), at most `timeoutMs`; it sees every task submitted before it. @internal */
   request<T = unknown>(msg: Message, timeoutMs = REQUEST_TIMEOUT_MS, options?: RequestOptions): Promise<T> {
     this.#checkOpen();
+    // made while reconnecting: it never reached the scheduler that went, so it goes to the one taking over
+    const relinking = this.#relinking;
+    if (relinking) return within(relinking, timeoutMs, () => new TimeoutError(`${String(msg.op)}: no scheduler took over within ${timeoutMs} ms`)).then(() => this.request<T>(msg, timeoutMs, options));
     this.#flushGraph();
     return this.#scheduler.request<T>(msg, timeoutMs, options);
   }
@@ -389,7 +394,7 @@ export class Client implements FutureHost {
    */
   async schedulerInfo(): Promise<{ address: string; id: string; workers: Record<string, WorkerSummary>; failedWorkers: FailedWorkerInfo[] }> {
     this.#checkOpen();
-    return this.#scheduler.request({ op: Op.identity }, REQUEST_TIMEOUT_MS);
+    return this.request({ op: Op.identity }, REQUEST_TIMEOUT_MS);
   }
 
   /** Wait until at least `n` workers are connected. */
@@ -423,7 +428,7 @@ export class Client implements FutureHost {
     const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
     const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");
-    const replies = await this.#scheduler.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
+    const replies = await this.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
       { op: Op.broadcast, fn: this.#encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
       (opts.timeout ?? 60_000) + 5000,
     );
@@ -445,7 +450,7 @@ export class Client implements FutureHost {
     const raws = copyRaws(views);
     checkFits([head, ...raws], this.#scheduler.comm, "runOnScheduler's arguments", "the scheduler", "split the data, or raise the scheduler's max-frame-size");
     try {
-      const parts = await this.#scheduler.request<Buffer[]>({ op: Op.runOnScheduler, fn: this.#encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
+      const parts = await this.request<Buffer[]>({ op: Op.runOnScheduler, fn: this.#encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
       return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
     } catch (err) {
       if (err instanceof RemoteError) throw new RemoteTaskError("run-on-scheduler", err.remote);
@@ -457,13 +462,13 @@ export class Client implements FutureHost {
   async retireWorkers(workers: string[]): Promise<string[]> {
     this.#checkOpen();
     checkWorkerList("retireWorkers' argument", workers);
-    return this.#scheduler.request({ op: Op.retireWorkers, workers }, 10 * REQUEST_TIMEOUT_MS);
+    return this.request({ op: Op.retireWorkers, workers }, 10 * REQUEST_TIMEOUT_MS);
   }
 
   /** Cancel all work and forget all results; workers get fresh task threads. */
   async restart(): Promise<void> {
     this.#checkOpen();
-    await this.#scheduler.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
+    await this.request({ op: Op.restart }, 2 * REQUEST_TIMEOUT_MS);
   }
 
   // where data lives (client/locality.ts) and what happened (client/task-stream.ts)
@@ -559,7 +564,8 @@ export class Client implements FutureHost {
     if (windowMs <= 0) return giveUp();
     this.#keys.lost();
     let last: unknown;
-    void relink(this.#plan.where, since + windowMs, this.#plan, this.#link, () => this.#closed, (err) => (last = err)).then((r) => {
+    this.#relinking = relink(this.#plan.where, since + windowMs, this.#plan, this.#link, () => this.#closed, (err) => (last = err)).then((r) => {
+      this.#relinking = undefined;
       if (!r || "fresh" in r) {
         if (!r && last !== undefined) log().warn({ err: describeError(last) }, "could not reconnect to the scheduler");
         return giveUp(r && `${reason}; the scheduler now at ${r.fresh} has no journal, so it does not know this client's work`);

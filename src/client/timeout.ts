@@ -23,3 +23,14 @@ export function after(ms: number, fn: () => void): () => void {
   arm(ms);
   return () => clearTimeout(timer);
 }
+
+/** `p`, or a rejection with `error()` once `ms` milliseconds passed first (the timer is stopped when `p` settles). */
+export function within<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const stop = after(ms, () => reject(error()));
+    p.then(
+      (v) => (stop(), resolve(v)),
+      (err: unknown) => (stop(), reject(err)),
+    );
+  });
+}

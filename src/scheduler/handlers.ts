@@ -215,7 +215,13 @@ export class SchedulerHandlers {
     // a copy of a value the key no longer has (released meanwhile) is stray: freed there, or it
     // would stay unknown to the scheduler
     const stray: string[] = [];
-    for (const [k, run] of m.copies) if (!this.#state.addReplica(k, w, run) && this.#state.tasks.get(k)?.processingOn !== w) stray.push(k);
+    for (const [k, run] of m.copies) {
+      const t = this.#state.tasks.get(k);
+      if (this.#state.addReplica(k, w, run)) {
+        // scattered data has no lineage: a scheduler taking over must know every copy (replicate, rebalance)
+        if (t?.fn === null) this.#h.takeOver?.copied(k, w, t.nbytes);
+      } else if (t?.processingOn !== w) stray.push(k);
+    }
     if (stray.length) this.#h.run([{ type: "send-worker", worker: w, msg: { op: Op.freeKeys, keys: stray } }]);
   }
 

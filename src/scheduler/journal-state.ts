@@ -60,8 +60,12 @@ export class JournalState {
   /** client -> keys it wants */
   readonly wants = new Map<string, Set<string>>();
   readonly workers = new Map<number, string>();
-  /** key -> [workerId, nbytes] */
-  readonly done = new Map<string, [number, number]>();
+  /**
+   * key -> its holders the journal vouches for: workerId -> nbytes. A task's completion names
+   * one; scattered data names every worker it was put on (a broadcast), since it has no lineage
+   * to compute it again from if the one named did not come back.
+   */
+  readonly done = new Map<string, Map<number, number>>();
   readonly erred = new Map<string, unknown>();
   readonly checkpoints = new Set<string>();
   /** extension -> name -> value */
@@ -115,7 +119,7 @@ export class JournalState {
       case "wx": {
         const id = r[1] as number;
         this.workers.delete(id);
-        for (const [k, [w]] of this.done) if (w === id) this.done.delete(k);
+        for (const [k, holders] of this.done) if (holders.delete(id) && holders.size === 0) this.done.delete(k);
         break;
       }
       case "e":
@@ -151,9 +155,11 @@ export class JournalState {
     }
   }
 
-  /** `key` done on worker `id`; fire-and-forget lets go of it (as the live scheduler does when it finishes). */
+  /** `key` done on (or put on) worker `id`; fire-and-forget lets go of it (as the live scheduler does when it finishes). */
   completed(key: string, id: number, nbytes: number): void {
-    this.done.set(key, [id, nbytes]);
+    let holders = this.done.get(key);
+    if (!holders) this.done.set(key, (holders = new Map()));
+    holders.set(id, nbytes);
     this.erred.delete(key);
     this.wants.get(FIRE_AND_FORGET)?.delete(key);
   }
@@ -203,10 +209,12 @@ export class JournalState {
     }
     const done: Array<[string, number, number]> = [];
     const workers = new Set<number>();
-    for (const [k, [w, n]] of this.done) {
+    for (const [k, holders] of this.done) {
       if (!live.has(k)) continue;
-      done.push([k, w, n]);
-      workers.add(w);
+      for (const [w, n] of holders) {
+        done.push([k, w, n]);
+        workers.add(w);
+      }
     }
     const ext: Array<[string, string, unknown]> = [];
     for (const [e, m] of this.ext) for (const [n, v] of m) ext.push([e, n, v]);
@@ -298,7 +306,7 @@ export class JournalState {
     for (const t of s.tasks) this.tasks.set(t[0], t);
     for (const [c, keys] of s.wants) this.wants.set(c, new Set(keys));
     for (const [id, a] of s.workers) this.workers.set(id, a);
-    for (const [k, w, n] of s.done) this.done.set(k, [w, n]);
+    for (const [k, w, n] of s.done) this.completed(k, w, n);
     for (const [k, e] of s.erred) this.erred.set(k, e);
     for (const k of s.checkpoints) this.checkpoints.add(k);
     for (const [e, n, v] of s.ext) this.apply(["x", e, n, v]);

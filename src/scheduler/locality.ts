@@ -20,6 +20,10 @@ export interface LocalityHost {
   readonly state: SchedulerState;
   readonly workers: ReadonlyMap<string, Rpc>;
   run(instructions: Instruction[]): void;
+  /** a copy of scattered data was recorded on `worker` (a journaled scheduler journals it: it has no lineage) */
+  copiedScattered?(key: string, worker: string, nbytes: number): void;
+  /** resolves once what was journaled so far is on disk (a journaled scheduler): before a copy is dropped, the copies kept are */
+  durable?(): Promise<void>;
 }
 
 export class Locality {
@@ -81,6 +85,8 @@ export class Locality {
     }
     const { done: copied, error } = await this.#copy(copies);
     if (error) throw error; // nothing dropped: the copies asked for are not all there
+    // a scheduler taking over must know the copies that stay before any is dropped (scattered data has no lineage)
+    if (drops.length) await this.#h.durable?.();
     let dropped = 0;
     for (const [key, a] of drops) {
       const ins = state.removeReplica(key, a);
@@ -106,6 +112,7 @@ export class Locality {
       }),
     );
     const { done: moved, error } = await this.#copy(plan);
+    if (moved.length) await this.#h.durable?.(); // the new holders on disk before the old copies go
     let bytes = 0;
     for (const mv of moved) {
       const ins = state.removeReplica(mv.key, mv.from);
@@ -164,7 +171,10 @@ export class Locality {
     const stray: string[] = [];
     for (const key of sent) {
       const t = state.tasks.get(key);
-      if (t !== undefined && t === asked.get(key) && runs[key] !== undefined && state.addReplica(key, to, runs[key])) recorded.push(key);
+      if (t !== undefined && t === asked.get(key) && runs[key] !== undefined && state.addReplica(key, to, runs[key])) {
+        recorded.push(key);
+        if (t.fn === null) this.#h.copiedScattered?.(key, to, t.nbytes);
+      }
       else if (t === undefined || (t.processingOn !== to && !t.whoHas.has(to))) stray.push(key);
     }
     if (stray.length) this.#h.run([{ type: "send-worker", worker: to, msg: { op: Op.freeKeys, keys: stray } }]);

@@ -79,7 +79,7 @@ export class Scheduler implements SchedulerView {
     this.#opts = opts;
     this.secret = opts.secret;
     this.state = new SchedulerState({ allowedFailures: opts.allowedFailures ?? SCHEDULER_DEFAULTS.allowedFailures });
-    this.#locality = new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins) });
+    this.#locality = new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins), copiedScattered: (k, w, n) => this.#takeOver?.copied(k, w, n), durable: () => this.#takeOver?.journal.durable() ?? Promise.resolve() });
     this.#whenClosed = new Promise((r) => (this.#resolveClosed = r));
   }
 
@@ -330,8 +330,10 @@ export class Scheduler implements SchedulerView {
         const ends = this.state.workers.get(addr)?.retiresAt;
         const later = keep.filter((w) => ends === undefined || w.retiresAt === undefined || w.retiresAt > ends + 1000);
         const to = (later.length ? later : keep).reduce((a, b) => (a.nbytes <= b.nbytes ? a : b));
-        // recorded here: the target's own add-replica may come after this worker has closed
+        // recorded here: the target's own add-replica may come after this worker has closed; on
+        // disk before it closes (its copies of scattered data are the only ones)
         await this.#locality.copy(addr, to.address, unique);
+        await this.#takeOver?.journal.durable();
       }
       this.#retiring.add(addr);
       const rpc = this.#peers.workers.get(addr);

@@ -172,7 +172,7 @@ export class TakeOver {
     const live = js.liveKeys();
     const erred = [...js.erred].filter(([key]) => live.has(key) && !js.done.has(key)) as Array<[string, WireError]>;
     if (erred.length) this.#o.run(state.restoreErred(erred, this.#o.sid("journal-replay")));
-    for (const [key, [w]] of js.done) if (live.has(key)) this.#awaiting.add(js.workers.get(w) ?? "");
+    for (const [key, holders] of js.done) if (live.has(key)) for (const w of holders.keys()) this.#awaiting.add(js.workers.get(w) ?? "");
     this.#awaiting.delete("");
     this.#holders = new Set(this.#awaiting);
     this.#startedAt = Date.now();
@@ -250,8 +250,8 @@ export class TakeOver {
       const vouched: Record<string, number> = {};
       const no: string[] = [];
       for (const [key, nbytes] of Object.entries(held)) {
-        const done = js.done.get(key);
-        if (done && js.workers.get(done[0]) === info.address) vouched[key] = nbytes;
+        const holders = js.done.get(key);
+        if (holders && [...holders.keys()].some((w) => js.workers.get(w) === info.address)) vouched[key] = nbytes;
         else no.push(key);
       }
       if (no.length) refused.set(info.address, no);
@@ -332,6 +332,11 @@ export class TakeOver {
     if (fresh.length) this.journal.scattered(client, fresh);
     if (known.length) this.wanted(client, known);
     for (const { key, nbytes } of held) this.journal.finished(key, worker, nbytes);
+  }
+
+  /** A copy of scattered data on another worker: journaled as a holder too, since it cannot be computed again. */
+  copied(key: string, worker: string, nbytes: number): void {
+    this.journal.finished(key, worker, nbytes);
   }
 
   finished(key: string, worker: string, nbytes: number): void {

@@ -296,6 +296,39 @@ describe("journaled scheduler on real processes", function () {
     assert.match(next.stderr, /"reason":"grace of 3000 ms over"/, "the take-over waited for the dead worker, the holder of b");
   });
 
+  // Found by random graphs (session 23): the journal kept one holder per key, so data scattered to
+  // every worker, or moved by replicate, was taken over from the first (or only the original)
+  // holder: lost, loudly but wrongly, when that one had died or dropped its copy before the kill.
+  it("scattered data is taken over from every worker holding it: broadcast, or moved by replicate just before the kill", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    cluster = await startProcessCluster(tmp.dir, { workers: 3, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(3, { timeout: 30_000 });
+    const workers = (await client.schedulerInfo()).workers;
+    const everywhere = await client.scatter({ x: 1 }, { broadcast: true });
+    const moved = await client.scatter({ x: 2 });
+    const [first] = (await client.whoHas([moved]))[moved.key]!;
+    await client.replicate([moved], { n: 3 });
+    await client.replicate([moved], { n: 1 }); // drops all but one copy: maybe the first
+    const [kept] = (await client.whoHas([moved]))[moved.key]!;
+    // a holder of the broadcast value dies first (not the one keeping `moved`): the journal records it left
+    const doomed = Object.keys(workers).find((a) => a !== kept)!;
+    const doomedProc = cluster.workers.find((w) => w.child.pid === workers[doomed]!.pid)!;
+    doomedProc.child.kill("SIGKILL");
+    await doomedProc.exited;
+    await waitFor("the scheduler to see the worker die", async () => (await client!.whoHas([everywhere]))[everywhere.key]!.length === 2, { timeoutMs: 30_000 });
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    const next = startScheduler(cluster.file, journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__TAKE_OVER_GRACE: "3s" }));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    assert.deepEqual(await everywhere.result({ timeout: 60_000 }), { x: 1 });
+    assert.deepEqual(await moved.result({ timeout: 60_000 }), { x: 2 }, `moved from ${first} to ${kept}`);
+    assert.equal((await client.whoHas([everywhere]))[everywhere.key]!.length, 2, "both live holders taken over");
+    assert.deepEqual((await client.whoHas([moved]))[moved.key], [kept]);
+    assert.equal(await client.submit((a: { x: number }, b: { x: number }) => a.x + b.x, everywhere, moved).result({ timeout: 60_000 }), 3);
+  });
+
   // protects: a scatter was not acknowledged when on disk, so one made just before a crash was
   // unknown to the scheduler taking over, and its future failed as cancelled
   it("a scatter resolves once it is on disk: its value outlives a kill -9 right after it", async () => {

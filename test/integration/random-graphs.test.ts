@@ -2,13 +2,15 @@
 // over TCP), checked value by value against the same graph computed here. Each round submits a
 // seeded random DAG (sums, failing tasks, busy tasks, big typed arrays, scattered leaves, impure
 // duplicates), and while it runs releases, cancels and replicates some of its futures and may
-// kill a worker. Every future that is still held must end with its value computed here, its
+// kill a worker, or (the second case) the journaled scheduler, which a new one takes over. Every future that is still held must end with its value computed here, its
 // task's error (or its failed dependency's), or, below a cancelled key, cancelled: never another
 // value and never a hang. `RANDOM_GRAPH_ROUNDS` runs longer; `RANDOM_GRAPH_SEED` replays a run.
 import assert from "node:assert/strict";
 import { CancelledError, Client, type Future, RemoteTaskError } from "../../src/index.js";
-import { startProcessCluster, tempDir } from "../helpers/cluster.js";
-import { cleanupProcs } from "../helpers/proc.js";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
+import { type Proc, cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js";
 
 /** mulberry32: a small seeded generator, so that a failing seed can be replayed. */
 function prng(seed: number): () => number {
@@ -66,135 +68,181 @@ interface Node {
   scattered?: true;
 }
 
+interface Play {
+  rounds: number;
+  seed: number;
+  /** kill the scheduler and start the one that takes over (a journaled cluster); absent: workers only */
+  killScheduler?: () => Promise<void>;
+}
+
+type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; schedulersKilled: number };
+
+/** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
+async function play(c: Client, { rounds, seed, killScheduler }: Play): Promise<Seen> {
+  const rand = prng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const killedAt: number[] = [];
+  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, schedulersKilled: 0 };
+  for (let round = 0; round < rounds; round++) {
+    const where = `seed ${seed}, round ${round}`;
+    const nodes: Node[] = [];
+    // a few scattered leaves, on every worker: a killed worker cannot lose them
+    const scattered = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => Math.floor(rand() * 1000));
+    for (const [i, f] of (await c.scatter(scattered, { broadcast: true })).entries()) {
+      nodes.push({ future: f, expected: { value: scattered[i]!, array: false }, deps: [], released: false, cancelled: false, scattered: true });
+    }
+    const n = 30 + Math.floor(rand() * 50);
+    for (let i = 0; i < n; i++) {
+      const deps = nodes.length ? Array.from({ length: Math.floor(rand() * 4) }, () => Math.floor(rand() * nodes.length)) : [];
+      const usable = deps.filter((d) => !nodes[d]!.released);
+      const r = rand();
+      const kind = r < 0.15 ? FAIL : r < 0.3 ? BUSY : r < 0.4 ? ARRAY : 0;
+      const k = Math.floor(rand() * 100);
+      const impure = rand() < 0.1;
+      const args = [kind, k, ...usable.map((d) => nodes[d]!.future)];
+      const future = (impure ? c.submit(op as never, ...(args as never[]), { pure: false } as never) : c.submit(op as never, ...(args as never[]))) as Future<unknown>;
+      nodes.push({ future, expected: expect(kind, k, usable.map((d) => nodes[d]!.expected)), deps: usable, released: false, cancelled: false });
+      // the same task submitted again shares its key (and its value)
+      if (rand() < 0.05 && !impure) {
+        nodes.push({ future: c.submit(op as never, ...(args as never[])) as Future<unknown>, expected: nodes[nodes.length - 1]!.expected, deps: usable, released: false, cancelled: false });
+      }
+    }
+    // while it runs: release some, cancel some (and, below them, everything), replicate some, maybe kill a worker or the scheduler
+    const actions = Math.floor(rand() * 6);
+    let killed = false;
+    // one a round at most (two would take every copy of a value replicated to two workers),
+    // four a minute (a nanny gives up on a worker that died five times within a minute)
+    const kill = async () => {
+      const now = Date.now();
+      if (killed || killedAt.filter((t) => now - t < 65_000).length >= 4) return;
+      killed = true;
+      killedAt.push(now);
+      seen.workersKilled++;
+      const pids = Object.values(await c.run(() => process.pid));
+      process.kill(pick(pids), "SIGKILL"); // its nanny starts it again
+    };
+    let schedulerKilled = false;
+    const killTheScheduler = async () => {
+      if (!killScheduler || schedulerKilled) return;
+      schedulerKilled = true;
+      seen.schedulersKilled++;
+      await killScheduler();
+    };
+    if (round === rounds - 1 && seen.workersKilled === 0) await kill(); // every run kills a worker at least
+    if (round === rounds - 1 && seen.schedulersKilled === 0) await killTheScheduler(); // and its scheduler, when it may
+    for (let a = 0; a < actions; a++) {
+      await new Promise((res) => setTimeout(res, rand() * 30));
+      const x = rand();
+      const node = pick(nodes);
+      if (x < 0.35) {
+        // a scattered value has no lineage: released, a dependent that must be computed again (its worker killed) cannot be
+        if (node.scattered) continue;
+        node.future.release();
+        node.released = true;
+      } else if (x < 0.55) {
+        const key = node.future.key;
+        for (const m of nodes) if (m.future.key === key) m.cancelled = true;
+        // a key below a cancelled one is cancelled too; nodes only depend on earlier ones
+        for (const m of nodes) if (m.deps.some((d) => nodes[d]!.cancelled)) m.cancelled = true;
+        await node.future.cancel();
+      } else if (x < 0.75) {
+        const held = nodes.filter((m) => !m.released && !m.cancelled && "value" in m.expected).slice(0, 3).map((m) => m.future);
+        await c.replicate(held, { n: 2 }).catch((err: unknown) => {
+          // a worker killed this round may still be chosen to copy to (or from) until the scheduler hears it
+          // died; a scheduler taking over knows no worker until they reconnect
+          const excused = (killed && /closed|ECONNRESET|ECONNREFUSED/.test(String(err))) || (schedulerKilled && /only \d+ workers/.test(String(err)));
+          if (!excused) assert.fail(`${where}: replicate failed: ${String(err)}`);
+        });
+      } else if (x < 0.9 || !killScheduler) {
+        await kill();
+      } else {
+        await killTheScheduler();
+      }
+    }
+    for (const [i, node] of nodes.entries()) {
+      if (node.released) {
+        seen.released++;
+        continue;
+      }
+      const what = `${where}, node ${i} (${node.future.key})`;
+      let got: unknown;
+      try {
+        got = await node.future.result({ timeout: 60_000 });
+      } catch (err) {
+        if (node.cancelled && err instanceof CancelledError) {
+          seen.cancelled++;
+          continue;
+        }
+        if ("errors" in node.expected) {
+          const errors = node.expected.errors;
+          assert.ok(err instanceof RemoteTaskError, `${what}: expected one of the errors ${JSON.stringify(errors)}, got ${String(err)}`);
+          assert.ok(errors.some((e) => err.message.endsWith(`Error: ${e}`)), `${what}: expected one of ${JSON.stringify(errors)} ending ${JSON.stringify(err.message)}`);
+          seen.errors++;
+          continue;
+        }
+        assert.fail(`${what}: expected ${JSON.stringify(node.expected)}, got ${String(err)}`);
+      }
+      assert.ok(!("errors" in node.expected), `${what}: expected one of the errors ${JSON.stringify("errors" in node.expected && node.expected.errors)}, got a value`);
+      const want = node.expected as { value: number; array: boolean };
+      if (want.array) {
+        assert.ok(got instanceof Float64Array && got.length === BIG, `${what}: expected a Float64Array of ${BIG}, got ${String(got)}`);
+        for (const j of [0, 1, BIG >> 1, BIG - 1]) assert.equal(got[j], want.value, `${what}: element ${j}`);
+        seen.arrays++;
+      } else {
+        assert.equal(got, want.value, `${what}: expected ${want.value}, got ${String(got)}`);
+        seen.values++;
+      }
+    }
+    for (const node of nodes) node.future.release();
+    await c.waitForWorkers(3, { timeout: 60_000 });
+  }
+  // not vacuous: each kind of ending was met and checked
+  assert.ok(seen.values > 0 && seen.arrays > 0 && seen.errors > 0 && seen.workersKilled > 0 && (!killScheduler || seen.schedulersKilled > 0), `seed ${seed}: ${JSON.stringify(seen)}`);
+  if (process.env.RANDOM_GRAPH_ROUNDS) console.log(`      seed ${seed}: ${JSON.stringify(seen)}`);
+  return seen;
+}
+
 describe("random graphs against values computed here (real processes)", function () {
   const rounds = Number(process.env.RANDOM_GRAPH_ROUNDS ?? 6);
+  const seed = Number(process.env.RANDOM_GRAPH_SEED ?? Date.now() % 1e9);
   this.timeout(120_000 + rounds * 60_000);
   let tmp: ReturnType<typeof tempDir>;
   let client: Client | undefined;
-
-  before(async () => {
-    tmp = tempDir();
-    const c = await startProcessCluster(tmp.dir, { workers: 3, nthreads: 2 });
-    client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-    await client.waitForWorkers(3, { timeout: 30_000 });
-  });
-  after(async () => {
+  beforeEach(() => (tmp = tempDir()));
+  afterEach(async () => {
     await client?.close();
     client = undefined;
     await cleanupProcs();
     tmp.remove();
   });
 
-  const seed = Number(process.env.RANDOM_GRAPH_SEED ?? Date.now() % 1e9);
-  it(`${rounds} rounds of random graphs with releases, cancels, replication and a killed worker end right (seed ${seed})`, async () => {
-    const c = client!;
-    const rand = prng(seed);
-    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const killedAt: number[] = [];
-    const seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0 };
-    for (let round = 0; round < rounds; round++) {
-      const where = `seed ${seed}, round ${round}`;
-      const nodes: Node[] = [];
-      // a few scattered leaves
-      const scattered = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => Math.floor(rand() * 1000));
-      for (const [i, f] of (await c.scatter(scattered, { broadcast: true })).entries()) { // on every worker: a kill cannot lose them
-        nodes.push({ future: f, expected: { value: scattered[i]!, array: false }, deps: [], released: false, cancelled: false, scattered: true });
-      }
-      const n = 30 + Math.floor(rand() * 50);
-      for (let i = 0; i < n; i++) {
-        const deps = nodes.length ? Array.from({ length: Math.floor(rand() * 4) }, () => Math.floor(rand() * nodes.length)) : [];
-        const usable = deps.filter((d) => !nodes[d]!.released);
-        const r = rand();
-        const kind = r < 0.15 ? FAIL : r < 0.3 ? BUSY : r < 0.4 ? ARRAY : 0;
-        const k = Math.floor(rand() * 100);
-        const impure = rand() < 0.1;
-        const args = [kind, k, ...usable.map((d) => nodes[d]!.future)];
-        const future = (impure ? c.submit(op as never, ...(args as never[]), { pure: false } as never) : c.submit(op as never, ...(args as never[]))) as Future<unknown>;
-        nodes.push({ future, expected: expect(kind, k, usable.map((d) => nodes[d]!.expected)), deps: usable, released: false, cancelled: false });
-        // the same task submitted again shares its key (and its value)
-        if (rand() < 0.05 && !impure) {
-          nodes.push({ future: c.submit(op as never, ...(args as never[])) as Future<unknown>, expected: nodes[nodes.length - 1]!.expected, deps: usable, released: false, cancelled: false });
-        }
-      }
-      // while it runs: release some, cancel some (and, below them, everything), replicate some, maybe kill a worker
-      const actions = Math.floor(rand() * 6);
-      let killed = false;
-      // one a round at most (two would take every copy of a value replicated to two workers),
-      // four a minute (a nanny gives up on a worker that died five times within a minute)
-      const kill = async () => {
-        const now = Date.now();
-        if (killed || killedAt.filter((t) => now - t < 65_000).length >= 4) return;
-        killed = true;
-        killedAt.push(now);
-        const pids = Object.values(await c.run(() => process.pid));
-        process.kill(pick(pids), "SIGKILL"); // its nanny starts it again
-      };
-      if (round === rounds - 1 && killedAt.length === 0) await kill(); // every run kills one at least
-      for (let a = 0; a < actions; a++) {
-        await new Promise((res) => setTimeout(res, rand() * 30));
-        const x = rand();
-        const node = pick(nodes);
-        if (x < 0.35) {
-          // a scattered value has no lineage: released, a dependent that must be computed again (its worker killed) cannot be
-          if (node.scattered) continue;
-          node.future.release();
-          node.released = true;
-        } else if (x < 0.55) {
-          const key = node.future.key;
-          for (const m of nodes) if (m.future.key === key) m.cancelled = true;
-          // a key below a cancelled one is cancelled too; nodes only depend on earlier ones
-          for (const m of nodes) if (m.deps.some((d) => nodes[d]!.cancelled)) m.cancelled = true;
-          await node.future.cancel();
-        } else if (x < 0.8) {
-          const held = nodes.filter((m) => !m.released && !m.cancelled && "value" in m.expected).slice(0, 3).map((m) => m.future);
-          await c.replicate(held, { n: 2 }).catch((err: unknown) => {
-            // a worker killed this round may still be chosen to copy to (or from) until the scheduler hears it died
-            if (!(killed && /closed|ECONNRESET|ECONNREFUSED/.test(String(err)))) assert.fail(`${where}: replicate failed: ${String(err)}`);
-          });
-        } else {
-          await kill();
-        }
-      }
-      for (const [i, node] of nodes.entries()) {
-        if (node.released) {
-          seen.released++;
-          continue;
-        }
-        const what = `${where}, node ${i} (${node.future.key})`;
-        let got: unknown;
-        try {
-          got = await node.future.result({ timeout: 60_000 });
-        } catch (err) {
-          if (node.cancelled && err instanceof CancelledError) {
-            seen.cancelled++;
-            continue;
-          }
-          if ("errors" in node.expected) {
-            const errors = node.expected.errors;
-            assert.ok(err instanceof RemoteTaskError, `${what}: expected one of the errors ${JSON.stringify(errors)}, got ${String(err)}`);
-            assert.ok(errors.some((e) => err.message.endsWith(`Error: ${e}`)), `${what}: expected one of ${JSON.stringify(errors)} ending ${JSON.stringify(err.message)}`);
-            seen.errors++;
-            continue;
-          }
-          assert.fail(`${what}: expected ${JSON.stringify(node.expected)}, got ${String(err)}`);
-        }
-        assert.ok(!("errors" in node.expected), `${what}: expected one of the errors ${JSON.stringify("errors" in node.expected && node.expected.errors)}, got a value`);
-        const want = node.expected as { value: number; array: boolean };
-        if (want.array) {
-          assert.ok(got instanceof Float64Array && got.length === BIG, `${what}: expected a Float64Array of ${BIG}, got ${String(got)}`);
-          for (const j of [0, 1, BIG >> 1, BIG - 1]) assert.equal(got[j], want.value, `${what}: element ${j}`);
-          seen.arrays++;
-        } else {
-          assert.equal(got, want.value, `${what}: expected ${want.value}, got ${String(got)}`);
-          seen.values++;
-        }
-      }
-      for (const node of nodes) node.future.release();
-      await c.waitForWorkers(3, { timeout: 60_000 });
-    }
-    // not vacuous: each kind of ending was met and checked
-    const met = `${JSON.stringify(seen)}, ${killedAt.length} worker(s) killed`;
-    assert.ok(seen.values > 0 && seen.arrays > 0 && seen.errors > 0 && killedAt.length > 0, `seed ${seed}: ${met}`);
-    if (process.env.RANDOM_GRAPH_ROUNDS) console.log(`      seed ${seed}: ${met}`);
+  it(`${rounds} rounds with releases, cancels, replication and killed workers end right (seed ${seed})`, async () => {
+    const cluster = await startProcessCluster(tmp.dir, { workers: 3, nthreads: 2 });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+    await client.waitForWorkers(3, { timeout: 30_000 });
+    await play(client, { rounds, seed });
+  });
+
+  it(`${rounds} rounds on a journaled scheduler killed and taken over, besides the rest, end right (seed ${seed})`, async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const env = { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__DIRECTORY: journal, DASK_MPI_TS_LOG_LEVEL: "warn" };
+    const cluster = await startProcessCluster(tmp.dir, { workers: 3, nthreads: 2, schedulerEnv: env });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    await client.waitForWorkers(3, { timeout: 30_000 });
+    let scheduler: Proc = cluster.scheduler;
+    const address = () => (JSON.parse(readFileSync(cluster.file, "utf8")) as { address: string }).address;
+    await play(client, {
+      rounds,
+      seed,
+      killScheduler: async () => {
+        const old = address();
+        scheduler.child.kill("SIGKILL");
+        await scheduler.exited;
+        const next = spawnProc(process.execPath, [BIN("dask-scheduler-ts"), "--scheduler-file", cluster.file, "--interface", "lo", "--no-dashboard"], { env });
+        scheduler = next;
+        await waitFor("the scheduler taking over", () => existsSync(cluster.file) && address() !== old, { timeoutMs: 30_000, proc: next });
+        if (process.env.RG_DEBUG) console.log("SCHED", old, "->", address());
+      },
+    });
   });
 });
