@@ -73,16 +73,18 @@ interface Play {
   seed: number;
   /** kill the scheduler and start the one that takes over (a journaled cluster); absent: workers only */
   killScheduler?: () => Promise<void>;
+  /** start a worker (in place of a retired one) */
+  startWorker: () => void;
 }
 
-type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; schedulersKilled: number };
+type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number };
 
 /** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
-async function play(c: Client, { rounds, seed, killScheduler }: Play): Promise<Seen> {
+async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Play): Promise<Seen> {
   const rand = prng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const killedAt: number[] = [];
-  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, schedulersKilled: 0 };
+  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0 };
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     const nodes: Node[] = [];
@@ -123,6 +125,7 @@ async function play(c: Client, { rounds, seed, killScheduler }: Play): Promise<S
       process.kill(pick(pids), "SIGKILL"); // its nanny starts it again
     };
     let schedulerKilled = false;
+    let retired = false;
     const killTheScheduler = async () => {
       if (!killScheduler || schedulerKilled) return;
       schedulerKilled = true;
@@ -156,6 +159,13 @@ async function play(c: Client, { rounds, seed, killScheduler }: Play): Promise<S
           const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|is not in memory/.test(why)) || (schedulerKilled && /only \d+ workers/.test(why));
           if (!excused) assert.fail(`${where}: replicate failed: ${String(err)}`);
         });
+      } else if (x < 0.8 && !killed && !schedulerKilled && !retired) {
+        // retired gracefully: its values move to the others first (scattered ones too); a new worker takes its place
+        retired = true;
+        seen.workersRetired++;
+        await c.waitForWorkers(3, { timeout: 60_000 });
+        await c.retireWorkers([pick(Object.keys((await c.schedulerInfo()).workers))]);
+        startWorker();
       } else if (x < 0.9 || !killScheduler) {
         await kill();
       } else {
@@ -205,6 +215,11 @@ async function play(c: Client, { rounds, seed, killScheduler }: Play): Promise<S
   return seen;
 }
 
+/** One more nanny-supervised worker of two threads (cleanupProcs stops it). */
+function startWorker(file: string, dir: string): void {
+  spawnProc(process.execPath, [BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--nthreads", "2", "--nanny", "--local-directory", dir], { env: { DASK_MPI_TS_LOG_LEVEL: "warn" } });
+}
+
 describe("random graphs against values computed here (real processes)", function () {
   const rounds = Number(process.env.RANDOM_GRAPH_ROUNDS ?? 6);
   const seed = Number(process.env.RANDOM_GRAPH_SEED ?? Date.now() % 1e9);
@@ -223,7 +238,7 @@ describe("random graphs against values computed here (real processes)", function
     const cluster = await startProcessCluster(tmp.dir, { workers: 3, nthreads: 2 });
     client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
     await client.waitForWorkers(3, { timeout: 30_000 });
-    await play(client, { rounds, seed });
+    await play(client, { rounds, seed, startWorker: () => startWorker(cluster.file, tmp.dir) });
   });
 
   it(`${rounds} rounds on a journaled scheduler killed and taken over, besides the rest, end right (seed ${seed})`, async () => {
@@ -237,6 +252,7 @@ describe("random graphs against values computed here (real processes)", function
     await play(client, {
       rounds,
       seed,
+      startWorker: () => startWorker(cluster.file, tmp.dir),
       killScheduler: async () => {
         const old = address();
         scheduler.child.kill("SIGKILL");
