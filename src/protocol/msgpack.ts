@@ -24,7 +24,7 @@
 import { createRequire } from "node:module";
 import type * as MsgpackrTypes from "msgpackr";
 import { FRAME_SHARE_BYTES, FrameTooLargeError, MAX_FRAME_LIMIT, ProtocolError } from "../errors.js";
-import { IllFormed, NegativeZero, ProtoKeyed, Sent, type ValueLabel, allowClass, checkValue, fromProtoKeyed, markedString, withMarkers } from "./values.js";
+import { IllFormed, NegativeZero, OddKeyed, Sent, type ValueLabel, allowClass, checkValue, fromOddKeyed, markedString, withMarkers } from "./values.js";
 
 export { Sent } from "./values.js";
 
@@ -60,7 +60,7 @@ const KEYREF_EXT = 0x6b;
 const ERROR_EXT = 0x45;
 const NEGATIVE_ZERO_EXT = 0x2d;
 const ACTOR_EXT = 0x61;
-const PROTO_KEYED_EXT = 0x6f;
+const ODD_KEYED_EXT = 0x6f;
 const ILL_FORMED_EXT = 0x75;
 const INLINE = 0;
 const REF = 1;
@@ -223,13 +223,13 @@ msgpackr.addExtension({
 
 // a key msgpackr's decoder would rename ("__proto__") or UTF-8 cannot hold: its object travels as its entries
 msgpackr.addExtension({
-  Class: ProtoKeyed,
-  type: PROTO_KEYED_EXT,
-  write: (v: ProtoKeyed) => v.entries,
+  Class: OddKeyed,
+  type: ODD_KEYED_EXT,
+  write: (v: OddKeyed) => v.entries,
   read(entries: unknown): unknown {
     const ok = Array.isArray(entries) && entries.length % 2 === 0 && entries.every((k, i) => i % 2 === 1 || typeof k === "string");
     if (!ok) throw new ProtocolError("malformed value: an object keyed \"__proto__\" must arrive as a list of string keys and values");
-    return fromProtoKeyed(entries);
+    return fromOddKeyed(entries);
   },
 } as never);
 

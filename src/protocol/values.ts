@@ -81,7 +81,7 @@ const CLASS_HINT =
 
 /**
  * Check that `value` can travel; throws a TypeError naming the first part that cannot.
- * @returns whether the value holds a `-0` or an own key `"__proto__"` somewhere (then encode `withMarkers(value)`)
+ * @returns whether the value holds what msgpack would change somewhere (then encode `withMarkers(value)`)
  * @example checkValue([{ conn: socket }], Sent.arguments) // TypeError: argument 1 .conn: a net.Socket cannot be sent to a worker: ...
  */
 export function checkValue(value: unknown, label: ValueLabel): boolean {
@@ -100,9 +100,9 @@ interface WalkState {
   seen: Set<object> | undefined;
   root: unknown;
   rootEntered: boolean;
-  /** a `-0` or an object with an own key `"__proto__"` was met: encode `withMarkers(value)` */
+  /** a `-0`, a string with a lone surrogate or an object with a key msgpack would change was met: encode `withMarkers(value)` */
   marked: boolean;
-  /** Errors and `"__proto__"` keyed objects whose fields are being walked: a way back to one is a cycle through it */
+  /** Errors, and objects with a key msgpack would change, whose fields are being walked: a way back to one is a cycle through it */
   open: Set<object> | undefined;
 }
 
@@ -110,7 +110,7 @@ interface WalkState {
 // through itself would come back as a plain object, and an object keyed "__proto__" would lose
 // that key (it is assigned, so it sets the prototype): refused rather than changed
 const cycleThrough = (o: object): Refusal => {
-  const what = o instanceof Error ? "an Error" : 'an object with an own key "__proto__"';
+  const what = o instanceof Error ? "an Error" : `an object with a key named ${JSON.stringify(Object.keys(o).find(oddKey))}`;
   return { what: `${what} that refers back to itself`, why: `${what} on a cycle through its own fields cannot be rebuilt; break the cycle (drop the field) before sending`, path: [] };
 };
 
@@ -278,15 +278,15 @@ export class IllFormed {
 /**
  * Marker for a plain object with a key msgpack would change (`"__proto__"`, or one with a lone
  * surrogate), whose entries (key, value, key, value, ...) an extension of msgpack.ts writes as
- * a list and defines back as own properties (`fromProtoKeyed`): msgpackr's decoder renames
+ * a list and defines back as own properties (`fromOddKeyed`): msgpackr's decoder renames
  * `"__proto__"`, and assigning it would set the object's prototype instead.
  */
-export class ProtoKeyed {
+export class OddKeyed {
   constructor(readonly entries: unknown[]) {}
 }
 
-/** The object a `ProtoKeyed` stands for, from its entries (strings at even places): each an own, enumerable property. */
-export function fromProtoKeyed(entries: unknown[]): Record<string, unknown> {
+/** The object an `OddKeyed` stands for, from its entries (strings at even places): each an own, enumerable property. */
+export function fromOddKeyed(entries: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < entries.length; i += 2) {
     Object.defineProperty(out, entries[i] as string, { value: entries[i + 1], writable: true, enumerable: true, configurable: true });
@@ -341,7 +341,7 @@ export function withMarkers(value: unknown, copies = new Map<object, unknown>())
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o);
   if (keys.some(oddKey)) {
-    const marker = new ProtoKeyed([]);
+    const marker = new OddKeyed([]);
     copies.set(value, marker);
     for (const k of keys) marker.entries.push(again(k), again(o[k]));
     return marker;

@@ -236,7 +236,7 @@ describe("user values", () => {
     it('an object with an own key "__proto__" on a cycle through itself, or an Error with such a field', () => {
       const o = JSON.parse('{"__proto__": 1}') as Record<string, unknown>;
       o.box = { back: o };
-      refused([o], 'argument 1 .box.back: an object with an own key "__proto__" that refers back to itself cannot be sent')();
+      refused([o], 'argument 1 .box.back: an object with a key named "__proto__" that refers back to itself cannot be sent')();
       const e = Object.defineProperty(new Error("e"), "__proto__", { value: 1, enumerable: true });
       refused([e], 'argument 1: an Error with a field named "__proto__" cannot be sent')();
       refused([Object.assign(new Error("e"), { ["cut \uD83D"]: 1 })], 'argument 1: an Error with a field named "cut \\ud83d" cannot be sent')();
