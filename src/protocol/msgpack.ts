@@ -228,7 +228,7 @@ msgpackr.addExtension({
   write: (v: OddKeyed) => v.entries,
   read(entries: unknown): unknown {
     const ok = Array.isArray(entries) && entries.length % 2 === 0 && entries.every((k, i) => i % 2 === 1 || typeof k === "string");
-    if (!ok) throw new ProtocolError("malformed value: an object keyed \"__proto__\" must arrive as a list of string keys and values");
+    if (!ok) throw new ProtocolError("malformed value: an object with a key msgpack would change (\"__proto__\", a lone surrogate) must arrive as a list of string keys and values");
     return fromOddKeyed(entries);
   },
 } as never);

@@ -282,7 +282,7 @@ describe("user values", () => {
   it('a "__proto__"-keyed object whose entries are not string keys and values is a protocol error', () => {
     // ext 0x6f around: a list of one item, a number, a list whose key is a number
     for (const hex of ["d46f0091a15f", "d46f0005", "d46f009201a15f"]) {
-      assert.throws(() => decodeWithRaws(Buffer.from(hex, "hex"), []), /ProtocolError: malformed value: an object keyed "__proto__"/, hex);
+      assert.throws(() => decodeWithRaws(Buffer.from(hex, "hex"), []), /ProtocolError: malformed value: an object with a key msgpack would change/, hex);
     }
   });
 
