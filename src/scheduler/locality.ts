@@ -24,6 +24,8 @@ export interface LocalityHost {
   copiedScattered?(key: string, worker: string, nbytes: number): void;
   /** resolves once what was journaled so far is on disk (a journaled scheduler): before a copy is dropped, the copies kept are */
   durable?(): Promise<void>;
+  /** resolves once work resumes after a take-over (the workers that hold values are back): where values are is known only then */
+  resumed?(): Promise<void>;
 }
 
 export class Locality {
@@ -54,6 +56,7 @@ export class Locality {
   }
 
   async replicate(m: Replicate): Promise<{ copied: number; dropped: number }> {
+    await this.#h.resumed?.();
     // a retiring worker takes no copies
     const targets = this.#workers(m.workers, "replicate").filter((a) => !this.#h.state.workers.get(a)!.closing);
     if (m.n > targets.length) {
@@ -99,6 +102,7 @@ export class Locality {
   }
 
   async rebalance(m: Rebalance): Promise<{ moved: number; bytes: number }> {
+    await this.#h.resumed?.();
     const state = this.#h.state;
     const among = this.#workers(m.workers, "rebalance").filter((a) => !state.workers.get(a)!.closing);
     const only = m.keys ? new Set(this.#inMemory(m.keys, "rebalance")) : undefined;

@@ -79,7 +79,7 @@ export class Scheduler implements SchedulerView {
     this.#opts = opts;
     this.secret = opts.secret;
     this.state = new SchedulerState({ allowedFailures: opts.allowedFailures ?? SCHEDULER_DEFAULTS.allowedFailures });
-    this.#locality = new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins), copiedScattered: (k, w, n) => this.#takeOver?.copied(k, w, n), durable: () => this.#takeOver?.journal.durable() ?? Promise.resolve() });
+    this.#locality = new Locality({ state: this.state, workers: this.#peers.workers, run: (ins) => this.#run(ins), copiedScattered: (k, w, n) => this.#takeOver?.copied(k, w, n), durable: () => this.#takeOver?.journal.durable() ?? Promise.resolve(), resumed: () => this.#takeOver?.resumed ?? Promise.resolve() });
     this.#whenClosed = new Promise((r) => (this.#resolveClosed = r));
   }
 

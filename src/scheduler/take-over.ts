@@ -80,6 +80,9 @@ export class TakeOver {
   #startedAt = 0;
   /** When the grace ended (work resumed), ms since the epoch; for the log and tests. */
   resumedAt: number | undefined;
+  #resume!: () => void;
+  /** Resolves when work resumes: the workers that outlived the old scheduler are back (or the grace is over). */
+  readonly resumed = new Promise<void>((r) => (this.#resume = r));
 
   /** the checkpoint files there were at start (earlier runs') */
   readonly #onDisk: Set<string>;
@@ -217,6 +220,7 @@ export class TakeOver {
     this.#inGrace = false;
     clearTimeout(this.#graceTimer);
     this.resumedAt = Date.now();
+    this.#resume();
     const parked = [...this.#parked.values()];
     this.#parked.clear();
     this.#add(parked);

@@ -156,7 +156,7 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
           // died; a scheduler taking over knows no worker until they reconnect; a value lost with its
           // worker is being computed again (not in memory)
           const why = String(err);
-          const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|is not in memory/.test(why)) || (schedulerKilled && /only \d+ workers/.test(why));
+          const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|left before it could copy|is not in memory/.test(why)) || (schedulerKilled && /only \d+ workers/.test(why));
           if (!excused) assert.fail(`${where}: replicate failed: ${String(err)}`);
         });
       } else if (x < 0.8 && !killed && !schedulerKilled && !retired) {
