@@ -9,20 +9,9 @@ import assert from "node:assert/strict";
 import { CancelledError, Client, type Future, RemoteTaskError } from "../../src/index.js";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { rng } from "../fuzz/fuzzer.js";
 import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js";
-
-/** mulberry32: a small seeded generator, so that a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BIG = 20_000;
 const FAIL = 1;
@@ -81,7 +70,7 @@ type Seen = { values: number; arrays: number; errors: number; cancelled: number;
 
 /** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
 async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Play): Promise<Seen> {
-  const rand = prng(seed);
+  const rand = rng(seed); // a failing seed can be replayed
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const killedAt: number[] = [];
   const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0 };
