@@ -1,10 +1,12 @@
 // Random graphs on a real cluster (a scheduler and three nanny-supervised workers of two threads,
 // over TCP), checked value by value against the same graph computed here. Each round submits a
 // seeded random DAG (sums, failing tasks, busy tasks, big typed arrays, scattered leaves, impure
-// duplicates), and while it runs releases, cancels and replicates some of its futures and may
-// kill a worker, or (the second case) the journaled scheduler, which a new one takes over. Every future that is still held must end with its value computed here, its
-// task's error (or its failed dependency's), or, below a cancelled key, cancelled: never another
-// value and never a hang. `RANDOM_GRAPH_ROUNDS` runs longer; `RANDOM_GRAPH_SEED` replays a run.
+// duplicates), and while it runs releases, cancels and replicates some of its futures, and may
+// retire a worker (a new one takes its place), kill one (its nanny restarts it) or, in the
+// second case, kill the journaled scheduler, which a new one takes over. Every future still
+// held must end with its value computed here, its task's error (or a failed dependency's), or,
+// below a cancelled key, cancelled: never another value and never a hang.
+// `RANDOM_GRAPH_ROUNDS` runs longer (`npm run random-graphs`); `RANDOM_GRAPH_SEED` replays a run.
 import assert from "node:assert/strict";
 import { CancelledError, Client, type Future, RemoteTaskError } from "../../src/index.js";
 import { existsSync, readFileSync } from "node:fs";
