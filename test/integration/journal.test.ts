@@ -322,7 +322,7 @@ describe("journaled scheduler on real processes", function () {
     await cluster.scheduler.exited;
     const next = startScheduler(cluster.file, journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__TAKE_OVER_GRACE: "3s" }));
     await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
-    // a replicate asked right after the take-over waits for the grace (it failed with "only 0 workers" during it)
+    // a replicate right after the take-over (during the grace it waits: test/unit/locality.test.ts)
     await client.replicate([moved], { n: 2 });
     assert.deepEqual(await everywhere.result({ timeout: 60_000 }), { x: 1 });
     assert.deepEqual(await moved.result({ timeout: 60_000 }), { x: 2 }, `moved from ${first} to ${kept}`);

@@ -203,3 +203,43 @@ describe("Locality: copies (replicate, rebalance, retirement) recorded for the t
     assert.equal(state.tasks.get("x")!.processingOn, "tcp://w2:1");
   });
 });
+
+// Found by random graphs (session 23): a journaled scheduler lost scattered data that replicate
+// had moved, and replicate during a take-over's grace failed with "only 0 workers".
+describe("Locality with a journaled scheduler: the grace, copies of scattered data, and drops", () => {
+  it("waits for the grace, reports each copy of scattered data, and drops a copy only once the journal is durable", async () => {
+    const state = new SchedulerState();
+    state.addClient("c");
+    state.addWorker(worker("1"), 0);
+    state.addWorker(worker("2"), 0);
+    state.addData("c", "tcp://w1:1", [{ key: "s", nbytes: 8 }], "s1");
+    const asked: string[] = [];
+    const holder = { request: async (m: { runs: Record<string, number> }) => (asked.push("replicate-to"), Object.keys(m.runs)) } as unknown as Rpc;
+    const copied: string[] = [];
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let durable!: () => void;
+    const events: string[] = [];
+    const locality = new Locality({
+      state,
+      workers: new Map([["tcp://w1:1", holder], ["tcp://w2:1", holder]]),
+      run: () => {},
+      copiedScattered: (key, to, nbytes) => copied.push(`${key} ${to} ${nbytes}`),
+      durable: () => (events.push("durable asked"), new Promise<void>((r) => (durable = r))),
+      resumed: () => resumed,
+    });
+    const copying = locality.replicate({ op: "replicate", keys: ["s"], n: 2 });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(asked, [], "nothing planned before work resumes");
+    resume();
+    assert.deepEqual(await copying, { copied: 1, dropped: 0 });
+    assert.deepEqual(copied, ["s tcp://w2:1 8"], "the new holder is journaled");
+    const dropping = locality.replicate({ op: "replicate", keys: ["s"], n: 1 });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(events, ["durable asked"]);
+    assert.equal(state.tasks.get("s")!.whoHas.size, 2, "no copy dropped before the journal is on disk");
+    durable();
+    assert.deepEqual(await dropping, { copied: 0, dropped: 1 });
+    assert.equal(state.tasks.get("s")!.whoHas.size, 1);
+  });
+});
