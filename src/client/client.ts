@@ -23,6 +23,7 @@ import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
 import { openLink, relink, resume } from "./scheduler-link.js";
 import { type GatherHost, gatherValues } from "./fetch.js";
+import { type Gathered, gatherStructure } from "./gather-structure.js";
 import { scatterValues } from "./scatter.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
@@ -37,6 +38,7 @@ import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkKey, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
 
+export type { Gathered } from "./gather-structure.js";
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
 registerKeyRefClass(Future, (f) => f.key);
@@ -262,17 +264,19 @@ export class Client implements FutureHost {
   }
 
   /**
-   * Values of these futures, fetched directly from the workers that hold them. `errors:
+   * Values of these futures, fetched directly from the workers that hold them: a future, an
+   * array of futures, or (as Dask's) arrays, plain objects, Maps and Sets holding futures at any
+   * depth, given back with each future replaced by its value (gather-structure.ts). `errors:
    * "skip"` leaves out the failed (erred or cancelled) ones instead of throwing the first error.
    */
   async gather<T>(futures: Array<Future<T>>, options?: GatherOptions): Promise<T[]>;
   async gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
-  async gather<T>(futures: Future<T> | Array<Future<T>>, options: GatherOptions = {}): Promise<T | T[]> {
-    if (!Array.isArray(futures)) return (await this.gather([checkFuture(futures, futures instanceof Future, "gather", "its argument")], { ...options, errors: "raise" }))[0]!;
-    futures.forEach((f, i) => checkFuture(f, f instanceof Future, "gather", () => `item ${i + 1}`));
+  async gather<S>(structure: S, options?: GatherOptions): Promise<Gathered<S>>;
+  async gather(structure: unknown, options: GatherOptions = {}): Promise<unknown> {
     const skip = gatherSkips(options.errors);
     checkTimeout("gather", options.timeout);
-    return (await gatherValues(futures, skip, options.timeout ?? Infinity, this.#fetchHost)) as T[]; // as long as it takes, as in Dask
+    const values = (futures: Future[], skipHere: boolean) => gatherValues(futures, skipHere, options.timeout ?? Infinity, this.#fetchHost); // as long as it takes, as in Dask
+    return gatherStructure(structure, skip, (v): v is Future => v instanceof Future, values);
   }
 
   /** The error of a failed future (undefined while pending or after success). @internal */

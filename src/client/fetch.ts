@@ -11,6 +11,7 @@ import { type ActorHost, decodingActors } from "../protocol/actor-ref.js";
 import { type GetDataReply, checkGetDataReply } from "../protocol/messages-peer.js";
 import { Op } from "../protocol/ops.js";
 import { type InlineValue, type KeyState, failure } from "./key-table.js";
+import { SKIPPED } from "./gather-structure.js";
 
 /** What fetching needs of the client. */
 export interface FetchHost {
@@ -59,12 +60,12 @@ export interface GatherHost extends FetchHost {
 }
 
 const DONE = 1;
-const SKIPPED = 2;
+const LEFT_OUT = 2;
 
 /**
  * gather's rounds: the values of `futures`, in order, from the workers that hold them (a small
  * value kept with its news used as it is); each round waits until the keys left have settled.
- * `skip`: a failed future is left out instead of its error thrown. Keys are numbered once and
+ * `skip`: a failed future's value is SKIPPED instead of its error thrown. Keys are numbered once and
  * then handled by position: a gather of a million futures makes no map entry or pair per key
  * beyond that number, and no map of its values.
  */
@@ -86,7 +87,7 @@ export async function gatherValues(futures: ReadonlyArray<{ readonly key: string
     numberOf[i] = u;
   }
   const values: unknown[] = new Array(keys.length);
-  const state = new Uint8Array(keys.length); // 0: not yet, DONE, SKIPPED
+  const state = new Uint8Array(keys.length); // 0: not yet, DONE, LEFT_OUT
   let left = keys.length;
   const settle = (u: number, how: number) => {
     state[u] = how;
@@ -96,7 +97,7 @@ export async function gatherValues(futures: ReadonlyArray<{ readonly key: string
   const failed = (u: number): boolean => {
     const err = failure(keys[u]!, states[u]!, host.lost());
     if (err && (!skip || host.lost())) throw err;
-    if (err) settle(u, SKIPPED);
+    if (err) settle(u, LEFT_OUT);
     return err !== undefined;
   };
   const decode = (parts: Uint8Array[]) => decodingActors(host.actors, () => decodeWithRaws(parts[0]!, parts.slice(1)));
@@ -128,7 +129,7 @@ export async function gatherValues(futures: ReadonlyArray<{ readonly key: string
       for (const [k, err] of fetched.failed) {
         if (!skip) throw err;
         const u = numbers.get(k)!;
-        if (state[u] === 0) settle(u, SKIPPED);
+        if (state[u] === 0) settle(u, LEFT_OUT);
       }
     }
     if (left > 0) {
@@ -139,8 +140,8 @@ export async function gatherValues(futures: ReadonlyArray<{ readonly key: string
       host.release();
     }
   }
-  const out: unknown[] = [];
-  for (let i = 0; i < futures.length; i++) if (state[numberOf[i]!] === DONE) out.push(values[numberOf[i]!]);
+  const out: unknown[] = new Array(futures.length);
+  for (let i = 0; i < futures.length; i++) out[i] = state[numberOf[i]!] === DONE ? values[numberOf[i]!] : SKIPPED;
   return out;
 }
 

@@ -218,8 +218,7 @@ export interface GatherOptions {
 export function checkFuture<T>(f: Future<T>, isFuture: boolean, call: string, where: string | (() => string)): Future<T> {
   if (isFuture) return f;
   if (typeof where === "function") where = where();
-  const hint = call === "gather" ? " (a value that is not a future needs no gathering)" : "";
-  throw new TypeError(`${call}: ${where} is ${describeValue(f)}, not a Future: ${call} takes a future or an array of futures${hint}`);
+  throw new TypeError(`${call}: ${where} is ${describeValue(f)}, not a Future: ${call} takes a future or an array of futures`);
 }
 
 /** A list of worker names or addresses (or absent); else a TypeError naming `what`. */

@@ -77,11 +77,32 @@ describe("client contracts (issue 12)", function () {
     });
 
     // Protects: gather of a value that is not a future failed with "Cannot read properties of
-    // undefined (reading 'status')"
-    it("gather refuses what is not a future with a TypeError naming the item", async () => {
-      const f = client.submit((x: number) => x, 1);
-      await assert.rejects(client.gather([f, 2 as never]), { name: "TypeError", message: /^gather: item 2 is the number 2, not a Future: gather takes a future or an array of futures/ });
-      await assert.rejects(client.gather({ a: f } as never), { name: "TypeError", message: /^gather: its argument is the object \{ a: Future/ });
+    // undefined (reading 'status')"; then gather refused Dask's nested structures
+    it("gather takes Dask's nested structures: each future replaced by its value, anything else kept; a Promise or a cycle is a TypeError naming where it is", async () => {
+      const f = client.submit((x: number) => x * 10, 1);
+      const g = client.submit((x: number) => ({ x }), 2);
+      const bad = client.submit(() => {
+        throw new Error("no value here");
+      }, { pure: false });
+      const protoKeyed = JSON.parse('{"__proto__": 7}') as Record<string, unknown>;
+      protoKeyed["__proto__"] = f; // an own key, set by JSON.parse: assignment now sets it
+      const bare = Object.create(null) as Record<string, unknown>;
+      bare.v = g;
+      const when = new Date(0);
+      const got = await client.gather({ a: f, list: [f, 2, [g, "s"]], map: new Map<unknown, unknown>([[1, g], ["k", null]]), set: new Set([f, 5]), protoKeyed, bare, when, none: undefined });
+      assert.deepEqual(got, { a: 10, list: [10, 2, [{ x: 2 }, "s"]], map: new Map<unknown, unknown>([[1, { x: 2 }], ["k", null]]), set: new Set([10, 5]), protoKeyed: JSON.parse('{"__proto__": 10}'), bare: Object.assign(Object.create(null), { v: { x: 2 } }), when, none: undefined });
+      assert.equal(Object.getPrototypeOf(got.protoKeyed), Object.prototype, "an own __proto__ key stays a key");
+      assert.equal(Object.getPrototypeOf(got.bare), null);
+      assert.equal(got.when, when, "what is not walked comes back as it was");
+      assert.deepEqual(await client.gather([f, 2] as const), [10, 2]);
+      assert.equal(await client.gather(3), 3);
+      // skip: a failed future leaves its item or entry out
+      assert.deepEqual(await client.gather({ a: f, b: bad, l: [bad, f], m: new Map([["b", bad]]) }, { errors: "skip" }), { a: 10, l: [10], m: new Map() });
+      await assert.rejects(client.gather({ a: f, b: bad }), { message: /no value here/ });
+      await assert.rejects(client.gather({ a: [f, f.result()] }), { name: "TypeError", message: /^gather: the value at \["a"\]\[1\] is a Promise \(a value being awaited\), not a Future: await it instead of gathering it$/ });
+      const cyclic: unknown[] = [f];
+      cyclic.push({ back: cyclic });
+      await assert.rejects(client.gather(cyclic), { name: "TypeError", message: /^gather: the value at \[1\]\["back"\] contains itself \(a cycle\)/ });
     });
 
     // Protects: these reached the scheduler as malformed messages, which closed the client's

@@ -70,7 +70,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type Gathered, type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -247,6 +247,12 @@ export async function tasksAndActors(c: Client): Promise<void> {
 export async function data(c: Client, fs: Array<Future<number>>): Promise<void> {
   const g: GatherOptions = { errors: "skip", timeout: 1000 };
   const ok: number[] = await c.gather(fs, g);
+  // Dask's nested structures: each Future<V> typed as V, anything else as it was
+  const nested: { a: number; l: Array<number | string>; m: Map<string, number>; s: Set<number>; d: Date } = await c.gather({ a: fs[0]!, l: [fs[0]!, "x"], m: new Map([["k", fs[0]!]]), s: new Set(fs), d: new Date() });
+  const typed: Gathered<{ p: Future<string>; q: [Future<number>, boolean] }> = { p: "v", q: [1, true] };
+  // @ts-expect-error a gathered future is its value, not the future
+  const wrong: Gathered<{ p: Future<string> }> = { p: fs[0]! };
+  void [nested, typed, wrong];
   fireAndForget(fs[0]!);
   fireAndForget(fs);
   const who: Record<string, string[]> = await c.whoHas(fs);
