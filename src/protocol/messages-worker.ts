@@ -54,6 +54,12 @@ export type MissingData = { op: "missing-data"; key: string; missing: string; ho
  * meanwhile, maybe submitted again with another function) is refused.
  */
 export type AddReplica = { op: "add-replica"; copies: Copy[] };
+/**
+ * Values this worker no longer holds although nobody freed them (a spill file changed after it
+ * was written, so its value could not be read back): each with its number where known (`runs`;
+ * a report about another value of the key is stale).
+ */
+export type ReleaseWorkerData = { op: "release-worker-data"; keys: string[]; runs: Record<string, number> };
 export type WorkerStatusChange = { op: "worker-status"; status: "paused" | "running"; reason?: string };
 /** A worker leaving on its own (memory above terminate without a nanny). */
 export type UnregisterWorker = { op: "unregister-worker"; reason?: string };
@@ -67,7 +73,7 @@ export type RetireSelf = { op: "retire-workers"; workers: string[]; drainS?: num
 
 export type WorkerToScheduler =
   | RegisterWorker | Heartbeat | TaskFinished | TaskErred | Executing | LongRunning | MissingData | AddReplica
-  | WorkerStatusChange | UnregisterWorker | WorkerFailed | RetireSelf;
+  | ReleaseWorkerData | WorkerStatusChange | UnregisterWorker | WorkerFailed | RetireSelf;
 
 // ---- scheduler -> worker ----
 
@@ -146,6 +152,7 @@ export const workerToSchedulerParsers: Parsers<WorkerToScheduler> = {
     return m as unknown as MissingData;
   },
   "add-replica": (m) => (copies(m, "copies"), m as unknown as AddReplica),
+  "release-worker-data": (m) => (strList(m, "keys"), numMap(m, "runs"), m as unknown as ReleaseWorkerData),
   "worker-status": (m) => {
     if (m.status !== "paused" && m.status !== "running") throw fieldError(m, "status", '"paused" or "running"', m.status);
     optional(m, "reason", str);
@@ -204,6 +211,7 @@ export const workerToSchedulerShapes: Shapes<WorkerToScheduler> = {
   "long-running": { key: "string" },
   "missing-data": { key: "string", missing: "string", holders: "strings", run: "number?" },
   "add-replica": { copies: "copies" },
+  "release-worker-data": { keys: "strings", runs: "numbers" },
   "worker-status": { status: "worker-status", reason: "string?" },
   "unregister-worker": { reason: "string?" },
   "worker-failed": { name: "string", host: "string", reason: "string" },

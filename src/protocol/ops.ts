@@ -67,6 +67,7 @@ export const Op = {
   longRunning: "long-running",
   workerStatus: "worker-status",
   addReplica: "add-replica",
+  releaseWorkerData: "release-worker-data",
   // datasets (scheduler extension src/extensions/datasets.ts; messages-datasets.ts)
   publishDataset: "publish-dataset",
   getDataset: "get-dataset",

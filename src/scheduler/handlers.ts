@@ -89,6 +89,7 @@ export class SchedulerHandlers {
       [Op.workerStatus]: (m, rpc) => this.workerStatus(m, rpc),
       [Op.missingData]: (m, rpc) => this.missingData(m, rpc),
       [Op.addReplica]: (m, rpc) => this.addReplica(m, rpc),
+      [Op.releaseWorkerData]: (m, rpc) => this.#h.run(this.#state.releaseWorkerData(this.#h.peers.worker(rpc), m.keys, m.runs, this.#h.sid("release-worker-data"))),
       [Op.taskErred]: (m, rpc) => this.taskErred(m, rpc),
       [Op.registerClient]: (m, rpc) => this.registerClient(m, rpc),
       [Op.heartbeatClient]: (_m, rpc) => this.heartbeatClient(rpc),

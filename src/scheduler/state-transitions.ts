@@ -401,13 +401,13 @@ export class TaskGraph {
     }
   }
 
-  /** A result in memory lost its last copy: recompute it if needed, and hold its dependents. */
-  lost(t: TaskRecord, stimulusId: string): void {
+  /** A result in memory lost its last copy (`how`: with its worker, by default): recompute it if needed, and hold its dependents. */
+  lost(t: TaskRecord, stimulusId: string, how = "with its worker"): void {
     for (const c of t.wantedBy) this.sendClient(c, { op: Op.keyLost, key: t.key });
     if (t.wantedBy.size > 0 || t.waiters.size > 0) {
       if (t.fn === null) {
         // scattered data has no lineage to recompute from
-        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.key)} was lost with its worker`, stack: "" };
+        t.error = { name: "LostDataError", message: `scattered data ${JSON.stringify(t.key)} was lost ${how}`, stack: "" };
         this.transition(t, TaskState.erred, stimulusId);
         return;
       }

@@ -405,6 +405,33 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
+  /**
+   * `worker` no longer holds these values, though nobody freed them (it could not read one back
+   * from its spill file): it is no holder of them, a task there that needs one waits again (or
+   * runs elsewhere), and a value that lost its last copy is computed again (lost). A report
+   * about another value of its key (`runs`) is stale.
+   */
+  releaseWorkerData(worker: string, keys: string[], runs: Record<string, number>, stimulusId: string): Instruction[] {
+    const ws = this.#g.workers.get(worker);
+    for (const key of keys) {
+      const t = this.#g.tasks.get(key);
+      if (!ws || !t) continue;
+      if (t.whoHas.has(worker) && (runs[key] === undefined || runs[key] === t.run)) {
+        t.whoHas = this.#g.names.without(t.whoHas, worker);
+        if (ws.hasWhat.delete(t)) ws.nbytes -= t.nbytes;
+      }
+      // the worker dropped every task of its own that needed the value
+      for (const d of t.dependents) {
+        if (d.state !== TaskState.processing || d.processingOn !== worker) continue;
+        this.#g.stopProcessing(d, ws);
+        this.#g.transition(d, this.#g.ready(d) ? TaskState.queued : TaskState.waiting, stimulusId);
+      }
+      if (t.state === TaskState.memory && t.whoHas.size === 0) this.#g.lost(t, stimulusId, `on ${worker}: it could not be read back from its spill file`);
+    }
+    this.#g.fill(stimulusId);
+    return this.#g.flush();
+  }
+
   /** The client no longer wants these keys. */
   releaseKeys(client: string, keys: string[], stimulusId: string): Instruction[] {
     for (const key of keys) {

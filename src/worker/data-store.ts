@@ -52,8 +52,12 @@ export class DataStore {
   /** after a failed spill (a full disk, a quota), no new try before this time (ms) */
   #spillAgainAt = 0;
 
-  constructor(limits: SpillLimits) {
+  #onLost: (key: string, err: unknown) => void;
+
+  /** `onLost`: a spilled value could not be read back (it is dropped here, and reads as missing). */
+  constructor(limits: SpillLimits, onLost: (key: string, err: unknown) => void = () => {}) {
     this.#limits = limits;
+    this.#onLost = onLost;
   }
 
   /** Spill into a private directory made in `parent` (a ConfigError naming it if it cannot be). */
@@ -140,7 +144,8 @@ export class DataStore {
 
   /**
    * A spilled value back from its file into memory; concurrent requests share one read. A
-   * key freed while it was being read reads as missing.
+   * key freed while it was being read reads as missing, and so does one whose file cannot be
+   * read back (`onLost`).
    */
   #readBack(key: string, spilled: Spilled): Promise<Stored | undefined> {
     let reading = this.#readingBack.get(key);
@@ -155,8 +160,13 @@ export class DataStore {
             return value;
           },
           (err) => {
-            if (!stillHeld()) return undefined; // its file went with it
-            throw err;
+            // its file went with it; or the file is not what was written: the value is lost
+            // here, not wrong, and whoever asked finds it missing (the worker tells the scheduler)
+            if (stillHeld()) {
+              this.delete([key]);
+              this.#onLost(key, err);
+            }
+            return undefined;
           },
         )
         .finally(() => this.#readingBack.delete(key));

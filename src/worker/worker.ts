@@ -103,6 +103,9 @@ export class Worker {
       memoryLimit: opts.memoryLimit ?? 0,
       thresholds: this.#thresholds,
       maxSpillBytes: opts.maxSpillBytes ?? WORKER_DEFAULTS.maxSpillBytes,
+    }, (key, err) => {
+      log().error({ key, err: describeError(err) }, "a spilled value could not be read back: it is lost here, and computed again if it is needed");
+      this.#handle({ type: "data-lost", stimulusId: this.#sid("spill-unreadable"), keys: [key], reason: describeError(err) });
     });
     this.#host = this.#makeHost();
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
@@ -353,7 +356,13 @@ export class Worker {
   #execute(ins: Extract<WorkerInstruction, { type: "execute" }>, found: Found, checkpoint?: string): void {
     const key = ins.key;
     const deps = new Map<string, Uint8Array[]>();
-    for (const dep of ins.deps) deps.set(dep, found.data.get(dep) ?? []);
+    for (const dep of ins.deps) {
+      const parts = found.data.get(dep);
+      // gone since the task became ready (a spill file that could not be read back: the task was
+      // dropped with it, and this result is void); never run without it
+      if (parts === undefined) return this.#handle({ type: "executed", key, result: { ok: false, error: toWireError(new Error(`dependency ${JSON.stringify(dep)} was no longer on this worker when the task started`)), durationS: 0 } });
+      deps.set(dep, parts);
+    }
     const pool = this.#pool!;
     pool.run({ key, fn: ins.fn, args: ins.args, deps }, (r, thread) => {
       if (pool !== this.#pool) return; // a restart replaced the pool and forgot its runs: the key may run again on the new one

@@ -1,7 +1,7 @@
 // Memory limits on real worker processes: pause above `pause`, the nanny's restart above
 // `terminate` (and KilledWorkerError for a task that always does that).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client, KilledWorkerError } from "../../src/index.js";
 import { startProcessCluster, tempDir } from "../helpers/cluster.js";
@@ -160,6 +160,56 @@ describe("worker memory (real processes)", function () {
       client = undefined;
       await exitWithin(c.workers[0]!, 15_000);
       assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
+    });
+
+    // Protects: a spill file cut short after its write made every task that needed its value err
+    // ("spill file ... changed after it was written"), and a gather of it asked its worker for
+    // good; the value can be computed again, so it is
+    it("a spill file damaged after its write: the value is computed again for a gather, a task there and a peer, and never read wrong", async () => {
+      const local = path.join(tmp.dir, "local");
+      const c = await startProcessCluster(tmp.dir, {
+        workers: 2,
+        workerArgs: (i) =>
+          i === 0
+            ? ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local]
+            : ["--memory-limit", "0"],
+      });
+      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      await client.waitForWorkers(2, { timeout: 20_000 });
+      const log = path.join(tmp.dir, "runs.log");
+      const makeLogged = async (spec: { i: number; log: string }) => {
+        const { appendFileSync } = await import("node:fs");
+        appendFileSync(spec.log, `${spec.i}\n`);
+        return new Float64Array(4 * 1024 * 1024).fill(spec.i); // 32 MiB
+      };
+      const parts = client.map(makeLogged, [1, 2, 3, 4, 5, 6].map((i) => ({ i, log })), { workers: ["w0"] });
+      await Promise.all(parts.map((p) => p.whenDone()));
+      // 192 MiB held against a 100 MB target: three parts go to disk, in one monitor tick each,
+      // and no more is written once they are (so no file is truncated while it is written)
+      await waitFor(
+        "w0 to spill three parts",
+        async () => {
+          const w0 = Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w0");
+          return Number(w0?.metrics.spilledBytes ?? 0) >= 3 * 32 * 2 ** 20;
+        },
+        { timeoutMs: 20_000 },
+      );
+      const files = readdirSync(local).flatMap((d) => readdirSync(path.join(local, d)).map((f) => path.join(local, d, f)));
+      assert.ok(files.length >= 3, `${files.length} spill files`);
+      for (const f of files) truncateSync(f, 1000); // the header and some of the first part
+      const check = (back: Float64Array[]) => back.forEach((a, i) => assert.ok(a.length === 4 * 1024 * 1024 && a.every((v) => v === i + 1), `part ${i + 1}`));
+      const [back, here, there] = await Promise.all([
+        client.gather(parts, { timeout: 60_000 }),
+        client.gather(client.map((a: Float64Array) => a[a.length - 1]! * 2, parts, { workers: ["w0"] }), { timeout: 60_000 }),
+        client.gather(client.map((a: Float64Array) => a[7]! * 3, parts, { workers: ["w1"] }), { timeout: 60_000 }),
+      ]);
+      check(back);
+      assert.deepEqual(here, [2, 4, 6, 8, 10, 12]);
+      assert.deepEqual(there, [3, 6, 9, 12, 15, 18]);
+      const runs = readFileSync(log, "utf8").trim().split("\n").map(Number).sort((a, b) => a - b);
+      const again = runs.filter((i, k) => runs.indexOf(i) !== k);
+      assert.equal(again.length, files.length, `each damaged part computed once more (runs: ${runs.join(",")})`);
+      assert.match(c.workers[0]!.stderr, /a spilled value could not be read back: it is lost here/);
     });
 
     it("with spilling off and an unwritable local directory: nothing is written, the worker pauses, resumes once results go, and the work finishes", async () => {

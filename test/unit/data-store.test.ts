@@ -2,7 +2,7 @@
 // order, the least recently used spilled first, read back intact and in memory again, files
 // removed when their key goes. Each test names the behaviour it protects.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DataStore, type Found, SPILL_RETRY_MS, type SpillLimits } from "../../src/worker/data-store.js";
@@ -66,6 +66,31 @@ describe("worker data store (real files)", () => {
     assert.deepEqual(await reading, { data: new Map(), missing: ["a"] });
     assert.equal(store.has("a"), false);
     assert.equal(files().length, 0);
+    assert.equal(store.spilledBytes, 0);
+  });
+
+  // protects: a spill file cut short after its write made the task that needed it err ("spill
+  // file ... changed after it was written"), though the value could be computed again; now the
+  // value is lost here: missing to every asker, dropped with its file, and onLost names it once
+  it("a spill file that changed after its write: the value reads as missing to every asker, is dropped, and onLost is told once", async () => {
+    const lost: Array<[string, string]> = [];
+    store.close();
+    store = new DataStore(LIMITS, (key, err) => lost.push([key, (err as Error).message]));
+    store.openSpill(root);
+    store.put("a", val(4 * KB, 1));
+    store.put("b", val(4 * KB, 2));
+    store.spillIfNeeded(0);
+    const file = (store.view.get("a") as Spilled).file;
+    truncateSync(file, 100);
+    const [one, two] = await Promise.all([store.values(["a", "b"]), store.values(["a"])]);
+    assert.deepEqual(one.missing, ["a"]);
+    assert.deepEqual(one.data.get("b"), val(4 * KB, 2), "the other value is read back as ever");
+    assert.deepEqual(two, { data: new Map(), missing: ["a"] });
+    assert.equal(lost.length, 1, "told once, for both readers");
+    assert.equal(lost[0]![0], "a");
+    assert.match(lost[0]![1], /^spill file .* is 100 bytes, not the 4108 written/);
+    assert.equal(store.has("a"), false);
+    assert.equal(existsSync(file), false);
     assert.equal(store.spilledBytes, 0);
   });
 

@@ -146,6 +146,33 @@ describe("scheduler state machine", () => {
     assert.deepEqual(computes(again).map((c) => c[1]), ["a"]);
   });
 
+  // Protects: a value whose spill file changed after its write made the tasks needing it err,
+  // and the scheduler kept listing its worker as a holder (a gather asked it for good)
+  it("release-worker-data: the worker is no holder; its tasks needing the value run again; a last copy is computed again, a stale report only requeues", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1"), 0);
+    s.addWorker(worker("2"), 0);
+    s.updateGraph("c", [spec("a", { workers: ["1"] }), spec("b", { deps: ["a"], workers: ["1"] }), spec("z", { workers: ["2"] })], "s1");
+    s.taskFinished("tcp://w1:1", "a", 1, 0.1, "s2");
+    s.taskFinished("tcp://w2:1", "z", 1, 0.1, "s2b");
+    assert.equal(s.tasks.get("b")!.processingOn, "tcp://w1:1");
+    const run = s.tasks.get("a")!.run;
+    // a report about another value of a: holders kept, b (dropped there) placed again
+    const stale = s.releaseWorkerData("tcp://w1:1", ["a", "unknown"], { a: run + 1 }, "s3");
+    assert.deepEqual(s.whoHas(["a"]), { a: ["tcp://w1:1"] });
+    assert.deepEqual(computes(stale), [["tcp://w1:1", "b"]]);
+    // the real loss of the last copy: a computed again, its client told, b waits for it
+    const ins = s.releaseWorkerData("tcp://w1:1", ["a"], { a: run }, "s4");
+    assert.deepEqual(s.whoHas(["a"]), { a: [] });
+    assert.deepEqual(toClient(ins, "key-lost"), ["a"]);
+    assert.deepEqual(computes(ins), [["tcp://w1:1", "a"]]);
+    assert.equal(s.tasks.get("b")!.state, "waiting");
+    // z, lost without a number (after a take-over): computed again
+    const z = s.releaseWorkerData("tcp://w2:1", ["z"], {}, "s5");
+    assert.deepEqual(toClient(z, "key-lost"), ["z"]);
+    assert.deepEqual(computes(z), [["tcp://w2:1", "z"]]);
+  });
+
   it("a task whose workers keep dying errs with KilledWorkerError after allowed-failures deaths", () => {
     const s = new SchedulerState({ allowedFailures: 3 });
     s.updateGraph("c", [spec("bad")], "s1");

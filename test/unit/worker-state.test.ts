@@ -74,6 +74,27 @@ describe("worker state machine", () => {
     assert.deepEqual(ops(w.computeTask(task("c", { a: ["tcp://p:1"] }))), ["fetch tcp://p:1 a"]);
   });
 
+  // Protects: a value whose spill file changed after its write made the tasks that needed it err
+  // (they are computed again now); the tasks here that needed it must not run without it, nor
+  // report a result the scheduler would take for theirs
+  it("a held value lost (data-lost): dropped, the tasks here that need it dropped, their slots back, the scheduler told with the value's number", () => {
+    const w = new Driver(1);
+    w.computeTask({ ...task("x"), run: 7 });
+    w.executed("x", { ok: true, value: value("X"), durationS: 0 });
+    assert.deepEqual(ops(w.computeTask(task("c", { x: ["tcp://me:1"] }, 0, { x: 7 }))), ["execute c"]);
+    assert.deepEqual(ops(w.computeTask(task("d", { x: ["tcp://me:1"] }, 0, { x: 7 }))), [], "waits for the slot");
+    w.computeTask(task("other"));
+    const told = w.handle({ type: "data-lost", stimulusId: w.sid("spill-unreadable"), keys: ["x", "never-held"], reason: "spill file f is 1 bytes" });
+    assert.deepEqual(ops(told), ["send release-worker-data x"]);
+    assert.deepEqual((told[0] as Extract<WorkerInstruction, { type: "send" }>).msg.runs, Object.assign(Object.create(null), { x: 7 }));
+    assert.equal(w.data.has("x"), false);
+    assert.deepEqual([...w.tasks.keys()], ["other"], "c and d dropped; other waits on");
+    // c's run ends: its result is void, and its slot goes to the next task
+    assert.deepEqual(ops(w.executed("c", { ok: false, error: { name: "Error", message: "dependency x was no longer here", stack: "" }, durationS: 0 })), ["execute other"]);
+    assert.match(w.w.story("x").at(-1)!.reason ?? "", /^lost: spill file f is 1 bytes/);
+    assert.deepEqual(ops(w.handle({ type: "data-lost", keys: ["x"], reason: "again" })), [], "a key not held: nothing");
+  });
+
   // Regression (issue 12, after point 2): a key cancelled while it ran and given again must not
   // get the freed run's result (another function may be behind the key now), nor lose the slot.
   it("starts a key given again only after its freed run ended, and reports that run's result", () => {
