@@ -11,6 +11,12 @@ export type FireAndForget = { op: "fire-and-forget"; keys: string[] };
 export type HasWhat = { op: "has-what"; workers?: string[] };
 /** Key -> bytes, for `keys` (default: every key in memory). */
 export type NbytesRequest = { op: "nbytes"; keys?: string[] };
+/**
+ * The name of replicate's or rebalance's error for a key that is not in memory because it is
+ * being computed again (its holder was lost after the client saw it done): asking again once
+ * its futures are done again may succeed, and the client does.
+ */
+export const NOT_IN_MEMORY = "NotInMemoryError";
 /** Copy each key until it is on `n` workers (of `workers`, when given); copies above n are dropped. */
 export type Replicate = { op: "replicate"; keys: string[]; n: number; workers?: string[] };
 /** Move values (of `keys`, when given) so that stored bytes even out across `workers` (default: all). */

@@ -7,7 +7,7 @@
  */
 import type { Rpc } from "../comm/rpc.js";
 import { describeError } from "../errors.js";
-import type { HasWhat, NbytesRequest, Rebalance, Replicate } from "../protocol/messages-locality.js";
+import { type HasWhat, NOT_IN_MEMORY, type NbytesRequest, type Rebalance, type Replicate } from "../protocol/messages-locality.js";
 import { keyedMap } from "../protocol/messages.js";
 import { Op } from "../protocol/ops.js";
 import { type Instruction, type SchedulerState, type TaskRecord, TaskState } from "./state.js";
@@ -198,11 +198,18 @@ export class Locality {
     return out;
   }
 
+  /**
+   * The keys' records, each in memory; else an error naming the first that is not. One being
+   * computed again (its holder was lost after the client saw it done) is a `NotInMemoryError`:
+   * the client waits for its futures again and asks again (client/locality.ts).
+   */
   #inMemory(keys: string[], what: string): TaskRecord[] {
     return keys.map((k) => {
       const t = this.#h.state.tasks.get(k);
-      if (!t || t.state !== TaskState.memory) throw new Error(`${what}: ${JSON.stringify(k)} is not in memory (it is ${t?.state ?? "unknown to the scheduler"})`);
-      return t;
+      if (t?.state === TaskState.memory) return t;
+      const err = new Error(`${what}: ${JSON.stringify(k)} is not in memory (it is ${t?.state ?? "unknown to the scheduler"})`);
+      if (t && (t.state === TaskState.waiting || t.state === TaskState.queued || t.state === TaskState.processing)) err.name = NOT_IN_MEMORY;
+      throw err;
     });
   }
 }

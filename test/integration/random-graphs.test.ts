@@ -144,10 +144,10 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
         const held = nodes.filter((m) => !m.released && !m.cancelled && "value" in m.expected).slice(0, 3).map((m) => m.future);
         await c.replicate(held, { n: 2 }).catch((err: unknown) => {
           // a worker killed this round may still be chosen to copy to (or from) until the scheduler hears it
-          // died; a scheduler taking over knows no worker until they reconnect; a value lost with its
-          // worker is being computed again (not in memory)
+          // died; a scheduler taking over knows no worker until they reconnect. A value lost with its
+          // worker is computed again, and replicate waits for it (it failed "is not in memory" before)
           const why = String(err);
-          const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|left before it could copy|is not in memory/.test(why)) || (schedulerKilled && /only \d+ workers/.test(why));
+          const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|left before it could copy/.test(why)) || (schedulerKilled && /only \d+ workers|is not in memory/.test(why));
           if (!excused) assert.fail(`${where}: replicate failed: ${String(err)}`);
         });
       } else if (x < 0.8 && !killed && !schedulerKilled && !retired) {

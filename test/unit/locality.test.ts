@@ -5,7 +5,9 @@ import { RemoteTaskError } from "../../src/errors.js";
 import { gatherSkips } from "../../src/client/submit-options.js";
 import { type Instruction, SchedulerState } from "../../src/scheduler/state.js";
 import { Locality } from "../../src/scheduler/locality.js";
-import type { Rpc } from "../../src/comm/rpc.js";
+import { RemoteError, type Rpc } from "../../src/comm/rpc.js";
+import { MOVE_RETRY_MS, move } from "../../src/client/locality.js";
+import { NOT_IN_MEMORY } from "../../src/protocol/messages-locality.js";
 import { type RebalanceWorker, planRebalance } from "../../src/scheduler/state-rebalance.js";
 import type { TaskSpec } from "../../src/protocol/messages.js";
 
@@ -241,5 +243,50 @@ describe("Locality with a journaled scheduler: the grace, copies of scattered da
     durable();
     assert.deepEqual(await dropping, { copied: 0, dropped: 1 });
     assert.equal(state.tasks.get("s")!.whoHas.size, 1);
+  });
+});
+
+// Found in session 23 (noted, fixed in 24): a replicate of a value whose holder died after the
+// client saw it done failed with 'replicate: "x" is not in memory (it is processing)'; it now
+// waits for the value to be computed again and asks again, as a user would have to
+describe("replicate and rebalance of a value being computed again", () => {
+  it("the scheduler names such a key's error NotInMemoryError; an unknown or released key's stays a plain Error", async () => {
+    const state = new SchedulerState();
+    state.addClient("c");
+    state.addWorker(worker("1"), 0);
+    state.updateGraph("c", [spec("x")], "s1");
+    const locality = new Locality({ state, workers: new Map(), run: () => {} });
+    await assert.rejects(locality.replicate({ op: "replicate", keys: ["x"], n: 1 }), { name: NOT_IN_MEMORY, message: 'replicate: "x" is not in memory (it is processing)' });
+    await assert.rejects(locality.rebalance({ op: "rebalance", keys: ["y"] }), { name: "Error", message: 'rebalance: "y" is not in memory (it is unknown to the scheduler)' });
+  });
+
+  /** Futures that are done, counting the waits for them. */
+  const done = () => {
+    const waits: number[] = [];
+    const f = { key: "x", status: "finished", whenDone: async (o: { timeout: number }) => void waits.push(o.timeout), exception: () => undefined };
+    return { futures: [f] as never, waits };
+  };
+  const notInMemory = () => new RemoteError({ name: NOT_IN_MEMORY, message: 'replicate: "x" is not in memory (it is processing)', stack: "" });
+
+  it("the client waits for the futures again and asks again while a key is being computed again", async () => {
+    const { futures, waits } = done();
+    let asks = 0;
+    const host = { request: async () => (++asks < 3 ? Promise.reject(notInMemory()) : "ok") };
+    await move(host as never, futures, { op: "replicate", keys: ["x"], n: 1 });
+    assert.equal(asks, 3);
+    assert.equal(waits.length, 3, "the futures waited for before each ask");
+    assert.equal(waits[0], Infinity, "the first wait is as long as it takes, as in Dask");
+  });
+
+  it("any other error is thrown at once, as a plain Error (a RangeError kept); retries end after retryMs", async () => {
+    const { futures } = done();
+    let asks = 0;
+    const range = { request: async () => (asks++, Promise.reject(new RemoteError({ name: "RangeError", message: "replicate: n=3 copies asked, but there are only 2 workers", stack: "" }))) };
+    await assert.rejects(move(range as never, futures, { op: "replicate" }), { name: "RangeError", message: /^replicate: n=3/ });
+    assert.equal(asks, 1);
+    let tries = 0;
+    const always = { request: async () => (tries++, Promise.reject(notInMemory())) };
+    await assert.rejects(move(always as never, futures, { op: "replicate" }, 3 * MOVE_RETRY_MS), (err: Error) => err.name === "Error" && /is not in memory \(it is processing\)$/.test(err.message));
+    assert.ok(tries >= 2 && tries <= 5, `${tries} asks within the retry window`);
   });
 });
