@@ -11,7 +11,7 @@
  */
 export { Client, KeyRef, ref, type Gathered, type GatherOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
-export { wait, asCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
+export { wait, asCompleted, type AsCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";
 export { Future, type FutureStatus, type FutureHost } from "./client/future.js";
 export { getClient } from "./client/default.js";

@@ -8,6 +8,7 @@
  */
 import { CancelledError, TimeoutError } from "../errors.js";
 import type { Future } from "./future.js";
+import { describeValue } from "./arguments.js";
 
 export type ReturnWhen = "ALL_COMPLETED" | "FIRST_COMPLETED" | "FIRST_EXCEPTION";
 
@@ -46,7 +47,7 @@ export async function wait<T>(futures: Iterable<Future<T>>, options: WaitOptions
   } else {
     const enough = returnWhen === "FIRST_COMPLETED" ? () => true : (f: Future<T>) => f.status === "error";
     if (!fs.some((f) => isDone(f) && enough(f)) && !fs.every(isDone)) {
-      for await (const f of completions(fs, deadline)) if (enough(f)) break;
+      for await (const f of new AsCompleted<T>(fs, false, deadline)) if (enough(f)) break;
     }
   }
 
@@ -60,48 +61,142 @@ export async function wait<T>(futures: Iterable<Future<T>>, options: WaitOptions
 }
 
 /**
- * The futures in the order they finish (or err, or are cancelled). With `withResults`, pairs
- * `[future, value]`; the iteration then throws the error of a future that failed.
+ * The futures in the order they finish (or err, or are cancelled), as Dask's `as_completed`: an
+ * async iterator that more futures may join while it runs (`add`, `update`: the loop goes on
+ * until every future added is yielded), with `count`, `isEmpty`, `hasReady`, `nextBatch`,
+ * `batches` and `clear`. With `withResults`, pairs `[future, value]`; the iteration then throws
+ * the error of a future that failed. A future added twice is yielded twice, as in Dask.
  * @example
  * for await (const [f, value] of asCompleted(futures, { withResults: true })) console.log(f.key, value);
+ * const ac = asCompleted([client.submit(search, 0)]);
+ * for await (const f of ac) if (more(f)) ac.add(client.submit(search, next(f)));
  */
-export function asCompleted<T>(futures: Iterable<Future<T>>, options: { withResults: true }): AsyncGenerator<[Future<T>, T]>;
-export function asCompleted<T>(futures: Iterable<Future<T>>, options?: { withResults?: false }): AsyncGenerator<Future<T>>;
-export async function* asCompleted<T>(futures: Iterable<Future<T>>, options: { withResults?: boolean } = {}): AsyncGenerator<Future<T> | [Future<T>, T]> {
-  for await (const f of completions([...futures], Infinity)) {
-    yield options.withResults ? [f, await f.result()] : f;
-  }
+export function asCompleted<T>(futures: Iterable<Future<T>>, options: { withResults: true }): AsCompleted<T, [Future<T>, T]>;
+export function asCompleted<T>(futures?: Iterable<Future<T>>, options?: { withResults?: false }): AsCompleted<T, Future<T>>;
+export function asCompleted<T>(futures: Iterable<Future<T>> = [], options: { withResults?: boolean } = {}): AsCompleted<T, Future<T> | [Future<T>, T]> {
+  return new AsCompleted<T, Future<T> | [Future<T>, T]>(futures, options.withResults === true, Infinity);
 }
 
-/**
- * Each future once, as it becomes done; ends when all are done or at the deadline. Futures
- * already done come first, in input order.
- */
-async function* completions<T>(fs: Array<Future<T>>, deadline: number): AsyncGenerator<Future<T>> {
-  const ready: Array<Future<T>> = [];
-  let next = 0;
-  let wake: (() => void) | undefined;
-  let left = fs.length;
-  let stopped = false;
-  const watch = (f: Future<T>): void => {
-    if (stopped) return;
-    if (isDone(f) || Date.now() >= deadline) {
-      if (isDone(f)) ready.push(f);
-      left--;
-      wake?.();
+/** What asCompleted returns: see asCompleted. `Y` is a future, or a `[future, value]` pair. */
+export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
+  readonly #withResults: boolean;
+  readonly #deadline: number;
+  /** done, not yet yielded; `#next` is the first of them */
+  #ready: Array<Future<T>> = [];
+  #next = 0;
+  /** added, not yet done */
+  #pending = 0;
+  #wake: (() => void) | undefined;
+  /** bumped by clear() and return(): watches of an older generation stop */
+  #generation = 0;
+
+  /** @internal `deadline`: the watches end then (wait()'s timeout), the futures not done left out */
+  constructor(futures: Iterable<Future<T>>, withResults: boolean, deadline: number) {
+    this.#withResults = withResults;
+    this.#deadline = deadline;
+    this.update(futures);
+  }
+
+  /** One more future to yield once it is done (before the loop ends, even if it is running). */
+  add(future: Future<T>): void {
+    if (typeof (future as { whenDone?: unknown })?.whenDone !== "function" || typeof (future as { status?: unknown }).status !== "string") {
+      throw new TypeError(`asCompleted: add takes a Future, got ${describeValue(future)}`);
+    }
+    this.#pending++;
+    this.#watch(future, this.#generation);
+  }
+
+  /** More futures (Dask's `update`). */
+  update(futures: Iterable<Future<T>>): void {
+    for (const f of futures) this.add(f);
+  }
+
+  /** Futures not yet yielded: running, or done and waiting to be taken. */
+  count(): number {
+    return this.#pending + this.#ready.length - this.#next;
+  }
+
+  isEmpty(): boolean {
+    return this.count() === 0;
+  }
+
+  /** Some future is done and not yet yielded. */
+  hasReady(): boolean {
+    return this.#next < this.#ready.length;
+  }
+
+  /** Forget every future not yet yielded (they run on). */
+  clear(): void {
+    this.#generation++;
+    this.#ready = [];
+    this.#next = 0;
+    this.#pending = 0;
+    this.#wake?.();
+  }
+
+  /**
+   * Every future done and not yet yielded, at once; waits for one first when none is (unless
+   * `block` is false: then maybe none). Empty once nothing is left.
+   */
+  async nextBatch(block = true): Promise<Y[]> {
+    if (block && !this.hasReady() && this.#pending > 0) await this.#done();
+    const batch = this.#ready.slice(this.#next);
+    this.#ready = [];
+    this.#next = 0;
+    return Promise.all(batch.map((f) => this.#yielded(f)));
+  }
+
+  /** The futures in batches: each as many as were done by then (Dask's `batches()`). */
+  async *batches(): AsyncGenerator<Y[]> {
+    for (;;) {
+      const batch = await this.nextBatch();
+      if (!batch.length) return;
+      yield batch;
+    }
+  }
+
+  async next(): Promise<IteratorResult<Y, undefined>> {
+    while (!this.hasReady()) {
+      if (this.#pending === 0) return { done: true, value: undefined };
+      await this.#done();
+    }
+    const f = this.#ready[this.#next++]!;
+    if (this.#next === this.#ready.length) {
+      this.#ready = [];
+      this.#next = 0;
+    }
+    return { done: false, value: await this.#yielded(f) };
+  }
+
+  /** A loop left early (break, return, a throw): nothing more is watched. */
+  async return(): Promise<IteratorResult<Y, undefined>> {
+    this.clear();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async #yielded(f: Future<T>): Promise<Y> {
+    return (this.#withResults ? [f, await f.result()] : f) as Y;
+  }
+
+  /** Resolves once some future is done (or the deadline passed, or clear()). */
+  #done(): Promise<void> {
+    return new Promise<void>((r) => (this.#wake = r)).finally(() => (this.#wake = undefined));
+  }
+
+  // a future's wait is made in slices (SLICE_MS): a program that stops iterating can exit
+  #watch(f: Future<T>, generation: number): void {
+    if (generation !== this.#generation) return;
+    if (isDone(f) || Date.now() >= this.#deadline) {
+      this.#pending--;
+      if (isDone(f)) this.#ready.push(f); // else past the deadline: left out
+      this.#wake?.();
       return;
     }
-    void f.whenDone({ timeout: Math.min(SLICE_MS, remaining(deadline)) }).then(() => watch(f));
-  };
-  try {
-    fs.forEach(watch);
-    while (left > 0 || next < ready.length) {
-      if (next === ready.length) await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-      while (next < ready.length) yield ready[next++]!;
-    }
-  } finally {
-    stopped = true;
+    void f.whenDone({ timeout: Math.min(SLICE_MS, remaining(this.#deadline)) }).then(() => this.#watch(f, generation));
   }
 }
 

@@ -117,6 +117,51 @@ describe("wait, asCompleted and progress (in-process cluster over inproc://)", f
     more[1]!.release();
   });
 
+  // Dask's as_completed takes more futures while it runs (ac.add), the pattern of searches that
+  // submit as results come in; asCompleted was a generator over a fixed list
+  it("asCompleted takes more futures while it runs (add, update) and yields each once it is done; count, isEmpty, hasReady", async () => {
+    const ac = asCompleted([client.submit(sleep, 30, { pure: false })]);
+    assert.equal(ac.count(), 1);
+    assert.throws(() => ac.add(5 as never), { name: "TypeError", message: "asCompleted: add takes a Future, got the number 5" });
+    const seen: number[] = [];
+    let submitted = 1;
+    for await (const f of ac) {
+      seen.push(await f.result());
+      // each result brings more work, until 6 tasks were submitted
+      if (submitted < 6) {
+        ac.update([client.submit(sleep, 10 * submitted, { pure: false }), client.submit(sleep, 200 + submitted, { pure: false })].slice(0, 6 - submitted));
+        submitted = Math.min(6, submitted + 2);
+      }
+      assert.equal(ac.count(), 6 - seen.length - (6 - submitted), "every future added and not yet yielded");
+    }
+    assert.equal(seen.length, 6);
+    assert.ok(ac.isEmpty() && !ac.hasReady());
+    const again = client.submit(sleep, 5, { pure: false });
+    ac.add(again);
+    const [f] = await ac.nextBatch();
+    assert.equal(f, again, "an emptied asCompleted takes futures again");
+  });
+
+  it("asCompleted in batches: nextBatch gives every future done by then, batches() all of them; clear() forgets the rest", async () => {
+    const quick = [client.submit(sleep, 1, { pure: false }), client.submit(sleep, 2, { pure: false }), client.submit(sleep, 3, { pure: false })];
+    await wait(quick);
+    const slow = client.submit(sleep, 300, { pure: false });
+    const ac = asCompleted([...quick, slow], { withResults: true });
+    assert.ok(ac.hasReady());
+    assert.deepEqual(await ac.nextBatch(false), quick.map((q, i) => [q, i + 1]), "the three done ones at once, with their values");
+    assert.deepEqual(await ac.nextBatch(false), [], "none done: no wait when not blocking");
+    assert.deepEqual(await ac.nextBatch(), [[slow, 300]]);
+    const later = [client.submit(sleep, 20, { pure: false }), client.submit(sleep, 400, { pure: false })];
+    const batches: number[][] = [];
+    for await (const b of asCompleted(later, { withResults: true }).batches()) batches.push(b.map(([, v]) => v));
+    assert.deepEqual(batches.flat().sort((a, b) => a - b), [20, 400]);
+    const forgotten = asCompleted([client.submit(sleep, SLOW_MS, { pure: false })]);
+    assert.equal(forgotten.count(), 1);
+    forgotten.clear();
+    assert.ok(forgotten.isEmpty());
+    assert.deepEqual(await forgotten.next(), { done: true, value: undefined }, "nothing left to wait for");
+  });
+
   it("progress writes nothing to a stream that is not a terminal, and resolves when all are done", async () => {
     let written = "";
     const stream = { write: (s: string) => ((written += s), true), isTTY: false } as unknown as NodeJS.WritableStream;

@@ -59,6 +59,7 @@ import {
   type WorkerSummary,
   WorldTooSmallError,
   asCompleted,
+  type AsCompleted,
   getClient,
   execute,
   type ExecuteOptions,
@@ -93,6 +94,13 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   const w: WaitOptions = { timeout: 1000, returnWhen: "FIRST_COMPLETED" satisfies ReturnWhen };
   const { done, notDone } = await wait(fs, w);
   for await (const [g, v] of asCompleted(fs, { withResults: true })) void [g.key, v.toFixed()];
+  // Dask's as_completed: more futures while it runs, batches
+  const ac: AsCompleted<number> = asCompleted(fs);
+  for await (const g of ac) if (ac.count() < 10) ac.add(g);
+  ac.update(fs);
+  const batch: Array<[Future<number>, number]> = await asCompleted(fs, { withResults: true }).nextBatch();
+  for await (const b of asCompleted(fs).batches()) void b.map((g: Future<number>) => g.key);
+  void [batch, ac.isEmpty(), ac.hasReady(), ac.clear()];
   const p: ProgressOptions = {};
   await progress(fs, p);
   const info: WorkerSummary | undefined = Object.values((await c.schedulerInfo()).workers)[0];
