@@ -8,16 +8,16 @@ import { randomUUID } from "node:crypto";
 import { DEFAULT_COMM, connect } from "../comm/connect.js";
 import type { TlsContext } from "../comm/tls.js";
 import type { Comm } from "../comm/types.js";
-import { RemoteError, Rpc, checkFits, type RequestOptions } from "../comm/rpc.js";
-import { CommClosedError, RemoteTaskError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
+import { Rpc, checkFits, type RequestOptions } from "../comm/rpc.js";
+import { CommClosedError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
-import { Sent, copyRaws, decodeWithRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
-import { Op, type WireError } from "../protocol/ops.js";
+import { Sent, copyRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
+import { Op } from "../protocol/ops.js";
 import type { FailedWorkerInfo, Message, TaskSpec } from "../protocol/messages.js";
 import type { Versions } from "../version.js";
 import { checkVersions } from "./versions.js";
-import { RUN_OPTION_KEYS, SUBMIT_OPTION_KEYS, describeValue, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
+import { SUBMIT_OPTION_KEYS, describeValue, splitMapArguments, splitTrailingOptions, zipIterables } from "./arguments.js";
 import { FunctionTable, type WireFunction } from "../protocol/functions.js";
 import { schedulerLostError } from "./scheduler-lost.js";
 import { type ConnectPlan, connectTo } from "./connect-target.js";
@@ -25,6 +25,7 @@ import { openLink, relink, resume } from "./scheduler-link.js";
 import { type GatherHost, gatherValues } from "./fetch.js";
 import { type Gathered, gatherStructure } from "./gather-structure.js";
 import { scatterValues } from "./scatter.js";
+import { type RunHost, runOnScheduler, runOnWorkers } from "./run.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
@@ -36,7 +37,7 @@ import { dependenciesFirst } from "./graph-message.js";
 import { type Actor, actorHost } from "./actor.js";
 import type { ActorHost } from "../protocol/actor-ref.js";
 import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.js";
-import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type RunOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkKey, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
+import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkKey, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
 
 export type { Gathered } from "./gather-structure.js";
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
@@ -327,6 +328,16 @@ export class Client implements FutureHost {
     if (live.length && !this.#closed) this.#link.graphs.cancel(live.map((f) => f.key));
   }
 
+  /**
+   * Run erred futures' tasks again (Dask's `retry`), with the erred tasks they erred because of
+   * and the tasks that erred with those; once it resolves, their futures are pending again.
+   */
+  async retry(futures: Future<unknown> | Array<Future<unknown>>): Promise<void> {
+    const list = Array.isArray(futures) ? futures : [futures];
+    list.forEach((f, i) => checkFuture(f, f instanceof Future, "retry", () => (Array.isArray(futures) ? `item ${i + 1}` : "its argument")));
+    await this.request({ op: Op.retry, keys: [...new Set(list.map((f) => f.key))] });
+  }
+
   // ---- datasets (client/datasets.ts) --------------------------------------------------------
 
   /**
@@ -424,24 +435,7 @@ export class Client implements FutureHost {
    * @example await client.run(() => process.pid)   // { "tcp://...": 1234, ... }
    */
   async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
-    this.#checkOpen();
-    const { args, options: opts } = splitTrailingOptions<RunOptions>("run", rest, fn.length, RUN_OPTION_KEYS);
-    checkWorkerList("run's workers option", opts.workers);
-    checkTimeout("run", opts.timeout);
-    if (opts.timeout === Infinity) throw new TypeError("run: timeout must be finite (the workers' calls are bounded), got Infinity");
-    const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
-    const raws = copyRaws(views);
-    checkFits([head, ...raws], this.#scheduler.comm, "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");
-    const replies = await this.request<Record<string, { ok: boolean; value?: Buffer[]; error?: WireError }>>(
-      { op: Op.broadcast, fn: this.#encodeFunction(fn), args: [head, ...raws], workers: opts.workers, timeout: opts.timeout ?? 60_000 },
-      (opts.timeout ?? 60_000) + 5000,
-    );
-    const out: Record<string, Awaited<R>> = {};
-    for (const [addr, r] of Object.entries(replies)) {
-      if (!r.ok) throw new RemoteTaskError(`run on ${addr}`, r.error!);
-      out[addr] = decodeWithRaws(r.value![0]!, r.value!.slice(1)) as Awaited<R>;
-    }
-    return out;
+    return runOnWorkers(this.#runHost, fn, rest);
   }
 
   /**
@@ -449,18 +443,15 @@ export class Client implements FutureHost {
    * it; `scheduler` gives its `address` and `identity()`.
    */
   async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
-    this.#checkOpen();
-    const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.schedulerArguments);
-    const raws = copyRaws(views);
-    checkFits([head, ...raws], this.#scheduler.comm, "runOnScheduler's arguments", "the scheduler", "split the data, or raise the scheduler's max-frame-size");
-    try {
-      const parts = await this.request<Buffer[]>({ op: Op.runOnScheduler, fn: this.#encodeFunction(fn), args: [head, ...raws] }, 10 * REQUEST_TIMEOUT_MS);
-      return decodeWithRaws(parts[0]!, parts.slice(1)) as Awaited<R>;
-    } catch (err) {
-      if (err instanceof RemoteError) throw new RemoteTaskError("run-on-scheduler", err.remote);
-      throw err;
-    }
+    return runOnScheduler(this.#runHost, fn, args);
   }
+
+  readonly #runHost: RunHost = {
+    checkOpen: () => this.#checkOpen(),
+    request: (msg, timeoutMs) => this.request(msg, timeoutMs),
+    wire: (fn) => this.#encodeFunction(fn),
+    scheduler: () => this.#scheduler.comm,
+  };
 
   /** Retire workers gracefully: their unique results move to other workers, then they close. */
   async retireWorkers(workers: string[]): Promise<string[]> {

@@ -9,6 +9,7 @@ export interface FutureHost {
   readonly closed: boolean;
   gather<T>(future: Future<T>, options?: { timeout?: number }): Promise<T>;
   cancel(futures: Future<unknown> | Array<Future<unknown>>): Promise<void>;
+  retry(futures: Future<unknown> | Array<Future<unknown>>): Promise<void>;
   /** @internal */
   waitKeys(states: KeyState[], timeoutMs: number): Promise<void>;
   /** @internal */
@@ -88,6 +89,11 @@ export class Future<T = unknown> {
    */
   cancel(): Promise<void> {
     return this.client.cancel(this);
+  }
+
+  /** Run the task again if it erred (Dask's `retry`): see Client.retry. */
+  retry(): Promise<void> {
+    return this.client.retry(this);
   }
 
   /** Let go of the result: once no future holds the key, the cluster forgets it. */

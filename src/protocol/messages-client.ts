@@ -38,6 +38,8 @@ export type WantKeys = { op: "want-keys"; keys: string[]; handed?: boolean; only
 /** Key -> holders, for `keys` (default: every key in memory). */
 export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
+/** Erred tasks run again (Dask's `retry`): these erred keys, the erred tasks they erred because of, and those that erred with them. */
+export type Retry = { op: "retry"; keys: string[] };
 export type StoryRequest = { op: "story"; key: string };
 export type VersionsRequest = { op: "versions" };
 export type RunOnScheduler = { op: "run-on-scheduler"; fn: WireFunction; args: Uint8Array[] };
@@ -48,7 +50,7 @@ export type Shutdown = { op: "shutdown" };
 
 export type ClientToScheduler =
   | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WantKeys | WhoHas | IdentityRequest
-  | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
+  | Retry | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
 
 // ---- scheduler -> client ----
 
@@ -81,6 +83,8 @@ export interface ClientReplies {
   /** with a journal, once the scatter is on disk */
   "add-keys": "ok";
   "who-has": Record<string, string[]>;
+  /** the keys made pending (each of their clients heard key-lost first) */
+  retry: string[];
   identity: SchedulerIdentity;
   story: TaskStoryEntry[];
   versions: ClusterVersions;
@@ -117,6 +121,7 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
   "cancel-keys": numberedKeys,
   "want-keys": (m) => (strList(m, "keys"), optional(m, "handed", bool), optional(m, "only", bool), optional(m, "seq", num), m as unknown as WantKeys),
   "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
+  retry: (m) => (strList(m, "keys"), m as unknown as Retry),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
   versions: bare,
@@ -199,6 +204,7 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "cancel-keys": { keys: "strings", seq: "number?" },
   "want-keys": { keys: "strings", handed: "boolean?", only: "boolean?", seq: "number?" },
   "who-has": { keys: "strings?" },
+  retry: { keys: "strings" },
   identity: {},
   story: { key: "string" },
   versions: {},

@@ -29,6 +29,7 @@ export const Op = {
   updateGraph: "update-graph",
   releaseKeys: "release-keys",
   whoHas: "who-has",
+  retry: "retry",
   identity: "identity",
   shutdown: "shutdown",
   addKeys: "add-keys",

@@ -99,6 +99,12 @@ export class SchedulerHandlers {
       [Op.cancelKeys]: (m, rpc) => this.cancelKeys(m, rpc),
       [Op.wantKeys]: (m, rpc) => this.wantKeys(m, rpc),
       [Op.whoHas]: (m) => this.#state.whoHas(m.keys),
+      [Op.retry]: (m) => {
+        const { keys, instructions } = this.#state.retry(m.keys, this.#h.sid("retry"));
+        if (keys.length) this.#h.takeOver?.retried(keys); // their errors are not a scheduler taking over's to restore
+        this.#h.run(instructions);
+        return keys;
+      },
       [Op.fireAndForget]: (m) => {
         const taken = this.#state.fireAndForget(m.keys);
         // a scheduler taking over keeps them running too

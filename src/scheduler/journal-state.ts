@@ -13,6 +13,7 @@
  *   ["D", [[key, workerId, nbytes], ...]]     completions of one group
  *   ["wx", workerId]                          that worker left: what it held is gone
  *   ["e", key, wireError]                     an error
+ *   ["y", keys]                               erred keys run again (retry): their errors cleared
  *   ["ww", client, keys]                      a client (or holder name) wants keys already journaled
  *                                             ("fire-and-forget": until each is done or erred)
  *   ["r", client, keys]                       a client's release of keys
@@ -125,6 +126,9 @@ export class JournalState {
       case "e":
         this.erred.set(r[1] as string, r[2]);
         this.wants.get(FIRE_AND_FORGET)?.delete(r[1] as string); // as the live scheduler lets go
+        break;
+      case "y":
+        for (const k of r[1] as string[]) this.erred.delete(k);
         break;
       case "r": {
         const w = this.wants.get(r[1] as string);

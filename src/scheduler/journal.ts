@@ -288,6 +288,11 @@ export class Journal {
     this.#append(["e", key, error]);
   }
 
+  /** Erred keys run again: their errors are cleared. */
+  retried(keys: string[]): void {
+    this.#append(["y", keys]);
+  }
+
   /** `client` wants keys the journal already has (a dataset's, a reconnected client's). */
   want(client: string, keys: string[]): void {
     this.#append(["ww", client, keys]);

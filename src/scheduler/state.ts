@@ -34,6 +34,7 @@ import { Op, type WireError } from "../protocol/ops.js";
 import { occupied, prefixOf } from "./state-placement.js";
 import { ARG_BLOCK_PART, ArgBlock } from "./state-sets.js";
 import { addHolders, awaitScattered, lostScattered, restoreErred } from "./state-take-over.js";
+import { missingData, releaseWorkerData, retry } from "./state-recovery.js";
 import { TaskGraph, link, newRun, newTask, withDependents } from "./state-transitions.js";
 import { FIRE_AND_FORGET, type Instruction, type SchedulerStateOptions, type StoryEntry, type TaskRecord, TaskState, type WorkerInfo, type WorkerRecord, type Workload } from "./state-types.js";
 
@@ -378,58 +379,19 @@ export class SchedulerState {
     return this.#g.flush();
   }
 
-  /** A worker could not get a dependency: holders that said they lack it are dropped (freed there unless a task there needs it); stale from a `run` that ended. */
+  /** A worker could not get a dependency (state-recovery.ts). */
   missingData(worker: string, key: string, missing: string, holders: string[], stimulusId: string, run?: number): Instruction[] {
-    const t = this.#g.tasks.get(key);
-    if (run !== undefined && t?.run !== run) {
-      this.#g.dropped(key, t, worker, "missing-data", stimulusId);
-      return this.#g.flush();
-    }
-    const dep = this.#g.tasks.get(missing);
-    if (dep) {
-      for (const h of holders) {
-        dep.whoHas = this.#g.names.without(dep.whoHas, h);
-        const holder = this.#g.workers.get(h);
-        if (!holder?.hasWhat.delete(dep)) continue;
-        holder.nbytes -= dep.nbytes;
-        if (![...dep.dependents].some((d) => d.processingOn === h)) this.#g.freeKey(h, missing);
-      }
-      if (dep.state === TaskState.memory && dep.whoHas.size === 0) this.#g.lost(dep, stimulusId);
-    }
-    const ws = this.#g.workers.get(worker);
-    if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
-      this.#g.stopProcessing(t, ws);
-      this.#g.transition(t, this.#g.ready(t) ? TaskState.queued : TaskState.waiting, stimulusId);
-    }
-    this.#g.fill(stimulusId);
-    return this.#g.flush();
+    return missingData(this.#g, worker, key, missing, holders, stimulusId, run);
   }
 
-  /**
-   * `worker` no longer holds these values, though nobody freed them (it could not read one back
-   * from its spill file): it is no holder of them, a task there that needs one waits again (or
-   * runs elsewhere), and a value that lost its last copy is computed again (lost). A report
-   * about another value of its key (`runs`) is stale.
-   */
+  /** A worker no longer holds these values, though nobody freed them (state-recovery.ts). */
   releaseWorkerData(worker: string, keys: string[], runs: Record<string, number>, stimulusId: string): Instruction[] {
-    const ws = this.#g.workers.get(worker);
-    for (const key of keys) {
-      const t = this.#g.tasks.get(key);
-      if (!ws || !t) continue;
-      if (t.whoHas.has(worker) && (runs[key] === undefined || runs[key] === t.run)) {
-        t.whoHas = this.#g.names.without(t.whoHas, worker);
-        if (ws.hasWhat.delete(t)) ws.nbytes -= t.nbytes;
-      }
-      // the worker dropped every task of its own that needed the value
-      for (const d of t.dependents) {
-        if (d.state !== TaskState.processing || d.processingOn !== worker) continue;
-        this.#g.stopProcessing(d, ws);
-        this.#g.transition(d, this.#g.ready(d) ? TaskState.queued : TaskState.waiting, stimulusId);
-      }
-      if (t.state === TaskState.memory && t.whoHas.size === 0) this.#g.lost(t, stimulusId, `on ${worker}: it could not be read back from its spill file`);
-    }
-    this.#g.fill(stimulusId);
-    return this.#g.flush();
+    return releaseWorkerData(this.#g, worker, keys, runs, stimulusId);
+  }
+
+  /** Erred tasks run again, as Dask's `retry` (state-recovery.ts). */
+  retry(keys: string[], stimulusId: string): { keys: string[]; instructions: Instruction[] } {
+    return retry(this.#g, keys, stimulusId);
   }
 
   /** The client no longer wants these keys. */

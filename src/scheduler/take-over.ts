@@ -352,6 +352,11 @@ export class TakeOver {
     this.journal.erred(key, error);
   }
 
+  /** Erred keys run again (retry): a scheduler taking over computes them, it does not err them again. */
+  retried(keys: string[]): void {
+    this.journal.retried(keys);
+  }
+
   wanted(holder: string, keys: string[]): void {
     // a want with no graph: the keys are known; recorded as an empty-spec graph would not be,
     // so as a graph of the tasks the journal has

@@ -203,6 +203,44 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await f.result(), 42);
   });
 
+  // retry (Dask's) clears errors: a take-over during the rerun must not restore the old error,
+  // which the client, told the key is pending again, would get as the rerun's
+  it("retry runs an erred task and the one that erred with it again, also across a kill -9 during the rerun", async () => {
+    const journal = path.join(tmp.dir, "journal");
+    const flag = path.join(tmp.dir, "tried");
+    const gate = path.join(tmp.dir, "gate");
+    cluster = await startProcessCluster(tmp.dir, { workers: 1, nanny: false, schedulerEnv: journalEnv(journal) });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
+    const flaky = async (flag: string, gate: string): Promise<number> => {
+      const fs = await import("node:fs");
+      if (!fs.existsSync(flag)) {
+        fs.writeFileSync(flag, "");
+        throw new Error("the first try fails");
+      }
+      while (!fs.existsSync(gate)) await new Promise((r) => setTimeout(r, 20));
+      return 7;
+    };
+    const a = client.submit(flaky, flag, gate);
+    const b = client.submit((x: number) => x * 6, a);
+    await assert.rejects(b.result({ timeout: 30_000 }), /the first try fails/);
+    assert.equal(a.status, "error");
+    const records = () => readdirSync(journal).filter((n) => n.endsWith(".log")).reduce((c, n) => c + readFileSync(path.join(journal, n), "latin1").split(a.key).length - 1, 0);
+    const before = records();
+    await b.retry();
+    assert.deepEqual([a.status, b.status], ["pending", "pending"], "pending again once retry resolves");
+    await waitFor("the retry on the journal's disk", () => records() > before, { timeoutMs: 30_000 });
+    const oldAddress = schedulerAddress(cluster.file);
+    cluster.scheduler.child.kill("SIGKILL");
+    await cluster.scheduler.exited;
+    const next = startScheduler(cluster.file, journalEnv(journal));
+    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    writeFileSync(gate, "");
+    assert.equal(await b.result({ timeout: 60_000 }), 42);
+    assert.equal(await a.result(), 7);
+    await client.retry([a, b]); // neither erred: nothing to do
+    assert.equal(await b.result(), 42);
+  });
+
   // Found by reading (session 16): a user-named key released and submitted again with another
   // function, both lost with a scheduler killed before its group sync, came back with the old
   // function's value: the scheduler taking over knew the key from its journal and took the graph

@@ -110,7 +110,7 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   void [s, status, n, all, done, notDone, info, fn, wire, k, graph.b, f.done(), f.exception(), f.client.closed, getClient().id]
   const host: FutureHost = f.client;
   void host.gather(f);
-  await Promise.all([f.whenDone(), f.cancel(), c.cancel(fs), c.run(() => 1), c.runOnScheduler(() => 1), c.story("k"), c.getVersions()]);
+  await Promise.all([f.whenDone(), f.cancel(), c.cancel(fs), f.retry(), c.retry(fs), c.run(() => 1), c.runOnScheduler(() => 1), c.story("k"), c.getVersions()]);
   f.release();
   // @ts-expect-error internal: a future's key incarnation
   void f.state;

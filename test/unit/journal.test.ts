@@ -143,6 +143,20 @@ describe("journal state", () => {
     assert.equal(s.tasks.get("a")![1], 2, "the new spec is the one replayed");
   });
 
+  // a retried key's error must not come back with a take-over during its rerun (the client,
+  // told it is pending, would see the old error again)
+  it("a retry record clears the keys' errors; a later error is kept again", () => {
+    const s = new JournalState();
+    s.apply(["g", "Client-a", [task("a"), task("b")]]);
+    s.apply(["e", "a", { name: "Error", message: "x", stack: "" }]);
+    s.apply(["e", "b", { name: "Error", message: "y", stack: "" }]);
+    s.apply(["y", ["a"]]);
+    assert.deepEqual([...s.erred.keys()], ["b"]);
+    assert.deepEqual(s.snapshot().erred.map(([k]) => k), ["b"]);
+    s.apply(["e", "a", { name: "Error", message: "again", stack: "" }]);
+    assert.deepEqual([...s.erred.keys()].sort(), ["a", "b"]);
+  });
+
   // fire-and-forget wants were not journaled: a scheduler taking over after the client left
   // forgot the task (lost work). They are kept until the key is done or erred, as live.
   it("fire-and-forget wants are live until the key is done or erred", () => {

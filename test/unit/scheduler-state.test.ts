@@ -173,6 +173,29 @@ describe("scheduler state machine", () => {
     assert.deepEqual(computes(z), [["tcp://w2:1", "z"]]);
   });
 
+  it("retry: the erred tasks a key erred because of and those that erred with them wait again, their clients told; others are left alone", () => {
+    const s = new SchedulerState();
+    s.addWorker(worker("1", 4), 0);
+    s.updateGraph("c", [spec("a"), spec("b", { deps: ["a"] }), spec("x"), spec("d", { deps: ["a", "x"] }), spec("ok")], "s1");
+    s.taskErred("tcp://w1:1", "a", { name: "Error", message: "boom", stack: "" }, "s2");
+    s.taskErred("tcp://w1:1", "x", { name: "Error", message: "other", stack: "" }, "s3");
+    s.taskFinished("tcp://w1:1", "ok", 1, 0.1, "s4");
+    assert.deepEqual(["a", "b", "x", "d"].map((k) => s.tasks.get(k)!.state), ["erred", "erred", "erred", "erred"]);
+    // b alone: a, which b erred because of, and d, which erred with a, run again; d errs again at once (x still erred)
+    const { keys, instructions } = s.retry(["b", "ok", "nope"], "s5");
+    assert.deepEqual(keys.sort(), ["a", "b", "d"]);
+    assert.deepEqual(toClient(instructions, "key-lost").sort(), ["a", "b", "d"]);
+    assert.deepEqual(computes(instructions), [["tcp://w1:1", "a"]]);
+    assert.equal(s.tasks.get("a")!.error, undefined);
+    assert.equal(s.tasks.get("b")!.state, "waiting");
+    assert.equal(s.tasks.get("d")!.state, "erred", "d also depends on x, still erred");
+    assert.equal(s.tasks.get("d")!.erredBecause, "x");
+    assert.equal(s.tasks.get("ok")!.state, "memory");
+    const done = s.taskFinished("tcp://w1:1", "a", 1, 0.1, "s6");
+    assert.deepEqual(computes(done), [["tcp://w1:1", "b"]]);
+    assert.deepEqual(s.retry(["a"], "s7").keys, [], "a key not erred: nothing");
+  });
+
   it("a task whose workers keep dying errs with KilledWorkerError after allowed-failures deaths", () => {
     const s = new SchedulerState({ allowedFailures: 3 });
     s.updateGraph("c", [spec("bad")], "s1");
