@@ -1,11 +1,12 @@
 // Random graphs on a real cluster (a scheduler and three nanny-supervised workers of two threads,
 // over TCP), checked value by value against the same graph computed here. Each round submits a
 // seeded random DAG (sums, failing tasks, busy tasks, big typed arrays, scattered leaves, impure
-// duplicates), and while it runs releases, cancels and replicates some of its futures, and may
-// retire a worker (a new one takes its place), kill one (its nanny restarts it) or, in the
-// second case, kill the journaled scheduler, which a new one takes over. Every future still
-// held must end with its value computed here, its task's error (or a failed dependency's), or,
-// below a cancelled key, cancelled: never another value and never a hang.
+// duplicates), and while it runs releases, cancels, replicates and retries (Dask's retry) some
+// of its futures, and may retire a worker (a new one takes its place), kill one (its nanny
+// restarts it) or, in the second case, kill the journaled scheduler, which a new one takes over.
+// Every future still held must end with its value computed here, its task's error (or a failed
+// dependency's), or, below a cancelled key, cancelled: never another value and never a hang.
+// The values are then gathered again as one nested structure.
 // `RANDOM_GRAPH_ROUNDS` runs longer (`npm run random-graphs`); `RANDOM_GRAPH_SEED` replays a run.
 import assert from "node:assert/strict";
 import { CancelledError, Client, type Future, RemoteTaskError } from "../../src/index.js";
@@ -68,14 +69,14 @@ interface Play {
   startWorker: () => void;
 }
 
-type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number };
+type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number; retries: number };
 
 /** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
 async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Play): Promise<Seen> {
   const rand = rng(seed); // a failing seed can be replayed
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const killedAt: number[] = [];
-  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0 };
+  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0, retries: 0 };
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     const nodes: Node[] = [];
@@ -150,14 +151,18 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
           const excused = ((killed || schedulerKilled) && /closed|ECONNRESET|ECONNREFUSED|left before it could copy/.test(why)) || (schedulerKilled && /only \d+ workers|is not in memory/.test(why));
           if (!excused) assert.fail(`${where}: replicate failed: ${String(err)}`);
         });
-      } else if (x < 0.8 && !killed && !schedulerKilled && !retired) {
+      } else if (x < 0.8) {
+        // Dask's retry: erred ones run again (and err again: their errors come from their inputs); the others are left alone
+        seen.retries++;
+        await c.retry(nodes.filter((m) => !m.released && !m.cancelled).map((m) => m.future));
+      } else if (x < 0.85 && !killed && !schedulerKilled && !retired) {
         // retired gracefully: its values move to the others first (scattered ones too); a new worker takes its place
         retired = true;
         seen.workersRetired++;
         await c.waitForWorkers(3, { timeout: 60_000 });
         await c.retireWorkers([pick(Object.keys((await c.schedulerInfo()).workers))]);
         startWorker();
-      } else if (x < 0.9 || !killScheduler) {
+      } else if (x < 0.93 || !killScheduler) {
         await kill();
       } else {
         await killTheScheduler();
@@ -197,6 +202,14 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
         seen.values++;
       }
     }
+    // the values again, gathered as one nested structure (Dask's gather of a dict of lists)
+    const valued = nodes.filter((m) => !m.released && !m.cancelled && "value" in m.expected);
+    const again = await c.gather({ all: valued.map((m) => m.future), first: new Map(valued.slice(0, 3).map((m, i) => [i, m.future])) }, { timeout: 60_000 });
+    valued.forEach((m, i) => {
+      const v = again.all[i] as number | Float64Array;
+      assert.equal(typeof v === "number" ? v : v[BIG - 1], (m.expected as { value: number }).value, `${where}: nested gather, node ${nodes.indexOf(m)}`);
+    });
+    assert.deepEqual([...again.first.values()], again.all.slice(0, 3), `${where}: nested gather, the Map`);
     for (const node of nodes) node.future.release();
     await c.waitForWorkers(3, { timeout: 60_000 });
   }
