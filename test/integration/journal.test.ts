@@ -71,6 +71,20 @@ const schedulerAddress = (file: string): string | undefined => {
   }
 };
 
+/**
+ * kill -9 the cluster's scheduler and start the next on its journal (`env`), once `between` (if
+ * any) has run; resolves with it once the scheduler file names it.
+ */
+async function takeOver(cluster: ProcessCluster, env: NodeJS.ProcessEnv, between?: () => void | Promise<void>): Promise<Proc> {
+  const oldAddress = schedulerAddress(cluster.file);
+  cluster.scheduler.child.kill("SIGKILL");
+  await cluster.scheduler.exited;
+  await between?.();
+  const next = startScheduler(cluster.file, env);
+  await waitFor("the new scheduler's file", () => (schedulerAddress(cluster.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+  return next;
+}
+
 describe("journaled scheduler on real processes", function () {
   this.timeout(180_000);
   let tmp: ReturnType<typeof tempDir>;
@@ -192,11 +206,7 @@ describe("journaled scheduler on real processes", function () {
     assert.equal(await f.result(), 42);
     const onDisk = () => readdirSync(journal).filter((n) => n.endsWith(".log")).some((n) => readFileSync(path.join(journal, n)).includes(f.key));
     assert.equal(onDisk(), false, "the graph is not on the old scheduler's disk");
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
-    const next = startScheduler(cluster.file, journalEnv(journal));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    const next = await takeOver(cluster, journalEnv(journal));
     // the client sent the graph again: the new scheduler knows the key (a dependent of it runs) and journals it
     assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43);
     await waitFor("the resent graph in the new journal", onDisk, { timeoutMs: 30_000, proc: next });
@@ -229,11 +239,7 @@ describe("journaled scheduler on real processes", function () {
     await b.retry();
     assert.deepEqual([a.status, b.status], ["pending", "pending"], "pending again once retry resolves");
     await waitFor("the retry on the journal's disk", () => records() > before, { timeoutMs: 30_000 });
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
-    const next = startScheduler(cluster.file, journalEnv(journal));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await takeOver(cluster, journalEnv(journal));
     writeFileSync(gate, "");
     assert.equal(await b.result({ timeout: 60_000 }), 42);
     assert.equal(await a.result(), 7);
@@ -263,11 +269,7 @@ describe("journaled scheduler on real processes", function () {
       const second = client.submit(gatedTwo, gate, started, { key: "named-k" });
       await waitFor("the second function running", () => existsSync(started), { timeoutMs: 30_000, proc: cluster.scheduler });
       assert.equal(records(), 2, "the release and the second graph are not on disk");
-      const oldAddress = schedulerAddress(cluster.file);
-      cluster.scheduler.child.kill("SIGKILL");
-      await cluster.scheduler.exited;
-      const next = startScheduler(cluster.file, journalEnv(journal));
-      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      await takeOver(cluster, journalEnv(journal));
       writeFileSync(gate, "");
       assert.equal(await second.result({ timeout: 60_000 }), 2);
     } finally {
@@ -355,11 +357,7 @@ describe("journaled scheduler on real processes", function () {
     doomedProc.child.kill("SIGKILL");
     await doomedProc.exited;
     await waitFor("the scheduler to see the worker die", async () => (await client!.whoHas([everywhere]))[everywhere.key]!.length === 2, { timeoutMs: 30_000 });
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
-    const next = startScheduler(cluster.file, journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__TAKE_OVER_GRACE: "3s" }));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await takeOver(cluster, journalEnv(journal, { DASK_MPI_TS_DISTRIBUTED__SCHEDULER__JOURNAL__TAKE_OVER_GRACE: "3s" }));
     // a replicate right after the take-over (during the grace it waits: test/unit/locality.test.ts)
     await client.replicate([moved], { n: 2 });
     assert.deepEqual(await everywhere.result({ timeout: 60_000 }), { x: 1 });
@@ -380,11 +378,7 @@ describe("journaled scheduler on real processes", function () {
     client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000, reconnectTimeout: 60_000 });
     await client.waitForWorkers(1, { timeout: 30_000 });
     const f = await client.scatter({ rows: [1, 2, 3] });
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
-    const next = startScheduler(cluster.file, journalEnv(journal));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    const next = await takeOver(cluster, journalEnv(journal));
     await waitFor("the client to reconnect", () => client!.schedulerAddress === schedulerAddress(cluster!.file), { timeoutMs: 30_000, proc: next });
     assert.deepEqual(await f.result({ timeout: 60_000 }), { rows: [1, 2, 3] });
     assert.equal(await client.submit((v: { rows: number[] }) => v.rows.length, f).result({ timeout: 60_000 }), 3);
@@ -401,13 +395,11 @@ describe("journaled scheduler on real processes", function () {
     const scattered = await client.scatter({ rows: [1, 2, 3] });
     const big = client.submit((n: number) => "x".repeat(n), 5000);
     assert.equal((await big.result({ timeout: 30_000 })).length, 5000);
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
+    let results!: Promise<[PromiseSettledResult<unknown>, PromiseSettledResult<string>]>;
     // asked before any scheduler is back: they wait for it
-    const results = Promise.allSettled([scattered.result({ timeout: 60_000 }), big.result({ timeout: 60_000 })]);
-    const next = startScheduler(cluster.file, journalEnv(journal));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await takeOver(cluster, journalEnv(journal), () => {
+      results = Promise.allSettled([scattered.result({ timeout: 60_000 }), big.result({ timeout: 60_000 })]);
+    });
     const [a, b] = await results;
     assert.deepEqual(a.status === "fulfilled" ? a.value : a.reason, { rows: [1, 2, 3] });
     assert.equal(b.status === "fulfilled" ? b.value.length : b.reason, 5000);
@@ -425,11 +417,7 @@ describe("journaled scheduler on real processes", function () {
     const before = new Sub<string>("news", { client });
     await new Pub<string>("news", { client }).put("one");
     assert.equal(await before.get({ timeout: 10_000 }), "one");
-    const oldAddress = schedulerAddress(cluster.file);
-    cluster.scheduler.child.kill("SIGKILL");
-    await cluster.scheduler.exited;
-    const next = startScheduler(cluster.file, journalEnv(journal));
-    await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+    await takeOver(cluster, journalEnv(journal));
     assert.equal(await client.submit((x: number) => x + 1, f).result({ timeout: 60_000 }), 43, "reconnected");
     const after = new Sub<string>("news", { client });
     await new Pub<string>("news", { client }).put("two");
@@ -457,13 +445,10 @@ describe("journaled scheduler on real processes", function () {
       // both clients' wants of the key on disk (else a graph is sent again after the take-over, and its order with the cancel is open)
       const records = () => readdirSync(journal).filter((n) => n.endsWith(".log")).reduce((c, n) => c + readFileSync(path.join(journal, n), "latin1").split(a.key).length - 1, 0);
       await waitFor("both wants of the key in the journal", () => records() >= 2, { timeoutMs: 30_000, proc: cluster.scheduler });
-      const oldAddress = schedulerAddress(cluster.file);
-      cluster.scheduler.child.kill("SIGKILL");
-      await cluster.scheduler.exited;
-      await a.cancel();
-      assert.equal(a.status, "cancelled");
-      const next = startScheduler(cluster.file, journalEnv(journal));
-      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      await takeOver(cluster, journalEnv(journal), async () => {
+        await a.cancel();
+        assert.equal(a.status, "cancelled");
+      });
       // a cancel is for every client: the one the journal says still wants the key hears it
       await assert.rejects(shared.result({ timeout: 30_000 }), (err: Error) => err instanceof CancelledError || assert.fail(`got ${String(err)}`));
       const again = client.submit(gatedSum, gate, 1, 2);
@@ -494,11 +479,7 @@ describe("journaled scheduler on real processes", function () {
       // the other client's graph on disk (else it is sent again, to the next scheduler, which knows the key by then)
       const onDisk = () => readdirSync(journal).filter((n) => n.endsWith(".log")).some((n) => readFileSync(path.join(journal, n)).includes("/* second */"));
       await waitFor("the other client's graph in the journal", onDisk, { timeoutMs: 30_000, proc: cluster.scheduler });
-      const oldAddress = schedulerAddress(cluster.file);
-      cluster.scheduler.child.kill("SIGKILL");
-      await cluster.scheduler.exited;
-      const next = startScheduler(cluster.file, journalEnv(journal));
-      await waitFor("the new scheduler's file", () => (schedulerAddress(cluster!.file) ?? oldAddress) !== oldAddress, { timeoutMs: 30_000, proc: next });
+      await takeOver(cluster, journalEnv(journal));
       assert.equal(await client.submit((x: number) => x * 10, first).result({ timeout: 60_000 }), 10, "the value computed before the take-over");
       // the holder dies: the key is computed again, from the computation the scheduler kept
       const holder = (await client.whoHas([first]))["named-k"]![0]!;

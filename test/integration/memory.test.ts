@@ -108,9 +108,9 @@ describe("worker memory (real processes)", function () {
   describe("spilling to the local directory", function () {
     const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
 
-    it("results past target spill to files, come back intact (to clients, tasks and peers at once), and the files go with the worker", async () => {
+    /** w0 spills past 5 % of 2 GB into `local`; w1 (no limit) fetches from it; a client connected (closed after the test). */
+    async function spilling() {
       const local = path.join(tmp.dir, "local");
-      // w0 spills; w1 (no limit) fetches from it
       const c = await startProcessCluster(tmp.dir, {
         workers: 2,
         workerArgs: (i) =>
@@ -118,8 +118,14 @@ describe("worker memory (real processes)", function () {
             ? ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local]
             : ["--memory-limit", "0"],
       });
-      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-      await client.waitForWorkers(2, { timeout: 20_000 });
+      const connected = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
+      client = connected;
+      await connected.waitForWorkers(2, { timeout: 20_000 });
+      return { c, local, client: connected };
+    }
+
+    it("results past target spill to files, come back intact (to clients, tasks and peers at once), and the files go with the worker", async () => {
+      const { c, local, client } = await spilling();
       const parts = client.map(make, [1, 2, 3, 4, 5, 6], { workers: ["w0"] }); // 192 MiB held, target is 100 MB
       await Promise.all(parts.map((p) => p.whenDone()));
       const files = await waitFor(
@@ -157,7 +163,6 @@ describe("worker memory (real processes)", function () {
         { timeoutMs: 10_000 },
       );
       await client.shutdown();
-      client = undefined;
       await exitWithin(c.workers[0]!, 15_000);
       assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
     });
@@ -166,16 +171,7 @@ describe("worker memory (real processes)", function () {
     // ("spill file ... changed after it was written"), and a gather of it asked its worker for
     // good; the value can be computed again, so it is
     it("a spill file damaged after its write: the value is computed again for a gather, a task there and a peer, and never read wrong", async () => {
-      const local = path.join(tmp.dir, "local");
-      const c = await startProcessCluster(tmp.dir, {
-        workers: 2,
-        workerArgs: (i) =>
-          i === 0
-            ? ["--memory-limit", "2GB", "--memory-target", "0.05", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false", "--local-directory", local]
-            : ["--memory-limit", "0"],
-      });
-      client = await Client.connect({ schedulerFile: c.file, timeout: 20_000 });
-      await client.waitForWorkers(2, { timeout: 20_000 });
+      const { c, local, client } = await spilling();
       const log = path.join(tmp.dir, "runs.log");
       const makeLogged = async (spec: { i: number; log: string }) => {
         const { appendFileSync } = await import("node:fs");
