@@ -70,6 +70,7 @@ export class NullWorker {
           [Op.run]: () => NULL_RESULT,
           [Op.replicateTo]: () => [],
           [Op.restart]: () => "ok",
+          [Op.getLogs]: () => [],
         },
       }),
     );

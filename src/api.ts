@@ -9,7 +9,7 @@
  * are in `dask-mpi-ts/server`, the cluster classes in `dask-mpi-ts/jobqueue`, the DRMAA binding
  * in `dask-mpi-ts/drmaa`.
  */
-export { Client, KeyRef, ref, type Gathered, type GatherOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
+export { Client, KeyRef, ref, type Gathered, type GatherOptions, type LogRecord, type LogsOptions, type WorkerLogsOptions, type SubmitOptions, type MapOptions, type ScatterOptions, type ConnectOptions, type ConnectTarget, type WorkerSummary } from "./client/client.js";
 export { remote, type RemoteFunction, type WireFunction } from "./protocol/functions.js";
 export { wait, asCompleted, type AsCompleted, type WaitOptions, type ReturnWhen } from "./client/wait.js";
 export { progress, type ProgressOptions } from "./client/progress.js";

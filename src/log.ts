@@ -46,10 +46,58 @@ let root: PinoLogger | undefined;
 /** Bumped by configureLogger: component loggers then make new children (new fields, format). */
 let generation = 0;
 
+/** Lines kept for recentLogs() (Dask's `distributed.admin.log-length`). */
+export const RECENT_LOG_LINES = 10_000;
+
+/** The last `capacity` lines added (a ring): `last(n)` oldest first. */
+export class RecentLines {
+  #lines: string[] = [];
+  /** where the oldest line is, once the ring is full */
+  #at = 0;
+  constructor(readonly capacity: number) {}
+
+  add(line: string): void {
+    if (this.#lines.length < this.capacity) this.#lines.push(line);
+    else {
+      this.#lines[this.#at] = line;
+      this.#at = (this.#at + 1) % this.capacity;
+    }
+  }
+
+  last(n: number): string[] {
+    const ordered = this.#at === 0 ? this.#lines : [...this.#lines.slice(this.#at), ...this.#lines.slice(0, this.#at)];
+    return ordered.slice(Math.max(0, ordered.length - Math.max(0, Math.floor(n))));
+  }
+}
+
+/** The lines this process wrote, as JSON. */
+const recent = new RecentLines(RECENT_LOG_LINES);
+
+/** One line of a process's log, as getSchedulerLogs and getWorkerLogs give it. */
+export interface LogRecord {
+  /** "info", "warn", ... */
+  level: string;
+  /** milliseconds since the epoch */
+  time: number;
+  msg: string;
+  component?: string;
+  [field: string]: unknown;
+}
+
+/** The last `n` lines this process wrote (at its log level), oldest first (Dask's get_worker_logs). */
+export function recentLogs(n = RECENT_LOG_LINES): LogRecord[] {
+  return recent.last(n).map((line) => {
+    const { level: l, ...rest } = JSON.parse(line) as Record<string, unknown> & { level: number };
+    return { ...rest, level: (LEVEL_NAMES[l] ?? String(l)).toLowerCase() } as LogRecord;
+  });
+}
+
 function pinoRoot(): PinoLogger {
   if (!root) {
     const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
-    const destination = format === "pretty" ? { write: (line: string) => void writeSync(2, prettyLine(line)) } : pino.destination({ fd: 2, sync: true });
+    const out = format === "pretty" ? { write: (line: string) => void writeSync(2, prettyLine(line)) } : pino.destination({ fd: 2, sync: true });
+    // every line also kept in memory, for getSchedulerLogs / getWorkerLogs
+    const destination = { write: (line: string) => (recent.add(line), out.write(line)) };
     root = pino({ level: "trace", base: { pid: process.pid, hostname: hostname() } }, destination);
   }
   return root;

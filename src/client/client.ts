@@ -10,7 +10,7 @@ import type { TlsContext } from "../comm/tls.js";
 import type { Comm } from "../comm/types.js";
 import { Rpc, checkFits, type RequestOptions } from "../comm/rpc.js";
 import { CommClosedError, type SchedulerLostError, TimeoutError, describeError } from "../errors.js";
-import { logger } from "../log.js";
+import { type LogRecord, logger } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Sent, copyRaws, encodeWithRaws, registerKeyRefClass } from "../protocol/msgpack.js";
 import { Op } from "../protocol/ops.js";
@@ -26,6 +26,7 @@ import { type GatherHost, gatherValues } from "./fetch.js";
 import { type Gathered, gatherStructure } from "./gather-structure.js";
 import { scatterValues } from "./scatter.js";
 import { type RunHost, runOnScheduler, runOnWorkers } from "./run.js";
+import { type LogsOptions, type WorkerLogsOptions, schedulerLogs, workerLogs } from "./logs.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
@@ -40,6 +41,8 @@ import { type KeyState, KeyTable, failure, settle, settled } from "./key-table.j
 import { type ArgsOf, type ConnectOptions, type ConnectTarget, type GatherOptions, KeyRef, type MapArgs, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary, checkFuture, checkKey, checkOptions, checkScatterOptions, checkWorkerList, gatherSkips, randomToken, taskKey, tokenize } from "./submit-options.js";
 
 export type { Gathered } from "./gather-structure.js";
+export type { LogsOptions, WorkerLogsOptions } from "./logs.js";
+export type { LogRecord } from "../log.js";
 export { type ConnectOptions, type ConnectTarget, type Futurable, type GatherOptions, KeyRef, ref, type MapOptions, type ScatterOptions, type SubmitOptions, type WorkerSummary } from "./submit-options.js";
 
 registerKeyRefClass(Future, (f) => f.key);
@@ -452,6 +455,11 @@ export class Client implements FutureHost {
     wire: (fn) => this.#encodeFunction(fn),
     scheduler: () => this.#scheduler.comm,
   };
+
+  /** The scheduler's last log lines, oldest first (Dask's `get_scheduler_logs`): client/logs.ts. */
+  getSchedulerLogs(options?: LogsOptions): Promise<LogRecord[]> { return schedulerLogs(this, options); }
+  /** Each worker's last log lines by address (Dask's `get_worker_logs`): client/logs.ts. */
+  getWorkerLogs(options?: WorkerLogsOptions): Promise<Record<string, LogRecord[]>> { return workerLogs(this, options); }
 
   /** Retire workers gracefully: their unique results move to other workers, then they close. */
   async retireWorkers(workers: string[]): Promise<string[]> {

@@ -7,6 +7,7 @@ import {
   bool, fieldError, isMap, isParts, isStrings, isWireFunction, num, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
+import type { LogRecord } from "../log.js";
 
 // ---- client -> scheduler ----
 
@@ -38,6 +39,9 @@ export type WantKeys = { op: "want-keys"; keys: string[]; handed?: boolean; only
 /** Key -> holders, for `keys` (default: every key in memory). */
 export type WhoHas = { op: "who-has"; keys?: string[] };
 export type IdentityRequest = { op: "identity" };
+/** The last `n` lines of the scheduler's log (getSchedulerLogs), or of each worker's (of `workers`; getWorkerLogs). */
+export type GetLogs = { op: "get-logs"; n?: number };
+export type GetWorkerLogs = { op: "get-worker-logs"; n?: number; workers?: string[] };
 /** Erred tasks run again (Dask's `retry`): these erred keys, the erred tasks they erred because of, and those that erred with them. */
 export type Retry = { op: "retry"; keys: string[] };
 export type StoryRequest = { op: "story"; key: string };
@@ -50,7 +54,7 @@ export type Shutdown = { op: "shutdown" };
 
 export type ClientToScheduler =
   | RegisterClient | HeartbeatClient | UpdateGraph | ReleaseKeys | AddKeys | CancelKeys | WantKeys | WhoHas | IdentityRequest
-  | Retry | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
+  | Retry | GetLogs | GetWorkerLogs | StoryRequest | VersionsRequest | RunOnScheduler | Broadcast | RetireWorkers | Restart | Shutdown;
 
 // ---- scheduler -> client ----
 
@@ -85,6 +89,9 @@ export interface ClientReplies {
   "who-has": Record<string, string[]>;
   /** the keys made pending (each of their clients heard key-lost first) */
   retry: string[];
+  "get-logs": LogRecord[];
+  /** worker address -> its lines */
+  "get-worker-logs": Record<string, LogRecord[]>;
   identity: SchedulerIdentity;
   story: TaskStoryEntry[];
   versions: ClusterVersions;
@@ -122,6 +129,8 @@ export const clientToSchedulerParsers: Parsers<ClientToScheduler> = {
   "want-keys": (m) => (strList(m, "keys"), optional(m, "handed", bool), optional(m, "only", bool), optional(m, "seq", num), m as unknown as WantKeys),
   "who-has": (m) => (optional(m, "keys", strList), m as unknown as WhoHas),
   retry: (m) => (strList(m, "keys"), m as unknown as Retry),
+  "get-logs": (m) => (optional(m, "n", num), m as unknown as GetLogs),
+  "get-worker-logs": (m) => (optional(m, "n", num), optional(m, "workers", strList), m as unknown as GetWorkerLogs),
   identity: bare,
   story: (m) => (str(m, "key"), m as unknown as StoryRequest),
   versions: bare,
@@ -205,6 +214,8 @@ export const clientToSchedulerShapes: Shapes<ClientToScheduler> = {
   "want-keys": { keys: "strings", handed: "boolean?", only: "boolean?", seq: "number?" },
   "who-has": { keys: "strings?" },
   retry: { keys: "strings" },
+  "get-logs": { n: "number?" },
+  "get-worker-logs": { n: "number?", workers: "strings?" },
   identity: {},
   story: { key: "string" },
   versions: {},

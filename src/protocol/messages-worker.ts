@@ -3,6 +3,7 @@
  * data (`Shapes`) and the replies of the request ops. task-finished and compute-task are the
  * hot path (one per task): their parsers check in place and allocate nothing.
  */
+import type { LogRecord } from "../log.js";
 import type { Versions } from "../version.js";
 import {
   type Message, type Parsers, type WireFunction, type Shapes,
@@ -99,9 +100,11 @@ export type Run = { op: "run"; fn: WireFunction; args: Uint8Array[] };
 /** Retirement, replication: copy the keys of `runs` to the worker at `target`, passing on their values' numbers. */
 export type ReplicateTo = { op: "replicate-to"; target: string; runs: Record<string, number> };
 export type RestartWorker = { op: "restart" };
+/** The last `n` lines of the worker's log (getWorkerLogs). */
+export type GetLogs = { op: "get-logs"; n?: number };
 export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
 
-export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | SchedulerClosingWorker;
+export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | GetLogs | SchedulerClosingWorker;
 
 export interface WorkerReplies {
   "register-worker": { address: string; id: string };
@@ -113,6 +116,7 @@ export interface WorkerReplies {
   /** the keys copied */
   "replicate-to": string[];
   restart: "ok";
+  "get-logs": LogRecord[];
 }
 
 // ---- parsers ----
@@ -180,6 +184,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
   run: (m) => (wireFunction(m, "fn"), parts(m, "args"), m as unknown as Run),
   "replicate-to": (m) => (str(m, "target"), numMap(m, "runs"), m as unknown as ReplicateTo),
   restart: (m) => m as unknown as RestartWorker,
+  "get-logs": (m) => (optional(m, "n", num), m as unknown as GetLogs),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
 };
 
@@ -225,5 +230,6 @@ export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
   run: { fn: "function", args: "parts" },
   "replicate-to": { target: "string", runs: "numbers" },
   restart: {},
+  "get-logs": { n: "number?" },
   "scheduler-closing": { reason: "string" },
 };

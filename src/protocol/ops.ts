@@ -30,6 +30,8 @@ export const Op = {
   releaseKeys: "release-keys",
   whoHas: "who-has",
   retry: "retry",
+  getLogs: "get-logs",
+  getWorkerLogs: "get-worker-logs",
   identity: "identity",
   shutdown: "shutdown",
   addKeys: "add-keys",

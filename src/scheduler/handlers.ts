@@ -5,11 +5,12 @@
  * which closes only that connection. Extension ops are routed raw: they check their own.
  */
 import { type Handler, type Handlers, RemoteError, type Routes, type Rpc, checkFits, routes } from "../comm/rpc.js";
-import { logger } from "../log.js";
+import { describeError } from "../errors.js";
+import { type LogRecord, logger, recentLogs } from "../log.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { type FunctionTable, resolveTaskFunction } from "../protocol/functions.js";
 import type {
-  AddKeys, Broadcast, CancelKeys, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph, WantKeys,
+  AddKeys, Broadcast, CancelKeys, GetWorkerLogs, RegisterClient, ReleaseKeys, RunOnScheduler, UpdateGraph, WantKeys,
 } from "../protocol/messages-client.js";
 import { type ToScheduler, toSchedulerParsers } from "../protocol/messages-replies.js";
 import type {
@@ -30,6 +31,8 @@ import type { TakeOver } from "./take-over.js";
 const log = () => logger("scheduler");
 /** Failed workers remembered for schedulerInfo(): the latest ones. */
 const FAILED_WORKERS_KEPT = 100;
+/** A worker has this long to send its log lines. */
+const WORKER_LOGS_TIMEOUT_MS = 30_000;
 
 /** A worker that cannot go on (its nanny gave up), as its MPI rank reported it. */
 export interface FailedWorker {
@@ -119,6 +122,8 @@ export class SchedulerHandlers {
       [Op.versions]: () => ({ scheduler: versions(), workers: Object.fromEntries(this.#h.peers.workerVersions) }),
       [Op.runOnScheduler]: (m, rpc) => this.runOnScheduler(m, rpc),
       [Op.broadcast]: (m, rpc) => this.broadcast(m, rpc),
+      [Op.getLogs]: (m) => recentLogs(m.n),
+      [Op.getWorkerLogs]: (m) => this.workerLogs(m),
       // a worker retiring for its job's end bounds how long its running tasks may take (drainS)
       [Op.retireWorkers]: (m) => this.#h.view.retireWorkers(m.workers, "drainS" in m && m.drainS !== undefined ? { drainMs: Math.max(0, m.drainS * 1000) } : {}),
       [Op.restart]: () => this.#h.restart(),
@@ -369,9 +374,37 @@ export class SchedulerHandlers {
     return [head, ...raws];
   }
 
+  /** The addresses of the workers named (names or addresses); one unknown is an error naming it, never skipped. */
+  #named(names: string[], call: string): string[] {
+    const targets = this.#h.resolveWorkers(names);
+    const known = new Set(targets.flatMap((a) => [a, this.#state.workers.get(a)?.name]));
+    const unknown = names.find((n) => !known.has(n));
+    if (unknown !== undefined) throw new Error(`${call}: unknown worker ${JSON.stringify(unknown)} (workers: ${JSON.stringify([...this.#state.workers.values()].map((w) => w.name))})`);
+    return targets;
+  }
+
+  /** Each worker's last log lines (of `m.workers`, names or addresses); one that cannot answer fails the call, naming it. */
+  async workerLogs(m: GetWorkerLogs): Promise<Record<string, LogRecord[]>> {
+    const peers = this.#h.peers;
+    const targets = m.workers ? this.#named(m.workers, "getWorkerLogs") : [...peers.workers.keys()];
+    const out: Record<string, LogRecord[]> = {};
+    await Promise.all(
+      targets.map(async (addr) => {
+        const w = peers.workers.get(addr);
+        if (!w) return; // left meanwhile
+        try {
+          out[addr] = await w.request<LogRecord[]>({ op: Op.getLogs, n: m.n }, WORKER_LOGS_TIMEOUT_MS);
+        } catch (err) {
+          throw new Error(`could not get the log of worker ${addr}: ${describeError(err)}`, { cause: err });
+        }
+      }),
+    );
+    return out;
+  }
+
   async broadcast(m: Broadcast, rpc: Rpc): Promise<Record<string, unknown>> {
     const peers = this.#h.peers;
-    const targets = m.workers ? this.#h.resolveWorkers(m.workers) : [...peers.workers.keys()];
+    const targets = m.workers ? this.#named(m.workers, "run") : [...peers.workers.keys()];
     const out: Record<string, unknown> = {};
     await Promise.all(
       targets.map(async (addr) => {

@@ -7,6 +7,7 @@
  */
 import { type Routes, type Rpc, checkFits, routes, sizedReply } from "../comm/rpc.js";
 import { FrameTooLargeError, ProtocolError } from "../errors.js";
+import { recentLogs } from "../log.js";
 import { type Copy, type Dependency, type Message, str } from "../protocol/messages.js";
 import { type GetData, type GetDataReply, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
@@ -62,6 +63,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
       [Op.schedulerClosing]: () => {},
       [Op.run]: (m, rpc) => runHere(m, rpc),
       [Op.replicateTo]: (m) => w.replicateTo(m.target, m.runs),
+      [Op.getLogs]: (m) => recentLogs(m.n),
       [Op.restart]: async () => {
         await w.restart();
         return "ok";

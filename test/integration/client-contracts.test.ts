@@ -114,6 +114,8 @@ describe("client contracts (issue 12)", function () {
       await assert.rejects(client.cancel([pending, 3 as never]), { name: "TypeError", message: /^cancel: item 2 is the number 3, not a Future/ });
       await assert.rejects(client.run(() => 1, { workers: "a" as never }), { name: "TypeError", message: `run's workers option must be a list of worker names or addresses, got "a"` });
       await assert.rejects(client.run(() => 1, { timeout: "5s" as never }), { name: "TypeError", message: /^run: timeout must be a number of milliseconds >= 0, got "5s"/ });
+      // an unknown worker is named, not skipped (run answered {} for it)
+      await assert.rejects(client.run(() => 1, { workers: ["a", "nobody"] }), { message: /^run: unknown worker "nobody" \(workers: / });
       await assert.rejects(client.retireWorkers("a" as never), { name: "TypeError", message: `retireWorkers' argument must be a list of worker names or addresses, got "a"` });
       assert.throws(() => client.submit((x: number) => x, 1, { key: 5 as never }), { name: "TypeError", message: "key must be a string, got 5" });
       assert.throws(() => client.submit((x: number) => x, 1, { allowOtherWorkers: "yes" as never, pure: false }), { name: "TypeError", message: `allowOtherWorkers must be true or false, got "yes"` });

@@ -206,6 +206,18 @@ describe("worker memory (real processes)", function () {
       const again = runs.filter((i, k) => runs.indexOf(i) !== k);
       assert.equal(again.length, files.length, `each damaged part computed once more (runs: ${runs.join(",")})`);
       assert.match(c.workers[0]!.stderr, /a spilled value could not be read back: it is lost here/);
+      // the same lines through the client (Dask's get_worker_logs, get_scheduler_logs)
+      const logs = await client.getWorkerLogs({ workers: ["w0"] });
+      const w0 = Object.keys((await client.schedulerInfo()).workers).find((a) => (logs[a] ?? []).length > 0);
+      assert.deepEqual(Object.keys(logs), [w0], "only w0 asked");
+      const lost = logs[w0!]!.filter((l) => l.msg.startsWith("a spilled value could not be read back"));
+      assert.equal(lost.length, files.length);
+      assert.ok(lost.every((l) => l.level === "error" && typeof l.key === "string" && typeof l.time === "number" && l.component === "worker"));
+      assert.equal((await client.getWorkerLogs({ n: 1 }))[w0!]!.length, 1);
+      const written = c.scheduler.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => (JSON.parse(l) as { msg: string }).msg);
+      assert.deepEqual((await client.getSchedulerLogs()).map((l) => l.msg).slice(0, written.length), written, "the lines the scheduler wrote, in order");
+      await assert.rejects(client.getWorkerLogs({ n: -1 }), { name: "TypeError", message: "getWorkerLogs: n must be an integer >= 0, got the number -1" });
+      await assert.rejects(client.getWorkerLogs({ workers: ["nobody"] }), /nobody/);
     });
 
     it("with spilling off and an unwritable local directory: nothing is written, the worker pauses, resumes once results go, and the work finishes", async () => {

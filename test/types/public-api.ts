@@ -71,7 +71,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type Gathered, type GatherOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type Gathered, type GatherOptions, type LogRecord, type WorkerLogsOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -110,6 +110,9 @@ export async function client(target: ConnectTarget, options: ConnectOptions): Pr
   void [s, status, n, all, done, notDone, info, fn, wire, k, graph.b, f.done(), f.exception(), f.client.closed, getClient().id]
   const host: FutureHost = f.client;
   void host.gather(f);
+  const lines: LogRecord[] = await c.getSchedulerLogs({ n: 10 });
+  const byWorker: Record<string, LogRecord[]> = await c.getWorkerLogs({ n: 10, workers: ["w0"] } satisfies WorkerLogsOptions);
+  void [lines[0]?.msg, lines[0]?.level, byWorker];
   await Promise.all([f.whenDone(), f.cancel(), c.cancel(fs), f.retry(), c.retry(fs), c.run(() => 1), c.runOnScheduler(() => 1), c.story("k"), c.getVersions()]);
   f.release();
   // @ts-expect-error internal: a future's key incarnation
