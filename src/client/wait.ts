@@ -86,7 +86,8 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
   #next = 0;
   /** added, not yet done */
   #pending = 0;
-  #wake: (() => void) | undefined;
+  /** whoever waits for a future to be done (next, nextBatch: maybe several at once) */
+  #wakers: Array<() => void> = [];
   /** bumped by clear() and return(): watches of an older generation stop */
   #generation = 0;
 
@@ -131,7 +132,7 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
     this.#ready = [];
     this.#next = 0;
     this.#pending = 0;
-    this.#wake?.();
+    this.#wakeAll();
   }
 
   /**
@@ -182,9 +183,15 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
     return (this.#withResults ? [f, await f.result()] : f) as Y;
   }
 
+  #wakeAll(): void {
+    const wakers = this.#wakers;
+    this.#wakers = [];
+    for (const w of wakers) w();
+  }
+
   /** Resolves once some future is done (or the deadline passed, or clear()). */
   #done(): Promise<void> {
-    return new Promise<void>((r) => (this.#wake = r)).finally(() => (this.#wake = undefined));
+    return new Promise<void>((r) => this.#wakers.push(r));
   }
 
   // a future's wait is made in slices (SLICE_MS): a program that stops iterating can exit
@@ -193,7 +200,7 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
     if (isDone(f) || Date.now() >= this.#deadline) {
       this.#pending--;
       if (isDone(f)) this.#ready.push(f); // else past the deadline: left out
-      this.#wake?.();
+      this.#wakeAll();
       return;
     }
     void f.whenDone({ timeout: Math.min(SLICE_MS, remaining(this.#deadline)) }).then(() => this.#watch(f, generation));

@@ -155,6 +155,12 @@ describe("wait, asCompleted and progress (in-process cluster over inproc://)", f
     const batches: number[][] = [];
     for await (const b of asCompleted(later, { withResults: true }).batches()) batches.push(b.map(([, v]) => v));
     assert.deepEqual(batches.flat().sort((a, b) => a - b), [20, 400]);
+    // two waits at once (Promise.all of next()): each gets its own future, none is left hanging
+    const pair = [client.submit(sleep, 30, { pure: false }), client.submit(sleep, 60, { pure: false })];
+    const both = asCompleted(pair);
+    const [one, two] = await Promise.all([both.next(), both.next()]);
+    assert.deepEqual(new Set([one.value, two.value]), new Set(pair));
+    assert.deepEqual(await both.next(), { done: true, value: undefined });
     const forgotten = asCompleted([client.submit(sleep, SLOW_MS, { pure: false })]);
     assert.equal(forgotten.count(), 1);
     forgotten.clear();
