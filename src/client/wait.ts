@@ -90,6 +90,11 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
   #wakers: Array<() => void> = [];
   /** bumped by clear() and return(): watches of an older generation stop */
   #generation = 0;
+  /**
+   * added before anything asked for them: watched from the first next(), nextBatch() or
+   * hasReady() on, so an asCompleted never iterated keeps nothing waiting (nor the process alive)
+   */
+  #unwatched: Array<Future<T>> | undefined = [];
 
   /** @internal `deadline`: the watches end then (wait()'s timeout), the futures not done left out */
   constructor(futures: Iterable<Future<T>>, withResults: boolean, deadline: number) {
@@ -104,7 +109,8 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
       throw new TypeError(`asCompleted: add takes a Future, got ${describeValue(future)}`);
     }
     this.#pending++;
-    this.#watch(future, this.#generation);
+    if (this.#unwatched) this.#unwatched.push(future);
+    else this.#watch(future, this.#generation);
   }
 
   /** More futures (Dask's `update`). */
@@ -123,11 +129,13 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
 
   /** Some future is done and not yet yielded. */
   hasReady(): boolean {
+    this.#start();
     return this.#next < this.#ready.length;
   }
 
   /** Forget every future not yet yielded (they run on). */
   clear(): void {
+    if (this.#unwatched) this.#unwatched = [];
     this.#generation++;
     this.#ready = [];
     this.#next = 0;
@@ -140,6 +148,7 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
    * `block` is false: then maybe none). Empty once nothing is left.
    */
   async nextBatch(block = true): Promise<Y[]> {
+    this.#start();
     if (block && !this.hasReady() && this.#pending > 0) await this.#done();
     const batch = this.#ready.slice(this.#next);
     this.#ready = [];
@@ -157,6 +166,7 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
   }
 
   async next(): Promise<IteratorResult<Y, undefined>> {
+    this.#start();
     while (!this.hasReady()) {
       if (this.#pending === 0) return { done: true, value: undefined };
       await this.#done();
@@ -181,6 +191,14 @@ export class AsCompleted<T, Y = Future<T>> implements AsyncIterableIterator<Y> {
 
   async #yielded(f: Future<T>): Promise<Y> {
     return (this.#withResults ? [f, await f.result()] : f) as Y;
+  }
+
+  /** Watch what was added before (the done ones are ready at once, in the order added). */
+  #start(): void {
+    const added = this.#unwatched;
+    if (!added) return;
+    this.#unwatched = undefined;
+    for (const f of added) this.#watch(f, this.#generation);
   }
 
   #wakeAll(): void {
