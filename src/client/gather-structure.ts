@@ -62,14 +62,18 @@ export function findFutures<F>(structure: unknown, isFuture: (v: unknown) => v i
     if (isFuture(v)) return { kind: "future", index: futures.push(v) - 1 };
     if (typeof v !== "object" || v === null) return { kind: "as-is", value: v };
     if (isThenable(v)) throw new TypeError(`gather: ${at(where)} is a Promise (a value being awaited), not a Future: await it instead of gathering it`);
-    const container = Array.isArray(v) || v instanceof Map || v instanceof Set || isPlain(v);
+    // exactly these: a subclass's instance is not walked, as no class instance is (its class would be lost)
+    const proto = Object.getPrototypeOf(v) as object | null;
+    const container = proto === Array.prototype || proto === Map.prototype || proto === Set.prototype || isPlain(v);
     if (!container) return { kind: "as-is", value: v };
+    const lost = unkept(v);
+    if (lost) throw new TypeError(`gather: ${at(where)} is ${lost}, which gather would lose when it rebuilds it with the values; pass the futures in a plain array, object, Map or Set`);
     if (onPath.has(v)) throw new TypeError(`gather: ${at(where)} contains itself (a cycle): gather rebuilds the arrays, objects, Maps and Sets it walks, and cannot rebuild a cycle`);
     onPath.add(v);
     let node: Node;
-    if (Array.isArray(v)) node = { kind: "array", items: v.map((x, i) => walk(x, `${where}[${i}]`)) };
-    else if (v instanceof Set) node = { kind: "set", items: [...v].map((x, i) => walk(x, `${where}[...Set][${i}]`)) };
-    else if (v instanceof Map) node = { kind: "map", entries: [...v].map(([k, x]) => [k, walk(x, `${where}.get(${describeKey(k)})`)]) };
+    if (proto === Array.prototype) node = { kind: "array", items: (v as unknown[]).map((x, i) => walk(x, `${where}[${i}]`)) };
+    else if (proto === Set.prototype) node = { kind: "set", items: [...(v as Set<unknown>)].map((x, i) => walk(x, `${where}[...Set][${i}]`)) };
+    else if (proto === Map.prototype) node = { kind: "map", entries: [...(v as Map<unknown, unknown>)].map(([k, x]) => [k, walk(x, `${where}.get(${describeKey(k)})`)]) };
     else node = { kind: "object", proto: Object.getPrototypeOf(v), entries: Object.keys(v).map((k) => [k, walk((v as Record<string, unknown>)[k], `${where}[${JSON.stringify(k)}]`)]) };
     onPath.delete(v);
     return node;
@@ -117,6 +121,21 @@ export async function gatherStructure<F>(structure: unknown, skip: boolean, isFu
   if (Array.isArray(structure) && structure.every(isFuture)) return (await values(structure, skip)).filter((v) => v !== SKIPPED);
   const found = findFutures(structure, isFuture);
   return found.rebuild(await values(found.futures, skip));
+}
+
+/** What a rebuilt copy of this container would not have (holes, named fields, hidden or symbol keys), if anything. */
+function unkept(v: object): string | undefined {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!(i in v)) return `a sparse array (no element at index ${i})`;
+    // counted without a string per index (Object.keys of a million elements: ~140 ms)
+    if (Object.values(v).length === v.length && Object.getOwnPropertySymbols(v).length === 0) return undefined;
+    const named = [...Object.keys(v).filter((k) => !/^(0|[1-9]\d*)$/.test(k)), ...Object.getOwnPropertySymbols(v).map(String)];
+    return `an array with named fields (${named.join(", ")})`;
+  }
+  const own = Reflect.ownKeys(v);
+  if (v instanceof Map || v instanceof Set) return own.length ? `a ${v instanceof Map ? "Map" : "Set"} with named fields (${own.map(String).join(", ")})` : undefined;
+  const hidden = own.filter((k) => typeof k === "symbol" || !Object.prototype.propertyIsEnumerable.call(v, k));
+  return hidden.length ? `an object with a non-enumerable or symbol-keyed property (${hidden.map(String).join(", ")})` : undefined;
 }
 
 function describeKey(k: unknown): string {

@@ -66,6 +66,25 @@ describe("gather's structures (gather-structure.ts)", () => {
     assert.deepEqual(findFutures([shared, shared], isF).rebuild(["S", "S"]), [["S"], ["S"]]);
   });
 
+  // Protects: a rebuilt array dropped its holes (a later element moved to a lower index) and
+  // named fields, and a rebuilt object its hidden and symbol-keyed properties, silently
+  it("refuses what a rebuilt copy would lose: holes, named fields, hidden or symbol keys; walks no subclass", () => {
+    assert.throws(() => findFutures({ a: [new F("x"), , 3] }, isF), { name: "TypeError", message: /^gather: the value at \["a"\] is a sparse array \(no element at index 1\), which gather would lose when it rebuilds it/ });
+    const named = Object.assign([new F("x")], { index: 4 });
+    assert.throws(() => findFutures([named], isF), { message: /^gather: the value at \[0\] is an array with named fields \(index\)/ });
+    const withSymbol = { a: new F("x"), [Symbol("s")]: 1 };
+    assert.throws(() => findFutures(withSymbol, isF), { message: /^gather: its argument is an object with a non-enumerable or symbol-keyed property \(Symbol\(s\)\)/ });
+    const hidden = Object.defineProperty({ a: new F("x") }, "secret", { value: 2, enumerable: false });
+    assert.throws(() => findFutures(hidden, isF), { message: /non-enumerable or symbol-keyed property \(secret\)/ });
+    assert.throws(() => findFutures(Object.assign(new Map(), { tag: 1 }), isF), { message: /^gather: its argument is a Map with named fields \(tag\)/ });
+    // a subclass's instance is kept as it is, like any class instance (its class would be lost)
+    class Bag extends Array<unknown> {}
+    const bag = Bag.from([new F("inside")]);
+    const found = findFutures({ bag }, isF);
+    assert.deepEqual(found.futures, []);
+    assert.equal((found.rebuild([]) as { bag: unknown }).bag, bag);
+  });
+
   it("gatherStructure: a lone future's value, a flat array's values without walking (skipped ones left out), any other structure walked", async () => {
     assert.equal(await gatherStructure(new F("one"), true, isF, async (fs, skip) => (assert.equal(skip, false, "a lone future's error is thrown"), fetch(fs, skip))), "ONE");
     assert.deepEqual(await gatherStructure([new F("a"), new F("bad1"), new F("b")], true, isF, fetch), ["A", "B"]);
