@@ -6,7 +6,7 @@
  */
 import { Op } from "../protocol/ops.js";
 import type { TaskGraph } from "./state-transitions.js";
-import { type Instruction, type TaskRecord, TaskState } from "./state-types.js";
+import { type Instruction, type TaskRecord, TaskState, type WorkerRecord } from "./state-types.js";
 
 /** A worker could not get a dependency: holders that said they lack it are dropped (freed there unless a task there needs it); stale from a `run` that ended. */
 export function missingData(g: TaskGraph, worker: string, key: string, missing: string, holders: string[], stimulusId: string, run?: number): Instruction[] {
@@ -18,19 +18,12 @@ export function missingData(g: TaskGraph, worker: string, key: string, missing: 
   const dep = g.tasks.get(missing);
   if (dep) {
     for (const h of holders) {
-      dep.whoHas = g.names.without(dep.whoHas, h);
-      const holder = g.workers.get(h);
-      if (!holder?.hasWhat.delete(dep)) continue;
-      holder.nbytes -= dep.nbytes;
-      if (![...dep.dependents].some((d) => d.processingOn === h)) g.freeKey(h, missing);
+      if (dropHolder(g, dep, h) && ![...dep.dependents].some((d) => d.processingOn === h)) g.freeKey(h, missing);
     }
     if (dep.state === TaskState.memory && dep.whoHas.size === 0) g.lost(dep, stimulusId);
   }
   const ws = g.workers.get(worker);
-  if (t && ws && t.state === TaskState.processing && t.processingOn === worker) {
-    g.stopProcessing(t, ws);
-    g.transition(t, g.ready(t) ? TaskState.queued : TaskState.waiting, stimulusId);
-  }
+  if (t && ws && t.state === TaskState.processing && t.processingOn === worker) placeAgain(g, t, ws, stimulusId);
   g.fill(stimulusId);
   return g.flush();
 }
@@ -46,16 +39,9 @@ export function releaseWorkerData(g: TaskGraph, worker: string, keys: string[], 
   for (const key of keys) {
     const t = g.tasks.get(key);
     if (!ws || !t) continue;
-    if (t.whoHas.has(worker) && (runs[key] === undefined || runs[key] === t.run)) {
-      t.whoHas = g.names.without(t.whoHas, worker);
-      if (ws.hasWhat.delete(t)) ws.nbytes -= t.nbytes;
-    }
+    if (t.whoHas.has(worker) && (runs[key] === undefined || runs[key] === t.run)) dropHolder(g, t, worker);
     // the worker dropped every task of its own that needed the value
-    for (const d of t.dependents) {
-      if (d.state !== TaskState.processing || d.processingOn !== worker) continue;
-      g.stopProcessing(d, ws);
-      g.transition(d, g.ready(d) ? TaskState.queued : TaskState.waiting, stimulusId);
-    }
+    for (const d of t.dependents) if (d.state === TaskState.processing && d.processingOn === worker) placeAgain(g, d, ws, stimulusId);
     if (t.state === TaskState.memory && t.whoHas.size === 0) g.lost(t, stimulusId, `on ${worker}: it could not be read back from its spill file`);
   }
   g.fill(stimulusId);
@@ -95,4 +81,19 @@ export function retry(g: TaskGraph, keys: string[], stimulusId: string): { keys:
   }
   g.fill(stimulusId);
   return { keys: [...again].map((t) => t.key), instructions: g.flush() };
+}
+
+/** `address` is no holder of `t`'s value: true if its worker counted it (and no longer does). */
+function dropHolder(g: TaskGraph, t: TaskRecord, address: string): boolean {
+  t.whoHas = g.names.without(t.whoHas, address);
+  const ws = g.workers.get(address);
+  if (!ws?.hasWhat.delete(t)) return false;
+  ws.nbytes -= t.nbytes;
+  return true;
+}
+
+/** A task placed on `ws` that will not finish there: queued again if its inputs are in memory, else waiting for them. */
+function placeAgain(g: TaskGraph, t: TaskRecord, ws: WorkerRecord, stimulusId: string): void {
+  g.stopProcessing(t, ws);
+  g.transition(t, g.ready(t) ? TaskState.queued : TaskState.waiting, stimulusId);
 }
