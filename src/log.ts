@@ -66,7 +66,7 @@ export class RecentLines {
 
   last(n: number): string[] {
     const ordered = this.#at === 0 ? this.#lines : [...this.#lines.slice(this.#at), ...this.#lines.slice(0, this.#at)];
-    return ordered.slice(Math.max(0, ordered.length - Math.max(0, Math.floor(n))));
+    return n === 0 ? [] : ordered.slice(-n);
   }
 }
 
@@ -86,6 +86,7 @@ export interface LogRecord {
 
 /** The last `n` lines this process wrote (at its log level), oldest first (Dask's get_worker_logs). */
 export function recentLogs(n = RECENT_LOG_LINES): LogRecord[] {
+  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`the number of log lines must be an integer >= 0, got ${n}`);
   return recent.last(n).map((line) => {
     const { level: l, ...rest } = JSON.parse(line) as Record<string, unknown> & { level: number };
     return { ...rest, level: (LEVEL_NAMES[l] ?? String(l)).toLowerCase() } as LogRecord;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RecentLines, prettyLine } from "../../src/log.js";
+import { RecentLines, prettyLine, recentLogs } from "../../src/log.js";
 
 describe("log lines", () => {
   it("logging.format pretty: one readable line per pino line, fields after the message", () => {
@@ -20,5 +20,7 @@ describe("log lines", () => {
     assert.deepEqual(r.last(0), []);
     r.add("f");
     assert.deepEqual(r.last(10), ["d", "e", "f"]);
+    // a count from the wire that is not one is refused, not read as "all"
+    for (const bad of [-1, 1.5, NaN]) assert.throws(() => recentLogs(bad), { name: "RangeError", message: `the number of log lines must be an integer >= 0, got ${bad}` });
   });
 });
