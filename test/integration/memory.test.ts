@@ -108,6 +108,10 @@ describe("worker memory (real processes)", function () {
   describe("spilling to the local directory", function () {
     const make = (i: number) => new Float64Array(4 * 1024 * 1024).fill(i); // 32 MiB each
 
+    /** A metric of the worker named `name`, as its last heartbeat told the scheduler (0 before one). */
+    const metric = async (c: Client, name: string, field: string): Promise<number> =>
+      Number(Object.values((await c.schedulerInfo()).workers).find((w) => w.name === name)?.metrics[field] ?? 0);
+
     /** w0 spills past 5 % of 2 GB into `local`; w1 (no limit) fetches from it; a client connected (closed after the test). */
     async function spilling() {
       const local = path.join(tmp.dir, "local");
@@ -154,14 +158,7 @@ describe("worker memory (real processes)", function () {
       check(back2);
       assert.deepEqual(here, [2, 4, 6, 8, 10, 12]);
       assert.deepEqual(there, [2, 4, 6, 8, 10, 12]);
-      await waitFor(
-        "w1 to report the parts it fetched from w0",
-        async () => {
-          const w1 = Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w1");
-          return Number(w1?.metrics.receivedFromPeers ?? 0) >= 6 * 32 * 2 ** 20;
-        },
-        { timeoutMs: 10_000 },
-      );
+      await waitFor("w1 to report the parts it fetched from w0", async () => (await metric(client, "w1", "receivedFromPeers")) >= 6 * 32 * 2 ** 20, { timeoutMs: 10_000 });
       await client.shutdown();
       await exitWithin(c.workers[0]!, 15_000);
       assert.deepEqual(readdirSync(local), [], "spill directory removed on clean exit");
@@ -182,14 +179,7 @@ describe("worker memory (real processes)", function () {
       await Promise.all(parts.map((p) => p.whenDone()));
       // 192 MiB held against a 100 MB target: three parts go to disk, in one monitor tick each,
       // and no more is written once they are (so no file is truncated while it is written)
-      await waitFor(
-        "w0 to spill three parts",
-        async () => {
-          const w0 = Object.values((await client!.schedulerInfo()).workers).find((w) => w.name === "w0");
-          return Number(w0?.metrics.spilledBytes ?? 0) >= 3 * 32 * 2 ** 20;
-        },
-        { timeoutMs: 20_000 },
-      );
+      await waitFor("w0 to spill three parts", async () => (await metric(client, "w0", "spilledBytes")) >= 3 * 32 * 2 ** 20, { timeoutMs: 20_000 });
       const files = readdirSync(local).flatMap((d) => readdirSync(path.join(local, d)).map((f) => path.join(local, d, f)));
       assert.ok(files.length >= 3, `${files.length} spill files`);
       for (const f of files) truncateSync(f, 1000); // the header and some of the first part
