@@ -4,13 +4,15 @@
 // duplicates), and while it runs releases, cancels, replicates and retries (Dask's retry) some
 // of its futures, and may retire a worker (a new one takes its place), kill one (its nanny
 // restarts it) or, in the second case, kill the journaled scheduler, which a new one takes over.
+// In the third case the workers keep almost nothing in memory: values go to spill files and are
+// read back for tasks, peers, replication and the client.
 // Every future still held must end with its value computed here, its task's error (or a failed
 // dependency's), or, below a cancelled key, cancelled: never another value and never a hang.
 // The values are then gathered again as one nested structure.
 // `RANDOM_GRAPH_ROUNDS` runs longer (`npm run random-graphs`); `RANDOM_GRAPH_SEED` replays a run.
 import assert from "node:assert/strict";
 import { CancelledError, Client, type Future, RemoteTaskError } from "../../src/index.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { rng } from "../fuzz/fuzzer.js";
 import { BIN, startProcessCluster, tempDir } from "../helpers/cluster.js";
@@ -67,12 +69,14 @@ interface Play {
   killScheduler?: () => Promise<void>;
   /** start a worker (in place of a retired one) */
   startWorker: () => void;
+  /** called once a round's actions are done, before its futures are checked */
+  afterActions?: () => void;
 }
 
 type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number; retries: number };
 
 /** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
-async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Play): Promise<Seen> {
+async function play(c: Client, { rounds, seed, killScheduler, startWorker, afterActions }: Play): Promise<Seen> {
   const rand = rng(seed); // a failing seed can be replayed
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const killedAt: number[] = [];
@@ -168,6 +172,7 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
         await killTheScheduler();
       }
     }
+    afterActions?.();
     for (const [i, node] of nodes.entries()) {
       if (node.released) {
         seen.released++;
@@ -220,8 +225,17 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker }: Pla
 }
 
 /** One more nanny-supervised worker of two threads (cleanupProcs stops it). */
-function startWorker(file: string, dir: string): void {
-  spawnProc(process.execPath, [BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--nthreads", "2", "--nanny", "--local-directory", dir], { env: { DASK_MPI_TS_LOG_LEVEL: "warn" } });
+function startWorker(file: string, dir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): void {
+  spawnProc(process.execPath, [BIN("dask-worker-ts"), "--scheduler-file", file, "--interface", "lo", "--nthreads", "2", "--nanny", "--local-directory", dir, ...args], {
+    env: { DASK_MPI_TS_LOG_LEVEL: "warn", ...env },
+  });
+}
+
+/** Spill files (named by a key's sha1) anywhere under `dir` now. */
+function spillFiles(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && /^[0-9a-f]{40}$/.test(e.name)) n++;
+  return n;
 }
 
 describe("random graphs against values computed here (real processes)", function () {
@@ -267,5 +281,24 @@ describe("random graphs against values computed here (real processes)", function
         if (process.env.RG_DEBUG) console.log("SCHED", old, "->", address());
       },
     });
+  });
+
+  it(`${rounds} rounds on workers that keep almost no value in memory (spilled and read back) end right (seed ${seed})`, async () => {
+    // a target of 100 kB: at the next monitor tick every array (160 kB) goes to disk, and older small values with it
+    const args = ["--memory-limit", "10GB", "--memory-target", "0.00001", "--memory-spill", "false", "--memory-pause", "false", "--memory-terminate", "false"];
+    const env = { DASK_MPI_TS_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL: "10ms" };
+    const cluster = await startProcessCluster(tmp.dir, { workers: 3, nthreads: 2, workerArgs: () => args, workerEnv: () => env });
+    client = await Client.connect({ schedulerFile: cluster.file, timeout: 20_000 });
+    await client.waitForWorkers(3, { timeout: 30_000 });
+    let spilledRounds = 0;
+    await play(client, {
+      rounds,
+      seed,
+      startWorker: () => startWorker(cluster.file, tmp.dir, args, env),
+      afterActions: () => void (spillFiles(tmp.dir) > 0 && spilledRounds++),
+    });
+    // not vacuous: values were on disk when the futures were checked
+    assert.ok(spilledRounds > 0, `no spill file in any of ${rounds} rounds`);
+    if (process.env.RANDOM_GRAPH_ROUNDS) console.log(`      values on disk in ${spilledRounds} of ${rounds} rounds`);
   });
 });
