@@ -68,6 +68,8 @@ export class NullWorker {
           [Op.closeWorker]: () => void this.close(),
           [Op.schedulerClosing]: () => {},
           [Op.run]: () => NULL_RESULT,
+          [Op.pluginAdd]: () => ({ ok: true }) as const,
+          [Op.pluginRemove]: () => ({ ok: true }) as const,
           [Op.replicateTo]: () => [],
           [Op.restart]: () => "ok",
           [Op.getLogs]: () => [],

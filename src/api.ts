@@ -21,7 +21,8 @@ export { Pub, Sub } from "./client/pubsub.js";
 export type { PrimitiveOptions } from "./client/primitive.js";
 export { workerClient } from "./client/task-client.js";
 export { type Actor, actorOf } from "./client/actor.js";
-export { secede, rejoin } from "./protocol/task-context.js";
+export { secede, rejoin, workerPlugin } from "./protocol/task-context.js";
+export type { WorkerPlugin, PluginOptions } from "./client/plugins.js";
 export { fireAndForget } from "./client/fire-and-forget.js";
 export { performanceReport } from "./client/performance-report.js";
 export type { TaskStreamOptions, TaskStreamRecord, TaskStreamTransfer } from "./client/task-stream.js";
@@ -49,6 +50,7 @@ export {
   CoordinationError,
   JupyterError,
   JournalError,
+  WorkerPluginError,
 } from "./errors.js";
 export { initialize, execute, SLURMCluster, PBSCluster, SGECluster, LSFCluster, OARCluster, HTCondorCluster, DRMAACluster, DrmaaSession } from "./lazy.js";
 export type { InitializeOptions } from "./mpi/initialize.js";

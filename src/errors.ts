@@ -22,7 +22,8 @@ export type ErrorCode =
   | "ERR_DRMAA_UNAVAILABLE"
   | "ERR_COORDINATION"
   | "ERR_JUPYTER"
-  | "ERR_JOURNAL";
+  | "ERR_JOURNAL"
+  | "ERR_WORKER_PLUGIN";
 
 export class DaskError extends Error {
   readonly code: ErrorCode;
@@ -224,6 +225,25 @@ export class RemoteTaskError extends DaskError {
     this.remoteName = remote.name;
     this.remoteMessage = remote.message;
     this.remoteStack = remote.stack;
+  }
+}
+
+/**
+ * A worker plugin's setup or teardown threw on a worker, or the worker did not answer (closed,
+ * timed out): the plugin, the worker's address and the remote error (also as `cause`).
+ */
+export class WorkerPluginError extends DaskError {
+  readonly plugin: string;
+  readonly worker: string;
+  readonly remoteName: string;
+  readonly remoteMessage: string;
+  declare readonly cause: Error;
+  constructor(plugin: string, step: "setup" | "teardown", worker: string, remote: { name: string; message: string; stack: string }) {
+    super("ERR_WORKER_PLUGIN", `worker plugin ${JSON.stringify(plugin)}: its ${step} failed on worker ${worker}: ${remote.name}: ${remote.message}`, { cause: rebuildRemoteError(remote) });
+    this.plugin = plugin;
+    this.worker = worker;
+    this.remoteName = remote.name;
+    this.remoteMessage = remote.message;
   }
 }
 

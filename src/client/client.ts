@@ -29,6 +29,8 @@ import { type RunHost, runOnScheduler, runOnWorkers } from "./run.js";
 import { type LogsOptions, type WorkerLogsOptions, schedulerLogs, workerLogs } from "./logs.js";
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
+import * as plugins from "./plugins.js";
+import type { PluginOptions, WorkerPlugin } from "./plugins.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
 import { Future, type FutureHost } from "./future.js";
@@ -347,21 +349,23 @@ export class Client implements FutureHost {
    * Publish futures or a value under `name` for any client; the scheduler keeps them after this client goes.
    * @example await client.publishDataset("training", await client.scatter(rows)); // another client: getDataset("training")
    */
-  publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> {
-    return datasets.publishDataset(this, name, value, options);
-  }
+  publishDataset(name: string, value: unknown, options?: { override?: boolean }): Promise<void> { return datasets.publishDataset(this, name, value, options); }
   /** A published dataset (its futures become this client's); unknown: an error at once, or after waiting `timeout` ms. */
-  getDataset<T = unknown>(name: string, options?: { timeout?: number }): Promise<T> {
-    return datasets.getDataset<T>(this, name, options);
-  }
+  getDataset<T = unknown>(name: string, options?: { timeout?: number }): Promise<T> { return datasets.getDataset<T>(this, name, options); }
   /** The names of the published datasets. */
-  listDatasets(): Promise<string[]> {
-    return datasets.listDatasets(this);
-  }
+  listDatasets(): Promise<string[]> { return datasets.listDatasets(this); }
   /** Unpublish `name` (its futures are released once no client holds them). */
-  unpublishDataset(name: string): Promise<void> {
-    return datasets.unpublishDataset(this, name);
-  }
+  unpublishDataset(name: string): Promise<void> { return datasets.unpublishDataset(this, name); }
+
+  // ---- worker plugins (client/plugins.ts) ---------------------------------------------------
+
+  /**
+   * Dask's `register_plugin` for workers: `setup` runs on every task thread of every worker, now and later; a task reads its value
+   * with `workerPlugin(name)`. Each worker's "ok", or a WorkerPluginError naming the first that failed (client/plugins.ts).
+   */
+  registerWorkerPlugin<S>(plugin: WorkerPlugin<S>, options?: PluginOptions & { idempotent?: boolean }): Promise<Record<string, "ok">> { return plugins.register(this.#runHost, plugin, options); }
+  /** Take a worker plugin away: its teardown runs on every task thread; an unknown name is an error. */
+  unregisterWorkerPlugin(name: string, options?: PluginOptions): Promise<void> { return plugins.unregister(this.#runHost, name, options); }
 
   // ---- for the client's modules (datasets, coordination, locality, task stream...) ----------
 
@@ -437,17 +441,13 @@ export class Client implements FutureHost {
    * results keyed by worker address. A worker whose call fails rejects the whole call.
    * @example await client.run(() => process.pid)   // { "tcp://...": 1234, ... }
    */
-  async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> {
-    return runOnWorkers(this.#runHost, fn, rest);
-  }
+  async run<R>(fn: (...args: never[]) => R | Promise<R>, ...rest: unknown[]): Promise<Record<string, Awaited<R>>> { return runOnWorkers(this.#runHost, fn, rest); }
 
   /**
    * Run `fn(...args, { scheduler })` in the scheduler's process, e.g. to start a service next to
    * it; `scheduler` gives its `address` and `identity()`.
    */
-  async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> {
-    return runOnScheduler(this.#runHost, fn, args);
-  }
+  async runOnScheduler<R>(fn: (...args: never[]) => R | Promise<R>, ...args: unknown[]): Promise<Awaited<R>> { return runOnScheduler(this.#runHost, fn, args); }
 
   readonly #runHost: RunHost = {
     checkOpen: () => this.#checkOpen(),
@@ -497,10 +497,7 @@ export class Client implements FutureHost {
     return this.request({ op: Op.story, key }); // after the tasks submitted before it
   }
 
-  /**
-   * Versions of this client, the scheduler and every worker; logs a warning (or throws, with
-   * `check: true`) when they disagree.
-   */
+  /** Versions of this client, the scheduler and every worker; logs a warning (or throws, with `check: true`) when they disagree. */
   async getVersions(options: { check?: boolean } = {}): Promise<{ client: Versions; scheduler: Versions; workers: Record<string, Versions> }> {
     const r = await this.request<{ scheduler: Versions; workers: Record<string, Versions> }>({ op: Op.versions });
     return { client: checkVersions(r, options.check === true), ...r };

@@ -14,6 +14,7 @@ import type { SchedulerOptions } from "../scheduler/options.js";
 export function builtinExtensions(o?: Pick<SchedulerOptions, "schedulerFile" | "secret">): ExtensionSource[] {
   return [
     async () => (await import("../extensions/datasets.js")).datasetsExtension(),
+    async () => (await import("../extensions/worker-plugins.js")).workerPluginsExtension(),
     async () => (await import("../extensions/coordination/index.js")).coordinationExtension(),
     async () => (await import("../extensions/task-stream.js")).taskStreamExtension(),
     async () => (await import("../extensions/pending.js")).pendingExtension(),

@@ -10,6 +10,7 @@ import {
   type Copy, type Dependency, copies, dependencies, fieldError, isMap, isStrings, map, num, numMap, optional, parts, str, strList, wireError, wireFunction,
 } from "./messages.js";
 import type { WireError } from "./ops.js";
+import { type PluginResult, type PluginsToWorker, pluginsToWorkerParsers } from "./messages-plugins.js";
 
 // ---- worker -> scheduler ----
 
@@ -104,7 +105,7 @@ export type RestartWorker = { op: "restart" };
 export type GetLogs = { op: "get-logs"; n?: number };
 export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
 
-export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | GetLogs | SchedulerClosingWorker;
+export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | GetLogs | SchedulerClosingWorker | PluginsToWorker;
 
 export interface WorkerReplies {
   "register-worker": { address: string; id: string };
@@ -117,6 +118,8 @@ export interface WorkerReplies {
   "replicate-to": string[];
   restart: "ok";
   "get-logs": LogRecord[];
+  "plugin-add": PluginResult;
+  "plugin-remove": PluginResult;
 }
 
 // ---- parsers ----
@@ -186,6 +189,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
   restart: (m) => m as unknown as RestartWorker,
   "get-logs": (m) => (optional(m, "n", num), m as unknown as GetLogs),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
+  ...pluginsToWorkerParsers,
 };
 
 /** thread and startstops, both optional (checked in place: task-finished is the hot path). */
@@ -232,4 +236,6 @@ export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
   restart: {},
   "get-logs": { n: "number?" },
   "scheduler-closing": { reason: "string" },
+  "plugin-add": { name: "string", setup: "function?", teardown: "function?" },
+  "plugin-remove": { name: "string" },
 };

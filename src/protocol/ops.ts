@@ -95,6 +95,12 @@ export const Op = {
   pubsubPut: "pubsub-put",
   /** scheduler -> client: an item for the client's subscribers of a name */
   pubsubMessage: "pubsub-message",
+  // worker plugins (scheduler extension src/extensions/worker-plugins.ts; messages-plugins.ts)
+  registerWorkerPlugin: "register-worker-plugin",
+  unregisterWorkerPlugin: "unregister-worker-plugin",
+  /** scheduler -> worker: set a plugin up on every task thread, or take it down */
+  pluginAdd: "plugin-add",
+  pluginRemove: "plugin-remove",
   // worker <- client, peer or scheduler
   getData: "get-data",
   putData: "put-data",

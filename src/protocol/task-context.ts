@@ -8,6 +8,8 @@
  * - The running task (key, secede, rejoin), per async context (AsyncLocalStorage): a task that
  *   seceded is a pending promise on its thread while other tasks run there, so "which task
  *   calls secede()" must follow the task across its awaits, not be a thread-wide variable.
+ * - The worker plugins set up on the thread (worker/thread-plugins.ts), by name: what each
+ *   plugin's setup returned here, or why it failed, for `workerPlugin(name)`.
  *
  * Kept on `globalThis` under a registered symbol: a task may import the package through
  * another path than the thread's own modules (a second copy of the package), and must still
@@ -38,10 +40,16 @@ export interface RunningTask {
   rejoin(): Promise<void>;
 }
 
+/** A worker plugin on this thread: what its setup returned, or why it failed; its teardown's wire form. @internal */
+export type ThreadPlugin = { ok: true; value: unknown; teardown?: unknown } | { ok: false; error: string };
+
 interface ThreadContext {
   /** set once the worker knows its scheduler (tasks may start a moment before) */
   settings?: TaskThreadSettings;
   tasks: AsyncLocalStorage<RunningTask>;
+  plugins: Map<string, ThreadPlugin>;
+  /** this is a worker's task thread (worker/task-thread.ts says so as it loads) */
+  taskThread?: true;
 }
 
 const SLOT = Symbol.for("dask-mpi-ts.task-thread");
@@ -56,7 +64,7 @@ export function initTaskThread(settings: TaskThreadSettings): void {
 }
 
 function context(): ThreadContext {
-  return (holder[SLOT] ??= { tasks: new AsyncLocalStorage<RunningTask>() });
+  return (holder[SLOT] ??= { tasks: new AsyncLocalStorage<RunningTask>(), plugins: new Map() });
 }
 
 /** The settings of the task thread this code runs on, or undefined outside task threads. */
@@ -114,4 +122,31 @@ export function rejoin(): Promise<void> {
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** The worker plugins of this task thread, by name (worker/thread-plugins.ts sets them up and down). @internal */
+export function threadPlugins(): Map<string, ThreadPlugin> {
+  const c = context();
+  c.taskThread = true;
+  return c.plugins;
+}
+
+/**
+ * What the setup of the worker plugin `name` returned on the task thread this code runs on
+ * (Dask's `get_worker().plugins[name]`): each task thread of each worker runs the setup once,
+ * before the tasks that follow its registration, so a task finds the value ready. Throws, naming
+ * the plugin, outside a task thread, for a name not registered here, and where its setup failed
+ * (with that error's message).
+ * @example client.registerWorkerPlugin({ name: "table", setup: () => loadTable("/shared/t.bin") })
+ *   // in a task: const table = workerPlugin<Table>("table");
+ */
+export function workerPlugin<S = unknown>(name: string): S {
+  if (!holder[SLOT]?.taskThread) throw new Error(`workerPlugin(${JSON.stringify(name)}) was called outside a task thread: worker plugins are set up on workers' task threads`);
+  const p = context().plugins.get(name);
+  if (!p) {
+    const known = [...context().plugins.keys()];
+    throw new Error(`no worker plugin named ${JSON.stringify(name)} on this task thread (${known.length ? `it has ${known.map((k) => JSON.stringify(k)).join(", ")}` : "it has none"}): register it with client.registerWorkerPlugin`);
+  }
+  if (!p.ok) throw new Error(`worker plugin ${JSON.stringify(name)} failed its setup on this task thread: ${p.error}`);
+  return p.value as S;
 }

@@ -40,6 +40,10 @@ export interface SchedulerView {
   releaseKeys(client: string, keys: string[]): void;
   /** A message to a connected client (`bytes`: the size of its binary parts, when big; see Comm.send); false when it is not connected. */
   sendToClient(client: string, msg: Message, bytes?: number): boolean;
+  /** The addresses of the connected workers (registered; during a take-over's grace, those that came back too). */
+  connectedWorkers(): string[];
+  /** A request to a connected worker: its reply, or the error (a RemoteError with the worker's own, a closed connection, a timeout). */
+  requestWorker(address: string, msg: Message, timeoutMs: number): Promise<unknown>;
   /** Why a task (or the pending work) does not run, the job queue's side included (scheduler/pending.ts). */
   whyPending(key?: string): Promise<WhyPending>;
   /** The scheduler's journal (--journal), for an extension's own durable state; undefined without one. */
@@ -96,6 +100,11 @@ export interface SchedulerExtension {
   start?(s: SchedulerView, net: { bind: string; advertise: string }): Promise<{ services?: Record<string, string> } | void>;
   onTaskFinished?(e: TaskFinishedEvent): void;
   onTaskErred?(e: TaskErredEvent): void;
+  /**
+   * A worker registered: called before any task is placed on it, so what the extension sends
+   * it now (`requestWorker`) reaches it before its first compute-task.
+   */
+  onWorkerAdded?(address: string): void;
   onWorkerRemoved?(address: string, reason: string): void;
   onClientRemoved?(id: string): void;
   close?(reason: string): Promise<void>;
@@ -111,6 +120,7 @@ export class Extensions {
   readonly #all: SchedulerExtension[];
   readonly taskFinished: Array<Hook<"onTaskFinished">> = [];
   readonly taskErred: Array<Hook<"onTaskErred">> = [];
+  readonly workerAdded: Array<Hook<"onWorkerAdded">> = [];
   readonly workerRemoved: Array<Hook<"onWorkerRemoved">> = [];
   readonly clientRemoved: Array<Hook<"onClientRemoved">> = [];
 
@@ -119,6 +129,7 @@ export class Extensions {
     for (const e of all) {
       if (e.onTaskFinished) this.taskFinished.push(e.onTaskFinished.bind(e));
       if (e.onTaskErred) this.taskErred.push(e.onTaskErred.bind(e));
+      if (e.onWorkerAdded) this.workerAdded.push(e.onWorkerAdded.bind(e));
       if (e.onWorkerRemoved) this.workerRemoved.push(e.onWorkerRemoved.bind(e));
       if (e.onClientRemoved) this.clientRemoved.push(e.onClientRemoved.bind(e));
     }

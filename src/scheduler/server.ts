@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { type CommOptions, DEFAULT_COMM, listen } from "../comm/connect.js";
 import { type TlsContext, loadTls } from "../comm/tls.js";
 import type { Comm, Listener } from "../comm/types.js";
-import { ConfigError, describeError } from "../errors.js";
+import { CommClosedError, ConfigError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { Op } from "../protocol/ops.js";
 import type { Message, SchedulerIdentity, WorkerIdentity } from "../protocol/messages.js";
@@ -432,6 +432,16 @@ export class Scheduler implements SchedulerView {
     if (!rpc || rpc.closed) return false;
     rpc.send(msg, bytes);
     return true;
+  }
+
+  connectedWorkers(): string[] {
+    return [...this.#peers.workers.keys()];
+  }
+
+  requestWorker(address: string, msg: Message, timeoutMs: number): Promise<unknown> {
+    const rpc = this.#peers.workers.get(address);
+    if (!rpc || rpc.closed) return Promise.reject(new CommClosedError(`worker ${address} is not connected`));
+    return rpc.request(msg, timeoutMs);
   }
 
   /** Ask every worker to close and wait (bounded) until they have disconnected. */

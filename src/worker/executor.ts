@@ -10,10 +10,18 @@
  * A task that secedes (protocol/task-context.ts) stays on its thread as a pending promise but
  * no longer occupies it: the thread counts as idle once all it holds have seceded, and takes
  * another batch; `onSecede` tells the worker.
+ *
+ * Worker plugins (protocol/messages-plugins.ts) are set up on every thread, and on every thread
+ * started later before its first task; a setup that kills its thread is not run again on the
+ * replacement (its tasks then find the plugin failed, with that reason).
  */
 import { Worker as Thread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { TaskThreadSettings } from "../protocol/task-context.js";
+import type { PluginSpec } from "../protocol/messages-plugins.js";
+import type { WireError } from "../protocol/ops.js";
+import { logger } from "../log.js";
+import type { PluginMessage } from "./thread-plugins.js";
 import type { ThreadBatch, ThreadData, ThreadMessage, ThreadReport, ThreadResult, ThreadTask, ThreadValue } from "./task-thread.js";
 
 const THREAD_SCRIPT = fileURLToPath(new URL("./task-thread.js", import.meta.url));
@@ -63,6 +71,9 @@ export function spareSettled(): Promise<void> {
 }
 
 const MAX_BATCH = 64;
+/** The slot's holder while a thread sets a plugin up or down (task-thread.ts `PLUGIN_WORK`). */
+const PLUGIN_WORK = -1;
+const log = () => logger("worker");
 
 export interface PoolTask {
   key: string;
@@ -94,7 +105,12 @@ interface Slot {
   failure?: string;
   /** actor calls waiting for this thread's reply */
   calls: Map<number, Done>;
+  /** plugin messages waiting for this thread's `plugin-done`, in the order it does them */
+  pluginCalls: Map<number, { message: PluginMessage; done: (error?: WireError) => void }>;
 }
+
+/** At the worker's close, the plugins' teardowns get this long before the threads are stopped. */
+export const PLUGIN_CLOSE_MS = 5000;
 
 /** A call to an actor: a method (`kind` "call", with encoded `args`) or an attribute read ("get"). */
 export interface ActorCall {
@@ -121,16 +137,45 @@ export class TaskPool {
   #actors = new Map<string, Slot>();
   /** its threads keep the process alive (see unref) */
   #holds = true;
+  /** the worker plugins, in registration order; `failed`: its setup killed a thread, and is not run again */
+  #plugins = new Map<string, PluginSpec & { failed?: string }>();
 
   /**
    * `onStart`: told each task's key as its thread starts it. A thread runs its batch in order,
    * so a task starts when the one before it has reported or seceded (or when the batch arrives).
-   * `onSecede`: told the key of a task that seceded.
+   * `onSecede`: told the key of a task that seceded. `plugins`: set up on every thread first.
    */
-  constructor(nthreads: number, onStart: (key: string) => void = () => {}, onSecede: (key: string) => void = () => {}) {
+  constructor(nthreads: number, onStart: (key: string) => void = () => {}, onSecede: (key: string) => void = () => {}, plugins: Iterable<PluginSpec> = []) {
     this.#onStart = onStart;
     this.#onSecede = onSecede;
+    for (const p of plugins) this.#plugins.set(p.name, p);
     for (let i = 0; i < nthreads; i++) this.#spawn(i);
+  }
+
+  /**
+   * Set a worker plugin up on every thread (an older one of its name is taken down there first),
+   * and on every thread started from now on. Resolves once each thread has, with the first
+   * thread's error if any failed.
+   */
+  addPlugin(p: PluginSpec): Promise<WireError | undefined> {
+    this.#plugins.set(p.name, p);
+    return this.#everyThread((id) => ({ type: "plugin-add", id, name: p.name, setup: p.setup, teardown: p.teardown }));
+  }
+
+  /** Take a worker plugin down on every thread (its teardown); the first thread's error if any failed. */
+  removePlugin(name: string): Promise<WireError | undefined> {
+    this.#plugins.delete(name);
+    return this.#everyThread((id) => ({ type: "plugin-remove", id, name }));
+  }
+
+  async #everyThread(message: (id: number) => PluginMessage): Promise<WireError | undefined> {
+    const errors = await Promise.all(this.#slots.map((slot) => new Promise<WireError | undefined>((done) => this.#pluginCall(slot, message(this.#nextId++), done))));
+    return errors.find((e) => e !== undefined);
+  }
+
+  #pluginCall(slot: Slot, message: PluginMessage, done: (error?: WireError) => void): void {
+    slot.pluginCalls.set(message.id, { message, done });
+    slot.thread.postMessage(message satisfies ThreadMessage);
   }
 
   /** Its threads keep no process alive, now and after a restart (a worker beside a client's script on its rank). */
@@ -194,8 +239,25 @@ export class TaskPool {
     for (const slot of this.#slots) if (slot.online) slot.thread.postMessage({ type: "gc" } satisfies ThreadMessage);
   }
 
+  /** Stop the threads; with plugins that have a teardown, each thread runs them first (for up to PLUGIN_CLOSE_MS). */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    if ([...this.#plugins.values()].some((p) => p.teardown !== undefined)) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, PLUGIN_CLOSE_MS)));
+      const teardowns = this.#slots.filter((s) => s.online).map(
+        (slot) =>
+          new Promise<void>((r) =>
+            this.#pluginCall(slot, { type: "plugins-close", id: this.#nextId++ }, (error) => {
+              if (error) log().warn({ err: error.message }, "a worker plugin's teardown failed as the worker closed");
+              r();
+            }),
+          ),
+      );
+      await Promise.race([Promise.all(teardowns), late]);
+      clearTimeout(timer);
+    }
     await Promise.all(this.#slots.map((s) => s.thread.terminate()));
     this.#slots = [];
     this.#idle = [];
@@ -222,10 +284,21 @@ export class TaskPool {
     const holder = taken?.holder ?? new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     const thread = taken?.thread ?? new Thread(THREAD_SCRIPT, { workerData: { holder } satisfies ThreadData });
     if (!this.#holds) thread.unref();
-    const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map(), holder: new Float64Array(holder) };
+    const slot: Slot = { thread, index, online: false, held: new Map(), calls: new Map(), pluginCalls: new Map(), holder: new Float64Array(holder) };
     this.#starting++;
     if (this.#settings) thread.postMessage({ type: "settings", settings: this.#settings } satisfies ThreadMessage);
+    // before any batch: the thread sets its plugins up before its first task
+    for (const p of this.#plugins.values()) {
+      this.#pluginCall(slot, { type: "plugin-add", id: this.#nextId++, name: p.name, setup: p.setup, teardown: p.teardown, failed: p.failed }, (error) => {
+        if (error && p.failed === undefined) log().error({ plugin: p.name, err: error.message }, "a worker plugin's setup failed on a new task thread");
+      });
+    }
     thread.on("message", (report: ThreadReport) => {
+      if (!Array.isArray(report) && report.type === "plugin-done") {
+        const call = slot.pluginCalls.get(report.id);
+        slot.pluginCalls.delete(report.id);
+        return call?.done(report.error);
+      }
       if (!Array.isArray(report) && report.type === "actor-reply") {
         const done = slot.calls.get(report.id);
         slot.calls.delete(report.id);
@@ -278,6 +351,25 @@ export class TaskPool {
     else thread.once("online", online);
   }
 
+  /**
+   * The plugin messages a dead thread had not answered fail. The first was being done if the
+   * thread died holding its slot for plugin work: a setup that ends its thread is not run
+   * again on the replacement (it would end that one too), which records it as failed.
+   */
+  #pluginsDied(slot: Slot, message: string): void {
+    const pending = [...slot.pluginCalls.values()];
+    slot.pluginCalls.clear();
+    const first = pending[0]?.message;
+    if (first?.type === "plugin-add" && slot.holder[0] === PLUGIN_WORK && first.failed === undefined) {
+      const p = this.#plugins.get(first.name);
+      if (p && p.setup === first.setup) p.failed = `${message} while this plugin's setup ran`;
+    }
+    for (const { message: m, done } of pending) {
+      const what = m.type === "plugin-add" ? `setting up worker plugin ${JSON.stringify(m.name)}` : m.type === "plugin-remove" ? `taking down worker plugin ${JSON.stringify(m.name)}` : "closing the worker plugins";
+      done({ name: "WorkerThreadError", message: `${message} before it finished ${what}`, stack: "" });
+    }
+  }
+
   #value(slot: Slot, [id, parts, durationS, start]: ThreadValue): void {
     const held = slot.held.get(id);
     slot.held.delete(id);
@@ -315,6 +407,7 @@ export class TaskPool {
     for (const [key, s] of this.#actors) if (s === slot) this.#actors.delete(key);
     for (const [id, done] of slot.calls) done({ id, ok: false, error: { name: "WorkerThreadError", message: `the actor's ${message}`, stack: "" }, durationS: 0 }, slot.index);
     slot.calls.clear();
+    this.#pluginsDied(slot, message);
     if (this.#closed) return;
     this.#spawn(slot.index);
     this.#dispatch();

@@ -1,6 +1,6 @@
 /**
  * The worker's ops: what the scheduler asks of it (compute-task, free-keys, run, replicate-to,
- * restart, close-worker) and what peers and clients ask (get-data, put-data, story). Messages
+ * restart, close-worker, plugin-add, plugin-remove) and what peers and clients ask (get-data, put-data, story). Messages
  * are checked at the edge by their op's parser (protocol/messages-*.ts) and reach the handlers
  * typed; each handler turns its message into a state-machine event or a data-store call, and
  * worker.ts carries out what comes back.
@@ -12,6 +12,7 @@ import { type Copy, type Dependency, type Message, str } from "../protocol/messa
 import { type GetData, type GetDataReply, workerToWorkerParsers } from "../protocol/messages-peer.js";
 import { type ActorCall, toActorParsers } from "../protocol/messages-actor.js";
 import { type Run, type SchedulerToWorker, schedulerToWorkerParsers } from "../protocol/messages-worker.js";
+import { type PluginResult, type PluginSpec, pluginSpec } from "../protocol/messages-plugins.js";
 import { Sent, decodeWithRaws, encodeWithRaws } from "../protocol/msgpack.js";
 import { RAW_PART_BYTES } from "../protocol/frames.js";
 import { Op } from "../protocol/ops.js";
@@ -40,6 +41,10 @@ export interface WorkerHost {
   replicateTo(target: string, runs: Record<string, number>): Promise<string[]>;
   /** call an actor living on one of the task threads: its encoded value */
   callActor(call: Omit<ActorCall, "op">): Promise<Uint8Array[]>;
+  /** set a worker plugin up on every task thread (now and later): ok, or the first thread's error */
+  addPlugin(p: PluginSpec): Promise<PluginResult>;
+  /** take a worker plugin down on every task thread (its teardown) */
+  removePlugin(name: string): Promise<PluginResult>;
 }
 
 /** A task without dependencies: one shared empty list (never changed). */
@@ -68,6 +73,8 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         await w.restart();
         return "ok";
       },
+      [Op.pluginAdd]: (m) => w.addPlugin(pluginSpec(m)),
+      [Op.pluginRemove]: (m) => w.removePlugin(m.name),
     },
   });
 }

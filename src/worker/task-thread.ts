@@ -17,6 +17,8 @@ import { type RunningTask, type TaskThreadSettings, contextIdle, initTaskThread,
 import { collectGarbage } from "./gc.js";
 import { type ThreadResult, encodeResult } from "./thread-values.js";
 import { type ActorCallMessage, callActor, createActor, dropActors } from "./actors.js";
+import { type PluginMessage, addPlugin, closePlugins, removePlugin } from "./thread-plugins.js";
+import type { WireError } from "../protocol/ops.js";
 
 export interface ThreadTask {
   id: number;
@@ -48,9 +50,10 @@ export interface ThreadBatch {
 
 /**
  * What the pool sends a thread: a batch to run, a request to collect garbage, where the
- * cluster is, a call to one of its actors, or actors to drop (their keys were released).
+ * cluster is, a call to one of its actors, actors to drop (their keys were released), or a
+ * worker plugin to set up or take down (thread-plugins.ts).
  */
-export type ThreadMessage = ThreadBatch | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] };
+export type ThreadMessage = ThreadBatch | { type: "gc" } | { type: "settings"; settings: TaskThreadSettings } | ActorCallMessage | { type: "actor-drop"; keys: string[] } | PluginMessage;
 
 export type { ThreadResult };
 
@@ -64,9 +67,11 @@ export type ThreadValue = [id: number, parts: Uint8Array[], durationS: number, s
 /**
  * What a thread sends the pool: a task's value or its failure; a task giving up its slot
  * (secede) or taking one again (rejoin); a task that made an actor (before its result); an
- * actor call's reply.
+ * actor call's reply; a plugin message done (`error`: it failed).
  */
-export type ThreadReport = ThreadValue | ThreadValue[] | ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult);
+export type ThreadReport =
+  | ThreadValue | ThreadValue[] | ThreadResult[] | { type: "seceded" | "rejoined" | "actor"; id: number } | ({ type: "actor-reply" } & ThreadResult)
+  | { type: "plugin-done"; id: number; error?: WireError };
 
 /**
  * Values not posted yet: the values of quick tasks of one batch go together, one message for
@@ -182,6 +187,10 @@ port.on("message", async (msg: ThreadMessage) => {
         return void callActor(msg).then(({ result, moved }) => port.postMessage({ type: "actor-reply", ...result } satisfies ThreadReport, moved));
       case "actor-drop":
         return dropActors(msg.keys);
+      case "plugin-add":
+      case "plugin-remove":
+      case "plugins-close":
+        return pluginWork(msg);
       default:
         return collectGarbage();
     }
@@ -196,6 +205,34 @@ port.on("message", async (msg: ThreadMessage) => {
   }
   flushValues();
 });
+
+/** What holds the slot while a plugin is set up or taken down: no task (if the thread dies then, none of its tasks ran). */
+const PLUGIN_WORK = -1;
+
+/**
+ * A plugin set up or taken down in the slot, as a task: after the tasks that came before it,
+ * before those that come after (a task finds the plugins registered before it). At the
+ * worker's close the teardowns do not wait for a running task: nothing waits for its result.
+ */
+async function pluginWork(m: PluginMessage): Promise<void> {
+  const inSlot = m.type !== "plugins-close";
+  if (inSlot) {
+    const waiting = slot.take(PLUGIN_WORK, false);
+    if (waiting) await waiting;
+    flushValues();
+  }
+  let error: WireError | undefined;
+  try {
+    if (m.type === "plugin-add") await addPlugin(m);
+    else if (m.type === "plugin-remove") await removePlugin(m.name);
+    else await closePlugins();
+  } catch (err) {
+    error = toWireError(err);
+  } finally {
+    if (inSlot) slot.give();
+  }
+  port.postMessage({ type: "plugin-done", id: m.id, ...(error ? { error } : {}) } satisfies ThreadReport);
+}
 
 const NO_DEPS: ReadonlyMap<string, Uint8Array[]> = new Map();
 

@@ -18,6 +18,7 @@ import { readSchedulerFile } from "../comm/scheduler-file.js";
 import { type Checkpointed, InOrder, withCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import { logger } from "../log.js";
 import { keyedMap } from "../protocol/messages.js";
+import { type PluginSpec, pluginResult, samePlugin } from "../protocol/messages-plugins.js";
 import { checkGetDataReply } from "../protocol/messages-peer.js";
 import { Op, toWireError } from "../protocol/ops.js";
 import type { Status } from "../status.js";
@@ -67,6 +68,8 @@ export class Worker {
   #peers = new Map<string, Promise<Rpc>>();
   /** task functions by the number the scheduler gave them */
   #functions = new Map<number, unknown>();
+  /** worker plugins by name, in registration order (every pool sets them up); `ok`: its last setup here did not fail */
+  #plugins = new Map<string, { spec: PluginSpec; ok: boolean }>();
   /** the values held here (the state machine knows their sizes) */
   #store: DataStore;
   #inOrder = new InOrder();
@@ -172,6 +175,16 @@ export class Worker {
         await old?.close();
       },
       replicateTo: (target, runs) => this.#replicateTo(target, runs),
+      addPlugin: async (p) => {
+        const old = this.#plugins.get(p.name);
+        if (old?.ok && samePlugin(old.spec, p)) return { ok: true }; // sent again by a scheduler taking over
+        const entry = { spec: p, ok: true };
+        this.#plugins.set(p.name, entry);
+        const r = pluginResult(await this.#pool?.addPlugin(p));
+        entry.ok = r.ok;
+        return r;
+      },
+      removePlugin: async (name) => (this.#plugins.delete(name) ? pluginResult(await this.#pool?.removePlugin(name)) : { ok: true }),
       callActor: (call) =>
         new Promise((resolve, reject) => {
           if (!this.#pool) return reject(new Error(`actor ${JSON.stringify(call.key)}: the worker ${this.name} is not running`));
@@ -297,6 +310,7 @@ export class Worker {
         if (rpc && !rpc.closed) rpc.sendKey(Op.executing, key);
       },
       (key) => this.#handle({ type: "secede", key }),
+      [...this.#plugins.values()].map((p) => p.spec),
     );
     if (this.#schedulerAddress && this.address) pool.configure(this.#threadSettings());
     if (this.#opts.comm?.holdsProcess === false) pool.unref();
@@ -580,5 +594,3 @@ export class Worker {
     return this.#closed;
   }
 }
-
-
