@@ -71,7 +71,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type Gathered, type GatherOptions, type LogRecord, type WorkerLogsOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type Gathered, type GatherOptions, type LogRecord, type WorkerLogsOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, WorkerPluginError, type WorkerPlugin, type PluginOptions, workerPlugin, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -291,4 +291,17 @@ export async function jupyter(c: Client): Promise<void> {
   const journalErr: DaskError = new JournalError("x");
   void journalErr;
   void [fields, err.code, await c.startJupyter()];
+}
+
+/** Dask's worker plugins: the plugin's value typed from its setup to its teardown and to workerPlugin. */
+export async function workerPlugins(c: Client): Promise<void> {
+  const plugin: WorkerPlugin<{ rows: number }> = { name: "table", setup: async () => ({ rows: 3 }), teardown: (v) => void v.rows };
+  const ok: Record<string, "ok"> = await c.registerWorkerPlugin(plugin, { idempotent: true, timeout: 1000 } satisfies PluginOptions & { idempotent?: boolean });
+  await c.unregisterWorkerPlugin("table", { timeout: 1000 });
+  const rows: number = workerPlugin<{ rows: number }>("table").rows;
+  const err = new WorkerPluginError("table", "setup", "tcp://w:1", { name: "Error", message: "m", stack: "" });
+  const fields: [string, string, string, string, Error] = [err.plugin, err.worker, err.remoteName, err.remoteMessage, err.cause];
+  // @ts-expect-error teardown takes what setup returned
+  const bad: WorkerPlugin<{ rows: number }> = { name: "t", setup: () => ({ rows: 1 }), teardown: (v: string) => v };
+  void [ok, rows, fields, bad];
 }
