@@ -51,6 +51,7 @@ export async function register<S>(c: PluginsHost, plugin: WorkerPlugin<S>, optio
     if (fn !== undefined && typeof fn !== "function") throw new TypeError(`registerWorkerPlugin: plugin ${JSON.stringify(name)}'s ${field} must be a function, got ${describeValue(fn)}`);
   }
   checkTimeout("registerWorkerPlugin", options.timeout);
+  finite("registerWorkerPlugin", options.timeout);
   if (options.idempotent !== undefined && typeof options.idempotent !== "boolean") throw new TypeError(`registerWorkerPlugin: idempotent must be true or false, got ${describeValue(options.idempotent)}`);
   const timeout = options.timeout ?? PLUGIN_TIMEOUT_MS;
   const msg: Message = { op: Op.registerWorkerPlugin, name, timeout };
@@ -65,9 +66,15 @@ export async function unregister(c: PluginsHost, name: string, options: PluginOp
   c.checkOpen();
   if (typeof name !== "string" || name === "") throw new TypeError(`unregisterWorkerPlugin: the name must be a non-empty string, got ${describeValue(name)}`);
   checkTimeout("unregisterWorkerPlugin", options.timeout);
+  finite("unregisterWorkerPlugin", options.timeout);
   const timeout = options.timeout ?? PLUGIN_TIMEOUT_MS;
   const r = await c.request<PluginsReplies["unregister-worker-plugin"]>({ op: Op.unregisterWorkerPlugin, name, timeout }, timeout + MARGIN_MS);
   allOk(name, "teardown", r.workers);
+}
+
+/** The workers' calls are bounded: a setup that never returns must not hold the registration forever. */
+function finite(call: string, timeout: number | undefined): void {
+  if (timeout === Infinity) throw new TypeError(`${call}: timeout must be finite (each worker's setup or teardown is bounded), got Infinity`);
 }
 
 /** Each worker's "ok", or the first failed worker's error. */

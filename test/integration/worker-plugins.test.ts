@@ -169,6 +169,7 @@ describe("worker plugins (real processes)", function () {
     await assert.rejects(cl.registerWorkerPlugin({ setup: () => 1 } as never), /the plugin's name must be a non-empty string, got undefined/);
     await assert.rejects(cl.registerWorkerPlugin({ name: "x", setup: "load()" } as never), /plugin "x"'s setup must be a function, got the string "load\(\)"/);
     await assert.rejects(cl.registerWorkerPlugin({ name: "x" }, { timeout: -1 }), /timeout must be a number of milliseconds >= 0, got -1/);
+    await assert.rejects(cl.registerWorkerPlugin({ name: "x" }, { timeout: Infinity }), /timeout must be finite \(each worker's setup or teardown is bounded\), got Infinity/);
     await assert.rejects(cl.registerWorkerPlugin({ name: "x" }, { idempotent: "yes" as never }), /idempotent must be true or false, got the string "yes"/);
     await assert.rejects(cl.unregisterWorkerPlugin(""), /the name must be a non-empty string, got the string ""$/);
   });
