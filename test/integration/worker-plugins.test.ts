@@ -13,17 +13,6 @@ import { type Proc, cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js"
 /** What a task sees: its own thread and process, and the value of plugin `name` there (or its error). */
 type Seen = { pid: number; thread: number; plugin?: { pid: number; thread: number; setups: number; tag?: string }; error?: string };
 
-/** A task (shipped as source): where it runs, and what workerPlugin(name) gives it there. */
-async function look(name: string): Promise<Seen> {
-  const { threadId } = await import("node:worker_threads");
-  const { workerPlugin } = await import("dask-mpi-ts");
-  try {
-    return { pid: process.pid, thread: threadId, plugin: workerPlugin(name) };
-  } catch (err) {
-    return { pid: process.pid, thread: threadId, error: (err as Error).message };
-  }
-}
-
 /**
  * A plugin whose setup records where it ran and how many setups of it this thread has run, and
  * whose teardown leaves a file `<tag>-<pid>-<thread>` in $PLUGIN_TEST_DIR (the workers' env).
@@ -43,7 +32,10 @@ function recorder(name: string, tag: string): WorkerPlugin<{ pid: number; thread
   return { name, setup, teardown };
 }
 
-/** Tasks spread over every thread: each holds its thread a moment, so the batches go round. */
+/**
+ * What `n` tasks (shipped as source) see: where each ran, and what workerPlugin(name) gave it
+ * there (or its error); each holds its thread a moment, so the batches go round the threads.
+ */
 async function everyThread(c: Client, name: string, n = 24, workers?: string[]): Promise<Seen[]> {
   const fs = c.map(
     async (name: string, _i: number) => {
@@ -139,12 +131,12 @@ describe("worker plugins (real processes)", function () {
   // threads set the plugins up again; the worker's close runs the teardowns.
   it("replacement threads, a setup that kills its thread, restart() and the worker's close", async () => {
     await c.client.registerWorkerPlugin(recorder("rec", "r"));
-    const first = await c.client.submit(look, "rec", { pure: false }).result();
+    const [first] = await everyThread(c.client, "rec", 1);
     // this task ends its thread; its replacement sets the plugin up before the next task
     await assert.rejects(c.client.submit(() => process.exit(3), { pure: false }).result(), /task thread exited with code 3 while this task ran/);
     const after = await everyThread(c.client, "rec", 8);
     assert.ok(after.every((s) => s.plugin?.thread === s.thread && s.plugin.setups === 1), JSON.stringify(after));
-    assert.equal(first.plugin?.setups, 1);
+    assert.equal(first!.plugin?.setups, 1);
 
     const err = await c.client.registerWorkerPlugin({ name: "killer", setup: () => process.exit(4) }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof WorkerPluginError, String(err));
