@@ -21,7 +21,7 @@ export { Pub, Sub } from "./client/pubsub.js";
 export type { PrimitiveOptions } from "./client/primitive.js";
 export { workerClient } from "./client/task-client.js";
 export { type Actor, actorOf } from "./client/actor.js";
-export { secede, rejoin, workerPlugin } from "./protocol/task-context.js";
+export { secede, rejoin, workerPlugin, getWorker, type TaskWorker } from "./protocol/task-context.js";
 export type { WorkerPlugin, PluginOptions } from "./client/plugins.js";
 export { fireAndForget } from "./client/fire-and-forget.js";
 export { performanceReport } from "./client/performance-report.js";

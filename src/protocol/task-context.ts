@@ -27,6 +27,8 @@ export interface TaskThreadSettings {
   /** the worker this thread belongs to */
   workerAddress: string;
   workerName: string;
+  /** its number of task threads */
+  nthreads?: number;
 }
 
 /** The task running in the current async context. */
@@ -122,6 +124,27 @@ export function rejoin(): Promise<void> {
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** What a task may know of the worker it runs on (`getWorker()`). */
+export interface TaskWorker {
+  /** the worker's address, as the scheduler knows it (`whoHas`, `schedulerInfo().workers`) */
+  address: string;
+  /** its name (`--name`, the MPI rank under dask-mpi-ts), or its address when it has none */
+  name: string;
+  /** how many task threads it has */
+  nthreads: number;
+}
+
+/**
+ * The worker the calling task (or worker plugin) runs on, as Dask's `get_worker()` is mostly
+ * used: its address, name and number of task threads. Throws outside a worker's task thread.
+ * @example const { name } = getWorker(); writeFileSync(`/scratch/part-${name}.bin`, data);
+ */
+export function getWorker(): TaskWorker {
+  const s = holder[SLOT]?.settings;
+  if (!s) throw new Error("getWorker() was called outside a worker's task thread: it works only in a task (or a worker plugin) running on a worker");
+  return { address: s.workerAddress, name: s.workerName, nthreads: s.nthreads ?? 1 };
 }
 
 /** The worker plugins of this task thread, by name (worker/thread-plugins.ts sets them up and down). @internal */

@@ -319,7 +319,7 @@ export class Worker {
 
   /** What tasks need to connect a client to this worker's scheduler (getClient() in a task). */
   #threadSettings(): TaskThreadSettings {
-    return { schedulerAddress: this.#schedulerAddress, secret: this.#secret, tls: this.#opts.tls, workerAddress: this.address, workerName: this.name || this.address };
+    return { schedulerAddress: this.#schedulerAddress, secret: this.#secret, tls: this.#opts.tls, workerAddress: this.address, workerName: this.name || this.address, nthreads: this.nthreads };
   }
 
   /** Carry out what the state machine asked for. */

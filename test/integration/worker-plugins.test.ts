@@ -3,15 +3,16 @@
 // that start later; tasks read its value with workerPlugin(name); a failing setup is an error
 // naming the worker, and the tasks there get its reason; teardown runs on unregister, on
 // replacement and at the worker's close; a journaled scheduler taking over keeps the plugins.
+// Tasks also tell where they run with getWorker() (Dask's get_worker()).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { Client, type WorkerPlugin, WorkerPluginError } from "../../src/index.js";
+import { Client, type WorkerPlugin, WorkerPluginError, getWorker, workerPlugin } from "../../src/index.js";
 import { BIN, type ProcessClusterHandle, startProcessCluster, tempDir, withCluster } from "../helpers/cluster.js";
 import { type Proc, cleanupProcs, spawnProc, waitFor } from "../helpers/proc.js";
 
 /** What a task sees: its own thread and process, and the value of plugin `name` there (or its error). */
-type Seen = { pid: number; thread: number; plugin?: { pid: number; thread: number; setups: number; tag?: string }; error?: string };
+type Seen = { pid: number; thread: number; worker: { address: string; name: string; nthreads: number }; plugin?: { pid: number; thread: number; setups: number; tag?: string }; error?: string };
 
 /**
  * A plugin whose setup records where it ran and how many setups of it this thread has run, and
@@ -42,11 +43,12 @@ async function everyThread(c: Client, name: string, n = 24, workers?: string[]):
       const end = Date.now() + 20;
       while (Date.now() < end);
       const { threadId } = await import("node:worker_threads");
-      const { workerPlugin } = await import("dask-mpi-ts");
+      const { workerPlugin, getWorker } = await import("dask-mpi-ts");
+      const where = { pid: process.pid, thread: threadId, worker: getWorker() };
       try {
-        return { pid: process.pid, thread: threadId, plugin: workerPlugin(name) };
+        return { ...where, plugin: workerPlugin(name) };
       } catch (err) {
-        return { pid: process.pid, thread: threadId, error: (err as Error).message };
+        return { ...where, error: (err as Error).message };
       }
     },
     Array.from({ length: n }, () => name),
@@ -90,8 +92,10 @@ describe("worker plugins (real processes)", function () {
     await c.client.waitForWorkers(3, { timeout: 30_000 });
     const onLate = await everyThread(c.client, "rec", 8, ["late"]);
     const latePid = late.child.pid;
+    const lateAddress = Object.entries((await c.client.schedulerInfo()).workers).find(([, w]) => w.name === "late")![0];
     for (const s of onLate) {
       assert.equal(s.pid, latePid, "pinned to the late worker");
+      assert.deepEqual(s.worker, { address: lateAddress, name: "late", nthreads: 2 }, "getWorker() in its task");
       assert.deepEqual([s.plugin?.thread, s.plugin?.setups], [s.thread, 1], s.error ?? "set up on the late worker's thread");
     }
 
@@ -164,6 +168,8 @@ describe("worker plugins (real processes)", function () {
     await assert.rejects(cl.registerWorkerPlugin({ name: "x" }, { timeout: Infinity }), /timeout must be finite \(each worker's setup or teardown is bounded\), got Infinity/);
     await assert.rejects(cl.registerWorkerPlugin({ name: "x" }, { idempotent: "yes" as never }), /idempotent must be true or false, got the string "yes"/);
     await assert.rejects(cl.unregisterWorkerPlugin(""), /the name must be a non-empty string, got the string ""$/);
+    assert.throws(() => getWorker(), /getWorker\(\) was called outside a worker's task thread/);
+    assert.throws(() => workerPlugin("x"), /workerPlugin\("x"\) was called outside a task thread/);
   });
 });
 

@@ -71,7 +71,7 @@ import {
 } from "dask-mpi-ts";
 import { type AcquireOptions, CoordinationError, Event, Lock, Pub, Queue, type QueueOptions, Semaphore, type SemaphoreOptions, Sub, Variable, type PrimitiveOptions } from "dask-mpi-ts";
 import {
-  type Gathered, type GatherOptions, type LogRecord, type WorkerLogsOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, WorkerPluginError, type WorkerPlugin, type PluginOptions, workerPlugin, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
+  type Gathered, type GatherOptions, type LogRecord, type WorkerLogsOptions, type JupyterOptions, type JupyterServer, JupyterError, JournalError, WorkerPluginError, type WorkerPlugin, type PluginOptions, workerPlugin, getWorker, type TaskWorker, type RebalanceOptions, type ReplicateOptions, type TaskStreamOptions, type TaskStreamRecord, type TaskStreamTransfer, fireAndForget, performanceReport,
 } from "dask-mpi-ts";
 import * as jobqueue from "dask-mpi-ts/jobqueue";
 import * as drmaa from "dask-mpi-ts/drmaa";
@@ -299,6 +299,8 @@ export async function workerPlugins(c: Client): Promise<void> {
   const ok: Record<string, "ok"> = await c.registerWorkerPlugin(plugin, { idempotent: true, timeout: 1000 } satisfies PluginOptions & { idempotent?: boolean });
   await c.unregisterWorkerPlugin("table", { timeout: 1000 });
   const rows: number = workerPlugin<{ rows: number }>("table").rows;
+  const where: TaskWorker = getWorker();
+  void [where.address, where.name, where.nthreads];
   const err = new WorkerPluginError("table", "setup", "tcp://w:1", { name: "Error", message: "m", stack: "" });
   const fields: [string, string, string, string, Error] = [err.plugin, err.worker, err.remoteName, err.remoteMessage, err.cause];
   // @ts-expect-error teardown takes what setup returned
