@@ -7,13 +7,14 @@
  * durable: a scheduler taking over has them, and sets them up on the workers that come back
  * (a worker that already has a plugin, set up without error, keeps it as it is).
  *
- * A registration whose setup fails on some worker is answered with each worker's result (the
- * client turns a failure into an error naming the worker) and stays registered, as in Dask:
+ * A registration is answered with each worker's result (a worker that left meanwhile is not
+ * listed); the client turns a failure into an error naming the worker. One whose setup failed
+ * somewhere stays registered, as in Dask:
  * tasks there find it failed (`workerPlugin` throws the reason), workers that come later try
  * again, and an unregister takes it away.
  */
 import { RemoteError } from "../comm/rpc.js";
-import { describeError } from "../errors.js";
+import { CommClosedError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { Message } from "../protocol/messages.js";
 import { type PluginResult, type PluginSpec, type PluginsReplies, type PluginsToScheduler, parsePlugins, pluginSpec } from "../protocol/messages-plugins.js";
@@ -83,7 +84,10 @@ export class WorkerPlugins {
         try {
           out[address] = (await view.requestWorker(address, msg, timeoutMs)) as PluginResult;
         } catch (err) {
-          // the worker's own error as it sent it, or why we got no answer (closed, timed out)
+          // a worker that left meanwhile (retired, closed) is not there to have it: not listed,
+          // and not an error (one that comes back sets it up as it registers: workerAdded)
+          if (err instanceof CommClosedError) return;
+          // the worker's own error as it sent it, or why we got no answer (timed out)
           out[address] = { ok: false, error: err instanceof RemoteError ? err.remote : toWireError(err) };
         }
       }),

@@ -33,8 +33,11 @@ export async function addPlugin(m: { name: string; setup?: unknown; teardown?: u
     plugins.set(m.name, { ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : describeError(err) });
     throw err;
   }
-  // the new one is up; the old one's teardown failing is still an error to report
-  if (oldFailed) throw oldFailed.err;
+  // the new one is up; the old one's teardown failing is still an error to report, as its own
+  if (oldFailed) {
+    const e = oldFailed.err;
+    throw new Error(`the new plugin is set up, but the teardown of the one of that name it replaces failed: ${e instanceof Error ? `${e.name}: ${e.message}` : describeError(e)}`, { cause: e });
+  }
 }
 
 /** Take a plugin down: its teardown, given its setup's value (none for one that failed). Undefined when there was none. */

@@ -108,8 +108,8 @@ describe("worker plugins (real processes)", function () {
 
   // Protects: a setup that throws is a WorkerPluginError naming a worker and the error (the
   // plugin stays registered, as in Dask) and tasks there get that reason, never a value;
-  // registering the name again replaces it (the old value's teardown, then the new setup);
-  // idempotent leaves a registered name alone.
+  // registering the name again replaces it (the old value's teardown, then the new setup; a
+  // failing teardown is reported as such, with the new one up); idempotent leaves a name alone.
   it("a failing setup is an error naming the worker; tasks get its reason; a new registration replaces it; idempotent skips", async () => {
     const bad: WorkerPlugin = { name: "p", setup: () => { throw new RangeError("no table here"); } };
     const err = await c.client.registerWorkerPlugin(bad).then(() => undefined, (e: unknown) => e);
@@ -127,6 +127,14 @@ describe("worker plugins (real processes)", function () {
 
     assert.deepEqual(await c.client.registerWorkerPlugin(recorder("p", "third"), { idempotent: true }), {}, "nothing asked of the workers");
     assert.ok((await everyThread(c.client, "p", 4)).every((s) => s.plugin?.tag === "second"));
+
+    // a teardown that throws, met when the name is registered again: the new one is up, and the error says whose teardown failed
+    await c.client.registerWorkerPlugin({ name: "q", setup: () => 1, teardown: () => { throw new Error("cannot close"); } });
+    await assert.rejects(
+      c.client.registerWorkerPlugin({ name: "q", setup: () => 2 }),
+      (e: unknown) => e instanceof WorkerPluginError && /its setup failed on worker .*: Error: the new plugin is set up, but the teardown of the one of that name it replaces failed: Error: cannot close$/.test(e.message),
+    );
+    assert.ok((await everyThread(c.client, "q", 8)).every((s) => (s.plugin as unknown) === 2));
   });
 
   // Protects: a thread that dies is replaced with the plugins set up before its first task; a
