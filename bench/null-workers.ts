@@ -72,6 +72,7 @@ export class NullWorker {
           [Op.pluginRemove]: () => ({ ok: true }) as const,
           [Op.replicateTo]: () => [],
           [Op.restart]: () => "ok",
+          [Op.restartProcess]: () => "ok",
           [Op.getLogs]: () => [],
         },
       }),

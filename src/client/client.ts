@@ -30,6 +30,7 @@ import { type LogsOptions, type WorkerLogsOptions, schedulerLogs, workerLogs } f
 import * as datasets from "./datasets.js";
 import * as locality from "./locality.js";
 import * as plugins from "./plugins.js";
+import { restartWorkers } from "./restart-workers.js";
 import type { PluginOptions, WorkerPlugin } from "./plugins.js";
 import { type TaskStreamOptions, type TaskStreamRecord, getTaskStream } from "./task-stream.js";
 import { type JupyterOptions, type JupyterServer, startJupyter } from "./jupyter.js";
@@ -468,6 +469,8 @@ export class Client implements FutureHost {
     return this.request({ op: Op.retireWorkers, workers }, 10 * REQUEST_TIMEOUT_MS);
   }
 
+  /** Dask's `restart_workers`: their processes start afresh under their nannies (what only they held is lost); each -> its new address. */
+  restartWorkers(workers: string[], options?: { timeout?: number }): Promise<Record<string, string>> { return restartWorkers(this.#runHost, workers, options); }
   /** Cancel all work and forget all results; workers get fresh task threads. */
   async restart(): Promise<void> {
     this.#checkOpen();

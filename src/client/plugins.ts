@@ -11,7 +11,7 @@ import type { PluginResult, PluginsReplies } from "../protocol/messages-plugins.
 import type { WireFunction } from "../protocol/functions.js";
 import { Op } from "../protocol/ops.js";
 import { describeValue } from "./arguments.js";
-import { checkTimeout } from "./timeout.js";
+import { checkFinite, checkTimeout } from "./timeout.js";
 
 /**
  * A worker plugin: `setup` runs once on each task thread of each worker (now, on workers and
@@ -39,6 +39,8 @@ export interface PluginsHost {
 }
 
 const PLUGIN_TIMEOUT_MS = 60_000;
+/** a setup that never returns must not hold the registration forever */
+const BOUNDED = "each worker's setup or teardown is bounded";
 /** The scheduler's own time on top of the workers' (its journal's sync, its reply). */
 const MARGIN_MS = 10_000;
 
@@ -51,7 +53,7 @@ export async function register<S>(c: PluginsHost, plugin: WorkerPlugin<S>, optio
     if (fn !== undefined && typeof fn !== "function") throw new TypeError(`registerWorkerPlugin: plugin ${JSON.stringify(name)}'s ${field} must be a function, got ${describeValue(fn)}`);
   }
   checkTimeout("registerWorkerPlugin", options.timeout);
-  finite("registerWorkerPlugin", options.timeout);
+  checkFinite("registerWorkerPlugin", options.timeout, BOUNDED);
   if (options.idempotent !== undefined && typeof options.idempotent !== "boolean") throw new TypeError(`registerWorkerPlugin: idempotent must be true or false, got ${describeValue(options.idempotent)}`);
   const timeout = options.timeout ?? PLUGIN_TIMEOUT_MS;
   const msg: Message = { op: Op.registerWorkerPlugin, name, timeout };
@@ -66,15 +68,10 @@ export async function unregister(c: PluginsHost, name: string, options: PluginOp
   c.checkOpen();
   if (typeof name !== "string" || name === "") throw new TypeError(`unregisterWorkerPlugin: the name must be a non-empty string, got ${describeValue(name)}`);
   checkTimeout("unregisterWorkerPlugin", options.timeout);
-  finite("unregisterWorkerPlugin", options.timeout);
+  checkFinite("unregisterWorkerPlugin", options.timeout, BOUNDED);
   const timeout = options.timeout ?? PLUGIN_TIMEOUT_MS;
   const r = await c.request<PluginsReplies["unregister-worker-plugin"]>({ op: Op.unregisterWorkerPlugin, name, timeout }, timeout + MARGIN_MS);
   allOk(name, "teardown", r.workers);
-}
-
-/** The workers' calls are bounded: a setup that never returns must not hold the registration forever. */
-function finite(call: string, timeout: number | undefined): void {
-  if (timeout === Infinity) throw new TypeError(`${call}: timeout must be finite (each worker's setup or teardown is bounded), got Infinity`);
 }
 
 /** Each worker's "ok", or the first failed worker's error. */

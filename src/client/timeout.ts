@@ -8,6 +8,11 @@ export function checkTimeout(what: string, timeoutMs: unknown): asserts timeoutM
   }
 }
 
+/** A call whose wait on the cluster is bounded: Infinity is refused, saying why (`why`). */
+export function checkFinite(what: string, timeoutMs: number | undefined, why: string): void {
+  if (timeoutMs === Infinity) throw new TypeError(`${what}: timeout must be finite (${why}), got Infinity`);
+}
+
 /** Node's timers take at most this many ms (a longer delay, or Infinity, fires after 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -15,6 +15,7 @@ export function builtinExtensions(o?: Pick<SchedulerOptions, "schedulerFile" | "
   return [
     async () => (await import("../extensions/datasets.js")).datasetsExtension(),
     async () => (await import("../extensions/worker-plugins.js")).workerPluginsExtension(),
+    async () => (await import("../extensions/restart-workers.js")).restartWorkersExtension(),
     async () => (await import("../extensions/coordination/index.js")).coordinationExtension(),
     async () => (await import("../extensions/task-stream.js")).taskStreamExtension(),
     async () => (await import("../extensions/pending.js")).pendingExtension(),

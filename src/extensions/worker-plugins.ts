@@ -111,6 +111,6 @@ export function workerPluginsExtension(): SchedulerExtension {
       view = v;
       plugins.restore();
     },
-    onWorkerAdded: (address) => plugins.workerAdded(address),
+    onWorkerAdded: (w) => plugins.workerAdded(w.address),
   };
 }

@@ -103,7 +103,8 @@ export class Nanny {
       child.channel?.unref();
     }
     let closedOnPurpose: { ok: boolean; reason: string } | undefined;
-    let retiredToRestart = false;
+    /** why a fresh worker follows this one's clean exit (a lifetime restart, or client.restartWorkers), if one does */
+    let startAgain: string | undefined;
     return new Promise<void>((resolve, reject) => {
       let started = false;
       const timer = setTimeout(() => {
@@ -128,7 +129,7 @@ export class Nanny {
           resolve();
         } else if (m.type === "closing") {
           closedOnPurpose = { ok: m.clean, reason: m.reason };
-          if (m.retired && this.#opts.restartAfterRetire && this.status === "running") retiredToRestart = true;
+          if (((m.retired && this.#opts.restartAfterRetire) || m.restart) && this.status === "running") startAgain = m.restart ? "restart requested" : "lifetime restart";
         } else if (m.type === "start-failed" && !started) {
           clearTimeout(timer);
           closedOnPurpose = { ok: false, reason: m.reason };
@@ -152,8 +153,8 @@ export class Nanny {
           }
           return;
         }
-        if (retiredToRestart) {
-          log().info({ reason: "lifetime restart" }, "starting a fresh worker");
+        if (startAgain) {
+          log().info({ reason: startAgain }, "starting a fresh worker");
           this.#spawn().catch((err) => this.#finish({ ok: false, reason: String(err?.message ?? err) }));
           return;
         }

@@ -44,7 +44,7 @@ process.on("message", async (raw: unknown) => {
     }
     const w = worker!;
     void w.closed.then(async (reason) => {
-      send({ type: "closing", reason, clean: w.cleanExit, retired: w.retired });
+      send({ type: "closing", reason, clean: w.cleanExit, retired: w.retired, restart: w.restartRequested });
       await finish(w.cleanExit ? 0 : 1);
     });
     send({ type: "ready", address: w.address });

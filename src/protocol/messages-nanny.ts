@@ -13,7 +13,8 @@ export type NannyToWorker<O extends object = object> =
 export type WorkerToNanny =
   | { type: "ready"; address: string }
   | { type: "start-failed"; reason: string }
-  | { type: "closing"; reason: string; clean: boolean; retired: boolean };
+  /** `restart`: it was asked to be started again (client.restartWorkers): the nanny starts a fresh one */
+  | { type: "closing"; reason: string; clean: boolean; retired: boolean; restart: boolean };
 
 /** Earlier names of the two unions. */
 export type NannyMessage<O extends object = object> = NannyToWorker<O>;
@@ -24,7 +25,7 @@ export const nannyToWorkerShapes = { start: { options: "map", log: "map" }, clos
 export const workerToNannyShapes = {
   ready: { address: "string" },
   "start-failed": { reason: "string" },
-  closing: { reason: "string", clean: "boolean", retired: "boolean" },
+  closing: { reason: "string", clean: "boolean", retired: "boolean", restart: "boolean" },
 } as const;
 
 type Kind = "string" | "boolean" | "map";

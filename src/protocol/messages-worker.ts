@@ -101,11 +101,13 @@ export type Run = { op: "run"; fn: WireFunction; args: Uint8Array[] };
 /** Retirement, replication: copy the keys of `runs` to the worker at `target`, passing on their values' numbers. */
 export type ReplicateTo = { op: "replicate-to"; target: string; runs: Record<string, number> };
 export type RestartWorker = { op: "restart" };
+/** Close, for the nanny to start a fresh worker process (client.restartWorkers); an error without a nanny. */
+export type RestartProcess = { op: "restart-process" };
 /** The last `n` lines of the worker's log (getWorkerLogs). */
 export type GetLogs = { op: "get-logs"; n?: number };
 export type SchedulerClosingWorker = { op: "scheduler-closing"; reason: string };
 
-export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | GetLogs | SchedulerClosingWorker | PluginsToWorker;
+export type SchedulerToWorker = ComputeTask | FreeKeys | CloseWorker | Run | ReplicateTo | RestartWorker | RestartProcess | GetLogs | SchedulerClosingWorker | PluginsToWorker;
 
 export interface WorkerReplies {
   "register-worker": { address: string; id: string };
@@ -117,6 +119,7 @@ export interface WorkerReplies {
   /** the keys copied */
   "replicate-to": string[];
   restart: "ok";
+  "restart-process": "ok";
   "get-logs": LogRecord[];
   "plugin-add": PluginResult;
   "plugin-remove": PluginResult;
@@ -187,6 +190,7 @@ export const schedulerToWorkerParsers: Parsers<SchedulerToWorker> = {
   run: (m) => (wireFunction(m, "fn"), parts(m, "args"), m as unknown as Run),
   "replicate-to": (m) => (str(m, "target"), numMap(m, "runs"), m as unknown as ReplicateTo),
   restart: (m) => m as unknown as RestartWorker,
+  "restart-process": (m) => m as unknown as RestartProcess,
   "get-logs": (m) => (optional(m, "n", num), m as unknown as GetLogs),
   "scheduler-closing": (m) => (str(m, "reason"), m as unknown as SchedulerClosingWorker),
   ...pluginsToWorkerParsers,
@@ -234,6 +238,7 @@ export const schedulerToWorkerShapes: Shapes<SchedulerToWorker> = {
   run: { fn: "function", args: "parts" },
   "replicate-to": { target: "string", runs: "numbers" },
   restart: {},
+  "restart-process": {},
   "get-logs": { n: "number?" },
   "scheduler-closing": { reason: "string" },
   "plugin-add": { name: "string", setup: "function?", teardown: "function?" },

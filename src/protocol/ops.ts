@@ -20,6 +20,8 @@ export const Op = {
   workerFailed: "worker-failed",
   // scheduler -> worker
   computeTask: "compute-task",
+  /** close, for the worker's nanny to start a fresh process (client.restartWorkers) */
+  restartProcess: "restart-process",
   freeKeys: "free-keys",
   closeWorker: "close-worker",
   // scheduler <- client
@@ -43,6 +45,8 @@ export const Op = {
   broadcast: "broadcast",
   retireWorkers: "retire-workers",
   restart: "restart",
+  /** scheduler <- client: the restart-workers extension (extensions/restart-workers.ts) */
+  restartWorkers: "restart-workers",
   versions: "versions",
   // scheduler <- client: where data lives (messages-locality.ts)
   fireAndForget: "fire-and-forget",

@@ -104,7 +104,7 @@ export interface SchedulerExtension {
    * A worker registered: called before any task is placed on it, so what the extension sends
    * it now (`requestWorker`) reaches it before its first compute-task.
    */
-  onWorkerAdded?(address: string): void;
+  onWorkerAdded?(worker: { address: string; name: string }): void;
   onWorkerRemoved?(address: string, reason: string): void;
   onClientRemoved?(id: string): void;
   close?(reason: string): Promise<void>;

@@ -156,7 +156,7 @@ export class SchedulerHandlers {
     if (rpc.comm.closed) return undefined;
     checkUnique();
     this.#h.peers.addWorker(rpc, info.address, m.versions ?? ({} as Versions));
-    for (const added of this.#h.extensions.workerAdded) added(info.address); // before any task is placed there
+    for (const added of this.#h.extensions.workerAdded) added({ address: info.address, name: info.name }); // before any task is placed there
     const now = Date.now();
     // its time left, on this clock (the worker's need not agree)
     if (m.retiresIn !== undefined) info.retiresAt = now + m.retiresIn * 1000;

@@ -1,6 +1,6 @@
 /**
  * The worker's ops: what the scheduler asks of it (compute-task, free-keys, run, replicate-to,
- * restart, close-worker, plugin-add, plugin-remove) and what peers and clients ask (get-data, put-data, story). Messages
+ * restart, restart-process, close-worker, plugin-add, plugin-remove) and what peers and clients ask (get-data, put-data, story). Messages
  * are checked at the edge by their op's parser (protocol/messages-*.ts) and reach the handlers
  * typed; each handler turns its message into a state-machine event or a data-store call, and
  * worker.ts carries out what comes back.
@@ -37,6 +37,8 @@ export interface WorkerHost {
   close(reason: string): Promise<string>;
   /** forget everything and start from fresh task threads */
   restart(): Promise<void>;
+  /** close, for the nanny to start a fresh worker process (an error without a nanny) */
+  restartProcess(reason: string): void;
   /** hand copies of `keys` to `target`; the keys sent */
   replicateTo(target: string, runs: Record<string, number>): Promise<string[]>;
   /** call an actor living on one of the task threads: its encoded value */
@@ -73,6 +75,7 @@ export function schedulerHandlers(w: WorkerHost): Routes<SchedulerToWorker> {
         await w.restart();
         return "ok";
       },
+      [Op.restartProcess]: () => (w.restartProcess("restart requested (client.restartWorkers)"), "ok" as const),
       [Op.pluginAdd]: (m) => w.addPlugin(pluginSpec(m)),
       [Op.pluginRemove]: (m) => w.removePlugin(m.name),
     },

@@ -91,6 +91,8 @@ export class Worker {
   cleanExit = true;
   /** It retired for its lifetime (a nanny may start a fresh one), rather than being closed or retiring for its job's end. */
   retired = false;
+  /** It was asked to start again (client.restartWorkers): its nanny starts a fresh worker once it has closed. */
+  restartRequested = false;
 
   private constructor(opts: WorkerOptions) {
     if (!opts.schedulerFile && !(opts.schedulerAddress && opts.secret)) {
@@ -162,11 +164,13 @@ export class Worker {
       functions: this.#functions,
       sid: (what) => this.#sid(what),
       handle: (e) => this.#handle(e),
-      sendScheduler: (msg) => {
-        const rpc = this.#scheduler;
-        if (rpc && !rpc.closed) rpc.send(msg);
-      },
+      sendScheduler: (msg) => void (this.#scheduler?.closed === false && this.#scheduler.send(msg)),
       close: (reason) => this.close(reason),
+      restartProcess: (reason) => {
+        if (!this.#opts.supervised) throw new Error(`worker ${this.name} runs without a nanny (--no-nanny): nothing would start it again; retire it and start another`);
+        this.restartRequested = true;
+        setImmediate(() => void this.close(reason));
+      },
       restart: async () => {
         // forget everything and start from fresh task threads (a stuck task dies with its thread)
         this.#resetData();
@@ -194,9 +198,7 @@ export class Worker {
   }
 
   /** Resolves with the reason once the worker has closed. */
-  get closed(): Promise<string> {
-    return this.#closed;
-  }
+  get closed(): Promise<string> { return this.#closed; }
 
   async #start(): Promise<void> {
     this.status = "starting";
