@@ -305,5 +305,6 @@ export async function workerPlugins(c: Client): Promise<void> {
   const fields: [string, string, string, string, Error] = [err.plugin, err.worker, err.remoteName, err.remoteMessage, err.cause];
   // @ts-expect-error teardown takes what setup returned
   const bad: WorkerPlugin<{ rows: number }> = { name: "t", setup: () => ({ rows: 1 }), teardown: (v: string) => v };
-  void [ok, rows, fields, bad];
+  const fresh: Record<string, string> = await c.restartWorkers(["w0"], { timeout: 30_000 });
+  void [ok, rows, fields, bad, fresh];
 }
