@@ -39,6 +39,18 @@ function op(kind: number, c: number, ...xs: Array<number | Float64Array>): numbe
   return kind === 3 ? new Float64Array(20_000).fill(s) : s;
 }
 
+/**
+ * A plain task (kind 0, the same value as `op`'s) whose modulus is the worker plugin "modulus"
+ * of the thread it runs on: a thread without it errs, and the round fails.
+ */
+async function viaPlugin(_kind: number, c: number, ...xs: Array<number | Float64Array>): Promise<number> {
+  const { workerPlugin } = await import("dask-mpi-ts");
+  const m = workerPlugin<number>("modulus");
+  let s = c;
+  for (const x of xs) s = (s * 31 + (typeof x === "number" ? x : x[x.length - 1]!)) % m;
+  return s;
+}
+
 /** What a task ends as, computed here: its value, or one of the errors it may carry. */
 type Expected = { value: number; array: boolean } | { errors: string[] };
 
@@ -60,6 +72,8 @@ interface Node {
   /** a key at or below a cancelled one: cancelled, or its value if it finished first */
   cancelled: boolean;
   scattered?: true;
+  /** its function read the worker plugin "modulus" */
+  plugin?: true;
 }
 
 interface Play {
@@ -73,14 +87,15 @@ interface Play {
   afterActions?: () => void;
 }
 
-type Seen = { values: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number; retries: number };
+type Seen = { values: number; viaPlugin: number; arrays: number; errors: number; cancelled: number; released: number; workersKilled: number; workersRetired: number; schedulersKilled: number; retries: number };
 
 /** Plays `rounds` rounds on `c`'s cluster of three workers; throws at the first future that ends wrong. */
 async function play(c: Client, { rounds, seed, killScheduler, startWorker, afterActions }: Play): Promise<Seen> {
   const rand = rng(seed); // a failing seed can be replayed
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const killedAt: number[] = [];
-  const seen: Seen = { values: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0, retries: 0 };
+  await c.registerWorkerPlugin({ name: "modulus", setup: () => 1000003 });
+  const seen: Seen = { values: 0, viaPlugin: 0, arrays: 0, errors: 0, cancelled: 0, released: 0, workersKilled: 0, workersRetired: 0, schedulersKilled: 0, retries: 0 };
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     const nodes: Node[] = [];
@@ -95,14 +110,16 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker, after
       const usable = deps.filter((d) => !nodes[d]!.released);
       const r = rand();
       const kind = r < 0.15 ? FAIL : r < 0.3 ? BUSY : r < 0.4 ? ARRAY : 0;
+      const fn = r >= 0.4 && r < 0.5 ? viaPlugin : op;
       const k = Math.floor(rand() * 100);
       const impure = rand() < 0.1;
       const args = [kind, k, ...usable.map((d) => nodes[d]!.future)];
-      const future = (impure ? c.submit(op as never, ...(args as never[]), { pure: false } as never) : c.submit(op as never, ...(args as never[]))) as Future<unknown>;
-      nodes.push({ future, expected: expect(kind, k, usable.map((d) => nodes[d]!.expected)), deps: usable, released: false, cancelled: false });
+      const future = (impure ? c.submit(fn as never, ...(args as never[]), { pure: false } as never) : c.submit(fn as never, ...(args as never[]))) as Future<unknown>;
+      const plugin = fn === viaPlugin || undefined;
+      nodes.push({ future, expected: expect(kind, k, usable.map((d) => nodes[d]!.expected)), deps: usable, released: false, cancelled: false, plugin });
       // the same task submitted again shares its key (and its value)
       if (rand() < 0.05 && !impure) {
-        nodes.push({ future: c.submit(op as never, ...(args as never[])) as Future<unknown>, expected: nodes[nodes.length - 1]!.expected, deps: usable, released: false, cancelled: false });
+        nodes.push({ future: c.submit(fn as never, ...(args as never[])) as Future<unknown>, expected: nodes[nodes.length - 1]!.expected, deps: usable, released: false, cancelled: false, plugin });
       }
     }
     // while it runs: release some, cancel some (and, below them, everything), replicate some, maybe kill a worker or the scheduler
@@ -205,6 +222,7 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker, after
       } else {
         assert.equal(got, want.value, `${what}: expected ${want.value}, got ${String(got)}`);
         seen.values++;
+        if (node.plugin) seen.viaPlugin++;
       }
     }
     // the values again, gathered as one nested structure (Dask's gather of a dict of lists)
@@ -219,7 +237,7 @@ async function play(c: Client, { rounds, seed, killScheduler, startWorker, after
     await c.waitForWorkers(3, { timeout: 60_000 });
   }
   // not vacuous: each kind of ending was met and checked
-  assert.ok(seen.values > 0 && seen.arrays > 0 && seen.errors > 0 && seen.workersKilled > 0 && (!killScheduler || seen.schedulersKilled > 0), `seed ${seed}: ${JSON.stringify(seen)}`);
+  assert.ok(seen.values > 0 && seen.viaPlugin > 0 && seen.arrays > 0 && seen.errors > 0 && seen.workersKilled > 0 && (!killScheduler || seen.schedulersKilled > 0), `seed ${seed}: ${JSON.stringify(seen)}`);
   if (process.env.RANDOM_GRAPH_ROUNDS) console.log(`      seed ${seed}: ${JSON.stringify(seen)}`);
   return seen;
 }
