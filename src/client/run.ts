@@ -13,7 +13,7 @@ import { Sent, copyRaws, decodeWithRaws, encodeWithRaws } from "../protocol/msgp
 import { Op, type WireError } from "../protocol/ops.js";
 import { RUN_OPTION_KEYS, splitTrailingOptions } from "./arguments.js";
 import { type RunOptions, checkWorkerList } from "./submit-options.js";
-import { checkTimeout } from "./timeout.js";
+import { checkFinite, checkTimeout } from "./timeout.js";
 
 /** What run and runOnScheduler need of the client. */
 export interface RunHost {
@@ -35,7 +35,7 @@ export async function runOnWorkers<R>(c: RunHost, fn: (...args: never[]) => R | 
   const { args, options: opts } = splitTrailingOptions<RunOptions>("run", rest, fn.length, RUN_OPTION_KEYS);
   checkWorkerList("run's workers option", opts.workers);
   checkTimeout("run", opts.timeout);
-  if (opts.timeout === Infinity) throw new TypeError("run: timeout must be finite (the workers' calls are bounded), got Infinity");
+  checkFinite("run", opts.timeout, "the workers' calls are bounded");
   const { head, raws: views } = encodeWithRaws(args, RAW_PART_BYTES, Sent.arguments);
   const raws = copyRaws(views);
   checkFits([head, ...raws], c.scheduler(), "run's arguments", "the scheduler", "split the data, or raise max-frame-size on the scheduler and the workers");

@@ -40,7 +40,7 @@ export class WorkerPlugins {
   }
 
   async register(m: PluginsToScheduler & { op: "register-worker-plugin" }): Promise<PluginsReplies["register-worker-plugin"]> {
-    if (m.idempotent && this.#plugins.has(m.name)) return { workers: {}, skipped: true };
+    if (m.idempotent && this.#plugins.has(m.name)) return { workers: {} }; // no worker asked
     const spec = pluginSpec(m);
     // registered before the workers are asked: one that registers meanwhile gets it from workerAdded
     this.#plugins.delete(spec.name); // a name registered again goes last, as a new registration
@@ -49,7 +49,7 @@ export class WorkerPlugins {
     journal?.put(JOURNAL_NAME, spec.name, spec);
     const workers = await this.#everyWorker({ op: Op.pluginAdd, ...spec }, m.timeout ?? PLUGIN_TIMEOUT_MS);
     await journal?.durable();
-    return { workers, skipped: false };
+    return { workers };
   }
 
   async unregister(m: { name: string; timeout?: number }): Promise<PluginsReplies["unregister-worker-plugin"]> {
@@ -67,11 +67,15 @@ export class WorkerPlugins {
   /** A worker registered: every plugin, in order (it answers each once its threads have it). */
   workerAdded(address: string): void {
     for (const spec of this.#plugins.values()) {
+      const fields = { worker: address, plugin: spec.name };
       this.#view()
         .requestWorker(address, { op: Op.pluginAdd, ...spec }, PLUGIN_TIMEOUT_MS)
         .then(
-          (r) => (r as PluginResult).ok || log().error({ worker: address, plugin: spec.name, err: (r as { error: { message: string } }).error.message }, "a worker plugin's setup failed"),
-          (err: unknown) => log().warn({ worker: address, plugin: spec.name, err: describeError(err) }, "a worker plugin could not be set up on a new worker"),
+          (reply) => {
+            const r = reply as PluginResult;
+            if (!r.ok) log().error({ ...fields, err: r.error.message }, "a worker plugin's setup failed");
+          },
+          (err: unknown) => log().warn({ ...fields, err: describeError(err) }, "a worker plugin could not be set up on a new worker"),
         );
     }
   }

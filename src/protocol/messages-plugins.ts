@@ -32,8 +32,8 @@ export type PluginsToWorker = PluginAdd | PluginRemove;
 export type PluginResult = { ok: true } | { ok: false; error: WireError };
 
 export interface PluginsReplies {
-  /** by worker address; `skipped`: an idempotent registration of a name already there (no worker asked) */
-  "register-worker-plugin": { workers: Record<string, PluginResult>; skipped: boolean };
+  /** by worker address (none for an idempotent registration of a name already there) */
+  "register-worker-plugin": { workers: Record<string, PluginResult> };
   "unregister-worker-plugin": { workers: Record<string, PluginResult> };
   "plugin-add": PluginResult;
   "plugin-remove": PluginResult;

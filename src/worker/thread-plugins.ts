@@ -30,23 +30,22 @@ export async function addPlugin(m: { name: string; setup?: unknown; teardown?: u
     const setup = m.setup === undefined ? undefined : await resolveTaskFunction(m.setup);
     plugins.set(m.name, { ok: true, value: setup ? await setup() : undefined, teardown: m.teardown });
   } catch (err) {
-    plugins.set(m.name, { ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : describeError(err) });
+    plugins.set(m.name, { ok: false, error: said(err) });
     throw err;
   }
   // the new one is up; the old one's teardown failing is still an error to report, as its own
-  if (oldFailed) {
-    const e = oldFailed.err;
-    throw new Error(`the new plugin is set up, but the teardown of the one of that name it replaces failed: ${e instanceof Error ? `${e.name}: ${e.message}` : describeError(e)}`, { cause: e });
-  }
+  if (oldFailed) throw new Error(`the new plugin is set up, but the teardown of the one of that name it replaces failed: ${said(oldFailed.err)}`, { cause: oldFailed.err });
 }
 
-/** Take a plugin down: its teardown, given its setup's value (none for one that failed). Undefined when there was none. */
-export async function removePlugin(name: string): Promise<true | undefined> {
+/** An error as a task sees it in workerPlugin's message: its name and message. */
+const said = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : describeError(err));
+
+/** Take a plugin down, if this thread has it: its teardown, given its setup's value (none for one that failed). */
+export async function removePlugin(name: string): Promise<void> {
   const p = plugins.get(name);
-  if (!p) return undefined;
+  if (!p) return;
   plugins.delete(name);
   if (p.ok && p.teardown !== undefined) await (await resolveTaskFunction(p.teardown))(p.value);
-  return true;
 }
 
 /** Every plugin's teardown, in the order they were set up; the first error is thrown once all ran. */
